@@ -1,0 +1,51 @@
+/* Process-wide logging to stderr with levels, text or JSON lines, and redaction of
+ * every registered secret. */
+#ifndef AB_LOG_H
+#define AB_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include <agent-broker/host.h>
+
+enum log_format {
+    LOG_FORMAT_TEXT = 0,
+    LOG_FORMAT_JSON = 1,
+};
+
+/* Set the level and format. AGENT_BROKER_LOG (a level name) overrides @level. */
+void log_configure(enum ab_log_level level, enum log_format format);
+
+/* The level in force. */
+enum ab_log_level log_level(void);
+
+/* Parse "error".."trace"; returns 0 and sets *out, or AB_EINVAL. */
+int log_level_parse(const char *name, enum ab_log_level *out);
+
+/* Register a secret: from now on it is replaced by *** in every line. @secret is
+ * copied; strings shorter than 4 bytes are ignored (they would redact everything). */
+void log_add_secret(const char *secret);
+
+/* Forget every registered secret (tests, reload). */
+void log_clear_secrets(void);
+
+/* Write one line from @component (lent, e.g. "core", "chat-discord"). */
+void log_write(enum ab_log_level level, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void log_vwrite(enum ab_log_level level, const char *component, const char *fmt,
+                va_list ap);
+
+/* Redact @text into @out (capacity @cap, always NUL-terminated). Returns the length
+ * written. Used for every log line and for error text shown to users. */
+size_t log_redact(const char *text, char *out, size_t cap);
+
+/* Send log lines to @fd instead of stderr (tests). */
+void log_set_fd(int fd);
+
+#define log_error(comp, ...) log_write(AB_LOG_ERROR, comp, __VA_ARGS__)
+#define log_warn(comp, ...) log_write(AB_LOG_WARN, comp, __VA_ARGS__)
+#define log_info(comp, ...) log_write(AB_LOG_INFO, comp, __VA_ARGS__)
+#define log_debug(comp, ...) log_write(AB_LOG_DEBUG, comp, __VA_ARGS__)
+#define log_trace(comp, ...) log_write(AB_LOG_TRACE, comp, __VA_ARGS__)
+
+#endif
