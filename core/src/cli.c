@@ -1,36 +1,270 @@
-/* The command line. */
+/* The command line: parse arguments and run one command. */
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include <agent-broker/version.h>
+#include <agent-broker/plugin.h>
+
+#include "agent/preset.h"
+#include "config/config.h"
+#include "daemon.h"
+#include "health/health_client.h"
+#include "log.h"
+#include "plugin/loader.h"
+
+/* Parsed command line. */
+struct cli_args {
+    const char *command;  /* run, check, plugins, console, health */
+    const char *positional; /* CONFIG or URL */
+    const char *config;   /* --config FILE */
+    const char *preset;   /* --preset NAME */
+};
 
 /* Print usage to @f. */
 static void
 cli_usage(FILE *f)
 {
-    fputs("usage: agent-broker [run] [CONFIG]\n"
-          "       agent-broker check [CONFIG]\n"
-          "       agent-broker plugins [CONFIG]\n"
+    fputs("usage: agent-broker [run] [CONFIG]        run the daemon (CONFIG: ./config.toml)\n"
+          "       agent-broker check [CONFIG]        validate the config, its plugins and agent\n"
+          "       agent-broker plugins [CONFIG]      list plugins on the search path\n"
           "       agent-broker console [CONFIG] [--preset NAME]\n"
+          "                                          chat with the agent from the terminal\n"
           "       agent-broker health [URL] [--config FILE]\n"
-          "       agent-broker --version | --help\n",
+          "                                          GET /healthz; exit 0 when healthy\n"
+          "       agent-broker --version | --help\n"
+          "exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration\n",
           f);
+}
+
+/* Split argv into command, one positional argument and options. */
+static int
+cli_parse(int argc, char **argv, struct cli_args *a)
+{
+    static const char *const commands[] = {"run", "check", "plugins", "console", "health", NULL};
+    int i = 1;
+
+    memset(a, 0, sizeof(*a));
+    a->command = "run";
+    if (i < argc) {
+        for (size_t c = 0; commands[c]; c++) {
+            if (strcmp(argv[i], commands[c]) == 0) {
+                a->command = commands[c];
+                i++;
+                break;
+            }
+        }
+    }
+    for (; i < argc; i++) {
+        if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc) {
+            a->config = argv[++i];
+        } else if (strcmp(argv[i], "--preset") == 0 && i + 1 < argc) {
+            a->preset = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            fprintf(stderr, "agent-broker: unknown option %s\n", argv[i]);
+            return -1;
+        } else if (!a->positional) {
+            a->positional = argv[i];
+        } else {
+            fprintf(stderr, "agent-broker: unexpected argument %s\n", argv[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The config path a command uses: positional, --config, else ./config.toml. */
+static const char *
+cli_config_path(const struct cli_args *a)
+{
+    if (a->positional)
+        return a->positional;
+    return a->config ? a->config : "config.toml";
+}
+
+/* Load the plugins on the search path of @cfg (which may hold only defaults). */
+static int
+cli_scan_plugins(const struct config *cfg, struct plugin_set *set, char ***dirs)
+{
+    int rc;
+
+    if ((rc = plugin_dirs((const char *const *)cfg->plugin_path.items, cfg->plugin_path.count,
+                          dirs)) < 0)
+        return rc;
+    return plugin_set_scan(set, *dirs);
+}
+
+/* `plugins`: list every plugin found, with why any was refused. */
+static int
+cli_plugins(const struct cli_args *a)
+{
+    struct config cfg;
+    struct diag diag = {0};
+    struct plugin_set set = {0};
+    char **dirs = NULL;
+    const char *path = cli_config_path(a);
+    int rc, exit_code = CLI_EXIT_OK;
+
+    if (a->positional || access(path, R_OK) == 0) {
+        if (config_load(path, &cfg, &diag) < 0 && diag.errors) {
+            diag_print(&diag, stderr);
+            exit_code = CLI_EXIT_USAGE;
+            goto out;
+        }
+    } else if ((rc = config_defaults(&cfg)) < 0) {
+        exit_code = CLI_EXIT_RUNTIME;
+        goto out;
+    }
+    if ((rc = cli_scan_plugins(&cfg, &set, &dirs)) < 0) {
+        fprintf(stderr, "agent-broker: scanning plugins: %s\n", ab_strerror(rc));
+        exit_code = CLI_EXIT_RUNTIME;
+        goto out;
+    }
+    printf("%-6s %-12s %-10s %-5s %s\n", "KIND", "NAME", "VERSION", "ABI", "FILE");
+    for (size_t i = 0; i < set.count; i++) {
+        const struct plugin *p = &set.items[i];
+        if (p->status == 0)
+            printf("%-6s %-12s %-10s %-5s %s\n", plugin_kind_name(p->desc->kind), p->desc->name,
+                   p->desc->version ? p->desc->version : "?", p->abi, p->path);
+    }
+    for (size_t i = 0; i < set.count; i++) {
+        const struct plugin *p = &set.items[i];
+        if (p->status != 0) {
+            printf("refused %s: %s\n", p->path, p->reason ? p->reason : ab_strerror(p->status));
+            exit_code = CLI_EXIT_RUNTIME;
+        }
+    }
+    if (set.count == 0) {
+        printf("no plugins found; searched:");
+        for (size_t i = 0; dirs && dirs[i]; i++)
+            printf(" %s", dirs[i]);
+        printf("\n");
+    }
+out:
+    plugin_set_free(&set);
+    plugin_dirs_free(dirs);
+    diag_free(&diag);
+    config_free(&cfg);
+    return exit_code;
+}
+
+/* `check`: every problem of the config, its plugins and its agent, at once. */
+static int
+cli_check(const struct cli_args *a)
+{
+    struct config cfg;
+    struct diag diag = {0};
+    struct plugin_set set = {0};
+    struct agent_choice agent;
+    char **dirs = NULL;
+    const char *path = cli_config_path(a);
+    int rc;
+
+    rc = config_load(path, &cfg, &diag);
+    if (rc == AB_ENOENT || !cfg.root) {
+        diag_print(&diag, stderr);
+        diag_free(&diag);
+        config_free(&cfg);
+        return CLI_EXIT_USAGE;
+    }
+    if ((rc = cli_scan_plugins(&cfg, &set, &dirs)) < 0)
+        diag_add(&diag, true, 0, NULL, "scanning plugins: %s", ab_strerror(rc));
+    for (size_t i = 0; i < cfg.plugin_chat.count; i++) {
+        const char *name = cfg.plugin_chat.items[i];
+        if (!plugin_set_find(&set, AB_PLUGIN_CHAT, name))
+            diag_add(&diag, true, cfg.chats[i].line, name,
+                     "chat plugin chat-%s.so is not on the plugin path — install it or set "
+                     "[plugins] path",
+                     name);
+    }
+    for (size_t i = 0; i < set.count; i++)
+        if (set.items[i].status != 0)
+            diag_add(&diag, cfg.plugins_strict, 0, "plugins", "refused %s: %s%s",
+                     set.items[i].path, set.items[i].reason,
+                     cfg.plugins_strict ? " (strict = true stops start-up)" : "");
+    if (agent_choice_resolve(&cfg, &set, a->preset, &agent, &diag) == 0 && !agent.resolved) {
+        const struct toml_value *v = toml_get_path(cfg.root, "agent.command");
+        diag_add(&diag, true, v ? v->line : 0, "agent.command",
+                 "\"%s\" was not found on PATH — install the %s agent or set [agent] command "
+                 "to its path",
+                 agent.command, agent.preset_name);
+    }
+    agent_choice_free(&agent);
+    diag_print(&diag, stderr);
+    rc = diag.errors ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    if (rc == CLI_EXIT_OK)
+        printf("%s: ok (%zu chat plugin%s, agent %s)\n", path, cfg.plugin_chat.count,
+               cfg.plugin_chat.count == 1 ? "" : "s",
+               cfg.agent_command ? cfg.agent_command : "preset default");
+    plugin_set_free(&set);
+    plugin_dirs_free(dirs);
+    diag_free(&diag);
+    config_free(&cfg);
+    return rc;
+}
+
+/* `health`: GET /healthz of a running daemon. */
+static int
+cli_health(const struct cli_args *a)
+{
+    char url[512], why[256] = "";
+    struct config cfg;
+    struct diag diag = {0};
+    const char *path = a->config ? a->config : "config.toml";
+    int rc;
+
+    if (a->positional) {
+        snprintf(url, sizeof(url), "%s", a->positional);
+    } else {
+        if (access(path, R_OK) == 0)
+            config_load(path, &cfg, &diag);
+        else
+            config_defaults(&cfg);
+        rc = health_default_url(cfg.health_listen, url, sizeof(url));
+        config_free(&cfg);
+        diag_free(&diag);
+        if (rc < 0) {
+            fprintf(stderr, "agent-broker health: [health] listen is not HOST:PORT\n");
+            return CLI_EXIT_USAGE;
+        }
+    }
+    rc = health_check_url(url, 3000, why, sizeof(why));
+    if (rc < 0) {
+        fprintf(stderr, "agent-broker health: %s: %s\n", url, *why ? why : ab_strerror(rc));
+        return CLI_EXIT_RUNTIME;
+    }
+    printf("healthy\n");
+    return CLI_EXIT_OK;
 }
 
 /* Dispatch the command line. */
 int
 cli_main(int argc, char **argv)
 {
+    struct cli_args a;
+
     if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("agent-broker %s\n", AB_VERSION_STRING);
+        printf("agent-broker %s (plugin ABI %d.%d)\n", AB_VERSION_STRING, AB_ABI_MAJOR,
+               AB_ABI_MINOR);
         return CLI_EXIT_OK;
     }
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         cli_usage(stdout);
         return CLI_EXIT_OK;
     }
-    cli_usage(stderr);
-    return CLI_EXIT_USAGE;
+    if (cli_parse(argc, argv, &a) < 0) {
+        cli_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    log_configure(AB_LOG_INFO, LOG_FORMAT_TEXT);
+    if (strcmp(a.command, "plugins") == 0)
+        return cli_plugins(&a);
+    if (strcmp(a.command, "check") == 0)
+        return cli_check(&a);
+    if (strcmp(a.command, "health") == 0)
+        return cli_health(&a);
+    return daemon_main(strcmp(a.command, "console") == 0 ? DAEMON_CONSOLE : DAEMON_RUN,
+                       a.positional ? a.positional : a.config, a.preset);
 }

@@ -1,0 +1,200 @@
+/* Choosing and resolving the agent preset. */
+#include "agent/preset.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Append copies of a NULL-terminated list. */
+static int
+preset_copy_list(struct strlist *dst, const char *const *src)
+{
+    for (size_t i = 0; src && src[i]; i++) {
+        char **grown = realloc(dst->items, (dst->count + 2) * sizeof(char *));
+        if (!grown)
+            return AB_ENOMEM;
+        dst->items = grown;
+        dst->items[dst->count] = NULL;
+        if (!(dst->items[dst->count] = strdup(src[i])))
+            return AB_ENOMEM;
+        dst->items[++dst->count] = NULL;
+    }
+    return 0;
+}
+
+/* The base name of a command path. */
+static const char *
+preset_basename(const char *cmd)
+{
+    const char *slash = strrchr(cmd, '/');
+
+    return slash ? slash + 1 : cmd;
+}
+
+/* True when @path is a regular executable file. */
+static bool
+preset_is_executable(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* Resolve a command like a shell's PATH lookup. */
+int
+agent_which(const char *cmd, char **out)
+{
+    const char *path = getenv("PATH");
+    char buf[PATH_MAX];
+
+    if (!cmd || !*cmd)
+        return AB_EINVAL;
+    if (strchr(cmd, '/')) {
+        if (!preset_is_executable(cmd))
+            return AB_ENOENT;
+        *out = realpath(cmd, NULL);
+        return *out ? 0 : AB_ENOMEM;
+    }
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path; *p;) {
+        const char *end = strchr(p, ':');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n > 0 && n + strlen(cmd) + 2 < sizeof(buf)) {
+            memcpy(buf, p, n);
+            buf[n] = '/';
+            strcpy(buf + n + 1, cmd);
+            if (preset_is_executable(buf)) {
+                *out = strdup(buf);
+                return *out ? 0 : AB_ENOMEM;
+            }
+        }
+        p = end ? end + 1 : p + n;
+    }
+    return AB_ENOENT;
+}
+
+/* The agent plugin whose command names include @cmd's base name, or NULL. */
+static const struct plugin *
+preset_infer(const struct plugin_set *plugins, const char *cmd)
+{
+    const char *base = preset_basename(cmd);
+
+    for (size_t i = 0; i < plugins->count; i++) {
+        const struct plugin *p = &plugins->items[i];
+        const struct ab_agent_preset *pr;
+        if (p->status != 0 || p->desc->kind != AB_PLUGIN_AGENT)
+            continue;
+        pr = p->desc->agent->preset();
+        for (size_t j = 0; pr->command_names && pr->command_names[j]; j++)
+            if (strcmp(pr->command_names[j], base) == 0)
+                return p;
+        if (strcmp(preset_basename(pr->command), base) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* Line of a config key for messages, or 0. */
+static int
+preset_line(const struct config *cfg, const char *path)
+{
+    const struct toml_value *v = cfg->root ? toml_get_path(cfg->root, path) : NULL;
+
+    return v ? v->line : 0;
+}
+
+/* Resolve preset, command, args, env and cwd. */
+int
+agent_choice_resolve(const struct config *cfg, const struct plugin_set *plugins,
+                     const char *preset_override, struct agent_choice *c, struct diag *diag)
+{
+    const char *name = preset_override ? preset_override : cfg->agent_preset;
+    const struct plugin *plugin = NULL;
+    char cwd[PATH_MAX];
+    int rc;
+
+    memset(c, 0, sizeof(*c));
+    if (!name && cfg->agent_command) {
+        plugin = preset_infer(plugins, cfg->agent_command);
+        name = plugin ? plugin->desc->name : "acp";
+    }
+    if (!name)
+        name = "kiro";
+    if (!(c->preset_name = strdup(name)))
+        return AB_ENOMEM;
+    if (!plugin && strcmp(name, "acp") != 0) {
+        plugin = plugin_set_find(plugins, AB_PLUGIN_AGENT, name);
+        if (!plugin) {
+            diag_add(diag, true, preset_line(cfg, "agent.preset"), "agent.preset",
+                     "no agent plugin \"%s\" (agent-%s.so) was found on the plugin path — use "
+                     "kiro, claude, codex, gemini or acp, or install the plugin",
+                     name, name);
+            return AB_ECONFIG;
+        }
+    }
+    if (plugin) {
+        c->ops = plugin->desc->agent;
+        c->preset = c->ops->preset();
+        c->auth_hint = c->preset->auth_hint;
+        c->flags = c->preset->flags;
+        if ((rc = preset_copy_list(&c->preset_env, c->preset->env)) < 0 ||
+            (rc = preset_copy_list(&c->inherit_env, c->preset->inherit_env)) < 0)
+            return rc;
+        if (!cfg->agent_args_set && (rc = preset_copy_list(&c->args, c->preset->args)) < 0)
+            return rc;
+    }
+    if (cfg->agent_args_set &&
+        (rc = preset_copy_list(&c->args, (const char *const *)cfg->agent_args.items)) < 0)
+        return rc;
+    if ((rc = preset_copy_list(&c->inherit_env,
+                               (const char *const *)cfg->agent_inherit_env.items)) < 0)
+        return rc;
+    if ((rc = preset_copy_list(&c->config_env, (const char *const *)cfg->agent_env.items)) < 0)
+        return rc;
+    c->command = strdup(cfg->agent_command ? cfg->agent_command
+                                           : c->preset ? c->preset->command : "");
+    if (!c->command)
+        return AB_ENOMEM;
+    if (!*c->command) {
+        diag_add(diag, true, preset_line(cfg, "agent"), "agent.command",
+                 "a generic ACP agent needs a command — set [agent] command");
+        return AB_ECONFIG;
+    }
+    if (cfg->agent_working_dir)
+        c->cwd = strdup(cfg->agent_working_dir);
+    else
+        c->cwd = getcwd(cwd, sizeof(cwd)) ? strdup(cwd) : strdup("/");
+    if (!c->cwd)
+        return AB_ENOMEM;
+    rc = agent_which(c->command, &c->resolved);
+    if (rc == AB_ENOMEM)
+        return rc;
+    return 0;
+}
+
+/* Free a string list owned by the choice. */
+static void
+preset_list_free(struct strlist *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->items[i]);
+    free(l->items);
+}
+
+/* Free everything the choice owns. */
+void
+agent_choice_free(struct agent_choice *c)
+{
+    free(c->preset_name);
+    free(c->command);
+    free(c->resolved);
+    free(c->cwd);
+    preset_list_free(&c->args);
+    preset_list_free(&c->preset_env);
+    preset_list_free(&c->inherit_env);
+    preset_list_free(&c->config_env);
+    memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,839 @@
+/* The configuration model: defaults, schema, validation. */
+#include "config/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <agent-broker/errors.h>
+
+#include "config/expand.h"
+
+#define CONFIG_MAX_FILE (4u << 20)
+
+/* How a known key is read. */
+enum key_kind {
+    KEY_STRING,
+    KEY_INT,
+    KEY_BOOL,
+    KEY_STRINGS, /* array of strings */
+    KEY_IDS,     /* array of platform ids: strings, or integers turned into strings */
+    KEY_ENUM,
+    KEY_ENV,     /* inline table of NAME = "value" */
+};
+
+/* One known key of a fixed section: where it goes in struct config. */
+struct key_spec {
+    const char *section; /* "pool", "reactions.timing" */
+    const char *key;
+    enum key_kind kind;
+    size_t offset;
+    int64_t min, max;          /* KEY_INT range */
+    const char *const *names;  /* KEY_ENUM: the accepted words, index = value */
+    const char *hint;          /* what to do, for errors */
+};
+
+static const char *const perm_names[] = {"auto", "ask", "deny", NULL};
+static const char *const display_names[] = {"full", "compact", "none", NULL};
+static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
+static const char *const format_names[] = {"text", "json", NULL};
+static const char *const user_msg_names[] = {"involved", "mentions", "multibot-mentions", NULL};
+static const char *const bot_msg_names[] = {"off", "mentions", "all", NULL};
+
+#define OFF(f) offsetof(struct config, f)
+#define DAY_MS (24LL * 3600 * 1000)
+
+static const struct key_spec config_keys[] = {
+    {"plugins", "path", KEY_STRINGS, OFF(plugin_path), 0, 0, NULL, NULL},
+    {"plugins", "chat", KEY_STRINGS, OFF(plugin_chat), 0, 0, NULL, NULL},
+    {"plugins", "strict", KEY_BOOL, OFF(plugins_strict), 0, 0, NULL, NULL},
+    {"agent", "preset", KEY_STRING, OFF(agent_preset), 0, 0, NULL, NULL},
+    {"agent", "command", KEY_STRING, OFF(agent_command), 0, 0, NULL, NULL},
+    {"agent", "args", KEY_STRINGS, OFF(agent_args), 0, 0, NULL, NULL},
+    {"agent", "working_dir", KEY_STRING, OFF(agent_working_dir), 0, 0, NULL, NULL},
+    {"agent", "env", KEY_ENV, OFF(agent_env), 0, 0, NULL, NULL},
+    {"agent", "inherit_env", KEY_STRINGS, OFF(agent_inherit_env), 0, 0, NULL, NULL},
+    {"pool", "max_sessions", KEY_INT, OFF(max_sessions), 1, 10000, NULL, NULL},
+    {"pool", "session_ttl_hours", KEY_INT, OFF(session_ttl_hours), 1, 24 * 365, NULL, NULL},
+    {"pool", "sessions_per_process", KEY_INT, OFF(sessions_per_process), 1, 256, NULL, NULL},
+    {"pool", "drain_timeout_s", KEY_INT, OFF(drain_timeout_s), 0, 3600, NULL, NULL},
+    {"permissions", "mode", KEY_ENUM, OFF(perm_mode), 0, 0, perm_names, NULL},
+    {"permissions", "timeout_s", KEY_INT, OFF(perm_timeout_s), 1, 86400, NULL, NULL},
+    {"reactions", "enabled", KEY_BOOL, OFF(reactions_enabled), 0, 0, NULL, NULL},
+    {"reactions", "remove_after_reply", KEY_BOOL, OFF(remove_after_reply), 0, 0, NULL, NULL},
+    {"reactions", "tool_display", KEY_ENUM, OFF(tool_display), 0, 0, display_names, NULL},
+    {"reactions.emojis", "queued", KEY_STRING, OFF(emojis.queued), 0, 0, NULL, NULL},
+    {"reactions.emojis", "thinking", KEY_STRING, OFF(emojis.thinking), 0, 0, NULL, NULL},
+    {"reactions.emojis", "tool", KEY_STRING, OFF(emojis.tool), 0, 0, NULL, NULL},
+    {"reactions.emojis", "coding", KEY_STRING, OFF(emojis.coding), 0, 0, NULL, NULL},
+    {"reactions.emojis", "web", KEY_STRING, OFF(emojis.web), 0, 0, NULL, NULL},
+    {"reactions.emojis", "done", KEY_STRING, OFF(emojis.done), 0, 0, NULL, NULL},
+    {"reactions.emojis", "error", KEY_STRING, OFF(emojis.error), 0, 0, NULL, NULL},
+    {"reactions.emojis", "stall_soft", KEY_STRING, OFF(emojis.stall_soft), 0, 0, NULL, NULL},
+    {"reactions.emojis", "stall_hard", KEY_STRING, OFF(emojis.stall_hard), 0, 0, NULL, NULL},
+    {"reactions.emojis", "cancel", KEY_STRING, OFF(emojis.cancel), 0, 0, NULL, NULL},
+    {"reactions.timing", "debounce_ms", KEY_INT, OFF(timing.debounce_ms), 0, DAY_MS, NULL, NULL},
+    {"reactions.timing", "stall_soft_ms", KEY_INT, OFF(timing.stall_soft_ms), 0, DAY_MS, NULL, NULL},
+    {"reactions.timing", "stall_hard_ms", KEY_INT, OFF(timing.stall_hard_ms), 0, DAY_MS, NULL, NULL},
+    {"reactions.timing", "done_hold_ms", KEY_INT, OFF(timing.done_hold_ms), 0, DAY_MS, NULL, NULL},
+    {"reactions.timing", "error_hold_ms", KEY_INT, OFF(timing.error_hold_ms), 0, DAY_MS, NULL, NULL},
+    {"stream", "edit_interval_ms", KEY_INT, OFF(edit_interval_ms), 100, 600000, NULL, NULL},
+    {"health", "listen", KEY_STRING, OFF(health_listen), 0, 0, NULL, NULL},
+    {"state", "dir", KEY_STRING, OFF(state_dir), 0, 0, NULL, NULL},
+    {"log", "level", KEY_ENUM, OFF(log_level), 0, 0, level_names, NULL},
+    {"log", "format", KEY_ENUM, OFF(log_format), 0, 0, format_names, NULL},
+};
+
+#define CHAT_OFF(f) offsetof(struct config_chat, f)
+
+/* Policy keys every chat section shares (read by the core). */
+static const struct key_spec chat_keys[] = {
+    {"", "allowed_channels", KEY_IDS, CHAT_OFF(allowed_channels), 0, 0, NULL, NULL},
+    {"", "allow_all_channels", KEY_BOOL, CHAT_OFF(allow_all_channels), 0, 0, NULL, NULL},
+    {"", "allowed_users", KEY_IDS, CHAT_OFF(allowed_users), 0, 0, NULL, NULL},
+    {"", "allow_all_users", KEY_BOOL, CHAT_OFF(allow_all_users), 0, 0, NULL, NULL},
+    {"", "allowed_role_ids", KEY_IDS, CHAT_OFF(allowed_role_ids), 0, 0, NULL, NULL},
+    {"", "allow_user_messages", KEY_ENUM, CHAT_OFF(allow_user_messages), 0, 0, user_msg_names, NULL},
+    {"", "allow_bot_messages", KEY_ENUM, CHAT_OFF(allow_bot_messages), 0, 0, bot_msg_names, NULL},
+    {"", "trusted_bot_ids", KEY_IDS, CHAT_OFF(trusted_bot_ids), 0, 0, NULL, NULL},
+    {"", "max_bot_turns", KEY_INT, CHAT_OFF(max_bot_turns), 1, 1000000, NULL, NULL},
+    {"", "allow_dm", KEY_BOOL, CHAT_OFF(allow_dm), 0, 0, NULL, NULL},
+};
+
+/* Keys the bundled platform plugins read themselves: known here so typos warn and
+ * required/secret/endpoint rules hold the same way in `check` and `run`. */
+struct platform_key {
+    const char *platform, *key;
+    bool required, secret, endpoint, flag;
+    const char *prefix; /* expected token prefix, or NULL */
+};
+
+static const struct platform_key platform_keys[] = {
+    {"discord", "bot_token", true, true, false, false, NULL},
+    {"discord", "api_base", false, false, true, false, NULL},
+    {"discord", "gateway_url", false, false, true, false, NULL},
+    {"discord", "insecure", false, false, false, true, NULL},
+    {"slack", "bot_token", true, true, false, false, "xoxb-"},
+    {"slack", "app_token", true, true, false, false, "xapp-"},
+    {"slack", "api_base", false, false, true, false, NULL},
+    {"slack", "insecure", false, false, false, true, NULL},
+};
+
+/* OpenAB sections accepted with one warning each. */
+static const char *const config_unimplemented[] = {"gateway", "stt", "cron", "markdown", NULL};
+static const char *const config_sections[] = {"plugins",   "agent",  "pool",   "permissions",
+                                              "reactions", "stream", "health", "state",
+                                              "log",       NULL};
+
+/* Free a string list. */
+static void
+strlist_free(struct strlist *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->count = 0;
+}
+
+/* Append a copy of @s (@len bytes). */
+static int
+strlist_push(struct strlist *l, const char *s, size_t len)
+{
+    char **grown = realloc(l->items, (l->count + 2) * sizeof(char *));
+    char *copy;
+
+    if (!grown)
+        return AB_ENOMEM;
+    l->items = grown;
+    l->items[l->count] = NULL;
+    if (!(copy = malloc(len + 1)))
+        return AB_ENOMEM;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    l->items[l->count++] = copy;
+    l->items[l->count] = NULL;
+    return 0;
+}
+
+/* True when @l contains @s. */
+static bool
+strlist_has(const struct strlist *l, const char *s)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (strcmp(l->items[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* Replace an owned string field. */
+static int
+config_set_str(char **field, const char *s)
+{
+    char *copy = s ? strdup(s) : NULL;
+
+    if (s && !copy)
+        return AB_ENOMEM;
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+/* Defaults of one chat section (OpenAB's meanings). */
+static void
+config_chat_defaults(struct config_chat *c)
+{
+    c->allow_all_channels = true;
+    c->allow_all_users = true;
+    c->allow_user_messages = USER_MESSAGES_INVOLVED;
+    c->allow_bot_messages = BOT_MESSAGES_OFF;
+    c->max_bot_turns = 100;
+    c->allow_dm = false;
+}
+
+/* Every default of CONFIG.md. */
+int
+config_defaults(struct config *cfg)
+{
+    static const char *const emoji_defaults[] = {
+        "👀", "🤔", "🔥", "👨‍💻", "⚡", "🆗", "😱", "🥱", "😨", "🛑",
+    };
+    char **emojis[] = {&cfg->emojis.queued,     &cfg->emojis.thinking,   &cfg->emojis.tool,
+                       &cfg->emojis.coding,     &cfg->emojis.web,        &cfg->emojis.done,
+                       &cfg->emojis.error,      &cfg->emojis.stall_soft, &cfg->emojis.stall_hard,
+                       &cfg->emojis.cancel};
+    int rc = 0;
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_sessions = 10;
+    cfg->session_ttl_hours = 24;
+    cfg->sessions_per_process = 1;
+    cfg->drain_timeout_s = 30;
+    cfg->perm_mode = PERM_MODE_AUTO;
+    cfg->perm_timeout_s = 300;
+    cfg->reactions_enabled = true;
+    cfg->remove_after_reply = false;
+    cfg->tool_display = TOOL_DISPLAY_FULL;
+    cfg->timing = (struct config_timing){700, 10000, 30000, 1500, 2500};
+    cfg->edit_interval_ms = 1500;
+    for (size_t i = 0; i < sizeof(emojis) / sizeof(emojis[0]) && rc == 0; i++)
+        rc = config_set_str(emojis[i], emoji_defaults[i]);
+    if (rc == 0)
+        rc = config_set_str(&cfg->health_listen, "127.0.0.1:9464");
+    if (rc == 0)
+        rc = config_set_str(&cfg->state_dir, "~/.agent-broker");
+    if (rc == 0)
+        rc = config_set_str(&cfg->log_level, "info");
+    if (rc == 0)
+        rc = config_set_str(&cfg->log_format, "text");
+    return rc;
+}
+
+/* Describe a value's type the way a user reads it. */
+static const char *
+config_type_word(const struct toml_value *v)
+{
+    return toml_type_name(v->type);
+}
+
+/* Read one platform id: a string, or an integer turned into its exact decimal text. */
+static int
+config_read_id(const struct toml_value *v, const char *key, struct diag *diag,
+               struct strlist *out)
+{
+    char buf[32];
+
+    if (v->type == TOML_STRING) {
+        if (v->u.str.len == 0) {
+            diag_add(diag, true, v->line, key, "an empty id — remove it or write the id");
+            return 0;
+        }
+        return strlist_push(out, v->u.str.ptr, v->u.str.len);
+    }
+    if (v->type == TOML_INTEGER) {
+        int n = snprintf(buf, sizeof(buf), "%lld", (long long)v->u.i);
+        return strlist_push(out, buf, (size_t)n);
+    }
+    if (v->type == TOML_FLOAT)
+        diag_add(diag, true, v->line, key,
+                 "id %g was mangled into a float (e.g. by Helm) and lost digits — write ids as "
+                 "quoted strings",
+                 v->u.f);
+    else
+        diag_add(diag, true, v->line, key, "ids must be strings, found %s — quote the id",
+                 config_type_word(v));
+    return 0;
+}
+
+/* Read one known key into @base + spec->offset. Type and range problems become
+ * errors naming the key; the default stays in place. */
+static int
+config_read_key(const struct key_spec *spec, const struct toml_value *v, const char *key,
+                void *base, struct diag *diag)
+{
+    char *field = (char *)base + spec->offset;
+    int rc = 0;
+
+    switch (spec->kind) {
+    case KEY_STRING:
+        if (v->type != TOML_STRING) {
+            diag_add(diag, true, v->line, key, "expected a string, found %s — quote the value",
+                     config_type_word(v));
+            return 0;
+        }
+        return config_set_str((char **)field, v->u.str.ptr);
+    case KEY_INT:
+        if (v->type != TOML_INTEGER) {
+            diag_add(diag, true, v->line, key, "expected an integer, found %s — write a number "
+                     "without quotes",
+                     config_type_word(v));
+            return 0;
+        }
+        if (v->u.i < spec->min || v->u.i > spec->max) {
+            diag_add(diag, true, v->line, key, "%lld is out of range — use %lld to %lld",
+                     (long long)v->u.i, (long long)spec->min, (long long)spec->max);
+            return 0;
+        }
+        *(int64_t *)field = v->u.i;
+        return 0;
+    case KEY_BOOL:
+        if (v->type != TOML_BOOL) {
+            diag_add(diag, true, v->line, key, "expected true or false, found %s",
+                     config_type_word(v));
+            return 0;
+        }
+        *(bool *)field = v->u.b;
+        return 0;
+    case KEY_ENUM:
+        if (v->type == TOML_STRING) {
+            for (int i = 0; spec->names[i]; i++) {
+                if (strcmp(v->u.str.ptr, spec->names[i]) == 0) {
+                    if (spec->names == level_names || spec->names == format_names)
+                        return config_set_str((char **)field, spec->names[i]);
+                    *(int *)field = i;
+                    return 0;
+                }
+            }
+        }
+        {
+            char words[128] = "";
+            for (int i = 0; spec->names[i]; i++)
+                snprintf(words + strlen(words), sizeof(words) - strlen(words), "%s%s",
+                         i ? " | " : "", spec->names[i]);
+            diag_add(diag, true, v->line, key, "expected one of %s", words);
+        }
+        return 0;
+    case KEY_STRINGS:
+    case KEY_IDS: {
+        struct strlist *list = (struct strlist *)field;
+        if (v->type != TOML_ARRAY) {
+            diag_add(diag, true, v->line, key, "expected an array, found %s — write [\"…\"]",
+                     config_type_word(v));
+            return 0;
+        }
+        strlist_free(list);
+        for (size_t i = 0; i < v->u.arr->count && rc == 0; i++) {
+            const struct toml_value *item = &v->u.arr->items[i];
+            if (spec->kind == KEY_IDS)
+                rc = config_read_id(item, key, diag, list);
+            else if (item->type != TOML_STRING)
+                diag_add(diag, true, item->line, key, "expected strings, found %s",
+                         config_type_word(item));
+            else
+                rc = strlist_push(list, item->u.str.ptr, item->u.str.len);
+        }
+        return rc;
+    }
+    case KEY_ENV: {
+        struct strlist *list = (struct strlist *)field;
+        if (v->type != TOML_TABLE) {
+            diag_add(diag, true, v->line, key, "expected a table like { NAME = \"value\" }");
+            return 0;
+        }
+        for (size_t i = 0; i < v->u.tab->count && rc == 0; i++) {
+            const struct toml_kv *kv = &v->u.tab->items[i];
+            char *pair;
+            if (kv->val.type != TOML_STRING) {
+                diag_add(diag, true, kv->line, key, "%s: expected a string value", kv->key);
+                continue;
+            }
+            if (!*kv->key || strchr(kv->key, '=')) {
+                diag_add(diag, true, kv->line, key, "\"%s\" is not a valid variable name",
+                         kv->key);
+                continue;
+            }
+            if (asprintf(&pair, "%s=%s", kv->key, kv->val.u.str.ptr) < 0)
+                return AB_ENOMEM;
+            rc = strlist_push(list, pair, strlen(pair));
+            free(pair);
+        }
+        return rc;
+    }
+    }
+    return 0;
+}
+
+/* Read a section's known keys from @t, warning about unknown ones. @section is the
+ * dotted name used in messages; sub-tables are handled by the caller. */
+static int
+config_read_section(const struct key_spec *specs, size_t nspecs, const char *section,
+                    const char *msg_prefix, const struct toml_table *t, void *base,
+                    struct diag *diag, bool (*extra_known)(const char *, const char *))
+{
+    int rc;
+
+    for (size_t i = 0; i < t->count; i++) {
+        const struct toml_kv *kv = &t->items[i];
+        char key[256];
+        bool known = false;
+
+        snprintf(key, sizeof(key), "%s.%s", msg_prefix, kv->key);
+        for (size_t s = 0; s < nspecs; s++) {
+            if (strcmp(specs[s].section, section) == 0 && strcmp(specs[s].key, kv->key) == 0) {
+                if ((rc = config_read_key(&specs[s], &kv->val, key, base, diag)) < 0)
+                    return rc;
+                known = true;
+                break;
+            }
+        }
+        if (!known && kv->val.type == TOML_TABLE) {
+            char sub[256];
+            snprintf(sub, sizeof(sub), "%s%s%s", section, *section ? "." : "", kv->key);
+            for (size_t s = 0; s < nspecs && !known; s++)
+                known = strcmp(specs[s].section, sub) == 0;
+        }
+        if (!known && extra_known)
+            known = extra_known(msg_prefix, kv->key);
+        if (!known)
+            diag_add(diag, false, kv->line, key, "unknown key, ignored — check the spelling "
+                     "against the configuration reference");
+    }
+    return 0;
+}
+
+/* Platform keys the bundled plugins read: not unknown. */
+static bool
+config_platform_key_known(const char *platform, const char *key)
+{
+    for (size_t i = 0; i < sizeof(platform_keys) / sizeof(platform_keys[0]); i++)
+        if (strcmp(platform_keys[i].platform, platform) == 0 &&
+            strcmp(platform_keys[i].key, key) == 0)
+            return true;
+    return false;
+}
+
+/* True for placeholder secrets that must never be used as tokens. */
+static bool
+config_placeholder_secret(const char *s)
+{
+    static const char *const bad[] = {"undefined", "null", "none", "changeme", "change-me",
+                                      "***", "<token>", "your-token-here", "xxx", NULL};
+    for (size_t i = 0; bad[i]; i++)
+        if (strcasecmp(s, bad[i]) == 0)
+            return true;
+    return false;
+}
+
+/* True when the URL's host is loopback (127.0.0.0/8, ::1, localhost). */
+static bool
+config_url_is_loopback(const char *url)
+{
+    const char *host = strstr(url, "://");
+
+    if (!host)
+        return false;
+    host += 3;
+    return strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost", 9) == 0 ||
+           strncmp(host, "[::1]", 5) == 0;
+}
+
+/* Check the bundled platforms' own keys: required tokens, placeholders, prefixes,
+ * and plain http/ws only to loopback unless `insecure = true`. */
+static int
+config_check_platform(struct config *cfg, const char *name, const struct toml_table *t,
+                      int header_line, struct diag *diag)
+{
+    const struct toml_value *insecure = toml_table_get(t, "insecure");
+    bool allow_plain = insecure && insecure->type == TOML_BOOL && insecure->u.b;
+    int rc;
+
+    for (size_t i = 0; i < sizeof(platform_keys) / sizeof(platform_keys[0]); i++) {
+        const struct platform_key *pk = &platform_keys[i];
+        const struct toml_value *v;
+        char key[128];
+
+        if (strcmp(pk->platform, name) != 0)
+            continue;
+        snprintf(key, sizeof(key), "%s.%s", name, pk->key);
+        v = toml_table_get(t, pk->key);
+        if (v && pk->flag) {
+            if (v->type != TOML_BOOL)
+                diag_add(diag, true, v->line, key, "expected true or false, found %s",
+                         config_type_word(v));
+            continue;
+        }
+        if (v && v->type != TOML_STRING) {
+            diag_add(diag, true, v->line, key, "expected a string, found %s — quote the value",
+                     config_type_word(v));
+            continue;
+        }
+        if (pk->required && (!v || v->u.str.len == 0)) {
+            diag_add(diag, true, v ? v->line : header_line, key,
+                     "%s — set it, e.g. %s = \"${%s_%s}\" with the variable exported",
+                     v ? "is empty (after ${VAR} expansion)" : "is required", pk->key,
+                     name[0] == 'd' ? "DISCORD" : "SLACK",
+                     strcmp(pk->key, "app_token") == 0 ? "APP_TOKEN" : "BOT_TOKEN");
+            continue;
+        }
+        if (!v)
+            continue;
+        if (pk->secret) {
+            if (config_placeholder_secret(v->u.str.ptr))
+                diag_add(diag, true, v->line, key,
+                         "looks like a placeholder, not a real token — set the real token");
+            else if (pk->prefix && strncmp(v->u.str.ptr, pk->prefix, strlen(pk->prefix)) != 0)
+                diag_add(diag, false, v->line, key, "does not start with %s — is it the right "
+                         "token?",
+                         pk->prefix);
+            if ((rc = strlist_push(&cfg->secrets, v->u.str.ptr, v->u.str.len)) < 0)
+                return rc;
+        }
+        if (pk->endpoint && v->u.str.len > 0) {
+            const char *u = v->u.str.ptr;
+            bool plain = strncmp(u, "http://", 7) == 0 || strncmp(u, "ws://", 5) == 0;
+            bool tls = strncmp(u, "https://", 8) == 0 || strncmp(u, "wss://", 6) == 0;
+            if (!plain && !tls)
+                diag_add(diag, true, v->line, key, "\"%s\" is not an http(s):// or ws(s):// URL",
+                         u);
+            else if (plain && !allow_plain && !config_url_is_loopback(u))
+                diag_add(diag, true, v->line, key,
+                         "plain %s is only allowed to loopback hosts — use TLS or set "
+                         "%s.insecure = true",
+                         u[0] == 'h' ? "http://" : "ws://", name);
+        }
+    }
+    return 0;
+}
+
+/* Read one chat section's policy keys. */
+static int
+config_read_chat(struct config *cfg, struct config_chat *chat, const struct toml_table *t,
+                 struct diag *diag)
+{
+    const struct toml_value *v;
+    int rc;
+
+    config_chat_defaults(chat);
+    if ((rc = config_read_section(chat_keys, sizeof(chat_keys) / sizeof(chat_keys[0]), "",
+                                  chat->name, t, chat, diag, config_platform_key_known)) < 0)
+        return rc;
+    /* OpenAB: allow_all_* omitted means "true when the list is empty". */
+    if (!toml_table_get(t, "allow_all_channels"))
+        chat->allow_all_channels = chat->allowed_channels.count == 0;
+    if (!toml_table_get(t, "allow_all_users"))
+        chat->allow_all_users = chat->allowed_users.count == 0;
+    v = toml_table_get(t, "allow_all_channels");
+    if (v && v->type == TOML_BOOL && !v->u.b && chat->allowed_channels.count == 0)
+        diag_add(diag, false, v->line, "allow_all_channels",
+                 "[%s] allows no channel at all — list channel ids in allowed_channels",
+                 chat->name);
+    return config_check_platform(cfg, chat->name, t, chat->line, diag);
+}
+
+/* Expand a leading ~ in the state dir. */
+static int
+config_expand_home(char **path)
+{
+    const char *home = getenv("HOME");
+    char *out;
+
+    if (!*path || (*path)[0] != '~' || ((*path)[1] != '/' && (*path)[1] != '\0'))
+        return 0;
+    if (!home || !*home)
+        home = "/tmp";
+    if (asprintf(&out, "%s%s", home, *path + 1) < 0)
+        return AB_ENOMEM;
+    free(*path);
+    *path = out;
+    return 0;
+}
+
+/* Decide which chat plugins to load: [plugins] chat, else every chat section present. */
+static int
+config_resolve_chats(struct config *cfg, const struct toml_table *root, struct diag *diag)
+{
+    int rc = 0;
+
+    if (cfg->plugin_chat.count == 0) {
+        for (size_t i = 0; i < root->count && rc == 0; i++) {
+            const struct toml_kv *kv = &root->items[i];
+            bool fixed = false;
+            for (size_t s = 0; config_sections[s]; s++)
+                fixed |= strcmp(config_sections[s], kv->key) == 0;
+            for (size_t s = 0; config_unimplemented[s]; s++)
+                fixed |= strcmp(config_unimplemented[s], kv->key) == 0;
+            if (!fixed && kv->val.type == TOML_TABLE &&
+                (strcmp(kv->key, "discord") == 0 || strcmp(kv->key, "slack") == 0))
+                rc = strlist_push(&cfg->plugin_chat, kv->key, strlen(kv->key));
+        }
+    }
+    if (rc < 0)
+        return rc;
+    cfg->chats = calloc(cfg->plugin_chat.count ? cfg->plugin_chat.count : 1,
+                        sizeof(*cfg->chats));
+    if (!cfg->chats)
+        return AB_ENOMEM;
+    for (size_t i = 0; i < cfg->plugin_chat.count; i++) {
+        const char *name = cfg->plugin_chat.items[i];
+        const struct toml_value *t = toml_table_get(root, name);
+        struct config_chat *chat = &cfg->chats[i];
+
+        if (!(chat->name = strdup(name)))
+            return AB_ENOMEM;
+        config_chat_defaults(chat);
+        if (t && t->type != TOML_TABLE) {
+            diag_add(diag, true, t->line, name, "expected a table [%s]", name);
+            continue;
+        }
+        if (!t) {
+            if (strcmp(name, "console") != 0)
+                diag_add(diag, true, 0, "plugins.chat",
+                         "\"%s\" is listed but there is no [%s] section — add it or remove the "
+                         "name",
+                         name, name);
+            continue;
+        }
+        chat->line = t->u.tab->line;
+        if ((rc = config_read_chat(cfg, chat, t->u.tab, diag)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Read every fixed section. */
+static int
+config_read_fixed(struct config *cfg, const struct toml_table *root, struct diag *diag)
+{
+    int rc;
+
+    for (size_t s = 0; config_sections[s]; s++) {
+        const struct toml_value *t = toml_table_get(root, config_sections[s]);
+        if (!t)
+            continue;
+        if (t->type != TOML_TABLE) {
+            diag_add(diag, true, t->line, config_sections[s], "expected a table [%s]",
+                     config_sections[s]);
+            continue;
+        }
+        if ((rc = config_read_section(config_keys, sizeof(config_keys) / sizeof(config_keys[0]),
+                                      config_sections[s], config_sections[s], t->u.tab, cfg,
+                                      diag, NULL)) < 0)
+            return rc;
+    }
+    cfg->agent_args_set = toml_get_path(root, "agent.args") != NULL;
+    /* [reactions.emojis] and [reactions.timing] */
+    static const char *const subs[] = {"reactions.emojis", "reactions.timing", NULL};
+    for (size_t s = 0; subs[s]; s++) {
+        const struct toml_value *t = toml_get_path(root, subs[s]);
+        if (!t)
+            continue;
+        if (t->type != TOML_TABLE) {
+            diag_add(diag, true, t->line, subs[s], "expected a table [%s]", subs[s]);
+            continue;
+        }
+        if ((rc = config_read_section(config_keys, sizeof(config_keys) / sizeof(config_keys[0]),
+                                      subs[s], subs[s], t->u.tab, cfg, diag, NULL)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Warn about top-level keys and sections nobody reads. */
+static void
+config_check_top(const struct config *cfg, const struct toml_table *root, struct diag *diag)
+{
+    for (size_t i = 0; i < root->count; i++) {
+        const struct toml_kv *kv = &root->items[i];
+        bool known = strlist_has(&cfg->plugin_chat, kv->key);
+        for (size_t s = 0; config_sections[s] && !known; s++)
+            known = strcmp(config_sections[s], kv->key) == 0;
+        for (size_t s = 0; config_unimplemented[s] && !known; s++) {
+            if (strcmp(config_unimplemented[s], kv->key) == 0) {
+                diag_add(diag, false, kv->line, kv->key,
+                         "[%s] is not implemented by agent-broker yet; the section is ignored",
+                         kv->key);
+                known = true;
+            }
+        }
+        if (!known && kv->val.type == TOML_TABLE && (strcmp(kv->key, "discord") == 0 ||
+                                                     strcmp(kv->key, "slack") == 0)) {
+            diag_add(diag, false, kv->line, kv->key,
+                     "[%s] is present but not in [plugins] chat; it is ignored", kv->key);
+            known = true;
+        }
+        if (!known)
+            diag_add(diag, false, kv->line, kv->key,
+                     "unknown %s, ignored — check the spelling against the configuration "
+                     "reference",
+                     kv->val.type == TOML_TABLE ? "section" : "key");
+    }
+}
+
+/* Cross-key rules. */
+static void
+config_check_rules(struct config *cfg, const struct toml_table *root, struct diag *diag)
+{
+    const struct toml_value *v;
+
+    if (cfg->timing.stall_hard_ms < cfg->timing.stall_soft_ms) {
+        v = toml_get_path(root, "reactions.timing.stall_hard_ms");
+        diag_add(diag, true, v ? v->line : 0, "reactions.timing.stall_hard_ms",
+                 "must not be shorter than stall_soft_ms (%lld)",
+                 (long long)cfg->timing.stall_soft_ms);
+    }
+    v = toml_get_path(root, "agent.command");
+    if (v && v->type == TOML_STRING && v->u.str.len == 0)
+        diag_add(diag, true, v->line, "agent.command",
+                 "is empty (after ${VAR} expansion) — set a command or remove the key");
+    if (cfg->agent_working_dir && cfg->agent_working_dir[0] != '/' &&
+        cfg->agent_working_dir[0] != '~') {
+        v = toml_get_path(root, "agent.working_dir");
+        diag_add(diag, true, v ? v->line : 0, "agent.working_dir",
+                 "must be an absolute path (ACP requires an absolute cwd)");
+    }
+    if (cfg->health_listen && *cfg->health_listen && !strrchr(cfg->health_listen, ':')) {
+        v = toml_get_path(root, "health.listen");
+        diag_add(diag, true, v ? v->line : 0, "health.listen",
+                 "expected HOST:PORT like \"127.0.0.1:9464\"");
+    }
+    for (size_t i = 0; i < cfg->agent_env.count; i++) {
+        const char *pair = cfg->agent_env.items[i];
+        const char *eq = strchr(pair, '=');
+        if (eq && eq[1] && (strstr(pair, "KEY") || strstr(pair, "TOKEN") ||
+                            strstr(pair, "SECRET") || strstr(pair, "PASSWORD")) &&
+            (size_t)(eq - pair) < 64)
+            strlist_push(&cfg->secrets, eq + 1, strlen(eq + 1));
+    }
+}
+
+/* Parse, expand and read a whole document. */
+int
+config_load_string(const char *name, const char *text, size_t len, struct config *cfg,
+                   struct diag *diag)
+{
+    struct toml_error err;
+    int rc;
+
+    if ((rc = config_defaults(cfg)) < 0)
+        return rc;
+    if (!(cfg->path = strdup(name)))
+        return AB_ENOMEM;
+    diag->file = cfg->path;
+    if (toml_parse(text, len, &cfg->root, &err) < 0) {
+        cfg->root = NULL;
+        diag_add(diag, true, err.line, NULL, "%s (column %d) — fix the TOML syntax", err.msg,
+                 err.col);
+        return AB_ECONFIG;
+    }
+    if ((rc = expand_tree(cfg->root, diag)) < 0)
+        return rc;
+    if ((rc = config_read_fixed(cfg, cfg->root, diag)) < 0)
+        return rc;
+    if ((rc = config_resolve_chats(cfg, cfg->root, diag)) < 0)
+        return rc;
+    config_check_top(cfg, cfg->root, diag);
+    config_check_rules(cfg, cfg->root, diag);
+    if ((rc = config_expand_home(&cfg->state_dir)) < 0)
+        return rc;
+    if ((rc = config_expand_home(&cfg->agent_working_dir)) < 0)
+        return rc;
+    return diag->errors ? AB_ECONFIG : 0;
+}
+
+/* Read a file (bounded) and load it. */
+int
+config_load(const char *path, struct config *cfg, struct diag *diag)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (!f) {
+        int err = errno;
+        config_defaults(cfg);
+        cfg->path = strdup(path);
+        diag->file = cfg->path;
+        diag_add(diag, true, 0, NULL, "cannot read the file: %s — check the path", strerror(err));
+        return AB_ENOENT;
+    }
+    buf = malloc(CONFIG_MAX_FILE + 1);
+    if (buf)
+        len = fread(buf, 1, CONFIG_MAX_FILE + 1, f);
+    fclose(f);
+    if (!buf)
+        return AB_ENOMEM;
+    if (len > CONFIG_MAX_FILE) {
+        free(buf);
+        config_defaults(cfg);
+        cfg->path = strdup(path);
+        diag->file = cfg->path;
+        diag_add(diag, true, 0, NULL, "the file is larger than 4 MiB — is it the right file?");
+        return AB_ECONFIG;
+    }
+    rc = config_load_string(path, buf, len, cfg, diag);
+    free(buf);
+    return rc;
+}
+
+/* Free everything. */
+void
+config_free(struct config *cfg)
+{
+    char **strs[] = {&cfg->path,          &cfg->agent_preset,      &cfg->agent_command,
+                     &cfg->agent_working_dir, &cfg->health_listen, &cfg->state_dir,
+                     &cfg->log_level,     &cfg->log_format,        &cfg->emojis.queued,
+                     &cfg->emojis.thinking, &cfg->emojis.tool,     &cfg->emojis.coding,
+                     &cfg->emojis.web,    &cfg->emojis.done,       &cfg->emojis.error,
+                     &cfg->emojis.stall_soft, &cfg->emojis.stall_hard, &cfg->emojis.cancel};
+    struct strlist *lists[] = {&cfg->plugin_path, &cfg->agent_args, &cfg->agent_env,
+                               &cfg->agent_inherit_env, &cfg->secrets};
+
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        free(*strs[i]);
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        strlist_free(lists[i]);
+    for (size_t i = 0; cfg->chats && i < cfg->plugin_chat.count; i++) {
+        struct config_chat *c = &cfg->chats[i];
+        free(c->name);
+        strlist_free(&c->allowed_channels);
+        strlist_free(&c->allowed_users);
+        strlist_free(&c->allowed_role_ids);
+        strlist_free(&c->trusted_bot_ids);
+    }
+    free(cfg->chats);
+    strlist_free(&cfg->plugin_chat);
+    toml_free(cfg->root);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Find a chat section by name. */
+const struct config_chat *
+config_chat(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; cfg->chats && i < cfg->plugin_chat.count; i++)
+        if (strcmp(cfg->chats[i].name, name) == 0)
+            return &cfg->chats[i];
+    return NULL;
+}
+
+/* The expanded table [@name]. */
+const struct toml_table *
+config_table(const struct config *cfg, const char *name)
+{
+    const struct toml_value *v = cfg->root ? toml_table_get(cfg->root, name) : NULL;
+
+    return v && v->type == TOML_TABLE ? v->u.tab : NULL;
+}

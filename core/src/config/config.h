@@ -1,0 +1,112 @@
+/* The configuration model: every section and key of CONFIG.md with its default,
+ * read from TOML, `${VAR}`-expanded after parsing, validated with file:line
+ * diagnostics. */
+#ifndef AB_CONFIG_H
+#define AB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/diag.h"
+#include "toml/toml.h"
+
+/* A list of owned strings, NULL-terminated when not empty (items may be NULL). */
+struct strlist {
+    char **items; /* owned, each owned; items[count] == NULL */
+    size_t count;
+};
+
+/* involved: follow-ups without mention where the bot is involved; mentions: always
+ * mention; multibot-mentions: like involved until another bot posts in the thread. */
+enum user_messages { USER_MESSAGES_INVOLVED, USER_MESSAGES_MENTIONS, USER_MESSAGES_MULTIBOT };
+enum bot_messages { BOT_MESSAGES_OFF, BOT_MESSAGES_MENTIONS, BOT_MESSAGES_ALL };
+enum perm_mode_cfg { PERM_MODE_AUTO, PERM_MODE_ASK, PERM_MODE_DENY };
+enum tool_display { TOOL_DISPLAY_FULL, TOOL_DISPLAY_COMPACT, TOOL_DISPLAY_NONE };
+
+/* One chat platform's section ([discord], [slack], or a third-party [NAME]): the
+ * policy keys the core applies; platform keys are read by the plugin itself. */
+struct config_chat {
+    char *name; /* owned: "discord" */
+    int line;   /* line of the [name] header */
+    struct strlist allowed_channels;
+    bool allow_all_channels;
+    struct strlist allowed_users;
+    bool allow_all_users;
+    struct strlist allowed_role_ids;
+    enum user_messages allow_user_messages;
+    enum bot_messages allow_bot_messages;
+    struct strlist trusted_bot_ids;
+    int64_t max_bot_turns;
+    bool allow_dm;
+};
+
+struct config_emojis {
+    char *queued, *thinking, *tool, *coding, *web, *done, *error, *stall_soft, *stall_hard,
+        *cancel; /* owned */
+};
+
+struct config_timing {
+    int64_t debounce_ms, stall_soft_ms, stall_hard_ms, done_hold_ms, error_hold_ms;
+};
+
+struct config {
+    char *path; /* owned: the file read, for messages */
+
+    struct strlist plugin_path;
+    struct strlist plugin_chat; /* chat plugins to load, resolved (default: sections present) */
+    bool plugins_strict;
+
+    struct config_chat *chats; /* owned, plugin_chat.count of them, same order */
+
+    char *agent_preset;      /* owned; NULL = infer from command */
+    char *agent_command;     /* owned; NULL = the preset's */
+    struct strlist agent_args;
+    bool agent_args_set;     /* args given in the file (replace the preset's) */
+    char *agent_working_dir; /* owned; NULL = the preset's home or cwd */
+    struct strlist agent_env; /* "NAME=value", expanded */
+    struct strlist agent_inherit_env;
+
+    int64_t max_sessions, session_ttl_hours, sessions_per_process, drain_timeout_s;
+
+    enum perm_mode_cfg perm_mode;
+    int64_t perm_timeout_s;
+
+    bool reactions_enabled, remove_after_reply;
+    enum tool_display tool_display;
+    struct config_emojis emojis;
+    struct config_timing timing;
+
+    int64_t edit_interval_ms;
+    char *health_listen; /* owned */
+    char *state_dir;     /* owned, ~ expanded */
+    char *log_level;     /* owned */
+    char *log_format;    /* owned */
+
+    struct strlist secrets; /* every secret value found (tokens): redact them */
+    struct toml_table *root; /* owned: the expanded tree, for plugins' own keys */
+};
+
+/* Fill @cfg with every default (no file). */
+int config_defaults(struct config *cfg);
+
+/* Read and validate @path. Problems go to @diag (errors and warnings, with line
+ * numbers); returns 0 when there is no error, AB_ECONFIG when there is at least
+ * one, AB_ENOENT when the file cannot be read. @cfg is usable (defaults where
+ * broken) either way and must be freed with config_free. */
+int config_load(const char *path, struct config *cfg, struct diag *diag);
+
+/* Same from memory (tests); @name is used in messages. */
+int config_load_string(const char *name, const char *text, size_t len, struct config *cfg,
+                       struct diag *diag);
+
+/* Free everything @cfg owns. */
+void config_free(struct config *cfg);
+
+/* The chat section named @name, or NULL. Lent. */
+const struct config_chat *config_chat(const struct config *cfg, const char *name);
+
+/* The raw expanded table [@name], or NULL. Lent. */
+const struct toml_table *config_table(const struct config *cfg, const char *name);
+
+#endif

@@ -1,0 +1,14 @@
+/* The long-running modes: `run` (chat platforms) and `console` (the terminal). */
+#ifndef AB_DAEMON_H
+#define AB_DAEMON_H
+
+enum daemon_mode {
+    DAEMON_RUN,
+    DAEMON_CONSOLE,
+};
+
+/* Run until stopped; returns the process exit code. @config may be NULL (run:
+ * ./config.toml, or the console when it does not exist; console: defaults). */
+int daemon_main(enum daemon_mode mode, const char *config, const char *preset);
+
+#endif

@@ -1,0 +1,439 @@
+/* Plugin discovery, loading and validation. */
+#include "plugin/loader.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef AB_PLUGIN_DIR
+#define AB_PLUGIN_DIR "/usr/local/lib/agent-broker/plugins"
+#endif
+#ifndef AB_BUILD_PLUGIN_DIR
+#define AB_BUILD_PLUGIN_DIR ""
+#endif
+
+/* Smallest descriptor the host accepts: everything up to and including the ops pointers. */
+#define PLUGIN_DESC_MIN_SIZE (offsetof(struct ab_plugin_desc, agent) + sizeof(void *))
+
+/* "chat" or "agent" for messages. */
+const char *
+plugin_kind_name(uint32_t kind)
+{
+    switch (kind) {
+    case AB_PLUGIN_CHAT: return "chat";
+    case AB_PLUGIN_AGENT: return "agent";
+    default: return "?";
+    }
+}
+
+/* Append a copy of @dir to the NULL-terminated list unless it is already there. */
+static int
+plugin_dirs_add(char ***dirs, size_t *n, const char *dir)
+{
+    char **grown;
+
+    if (!dir || !*dir)
+        return 0;
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*dirs)[i], dir) == 0)
+            return 0;
+    grown = realloc(*dirs, (*n + 2) * sizeof(char *));
+    if (!grown)
+        return AB_ENOMEM;
+    *dirs = grown;
+    if (!(grown[*n] = strdup(dir)))
+        return AB_ENOMEM;
+    grown[++*n] = NULL;
+    return 0;
+}
+
+/* True when the running executable lives in this project's build tree, so the
+ * freshly built plugins next to it are the ones to use. */
+static bool
+plugin_running_from_build_tree(void)
+{
+    char exe[PATH_MAX], want[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    const char *build_plugins = AB_BUILD_PLUGIN_DIR;
+    size_t root_len;
+
+    if (len <= 0 || !*build_plugins)
+        return false;
+    exe[len] = '\0';
+    /* AB_BUILD_PLUGIN_DIR is <build>/plugins; the binary is <build>/core/agent-broker. */
+    root_len = strlen(build_plugins) - strlen("/plugins");
+    if (root_len >= sizeof(want) - 32)
+        return false;
+    memcpy(want, build_plugins, root_len);
+    strcpy(want + root_len, "/core/");
+    return strncmp(exe, want, strlen(want)) == 0;
+}
+
+/* Build the search path in the documented order. */
+int
+plugin_dirs(const char *const *config_paths, size_t n, char ***out)
+{
+    char **dirs = calloc(1, sizeof(char *));
+    size_t count = 0;
+    const char *env = getenv("AGENT_BROKER_PLUGIN_PATH");
+    int rc = 0;
+
+    if (!dirs)
+        return AB_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = plugin_dirs_add(&dirs, &count, config_paths[i]);
+    if (env && rc == 0) {
+        char *copy = strdup(env), *save = NULL;
+        if (!copy)
+            rc = AB_ENOMEM;
+        for (char *tok = copy ? strtok_r(copy, ":", &save) : NULL; tok && rc == 0;
+             tok = strtok_r(NULL, ":", &save))
+            rc = plugin_dirs_add(&dirs, &count, tok);
+        free(copy);
+    }
+    if (rc == 0)
+        rc = plugin_dirs_add(&dirs, &count, AB_PLUGIN_DIR);
+    if (rc == 0 && plugin_running_from_build_tree())
+        rc = plugin_dirs_add(&dirs, &count, AB_BUILD_PLUGIN_DIR);
+    if (rc < 0) {
+        plugin_dirs_free(dirs);
+        return rc;
+    }
+    *out = dirs;
+    return 0;
+}
+
+/* Free a list from plugin_dirs. */
+void
+plugin_dirs_free(char **dirs)
+{
+    for (size_t i = 0; dirs && dirs[i]; i++)
+        free(dirs[i]);
+    free(dirs);
+}
+
+/* Record a refusal with a formatted, user-facing reason. */
+static int
+plugin_refuse(struct plugin *p, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+plugin_refuse(struct plugin *p, int status, const char *fmt, ...)
+{
+    va_list ap;
+    char buf[1024];
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    free(p->reason);
+    p->reason = strdup(buf);
+    p->status = status;
+    p->desc = NULL;
+    if (p->handle) {
+        dlclose(p->handle);
+        p->handle = NULL;
+    }
+    return status;
+}
+
+/* True for names of the form [a-z0-9_-]+. */
+static bool
+plugin_name_valid(const char *name)
+{
+    if (!name || !*name || strlen(name) > 64)
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+            return false;
+    return true;
+}
+
+/* Check the ops table of a chat plugin: size first, then the mandatory ops. */
+static int
+plugin_check_chat(struct plugin *p, const struct ab_chat_ops *ops)
+{
+    static const struct {
+        size_t end;
+        const char *name;
+    } mandatory[] = {
+        {offsetof(struct ab_chat_ops, open) + sizeof(void *), "open"},
+        {offsetof(struct ab_chat_ops, start) + sizeof(void *), "start"},
+        {offsetof(struct ab_chat_ops, close) + sizeof(void *), "close"},
+        {offsetof(struct ab_chat_ops, send) + sizeof(void *), "send"},
+    };
+    const void *fns[] = {(const void *)ops->open, (const void *)ops->start,
+                         (const void *)ops->close, (const void *)ops->send};
+
+    for (size_t i = 0; i < sizeof(mandatory) / sizeof(mandatory[0]); i++) {
+        if (ops->size < mandatory[i].end || !fns[i])
+            return plugin_refuse(p, AB_EMISSINGOP,
+                                 "chat plugin lacks the mandatory operation '%s' — fix the "
+                                 "plugin's ab_chat_ops or remove the file",
+                                 mandatory[i].name);
+    }
+    if (ops->max_chars == 0)
+        return plugin_refuse(p, AB_EINVAL,
+                             "chat plugin declares max_chars = 0 — set its message limit");
+    return 0;
+}
+
+/* Check the ops table of an agent plugin. */
+static int
+plugin_check_agent(struct plugin *p, const struct ab_agent_ops *ops)
+{
+    const struct ab_agent_preset *preset;
+
+    if (ops->size < offsetof(struct ab_agent_ops, preset) + sizeof(void *) || !ops->preset)
+        return plugin_refuse(p, AB_EMISSINGOP,
+                             "agent plugin lacks the mandatory operation 'preset' — fix the "
+                             "plugin's ab_agent_ops or remove the file");
+    preset = ops->preset();
+    if (!preset || preset->size < offsetof(struct ab_agent_preset, flags) + sizeof(uint32_t) ||
+        !preset->command || !*preset->command)
+        return plugin_refuse(p, AB_EINVAL,
+                             "agent plugin's preset has no command — fix the plugin");
+    return 0;
+}
+
+/* Validate the descriptor, reading only the fixed prefix until the ABI is known. */
+static int
+plugin_validate(struct plugin *p, const char *base)
+{
+    const struct ab_plugin_desc *d = p->desc;
+    const char *want_prefix;
+    size_t plen;
+
+    snprintf(p->abi, sizeof(p->abi), "%u.%u", d->abi_major, d->abi_minor);
+    if (d->abi_major != AB_ABI_MAJOR)
+        return plugin_refuse(p, AB_EABI,
+                             "built for ABI %u.%u, this agent-broker speaks %u.%u — rebuild it "
+                             "against agent-broker-plugin %u.x or remove the file",
+                             d->abi_major, d->abi_minor, AB_ABI_MAJOR, AB_ABI_MINOR,
+                             AB_ABI_MAJOR);
+    if (d->abi_minor > AB_ABI_MINOR)
+        return plugin_refuse(p, AB_EABI,
+                             "built for ABI %u.%u, newer than this agent-broker's %u.%u — "
+                             "upgrade agent-broker or rebuild the plugin against "
+                             "agent-broker-plugin %u.%u",
+                             d->abi_major, d->abi_minor, AB_ABI_MAJOR, AB_ABI_MINOR,
+                             AB_ABI_MAJOR, AB_ABI_MINOR);
+    if (d->struct_size < PLUGIN_DESC_MIN_SIZE)
+        return plugin_refuse(p, AB_EABI,
+                             "descriptor is %u bytes, smaller than ABI %u.%u allows — rebuild "
+                             "the plugin against agent-broker-plugin %u.x",
+                             d->struct_size, d->abi_major, d->abi_minor, AB_ABI_MAJOR);
+    if (d->kind != AB_PLUGIN_CHAT && d->kind != AB_PLUGIN_AGENT)
+        return plugin_refuse(p, AB_EINVAL, "unknown plugin kind %u — fix the descriptor",
+                             d->kind);
+    if (!plugin_name_valid(d->name))
+        return plugin_refuse(p, AB_EINVAL,
+                             "plugin name is missing or not [a-z0-9_-]+ — fix the descriptor");
+    want_prefix = d->kind == AB_PLUGIN_CHAT ? "chat-" : "agent-";
+    plen = strlen(want_prefix);
+    if (strncmp(base, want_prefix, plen) != 0 ||
+        strncmp(base + plen, d->name, strlen(d->name)) != 0 ||
+        strcmp(base + plen + strlen(d->name), ".so") != 0)
+        return plugin_refuse(p, AB_EINVAL,
+                             "file name does not match the descriptor (a %s plugin named '%s' "
+                             "must be %s%s.so) — rename the file",
+                             plugin_kind_name(d->kind), d->name, want_prefix, d->name);
+    if (d->kind == AB_PLUGIN_CHAT) {
+        if (!d->chat || d->chat->size < offsetof(struct ab_chat_ops, send) + sizeof(void *))
+            return plugin_refuse(p, AB_EMISSINGOP,
+                                 "chat plugin has no usable ab_chat_ops — fix the plugin");
+        return plugin_check_chat(p, d->chat);
+    }
+    if (!d->agent)
+        return plugin_refuse(p, AB_EMISSINGOP,
+                             "agent plugin has no ab_agent_ops — fix the plugin");
+    return plugin_check_agent(p, d->agent);
+}
+
+/* Grow the set by one zeroed plugin. */
+static struct plugin *
+plugin_set_push(struct plugin_set *set, const char *path)
+{
+    struct plugin *p;
+
+    if (set->count == set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 8;
+        struct plugin *grown = realloc(set->items, cap * sizeof(*grown));
+        if (!grown)
+            return NULL;
+        set->items = grown;
+        set->cap = cap;
+    }
+    p = &set->items[set->count];
+    memset(p, 0, sizeof(*p));
+    if (!(p->path = strdup(path)))
+        return NULL;
+    strcpy(p->abi, "?");
+    set->count++;
+    return p;
+}
+
+/* Load and validate one file. */
+int
+plugin_set_load(struct plugin_set *set, const char *path)
+{
+    struct plugin *p = plugin_set_push(set, path);
+    const char *base = strrchr(path, '/');
+    const struct plugin *other;
+    int rc;
+
+    if (!p)
+        return AB_ENOMEM;
+    base = base ? base + 1 : path;
+    dlerror();
+    p->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!p->handle)
+        return plugin_refuse(p, AB_ENOTPLUGIN,
+                             "cannot be loaded (%s) — it is not a plugin built for this system; "
+                             "remove the file",
+                             dlerror());
+    p->desc = dlsym(p->handle, AB_PLUGIN_SYMBOL);
+    if (!p->desc)
+        return plugin_refuse(p, AB_ENOTPLUGIN,
+                             "exports no '%s' descriptor — not an agent-broker plugin; remove "
+                             "it from the plugin path",
+                             AB_PLUGIN_SYMBOL);
+    if ((rc = plugin_validate(p, base)) < 0)
+        return rc;
+    other = plugin_set_find(set, p->desc->kind, p->desc->name);
+    if (other && other != p)
+        return plugin_refuse(p, AB_EDUP,
+                             "a %s plugin named '%s' was already loaded from %s — remove one "
+                             "of them",
+                             plugin_kind_name(p->desc->kind), p->desc->name, other->path);
+    return 0;
+}
+
+/* True for chat-*.so and agent-*.so. */
+static bool
+plugin_file_wanted(const char *name)
+{
+    size_t len = strlen(name);
+
+    if (len < 4 || strcmp(name + len - 3, ".so") != 0)
+        return false;
+    return strncmp(name, "chat-", 5) == 0 || strncmp(name, "agent-", 6) == 0;
+}
+
+/* qsort comparator for file names. */
+static int
+plugin_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Load the plugin files of one directory in name order; @depth > 0 also looks one
+ * level down (the build tree keeps each plugin in its own folder). */
+static int
+plugin_scan_dir(struct plugin_set *set, const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+
+    if (!d)
+        return 0; /* a missing directory on the search path is not an error */
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **grown = realloc(names, cap * sizeof(char *));
+            if (!grown) {
+                rc = AB_ENOMEM;
+                goto out;
+            }
+            names = grown;
+        }
+        if (!(names[n] = strdup(e->d_name))) {
+            rc = AB_ENOMEM;
+            goto out;
+        }
+        n++;
+    }
+    qsort(names, n, sizeof(char *), plugin_name_cmp);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        if (plugin_file_wanted(names[i])) {
+            if (plugin_set_load(set, path) == AB_ENOMEM)
+                rc = AB_ENOMEM;
+        } else if (depth > 0) {
+            DIR *sub = opendir(path);
+            if (sub) {
+                closedir(sub);
+                rc = plugin_scan_dir(set, path, depth - 1);
+            }
+        }
+    }
+out:
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    closedir(d);
+    return rc;
+}
+
+/* Load everything on the search path. */
+int
+plugin_set_scan(struct plugin_set *set, char *const *dirs)
+{
+    int rc;
+
+    for (size_t i = 0; dirs && dirs[i]; i++) {
+        int depth = strcmp(dirs[i], AB_BUILD_PLUGIN_DIR) == 0 ? 1 : 0;
+        if ((rc = plugin_scan_dir(set, dirs[i], depth)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Find a loaded plugin by kind and name. */
+const struct plugin *
+plugin_set_find(const struct plugin_set *set, enum ab_plugin_kind kind, const char *name)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        const struct plugin *p = &set->items[i];
+        if (p->status == 0 && p->desc && p->desc->kind == (uint32_t)kind &&
+            strcmp(p->desc->name, name) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* Count refusals. */
+size_t
+plugin_set_refused(const struct plugin_set *set)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < set->count; i++)
+        n += set->items[i].status != 0;
+    return n;
+}
+
+/* Unload and free. */
+void
+plugin_set_free(struct plugin_set *set)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        if (set->items[i].handle)
+            dlclose(set->items[i].handle);
+        free(set->items[i].path);
+        free(set->items[i].reason);
+    }
+    free(set->items);
+    memset(set, 0, sizeof(*set));
+}

@@ -1,0 +1,60 @@
+/* Finding, loading and validating plugins: the descriptor is checked before any
+ * plugin function is called, and every refusal says what to do. */
+#ifndef AB_PLUGIN_LOADER_H
+#define AB_PLUGIN_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <agent-broker/plugin.h>
+
+/* True when the ops table @ops (with a leading uint32_t size) reaches @member. */
+#define AB_OPS_HAS(ops, type, member)                                                       \
+    ((ops)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
+
+/* One plugin file found on the search path. */
+struct plugin {
+    char *path;                       /* owned: the file */
+    void *handle;                     /* owned: dlopen handle, NULL when refused */
+    const struct ab_plugin_desc *desc; /* lent from the plugin; NULL when refused */
+    int status;                       /* 0 loaded, or the ab_err of the refusal */
+    char *reason;                     /* owned: why it was refused (user-facing), or NULL */
+    char abi[32];                     /* "1.0", or "?" when unreadable */
+};
+
+/* Every plugin found, in search order. */
+struct plugin_set {
+    struct plugin *items; /* owned */
+    size_t count;
+    size_t cap;
+};
+
+/* The directories to search, in order: @config_paths (lent, may be NULL), then
+ * AGENT_BROKER_PLUGIN_PATH, then the installed dir, then the build tree's plugin
+ * dir when the running binary is the build tree's. *out is a NULL-terminated
+ * array of owned strings; free with plugin_dirs_free. */
+int plugin_dirs(const char *const *config_paths, size_t n, char ***out);
+void plugin_dirs_free(char **dirs);
+
+/* Load every chat-*.so and agent-*.so in @dirs into @set (which must be zeroed).
+ * Refusals are recorded, not fatal; returns 0 or AB_ENOMEM. */
+int plugin_set_scan(struct plugin_set *set, char *const *dirs);
+
+/* Load one file into @set (used by the scan and by tests). Returns the plugin's
+ * status: 0 or the refusal code. */
+int plugin_set_load(struct plugin_set *set, const char *path);
+
+/* The loaded (not refused) plugin of @kind named @name, or NULL. Lent. */
+const struct plugin *plugin_set_find(const struct plugin_set *set, enum ab_plugin_kind kind,
+                                     const char *name);
+
+/* Number of refused plugins. */
+size_t plugin_set_refused(const struct plugin_set *set);
+
+/* dlclose every plugin and free the set. */
+void plugin_set_free(struct plugin_set *set);
+
+/* "chat" / "agent" / "?" */
+const char *plugin_kind_name(uint32_t kind);
+
+#endif

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `agent-broker check`: every problem at once as FILE:LINE: KEY: message, exit 2;
+# OpenAB's example configs pass unchanged.
+set -u
+bin=${AGENT_BROKER_BIN:?}
+src=${AB_SOURCE_ROOT:?}
+fail() { echo "FAIL: $*"; echo "--- output:"; echo "$out"; exit 1; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+mkdir bin
+for c in kiro-cli claude-agent-acp codex-acp gemini; do printf '#!/bin/sh\nexit 0\n' > bin/$c; chmod +x bin/$c; done
+export PATH="$tmp/bin:/usr/bin:/bin"
+export DISCORD_BOT_TOKEN=discord-test-token-value SLACK_BOT_TOKEN=xoxb-test-1 SLACK_APP_TOKEN=xapp-test-1
+export ANTHROPIC_API_KEY=sk-ant-test
+
+# A syntax error on line 3.
+printf '[pool]\nmax_sessions = 3\nsession_ttl_hours = = 4\n' > config.toml
+out=$("$bin" check 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "syntax error: exit $rc, want 2"
+echo "$out" | grep -q '^config.toml:3: ' || fail "syntax error not reported at config.toml:3"
+
+# A string where max_sessions wants an integer, and a missing bot_token, together.
+printf '[discord]\nallowed_channels = ["1"]\n\n[pool]\nmax_sessions = "ten"\n' > config.toml
+out=$("$bin" check config.toml 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "type error: exit $rc, want 2"
+echo "$out" | grep -q '^config.toml:5: pool.max_sessions: expected an integer' || fail "pool.max_sessions not named"
+echo "$out" | grep -q '^config.toml:1: discord.bot_token: is required' || fail "discord.bot_token not named"
+
+# An empty token after ${VAR} expansion fails check like it fails run.
+printf '[discord]\nbot_token = "${NOT_SET_ANYWHERE_X}"\n' > config.toml
+out=$("$bin" check config.toml 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "empty token: exit $rc"
+echo "$out" | grep -q 'warning: config.toml:2: discord.bot_token: environment variable NOT_SET_ANYWHERE_X is not set' || fail "unset variable warning"
+echo "$out" | grep -q 'config.toml:2: discord.bot_token: is empty' || fail "empty token error"
+
+# The agent command must resolve on PATH.
+printf '[agent]\ncommand = "no-such-agent-cli"\n' > config.toml
+out=$("$bin" check config.toml 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "unresolvable agent: exit $rc"
+echo "$out" | grep -q 'config.toml:2: agent.command: "no-such-agent-cli" was not found on PATH' || fail "agent command not checked"
+
+# A chat plugin that does not exist.
+printf '[plugins]\nchat = ["matrix"]\n[matrix]\n' > config.toml
+out=$("$bin" check config.toml 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "missing plugin: exit $rc"
+echo "$out" | grep -q 'chat plugin chat-matrix.so is not on the plugin path' || fail "missing chat plugin"
+
+# OpenAB's example configs pass unchanged.
+for f in "$src"/tests/config/openab/*.toml; do
+    out=$("$bin" check "$f" 2>&1); rc=$?
+    [ $rc -eq 0 ] || fail "$(basename "$f") should pass check (exit $rc)"
+done
+echo "$out" | grep -q 'warning: .*config-later.toml:[0-9]*: markdown: \[markdown\] is not implemented' || fail "[markdown] warning"
+
+# A missing file is a usage error.
+out=$("$bin" check nope.toml 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "missing file: exit $rc"
+echo ok

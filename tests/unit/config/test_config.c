@@ -1,0 +1,330 @@
+/* The config model: defaults, OpenAB semantics, ${VAR} expansion, ids as strings,
+ * and diagnostics that name the line and the key. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+
+/* Load @text into @cfg, collecting diagnostics in @d. */
+static int
+load(const char *text, struct config *cfg, struct diag *d)
+{
+    memset(d, 0, sizeof(*d));
+    return config_load_string("config.toml", text, strlen(text), cfg, d);
+}
+
+/* The first diagnostic whose key is @key, or NULL. */
+static const struct diag_item *
+diag_for(const struct diag *d, const char *key)
+{
+    for (size_t i = 0; i < d->count; i++)
+        if (d->items[i].key && strcmp(d->items[i].key, key) == 0)
+            return &d->items[i];
+    return NULL;
+}
+
+START_TEST(defaults_match_the_contract)
+{
+    struct config cfg;
+    struct diag d;
+
+    ck_assert_int_eq(load("", &cfg, &d), 0);
+    ck_assert_int_eq(cfg.max_sessions, 10);
+    ck_assert_int_eq(cfg.session_ttl_hours, 24);
+    ck_assert_int_eq(cfg.sessions_per_process, 1);
+    ck_assert_int_eq(cfg.drain_timeout_s, 30);
+    ck_assert_int_eq(cfg.perm_mode, PERM_MODE_AUTO);
+    ck_assert_int_eq(cfg.perm_timeout_s, 300);
+    ck_assert_int_eq(cfg.edit_interval_ms, 1500);
+    ck_assert_int_eq(cfg.timing.debounce_ms, 700);
+    ck_assert_str_eq(cfg.health_listen, "127.0.0.1:9464");
+    ck_assert_str_eq(cfg.emojis.coding, "👨‍💻");
+    ck_assert_uint_eq(cfg.plugin_chat.count, 0);
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(string_where_integer_wanted_names_the_key_and_line)
+{
+    struct config cfg;
+    struct diag d;
+    const struct diag_item *it;
+
+    ck_assert_int_eq(load("[pool]\n\nmax_sessions = \"ten\"\n", &cfg, &d), AB_ECONFIG);
+    it = diag_for(&d, "pool.max_sessions");
+    ck_assert_ptr_nonnull(it);
+    ck_assert(it->is_error);
+    ck_assert_int_eq(it->line, 3);
+    ck_assert_int_eq(cfg.max_sessions, 10); /* the default stays */
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(out_of_range_is_an_error)
+{
+    struct config cfg;
+    struct diag d;
+
+    ck_assert_int_eq(load("[pool]\nmax_sessions = 0\n", &cfg, &d), AB_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(diag_for(&d, "pool.max_sessions")->msg, "out of range"));
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(missing_bot_token_names_discord_bot_token)
+{
+    struct config cfg;
+    struct diag d;
+
+    ck_assert_int_eq(load("[discord]\nallowed_channels = [\"1\"]\n", &cfg, &d), AB_ECONFIG);
+    ck_assert_ptr_nonnull(diag_for(&d, "discord.bot_token"));
+    ck_assert_int_eq(diag_for(&d, "discord.bot_token")->line, 1);
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(empty_allowed_users_admits_everyone_unless_allow_all_false)
+{
+    struct config cfg;
+    struct diag d;
+
+    setenv("T_TOKEN", "tok-abcdef", 1);
+    ck_assert_int_eq(load("[discord]\nbot_token = \"${T_TOKEN}\"\n", &cfg, &d), 0);
+    ck_assert(config_chat(&cfg, "discord")->allow_all_users);
+    ck_assert(config_chat(&cfg, "discord")->allow_all_channels);
+    config_free(&cfg);
+    diag_free(&d);
+    ck_assert_int_eq(load("[discord]\nbot_token = \"${T_TOKEN}\"\nallow_all_users = false\n",
+                          &cfg, &d),
+                     0);
+    ck_assert(!config_chat(&cfg, "discord")->allow_all_users);
+    config_free(&cfg);
+    diag_free(&d);
+    ck_assert_int_eq(load("[discord]\nbot_token = \"${T_TOKEN}\"\nallowed_users = [\"7\"]\n",
+                          &cfg, &d),
+                     0);
+    ck_assert(!config_chat(&cfg, "discord")->allow_all_users);
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(secret_with_quotes_brackets_newlines_cannot_change_structure)
+{
+    struct config cfg;
+    struct diag d;
+    const char *evil = "x\"]\n[agent]\ncommand = \"evil\"\n#";
+    const struct toml_table *t;
+    const struct toml_value *v;
+
+    setenv("EVIL_TOKEN", evil, 1);
+    ck_assert_int_eq(load("[discord]\nbot_token = \"${EVIL_TOKEN}\"\n[agent]\ncommand = "
+                          "\"kiro-cli\"\n",
+                          &cfg, &d),
+                     0);
+    ck_assert_str_eq(cfg.agent_command, "kiro-cli");
+    t = config_table(&cfg, "discord");
+    ck_assert_ptr_nonnull(t);
+    v = toml_table_get(t, "bot_token");
+    ck_assert_str_eq(v->u.str.ptr, evil);
+    ck_assert_uint_eq(cfg.secrets.count, 1);
+    ck_assert_str_eq(cfg.secrets.items[0], evil);
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(unset_variable_warns_with_name_and_line)
+{
+    struct config cfg;
+    struct diag d;
+    const struct diag_item *it;
+
+    unsetenv("NOPE_VAR_X");
+    ck_assert_int_eq(load("[agent]\ncommand = \"kiro-cli\"\nenv = { A = \"${NOPE_VAR_X}\" }\n",
+                          &cfg, &d),
+                     0);
+    it = diag_for(&d, "agent.env.A");
+    ck_assert_ptr_nonnull(it);
+    ck_assert(!it->is_error);
+    ck_assert_int_eq(it->line, 3);
+    ck_assert_ptr_nonnull(strstr(it->msg, "NOPE_VAR_X"));
+    ck_assert_str_eq(cfg.agent_env.items[0], "A=");
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(integer_ids_become_exact_strings_and_floats_are_rejected)
+{
+    struct config cfg;
+    struct diag d;
+
+    setenv("T_TOKEN", "tok-abcdef", 1);
+    ck_assert_int_eq(load("[discord]\nbot_token = \"${T_TOKEN}\"\nallowed_channels = "
+                          "[1234567890123456789, \"42\"]\n",
+                          &cfg, &d),
+                     0);
+    ck_assert_str_eq(config_chat(&cfg, "discord")->allowed_channels.items[0],
+                     "1234567890123456789");
+    ck_assert_str_eq(config_chat(&cfg, "discord")->allowed_channels.items[1], "42");
+    config_free(&cfg);
+    diag_free(&d);
+    ck_assert_int_eq(load("[discord]\nbot_token = \"${T_TOKEN}\"\nallowed_users = [1.2e+18]\n",
+                          &cfg, &d),
+                     AB_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(diag_for(&d, "discord.allowed_users")->msg, "float"));
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(unknown_keys_and_openab_sections_warn)
+{
+    struct config cfg;
+    struct diag d;
+
+    ck_assert_int_eq(load("[pool]\nmax_sesions = 3\n\n[stt]\nenabled = true\n", &cfg, &d), 0);
+    ck_assert_ptr_nonnull(diag_for(&d, "pool.max_sesions"));
+    ck_assert_int_eq(diag_for(&d, "pool.max_sesions")->line, 2);
+    ck_assert(!diag_for(&d, "pool.max_sesions")->is_error);
+    ck_assert_ptr_nonnull(diag_for(&d, "stt"));
+    ck_assert(!diag_for(&d, "stt")->is_error);
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(plain_http_only_to_loopback)
+{
+    struct config cfg;
+    struct diag d;
+
+    setenv("T_TOKEN", "tok-abcdef", 1);
+    ck_assert_int_eq(load("[discord]\nbot_token = \"${T_TOKEN}\"\napi_base = "
+                          "\"http://127.0.0.1:9000/api/v10\"\n",
+                          &cfg, &d),
+                     0);
+    config_free(&cfg);
+    diag_free(&d);
+    ck_assert_int_eq(load("[discord]\nbot_token = \"${T_TOKEN}\"\napi_base = "
+                          "\"http://example.com/api\"\n",
+                          &cfg, &d),
+                     AB_ECONFIG);
+    ck_assert_ptr_nonnull(diag_for(&d, "discord.api_base"));
+    config_free(&cfg);
+    diag_free(&d);
+    ck_assert_int_eq(load("[discord]\nbot_token = \"${T_TOKEN}\"\ninsecure = true\napi_base = "
+                          "\"http://example.com/api\"\n",
+                          &cfg, &d),
+                     0);
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(placeholder_token_is_rejected)
+{
+    struct config cfg;
+    struct diag d;
+
+    ck_assert_int_eq(load("[discord]\nbot_token = \"undefined\"\n", &cfg, &d), AB_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(diag_for(&d, "discord.bot_token")->msg, "placeholder"));
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(chat_defaults_to_sections_present_and_plugins_chat_overrides)
+{
+    struct config cfg;
+    struct diag d;
+
+    setenv("T_TOKEN", "tok-abcdef", 1);
+    ck_assert_int_eq(load("[slack]\nbot_token = \"xoxb-1\"\napp_token = \"xapp-1\"\n"
+                          "[discord]\nbot_token = \"${T_TOKEN}\"\n",
+                          &cfg, &d),
+                     0);
+    ck_assert_uint_eq(cfg.plugin_chat.count, 2);
+    ck_assert_str_eq(cfg.plugin_chat.items[0], "slack");
+    config_free(&cfg);
+    diag_free(&d);
+    ck_assert_int_eq(load("[plugins]\nchat = [\"discord\"]\n[slack]\nbot_token = \"xoxb-1\"\n"
+                          "[discord]\nbot_token = \"${T_TOKEN}\"\n",
+                          &cfg, &d),
+                     0);
+    ck_assert_uint_eq(cfg.plugin_chat.count, 1);
+    ck_assert_ptr_null(config_chat(&cfg, "slack"));
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(state_dir_tilde_expands_to_home)
+{
+    struct config cfg;
+    struct diag d;
+
+    setenv("HOME", "/home/tester", 1);
+    ck_assert_int_eq(load("[state]\ndir = \"~/state\"\n", &cfg, &d), 0);
+    ck_assert_str_eq(cfg.state_dir, "/home/tester/state");
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(syntax_error_reports_line)
+{
+    struct config cfg;
+    struct diag d;
+
+    ck_assert_int_eq(load("[pool]\nmax_sessions = 3\nsession_ttl_hours = = 4\n", &cfg, &d),
+                     AB_ECONFIG);
+    ck_assert_uint_eq(d.errors, 1);
+    ck_assert_int_eq(d.items[0].line, 3);
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+/* The suite. */
+static Suite *
+config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("model");
+
+    tcase_add_test(tc, defaults_match_the_contract);
+    tcase_add_test(tc, string_where_integer_wanted_names_the_key_and_line);
+    tcase_add_test(tc, out_of_range_is_an_error);
+    tcase_add_test(tc, missing_bot_token_names_discord_bot_token);
+    tcase_add_test(tc, empty_allowed_users_admits_everyone_unless_allow_all_false);
+    tcase_add_test(tc, secret_with_quotes_brackets_newlines_cannot_change_structure);
+    tcase_add_test(tc, unset_variable_warns_with_name_and_line);
+    tcase_add_test(tc, integer_ids_become_exact_strings_and_floats_are_rejected);
+    tcase_add_test(tc, unknown_keys_and_openab_sections_warn);
+    tcase_add_test(tc, plain_http_only_to_loopback);
+    tcase_add_test(tc, placeholder_token_is_rejected);
+    tcase_add_test(tc, chat_defaults_to_sections_present_and_plugins_chat_overrides);
+    tcase_add_test(tc, state_dir_tilde_expands_to_home);
+    tcase_add_test(tc, syntax_error_reports_line);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(config_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
