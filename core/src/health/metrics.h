@@ -1,0 +1,50 @@
+/* Prometheus text exposition format (version 0.0.4): HELP/TYPE lines and samples with
+ * correctly escaped labels. Every producer of /metrics writes through these. */
+#ifndef AB_METRICS_H
+#define AB_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "health/health_text.h"
+
+/* The Content-Type a /metrics answer carries. */
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+enum metrics_type {
+    METRICS_GAUGE,
+    METRICS_COUNTER,
+};
+
+struct metrics_label {
+    const char *name;  /* lent; [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__" */
+    const char *value; /* lent; any UTF-8, escaped on output */
+};
+
+/* Is @name a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)? */
+bool metrics_name_is_valid(const char *name);
+
+/* Is @name a valid label name? */
+bool metrics_label_name_is_valid(const char *name);
+
+/* Start a metric family: its "# HELP" and "# TYPE" lines. Write each family once, then
+ * one metrics_sample() per label set. @name and @help are lent for the call.
+ * Returns 0, AB_EINVAL (bad name) or the buffer's error. */
+int metrics_family(struct health_text *out, const char *name, const char *help,
+                   enum metrics_type type);
+
+/* One sample line `name{l="v",...} value`. @labels (lent, @n_labels entries, may be
+ * NULL when 0) are written in order; a label with a NULL value is written as "".
+ * Returns 0, AB_EINVAL (bad metric or label name; nothing written) or the buffer's error. */
+int metrics_sample(struct health_text *out, const char *name, const struct metrics_label *labels,
+                   size_t n_labels, double value);
+
+/* A gauge family with a single sample: metrics_family() + metrics_sample(). */
+int metrics_gauge(struct health_text *out, const char *name, const char *help,
+                  const struct metrics_label *labels, size_t n_labels, double value);
+
+/* A counter family with a single sample; by convention @name ends in "_total". */
+int metrics_counter(struct health_text *out, const char *name, const char *help,
+                    const struct metrics_label *labels, size_t n_labels, double value);
+
+#endif
