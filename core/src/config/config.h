@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <agent-broker/errors.h>
+
 #include "config/diag.h"
 #include "toml/toml.h"
 
