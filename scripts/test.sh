@@ -19,18 +19,38 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 meson test -C "$build" --print-errorlogs --num-processes 2 "$@"
 rc=$?
 
+# valgrind cannot run sanitized binaries: a plain build runs the suites marked
+# 'valgrind' under memcheck (leaks and errors fail the test).
+vg=build-valgrind
+if [ $# -eq 0 ]; then
+    if [ ! -f "$vg/build.ninja" ]; then
+        meson setup "$vg" -Db_sanitize=none --buildtype=debug >/dev/null || exit 1
+    fi
+    if ninja -C "$vg" >/dev/null || { ninja -C "$vg"; false; }; then
+        meson test -C "$vg" --print-errorlogs --num-processes 2 --suite valgrind \
+            --wrapper 'valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --trace-children=no' \
+            || rc=1
+    else
+        rc=1
+    fi
+fi
+
 # meson's summary is not a format CI reads: restate it as "N passed, M failed".
-python3 - "$build/meson-logs/testlog.json" <<'PY'
-import json, sys
+logs=("$build/meson-logs/testlog.json")
+[ $# -eq 0 ] && logs+=("$vg/meson-logs/testlog-valgrind.json")
+python3 - "${logs[@]}" <<'PY'
+import json, os, sys
 passed = failed = skipped = 0
-try:
-    for line in open(sys.argv[1]):
+seen = set()
+for path in sys.argv[1:]:
+    if not os.path.exists(path) or os.path.realpath(path) in seen:
+        continue
+    seen.add(os.path.realpath(path))
+    for line in open(path):
         r = json.loads(line).get("result")
         if r in ("OK", "EXPECTEDFAIL"): passed += 1
         elif r == "SKIP": skipped += 1
         else: failed += 1
-except FileNotFoundError:
-    pass
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 PY
 exit $rc
