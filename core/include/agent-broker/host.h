@@ -25,6 +25,13 @@ enum ab_log_level {
 /* Called on the loop thread when a timer fires. @arg is the pointer given to timer_start. */
 typedef void (*ab_timer_cb)(void *arg);
 
+/* A watch on a file descriptor. Opaque; owned by the host. */
+struct ab_fd_watch;
+
+/* Called on the loop thread when the watched fd can be read without blocking (or has
+ * reached EOF or an error: the plugin's read() tells which). */
+typedef void (*ab_fd_cb)(void *arg);
+
 /* A reference to one message on a platform. Pointers lent for the call. */
 struct ab_msg_ref {
     const char *channel_id; /* channel, DM or thread the message lives in */
@@ -131,6 +138,13 @@ struct ab_host_services {
      * AB_ENOENT when absent. */
     int (*state_get)(struct ab_host *h, const char *key, char **out, size_t *len);
     int (*state_put)(struct ab_host *h, const char *key, const void *data, size_t len);
+
+    /* Watch @fd (owned by the plugin, left open) for readability: @cb runs on the loop
+     * whenever a read() will not block; a regular file counts as always readable. *out
+     * is owned by the host until fd_unwatch(). The plugin reads non-blocking itself. */
+    int (*fd_watch)(struct ab_host *h, int fd, ab_fd_cb cb, void *arg, struct ab_fd_watch **out);
+    /* Stop watching and release the watch. NULL is allowed. */
+    void (*fd_unwatch)(struct ab_fd_watch *w);
 };
 
 #endif

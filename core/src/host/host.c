@@ -1,0 +1,443 @@
+/* The services the host lends to plugins. */
+#include "host/host.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "state/state_file.h"
+
+/* Arrays handed to plugins by config_strings: kept until the host is freed. */
+struct host_string_cache {
+    struct host_string_cache *next;
+    char *key;
+    const char **items; /* NULL-terminated; strings lent from the config tree */
+};
+
+struct ab_timer {
+    uv_timer_t handle;
+    struct ab_host *host;
+    ab_timer_cb cb;
+    void *arg;
+};
+
+struct ab_fd_watch {
+    union {
+        uv_poll_t poll;
+        uv_idle_t idle; /* regular files cannot be polled: they are always readable */
+    } h;
+    bool is_idle;
+    ab_fd_cb cb;
+    void *arg;
+};
+
+/* service: log with the plugin's name and redaction. */
+static void
+host_log(struct ab_host *h, enum ab_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vwrite(level, h ? h->component : "plugin", fmt, ap);
+    va_end(ap);
+}
+
+/* The value at a dotted @key of the plugin's table, or NULL. */
+static const struct toml_value *
+host_config_value(struct ab_host *h, const char *key)
+{
+    return h->table && key ? toml_get_path(h->table, key) : NULL;
+}
+
+/* Report a config type problem with its line. */
+static int
+host_config_type_error(struct ab_host *h, const struct toml_value *v, const char *key,
+                       const char *want)
+{
+    log_error(h->component, "config line %d: %s.%s: expected %s, found %s", v->line, h->name,
+              key, want, toml_type_name(v->type));
+    return AB_ECONFIG;
+}
+
+/* service: a string key of the plugin's table. */
+static int
+host_config_string(struct ab_host *h, const char *key, const char *def, const char **out)
+{
+    const struct toml_value *v = host_config_value(h, key);
+
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (v->type != TOML_STRING)
+        return host_config_type_error(h, v, key, "a string");
+    *out = v->u.str.ptr;
+    return 0;
+}
+
+/* service: an integer key. */
+static int
+host_config_int(struct ab_host *h, const char *key, int64_t def, int64_t *out)
+{
+    const struct toml_value *v = host_config_value(h, key);
+
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (v->type != TOML_INTEGER)
+        return host_config_type_error(h, v, key, "an integer");
+    *out = v->u.i;
+    return 0;
+}
+
+/* service: a boolean key. */
+static int
+host_config_bool(struct ab_host *h, const char *key, bool def, bool *out)
+{
+    const struct toml_value *v = host_config_value(h, key);
+
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (v->type != TOML_BOOL)
+        return host_config_type_error(h, v, key, "true or false");
+    *out = v->u.b;
+    return 0;
+}
+
+/* service: an array of strings (integers become their decimal text: ids). */
+static int
+host_config_strings(struct ab_host *h, const char *key, const char *const **out, size_t *count)
+{
+    static const char *const empty[] = {NULL};
+    const struct toml_value *v = host_config_value(h, key);
+    struct host_string_cache *c;
+
+    *out = empty;
+    *count = 0;
+    if (!v)
+        return 0;
+    if (v->type != TOML_ARRAY)
+        return host_config_type_error(h, v, key, "an array of strings");
+    for (c = h->cache; c; c = c->next) {
+        if (strcmp(c->key, key) == 0) {
+            *out = c->items;
+            for (*count = 0; c->items[*count]; (*count)++)
+                ;
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < v->u.arr->count; i++)
+        if (v->u.arr->items[i].type != TOML_STRING)
+            return host_config_type_error(h, &v->u.arr->items[i], key, "strings");
+    if (!(c = calloc(1, sizeof(*c))) || !(c->key = strdup(key)) ||
+        !(c->items = calloc(v->u.arr->count + 1, sizeof(char *)))) {
+        if (c)
+            free(c->key);
+        free(c);
+        return AB_ENOMEM;
+    }
+    for (size_t i = 0; i < v->u.arr->count; i++)
+        c->items[i] = v->u.arr->items[i].u.str.ptr;
+    c->next = h->cache;
+    h->cache = c;
+    *out = c->items;
+    *count = v->u.arr->count;
+    return 0;
+}
+
+/* service: register a secret for redaction. */
+static void
+host_add_secret(struct ab_host *h, const char *secret)
+{
+    (void)h;
+    log_add_secret(secret);
+}
+
+/* service: loop time in ms. */
+static uint64_t
+host_now_ms(struct ab_host *h)
+{
+    return uv_now(h->loop);
+}
+
+/* uv timer callback → plugin callback. */
+static void
+host_timer_fire(uv_timer_t *handle)
+{
+    struct ab_timer *t = handle->data;
+
+    t->cb(t->arg);
+}
+
+/* service: start a timer. */
+static int
+host_timer_start(struct ab_host *h, uint64_t timeout_ms, uint64_t repeat_ms, ab_timer_cb cb,
+                 void *arg, struct ab_timer **out)
+{
+    struct ab_timer *t = calloc(1, sizeof(*t));
+    int rc;
+
+    if (!t)
+        return AB_ENOMEM;
+    if ((rc = uv_timer_init(h->loop, &t->handle)) < 0) {
+        free(t);
+        return rc;
+    }
+    t->handle.data = t;
+    t->host = h;
+    t->cb = cb;
+    t->arg = arg;
+    if ((rc = uv_timer_start(&t->handle, host_timer_fire, timeout_ms, repeat_ms)) < 0) {
+        uv_close((uv_handle_t *)&t->handle, (uv_close_cb)free);
+        return rc;
+    }
+    h->open_timers++;
+    *out = t;
+    return 0;
+}
+
+/* Free a timer once libuv has closed it. */
+static void
+host_timer_closed(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+/* service: stop and release a timer. */
+static void
+host_timer_stop(struct ab_timer *t)
+{
+    if (!t)
+        return;
+    t->host->open_timers--;
+    uv_timer_stop(&t->handle);
+    uv_close((uv_handle_t *)&t->handle, host_timer_closed);
+}
+
+/* service: an inbound message to the engine. */
+static int
+host_deliver(struct ab_host *h, const struct ab_inbound *msg)
+{
+    if (!msg || msg->size < offsetof(struct ab_inbound, thread_is_ours))
+        return AB_EINVAL;
+    return h->sink.deliver ? h->sink.deliver(h->sink.arg, h, msg) : AB_ENOTSUP;
+}
+
+/* service: a reaction to the engine. */
+static int
+host_deliver_reaction(struct ab_host *h, const struct ab_reaction_event *ev)
+{
+    if (!ev || ev->size < offsetof(struct ab_reaction_event, added))
+        return AB_EINVAL;
+    return h->sink.deliver_reaction ? h->sink.deliver_reaction(h->sink.arg, h, ev) : AB_ENOTSUP;
+}
+
+/* service: connection state for /readyz. */
+static void
+host_set_connected(struct ab_host *h, bool connected, const char *detail)
+{
+    char *copy = detail ? strdup(detail) : NULL;
+
+    if (connected != h->connected)
+        log_info(h->component, "%s%s%s", connected ? "connected" : "not connected",
+                 detail ? ": " : "", detail ? detail : "");
+    free(h->detail);
+    h->detail = copy;
+    if (connected != h->connected)
+        h->changed_ms = uv_now(h->loop);
+    h->connected = connected;
+    if (h->sink.connected)
+        h->sink.connected(h->sink.arg, h, connected, detail);
+}
+
+/* service: rate-limit facts to the core's limiter. */
+static void
+host_rate_report(struct ab_host *h, const struct ab_rate_info *info)
+{
+    if (info && h->sink.rate_report)
+        h->sink.rate_report(h->sink.arg, h, info);
+}
+
+/* The file for a state key, or an error for keys that are not file-name safe. */
+static int
+host_state_path(struct ab_host *h, const char *key, char *path, size_t cap)
+{
+    if (!h->state_dir)
+        return AB_ENOTSUP;
+    if (!state_key_valid(key))
+        return AB_EINVAL;
+    if ((size_t)snprintf(path, cap, "%s/%s", h->state_dir, key) >= cap)
+        return AB_EINVAL;
+    return 0;
+}
+
+/* service: read durable state. */
+static int
+host_state_get(struct ab_host *h, const char *key, char **out, size_t *len)
+{
+    char path[PATH_MAX];
+    int rc = host_state_path(h, key, path, sizeof(path));
+
+    return rc < 0 ? rc : state_file_read(path, out, len);
+}
+
+/* service: write durable state atomically. */
+static int
+host_state_put(struct ab_host *h, const char *key, const void *data, size_t len)
+{
+    char path[PATH_MAX];
+    int rc = host_state_path(h, key, path, sizeof(path));
+
+    if (rc < 0)
+        return rc;
+    if ((rc = state_dir_ensure(h->state_dir)) < 0)
+        return rc;
+    return state_file_write(path, data, len);
+}
+
+/* uv poll callback → plugin callback (errors and hang-ups too: read() tells). */
+static void
+host_fd_polled(uv_poll_t *handle, int status, int events)
+{
+    struct ab_fd_watch *w = handle->data;
+
+    (void)status;
+    (void)events;
+    w->cb(w->arg);
+}
+
+/* Regular files: offer a read on every loop turn. */
+static void
+host_fd_idle(uv_idle_t *handle)
+{
+    struct ab_fd_watch *w = handle->data;
+
+    w->cb(w->arg);
+}
+
+/* service: watch an fd for readability. */
+static int
+host_fd_watch(struct ab_host *h, int fd, ab_fd_cb cb, void *arg, struct ab_fd_watch **out)
+{
+    struct ab_fd_watch *w = calloc(1, sizeof(*w));
+    struct stat st;
+    int rc;
+
+    if (!w)
+        return AB_ENOMEM;
+    w->cb = cb;
+    w->arg = arg;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        w->is_idle = true;
+        uv_idle_init(h->loop, &w->h.idle);
+        w->h.idle.data = w;
+        uv_idle_start(&w->h.idle, host_fd_idle);
+    } else {
+        if ((rc = uv_poll_init(h->loop, &w->h.poll, fd)) < 0) {
+            free(w);
+            return rc;
+        }
+        w->h.poll.data = w;
+        if ((rc = uv_poll_start(&w->h.poll, UV_READABLE | UV_DISCONNECT, host_fd_polled)) < 0) {
+            uv_close((uv_handle_t *)&w->h.poll, (uv_close_cb)free);
+            return rc;
+        }
+    }
+    *out = w;
+    return 0;
+}
+
+/* service: stop watching. */
+static void
+host_fd_unwatch(struct ab_fd_watch *w)
+{
+    if (!w)
+        return;
+    if (w->is_idle) {
+        uv_idle_stop(&w->h.idle);
+        uv_close((uv_handle_t *)&w->h.idle, (uv_close_cb)free);
+    } else {
+        uv_poll_stop(&w->h.poll);
+        uv_close((uv_handle_t *)&w->h.poll, (uv_close_cb)free);
+    }
+}
+
+const struct ab_host_services host_services = {
+    .size = sizeof(struct ab_host_services),
+    .log = host_log,
+    .config_string = host_config_string,
+    .config_int = host_config_int,
+    .config_bool = host_config_bool,
+    .config_strings = host_config_strings,
+    .add_secret = host_add_secret,
+    .now_ms = host_now_ms,
+    .timer_start = host_timer_start,
+    .timer_stop = host_timer_stop,
+    .deliver = host_deliver,
+    .deliver_reaction = host_deliver_reaction,
+    .set_connected = host_set_connected,
+    .rate_report = host_rate_report,
+    .state_get = host_state_get,
+    .state_put = host_state_put,
+    .fd_watch = host_fd_watch,
+    .fd_unwatch = host_fd_unwatch,
+};
+
+/* Make a host for one plugin instance. */
+int
+host_new(uv_loop_t *loop, const char *kind, const char *name, const struct toml_table *table,
+         const char *state_root, const struct host_sink *sink, struct ab_host **out)
+{
+    struct ab_host *h = calloc(1, sizeof(*h));
+
+    if (!h)
+        return AB_ENOMEM;
+    h->loop = loop;
+    h->table = table;
+    if (sink)
+        h->sink = *sink;
+    if (!(h->name = strdup(name)))
+        goto fail;
+    snprintf(h->component, sizeof(h->component), "%s-%s", kind, name);
+    if (state_root && asprintf(&h->state_dir, "%s/plugins/%s", state_root, name) < 0) {
+        h->state_dir = NULL;
+        goto fail;
+    }
+    *out = h;
+    return 0;
+
+fail:
+    host_free(h);
+    return AB_ENOMEM;
+}
+
+/* Free a host; warns about timers the plugin never released. */
+void
+host_free(struct ab_host *h)
+{
+    struct host_string_cache *c, *next;
+
+    if (!h)
+        return;
+    if (h->open_timers > 0)
+        log_warn(h->component, "closed with %d timer(s) never stopped", h->open_timers);
+    for (c = h->cache; c; c = next) {
+        next = c->next;
+        free(c->key);
+        free(c->items);
+        free(c);
+    }
+    free(h->name);
+    free(h->detail);
+    free(h->state_dir);
+    free(h);
+}

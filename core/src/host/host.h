@@ -1,0 +1,51 @@
+/* The host side of the plugin ABI: one struct ab_host per plugin instance, and the
+ * services table every plugin receives. */
+#ifndef AB_HOST_H
+#define AB_HOST_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include <agent-broker/plugin.h>
+
+#include "toml/toml.h"
+
+/* Where a plugin's events go: the engine fills these. Every callback runs on the
+ * loop thread; pointers are lent for the call. */
+struct host_sink {
+    void *arg;
+    int (*deliver)(void *arg, struct ab_host *h, const struct ab_inbound *msg);
+    int (*deliver_reaction)(void *arg, struct ab_host *h, const struct ab_reaction_event *ev);
+    void (*rate_report)(void *arg, struct ab_host *h, const struct ab_rate_info *info);
+    void (*connected)(void *arg, struct ab_host *h, bool connected, const char *detail);
+};
+
+struct host_string_cache;
+
+struct ab_host {
+    uv_loop_t *loop;                  /* lent */
+    char *name;                       /* owned: "discord" */
+    char component[80];               /* "chat-discord" for log lines */
+    const struct toml_table *table;   /* lent: the plugin's own [NAME] table, or NULL */
+    char *state_dir;                  /* owned: <[state] dir>/plugins/<name> */
+    struct host_sink sink;
+    bool connected;
+    char *detail;                     /* owned: the latest set_connected detail */
+    uint64_t changed_ms;              /* loop time of the last connected change */
+    struct host_string_cache *cache;  /* owned: arrays handed out by config_strings */
+    int open_timers;                  /* timers not yet released (leak check at close) */
+};
+
+/* The services table (static, shared by every plugin). */
+extern const struct ab_host_services host_services;
+
+/* Make a host for plugin @name. @table and @loop are lent and must outlive it;
+ * @state_root may be NULL (no state_get/put). */
+int host_new(uv_loop_t *loop, const char *kind, const char *name,
+             const struct toml_table *table, const char *state_root,
+             const struct host_sink *sink, struct ab_host **out);
+
+/* Free a host after its plugin was closed. */
+void host_free(struct ab_host *h);
+
+#endif
