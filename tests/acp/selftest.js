@@ -9,6 +9,7 @@
 const assert = require('assert/strict');
 const childProcess = require('child_process');
 const fs = require('fs');
+const http = require('http');
 const os = require('os');
 const path = require('path');
 
@@ -701,9 +702,11 @@ test('unknown flags are refused with exit 2', async () => {
 
 const codexFacts = {};
 
+let fakeModelCount = 0;
+
 // Start fake-model.js on an ephemeral port; resolves {child, port, log}.
 async function fakeModelStart() {
-    const log = path.join(SCRATCH, 'fake-model.log');
+    const log = path.join(SCRATCH, `fake-model-${++fakeModelCount}.log`);
     const child = childProcess.spawn(process.execPath, [FAKE_MODEL, '--port', '0', '--log', log],
                                      { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     started.add(child);
@@ -800,6 +803,117 @@ codexTest('codex-acp + fake model: [[tool]] asks permission; a selected reply en
     assert.ok(fs.existsSync(path.join(work, 'x.txt')), 'the approved command ran');
 });
 
+codexTest('codex-acp + fake model: [[slow]] + session/cancel → cancelled', async (peer, work) => {
+    const sid = await codexSession(peer, work);
+    const p = prompt(peer, sid, '[[slow]] count slowly', 60000);
+    await peer.waitFor(() => /tick2 /.test(peer.agentText(sid)), 10000, 'two slow deltas');
+    const t0 = Date.now();
+    peer.notify('session/cancel', { sessionId: sid });
+    const r = await p;
+    codexFacts.cancelMs = Date.now() - t0;
+    assertStop(r, 'cancelled');
+    assert.ok(!/tick60/.test(peer.agentText(sid)));
+});
+
+codexTest('codex-acp + fake model: a bare {optionId} permission reply fails the prompt', async (peer, work) => {
+    const sid = await codexSession(peer, work);
+    peer.onRequest = (msg) => (msg.method === 'session/request_permission'
+        ? { result: { optionId: 'approved' } } : { error: { code: -32601, message: 'Method not found' } });
+    const r = await prompt(peer, sid, '[[tool]] create x.txt', 60000);
+    codexFacts.legacyReply = r.error || r.result;
+    assert.ok(r.error, `codex accepted a bare optionId: ${JSON.stringify(r.result)}`);
+    assert.ok(!fs.existsSync(path.join(work, 'x.txt')), 'the command must not run');
+});
+
+// ---------------------------------------------------------------- (c) fake model wire formats
+
+// POST (or GET when body is null) to the fake model; resolves {status, headers, body}.
+function httpCall(port, method, urlPath, body) {
+    return withTimeout(new Promise((resolve, reject) => {
+        const data = body === null ? null : (typeof body === 'string' ? body : JSON.stringify(body));
+        const req = http.request({ host: '127.0.0.1', port, method, path: urlPath,
+            headers: data === null ? {} : { 'content-type': 'application/json' } }, (res) => {
+            let out = '';
+            res.setEncoding('utf8');
+            res.on('data', (d) => { out += d; });
+            res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: out }));
+        });
+        req.on('error', reject);
+        req.end(data === null ? undefined : data);
+    }), 10000, `${method} ${urlPath}`);
+}
+
+// Parse an SSE body into [{event, data}] (data JSON-decoded).
+function sseParse(body) {
+    return body.split('\n\n').filter((b) => b.trim()).map((block) => {
+        const ev = /^event: (.*)$/m.exec(block);
+        const data = /^data: (.*)$/m.exec(block);
+        return { event: ev ? ev[1] : null, data: JSON.parse(data[1]) };
+    });
+}
+
+// Run fn(port, log) against a fresh fake model.
+async function withFakeModel(fn) {
+    const model = await fakeModelStart();
+    try { return await fn(model.port, model.log); } finally { killGroup(model.child, 'SIGTERM'); started.delete(model.child); }
+}
+
+test('fake model: Anthropic Messages SSE text, tool_use Write, tool_result follow-up, count_tokens', () =>
+    withFakeModel(async (port) => {
+        const tools = [{ name: 'Write', input_schema: { type: 'object' } }];
+        const user = (content) => ({ model: 'claude-fake', stream: true, tools, max_tokens: 100,
+            system: [{ type: 'text', text: 'Working directory: /srv/proj' }], messages: [{ role: 'user', content }] });
+        const t = await httpCall(port, 'POST', '/v1/messages?beta=true', user([{ type: 'text', text: 'hi' }]));
+        assert.equal(t.status, 200);
+        assert.match(t.headers['content-type'], /text\/event-stream/);
+        const evs = sseParse(t.body);
+        assert.deepEqual([...new Set(evs.map((e) => e.event))], ['message_start', 'content_block_start',
+            'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+        assert.ok(evs.every((e) => e.event === e.data.type));
+        assert.equal(evs.filter((e) => e.event === 'content_block_delta').map((e) => e.data.delta.text).join(''),
+                     'Hello from the fake model.');
+        const tool = sseParse((await httpCall(port, 'POST', '/v1/messages', user('[[tool]] write it'))).body);
+        const start = tool.find((e) => e.event === 'content_block_start').data.content_block;
+        assert.deepEqual([start.type, start.name], ['tool_use', 'Write']);
+        const input = JSON.parse(tool.find((e) => e.event === 'content_block_delta').data.delta.partial_json);
+        assert.deepEqual(input, { file_path: '/srv/proj/x.txt', content: 'hi\n' });
+        assert.equal(tool.find((e) => e.event === 'message_delta').data.delta.stop_reason, 'tool_use');
+        const follow = sseParse((await httpCall(port, 'POST', '/v1/messages',
+            user([{ type: 'tool_result', tool_use_id: start.id, content: 'ok' }]))).body);
+        assert.equal(follow.filter((e) => e.event === 'content_block_delta').map((e) => e.data.delta.text).join(''), 'tool done');
+        const count = await httpCall(port, 'POST', '/v1/messages/count_tokens', { messages: [] });
+        assert.equal(typeof JSON.parse(count.body).input_tokens, 'number');
+    }));
+
+test('fake model: Gemini SSE text, write_file call, functionResponse follow-up, router JSON', () =>
+    withFakeModel(async (port, log) => {
+        const tools = [{ functionDeclarations: [{ name: 'write_file' }] }];
+        const body = (parts) => ({ contents: [{ role: 'user', parts }], tools,
+            systemInstruction: { parts: [{ text: "I'm currently working in the directory: /srv/g" }] } });
+        const url = '/v1beta/models/gemini-fake:streamGenerateContent?alt=sse';
+        const t = sseParse((await httpCall(port, 'POST', url, body([{ text: 'hi' }]))).body);
+        assert.ok(t.every((e) => e.event === null), 'Gemini SSE has data lines only');
+        assert.equal(t.map((e) => e.data.candidates[0].content.parts[0].text).join(''), 'Hello from the fake model.');
+        assert.equal(t[t.length - 1].data.candidates[0].finishReason, 'STOP');
+        const tool = sseParse((await httpCall(port, 'POST', url, body([{ text: '[[tool]]' }]))).body);
+        assert.deepEqual(tool[0].data.candidates[0].content.parts[0].functionCall,
+                         { name: 'write_file', args: { file_path: '/srv/g/x.txt', content: 'hi\n' } });
+        const follow = sseParse((await httpCall(port, 'POST', url,
+            body([{ functionResponse: { name: 'write_file', response: { output: 'ok' } } }]))).body);
+        assert.equal(follow.map((e) => e.data.candidates[0].content.parts[0].text).join(''), 'tool done');
+        const router = await httpCall(port, 'POST', '/v1beta/models/router:generateContent',
+            { contents: [{ role: 'user', parts: [{ text: 'x' }] }], generationConfig: { responseMimeType: 'application/json' } });
+        assert.equal(JSON.parse(JSON.parse(router.body).candidates[0].content.parts[0].text).complexity_score, 1);
+        assert.equal((await httpCall(port, 'POST', '/v1/nothing', {})).status, 404);
+        assert.equal((await httpCall(port, 'POST', '/v1/messages', '{broken')).status, 400);
+        assert.equal(JSON.parse((await httpCall(port, 'GET', '/v1/models', null)).body).data[0].id, 'fake-model');
+        const logged = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+        assert.deepEqual(logged.slice(0, 3).map((q) => [q.method, q.path, q.scenario]), [
+            ['POST', '/v1beta/models/gemini-fake:streamGenerateContent', 'text'],
+            ['POST', '/v1beta/models/gemini-fake:streamGenerateContent', 'tool'],
+            ['POST', '/v1beta/models/gemini-fake:streamGenerateContent', 'tool-done']]);
+    }));
+
 // ---------------------------------------------------------------- runner
 
 // Run every test (or those matching --only) with a timeout; print results and counts.
@@ -821,7 +935,7 @@ async function main() {
             }
         } catch (e) {
             failed++;
-            console.log(`FAIL - ${t.name}\n       ${String(e && e.stack || e).split('\n').slice(0, 6).join('\n       ')}`);
+            console.log(`FAIL - ${t.name}\n       ${String(e && e.stack || e).split('\n').slice(0, 12).join('\n       ')}`);
         }
     }
     if (Object.keys(codexFacts).length)
