@@ -53,6 +53,12 @@ function parseCount(flag, value) {
     return Number(value);
 }
 
+// Flags without a value: flag → option set to true.
+const SWITCH_FLAGS = {
+    '--auth-required': 'authRequired', '--load': 'load', '--load-hang': 'loadHang', '--load-exit': 'loadExit',
+    '--ignore-term': 'ignoreTerm', '--crash-on-start': 'crashOnStart',
+};
+
 // Parse process.argv into the option object.
 function parseArgs(argv) {
     const o = {
@@ -76,19 +82,16 @@ function parseArgs(argv) {
             o.protocolVersion = Number(v);
             break;
         }
-        case '--auth-required': o.authRequired = true; break;
-        case '--load': o.load = true; break;
-        case '--load-hang': o.loadHang = true; break;
-        case '--load-exit': o.loadExit = true; break;
-        case '--ignore-term': o.ignoreTerm = true; break;
-        case '--crash-on-start': o.crashOnStart = true; break;
         case '--no-exit-on-eof': o.exitOnEof = false; break;
         case '--exit-on-eof':
             if (inline === undefined || inline === 'true') o.exitOnEof = true;
             else if (inline === 'false') o.exitOnEof = false;
             else usageFail('--exit-on-eof takes =true or =false');
             break;
-        default: usageFail(`unknown argument ${JSON.stringify(argv[i])}`);
+        default:
+            if (!Object.prototype.hasOwnProperty.call(SWITCH_FLAGS, flag) || inline !== undefined)
+                usageFail(`unknown argument ${JSON.stringify(argv[i])}`);
+            o[SWITCH_FLAGS[flag]] = true;
         }
     }
     if ((o.log === undefined) || (o.state === undefined)) usageFail('--log and --state need a FILE');
@@ -231,6 +234,13 @@ function promptProblem(prompt) {
 
 // ---------------------------------------------------------------- markers
 
+// Markers without an argument: marker → field set to true.
+const SWITCH_MARKERS = {
+    'no-message-id': 'noMessageId', tool: 'tool', permission: 'permission', crash: 'crash', hang: 'hang',
+    fs: 'fs', env: 'env', noise: 'noise', plan: 'plan', thought: 'thought', grandchild: 'grandchild',
+    'late-update-unknown-tool': 'lateUnknownTool', pid: 'pid', 'echo-session': 'echoSession',
+};
+
 const MARKER_RE = /\[\[([a-z][a-z-]*)(?:[ \t]+([^\]]*?))?[ \t]*\]\]/g;
 
 // Parse the [[markers]] of a prompt text into an object; throws Error on a bad argument.
@@ -268,22 +278,11 @@ function markersParse(text) {
             break;
         }
         case 'stderr': m.stderr.push(arg || ''); break;
-        case 'no-message-id': m.noMessageId = true; break;
-        case 'tool': m.tool = true; break;
-        case 'permission': m.permission = true; break;
         case 'permission-first': m.permission = true; m.permissionFirst = true; break;
-        case 'crash': m.crash = true; break;
-        case 'hang': m.hang = true; break;
-        case 'fs': m.fs = true; break;
-        case 'env': m.env = true; break;
-        case 'noise': m.noise = true; break;
-        case 'plan': m.plan = true; break;
-        case 'thought': m.thought = true; break;
-        case 'grandchild': m.grandchild = true; break;
-        case 'late-update-unknown-tool': m.lateUnknownTool = true; break;
-        case 'pid': m.pid = true; break;
-        case 'echo-session': m.echoSession = true; break;
-        default: throw new Error(`unknown marker [[${name}]]`);
+        default:
+            if (!Object.prototype.hasOwnProperty.call(SWITCH_MARKERS, name) || arg !== undefined)
+                throw new Error(`unknown marker [[${name}${arg === undefined ? '' : ' ' + arg}]]`);
+            m[SWITCH_MARKERS[name]] = true;
         }
     }
     return m;
