@@ -1,0 +1,785 @@
+#!/usr/bin/env node
+// scripted-agent.js: an ACP v1 agent (JSON-RPC 2.0, NDJSON on stdio) whose behaviour
+// is chosen by command-line flags and by [[markers]] in the prompt text, so the
+// C ACP client can be tested against normal traffic and against the misbehaviour
+// real agents show. Written independently of the C client. See README.md.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const crypto = require('crypto');
+const childProcess = require('child_process');
+
+const VERSION = '1.0.0';
+const MAX_MARKER_COUNT = 100000;
+const MAX_BIG_BYTES = 64 * 1024 * 1024;
+
+const ERR = {
+    PARSE: -32700,
+    INVALID_REQUEST: -32600,
+    METHOD_NOT_FOUND: -32601,
+    INVALID_PARAMS: -32602,
+    INTERNAL: -32603,
+    AUTH_REQUIRED: -32000,
+    NOT_FOUND: -32002,
+};
+
+const PERMISSION_OPTIONS = [
+    { optionId: 'opt-once', kind: 'allow_once', name: 'Allow' },
+    { optionId: 'opt-always', kind: 'allow_always', name: 'Always' },
+    { optionId: 'opt-reject', kind: 'reject_once', name: 'Reject' },
+];
+
+const MODES = [
+    { id: 'default', name: 'Default', description: 'Ask before editing' },
+    { id: 'plan', name: 'Plan', description: 'Read only, plan first' },
+];
+
+// Write one diagnostic line to stderr (stdout carries only ACP).
+function logErr(msg) {
+    process.stderr.write(`scripted-agent[${process.pid}]: ${msg}\n`);
+}
+
+// Print a usage error and exit 2.
+function usageFail(msg) {
+    process.stderr.write(`scripted-agent: ${msg}\nsee tests/acp/README.md for the flags\n`);
+    process.exit(2);
+}
+
+// Parse a non-negative integer flag value or fail with a usage error.
+function parseCount(flag, value) {
+    if (value === undefined || !/^\d+$/.test(value))
+        usageFail(`${flag} needs a non-negative integer, got ${JSON.stringify(value)}`);
+    return Number(value);
+}
+
+// Flags without a value: flag → option set to true.
+const SWITCH_FLAGS = {
+    '--auth-required': 'authRequired', '--load': 'load', '--load-hang': 'loadHang', '--load-exit': 'loadExit',
+    '--ignore-term': 'ignoreTerm', '--crash-on-start': 'crashOnStart',
+};
+
+// Parse process.argv into the option object.
+function parseArgs(argv) {
+    const o = {
+        log: null, tick: 5, protocolVersion: 1, authRequired: false, load: false,
+        state: null, loadHang: false, loadExit: false, ignoreTerm: false, initDelay: 0,
+        crashOnStart: false, exitOnEof: true,
+    };
+    for (let i = 0; i < argv.length; i++) {
+        const [flag, inline] = argv[i].startsWith('--') && argv[i].includes('=')
+            ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)]
+            : [argv[i], undefined];
+        const value = () => (inline !== undefined ? inline : argv[++i]);
+        switch (flag) {
+        case '--log': o.log = value(); break;
+        case '--state': o.state = value(); break;
+        case '--tick': o.tick = parseCount(flag, value()); break;
+        case '--init-delay': o.initDelay = parseCount(flag, value()); break;
+        case '--protocol-version': {
+            const v = value();
+            if (v === undefined || !/^-?\d+$/.test(v)) usageFail(`${flag} needs an integer`);
+            o.protocolVersion = Number(v);
+            break;
+        }
+        case '--no-exit-on-eof': o.exitOnEof = false; break;
+        case '--exit-on-eof':
+            if (inline === undefined || inline === 'true') o.exitOnEof = true;
+            else if (inline === 'false') o.exitOnEof = false;
+            else usageFail('--exit-on-eof takes =true or =false');
+            break;
+        default:
+            if (!Object.prototype.hasOwnProperty.call(SWITCH_FLAGS, flag) || inline !== undefined)
+                usageFail(`unknown argument ${JSON.stringify(argv[i])}`);
+            o[SWITCH_FLAGS[flag]] = true;
+        }
+    }
+    if ((o.log === undefined) || (o.state === undefined)) usageFail('--log and --state need a FILE');
+    return o;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+
+if (opts.crashOnStart) {
+    process.stderr.write('fatal: not logged in; run scripted-agent login\n');
+    process.exit(1);
+}
+
+// ---------------------------------------------------------------- wire
+
+let nextIntId = 0;                 // agent→client integer ids start at 0, like claude and gemini
+const pendingOut = new Map();      // JSON.stringify(id) → resolve({result}|{error})
+let initialized = false;
+let authenticated = !opts.authRequired;
+let sessionCounter = 0;
+const sessions = new Map();        // sessionId → session
+
+// Write one JSON-RPC message as a single line (stdout writes to a pipe are synchronous on Linux).
+function send(msg) {
+    process.stdout.write(JSON.stringify(msg) + '\n');
+}
+
+// Write a raw line (used to emit deliberately broken framing).
+function sendRaw(line) {
+    process.stdout.write(line + '\n');
+}
+
+// Answer a request with a result.
+function reply(id, result) {
+    send({ jsonrpc: '2.0', id, result });
+}
+
+// Answer a request with an error.
+function replyError(id, code, message, data) {
+    const error = { code, message };
+    if (data !== undefined) error.data = data;
+    send({ jsonrpc: '2.0', id, error });
+}
+
+// Send a notification.
+function notify(method, params) {
+    send({ jsonrpc: '2.0', method, params });
+}
+
+// Send one session/update notification.
+function update(sessionId, upd, extraParams) {
+    notify('session/update', Object.assign({ sessionId, update: upd }, extraParams || {}));
+}
+
+// Send an agent→client request and resolve with the client's {result} or {error}.
+function request(idMode, method, params) {
+    const id = idMode === 'string' ? crypto.randomUUID() : nextIntId++;
+    return new Promise((resolve) => {
+        pendingOut.set(JSON.stringify(id), resolve);
+        send({ jsonrpc: '2.0', id, method, params });
+    });
+}
+
+// ---------------------------------------------------------------- state (--load)
+
+// Read the persisted sessions from --state (empty when absent or unreadable).
+function stateRead() {
+    if (!opts.state) return { sessions: {} };
+    try {
+        const s = JSON.parse(fs.readFileSync(opts.state, 'utf8'));
+        if (s && typeof s === 'object' && s.sessions && typeof s.sessions === 'object') return s;
+        logErr(`state file ${opts.state} has no sessions object; ignoring it`);
+    } catch (e) {
+        if (e.code !== 'ENOENT') logErr(`cannot read state file ${opts.state}: ${e.message}`);
+    }
+    return { sessions: {} };
+}
+
+// Persist one session's history into --state (write to a temp file, then rename).
+function stateSave(session) {
+    if (!opts.load || !opts.state) return;
+    const s = stateRead();
+    s.sessions[session.id] = { cwd: session.cwd, history: session.history };
+    const tmp = `${opts.state}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(s));
+    fs.renameSync(tmp, opts.state);
+}
+
+// ---------------------------------------------------------------- validation
+
+// True when v is a plain JSON object.
+function isObject(v) {
+    return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+// Check one mcpServers entry; returns an error string or null.
+function mcpServerProblem(s, i) {
+    if (!isObject(s)) return `mcpServers[${i}] is not an object`;
+    if (typeof s.name !== 'string') return `mcpServers[${i}].name must be a string`;
+    if (s.type === 'http' || s.type === 'sse') {
+        if (typeof s.url !== 'string') return `mcpServers[${i}].url must be a string`;
+        if (!Array.isArray(s.headers)) return `mcpServers[${i}].headers must be an array`;
+        return null;
+    }
+    if (typeof s.command !== 'string') return `mcpServers[${i}].command must be a string`;
+    if (!Array.isArray(s.args)) return `mcpServers[${i}].args must be an array`;
+    if (!Array.isArray(s.env)) return `mcpServers[${i}].env must be an array of {name,value}`;
+    return null;
+}
+
+// Check the cwd/mcpServers params shared by session/new and session/load.
+function sessionParamsProblem(p) {
+    if (!isObject(p)) return 'params must be an object';
+    if (typeof p.cwd !== 'string' || !path.isAbsolute(p.cwd)) return 'cwd must be an absolute path';
+    if (!Array.isArray(p.mcpServers)) return 'mcpServers must be an array';
+    for (let i = 0; i < p.mcpServers.length; i++) {
+        const why = mcpServerProblem(p.mcpServers[i], i);
+        if (why) return why;
+    }
+    return null;
+}
+
+// Check the prompt blocks against the advertised capabilities; returns an error string or null.
+function promptProblem(prompt) {
+    if (!Array.isArray(prompt)) return 'prompt must be an array of content blocks';
+    for (let i = 0; i < prompt.length; i++) {
+        const b = prompt[i];
+        if (!isObject(b) || typeof b.type !== 'string') return `prompt[${i}] has no type`;
+        if (b.type === 'text') {
+            if (typeof b.text !== 'string') return `prompt[${i}].text must be a string`;
+        } else if (b.type === 'resource_link') {
+            if (typeof b.uri !== 'string' || typeof b.name !== 'string')
+                return `prompt[${i}] resource_link needs uri and name`;
+        } else {
+            return `prompt[${i}] type ${b.type} is not supported (promptCapabilities say false)`;
+        }
+    }
+    return null;
+}
+
+// ---------------------------------------------------------------- markers
+
+// Markers without an argument: marker → field set to true.
+const SWITCH_MARKERS = {
+    'no-message-id': 'noMessageId', tool: 'tool', permission: 'permission', crash: 'crash', hang: 'hang',
+    fs: 'fs', env: 'env', noise: 'noise', plan: 'plan', thought: 'thought', grandchild: 'grandchild',
+    'late-update-unknown-tool': 'lateUnknownTool', pid: 'pid', 'echo-session': 'echoSession',
+};
+
+const MARKER_RE = /\[\[([a-z][a-z-]*)(?:[ \t]+([^\]]*?))?[ \t]*\]\]/g;
+
+// Parse the [[markers]] of a prompt text into an object; throws Error on a bad argument.
+function markersParse(text) {
+    const m = { stderr: [], any: false };
+    const count = (name, arg, max) => {
+        if (arg === undefined || !/^\d+$/.test(arg) || Number(arg) > max)
+            throw new Error(`bad marker [[${name}${arg === undefined ? '' : ' ' + arg}]]: needs an integer 0..${max}`);
+        return Number(arg);
+    };
+    for (const [, name, arg] of text.matchAll(MARKER_RE)) {
+        m.any = true;
+        switch (name) {
+        case 'stream': m.stream = count(name, arg, MAX_MARKER_COUNT); break;
+        case 'slow': m.slow = count(name, arg, MAX_MARKER_COUNT); break;
+        case 'silent-after': m.silentAfter = count(name, arg, MAX_MARKER_COUNT); break;
+        case 'tools': m.tools = count(name, arg, 1000); break;
+        case 'tick': m.tick = count(name, arg, 600000); break;
+        case 'big': m.big = count(name, arg, MAX_BIG_BYTES); break;
+        case 'stderr-flood': m.stderrFlood = count(name, arg, MAX_BIG_BYTES); break;
+        case 'error': {
+            if (arg === undefined || !/^-?\d+$/.test(arg)) throw new Error(`bad marker [[error ${arg || ''}]]: needs an integer code`);
+            m.error = Number(arg);
+            break;
+        }
+        case 'stop': {
+            const ok = ['end_turn', 'max_tokens', 'max_turn_requests', 'refusal', 'cancelled'];
+            if (!ok.includes(arg)) throw new Error(`bad marker [[stop ${arg || ''}]]: one of ${ok.join(', ')}`);
+            m.stop = arg;
+            break;
+        }
+        case 'permission-ids': {
+            if (arg !== 'string' && arg !== 'int') throw new Error('bad marker [[permission-ids]]: string or int');
+            m.idMode = arg;
+            break;
+        }
+        case 'stderr': m.stderr.push(arg || ''); break;
+        case 'permission-first': m.permission = true; m.permissionFirst = true; break;
+        default:
+            if (!Object.prototype.hasOwnProperty.call(SWITCH_MARKERS, name) || arg !== undefined)
+                throw new Error(`unknown marker [[${name}${arg === undefined ? '' : ' ' + arg}]]`);
+            m[SWITCH_MARKERS[name]] = true;
+        }
+    }
+    return m;
+}
+
+// ---------------------------------------------------------------- turns
+
+class Cancelled extends Error {}
+
+// Wait ms milliseconds, waking early when the turn is cancelled.
+function turnSleep(turn, ms) {
+    return new Promise((resolve) => {
+        const t = setTimeout(done, ms);
+        function done() {
+            clearTimeout(t);
+            turn.wakers.delete(done);
+            resolve();
+        }
+        turn.wakers.add(done);
+    });
+}
+
+// Throw Cancelled when session/cancel arrived for this turn.
+function turnCheck(turn) {
+    if (turn.cancelled) throw new Cancelled();
+}
+
+// Send one agent_message_chunk of the turn's current message and record it in the history.
+function turnChunk(turn, text) {
+    const upd = { sessionUpdate: 'agent_message_chunk', content: { type: 'text', text } };
+    if (!turn.m.noMessageId) upd.messageId = turn.messageId;
+    update(turn.session.id, upd);
+    turn.agentText += text;
+}
+
+// Stream pieces as chunks, tick apart, stopping at once on cancel.
+async function turnStream(turn, pieces) {
+    for (let i = 0; i < pieces.length; i++) {
+        turnCheck(turn);
+        if (i > 0) await turnSleep(turn, turn.tick);
+        turnCheck(turn);
+        turnChunk(turn, pieces[i]);
+    }
+}
+
+// Split text into three pieces (by code point) for the default echo.
+function splitThree(text) {
+    const cps = Array.from(text);
+    const n = Math.ceil(cps.length / 3) || 1;
+    return [cps.slice(0, n).join(''), cps.slice(n, 2 * n).join(''), cps.slice(2 * n).join('')];
+}
+
+// Pieces chunk1 .. chunkN.
+function numberedPieces(n) {
+    return Array.from({ length: n }, (_, i) => `chunk${i + 1} `);
+}
+
+// [[noise]]: traffic a client must tolerate, sent before the turn's content.
+function turnNoise(turn) {
+    const sid = turn.session.id;
+    update(sid, { sessionUpdate: 'mystery_update', detail: 'unknown kind, ignore me' });
+    notify('_kiro.dev/metadata', { sessionId: sid, contextUsagePercentage: 12.5 });
+    update(sid, { sessionUpdate: 'usage_update', used: null, size: 200000 },
+           { _meta: { 'scripted.dev/trace': 'abc' } });
+    update(sid, {
+        sessionUpdate: 'available_commands_update',
+        availableCommands: [
+            { name: 'compact', description: 'Compact the conversation', input: { hint: 'instructions' } },
+            { name: 'review', description: 'Review the changes' },
+        ],
+    });
+    update(sid, { sessionUpdate: 'current_mode_update', currentModeId: turn.session.mode });
+    update(sid, {
+        sessionUpdate: 'config_option_update',
+        configOptions: [{
+            id: 'mode', name: 'Mode', category: 'mode', type: 'select', currentValue: turn.session.mode,
+            options: MODES.map((md) => ({ value: md.id, name: md.name })),
+        }],
+    });
+    turnPlan(turn);
+    sendRaw('this line is not JSON {');
+    sendRaw('');
+}
+
+// Send a plan update with two entries.
+function turnPlan(turn) {
+    update(turn.session.id, {
+        sessionUpdate: 'plan',
+        entries: [
+            { content: 'Read the code', priority: 'high', status: 'completed' },
+            { content: 'Write the fix', priority: 'medium', status: 'in_progress' },
+        ],
+    });
+}
+
+// [[tool]] / [[tools N]]: announce N read tool calls, interleave their updates, complete them.
+async function turnTools(turn, n) {
+    const sid = turn.session.id;
+    const ids = Array.from({ length: n }, (_, i) => `tool-${i + 1}`);
+    const file = (i) => (n === 1 ? 'README.md' : `file${i + 1}.txt`);
+    ids.forEach((id, i) => {
+        const p = path.join(turn.session.cwd, file(i));
+        update(sid, {
+            sessionUpdate: 'tool_call', toolCallId: id, title: `Read ${file(i)}`, kind: 'read',
+            status: 'pending', locations: [{ path: p }], rawInput: { path: p },
+        });
+    });
+    for (const id of ids) {
+        await turnSleep(turn, turn.tick);
+        turnCheck(turn);
+        update(sid, { sessionUpdate: 'tool_call_update', toolCallId: id, status: 'in_progress' });
+    }
+    for (let i = n - 1; i >= 0; i--) {
+        await turnSleep(turn, turn.tick);
+        turnCheck(turn);
+        update(sid, {
+            sessionUpdate: 'tool_call_update', toolCallId: ids[i], status: 'completed',
+            content: [{ type: 'content', content: { type: 'text', text: `contents of ${file(i)}\n` } }],
+            rawOutput: { bytes: 20 },
+        });
+    }
+}
+
+// Classify a session/request_permission reply: {kind:'allow'|'reject'|'cancelled'|'invalid', optionId}.
+function permissionOutcome(res) {
+    const o = res && res.result && res.result.outcome;
+    if (!isObject(o)) return { kind: 'invalid' };
+    if (o.outcome === 'cancelled') return { kind: 'cancelled' };
+    if (o.outcome !== 'selected' || typeof o.optionId !== 'string') return { kind: 'invalid' };
+    const opt = PERMISSION_OPTIONS.find((x) => x.optionId === o.optionId);
+    if (!opt) return { kind: 'invalid' };
+    return { kind: opt.kind.startsWith('allow') ? 'allow' : 'reject', optionId: opt.optionId };
+}
+
+// [[permission]]: tool_call, request_permission, then act on the reply as real agents do.
+// Returns a final turn result ({result}|{error}) when the reply ends the turn, else null.
+async function turnPermission(turn) {
+    const sid = turn.session.id;
+    const toolCall = { toolCallId: 'tool-p', title: 'Write x.txt', kind: 'edit', status: 'pending',
+        rawInput: { path: path.join(turn.session.cwd, 'x.txt'), content: 'hi\n' } };
+    if (!turn.m.permissionFirst)
+        update(sid, Object.assign({ sessionUpdate: 'tool_call' }, toolCall));
+    const res = await request(turn.idMode, 'session/request_permission',
+                              { sessionId: sid, toolCall, options: PERMISSION_OPTIONS });
+    const out = permissionOutcome(res);
+    if (out.kind === 'cancelled' || turn.cancelled) {
+        update(sid, { sessionUpdate: 'tool_call_update', toolCallId: 'tool-p', status: 'failed' });
+        return { result: { stopReason: 'cancelled' } };
+    }
+    if (out.kind === 'invalid') {
+        logErr(`invalid permission response: ${JSON.stringify(res)}`);
+        return { error: { code: ERR.INTERNAL, message: 'invalid permission response',
+                          data: { received: res.result !== undefined ? res.result : res.error } } };
+    }
+    if (out.kind === 'allow') {
+        update(sid, { sessionUpdate: 'tool_call_update', toolCallId: 'tool-p', status: 'in_progress' });
+        update(sid, { sessionUpdate: 'tool_call_update', toolCallId: 'tool-p', status: 'completed',
+            content: [{ type: 'diff', path: toolCall.rawInput.path, oldText: null, newText: 'hi\n' }] });
+        await turnStream(turn, [`permission granted: ${out.optionId}`]);
+    } else {
+        update(sid, { sessionUpdate: 'tool_call_update', toolCallId: 'tool-p', status: 'failed' });
+        await turnStream(turn, [`permission rejected: ${out.optionId}`]);
+    }
+    return null;
+}
+
+// [[fs]]: call client methods the client did not advertise and report the codes it answered.
+async function turnFs(turn) {
+    const sid = turn.session.id;
+    const code = (res) => (res.error ? String(res.error.code) : 'ok');
+    const r1 = await request(turn.idMode, 'fs/read_text_file',
+                             { sessionId: sid, path: path.join(turn.session.cwd, 'README.md') });
+    turnCheck(turn);
+    const r2 = await request(turn.idMode, 'terminal/create',
+                             { sessionId: sid, command: 'echo', args: ['hi'], cwd: turn.session.cwd });
+    turnCheck(turn);
+    await turnStream(turn, [`fs: ${code(r1)} terminal: ${code(r2)}`]);
+}
+
+// [[grandchild]]: start `sleep 300` in our process group (not detached) and report its pid.
+function turnGrandchild() {
+    const child = childProcess.spawn('sleep', ['300'], { stdio: 'ignore' });
+    child.on('error', (e) => logErr(`cannot spawn sleep: ${e.message}`));
+    child.unref();
+    return `grandchild: ${child.pid}`;
+}
+
+// [[big N]]: N bytes of a repeating digit pattern, so truncation or reordering shows.
+function bigText(n) {
+    return '0123456789'.repeat(Math.ceil(n / 10)).slice(0, n);
+}
+
+// The body of a turn. Resolves to {result} or {error} to answer the prompt, or null to never answer.
+async function turnBody(turn, userText) {
+    const m = turn.m;
+    for (const line of m.stderr) process.stderr.write(line + '\n');
+    if (m.stderrFlood) {
+        const line = 'e'.repeat(99) + '\n';
+        const buf = Buffer.from(line.repeat(Math.ceil(m.stderrFlood / 100))).subarray(0, m.stderrFlood);
+        process.stderr.write(buf);
+    }
+    if (m.hang) return null;
+    if (m.thought)
+        update(turn.session.id, { sessionUpdate: 'agent_thought_chunk',
+                                  content: { type: 'text', text: 'Thinking about it.' } });
+    if (m.plan) turnPlan(turn);
+    if (m.noise) turnNoise(turn);
+    if (m.lateUnknownTool)
+        update(turn.session.id, { sessionUpdate: 'tool_call_update', toolCallId: 'tool-never-announced',
+                                  status: 'completed' });
+    let produced = false;
+    if (m.tool || m.tools !== undefined) {
+        await turnTools(turn, m.tools !== undefined ? m.tools : 1);
+        await turnStream(turn, ['done']);
+        produced = true;
+    }
+    if (m.permission) {
+        const end = await turnPermission(turn);
+        if (end) return end;
+        produced = true;
+    }
+    if (m.fs) { await turnFs(turn); produced = true; }
+    const single = [];
+    if (m.env)
+        single.push(Object.keys(process.env).sort().map((k) => `${k}=${process.env[k]}`).join('\n'));
+    if (m.pid) single.push(`pid: ${process.pid}`);
+    if (m.echoSession) single.push(`session: ${turn.session.id}`);
+    if (m.grandchild) single.push(turnGrandchild());
+    if (m.big !== undefined) single.push(bigText(m.big));
+    for (const text of single) { await turnStream(turn, [text]); produced = true; }
+    if (m.stream !== undefined) { await turnStream(turn, numberedPieces(m.stream)); produced = true; }
+    if (m.slow !== undefined) { await turnStream(turn, numberedPieces(m.slow)); produced = true; }
+    if (m.silentAfter !== undefined) {
+        await turnStream(turn, numberedPieces(m.silentAfter));
+        return null;
+    }
+    if (m.crash) {
+        turnChunk(turn, 'chunk1 ');
+        logErr('crashing mid-turn as asked ([[crash]])');
+        process.exit(3);
+    }
+    if (m.error !== undefined) return { error: { code: m.error, message: 'scripted failure' } };
+    if (!produced) {
+        const said = userText.replace(MARKER_RE, '').replace(/\s+/g, ' ').trim();
+        await turnStream(turn, splitThree(`You said: ${said}`));
+    }
+    return { result: { stopReason: m.stop || 'end_turn' } };
+}
+
+// Run a session/prompt turn to its end and answer the request.
+async function turnRun(session, reqId, userText, m) {
+    const turn = {
+        session, m, cancelled: false, wakers: new Set(), agentText: '',
+        tick: m.tick !== undefined ? m.tick : opts.tick,
+        idMode: m.idMode || 'int', messageId: crypto.randomUUID(),
+    };
+    session.turn = turn;
+    let end;
+    try {
+        end = await turnBody(turn, userText);
+    } catch (e) {
+        if (!(e instanceof Cancelled)) {
+            logErr(`turn failed: ${e.stack}`);
+            end = { error: { code: ERR.INTERNAL, message: `internal error: ${e.message}` } };
+        } else {
+            end = { result: { stopReason: 'cancelled' } };
+        }
+    }
+    if (end === null) return; /* a stall: the turn stays running and is never answered */
+    session.turn = null;
+    session.history.push({ role: 'user', text: userText });
+    if (turn.agentText) session.history.push({ role: 'agent', text: turn.agentText });
+    try {
+        stateSave(session);
+    } catch (e) {
+        logErr(`cannot save state: ${e.message}`);
+    }
+    if (end.error) {
+        replyError(reqId, end.error.code, end.error.message, end.error.data);
+    } else {
+        if (m.noise) end.result._meta = { quota: { remaining: 42 } };
+        reply(reqId, end.result);
+    }
+    if (m.noise)
+        update(session.id, { sessionUpdate: 'session_info_update', title: 'Scripted session',
+                             updatedAt: new Date().toISOString() });
+}
+
+// ---------------------------------------------------------------- methods
+
+// Create the in-memory session object.
+function sessionCreate(id, cwd, history) {
+    const s = { id, cwd, mode: 'default', history: history || [], turn: null };
+    sessions.set(id, s);
+    return s;
+}
+
+// The sessionId param must name a live session; returns it or answers the error itself.
+function sessionLookup(id, p) {
+    if (!isObject(p) || typeof p.sessionId !== 'string') {
+        replyError(id, ERR.INVALID_PARAMS, 'Invalid params: sessionId must be a string');
+        return null;
+    }
+    const s = sessions.get(p.sessionId);
+    if (!s) replyError(id, ERR.NOT_FOUND, 'Resource not found', { sessionId: p.sessionId });
+    return s || null;
+}
+
+const methods = {
+    // initialize → protocolVersion, capabilities, authMethods, agentInfo.
+    initialize(id, p) {
+        if (!isObject(p) || typeof p.protocolVersion !== 'number')
+            return replyError(id, ERR.INVALID_PARAMS, 'Invalid params: protocolVersion must be a number');
+        const answer = () => {
+            initialized = true;
+            reply(id, {
+                protocolVersion: opts.protocolVersion,
+                agentCapabilities: {
+                    loadSession: opts.load || opts.loadHang || opts.loadExit,
+                    promptCapabilities: { image: false, audio: false, embeddedContext: false },
+                },
+                authMethods: [
+                    { id: 'test-key', name: 'Test key', description: 'Any client may use it' },
+                    { id: 'weird', name: 'x', type: 'env_var' },
+                ],
+                agentInfo: { name: 'scripted-agent', title: 'Scripted ACP agent', version: VERSION },
+            });
+        };
+        if (opts.initDelay > 0) setTimeout(answer, opts.initDelay);
+        else answer();
+    },
+
+    // authenticate {methodId}: only test-key works.
+    authenticate(id, p) {
+        if (!isObject(p) || typeof p.methodId !== 'string')
+            return replyError(id, ERR.INVALID_PARAMS, 'Invalid params: methodId must be a string');
+        if (p.methodId !== 'test-key')
+            return replyError(id, ERR.INVALID_PARAMS, `unsupported auth method ${p.methodId}`);
+        authenticated = true;
+        reply(id, {});
+    },
+
+    // session/new {cwd, mcpServers} → {sessionId, modes}.
+    'session/new'(id, p) {
+        if (!authenticated) return replyError(id, ERR.AUTH_REQUIRED, 'Authentication required');
+        const why = sessionParamsProblem(p);
+        if (why) return replyError(id, ERR.INVALID_PARAMS, `Invalid params: ${why}`);
+        const s = sessionCreate(`sess-${process.pid}-${++sessionCounter}`, p.cwd);
+        try {
+            stateSave(s);
+        } catch (e) {
+            logErr(`cannot save state: ${e.message}`);
+        }
+        reply(id, { sessionId: s.id, modes: { currentModeId: s.mode, availableModes: MODES } });
+    },
+
+    // session/load {sessionId, cwd, mcpServers}: replay the history, then answer null.
+    'session/load'(id, p) {
+        if (opts.loadHang) { logErr('session/load: hanging as asked (--load-hang)'); return; }
+        if (opts.loadExit) { logErr('session/load: exiting 0 as asked (--load-exit)'); process.exit(0); }
+        if (!opts.load) return replyError(id, ERR.METHOD_NOT_FOUND, 'Method not found: session/load');
+        if (!isObject(p) || typeof p.sessionId !== 'string')
+            return replyError(id, ERR.INVALID_PARAMS, 'Invalid params: sessionId must be a string');
+        const why = sessionParamsProblem(p);
+        if (why) return replyError(id, ERR.INVALID_PARAMS, `Invalid params: ${why}`);
+        let s = sessions.get(p.sessionId);
+        if (!s) {
+            const saved = stateRead().sessions[p.sessionId];
+            if (!saved) return replyError(id, ERR.NOT_FOUND, 'Resource not found', { sessionId: p.sessionId });
+            s = sessionCreate(p.sessionId, p.cwd, Array.isArray(saved.history) ? saved.history : []);
+        }
+        if (s.turn) return replyError(id, ERR.INVALID_PARAMS, 'turn already running');
+        for (const h of s.history) {
+            const kind = h.role === 'user' ? 'user_message_chunk' : 'agent_message_chunk';
+            update(s.id, { sessionUpdate: kind, content: { type: 'text', text: String(h.text) } });
+        }
+        reply(id, null);
+    },
+
+    // session/set_mode {sessionId, modeId} → {}.
+    'session/set_mode'(id, p) {
+        const s = sessionLookup(id, p);
+        if (!s) return;
+        if (!MODES.some((md) => md.id === p.modeId))
+            return replyError(id, ERR.INVALID_PARAMS, `Invalid params: unknown modeId ${JSON.stringify(p.modeId)}`);
+        s.mode = p.modeId;
+        reply(id, {});
+    },
+
+    // session/prompt {sessionId, prompt[]}: run a scripted turn.
+    'session/prompt'(id, p) {
+        if (!authenticated) return replyError(id, ERR.AUTH_REQUIRED, 'Authentication required');
+        const s = sessionLookup(id, p);
+        if (!s) return;
+        const why = promptProblem(p.prompt);
+        if (why) return replyError(id, ERR.INVALID_PARAMS, `Invalid params: ${why}`);
+        if (s.turn) return replyError(id, ERR.INVALID_PARAMS, 'turn already running');
+        const texts = p.prompt.filter((b) => b.type === 'text');
+        const last = texts.length ? texts[texts.length - 1].text : '';
+        let m;
+        try {
+            m = markersParse(last);
+        } catch (e) {
+            return replyError(id, ERR.INVALID_PARAMS, `Invalid params: ${e.message}`);
+        }
+        turnRun(s, id, texts.map((b) => b.text).join('\n'), m);
+    },
+};
+
+const notifications = {
+    // session/cancel {sessionId}: stop the running turn at once.
+    'session/cancel'(p) {
+        const s = isObject(p) && sessions.get(p.sessionId);
+        if (!s) return logErr(`session/cancel for unknown session ${JSON.stringify(p && p.sessionId)}`);
+        if (!s.turn) return;
+        s.turn.cancelled = true;
+        for (const wake of [...s.turn.wakers]) wake();
+    },
+};
+
+// ---------------------------------------------------------------- dispatch
+
+// Handle one parsed message from the client.
+function dispatch(msg) {
+    if (!isObject(msg) || msg.jsonrpc !== '2.0') {
+        const id = isObject(msg) && msg.id !== undefined ? msg.id : null;
+        return replyError(id, ERR.INVALID_REQUEST, 'Invalid Request');
+    }
+    const hasId = Object.prototype.hasOwnProperty.call(msg, 'id');
+    if (typeof msg.method !== 'string') {
+        if (!hasId) return replyError(null, ERR.INVALID_REQUEST, 'Invalid Request');
+        const key = JSON.stringify(msg.id);
+        const resolve = pendingOut.get(key);
+        if (!resolve) return logErr(`response for unknown id ${key}`);
+        pendingOut.delete(key);
+        return resolve(msg.error !== undefined ? { error: msg.error } : { result: msg.result });
+    }
+    if (!hasId) {
+        if (!initialized) return logErr(`notification ${msg.method} before initialize`);
+        const h = notifications[msg.method];
+        if (!h) return logErr(`ignoring notification ${msg.method}`);
+        return h(msg.params);
+    }
+    if (!initialized && msg.method !== 'initialize')
+        return replyError(msg.id, ERR.INVALID_REQUEST, 'Invalid Request: initialize first');
+    const h = Object.prototype.hasOwnProperty.call(methods, msg.method) ? methods[msg.method] : null;
+    if (!h) return replyError(msg.id, ERR.METHOD_NOT_FOUND, `Method not found: ${msg.method}`);
+    h(msg.id, msg.params);
+}
+
+// Handle one received line: log it verbatim, then parse and dispatch.
+function onLine(line) {
+    if (opts.log) fs.appendFileSync(opts.log, line + '\n');
+    if (line.trim() === '') return;
+    let msg;
+    try {
+        msg = JSON.parse(line);
+    } catch (e) {
+        logErr(`not JSON: ${line.slice(0, 200)}`);
+        return replyError(null, ERR.PARSE, 'Parse error');
+    }
+    if (Array.isArray(msg)) return replyError(null, ERR.INVALID_REQUEST, 'Invalid Request: batches are not supported');
+    dispatch(msg);
+}
+
+// Stay alive after stdin EOF (--ignore-term, --no-exit-on-eof) until killed.
+function keepAlive() {
+    setInterval(() => {}, 1 << 30);
+}
+
+let pending = [];
+process.stdin.on('data', (buf) => {
+    let start = 0;
+    for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, start)) {
+        pending.push(buf.subarray(start, i));
+        const line = Buffer.concat(pending).toString('utf8');
+        pending = [];
+        start = i + 1;
+        onLine(line.endsWith('\r') ? line.slice(0, -1) : line);
+    }
+    if (start < buf.length) pending.push(buf.subarray(start));
+});
+process.stdin.on('end', () => {
+    if (pending.length) onLine(Buffer.concat(pending).toString('utf8'));
+    pending = [];
+    if (opts.exitOnEof && !opts.ignoreTerm) {
+        logErr('stdin closed, exiting');
+        process.exit(0);
+    }
+    logErr('stdin closed, staying alive');
+    keepAlive();
+});
+process.stdout.on('error', (e) => {
+    logErr(`stdout: ${e.message}; exiting`);
+    process.exit(0);
+});
+if (opts.ignoreTerm) {
+    process.on('SIGTERM', () => logErr('ignoring SIGTERM'));
+    process.on('SIGHUP', () => logErr('ignoring SIGHUP'));
+}
