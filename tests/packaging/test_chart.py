@@ -264,6 +264,19 @@ class ChartTest(unittest.TestCase):
         cann = chart_one(changed, "Deployment")["spec"]["template"]["metadata"]["annotations"]
         self.assertNotEqual(cann["checksum/config"], pann["checksum/config"])
 
+    def test_notes_give_each_bot_its_first_login(self):
+        logins = {"kiro": "-- kiro-cli login --use-device-flow", "claude": "-- claude\n",
+                  "codex": "-- codex login --device-auth", "gemini": "-- gemini\n"}
+        for preset, login in logins.items():
+            with self.subTest(preset=preset):
+                rc, out, err = self.helm.run("install", "rel", tools.CHART, "--dry-run=client", "--namespace", "bots",
+                                             "--set", f"agent.preset={preset}", "--set", "discord.enabled=true",
+                                             "--set", "discord.botToken=t")
+                self.assertEqual(rc, 0, err)
+                notes = out[out.index("NOTES:"):]
+                self.assertIn(f"kubectl exec -it -n bots deploy/rel-agent-broker {login}", notes)
+                self.assertIn(f"kept on the volume over {PRESETS[preset][0]}", notes)
+
     def test_persistence_off_uses_empty_dir(self):
         docs = self.helm.render("rel", chart_values("codex", persistence={"enabled": False}))
         self.assertEqual(chart_find(docs, "PersistentVolumeClaim"), [])

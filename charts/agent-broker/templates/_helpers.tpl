@@ -20,24 +20,28 @@ kiro:
   args: ["acp", "--trust-all-tools"]
   home: /home/agent
   login: kiro-cli login --use-device-flow
+  loginNote: or give KIRO_API_KEY through env/envFrom + agent.inheritEnv
 claude:
   repository: ghcr.io/agent-broker/agent-broker-claude
   command: claude-agent-acp
   args: []
   home: /home/node
-  login: claude   (then type /login; or set ANTHROPIC_API_KEY and agent.inheritEnv)
+  login: claude
+  loginNote: type /login in the session; or give ANTHROPIC_API_KEY through env/envFrom + agent.inheritEnv
 codex:
   repository: ghcr.io/agent-broker/agent-broker-codex
   command: codex-acp
   args: []
   home: /home/node
-  login: codex login --device-auth   (or set OPENAI_API_KEY and agent.inheritEnv)
+  login: codex login --device-auth
+  loginNote: or give OPENAI_API_KEY through env/envFrom + agent.inheritEnv
 gemini:
   repository: ghcr.io/agent-broker/agent-broker-gemini
   command: gemini
   args: ["--acp"]
   home: /home/node
-  login: gemini   (choose "Login with Google"; or set GEMINI_API_KEY and agent.inheritEnv)
+  login: gemini
+  loginNote: choose "Login with Google"; or give GEMINI_API_KEY through env/envFrom + agent.inheritEnv
 {{- end -}}
 
 {{/* The preset named by a bot's values (.agent.preset), or a render failure naming the valid ones. */}}
@@ -70,8 +74,8 @@ gemini:
 
 {{/*
 Every bot of the release as JSON: resource name -> its values, with the resolved
-fields _key (agents entry or ""), _name, _home, _image, _command, _args, _workingDir
-and _login. No agents map: one bot from the top-level values.
+fields _key (agents entry or ""), _name, _home, _image, _command, _args, _workingDir,
+_login and _loginNote. No agents map: one bot from the top-level values.
 */}}
 {{- define "agent-broker.bots" -}}
 {{- $root := . -}}
@@ -113,6 +117,7 @@ and _login. No agents map: one bot from the top-level values.
 {{- $_ = set $b "_args" $args -}}
 {{- $_ = set $b "_workingDir" ($b.agent.workingDir | default $p.home) -}}
 {{- $_ = set $b "_login" $p.login -}}
+{{- $_ = set $b "_loginNote" $p.loginNote -}}
 {{- $_ = set $bots $name $b -}}
 {{- end -}}
 {{- end -}}
