@@ -1,0 +1,289 @@
+"""helm lint and helm template of charts/agent-broker for every preset and for an
+`agents` map with two bots, with assertions on the rendered manifests."""
+
+import base64
+import os
+import re
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tools  # noqa: E402
+
+PRESETS = {
+    # preset: (home, image repository, agent command, agent args)
+    "kiro": ("/home/agent", "ghcr.io/agent-broker/agent-broker", "kiro-cli", ["acp", "--trust-all-tools"]),
+    "claude": ("/home/node", "ghcr.io/agent-broker/agent-broker-claude", "claude-agent-acp", []),
+    "codex": ("/home/node", "ghcr.io/agent-broker/agent-broker-codex", "codex-acp", []),
+    "gemini": ("/home/node", "ghcr.io/agent-broker/agent-broker-gemini", "gemini", ["--acp"]),
+}
+DISCORD_TOKEN = "discord-token-MARKER-7f3a"
+SLACK_BOT = "xoxb-slack-MARKER-19c2"
+SLACK_APP = "xapp-slack-MARKER-88d0"
+CHANNEL = "1234567890123456789"  # more digits than a float64 keeps
+
+
+def chart_values(preset, **extra):
+    """Values for one Discord bot of @preset, merged with @extra."""
+    v = {"agent": {"preset": preset}, "discord": {"enabled": True, "botToken": DISCORD_TOKEN,
+                                                 "allowedChannels": [CHANNEL]}}
+    v.update(extra)
+    return v
+
+
+def chart_find(docs, kind, name=None):
+    """The documents of @kind (named @name when given)."""
+    return [d for d in docs if d.get("kind") == kind and (name is None or d["metadata"]["name"] == name)]
+
+
+def chart_one(docs, kind, name=None):
+    """The single document of @kind (and @name)."""
+    found = chart_find(docs, kind, name)
+    assert len(found) == 1, f"expected one {kind} {name or ''}, got {len(found)}"
+    return found[0]
+
+
+def chart_toml_value(config, section, key):
+    """The raw value text of `key = ...` inside [section] of a rendered config.toml."""
+    current = None
+    for line in config.splitlines():
+        m = re.match(r"^\[([a-z_.]+)\]\s*$", line)
+        if m:
+            current = m.group(1)
+        elif current == section:
+            m = re.match(r"^" + re.escape(key) + r" = (.*)$", line)
+            if m:
+                return m.group(1)
+    return None
+
+
+class ChartTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.helm = tools.Helm()
+
+    def assertBot(self, docs, name, preset):
+        """Everything one bot's manifests must hold for @preset."""
+        home, repo, command, args = PRESETS[preset]
+        dep = chart_one(docs, "Deployment", name)
+        pod = dep["spec"]["template"]["spec"]
+        (c,) = pod["containers"]
+
+        # Pod and container security contexts.
+        psc = pod["securityContext"]
+        self.assertIs(psc["runAsNonRoot"], True)
+        self.assertEqual((psc["runAsUser"], psc["runAsGroup"], psc["fsGroup"]), (1000, 1000, 1000))
+        self.assertEqual(psc["seccompProfile"], {"type": "RuntimeDefault"})
+        csc = c["securityContext"]
+        self.assertIs(csc["allowPrivilegeEscalation"], False)
+        self.assertIs(csc["readOnlyRootFilesystem"], True)
+        self.assertEqual(csc["capabilities"]["drop"], ["ALL"])
+        self.assertIs(pod["automountServiceAccountToken"], False)
+
+        # Image and command: tini stays PID 1, so only args are set.
+        self.assertTrue(c["image"].startswith(repo + ":"), c["image"])
+        self.assertNotIn("command", c)
+        self.assertEqual(c["args"], ["agent-broker", "run", "/etc/agent-broker/config.toml"])
+        self.assertEqual(dep["spec"]["strategy"], {"type": "Recreate"})
+        self.assertEqual(dep["spec"]["replicas"], 1)
+
+        # One home everywhere: HOME, the volume mount, the working dirs.
+        env = {e["name"]: e for e in c["env"]}
+        self.assertEqual(env["HOME"]["value"], home)
+        mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+        self.assertEqual(mounts[home]["name"], "home")
+        self.assertEqual(c["workingDir"], home)
+        vols = {v["name"]: v for v in pod["volumes"]}
+        self.assertEqual(vols["tmp"], {"name": "tmp", "emptyDir": {}})
+        self.assertEqual(mounts["/tmp"]["name"], "tmp")
+        claim = vols["home"]["persistentVolumeClaim"]["claimName"]
+        pvc = chart_one(docs, "PersistentVolumeClaim", claim)
+        self.assertEqual(pvc["metadata"]["annotations"]["helm.sh/resource-policy"], "keep")
+
+        # Probes reach the health port the config listens on.
+        ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+        self.assertEqual(c["livenessProbe"]["httpGet"], {"path": "/healthz", "port": "health"})
+        self.assertEqual(c["readinessProbe"]["httpGet"], {"path": "/readyz", "port": "health"})
+        self.assertEqual(ports["health"], 9464)
+        self.assertEqual(chart_find(docs, "Service"), [])
+
+        # The config: preset's agent, home, health listen, state on the volume, tokens as ${VAR}.
+        cm = chart_one(docs, "ConfigMap", vols["config"]["configMap"]["name"])
+        config = cm["data"]["config.toml"]
+        self.assertEqual(mounts["/etc/agent-broker"]["name"], "config")
+        self.assertEqual(chart_toml_value(config, "agent", "preset"), f'"{preset}"')
+        self.assertEqual(chart_toml_value(config, "agent", "command"), f'"{command}"')
+        self.assertEqual(chart_toml_value(config, "agent", "args"), "[" + ",".join(f'"{a}"' for a in args) + "]")
+        self.assertEqual(chart_toml_value(config, "agent", "working_dir"), f'"{home}"')
+        self.assertEqual(chart_toml_value(config, "health", "listen"), '"0.0.0.0:9464"')
+        self.assertEqual(chart_toml_value(config, "state", "dir"), f'"{home}/.agent-broker"')
+        ann = dep["spec"]["template"]["metadata"]["annotations"]
+        self.assertRegex(ann["checksum/config"], r"^[0-9a-f]{64}$")
+        return dep, c, env, cm, config
+
+    def assertTokensInSecretOnly(self, docs, env, tokens):
+        """Each of @tokens (ENV name -> value) reaches the container only through a Secret."""
+        for var, value in tokens.items():
+            ref = env[var]["valueFrom"]["secretKeyRef"]
+            self.assertNotIn("value", env[var])
+            secret = chart_one(docs, "Secret", ref["name"])
+            self.assertEqual(base64.b64decode(secret["data"][ref["key"]]).decode(), value)
+        for kind in ("ConfigMap", "Deployment", "PersistentVolumeClaim"):
+            for d in chart_find(docs, kind):
+                text = repr(d)
+                for value in tokens.values():
+                    self.assertNotIn(value, text, f"token leaked into {kind} {d['metadata']['name']}")
+
+    def test_lint_every_preset_and_agents_map(self):
+        for preset in PRESETS:
+            with self.subTest(preset=preset):
+                rc, out, err = self.helm.run("lint", "--strict", tools.CHART, "--set", f"agent.preset={preset}",
+                                             "--set", "discord.enabled=true", "--set", "discord.botToken=t")
+                self.assertEqual(rc, 0, out + err)
+                self.assertIn("0 chart(s) failed", out)
+        rc, out, err = self.helm.run("lint", "--strict", tools.CHART, "--set", "existingSecret=s",
+                                     "--set", "agents.a.discord.enabled=true",
+                                     "--set", "agents.b.agent.preset=codex", "--set", "agents.b.slack.enabled=true")
+        self.assertEqual(rc, 0, out + err)
+
+    def test_each_preset_renders_a_locked_down_bot(self):
+        for preset in PRESETS:
+            with self.subTest(preset=preset):
+                docs = self.helm.render("rel", chart_values(preset))
+                self.assertEqual(len(chart_find(docs, "Deployment")), 1)
+                dep, c, env, cm, config = self.assertBot(docs, "rel-agent-broker", preset)
+                self.assertTokensInSecretOnly(docs, env, {"DISCORD_BOT_TOKEN": DISCORD_TOKEN})
+                self.assertEqual(chart_toml_value(config, "discord", "bot_token"), '"${DISCORD_BOT_TOKEN}"')
+                self.assertEqual(chart_toml_value(config, "discord", "allowed_channels"), f'["{CHANNEL}"]')
+                self.assertIsNone(chart_toml_value(config, "slack", "bot_token"))
+
+    def test_slack_tokens_and_existing_secret(self):
+        docs = self.helm.render("rel", {"slack": {"enabled": True, "botToken": SLACK_BOT, "appToken": SLACK_APP,
+                                                  "allowedChannels": ["C0123ABCD"]}})
+        _, _, env, _, config = self.assertBot(docs, "rel-agent-broker", "kiro")
+        self.assertTokensInSecretOnly(docs, env, {"SLACK_BOT_TOKEN": SLACK_BOT, "SLACK_APP_TOKEN": SLACK_APP})
+        self.assertEqual(chart_toml_value(config, "slack", "app_token"), '"${SLACK_APP_TOKEN}"')
+        self.assertNotIn("DISCORD_BOT_TOKEN", env)
+
+        docs = self.helm.render("rel", {"existingSecret": "mine", "discord": {"enabled": True}})
+        self.assertEqual(chart_find(docs, "Secret"), [])
+        (c,) = chart_one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+        ref = {e["name"]: e for e in c["env"]}["DISCORD_BOT_TOKEN"]["valueFrom"]["secretKeyRef"]
+        self.assertEqual(ref, {"name": "mine", "key": "DISCORD_BOT_TOKEN"})
+
+        rc, _, err = self.helm.template("rel", {"discord": {"enabled": True}})
+        self.assertNotEqual(rc, 0)
+        self.assertIn("discord.botToken or existingSecret", err)
+
+    def test_agents_map_with_two_bots(self):
+        values = {
+            "discord": {"botToken": DISCORD_TOKEN},
+            "agents": {
+                "kiro": {"discord": {"enabled": True, "allowedChannels": [CHANNEL]}},
+                "claude": {"agent": {"preset": "claude"}, "reactions": {"enabled": False},
+                           "slack": {"enabled": True, "botToken": SLACK_BOT, "appToken": SLACK_APP}},
+                "spare": {"enabled": False, "agent": {"preset": "gemini"}},
+            },
+        }
+        docs = self.helm.render("team", values)
+        deps = sorted(d["metadata"]["name"] for d in chart_find(docs, "Deployment"))
+        self.assertEqual(deps, ["team-agent-broker-claude", "team-agent-broker-kiro"])
+        _, _, kenv, _, kconf = self.assertBot(docs, "team-agent-broker-kiro", "kiro")
+        _, _, cenv, _, cconf = self.assertBot(docs, "team-agent-broker-claude", "claude")
+        self.assertTokensInSecretOnly(docs, kenv, {"DISCORD_BOT_TOKEN": DISCORD_TOKEN})
+        self.assertTokensInSecretOnly(docs, cenv, {"SLACK_BOT_TOKEN": SLACK_BOT, "SLACK_APP_TOKEN": SLACK_APP})
+        # A false in an entry overrides the top-level true (Helm's merge would drop it).
+        self.assertEqual(chart_toml_value(kconf, "reactions", "enabled"), "true")
+        self.assertEqual(chart_toml_value(cconf, "reactions", "enabled"), "false")
+        # Every bot owns its resources and selects only its own pod.
+        for kind in ("ConfigMap", "Secret", "PersistentVolumeClaim"):
+            self.assertEqual(len({d["metadata"]["name"] for d in chart_find(docs, kind)}), 2, kind)
+        selectors = [tuple(sorted(d["spec"]["selector"]["matchLabels"].items()))
+                     for d in chart_find(docs, "Deployment")]
+        self.assertEqual(len(set(selectors)), 2)
+
+    def test_float_mangled_ids_fail_the_render(self):
+        # An unquoted id in a values file: YAML makes it a float64.
+        path = os.path.join(self.helm.scratch, "float.yaml")
+        with open(path, "w") as f:
+            f.write(f"discord:\n  enabled: true\n  botToken: t\n  allowedChannels: [{CHANNEL}]\n")
+        rc, _, err = self.helm.run("template", "rel", tools.CHART, "-f", path)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("discord.allowedChannels[0]", err)
+        self.assertIn("1.2345678901234568e+18", err)
+        # An id already mangled into a string, in another list and platform.
+        for values in ({"discord": {"enabled": True, "botToken": "t", "allowedUsers": ["1.2e+18"]}},
+                       {"slack": {"enabled": True, "botToken": "b", "appToken": "a", "trustedBotIds": [1.5e18]}}):
+            rc, _, err = self.helm.template("rel", values)
+            self.assertNotEqual(rc, 0, values)
+            self.assertRegex(err, r"(allowedUsers|trustedBotIds)\[0\]")
+        # --set-string keeps every digit.
+        docs = self.helm.render("rel", sets=["discord.enabled=true", "discord.botToken=t"],
+                                set_strings=[f"discord.allowedChannels[0]={CHANNEL}"])
+        config = chart_one(docs, "ConfigMap")["data"]["config.toml"]
+        self.assertEqual(chart_toml_value(config, "discord", "allowed_channels"), f'["{CHANNEL}"]')
+
+    def test_values_cannot_inject_config(self):
+        evil = 'x"\n[agent]\ncommand = "sh'
+        docs = self.helm.render("rel", chart_values("kiro", agent={"preset": "kiro", "env": {"NOTE": evil}},
+                                                    log={"level": "debug", "format": "json"}))
+        config = chart_one(docs, "ConfigMap")["data"]["config.toml"]
+        self.assertEqual(config.splitlines().count("[agent]"), 1)
+        self.assertEqual(chart_toml_value(config, "agent", "command"), '"kiro-cli"')
+        self.assertIn('env = { "NOTE" = "x\\"\\n[agent]\\ncommand = \\"sh" }', config)
+        self.assertEqual(chart_toml_value(config, "log", "format"), '"json"')
+        for bad, where in (({"pool": {"maxSessions": "ten"}}, "pool.maxSessions"),
+                           ({"reactions": {"enabled": "false"}}, "reactions.enabled"),
+                           ({"agent": {"preset": "vim"}}, "agent.preset")):
+            v = chart_values("kiro")
+            v.update(bad)
+            if "agent" in bad:
+                v["agent"] = bad["agent"]
+            rc, _, err = self.helm.template("rel", v)
+            self.assertNotEqual(rc, 0, bad)
+            self.assertIn(where, err)
+
+    def test_agents_md_metrics_and_checksum(self):
+        docs = self.helm.render("rel", chart_values("gemini", agentsMd="# Be brief\n",
+                                                    metrics={"prometheusScrape": True}))
+        dep = chart_one(docs, "Deployment")
+        (c,) = dep["spec"]["template"]["spec"]["containers"]
+        md = {m["mountPath"]: m for m in c["volumeMounts"] if m.get("subPath")}
+        self.assertEqual(sorted(md), ["/home/node/AGENTS.md", "/home/node/CLAUDE.md", "/home/node/GEMINI.md"])
+        self.assertEqual({m["subPath"] for m in md.values()}, {"AGENTS.md"})
+        self.assertEqual(chart_one(docs, "ConfigMap")["data"]["AGENTS.md"], "# Be brief\n")
+        ann = dep["spec"]["template"]["metadata"]["annotations"]
+        self.assertEqual((ann["prometheus.io/scrape"], ann["prometheus.io/port"], ann["prometheus.io/path"]),
+                         ("true", "9464", "/metrics"))
+
+        plain = self.helm.render("rel", chart_values("gemini"))
+        pann = chart_one(plain, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+        self.assertNotIn("prometheus.io/scrape", pann)
+        self.assertNotEqual(pann["checksum/config"], ann["checksum/config"])
+        changed = self.helm.render("rel", chart_values("gemini", pool={"maxSessions": 3}))
+        cann = chart_one(changed, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+        self.assertNotEqual(cann["checksum/config"], pann["checksum/config"])
+
+    def test_notes_give_each_bot_its_first_login(self):
+        logins = {"kiro": "-- kiro-cli login --use-device-flow", "claude": "-- claude\n",
+                  "codex": "-- codex login --device-auth", "gemini": "-- gemini\n"}
+        for preset, login in logins.items():
+            with self.subTest(preset=preset):
+                rc, out, err = self.helm.run("install", "rel", tools.CHART, "--dry-run=client", "--namespace", "bots",
+                                             "--set", f"agent.preset={preset}", "--set", "discord.enabled=true",
+                                             "--set", "discord.botToken=t")
+                self.assertEqual(rc, 0, err)
+                notes = out[out.index("NOTES:"):]
+                self.assertIn(f"kubectl exec -it -n bots deploy/rel-agent-broker {login}", notes)
+                self.assertIn(f"kept on the volume over {PRESETS[preset][0]}", notes)
+
+    def test_persistence_off_uses_empty_dir(self):
+        docs = self.helm.render("rel", chart_values("codex", persistence={"enabled": False}))
+        self.assertEqual(chart_find(docs, "PersistentVolumeClaim"), [])
+        vols = {v["name"]: v for v in chart_one(docs, "Deployment")["spec"]["template"]["spec"]["volumes"]}
+        self.assertEqual(vols["home"]["emptyDir"], {})
+
+
+if __name__ == "__main__":
+    print(f"helm: {tools.tools_helm()}", file=sys.stderr)
+    unittest.main(verbosity=2)
