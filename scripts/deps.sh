@@ -4,8 +4,8 @@
 set -euo pipefail
 
 build_pkgs=(build-essential meson ninja-build pkg-config libuv1-dev libwebsockets-dev
-            libwebsockets-evlib-uv libcurl4-openssl-dev libcjson-dev ca-certificates)
-test_pkgs=(check valgrind python3 python3-websockets nodejs npm unzip procps)
+            libwebsockets-evlib-uv libcurl4-openssl-dev libcjson-dev ca-certificates check)
+test_pkgs=(valgrind python3 python3-websockets nodejs npm unzip procps)
 
 want=("${build_pkgs[@]}")
 [ "${1:-}" = "test" ] && want+=("${test_pkgs[@]}")

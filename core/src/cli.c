@@ -246,8 +246,7 @@ cli_main(int argc, char **argv)
     struct cli_args a;
 
     if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("agent-broker %s (plugin ABI %d.%d)\n", AB_VERSION_STRING, AB_ABI_MAJOR,
-               AB_ABI_MINOR);
+        printf("agent-broker %s\n", AB_VERSION_STRING);
         return CLI_EXIT_OK;
     }
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {

@@ -146,7 +146,7 @@ END_TEST
 START_TEST(file_name_must_match_descriptor)
 {
     char tmp[] = "/tmp/ab-abi-XXXXXX";
-    char dst[4096], cmd[8192];
+    char dst[4096], cmd[8400];
     struct plugin_set set = {0};
 
     ck_assert_ptr_nonnull(mkdtemp(tmp));

@@ -455,7 +455,7 @@ health_server_start(uv_loop_t *loop, const char *listen, const struct health_sou
     struct sockaddr_storage addr;
     char shown[HEALTH_ADDR_MAX];
     struct health_server *srv;
-    int fd, rc;
+    int fd = -1, rc;
 
     if ((rc = health_addr_parse(listen, &addr)) < 0) {
         log_error("health",
