@@ -97,8 +97,12 @@ END_TEST
 
 START_TEST(only_http_urls_are_accepted)
 {
-    static const char *const bad[] = {"https://127.0.0.1:9464/healthz", "ftp://127.0.0.1/",
-                                      "127.0.0.1:9464", "", "http://", "file:///etc/passwd"};
+    static const char *const bad[] = {"https://127.0.0.1:9464/healthz",
+                                      "ftp://127.0.0.1/",
+                                      "127.0.0.1:9464",
+                                      "",
+                                      "http://",
+                                      "file:///etc/passwd"};
     char why[256];
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -197,6 +201,28 @@ START_TEST(default_url_maps_wildcards_to_loopback)
 }
 END_TEST
 
+START_TEST(the_command_exits_0_1_or_2)
+{
+    struct fixture f;
+    char url[64];
+    int port, fd = bound_socket(false, &port);
+
+    fixture_start(&f, NULL);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", f.port);
+    ck_assert_int_eq(health_check_command(url, NULL), 0);
+    snprintf(url, sizeof url, "0.0.0.0:%d", f.port);
+    ck_assert_int_eq(health_check_command(NULL, url), 0); /* from [health] listen */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/readyz", f.port);
+    ck_assert_int_eq(health_check_command(url, NULL), 1);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", port);
+    ck_assert_int_eq(health_check_command(url, NULL), 1);
+    ck_assert_int_eq(health_check_command("https://127.0.0.1/healthz", NULL), 2);
+    ck_assert_int_eq(health_check_command(NULL, "not an address"), 2);
+    fixture_stop(&f);
+    close(fd);
+}
+END_TEST
+
 /* Every test, one per behaviour. */
 static Suite *
 health_client_suite(void)
@@ -212,6 +238,7 @@ health_client_suite(void)
     tcase_add_test(tc, only_http_urls_are_accepted);
     tcase_add_test(tc, a_blocked_loop_fails_healthz);
     tcase_add_test(tc, default_url_maps_wildcards_to_loopback);
+    tcase_add_test(tc, the_command_exits_0_1_or_2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -37,19 +37,18 @@ START_TEST(a_family_has_one_help_and_many_samples)
     struct health_text t;
 
     health_text_init(&t);
-    ck_assert_int_eq(metrics_family(&t, "agent_broker_plugin_connected", "Connected.",
-                                    METRICS_GAUGE), 0);
+    ck_assert_int_eq(
+        metrics_family(&t, "agent_broker_plugin_connected", "Connected.", METRICS_GAUGE), 0);
     ck_assert_int_eq(metrics_sample(&t, "agent_broker_plugin_connected", &discord, 1, 1), 0);
     ck_assert_int_eq(metrics_sample(&t, "agent_broker_plugin_connected", &slack, 1, 0), 0);
     ck_assert_int_eq(metrics_counter(&t, "agent_broker_turns_total", "Turns.", NULL, 0, 42), 0);
-    ck_assert_str_eq(health_text_str(&t),
-                     "# HELP agent_broker_plugin_connected Connected.\n"
-                     "# TYPE agent_broker_plugin_connected gauge\n"
-                     "agent_broker_plugin_connected{plugin=\"discord\"} 1\n"
-                     "agent_broker_plugin_connected{plugin=\"slack\"} 0\n"
-                     "# HELP agent_broker_turns_total Turns.\n"
-                     "# TYPE agent_broker_turns_total counter\n"
-                     "agent_broker_turns_total 42\n");
+    ck_assert_str_eq(health_text_str(&t), "# HELP agent_broker_plugin_connected Connected.\n"
+                                          "# TYPE agent_broker_plugin_connected gauge\n"
+                                          "agent_broker_plugin_connected{plugin=\"discord\"} 1\n"
+                                          "agent_broker_plugin_connected{plugin=\"slack\"} 0\n"
+                                          "# HELP agent_broker_turns_total Turns.\n"
+                                          "# TYPE agent_broker_turns_total counter\n"
+                                          "agent_broker_turns_total 42\n");
     health_text_free(&t);
 }
 END_TEST
@@ -60,9 +59,9 @@ START_TEST(values_are_written_as_prometheus_reads_them)
         double v;
         const char *text;
     } cases[] = {
-        {0, "x 0\n"},           {0.1, "x 0.1\n"},           {-2.5, "x -2.5\n"},
-        {123456789012.0, "x 123456789012\n"}, {1e21, "x 1e+21\n"},
-        {1.0 / 3, "x 0.33333333333333331\n"},
+        {0, "x 0\n"},        {0.1, "x 0.1\n"},
+        {-2.5, "x -2.5\n"},  {123456789012.0, "x 123456789012\n"},
+        {1e21, "x 1e+21\n"}, {1.0 / 3, "x 0.33333333333333331\n"},
     };
     struct health_text t;
 
@@ -123,7 +122,8 @@ START_TEST(process_metrics_are_real)
     close(extra);
     health_text_init(&t);
     ck_assert_int_eq(process_metrics_write(&t), 0);
-    ck_assert_ptr_nonnull(strstr(t.buf, "# TYPE agent_broker_process_resident_memory_bytes gauge\n"));
+    ck_assert_ptr_nonnull(
+        strstr(t.buf, "# TYPE agent_broker_process_resident_memory_bytes gauge\n"));
     ck_assert_ptr_nonnull(strstr(t.buf, "\nagent_broker_process_open_fds "));
     ck_assert_ptr_nonnull(strstr(t.buf, "\nagent_broker_process_cpu_seconds_total "));
     ck_assert_ptr_nonnull(
