@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <check.h>
+
 #include <uv.h>
 
 #include "health/health_server.h"
@@ -49,6 +51,9 @@ int fixture_get(int port, const char *path, char *resp, size_t cap);
 
 /* The body of the answer in @resp (after the empty line), or NULL. */
 const char *fixture_body(const char *resp);
+
+/* Run @tests (@n of them) as suite @name in fork mode, 30 s each; the exit status for main. */
+int fixture_main(const char *name, const TTest *const *tests, size_t n);
 
 /* Milliseconds on a monotonic clock. */
 double fixture_now_ms(void);

@@ -182,20 +182,20 @@ END_TEST
 
 START_TEST(default_url_maps_wildcards_to_loopback)
 {
+    static const char *const cases[][2] = {
+        {"127.0.0.1:9464", "http://127.0.0.1:9464/healthz"},
+        {"0.0.0.0:9464", "http://127.0.0.1:9464/healthz"},
+        {"[::]:9464", "http://[::1]:9464/healthz"},
+        {"[::1]:80", "http://[::1]:80/healthz"},
+        {"10.1.2.3:1", "http://10.1.2.3:1/healthz"},
+        {"localhost:9464", "http://127.0.0.1:9464/healthz"},
+    };
     char url[80];
 
-    ck_assert_int_eq(health_default_url("127.0.0.1:9464", url, sizeof url), 0);
-    ck_assert_str_eq(url, "http://127.0.0.1:9464/healthz");
-    ck_assert_int_eq(health_default_url("0.0.0.0:9464", url, sizeof url), 0);
-    ck_assert_str_eq(url, "http://127.0.0.1:9464/healthz");
-    ck_assert_int_eq(health_default_url("[::]:9464", url, sizeof url), 0);
-    ck_assert_str_eq(url, "http://[::1]:9464/healthz");
-    ck_assert_int_eq(health_default_url("[::1]:80", url, sizeof url), 0);
-    ck_assert_str_eq(url, "http://[::1]:80/healthz");
-    ck_assert_int_eq(health_default_url("10.1.2.3:1", url, sizeof url), 0);
-    ck_assert_str_eq(url, "http://10.1.2.3:1/healthz");
-    ck_assert_int_eq(health_default_url("localhost:9464", url, sizeof url), 0);
-    ck_assert_str_eq(url, "http://127.0.0.1:9464/healthz");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ck_assert_int_eq(health_default_url(cases[i][0], url, sizeof url), 0);
+        ck_assert_str_eq(url, cases[i][1]);
+    }
     ck_assert_int_eq(health_default_url("nonsense", url, sizeof url), AB_EINVAL);
     ck_assert_int_eq(health_default_url("127.0.0.1:9464", url, 10), -ENOBUFS);
 }
@@ -223,35 +223,19 @@ START_TEST(the_command_exits_0_1_or_2)
 }
 END_TEST
 
-/* Every test, one per behaviour. */
-static Suite *
-health_client_suite(void)
-{
-    Suite *s = suite_create("health_client");
-    TCase *tc = tcase_create("client");
-
-    tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, ok_when_healthz_answers_200);
-    tcase_add_test(tc, a_503_is_an_error_quoting_the_reason);
-    tcase_add_test(tc, a_refused_port_is_an_error_naming_it);
-    tcase_add_test(tc, a_server_that_never_answers_times_out);
-    tcase_add_test(tc, only_http_urls_are_accepted);
-    tcase_add_test(tc, a_blocked_loop_fails_healthz);
-    tcase_add_test(tc, default_url_maps_wildcards_to_loopback);
-    tcase_add_test(tc, the_command_exits_0_1_or_2);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int
 main(void)
 {
-    SRunner *sr = srunner_create(health_client_suite());
-    int failed;
+    const TTest *const tests[] = {
+        ok_when_healthz_answers_200,
+        a_503_is_an_error_quoting_the_reason,
+        a_refused_port_is_an_error_naming_it,
+        a_server_that_never_answers_times_out,
+        only_http_urls_are_accepted,
+        a_blocked_loop_fails_healthz,
+        default_url_maps_wildcards_to_loopback,
+        the_command_exits_0_1_or_2,
+    };
 
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fixture_main("health_client", tests, sizeof tests / sizeof tests[0]);
 }

@@ -10,6 +10,7 @@
 
 #include "health/health_addr.h"
 #include "health/health_request.h"
+#include "health_fixture.h"
 
 START_TEST(listen_addresses_parse_v4_v6_and_localhost)
 {
@@ -122,32 +123,17 @@ START_TEST(malformed_heads_are_protocol_errors)
 }
 END_TEST
 
-/* Every test, one per behaviour. */
-static Suite *
-health_parse_suite(void)
-{
-    Suite *s = suite_create("health_parse");
-    TCase *tc = tcase_create("parse");
-
-    tcase_add_test(tc, listen_addresses_parse_v4_v6_and_localhost);
-    tcase_add_test(tc, listen_addresses_reject_the_rest);
-    tcase_add_test(tc, head_end_needs_the_empty_line);
-    tcase_add_test(tc, request_line_gives_method_path_and_version);
-    tcase_add_test(tc, a_long_path_is_cut_not_overflowed);
-    tcase_add_test(tc, malformed_heads_are_protocol_errors);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int
 main(void)
 {
-    SRunner *sr = srunner_create(health_parse_suite());
-    int failed;
+    const TTest *const tests[] = {
+        listen_addresses_parse_v4_v6_and_localhost,
+        listen_addresses_reject_the_rest,
+        head_end_needs_the_empty_line,
+        request_line_gives_method_path_and_version,
+        a_long_path_is_cut_not_overflowed,
+        malformed_heads_are_protocol_errors,
+    };
 
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fixture_main("health_parse", tests, sizeof tests / sizeof tests[0]);
 }

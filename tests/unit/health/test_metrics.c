@@ -13,6 +13,7 @@
 #include "health/loop_lag.h"
 #include "health/metrics.h"
 #include "health/process_metrics.h"
+#include "health_fixture.h"
 
 START_TEST(gauge_escapes_label_values_and_help)
 {
@@ -226,34 +227,18 @@ START_TEST(text_grows_and_stops_at_its_cap)
 }
 END_TEST
 
-/* Every test, one per behaviour. */
-static Suite *
-metrics_suite(void)
-{
-    Suite *s = suite_create("metrics");
-    TCase *tc = tcase_create("metrics");
-
-    tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, gauge_escapes_label_values_and_help);
-    tcase_add_test(tc, a_family_has_one_help_and_many_samples);
-    tcase_add_test(tc, values_are_written_as_prometheus_reads_them);
-    tcase_add_test(tc, invalid_names_are_refused_and_nothing_is_written);
-    tcase_add_test(tc, process_metrics_are_real);
-    tcase_add_test(tc, loop_lag_sees_a_blocked_loop);
-    tcase_add_test(tc, text_grows_and_stops_at_its_cap);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int
 main(void)
 {
-    SRunner *sr = srunner_create(metrics_suite());
-    int failed;
+    const TTest *const tests[] = {
+        gauge_escapes_label_values_and_help,
+        a_family_has_one_help_and_many_samples,
+        values_are_written_as_prometheus_reads_them,
+        invalid_names_are_refused_and_nothing_is_written,
+        process_metrics_are_real,
+        loop_lag_sees_a_blocked_loop,
+        text_grows_and_stops_at_its_cap,
+    };
 
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fixture_main("metrics", tests, sizeof tests / sizeof tests[0]);
 }
