@@ -197,3 +197,31 @@ health_default_url(const char *listen, char *out, size_t cap)
     n = snprintf(out, cap, "http://%s/healthz", host);
     return n >= 0 && (size_t)n < cap ? 0 : -ENOBUFS;
 }
+
+/* Run the CLI check and map the result to the exit-code contract (0 ok, 1 runtime, 2 usage). */
+int
+health_check_command(const char *url, const char *listen)
+{
+    char def[HEALTH_ADDR_MAX + 24], why[512];
+    int rc;
+
+    if (!url) {
+        if (!listen)
+            listen = HEALTH_DEFAULT_LISTEN;
+        if (health_default_url(listen, def, sizeof def) < 0) {
+            fprintf(stderr,
+                    "health: [health] listen = \"%s\" is not host:port — fix the config "
+                    "or pass a URL, e.g. agent-broker health http://127.0.0.1:9464/healthz\n",
+                    listen);
+            return 2;
+        }
+        url = def;
+    }
+    rc = health_check_url(url, HEALTH_CHECK_TIMEOUT_MS, why, sizeof why);
+    if (rc == 0) {
+        printf("healthy: %s\n", why);
+        return 0;
+    }
+    fprintf(stderr, "unhealthy: %s\n", why);
+    return rc == AB_EINVAL ? 2 : 1;
+}

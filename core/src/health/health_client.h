@@ -4,6 +4,9 @@
 
 #include <stddef.h>
 
+/* Where the server listens when `[health] listen` is not set. */
+#define HEALTH_DEFAULT_LISTEN "127.0.0.1:9464"
+
 /* Default time a health check may take, connect included. */
 #define HEALTH_CHECK_TIMEOUT_MS 5000
 
@@ -22,5 +25,11 @@ int health_check_url(const char *url, int timeout_ms, char *why, size_t cap);
  * is not an address to connect to. Writes @out (capacity @cap).
  * Returns 0, AB_EINVAL (bad address) or -ENOBUFS. */
 int health_default_url(const char *listen, char *out, size_t cap);
+
+/* The whole `agent-broker health [URL]` command once its arguments are known: GET @url,
+ * or when @url is NULL the default URL for @listen (`[health] listen` from the config, NULL =
+ * HEALTH_DEFAULT_LISTEN). Prints "healthy: ..." on stdout or "unhealthy: <reason>" on
+ * stderr. Returns the exit code: 0 healthy, 1 not, 2 bad URL or listen address. */
+int health_check_command(const char *url, const char *listen);
 
 #endif

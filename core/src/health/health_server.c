@@ -455,7 +455,7 @@ health_server_start(uv_loop_t *loop, const char *listen, const struct health_sou
     struct sockaddr_storage addr;
     char shown[HEALTH_ADDR_MAX];
     struct health_server *srv;
-    int fd = -1, rc;
+    int fd = -1, rc, len;
 
     if ((rc = health_addr_parse(listen, &addr)) < 0) {
         log_error("health",
@@ -485,7 +485,10 @@ health_server_start(uv_loop_t *loop, const char *listen, const struct health_sou
         goto fail_listener;
     loop_lag_start(loop, srv->limits.lag_interval_ms, &srv->lag);
     srv->open_handles++;
-    if (health_addr_format((const struct sockaddr *)&addr, shown, sizeof shown) == 0)
+    /* Show the port actually bound, which differs from the configured one for port 0. */
+    len = sizeof addr;
+    if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&addr, &len) == 0 &&
+        health_addr_format((const struct sockaddr *)&addr, shown, sizeof shown) == 0)
         log_info("health", "listening on http://%s (/healthz /readyz /metrics)", shown);
     *out = srv;
     return 0;
