@@ -224,8 +224,7 @@ clock_timer_init(struct clock_timer *t)
 
 /* Arm @t for @delay_ms from now, replacing any earlier arming. */
 int
-clock_timer_start(struct clock *c, struct clock_timer *t, uint64_t delay_ms, clock_cb cb,
-                  void *arg)
+clock_timer_start(struct clock *c, struct clock_timer *t, uint64_t delay_ms, clock_cb cb, void *arg)
 {
     if (!c || !t || !cb)
         return AB_EINVAL;

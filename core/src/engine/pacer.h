@@ -20,14 +20,14 @@ struct pacer {
     pacer_flush_cb flush;
     void *arg; /* lent to flush */
     uint64_t interval_ms;
-    uint64_t latest;      /* newest generation seen */
-    uint64_t flushed;     /* generation handed to the last flush */
+    uint64_t latest;  /* newest generation seen */
+    uint64_t flushed; /* generation handed to the last flush */
     uint64_t last_flush_ms;
-    bool has_update;      /* pacer_update was called at least once */
+    bool has_update; /* pacer_update was called at least once */
     bool has_flushed;
-    bool is_in_flight;    /* a flush has not reported done yet */
-    bool is_finishing;    /* pacer_finish called; the final flush is owed */
-    bool is_finished;     /* the final flush was made */
+    bool is_in_flight; /* a flush has not reported done yet */
+    bool is_finishing; /* pacer_finish called; the final flush is owed */
+    bool is_finished;  /* the final flush was made */
     struct clock_timer timer;
 };
 

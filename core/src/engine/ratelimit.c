@@ -57,7 +57,7 @@ struct ratelimit_rule {
 struct ratelimit {
     struct clock *clock; /* lent */
     struct ratelimit_config cfg;
-    uint64_t seed; /* state of the default jitter source */
+    uint64_t seed;                   /* state of the default jitter source */
     struct ratelimit_bucket **table; /* owned chains */
     size_t table_size;               /* a power of two */
     struct ratelimit_rule rules[RATELIMIT_MAX_RULES];
@@ -485,7 +485,8 @@ ratelimit_call_new(const struct ratelimit *rl, const struct ratelimit_req *req,
 
     if (!call)
         return AB_ENOMEM;
-    if (req->coalesce != RATELIMIT_COALESCE_NONE && !(call->coalesce_key = strdup(req->coalesce_key))) {
+    if (req->coalesce != RATELIMIT_COALESCE_NONE &&
+        !(call->coalesce_key = strdup(req->coalesce_key))) {
         free(call);
         return AB_ENOMEM;
     }

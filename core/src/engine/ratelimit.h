@@ -51,7 +51,7 @@ typedef void (*ratelimit_finished_fn)(void *arg, int status);
 
 /* A request to submit. Strings are lent for the call and copied. */
 struct ratelimit_req {
-    const char *bucket;       /* e.g. "discord:react:<channel>"; NULL = "" */
+    const char *bucket; /* e.g. "discord:react:<channel>"; NULL = "" */
     enum ratelimit_priority priority;
     enum ratelimit_coalesce coalesce;
     const char *coalesce_key; /* the message (and emoji) the request is about; required
@@ -68,14 +68,14 @@ struct ratelimit_bucket_opts {
 
 /* Scheduler-wide settings. */
 struct ratelimit_config {
-    size_t bucket_queue_cap;        /* queued requests per bucket (default 64) */
-    uint32_t max_attempts;          /* tries for 5xx/network errors, the first included (4) */
-    uint32_t max_rate_limited;      /* 429 retries per request before giving up (8) */
-    uint64_t backoff_base_ms;       /* first retry delay ceiling (500) */
-    uint64_t backoff_cap_ms;        /* retry delay cap (30000) */
+    size_t bucket_queue_cap;         /* queued requests per bucket (default 64) */
+    uint32_t max_attempts;           /* tries for 5xx/network errors, the first included (4) */
+    uint32_t max_rate_limited;       /* 429 retries per request before giving up (8) */
+    uint64_t backoff_base_ms;        /* first retry delay ceiling (500) */
+    uint64_t backoff_cap_ms;         /* retry delay cap (30000) */
     uint64_t default_retry_after_ms; /* a 429 that gave no retry_after waits this (1000) */
-    backoff_rand_fn rand;           /* jitter source; NULL = xorshift seeded from rand_seed */
-    void *rand_state;               /* lent to rand */
+    backoff_rand_fn rand;            /* jitter source; NULL = xorshift seeded from rand_seed */
+    void *rand_state;                /* lent to rand */
     uint64_t rand_seed;
 };
 
@@ -89,8 +89,7 @@ struct ratelimit_stats {
 struct ratelimit_config ratelimit_config_default(void);
 
 /* A scheduler on @clock (lent; must outlive it). @cfg is copied; NULL = defaults. */
-int ratelimit_new(struct clock *clock, const struct ratelimit_config *cfg,
-                  struct ratelimit **out);
+int ratelimit_new(struct clock *clock, const struct ratelimit_config *cfg, struct ratelimit **out);
 
 /* Apply @opts to every bucket whose key starts with @prefix (copied), existing or
  * future. The longest matching prefix wins. */

@@ -58,8 +58,8 @@ reactions_classify_tool(const char *kind, const char *title)
 {
     static const char *const coding_kinds[] = {"execute", "read", "edit", "delete", "move", NULL};
     static const char *const web_kinds[] = {"search", "fetch", NULL};
-    static const char *const coding_words[] = {"exec", "read", "write", "edit", "bash", "shell",
-                                               "terminal", "command", "patch", NULL};
+    static const char *const coding_words[] = {"exec",  "read",     "write",   "edit",  "bash",
+                                               "shell", "terminal", "command", "patch", NULL};
     static const char *const web_words[] = {"search", "fetch", "browse", "web", "http", NULL};
 
     if (kind) {

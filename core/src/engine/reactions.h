@@ -1,6 +1,6 @@
-/* Status reactions on one user message: 👀 queued → 🤔 thinking → 🔥/👨‍💻/⚡ tool →
- * 🆗 + mood, or 😱; 🥱/😨 when the agent stalls. Debounced and coalesced, so a state
- * that would be overtaken before it shows is never sent. */
+/* Status reactions on one user message: 👀 queued → 🤔 thinking → 🔥/👨‍💻/⚡ tool
+ * → 🆗 + mood, or 😱; 🥱/😨 when the agent stalls. Debounced and coalesced, so a state that
+ * would be overtaken before it shows is never sent. */
 #ifndef AB_ENGINE_REACTIONS_H
 #define AB_ENGINE_REACTIONS_H
 
@@ -77,15 +77,15 @@ struct reactions {
     struct reactions_config cfg;
     struct clock *clock; /* lent; outlives this */
     reactions_emit_cb emit;
-    void *arg;                      /* lent to emit */
-    enum reactions_state shown;     /* what the message carries now */
-    const char *shown_mood;         /* lent from cfg; the mood face shown with done */
-    enum reactions_state desired;   /* what it should carry once the debounce passes */
-    enum reactions_state working;   /* thinking or the tool class: where progress returns */
-    struct clock_timer debounce;    /* desired → shown */
-    struct clock_timer stall_soft;  /* since last progress */
-    struct clock_timer stall_hard;  /* since last progress */
-    struct clock_timer hold;        /* done/error → removed */
+    void *arg;                     /* lent to emit */
+    enum reactions_state shown;    /* what the message carries now */
+    const char *shown_mood;        /* lent from cfg; the mood face shown with done */
+    enum reactions_state desired;  /* what it should carry once the debounce passes */
+    enum reactions_state working;  /* thinking or the tool class: where progress returns */
+    struct clock_timer debounce;   /* desired → shown */
+    struct clock_timer stall_soft; /* since last progress */
+    struct clock_timer stall_hard; /* since last progress */
+    struct clock_timer hold;       /* done/error → removed */
 };
 
 /* The CONFIG.md defaults: enabled, not removed after reply, debounce 700 ms, stalls at

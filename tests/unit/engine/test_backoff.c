@@ -95,12 +95,9 @@ int
 main(void)
 {
     const TTest *tests[] = {
-        ceilings_double_up_to_the_cap,
-        full_jitter_reaches_zero_and_stays_within_the_ceiling,
-        reset_after_success_starts_over,
-        long_outages_never_overflow,
-        bad_parameters_are_refused,
-        NULL,
+        ceilings_double_up_to_the_cap,   full_jitter_reaches_zero_and_stays_within_the_ceiling,
+        reset_after_success_starts_over, long_outages_never_overflow,
+        bad_parameters_are_refused,      NULL,
     };
 
     return runner_run("engine-backoff", 10, tests);

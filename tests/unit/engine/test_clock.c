@@ -134,9 +134,8 @@ START_TEST(ten_thousand_timers_fire_sorted_and_stopped_ones_never)
         m[i].due = (seed >> 33) % 60000;
         m[i].last_due = &last_due;
         m[i].fired = &fired;
-        ck_assert_int_eq(clock_timer_start(many_clock, &m[i].timer, m[i].due, many_fired_ordered,
-                                           &m[i]),
-                         0);
+        ck_assert_int_eq(
+            clock_timer_start(many_clock, &m[i].timer, m[i].due, many_fired_ordered, &m[i]), 0);
     }
     for (unsigned i = 0; i < N; i += 3)
         clock_timer_stop(&m[i].timer);
@@ -195,8 +194,10 @@ START_TEST(uv_clock_fires_real_timers_in_order_on_one_handle)
     char order[8] = {0};
     size_t n = 0;
     struct real r[4] = {
-        {.name = 'c', .delay_ms = 60}, {.name = 'a', .delay_ms = 10},
-        {.name = 'd', .delay_ms = 80}, {.name = 'b', .delay_ms = 30},
+        {.name = 'c', .delay_ms = 60},
+        {.name = 'a', .delay_ms = 10},
+        {.name = 'd', .delay_ms = 80},
+        {.name = 'b', .delay_ms = 30},
     };
     unsigned handles = 0;
 

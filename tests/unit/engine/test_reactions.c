@@ -106,8 +106,10 @@ START_TEST(tools_show_their_class_and_overtaken_classes_are_never_sent)
     at(&f, 3500);
     reactions_tool(&f.r, REACTIONS_TOOL_WEB);
     at(&f, 5000);
-    ck_assert_str_eq(f.trace.text, "700 +🤔 | 1700 -🤔 | 1700 +👨‍💻 | 3000 -👨‍💻 | 3000 +🔥 | "
-                                   "4200 -🔥 | 4200 +⚡");
+    ck_assert_str_eq(
+        f.trace.text,
+        "700 +🤔 | 1700 -🤔 | 1700 +👨‍💻 | 3000 -👨‍💻 | 3000 +🔥 | "
+        "4200 -🔥 | 4200 +⚡");
     fixture_done(&f);
 }
 END_TEST
@@ -137,12 +139,15 @@ START_TEST(stalls_go_soft_then_hard_and_progress_brings_the_work_back)
     at(&f, 2000);
     reactions_tool(&f.r, REACTIONS_TOOL_CODING); /* last progress at 2000 */
     at(&f, 40000);
-    ck_assert_str_eq(f.trace.text, "700 +🤔 | 2700 -🤔 | 2700 +👨‍💻 | 12000 -👨‍💻 | 12000 +🥱 | "
-                                   "32000 -🥱 | 32000 +😨");
+    ck_assert_str_eq(
+        f.trace.text,
+        "700 +🤔 | 2700 -🤔 | 2700 +👨‍💻 | 12000 -👨‍💻 | 12000 +🥱 | "
+        "32000 -🥱 | 32000 +😨");
     trace_clear(&f.trace);
     reactions_progress(&f.r);
     at(&f, 52000);
-    ck_assert_str_eq(f.trace.text, "40700 -😨 | 40700 +👨‍💻 | 50000 -👨‍💻 | 50000 +🥱");
+    ck_assert_str_eq(f.trace.text,
+                     "40700 -😨 | 40700 +👨‍💻 | 50000 -👨‍💻 | 50000 +🥱");
     fixture_done(&f);
 }
 END_TEST
@@ -180,8 +185,9 @@ START_TEST(done_shows_ok_and_the_mood_then_removes_both_after_the_hold)
     ck_assert_str_eq(f.trace.text,
                      "0 +👀 | 700 -👀 | 700 +🤔 | 2000 -🤔 | 2000 +🆗 | 2000 +🤷");
     at(&f, 10000);
-    ck_assert_str_eq(f.trace.text, "0 +👀 | 700 -👀 | 700 +🤔 | 2000 -🤔 | 2000 +🆗 | 2000 +🤷 | "
-                                   "3500 -🆗 | 3500 -🤷");
+    ck_assert_str_eq(f.trace.text,
+                     "0 +👀 | 700 -👀 | 700 +🤔 | 2000 -🤔 | 2000 +🆗 | 2000 +🤷 | "
+                     "3500 -🆗 | 3500 -🤷");
     ck_assert_int_eq(reactions_shown(&f.r), REACTIONS_REMOVED);
     fixture_done(&f);
 }
