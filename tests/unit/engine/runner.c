@@ -3,7 +3,8 @@
 
 #include <stdlib.h>
 
-/* One suite, one case, every test forked with its own timeout. */
+/* One suite, one case, every test with its own timeout; forked unless CK_FORK=no
+ * (set it to run the whole suite in one process under valgrind or gdb). */
 int
 runner_run(const char *name, double timeout_s, const TTest *const *tests)
 {
@@ -17,7 +18,6 @@ runner_run(const char *name, double timeout_s, const TTest *const *tests)
         tcase_add_test(tc, *tests);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
