@@ -149,34 +149,33 @@ cpu_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* 10 000 render changes through the pacers, then every turn finishes. */
-static double
-run_paced(struct bench *b)
+/* One render change of conversation @i in the paced scenario. */
+static void
+step_paced(struct bench *b, int i)
 {
-    bench_setup(b);
-    double start = cpu_ms();
-    for (int i = 0; i < SUBMISSIONS; i++) {
-        clock_fake_advance(b->clock, STEP_MS);
-        pacer_update(&b->convs[i % CONVERSATIONS].pacer, (uint64_t)i + 1);
-    }
-    for (int i = 0; i < CONVERSATIONS; i++)
-        pacer_finish(&b->convs[i].pacer);
-    clock_fake_advance(b->clock, 10000);
-    double spent = cpu_ms() - start;
-    bench_teardown(b);
-    return spent;
+    pacer_update(&b->convs[i % CONVERSATIONS].pacer, (uint64_t)i + 1);
 }
 
-/* 10 000 live edits straight into the rate limiter. */
+/* One live edit of conversation @i submitted straight to the rate limiter. */
+static void
+step_direct(struct bench *b, int i)
+{
+    bench_submit_edit(b, &b->convs[i % CONVERSATIONS], NULL);
+}
+
+/* Drive SUBMISSIONS steps @step_ms apart, then end the turns (paced) and drain; returns
+ * the CPU milliseconds spent. */
 static double
-run_direct(struct bench *b)
+bench_run(struct bench *b, uint64_t step_ms, void (*step)(struct bench *, int), bool is_paced)
 {
     bench_setup(b);
     double start = cpu_ms();
     for (int i = 0; i < SUBMISSIONS; i++) {
-        clock_fake_advance(b->clock, DIRECT_STEP_MS);
-        bench_submit_edit(b, &b->convs[i % CONVERSATIONS], NULL);
+        clock_fake_advance(b->clock, step_ms);
+        step(b, i);
     }
+    for (int i = 0; is_paced && i < CONVERSATIONS; i++)
+        pacer_finish(&b->convs[i].pacer);
     clock_fake_advance(b->clock, 10000);
     double spent = cpu_ms() - start;
     bench_teardown(b);
@@ -212,13 +211,13 @@ main(void)
     unsigned counted = 0;
 
     for (int r = 0; r < RUNS; r++) {
-        double t = run_paced(&b);
+        double t = bench_run(&b, STEP_MS, step_paced, true);
         best_paced = t < best_paced ? t : best_paced;
         paced_flushes = b.flushes;
         paced_delivered = b.delivered;
         if (b.failed)
             return EXIT_FAILURE;
-        t = run_direct(&b);
+        t = bench_run(&b, DIRECT_STEP_MS, step_direct, false);
         best_direct = t < best_direct ? t : best_direct;
         direct_delivered = b.delivered;
         direct_cancelled = b.cancelled;

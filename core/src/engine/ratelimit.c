@@ -267,6 +267,23 @@ ratelimit_free_if_done(struct ratelimit *rl)
     free(rl);
 }
 
+/* Link @call between @prev and @next (NULL at either end) in @q. */
+static void
+ratelimit_queue_link(struct ratelimit_queue *q, struct ratelimit_call *call,
+                     struct ratelimit_call *prev, struct ratelimit_call *next)
+{
+    call->prev = prev;
+    call->next = next;
+    if (prev)
+        prev->next = call;
+    else
+        q->head = call;
+    if (next)
+        next->prev = call;
+    else
+        q->tail = call;
+}
+
 /* Append @call to its priority's queue (or put it first, for a retry). */
 static void
 ratelimit_queue_push(struct ratelimit_bucket *b, struct ratelimit_call *call, bool at_head)
@@ -274,23 +291,10 @@ ratelimit_queue_push(struct ratelimit_bucket *b, struct ratelimit_call *call, bo
     struct ratelimit_queue *q = &b->queues[call->priority];
 
     call->bucket = b;
-    if (at_head) {
-        call->prev = NULL;
-        call->next = q->head;
-        if (q->head)
-            q->head->prev = call;
-        else
-            q->tail = call;
-        q->head = call;
-    } else {
-        call->next = NULL;
-        call->prev = q->tail;
-        if (q->tail)
-            q->tail->next = call;
-        else
-            q->head = call;
-        q->tail = call;
-    }
+    if (at_head)
+        ratelimit_queue_link(q, call, NULL, q->head);
+    else
+        ratelimit_queue_link(q, call, q->tail, NULL);
     b->queued++;
     b->rl->stats.queued++;
 }
@@ -300,19 +304,8 @@ static void
 ratelimit_queue_swap(struct ratelimit_bucket *b, struct ratelimit_call *old,
                      struct ratelimit_call *call)
 {
-    struct ratelimit_queue *q = &b->queues[old->priority];
-
     call->bucket = b;
-    call->prev = old->prev;
-    call->next = old->next;
-    if (old->prev)
-        old->prev->next = call;
-    else
-        q->head = call;
-    if (old->next)
-        old->next->prev = call;
-    else
-        q->tail = call;
+    ratelimit_queue_link(&b->queues[old->priority], call, old->prev, old->next);
 }
 
 /* Take @call out of its bucket's queue. */

@@ -152,26 +152,27 @@ reactions_want(struct reactions *r, enum reactions_state state)
     clock_timer_start(r->clock, &r->debounce, r->cfg.debounce_ms, reactions_debounce_fired, r);
 }
 
+/* No progress for a while: show @state at once (it has held long enough by definition). */
+static void
+reactions_stall(struct reactions *r, enum reactions_state state)
+{
+    clock_timer_stop(&r->debounce);
+    r->desired = state;
+    reactions_show(r, state, NULL);
+}
+
 /* No progress for stall_soft_ms. */
 static void
 reactions_stall_soft_fired(void *arg)
 {
-    struct reactions *r = arg;
-
-    clock_timer_stop(&r->debounce);
-    r->desired = REACTIONS_STALL_SOFT;
-    reactions_show(r, REACTIONS_STALL_SOFT, NULL);
+    reactions_stall(arg, REACTIONS_STALL_SOFT);
 }
 
 /* No progress for stall_hard_ms. */
 static void
 reactions_stall_hard_fired(void *arg)
 {
-    struct reactions *r = arg;
-
-    clock_timer_stop(&r->debounce);
-    r->desired = REACTIONS_STALL_HARD;
-    reactions_show(r, REACTIONS_STALL_HARD, NULL);
+    reactions_stall(arg, REACTIONS_STALL_HARD);
 }
 
 /* Remove done/error after their hold. */

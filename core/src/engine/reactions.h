@@ -1,6 +1,6 @@
 /* Status reactions on one user message: 👀 queued → 🤔 thinking → 🔥/👨‍💻/⚡ tool
- * → 🆗 + mood, or 😱; 🥱/😨 when the agent stalls. Debounced and coalesced, so a state that
- * would be overtaken before it shows is never sent. */
+ * → 🆗 + mood, or 😱; 🥱/😨 when the agent stalls. Debounced and coalesced, so a state
+ * that would be overtaken before it shows is never sent. */
 #ifndef AB_ENGINE_REACTIONS_H
 #define AB_ENGINE_REACTIONS_H
 

@@ -134,6 +134,20 @@ go(struct fixture *f, const char *name, const char *bucket, enum ratelimit_prior
     return op;
 }
 
+/* Submit a new op whose first attempt ends with @status and @info (NULL: none). */
+static struct op *
+go_answered(struct fixture *f, const char *name, const char *bucket, enum ratelimit_priority prio,
+            int status, const struct ab_rate_info *info)
+{
+    struct op *op = op_new(f, name);
+
+    op->results[0] = status;
+    if (info)
+        op->infos[0] = *info;
+    ck_assert_int_eq(submit(f, op, bucket, prio, RATELIMIT_COALESCE_NONE, NULL), 0);
+    return op;
+}
+
 static void
 at(struct fixture *f, uint64_t t)
 {
@@ -227,10 +241,8 @@ START_TEST(a_429_pauses_the_bucket_for_retry_after_then_succeeds)
     struct fixture f;
 
     fixture_init(&f, 0, NULL);
-    struct op *a = op_new(&f, "a");
-    a->results[0] = AB_ERATELIMIT;
-    a->infos[0] = rate_429(2000, false);
-    ck_assert_int_eq(submit(&f, a, "ch", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL), 0);
+    struct ab_rate_info info = rate_429(2000, false);
+    go_answered(&f, "a", "ch", RATELIMIT_LIVE_EDIT, AB_ERATELIMIT, &info);
     at(&f, 10);
     go(&f, "b", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
     go(&f, "other", "ch2", RATELIMIT_REACTION, RATELIMIT_COALESCE_NONE, NULL);
@@ -249,10 +261,8 @@ START_TEST(a_global_429_pauses_every_bucket)
     struct fixture f;
 
     fixture_init(&f, 0, NULL);
-    struct op *a = op_new(&f, "a");
-    a->results[0] = AB_ERATELIMIT;
-    a->infos[0] = rate_429(1000, true);
-    ck_assert_int_eq(submit(&f, a, "ch1", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL), 0);
+    struct ab_rate_info info = rate_429(1000, true);
+    go_answered(&f, "a", "ch1", RATELIMIT_LIVE_EDIT, AB_ERATELIMIT, &info);
     at(&f, 100);
     go(&f, "b", "ch2", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
     at(&f, 200);
@@ -269,10 +279,9 @@ START_TEST(an_empty_window_waits_for_reset_after)
     struct fixture f;
 
     fixture_init(&f, 0, NULL);
-    struct op *a = op_new(&f, "a");
-    a->infos[0] = (struct ab_rate_info){
+    struct ab_rate_info empty = {
         .size = sizeof(struct ab_rate_info), .remaining = 0, .reset_after_ms = 700};
-    ck_assert_int_eq(submit(&f, a, "ch", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL), 0);
+    go_answered(&f, "a", "ch", RATELIMIT_LIVE_EDIT, 0, &empty);
     go(&f, "b", "ch", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL);
     at(&f, 300);
     /* A report from outside a call (host rate_report) pushes the reset further. */
@@ -299,9 +308,7 @@ START_TEST(server_errors_retry_with_backoff_then_fail_after_max_attempts)
     for (int i = 0; i < MAX_TRIES; i++)
         a->results[i] = i % 2 ? AB_ETIMEDOUT : AB_EIO;
     ck_assert_int_eq(submit(&f, a, "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL), 0);
-    struct op *b = op_new(&f, "b");
-    b->results[0] = AB_EIO;
-    ck_assert_int_eq(submit(&f, b, "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL), 0);
+    go_answered(&f, "b", "ch", RATELIMIT_FINAL_TEXT, AB_EIO, NULL);
     at(&f, 5000);
     /* Full jitter at the top of the range: 100, 200, then capped at 300. */
     ck_assert_str_eq(f.trace.text, "0 start a | 100 start a | 300 start a | 600 start a | "
@@ -321,9 +328,7 @@ START_TEST(jitter_spreads_the_retry_delay)
 
     fixture_init(&f, 0, NULL);
     f.rand_value = UINT32_MAX / 4; /* a quarter of the 500 ms ceiling */
-    struct op *a = op_new(&f, "a");
-    a->results[0] = AB_EIO;
-    ck_assert_int_eq(submit(&f, a, "ch", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL), 0);
+    go_answered(&f, "a", "ch", RATELIMIT_LIVE_EDIT, AB_EIO, NULL);
     at(&f, 1000);
     ck_assert_str_eq(f.trace.text, "0 start a | 125 start a | 125 end a ok");
     fixture_done(&f);
@@ -335,9 +340,7 @@ START_TEST(permanent_errors_are_reported_without_retry)
     struct fixture f;
 
     fixture_init(&f, 0, NULL);
-    struct op *a = op_new(&f, "a");
-    a->results[0] = AB_EAUTH;
-    ck_assert_int_eq(submit(&f, a, "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL), 0);
+    go_answered(&f, "a", "ch", RATELIMIT_FINAL_TEXT, AB_EAUTH, NULL);
     ck_assert_str_eq(f.trace.text, "0 start a | 0 end a authentication failed");
     fixture_done(&f);
 }
