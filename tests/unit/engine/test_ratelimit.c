@@ -1,0 +1,524 @@
+/* The outbound scheduler on the fake clock against a scripted platform: priorities,
+ * coalescing, 429s (bucket and global), empty windows, retries with backoff, reaction
+ * spacing, queue caps and closing. Each test states the exact trace it expects. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <check.h>
+
+#include <agent-broker/errors.h>
+
+#include "engine/ratelimit.h"
+#include "runner.h"
+#include "trace.h"
+
+#define MAX_OPS 32
+#define MAX_TRIES 8
+
+struct fixture;
+
+/* One request and the platform's scripted answers to its attempts (0 after the script). */
+struct op {
+    struct fixture *f;
+    const char *name;
+    int results[MAX_TRIES];
+    struct ab_rate_info infos[MAX_TRIES]; /* used when .size != 0 */
+    int tries;
+    struct ratelimit_call *call;
+    struct clock_timer latency;
+};
+
+struct fixture {
+    struct clock *clock;
+    struct trace trace;
+    struct ratelimit *rl;
+    uint64_t latency_ms; /* how long the platform takes to answer */
+    uint32_t rand_value; /* the jitter source always returns this */
+    bool is_quiet;       /* record nothing (load tests) */
+    struct op ops[MAX_OPS];
+    int op_count;
+};
+
+static uint32_t
+fixed_rand(void *state)
+{
+    return *(uint32_t *)state;
+}
+
+/* The platform answers the current attempt of @op. */
+static void
+op_answer(void *arg)
+{
+    struct op *op = arg;
+    int i = op->tries++;
+    int status = i < MAX_TRIES ? op->results[i] : 0;
+    const struct ab_rate_info *info = i < MAX_TRIES && op->infos[i].size ? &op->infos[i] : NULL;
+
+    ratelimit_call_done(op->call, status, info);
+}
+
+static void
+op_perform(void *arg, struct ratelimit_call *call)
+{
+    struct op *op = arg;
+
+    if (!op->f->is_quiet)
+        trace_add(&op->f->trace, "start %s", op->name);
+    op->call = call;
+    if (op->f->latency_ms == 0)
+        op_answer(op);
+    else
+        clock_timer_start(op->f->clock, &op->latency, op->f->latency_ms, op_answer, op);
+}
+
+static void
+op_finished(void *arg, int status)
+{
+    struct op *op = arg;
+
+    if (!op->f->is_quiet)
+        trace_add(&op->f->trace, "end %s %s", op->name, status == 0 ? "ok" : ab_strerror(status));
+}
+
+/* A scheduler at t=0 with a 500 ms backoff base, fixed jitter at the top of the range. */
+static void
+fixture_init(struct fixture *f, uint64_t latency_ms, struct ratelimit_config *cfg)
+{
+    struct ratelimit_config def = ratelimit_config_default();
+
+    *f = (struct fixture){.latency_ms = latency_ms, .rand_value = UINT32_MAX};
+    if (!cfg)
+        cfg = &def;
+    cfg->rand = fixed_rand;
+    cfg->rand_state = &f->rand_value;
+    ck_assert_int_eq(clock_new_fake(0, &f->clock), 0);
+    trace_init(&f->trace, f->clock);
+    ck_assert_int_eq(ratelimit_new(f->clock, cfg, &f->rl), 0);
+}
+
+/* A new scripted op named @name. */
+static struct op *
+op_new(struct fixture *f, const char *name)
+{
+    ck_assert_int_lt(f->op_count, MAX_OPS);
+    struct op *op = &f->ops[f->op_count++];
+    *op = (struct op){.f = f, .name = name};
+    clock_timer_init(&op->latency);
+    return op;
+}
+
+/* Submit @op; returns what ratelimit_submit returned. */
+static int
+submit(struct fixture *f, struct op *op, const char *bucket, enum ratelimit_priority prio,
+       enum ratelimit_coalesce mode, const char *key)
+{
+    struct ratelimit_req req = {
+        .bucket = bucket,
+        .priority = prio,
+        .coalesce = mode,
+        .coalesce_key = key,
+        .perform = op_perform,
+        .finished = op_finished,
+        .arg = op,
+    };
+    return ratelimit_submit(f->rl, &req);
+}
+
+/* Submit a new op and require it accepted. */
+static struct op *
+go(struct fixture *f, const char *name, const char *bucket, enum ratelimit_priority prio,
+   enum ratelimit_coalesce mode, const char *key)
+{
+    struct op *op = op_new(f, name);
+    ck_assert_int_eq(submit(f, op, bucket, prio, mode, key), 0);
+    return op;
+}
+
+/* Submit a new op whose first attempt ends with @status and @info (NULL: none). */
+static struct op *
+go_answered(struct fixture *f, const char *name, const char *bucket, enum ratelimit_priority prio,
+            int status, const struct ab_rate_info *info)
+{
+    struct op *op = op_new(f, name);
+
+    op->results[0] = status;
+    if (info)
+        op->infos[0] = *info;
+    ck_assert_int_eq(submit(f, op, bucket, prio, RATELIMIT_COALESCE_NONE, NULL), 0);
+    return op;
+}
+
+static void
+at(struct fixture *f, uint64_t t)
+{
+    clock_fake_advance(f->clock, t - clock_now_ms(f->clock));
+}
+
+/* Everything finished, all buckets released, nothing left armed. */
+static void
+fixture_done(struct fixture *f)
+{
+    struct ratelimit_stats st;
+
+    at(f, clock_now_ms(f->clock) + 120000);
+    ratelimit_get_stats(f->rl, &st);
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_eq(st.in_flight, 0);
+    ck_assert_uint_eq(st.buckets, 0);
+    ratelimit_close(f->rl);
+    ck_assert_uint_eq(clock_pending(f->clock), 0);
+    clock_close(f->clock);
+}
+
+static struct ab_rate_info
+rate_429(uint64_t retry_after_ms, bool global)
+{
+    return (struct ab_rate_info){.size = sizeof(struct ab_rate_info),
+                                 .remaining = -1,
+                                 .retry_after_ms = retry_after_ms,
+                                 .global = global};
+}
+
+START_TEST(final_text_goes_before_live_edits_before_reactions)
+{
+    struct fixture f;
+
+    fixture_init(&f, 100, NULL);
+    go(&f, "r1", "ch", RATELIMIT_REACTION, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "r2", "ch", RATELIMIT_REACTION, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "e1", "ch", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "f1", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "f2", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
+    at(&f, 1000);
+    ck_assert_str_eq(f.trace.text, "0 start r1 | 100 end r1 ok | 100 start f1 | 200 end f1 ok | "
+                                   "200 start f2 | 300 end f2 ok | 300 start e1 | 400 end e1 ok | "
+                                   "400 start r2 | 500 end r2 ok");
+    fixture_done(&f);
+}
+END_TEST
+
+START_TEST(a_newer_live_edit_replaces_the_queued_one_in_its_place)
+{
+    struct fixture f;
+
+    fixture_init(&f, 100, NULL);
+    go(&f, "e1", "ch", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_REPLACE, "m1");
+    go(&f, "e2", "ch", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_REPLACE, "m1");
+    go(&f, "x1", "ch", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_REPLACE, "m2");
+    at(&f, 50);
+    go(&f, "e3", "ch", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_REPLACE, "m1");
+    go(&f, "e4", "ch", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_REPLACE, "m1");
+    at(&f, 1000);
+    ck_assert_str_eq(f.trace.text, "0 start e1 | 50 end e2 cancelled | 50 end e3 cancelled | "
+                                   "100 end e1 ok | 100 start e4 | 200 end e4 ok | "
+                                   "200 start x1 | 300 end x1 ok");
+    struct ratelimit_stats st;
+    ratelimit_get_stats(f.rl, &st);
+    ck_assert_uint_eq(st.coalesced, 2);
+    ck_assert_uint_eq(st.delivered, 3);
+    fixture_done(&f);
+}
+END_TEST
+
+START_TEST(a_reaction_add_and_remove_pair_cancels_out)
+{
+    struct fixture f;
+
+    fixture_init(&f, 100, NULL);
+    go(&f, "busy", "ch", RATELIMIT_REACTION, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "+eyes", "ch", RATELIMIT_REACTION, RATELIMIT_COALESCE_ADD, "m1 👀");
+    go(&f, "+think", "ch", RATELIMIT_REACTION, RATELIMIT_COALESCE_ADD, "m1 🤔");
+    go(&f, "-eyes", "ch", RATELIMIT_REACTION, RATELIMIT_COALESCE_REMOVE, "m1 👀");
+    at(&f, 1000);
+    ck_assert_str_eq(f.trace.text, "0 start busy | 0 end +eyes cancelled | 0 end -eyes cancelled | "
+                                   "100 end busy ok | 100 start +think | 200 end +think ok");
+    fixture_done(&f);
+}
+END_TEST
+
+START_TEST(a_429_pauses_the_bucket_for_retry_after_then_succeeds)
+{
+    struct fixture f;
+
+    fixture_init(&f, 0, NULL);
+    struct ab_rate_info info = rate_429(2000, false);
+    go_answered(&f, "a", "ch", RATELIMIT_LIVE_EDIT, AB_ERATELIMIT, &info);
+    at(&f, 10);
+    go(&f, "b", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "other", "ch2", RATELIMIT_REACTION, RATELIMIT_COALESCE_NONE, NULL);
+    at(&f, 1999);
+    ck_assert_str_eq(f.trace.text, "0 start a | 10 start other | 10 end other ok");
+    at(&f, 3000);
+    /* The retried edit waits behind the final text that outranks it. */
+    ck_assert_str_eq(f.trace.text, "0 start a | 10 start other | 10 end other ok | "
+                                   "2000 start b | 2000 end b ok | 2000 start a | 2000 end a ok");
+    fixture_done(&f);
+}
+END_TEST
+
+START_TEST(a_global_429_pauses_every_bucket)
+{
+    struct fixture f;
+
+    fixture_init(&f, 0, NULL);
+    struct ab_rate_info info = rate_429(1000, true);
+    go_answered(&f, "a", "ch1", RATELIMIT_LIVE_EDIT, AB_ERATELIMIT, &info);
+    at(&f, 100);
+    go(&f, "b", "ch2", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
+    at(&f, 200);
+    go(&f, "c", "ch3", RATELIMIT_REACTION, RATELIMIT_COALESCE_NONE, NULL);
+    at(&f, 5000);
+    ck_assert_str_eq(f.trace.text, "0 start a | 1000 start a | 1000 end a ok | 1000 start b | "
+                                   "1000 end b ok | 1000 start c | 1000 end c ok");
+    fixture_done(&f);
+}
+END_TEST
+
+START_TEST(an_empty_window_waits_for_reset_after)
+{
+    struct fixture f;
+
+    fixture_init(&f, 0, NULL);
+    struct ab_rate_info empty = {
+        .size = sizeof(struct ab_rate_info), .remaining = 0, .reset_after_ms = 700};
+    go_answered(&f, "a", "ch", RATELIMIT_LIVE_EDIT, 0, &empty);
+    go(&f, "b", "ch", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL);
+    at(&f, 300);
+    /* A report from outside a call (host rate_report) pushes the reset further. */
+    ratelimit_report(f.rl, "ch",
+                     &(struct ab_rate_info){.size = sizeof(struct ab_rate_info),
+                                            .remaining = 0,
+                                            .reset_after_ms = 1000});
+    at(&f, 5000);
+    ck_assert_str_eq(f.trace.text, "0 start a | 0 end a ok | 1300 start b | 1300 end b ok");
+    fixture_done(&f);
+}
+END_TEST
+
+START_TEST(server_errors_retry_with_backoff_then_fail_after_max_attempts)
+{
+    struct fixture f;
+    struct ratelimit_config cfg = ratelimit_config_default();
+
+    cfg.max_attempts = 4;
+    cfg.backoff_base_ms = 100;
+    cfg.backoff_cap_ms = 300;
+    fixture_init(&f, 0, &cfg);
+    struct op *a = op_new(&f, "a");
+    for (int i = 0; i < MAX_TRIES; i++)
+        a->results[i] = i % 2 ? AB_ETIMEDOUT : AB_EIO;
+    ck_assert_int_eq(submit(&f, a, "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL), 0);
+    go_answered(&f, "b", "ch", RATELIMIT_FINAL_TEXT, AB_EIO, NULL);
+    at(&f, 5000);
+    /* Full jitter at the top of the range: 100, 200, then capped at 300. */
+    ck_assert_str_eq(f.trace.text, "0 start a | 100 start a | 300 start a | 600 start a | "
+                                   "600 end a timed out | 600 start b | 700 start b | "
+                                   "700 end b ok");
+    struct ratelimit_stats st;
+    ratelimit_get_stats(f.rl, &st);
+    ck_assert_uint_eq(st.failed, 1);
+    ck_assert_uint_eq(st.retried, 4);
+    fixture_done(&f);
+}
+END_TEST
+
+START_TEST(jitter_spreads_the_retry_delay)
+{
+    struct fixture f;
+
+    fixture_init(&f, 0, NULL);
+    f.rand_value = UINT32_MAX / 4; /* a quarter of the 500 ms ceiling */
+    go_answered(&f, "a", "ch", RATELIMIT_LIVE_EDIT, AB_EIO, NULL);
+    at(&f, 1000);
+    ck_assert_str_eq(f.trace.text, "0 start a | 125 start a | 125 end a ok");
+    fixture_done(&f);
+}
+END_TEST
+
+START_TEST(permanent_errors_are_reported_without_retry)
+{
+    struct fixture f;
+
+    fixture_init(&f, 0, NULL);
+    go_answered(&f, "a", "ch", RATELIMIT_FINAL_TEXT, AB_EAUTH, NULL);
+    ck_assert_str_eq(f.trace.text, "0 start a | 0 end a authentication failed");
+    fixture_done(&f);
+}
+END_TEST
+
+START_TEST(endless_429s_give_up_after_max_rate_limited)
+{
+    struct fixture f;
+    struct ratelimit_config cfg = ratelimit_config_default();
+
+    cfg.max_rate_limited = 2;
+    fixture_init(&f, 0, &cfg);
+    struct op *a = op_new(&f, "a");
+    for (int i = 0; i < MAX_TRIES; i++)
+        a->results[i] = AB_ERATELIMIT; /* no retry_after: the default 1000 ms */
+    ck_assert_int_eq(submit(&f, a, "ch", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL), 0);
+    at(&f, 10000);
+    ck_assert_str_eq(f.trace.text, "0 start a | 1000 start a | 2000 start a | "
+                                   "2000 end a rate limited");
+    fixture_done(&f);
+}
+END_TEST
+
+START_TEST(reactions_in_one_channel_are_spaced_250ms_apart)
+{
+    struct fixture f;
+    struct ratelimit_bucket_opts spaced = {.min_spacing_ms = 250};
+
+    fixture_init(&f, 0, NULL);
+    ck_assert_int_eq(ratelimit_set_bucket_opts(f.rl, "discord:react:", &spaced), 0);
+    go(&f, "r1", "discord:react:c1", RATELIMIT_REACTION, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "r2", "discord:react:c1", RATELIMIT_REACTION, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "o1", "discord:edit:c1", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "o2", "discord:edit:c1", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL);
+    at(&f, 100);
+    go(&f, "r3", "discord:react:c1", RATELIMIT_REACTION, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "s1", "discord:react:c2", RATELIMIT_REACTION, RATELIMIT_COALESCE_NONE, NULL);
+    at(&f, 2000);
+    ck_assert_str_eq(f.trace.text, "0 start r1 | 0 end r1 ok | 0 start o1 | 0 end o1 ok | "
+                                   "0 start o2 | 0 end o2 ok | 100 start s1 | 100 end s1 ok | "
+                                   "250 start r2 | 250 end r2 ok | 500 start r3 | 500 end r3 ok");
+    fixture_done(&f);
+}
+END_TEST
+
+START_TEST(a_full_bucket_drops_the_lowest_priority_coalescible_work_first)
+{
+    struct fixture f;
+    struct ratelimit_config cfg = ratelimit_config_default();
+
+    cfg.bucket_queue_cap = 3;
+    fixture_init(&f, 100, &cfg);
+    go(&f, "busy", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "e1", "ch", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_REPLACE, "m1");
+    go(&f, "+a", "ch", RATELIMIT_REACTION, RATELIMIT_COALESCE_ADD, "m1 a");
+    go(&f, "+b", "ch", RATELIMIT_REACTION, RATELIMIT_COALESCE_ADD, "m1 b");
+    go(&f, "f1", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);   /* drops +a */
+    go(&f, "e2", "ch", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_REPLACE, "m2"); /* drops +b */
+    /* Now e1, f1, e2: a reaction is below everything queued and is refused. */
+    struct op *c = op_new(&f, "+c");
+    ck_assert_int_eq(submit(&f, c, "ch", RATELIMIT_REACTION, RATELIMIT_COALESCE_ADD, "m1 c"),
+                     AB_EFULL);
+    go(&f, "f2", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL); /* drops e1 */
+    go(&f, "f3", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL); /* drops e2 */
+    /* f1, f2, f3: nothing left that may be dropped. */
+    struct op *f4 = op_new(&f, "f4");
+    ck_assert_int_eq(submit(&f, f4, "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL),
+                     AB_EFULL);
+    at(&f, 1000);
+    ck_assert_str_eq(f.trace.text,
+                     "0 start busy | 0 end +a full | 0 end +b full | 0 end e1 full | "
+                     "0 end e2 full | 100 end busy ok | 100 start f1 | 200 end f1 ok | "
+                     "200 start f2 | 300 end f2 ok | 300 start f3 | 400 end f3 ok");
+    struct ratelimit_stats st;
+    ratelimit_get_stats(f.rl, &st);
+    ck_assert_uint_eq(st.dropped, 4);
+    fixture_done(&f);
+}
+END_TEST
+
+START_TEST(close_cancels_queued_work_and_waits_for_calls_in_flight)
+{
+    struct fixture f;
+
+    fixture_init(&f, 100, NULL);
+    go(&f, "a", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "b", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "c", "ch2", RATELIMIT_REACTION, RATELIMIT_COALESCE_NONE, NULL);
+    clock_timer_stop(&f.ops[2].latency);
+    at(&f, 50);
+    ratelimit_close(f.rl);
+    struct op *late = op_new(&f, "late");
+    ck_assert_int_eq(submit(&f, late, "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL),
+                     AB_ECLOSED);
+    at(&f, 1000); /* a answers at 100; c was stopped above, answer it by hand */
+    op_answer(&f.ops[2]);
+    ck_assert_str_eq(f.trace.text, "0 start a | 0 start c | 50 end b cancelled | 100 end a ok | "
+                                   "1000 end c ok");
+    ck_assert_uint_eq(clock_pending(f.clock), 0);
+    clock_close(f.clock);
+}
+END_TEST
+
+START_TEST(malformed_requests_are_refused)
+{
+    struct fixture f;
+    struct ratelimit_req req = {.bucket = "ch", .perform = op_perform};
+
+    fixture_init(&f, 0, NULL);
+    req.coalesce = RATELIMIT_COALESCE_REPLACE; /* without a key */
+    ck_assert_int_eq(ratelimit_submit(f.rl, &req), AB_EINVAL);
+    req.coalesce = RATELIMIT_COALESCE_NONE;
+    req.priority = (enum ratelimit_priority)7;
+    ck_assert_int_eq(ratelimit_submit(f.rl, &req), AB_EINVAL);
+    req.priority = RATELIMIT_REACTION;
+    req.perform = NULL;
+    ck_assert_int_eq(ratelimit_submit(f.rl, &req), AB_EINVAL);
+    struct ratelimit_config bad = ratelimit_config_default();
+    bad.backoff_cap_ms = 1;
+    struct ratelimit *rl;
+    ck_assert_int_eq(ratelimit_new(f.clock, &bad, &rl), AB_EINVAL);
+    fixture_done(&f);
+}
+END_TEST
+
+START_TEST(thousands_of_buckets_share_the_clock_and_are_released)
+{
+    struct fixture f;
+    struct ratelimit_bucket_opts spaced = {.min_spacing_ms = 250};
+    static struct op ops[3000];
+    char key[32];
+    struct ratelimit_stats st;
+
+    fixture_init(&f, 0, NULL);
+    f.is_quiet = true;
+    ratelimit_set_bucket_opts(f.rl, "r:", &spaced);
+    for (int i = 0; i < 3000; i++) {
+        ops[i] = (struct op){.f = &f, .name = "x"};
+        clock_timer_init(&ops[i].latency);
+        snprintf(key, sizeof(key), "r:%d", i % 1000);
+        ck_assert_int_eq(
+            submit(&f, &ops[i], key, RATELIMIT_REACTION, RATELIMIT_COALESCE_NONE, NULL), 0);
+    }
+    ratelimit_get_stats(f.rl, &st);
+    ck_assert_uint_eq(st.buckets, 1000);
+    ck_assert_uint_eq(st.queued, 2000);
+    ck_assert_uint_le(clock_pending(f.clock), 1000);
+    at(&f, 500);
+    ratelimit_get_stats(f.rl, &st);
+    ck_assert_uint_eq(st.delivered, 3000);
+    at(&f, 750);
+    ratelimit_get_stats(f.rl, &st);
+    ck_assert_uint_eq(st.buckets, 0);
+    fixture_done(&f);
+}
+END_TEST
+
+int
+main(void)
+{
+    const TTest *tests[] = {
+        final_text_goes_before_live_edits_before_reactions,
+        a_newer_live_edit_replaces_the_queued_one_in_its_place,
+        a_reaction_add_and_remove_pair_cancels_out,
+        a_429_pauses_the_bucket_for_retry_after_then_succeeds,
+        a_global_429_pauses_every_bucket,
+        an_empty_window_waits_for_reset_after,
+        server_errors_retry_with_backoff_then_fail_after_max_attempts,
+        jitter_spreads_the_retry_delay,
+        permanent_errors_are_reported_without_retry,
+        endless_429s_give_up_after_max_rate_limited,
+        reactions_in_one_channel_are_spaced_250ms_apart,
+        a_full_bucket_drops_the_lowest_priority_coalescible_work_first,
+        close_cancels_queued_work_and_waits_for_calls_in_flight,
+        malformed_requests_are_refused,
+        thousands_of_buckets_share_the_clock_and_are_released,
+        NULL,
+    };
+
+    return runner_run("engine-ratelimit", 20, tests);
+}
