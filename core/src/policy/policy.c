@@ -32,7 +32,7 @@ struct policy {
     struct policy_stats counters;
 };
 
-/* qsort/bsearch comparator over an array of strings. */
+/* bsearch comparator over an array of strings. */
 static int
 policy_cmp_str(const void *a, const void *b)
 {
@@ -57,25 +57,6 @@ policy_list_admits(char *const *list, size_t count, enum policy_allow_all all, c
     return policy_list_has(list, count, id);
 }
 
-/* Copy @cfg into @dst with every list sorted, ready for policy_list_has. */
-static int
-policy_config_prepare(struct policy_config *dst, const struct policy_config *cfg)
-{
-    int rc;
-
-    if ((rc = policy_config_copy(dst, cfg)) < 0)
-        return rc;
-    if (dst->allowed_channel_count)
-        qsort(dst->allowed_channels, dst->allowed_channel_count, sizeof(char *), policy_cmp_str);
-    if (dst->allowed_user_count)
-        qsort(dst->allowed_users, dst->allowed_user_count, sizeof(char *), policy_cmp_str);
-    if (dst->allowed_role_count)
-        qsort(dst->allowed_role_ids, dst->allowed_role_count, sizeof(char *), policy_cmp_str);
-    if (dst->trusted_bot_count)
-        qsort(dst->trusted_bot_ids, dst->trusted_bot_count, sizeof(char *), policy_cmp_str);
-    return 0;
-}
-
 /* Copy the rules and reserve both bounded tables. */
 int
 policy_new(const struct policy_config *cfg, struct policy **out)
@@ -88,7 +69,7 @@ policy_new(const struct policy_config *cfg, struct policy **out)
     p = calloc(1, sizeof(*p));
     if (!p)
         return AB_ENOMEM;
-    if ((rc = policy_config_prepare(&p->cfg, cfg)) < 0)
+    if ((rc = policy_config_copy(&p->cfg, cfg)) < 0)
         goto fail_policy;
     if ((rc = keyset_init(&p->seen, POLICY_DEDUPE_ENTRIES, POLICY_EVENT_KEY_MAX)) < 0)
         goto fail_config;
@@ -135,7 +116,7 @@ policy_set_config(struct policy *p, const struct policy_config *cfg)
 
     if (!p || !cfg)
         return AB_EINVAL;
-    if ((rc = policy_config_prepare(&next, cfg)) < 0)
+    if ((rc = policy_config_copy(&next, cfg)) < 0)
         return rc;
     policy_config_release(&p->cfg);
     p->cfg = next;
@@ -210,20 +191,43 @@ policy_incomplete(const struct ab_inbound *m)
     return NULL;
 }
 
+/* Join @n parts with ':' into @out (capacity @cap). Returns false when it does not
+ * fit. Plain copies: snprintf cost more than every rule together on the hot path. */
+static bool
+policy_key_join(char *out, size_t cap, const char *const *parts, size_t n)
+{
+    size_t len = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t part = strlen(parts[i]);
+
+        if (len + part + (i > 0) >= cap)
+            return false;
+        if (i > 0)
+            out[len++] = ':';
+        memcpy(out + len, parts[i], part);
+        len += part;
+    }
+    out[len] = '\0';
+    return true;
+}
+
 /* Remember this message's dedupe key; returns a reason when it must be ignored. */
 static const char *
 policy_dedupe(struct policy *p, const char *platform, const struct ab_inbound *m)
 {
     char key[POLICY_EVENT_KEY_MAX];
-    int n;
+    const char *by_event[] = {platform, "e", m->event_id};
+    const char *by_message[] = {platform, "m", m->channel_id, m->message_id};
+    bool fits;
 
     /* Event ids and message ids live in separate namespaces; a message id is unique
      * only within its channel (Slack ts). */
     if (policy_has_text(m->event_id))
-        n = snprintf(key, sizeof(key), "%s:e:%s", platform, m->event_id);
+        fits = policy_key_join(key, sizeof(key), by_event, 3);
     else
-        n = snprintf(key, sizeof(key), "%s:m:%s:%s", platform, m->channel_id, m->message_id);
-    if (n < 0 || (size_t)n >= sizeof(key))
+        fits = policy_key_join(key, sizeof(key), by_message, 4);
+    if (!fits)
         return "event id too long";
     if (keyset_find(&p->seen, key) != KEYSET_NONE) {
         p->counters.duplicates++;
@@ -326,7 +330,6 @@ policy_decide(struct policy *p, const char *platform, const struct ab_inbound *m
     const char *reason;
     enum policy_verdict verdict;
     bool mentioned, involved, like_user;
-    int n;
 
     if (!p || !platform || !m || !out || !*platform || strlen(platform) >= POLICY_PLATFORM_MAX)
         return AB_EINVAL;
@@ -334,8 +337,8 @@ policy_decide(struct policy *p, const char *platform, const struct ab_inbound *m
     memset(out, 0, sizeof(*out));
     if ((reason = policy_incomplete(m)))
         return policy_finish(p, platform, m, out, POLICY_IGNORE, reason);
-    n = snprintf(out->key, sizeof(out->key), "%s:%s", platform, m->conversation);
-    if (n < 0 || (size_t)n >= sizeof(out->key)) {
+    if (!policy_key_join(out->key, sizeof(out->key),
+                         (const char *const[]){platform, m->conversation}, 2)) {
         out->key[0] = '\0';
         return policy_finish(p, platform, m, out, POLICY_IGNORE, "conversation id too long");
     }

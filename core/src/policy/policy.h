@@ -105,7 +105,8 @@ struct policy;
 void policy_config_default(struct policy_config *cfg);
 
 /* Deep-copy @src (lent) into @dst (overwritten; release it with policy_config_release).
- * 0 or AB_ENOMEM (dst is then empty). */
+ * The copy's lists are sorted (their order carries no meaning). 0, AB_EINVAL (a NULL
+ * list or entry with a non-zero count) or AB_ENOMEM; on error dst is empty. */
 int policy_config_copy(struct policy_config *dst, const struct policy_config *src);
 
 /* Free every list @cfg owns and reset it to the defaults. */

@@ -61,27 +61,50 @@ fail_entry:
     return src[i] ? AB_ENOMEM : AB_EINVAL;
 }
 
-/* Deep copy, all or nothing. */
+/* The four lists of a config, so copy, sort and release treat them alike. */
+struct policy_config_list {
+    char ***items;
+    size_t *count;
+};
+
+#define POLICY_CONFIG_LISTS 4
+
+/* Point @out at @cfg's lists. */
+static void
+policy_config_lists(struct policy_config *cfg, struct policy_config_list out[POLICY_CONFIG_LISTS])
+{
+    out[0] = (struct policy_config_list){&cfg->allowed_channels, &cfg->allowed_channel_count};
+    out[1] = (struct policy_config_list){&cfg->allowed_users, &cfg->allowed_user_count};
+    out[2] = (struct policy_config_list){&cfg->allowed_role_ids, &cfg->allowed_role_count};
+    out[3] = (struct policy_config_list){&cfg->trusted_bot_ids, &cfg->trusted_bot_count};
+}
+
+/* qsort comparator over an array of strings. */
+static int
+policy_config_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Deep copy, all or nothing; each copied list is sorted for binary search. */
 int
 policy_config_copy(struct policy_config *dst, const struct policy_config *src)
 {
+    struct policy_config_list lists[POLICY_CONFIG_LISTS], from[POLICY_CONFIG_LISTS];
     int rc;
 
     *dst = *src;
-    dst->allowed_channels = dst->allowed_users = NULL;
-    dst->allowed_role_ids = dst->trusted_bot_ids = NULL;
-    if ((rc = policy_config_list_copy(&dst->allowed_channels, src->allowed_channels,
-                                      src->allowed_channel_count)) < 0)
-        goto fail;
-    if ((rc = policy_config_list_copy(&dst->allowed_users, src->allowed_users,
-                                      src->allowed_user_count)) < 0)
-        goto fail;
-    if ((rc = policy_config_list_copy(&dst->allowed_role_ids, src->allowed_role_ids,
-                                      src->allowed_role_count)) < 0)
-        goto fail;
-    if ((rc = policy_config_list_copy(&dst->trusted_bot_ids, src->trusted_bot_ids,
-                                      src->trusted_bot_count)) < 0)
-        goto fail;
+    policy_config_lists(dst, lists);
+    /* Read-only use of src's lists: the cast only lets one helper serve both sides. */
+    policy_config_lists((struct policy_config *)src, from);
+    for (int i = 0; i < POLICY_CONFIG_LISTS; i++)
+        *lists[i].items = NULL;
+    for (int i = 0; i < POLICY_CONFIG_LISTS; i++) {
+        if ((rc = policy_config_list_copy(lists[i].items, *from[i].items, *lists[i].count)) < 0)
+            goto fail;
+        if (*lists[i].count)
+            qsort(*lists[i].items, *lists[i].count, sizeof(char *), policy_config_cmp);
+    }
     return 0;
 
 fail:
@@ -93,10 +116,11 @@ fail:
 void
 policy_config_release(struct policy_config *cfg)
 {
-    policy_config_list_free(cfg->allowed_channels, cfg->allowed_channel_count);
-    policy_config_list_free(cfg->allowed_users, cfg->allowed_user_count);
-    policy_config_list_free(cfg->allowed_role_ids, cfg->allowed_role_count);
-    policy_config_list_free(cfg->trusted_bot_ids, cfg->trusted_bot_count);
+    struct policy_config_list lists[POLICY_CONFIG_LISTS];
+
+    policy_config_lists(cfg, lists);
+    for (int i = 0; i < POLICY_CONFIG_LISTS; i++)
+        policy_config_list_free(*lists[i].items, *lists[i].count);
     policy_config_default(cfg);
 }
 

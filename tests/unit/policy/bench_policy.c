@@ -114,7 +114,7 @@ main(void)
     for (unsigned t = 0; t < BENCH_THREADS; t += 2) {
         char key[32];
 
-        snprintf(key, sizeof(key), "discord:%s", thread_ids[t]);
+        snprintf(key, sizeof(key), "discord:%.11s", thread_ids[t]);
         policy_mark_involved(p, key);
     }
 

@@ -95,7 +95,7 @@ say(const char *platform, struct spec s)
     m.role_count = s.role_count;
     m.is_thread = s.thread != NULL;
     m.is_dm = s.dm;
-    m.is_bot = s.bot || s.self;
+    m.is_bot = s.bot; /* a plugin may set is_self alone */
     m.is_self = s.self;
     m.mentions_bot = s.mention;
     m.is_human_turn = !s.system;
@@ -106,6 +106,26 @@ say(const char *platform, struct spec s)
 
 #define DISCORD(...) say("discord", (struct spec){__VA_ARGS__})
 #define SLACK(...) say("slack", (struct spec){__VA_ARGS__})
+
+/* Assert the verdict (unless -1) and the reason (unless NULL); returns the decision. */
+static struct policy_decision
+expect(struct policy_decision d, int verdict, const char *reason)
+{
+    if (verdict >= 0)
+        ck_assert_msg((int)d.verdict == verdict, "verdict %s (%s), expected %s",
+                      policy_verdict_name(d.verdict), d.reason,
+                      policy_verdict_name((enum policy_verdict)verdict));
+    if (reason)
+        ck_assert_str_eq(d.reason, reason);
+    return d;
+}
+
+/* Hand the edited cfg to the running policy, as SIGHUP does. */
+static void
+reload(void)
+{
+    ck_assert_int_eq(policy_set_config(pol, &cfg), 0);
+}
 
 /* Bot-turn count remembered for @key. */
 static uint32_t
@@ -124,8 +144,8 @@ START_TEST(mention_in_allowed_channel_opens_thread)
 
     set_list(&cfg.allowed_channels, &cfg.allowed_channel_count, "100", NULL);
     start();
-    d = DISCORD(.message = "555", .mention = true, .text = "<@42> fix the build");
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    d = expect(DISCORD(.message = "555", .mention = true, .text = "<@42> fix the build"),
+               POLICY_ACCEPT, NULL);
     ck_assert(d.opens_thread);
     ck_assert_str_eq(d.key, "discord:555");
     ck_assert_str_eq(d.reason, "mention");
@@ -136,12 +156,8 @@ END_TEST
 
 START_TEST(message_without_mention_is_ignored)
 {
-    struct policy_decision d;
-
     start();
-    d = DISCORD(.text = "just chatting");
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-    ck_assert_str_eq(d.reason, "not mentioned");
+    expect(DISCORD(.text = "just chatting"), POLICY_IGNORE, "not mentioned");
 }
 END_TEST
 
@@ -151,29 +167,23 @@ START_TEST(follow_up_in_involved_thread_needs_no_mention)
 
     start();
     ck_assert_int_eq(policy_mark_involved(pol, "discord:1200"), 0);
-    d = DISCORD(.thread = "1200", .text = "and now the tests?");
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    d = expect(DISCORD(.thread = "1200", .text = "and now the tests?"), POLICY_ACCEPT, NULL);
     ck_assert(!d.opens_thread);
     ck_assert_str_eq(d.key, "discord:1200");
     ck_assert_str_eq(d.reason, "follow-up in involved thread");
     /* The plugin's own knowledge counts too. */
-    d = DISCORD(.thread = "1300", .ours = true);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    d = expect(DISCORD(.thread = "1300", .ours = true), POLICY_ACCEPT, NULL);
 }
 END_TEST
 
 START_TEST(follow_up_in_uninvolved_thread_is_ignored)
 {
-    struct policy_decision d;
-
     start();
     policy_mark_involved(pol, "discord:1200");
-    d = DISCORD(.thread = "1201", .text = "not for you");
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-    ck_assert_str_eq(d.reason, "not mentioned and not involved in this thread");
+    expect(DISCORD(.thread = "1201", .text = "not for you"), POLICY_IGNORE,
+           "not mentioned and not involved in this thread");
     /* Involvement is per platform: the same id on Slack is another conversation. */
-    d = SLACK(.thread = "1200", .channel = "C1", .conversation = "1200");
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
+    expect(SLACK(.thread = "1200", .channel = "C1", .conversation = "1200"), POLICY_IGNORE, NULL);
 }
 END_TEST
 
@@ -182,133 +192,96 @@ START_TEST(mention_in_any_thread_answers_and_marks_involved)
     struct policy_decision d;
 
     start();
-    d = DISCORD(.thread = "1400", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    d = expect(DISCORD(.thread = "1400", .mention = true), POLICY_ACCEPT, NULL);
     ck_assert(!d.opens_thread);
-    d = DISCORD(.thread = "1400", .sender = "u2", .text = "and also");
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
-    ck_assert_str_eq(d.reason, "follow-up in involved thread");
+    d = expect(DISCORD(.thread = "1400", .sender = "u2", .text = "and also"), POLICY_ACCEPT,
+               "follow-up in involved thread");
 }
 END_TEST
 
 START_TEST(mentions_mode_requires_mention_even_in_involved_thread)
 {
-    struct policy_decision d;
-
     cfg.allow_user_messages = POLICY_USERS_MENTIONS;
     start();
     policy_mark_involved(pol, "discord:1200");
-    d = DISCORD(.thread = "1200");
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-    ck_assert_str_eq(d.reason, "mention required (allow_user_messages = mentions)");
-    d = DISCORD(.thread = "1200", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    expect(DISCORD(.thread = "1200"), POLICY_IGNORE,
+           "mention required (allow_user_messages = mentions)");
+    expect(DISCORD(.thread = "1200", .mention = true), POLICY_ACCEPT, NULL);
 }
 END_TEST
 
 START_TEST(user_outside_allowlist_gets_denied)
 {
-    struct policy_decision d;
-
     set_list(&cfg.allowed_users, &cfg.allowed_user_count, "u1", "u3", NULL);
     start();
-    d = DISCORD(.sender = "u2", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_DENY_USER);
-    ck_assert_str_eq(d.reason, "user not in allowed_users");
+    expect(DISCORD(.sender = "u2", .mention = true), POLICY_DENY_USER, "user not in allowed_users");
     /* No trigger, no reaction: chatter from strangers stays silent. */
-    d = DISCORD(.sender = "u2");
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
+    expect(DISCORD(.sender = "u2"), POLICY_IGNORE, NULL);
     /* A follow-up in an involved thread is a trigger too. */
     policy_mark_involved(pol, "discord:1200");
-    d = DISCORD(.thread = "1200", .sender = "u2");
-    ck_assert_int_eq(d.verdict, POLICY_DENY_USER);
-    d = DISCORD(.sender = "u3", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    expect(DISCORD(.thread = "1200", .sender = "u2"), POLICY_DENY_USER, NULL);
+    expect(DISCORD(.sender = "u3", .mention = true), POLICY_ACCEPT, NULL);
 }
 END_TEST
 
 START_TEST(denied_mention_does_not_mark_thread_involved)
 {
-    struct policy_decision d;
-
     set_list(&cfg.allowed_users, &cfg.allowed_user_count, "u1", NULL);
     start();
-    d = DISCORD(.thread = "1500", .sender = "u2", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_DENY_USER);
-    d = DISCORD(.thread = "1500", .sender = "u1");
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
+    expect(DISCORD(.thread = "1500", .sender = "u2", .mention = true), POLICY_DENY_USER, NULL);
+    expect(DISCORD(.thread = "1500", .sender = "u1"), POLICY_IGNORE, NULL);
 }
 END_TEST
 
 START_TEST(empty_allowed_users_admits_everyone_unless_allow_all_false)
 {
-    struct policy_decision d;
-
     start();
-    d = DISCORD(.sender = "anyone", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    expect(DISCORD(.sender = "anyone", .mention = true), POLICY_ACCEPT, NULL);
 
     cfg.allow_all_users = POLICY_ALLOW_ALL_FALSE;
-    ck_assert_int_eq(policy_set_config(pol, &cfg), 0);
-    d = DISCORD(.sender = "anyone", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_DENY_USER);
+    reload();
+    expect(DISCORD(.sender = "anyone", .mention = true), POLICY_DENY_USER, NULL);
 
     /* allow_all_users = true wins over a list. */
     set_list(&cfg.allowed_users, &cfg.allowed_user_count, "u1", NULL);
     cfg.allow_all_users = POLICY_ALLOW_ALL_TRUE;
-    ck_assert_int_eq(policy_set_config(pol, &cfg), 0);
-    d = DISCORD(.sender = "anyone", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    reload();
+    expect(DISCORD(.sender = "anyone", .mention = true), POLICY_ACCEPT, NULL);
 
     /* Omitted with a list: only the list. */
     cfg.allow_all_users = POLICY_ALLOW_ALL_UNSET;
-    ck_assert_int_eq(policy_set_config(pol, &cfg), 0);
-    d = DISCORD(.sender = "anyone", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_DENY_USER);
+    reload();
+    expect(DISCORD(.sender = "anyone", .mention = true), POLICY_DENY_USER, NULL);
 }
 END_TEST
 
 START_TEST(empty_allowed_channels_admits_every_channel_unless_allow_all_false)
 {
-    struct policy_decision d;
-
     start();
-    d = DISCORD(.channel = "777", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    expect(DISCORD(.channel = "777", .mention = true), POLICY_ACCEPT, NULL);
     cfg.allow_all_channels = POLICY_ALLOW_ALL_FALSE;
-    ck_assert_int_eq(policy_set_config(pol, &cfg), 0);
-    d = DISCORD(.channel = "777", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-    ck_assert_str_eq(d.reason, "channel not allowed");
+    reload();
+    expect(DISCORD(.channel = "777", .mention = true), POLICY_IGNORE, "channel not allowed");
 }
 END_TEST
 
 START_TEST(channel_not_allowed_is_ignored)
 {
-    struct policy_decision d;
-
     set_list(&cfg.allowed_channels, &cfg.allowed_channel_count, "100", "200", NULL);
     start();
-    d = DISCORD(.channel = "300", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-    ck_assert_str_eq(d.reason, "channel not allowed");
-    d = DISCORD(.channel = "200", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    expect(DISCORD(.channel = "300", .mention = true), POLICY_IGNORE, "channel not allowed");
+    expect(DISCORD(.channel = "200", .mention = true), POLICY_ACCEPT, NULL);
 }
 END_TEST
 
 START_TEST(thread_under_disallowed_channel_ignored)
 {
-    struct policy_decision d;
-
     /* The thread's own id is listed, but its parent is what is checked. */
     set_list(&cfg.allowed_channels, &cfg.allowed_channel_count, "100", "1600", NULL);
     start();
-    d = DISCORD(.channel = "999", .thread = "1600", .mention = true, .ours = true);
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-    ck_assert_str_eq(d.reason, "thread under a channel not allowed");
-    d = DISCORD(.channel = "100", .thread = "1601", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    expect(DISCORD(.channel = "999", .thread = "1600", .mention = true, .ours = true),
+           POLICY_IGNORE, "thread under a channel not allowed");
+    expect(DISCORD(.channel = "100", .thread = "1601", .mention = true), POLICY_ACCEPT, NULL);
 }
 END_TEST
 
@@ -316,20 +289,13 @@ START_TEST(role_mention_only_when_role_allowed)
 {
     static const char *const roles[] = {"R1"};
     static const char *const other[] = {"R2", "R3"};
-    struct policy_decision d;
-
     start();
-    d = DISCORD(.roles = roles, .role_count = 1);
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-    ck_assert_str_eq(d.reason, "not mentioned");
+    expect(DISCORD(.roles = roles, .role_count = 1), POLICY_IGNORE, "not mentioned");
 
     set_list(&cfg.allowed_role_ids, &cfg.allowed_role_count, "R9", "R1", NULL);
-    ck_assert_int_eq(policy_set_config(pol, &cfg), 0);
-    d = DISCORD(.roles = roles, .role_count = 1);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
-    ck_assert_str_eq(d.reason, "mention");
-    d = DISCORD(.roles = other, .role_count = 2);
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
+    reload();
+    expect(DISCORD(.roles = roles, .role_count = 1), POLICY_ACCEPT, "mention");
+    expect(DISCORD(.roles = other, .role_count = 2), POLICY_IGNORE, NULL);
 }
 END_TEST
 
@@ -338,35 +304,29 @@ START_TEST(dm_requires_allow_dm)
     struct policy_decision d;
 
     start();
-    d = DISCORD(.channel = "D1", .dm = true, .text = "hi");
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-    ck_assert_str_eq(d.reason, "direct messages disabled (allow_dm = false)");
+    d = expect(DISCORD(.channel = "D1", .dm = true, .text = "hi"), POLICY_IGNORE,
+               "direct messages disabled (allow_dm = false)");
 
     cfg.allow_dm = true;
     set_list(&cfg.allowed_channels, &cfg.allowed_channel_count, "100", NULL);
     set_list(&cfg.allowed_users, &cfg.allowed_user_count, "u1", NULL);
-    ck_assert_int_eq(policy_set_config(pol, &cfg), 0);
+    reload();
     /* No mention needed, the channel allowlist does not apply, allowed_users does. */
-    d = DISCORD(.channel = "D1", .conversation = "D1", .dm = true);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    d = expect(DISCORD(.channel = "D1", .conversation = "D1", .dm = true), POLICY_ACCEPT, NULL);
     ck_assert(!d.opens_thread);
     ck_assert_str_eq(d.key, "discord:D1");
     ck_assert_str_eq(d.reason, "direct message");
-    d = DISCORD(.channel = "D2", .dm = true, .sender = "u2");
-    ck_assert_int_eq(d.verdict, POLICY_DENY_USER);
+    d = expect(DISCORD(.channel = "D2", .dm = true, .sender = "u2"), POLICY_DENY_USER, NULL);
 }
 END_TEST
 
 START_TEST(own_messages_counted_but_never_answered)
 {
-    struct policy_decision d;
-
     start();
     policy_mark_involved(pol, "discord:1200");
     for (int i = 0; i < 3; i++) {
-        d = DISCORD(.thread = "1200", .self = true, .mention = true, .sender = "42");
-        ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-        ck_assert_str_eq(d.reason, "own message");
+        expect(DISCORD(.thread = "1200", .self = true, .mention = true, .sender = "42"),
+               POLICY_IGNORE, "own message");
     }
     ck_assert_uint_eq(bot_turns("discord:1200"), 3);
     /* The bot's own messages do not make a thread multi-bot. */
@@ -376,111 +336,86 @@ END_TEST
 
 START_TEST(bot_messages_ignored_when_off)
 {
-    struct policy_decision d;
-
     start();
-    d = DISCORD(.bot = true, .sender = "b1", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-    ck_assert_str_eq(d.reason, "bot messages not allowed (allow_bot_messages = off)");
+    expect(DISCORD(.bot = true, .sender = "b1", .mention = true), POLICY_IGNORE,
+           "bot messages not allowed (allow_bot_messages = off)");
 }
 END_TEST
 
 START_TEST(bot_mentions_mode_answers_only_mentions)
 {
-    struct policy_decision d;
-
     cfg.allow_bot_messages = POLICY_BOTS_MENTIONS;
     start();
     policy_mark_involved(pol, "discord:1200");
-    d = DISCORD(.thread = "1200", .bot = true, .sender = "b1");
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-    ck_assert_str_eq(d.reason, "bot did not mention the bot");
-    d = DISCORD(.thread = "1200", .bot = true, .sender = "b1", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    expect(DISCORD(.thread = "1200", .bot = true, .sender = "b1"), POLICY_IGNORE,
+           "bot did not mention the bot");
+    expect(DISCORD(.thread = "1200", .bot = true, .sender = "b1", .mention = true), POLICY_ACCEPT,
+           NULL);
 }
 END_TEST
 
 START_TEST(bot_all_mode_follows_up_like_a_user)
 {
-    struct policy_decision d;
-
     cfg.allow_bot_messages = POLICY_BOTS_ALL;
     /* The user allowlist does not gate bots: they have their own gate. */
     set_list(&cfg.allowed_users, &cfg.allowed_user_count, "u1", NULL);
     start();
     policy_mark_involved(pol, "discord:1200");
-    d = DISCORD(.thread = "1200", .bot = true, .sender = "b1");
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
-    d = DISCORD(.thread = "1299", .bot = true, .sender = "b1");
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
+    expect(DISCORD(.thread = "1200", .bot = true, .sender = "b1"), POLICY_ACCEPT, NULL);
+    expect(DISCORD(.thread = "1299", .bot = true, .sender = "b1"), POLICY_IGNORE, NULL);
 }
 END_TEST
 
 START_TEST(trusted_bot_ids_admit_only_those_bots)
 {
-    struct policy_decision d;
-
     cfg.allow_bot_messages = POLICY_BOTS_MENTIONS;
     set_list(&cfg.trusted_bot_ids, &cfg.trusted_bot_count, "b1", NULL);
     start();
-    d = DISCORD(.bot = true, .sender = "b2", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-    ck_assert_str_eq(d.reason, "bot not in trusted_bot_ids");
-    d = DISCORD(.bot = true, .sender = "b1", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    expect(DISCORD(.bot = true, .sender = "b2", .mention = true), POLICY_IGNORE,
+           "bot not in trusted_bot_ids");
+    expect(DISCORD(.bot = true, .sender = "b1", .mention = true), POLICY_ACCEPT, NULL);
 }
 END_TEST
 
 START_TEST(bot_loop_capped_and_human_resets)
 {
-    struct policy_decision d;
-
     cfg.allow_bot_messages = POLICY_BOTS_ALL;
     cfg.max_bot_turns = 4;
     start();
     policy_mark_involved(pol, "discord:1200");
     /* Two bots ping-pong: theirs and ours both count. */
     for (int i = 0; i < 2; i++) {
-        d = DISCORD(.thread = "1200", .bot = true, .sender = "b1");
-        ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+        expect(DISCORD(.thread = "1200", .bot = true, .sender = "b1"), POLICY_ACCEPT, NULL);
         DISCORD(.thread = "1200", .self = true, .sender = "42");
     }
     ck_assert_uint_eq(bot_turns("discord:1200"), 4);
-    d = DISCORD(.thread = "1200", .bot = true, .sender = "b1");
-    ck_assert_int_eq(d.verdict, POLICY_BOT_CAP_NOTICE);
-    ck_assert_str_eq(d.reason, "bot turn cap reached");
-    d = DISCORD(.thread = "1200", .bot = true, .sender = "b1");
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-    ck_assert_str_eq(d.reason, "bot turn cap reached");
+    expect(DISCORD(.thread = "1200", .bot = true, .sender = "b1"), POLICY_BOT_CAP_NOTICE,
+           "bot turn cap reached");
+    expect(DISCORD(.thread = "1200", .bot = true, .sender = "b1"), POLICY_IGNORE,
+           "bot turn cap reached");
 
     /* Neither a system message nor an empty human message resets the count. */
-    d = DISCORD(.thread = "1200", .system = true, .text = "pinned a message");
-    ck_assert_str_eq(d.reason, "system message");
+    expect(DISCORD(.thread = "1200", .system = true, .text = "pinned a message"), -1,
+           "system message");
     DISCORD(.thread = "1200", .text = "");
-    d = DISCORD(.thread = "1200", .bot = true, .sender = "b1");
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
+    expect(DISCORD(.thread = "1200", .bot = true, .sender = "b1"), POLICY_IGNORE, NULL);
 
     /* A real human message does, and the warning may come again next time. */
-    d = DISCORD(.thread = "1200", .text = "ok bots, one more round");
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    expect(DISCORD(.thread = "1200", .text = "ok bots, one more round"), POLICY_ACCEPT, NULL);
     ck_assert_uint_eq(bot_turns("discord:1200"), 0);
-    d = DISCORD(.thread = "1200", .bot = true, .sender = "b1");
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    expect(DISCORD(.thread = "1200", .bot = true, .sender = "b1"), POLICY_ACCEPT, NULL);
 }
 END_TEST
 
 START_TEST(cap_notice_only_from_a_participating_bot)
 {
-    struct policy_decision d;
-
     cfg.allow_bot_messages = POLICY_BOTS_MENTIONS;
     cfg.max_bot_turns = 1;
     start();
     /* Bots talk in a thread we are not part of; one mentions us past the cap. */
     DISCORD(.thread = "1700", .bot = true, .sender = "b1");
-    d = DISCORD(.thread = "1700", .bot = true, .sender = "b2", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-    ck_assert_str_eq(d.reason, "bot turn cap reached");
+    expect(DISCORD(.thread = "1700", .bot = true, .sender = "b2", .mention = true), POLICY_IGNORE,
+           "bot turn cap reached");
 }
 END_TEST
 
@@ -496,8 +431,7 @@ START_TEST(configured_cap_above_100_is_effective)
         d = DISCORD(.thread = "1200", .bot = true, .sender = "b1");
         ck_assert_msg(d.verdict == POLICY_ACCEPT, "turn %d: %s", i + 1, d.reason);
     }
-    d = DISCORD(.thread = "1200", .bot = true, .sender = "b1");
-    ck_assert_int_eq(d.verdict, POLICY_BOT_CAP_NOTICE);
+    d = expect(DISCORD(.thread = "1200", .bot = true, .sender = "b1"), POLICY_BOT_CAP_NOTICE, NULL);
 }
 END_TEST
 
@@ -510,40 +444,32 @@ START_TEST(first_other_bot_message_marks_multibot)
     d = DISCORD(.thread = "1200");
     ck_assert(!d.is_multibot);
     /* Marked before the bot gate, which ignores it. */
-    d = DISCORD(.thread = "1200", .bot = true, .sender = "b1");
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
+    d = expect(DISCORD(.thread = "1200", .bot = true, .sender = "b1"), POLICY_IGNORE, NULL);
     ck_assert(policy_is_multibot(pol, "discord:1200"));
     ck_assert(!policy_is_multibot(pol, "discord:1201"));
-    d = DISCORD(.thread = "1200", .text = "what do you think?");
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    d = expect(DISCORD(.thread = "1200", .text = "what do you think?"), POLICY_ACCEPT, NULL);
     ck_assert(d.is_multibot);
 }
 END_TEST
 
 START_TEST(duplicate_event_handled_once)
 {
-    struct policy_decision d;
     struct policy_stats st;
 
     start();
     /* Slack retries an envelope with the same event id. */
-    d = SLACK(.channel = "C1", .conversation = "C1:1700000000.000100",
-              .message = "1700000000.000100", .event = "Ev01ABC", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
-    d = SLACK(.channel = "C1", .conversation = "C1:1700000000.000100",
-              .message = "1700000000.000100", .event = "Ev01ABC", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-    ck_assert_str_eq(d.reason, "duplicate event");
+    expect(SLACK(.channel = "C1", .conversation = "C1:1700000000.000100",
+                 .message = "1700000000.000100", .event = "Ev01ABC", .mention = true),
+           POLICY_ACCEPT, NULL);
+    expect(SLACK(.channel = "C1", .conversation = "C1:1700000000.000100",
+                 .message = "1700000000.000100", .event = "Ev01ABC", .mention = true),
+           POLICY_IGNORE, "duplicate event");
     /* Discord replays on resume: no event id, the message id dedupes, per channel. */
-    d = DISCORD(.message = "888", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
-    d = DISCORD(.message = "888", .mention = true);
-    ck_assert_str_eq(d.reason, "duplicate event");
-    d = DISCORD(.message = "888", .channel = "101", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    expect(DISCORD(.message = "888", .mention = true), POLICY_ACCEPT, NULL);
+    expect(DISCORD(.message = "888", .mention = true), -1, "duplicate event");
+    expect(DISCORD(.message = "888", .channel = "101", .mention = true), POLICY_ACCEPT, NULL);
     /* The same id on another platform is another event. */
-    d = SLACK(.channel = "100", .message = "888", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    expect(SLACK(.channel = "100", .message = "888", .mention = true), POLICY_ACCEPT, NULL);
     policy_get_stats(pol, &st);
     ck_assert_uint_eq(st.duplicates, 2);
     ck_assert_uint_eq(st.decided[POLICY_ACCEPT], 4);
@@ -552,27 +478,22 @@ END_TEST
 
 START_TEST(dedupe_memory_bounded)
 {
-    struct policy_decision d;
     struct policy_stats st;
     char ev[32];
 
     start();
     for (unsigned i = 0; i < POLICY_DEDUPE_ENTRIES + 1000; i++) {
         snprintf(ev, sizeof(ev), "Ev%u", i);
-        d = SLACK(.channel = "C1", .event = ev, .text = "chatter");
-        ck_assert_str_eq(d.reason, "not mentioned");
+        expect(SLACK(.channel = "C1", .event = ev, .text = "chatter"), -1, "not mentioned");
     }
     policy_get_stats(pol, &st);
     ck_assert_uint_eq(st.dedupe_entries, POLICY_DEDUPE_ENTRIES);
     /* The oldest 1000 were forgotten, the newest 4096 are still suppressed. */
-    d = SLACK(.channel = "C1", .event = "Ev999", .text = "chatter");
-    ck_assert_str_eq(d.reason, "not mentioned");
+    expect(SLACK(.channel = "C1", .event = "Ev999", .text = "chatter"), -1, "not mentioned");
     snprintf(ev, sizeof(ev), "Ev%u", 1001u);
-    d = SLACK(.channel = "C1", .event = ev, .text = "chatter");
-    ck_assert_str_eq(d.reason, "duplicate event");
+    expect(SLACK(.channel = "C1", .event = ev, .text = "chatter"), -1, "duplicate event");
     snprintf(ev, sizeof(ev), "Ev%u", POLICY_DEDUPE_ENTRIES + 999u);
-    d = SLACK(.channel = "C1", .event = ev, .text = "chatter");
-    ck_assert_str_eq(d.reason, "duplicate event");
+    expect(SLACK(.channel = "C1", .event = ev, .text = "chatter"), -1, "duplicate event");
 }
 END_TEST
 
@@ -668,31 +589,24 @@ START_TEST(bad_arguments_are_errors_not_crashes)
     ck_assert_int_eq(policy_new(NULL, &pol), AB_EINVAL);
     memset(longid, '7', sizeof(longid) - 1);
     longid[sizeof(longid) - 1] = '\0';
-    d = DISCORD(.thread = longid, .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-    ck_assert_str_eq(d.reason, "conversation id too long");
+    d = expect(DISCORD(.thread = longid, .mention = true), POLICY_IGNORE,
+               "conversation id too long");
     ck_assert_str_eq(d.key, "");
-    d = DISCORD(.event = longid, .mention = true);
-    ck_assert_str_eq(d.reason, "event id too long");
+    d = expect(DISCORD(.event = longid, .mention = true), -1, "event id too long");
     ck_assert_int_eq(policy_mark_involved(pol, longid), AB_EINVAL);
 }
 END_TEST
 
 START_TEST(system_message_ignored)
 {
-    struct policy_decision d;
-
     start();
-    d = DISCORD(.system = true, .mention = true, .text = "<@42> joined the thread");
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
-    ck_assert_str_eq(d.reason, "system message");
+    expect(DISCORD(.system = true, .mention = true, .text = "<@42> joined the thread"),
+           POLICY_IGNORE, "system message");
 }
 END_TEST
 
 START_TEST(reload_keeps_involvement_and_counters)
 {
-    struct policy_decision d;
-
     cfg.allow_bot_messages = POLICY_BOTS_ALL;
     start();
     policy_mark_involved(pol, "discord:1200");
@@ -700,14 +614,11 @@ START_TEST(reload_keeps_involvement_and_counters)
     DISCORD(.message = "444", .mention = true);
     cfg.max_bot_turns = 1;
     set_list(&cfg.allowed_users, &cfg.allowed_user_count, "u1", NULL);
-    ck_assert_int_eq(policy_set_config(pol, &cfg), 0);
+    reload();
     ck_assert_uint_eq(bot_turns("discord:1200"), 1);
-    d = DISCORD(.thread = "1200", .bot = true, .sender = "b1");
-    ck_assert_int_eq(d.verdict, POLICY_BOT_CAP_NOTICE);
-    d = DISCORD(.message = "444", .mention = true);
-    ck_assert_str_eq(d.reason, "duplicate event");
-    d = DISCORD(.thread = "1200", .sender = "u2", .text = "me too");
-    ck_assert_int_eq(d.verdict, POLICY_DENY_USER);
+    expect(DISCORD(.thread = "1200", .bot = true, .sender = "b1"), POLICY_BOT_CAP_NOTICE, NULL);
+    expect(DISCORD(.message = "444", .mention = true), -1, "duplicate event");
+    expect(DISCORD(.thread = "1200", .sender = "u2", .text = "me too"), POLICY_DENY_USER, NULL);
 }
 END_TEST
 
@@ -718,23 +629,24 @@ START_TEST(slack_mention_then_thread_follow_up)
     set_list(&cfg.allowed_channels, &cfg.allowed_channel_count, "C1", NULL);
     start();
     /* app_mention at top level: the reply goes to the thread rooted at its ts. */
-    d = SLACK(.channel = "C1", .conversation = "C1:1700000000.000100",
-              .message = "1700000000.000100", .event = "Ev1", .mention = true, .sender = "U1");
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    d = expect(SLACK(.channel = "C1", .conversation = "C1:1700000000.000100",
+                     .message = "1700000000.000100", .event = "Ev1", .mention = true,
+                     .sender = "U1"),
+               POLICY_ACCEPT, NULL);
     ck_assert(d.opens_thread);
     ck_assert_str_eq(d.key, "slack:C1:1700000000.000100");
     /* A plain message in that thread (parent = the channel) is a follow-up. */
-    d = SLACK(.channel = "C1", .thread = "C1", .conversation = "C1:1700000000.000100",
-              .message = "1700000000.000200", .event = "Ev2", .sender = "U2");
-    ck_assert_int_eq(d.verdict, POLICY_ACCEPT);
+    d = expect(SLACK(.channel = "C1", .thread = "C1", .conversation = "C1:1700000000.000100",
+                     .message = "1700000000.000200", .event = "Ev2", .sender = "U2"),
+               POLICY_ACCEPT, NULL);
     ck_assert(!d.opens_thread);
     /* Another thread of the same channel is not ours. */
-    d = SLACK(.channel = "C1", .thread = "C1", .conversation = "C1:1700000000.000900",
-              .message = "1700000000.000901", .event = "Ev3", .sender = "U2");
-    ck_assert_int_eq(d.verdict, POLICY_IGNORE);
+    d = expect(SLACK(.channel = "C1", .thread = "C1", .conversation = "C1:1700000000.000900",
+                     .message = "1700000000.000901", .event = "Ev3", .sender = "U2"),
+               POLICY_IGNORE, NULL);
     /* Nor is a channel outside the list. */
-    d = SLACK(.channel = "C2", .conversation = "C2:1", .message = "1", .mention = true);
-    ck_assert_str_eq(d.reason, "channel not allowed");
+    d = expect(SLACK(.channel = "C2", .conversation = "C2:1", .message = "1", .mention = true), -1,
+               "channel not allowed");
 }
 END_TEST
 
@@ -812,13 +724,10 @@ END_TEST
 /* The policy keeps its own copy: the caller may free its config right away. */
 START_TEST(policy_keeps_its_own_copy_of_the_config)
 {
-    struct policy_decision d;
-
     set_list(&cfg.allowed_users, &cfg.allowed_user_count, "u1", NULL);
     start();
     policy_config_release(&cfg);
-    d = DISCORD(.sender = "u2", .mention = true);
-    ck_assert_int_eq(d.verdict, POLICY_DENY_USER);
+    expect(DISCORD(.sender = "u2", .mention = true), POLICY_DENY_USER, NULL);
 }
 END_TEST
 
