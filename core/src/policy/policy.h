@@ -128,7 +128,7 @@ int policy_warnings(const struct policy_config *cfg, const char *platform, polic
                     void *arg);
 
 /* Create a policy with a copy of @cfg (lent). *out is owned by the caller: policy_free.
- * Reserves its bounded tables now (about 1.9 MB of address space, touched as used).
+ * Reserves its bounded tables now (about 2.4 MB of address space, paged in as used).
  * 0, AB_EINVAL or AB_ENOMEM. */
 int policy_new(const struct policy_config *cfg, struct policy **out);
 

@@ -403,7 +403,9 @@ START_TEST(bot_loop_capped_and_human_resets)
     /* A real human message does, and the warning may come again next time. */
     expect(DISCORD(.thread = "1200", .text = "ok bots, one more round"), POLICY_ACCEPT, NULL);
     ck_assert_uint_eq(bot_turns("discord:1200"), 0);
-    expect(DISCORD(.thread = "1200", .bot = true, .sender = "b1"), POLICY_ACCEPT, NULL);
+    for (int i = 0; i < 4; i++)
+        expect(DISCORD(.thread = "1200", .bot = true, .sender = "b1"), POLICY_ACCEPT, NULL);
+    expect(DISCORD(.thread = "1200", .bot = true, .sender = "b1"), POLICY_BOT_CAP_NOTICE, NULL);
 }
 END_TEST
 
