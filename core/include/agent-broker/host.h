@@ -53,14 +53,16 @@ struct ab_inbound {
     const char *display_name;    /* nick / display name, or NULL */
     const char *text;            /* raw text, mentions included */
     const char *clean_text;      /* text with the bot mention removed, or NULL = text */
-    const char *const *role_ids; /* sender's roles mentioned in the message (allowed_role_ids) */
+    const char *const *role_ids; /* role ids mentioned in the message; the core applies
+                                    allowed_role_ids to them */
     size_t role_count;
     bool is_thread;              /* the message is inside a thread */
     bool is_dm;                  /* a direct message */
     bool is_bot;                 /* the sender is a bot */
     bool is_self;                /* the sender is this bot */
-    bool mentions_bot;           /* the bot (or an allowed role) was mentioned */
-    bool is_human_turn;          /* a real user message (Discord types 0/19), not a system one */
+    bool mentions_bot;           /* the bot itself was mentioned (not a role) */
+    bool is_human_turn;          /* an ordinary message (Discord types 0/19) from a user or a
+                                    bot; false for system messages */
     bool thread_is_ours;         /* the platform says the bot opened or is in this thread */
 };
 
