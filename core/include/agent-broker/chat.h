@@ -10,8 +10,10 @@ struct ab_chat;
 /* A message to post. Pointers lent for the call; the plugin copies what it keeps. */
 struct ab_send {
     uint32_t size;
-    const char *channel_id; /* channel or thread to post in */
-    const char *thread_id;  /* Slack: thread_ts to reply under; NULL elsewhere */
+    const char *channel_id; /* the channel (a thread's parent channel) */
+    const char *thread_id;  /* the thread to post in, as open_thread() returned it or as
+                               ab_inbound.thread_id named it (Discord: the thread channel;
+                               Slack: thread_ts); NULL = the channel itself */
     const char *text;       /* Markdown as the agent wrote it, within max_chars */
     const char *nonce;      /* idempotency key for retries, or NULL */
 };
@@ -53,7 +55,8 @@ struct ab_chat_ops {
     /* Optional (NULL: no status reactions). @emoji is Unicode. */
     int (*react)(struct ab_chat *chat, const struct ab_msg_ref *ref, const char *emoji,
                  bool add, ab_done_cb cb, void *arg);
-    /* Optional (NULL: replies go to the channel). @name lent; plugin trims to its limit. */
+    /* Optional (NULL: replies go to the channel). Start a thread from @origin and report
+     * the thread id to pass as ab_send.thread_id. @name lent; plugin trims to its limit. */
     int (*open_thread)(struct ab_chat *chat, const struct ab_msg_ref *origin,
                        const char *name, ab_thread_cb cb, void *arg);
     /* new members only at the end */

@@ -64,6 +64,8 @@ struct ab_inbound {
     bool is_human_turn;          /* an ordinary message (Discord types 0/19) from a user or a
                                     bot; false for system messages */
     bool thread_is_ours;         /* the platform says the bot opened or is in this thread */
+    const char *thread_id;       /* the thread the message is in (Discord: the thread channel
+                                    id; Slack: thread_ts), or NULL at top level */
 };
 
 /* A reaction added or removed by a user. Pointers lent for the call. */

@@ -1,0 +1,226 @@
+/* Outbound chat operations through the rate limiter: every send, edit and reaction
+ * is a request with a bucket, a priority and a coalescing key. */
+#include "conv/chat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+enum chat_op_kind {
+    CHAT_OP_SEND,
+    CHAT_OP_EDIT,
+    CHAT_OP_REACT,
+};
+
+/* One queued operation: owns copies of everything the plugin call needs. */
+struct chat_op {
+    enum chat_op_kind kind;
+    struct chat_instance *ci;
+    struct ratelimit_call *call; /* set while the plugin works on it */
+    char *channel, *thread_id, *message_id, *text, *emoji;
+    bool add;
+    chat_sent_fn sent;
+    chat_done_fn done;
+    void *arg;
+    struct ab_msg_ref result; /* send: the posted message (owned strings) */
+};
+
+/* Free an operation and its copies. */
+static void
+chat_op_free(struct chat_op *op)
+{
+    free(op->channel);
+    free(op->thread_id);
+    free(op->message_id);
+    free(op->text);
+    free(op->emoji);
+    free((char *)op->result.channel_id);
+    free((char *)op->result.message_id);
+    free(op);
+}
+
+/* The plugin answered a send: keep the new message's ref, tell the scheduler. */
+static void
+chat_op_sent(void *arg, int status, const struct ab_msg_ref *ref)
+{
+    struct chat_op *op = arg;
+
+    if (status == 0 && ref) {
+        op->result.channel_id = ref->channel_id ? strdup(ref->channel_id) : NULL;
+        op->result.message_id = ref->message_id ? strdup(ref->message_id) : NULL;
+    }
+    ratelimit_call_done(op->call, status, NULL);
+}
+
+/* The plugin answered an edit or a reaction. */
+static void
+chat_op_done(void *arg, int status)
+{
+    struct chat_op *op = arg;
+
+    ratelimit_call_done(op->call, status, NULL);
+}
+
+/* The scheduler says go: call the plugin. A synchronous refusal completes at once. */
+static void
+chat_op_perform(void *arg, struct ratelimit_call *call)
+{
+    struct chat_op *op = arg;
+    const struct ab_chat_ops *ops = op->ci->ops;
+    struct ab_msg_ref ref = {op->channel, op->message_id};
+    int rc;
+
+    op->call = call;
+    switch (op->kind) {
+    case CHAT_OP_SEND: {
+        struct ab_send msg = {
+            .size = sizeof(msg),
+            .channel_id = op->channel,
+            .thread_id = op->thread_id,
+            .text = op->text,
+        };
+        rc = ops->send(op->ci->chat, &msg, chat_op_sent, op);
+        break;
+    }
+    case CHAT_OP_EDIT:
+        rc = ops->edit ? ops->edit(op->ci->chat, &ref, op->text, chat_op_done, op) : AB_ENOTSUP;
+        break;
+    case CHAT_OP_REACT:
+    default:
+        rc = ops->react ? ops->react(op->ci->chat, &ref, op->emoji, op->add, chat_op_done, op)
+                        : AB_ENOTSUP;
+        break;
+    }
+    if (rc < 0)
+        ratelimit_call_done(call, rc, NULL);
+}
+
+/* The request is over: report to the engine, count failures, free. */
+static void
+chat_op_finished(void *arg, int status)
+{
+    struct chat_op *op = arg;
+
+    if (status < 0 && status != AB_ECANCELED) {
+        op->ci->failed++;
+        log_warn("engine", "%s: %s in %s failed: %s", op->ci->name,
+                 op->kind == CHAT_OP_SEND   ? "send"
+                 : op->kind == CHAT_OP_EDIT ? "edit"
+                                            : "reaction",
+                 op->channel ? op->channel : "?", ab_strerror(status));
+    }
+    if (op->kind == CHAT_OP_SEND && op->sent)
+        op->sent(op->arg, status, status == 0 ? &op->result : NULL);
+    else if (op->kind != CHAT_OP_SEND && op->done)
+        op->done(op->arg, status);
+    chat_op_free(op);
+}
+
+/* Allocate an operation with copies of the given strings. */
+static struct chat_op *
+chat_op_new(struct chat_instance *ci, enum chat_op_kind kind, const char *channel,
+            const char *thread_id, const char *message_id, const char *text, const char *emoji)
+{
+    struct chat_op *op = calloc(1, sizeof(*op));
+
+    if (!op)
+        return NULL;
+    op->ci = ci;
+    op->kind = kind;
+    if ((channel && !(op->channel = strdup(channel))) ||
+        (thread_id && !(op->thread_id = strdup(thread_id))) ||
+        (message_id && !(op->message_id = strdup(message_id))) ||
+        (text && !(op->text = strdup(text))) || (emoji && !(op->emoji = strdup(emoji)))) {
+        chat_op_free(op);
+        return NULL;
+    }
+    return op;
+}
+
+/* Hand an operation to the scheduler. */
+static int
+chat_op_submit(struct chat_op *op, const char *bucket_kind, enum ratelimit_priority prio,
+               enum ratelimit_coalesce coalesce, const char *key)
+{
+    char bucket[256];
+    struct ratelimit_req req = {
+        .bucket = bucket,
+        .priority = prio,
+        .coalesce = coalesce,
+        .coalesce_key = key,
+        .perform = chat_op_perform,
+        .finished = chat_op_finished,
+        .arg = op,
+    };
+    int rc;
+
+    snprintf(bucket, sizeof(bucket), "%s:%s:%s", op->ci->name, bucket_kind,
+             op->channel ? op->channel : "");
+    if ((rc = ratelimit_submit(op->ci->rl, &req)) < 0)
+        chat_op_free(op);
+    return rc;
+}
+
+/* Queue a post. */
+int
+chat_send(struct chat_instance *ci, const char *channel, const char *thread_id,
+          const char *text, enum ratelimit_priority prio, chat_sent_fn done, void *arg)
+{
+    struct chat_op *op = chat_op_new(ci, CHAT_OP_SEND, channel, thread_id, NULL, text, NULL);
+
+    if (!op)
+        return AB_ENOMEM;
+    op->sent = done;
+    op->arg = arg;
+    return chat_op_submit(op, "msg", prio, RATELIMIT_COALESCE_NONE, NULL);
+}
+
+/* Queue an edit; live edits of one message coalesce. */
+int
+chat_edit(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *text,
+          bool is_final, chat_done_fn done, void *arg)
+{
+    struct chat_op *op =
+        chat_op_new(ci, CHAT_OP_EDIT, ref->channel_id, NULL, ref->message_id, text, NULL);
+
+    if (!op)
+        return AB_ENOMEM;
+    op->done = done;
+    op->arg = arg;
+    return chat_op_submit(op, "msg", is_final ? RATELIMIT_FINAL_TEXT : RATELIMIT_LIVE_EDIT,
+                          is_final ? RATELIMIT_COALESCE_NONE : RATELIMIT_COALESCE_REPLACE,
+                          ref->message_id);
+}
+
+/* Queue a reaction change. */
+int
+chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
+           chat_done_fn done, void *arg)
+{
+    struct chat_op *op =
+        chat_op_new(ci, CHAT_OP_REACT, ref->channel_id, NULL, ref->message_id, NULL, emoji);
+    char key[512];
+
+    if (!op)
+        return AB_ENOMEM;
+    op->add = add;
+    op->done = done;
+    op->arg = arg;
+    snprintf(key, sizeof(key), "%s %s", ref->message_id, emoji);
+    return chat_op_submit(op, "react", RATELIMIT_REACTION,
+                          add ? RATELIMIT_COALESCE_ADD : RATELIMIT_COALESCE_REMOVE, key);
+}
+
+/* Open a thread directly (not rate-limited here: one per conversation). */
+int
+chat_open_thread(struct chat_instance *ci, const struct ab_msg_ref *origin, const char *name,
+                 chat_thread_fn done, void *arg)
+{
+    if (!ci->ops->open_thread || !ci->can_thread) {
+        done(arg, 0, origin->channel_id);
+        return 0;
+    }
+    return ci->ops->open_thread(ci->chat, origin, name, done, arg);
+}

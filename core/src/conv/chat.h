@@ -1,0 +1,52 @@
+/* One running chat plugin instance as the engine sees it: its ops, its host, its
+ * policy, and the outbound operations through the core's rate limiter. */
+#ifndef AB_CONV_CHAT_H
+#define AB_CONV_CHAT_H
+
+#include <stdbool.h>
+
+#include <agent-broker/plugin.h>
+
+#include "engine/ratelimit.h"
+#include "policy/policy.h"
+
+struct chat_instance {
+    char *name;                        /* owned: "discord" */
+    const struct ab_plugin_desc *desc; /* lent from the plugin */
+    const struct ab_chat_ops *ops;     /* lent from the plugin */
+    struct ab_host *host;              /* owned */
+    struct ab_chat *chat;              /* owned by the plugin until ops->close */
+    struct policy *policy;             /* owned */
+    struct ratelimit *rl;              /* lent: the engine's scheduler */
+    bool can_edit, can_react, can_thread;
+    bool is_started;
+    uint64_t failed;                   /* outbound operations that could not be delivered */
+};
+
+/* Completion of chat_send: @ref (lent) names the posted message on success. */
+typedef void (*chat_sent_fn)(void *arg, int status, const struct ab_msg_ref *ref);
+/* Completion of chat_edit / chat_react / chat_open_thread. */
+typedef void (*chat_done_fn)(void *arg, int status);
+typedef void (*chat_thread_fn)(void *arg, int status, const char *thread_id);
+
+/* Post @text in @channel (under Slack @thread_id, may be NULL) with @prio. Strings
+ * are copied. @done (may be NULL) runs once, after delivery or final failure. */
+int chat_send(struct chat_instance *ci, const char *channel, const char *thread_id,
+              const char *text, enum ratelimit_priority prio, chat_sent_fn done, void *arg);
+
+/* Replace the text of message @ref (copied). Live edits of one message coalesce: a
+ * newer queued edit replaces an older one (@is_final edits never do). */
+int chat_edit(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *text,
+              bool is_final, chat_done_fn done, void *arg);
+
+/* Add or remove our reaction @emoji on @ref; an add and a remove of the same emoji
+ * still queued cancel out. */
+int chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji,
+               bool add, chat_done_fn done, void *arg);
+
+/* Open a thread from message @origin named @name (plugins without threads answer
+ * at once with the channel itself). */
+int chat_open_thread(struct chat_instance *ci, const struct ab_msg_ref *origin,
+                     const char *name, chat_thread_fn done, void *arg);
+
+#endif
