@@ -19,20 +19,20 @@
 
 struct acp_client {
     uv_loop_t *loop;
-    struct agent_proc *proc;          /* owned until it reports its exit */
+    struct agent_proc *proc; /* owned until it reports its exit */
     struct jsonrpc rpc;
-    uv_timer_t perm_timer;            /* ask-mode deadlines */
+    uv_timer_t perm_timer;             /* ask-mode deadlines */
     const struct agent_launch *launch; /* lent */
     struct acp_client_config cfg;
     const struct acp_client_ops *ops; /* lent */
     void *arg;
-    char **env;                       /* owned: the agent's environment */
+    char **env; /* owned: the agent's environment */
     bool ready, can_load, gone;
     int pid;
-    struct acp_permission *perms;     /* owned: ask-mode requests awaiting the engine */
+    struct acp_permission *perms; /* owned: ask-mode requests awaiting the engine */
     struct acp_client_exit exit;
-    char *stderr_tail, *stderr_last;  /* owned copies for exit */
-    char message[1024];               /* the last error text handed out */
+    char *stderr_tail, *stderr_last; /* owned copies for exit */
+    char message[1024];              /* the last error text handed out */
 };
 
 /* One of our requests in flight with its caller's callback. */
@@ -593,8 +593,7 @@ acp_client_session_load(struct acp_client *c, const char *session_id, const char
     if (!c->can_load)
         return AB_ENOTSUP;
     return acp_client_session_call(c, "session/load", acp_client_session_params(session_id, cwd),
-                                   c->cfg.load_timeout_ms, acp_client_on_load, session_id, fn,
-                                   arg);
+                                   c->cfg.load_timeout_ms, acp_client_on_load, session_id, fn, arg);
 }
 
 /* session/set_mode; see the header. */

@@ -14,10 +14,10 @@
 #include "acp/agent_launch.h"
 
 struct acp_client_config {
-    uint64_t init_timeout_ms;  /* initialize, authenticate, session/new, set_mode */
-    uint64_t load_timeout_ms;  /* session/load */
-    uint64_t stop_grace_ms;    /* between stdin EOF, SIGTERM and SIGKILL */
-    uint64_t perm_timeout_ms;  /* ask mode: unanswered = reject; 0 = never */
+    uint64_t init_timeout_ms; /* initialize, authenticate, session/new, set_mode */
+    uint64_t load_timeout_ms; /* session/load */
+    uint64_t stop_grace_ms;   /* between stdin EOF, SIGTERM and SIGKILL */
+    uint64_t perm_timeout_ms; /* ask mode: unanswered = reject; 0 = never */
     enum acp_perm_mode perm_mode;
 };
 

@@ -9,32 +9,32 @@
 #include <cjson/cJSON.h>
 
 enum acp_event_kind {
-    ACP_EV_MESSAGE_CHUNK,   /* agent_message_chunk: chunk */
-    ACP_EV_THOUGHT_CHUNK,   /* agent_thought_chunk: chunk */
-    ACP_EV_USER_CHUNK,      /* user_message_chunk (history replay): chunk */
-    ACP_EV_TOOL_CALL,       /* tool_call, tool_call_update, or a permission's toolCall: tool */
-    ACP_EV_PLAN,            /* plan: plan (replaces the previous plan) */
-    ACP_EV_COMMANDS,        /* available_commands_update: raw->availableCommands */
-    ACP_EV_MODE,            /* current_mode_update: mode_id */
-    ACP_EV_CONFIG_OPTIONS,  /* config_option_update: raw->configOptions */
-    ACP_EV_USAGE,           /* usage_update: usage */
-    ACP_EV_SESSION_INFO,    /* session_info_update: title (may be NULL) */
-    ACP_EV_SESSION_RESET,   /* from the pool: the agent lost the context; reset */
+    ACP_EV_MESSAGE_CHUNK,  /* agent_message_chunk: chunk */
+    ACP_EV_THOUGHT_CHUNK,  /* agent_thought_chunk: chunk */
+    ACP_EV_USER_CHUNK,     /* user_message_chunk (history replay): chunk */
+    ACP_EV_TOOL_CALL,      /* tool_call, tool_call_update, or a permission's toolCall: tool */
+    ACP_EV_PLAN,           /* plan: plan (replaces the previous plan) */
+    ACP_EV_COMMANDS,       /* available_commands_update: raw->availableCommands */
+    ACP_EV_MODE,           /* current_mode_update: mode_id */
+    ACP_EV_CONFIG_OPTIONS, /* config_option_update: raw->configOptions */
+    ACP_EV_USAGE,          /* usage_update: usage */
+    ACP_EV_SESSION_INFO,   /* session_info_update: title (may be NULL) */
+    ACP_EV_SESSION_RESET,  /* from the pool: the agent lost the context; reset */
 };
 
 enum acp_tool_status {
-    ACP_TOOL_STATUS_NONE,   /* not given in this update */
+    ACP_TOOL_STATUS_NONE, /* not given in this update */
     ACP_TOOL_PENDING,
     ACP_TOOL_IN_PROGRESS,
     ACP_TOOL_COMPLETED,
     ACP_TOOL_FAILED,
-    ACP_TOOL_STATUS_OTHER,  /* a value v1 does not define */
+    ACP_TOOL_STATUS_OTHER, /* a value v1 does not define */
 };
 
 enum acp_reset_reason {
-    ACP_RESET_EXPIRED,      /* TTL, or suspended by an agent without session/load */
-    ACP_RESET_LOAD_FAILED,  /* session/load failed, timed out or killed the agent */
-    ACP_RESET_CRASHED,      /* the agent process died and cannot reload the session */
+    ACP_RESET_EXPIRED,     /* TTL, or suspended by an agent without session/load */
+    ACP_RESET_LOAD_FAILED, /* session/load failed, timed out or killed the agent */
+    ACP_RESET_CRASHED,     /* the agent process died and cannot reload the session */
 };
 
 struct acp_plan_entry {
@@ -55,11 +55,11 @@ struct acp_event {
             const char *message_id; /* or NULL */
         } chunk;
         struct {
-            const char *id;         /* toolCallId, always set */
-            const char *title;      /* NULL = unchanged */
-            const char *kind;       /* read|edit|...|other, NULL = unchanged */
+            const char *id;    /* toolCallId, always set */
+            const char *title; /* NULL = unchanged */
+            const char *kind;  /* read|edit|...|other, NULL = unchanged */
             enum acp_tool_status status;
-            bool is_new;            /* from tool_call (announce), not an update */
+            bool is_new; /* from tool_call (announce), not an update */
         } tool;
         struct {
             const struct acp_plan_entry *entries;
@@ -68,11 +68,11 @@ struct acp_event {
         const char *mode_id;
         const char *title;
         struct {
-            bool has_used;          /* false when the agent sent used:null */
-            double used, size;      /* tokens */
+            bool has_used;     /* false when the agent sent used:null */
+            double used, size; /* tokens */
             bool has_cost;
             double cost;
-            const char *currency;   /* or NULL */
+            const char *currency; /* or NULL */
         } usage;
         enum acp_reset_reason reset;
     } u;

@@ -40,11 +40,11 @@ struct acp_permission {
     const struct acp_perm_option *options;
     size_t option_count;
     /* private to the ACP layer */
-    cJSON *request;             /* owned: copy of the params */
-    cJSON *id;                  /* owned: the agent's request id */
+    cJSON *request;              /* owned: copy of the params */
+    cJSON *id;                   /* owned: the agent's request id */
     struct acp_perm_option *opt; /* owned: the options array */
-    struct acp_client *client;  /* lent: the client that will answer */
-    uint64_t deadline;          /* loop ms when an unanswered ask becomes a reject; 0 none */
+    struct acp_client *client;   /* lent: the client that will answer */
+    uint64_t deadline;           /* loop ms when an unanswered ask becomes a reject; 0 none */
     struct acp_permission *next;
 };
 

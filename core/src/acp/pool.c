@@ -31,16 +31,16 @@ struct pool_proc {
 
 struct pool_session {
     struct pool *pool;
-    char *key;               /* owned */
-    char *session_id;        /* owned: the agent's id, kept while suspended; or NULL */
-    struct pool_proc *proc;  /* lent; NULL while suspended */
+    char *key;              /* owned */
+    char *session_id;       /* owned: the agent's id, kept while suspended; or NULL */
+    struct pool_proc *proc; /* lent; NULL while suspended */
     enum pool_state state;
-    bool has_reset;          /* a session_reset to announce before the next turn's text */
+    bool has_reset; /* a session_reset to announce before the next turn's text */
     enum acp_reset_reason reset;
-    enum acp_reset_reason lost; /* why the session would be lost if it cannot be loaded */
-    bool skip_load;          /* the last load failed: open with session/new */
-    uint64_t last_used;      /* loop ms */
-    struct pool_turn *turn;  /* owned; or NULL */
+    enum acp_reset_reason lost;       /* why the session would be lost if it cannot be loaded */
+    bool skip_load;                   /* the last load failed: open with session/new */
+    uint64_t last_used;               /* loop ms */
+    struct pool_turn *turn;           /* owned; or NULL */
     struct pool_session *prev, *next; /* most recently used first */
 };
 
@@ -48,9 +48,9 @@ struct pool_turn {
     struct pool_session *s;
     const struct turn_callbacks *cb; /* lent */
     void *arg;
-    char *sender, *text;             /* owned */
-    uint64_t last_progress;          /* loop ms */
-    uint64_t watchdog_cancel_at;     /* when the watchdog sent session/cancel; 0 = not yet */
+    char *sender, *text;         /* owned */
+    uint64_t last_progress;      /* loop ms */
+    uint64_t watchdog_cancel_at; /* when the watchdog sent session/cancel; 0 = not yet */
     bool timed_out;
 };
 
@@ -60,7 +60,7 @@ struct pool {
     char *state_dir;                   /* owned copy of cfg.state_dir */
     const struct agent_launch *launch; /* lent */
     struct acp_client_config ccfg;
-    uint32_t spp;                      /* effective sessions per process */
+    uint32_t spp; /* effective sessions per process */
     struct pool_proc *procs;
     struct pool_session *head, *tail;
     uint32_t nsessions, live, turns, nprocs;
@@ -259,8 +259,8 @@ pool_on_prompt(void *arg, int rc, const char *stop_reason, int code, const char 
     struct pool_session *s = arg;
     struct pool_turn *t = s->turn;
     struct acp_client *c = s->proc ? s->proc->client : NULL;
-    struct turn_result r = {.rc = rc, .stop_reason = stop_reason, .agent_code = code,
-                            .message = message};
+    struct turn_result r = {
+        .rc = rc, .stop_reason = stop_reason, .agent_code = code, .message = message};
     char buf[256];
 
     if (rc == AB_ECLOSED) {
@@ -419,8 +419,9 @@ pool_spawn(struct pool *pool, struct pool_proc **out)
     p->pool = pool;
     if ((rc = acp_client_start(pool->loop, pool->launch, &pool->ccfg, &pool_client_ops, p,
                                &p->client)) < 0) {
-        snprintf(pool->message, sizeof(pool->message), "failed to start agent: cannot run '%s': %s%s%s",
-                 pool->launch->command, uv_strerror(rc), pool->launch->auth_hint ? " — " : "",
+        snprintf(pool->message, sizeof(pool->message),
+                 "failed to start agent: cannot run '%s': %s%s%s", pool->launch->command,
+                 uv_strerror(rc), pool->launch->auth_hint ? " — " : "",
                  pool->launch->auth_hint ? pool->launch->auth_hint : "");
         free(p);
         return rc;
@@ -854,8 +855,8 @@ pool_new(uv_loop_t *loop, const struct pool_config *cfg, const struct agent_laun
         pool->cfg.watchdog_ms = 600000;
     if (!pool->cfg.stop_grace_ms)
         pool->cfg.stop_grace_ms = 2000;
-    pool->spp = launch->shared_process && cfg->sessions_per_process > 1 ? cfg->sessions_per_process
-                                                                         : 1;
+    pool->spp =
+        launch->shared_process && cfg->sessions_per_process > 1 ? cfg->sessions_per_process : 1;
     pool->ccfg.init_timeout_ms = pool->cfg.init_timeout_ms;
     pool->ccfg.load_timeout_ms = pool->cfg.load_timeout_ms;
     pool->ccfg.stop_grace_ms = pool->cfg.stop_grace_ms;

@@ -24,7 +24,7 @@ struct pool_config {
     uint64_t watchdog_ms;          /* no progress this long = cancel, then kill (0 = 600000) */
     uint64_t stop_grace_ms;        /* each step of the stop sequence (0 = 2000) */
     enum acp_perm_mode perm_mode;
-    uint64_t perm_timeout_ms;      /* ask mode: unanswered = reject (0 = never) */
+    uint64_t perm_timeout_ms; /* ask mode: unanswered = reject (0 = never) */
 };
 
 /* How a turn ended. Every pointer lent for the on_done call. */

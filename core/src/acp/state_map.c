@@ -25,7 +25,7 @@ struct state_map {
     char *waiting;          /* owned: the next text to write */
     int result;             /* the worker's outcome */
     bool busy, closing;
-    uv_idle_t idle;         /* defers the close callback when nothing is in flight */
+    uv_idle_t idle; /* defers the close callback when nothing is in flight */
     void (*done)(void *arg);
     void *done_arg;
 };

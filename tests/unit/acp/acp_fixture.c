@@ -85,7 +85,8 @@ rec_on_done(void *arg, const struct turn_result *res)
     snprintf(r->message, sizeof(r->message), "%s", res->message ? res->message : "");
     r->exited = res->agent_exited;
     r->exit_status = res->exit_status;
-    snprintf(r->stderr_tail, sizeof(r->stderr_tail), "%s", res->stderr_tail ? res->stderr_tail : "");
+    snprintf(r->stderr_tail, sizeof(r->stderr_tail), "%s",
+             res->stderr_tail ? res->stderr_tail : "");
     snprintf(r->auth_hint, sizeof(r->auth_hint), "%s", res->auth_hint ? res->auth_hint : "");
 }
 

@@ -21,31 +21,31 @@ struct fx {
     const char *args[FX_MAX_ARGS]; /* scripted-agent.js, --log FILE, flags..., NULL */
     int nargs;
     char script[512];
-    char dir[128];   /* scratch directory, removed at the end */
-    char log[256];   /* what the agent received */
-    char state[256]; /* the pool's state dir */
+    char dir[128];         /* scratch directory, removed at the end */
+    char log[256];         /* what the agent received */
+    char state[256];       /* the pool's state dir */
     char agent_state[256]; /* the agent's --state file */
     bool closed;
 };
 
 /* What one turn produced. */
 struct rec {
-    char *text;        /* owned: agent_message_chunk texts joined */
+    char *text; /* owned: agent_message_chunk texts joined */
     size_t len;
-    int kinds[16];     /* events seen, by kind */
+    int kinds[16]; /* events seen, by kind */
     int tool_new, tool_completed, tool_failed, tool_in_progress;
     char last_tool_title[128];
     bool has_reset;
     enum acp_reset_reason reset;
     bool reset_before_text;
     int permissions;
-    struct acp_permission *perm; /* the last request handed out (ask mode) */
+    struct acp_permission *perm;   /* the last request handed out (ask mode) */
     enum acp_perm_decision answer; /* answer it with this at once, unless -1 */
     int auto_answer;
     char perm_title[128];
     size_t perm_options;
-    bool got_chunk;                /* a message chunk arrived */
-    const char *cancel_key;        /* pool_cancel this key after the first chunk */
+    bool got_chunk;         /* a message chunk arrived */
+    const char *cancel_key; /* pool_cancel this key after the first chunk */
     struct fx *f;
     bool done;
     int rc;

@@ -12,8 +12,8 @@ START_TEST(only_the_pass_list_reaches_the_agent)
     const char *inherit[] = {"AB_PASS", "AB_UNSET_NAME", NULL};
     const char *preset[] = {"MODE=preset", "X=1", NULL};
     const char *config[] = {"MODE=config", "EMPTY=", NULL};
-    struct agent_launch l = {.command = "x", .inherit_env = inherit, .preset_env = preset,
-                             .config_env = config};
+    struct agent_launch l = {
+        .command = "x", .inherit_env = inherit, .preset_env = preset, .config_env = config};
     char **env, **e;
     size_t n = 0;
 

@@ -147,9 +147,8 @@ START_TEST(malformed_lines_are_skipped_and_errors_reported)
                                "\"message\":\"batches are not supported\"}}");
     feed(&rpc, "{\"jsonrpc\":\"2.0\",\"method\":\"session/update\",\"params\":{}}");
     ck_assert_int_eq(p.notifications, 1);
-    ck_assert_int_eq(jsonrpc_call(&rpc, "session/new", cJSON_CreateObject(), 0, peer_reply, &p,
-                                  NULL),
-                     0);
+    ck_assert_int_eq(
+        jsonrpc_call(&rpc, "session/new", cJSON_CreateObject(), 0, peer_reply, &p, NULL), 0);
     feed(&rpc, "{\"jsonrpc\":\"2.0\",\"id\":0,\"error\":{\"code\":500,\"message\":\"boom\"}}");
     ck_assert_int_eq(p.last_rc, AB_EPROTO);
     ck_assert_str_eq(p.last_result, "{\"code\":500,\"message\":\"boom\"}");

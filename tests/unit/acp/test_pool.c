@@ -25,11 +25,14 @@ START_TEST(stream_arrives_in_order_and_turn_ends_end_turn)
     ck_assert_int_eq(r.kinds[ACP_EV_MESSAGE_CHUNK], 5);
     /* What we said: protocol 1, no fs/terminal, the sender context block first. */
     ck_assert(fx_log_has(&f, "\"protocolVersion\":1"));
-    ck_assert(fx_log_has(&f, "\"fs\":{\"readTextFile\":false,\"writeTextFile\":false},\"terminal\":false"));
+    ck_assert(fx_log_has(
+        &f, "\"fs\":{\"readTextFile\":false,\"writeTextFile\":false},\"terminal\":false"));
     ck_assert(fx_log_has(&f, "\"clientInfo\":{\"name\":\"agent-broker\",\"version\":\""));
     ck_assert(fx_log_has(&f, "\"mcpServers\":[]"));
-    ck_assert(fx_log_has(&f, "\"prompt\":[{\"type\":\"text\",\"text\":\"<sender_context>{\\\"schema\\\""));
-    ck_assert(fx_log_has(&f, "</sender_context>\"},{\"type\":\"text\",\"text\":\"[[stream 5]]\"}]"));
+    ck_assert(fx_log_has(
+        &f, "\"prompt\":[{\"type\":\"text\",\"text\":\"<sender_context>{\\\"schema\\\""));
+    ck_assert(
+        fx_log_has(&f, "</sender_context>\"},{\"type\":\"text\",\"text\":\"[[stream 5]]\"}]"));
     rec_reset(&r);
     fx_close(&f);
 }
@@ -69,7 +72,8 @@ START_TEST(permission_auto_selects_allow_always_by_kind)
     ck_assert_int_eq(r.rc, 0);
     ck_assert_str_eq(r.stop, "end_turn");
     ck_assert_str_eq(r.text, "permission granted: opt-always");
-    ck_assert(fx_log_has(&f, "\"result\":{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-always\"}}"));
+    ck_assert(fx_log_has(
+        &f, "\"result\":{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-always\"}}"));
     rec_reset(&r);
     /* Before the tool call, with UUID string ids: the id is echoed verbatim. */
     fx_turn_wait(&f, "discord:1", "[[permission-first]] [[permission-ids string]]", &r, 10000);
@@ -93,7 +97,8 @@ START_TEST(permission_deny_selects_reject)
     ck_assert_int_eq(r.rc, 0);
     ck_assert_str_eq(r.text, "permission rejected: opt-reject");
     ck_assert_int_eq(r.tool_failed, 1);
-    ck_assert(fx_log_has(&f, "{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-reject\"}}"));
+    ck_assert(
+        fx_log_has(&f, "{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-reject\"}}"));
     rec_reset(&r);
     fx_close(&f);
 }
