@@ -197,19 +197,27 @@ pool_turn_finish(struct pool_session *s, const struct turn_result *r)
     free(t);
 }
 
+/* Copy how the agent of @c (may be NULL) ended into @r, if it has. */
+static void
+pool_result_exit(struct turn_result *r, struct acp_client *c)
+{
+    const struct acp_client_exit *ex = c ? acp_client_exit_info(c) : NULL;
+
+    if (ex && ex->exited) {
+        r->agent_exited = true;
+        r->exit_status = ex->status;
+        r->term_signal = ex->term_signal;
+        r->stderr_tail = ex->stderr_tail;
+    }
+}
+
 /* End @s's turn with an error; @c (may be NULL) supplies how the agent ended. */
 static void
 pool_turn_fail(struct pool_session *s, int rc, const char *message, struct acp_client *c)
 {
-    const struct acp_client_exit *ex = c ? acp_client_exit_info(c) : NULL;
     struct turn_result r = {.rc = rc, .message = message};
 
-    if (ex && ex->exited) {
-        r.agent_exited = true;
-        r.exit_status = ex->status;
-        r.term_signal = ex->term_signal;
-        r.stderr_tail = ex->stderr_tail;
-    }
+    pool_result_exit(&r, c);
     if (rc == AB_EAUTH || (s->turn && s->state <= PS_OPENING))
         r.auth_hint = s->pool->launch->auth_hint;
     pool_turn_finish(s, &r);
@@ -265,12 +273,7 @@ pool_on_prompt(void *arg, int rc, const char *stop_reason, int code, const char 
 
     if (rc == AB_ECLOSED) {
         /* The agent died: the session must be reloaded (or is lost) next time. */
-        const struct acp_client_exit *ex = acp_client_exit_info(c);
-
-        r.agent_exited = ex->exited;
-        r.exit_status = ex->status;
-        r.term_signal = ex->term_signal;
-        r.stderr_tail = ex->stderr_tail;
+        pool_result_exit(&r, c);
         s->lost = ACP_RESET_CRASHED;
         pool_proc_doomed(s->proc);
         pool_detach(s);
@@ -296,9 +299,11 @@ pool_on_mode(void *arg, int rc, const char *session_id, const char *message)
     if (rc < 0)
         log_warn("acp", "%s: %s", s->key, message);
     if (rc == AB_ECLOSED) {
+        struct acp_client *c = s->proc ? s->proc->client : NULL;
+
         pool_proc_doomed(s->proc);
         pool_detach(s);
-        pool_turn_fail(s, rc, message, NULL);
+        pool_turn_fail(s, rc, message, c);
         return;
     }
     pool_session_ready(s);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <check.h>
 #include <uv.h>
 
 #include "acp/pool.h"
@@ -81,6 +82,8 @@ void rec_reset(struct rec *r);
 void fx_assert_dead(int pid);
 /* The pid in a "pid: N" or "grandchild: N" text. */
 int fx_pid_in(const char *text);
+/* Run @s (owned) with check and return main()'s exit code. */
+int fx_run(Suite *s);
 extern const struct turn_callbacks fx_callbacks;
 
 #endif

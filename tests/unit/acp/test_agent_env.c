@@ -5,6 +5,8 @@
 
 #include <agent-broker/errors.h>
 
+#include "acp_fixture.h"
+
 #include "acp/agent_env.h"
 
 START_TEST(only_the_pass_list_reaches_the_agent)
@@ -63,15 +65,9 @@ main(void)
 {
     Suite *s = suite_create("acp-agent-env");
     TCase *tc = tcase_create("env");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, only_the_pass_list_reaches_the_agent);
     tcase_add_test(tc, malformed_entries_are_rejected);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return fx_run(s);
 }

@@ -107,8 +107,6 @@ main(void)
     const char *root = getenv("AB_SOURCE_ROOT");
     Suite *s = suite_create("acp-codex");
     TCase *tc = tcase_create("codex");
-    SRunner *sr;
-    int failed;
 
     snprintf(codex, sizeof(codex),
              "%s/tests/node_modules/@zed-industries/codex-acp-linux-x64/bin/codex-acp",
@@ -120,9 +118,5 @@ main(void)
     tcase_set_timeout(tc, 110);
     tcase_add_test(tc, codex_streams_and_accepts_our_permission_answer);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return fx_run(s);
 }

@@ -5,6 +5,8 @@
 
 #include <agent-broker/errors.h>
 
+#include "acp_fixture.h"
+
 #include "acp/jsonrpc.h"
 
 struct peer {
@@ -86,11 +88,29 @@ feed(struct jsonrpc *rpc, const char *line)
     ck_assert_int_eq(jsonrpc_handle_line(rpc, line, strlen(line)), 0);
 }
 
-/* Close the rpc and the loop. */
+/* Nothing to free: the rpc lives on the test's stack. */
 static void
 on_closed(struct jsonrpc *rpc)
 {
     (void)rpc;
+}
+
+/* A loop and an rpc talking to @p. */
+static void
+peer_open(uv_loop_t *loop, struct jsonrpc *rpc, struct peer *p)
+{
+    ck_assert_int_eq(uv_loop_init(loop), 0);
+    ck_assert_int_eq(jsonrpc_init(rpc, loop, &peer_ops, p), 0);
+    p->rpc = rpc;
+}
+
+/* Close the rpc, run the loop dry and close it. */
+static void
+peer_close(uv_loop_t *loop, struct jsonrpc *rpc)
+{
+    jsonrpc_close(rpc, on_closed);
+    uv_run(loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(loop), 0);
 }
 
 START_TEST(ids_of_each_direction_never_mix)
@@ -100,9 +120,7 @@ START_TEST(ids_of_each_direction_never_mix)
     struct peer p = {0};
     uint64_t id;
 
-    ck_assert_int_eq(uv_loop_init(&loop), 0);
-    ck_assert_int_eq(jsonrpc_init(&rpc, &loop, &peer_ops, &p), 0);
-    p.rpc = &rpc;
+    peer_open(&loop, &rpc, &p);
     ck_assert_int_eq(jsonrpc_call(&rpc, "initialize", NULL, 0, peer_reply, &p, &id), 0);
     ck_assert_uint_eq(id, 0);
     ck_assert_str_eq(p.out[0], "{\"jsonrpc\":\"2.0\",\"method\":\"initialize\",\"id\":0}");
@@ -125,9 +143,7 @@ START_TEST(ids_of_each_direction_never_mix)
     /* Replayed reply: nobody waits for it any more. */
     feed(&rpc, "{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{}}");
     ck_assert_int_eq(p.replies, 1);
-    jsonrpc_close(&rpc, on_closed);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    peer_close(&loop, &rpc);
 }
 END_TEST
 
@@ -137,9 +153,7 @@ START_TEST(malformed_lines_are_skipped_and_errors_reported)
     struct jsonrpc rpc;
     struct peer p = {0};
 
-    ck_assert_int_eq(uv_loop_init(&loop), 0);
-    ck_assert_int_eq(jsonrpc_init(&rpc, &loop, &peer_ops, &p), 0);
-    p.rpc = &rpc;
+    peer_open(&loop, &rpc, &p);
     feed(&rpc, "this line is not JSON {");
     feed(&rpc, "42");
     feed(&rpc, "[{\"jsonrpc\":\"2.0\",\"method\":\"a\"}]");
@@ -152,9 +166,7 @@ START_TEST(malformed_lines_are_skipped_and_errors_reported)
     feed(&rpc, "{\"jsonrpc\":\"2.0\",\"id\":0,\"error\":{\"code\":500,\"message\":\"boom\"}}");
     ck_assert_int_eq(p.last_rc, AB_EPROTO);
     ck_assert_str_eq(p.last_result, "{\"code\":500,\"message\":\"boom\"}");
-    jsonrpc_close(&rpc, on_closed);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    peer_close(&loop, &rpc);
 }
 END_TEST
 
@@ -164,9 +176,7 @@ START_TEST(deadlines_fire_and_close_fails_pending)
     struct jsonrpc rpc;
     struct peer p = {0};
 
-    ck_assert_int_eq(uv_loop_init(&loop), 0);
-    ck_assert_int_eq(jsonrpc_init(&rpc, &loop, &peer_ops, &p), 0);
-    p.rpc = &rpc;
+    peer_open(&loop, &rpc, &p);
     ck_assert_int_eq(jsonrpc_call(&rpc, "session/load", NULL, 50, peer_reply, &p, NULL), 0);
     ck_assert_int_eq(jsonrpc_call(&rpc, "session/prompt", NULL, 0, peer_reply, &p, NULL), 0);
     uv_run(&loop, UV_RUN_ONCE);
@@ -186,16 +196,10 @@ main(void)
 {
     Suite *s = suite_create("acp-jsonrpc");
     TCase *tc = tcase_create("jsonrpc");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, ids_of_each_direction_never_mix);
     tcase_add_test(tc, malformed_lines_are_skipped_and_errors_reported);
     tcase_add_test(tc, deadlines_fire_and_close_fails_pending);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return fx_run(s);
 }

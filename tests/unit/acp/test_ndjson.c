@@ -5,6 +5,8 @@
 
 #include <agent-broker/errors.h>
 
+#include "acp_fixture.h"
+
 #include "acp/ndjson.h"
 
 struct lines {
@@ -114,17 +116,11 @@ main(void)
 {
     Suite *s = suite_create("acp-ndjson");
     TCase *tc = tcase_create("framing");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, lines_split_across_reads_are_joined);
     tcase_add_test(tc, byte_at_a_time_feed_gives_same_lines);
     tcase_add_test(tc, line_over_cap_is_protocol_error);
     tcase_add_test(tc, default_cap_is_64_mib_and_a_10_mib_line_passes);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return fx_run(s);
 }

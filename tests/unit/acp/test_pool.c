@@ -646,11 +646,5 @@ pool_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(pool_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return fx_run(pool_suite());
 }
