@@ -1,0 +1,103 @@
+/* The ACP client of one agent process: initialize (and authenticate), session
+ * new/load/set_mode, prompt, cancel, and the agent's requests (permissions; anything
+ * else gets -32601). Several sessions may share one client. */
+#ifndef AB_ACP_CLIENT_H
+#define AB_ACP_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "acp/acp_event.h"
+#include "acp/acp_permission.h"
+#include "acp/agent_launch.h"
+
+struct acp_client_config {
+    uint64_t init_timeout_ms; /* initialize, authenticate, session/new, set_mode */
+    uint64_t load_timeout_ms; /* session/load */
+    uint64_t stop_grace_ms;   /* between stdin EOF, SIGTERM and SIGKILL */
+    uint64_t perm_timeout_ms; /* ask mode: unanswered = reject; 0 = never */
+    enum acp_perm_mode perm_mode;
+};
+
+/* How the agent process ended; strings lent, valid until the client is freed. */
+struct acp_client_exit {
+    bool exited;             /* the process is gone */
+    int64_t status;          /* exit code */
+    int term_signal;         /* or the signal that killed it */
+    const char *stderr_tail; /* last stderr lines ("" if none) */
+    const char *stderr_last; /* last stderr line ("" if none) */
+};
+
+struct acp_client;
+
+struct acp_client_ops {
+    /* initialize (and authenticate) finished: @rc 0, or an error with @message (lent). */
+    void (*on_ready)(void *arg, struct acp_client *c, int rc, const char *message);
+    /* A session/update, for any session of this client. */
+    void (*on_event)(void *arg, struct acp_client *c, const struct acp_event *ev);
+    /* Ask mode: a permission request for the engine; see acp_permission.h. */
+    void (*on_permission)(void *arg, struct acp_client *c, struct acp_permission *req);
+    /* The process is gone and every request failed; @c is freed when this returns. */
+    void (*on_exit)(void *arg, struct acp_client *c);
+};
+
+/* Reply to session/new or session/load: @session_id and @message lent. */
+typedef void (*acp_session_fn)(void *arg, int rc, const char *session_id, const char *message);
+
+/* Reply to session/prompt: @stop_reason (lent) when @rc is 0; otherwise @code is the
+ * agent's JSON-RPC error code (0 if none) and @message (lent) says what happened. */
+typedef void (*acp_prompt_fn)(void *arg, int rc, const char *stop_reason, int code,
+                              const char *message);
+
+/* Spawn @launch (lent; must outlive the client) and send initialize. @cfg copied,
+ * @ops lent. *@out valid until on_exit returns. Returns 0 or a negative code when the
+ * process cannot be spawned (UV_ENOENT: no such command); on_ready follows otherwise. */
+int acp_client_start(uv_loop_t *loop, const struct agent_launch *launch,
+                     const struct acp_client_config *cfg, const struct acp_client_ops *ops,
+                     void *arg, struct acp_client **out);
+
+/* Whether the agent advertised loadSession. */
+bool acp_client_can_load(const struct acp_client *c);
+
+/* session/new with @cwd (lent, absolute) and no MCP servers. */
+int acp_client_session_new(struct acp_client *c, const char *cwd, acp_session_fn fn, void *arg);
+
+/* session/load of @session_id (lent); the history replay arrives as events first. */
+int acp_client_session_load(struct acp_client *c, const char *session_id, const char *cwd,
+                            acp_session_fn fn, void *arg);
+
+/* session/set_mode of @session_id to @mode_id (both lent). */
+int acp_client_set_mode(struct acp_client *c, const char *session_id, const char *mode_id,
+                        acp_session_fn fn, void *arg);
+
+/* session/prompt: a text block with @sender_context (lent JSON, wrapped in
+ * <sender_context>; NULL = none), then a text block with @text (lent). No deadline. */
+int acp_client_prompt(struct acp_client *c, const char *session_id, const char *sender_context,
+                      const char *text, acp_prompt_fn fn, void *arg);
+
+/* session/cancel now, and answer the session's pending permissions with cancelled. */
+int acp_client_cancel(struct acp_client *c, const char *session_id);
+
+/* Pending (ask mode) permission requests of @session_id. */
+size_t acp_client_pending_permissions(const struct acp_client *c, const char *session_id);
+
+/* Answer @req (one of this client's) with @d and free it. Used by
+ * acp_permission_resolve(). */
+int acp_client_permission_answer(struct acp_client *c, struct acp_permission *req,
+                                 enum acp_perm_decision d);
+
+/* Stop the agent gracefully (stdin EOF, TERM, KILL); on_exit follows. */
+void acp_client_stop(struct acp_client *c);
+
+/* Kill the agent's group now (TERM, KILL after the grace); on_exit follows. */
+void acp_client_kill(struct acp_client *c);
+
+/* The process id (= process group), or 0 once gone. */
+int acp_client_pid(const struct acp_client *c);
+
+/* How the process ended (exited false while it runs). Lent. */
+const struct acp_client_exit *acp_client_exit_info(const struct acp_client *c);
+
+#endif

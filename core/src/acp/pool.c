@@ -1,0 +1,964 @@
+/* The session pool; see pool.h. */
+#include "acp/pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <agent-broker/errors.h>
+
+#include "acp/acp_client.h"
+#include "acp/state_map.h"
+#include "log.h"
+
+#define POOL_STATE_FILE "sessions.json"
+
+enum pool_state {
+    PS_SUSPENDED, /* no process; the agent's session id may be kept for session/load */
+    PS_WAITING,   /* placed on a process that is still initialising */
+    PS_OPENING,   /* session/load, session/new or set_mode in flight */
+    PS_IDLE,      /* live, no turn */
+    PS_BUSY,      /* session/prompt in flight */
+};
+
+struct pool_proc {
+    struct pool *pool;
+    struct acp_client *client; /* owned by itself until on_exit */
+    uint32_t nsessions;        /* sessions placed on it */
+    bool ready, dying;
+    struct pool_proc *next;
+};
+
+struct pool_session {
+    struct pool *pool;
+    char *key;              /* owned */
+    char *session_id;       /* owned: the agent's id, kept while suspended; or NULL */
+    struct pool_proc *proc; /* lent; NULL while suspended */
+    enum pool_state state;
+    bool has_reset; /* a session_reset to announce before the next turn's text */
+    enum acp_reset_reason reset;
+    enum acp_reset_reason lost;       /* why the session would be lost if it cannot be loaded */
+    bool skip_load;                   /* the last load failed: open with session/new */
+    uint64_t last_used;               /* loop ms */
+    struct pool_turn *turn;           /* owned; or NULL */
+    struct pool_session *prev, *next; /* most recently used first */
+};
+
+struct pool_turn {
+    struct pool_session *s;
+    const struct turn_callbacks *cb; /* lent */
+    void *arg;
+    char *sender, *text;         /* owned */
+    uint64_t last_progress;      /* loop ms */
+    uint64_t watchdog_cancel_at; /* when the watchdog sent session/cancel; 0 = not yet */
+    bool timed_out;
+};
+
+struct pool {
+    uv_loop_t *loop;
+    struct pool_config cfg;
+    char *state_dir;                   /* owned copy of cfg.state_dir */
+    const struct agent_launch *launch; /* lent */
+    struct acp_client_config ccfg;
+    uint32_t spp; /* effective sessions per process */
+    struct pool_proc *procs;
+    struct pool_session *head, *tail;
+    uint32_t nsessions, live, turns, nprocs;
+    uv_timer_t tick;
+    struct state_map *state;
+    bool draining, drain_cancelled, closing;
+    uint64_t drain_deadline;
+    void (*drain_done)(void *arg);
+    void *drain_arg;
+    void (*close_done)(void *arg);
+    void *close_arg;
+    char message[1280];
+};
+
+static void pool_session_open(struct pool_session *s);
+static int pool_session_place(struct pool_session *s);
+
+/* Find the session of @key. */
+static struct pool_session *
+pool_find(const struct pool *pool, const char *key)
+{
+    struct pool_session *s;
+
+    for (s = pool->head; s; s = s->next)
+        if (strcmp(s->key, key) == 0)
+            return s;
+    return NULL;
+}
+
+/* Unlink @s from the LRU list. */
+static void
+pool_unlink(struct pool_session *s)
+{
+    struct pool *pool = s->pool;
+
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        pool->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        pool->tail = s->prev;
+    s->prev = s->next = NULL;
+}
+
+/* Mark @s most recently used. */
+static void
+pool_touch(struct pool_session *s)
+{
+    struct pool *pool = s->pool;
+
+    s->last_used = uv_now(pool->loop);
+    if (pool->head == s)
+        return;
+    if (s->prev) /* a member that is not the head; a new record is in no list yet */
+        pool_unlink(s);
+    s->next = pool->head;
+    if (pool->head)
+        pool->head->prev = s;
+    pool->head = s;
+    if (!pool->tail)
+        pool->tail = s;
+}
+
+/* Write the key -> {session_id, last_used} map (wall clock ms). */
+static void
+pool_persist(struct pool *pool)
+{
+    uint64_t now = uv_now(pool->loop);
+    struct pool_session *s;
+    uv_timeval64_t tv;
+    int64_t wall;
+    cJSON *doc, *e;
+
+    if (!pool->state || uv_gettimeofday(&tv) < 0)
+        return;
+    wall = tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    if (!(doc = cJSON_CreateObject()))
+        return;
+    for (s = pool->tail; s; s = s->prev) {
+        if (!s->session_id)
+            continue;
+        e = cJSON_AddObjectToObject(doc, s->key);
+        cJSON_AddStringToObject(e, "session_id", s->session_id);
+        cJSON_AddNumberToObject(e, "last_used", (double)(wall - (int64_t)(now - s->last_used)));
+    }
+    state_map_write(pool->state, doc);
+}
+
+/* Take @s off its process; a process left without sessions is stopped. */
+static void
+pool_detach(struct pool_session *s)
+{
+    struct pool_proc *p = s->proc;
+
+    s->state = PS_SUSPENDED;
+    if (!p)
+        return;
+    s->proc = NULL;
+    p->nsessions--;
+    s->pool->live--;
+    if (p->nsessions == 0 && !p->dying && p->client) {
+        p->dying = true;
+        acp_client_stop(p->client);
+    }
+}
+
+/* The process of @p is gone or going: never place a session on it again. */
+static void
+pool_proc_doomed(struct pool_proc *p)
+{
+    if (p)
+        p->dying = true;
+}
+
+/* End @s's turn with @r and hand the result to the engine. */
+static void
+pool_turn_finish(struct pool_session *s, const struct turn_result *r)
+{
+    struct pool_turn *t = s->turn;
+    struct pool *pool = s->pool;
+
+    if (!t)
+        return;
+    s->turn = NULL;
+    pool->turns--;
+    if (s->state == PS_BUSY)
+        s->state = PS_IDLE;
+    pool_touch(s);
+    t->cb->on_done(t->arg, r);
+    free(t->sender);
+    free(t->text);
+    free(t);
+}
+
+/* Copy how the agent of @c (may be NULL) ended into @r, if it has. */
+static void
+pool_result_exit(struct turn_result *r, struct acp_client *c)
+{
+    const struct acp_client_exit *ex = c ? acp_client_exit_info(c) : NULL;
+
+    if (ex && ex->exited) {
+        r->agent_exited = true;
+        r->exit_status = ex->status;
+        r->term_signal = ex->term_signal;
+        r->stderr_tail = ex->stderr_tail;
+    }
+}
+
+/* End @s's turn with an error; @c (may be NULL) supplies how the agent ended. */
+static void
+pool_turn_fail(struct pool_session *s, int rc, const char *message, struct acp_client *c)
+{
+    struct turn_result r = {.rc = rc, .message = message};
+
+    pool_result_exit(&r, c);
+    if (rc == AB_EAUTH || (s->turn && s->state <= PS_OPENING))
+        r.auth_hint = s->pool->launch->auth_hint;
+    pool_turn_finish(s, &r);
+}
+
+/* Send the turn's prompt; the session is live and idle. */
+static void pool_on_prompt(void *arg, int rc, const char *stop_reason, int code,
+                           const char *message);
+
+static void
+pool_turn_send(struct pool_session *s)
+{
+    struct pool_turn *t = s->turn;
+    struct acp_event ev;
+    int rc;
+
+    if (s->has_reset && t->cb->on_event) {
+        memset(&ev, 0, sizeof(ev));
+        ev.kind = ACP_EV_SESSION_RESET;
+        ev.session_id = s->session_id;
+        ev.u.reset = s->reset;
+        t->cb->on_event(t->arg, &ev);
+    }
+    s->has_reset = false;
+    s->state = PS_BUSY;
+    t->last_progress = uv_now(s->pool->loop);
+    rc = acp_client_prompt(s->proc->client, s->session_id, t->sender, t->text, pool_on_prompt, s);
+    if (rc < 0) {
+        s->state = PS_IDLE;
+        pool_turn_fail(s, rc, "cannot send the prompt to the agent", NULL);
+    }
+}
+
+/* The session is live: run the waiting turn, if any. */
+static void
+pool_session_ready(struct pool_session *s)
+{
+    s->state = PS_IDLE;
+    if (s->turn)
+        pool_turn_send(s);
+}
+
+/* session/prompt replied: the turn is over. */
+static void
+pool_on_prompt(void *arg, int rc, const char *stop_reason, int code, const char *message)
+{
+    struct pool_session *s = arg;
+    struct pool_turn *t = s->turn;
+    struct acp_client *c = s->proc ? s->proc->client : NULL;
+    struct turn_result r = {
+        .rc = rc, .stop_reason = stop_reason, .agent_code = code, .message = message};
+    char buf[256];
+
+    if (rc == AB_ECLOSED) {
+        /* The agent died: the session must be reloaded (or is lost) next time. */
+        pool_result_exit(&r, c);
+        s->lost = ACP_RESET_CRASHED;
+        pool_proc_doomed(s->proc);
+        pool_detach(s);
+    }
+    if (t && t->timed_out) {
+        snprintf(buf, sizeof(buf), "the agent made no progress for %llu s: cancelled, then stopped",
+                 (unsigned long long)(s->pool->cfg.watchdog_ms / 1000));
+        r.rc = AB_ETIMEDOUT;
+        r.stop_reason = NULL;
+        r.message = buf;
+    }
+    pool_turn_finish(s, &r);
+    pool_persist(s->pool);
+}
+
+/* session/set_mode replied: a failure is logged, the session still works. */
+static void
+pool_on_mode(void *arg, int rc, const char *session_id, const char *message)
+{
+    struct pool_session *s = arg;
+
+    (void)session_id;
+    if (rc < 0)
+        log_warn("acp", "%s: %s", s->key, message);
+    if (rc == AB_ECLOSED) {
+        struct acp_client *c = s->proc ? s->proc->client : NULL;
+
+        pool_proc_doomed(s->proc);
+        pool_detach(s);
+        pool_turn_fail(s, rc, message, c);
+        return;
+    }
+    pool_session_ready(s);
+}
+
+/* session/new replied. */
+static void
+pool_on_new(void *arg, int rc, const char *session_id, const char *message)
+{
+    struct pool_session *s = arg;
+    struct pool *pool = s->pool;
+    struct acp_client *c = s->proc ? s->proc->client : NULL;
+    char *id;
+
+    if (rc < 0 || !(id = strdup(session_id))) {
+        rc = rc < 0 ? rc : AB_ENOMEM;
+        if (rc == AB_ECLOSED)
+            pool_proc_doomed(s->proc);
+        snprintf(pool->message, sizeof(pool->message), "cannot open a session: %s",
+                 message ? message : ab_strerror(rc));
+        pool_detach(s);
+        pool_turn_fail(s, rc, pool->message, c);
+        return;
+    }
+    free(s->session_id);
+    s->session_id = id;
+    s->skip_load = false;
+    pool_persist(pool);
+    if (pool->launch->session_mode &&
+        acp_client_set_mode(c, id, pool->launch->session_mode, pool_on_mode, s) == 0)
+        return;
+    pool_session_ready(s);
+}
+
+/* session/load replied: resumed, or fall back to session/new and say so. */
+static void
+pool_on_load(void *arg, int rc, const char *session_id, const char *message)
+{
+    struct pool_session *s = arg;
+    struct pool_proc *p = s->proc;
+
+    (void)session_id;
+    if (rc == 0) {
+        log_debug("acp", "%s: session %s resumed", s->key, s->session_id);
+        pool_session_ready(s);
+        return;
+    }
+    log_warn("acp", "%s: %s; starting a new session", s->key, message);
+    s->skip_load = true;
+    s->has_reset = true;
+    s->reset = ACP_RESET_LOAD_FAILED;
+    if (rc == AB_ECLOSED || (rc == AB_ETIMEDOUT && s->pool->launch->load_may_hang)) {
+        /* The agent died on the load (Kiro 2.x) or may be stuck in it (Kiro 1.x):
+         * continue on another process. */
+        pool_proc_doomed(p);
+        if (rc == AB_ETIMEDOUT && p->client)
+            acp_client_kill(p->client);
+        pool_detach(s);
+        if (s->turn && (rc = pool_session_place(s)) < 0)
+            pool_turn_fail(s, rc, s->pool->message, NULL);
+        return;
+    }
+    s->state = PS_WAITING;
+    pool_session_open(s);
+}
+
+/* Open @s on its ready process: session/load when possible, else session/new. */
+static void
+pool_session_open(struct pool_session *s)
+{
+    struct acp_client *c = s->proc->client;
+    struct pool *pool = s->pool;
+    int rc;
+
+    s->state = PS_OPENING;
+    if (s->session_id && !s->skip_load && acp_client_can_load(c)) {
+        if ((rc = acp_client_session_load(c, s->session_id, pool->launch->cwd, pool_on_load, s)) <
+            0)
+            pool_on_load(s, rc, NULL, ab_strerror(rc));
+        return;
+    }
+    if (s->session_id && !s->has_reset) {
+        s->has_reset = true;
+        s->reset = s->lost;
+    }
+    if ((rc = acp_client_session_new(c, pool->launch->cwd, pool_on_new, s)) < 0)
+        pool_on_new(s, rc, NULL, ab_strerror(rc));
+}
+
+/* Suspend the least recently used idle live session; AB_EFULL when all are busy. */
+static int
+pool_evict(struct pool *pool)
+{
+    struct pool_session *s;
+
+    for (s = pool->tail; s; s = s->prev)
+        if (s->proc && s->state == PS_IDLE && !s->turn)
+            break;
+    if (!s)
+        return AB_EFULL;
+    log_info("acp", "pool full: suspending %s", s->key);
+    s->lost = ACP_RESET_EXPIRED;
+    pool_detach(s);
+    return 0;
+}
+
+static const struct acp_client_ops pool_client_ops;
+
+/* Start a new agent process. */
+static int
+pool_spawn(struct pool *pool, struct pool_proc **out)
+{
+    struct pool_proc *p;
+    int rc;
+
+    if (!(p = calloc(1, sizeof(*p))))
+        return AB_ENOMEM;
+    p->pool = pool;
+    if ((rc = acp_client_start(pool->loop, pool->launch, &pool->ccfg, &pool_client_ops, p,
+                               &p->client)) < 0) {
+        snprintf(pool->message, sizeof(pool->message),
+                 "failed to start agent: cannot run '%s': %s%s%s", pool->launch->command,
+                 uv_strerror(rc), pool->launch->auth_hint ? " — " : "",
+                 pool->launch->auth_hint ? pool->launch->auth_hint : "");
+        free(p);
+        return rc;
+    }
+    p->next = pool->procs;
+    pool->procs = p;
+    pool->nprocs++;
+    *out = p;
+    return 0;
+}
+
+/* Give suspended @s a process: evict if the pool is full, share or spawn. */
+static int
+pool_session_place(struct pool_session *s)
+{
+    struct pool *pool = s->pool;
+    struct pool_proc *p;
+    int rc;
+
+    if (pool->live >= pool->cfg.max_sessions && (rc = pool_evict(pool)) < 0) {
+        snprintf(pool->message, sizeof(pool->message),
+                 "pool exhausted: all %u agent sessions are busy", pool->cfg.max_sessions);
+        return rc;
+    }
+    for (p = pool->procs; p; p = p->next)
+        if (!p->dying && p->client && p->nsessions < pool->spp)
+            break;
+    if (!p && (rc = pool_spawn(pool, &p)) < 0)
+        return rc;
+    s->proc = p;
+    p->nsessions++;
+    pool->live++;
+    s->state = PS_WAITING;
+    if (p->ready)
+        pool_session_open(s);
+    return 0;
+}
+
+/* A session waiting on @p, or NULL. */
+static struct pool_session *
+pool_waiting_on(struct pool *pool, struct pool_proc *p)
+{
+    struct pool_session *s;
+
+    for (s = pool->head; s; s = s->next)
+        if (s->proc == p && s->state == PS_WAITING)
+            return s;
+    return NULL;
+}
+
+/* initialize finished: open the waiting sessions, or fail their turns. */
+static void
+pool_on_ready(void *arg, struct acp_client *c, int rc, const char *message)
+{
+    struct pool_proc *p = arg;
+    struct pool *pool = p->pool;
+    struct pool_session *s;
+
+    if (rc == 0) {
+        p->ready = true;
+        while ((s = pool_waiting_on(pool, p)))
+            pool_session_open(s);
+        return;
+    }
+    p->dying = true;
+    snprintf(pool->message, sizeof(pool->message), "failed to start agent: %s%s%s", message,
+             pool->launch->auth_hint ? " — " : "",
+             pool->launch->auth_hint ? pool->launch->auth_hint : "");
+    log_error("acp", "%s", pool->message);
+    while ((s = pool_waiting_on(pool, p))) {
+        pool_detach(s);
+        pool_turn_fail(s, rc, pool->message, c);
+    }
+}
+
+/* The session of agent id @sid on @p. */
+static struct pool_session *
+pool_by_agent_id(struct pool *pool, struct pool_proc *p, const char *sid)
+{
+    struct pool_session *s;
+
+    for (s = pool->head; s; s = s->next)
+        if (s->proc == p && s->session_id && strcmp(s->session_id, sid) == 0)
+            return s;
+    return NULL;
+}
+
+/* An update: progress for the watchdog, an event for the turn. Replays of
+ * session/load and updates between turns have no turn to go to. */
+static void
+pool_on_event(void *arg, struct acp_client *c, const struct acp_event *ev)
+{
+    struct pool_proc *p = arg;
+    struct pool_session *s = pool_by_agent_id(p->pool, p, ev->session_id);
+
+    (void)c;
+    if (!s || !s->turn || s->state != PS_BUSY)
+        return;
+    s->turn->last_progress = uv_now(p->pool->loop);
+    if (s->turn->cb->on_event)
+        s->turn->cb->on_event(s->turn->arg, ev);
+}
+
+/* Ask mode: hand the request to the session's turn, or cancel it. */
+static void
+pool_on_permission(void *arg, struct acp_client *c, struct acp_permission *req)
+{
+    struct pool_proc *p = arg;
+    struct pool_session *s = pool_by_agent_id(p->pool, p, req->session_id);
+
+    (void)c;
+    if (!s || !s->turn || s->state != PS_BUSY) {
+        acp_permission_resolve(req, ACP_PERM_CANCELLED);
+        return;
+    }
+    s->turn->last_progress = uv_now(p->pool->loop);
+    if (s->turn->cb->on_permission)
+        s->turn->cb->on_permission(s->turn->arg, req);
+    else
+        acp_permission_resolve(req, ACP_PERM_REJECT);
+}
+
+static void pool_close_finish(struct pool *pool);
+
+/* The process is gone; every request already failed. Release what was on it. */
+static void
+pool_on_exit(void *arg, struct acp_client *c)
+{
+    struct pool_proc *p = arg, **pp;
+    struct pool *pool = p->pool;
+    struct pool_session *s;
+
+    p->dying = true;
+    for (s = pool->head; s; s = s->next) {
+        if (s->proc != p)
+            continue;
+        s->lost = ACP_RESET_CRASHED;
+        pool_detach(s);
+        if (s->turn)
+            pool_turn_fail(s, AB_ECLOSED, "the agent exited before the session was ready", c);
+    }
+    for (pp = &pool->procs; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    pool->nprocs--;
+    free(p);
+    if (pool->closing && pool->nprocs == 0)
+        pool_close_finish(pool);
+}
+
+static const struct acp_client_ops pool_client_ops = {
+    .on_ready = pool_on_ready,
+    .on_event = pool_on_event,
+    .on_permission = pool_on_permission,
+    .on_exit = pool_on_exit,
+};
+
+/* Run a turn; see the header. */
+int
+pool_prompt(struct pool *pool, const char *key, const char *sender_context, const char *text,
+            const struct turn_callbacks *cb, void *arg, struct pool_turn **out)
+{
+    struct pool_session *s = pool_find(pool, key);
+    struct pool_turn *t;
+    bool created = false;
+    int rc = AB_ENOMEM;
+
+    pool->message[0] = '\0';
+    if (pool->draining || pool->closing) {
+        snprintf(pool->message, sizeof(pool->message), "agent-broker is shutting down");
+        return AB_ECLOSED;
+    }
+    if (s && s->turn) {
+        snprintf(pool->message, sizeof(pool->message), "a turn is already running");
+        return AB_EAGAIN;
+    }
+    if (!(t = calloc(1, sizeof(*t))) || !(t->text = strdup(text)) ||
+        (sender_context && !(t->sender = strdup(sender_context))))
+        goto fail;
+    if (!s) {
+        if (!(s = calloc(1, sizeof(*s))) || !(s->key = strdup(key))) {
+            free(s);
+            goto fail;
+        }
+        s->pool = pool;
+        s->lost = ACP_RESET_EXPIRED;
+        pool->nsessions++;
+        created = true;
+    }
+    t->s = s;
+    t->cb = cb;
+    t->arg = arg;
+    s->turn = t;
+    pool->turns++;
+    pool_touch(s);
+    if (s->proc && s->state == PS_IDLE)
+        pool_turn_send(s);
+    else if (!s->proc && (rc = pool_session_place(s)) < 0)
+        goto fail_placed;
+    if (out)
+        *out = t;
+    return 0;
+
+fail_placed:
+    s->turn = NULL;
+    pool->turns--;
+    if (created) {
+        pool_unlink(s);
+        pool->nsessions--;
+        free(s->key);
+        free(s);
+    }
+fail:
+    if (t) {
+        free(t->text);
+        free(t->sender);
+    }
+    free(t);
+    return rc;
+}
+
+/* The last synchronous failure's message. */
+const char *
+pool_error(const struct pool *pool)
+{
+    return pool->message;
+}
+
+/* Cancel a running turn; see the header. */
+int
+pool_cancel(struct pool *pool, const char *key)
+{
+    struct pool_session *s = pool_find(pool, key);
+    struct turn_result r = {.rc = 0, .stop_reason = "cancelled"};
+
+    if (!s || !s->turn)
+        return AB_ENOENT;
+    if (s->state == PS_BUSY)
+        return acp_client_cancel(s->proc->client, s->session_id);
+    /* Nothing was sent yet: the turn ends now, the session keeps opening. */
+    pool_turn_finish(s, &r);
+    return 0;
+}
+
+/* Free one session record. */
+static void
+pool_session_free(struct pool_session *s)
+{
+    pool_unlink(s);
+    s->pool->nsessions--;
+    free(s->key);
+    free(s->session_id);
+    free(s);
+}
+
+/* Forget a conversation's session; see the header. */
+int
+pool_reset(struct pool *pool, const char *key)
+{
+    struct pool_session *s = pool_find(pool, key);
+
+    if (!s)
+        return AB_ENOENT;
+    if (s->turn || s->state == PS_OPENING || s->state == PS_WAITING)
+        return AB_EAGAIN;
+    pool_detach(s);
+    pool_session_free(s);
+    pool_persist(pool);
+    return 0;
+}
+
+/* Counts for /metrics. */
+void
+pool_stats(const struct pool *pool, struct pool_stats *out)
+{
+    out->sessions = pool->nsessions;
+    out->live = pool->live;
+    out->busy = pool->turns;
+    out->processes = pool->nprocs;
+}
+
+/* Watchdog for one busy turn: cancel after no progress, kill after the grace. */
+static void
+pool_watchdog(struct pool_session *s, uint64_t now)
+{
+    struct pool_turn *t = s->turn;
+    struct pool *pool = s->pool;
+
+    if (acp_client_pending_permissions(s->proc->client, s->session_id) > 0) {
+        t->last_progress = now; /* waiting for a person is not a hang */
+        return;
+    }
+    if (!t->watchdog_cancel_at && now - t->last_progress >= pool->cfg.watchdog_ms) {
+        log_warn("acp", "%s: no progress for %llu ms: cancelling", s->key,
+                 (unsigned long long)(now - t->last_progress));
+        t->watchdog_cancel_at = now;
+        acp_client_cancel(s->proc->client, s->session_id);
+    } else if (t->watchdog_cancel_at && !t->timed_out &&
+               now - t->watchdog_cancel_at >= pool->cfg.stop_grace_ms &&
+               now - t->last_progress >= pool->cfg.stop_grace_ms) {
+        log_warn("acp", "%s: the agent ignored session/cancel: killing it", s->key);
+        t->timed_out = true;
+        s->proc->dying = true;
+        acp_client_kill(s->proc->client);
+    }
+}
+
+/* Forget an idle session past its TTL; its conversation will hear it expired. */
+static bool
+pool_expire(struct pool_session *s, uint64_t now)
+{
+    struct pool *pool = s->pool;
+
+    if (s->turn || (s->state != PS_IDLE && s->state != PS_SUSPENDED) ||
+        now - s->last_used < pool->cfg.session_ttl_ms)
+        return false;
+    if (!s->session_id) {
+        /* Only a note that it expired is left: drop it after a second TTL. */
+        if (now - s->last_used >= 2 * pool->cfg.session_ttl_ms)
+            pool_session_free(s);
+        return false;
+    }
+    log_info("acp", "%s: session expired after %llu ms idle", s->key,
+             (unsigned long long)(now - s->last_used));
+    pool_detach(s);
+    free(s->session_id);
+    s->session_id = NULL;
+    s->has_reset = true;
+    s->reset = ACP_RESET_EXPIRED;
+    return true;
+}
+
+/* Periodic work: watchdog, TTL, drain. */
+static void
+pool_on_tick(uv_timer_t *timer)
+{
+    struct pool *pool = timer->data;
+    struct pool_session *s, *next;
+    uint64_t now = uv_now(pool->loop);
+    bool expired = false;
+
+    for (s = pool->head; s; s = next) {
+        next = s->next;
+        if (s->turn && s->state == PS_BUSY && pool->cfg.watchdog_ms)
+            pool_watchdog(s, now);
+        else if (pool->cfg.session_ttl_ms)
+            expired |= pool_expire(s, now);
+    }
+    if (expired)
+        pool_persist(pool);
+    if (!pool->draining || pool->closing)
+        return;
+    if (pool->turns > 0 && !pool->drain_cancelled && now >= pool->drain_deadline) {
+        pool->drain_cancelled = true;
+        for (s = pool->head; s; s = next) {
+            next = s->next;
+            if (s->turn)
+                pool_cancel(pool, s->key);
+        }
+    }
+    if (pool->turns == 0 && pool->drain_done) {
+        void (*done)(void *) = pool->drain_done;
+
+        pool->drain_done = NULL;
+        done(pool->drain_arg);
+    }
+}
+
+/* Recreate the suspended sessions of the persisted map (start-up). */
+static void
+pool_restore(struct pool *pool, const cJSON *doc)
+{
+    uint64_t now = uv_now(pool->loop), age;
+    const cJSON *e, *sid, *used;
+    struct pool_session *s;
+    uv_timeval64_t tv;
+    int64_t wall;
+
+    if (uv_gettimeofday(&tv) < 0)
+        return;
+    wall = tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    cJSON_ArrayForEach(e, doc)
+    {
+        sid = cJSON_GetObjectItemCaseSensitive(e, "session_id");
+        used = cJSON_GetObjectItemCaseSensitive(e, "last_used");
+        if (!cJSON_IsString(sid) || !cJSON_IsNumber(used) || !e->string)
+            continue;
+        age = wall > used->valuedouble ? (uint64_t)(wall - used->valuedouble) : 0;
+        if (pool->cfg.session_ttl_ms && age >= pool->cfg.session_ttl_ms)
+            continue; /* pruned: the map never grows without bound */
+        if (!(s = calloc(1, sizeof(*s))) || !(s->key = strdup(e->string)) ||
+            !(s->session_id = strdup(sid->valuestring))) {
+            if (s)
+                free(s->key);
+            free(s);
+            return;
+        }
+        s->pool = pool;
+        s->lost = ACP_RESET_EXPIRED;
+        pool->nsessions++;
+        pool_touch(s);
+        s->last_used = age < now ? now - age : 0;
+    }
+}
+
+/* Create a pool; see the header. */
+int
+pool_new(uv_loop_t *loop, const struct pool_config *cfg, const struct agent_launch *launch,
+         struct pool **out)
+{
+    struct pool *pool;
+    uint64_t tick;
+    cJSON *doc = NULL;
+    int rc = AB_ENOMEM;
+
+    if (!launch || !launch->command || !launch->cwd || launch->cwd[0] != '/' ||
+        cfg->max_sessions == 0)
+        return AB_EINVAL;
+    if (!(pool = calloc(1, sizeof(*pool))))
+        return AB_ENOMEM;
+    pool->loop = loop;
+    pool->cfg = *cfg;
+    pool->launch = launch;
+    if (!pool->cfg.init_timeout_ms)
+        pool->cfg.init_timeout_ms = 120000;
+    if (!pool->cfg.load_timeout_ms)
+        pool->cfg.load_timeout_ms = 30000;
+    if (!pool->cfg.watchdog_ms)
+        pool->cfg.watchdog_ms = 600000;
+    if (!pool->cfg.stop_grace_ms)
+        pool->cfg.stop_grace_ms = 2000;
+    pool->spp =
+        launch->shared_process && cfg->sessions_per_process > 1 ? cfg->sessions_per_process : 1;
+    pool->ccfg.init_timeout_ms = pool->cfg.init_timeout_ms;
+    pool->ccfg.load_timeout_ms = pool->cfg.load_timeout_ms;
+    pool->ccfg.stop_grace_ms = pool->cfg.stop_grace_ms;
+    pool->ccfg.perm_mode = cfg->perm_mode;
+    pool->ccfg.perm_timeout_ms = cfg->perm_timeout_ms;
+    if (cfg->state_dir) {
+        if (!(pool->state_dir = strdup(cfg->state_dir)))
+            goto fail;
+        pool->cfg.state_dir = pool->state_dir;
+        if ((rc = state_map_open(loop, pool->state_dir, POOL_STATE_FILE, &pool->state, &doc)) < 0)
+            goto fail;
+        pool_restore(pool, doc);
+        cJSON_Delete(doc);
+    }
+    /* One timer drives the watchdog, TTL and drain at a quarter of the finest period. */
+    tick = pool->cfg.watchdog_ms;
+    if (pool->cfg.session_ttl_ms && pool->cfg.session_ttl_ms < tick)
+        tick = pool->cfg.session_ttl_ms;
+    if (pool->cfg.stop_grace_ms < tick)
+        tick = pool->cfg.stop_grace_ms;
+    tick /= 4;
+    tick = tick < 10 ? 10 : tick > 1000 ? 1000 : tick;
+    uv_timer_init(loop, &pool->tick);
+    pool->tick.data = pool;
+    uv_timer_start(&pool->tick, pool_on_tick, tick, tick);
+    *out = pool;
+    return 0;
+
+fail:
+    free(pool->state_dir);
+    free(pool);
+    return rc;
+}
+
+/* Refuse new turns and wait for the running ones; see the header. */
+void
+pool_drain(struct pool *pool, uint64_t timeout_ms, void (*done)(void *arg), void *arg)
+{
+    pool->draining = true;
+    pool->drain_deadline = uv_now(pool->loop) + timeout_ms;
+    pool->drain_done = done;
+    pool->drain_arg = arg;
+}
+
+/* The state file is flushed: free the rest and report. */
+static void
+pool_on_state_closed(void *arg)
+{
+    struct pool *pool = arg;
+    void (*done)(void *) = pool->close_done;
+    void *done_arg = pool->close_arg;
+
+    while (pool->head)
+        pool_session_free(pool->head);
+    free(pool->state_dir);
+    free(pool);
+    if (done)
+        done(done_arg);
+}
+
+/* The tick timer is closed: flush the state file. */
+static void
+pool_on_tick_closed(uv_handle_t *h)
+{
+    struct pool *pool = h->data;
+
+    if (!pool->state) {
+        pool_on_state_closed(pool);
+        return;
+    }
+    pool_persist(pool);
+    state_map_close(pool->state, pool_on_state_closed, pool);
+}
+
+/* Every process is gone: close the timer. */
+static void
+pool_close_finish(struct pool *pool)
+{
+    uv_close((uv_handle_t *)&pool->tick, pool_on_tick_closed);
+}
+
+/* Stop everything; see the header. */
+void
+pool_close(struct pool *pool, void (*done)(void *arg), void *arg)
+{
+    struct pool_proc *p;
+
+    pool->closing = true;
+    pool->close_done = done;
+    pool->close_arg = arg;
+    if (pool->nprocs == 0) {
+        pool_close_finish(pool);
+        return;
+    }
+    for (p = pool->procs; p; p = p->next) {
+        p->dying = true;
+        if (p->client)
+            acp_client_stop(p->client);
+    }
+}

@@ -1,0 +1,650 @@
+/* The session pool and ACP client against the scripted agent (tests/acp). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <agent-broker/errors.h>
+
+#include "acp_fixture.h"
+
+#define FLAGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define NOFLAGS ((const char *const[]){NULL})
+
+START_TEST(stream_arrives_in_order_and_turn_ends_end_turn)
+{
+    struct fx f;
+    struct rec r = {0};
+
+    fx_init(&f, NOFLAGS);
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "[[stream 5]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_str_eq(r.stop, "end_turn");
+    ck_assert_str_eq(r.text, "chunk1 chunk2 chunk3 chunk4 chunk5 ");
+    ck_assert_int_eq(r.kinds[ACP_EV_MESSAGE_CHUNK], 5);
+    /* What we said: protocol 1, no fs/terminal, the sender context block first. */
+    ck_assert(fx_log_has(&f, "\"protocolVersion\":1"));
+    ck_assert(fx_log_has(
+        &f, "\"fs\":{\"readTextFile\":false,\"writeTextFile\":false},\"terminal\":false"));
+    ck_assert(fx_log_has(&f, "\"clientInfo\":{\"name\":\"agent-broker\",\"version\":\""));
+    ck_assert(fx_log_has(&f, "\"mcpServers\":[]"));
+    ck_assert(fx_log_has(
+        &f, "\"prompt\":[{\"type\":\"text\",\"text\":\"<sender_context>{\\\"schema\\\""));
+    ck_assert(
+        fx_log_has(&f, "</sender_context>\"},{\"type\":\"text\",\"text\":\"[[stream 5]]\"}]"));
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(tool_calls_upsert_by_id)
+{
+    struct fx f;
+    struct rec r = {0};
+
+    fx_init(&f, NOFLAGS);
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "[[tool]] [[late-update-unknown-tool]] [[plan]] [[thought]]", &r,
+                 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_int_eq(r.tool_new, 1);
+    ck_assert_int_ge(r.tool_in_progress, 1);
+    ck_assert_int_ge(r.tool_completed, 1);
+    ck_assert_int_ge(r.kinds[ACP_EV_TOOL_CALL], 4); /* incl. the never-announced id */
+    ck_assert_int_eq(r.kinds[ACP_EV_PLAN], 1);
+    ck_assert_int_eq(r.kinds[ACP_EV_THOUGHT_CHUNK], 1);
+    ck_assert_str_eq(r.last_tool_title, "Read README.md");
+    ck_assert_str_eq(r.text, "done");
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(permission_auto_selects_allow_always_by_kind)
+{
+    struct fx f;
+    struct rec r = {0};
+
+    fx_init(&f, NOFLAGS);
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "[[permission]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_str_eq(r.stop, "end_turn");
+    ck_assert_str_eq(r.text, "permission granted: opt-always");
+    ck_assert(fx_log_has(
+        &f, "\"result\":{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-always\"}}"));
+    rec_reset(&r);
+    /* Before the tool call, with UUID string ids: the id is echoed verbatim. */
+    fx_turn_wait(&f, "discord:1", "[[permission-first]] [[permission-ids string]]", &r, 10000);
+    ck_assert_str_eq(r.text, "permission granted: opt-always");
+    ck_assert_int_ge(r.kinds[ACP_EV_TOOL_CALL], 1);
+    ck_assert_int_eq(fx_log_count(&f, "{\"jsonrpc\":\"2.0\",\"id\":\""), 1);
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(permission_deny_selects_reject)
+{
+    struct fx f;
+    struct rec r = {0};
+
+    fx_init(&f, NOFLAGS);
+    f.cfg.perm_mode = ACP_PERM_DENY;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "[[permission]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_str_eq(r.text, "permission rejected: opt-reject");
+    ck_assert_int_eq(r.tool_failed, 1);
+    ck_assert(
+        fx_log_has(&f, "{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-reject\"}}"));
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(permission_ask_hands_request_to_engine)
+{
+    struct fx f;
+    struct rec r = {0};
+
+    fx_init(&f, NOFLAGS);
+    f.cfg.perm_mode = ACP_PERM_ASK;
+    fx_pool(&f);
+    r.auto_answer = 1;
+    r.answer = ACP_PERM_ALLOW_ONCE;
+    fx_turn_wait(&f, "discord:1", "[[permission]] [[permission-ids int]]", &r, 10000);
+    ck_assert_int_eq(r.permissions, 1);
+    ck_assert_str_eq(r.perm_title, "Write x.txt");
+    ck_assert_int_eq(r.perm_options, 3);
+    ck_assert_str_eq(r.text, "permission granted: opt-once");
+    ck_assert(fx_log_has(&f, "{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-once\"}}"));
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(permission_ask_unanswered_times_out_as_reject)
+{
+    struct fx f;
+    struct rec r = {0};
+
+    fx_init(&f, NOFLAGS);
+    f.cfg.perm_mode = ACP_PERM_ASK;
+    f.cfg.perm_timeout_ms = 200;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "[[permission]]", &r, 10000);
+    ck_assert_int_eq(r.permissions, 1);
+    ck_assert_str_eq(r.text, "permission rejected: opt-reject");
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(cancel_mid_stream_ends_cancelled)
+{
+    struct fx f;
+    struct rec r = {0};
+
+    fx_init(&f, NOFLAGS);
+    fx_pool(&f);
+    r.cancel_key = "discord:1";
+    fx_turn_wait(&f, "discord:1", "[[slow 200]] [[tick 20]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_str_eq(r.stop, "cancelled");
+    ck_assert_int_lt(r.kinds[ACP_EV_MESSAGE_CHUNK], 200);
+    ck_assert(fx_log_has(&f, "\"method\":\"session/cancel\""));
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(cancel_during_permission_answers_cancelled)
+{
+    struct fx f;
+    struct rec r = {0};
+
+    fx_init(&f, NOFLAGS);
+    f.cfg.perm_mode = ACP_PERM_ASK;
+    fx_pool(&f);
+    r.cancel_key = "discord:1";
+    fx_turn_wait(&f, "discord:1", "[[permission]]", &r, 10000);
+    ck_assert_int_eq(r.permissions, 1);
+    ck_assert_str_eq(r.stop, "cancelled");
+    ck_assert(fx_log_has(&f, "\"result\":{\"outcome\":{\"outcome\":\"cancelled\"}}"));
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(crash_mid_turn_reports_exit_status_and_next_turn_starts_fresh)
+{
+    struct fx f;
+    struct rec r = {0};
+    int pid;
+
+    fx_init(&f, NOFLAGS);
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "[[pid]]", &r, 10000);
+    pid = fx_pid_in(r.text);
+    rec_reset(&r);
+    fx_turn_wait(&f, "discord:1", "[[crash]]", &r, 10000);
+    ck_assert_int_eq(r.rc, AB_ECLOSED);
+    ck_assert(r.exited);
+    ck_assert_int_eq(r.exit_status, 3);
+    ck_assert_str_eq(r.text, "chunk1 ");
+    fx_assert_dead(pid);
+    rec_reset(&r);
+    fx_turn_wait(&f, "discord:1", "[[pid]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert(r.has_reset && r.reset_before_text);
+    ck_assert_int_eq(r.reset, ACP_RESET_CRASHED);
+    ck_assert_int_ne(fx_pid_in(r.text), pid);
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(hang_trips_watchdog_cancel_then_kill)
+{
+    struct fx f;
+    struct rec r = {0};
+    struct pool_stats st;
+    int pid;
+
+    fx_init(&f, NOFLAGS);
+    f.cfg.watchdog_ms = 300;
+    f.cfg.stop_grace_ms = 200;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "[[pid]]", &r, 10000);
+    pid = fx_pid_in(r.text);
+    rec_reset(&r);
+    fx_turn_wait(&f, "discord:1", "[[silent-after 2]]", &r, 10000);
+    ck_assert_int_eq(r.rc, AB_ETIMEDOUT);
+    ck_assert_str_eq(r.text, "chunk1 chunk2 ");
+    ck_assert_ptr_nonnull(strstr(r.message, "no progress"));
+    ck_assert(fx_log_has(&f, "\"method\":\"session/cancel\""));
+    fx_assert_dead(pid);
+    pool_stats(f.pool, &st);
+    ck_assert_int_eq(st.busy, 0);
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(ten_megabyte_line_is_framed)
+{
+    struct fx f;
+    struct rec r = {0};
+    size_t i;
+
+    fx_init(&f, NOFLAGS);
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "[[big 10485760]]", &r, 20000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_uint_eq(r.len, 10485760);
+    for (i = 0; i < r.len; i += 4093)
+        ck_assert_int_eq(r.text[i], '0' + (int)(i % 10));
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(unadvertised_requests_get_method_not_found_and_noise_is_tolerated)
+{
+    struct fx f;
+    struct rec r = {0};
+
+    fx_init(&f, NOFLAGS);
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "[[fs]]", &r, 10000);
+    ck_assert_str_eq(r.text, "fs: -32601 terminal: -32601");
+    rec_reset(&r);
+    fx_turn_wait(&f, "discord:1", "[[noise]] [[stop max_tokens]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_str_eq(r.stop, "max_tokens");
+    ck_assert_int_eq(r.kinds[ACP_EV_USAGE], 1);
+    ck_assert_int_eq(r.kinds[ACP_EV_COMMANDS], 1);
+    ck_assert_int_eq(r.kinds[ACP_EV_MODE], 1);
+    ck_assert_int_eq(r.kinds[ACP_EV_CONFIG_OPTIONS], 1);
+    rec_reset(&r);
+    fx_turn_wait(&f, "discord:1", "[[error 500]]", &r, 10000);
+    ck_assert_int_eq(r.rc, AB_EPROTO);
+    ck_assert_ptr_nonnull(strstr(r.message, "scripted failure"));
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(restart_resumes_with_session_load)
+{
+    struct fx f;
+    struct rec r = {0};
+    char sid[128];
+
+    fx_init(&f, FLAGS("--load", "--state", "AGENT_STATE"));
+    f.args[f.nargs - 1] = f.agent_state;
+    fx_pool(&f);
+    fx_turn_wait(&f, "slack:C1:1.2", "remember the word walnut [[echo-session]]", &r, 10000);
+    snprintf(sid, sizeof(sid), "%s", r.text);
+    ck_assert_ptr_nonnull(strstr(sid, "session: "));
+    rec_reset(&r);
+    fx_pool_close(&f); /* a restart: the map is on disk */
+    fx_pool(&f);
+    fx_turn_wait(&f, "slack:C1:1.2", "[[echo-session]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_str_eq(r.text, sid); /* the same agent session */
+    ck_assert(!r.has_reset);
+    ck_assert_int_eq(r.kinds[ACP_EV_USER_CHUNK], 0); /* the replay is not this turn */
+    ck_assert(fx_log_has(&f, "\"method\":\"session/load\""));
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+/* Persist a session with @flags' agent, restart, and expect a load_failed reset. */
+static void
+load_failure_falls_back(const char *const *flags, bool may_hang)
+{
+    struct fx f;
+    struct rec r = {0};
+
+    fx_init(&f, flags);
+    f.cfg.load_timeout_ms = 300;
+    f.launch.load_may_hang = may_hang;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:9", "hello", &r, 10000);
+    rec_reset(&r);
+    fx_pool_close(&f);
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:9", "again", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_ptr_nonnull(strstr(r.text, "</sender_context> again"));
+    ck_assert(r.has_reset && r.reset_before_text);
+    ck_assert_int_eq(r.reset, ACP_RESET_LOAD_FAILED);
+    ck_assert(fx_log_has(&f, "\"method\":\"session/load\""));
+    rec_reset(&r);
+    fx_close(&f);
+}
+
+START_TEST(load_hang_times_out_and_falls_back_to_new)
+{
+    load_failure_falls_back(FLAGS("--load-hang"), false);
+}
+END_TEST
+
+START_TEST(load_hang_with_restart_falls_back_to_new)
+{
+    load_failure_falls_back(FLAGS("--load-hang"), true);
+}
+END_TEST
+
+START_TEST(load_exit_falls_back_to_new)
+{
+    load_failure_falls_back(FLAGS("--load-exit"), false);
+}
+END_TEST
+
+START_TEST(thirty_two_conversations_share_four_processes)
+{
+    struct fx f;
+    struct rec r[32];
+    struct pool_stats st;
+    int pids[32], distinct = 0, i, j;
+    char key[32];
+    bool all = false;
+
+    memset(r, 0, sizeof(r));
+    fx_init(&f, NOFLAGS);
+    f.cfg.max_sessions = 32;
+    f.cfg.sessions_per_process = 8;
+    fx_pool(&f);
+    for (i = 0; i < 32; i++) {
+        snprintf(key, sizeof(key), "discord:%d", i);
+        fx_turn(&f, key, "[[pid]]", &r[i]);
+    }
+    for (i = 0; i < 32; i++)
+        ck_assert(fx_wait(&f, &r[i].done, 20000));
+    pool_stats(f.pool, &st);
+    ck_assert_int_eq(st.processes, 4);
+    ck_assert_int_eq(st.live, 32);
+    for (i = 0; i < 32; i++) {
+        ck_assert_int_eq(r[i].rc, 0);
+        pids[i] = fx_pid_in(r[i].text);
+        for (j = 0; j < i && pids[j] != pids[i]; j++)
+            ;
+        distinct += j == i;
+    }
+    ck_assert_int_eq(distinct, 4);
+    (void)all;
+    for (i = 0; i < 32; i++)
+        rec_reset(&r[i]);
+    fx_close(&f);
+    for (i = 0; i < 32; i++)
+        fx_assert_dead(pids[i]);
+}
+END_TEST
+
+START_TEST(full_pool_suspends_lru_idle_and_refuses_when_all_busy)
+{
+    struct fx f;
+    struct rec a = {0}, b = {0}, c = {0};
+    struct pool_stats st;
+    int rc;
+
+    fx_init(&f, NOFLAGS);
+    f.cfg.max_sessions = 1;
+    fx_pool(&f);
+    fx_turn_wait(&f, "k:a", "one", &a, 10000);
+    fx_turn(&f, "k:b", "[[slow 100]] [[tick 20]]", &b); /* suspends k:a */
+    ck_assert(fx_wait(&f, &b.got_chunk, 10000));
+    pool_stats(f.pool, &st);
+    ck_assert_int_eq(st.live, 1);
+    ck_assert_int_eq(st.sessions, 2);
+    rc = pool_prompt(f.pool, "k:c", NULL, "three", &fx_callbacks, &c, NULL);
+    ck_assert_int_eq(rc, AB_EFULL);
+    ck_assert_ptr_nonnull(strstr(pool_error(f.pool), "pool exhausted"));
+    ck_assert_int_eq(pool_prompt(f.pool, "k:b", NULL, "x", &fx_callbacks, &c, NULL), AB_EAGAIN);
+    ck_assert_int_eq(pool_cancel(f.pool, "k:b"), 0);
+    ck_assert(fx_wait(&f, &b.done, 10000));
+    ck_assert_str_eq(b.stop, "cancelled");
+    /* k:a comes back on a fresh session: the agent cannot load, so it is told. */
+    rec_reset(&a);
+    fx_turn_wait(&f, "k:a", "back", &a, 10000);
+    ck_assert(a.has_reset);
+    ck_assert_int_eq(a.reset, ACP_RESET_EXPIRED);
+    rec_reset(&a);
+    rec_reset(&b);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(agent_env_has_no_broker_secrets)
+{
+    struct fx f;
+    struct rec r = {0};
+    const char *cfg_env[] = {"FROM_CONFIG=yes", NULL};
+    const char *inherit[] = {"AB_TEST_INHERITED", NULL};
+    const char *preset[] = {"FROM_PRESET=1", NULL};
+
+    setenv("DISCORD_BOT_TOKEN", "canary-discord-token-123", 1);
+    setenv("SLACK_BOT_TOKEN", "xoxb-canary-slack", 1);
+    setenv("SLACK_APP_TOKEN", "xapp-canary-slack", 1);
+    setenv("AB_TEST_INHERITED", "inherited-value", 1);
+    fx_init(&f, NOFLAGS);
+    f.launch.config_env = cfg_env;
+    f.launch.inherit_env = inherit;
+    f.launch.preset_env = preset;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "[[env]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_ptr_null(strstr(r.text, "canary"));
+    ck_assert_ptr_null(strstr(r.text, "DISCORD_"));
+    ck_assert_ptr_null(strstr(r.text, "SLACK_"));
+    ck_assert_ptr_nonnull(strstr(r.text, "FROM_CONFIG=yes"));
+    ck_assert_ptr_nonnull(strstr(r.text, "FROM_PRESET=1"));
+    ck_assert_ptr_nonnull(strstr(r.text, "AB_TEST_INHERITED=inherited-value"));
+    ck_assert_ptr_nonnull(strstr(r.text, "PATH="));
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(start_failure_carries_last_stderr_line_and_auth_hint)
+{
+    struct fx f;
+    struct rec r = {0};
+
+    fx_init(&f, FLAGS("--crash-on-start"));
+    f.launch.auth_hint = "run scripted-agent login";
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
+    ck_assert_int_lt(r.rc, 0);
+    ck_assert_ptr_nonnull(strstr(r.message, "failed to start agent"));
+    ck_assert_ptr_nonnull(strstr(r.message, "fatal: not logged in; run scripted-agent login"));
+    ck_assert_str_eq(r.auth_hint, "run scripted-agent login");
+    ck_assert(r.exited);
+    ck_assert_int_eq(r.exit_status, 1);
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(missing_command_fails_synchronously)
+{
+    struct fx f;
+    struct rec r = {0};
+
+    fx_init(&f, NOFLAGS);
+    f.launch.command = "/nonexistent/agent-binary";
+    fx_pool(&f);
+    ck_assert_int_eq(pool_prompt(f.pool, "k", NULL, "x", &fx_callbacks, &r, NULL), UV_ENOENT);
+    ck_assert_ptr_nonnull(strstr(pool_error(f.pool), "cannot run '/nonexistent/agent-binary'"));
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(protocol_version_two_is_refused)
+{
+    struct fx f;
+    struct rec r = {0};
+
+    fx_init(&f, FLAGS("--protocol-version", "2"));
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
+    ck_assert_int_eq(r.rc, AB_EPROTO);
+    ck_assert_ptr_nonnull(strstr(r.message, "protocol version 2"));
+    ck_assert(!fx_log_has(&f, "session/new"));
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+/* The preset's choice: the test key when offered. */
+static const char *
+pick_test_key(const char *const *ids, size_t n, const char *const *env)
+{
+    size_t i;
+
+    (void)env;
+    for (i = 0; i < n; i++)
+        if (strcmp(ids[i], "test-key") == 0)
+            return ids[i];
+    return NULL;
+}
+
+START_TEST(auth_required_agent_is_authenticated)
+{
+    struct fx f;
+    struct rec r = {0};
+
+    fx_init(&f, FLAGS("--auth-required"));
+    f.launch.auth_method = pick_test_key;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_ptr_nonnull(strstr(r.text, "</sender_context> hello"));
+    ck_assert(fx_log_has(&f, "\"method\":\"authenticate\",\"params\":{\"methodId\":\"test-key\"}"));
+    ck_assert(!fx_log_has(&f, "\"methodId\":\"weird\""));
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(auth_required_without_method_reports_hint)
+{
+    struct fx f;
+    struct rec r = {0};
+
+    fx_init(&f, FLAGS("--auth-required"));
+    f.launch.auth_hint = "set TEST_KEY";
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
+    ck_assert_int_eq(r.rc, AB_EAUTH);
+    ck_assert_ptr_nonnull(strstr(r.message, "Authentication required"));
+    ck_assert_ptr_nonnull(strstr(r.message, "set TEST_KEY"));
+    ck_assert_str_eq(r.auth_hint, "set TEST_KEY");
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(stop_kills_the_whole_group)
+{
+    struct fx f;
+    struct rec r = {0};
+    int pid, gpid;
+
+    fx_init(&f, FLAGS("--ignore-term"));
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "[[pid]]", &r, 10000);
+    pid = fx_pid_in(r.text);
+    rec_reset(&r);
+    fx_turn_wait(&f, "discord:1", "[[grandchild]]", &r, 10000);
+    gpid = fx_pid_in(r.text);
+    ck_assert_int_gt(gpid, 1);
+    rec_reset(&r);
+    fx_close(&f); /* EOF and SIGTERM are ignored: only the group SIGKILL works */
+    fx_assert_dead(pid);
+    fx_assert_dead(gpid);
+}
+END_TEST
+
+START_TEST(ttl_expires_idle_sessions)
+{
+    struct fx f;
+    struct rec r = {0};
+    struct pool_stats st;
+    bool never = false;
+    int i;
+
+    fx_init(&f, NOFLAGS);
+    f.cfg.session_ttl_ms = 200;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
+    rec_reset(&r);
+    for (i = 0; i < 100; i++) {
+        fx_wait(&f, &never, 20);
+        pool_stats(f.pool, &st);
+        if (st.live == 0)
+            break;
+    }
+    ck_assert_int_eq(st.live, 0);
+    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
+    ck_assert(r.has_reset);
+    ck_assert_int_eq(r.reset, ACP_RESET_EXPIRED);
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+/* Register the cases of this file. */
+static Suite *
+pool_suite(void)
+{
+    Suite *s = suite_create("acp-pool");
+    TCase *tc = tcase_create("scripted");
+
+    tcase_set_timeout(tc, 60);
+#undef tcase_add_test
+#define tcase_add_test(tc, t)                                                                      \
+    do {                                                                                           \
+        if (!getenv("ACP_TEST") || strcmp(getenv("ACP_TEST"), #t) == 0)                            \
+            _tcase_add_test((tc), t, 0, 0, 0, 1);                                                  \
+    } while (0)
+    tcase_add_test(tc, stream_arrives_in_order_and_turn_ends_end_turn);
+    tcase_add_test(tc, tool_calls_upsert_by_id);
+    tcase_add_test(tc, permission_auto_selects_allow_always_by_kind);
+    tcase_add_test(tc, permission_deny_selects_reject);
+    tcase_add_test(tc, permission_ask_hands_request_to_engine);
+    tcase_add_test(tc, permission_ask_unanswered_times_out_as_reject);
+    tcase_add_test(tc, cancel_mid_stream_ends_cancelled);
+    tcase_add_test(tc, cancel_during_permission_answers_cancelled);
+    tcase_add_test(tc, crash_mid_turn_reports_exit_status_and_next_turn_starts_fresh);
+    tcase_add_test(tc, hang_trips_watchdog_cancel_then_kill);
+    tcase_add_test(tc, ten_megabyte_line_is_framed);
+    tcase_add_test(tc, unadvertised_requests_get_method_not_found_and_noise_is_tolerated);
+    tcase_add_test(tc, restart_resumes_with_session_load);
+    tcase_add_test(tc, load_hang_times_out_and_falls_back_to_new);
+    tcase_add_test(tc, load_hang_with_restart_falls_back_to_new);
+    tcase_add_test(tc, load_exit_falls_back_to_new);
+    tcase_add_test(tc, thirty_two_conversations_share_four_processes);
+    tcase_add_test(tc, full_pool_suspends_lru_idle_and_refuses_when_all_busy);
+    tcase_add_test(tc, agent_env_has_no_broker_secrets);
+    tcase_add_test(tc, start_failure_carries_last_stderr_line_and_auth_hint);
+    tcase_add_test(tc, missing_command_fails_synchronously);
+    tcase_add_test(tc, protocol_version_two_is_refused);
+    tcase_add_test(tc, auth_required_agent_is_authenticated);
+    tcase_add_test(tc, auth_required_without_method_reports_hint);
+    tcase_add_test(tc, stop_kills_the_whole_group);
+    tcase_add_test(tc, ttl_expires_idle_sessions);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    return fx_run(pool_suite());
+}
