@@ -1,0 +1,74 @@
+/* The conversation engine: inbound messages through the policy into conversations,
+ * one turn at a time per conversation, replies rendered and streamed back, status
+ * reactions, permission requests in chat. Shared by every chat plugin. */
+#ifndef AB_CONV_ENGINE_H
+#define AB_CONV_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include <agent-broker/plugin.h>
+
+#include "acp/pool.h"
+#include "conv/chat.h"
+#include "engine/clock.h"
+#include "engine/reactions.h"
+#include "health/health_text.h"
+#include "render/render.h"
+
+/* Messages waiting behind a running turn, per conversation. */
+#define ENGINE_QUEUE_CAP 16
+
+struct engine_config {
+    enum render_tool_display tool_display;
+    struct reactions_config reactions; /* emoji strings lent from the config */
+    const char *cancel_emoji;          /* lent: 🛑 */
+    const char *deny_emoji;            /* lent: 🚫 */
+    uint64_t edit_interval_ms;
+    bool perm_ask;                     /* [permissions] mode = "ask" */
+    uint64_t perm_timeout_ms;
+    const char *auth_hint;             /* lent: the preset's login hint, or NULL */
+};
+
+struct engine_stats {
+    uint64_t received, accepted, denied, ignored, enqueued, rejected, turns, turn_errors;
+    uint32_t conversations, running, queued;
+};
+
+struct engine;
+
+/* Create an engine on @loop using @pool (lent, must outlive it). @cfg is copied
+ * (its strings stay lent). */
+int engine_new(uv_loop_t *loop, struct pool *pool, const struct engine_config *cfg,
+               struct engine **out);
+
+/* Replace timing, reactions and display settings (SIGHUP). */
+void engine_set_config(struct engine *e, const struct engine_config *cfg);
+
+/* The engine's clock and scheduler, for chat instances. Lent. */
+struct clock *engine_clock(struct engine *e);
+struct ratelimit *engine_ratelimit(struct engine *e);
+
+/* Register a started chat instance (lent; must outlive the engine's use of it). */
+int engine_add_chat(struct engine *e, struct chat_instance *ci);
+
+/* What a chat plugin delivers (host sink callbacks). */
+int engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbound *msg);
+int engine_reaction(struct engine *e, struct chat_instance *ci,
+                    const struct ab_reaction_event *ev);
+
+/* Stop taking new turns; tell every queued message it will not be answered; let
+ * running turns end (the pool drains them); @done(@arg) when none runs. */
+void engine_drain(struct engine *e, uint64_t timeout_ms, void (*done)(void *arg), void *arg);
+
+/* Call @idle(@arg) once nothing runs or waits (console EOF). */
+void engine_when_idle(struct engine *e, void (*idle)(void *arg), void *arg);
+
+/* Counters for /metrics. */
+void engine_get_stats(const struct engine *e, struct engine_stats *out);
+
+/* Free everything; turns must have ended (after engine_drain). */
+void engine_free(struct engine *e);
+
+#endif

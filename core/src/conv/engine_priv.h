@@ -1,0 +1,113 @@
+/* Private structures of the engine shared by its files. */
+#ifndef AB_CONV_ENGINE_PRIV_H
+#define AB_CONV_ENGINE_PRIV_H
+
+#include "acp/acp_permission.h"
+#include "conv/engine.h"
+#include "engine/pacer.h"
+#include "engine/ratelimit.h"
+
+/* Status reactions on one user message; lives until its last reaction change. */
+struct rx {
+    struct reactions r;
+    struct engine *e;
+    struct chat_instance *ci; /* lent */
+    char *channel_id;         /* owned */
+    char *message_id;         /* owned */
+    struct clock_timer reap;  /* frees the rx after the done/error hold */
+    struct rx *prev, *next;   /* the engine's list of live rx */
+};
+
+/* One accepted user message, queued or part of a turn. */
+struct pending {
+    struct pending *next;
+    char *message_id;     /* owned */
+    char *channel_id;     /* owned: where the message is (its reactions go there) */
+    char *text;           /* owned: mention removed */
+    char *sender_context; /* owned: the <sender_context> block */
+    struct rx *rx;        /* owned until handed to a turn or released */
+};
+
+/* One permission request posted in the thread (ask mode). */
+struct ask {
+    struct ask *next;
+    struct turn *turn;
+    struct acp_permission *req; /* lent from the ACP layer until resolved */
+    char *message_id;           /* owned: the posted question, NULL until sent */
+    char *channel_id;           /* owned */
+    struct clock_timer timeout;
+    bool is_resolved;
+};
+
+struct conversation {
+    struct conversation *next; /* hash chain */
+    char *key;                 /* owned: "platform:conversation" */
+    struct engine *e;
+    struct chat_instance *ci;  /* lent */
+    char *reply_channel;       /* owned: the channel replies go to */
+    char *reply_thread;        /* owned: the thread replies go in, or NULL */
+    bool is_opening_thread;    /* open_thread in flight: turns wait */
+    bool is_multibot;
+    struct pending *queue;     /* owned FIFO */
+    size_t queued;
+    struct turn *turn;         /* owned: the running turn, or NULL */
+};
+
+struct turn {
+    struct engine *e;
+    struct conversation *conv;  /* lent */
+    struct pending *msgs;       /* owned: the batch this turn answers */
+    struct rx *rx;              /* owned until done: reactions of the newest message */
+    struct render_state *render; /* owned */
+    struct pacer pacer;
+    bool use_live;              /* edit one live message while streaming */
+    uint64_t gen;               /* render generation handed to the pacer */
+    char *live_channel;         /* owned: the live message, once posted */
+    char *live_id;              /* owned */
+    bool is_agent_done;         /* on_done arrived */
+    bool is_finalizing;         /* the final messages are being sent */
+    bool had_text, had_tool_error;
+    bool is_cancelled_by_user;
+    char *outcome_line;         /* owned: the line appended after the text, or NULL */
+    bool is_error;
+    int final_pending;          /* final chunks not yet delivered */
+    struct ask *asks;           /* owned */
+    struct pool_turn *pool_turn;
+};
+
+struct engine {
+    uv_loop_t *loop;
+    struct clock *clock;     /* owned */
+    struct ratelimit *rl;    /* owned */
+    struct pool *pool;       /* lent */
+    struct engine_config cfg;
+    struct chat_instance **chats; /* lent instances */
+    size_t nchats;
+    struct conversation **buckets; /* owned hash table */
+    size_t nbuckets;
+    size_t nconvs;
+    struct rx *rxs;          /* owned: every rx still alive */
+    bool is_draining;
+    void (*idle)(void *arg);
+    void *idle_arg;
+    struct engine_stats stats;
+};
+
+/* rx.c */
+struct rx *rx_new(struct engine *e, struct chat_instance *ci, const char *channel_id,
+                  const char *message_id);
+void rx_release(struct rx *rx);
+void rx_free(struct rx *rx);
+
+/* turn.c */
+int turn_start(struct conversation *c);
+bool turn_owns_message(const struct turn *t, const char *message_id);
+int turn_answer_ask(struct turn *t, const char *message_id, const char *emoji);
+void turn_cancel(struct turn *t);
+
+/* engine.c */
+void engine_post_notice(struct conversation *c, const char *text);
+void engine_turn_finished(struct conversation *c);
+void pending_free(struct pending *p);
+
+#endif

@@ -1,0 +1,584 @@
+/* One turn: the prompt to the agent, the live render, the final split, the status
+ * reactions and the permission questions asked in the thread. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv/engine_priv.h"
+#include "log.h"
+#include "render/split.h"
+
+#define TURN_PLACEHOLDER "…"
+#define ASK_ALLOW_ONCE "✅"
+#define ASK_ALLOW_ALWAYS "♾️"
+#define ASK_REJECT "❌"
+
+static void turn_flush(void *arg, uint64_t generation, bool is_final);
+
+/* The render changed: tell the pacer. */
+static void
+turn_changed(struct turn *t)
+{
+    t->gen++;
+    if (t->use_live)
+        pacer_update(&t->pacer, t->gen);
+}
+
+/* Free a turn and what it owns (its conversation is told separately). */
+static void
+turn_free(struct turn *t)
+{
+    struct pending *p, *next;
+    struct ask *a, *an;
+
+    pacer_stop(&t->pacer);
+    for (p = t->msgs; p; p = next) {
+        next = p->next;
+        pending_free(p);
+    }
+    for (a = t->asks; a; a = an) {
+        an = a->next;
+        clock_timer_stop(&a->timeout);
+        free(a->message_id);
+        free(a->channel_id);
+        free(a);
+    }
+    rx_free(t->rx);
+    render_free(t->render);
+    free(t->live_channel);
+    free(t->live_id);
+    free(t->outcome_line);
+    free(t);
+}
+
+/* Every final message was delivered (or failed): the turn is over. */
+static void
+turn_complete(struct turn *t)
+{
+    struct conversation *c = t->conv;
+    struct pending *p;
+
+    if (t->rx) {
+        if (t->is_error)
+            reactions_error(&t->rx->r);
+        else
+            reactions_done(&t->rx->r, t->is_cancelled_by_user ? REACTIONS_OUTCOME_CANCELLED
+                                      : t->had_tool_error     ? REACTIONS_OUTCOME_TOOL_ERRORS
+                                      : t->had_text           ? REACTIONS_OUTCOME_OK
+                                                              : REACTIONS_OUTCOME_EMPTY);
+        rx_release(t->rx);
+        t->rx = NULL;
+    }
+    /* Older messages of a batch were only ever 👀: settle them too. */
+    for (p = t->msgs; p; p = p->next) {
+        if (!p->rx)
+            continue;
+        if (t->is_error)
+            reactions_error(&p->rx->r);
+        else
+            reactions_done(&p->rx->r, REACTIONS_OUTCOME_OK);
+        rx_release(p->rx);
+        p->rx = NULL;
+    }
+    c->turn = NULL;
+    turn_free(t);
+    engine_turn_finished(c);
+}
+
+/* One final chunk was delivered (or failed: it was logged and counted). */
+static void
+turn_final_sent(void *arg, int status, const struct ab_msg_ref *ref)
+{
+    struct turn *t = arg;
+
+    (void)ref;
+    if (status < 0 && status != AB_ECANCELED)
+        t->is_error = true;
+    if (--t->final_pending == 0)
+        turn_complete(t);
+}
+
+/* An edit of the live message into its final first chunk finished. */
+static void
+turn_final_edited(void *arg, int status)
+{
+    turn_final_sent(arg, status, NULL);
+}
+
+/* The whole reply: the render plus the line saying how the turn ended. */
+static char *
+turn_final_text(struct turn *t)
+{
+    const char *body = render_text(t->render);
+    char *out;
+
+    if (!body)
+        return NULL;
+    if (!*body && !t->outcome_line)
+        return strdup("_(the agent finished without a reply)_");
+    if (asprintf(&out, "%s%s%s", body, *body && t->outcome_line ? "\n\n" : "",
+                 t->outcome_line ? t->outcome_line : "") < 0)
+        return NULL;
+    return out;
+}
+
+/* Split the reply at the platform's limit: the first chunk replaces the live message,
+ * the others follow in order. */
+static void
+turn_send_final(struct turn *t)
+{
+    struct conversation *c = t->conv;
+    struct chat_instance *ci = c->ci;
+    struct split_result parts = {0};
+    char *text = turn_final_text(t);
+    int rc;
+
+    t->is_finalizing = true;
+    if (!text || (rc = split_message(text, ci->ops->max_chars, &parts)) < 0 || parts.count == 0) {
+        log_error("engine", "%s: cannot render the reply", c->key);
+        free(text);
+        split_result_free(&parts);
+        t->is_error = true;
+        turn_complete(t);
+        return;
+    }
+    free(text);
+    t->final_pending = (int)parts.count + 1; /* +1 guards against synchronous completion */
+    for (size_t i = 0; i < parts.count; i++) {
+        if (i == 0 && t->live_id) {
+            struct ab_msg_ref ref = {t->live_channel, t->live_id};
+            rc = chat_edit(ci, &ref, parts.chunks[0].text, true, turn_final_edited, t);
+        } else {
+            rc = chat_send(ci, c->reply_channel, c->reply_thread, parts.chunks[i].text,
+                           RATELIMIT_FINAL_TEXT, turn_final_sent, t);
+        }
+        if (rc < 0) {
+            log_error("engine", "%s: cannot queue reply part %zu: %s", c->key, i + 1,
+                      ab_strerror(rc));
+            t->is_error = true;
+            t->final_pending--;
+        }
+    }
+    split_result_free(&parts);
+    if (--t->final_pending == 0)
+        turn_complete(t);
+}
+
+/* The placeholder / first live message was posted. */
+static void
+turn_live_sent(void *arg, int status, const struct ab_msg_ref *ref)
+{
+    struct turn *t = arg;
+
+    if (status == 0 && ref && ref->message_id) {
+        t->live_channel = strdup(ref->channel_id ? ref->channel_id : t->conv->reply_channel);
+        t->live_id = strdup(ref->message_id);
+    }
+    pacer_flush_done(&t->pacer);
+}
+
+/* A live edit finished. */
+static void
+turn_live_edited(void *arg, int status)
+{
+    struct turn *t = arg;
+
+    (void)status;
+    pacer_flush_done(&t->pacer);
+}
+
+/* The pacer says: show the latest render now (or, finally, the whole reply). */
+static void
+turn_flush(void *arg, uint64_t generation, bool is_final)
+{
+    struct turn *t = arg;
+    struct chat_instance *ci = t->conv->ci;
+    char *live = NULL;
+    int rc;
+
+    (void)generation;
+    if (is_final) {
+        turn_send_final(t);
+        return;
+    }
+    if (render_live(t->render, ci->ops->max_chars, &live) < 0) {
+        pacer_flush_done(&t->pacer);
+        return;
+    }
+    if (!*live) {
+        free(live);
+        live = strdup(TURN_PLACEHOLDER);
+    }
+    if (!t->live_id)
+        rc = chat_send(ci, t->conv->reply_channel, t->conv->reply_thread, live ? live : "…",
+                       RATELIMIT_LIVE_EDIT, turn_live_sent, t);
+    else
+        rc = chat_edit(ci, &(struct ab_msg_ref){t->live_channel, t->live_id}, live, false,
+                       turn_live_edited, t);
+    free(live);
+    if (rc < 0)
+        pacer_flush_done(&t->pacer);
+}
+
+/* Map the ACP tool status to the renderer's. */
+static enum render_tool_status
+turn_tool_status(enum acp_tool_status s)
+{
+    switch (s) {
+    case ACP_TOOL_PENDING: return RENDER_TOOL_PENDING;
+    case ACP_TOOL_IN_PROGRESS: return RENDER_TOOL_IN_PROGRESS;
+    case ACP_TOOL_COMPLETED: return RENDER_TOOL_COMPLETED;
+    case ACP_TOOL_FAILED: return RENDER_TOOL_FAILED;
+    default: return RENDER_TOOL_KEEP;
+    }
+}
+
+/* One event of the agent's turn. */
+static void
+turn_on_event(void *arg, const struct acp_event *ev)
+{
+    struct turn *t = arg;
+    struct reactions *r = t->rx ? &t->rx->r : NULL;
+
+    switch (ev->kind) {
+    case ACP_EV_MESSAGE_CHUNK:
+        if (ev->u.chunk.text && ev->u.chunk.len > 0) {
+            render_append_text(t->render, ev->u.chunk.text, ev->u.chunk.len);
+            t->had_text = true;
+            turn_changed(t);
+        }
+        if (r)
+            reactions_progress(r);
+        break;
+    case ACP_EV_THOUGHT_CHUNK:
+    case ACP_EV_PLAN:
+    case ACP_EV_USAGE:
+        if (r)
+            reactions_progress(r);
+        break;
+    case ACP_EV_TOOL_CALL:
+        render_tool_upsert(t->render, ev->u.tool.id, ev->u.tool.title,
+                           turn_tool_status(ev->u.tool.status));
+        if (ev->u.tool.status == ACP_TOOL_FAILED)
+            t->had_tool_error = true;
+        if (r) {
+            reactions_progress(r);
+            if (ev->u.tool.status == ACP_TOOL_PENDING || ev->u.tool.status == ACP_TOOL_IN_PROGRESS ||
+                ev->u.tool.is_new)
+                reactions_tool(r, reactions_classify_tool(ev->u.tool.kind, ev->u.tool.title));
+            else if (ev->u.tool.status == ACP_TOOL_COMPLETED ||
+                     ev->u.tool.status == ACP_TOOL_FAILED)
+                reactions_thinking(r);
+        }
+        turn_changed(t);
+        break;
+    case ACP_EV_SESSION_RESET:
+        render_append_text(t->render, "⚠️ Session expired, starting fresh…\n\n",
+                           strlen("⚠️ Session expired, starting fresh…\n\n"));
+        turn_changed(t);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The line that says how a turn ended when it is not a plain end_turn. */
+static char *
+turn_outcome_line(struct turn *t, const struct turn_result *r, const char *auth_hint)
+{
+    char *out = NULL;
+    int n = 0;
+
+    if (r->rc == 0) {
+        const char *s = r->stop_reason ? r->stop_reason : "end_turn";
+        if (strcmp(s, "end_turn") == 0)
+            return NULL;
+        if (strcmp(s, "cancelled") == 0)
+            n = asprintf(&out, "🛑 Cancelled.");
+        else if (strcmp(s, "max_tokens") == 0)
+            n = asprintf(&out, "⚠️ Stopped: the agent reached its token limit (max_tokens).");
+        else if (strcmp(s, "max_turn_requests") == 0)
+            n = asprintf(&out, "⚠️ Stopped: the agent reached its request limit for one turn "
+                               "(max_turn_requests).");
+        else if (strcmp(s, "refusal") == 0)
+            n = asprintf(&out, "⚠️ The agent refused to continue (refusal).");
+        else
+            n = asprintf(&out, "⚠️ Stopped: %s.", s);
+        return n < 0 ? NULL : out;
+    }
+    t->is_error = true;
+    if (r->agent_exited) {
+        if (r->term_signal)
+            n = asprintf(&out, "⚠️ The agent stopped unexpectedly (killed by signal %d); the next "
+                               "message starts a fresh session",
+                         r->term_signal);
+        else
+            n = asprintf(&out, "⚠️ The agent stopped unexpectedly (exit %" PRId64 "); the next "
+                               "message starts a fresh session",
+                         r->exit_status);
+    } else if (r->rc == AB_ETIMEDOUT) {
+        n = asprintf(&out, "⚠️ The agent made no progress for too long; the turn was stopped "
+                           "(turn timed out).");
+    } else if (r->auth_hint || r->rc == AB_EAUTH) {
+        n = asprintf(&out, "⚠️ Failed to start agent: %s\nTo log in: %s",
+                     r->message ? r->message : ab_strerror(r->rc),
+                     r->auth_hint ? r->auth_hint : auth_hint ? auth_hint : "see the agent's docs");
+    } else if (r->rc == AB_ECLOSED) {
+        n = asprintf(&out, "⚠️ agent-broker is shutting down; this turn was stopped — send the "
+                           "message again in a minute.");
+    } else {
+        n = asprintf(&out, "⚠️ The agent failed: %s", r->message ? r->message : ab_strerror(r->rc));
+    }
+    return n < 0 ? NULL : out;
+}
+
+/* The agent finished the turn (or failed): finish the reply. */
+static void
+turn_on_done(void *arg, const struct turn_result *r)
+{
+    struct turn *t = arg;
+    struct ask *a;
+
+    t->is_agent_done = true;
+    t->pool_turn = NULL;
+    for (a = t->asks; a; a = a->next) {
+        a->is_resolved = true; /* the ACP layer answered or dropped them with the turn */
+        a->req = NULL;
+        clock_timer_stop(&a->timeout);
+    }
+    t->outcome_line = turn_outcome_line(t, r, t->e->cfg.auth_hint);
+    if (r->rc == 0 && r->stop_reason && strcmp(r->stop_reason, "cancelled") == 0)
+        t->is_cancelled_by_user = true;
+    if (r->rc < 0) {
+        t->e->stats.turn_errors++;
+        log_warn("engine", "%s: turn failed: %s%s%s", t->conv->key,
+                 r->message ? r->message : ab_strerror(r->rc), r->stderr_tail ? " — stderr: " : "",
+                 r->stderr_tail ? r->stderr_tail : "");
+    }
+    if (t->use_live)
+        pacer_finish(&t->pacer); /* the final flush sends the reply */
+    else
+        turn_send_final(t);
+}
+
+/* The question was posted: remember it and offer the answers as reactions. */
+static void
+turn_ask_posted(void *arg, int status, const struct ab_msg_ref *ref)
+{
+    struct ask *a = arg;
+    struct chat_instance *ci = a->turn->conv->ci;
+    static const char *const offers[] = {ASK_ALLOW_ONCE, ASK_ALLOW_ALWAYS, ASK_REJECT};
+
+    if (status < 0 || !ref || !ref->message_id || a->is_resolved)
+        return;
+    a->message_id = strdup(ref->message_id);
+    a->channel_id = strdup(ref->channel_id ? ref->channel_id : a->turn->conv->reply_channel);
+    for (size_t i = 0; i < 3 && ci->can_react; i++)
+        chat_react(ci, ref, offers[i], true, NULL, NULL);
+}
+
+/* Answer a question: tell the agent and say so in the thread. */
+static void
+turn_ask_resolve(struct ask *a, enum acp_perm_decision d, const char *why)
+{
+    struct conversation *c = a->turn->conv;
+    char line[512];
+
+    if (a->is_resolved || !a->req)
+        return;
+    a->is_resolved = true;
+    clock_timer_stop(&a->timeout);
+    snprintf(line, sizeof(line), "%s %s", d == ACP_PERM_REJECT ? "❌ Permission denied" : "✅ Allowed",
+             why);
+    acp_permission_resolve(a->req, d);
+    a->req = NULL;
+    engine_post_notice(c, line);
+}
+
+/* Nobody answered in time: reject. */
+static void
+turn_ask_timeout(void *arg)
+{
+    turn_ask_resolve(arg, ACP_PERM_REJECT, "(no answer in time)");
+}
+
+/* Ask mode: post the request in the thread; the first allowed user's reaction decides. */
+static void
+turn_on_permission(void *arg, struct acp_permission *req)
+{
+    struct turn *t = arg;
+    struct conversation *c = t->conv;
+    struct ask *a = calloc(1, sizeof(*a));
+    char text[1024];
+
+    if (!a) {
+        acp_permission_resolve(req, ACP_PERM_REJECT);
+        return;
+    }
+    a->turn = t;
+    a->req = req;
+    clock_timer_init(&a->timeout);
+    a->next = t->asks;
+    t->asks = a;
+    snprintf(text, sizeof(text),
+             "🔐 %s (%s)\nReact %s to allow once, %s to allow always, %s to reject.",
+             req->title ? req->title : "a tool", req->tool_kind ? req->tool_kind : "other",
+             ASK_ALLOW_ONCE, ASK_ALLOW_ALWAYS, ASK_REJECT);
+    if (t->rx)
+        reactions_progress(&t->rx->r);
+    clock_timer_start(t->e->clock, &a->timeout, t->e->cfg.perm_timeout_ms, turn_ask_timeout, a);
+    if (chat_send(c->ci, c->reply_channel, c->reply_thread, text, RATELIMIT_FINAL_TEXT,
+                  turn_ask_posted, a) < 0)
+        turn_ask_resolve(a, ACP_PERM_REJECT, "(the question could not be posted)");
+}
+
+/* A reaction on one of this turn's questions. Returns 1 when it answered one. */
+int
+turn_answer_ask(struct turn *t, const char *message_id, const char *emoji)
+{
+    for (struct ask *a = t->asks; a; a = a->next) {
+        if (a->is_resolved || !a->message_id || strcmp(a->message_id, message_id) != 0)
+            continue;
+        if (strcmp(emoji, ASK_ALLOW_ONCE) == 0)
+            turn_ask_resolve(a, ACP_PERM_ALLOW_ONCE, "once");
+        else if (strcmp(emoji, ASK_ALLOW_ALWAYS) == 0 || strncmp(emoji, "♾", 3) == 0)
+            turn_ask_resolve(a, ACP_PERM_ALLOW_ALWAYS, "for this session");
+        else if (strcmp(emoji, ASK_REJECT) == 0)
+            turn_ask_resolve(a, ACP_PERM_REJECT, "by a user");
+        else
+            return 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* True when @message_id is the user's message, the live reply or a question of @t. */
+bool
+turn_owns_message(const struct turn *t, const char *message_id)
+{
+    if (t->live_id && strcmp(t->live_id, message_id) == 0)
+        return true;
+    for (const struct pending *p = t->msgs; p; p = p->next)
+        if (strcmp(p->message_id, message_id) == 0)
+            return true;
+    return false;
+}
+
+/* A user asked to stop: session/cancel now. */
+void
+turn_cancel(struct turn *t)
+{
+    if (t->is_agent_done)
+        return;
+    t->is_cancelled_by_user = true;
+    pool_cancel(t->e->pool, t->conv->key);
+}
+
+static const struct turn_callbacks turn_callbacks = {
+    .on_event = turn_on_event,
+    .on_permission = turn_on_permission,
+    .on_done = turn_on_done,
+};
+
+/* Join the queued messages into one prompt: one message as it is; several with each
+ * sender's block before its text, so the agent knows who said what. */
+static int
+turn_prompt_text(const struct pending *msgs, char **ctx, char **text)
+{
+    size_t n = 0, len = 1;
+    const struct pending *last = NULL;
+
+    for (const struct pending *p = msgs; p; p = p->next, n++) {
+        len += strlen(p->text) + strlen(p->sender_context) + 2;
+        last = p;
+    }
+    if (!last)
+        return AB_EINVAL;
+    if (n == 1) {
+        *ctx = strdup(last->sender_context);
+        *text = strdup(last->text);
+        return *ctx && *text ? 0 : AB_ENOMEM;
+    }
+    *ctx = strdup(last->sender_context);
+    *text = calloc(1, len);
+    if (!*ctx || !*text)
+        return AB_ENOMEM;
+    for (const struct pending *p = msgs; p; p = p->next) {
+        if (p != msgs)
+            strcat(*text, "\n\n");
+        if (p != last) {
+            strcat(*text, p->sender_context);
+            strcat(*text, "\n");
+        }
+        strcat(*text, p->text);
+    }
+    return 0;
+}
+
+/* Start a turn with everything queued in @c. */
+int
+turn_start(struct conversation *c)
+{
+    struct engine *e = c->e;
+    struct turn *t = calloc(1, sizeof(*t));
+    struct pending *p;
+    char *ctx = NULL, *text = NULL;
+    int rc;
+
+    if (!t)
+        return AB_ENOMEM;
+    t->e = e;
+    t->conv = c;
+    t->msgs = c->queue;
+    c->queue = NULL;
+    c->queued = 0;
+    for (p = t->msgs; p && p->next; p = p->next)
+        ;
+    t->rx = p ? p->rx : NULL; /* the newest message shows the turn's progress */
+    if (p)
+        p->rx = NULL;
+    t->render = render_new(e->cfg.tool_display);
+    t->use_live = c->ci->can_edit && !c->is_multibot;
+    if (!t->render || pacer_init(&t->pacer, e->clock, e->cfg.edit_interval_ms, turn_flush, t) < 0 ||
+        (rc = turn_prompt_text(t->msgs, &ctx, &text)) < 0) {
+        rc = AB_ENOMEM;
+        goto fail;
+    }
+    c->turn = t;
+    e->stats.turns++;
+    rc = pool_prompt(e->pool, c->key, ctx, text, &turn_callbacks, t, &t->pool_turn);
+    free(ctx);
+    free(text);
+    ctx = text = NULL;
+    if (rc < 0) {
+        char line[1024];
+        if (rc == AB_EFULL)
+            snprintf(line, sizeof(line), "⚠️ All agent sessions are busy (pool exhausted); this "
+                                         "message was not answered — try again in a moment.");
+        else
+            snprintf(line, sizeof(line), "⚠️ Failed to start agent: %s%s%s", pool_error(e->pool),
+                     e->cfg.auth_hint ? "\nTo log in: " : "",
+                     e->cfg.auth_hint ? e->cfg.auth_hint : "");
+        t->outcome_line = strdup(line);
+        t->is_error = true;
+        e->stats.turn_errors++;
+        log_warn("engine", "%s: %s", c->key, line);
+        turn_send_final(t);
+        return 0;
+    }
+    if (t->rx)
+        reactions_thinking(&t->rx->r);
+    if (t->use_live)
+        turn_changed(t); /* the placeholder goes out at once */
+    return 0;
+
+fail:
+    free(ctx);
+    free(text);
+    c->turn = NULL;
+    c->queue = t->msgs; /* nothing was lost: the messages stay queued */
+    t->msgs = NULL;
+    turn_free(t);
+    return rc;
+}
