@@ -43,15 +43,15 @@ split_ends_with_opener(const struct splitter *sp, size_t p)
     return st.mark && st.line == ls;
 }
 
-/* The best cut after pos within @budget code points: the last line boundary (not right
- * after a fence opener when an earlier one exists), else the last space outside a fence
- * line, else the last grapheme boundary, else a code point boundary. */
+/* The best cut after pos within @budget code points: the last line boundary, else the
+ * last space on the last line (unless it is a fence line), else the last grapheme
+ * boundary, else a code point boundary. A line boundary right after a fence opener
+ * would leave an empty code block, so an earlier one, or a cut on the next line, wins. */
 static size_t
 split_find_cut(const struct splitter *sp, size_t budget)
 {
     const char *s = sp->s;
-    size_t hard = utf8_skip(s, sp->len, sp->pos, budget, NULL), p, line = 0;
-    bool in_fence_line;
+    size_t hard = utf8_skip(s, sp->len, sp->pos, budget, NULL), p, line = 0, floor, ls;
 
     if (hard >= sp->len)
         return sp->len;
@@ -63,18 +63,19 @@ split_find_cut(const struct splitter *sp, size_t budget)
         if (!split_ends_with_opener(sp, p))
             return p;
     }
-    if (line)
-        return line;
-    /* No newline in range: every candidate lies on the line holding pos. */
-    in_fence_line = fence_like(s + sp->line_start, sp->len - sp->line_start);
-    if (!in_fence_line) {
-        for (p = hard; p > sp->pos; p--) {
+    /* Every remaining candidate lies on the line holding hard. */
+    floor = line ? line : sp->pos;
+    ls = line ? line : sp->line_start;
+    if (!fence_like(s + ls, sp->len - ls)) {
+        for (p = hard; p > floor; p--) {
             if ((s[p - 1] == ' ' || s[p - 1] == '\t') && utf8_is_cut(s, sp->len, p))
                 return p;
         }
     }
-    p = utf8_cut_before(s, sp->len, hard, sp->pos);
-    return p > sp->pos ? p : hard;
+    p = utf8_cut_before(s, sp->len, hard, floor);
+    if (p > floor)
+        return p;
+    return line ? line : hard;
 }
 
 /* Append one chunk: @head_f's reopening line (if any), s[pos..cut), the closing run of
@@ -123,6 +124,7 @@ split_next(struct splitter *sp)
     size_t head_chars = 0, budget, cut, body_chars, tail_chars, first, shrunk;
     struct fence end;
     const char *nl;
+    int rc;
 
     /* The chunk must hold its fence lines plus at least one grapheme; drop the info
      * string, then the repair itself, when the limit is too small for that. */
@@ -161,7 +163,7 @@ split_next(struct splitter *sp)
         }
         budget = shrunk;
     }
-    int rc = split_emit(sp, head_f, with_info, cut, tail_chars ? &end : NULL,
+    rc = split_emit(sp, head_f, with_info, cut, tail_chars ? &end : NULL,
                         head_chars + body_chars + tail_chars);
     if (rc < 0)
         return rc;
