@@ -31,8 +31,7 @@ fence_like(const char *line, size_t len)
 {
     size_t i = fence_indent(line, len);
 
-    return i < len && (line[i] == '`' || line[i] == '~') &&
-           fence_run(line, len, i, line[i]) >= 3;
+    return i < len && (line[i] == '`' || line[i] == '~') && fence_run(line, len, i, line[i]) >= 3;
 }
 
 /* Recognise an opening fence line and its info string. */

@@ -39,8 +39,8 @@ struct render_state {
     size_t tool_chars;
     struct textbuf text; /* the streamed text */
     size_t text_chars;
-    struct fence fence;  /* fence open after the last complete line */
-    size_t scan_line;    /* start of the first line not yet judged */
+    struct fence fence;        /* fence open after the last complete line */
+    size_t scan_line;          /* start of the first line not yet judged */
     struct render_span *spans; /* owned array */
     size_t nspans, spans_cap;
     uint64_t generation;
@@ -165,7 +165,7 @@ render_is_running(enum render_tool_status s)
 static int
 render_tool_line(struct textbuf *b, const struct render_tool *t)
 {
-    const char *icon = render_is_running(t->status)       ? RENDER_ICON_RUNNING
+    const char *icon = render_is_running(t->status)      ? RENDER_ICON_RUNNING
                        : t->status == RENDER_TOOL_FAILED ? RENDER_ICON_FAILED
                                                          : RENDER_ICON_DONE;
     int rc;
@@ -197,7 +197,9 @@ render_tool_summary(struct textbuf *b, const struct render_state *r)
         }
     }
     n = snprintf(line, sizeof(line), "%s %zu tool%s:",
-                 running ? RENDER_ICON_RUNNING : failed ? RENDER_ICON_FAILED : RENDER_ICON_DONE,
+                 running  ? RENDER_ICON_RUNNING
+                 : failed ? RENDER_ICON_FAILED
+                          : RENDER_ICON_DONE,
                  r->ntools, r->ntools == 1 ? "" : "s");
     if (done)
         n += snprintf(line + n, sizeof(line) - (size_t)n, " %zu done,", done);
@@ -441,8 +443,7 @@ render_emit_tail(const struct render_state *r, const char *s, size_t len, size_t
 /* The tail of @s[0..len) within @max code points (see render_live). @shift is where the
  * text starts in @s, so fence spans (text offsets) apply to s[shift..]. */
 static int
-render_tail(struct render_state *r, const char *s, size_t len, size_t shift, size_t max,
-            char **out)
+render_tail(struct render_state *r, const char *s, size_t len, size_t shift, size_t max, char **out)
 {
     size_t budget = max - 1, start, at, half, attempt, reopen;
     const struct fence *f = NULL;
@@ -493,6 +494,6 @@ render_live(struct render_state *r, size_t max_chars, char **out)
     }
     if ((full = render_text(r)) == NULL)
         return AB_ENOMEM;
-    return render_tail(r, full, r->full.len, r->tool_lines.len + render_separator(r),
-                       max_chars, out);
+    return render_tail(r, full, r->full.len, r->tool_lines.len + render_separator(r), max_chars,
+                       out);
 }

@@ -35,8 +35,7 @@ sender_context_json_string(struct textbuf *b, const char *s)
             rc = textbuf_append(b, esc, 2);
         } else if (c == '\n' || c == '\r' || c == '\t') {
             rc = textbuf_append_str(b, c == '\n' ? "\\n" : c == '\r' ? "\\r" : "\\t");
-        } else if (cp < 0x20 || c == '<' || c == '>' || c == '&' || cp == 0x2028 ||
-                   cp == 0x2029) {
+        } else if (cp < 0x20 || c == '<' || c == '>' || c == '&' || cp == 0x2028 || cp == 0x2029) {
             snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)cp);
             rc = textbuf_append(b, esc, 6);
         } else {

@@ -164,7 +164,7 @@ split_next(struct splitter *sp)
         budget = shrunk;
     }
     rc = split_emit(sp, head_f, with_info, cut, tail_chars ? &end : NULL,
-                        head_chars + body_chars + tail_chars);
+                    head_chars + body_chars + tail_chars);
     if (rc < 0)
         return rc;
     nl = memrchr(sp->s + sp->pos, '\n', cut - sp->pos);

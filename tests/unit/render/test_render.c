@@ -192,8 +192,14 @@ START_TEST(invalid_utf8_and_nul_in_text_become_replacement_characters)
 {
     struct render_state *r = render_new(RENDER_TOOLS_FULL);
 
-    ck_assert_int_eq(render_append_text(r, "a\xC3" "b\0c", 5), 0);
-    ck_assert_str_eq(render_text(r), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c");
+    ck_assert_int_eq(render_append_text(r,
+                                        "a\xC3"
+                                        "b\0c",
+                                        5),
+                     0);
+    ck_assert_str_eq(render_text(r), "a\xEF\xBF\xBD"
+                                     "b\xEF\xBF\xBD"
+                                     "c");
     render_free(r);
 }
 END_TEST
@@ -250,7 +256,7 @@ START_TEST(live_view_shows_the_tail_from_a_line_boundary)
     out = live(r, 100);
     /* 22-character lines: the tail starts at a line, well after the tool lines. */
     ck_assert_str_eq(out, ELLIPSIS "line 196 of the reply\nline 197 of the reply\n"
-                          "line 198 of the reply\nline 199 of the reply\n");
+                                   "line 198 of the reply\nline 199 of the reply\n");
     free(out);
     render_free(r);
 }
@@ -332,8 +338,8 @@ END_TEST
 
 START_TEST(live_views_of_a_growing_stream_are_always_tails)
 {
-    static const char *const pieces[] = {"word ", "\n", "\xF0\x9F\x98\x80", "```js\n",
-                                         "```\n", "\xC3\xA9", "long-token-", "\n\n"};
+    static const char *const pieces[] = {"word ", "\n",       "\xF0\x9F\x98\x80", "```js\n",
+                                         "```\n", "\xC3\xA9", "long-token-",      "\n\n"};
     struct render_state *r = render_new(RENDER_TOOLS_FULL);
     unsigned seed = 7;
     char *out;

@@ -23,10 +23,10 @@
 
 /* check's ck_assert records a mark point on every success, far too slow for the
  * hundreds of thousands of checks here: fail through ck_abort_msg only. */
-#define PROP(cond, ...)                                                                        \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            ck_abort_msg(__VA_ARGS__);                                                         \
+#define PROP(cond, ...)                                                                            \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            ck_abort_msg(__VA_ARGS__);                                                             \
     } while (0)
 static const size_t limits[] = {20, 33, 64, 200, 2000};
 
@@ -68,15 +68,21 @@ doc_add(struct doc *d, const char *s)
 }
 
 static const char *const atoms[] = {
-    "a", "word", "split", "\xC3\xA9", "\xE2\x82\xAC", "\xE4\xB8\xAD\xE6\x96\x87",
-    "\xF0\x9F\x98\x80",                                                  /* 😀 */
+    "a",
+    "word",
+    "split",
+    "\xC3\xA9",
+    "\xE2\x82\xAC",
+    "\xE4\xB8\xAD\xE6\x96\x87",
+    "\xF0\x9F\x98\x80",                                                         /* 😀 */
     "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7", /* family */
-    "\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x92\xBB",                     /* 👩‍💻 */
-    "\xE2\x9D\xA4\xEF\xB8\x8F",                                          /* ❤️ */
-    "e\xCC\x81",                                                         /* é decomposed */
-    "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD",                                  /* 👍🏽 */
-    "\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7",                                  /* 🇫🇷 */
-    "`x`", "a~b",
+    "\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x92\xBB",                             /* 👩‍💻 */
+    "\xE2\x9D\xA4\xEF\xB8\x8F",                                                 /* ❤️ */
+    "e\xCC\x81",                                                                /* é decomposed */
+    "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD",                                         /* 👍🏽 */
+    "\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7",                                         /* 🇫🇷 */
+    "`x`",
+    "a~b",
 };
 static const char *const langs[] = {"", "python", "js", "c++", "rust ignore"};
 
@@ -170,8 +176,7 @@ tfence_line(struct tfence *f, const char *line, size_t len)
 {
     size_t n = 0;
 
-    if (len < 3 || (line[0] != '`' && line[0] != '~') || line[1] != line[0] ||
-        line[2] != line[0])
+    if (len < 3 || (line[0] != '`' && line[0] != '~') || line[1] != line[0] || line[2] != line[0])
         return;
     while (n < len && line[n] == line[0])
         n++;
@@ -237,37 +242,38 @@ check_split(const char *doc, size_t len, size_t max, size_t docno)
         const struct split_chunk *c = &r.chunks[i];
         size_t body = c->len - c->head - c->tail;
 
-        PROP(c->chars <= max, "doc %zu limit %zu chunk %zu: %zu chars", docno, max, i,
-                      c->chars);
-        PROP(utf8_count(c->text, c->len) == c->chars, "doc %zu chunk %zu: chars miscounted", docno, i);
+        PROP(c->chars <= max, "doc %zu limit %zu chunk %zu: %zu chars", docno, max, i, c->chars);
+        PROP(utf8_count(c->text, c->len) == c->chars, "doc %zu chunk %zu: chars miscounted", docno,
+             i);
         PROP(utf8_valid(c->text, c->len), "doc %zu chunk %zu invalid", docno, i);
         PROP(body > 0, "doc %zu chunk %zu: no content", docno, i);
         PROP(at + body <= len && memcmp(c->text + c->head, doc + at, body) == 0,
-                      "doc %zu limit %zu chunk %zu does not continue the input", docno, max, i);
-        PROP(boundary_ok(doc, len, at), "doc %zu limit %zu: cut inside a grapheme at %zu",
-                      docno, max, at);
+             "doc %zu limit %zu chunk %zu does not continue the input", docno, max, i);
+        PROP(boundary_ok(doc, len, at), "doc %zu limit %zu: cut inside a grapheme at %zu", docno,
+             max, at);
         if (c->head) {
             /* The reopening line: the open fence's run, its info string or none. */
             PROP(orig.mark != 0 && c->head >= orig.width + 1 && c->text[c->head - 1] == '\n',
                  "doc %zu chunk %zu: head is not a reopening line", docno, i);
             PROP(c->head == orig.width + 1 ||
-                              (c->head == orig.width + 1 + strlen(orig.info) &&
-                               memcmp(c->text + orig.width, orig.info, strlen(orig.info)) == 0),
-                          "doc %zu chunk %zu reopens with another info string", docno, i);
+                     (c->head == orig.width + 1 + strlen(orig.info) &&
+                      memcmp(c->text + orig.width, orig.info, strlen(orig.info)) == 0),
+                 "doc %zu chunk %zu reopens with another info string", docno, i);
         } else if (orig.mark && max >= 20) {
             ck_abort_msg("doc %zu limit %zu chunk %zu starts inside a fence without "
-                             "reopening it", docno, max, i);
+                         "reopening it",
+                         docno, max, i);
         }
         /* Fences balance inside the chunk as it will be posted. */
         inchunk = (struct tfence){0};
         tfence_scan(&inchunk, c->text, c->len);
         if (max >= 20)
-            PROP(inchunk.mark == 0, "doc %zu limit %zu chunk %zu leaves a fence open",
-                          docno, max, i);
+            PROP(inchunk.mark == 0, "doc %zu limit %zu chunk %zu leaves a fence open", docno, max,
+                 i);
         if (c->tail) {
-            PROP(c->tail <= 5 && (c->text[c->len - c->tail] == '\n' ||
-                                  c->text[c->len - c->tail] == '`' ||
-                                  c->text[c->len - c->tail] == '~'),
+            PROP(c->tail <= 5 &&
+                     (c->text[c->len - c->tail] == '\n' || c->text[c->len - c->tail] == '`' ||
+                      c->text[c->len - c->tail] == '~'),
                  "doc %zu chunk %zu: tail is not a closing line", docno, i);
         }
         /* Advance the original's fence state over the body's lines, judging a line cut
@@ -288,8 +294,7 @@ check_split(const char *doc, size_t len, size_t max, size_t docno)
         }
         at += body;
     }
-    PROP(at == len, "doc %zu limit %zu: chunks cover %zu of %zu bytes", docno, max, at,
-                  len);
+    PROP(at == len, "doc %zu limit %zu: chunks cover %zu of %zu bytes", docno, max, at, len);
     split_result_free(&r);
 }
 

@@ -69,7 +69,9 @@ END_TEST
 
 START_TEST(long_word_is_cut_hard_at_a_grapheme)
 {
-    char *t = title("\xF0\x9F\x98\x80" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL);
+    char *t = title("\xF0\x9F\x98\x80"
+                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                    NULL);
 
     ck_assert_uint_eq(utf8_count(t, strlen(t)), THREAD_NAME_MAX_CHARS);
     ck_assert_str_eq(t + strlen(t) - 3, "\xE2\x80\xA6");
@@ -104,14 +106,10 @@ int
 main(void)
 {
     const TTest *tests[] = {
-        short_prompt_is_the_title_without_mention,
-        whitespace_is_collapsed,
-        github_issue_and_pr_urls_are_shortened,
-        long_prompt_is_cut_at_a_word_with_an_ellipsis,
-        long_word_is_cut_hard_at_a_grapheme,
-        empty_prompt_falls_back,
-        invalid_utf8_is_replaced_and_null_rejected,
-        NULL,
+        short_prompt_is_the_title_without_mention,  whitespace_is_collapsed,
+        github_issue_and_pr_urls_are_shortened,     long_prompt_is_cut_at_a_word_with_an_ellipsis,
+        long_word_is_cut_hard_at_a_grapheme,        empty_prompt_falls_back,
+        invalid_utf8_is_replaced_and_null_rejected, NULL,
     };
 
     return suite_run("render_thread_name", tests);

@@ -23,7 +23,10 @@ END_TEST
 
 START_TEST(invalid_bytes_count_one_each)
 {
-    ck_assert_uint_eq(utf8_count("a\xFF\xFE" "b", 4), 4);
+    ck_assert_uint_eq(utf8_count("a\xFF\xFE"
+                                 "b",
+                                 4),
+                      4);
     ck_assert_uint_eq(utf8_count("\xE2\x82", 2), 2); /* truncated sequence */
 }
 END_TEST
@@ -55,7 +58,8 @@ END_TEST
 
 START_TEST(never_cuts_inside_a_sequence)
 {
-    const char *s = "a\xE2\x82\xAC" "b";
+    const char *s = "a\xE2\x82\xAC"
+                    "b";
 
     ck_assert(utf8_is_cut(s, 5, 1));
     ck_assert(!utf8_is_cut(s, 5, 2));
@@ -109,7 +113,8 @@ END_TEST
 
 START_TEST(skip_and_skip_back_walk_code_points)
 {
-    const char *s = "\xC3\xA9\xE2\x82\xAC" "a";
+    const char *s = "\xC3\xA9\xE2\x82\xAC"
+                    "a";
     size_t taken = 0;
 
     ck_assert_uint_eq(utf8_skip(s, 6, 0, 2, &taken), 5);
