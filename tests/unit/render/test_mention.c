@@ -7,65 +7,46 @@
 #include "render/mention.h"
 #include "suite_run.h"
 
-/* Strip and return the text, asserting how many mentions went. */
-static char *
-strip(const char *text, const char *id, int removed)
+/* Strip @text and expect @removed mentions gone and @expected left. */
+static void
+expect_strip(const char *text, const char *id, int removed, const char *expected)
 {
     char *out = NULL;
 
     ck_assert_int_eq(mention_strip(text, id, &out), removed);
-    ck_assert_ptr_nonnull(out);
-    return out;
+    ck_assert_str_eq(out, expected);
+    free(out);
 }
 
 START_TEST(discord_mentions_are_removed_and_text_trimmed)
 {
-    char *a = strip("<@123> fix the tests", "123", 1);
-    char *b = strip("  <@!123>   hello  ", "123", 1);
-
-    ck_assert_str_eq(a, "fix the tests");
-    ck_assert_str_eq(b, "hello");
-    free(a);
-    free(b);
+    expect_strip("<@123> fix the tests", "123", 1, "fix the tests");
+    expect_strip("  <@!123>   hello  ", "123", 1, "hello");
 }
 END_TEST
 
 START_TEST(mention_in_the_middle_leaves_one_space)
 {
-    char *a = strip("please <@123> run it", "123", 1);
-
-    ck_assert_str_eq(a, "please run it");
-    free(a);
+    expect_strip("please <@123> run it", "123", 1, "please run it");
 }
 END_TEST
 
 START_TEST(slack_mentions_with_and_without_label)
 {
-    char *a = strip("<@U0ABC> deploy", "U0ABC", 1);
-    char *b = strip("<@U0ABC|broker> deploy <@U0ABC>", "U0ABC", 2);
-
-    ck_assert_str_eq(a, "deploy");
-    ck_assert_str_eq(b, "deploy");
-    free(a);
-    free(b);
+    expect_strip("<@U0ABC> deploy", "U0ABC", 1, "deploy");
+    expect_strip("<@U0ABC|broker> deploy <@U0ABC>", "U0ABC", 2, "deploy");
 }
 END_TEST
 
 START_TEST(other_mentions_and_lookalikes_are_kept)
 {
-    char *a = strip("<@1234> and <@12> ask <@123", "123", 0);
-
-    ck_assert_str_eq(a, "<@1234> and <@12> ask <@123");
-    free(a);
+    expect_strip("<@1234> and <@12> ask <@123", "123", 0, "<@1234> and <@12> ask <@123");
 }
 END_TEST
 
 START_TEST(only_a_mention_leaves_empty_text)
 {
-    char *a = strip("<@123>", "123", 1);
-
-    ck_assert_str_eq(a, "");
-    free(a);
+    expect_strip("<@123>", "123", 1, "");
 }
 END_TEST
 

@@ -19,6 +19,20 @@ say(struct render_state *r, const char *text)
     ck_assert_int_eq(render_append_text(r, text, strlen(text)), 0);
 }
 
+/* Upsert a tool, which must succeed. */
+static void
+tool(struct render_state *r, const char *id, const char *title, enum render_tool_status status)
+{
+    ck_assert_int_eq(render_tool_upsert(r, id, title, status), 0);
+}
+
+/* The full render must read @expected. */
+static void
+expect_render(struct render_state *r, const char *expected)
+{
+    ck_assert_str_eq(render_text(r), expected);
+}
+
 /* The live view at @max, checked for the invariants every live view holds: within the
  * limit, valid UTF-8, and either the whole render or "…" + a suffix of it (after an
  * optional reopened fence line). */
@@ -50,7 +64,7 @@ START_TEST(new_render_is_empty)
 {
     struct render_state *r = render_new(RENDER_TOOLS_FULL);
 
-    ck_assert_str_eq(render_text(r), "");
+    expect_render(r, "");
     ck_assert_uint_eq(render_chars(r), 0);
     ck_assert_uint_eq(render_generation(r), 0);
     render_free(r);
@@ -64,7 +78,7 @@ START_TEST(text_chunks_append_in_order)
     say(r, "Hel");
     say(r, "lo, ");
     say(r, "w\xC3\xB6rld");
-    ck_assert_str_eq(render_text(r), "Hello, w\xC3\xB6rld");
+    expect_render(r, "Hello, w\xC3\xB6rld");
     ck_assert_uint_eq(render_chars(r), 12);
     render_free(r);
 }
@@ -74,20 +88,20 @@ START_TEST(full_mode_shows_one_line_per_tool_then_a_blank_line_then_text)
 {
     struct render_state *r = render_new(RENDER_TOOLS_FULL);
 
-    ck_assert_int_eq(render_tool_upsert(r, "t1", "Read file", RENDER_TOOL_PENDING), 0);
-    ck_assert_int_eq(render_tool_upsert(r, "t2", "cargo test", RENDER_TOOL_IN_PROGRESS), 0);
-    ck_assert_int_eq(render_tool_upsert(r, "t3", "rm -rf /", RENDER_TOOL_IN_PROGRESS), 0);
-    ck_assert_str_eq(render_text(r), "\xF0\x9F\x94\xA7 `Read file`" ELLIPSIS "\n"
-                                     "\xF0\x9F\x94\xA7 `cargo test`" ELLIPSIS "\n"
-                                     "\xF0\x9F\x94\xA7 `rm -rf /`" ELLIPSIS);
-    ck_assert_int_eq(render_tool_upsert(r, "t1", NULL, RENDER_TOOL_COMPLETED), 0);
-    ck_assert_int_eq(render_tool_upsert(r, "t3", NULL, RENDER_TOOL_FAILED), 0);
+    tool(r, "t1", "Read file", RENDER_TOOL_PENDING);
+    tool(r, "t2", "cargo test", RENDER_TOOL_IN_PROGRESS);
+    tool(r, "t3", "rm -rf /", RENDER_TOOL_IN_PROGRESS);
+    expect_render(r, "\xF0\x9F\x94\xA7 `Read file`" ELLIPSIS "\n"
+                     "\xF0\x9F\x94\xA7 `cargo test`" ELLIPSIS "\n"
+                     "\xF0\x9F\x94\xA7 `rm -rf /`" ELLIPSIS);
+    tool(r, "t1", NULL, RENDER_TOOL_COMPLETED);
+    tool(r, "t3", NULL, RENDER_TOOL_FAILED);
     say(r, "Done.");
-    ck_assert_str_eq(render_text(r), "\xE2\x9C\x85 `Read file`\n"
-                                     "\xF0\x9F\x94\xA7 `cargo test`" ELLIPSIS "\n"
-                                     "\xE2\x9D\x8C `rm -rf /`\n"
-                                     "\n"
-                                     "Done.");
+    expect_render(r, "\xE2\x9C\x85 `Read file`\n"
+                     "\xF0\x9F\x94\xA7 `cargo test`" ELLIPSIS "\n"
+                     "\xE2\x9D\x8C `rm -rf /`\n"
+                     "\n"
+                     "Done.");
     render_free(r);
 }
 END_TEST
@@ -96,12 +110,12 @@ START_TEST(update_for_an_unannounced_tool_creates_it_and_title_comes_later)
 {
     struct render_state *r = render_new(RENDER_TOOLS_FULL);
 
-    ck_assert_int_eq(render_tool_upsert(r, "late", NULL, RENDER_TOOL_KEEP), 0);
-    ck_assert_str_eq(render_text(r), "\xF0\x9F\x94\xA7 `tool`" ELLIPSIS);
-    ck_assert_int_eq(render_tool_upsert(r, "late", "Fetch https://x", RENDER_TOOL_KEEP), 0);
-    ck_assert_str_eq(render_text(r), "\xF0\x9F\x94\xA7 `Fetch https://x`" ELLIPSIS);
-    ck_assert_int_eq(render_tool_upsert(r, "late", NULL, RENDER_TOOL_COMPLETED), 0);
-    ck_assert_str_eq(render_text(r), "\xE2\x9C\x85 `Fetch https://x`");
+    tool(r, "late", NULL, RENDER_TOOL_KEEP);
+    expect_render(r, "\xF0\x9F\x94\xA7 `tool`" ELLIPSIS);
+    tool(r, "late", "Fetch https://x", RENDER_TOOL_KEEP);
+    expect_render(r, "\xF0\x9F\x94\xA7 `Fetch https://x`" ELLIPSIS);
+    tool(r, "late", NULL, RENDER_TOOL_COMPLETED);
+    expect_render(r, "\xE2\x9C\x85 `Fetch https://x`");
     render_free(r);
 }
 END_TEST
@@ -110,10 +124,10 @@ START_TEST(tools_keep_first_seen_order)
 {
     struct render_state *r = render_new(RENDER_TOOLS_FULL);
 
-    render_tool_upsert(r, "b", "second", RENDER_TOOL_PENDING);
-    render_tool_upsert(r, "a", "first", RENDER_TOOL_PENDING);
-    render_tool_upsert(r, "b", "second", RENDER_TOOL_COMPLETED);
-    ck_assert_str_eq(render_text(r), "\xE2\x9C\x85 `second`\n\xF0\x9F\x94\xA7 `first`" ELLIPSIS);
+    tool(r, "b", "second", RENDER_TOOL_PENDING);
+    tool(r, "a", "first", RENDER_TOOL_PENDING);
+    tool(r, "b", "second", RENDER_TOOL_COMPLETED);
+    expect_render(r, "\xE2\x9C\x85 `second`\n\xF0\x9F\x94\xA7 `first`" ELLIPSIS);
     render_free(r);
 }
 END_TEST
@@ -122,9 +136,9 @@ START_TEST(finished_tool_stays_finished)
 {
     struct render_state *r = render_new(RENDER_TOOLS_FULL);
 
-    render_tool_upsert(r, "t", "x", RENDER_TOOL_COMPLETED);
-    render_tool_upsert(r, "t", NULL, RENDER_TOOL_IN_PROGRESS);
-    ck_assert_str_eq(render_text(r), "\xE2\x9C\x85 `x`");
+    tool(r, "t", "x", RENDER_TOOL_COMPLETED);
+    tool(r, "t", NULL, RENDER_TOOL_IN_PROGRESS);
+    expect_render(r, "\xE2\x9C\x85 `x`");
     render_free(r);
 }
 END_TEST
@@ -133,18 +147,18 @@ START_TEST(compact_mode_summarises_tools_on_one_line)
 {
     struct render_state *r = render_new(RENDER_TOOLS_COMPACT);
 
-    render_tool_upsert(r, "1", "ls", RENDER_TOOL_COMPLETED);
-    render_tool_upsert(r, "2", "cat a", RENDER_TOOL_COMPLETED);
-    render_tool_upsert(r, "3", "cargo test", RENDER_TOOL_IN_PROGRESS);
+    tool(r, "1", "ls", RENDER_TOOL_COMPLETED);
+    tool(r, "2", "cat a", RENDER_TOOL_COMPLETED);
+    tool(r, "3", "cargo test", RENDER_TOOL_IN_PROGRESS);
     ck_assert_str_eq(render_text(r),
                      "\xF0\x9F\x94\xA7 3 tools: 2 done, 1 running \xC2\xB7 `cargo test`");
-    render_tool_upsert(r, "3", NULL, RENDER_TOOL_FAILED);
+    tool(r, "3", NULL, RENDER_TOOL_FAILED);
     say(r, "Oops");
-    ck_assert_str_eq(render_text(r), "\xE2\x9D\x8C 3 tools: 2 done, 1 failed\n\nOops");
+    expect_render(r, "\xE2\x9D\x8C 3 tools: 2 done, 1 failed\n\nOops");
     render_free(r);
     r = render_new(RENDER_TOOLS_COMPACT);
-    render_tool_upsert(r, "1", "ls", RENDER_TOOL_COMPLETED);
-    ck_assert_str_eq(render_text(r), "\xE2\x9C\x85 1 tool: 1 done");
+    tool(r, "1", "ls", RENDER_TOOL_COMPLETED);
+    expect_render(r, "\xE2\x9C\x85 1 tool: 1 done");
     render_free(r);
 }
 END_TEST
@@ -153,10 +167,10 @@ START_TEST(none_mode_hides_tools)
 {
     struct render_state *r = render_new(RENDER_TOOLS_NONE);
 
-    render_tool_upsert(r, "1", "ls", RENDER_TOOL_IN_PROGRESS);
+    tool(r, "1", "ls", RENDER_TOOL_IN_PROGRESS);
     ck_assert_uint_eq(render_generation(r), 0);
     say(r, "text");
-    ck_assert_str_eq(render_text(r), "text");
+    expect_render(r, "text");
     render_free(r);
 }
 END_TEST
@@ -167,14 +181,14 @@ START_TEST(titles_are_sanitised)
     char long_title[400];
     const char *text;
 
-    render_tool_upsert(r, "1", "echo `id`\n\trm  x\r\n", RENDER_TOOL_COMPLETED);
-    ck_assert_str_eq(render_text(r), "\xE2\x9C\x85 `echo 'id' rm x`");
+    tool(r, "1", "echo `id`\n\trm  x\r\n", RENDER_TOOL_COMPLETED);
+    expect_render(r, "\xE2\x9C\x85 `echo 'id' rm x`");
     render_free(r);
 
     r = render_new(RENDER_TOOLS_FULL);
     memset(long_title, 'a', sizeof(long_title) - 1);
     long_title[sizeof(long_title) - 1] = '\0';
-    render_tool_upsert(r, "1", long_title, RENDER_TOOL_COMPLETED);
+    tool(r, "1", long_title, RENDER_TOOL_COMPLETED);
     text = render_text(r);
     /* "✅ `" + 99 a + "…" + "`" */
     ck_assert_uint_eq(utf8_count(text, strlen(text)), 3 + RENDER_TITLE_MAX_CHARS + 1);
@@ -182,8 +196,8 @@ START_TEST(titles_are_sanitised)
     render_free(r);
 
     r = render_new(RENDER_TOOLS_FULL);
-    render_tool_upsert(r, "1", "bad \xFF", RENDER_TOOL_COMPLETED);
-    ck_assert_str_eq(render_text(r), "\xE2\x9C\x85 `bad \xEF\xBF\xBD`");
+    tool(r, "1", "bad \xFF", RENDER_TOOL_COMPLETED);
+    expect_render(r, "\xE2\x9C\x85 `bad \xEF\xBF\xBD`");
     render_free(r);
 }
 END_TEST
@@ -197,9 +211,9 @@ START_TEST(invalid_utf8_and_nul_in_text_become_replacement_characters)
                                         "b\0c",
                                         5),
                      0);
-    ck_assert_str_eq(render_text(r), "a\xEF\xBF\xBD"
-                                     "b\xEF\xBF\xBD"
-                                     "c");
+    expect_render(r, "a\xEF\xBF\xBD"
+                     "b\xEF\xBF\xBD"
+                     "c");
     render_free(r);
 }
 END_TEST
@@ -209,20 +223,20 @@ START_TEST(generation_changes_only_when_the_render_changes)
     struct render_state *r = render_new(RENDER_TOOLS_COMPACT);
     uint64_t g;
 
-    render_tool_upsert(r, "1", "ls", RENDER_TOOL_PENDING);
+    tool(r, "1", "ls", RENDER_TOOL_PENDING);
     g = render_generation(r);
     ck_assert_uint_gt(g, 0);
     /* pending → in_progress reads the same in compact mode. */
-    render_tool_upsert(r, "1", "ls", RENDER_TOOL_IN_PROGRESS);
+    tool(r, "1", "ls", RENDER_TOOL_IN_PROGRESS);
     ck_assert_uint_eq(render_generation(r), g);
-    render_tool_upsert(r, "1", "ls", RENDER_TOOL_KEEP);
+    tool(r, "1", "ls", RENDER_TOOL_KEEP);
     ck_assert_uint_eq(render_generation(r), g);
     ck_assert_int_eq(render_append_text(r, "", 0), 0);
     ck_assert_uint_eq(render_generation(r), g);
     say(r, "x");
     ck_assert_uint_gt(render_generation(r), g);
     g = render_generation(r);
-    render_tool_upsert(r, "1", NULL, RENDER_TOOL_COMPLETED);
+    tool(r, "1", NULL, RENDER_TOOL_COMPLETED);
     ck_assert_uint_gt(render_generation(r), g);
     render_free(r);
 }
@@ -233,7 +247,7 @@ START_TEST(live_view_is_the_whole_render_when_it_fits)
     struct render_state *r = render_new(RENDER_TOOLS_FULL);
     char *out;
 
-    render_tool_upsert(r, "1", "ls", RENDER_TOOL_COMPLETED);
+    tool(r, "1", "ls", RENDER_TOOL_COMPLETED);
     say(r, "short reply");
     out = live(r, 2000);
     ck_assert_str_eq(out, render_text(r));
@@ -248,7 +262,7 @@ START_TEST(live_view_shows_the_tail_from_a_line_boundary)
     char line[32], *out;
     int i;
 
-    render_tool_upsert(r, "1", "ls", RENDER_TOOL_COMPLETED);
+    tool(r, "1", "ls", RENDER_TOOL_COMPLETED);
     for (i = 0; i < 200; i++) {
         snprintf(line, sizeof(line), "line %03d of the reply\n", i);
         say(r, line);
@@ -309,7 +323,7 @@ START_TEST(live_tail_reaches_into_tool_lines_when_text_is_short)
 
     for (i = 0; i < 30; i++) {
         snprintf(id, sizeof(id), "t%d", i);
-        render_tool_upsert(r, id, id, RENDER_TOOL_COMPLETED);
+        tool(r, id, id, RENDER_TOOL_COMPLETED);
     }
     say(r, "ok");
     out = live(r, 40);
@@ -325,7 +339,7 @@ START_TEST(live_view_at_tiny_limits_stays_within_them)
     size_t max;
     char *out;
 
-    render_tool_upsert(r, "1", "tool", RENDER_TOOL_IN_PROGRESS);
+    tool(r, "1", "tool", RENDER_TOOL_IN_PROGRESS);
     say(r, "```c\nint main(void) { return 0; }\n\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x92\xBB"
            " done\n");
     for (max = 1; max < 70; max++) {
@@ -349,7 +363,7 @@ START_TEST(live_views_of_a_growing_stream_are_always_tails)
         seed = seed * 1103515245 + 12345;
         say(r, pieces[(seed >> 16) % 8]);
         if (i % 97 == 0)
-            render_tool_upsert(r, i % 2 ? "a" : "b", "step", RENDER_TOOL_IN_PROGRESS);
+            tool(r, i % 2 ? "a" : "b", "step", RENDER_TOOL_IN_PROGRESS);
         if (i % 13 == 0) {
             out = live(r, 30 + (size_t)(i % 170));
             free(out);

@@ -27,6 +27,25 @@ split_ok(const char *text, size_t max)
     return r;
 }
 
+/* Split @text and expect exactly the chunks in @expected (NULL-terminated). The result
+ * goes to @keep for further checks (free it with split_result_free), or is freed. */
+static void
+expect_split(const char *text, size_t max, const char *const *expected, struct split_result *keep)
+{
+    struct split_result r = split_ok(text, max);
+    size_t i;
+
+    for (i = 0; expected[i]; i++) {
+        ck_assert_msg(i < r.count, "only %zu chunks, expected more", r.count);
+        ck_assert_str_eq(r.chunks[i].text, expected[i]);
+    }
+    ck_assert_uint_eq(r.count, i);
+    if (keep)
+        *keep = r;
+    else
+        split_result_free(&r);
+}
+
 START_TEST(empty_text_gives_no_chunks)
 {
     struct split_result r = split_ok("", 2000);
@@ -39,46 +58,25 @@ END_TEST
 
 START_TEST(short_text_is_one_identical_chunk)
 {
-    struct split_result r = split_ok("hello\nworld", 2000);
-
-    ck_assert_uint_eq(r.count, 1);
-    ck_assert_str_eq(r.chunks[0].text, "hello\nworld");
-    ck_assert_uint_eq(r.chunks[0].head + r.chunks[0].tail, 0);
-    split_result_free(&r);
+    expect_split("hello\nworld", 2000, (const char *[]){"hello\nworld", NULL}, NULL);
 }
 END_TEST
 
 START_TEST(splits_at_the_last_line_boundary_that_fits)
 {
-    struct split_result r = split_ok("aaaa\nbbbb\ncccc\n", 12);
-
-    ck_assert_uint_eq(r.count, 2);
-    ck_assert_str_eq(r.chunks[0].text, "aaaa\nbbbb\n");
-    ck_assert_str_eq(r.chunks[1].text, "cccc\n");
-    split_result_free(&r);
+    expect_split("aaaa\nbbbb\ncccc\n", 12, (const char *[]){"aaaa\nbbbb\n", "cccc\n", NULL}, NULL);
 }
 END_TEST
 
 START_TEST(long_line_splits_after_a_space)
 {
-    struct split_result r = split_ok("hello world again", 13);
-
-    ck_assert_uint_eq(r.count, 2);
-    ck_assert_str_eq(r.chunks[0].text, "hello world ");
-    ck_assert_str_eq(r.chunks[1].text, "again");
-    split_result_free(&r);
+    expect_split("hello world again", 13, (const char *[]){"hello world ", "again", NULL}, NULL);
 }
 END_TEST
 
 START_TEST(line_without_spaces_splits_hard)
 {
-    struct split_result r = split_ok("abcdefghij", 4);
-
-    ck_assert_uint_eq(r.count, 3);
-    ck_assert_str_eq(r.chunks[0].text, "abcd");
-    ck_assert_str_eq(r.chunks[1].text, "efgh");
-    ck_assert_str_eq(r.chunks[2].text, "ij");
-    split_result_free(&r);
+    expect_split("abcdefghij", 4, (const char *[]){"abcd", "efgh", "ij", NULL}, NULL);
 }
 END_TEST
 
@@ -104,29 +102,23 @@ END_TEST
 
 START_TEST(zwj_emoji_is_never_cut)
 {
-    struct split_result r = split_ok("ab" FAMILY FAMILY FAMILY, 6);
-    size_t i;
-
-    ck_assert_uint_eq(r.count, 4);
-    ck_assert_str_eq(r.chunks[0].text, "ab");
-    for (i = 1; i < 4; i++)
-        ck_assert_str_eq(r.chunks[i].text, FAMILY);
-    split_result_free(&r);
+    expect_split("ab" FAMILY FAMILY FAMILY, 6, (const char *[]){"ab", FAMILY, FAMILY, FAMILY, NULL},
+                 NULL);
 }
 END_TEST
 
 START_TEST(cut_code_fence_is_closed_and_reopened_with_its_language)
 {
-    const char *text = "```python\nline1\nline2\nline3\n```\nafter\n";
-    struct split_result r = split_ok(text, 25);
+    struct split_result r;
 
-    ck_assert_uint_eq(r.count, 3);
-    ck_assert_str_eq(r.chunks[0].text, "```python\nline1\nline2\n```");
+    expect_split("```python\nline1\nline2\nline3\n```\nafter\n", 25,
+                 (const char *[]){"```python\nline1\nline2\n```", "```python\nline3\n```\n",
+                                  "after\n", NULL},
+                 &r);
+
     ck_assert_uint_eq(r.chunks[0].tail, 3);
-    ck_assert_str_eq(r.chunks[1].text, "```python\nline3\n```\n");
     ck_assert_uint_eq(r.chunks[1].head, 10);
     ck_assert_uint_eq(r.chunks[1].tail, 0);
-    ck_assert_str_eq(r.chunks[2].text, "after\n");
     split_result_free(&r);
 }
 END_TEST
@@ -134,21 +126,19 @@ END_TEST
 START_TEST(fence_lines_count_toward_the_limit)
 {
     /* Without the closing line the first chunk could take line2 as well. */
-    struct split_result r = split_ok("```\nline1\nline2\n```\n", 16);
-
-    ck_assert_str_eq(r.chunks[0].text, "```\nline1\n```");
-    ck_assert_str_eq(r.chunks[1].text, "```\nline2\n```\n");
-    split_result_free(&r);
+    expect_split("```\nline1\nline2\n```\n", 16,
+                 (const char *[]){"```\nline1\n```", "```\nline2\n```\n", NULL}, NULL);
 }
 END_TEST
 
 START_TEST(mid_line_cut_inside_a_fence_adds_a_newline_before_closing)
 {
-    struct split_result r = split_ok("```\nabcdefghijklmnop\n```", 16);
+    struct split_result r;
 
-    ck_assert_str_eq(r.chunks[0].text, "```\nabcdefgh\n```");
+    expect_split("```\nabcdefghijklmnop\n```", 16,
+                 (const char *[]){"```\nabcdefgh\n```", "```\nijklmnop\n```", NULL}, &r);
+
     ck_assert_uint_eq(r.chunks[0].tail, 4);
-    ck_assert_str_eq(r.chunks[1].text, "```\nijklmnop\n```");
     ck_assert_uint_eq(r.chunks[1].head, 4);
     ck_assert_uint_eq(r.chunks[1].tail, 0);
     split_result_free(&r);
@@ -157,20 +147,17 @@ END_TEST
 
 START_TEST(longer_and_tilde_fences_reopen_with_the_same_run)
 {
-    struct split_result r = split_ok("~~~~ md\nxx\nyy\n~~~~\n", 15);
-
-    ck_assert_str_eq(r.chunks[0].text, "~~~~ md\nxx\n~~~~");
-    ck_assert_str_eq(r.chunks[1].text, "~~~~md\nyy\n~~~~\n");
-    split_result_free(&r);
+    expect_split("~~~~ md\nxx\nyy\n~~~~\n", 15,
+                 (const char *[]){"~~~~ md\nxx\n~~~~", "~~~~md\nyy\n~~~~\n", NULL}, NULL);
 }
 END_TEST
 
 START_TEST(fence_left_open_by_the_agent_is_closed)
 {
-    struct split_result r = split_ok("```sh\nls", 2000);
+    struct split_result r;
 
-    ck_assert_uint_eq(r.count, 1);
-    ck_assert_str_eq(r.chunks[0].text, "```sh\nls\n```");
+    expect_split("```sh\nls", 2000, (const char *[]){"```sh\nls\n```", NULL}, &r);
+
     ck_assert_uint_eq(r.chunks[0].tail, 4);
     split_result_free(&r);
 }
@@ -178,22 +165,15 @@ END_TEST
 
 START_TEST(does_not_end_a_chunk_with_a_bare_fence_opener)
 {
-    struct split_result r = split_ok("intro\n```sh\necho hi\n```\n", 16);
-
-    ck_assert_str_eq(r.chunks[0].text, "intro\n");
-    split_result_free(&r);
+    expect_split("intro\n```sh\necho hi\n```\n", 16,
+                 (const char *[]){"intro\n", "```sh\necho \n```", "```sh\nhi\n```\n", NULL}, NULL);
 }
 END_TEST
 
 START_TEST(backticks_inside_text_are_not_fences)
 {
-    struct split_result r = split_ok("use ``` like this\nmore words here\n", 20);
-
-    ck_assert_uint_eq(r.count, 2);
-    ck_assert_str_eq(r.chunks[0].text, "use ``` like this\n");
-    ck_assert_uint_eq(r.chunks[0].tail, 0);
-    ck_assert_uint_eq(r.chunks[1].head, 0);
-    split_result_free(&r);
+    expect_split("use ``` like this\nmore words here\n", 20,
+                 (const char *[]){"use ``` like this\n", "more words here\n", NULL}, NULL);
 }
 END_TEST
 

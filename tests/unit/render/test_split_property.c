@@ -338,19 +338,11 @@ END_TEST
 int
 main(void)
 {
-    Suite *s = suite_create("render_split_property");
     TCase *tc = tcase_create("property");
-    SRunner *sr;
-    int failed;
 
     /* Three seeds of DOCS documents each: 6000 documents, 30000 splits. */
     tcase_add_loop_test(tc, random_documents_split_correctly_at_every_limit, 0, 3);
     tcase_add_test(tc, generator_covers_the_interesting_cases);
     tcase_set_timeout(tc, 100);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return suite_run_case("render_split_property", tc);
 }

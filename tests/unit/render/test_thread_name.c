@@ -23,47 +23,42 @@ title(const char *prompt, const char *bot_id)
     return out;
 }
 
+/* Expect @prompt to be titled @expected. */
+static void
+expect_title(const char *prompt, const char *bot_id, const char *expected)
+{
+    char *t = title(prompt, bot_id);
+
+    ck_assert_str_eq(t, expected);
+    free(t);
+}
+
 START_TEST(short_prompt_is_the_title_without_mention)
 {
-    char *t = title("<@42> fix the flaky test", "42");
-
-    ck_assert_str_eq(t, "fix the flaky test");
-    free(t);
+    expect_title("<@42> fix the flaky test", "42", "fix the flaky test");
 }
 END_TEST
 
 START_TEST(whitespace_is_collapsed)
 {
-    char *t = title("  look\n\nat   this\tplease ", NULL);
-
-    ck_assert_str_eq(t, "look at this please");
-    free(t);
+    expect_title("  look\n\nat   this\tplease ", NULL, "look at this please");
 }
 END_TEST
 
 START_TEST(github_issue_and_pr_urls_are_shortened)
 {
-    char *a = title("<@42> review https://github.com/openabdev/openab/pull/135 please", "42");
-    char *b = title("see <https://github.com/o/r/issues/7#issuecomment-1>", NULL);
-    char *c = title("https://github.com/o/r/pull/12/files and https://github.com/o/r", NULL);
-
-    ck_assert_str_eq(a, "review openabdev/openab#135 please");
-    ck_assert_str_eq(b, "see o/r#7");
-    ck_assert_str_eq(c, "o/r#12 and https://github.com/o/r");
-    free(a);
-    free(b);
-    free(c);
+    expect_title("<@42> review https://github.com/openabdev/openab/pull/135 please", "42",
+                 "review openabdev/openab#135 please");
+    expect_title("see <https://github.com/o/r/issues/7#issuecomment-1>", NULL, "see o/r#7");
+    expect_title("https://github.com/o/r/pull/12/files and https://github.com/o/r", NULL,
+                 "o/r#12 and https://github.com/o/r");
 }
 END_TEST
 
 START_TEST(long_prompt_is_cut_at_a_word_with_an_ellipsis)
 {
-    char *t = title("please refactor the configuration loader so that it validates every "
-                    "field",
-                    NULL);
-
-    ck_assert_str_eq(t, "please refactor the configuration\xE2\x80\xA6");
-    free(t);
+    expect_title("please refactor the configuration loader so that it validates every field", NULL,
+                 "please refactor the configuration\xE2\x80\xA6");
 }
 END_TEST
 
@@ -81,22 +76,16 @@ END_TEST
 
 START_TEST(empty_prompt_falls_back)
 {
-    char *a = title("<@42>", "42");
-    char *b = title("   \n ", NULL);
-
-    ck_assert_str_eq(a, THREAD_NAME_FALLBACK);
-    ck_assert_str_eq(b, THREAD_NAME_FALLBACK);
-    free(a);
-    free(b);
+    expect_title("<@42>", "42", THREAD_NAME_FALLBACK);
+    expect_title("   \n ", NULL, THREAD_NAME_FALLBACK);
 }
 END_TEST
 
 START_TEST(invalid_utf8_is_replaced_and_null_rejected)
 {
-    char *t = title("bad \xFF byte", NULL), *out = NULL;
+    char *out = NULL;
 
-    ck_assert_str_eq(t, "bad \xEF\xBF\xBD byte");
-    free(t);
+    expect_title("bad \xFF byte", NULL, "bad \xEF\xBF\xBD byte");
     ck_assert_int_eq(thread_name_from_prompt(NULL, NULL, &out), AB_EINVAL);
     ck_assert_ptr_null(out);
 }
