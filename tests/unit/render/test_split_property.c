@@ -205,27 +205,35 @@ tfence_scan(struct tfence *f, const char *s, size_t len)
     }
 }
 
+/* Whether @s[0..len) holds the bytes @pat at @off. */
+static bool
+has_at(const char *s, size_t len, size_t off, const char *pat)
+{
+    size_t n = strlen(pat);
+
+    return off + n <= len && memcmp(s + off, pat, n) == 0;
+}
+
 /* Whether the original text may be cut at @off (independent grapheme rules). */
 static bool
 boundary_ok(const char *s, size_t len, size_t off)
 {
-    const unsigned char *u = (const unsigned char *)s;
     size_t ri = 0, p = off;
 
     if (off == 0 || off == len)
         return true;
-    if ((u[off] & 0xC0) == 0x80)
+    if (((unsigned char)s[off] & 0xC0) == 0x80)
         return false;
-    if (off >= 3 && memcmp(s + off - 3, "\xE2\x80\x8D", 3) == 0)
+    if (off >= 3 && has_at(s, len, off - 3, "\xE2\x80\x8D"))
         return false; /* after ZWJ */
-    if (memcmp(s + off, "\xE2\x80\x8D", 3) == 0 || memcmp(s + off, "\xEF\xB8\x8F", 3) == 0 ||
-        memcmp(s + off, "\xCC\x81", 2) == 0 || memcmp(s + off, "\xF0\x9F\x8F\xBD", 4) == 0)
+    if (has_at(s, len, off, "\xE2\x80\x8D") || has_at(s, len, off, "\xEF\xB8\x8F") ||
+        has_at(s, len, off, "\xCC\x81") || has_at(s, len, off, "\xF0\x9F\x8F\xBD"))
         return false;
-    while (p >= 4 && memcmp(s + p - 4, "\xF0\x9F\x87", 3) == 0) {
+    while (p >= 4 && has_at(s, len, p - 4, "\xF0\x9F\x87")) {
         ri++;
         p -= 4;
     }
-    return !(ri % 2 == 1 && memcmp(s + off, "\xF0\x9F\x87", 3) == 0);
+    return !(ri % 2 == 1 && has_at(s, len, off, "\xF0\x9F\x87"));
 }
 
 /* Check one document at one limit. */
