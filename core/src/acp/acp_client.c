@@ -658,26 +658,16 @@ acp_client_prompt(struct acp_client *c, const char *session_id, const char *send
 {
     struct acp_call *call = acp_call_new(c, NULL, fn, arg);
     cJSON *params = cJSON_CreateObject(), *prompt;
-    char *ctx = NULL;
     int rc = AB_ENOMEM;
 
     if (!call || !params || !(call->session_id = strdup(session_id)) ||
         !cJSON_AddStringToObject(params, "sessionId", session_id) ||
         !(prompt = cJSON_AddArrayToObject(params, "prompt")))
         goto fail;
-    if (sender_context) {
-        size_t n = strlen(sender_context) + 40;
-
-        if (!(ctx = malloc(n)))
-            goto fail;
-        snprintf(ctx, n, "<sender_context>%s</sender_context>", sender_context);
-        if (!acp_client_text_block(prompt, ctx))
-            goto fail;
-    }
+    if (sender_context && !acp_client_text_block(prompt, sender_context))
+        goto fail;
     if (!acp_client_text_block(prompt, text))
         goto fail;
-    free(ctx);
-    ctx = NULL;
     rc = jsonrpc_call(&c->rpc, "session/prompt", params, 0, acp_client_on_prompt, call, NULL);
     params = NULL;
     if (rc < 0)
@@ -685,7 +675,6 @@ acp_client_prompt(struct acp_client *c, const char *session_id, const char *send
     return 0;
 
 fail:
-    free(ctx);
     cJSON_Delete(params);
     if (call)
         free(call->session_id);

@@ -72,8 +72,9 @@ int acp_client_session_load(struct acp_client *c, const char *session_id, const 
 int acp_client_set_mode(struct acp_client *c, const char *session_id, const char *mode_id,
                         acp_session_fn fn, void *arg);
 
-/* session/prompt: a text block with @sender_context (lent JSON, wrapped in
- * <sender_context>; NULL = none), then a text block with @text (lent). No deadline. */
+/* session/prompt: a text block with @sender_context (lent: the whole
+ * <sender_context>…</sender_context> block from sender_context_build; NULL = none),
+ * then a text block with @text (lent). No deadline. */
 int acp_client_prompt(struct acp_client *c, const char *session_id, const char *sender_context,
                       const char *text, acp_prompt_fn fn, void *arg);
 

@@ -69,7 +69,8 @@ int pool_new(uv_loop_t *loop, const struct pool_config *cfg, const struct agent_
 
 /* Run one turn for conversation @key: find or open its session (starting or sharing a
  * process, resuming with session/load when possible), then session/prompt with the
- * sender context block (@sender_context JSON, may be NULL) and @text. All strings
+ * sender context block (@sender_context, the whole <sender_context> block, may be
+ * NULL) and @text. All strings
  * lent (copied). @cb lent, must outlive the turn. *@out (optional) identifies the turn
  * until on_done. Returns 0 (on_done follows), AB_EAGAIN when the conversation already
  * has a running turn, AB_EFULL when every live session is busy, AB_ECLOSED while

@@ -481,8 +481,9 @@ static const struct turn_callbacks turn_callbacks = {
     .on_done = turn_on_done,
 };
 
-/* Join the queued messages into one prompt: one message as it is; several with each
- * sender's block before its text, so the agent knows who said what. */
+/* Join the queued messages into one prompt: one message as it is; several joined by
+ * blank lines, each preceded by its sender's block when the senders differ, so the
+ * agent knows who said what. */
 static int
 turn_prompt_text(const struct pending *msgs, char **ctx, char **text)
 {
@@ -507,7 +508,7 @@ turn_prompt_text(const struct pending *msgs, char **ctx, char **text)
     for (const struct pending *p = msgs; p; p = p->next) {
         if (p != msgs)
             strcat(*text, "\n\n");
-        if (p != last) {
+        if (p != last && strcmp(p->sender_context, last->sender_context) != 0) {
             strcat(*text, p->sender_context);
             strcat(*text, "\n");
         }

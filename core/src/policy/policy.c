@@ -461,3 +461,14 @@ policy_verdict_name(enum policy_verdict v)
     }
     return "unknown";
 }
+
+/* Whether @user may act in this platform (cancel a turn, answer a permission question):
+ * the same allowed_users rule as for messages. */
+bool
+policy_user_allowed(const struct policy *p, const char *user)
+{
+    const struct policy_config *c = &p->cfg;
+
+    return user && *user &&
+           policy_list_admits(c->allowed_users, c->allowed_user_count, c->allow_all_users, user);
+}

@@ -163,4 +163,8 @@ void policy_get_stats(const struct policy *p, struct policy_stats *out);
 /* A static name for @v ("accept", "ignore", "deny-user", "bot-cap-notice"). */
 const char *policy_verdict_name(enum policy_verdict v);
 
+/* Whether @user (lent) passes allowed_users / allow_all_users: the rule for who may
+ * cancel a turn or answer a permission question. */
+bool policy_user_allowed(const struct policy *p, const char *user);
+
 #endif

@@ -1,0 +1,460 @@
+/* The conversation engine: inbound events through the policy into conversations,
+ * queueing behind running turns, user reactions (cancel, permission answers). */
+#include "conv/engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv/engine_priv.h"
+#include "log.h"
+#include "render/sender_context.h"
+#include "render/thread_name.h"
+
+#define ENGINE_BUCKETS 256
+
+/* FNV-1a over a key. */
+static size_t
+engine_hash(const char *key)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return (size_t)h;
+}
+
+/* The conversation for @key, or NULL. */
+static struct conversation *
+engine_find(struct engine *e, const char *key)
+{
+    for (struct conversation *c = e->buckets[engine_hash(key) % e->nbuckets]; c; c = c->next)
+        if (strcmp(c->key, key) == 0)
+            return c;
+    return NULL;
+}
+
+/* Free a queued message and its reactions. */
+void
+pending_free(struct pending *p)
+{
+    if (!p)
+        return;
+    rx_free(p->rx);
+    free(p->message_id);
+    free(p->channel_id);
+    free(p->text);
+    free(p->sender_context);
+    free(p);
+}
+
+/* Free a conversation (it must have no turn). */
+static void
+conversation_free(struct conversation *c)
+{
+    struct pending *p, *next;
+
+    for (p = c->queue; p; p = next) {
+        next = p->next;
+        pending_free(p);
+    }
+    free(c->key);
+    free(c->reply_channel);
+    free(c->reply_thread);
+    free(c);
+}
+
+/* Find or create the conversation for @key, replying in @channel / @thread. */
+static struct conversation *
+engine_conversation(struct engine *e, struct chat_instance *ci, const char *key,
+                    const char *channel, const char *thread)
+{
+    struct conversation *c = engine_find(e, key);
+    size_t b;
+
+    if (c)
+        return c;
+    if (!(c = calloc(1, sizeof(*c))))
+        return NULL;
+    c->e = e;
+    c->ci = ci;
+    c->key = strdup(key);
+    c->reply_channel = strdup(channel);
+    c->reply_thread = thread ? strdup(thread) : NULL;
+    if (!c->key || !c->reply_channel || (thread && !c->reply_thread)) {
+        conversation_free(c);
+        return NULL;
+    }
+    b = engine_hash(key) % e->nbuckets;
+    c->next = e->buckets[b];
+    e->buckets[b] = c;
+    e->nconvs++;
+    return c;
+}
+
+/* Post a line in the conversation's thread (errors, notices). */
+void
+engine_post_notice(struct conversation *c, const char *text)
+{
+    chat_send(c->ci, c->reply_channel, c->reply_thread, text, RATELIMIT_FINAL_TEXT, NULL, NULL);
+}
+
+/* Nothing runs or waits anywhere? */
+static bool
+engine_is_idle(const struct engine *e)
+{
+    for (size_t b = 0; b < e->nbuckets; b++)
+        for (const struct conversation *c = e->buckets[b]; c; c = c->next)
+            if (c->turn || c->queue || c->is_opening_thread)
+                return false;
+    return true;
+}
+
+/* Tell the idle waiter, once. */
+static void
+engine_check_idle(struct engine *e)
+{
+    void (*idle)(void *) = e->idle;
+
+    if (idle && engine_is_idle(e)) {
+        e->idle = NULL;
+        idle(e->idle_arg);
+    }
+}
+
+/* Start the next turn of @c when it can run. */
+static void
+engine_kick(struct conversation *c)
+{
+    int rc;
+
+    if (c->turn || !c->queue || c->is_opening_thread)
+        return;
+    if ((rc = turn_start(c)) < 0)
+        log_error("engine", "%s: cannot start a turn: %s", c->key, ab_strerror(rc));
+}
+
+/* A turn ended: the next batch goes, or the engine may be idle. */
+void
+engine_turn_finished(struct conversation *c)
+{
+    struct engine *e = c->e;
+
+    if (!e->is_draining)
+        engine_kick(c);
+    engine_check_idle(e);
+}
+
+/* The thread for a new conversation exists (or could not be made: reply in the channel). */
+static void
+engine_thread_opened(void *arg, int status, const char *thread_id)
+{
+    struct conversation *c = arg;
+
+    c->is_opening_thread = false;
+    if (status == 0 && thread_id) {
+        free(c->reply_thread);
+        c->reply_thread = strdup(thread_id);
+    } else {
+        log_warn("engine", "%s: cannot open a thread (%s); replying in the channel", c->key,
+                 ab_strerror(status));
+    }
+    if (!c->e->is_draining)
+        engine_kick(c);
+}
+
+/* Build the queued form of an accepted message. */
+static struct pending *
+engine_pending(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m)
+{
+    struct pending *p = calloc(1, sizeof(*p));
+    struct sender_context sc = {
+        .sender_id = m->sender_id,
+        .sender_name = m->sender_name,
+        .display_name = m->display_name,
+        .channel = ci->name,
+        .channel_id = m->channel_id,
+        .is_bot = m->is_bot,
+    };
+
+    if (!p)
+        return NULL;
+    p->message_id = strdup(m->message_id);
+    p->channel_id = strdup(m->channel_id);
+    p->text = strdup(m->clean_text ? m->clean_text : m->text ? m->text : "");
+    if (!p->message_id || !p->channel_id || !p->text ||
+        sender_context_build(&sc, &p->sender_context) < 0) {
+        pending_free(p);
+        return NULL;
+    }
+    p->rx = rx_new(e, ci, m->channel_id, m->message_id);
+    return p;
+}
+
+/* A message from a chat plugin. */
+int
+engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m)
+{
+    struct policy_decision d;
+    struct conversation *c;
+    struct pending *p, **tail;
+    const char *channel, *thread;
+    int rc;
+
+    e->stats.received++;
+    if ((rc = policy_decide(ci->policy, ci->name, m, uv_now(e->loop), &d)) < 0)
+        return rc;
+    switch (d.verdict) {
+    case POLICY_IGNORE:
+        e->stats.ignored++;
+        log_debug("engine", "%s: ignored message %s: %s", ci->name,
+                  m->message_id ? m->message_id : "?", d.reason);
+        return 0;
+    case POLICY_DENY_USER:
+        e->stats.denied++;
+        log_info("engine", "%s: user %s is not allowed (%s)", ci->name, m->sender_id, d.reason);
+        if (ci->can_react && e->cfg.deny_emoji)
+            chat_react(ci, &(struct ab_msg_ref){m->channel_id, m->message_id}, e->cfg.deny_emoji,
+                       true, NULL, NULL);
+        return 0;
+    case POLICY_BOT_CAP_NOTICE:
+        e->stats.ignored++;
+        chat_send(ci, m->is_thread && m->parent_id ? m->parent_id : m->channel_id, m->thread_id,
+                  "⚠️ Bot turn limit reached in this thread; a human message resets it.",
+                  RATELIMIT_FINAL_TEXT, NULL, NULL);
+        return 0;
+    case POLICY_ACCEPT:
+    default:
+        break;
+    }
+    e->stats.accepted++;
+    channel = m->is_thread && m->parent_id ? m->parent_id : m->channel_id;
+    thread = m->is_thread ? m->thread_id : NULL;
+    if (!(c = engine_conversation(e, ci, d.key, channel, thread)))
+        return AB_ENOMEM;
+    c->is_multibot = d.is_multibot;
+    if (e->is_draining) {
+        engine_post_notice(c, "⚠️ agent-broker is restarting; this message was not answered — "
+                              "send it again in a minute.");
+        e->stats.rejected++;
+        return 0;
+    }
+    if (c->queued >= ENGINE_QUEUE_CAP) {
+        char line[256];
+        snprintf(line, sizeof(line),
+                 "⚠️ Queue full (%d messages waiting); this message was not sent to the agent "
+                 "— send it again when the current reply is done.",
+                 ENGINE_QUEUE_CAP);
+        engine_post_notice(c, line);
+        e->stats.rejected++;
+        return 0;
+    }
+    if (!(p = engine_pending(e, ci, m)))
+        return AB_ENOMEM;
+    if (p->rx)
+        reactions_queued(&p->rx->r); /* 👀 the moment it is accepted */
+    for (tail = &c->queue; *tail; tail = &(*tail)->next)
+        ;
+    *tail = p;
+    c->queued++;
+    e->stats.enqueued++;
+    if (d.opens_thread && !c->turn && !c->reply_thread && ci->can_thread) {
+        char *name = NULL;
+        c->is_opening_thread = true;
+        thread_name_from_prompt(p->text, NULL, &name);
+        rc = chat_open_thread(ci, &(struct ab_msg_ref){m->channel_id, m->message_id},
+                              name ? name : "agent-broker", engine_thread_opened, c);
+        free(name);
+        if (rc < 0)
+            engine_thread_opened(c, rc, NULL);
+        return 0;
+    }
+    engine_kick(c);
+    return 0;
+}
+
+/* True when @user may act in @ci (cancel, answer questions): the same allowlist as
+ * for messages. */
+static bool
+engine_user_allowed(struct chat_instance *ci, const char *user)
+{
+    return user && policy_user_allowed(ci->policy, user);
+}
+
+/* A user's reaction: 🛑 cancels the turn; ✅ ♾️ ❌ answer a permission question. */
+int
+engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reaction_event *ev)
+{
+    if (!ev->added || !ev->msg.message_id || !ev->emoji)
+        return 0;
+    if (ev->user_id && ci->host && ev->user_id[0] == '\0')
+        return 0;
+    for (size_t b = 0; b < e->nbuckets; b++) {
+        for (struct conversation *c = e->buckets[b]; c; c = c->next) {
+            if (c->ci != ci || !c->turn)
+                continue;
+            if (ev->conversation && strcmp(c->key + strlen(ci->name) + 1, ev->conversation) != 0)
+                continue;
+            if (turn_answer_ask(c->turn, ev->msg.message_id, ev->emoji) == 0 &&
+                !(e->cfg.cancel_emoji && strcmp(ev->emoji, e->cfg.cancel_emoji) == 0 &&
+                  turn_owns_message(c->turn, ev->msg.message_id)))
+                continue;
+            if (!engine_user_allowed(ci, ev->user_id)) {
+                log_info("engine", "%s: reaction from %s ignored: not an allowed user", c->key,
+                         ev->user_id ? ev->user_id : "?");
+                return 0;
+            }
+            if (e->cfg.cancel_emoji && strcmp(ev->emoji, e->cfg.cancel_emoji) == 0) {
+                log_info("engine", "%s: cancelled by %s", c->key, ev->user_id);
+                turn_cancel(c->turn);
+            }
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* Create the engine. */
+int
+engine_new(uv_loop_t *loop, struct pool *pool, const struct engine_config *cfg,
+           struct engine **out)
+{
+    struct engine *e = calloc(1, sizeof(*e));
+    int rc;
+
+    if (!e)
+        return AB_ENOMEM;
+    e->loop = loop;
+    e->pool = pool;
+    e->cfg = *cfg;
+    e->nbuckets = ENGINE_BUCKETS;
+    if (!(e->buckets = calloc(e->nbuckets, sizeof(*e->buckets)))) {
+        rc = AB_ENOMEM;
+        goto fail;
+    }
+    if ((rc = clock_new_uv(loop, &e->clock)) < 0)
+        goto fail;
+    if ((rc = ratelimit_new(e->clock, NULL, &e->rl)) < 0)
+        goto fail_clock;
+    *out = e;
+    return 0;
+
+fail_clock:
+    clock_close(e->clock);
+fail:
+    free(e->buckets);
+    free(e);
+    return rc;
+}
+
+/* New settings from a reload. */
+void
+engine_set_config(struct engine *e, const struct engine_config *cfg)
+{
+    e->cfg = *cfg;
+}
+
+/* The engine's clock. */
+struct clock *
+engine_clock(struct engine *e)
+{
+    return e->clock;
+}
+
+/* The engine's scheduler. */
+struct ratelimit *
+engine_ratelimit(struct engine *e)
+{
+    return e->rl;
+}
+
+/* Remember a chat instance. */
+int
+engine_add_chat(struct engine *e, struct chat_instance *ci)
+{
+    struct chat_instance **grown = realloc(e->chats, (e->nchats + 1) * sizeof(*grown));
+
+    if (!grown)
+        return AB_ENOMEM;
+    e->chats = grown;
+    e->chats[e->nchats++] = ci;
+    ci->rl = e->rl;
+    return 0;
+}
+
+/* Stop taking turns; every queued message is told; running turns drain in the pool. */
+void
+engine_drain(struct engine *e, uint64_t timeout_ms, void (*done)(void *arg), void *arg)
+{
+    e->is_draining = true;
+    for (size_t b = 0; b < e->nbuckets; b++) {
+        for (struct conversation *c = e->buckets[b]; c; c = c->next) {
+            struct pending *p, *next;
+            if (!c->queue)
+                continue;
+            engine_post_notice(c, "⚠️ agent-broker is shutting down; the messages waiting here "
+                                  "were not answered — send them again in a minute.");
+            for (p = c->queue; p; p = next) {
+                next = p->next;
+                if (p->rx) {
+                    reactions_error(&p->rx->r);
+                    rx_release(p->rx);
+                    p->rx = NULL;
+                }
+                pending_free(p);
+                e->stats.rejected++;
+            }
+            c->queue = NULL;
+            c->queued = 0;
+        }
+    }
+    pool_drain(e->pool, timeout_ms, done, arg);
+}
+
+/* Call @idle once nothing runs or waits. */
+void
+engine_when_idle(struct engine *e, void (*idle)(void *arg), void *arg)
+{
+    e->idle = idle;
+    e->idle_arg = arg;
+    engine_check_idle(e);
+}
+
+/* Counters for /metrics. */
+void
+engine_get_stats(const struct engine *e, struct engine_stats *out)
+{
+    *out = e->stats;
+    out->conversations = (uint32_t)e->nconvs;
+    out->running = out->queued = 0;
+    for (size_t b = 0; b < e->nbuckets; b++) {
+        for (const struct conversation *c = e->buckets[b]; c; c = c->next) {
+            out->running += c->turn != NULL;
+            out->queued += (uint32_t)c->queued;
+        }
+    }
+}
+
+/* Free everything. */
+void
+engine_free(struct engine *e)
+{
+    if (!e)
+        return;
+    for (size_t b = 0; b < e->nbuckets; b++) {
+        struct conversation *c, *next;
+        for (c = e->buckets[b]; c; c = next) {
+            next = c->next;
+            if (c->turn)
+                log_warn("engine", "%s: freed with a turn still running", c->key);
+            conversation_free(c);
+        }
+    }
+    while (e->rxs)
+        rx_free(e->rxs);
+    ratelimit_close(e->rl);
+    clock_close(e->clock);
+    free(e->buckets);
+    free(e->chats);
+    free(e);
+}
