@@ -30,6 +30,9 @@ if [ $# -eq 0 ]; then
         meson test -C "$vg" --print-errorlogs --num-processes 2 --suite valgrind \
             --wrapper 'valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --trace-children=no' \
             || rc=1
+        # Tests that run valgrind themselves (over many inputs) run without the wrapper.
+        meson test -C "$vg" --print-errorlogs --num-processes 2 --suite valgrind-self \
+            --logbase testlog-valgrind-self || rc=1
     else
         rc=1
     fi
@@ -37,7 +40,7 @@ fi
 
 # meson's summary is not a format CI reads: restate it as "N passed, M failed".
 logs=("$build/meson-logs/testlog.json")
-[ $# -eq 0 ] && logs+=("$vg/meson-logs/testlog-valgrind.json")
+[ $# -eq 0 ] && logs+=("$vg/meson-logs/testlog-valgrind.json" "$vg/meson-logs/testlog-valgrind-self.json")
 python3 - "${logs[@]}" <<'PY'
 import json, os, sys
 passed = failed = skipped = 0

@@ -60,9 +60,10 @@ daemon_policy_config(const struct config_chat *cc, struct policy_config *pc)
     pc->allow_all_users = cc->allow_all_users ? POLICY_ALLOW_ALL_TRUE : POLICY_ALLOW_ALL_FALSE;
     pc->allowed_role_ids = cc->allowed_role_ids.items;
     pc->allowed_role_count = cc->allowed_role_ids.count;
-    pc->allow_user_messages =
-        cc->allow_user_messages == USER_MESSAGES_MENTIONS ? POLICY_USERS_MENTIONS
-                                                          : POLICY_USERS_INVOLVED;
+    pc->allow_user_messages = cc->allow_user_messages == USER_MESSAGES_MENTIONS ? POLICY_USERS_MENTIONS
+                              : cc->allow_user_messages == USER_MESSAGES_MULTIBOT
+                                  ? POLICY_USERS_MULTIBOT
+                                  : POLICY_USERS_INVOLVED;
     pc->allow_bot_messages = cc->allow_bot_messages == BOT_MESSAGES_ALL        ? POLICY_BOTS_ALL
                              : cc->allow_bot_messages == BOT_MESSAGES_MENTIONS ? POLICY_BOTS_MENTIONS
                                                                                : POLICY_BOTS_OFF;
