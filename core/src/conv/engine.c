@@ -2,6 +2,7 @@
  * queueing behind running turns, user reactions (cancel, permission answers). */
 #include "conv/engine.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,10 +286,10 @@ engine_user_allowed(struct chat_instance *ci, const char *user)
 int
 engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reaction_event *ev)
 {
-    if (!ev->added || !ev->msg.message_id || !ev->emoji)
+    if (!ev->added || !ev->msg.message_id || !ev->emoji || !ev->user_id || !*ev->user_id)
         return 0;
-    if (ev->user_id && ci->host && ev->user_id[0] == '\0')
-        return 0;
+    if (ev->size >= offsetof(struct ab_reaction_event, is_self) + sizeof(bool) && ev->is_self)
+        return 0; /* our own ✅ ♾️ ❌ offers must not answer our own questions */
     for (size_t b = 0; b < e->nbuckets; b++) {
         for (struct conversation *c = e->buckets[b]; c; c = c->next) {
             if (c->ci != ci || !c->turn)

@@ -465,13 +465,19 @@ turn_owns_message(const struct turn *t, const char *message_id)
     return false;
 }
 
-/* A user asked to stop: session/cancel now. */
+/* A user asked to stop: session/cancel now. The ACP layer answers the open questions
+ * with cancelled (and frees them), so they are forgotten here first. */
 void
 turn_cancel(struct turn *t)
 {
     if (t->is_agent_done)
         return;
     t->is_cancelled_by_user = true;
+    for (struct ask *a = t->asks; a; a = a->next) {
+        a->is_resolved = true;
+        a->req = NULL;
+        clock_timer_stop(&a->timeout);
+    }
     pool_cancel(t->e->pool, t->conv->key);
 }
 
