@@ -301,9 +301,9 @@ toml_dotted_walk(struct toml_parser *ps, struct toml_table *t, const struct toml
                                     name, kv->line);
         if (!(kv->val.u.tab->flags & TOML_TAB_DOTTED))
             return toml_parser_fail(ps, seg->at,
-                                    "cannot add keys to table [%s] (line %d) with a dotted key; "
-                                    "put them under its [%s] header",
-                                    name, kv->val.u.tab->line, name);
+                                    "cannot add keys with a dotted key to table \"%s\": it "
+                                    "was created by the [table] header at line %d",
+                                    name, kv->val.u.tab->line);
         t = kv->val.u.tab;
     }
     *out = t;
