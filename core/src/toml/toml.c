@@ -635,7 +635,7 @@ static int
 toml_header(struct toml_parser *ps, struct toml_table *root, struct toml_table **current)
 {
     struct toml_key k = {0};
-    struct toml_table *parent;
+    struct toml_table *parent = NULL;
     const char *start = ps->p;
     bool is_array = ps->end - ps->p >= 2 && ps->p[1] == '[';
     char buf[32];
