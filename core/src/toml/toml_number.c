@@ -5,10 +5,6 @@
 
 #include "toml_parser.h"
 
-/* Longest number text we convert; longer digit strings are either an overflow
- * (integers) or pointless precision (floats), reported as errors. */
-#define TOML_NUMBER_MAX 512
-
 /* True for bytes that can be part of a number token. */
 static bool
 toml_number_is_token_char(char c)
@@ -114,27 +110,30 @@ toml_number_radix(struct toml_parser *ps, const char *start, const char *e,
     return 0;
 }
 
-/* Convert a validated decimal float (underscores removed) in the C locale. */
+/* Convert a validated decimal float (underscores removed) in the C locale, so a
+ * process locale with a decimal comma cannot change the value. */
 static int
 toml_number_float(struct toml_parser *ps, const char *start, const char *e,
                   struct toml_value *out)
 {
-    char buf[TOML_NUMBER_MAX + 1];
+    char *buf = malloc((size_t)(e - start) + 1);
     size_t n = 0;
     double d;
 
-    if (e - start > TOML_NUMBER_MAX)
-        return toml_number_bad(ps, start, e, "too many digits");
+    if (buf == NULL)
+        return toml_parser_fail(ps, start, "out of memory");
     for (const char *p = start; p < e; p++)
         if (*p != '_')
             buf[n++] = *p;
     buf[n] = '\0';
-    if (ps->c_locale == (locale_t)0) {
+    if (ps->c_locale == (locale_t)0)
         ps->c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-        if (ps->c_locale == (locale_t)0)
-            return toml_parser_fail(ps, start, "out of memory");
+    if (ps->c_locale == (locale_t)0) {
+        free(buf);
+        return toml_parser_fail(ps, start, "out of memory");
     }
     d = strtod_l(buf, NULL, ps->c_locale);
+    free(buf);
     if (isinf(d))
         return toml_number_bad(ps, start, e, "out of range for a 64-bit float");
     out->type = TOML_FLOAT;
@@ -216,6 +215,10 @@ toml_number_scan(struct toml_parser *ps, struct toml_value *out)
         out->u.f = *start == '-' ? -d : d;
         return 0;
     }
+    if (body < e && ((*body >= 'a' && *body <= 'z') || (*body >= 'A' && *body <= 'Z')))
+        return toml_parser_fail(ps, start,
+                                "expected a value, found unquoted '%.*s' (strings need quotes)",
+                                len > 64 ? 64 : (int)(e - start), start);
     if (len >= 2 && body[0] == '0' && (body[1] == 'x' || body[1] == 'o' || body[1] == 'b')) {
         if (body != start)
             return toml_number_bad(ps, start, e,
