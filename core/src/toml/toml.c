@@ -177,8 +177,8 @@ toml_key_name(const struct toml_key *k, size_t n, char *buf, size_t size)
 static bool
 toml_is_bare(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 /* Read one key segment (bare, "basic" or 'literal') at ps->p. */
@@ -294,8 +294,8 @@ toml_is_table_array(const struct toml_value *v)
  * key/value line. Only tables made by dotted keys in this same table may be
  * extended this way. */
 static int
-toml_dotted_walk(struct toml_parser *ps, struct toml_table *t, const struct toml_key *k,
-                 size_t n, struct toml_table **out)
+toml_dotted_walk(struct toml_parser *ps, struct toml_table *t, const struct toml_key *k, size_t n,
+                 struct toml_table **out)
 {
     char name[96];
 
@@ -500,8 +500,9 @@ toml_bool_parse(struct toml_parser *ps, struct toml_value *out)
         ps->p += 5;
         out->u.b = false;
     } else {
-        return toml_parser_fail(ps, ps->p, "expected a value, found an unquoted word (strings "
-                                           "need quotes; booleans are true or false)");
+        return toml_parser_fail(ps, ps->p,
+                                "expected a value, found an unquoted word (strings "
+                                "need quotes; booleans are true or false)");
     }
     out->type = TOML_BOOL;
     return 0;
@@ -632,10 +633,9 @@ toml_header_table(struct toml_parser *ps, struct toml_table *parent, const struc
     }
     toml_key_name(k, k->count, name, sizeof(name));
     if (kv->val.type != TOML_TABLE)
-        return toml_parser_fail(ps, seg->at, "key \"%s\" already defined at line %d as %s",
-                                name, kv->line,
-                                toml_is_table_array(&kv->val) ? "an array of tables"
-                                                              : toml_type_name(kv->val.type));
+        return toml_parser_fail(
+            ps, seg->at, "key \"%s\" already defined at line %d as %s", name, kv->line,
+            toml_is_table_array(&kv->val) ? "an array of tables" : toml_type_name(kv->val.type));
     t = kv->val.u.tab;
     if (t->flags != TOML_TAB_IMPLICIT)
         return toml_parser_fail(ps, seg->at, "table [%s] already defined at line %d%s", name,

@@ -10,7 +10,8 @@ static uint64_t
 toml_index_hash(const struct toml_index *ix, const struct toml_table *t, const char *key,
                 size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ULL ^ ix->seed ^ ((uint64_t)(uintptr_t)t * 0x9e3779b97f4a7c15ULL);
+    uint64_t h =
+        0xcbf29ce484222325ULL ^ ix->seed ^ ((uint64_t)(uintptr_t)t * 0x9e3779b97f4a7c15ULL);
 
     for (size_t i = 0; i < len; i++) {
         h ^= (unsigned char)key[i];

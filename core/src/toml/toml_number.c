@@ -9,8 +9,8 @@
 static bool
 toml_number_is_token_char(char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '_' || c == '.' || c == '+' || c == '-';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           c == '.' || c == '+' || c == '-';
 }
 
 /* The value of @c as a digit in @radix, or -1. */
@@ -85,8 +85,7 @@ toml_number_accumulate(const char *s, const char *e, int radix, uint64_t limit, 
 
 /* Parse 0x, 0o or 0b integers: no sign allowed, at least one digit. */
 static int
-toml_number_radix(struct toml_parser *ps, const char *start, const char *e,
-                  struct toml_value *out)
+toml_number_radix(struct toml_parser *ps, const char *start, const char *e, struct toml_value *out)
 {
     int radix = start[1] == 'x' ? 16 : start[1] == 'o' ? 8 : 2;
     const char *p = start + 2;
@@ -113,8 +112,7 @@ toml_number_radix(struct toml_parser *ps, const char *start, const char *e,
 /* Convert a validated decimal float (underscores removed) in the C locale, so a
  * process locale with a decimal comma cannot change the value. */
 static int
-toml_number_float(struct toml_parser *ps, const char *start, const char *e,
-                  struct toml_value *out)
+toml_number_float(struct toml_parser *ps, const char *start, const char *e, struct toml_value *out)
 {
     char *buf = malloc((size_t)(e - start) + 1);
     size_t n = 0;
@@ -185,8 +183,7 @@ toml_number_decimal(struct toml_parser *ps, const char *start, const char *e,
         return toml_number_bad(ps, start, e, "unexpected characters");
     if (is_float)
         return toml_number_float(ps, start, e, out);
-    if (!toml_number_accumulate(int_start, e, 10, (uint64_t)INT64_MAX + (negative ? 1 : 0),
-                                &v)) {
+    if (!toml_number_accumulate(int_start, e, 10, (uint64_t)INT64_MAX + (negative ? 1 : 0), &v)) {
         int len = (int)(e - start);
         return toml_parser_fail(ps, start, "integer %.*s%s does not fit in 64 bits",
                                 len > 64 ? 64 : len, start, len > 64 ? "..." : "");

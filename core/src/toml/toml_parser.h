@@ -23,8 +23,8 @@ struct toml_parser {
     const char *mark_line_start;
     int mark_line;
     struct toml_index index; /* owned: every (table, key) made so far */
-    locale_t c_locale; /* owned; "C" numeric locale for strtod_l, made on demand */
-    struct toml_error *err; /* lent for the parse */
+    locale_t c_locale;       /* owned; "C" numeric locale for strtod_l, made on demand */
+    struct toml_error *err;  /* lent for the parse */
 };
 
 /* Record an error at @at (a pointer into the document) unless one is already
