@@ -40,53 +40,59 @@ parse_fail(const char *src)
     return parse_fail_n(src, strlen(src));
 }
 
+/* Parse @src and expect failure at @want_line:@want_col with exactly @want_msg (a macro so that a
+ * failing check names the test's own line). */
+#define assert_error(src, want_line, want_col, want_msg)                                           \
+    do {                                                                                           \
+        struct toml_error e_ = parse_fail(src);                                                    \
+        ck_assert_int_eq(e_.line, (want_line));                                                    \
+        ck_assert_int_eq(e_.col, (want_col));                                                      \
+        ck_assert_str_eq(e_.msg, (want_msg));                                                      \
+    } while (0)
+
 START_TEST(syntax_error_on_line_3_reports_line_3)
 {
-    struct toml_error e = parse_fail("a = 1\nb = 2\nname \"x\"\n");
-
-    ck_assert_int_eq(e.line, 3);
-    ck_assert_int_eq(e.col, 6);
-    ck_assert_str_eq(e.msg, "expected '=' after key \"name\", found '\"'");
+    assert_error("a = 1\nb = 2\nname \"x\"\n", 3, 6, "expected '=' after key \"name\", found '\"'");
 }
 END_TEST
 
 START_TEST(duplicate_key_names_the_first_line)
 {
-    struct toml_error e = parse_fail("# c\n\na = 1\nb = 2\n  a = 3\n");
-
-    ck_assert_int_eq(e.line, 5);
-    ck_assert_int_eq(e.col, 3);
-    ck_assert_str_eq(e.msg, "key \"a\" already defined at line 3");
+    assert_error("# c\n\na = 1\nb = 2\n  a = 3\n", 5, 3, "key \"a\" already defined at line 3");
+    assert_error("a.b = 1\na.b = 2\n", 2, 3, "key \"a.b\" already defined at line 1");
 }
 END_TEST
 
 START_TEST(invalid_escape_is_named)
 {
-    struct toml_error e = parse_fail("[t]\nx = \"ab\\qc\"\n");
-
-    ck_assert_int_eq(e.line, 2);
-    ck_assert_int_eq(e.col, 8);
-    ck_assert_str_eq(e.msg, "invalid escape '\\q' in string");
+    assert_error("[t]\nx = \"ab\\qc\"\n", 2, 8, "invalid escape '\\q' in string");
 }
 END_TEST
 
 START_TEST(table_defined_twice)
 {
-    struct toml_error e = parse_fail("[a]\nx = 1\n[b]\n[a]\n");
-
-    ck_assert_int_eq(e.line, 4);
-    ck_assert_str_eq(e.msg, "table [a] already defined at line 1");
+    assert_error("[a]\nx = 1\n[b]\n[a]\n", 4, 2, "table [a] already defined at line 1");
+    assert_error("[a]\nb.c = 1\n[a.b]\n", 3, 4,
+                 "table [a.b] already defined at line 2 by dotted keys");
 }
 END_TEST
 
 START_TEST(inline_table_cannot_be_extended)
 {
-    struct toml_error e = parse_fail("a = {b = 1}\n[a.c]\n");
+    assert_error("a = {b = 1}\n[a.c]\n", 2, 2,
+                 "cannot add a table under inline table \"a\" (line 1): inline tables are "
+                 "complete as written");
+    assert_error("a = {b = 1}\na.c = 2\n", 2, 1,
+                 "cannot add keys to inline table \"a\" (line 1): inline tables are complete "
+                 "as written");
+}
+END_TEST
 
-    ck_assert_int_eq(e.line, 2);
-    ck_assert_ptr_nonnull(strstr(e.msg, "inline table \"a\""));
-    e = parse_fail("a = {b = 1}\na.c = 2\n");
-    ck_assert_int_eq(e.line, 2);
+START_TEST(static_array_cannot_be_appended_to)
+{
+    assert_error("a = []\n[[a]]\n", 2, 3,
+                 "cannot append to \"a\" with [[a]]: it is already defined at line 1 as a "
+                 "static array");
 }
 END_TEST
 
@@ -109,17 +115,14 @@ END_TEST
 
 START_TEST(int64_overflow_is_an_error)
 {
-    struct toml_error e = parse_fail("x = 1\ny = 9223372036854775808\n");
-
-    ck_assert_int_eq(e.line, 2);
-    ck_assert_int_eq(e.col, 5);
-    ck_assert_str_eq(e.msg, "integer 9223372036854775808 does not fit in 64 bits");
-    e = parse_fail("y = -9223372036854775809\n");
-    ck_assert_str_eq(e.msg, "integer -9223372036854775809 does not fit in 64 bits");
-    e = parse_fail("y = 0x8000000000000000\n");
-    ck_assert_str_eq(e.msg, "integer 0x8000000000000000 does not fit in 64 bits");
-    e = parse_fail("y = 99999999999999999999999999999999\n");
-    ck_assert_ptr_nonnull(strstr(e.msg, "does not fit in 64 bits"));
+    assert_error("x = 1\ny = 9223372036854775808\n", 2, 5,
+                 "integer 9223372036854775808 does not fit in 64 bits");
+    assert_error("y = -9223372036854775809\n", 1, 5,
+                 "integer -9223372036854775809 does not fit in 64 bits");
+    assert_error("y = 0x8000000000000000\n", 1, 5,
+                 "integer 0x8000000000000000 does not fit in 64 bits");
+    assert_error("y = 99999999999999999999\n", 1, 5,
+                 "integer 99999999999999999999 does not fit in 64 bits");
 }
 END_TEST
 
@@ -286,6 +289,7 @@ toml_suite(void)
     tcase_add_test(tc, invalid_escape_is_named);
     tcase_add_test(tc, table_defined_twice);
     tcase_add_test(tc, inline_table_cannot_be_extended);
+    tcase_add_test(tc, static_array_cannot_be_appended_to);
     tcase_add_test(tc, int64_limits);
     tcase_add_test(tc, int64_overflow_is_an_error);
     tcase_add_test(tc, get_path_walks_tables);
