@@ -66,7 +66,7 @@ toml_datetime_days_in_month(int year, int month)
 static int
 toml_datetime_date(struct toml_parser *ps)
 {
-    int y, m, d;
+    int y = 0, m = 0, d = 0;
 
     if (toml_datetime_field(ps, 4, 0, 9999, "year", &y) < 0 ||
         toml_datetime_sep(ps, '-', "the year") < 0 ||
