@@ -265,8 +265,11 @@ turn_on_event(void *arg, const struct acp_event *ev)
             t->had_tool_error = true;
         if (r) {
             reactions_progress(r);
-            if (ev->u.tool.status == ACP_TOOL_PENDING ||
-                ev->u.tool.status == ACP_TOOL_IN_PROGRESS || ev->u.tool.is_new)
+            /* An update naming neither kind nor title is the same tool going on: its
+             * class stays (classifying nothing would say "generic tool"). */
+            if ((ev->u.tool.status == ACP_TOOL_PENDING ||
+                 ev->u.tool.status == ACP_TOOL_IN_PROGRESS || ev->u.tool.is_new) &&
+                (ev->u.tool.kind || ev->u.tool.title))
                 reactions_tool(r, reactions_classify_tool(ev->u.tool.kind, ev->u.tool.title));
             else if (ev->u.tool.status == ACP_TOOL_COMPLETED ||
                      ev->u.tool.status == ACP_TOOL_FAILED)
@@ -351,20 +354,27 @@ turn_outcome_line(struct turn *t, const struct turn_result *r, const char *auth_
     return n < 0 ? NULL : out;
 }
 
+/* The ACP layer answers or frees every open question of @t (turn over, or cancelled):
+ * drop our pointers to them so that a late reaction or timeout cannot use one. */
+static void
+turn_forget_asks(struct turn *t)
+{
+    for (struct ask *a = t->asks; a; a = a->next) {
+        a->is_resolved = true;
+        a->req = NULL;
+        clock_timer_stop(&a->timeout);
+    }
+}
+
 /* The agent finished the turn (or failed): finish the reply. */
 static void
 turn_on_done(void *arg, const struct turn_result *r)
 {
     struct turn *t = arg;
-    struct ask *a;
 
     t->is_agent_done = true;
     t->pool_turn = NULL;
-    for (a = t->asks; a; a = a->next) {
-        a->is_resolved = true; /* the ACP layer answered or dropped them with the turn */
-        a->req = NULL;
-        clock_timer_stop(&a->timeout);
-    }
+    turn_forget_asks(t); /* the ACP layer answered or dropped them with the turn */
     t->outcome_line = turn_outcome_line(t, r, t->e->cfg.auth_hint);
     if (r->rc == 0 && r->stop_reason && strcmp(r->stop_reason, "cancelled") == 0)
         t->is_cancelled_by_user = true;
@@ -480,6 +490,9 @@ turn_owns_message(const struct turn *t, const char *message_id)
     for (const struct pending *p = t->msgs; p; p = p->next)
         if (strcmp(p->message_id, message_id) == 0)
             return true;
+    for (const struct ask *a = t->asks; a; a = a->next)
+        if (a->message_id && strcmp(a->message_id, message_id) == 0)
+            return true;
     return false;
 }
 
@@ -490,6 +503,7 @@ turn_cancel(struct turn *t)
     if (t->is_agent_done)
         return;
     t->is_cancelled_by_user = true;
+    turn_forget_asks(t); /* pool_cancel answers them "cancelled" and frees them */
     pool_cancel(t->e->pool, t->conv->key);
 }
 
