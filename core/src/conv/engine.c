@@ -161,6 +161,7 @@ engine_thread_opened(void *arg, int status, const char *thread_id)
     }
     if (!c->e->is_draining)
         engine_kick(c);
+    engine_check_idle(c->e); /* a drain may be waiting for this open to finish */
 }
 
 /* Build the queued form of an accepted message. */

@@ -194,7 +194,8 @@ START_TEST(status_reactions_follow_the_turn)
     m = conv_fx_mention(&f, "U1", "[[tool]] [[tick 150]]");
     ck_assert(conv_fx_idle(&f, 10000));
     trail = fake_chat_trail(f.fake, m);
-    /* 👀 → 🤔 → 👨‍💻 (a read tool) → 🆗 + 😊, each change removing the previous one.
+    /* 👀 → 🤔 → 👨‍💻 (a read tool) → 🆗 + 😊, each change removing the
+     * previous one.
      */
     ck_assert_msg(
         conv_fx_in_order(trail, FLAGS("+👀 -👀 +🤔 -🤔 +👨‍💻 -👨‍💻")), "%s",

@@ -272,6 +272,27 @@ START_TEST(drain_tells_queued_messages_and_lets_running_turn_finish)
 }
 END_TEST
 
+START_TEST(drain_while_thread_opens_still_becomes_idle)
+{
+    struct conv_fx f;
+    const char *m;
+    bool drained = false, idle = false;
+
+    conv_fx_init(&f, NULL);
+    conv_fx_start(&f);
+    m = conv_fx_mention(&f, "U1", "hello");
+    /* As the daemon does: drain, then wait for idle, before open_thread has answered. */
+    engine_drain(f.engine, 5000, on_drained, &drained);
+    engine_when_idle(f.engine, on_drained, &idle);
+    ck_assert(fx_wait(&f.acp, &drained, 2000));
+    ck_assert(fx_wait(&f.acp, &idle, 2000));
+    ck_assert(fake_chat_has_reaction(f.fake, m, "😱"));
+    ck_assert_int_ge(fake_chat_find(f.fake, 0, FAKE_SEND, "shutting down", NULL, NULL), 0);
+    ck_assert_int_eq(conv_fx_prompts(&f), 0);
+    conv_fx_close(&f);
+}
+END_TEST
+
 START_TEST(turn_timeout_says_so_and_queued_message_is_answered)
 {
     struct conv_fx f;
@@ -307,6 +328,7 @@ main(void)
         send_failure_still_ends_turn_and_next_queued_is_answered,
         rate_limited_send_is_retried_and_delivered_once,
         drain_tells_queued_messages_and_lets_running_turn_finish,
+        drain_while_thread_opens_still_becomes_idle,
         turn_timeout_says_so_and_queued_message_is_answered,
         NULL,
     };
