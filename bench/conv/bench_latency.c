@@ -40,7 +40,7 @@ struct direct {
     char buf[65536];
     unsigned responses; /* responses read so far */
     uint64_t stamp;     /* the last stamp read */
-    int open_handles; /* handles not yet closed */
+    int open_handles;   /* handles not yet closed */
     bool is_spawned;
     bool has_exited;
     bool is_late;
@@ -398,8 +398,8 @@ main(int argc, char **argv)
     snprintf(save, sizeof(save), "%s/prompt.jsonl", dir);
     struct agent_launch launch = {.command = agent, .args = args, .cwd = dir};
     uv_loop_init(&loop);
-    if ((rc = latency_run(&loop, &launch, save, turns, broker_read, broker_call,
-                          direct_read, direct_call)) < 0) {
+    if ((rc = latency_run(&loop, &launch, save, turns, broker_read, broker_call, direct_read,
+                          direct_call)) < 0) {
         fprintf(stderr, "bench_latency: %s\n", ab_strerror(rc));
         goto out;
     }

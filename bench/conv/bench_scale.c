@@ -43,8 +43,7 @@ scale_on_text(void *arg, const char *where, const char *text)
     if (sscanf(where, "conv-%zu", &i) != 1 || i >= s->n || s->is_answered[i])
         return;
     len = (size_t)snprintf(expected, sizeof(expected), "hello from conv-%zu", i);
-    if (strncmp(text, "You said: ", 10) == 0 && n >= len &&
-        strcmp(text + n - len, expected) == 0) {
+    if (strncmp(text, "You said: ", 10) == 0 && n >= len && strcmp(text + n - len, expected) == 0) {
         s->is_answered[i] = true;
         s->answered++;
     }

@@ -13,13 +13,13 @@ struct fake_op {
     ab_done_cb done;     /* edit, react */
     ab_thread_cb thread; /* open_thread */
     void *arg;
-    char where[64];      /* the new message's channel, or the new thread */
-    char id[32];         /* the new message's id */
+    char where[64]; /* the new message's channel, or the new thread */
+    char id[32];    /* the new message's id */
 };
 
 struct ab_chat {
-    uv_idle_t tick;               /* runs owed completions; first member: the handle's data */
-    struct fake_op *head, *tail;  /* owned FIFO of owed completions */
+    uv_idle_t tick;              /* runs owed completions; first member: the handle's data */
+    struct fake_op *head, *tail; /* owned FIFO of owed completions */
     fake_chat_text_fn on_text;
     void *arg;
     unsigned next_id;

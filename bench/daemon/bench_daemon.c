@@ -310,8 +310,7 @@ main(int argc, char **argv)
     printf("version_ms_p50 %.2f\n", version[runs / 2]);
     printf("version_ms_min %.2f\n", version[0]);
     if (failed)
-        fprintf(stderr, "bench_daemon: %d run(s) failed; the daemon's log: %s\n", failed,
-                log_path);
+        fprintf(stderr, "bench_daemon: %d run(s) failed; the daemon's log: %s\n", failed, log_path);
     close(log_fd);
     free(ready);
     free(version);
@@ -319,6 +318,8 @@ main(int argc, char **argv)
         unlink(console_cfg);
         unlink(run_cfg);
         unlink(log_path);
+        snprintf(text, sizeof(text), "%s/state/sessions.json", dir);
+        unlink(text);
         snprintf(text, sizeof(text), "%s/state", dir);
         rmdir(text);
         rmdir(dir);

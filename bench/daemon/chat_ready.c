@@ -7,8 +7,8 @@
 #include <agent-broker/plugin.h>
 
 struct ab_chat {
-    struct ab_host *host;                /* lent by the host until close */
-    const struct ab_host_services *svc;  /* lent by the host until close */
+    struct ab_host *host;               /* lent by the host until close */
+    const struct ab_host_services *svc; /* lent by the host until close */
 };
 
 /* Create the instance. */
