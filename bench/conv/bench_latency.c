@@ -18,12 +18,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
 
 #include "acp/ndjson.h"
+#include "bench_clock.h"
 #include "broker.h"
 #include "log.h"
 
@@ -45,16 +45,6 @@ struct direct {
     bool has_exited;
     bool is_late;
 };
-
-/* Monotonic nanoseconds, the clock the agent stamps with. */
-static uint64_t
-latency_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* The stamp in @s ("... stamp NS ..."), or 0. */
 static uint64_t
@@ -109,9 +99,9 @@ latency_broker_turn(struct broker *b, uint64_t *stamp, uint64_t *read_ns, uint64
     int rc;
 
     *stamp = 0;
-    t0 = latency_now_ns();
+    t0 = bench_clock_ns();
     rc = broker_deliver(b, "channel-1", "thread-1", "what time is it?");
-    t1 = latency_now_ns();
+    t1 = bench_clock_ns();
     if (rc < 0 || (rc = broker_wait_idle(b, LATENCY_TURN_TIMEOUT_MS)) < 0)
         return rc;
     if (*stamp < t0) {
@@ -315,9 +305,9 @@ latency_direct_turn(struct direct *d, const char *line, uint64_t *read_ns, uint6
     int rc;
 
     d->stamp = 0;
-    t0 = latency_now_ns();
+    t0 = bench_clock_ns();
     rc = direct_send(d, line, strlen(line));
-    t1 = latency_now_ns();
+    t1 = bench_clock_ns();
     if (rc < 0 || (rc = direct_wait(d, d->responses + 1)) < 0)
         return rc;
     if (d->stamp < t0) {

@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
 
+#include "bench_clock.h"
 #include "broker.h"
 #include "log.h"
 #include "proc_status.h"
@@ -49,22 +49,12 @@ scale_on_text(void *arg, const char *where, const char *text)
     }
 }
 
-/* Monotonic milliseconds. */
-static double
-scale_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Deliver one message in each of @s->n conversations and wait until all turns ended. */
 static int
 scale_run(struct broker *b, struct scale *s, double *wall_ms)
 {
     char parent[32], conv[32], text[64];
-    double t0 = scale_now_ms();
+    double t0 = bench_clock_ms();
     int rc;
 
     for (size_t i = 0; i < s->n; i++) {
@@ -75,7 +65,7 @@ scale_run(struct broker *b, struct scale *s, double *wall_ms)
             return rc;
     }
     rc = broker_wait_idle(b, SCALE_TIMEOUT_MS);
-    *wall_ms = scale_now_ms() - t0;
+    *wall_ms = bench_clock_ms() - t0;
     return rc;
 }
 

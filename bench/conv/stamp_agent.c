@@ -11,10 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+
+#include "bench_clock.h"
 
 #define STAMP_LINE_MAX (1u << 20)
 
@@ -22,16 +23,6 @@ struct stamp_agent {
     const char *save_path; /* lent from argv, or NULL */
     unsigned sessions;     /* sessions opened so far: "sess-1", "sess-2", ... */
 };
-
-/* Monotonic nanoseconds. */
-static uint64_t
-stamp_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Write all of @s to stdout; 0 or -errno. */
 static int
@@ -73,7 +64,7 @@ stamp_response(const cJSON *id, cJSON *result, int code, const char *message)
     cJSON *r = cJSON_CreateObject(), *err;
 
     cJSON_AddStringToObject(r, "jsonrpc", "2.0");
-    cJSON_AddItemToObject(r, "id", cJSON_Duplicate(id, 1));
+    cJSON_AddItemToObject(r, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
     if (result) {
         cJSON_AddItemToObject(r, "result", result);
         return r;
@@ -199,7 +190,7 @@ main(int argc, char **argv)
         return 1;
     for (;;) {
         ssize_t n = read(STDIN_FILENO, buf + len, STAMP_LINE_MAX - len);
-        uint64_t stamp = stamp_now_ns(); /* the bytes just arrived */
+        uint64_t stamp = bench_clock_ns(); /* the bytes just arrived */
         size_t start = 0;
 
         if (n < 0 && errno == EINTR)

@@ -21,9 +21,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_clock.h"
 #include "proc_status.h"
 
 #define DAEMON_WAIT_MS 10000 /* the longest a daemon may take to start or to stop */
@@ -33,16 +33,6 @@
 struct daemon_stdio {
     int in, out, err;
 };
-
-/* Monotonic milliseconds. */
-static double
-daemon_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Start @argv with @io; the pid, or -errno. */
 static pid_t
@@ -85,10 +75,10 @@ daemon_wait_marker(int fd, const char *marker)
 {
     char buf[8192];
     size_t len = 0;
-    double until = daemon_now_ms() + DAEMON_WAIT_MS;
+    double until = bench_clock_ms() + DAEMON_WAIT_MS;
     struct pollfd p = {.fd = fd, .events = POLLIN};
 
-    while (daemon_now_ms() < until) {
+    while (bench_clock_ms() < until) {
         if (poll(&p, 1, 100) <= 0)
             continue;
         ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
@@ -197,14 +187,14 @@ daemon_time_ready(char *bin, char *config, int port, int log_fd)
 {
     char *argv[] = {bin, "run", config, NULL};
     struct daemon_stdio io = {-1, -1, log_fd};
-    double t0 = daemon_now_ms(), t = -1;
+    double t0 = bench_clock_ms(), t = -1;
     pid_t pid = daemon_spawn(argv, &io);
 
     if (pid < 0)
         return -1;
-    while (daemon_now_ms() - t0 < DAEMON_WAIT_MS) {
+    while (bench_clock_ms() - t0 < DAEMON_WAIT_MS) {
         if (daemon_http_status(port, "/readyz") == 200) {
-            t = daemon_now_ms() - t0;
+            t = bench_clock_ms() - t0;
             break;
         }
         if (waitpid(pid, NULL, WNOHANG) == pid) { /* it gave up: see the log */
@@ -226,12 +216,12 @@ daemon_time_version(char *bin)
 {
     char *argv[] = {bin, "--version", NULL};
     struct daemon_stdio io = {-1, -1, -1};
-    double t0 = daemon_now_ms();
+    double t0 = bench_clock_ms();
     pid_t pid = daemon_spawn(argv, &io);
 
     if (pid < 0 || daemon_reap(pid, DAEMON_WAIT_MS) != 0)
         return -1;
-    return daemon_now_ms() - t0;
+    return bench_clock_ms() - t0;
 }
 
 /* Compare for qsort. */
