@@ -4,23 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_clock.h"
 #include "policy/policy.h"
 
 #define BENCH_MESSAGES 1000000u
 #define BENCH_THREADS 2000u
 #define BENCH_ID_LEN 24
-
-/* Monotonic nanoseconds. */
-static uint64_t
-bench_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* The baseline's work per message: FNV-1a over the event id. */
 static uint64_t
@@ -118,18 +108,18 @@ main(void)
         policy_mark_involved(p, key);
     }
 
-    t0 = bench_now_ns();
+    t0 = bench_clock_ns();
     for (unsigned i = 0; i < BENCH_MESSAGES; i++)
         sink += bench_hash(msgs[i].message_id);
-    base_ns = bench_now_ns() - t0;
+    base_ns = bench_clock_ns() - t0;
 
-    t0 = bench_now_ns();
+    t0 = bench_clock_ns();
     for (unsigned i = 0; i < BENCH_MESSAGES; i++) {
         if (policy_decide(p, "discord", &msgs[i], i, &d) < 0)
             return 1;
         verdicts[d.verdict]++;
     }
-    pol_ns = bench_now_ns() - t0;
+    pol_ns = bench_clock_ns() - t0;
 
     printf("%-28s %12s %10s %8s\n", "loop", "per second", "ns/msg", "ratio");
     printf("%-28s %12.0f %10.1f %8.2f\n", "baseline (hash event id)",
