@@ -40,7 +40,7 @@ struct ab_chat {
     struct ab_fd_watch *watch;
     char *buf; /* owned: the partial control line */
     size_t len;
-    unsigned next_out, next_thread;
+    unsigned next_out;
     struct e2e_pending *pending; /* owned */
 };
 
@@ -368,19 +368,17 @@ e2e_react(struct ab_chat *c, const struct ab_msg_ref *ref, const char *emoji, bo
     return e2e_defer(c, &(struct e2e_pending){.done = cb, .arg = arg}, NULL, NULL);
 }
 
-/* Open a thread from a message: record it and name it thread-N. */
+/* Open a thread from a message: record it. As on Discord, the thread takes the id of
+ * the message it starts from, so the conversation key stays the same. */
 static int
 e2e_open_thread(struct ab_chat *c, const struct ab_msg_ref *origin, const char *name,
                 ab_thread_cb cb, void *arg)
 {
-    char id[32];
-
-    snprintf(id, sizeof(id), "thread-%u", ++c->next_thread);
     e2e_emit(c, e2e_record("open_thread",
                            (const char *const[]){"channel", origin->channel_id, "message",
-                                                 origin->message_id, "name", name, "thread", id,
-                                                 NULL}));
-    return e2e_defer(c, &(struct e2e_pending){.thread = cb, .arg = arg}, origin->channel_id, id);
+                                                 origin->message_id, "name", name, NULL}));
+    return e2e_defer(c, &(struct e2e_pending){.thread = cb, .arg = arg}, origin->channel_id,
+                     origin->message_id);
 }
 
 static const struct ab_chat_ops e2e_ops = {

@@ -1,9 +1,6 @@
 """`agent-broker console`: stdin lines in, streamed replies out, with the scripted
 agent (and a preset whose agent is not installed)."""
 
-import json
-import os
-
 import e2e
 
 SENDER = '<sender_context>{"schema":"agent-broker.sender.v1","sender_id":"e2e-user",' \
