@@ -346,6 +346,64 @@ class WorldTest(unittest.TestCase):
         self.addCleanup(self.world.close)
 
 
+RUN_CONFIG = """
+[health]
+listen = "127.0.0.1:%d"
+
+[state]
+dir = %s
+
+[stream]
+edit_interval_ms = 100
+
+[reactions.timing]
+debounce_ms = 50
+done_hold_ms = 100
+"""
+
+
+def run_config(world, platform, port, agent_flags=(), extra="", section_extra=""):
+    """Write config.toml for `run` with the chat-e2e platform, the scripted agent
+    (started with @agent_flags), health on @port and the world's state dir."""
+    return world.write("config.toml", world.scripted_agent(*agent_flags)
+                       + platform.section(section_extra)
+                       + RUN_CONFIG % (port, toml_str(world.state)) + extra)
+
+
+class RunWorldTest(WorldTest):
+    """A running `agent-broker run` with the chat-e2e platform, ready (/readyz 200)."""
+
+    agent_flags = ("--tick", "20")
+    extra = ""
+    section_extra = ""
+
+    def setUp(self):
+        super().setUp()
+        self.port = free_port()
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.platform = Platform(self.world)
+        self.config = run_config(self.world, self.platform, self.port, self.agent_flags,
+                                 self.extra, self.section_extra)
+        self.broker = self.start_broker()
+
+    def start_broker(self):
+        broker = self.world.start("run", self.config, stdin=False)
+        wait_until(lambda: self.get("/readyz")[0] == 200, what="/readyz 200")
+        return broker
+
+    def get(self, path):
+        """(status, body) of GET @path on the health server; (0, "") when it is down."""
+        try:
+            return http_get(self.base + path)
+        except OSError:
+            return 0, ""
+
+    def stop(self, timeout=WAIT_S):
+        """SIGTERM the broker; assert it exits 0 within @timeout."""
+        self.broker.signal(signal.SIGTERM)
+        self.assertEqual(self.broker.wait(timeout), 0, self.broker.err.text()[-3000:])
+
+
 def main():
     """Run the module's tests; exit non-zero on any failure."""
     unittest.main(verbosity=2)

@@ -3,24 +3,8 @@ thread with a placeholder, live edits and the final text; /healthz, /readyz and
 /metrics tell the truth about the plugin's connection; `agent-broker health`."""
 
 import re
-import signal
 
 import e2e
-
-RUN_CONFIG = """
-[health]
-listen = "127.0.0.1:%d"
-
-[state]
-dir = %s
-
-[stream]
-edit_interval_ms = 100
-
-[reactions.timing]
-debounce_ms = 50
-done_hold_ms = 100
-"""
 
 
 def metric(text, name, labels=""):
@@ -37,30 +21,7 @@ def vm_rss_bytes(pid):
     return None
 
 
-class RunMode(e2e.WorldTest):
-
-    def setUp(self):
-        super().setUp()
-        w = self.world
-        self.port = e2e.free_port()
-        self.base = "http://127.0.0.1:%d" % self.port
-        self.platform = e2e.Platform(w)
-        self.config = w.write("config.toml", w.scripted_agent("--tick", "20")
-                              + self.platform.section()
-                              + RUN_CONFIG % (self.port, e2e.toml_str(w.state)))
-        self.broker = w.start("run", self.config, stdin=False)
-        self.platform.wait_record(lambda r: r["op"] == "started")
-        e2e.wait_until(lambda: self.get("/readyz")[0] == 200, what="/readyz 200")
-
-    def get(self, path):
-        try:
-            return e2e.http_get(self.base + path)
-        except OSError:
-            return 0, ""
-
-    def stop(self):
-        self.broker.signal(signal.SIGTERM)
-        self.assertEqual(self.broker.wait(), 0, self.broker.err.text()[-3000:])
+class RunMode(e2e.RunWorldTest):
 
     def test_mention_gets_thread_placeholder_live_edits_and_final_text(self):
         p = self.platform
