@@ -231,6 +231,9 @@ class World:
                 except ProcessLookupError:
                     pass
                 h.wait(10)
+            for f in (h.stdin, h.stdout, h.stderr):
+                if f:
+                    f.close()
         for pid in self.our_pids():
             try:
                 os.killpg(os.getpgid(pid), signal.SIGKILL)
