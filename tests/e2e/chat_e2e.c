@@ -213,8 +213,7 @@ e2e_control_line(struct ab_chat *c, const char *line)
     } else if (strcmp(op, "reaction") == 0) {
         rc = e2e_control_reaction(c, cmd);
     } else if (strcmp(op, "connected") == 0) {
-        c->svc->set_connected(c->host, e2e_bool(cmd, "value", true),
-                              e2e_str(cmd, "detail", NULL));
+        c->svc->set_connected(c->host, e2e_bool(cmd, "value", true), e2e_str(cmd, "detail", NULL));
         rc = 0;
     }
     if (rc < 0) {
@@ -296,8 +295,7 @@ e2e_start(struct ab_chat *c)
     c->output_fd = open(c->output_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (c->output_fd < 0) {
         rc = -errno;
-        c->svc->log(c->host, AB_LOG_ERROR, "cannot open %s: %s", c->output_path,
-                    ab_strerror(rc));
+        c->svc->log(c->host, AB_LOG_ERROR, "cannot open %s: %s", c->output_path, ab_strerror(rc));
         goto fail;
     }
     if ((rc = c->svc->fd_watch(c->host, c->control_fd, e2e_control_readable, c, &c->watch)) < 0)
@@ -340,9 +338,9 @@ e2e_send(struct ab_chat *c, const struct ab_send *msg, ab_sent_cb cb, void *arg)
     char id[32];
 
     snprintf(id, sizeof(id), "out-%u", ++c->next_out);
-    e2e_emit(c, e2e_record("send", (const char *const[]){"id", id, "channel", msg->channel_id,
-                                                         "thread", msg->thread_id, "text",
-                                                         msg->text, NULL}));
+    e2e_emit(
+        c, e2e_record("send", (const char *const[]){"id", id, "channel", msg->channel_id, "thread",
+                                                    msg->thread_id, "text", msg->text, NULL}));
     return e2e_defer(c, &(struct e2e_pending){.sent = cb, .arg = arg},
                      msg->thread_id ? msg->thread_id : msg->channel_id, id);
 }

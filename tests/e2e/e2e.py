@@ -28,7 +28,21 @@ FAKE_MODEL = os.path.join(ROOT, "tests", "acp", "fake-model.js")
 CODEX = os.path.join(ROOT, "tests", "node_modules", "@zed-industries",
                      "codex-acp-linux-x64", "bin", "codex-acp")
 
-WAIT_S = 30  # the longest any single wait may take
+# AB_E2E_VALGRIND=1 runs every agent-broker process under memcheck (valgrind_run.py);
+# agents it spawns run natively.
+VALGRIND = os.environ.get("AB_E2E_VALGRIND") == "1"
+VALGRIND_CMD = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+                "--errors-for-leak-kinds=definite,indirect",
+                "--show-leak-kinds=definite,indirect", "--trace-children=no",
+                "--child-silent-after-fork=yes"]
+
+SLOW = 4 if VALGRIND else 1  # how much longer everything takes
+WAIT_S = 30 * SLOW  # the longest any single wait may take
+
+
+def broker_argv(args):
+    """The command line that runs agent-broker with @args."""
+    return (VALGRIND_CMD if VALGRIND else []) + [BIN] + list(args)
 
 
 def toml_str(s):
@@ -165,7 +179,8 @@ class World:
 
     def env(self, extra=None):
         """The broker's environment: a scrubbed copy with HOME in the scratch dir."""
-        keep = ("PATH", "LANG", "TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
+        keep = ("PATH", "LANG", "TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+            "VALGRIND_LIB")
         env = {k: v for k, v in os.environ.items() if k in keep}
         env["HOME"] = self.home
         env["USER"] = "e2e-user"
@@ -175,13 +190,13 @@ class World:
 
     def start(self, *args, stdin=True, env=None, cwd=None):
         """Start agent-broker with @args in its own process group."""
-        p = Proc([BIN] + list(args), self.env(env), cwd or self.dir, stdin)
+        p = Proc(broker_argv(args), self.env(env), cwd or self.dir, stdin)
         self.procs.append(p)
         return p
 
     def run(self, *args, env=None, timeout=WAIT_S, cwd=None):
         """Run agent-broker to completion; (exit code, stdout, stderr)."""
-        r = subprocess.run([BIN] + list(args), env=self.env(env), cwd=cwd or self.dir,
+        r = subprocess.run(broker_argv(args), env=self.env(env), cwd=cwd or self.dir,
                            stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
                            start_new_session=True)
         return r.returncode, r.stdout.decode("utf-8", "replace"), \

@@ -1,6 +1,8 @@
 """`agent-broker console`: stdin lines in, streamed replies out, with the scripted
 agent (and a preset whose agent is not installed)."""
 
+import os
+
 import e2e
 
 SENDER = '<sender_context>{"schema":"agent-broker.sender.v1","sender_id":"e2e-user",' \
@@ -73,9 +75,10 @@ class Console(e2e.WorldTest):
         self.assertRegex(p.err.text(), r"exit 3")
 
     def test_preset_codex_without_codex_installed_says_why_and_how_to_log_in(self):
-        # no config at all: the preset decides; PATH holds node but no codex-acp
-        p = self.world.start("console", "--preset", "codex",
-                             env={"PATH": "/usr/bin:/bin"})
+        # no config at all: the preset decides; PATH is an empty directory
+        empty = self.world.path("empty-bin")
+        os.mkdir(empty)
+        p = self.world.start("console", "--preset", "codex", env={"PATH": empty})
         p.send_line("hello")
         p.out.wait_for(r"⚠️ Failed to start agent: .+")
         p.out.wait_for(r"codex login --device-auth")
