@@ -12,7 +12,7 @@ os.environ["AB_E2E_VALGRIND"] = "1"
 import e2e  # noqa: E402  (reads AB_E2E_VALGRIND)
 
 MODULES = ["test_console", "test_secrets", "test_run_health", "test_signals",
-           "test_persistence", "test_exit_codes"]
+           "test_persistence", "test_exit_codes", "test_reactions"]
 
 
 def is_sanitized(path):
