@@ -416,6 +416,17 @@ class RunWorldTest(WorldTest):
         except OSError:
             return 0, ""
 
+    def streaming_turn(self, mid, text, **kw):
+        """Deliver message @mid with @text (a [[slow N]] or [[stream N]] prompt) and wait
+        until its live reply shows the first chunk; return the reply's send record."""
+        p = self.platform
+        start = len(p.records())
+        p.message(mid, text, **kw)
+        _, reply = p.wait_record(lambda r: r["op"] == "send", start=start)
+        p.wait_record(lambda r: r["op"] == "edit" and r["id"] == reply["id"]
+                      and "chunk1 " in r["text"], start=start)
+        return reply
+
     def stop(self, timeout=WAIT_S):
         """SIGTERM the broker; assert it exits 0 within @timeout."""
         self.broker.signal(signal.SIGTERM)

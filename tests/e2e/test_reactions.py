@@ -10,9 +10,7 @@ class CancelReaction(e2e.RunWorldTest):
 
     def test_stop_reaction_by_an_allowed_user_cancels_the_turn(self):
         p = self.platform
-        p.message("m1", "[[slow 100]]")
-        _, reply = p.wait_record(lambda r: r["op"] == "send")
-        p.wait_record(lambda r: r["op"] == "edit" and "chunk1 " in r["text"])
+        reply = self.streaming_turn("m1", "[[slow 100]]")
         # someone not allowed cannot stop it
         p.command(op="reaction", channel="m1", conversation="m1", message=reply["id"],
                   user="intruder", emoji="🛑")

@@ -30,11 +30,7 @@ class SigtermDrains(e2e.RunWorldTest):
         grandchild = int(re.search(r"grandchild: (\d+)", rec["text"]).group(1))
         self.assertTrue(alive(grandchild))
         p.wait_record(lambda r: r["op"] == "react" and r["emoji"] == "🆗")
-        start = len(p.records())
-        p.message("m2", "[[slow 20]]", thread="m1")
-        _, first = p.wait_record(lambda r: r["op"] == "send", start=start)
-        p.wait_record(lambda r: r["op"] == "edit" and r["id"] == first["id"]
-                      and "chunk2 " in r["text"], start=start)
+        first = self.streaming_turn("m2", "[[slow 20]]", thread="m1")
         self.stop()
         self.assertEqual(p.final_text(first["id"]).strip(),
                          " ".join("chunk%d" % n for n in range(1, 21)))
@@ -49,9 +45,7 @@ class SigtermCancelsAfterDrainTimeout(e2e.RunWorldTest):
 
     def test_long_turn_is_cancelled_and_the_thread_told(self):
         p = self.platform
-        p.message("m1", "[[slow 100]]")
-        _, first = p.wait_record(lambda r: r["op"] == "send")
-        p.wait_record(lambda r: r["op"] == "edit" and "chunk1 " in r["text"])
+        first = self.streaming_turn("m1", "[[slow 100]]")
         # a follow-up waiting behind the running turn
         p.message("m2", "waiting", thread="m1")
         p.wait_record(lambda r: r["op"] == "react" and r["message"] == "m2")
