@@ -4,9 +4,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/deps.sh"
-[ -f "$here/build/build.ninja" ] || meson setup "$here/build" --buildtype=release -Dtests=false >/dev/null
-ninja -C "$here/build" >/dev/null
+[ -f "$here/build-run/build.ninja" ] || meson setup "$here/build-run" "$here" --buildtype=release -Dtests=false >/dev/null
+ninja -C "$here/build-run" >/dev/null
 if [ $# -eq 0 ]; then
     if [ -f config.toml ]; then set -- run config.toml; else set -- console; fi
 fi
-exec "$here/build/core/agent-broker" "$@"
+exec "$here/build-run/core/agent-broker" "$@"

@@ -30,6 +30,24 @@ if [ $# -eq 0 ]; then
         meson test -C "$vg" --print-errorlogs --num-processes 2 --suite valgrind \
             --wrapper 'valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --trace-children=no' \
             || rc=1
+        # Tests that run valgrind themselves (over many inputs) run without the wrapper.
+        meson test -C "$vg" --print-errorlogs --num-processes 2 --suite valgrind-self \
+            --logbase testlog-valgrind-self || rc=1
+    else
+        rc=1
+    fi
+fi
+
+# libFuzzer targets (clang): each runs briefly on a scratch copy of its corpus.
+fz=build-fuzz
+if [ $# -eq 0 ] && command -v clang >/dev/null; then
+    if [ ! -f "$fz/build.ninja" ]; then
+        CC=clang meson setup "$fz" -Dfuzz=true -Db_sanitize=address,undefined \
+            -Db_lundef=false >/dev/null || exit 1
+    fi
+    if ninja -C "$fz" >/dev/null || { ninja -C "$fz"; false; }; then
+        meson test -C "$fz" --print-errorlogs --num-processes 2 --suite fuzz \
+            --logbase testlog-fuzz || rc=1
     else
         rc=1
     fi
@@ -37,7 +55,8 @@ fi
 
 # meson's summary is not a format CI reads: restate it as "N passed, M failed".
 logs=("$build/meson-logs/testlog.json")
-[ $# -eq 0 ] && logs+=("$vg/meson-logs/testlog-valgrind.json")
+[ $# -eq 0 ] && logs+=("$vg/meson-logs/testlog-valgrind.json" "$vg/meson-logs/testlog-valgrind-self.json"
+                      "$fz/meson-logs/testlog-fuzz.json")
 python3 - "${logs[@]}" <<'PY'
 import json, os, sys
 passed = failed = skipped = 0

@@ -17,10 +17,10 @@
 
 /* Parsed command line. */
 struct cli_args {
-    const char *command;  /* run, check, plugins, console, health */
+    const char *command;    /* run, check, plugins, console, health */
     const char *positional; /* CONFIG or URL */
-    const char *config;   /* --config FILE */
-    const char *preset;   /* --preset NAME */
+    const char *config;     /* --config FILE */
+    const char *preset;     /* --preset NAME */
 };
 
 /* Print usage to @f. */
@@ -181,8 +181,8 @@ cli_check(const struct cli_args *a)
     }
     for (size_t i = 0; i < set.count; i++)
         if (set.items[i].status != 0)
-            diag_add(&diag, cfg.plugins_strict, 0, "plugins", "refused %s: %s%s",
-                     set.items[i].path, set.items[i].reason,
+            diag_add(&diag, cfg.plugins_strict, 0, "plugins", "refused %s: %s%s", set.items[i].path,
+                     set.items[i].reason,
                      cfg.plugins_strict ? " (strict = true stops start-up)" : "");
     if (agent_choice_resolve(&cfg, &set, a->preset, &agent, &diag) == 0 && !agent.resolved) {
         const struct toml_value *v = toml_get_path(cfg.root, "agent.command");

@@ -37,9 +37,9 @@ struct daemon {
     struct health_server *health;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t idle_guard;
-    uv_timer_t quiet_timer;     /* runs the teardown from a clean stack */
-    struct config *retired;     /* owned: configs replaced by SIGHUP (engine strings point
-                                   into them until exit) */
+    uv_timer_t quiet_timer; /* runs the teardown from a clean stack */
+    struct config *retired; /* owned: configs replaced by SIGHUP (engine strings point
+                               into them until exit) */
     size_t nretired;
     bool is_stopping;
     int exit_code;
@@ -54,18 +54,21 @@ daemon_policy_config(const struct config_chat *cc, struct policy_config *pc)
         return;
     pc->allowed_channels = cc->allowed_channels.items;
     pc->allowed_channel_count = cc->allowed_channels.count;
-    pc->allow_all_channels = cc->allow_all_channels ? POLICY_ALLOW_ALL_TRUE : POLICY_ALLOW_ALL_FALSE;
+    pc->allow_all_channels =
+        cc->allow_all_channels ? POLICY_ALLOW_ALL_TRUE : POLICY_ALLOW_ALL_FALSE;
     pc->allowed_users = cc->allowed_users.items;
     pc->allowed_user_count = cc->allowed_users.count;
     pc->allow_all_users = cc->allow_all_users ? POLICY_ALLOW_ALL_TRUE : POLICY_ALLOW_ALL_FALSE;
     pc->allowed_role_ids = cc->allowed_role_ids.items;
     pc->allowed_role_count = cc->allowed_role_ids.count;
     pc->allow_user_messages =
-        cc->allow_user_messages == USER_MESSAGES_MENTIONS ? POLICY_USERS_MENTIONS
-                                                          : POLICY_USERS_INVOLVED;
-    pc->allow_bot_messages = cc->allow_bot_messages == BOT_MESSAGES_ALL        ? POLICY_BOTS_ALL
-                             : cc->allow_bot_messages == BOT_MESSAGES_MENTIONS ? POLICY_BOTS_MENTIONS
-                                                                               : POLICY_BOTS_OFF;
+        cc->allow_user_messages == USER_MESSAGES_MENTIONS   ? POLICY_USERS_MENTIONS
+        : cc->allow_user_messages == USER_MESSAGES_MULTIBOT ? POLICY_USERS_MULTIBOT
+                                                            : POLICY_USERS_INVOLVED;
+    pc->allow_bot_messages = cc->allow_bot_messages == BOT_MESSAGES_ALL ? POLICY_BOTS_ALL
+                             : cc->allow_bot_messages == BOT_MESSAGES_MENTIONS
+                                 ? POLICY_BOTS_MENTIONS
+                                 : POLICY_BOTS_OFF;
     pc->trusted_bot_ids = cc->trusted_bot_ids.items;
     pc->trusted_bot_count = cc->trusted_bot_ids.count;
     pc->max_bot_turns = (uint32_t)cc->max_bot_turns;
@@ -188,8 +191,8 @@ daemon_metrics(void *arg, struct health_text *out)
                     (double)es.rejected);
     metrics_counter(out, "agent_broker_turns_total", "agent turns started", NULL, 0,
                     (double)es.turns);
-    metrics_counter(out, "agent_broker_turn_errors_total", "turns that ended in an error", NULL,
-                    0, (double)es.turn_errors);
+    metrics_counter(out, "agent_broker_turn_errors_total", "turns that ended in an error", NULL, 0,
+                    (double)es.turn_errors);
     metrics_gauge(out, "agent_broker_messages_queued", "messages waiting behind a turn", NULL, 0,
                   es.queued);
     ratelimit_get_stats(engine_ratelimit(d->engine), &rs);
@@ -439,8 +442,7 @@ daemon_on_reload(uv_signal_t *s, int signum)
         return;
     }
     if (config_load(d->cfg.path, &fresh, &diag) < 0) {
-        log_error("core", "SIGHUP: %s has errors; keeping the running configuration",
-                  d->cfg.path);
+        log_error("core", "SIGHUP: %s has errors; keeping the running configuration", d->cfg.path);
         diag_print(&diag, stderr);
         diag_free(&diag);
         config_free(&fresh);
@@ -470,8 +472,8 @@ daemon_on_reload(uv_signal_t *s, int signum)
     daemon_engine_config(d, &ec);
     engine_set_config(d->engine, &ec);
     if (log_level_parse(d->cfg.log_level, &level) == 0)
-        log_configure(level, strcmp(d->cfg.log_format, "json") == 0 ? LOG_FORMAT_JSON
-                                                                     : LOG_FORMAT_TEXT);
+        log_configure(level,
+                      strcmp(d->cfg.log_format, "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
     log_info("core", "SIGHUP: configuration reloaded from %s", d->cfg.path);
 }
 
@@ -523,8 +525,8 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
         goto out_config;
     exit_code = CLI_EXIT_RUNTIME;
     log_level_parse(d->cfg.log_level, &level);
-    log_configure(level, strcmp(d->cfg.log_format, "json") == 0 ? LOG_FORMAT_JSON
-                                                                 : LOG_FORMAT_TEXT);
+    log_configure(level,
+                  strcmp(d->cfg.log_format, "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
     for (size_t i = 0; i < d->cfg.secrets.count; i++)
         log_add_secret(d->cfg.secrets.items[i]);
     if (!preset && !config_path)
@@ -557,8 +559,9 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
         goto out_agent;
     }
     if (!d->agent.resolved)
-        log_error("core", "agent command \"%s\" was not found on PATH; turns will fail until it "
-                          "is installed%s%s",
+        log_error("core",
+                  "agent command \"%s\" was not found on PATH; turns will fail until it "
+                  "is installed%s%s",
                   d->agent.command, d->agent.auth_hint ? " — then log in: " : "",
                   d->agent.auth_hint ? d->agent.auth_hint : "");
     if (d->cfg.state_dir && (rc = state_dir_ensure(d->cfg.state_dir)) < 0)
@@ -615,8 +618,9 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
             log_error("core", "health server on %s: %s; /healthz is unavailable",
                       d->cfg.health_listen, ab_strerror(rc));
     } else {
-        fprintf(stderr, "agent-broker console: agent \"%s\" (%s). Type a message and press "
-                        "Enter; Ctrl-D to quit.\n",
+        fprintf(stderr,
+                "agent-broker console: agent \"%s\" (%s). Type a message and press "
+                "Enter; Ctrl-D to quit.\n",
                 d->agent.command, d->agent.preset_name);
     }
     log_info("core", "agent-broker %s started: %zu chat plugin(s), agent %s", AB_VERSION_STRING,

@@ -180,8 +180,8 @@ log_vwrite(enum ab_log_level level, const char *component, const char *fmt, va_l
         char esc[LOG_LINE_MAX * 2 - 128];
         log_json_escape(clean, esc, sizeof(esc));
         n = snprintf(line, sizeof(line),
-                     "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",\"msg\":\"%s\"}\n", stamp,
-                     log_level_names[level], component ? component : "core", esc);
+                     "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",\"msg\":\"%s\"}\n",
+                     stamp, log_level_names[level], component ? component : "core", esc);
     } else {
         n = snprintf(line, sizeof(line), "%s %-5s %s: %s\n", stamp, log_level_names[level],
                      component ? component : "core", clean);

@@ -32,8 +32,7 @@ void log_clear_secrets(void);
 /* Write one line from @component (lent, e.g. "core", "chat-discord"). */
 void log_write(enum ab_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void log_vwrite(enum ab_log_level level, const char *component, const char *fmt,
-                va_list ap);
+void log_vwrite(enum ab_log_level level, const char *component, const char *fmt, va_list ap);
 
 /* Redact @text into @out (capacity @cap, always NUL-terminated). Returns the length
  * written. Used for every log line and for error text shown to users. */

@@ -6,7 +6,8 @@
 
 static const char *const claude_args[] = {NULL};
 static const char *const claude_env[] = {NULL};
-static const char *const claude_inherit[] = {"ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL", "CLAUDE_CODE_EXECUTABLE", NULL};
+static const char *const claude_inherit[] = {"ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN",
+                                             "ANTHROPIC_BASE_URL", "CLAUDE_CODE_EXECUTABLE", NULL};
 static const char *const claude_names[] = {"claude-agent-acp", NULL};
 
 static const struct ab_agent_preset claude_preset_data = {

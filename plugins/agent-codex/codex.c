@@ -36,7 +36,8 @@ codex_auth_method(const char *const *ids, size_t count, const char *const *env)
     bool has_key = false;
 
     for (size_t i = 0; env && env[i]; i++)
-        if (strncmp(env[i], "OPENAI_API_KEY=", 15) == 0 || strncmp(env[i], "CODEX_API_KEY=", 14) == 0)
+        if (strncmp(env[i], "OPENAI_API_KEY=", 15) == 0 ||
+            strncmp(env[i], "CODEX_API_KEY=", 14) == 0)
             has_key = env[i][strcspn(env[i], "=") + 1] != '\0';
     if (!has_key)
         return NULL;

@@ -6,7 +6,8 @@
 
 static const char *const gemini_args[] = {"--acp", NULL};
 static const char *const gemini_env[] = {"GEMINI_CLI_NO_RELAUNCH=true", NULL};
-static const char *const gemini_inherit[] = {"GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_CLOUD_PROJECT", NULL};
+static const char *const gemini_inherit[] = {
+    "GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_CLOUD_PROJECT", NULL};
 static const char *const gemini_names[] = {"gemini", NULL};
 
 static const struct ab_agent_preset gemini_preset_data = {

@@ -45,8 +45,8 @@ struct ab_chat {
     struct console_pending *pending; /* owned */
     bool at_line_start;
     bool is_eof;
-    const char *user;        /* lent from the environment */
-    char conversation[64];   /* one conversation per run: "console-<time>-<pid>" */
+    const char *user;      /* lent from the environment */
+    char conversation[64]; /* one conversation per run: "console-<time>-<pid>" */
 };
 
 /* Write all of @s to stdout (blocking on a terminal is the terminal's nature). */

@@ -1,5 +1,5 @@
-/* chat-discord: Discord (Gateway v10 + REST v10). The wire protocol lands with its own issue; until then
- * the plugin loads, validates and reports itself not connected. */
+/* chat-discord: Discord (Gateway v10 + REST v10). The wire protocol lands with its own issue; until
+ * then the plugin loads, validates and reports itself not connected. */
 #include <stdlib.h>
 
 #include <agent-broker/plugin.h>

@@ -39,8 +39,7 @@ struct ab_chat_ops {
 
     /* Create an instance. @host and @svc are owned by the host and outlive the
      * instance. Reads config through svc; does no network I/O yet. */
-    int (*open)(struct ab_host *host, const struct ab_host_services *svc,
-                struct ab_chat **out);
+    int (*open)(struct ab_host *host, const struct ab_host_services *svc, struct ab_chat **out);
     /* Connect and begin delivering events. */
     int (*start)(struct ab_chat *chat);
     /* Disconnect and free the instance. Pending callbacks are called with
@@ -50,15 +49,15 @@ struct ab_chat_ops {
     int (*send)(struct ab_chat *chat, const struct ab_send *msg, ab_sent_cb cb, void *arg);
 
     /* Optional (NULL: the core posts once at the end instead of live edits). */
-    int (*edit)(struct ab_chat *chat, const struct ab_msg_ref *ref, const char *text,
-                ab_done_cb cb, void *arg);
+    int (*edit)(struct ab_chat *chat, const struct ab_msg_ref *ref, const char *text, ab_done_cb cb,
+                void *arg);
     /* Optional (NULL: no status reactions). @emoji is Unicode. */
-    int (*react)(struct ab_chat *chat, const struct ab_msg_ref *ref, const char *emoji,
-                 bool add, ab_done_cb cb, void *arg);
+    int (*react)(struct ab_chat *chat, const struct ab_msg_ref *ref, const char *emoji, bool add,
+                 ab_done_cb cb, void *arg);
     /* Optional (NULL: replies go to the channel). Start a thread from @origin and report
      * the thread id to pass as ab_send.thread_id. @name lent; plugin trims to its limit. */
-    int (*open_thread)(struct ab_chat *chat, const struct ab_msg_ref *origin,
-                       const char *name, ab_thread_cb cb, void *arg);
+    int (*open_thread)(struct ab_chat *chat, const struct ab_msg_ref *origin, const char *name,
+                       ab_thread_cb cb, void *arg);
     /* new members only at the end */
 };
 

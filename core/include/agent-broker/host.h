@@ -76,6 +76,7 @@ struct ab_reaction_event {
     const char *user_id;
     const char *emoji;        /* Unicode emoji as configured in [reactions.emojis] */
     bool added;               /* false: removed */
+    bool is_self;             /* the bot's own reaction (echoed by the platform): ignored */
 };
 
 /* What a plugin learned from a platform response, fed to the core's rate limiter. */

@@ -39,8 +39,8 @@ struct ab_plugin_desc {
     const char *name;     /* "discord" for chat-discord.so; [a-z0-9_-]+ */
     const char *version;  /* the plugin's own version */
     const char *description;
-    uint64_t caps;                   /* AB_CHAT_* for chat plugins */
-    const struct ab_chat_ops *chat;  /* kind == AB_PLUGIN_CHAT, else NULL */
+    uint64_t caps;                    /* AB_CHAT_* for chat plugins */
+    const struct ab_chat_ops *chat;   /* kind == AB_PLUGIN_CHAT, else NULL */
     const struct ab_agent_ops *agent; /* kind == AB_PLUGIN_AGENT, else NULL */
 };
 

@@ -288,8 +288,9 @@ jsonrpc_handle_line(struct jsonrpc *rpc, const char *line, size_t len)
     cJSON *msg = cJSON_ParseWithLength(line, len);
 
     if (!msg || !cJSON_IsObject(msg)) {
-        log_warn("acp", "agent sent a line that is not a JSON-RPC object (%zu bytes): %.80s%s", len,
-                 line, len > 80 ? "..." : "");
+        /* The line is not NUL-terminated: print at most its own bytes. */
+        log_warn("acp", "agent sent a line that is not a JSON-RPC object (%zu bytes): %.*s%s", len,
+                 (int)(len < 80 ? len : 80), line, len > 80 ? "..." : "");
         /* A batch is not allowed in ACP; the spec's answer is -32600 with a null id. */
         if (cJSON_IsArray(msg))
             jsonrpc_respond_error(rpc, NULL, JSONRPC_INVALID_REQUEST, "batches are not supported");

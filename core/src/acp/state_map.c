@@ -13,14 +13,12 @@
 #include <agent-broker/errors.h>
 
 #include "log.h"
-
-/* The state file larger than this is not ours to parse. */
-#define STATE_MAP_MAX_BYTES ((size_t)16 << 20)
+#include "state/state_file.h"
 
 struct state_map {
     uv_loop_t *loop;
     uv_work_t work;
-    char *dir, *path, *tmp; /* owned */
+    char *dir, *path; /* owned */
     char *writing;          /* owned: text being written by the worker */
     char *waiting;          /* owned: the next text to write */
     int result;             /* the worker's outcome */
@@ -30,53 +28,13 @@ struct state_map {
     void *done_arg;
 };
 
-/* Write all of @len bytes to @fd. */
-static int
-state_map_write_all(int fd, const char *buf, size_t len)
-{
-    ssize_t n;
-
-    while (len > 0) {
-        n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Worker thread: temp file, fsync, rename over the old one, fsync the directory. */
+/* Worker thread: the atomic write (temp file, fsync, rename, fsync of the dir). */
 static void
 state_map_work(uv_work_t *w)
 {
     struct state_map *m = w->data;
-    int fd, rc;
 
-    fd = open(m->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        m->result = -errno;
-        return;
-    }
-    rc = state_map_write_all(fd, m->writing, strlen(m->writing));
-    if (rc == 0 && fsync(fd) < 0)
-        rc = -errno;
-    if (close(fd) < 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0 && rename(m->tmp, m->path) < 0)
-        rc = -errno;
-    if (rc < 0) {
-        unlink(m->tmp);
-        m->result = rc;
-        return;
-    }
-    if ((fd = open(m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    m->result = 0;
+    m->result = state_file_write(m->path, m->writing, strlen(m->writing));
 }
 
 static void state_map_start(struct state_map *m);
@@ -91,7 +49,6 @@ state_map_finish(struct state_map *m)
     free(m->waiting);
     free(m->dir);
     free(m->path);
-    free(m->tmp);
     free(m);
     if (done)
         done(arg);
@@ -161,22 +118,17 @@ static cJSON *
 state_map_read(const char *path)
 {
     cJSON *doc = NULL;
-    struct stat st;
-    char *buf;
-    FILE *f;
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = state_file_read(path, &buf, &len);
 
-    if (!(f = fopen(path, "rbe"))) {
-        if (errno != ENOENT)
-            log_warn("state", "cannot read %s: %s; starting empty", path, strerror(errno));
+    if (rc < 0) {
+        if (rc != AB_ENOENT)
+            log_warn("state", "cannot read %s: %s; starting empty", path, ab_strerror(rc));
         return cJSON_CreateObject();
     }
-    if (fstat(fileno(f), &st) == 0 && (size_t)st.st_size <= STATE_MAP_MAX_BYTES &&
-        (buf = malloc((size_t)st.st_size + 1))) {
-        if (fread(buf, 1, (size_t)st.st_size, f) == (size_t)st.st_size)
-            doc = cJSON_ParseWithLength(buf, (size_t)st.st_size);
-        free(buf);
-    }
-    fclose(f);
+    doc = cJSON_ParseWithLength(buf, len);
+    free(buf);
     if (!cJSON_IsObject(doc)) {
         log_warn("state", "%s is not a JSON object; starting empty", path);
         cJSON_Delete(doc);
@@ -192,17 +144,17 @@ state_map_open(uv_loop_t *loop, const char *dir, const char *name, struct state_
 {
     struct state_map *m;
     size_t n = strlen(dir) + strlen(name) + 8;
-    int rc = AB_ENOMEM;
+    int rc;
 
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-        return -errno;
+    if ((rc = state_dir_ensure(dir)) < 0)
+        return rc;
+    rc = AB_ENOMEM;
     if (!(m = calloc(1, sizeof(*m))))
         return AB_ENOMEM;
     m->loop = loop;
-    if (!(m->dir = strdup(dir)) || !(m->path = malloc(n)) || !(m->tmp = malloc(n)))
+    if (!(m->dir = strdup(dir)) || !(m->path = malloc(n)))
         goto fail;
     snprintf(m->path, n, "%s/%s", dir, name);
-    snprintf(m->tmp, n, "%s/.%s.tmp", dir, name);
     if (!(*doc = state_map_read(m->path)))
         goto fail;
     uv_idle_init(loop, &m->idle);
@@ -213,7 +165,6 @@ state_map_open(uv_loop_t *loop, const char *dir, const char *name, struct state_
 fail:
     free(m->dir);
     free(m->path);
-    free(m->tmp);
     free(m);
     return rc;
 }

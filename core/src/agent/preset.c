@@ -155,7 +155,8 @@ agent_choice_resolve(const struct config *cfg, const struct plugin_set *plugins,
     if ((rc = preset_copy_list(&c->config_env, (const char *const *)cfg->agent_env.items)) < 0)
         return rc;
     c->command = strdup(cfg->agent_command ? cfg->agent_command
-                                           : c->preset ? c->preset->command : "");
+                        : c->preset        ? c->preset->command
+                                           : "");
     if (!c->command)
         return AB_ENOMEM;
     if (!*c->command) {

@@ -12,18 +12,18 @@
 
 /* The agent to run, fully resolved. */
 struct agent_choice {
-    char *preset_name;                  /* owned: "kiro", or "acp" for a generic agent */
-    const struct ab_agent_ops *ops;     /* lent from the plugin; NULL for generic acp */
+    char *preset_name;                    /* owned: "kiro", or "acp" for a generic agent */
+    const struct ab_agent_ops *ops;       /* lent from the plugin; NULL for generic acp */
     const struct ab_agent_preset *preset; /* lent from the plugin; NULL for generic acp */
-    char *command;                      /* owned: as configured or the preset's */
-    char *resolved;                     /* owned: absolute path found on PATH, or NULL */
-    struct strlist args;                /* owned */
-    struct strlist preset_env;          /* owned: the preset's "NAME=value" */
-    struct strlist inherit_env;         /* owned: preset's names then the config's */
-    struct strlist config_env;          /* owned: [agent] env, expanded */
-    char *cwd;                          /* owned: absolute working directory */
-    const char *auth_hint;              /* lent from the plugin, or NULL */
-    uint32_t flags;                     /* AB_AGENT_* */
+    char *command;                        /* owned: as configured or the preset's */
+    char *resolved;                       /* owned: absolute path found on PATH, or NULL */
+    struct strlist args;                  /* owned */
+    struct strlist preset_env;            /* owned: the preset's "NAME=value" */
+    struct strlist inherit_env;           /* owned: preset's names then the config's */
+    struct strlist config_env;            /* owned: [agent] env, expanded */
+    char *cwd;                            /* owned: absolute working directory */
+    const char *auth_hint;                /* lent from the plugin, or NULL */
+    uint32_t flags;                       /* AB_AGENT_* */
 };
 
 /* Resolve the agent from @cfg and the loaded @plugins. Problems go to @diag with

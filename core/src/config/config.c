@@ -21,7 +21,7 @@ enum key_kind {
     KEY_STRINGS, /* array of strings */
     KEY_IDS,     /* array of platform ids: strings, or integers turned into strings */
     KEY_ENUM,
-    KEY_ENV,     /* inline table of NAME = "value" */
+    KEY_ENV, /* inline table of NAME = "value" */
 };
 
 /* One known key of a fixed section: where it goes in struct config. */
@@ -30,9 +30,9 @@ struct key_spec {
     const char *key;
     enum key_kind kind;
     size_t offset;
-    int64_t min, max;          /* KEY_INT range */
-    const char *const *names;  /* KEY_ENUM: the accepted words, index = value */
-    const char *hint;          /* what to do, for errors */
+    int64_t min, max;         /* KEY_INT range */
+    const char *const *names; /* KEY_ENUM: the accepted words, index = value */
+    const char *hint;         /* what to do, for errors */
 };
 
 static const char *const perm_names[] = {"auto", "ask", "deny", NULL};
@@ -75,10 +75,13 @@ static const struct key_spec config_keys[] = {
     {"reactions.emojis", "stall_hard", KEY_STRING, OFF(emojis.stall_hard), 0, 0, NULL, NULL},
     {"reactions.emojis", "cancel", KEY_STRING, OFF(emojis.cancel), 0, 0, NULL, NULL},
     {"reactions.timing", "debounce_ms", KEY_INT, OFF(timing.debounce_ms), 0, DAY_MS, NULL, NULL},
-    {"reactions.timing", "stall_soft_ms", KEY_INT, OFF(timing.stall_soft_ms), 0, DAY_MS, NULL, NULL},
-    {"reactions.timing", "stall_hard_ms", KEY_INT, OFF(timing.stall_hard_ms), 0, DAY_MS, NULL, NULL},
+    {"reactions.timing", "stall_soft_ms", KEY_INT, OFF(timing.stall_soft_ms), 0, DAY_MS, NULL,
+     NULL},
+    {"reactions.timing", "stall_hard_ms", KEY_INT, OFF(timing.stall_hard_ms), 0, DAY_MS, NULL,
+     NULL},
     {"reactions.timing", "done_hold_ms", KEY_INT, OFF(timing.done_hold_ms), 0, DAY_MS, NULL, NULL},
-    {"reactions.timing", "error_hold_ms", KEY_INT, OFF(timing.error_hold_ms), 0, DAY_MS, NULL, NULL},
+    {"reactions.timing", "error_hold_ms", KEY_INT, OFF(timing.error_hold_ms), 0, DAY_MS, NULL,
+     NULL},
     {"stream", "edit_interval_ms", KEY_INT, OFF(edit_interval_ms), 100, 600000, NULL, NULL},
     {"health", "listen", KEY_STRING, OFF(health_listen), 0, 0, NULL, NULL},
     {"state", "dir", KEY_STRING, OFF(state_dir), 0, 0, NULL, NULL},
@@ -95,7 +98,8 @@ static const struct key_spec chat_keys[] = {
     {"", "allowed_users", KEY_IDS, CHAT_OFF(allowed_users), 0, 0, NULL, NULL},
     {"", "allow_all_users", KEY_BOOL, CHAT_OFF(allow_all_users), 0, 0, NULL, NULL},
     {"", "allowed_role_ids", KEY_IDS, CHAT_OFF(allowed_role_ids), 0, 0, NULL, NULL},
-    {"", "allow_user_messages", KEY_ENUM, CHAT_OFF(allow_user_messages), 0, 0, user_msg_names, NULL},
+    {"", "allow_user_messages", KEY_ENUM, CHAT_OFF(allow_user_messages), 0, 0, user_msg_names,
+     NULL},
     {"", "allow_bot_messages", KEY_ENUM, CHAT_OFF(allow_bot_messages), 0, 0, bot_msg_names, NULL},
     {"", "trusted_bot_ids", KEY_IDS, CHAT_OFF(trusted_bot_ids), 0, 0, NULL, NULL},
     {"", "max_bot_turns", KEY_INT, CHAT_OFF(max_bot_turns), 1, 1000000, NULL, NULL},
@@ -200,9 +204,9 @@ config_defaults(struct config *cfg)
     static const char *const emoji_defaults[] = {
         "👀", "🤔", "🔥", "👨‍💻", "⚡", "🆗", "😱", "🥱", "😨", "🛑",
     };
-    char **emojis[] = {&cfg->emojis.queued,     &cfg->emojis.thinking,   &cfg->emojis.tool,
-                       &cfg->emojis.coding,     &cfg->emojis.web,        &cfg->emojis.done,
-                       &cfg->emojis.error,      &cfg->emojis.stall_soft, &cfg->emojis.stall_hard,
+    char **emojis[] = {&cfg->emojis.queued, &cfg->emojis.thinking,   &cfg->emojis.tool,
+                       &cfg->emojis.coding, &cfg->emojis.web,        &cfg->emojis.done,
+                       &cfg->emojis.error,  &cfg->emojis.stall_soft, &cfg->emojis.stall_hard,
                        &cfg->emojis.cancel};
     int rc = 0;
 
@@ -240,8 +244,7 @@ config_type_word(const struct toml_value *v)
 
 /* Read one platform id: a string, or an integer turned into its exact decimal text. */
 static int
-config_read_id(const struct toml_value *v, const char *key, struct diag *diag,
-               struct strlist *out)
+config_read_id(const struct toml_value *v, const char *key, struct diag *diag, struct strlist *out)
 {
     char buf[32];
 
@@ -286,7 +289,8 @@ config_read_key(const struct key_spec *spec, const struct toml_value *v, const c
         return config_set_str((char **)field, v->u.str.ptr);
     case KEY_INT:
         if (v->type != TOML_INTEGER) {
-            diag_add(diag, true, v->line, key, "expected an integer, found %s — write a number "
+            diag_add(diag, true, v->line, key,
+                     "expected an integer, found %s — write a number "
                      "without quotes",
                      config_type_word(v));
             return 0;
@@ -360,8 +364,7 @@ config_read_key(const struct key_spec *spec, const struct toml_value *v, const c
                 continue;
             }
             if (!*kv->key || strchr(kv->key, '=')) {
-                diag_add(diag, true, kv->line, key, "\"%s\" is not a valid variable name",
-                         kv->key);
+                diag_add(diag, true, kv->line, key, "\"%s\" is not a valid variable name", kv->key);
                 continue;
             }
             if (asprintf(&pair, "%s=%s", kv->key, kv->val.u.str.ptr) < 0)
@@ -407,7 +410,8 @@ config_read_section(const struct key_spec *specs, size_t nspecs, const char *sec
         if (!known && extra_known)
             known = extra_known(msg_prefix, kv->key);
         if (!known)
-            diag_add(diag, false, kv->line, key, "unknown key, ignored — check the spelling "
+            diag_add(diag, false, kv->line, key,
+                     "unknown key, ignored — check the spelling "
                      "against the configuration reference");
     }
     return 0;
@@ -428,8 +432,9 @@ config_platform_key_known(const char *platform, const char *key)
 static bool
 config_placeholder_secret(const char *s)
 {
-    static const char *const bad[] = {"undefined", "null", "none", "changeme", "change-me",
-                                      "***", "<token>", "your-token-here", "xxx", NULL};
+    static const char *const bad[] = {"undefined", "null", "none",    "changeme",
+                                      "change-me", "***",  "<token>", "your-token-here",
+                                      "xxx",       NULL};
     for (size_t i = 0; bad[i]; i++)
         if (strcasecmp(s, bad[i]) == 0)
             return true;
@@ -494,7 +499,8 @@ config_check_platform(struct config *cfg, const char *name, const struct toml_ta
                 diag_add(diag, true, v->line, key,
                          "looks like a placeholder, not a real token — set the real token");
             else if (pk->prefix && strncmp(v->u.str.ptr, pk->prefix, strlen(pk->prefix)) != 0)
-                diag_add(diag, false, v->line, key, "does not start with %s — is it the right "
+                diag_add(diag, false, v->line, key,
+                         "does not start with %s — is it the right "
                          "token?",
                          pk->prefix);
             if ((rc = strlist_push(&cfg->secrets, v->u.str.ptr, v->u.str.len)) < 0)
@@ -581,8 +587,7 @@ config_resolve_chats(struct config *cfg, const struct toml_table *root, struct d
     }
     if (rc < 0)
         return rc;
-    cfg->chats = calloc(cfg->plugin_chat.count ? cfg->plugin_chat.count : 1,
-                        sizeof(*cfg->chats));
+    cfg->chats = calloc(cfg->plugin_chat.count ? cfg->plugin_chat.count : 1, sizeof(*cfg->chats));
     if (!cfg->chats)
         return AB_ENOMEM;
     for (size_t i = 0; i < cfg->plugin_chat.count; i++) {
@@ -628,8 +633,8 @@ config_read_fixed(struct config *cfg, const struct toml_table *root, struct diag
             continue;
         }
         if ((rc = config_read_section(config_keys, sizeof(config_keys) / sizeof(config_keys[0]),
-                                      config_sections[s], config_sections[s], t->u.tab, cfg,
-                                      diag, NULL)) < 0)
+                                      config_sections[s], config_sections[s], t->u.tab, cfg, diag,
+                                      NULL)) < 0)
             return rc;
     }
     cfg->agent_args_set = toml_get_path(root, "agent.args") != NULL;
@@ -667,8 +672,8 @@ config_check_top(const struct config *cfg, const struct toml_table *root, struct
                 known = true;
             }
         }
-        if (!known && kv->val.type == TOML_TABLE && (strcmp(kv->key, "discord") == 0 ||
-                                                     strcmp(kv->key, "slack") == 0)) {
+        if (!known && kv->val.type == TOML_TABLE &&
+            (strcmp(kv->key, "discord") == 0 || strcmp(kv->key, "slack") == 0)) {
             diag_add(diag, false, kv->line, kv->key,
                      "[%s] is present but not in [plugins] chat; it is ignored", kv->key);
             known = true;
@@ -711,8 +716,9 @@ config_check_rules(struct config *cfg, const struct toml_table *root, struct dia
     for (size_t i = 0; i < cfg->agent_env.count; i++) {
         const char *pair = cfg->agent_env.items[i];
         const char *eq = strchr(pair, '=');
-        if (eq && eq[1] && (strstr(pair, "KEY") || strstr(pair, "TOKEN") ||
-                            strstr(pair, "SECRET") || strstr(pair, "PASSWORD")) &&
+        if (eq && eq[1] &&
+            (strstr(pair, "KEY") || strstr(pair, "TOKEN") || strstr(pair, "SECRET") ||
+             strstr(pair, "PASSWORD")) &&
             (size_t)(eq - pair) < 64)
             strlist_push(&cfg->secrets, eq + 1, strlen(eq + 1));
     }
@@ -792,12 +798,24 @@ config_load(const char *path, struct config *cfg, struct diag *diag)
 void
 config_free(struct config *cfg)
 {
-    char **strs[] = {&cfg->path,          &cfg->agent_preset,      &cfg->agent_command,
-                     &cfg->agent_working_dir, &cfg->health_listen, &cfg->state_dir,
-                     &cfg->log_level,     &cfg->log_format,        &cfg->emojis.queued,
-                     &cfg->emojis.thinking, &cfg->emojis.tool,     &cfg->emojis.coding,
-                     &cfg->emojis.web,    &cfg->emojis.done,       &cfg->emojis.error,
-                     &cfg->emojis.stall_soft, &cfg->emojis.stall_hard, &cfg->emojis.cancel};
+    char **strs[] = {&cfg->path,
+                     &cfg->agent_preset,
+                     &cfg->agent_command,
+                     &cfg->agent_working_dir,
+                     &cfg->health_listen,
+                     &cfg->state_dir,
+                     &cfg->log_level,
+                     &cfg->log_format,
+                     &cfg->emojis.queued,
+                     &cfg->emojis.thinking,
+                     &cfg->emojis.tool,
+                     &cfg->emojis.coding,
+                     &cfg->emojis.web,
+                     &cfg->emojis.done,
+                     &cfg->emojis.error,
+                     &cfg->emojis.stall_soft,
+                     &cfg->emojis.stall_hard,
+                     &cfg->emojis.cancel};
     struct strlist *lists[] = {&cfg->plugin_path, &cfg->agent_args, &cfg->agent_env,
                                &cfg->agent_inherit_env, &cfg->secrets};
 

@@ -61,11 +61,11 @@ struct config {
 
     struct config_chat *chats; /* owned, plugin_chat.count of them, same order */
 
-    char *agent_preset;      /* owned; NULL = infer from command */
-    char *agent_command;     /* owned; NULL = the preset's */
+    char *agent_preset;  /* owned; NULL = infer from command */
+    char *agent_command; /* owned; NULL = the preset's */
     struct strlist agent_args;
-    bool agent_args_set;     /* args given in the file (replace the preset's) */
-    char *agent_working_dir; /* owned; NULL = the preset's home or cwd */
+    bool agent_args_set;      /* args given in the file (replace the preset's) */
+    char *agent_working_dir;  /* owned; NULL = the preset's home or cwd */
     struct strlist agent_env; /* "NAME=value", expanded */
     struct strlist agent_inherit_env;
 
@@ -85,7 +85,7 @@ struct config {
     char *log_level;     /* owned */
     char *log_format;    /* owned */
 
-    struct strlist secrets; /* every secret value found (tokens): redact them */
+    struct strlist secrets;  /* every secret value found (tokens): redact them */
     struct toml_table *root; /* owned: the expanded tree, for plugins' own keys */
 };
 

@@ -15,7 +15,7 @@ struct diag_item {
 };
 
 struct diag {
-    const char *file; /* lent: the config path for messages */
+    const char *file;        /* lent: the config path for messages */
     struct diag_item *items; /* owned */
     size_t count;
     size_t cap;

@@ -40,8 +40,8 @@ expand_name_char(char c, int first)
 
 /* Expand one string value. */
 int
-expand_string(const char *in, size_t len, int line, const char *key, struct diag *diag,
-              char **out, size_t *out_len)
+expand_string(const char *in, size_t len, int line, const char *key, struct diag *diag, char **out,
+              size_t *out_len)
 {
     struct expand_buf b = {0};
     size_t i = 0;
@@ -118,8 +118,8 @@ expand_value(struct toml_value *v, const char *key, struct diag *diag)
         size_t out_len;
         if (!memchr(v->u.str.ptr, '$', v->u.str.len))
             return 0;
-        if ((rc = expand_string(v->u.str.ptr, v->u.str.len, v->line, key, diag, &out,
-                                &out_len)) < 0)
+        if ((rc = expand_string(v->u.str.ptr, v->u.str.len, v->line, key, diag, &out, &out_len)) <
+            0)
             return rc;
         free(v->u.str.ptr);
         v->u.str.ptr = out;
@@ -131,10 +131,8 @@ expand_value(struct toml_value *v, const char *key, struct diag *diag)
             if ((rc = expand_value(&v->u.arr->items[i], key, diag)) < 0)
                 return rc;
         return 0;
-    case TOML_TABLE:
-        return expand_table(v->u.tab, key, diag);
-    default:
-        return 0;
+    case TOML_TABLE: return expand_table(v->u.tab, key, diag);
+    default: return 0;
     }
 }
 

@@ -165,8 +165,8 @@ chat_op_submit(struct chat_op *op, const char *bucket_kind, enum ratelimit_prior
 
 /* Queue a post. */
 int
-chat_send(struct chat_instance *ci, const char *channel, const char *thread_id,
-          const char *text, enum ratelimit_priority prio, chat_sent_fn done, void *arg)
+chat_send(struct chat_instance *ci, const char *channel, const char *thread_id, const char *text,
+          enum ratelimit_priority prio, chat_sent_fn done, void *arg)
 {
     struct chat_op *op = chat_op_new(ci, CHAT_OP_SEND, channel, thread_id, NULL, text, NULL);
 
@@ -179,8 +179,8 @@ chat_send(struct chat_instance *ci, const char *channel, const char *thread_id,
 
 /* Queue an edit; live edits of one message coalesce. */
 int
-chat_edit(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *text,
-          bool is_final, chat_done_fn done, void *arg)
+chat_edit(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *text, bool is_final,
+          chat_done_fn done, void *arg)
 {
     struct chat_op *op =
         chat_op_new(ci, CHAT_OP_EDIT, ref->channel_id, NULL, ref->message_id, text, NULL);

@@ -2,6 +2,7 @@
  * queueing behind running turns, user reactions (cancel, permission answers). */
 #include "conv/engine.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,7 @@ engine_thread_opened(void *arg, int status, const char *thread_id)
     }
     if (!c->e->is_draining)
         engine_kick(c);
+    engine_check_idle(c->e); /* a drain may be waiting for this open to finish */
 }
 
 /* Build the queued form of an accepted message. */
@@ -224,8 +226,7 @@ engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbou
                   RATELIMIT_FINAL_TEXT, NULL, NULL);
         return 0;
     case POLICY_ACCEPT:
-    default:
-        break;
+    default: break;
     }
     e->stats.accepted++;
     channel = m->is_thread && m->parent_id ? m->parent_id : m->channel_id;
@@ -234,8 +235,9 @@ engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbou
         return AB_ENOMEM;
     c->is_multibot = d.is_multibot;
     if (e->is_draining) {
-        engine_post_notice(c, "⚠️ agent-broker is restarting; this message was not answered — "
-                              "send it again in a minute.");
+        engine_post_notice(c,
+                           "⚠️ agent-broker is restarting; this message was not answered — "
+                           "send it again in a minute.");
         e->stats.rejected++;
         return 0;
     }
@@ -281,32 +283,35 @@ engine_user_allowed(struct chat_instance *ci, const char *user)
     return user && policy_user_allowed(ci->policy, user);
 }
 
-/* A user's reaction: 🛑 cancels the turn; ✅ ♾️ ❌ answer a permission question. */
+/* A user's reaction: 🛑 on the user's message, the live reply or a question cancels
+ * the turn; ✅ ♾️ ❌ on a question answer it. Only allowed users decide: the check
+ * comes before anything is done. */
 int
 engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reaction_event *ev)
 {
-    if (!ev->added || !ev->msg.message_id || !ev->emoji)
+    bool is_cancel;
+
+    if (!ev->added || !ev->msg.message_id || !ev->emoji || !ev->user_id || !*ev->user_id)
         return 0;
-    if (ev->user_id && ci->host && ev->user_id[0] == '\0')
-        return 0;
+    if (ev->size >= offsetof(struct ab_reaction_event, is_self) + sizeof(bool) && ev->is_self)
+        return 0; /* our own ✅ ♾️ ❌ offers must not answer our own questions */
+    is_cancel = e->cfg.cancel_emoji && strcmp(ev->emoji, e->cfg.cancel_emoji) == 0;
     for (size_t b = 0; b < e->nbuckets; b++) {
         for (struct conversation *c = e->buckets[b]; c; c = c->next) {
-            if (c->ci != ci || !c->turn)
+            if (c->ci != ci || !c->turn || !turn_owns_message(c->turn, ev->msg.message_id))
                 continue;
             if (ev->conversation && strcmp(c->key + strlen(ci->name) + 1, ev->conversation) != 0)
-                continue;
-            if (turn_answer_ask(c->turn, ev->msg.message_id, ev->emoji) == 0 &&
-                !(e->cfg.cancel_emoji && strcmp(ev->emoji, e->cfg.cancel_emoji) == 0 &&
-                  turn_owns_message(c->turn, ev->msg.message_id)))
                 continue;
             if (!engine_user_allowed(ci, ev->user_id)) {
                 log_info("engine", "%s: reaction from %s ignored: not an allowed user", c->key,
                          ev->user_id ? ev->user_id : "?");
                 return 0;
             }
-            if (e->cfg.cancel_emoji && strcmp(ev->emoji, e->cfg.cancel_emoji) == 0) {
+            if (is_cancel) {
                 log_info("engine", "%s: cancelled by %s", c->key, ev->user_id);
                 turn_cancel(c->turn);
+            } else {
+                turn_answer_ask(c->turn, ev->msg.message_id, ev->emoji);
             }
             return 0;
         }
@@ -316,8 +321,7 @@ engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reac
 
 /* Create the engine. */
 int
-engine_new(uv_loop_t *loop, struct pool *pool, const struct engine_config *cfg,
-           struct engine **out)
+engine_new(uv_loop_t *loop, struct pool *pool, const struct engine_config *cfg, struct engine **out)
 {
     struct engine *e = calloc(1, sizeof(*e));
     int rc;

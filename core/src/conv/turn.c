@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conv/engine_priv.h"
 #include "log.h"
@@ -264,8 +265,11 @@ turn_on_event(void *arg, const struct acp_event *ev)
             t->had_tool_error = true;
         if (r) {
             reactions_progress(r);
-            if (ev->u.tool.status == ACP_TOOL_PENDING || ev->u.tool.status == ACP_TOOL_IN_PROGRESS ||
-                ev->u.tool.is_new)
+            /* An update naming neither kind nor title is the same tool going on: its
+             * class stays (classifying nothing would say "generic tool"). */
+            if ((ev->u.tool.status == ACP_TOOL_PENDING ||
+                 ev->u.tool.status == ACP_TOOL_IN_PROGRESS || ev->u.tool.is_new) &&
+                (ev->u.tool.kind || ev->u.tool.title))
                 reactions_tool(r, reactions_classify_tool(ev->u.tool.kind, ev->u.tool.title));
             else if (ev->u.tool.status == ACP_TOOL_COMPLETED ||
                      ev->u.tool.status == ACP_TOOL_FAILED)
@@ -278,9 +282,18 @@ turn_on_event(void *arg, const struct acp_event *ev)
                            strlen("⚠️ Session expired, starting fresh…\n\n"));
         turn_changed(t);
         break;
-    default:
-        break;
+    default: break;
     }
+}
+
+/* The pool's start-failure message without its own "failed to start agent: " lead,
+ * which the user-facing line already says. */
+static const char *
+turn_start_reason(const char *message)
+{
+    static const char lead[] = "failed to start agent: ";
+
+    return strncasecmp(message, lead, sizeof(lead) - 1) == 0 ? message + sizeof(lead) - 1 : message;
 }
 
 /* The line that says how a turn ended when it is not a plain end_turn. */
@@ -313,29 +326,49 @@ turn_outcome_line(struct turn *t, const struct turn_result *r, const char *auth_
         return n < 0 ? NULL : out;
     }
     t->is_error = true;
-    if (r->agent_exited) {
-        if (r->term_signal)
-            n = asprintf(&out, "⚠️ The agent stopped unexpectedly (killed by signal %d); the next "
-                               "message starts a fresh session",
-                         r->term_signal);
-        else
-            n = asprintf(&out, "⚠️ The agent stopped unexpectedly (exit %" PRId64 "); the next "
-                               "message starts a fresh session",
-                         r->exit_status);
-    } else if (r->rc == AB_ETIMEDOUT) {
+    /* Timeouts and start failures first: the pool kills the agent in both cases, and
+     * "stopped unexpectedly" would hide the reason (and the login hint). */
+    if (r->rc == AB_ETIMEDOUT) {
         n = asprintf(&out, "⚠️ The agent made no progress for too long; the turn was stopped "
                            "(turn timed out).");
     } else if (r->auth_hint || r->rc == AB_EAUTH) {
         n = asprintf(&out, "⚠️ Failed to start agent: %s\nTo log in: %s",
-                     r->message ? r->message : ab_strerror(r->rc),
-                     r->auth_hint ? r->auth_hint : auth_hint ? auth_hint : "see the agent's docs");
+                     turn_start_reason(r->message ? r->message : ab_strerror(r->rc)),
+                     r->auth_hint ? r->auth_hint
+                     : auth_hint  ? auth_hint
+                                  : "see the agent's docs");
+    } else if (r->agent_exited) {
+        if (r->term_signal)
+            n = asprintf(&out,
+                         "⚠️ The agent stopped unexpectedly (killed by signal %d); the next "
+                         "message starts a fresh session",
+                         r->term_signal);
+        else
+            n = asprintf(&out,
+                         "⚠️ The agent stopped unexpectedly (exit %" PRId64 "); the next "
+                         "message starts a fresh session",
+                         r->exit_status);
     } else if (r->rc == AB_ECLOSED) {
-        n = asprintf(&out, "⚠️ agent-broker is shutting down; this turn was stopped — send the "
-                           "message again in a minute.");
+        n = asprintf(&out,
+                     "⚠️ agent-broker is shutting down; this turn was stopped — send the "
+                     "message again in a minute.");
     } else {
-        n = asprintf(&out, "⚠️ The agent failed: %s", r->message ? r->message : ab_strerror(r->rc));
+        n = asprintf(&out, "⚠️ The agent failed: %s",
+                     r->message ? r->message : ab_strerror(r->rc));
     }
     return n < 0 ? NULL : out;
+}
+
+/* The ACP layer answers or frees every open question of @t (turn over, or cancelled):
+ * drop our pointers to them so that a late reaction or timeout cannot use one. */
+static void
+turn_forget_asks(struct turn *t)
+{
+    for (struct ask *a = t->asks; a; a = a->next) {
+        a->is_resolved = true;
+        a->req = NULL;
+        clock_timer_stop(&a->timeout);
+    }
 }
 
 /* The agent finished the turn (or failed): finish the reply. */
@@ -343,15 +376,10 @@ static void
 turn_on_done(void *arg, const struct turn_result *r)
 {
     struct turn *t = arg;
-    struct ask *a;
 
     t->is_agent_done = true;
     t->pool_turn = NULL;
-    for (a = t->asks; a; a = a->next) {
-        a->is_resolved = true; /* the ACP layer answered or dropped them with the turn */
-        a->req = NULL;
-        clock_timer_stop(&a->timeout);
-    }
+    turn_forget_asks(t); /* the ACP layer answered or dropped them with the turn */
     t->outcome_line = turn_outcome_line(t, r, t->e->cfg.auth_hint);
     if (r->rc == 0 && r->stop_reason && strcmp(r->stop_reason, "cancelled") == 0)
         t->is_cancelled_by_user = true;
@@ -394,8 +422,8 @@ turn_ask_resolve(struct ask *a, enum acp_perm_decision d, const char *why)
         return;
     a->is_resolved = true;
     clock_timer_stop(&a->timeout);
-    snprintf(line, sizeof(line), "%s %s", d == ACP_PERM_REJECT ? "❌ Permission denied" : "✅ Allowed",
-             why);
+    snprintf(line, sizeof(line), "%s %s",
+             d == ACP_PERM_REJECT ? "❌ Permission denied" : "✅ Allowed", why);
     acp_permission_resolve(a->req, d);
     a->req = NULL;
     engine_post_notice(c, line);
@@ -467,6 +495,9 @@ turn_owns_message(const struct turn *t, const char *message_id)
     for (const struct pending *p = t->msgs; p; p = p->next)
         if (strcmp(p->message_id, message_id) == 0)
             return true;
+    for (const struct ask *a = t->asks; a; a = a->next)
+        if (a->message_id && strcmp(a->message_id, message_id) == 0)
+            return true;
     return false;
 }
 
@@ -477,6 +508,7 @@ turn_cancel(struct turn *t)
     if (t->is_agent_done)
         return;
     t->is_cancelled_by_user = true;
+    turn_forget_asks(t); /* pool_cancel answers them "cancelled" and frees them */
     pool_cancel(t->e->pool, t->conv->key);
 }
 
@@ -560,10 +592,12 @@ turn_start(struct conversation *c)
     if (rc < 0) {
         char line[1024];
         if (rc == AB_EFULL)
-            snprintf(line, sizeof(line), "⚠️ All agent sessions are busy (pool exhausted); this "
-                                         "message was not answered — try again in a moment.");
+            snprintf(line, sizeof(line),
+                     "⚠️ All agent sessions are busy (pool exhausted); this "
+                     "message was not answered — try again in a moment.");
         else
-            snprintf(line, sizeof(line), "⚠️ Failed to start agent: %s%s%s", pool_error(e->pool),
+            snprintf(line, sizeof(line), "⚠️ Failed to start agent: %s%s%s",
+                     turn_start_reason(pool_error(e->pool)),
                      e->cfg.auth_hint ? "\nTo log in: " : "",
                      e->cfg.auth_hint ? e->cfg.auth_hint : "");
         t->outcome_line = strdup(line);

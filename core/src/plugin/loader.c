@@ -118,8 +118,7 @@ plugin_dirs_free(char **dirs)
 }
 
 /* Record a refusal with a formatted, user-facing reason. */
-static int
-plugin_refuse(struct plugin *p, int status, const char *fmt, ...)
+static int plugin_refuse(struct plugin *p, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -196,8 +195,7 @@ plugin_check_agent(struct plugin *p, const struct ab_agent_ops *ops)
     preset = ops->preset();
     if (!preset || preset->size < offsetof(struct ab_agent_preset, flags) + sizeof(uint32_t) ||
         !preset->command || !*preset->command)
-        return plugin_refuse(p, AB_EINVAL,
-                             "agent plugin's preset has no command — fix the plugin");
+        return plugin_refuse(p, AB_EINVAL, "agent plugin's preset has no command — fix the plugin");
     return 0;
 }
 
@@ -214,23 +212,21 @@ plugin_validate(struct plugin *p, const char *base)
         return plugin_refuse(p, AB_EABI,
                              "built for ABI %u.%u, this agent-broker speaks %u.%u — rebuild it "
                              "against agent-broker-plugin %u.x or remove the file",
-                             d->abi_major, d->abi_minor, AB_ABI_MAJOR, AB_ABI_MINOR,
-                             AB_ABI_MAJOR);
+                             d->abi_major, d->abi_minor, AB_ABI_MAJOR, AB_ABI_MINOR, AB_ABI_MAJOR);
     if (d->abi_minor > AB_ABI_MINOR)
         return plugin_refuse(p, AB_EABI,
                              "built for ABI %u.%u, newer than this agent-broker's %u.%u — "
                              "upgrade agent-broker or rebuild the plugin against "
                              "agent-broker-plugin %u.%u",
-                             d->abi_major, d->abi_minor, AB_ABI_MAJOR, AB_ABI_MINOR,
-                             AB_ABI_MAJOR, AB_ABI_MINOR);
+                             d->abi_major, d->abi_minor, AB_ABI_MAJOR, AB_ABI_MINOR, AB_ABI_MAJOR,
+                             AB_ABI_MINOR);
     if (d->struct_size < PLUGIN_DESC_MIN_SIZE)
         return plugin_refuse(p, AB_EABI,
                              "descriptor is %u bytes, smaller than ABI %u.%u allows — rebuild "
                              "the plugin against agent-broker-plugin %u.x",
                              d->struct_size, d->abi_major, d->abi_minor, AB_ABI_MAJOR);
     if (d->kind != AB_PLUGIN_CHAT && d->kind != AB_PLUGIN_AGENT)
-        return plugin_refuse(p, AB_EINVAL, "unknown plugin kind %u — fix the descriptor",
-                             d->kind);
+        return plugin_refuse(p, AB_EINVAL, "unknown plugin kind %u — fix the descriptor", d->kind);
     if (!plugin_name_valid(d->name))
         return plugin_refuse(p, AB_EINVAL,
                              "plugin name is missing or not [a-z0-9_-]+ — fix the descriptor");
@@ -250,8 +246,7 @@ plugin_validate(struct plugin *p, const char *base)
         return plugin_check_chat(p, d->chat);
     }
     if (!d->agent)
-        return plugin_refuse(p, AB_EMISSINGOP,
-                             "agent plugin has no ab_agent_ops — fix the plugin");
+        return plugin_refuse(p, AB_EMISSINGOP, "agent plugin has no ab_agent_ops — fix the plugin");
     return plugin_check_agent(p, d->agent);
 }
 

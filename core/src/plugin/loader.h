@@ -9,17 +9,17 @@
 #include <agent-broker/plugin.h>
 
 /* True when the ops table @ops (with a leading uint32_t size) reaches @member. */
-#define AB_OPS_HAS(ops, type, member)                                                       \
+#define AB_OPS_HAS(ops, type, member)                                                              \
     ((ops)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
 
 /* One plugin file found on the search path. */
 struct plugin {
-    char *path;                       /* owned: the file */
-    void *handle;                     /* owned: dlopen handle, NULL when refused */
+    char *path;                        /* owned: the file */
+    void *handle;                      /* owned: dlopen handle, NULL when refused */
     const struct ab_plugin_desc *desc; /* lent from the plugin; NULL when refused */
-    int status;                       /* 0 loaded, or the ab_err of the refusal */
-    char *reason;                     /* owned: why it was refused (user-facing), or NULL */
-    char abi[32];                     /* "1.0", or "?" when unreadable */
+    int status;                        /* 0 loaded, or the ab_err of the refusal */
+    char *reason;                      /* owned: why it was refused (user-facing), or NULL */
+    char abi[32];                      /* "1.0", or "?" when unreadable */
 };
 
 /* Every plugin found, in search order. */

@@ -369,13 +369,17 @@ policy_decide(struct policy *p, const char *platform, const struct ab_inbound *m
         reason = "direct message";
     else if (mentioned)
         reason = "mention";
-    else if (involved && like_user && c->allow_user_messages == POLICY_USERS_INVOLVED)
+    else if (involved && like_user &&
+             (c->allow_user_messages == POLICY_USERS_INVOLVED ||
+              (c->allow_user_messages == POLICY_USERS_MULTIBOT && !(conv && conv->multibot))))
         reason = "follow-up in involved thread";
     else
         return policy_finish(p, platform, m, out, POLICY_IGNORE,
                              !like_user      ? "bot did not mention the bot"
                              : !m->is_thread ? "not mentioned"
-                             : involved      ? "mention required (allow_user_messages = mentions)"
+                             : involved && c->allow_user_messages == POLICY_USERS_MULTIBOT
+                                 ? "mention required: another bot posted here (multibot-mentions)"
+                             : involved ? "mention required (allow_user_messages = mentions)"
                                              : "not mentioned and not involved in this thread");
 
     if (m->is_bot) {

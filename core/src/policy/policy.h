@@ -33,6 +33,7 @@ enum policy_allow_all {
 enum policy_user_messages {
     POLICY_USERS_INVOLVED = 0,
     POLICY_USERS_MENTIONS = 1,
+    POLICY_USERS_MULTIBOT = 2, /* like involved until another bot posts, then mentions */
 };
 
 /* allow_bot_messages. */

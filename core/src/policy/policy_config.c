@@ -132,6 +132,8 @@ policy_user_messages_parse(const char *text, enum policy_user_messages *out)
         *out = POLICY_USERS_INVOLVED;
     else if (text && strcmp(text, "mentions") == 0)
         *out = POLICY_USERS_MENTIONS;
+    else if (text && strcmp(text, "multibot-mentions") == 0)
+        *out = POLICY_USERS_MULTIBOT;
     else
         return AB_EINVAL;
     return 0;

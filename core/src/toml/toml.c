@@ -177,8 +177,8 @@ toml_key_name(const struct toml_key *k, size_t n, char *buf, size_t size)
 static bool
 toml_is_bare(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 /* Read one key segment (bare, "basic" or 'literal') at ps->p. */
@@ -235,6 +235,25 @@ toml_key_parse(struct toml_parser *ps, struct toml_key *k)
     }
 }
 
+/* Find @key in @t through the parse's index. */
+static struct toml_kv *
+toml_find(struct toml_parser *ps, const struct toml_table *t, const char *key, size_t len)
+{
+    return toml_index_find(&ps->index, t, key, len);
+}
+
+/* Append a pair to @t (see toml_tree_append) and index it. */
+static int
+toml_append(struct toml_parser *ps, struct toml_table *t, const char *key, size_t len, int line,
+            int col, struct toml_kv **out)
+{
+    int rc = toml_tree_append(t, key, len, line, col, out);
+
+    if (rc < 0)
+        return rc;
+    return toml_index_add(&ps->index, t, t->count - 1);
+}
+
 /* Add segment @seg of a key to @t as a new table and return it in *out. */
 static int
 toml_add_table(struct toml_parser *ps, struct toml_table *t, const struct toml_key_seg *seg,
@@ -246,7 +265,7 @@ toml_add_table(struct toml_parser *ps, struct toml_table *t, const struct toml_k
 
     toml_parser_pos(ps, seg->at, &line, &col);
     sub = toml_tree_table_new(line, flags);
-    if (sub == NULL || toml_tree_append(t, seg->ptr, seg->len, line, col, &kv) < 0) {
+    if (sub == NULL || toml_append(ps, t, seg->ptr, seg->len, line, col, &kv) < 0) {
         free(sub);
         return toml_parser_fail(ps, seg->at, "out of memory");
     }
@@ -275,14 +294,14 @@ toml_is_table_array(const struct toml_value *v)
  * key/value line. Only tables made by dotted keys in this same table may be
  * extended this way. */
 static int
-toml_dotted_walk(struct toml_parser *ps, struct toml_table *t, const struct toml_key *k,
-                 size_t n, struct toml_table **out)
+toml_dotted_walk(struct toml_parser *ps, struct toml_table *t, const struct toml_key *k, size_t n,
+                 struct toml_table **out)
 {
     char name[96];
 
     for (size_t i = 0; i < n; i++) {
         const struct toml_key_seg *seg = &k->segs[i];
-        struct toml_kv *kv = toml_tree_find(t, seg->ptr, seg->len);
+        struct toml_kv *kv = toml_find(ps, t, seg->ptr, seg->len);
         if (kv == NULL) {
             if (toml_add_table(ps, t, seg, TOML_TAB_DOTTED, &t) < 0)
                 return -1;
@@ -301,9 +320,9 @@ toml_dotted_walk(struct toml_parser *ps, struct toml_table *t, const struct toml
                                     name, kv->line);
         if (!(kv->val.u.tab->flags & TOML_TAB_DOTTED))
             return toml_parser_fail(ps, seg->at,
-                                    "cannot add keys to table [%s] (line %d) with a dotted key; "
-                                    "put them under its [%s] header",
-                                    name, kv->val.u.tab->line, name);
+                                    "cannot add keys with a dotted key to table \"%s\": it "
+                                    "was created by the [table] header at line %d",
+                                    name, kv->val.u.tab->line);
         t = kv->val.u.tab;
     }
     *out = t;
@@ -323,6 +342,7 @@ toml_keyval(struct toml_parser *ps, struct toml_table *t)
 
     if (toml_key_parse(ps, &k) < 0)
         goto fail;
+    toml_parser_pos(ps, k.segs[0].at, &line, &col);
     toml_key_name(&k, k.count, name, sizeof(name));
     if (ps->p >= ps->end || *ps->p != '=') {
         toml_parser_fail(ps, ps->p, "expected '=' after key \"%s\", found %s", name,
@@ -334,15 +354,14 @@ toml_keyval(struct toml_parser *ps, struct toml_table *t)
     if (toml_dotted_walk(ps, t, &k, k.count - 1, &t) < 0)
         goto fail;
     last = &k.segs[k.count - 1];
-    kv = toml_tree_find(t, last->ptr, last->len);
+    kv = toml_find(ps, t, last->ptr, last->len);
     if (kv != NULL) {
         toml_parser_fail(ps, last->at, "key \"%s\" already defined at line %d", name, kv->line);
         goto fail;
     }
     if (toml_value_parse(ps, &v) < 0)
         goto fail;
-    toml_parser_pos(ps, k.segs[0].at, &line, &col);
-    if (toml_tree_append(t, last->ptr, last->len, line, col, &kv) < 0) {
+    if (toml_append(ps, t, last->ptr, last->len, line, col, &kv) < 0) {
         toml_parser_fail(ps, last->at, "out of memory");
         goto fail_value;
     }
@@ -481,8 +500,9 @@ toml_bool_parse(struct toml_parser *ps, struct toml_value *out)
         ps->p += 5;
         out->u.b = false;
     } else {
-        return toml_parser_fail(ps, ps->p, "expected a value, found an unquoted word (strings "
-                                           "need quotes; booleans are true or false)");
+        return toml_parser_fail(ps, ps->p,
+                                "expected a value, found an unquoted word (strings "
+                                "need quotes; booleans are true or false)");
     }
     out->type = TOML_BOOL;
     return 0;
@@ -526,7 +546,7 @@ toml_header_walk(struct toml_parser *ps, struct toml_table *t, const struct toml
 
     for (size_t i = 0; i + 1 < k->count; i++) {
         const struct toml_key_seg *seg = &k->segs[i];
-        struct toml_kv *kv = toml_tree_find(t, seg->ptr, seg->len);
+        struct toml_kv *kv = toml_find(ps, t, seg->ptr, seg->len);
         if (kv == NULL) {
             if (toml_add_table(ps, t, seg, TOML_TAB_IMPLICIT, &t) < 0)
                 return -1;
@@ -560,7 +580,7 @@ toml_header_array(struct toml_parser *ps, struct toml_table *parent, const struc
                   int line, struct toml_table **out)
 {
     const struct toml_key_seg *seg = &k->segs[k->count - 1];
-    struct toml_kv *kv = toml_tree_find(parent, seg->ptr, seg->len);
+    struct toml_kv *kv = toml_find(ps, parent, seg->ptr, seg->len);
     struct toml_value v = {.type = TOML_TABLE, .line = line};
     char name[96];
     int key_line, col;
@@ -576,7 +596,7 @@ toml_header_array(struct toml_parser *ps, struct toml_table *parent, const struc
     toml_parser_pos(ps, seg->at, &key_line, &col);
     v.col = col;
     if (kv == NULL) {
-        if (toml_tree_append(parent, seg->ptr, seg->len, key_line, col, &kv) < 0)
+        if (toml_append(ps, parent, seg->ptr, seg->len, key_line, col, &kv) < 0)
             return toml_parser_fail(ps, seg->at, "out of memory");
         kv->val.type = TOML_ARRAY;
         kv->val.line = key_line;
@@ -601,7 +621,7 @@ toml_header_table(struct toml_parser *ps, struct toml_table *parent, const struc
                   int line, struct toml_table **out)
 {
     const struct toml_key_seg *seg = &k->segs[k->count - 1];
-    struct toml_kv *kv = toml_tree_find(parent, seg->ptr, seg->len);
+    struct toml_kv *kv = toml_find(ps, parent, seg->ptr, seg->len);
     struct toml_table *t;
     char name[96];
 
@@ -613,10 +633,9 @@ toml_header_table(struct toml_parser *ps, struct toml_table *parent, const struc
     }
     toml_key_name(k, k->count, name, sizeof(name));
     if (kv->val.type != TOML_TABLE)
-        return toml_parser_fail(ps, seg->at, "key \"%s\" already defined at line %d as %s",
-                                name, kv->line,
-                                toml_is_table_array(&kv->val) ? "an array of tables"
-                                                              : toml_type_name(kv->val.type));
+        return toml_parser_fail(
+            ps, seg->at, "key \"%s\" already defined at line %d as %s", name, kv->line,
+            toml_is_table_array(&kv->val) ? "an array of tables" : toml_type_name(kv->val.type));
     t = kv->val.u.tab;
     if (t->flags != TOML_TAB_IMPLICIT)
         return toml_parser_fail(ps, seg->at, "table [%s] already defined at line %d%s", name,
@@ -737,12 +756,14 @@ toml_parse(const char *src, size_t len, struct toml_table **out, struct toml_err
         goto fail;
     if (ps.c_locale != (locale_t)0)
         freelocale(ps.c_locale);
+    toml_index_free(&ps.index);
     *out = root;
     return 0;
 
 fail:
     if (ps.c_locale != (locale_t)0)
         freelocale(ps.c_locale);
+    toml_index_free(&ps.index);
     toml_free(root);
     return -1;
 }

@@ -31,13 +31,12 @@ toml_datetime_field(struct toml_parser *ps, int n, int lo, int hi, const char *w
     int v = 0;
 
     if (!toml_datetime_has_digits(ps->p, ps->end, n))
-        return toml_parser_fail(ps, ps->p, "expected %d-digit %s in date/time",
-                                n, what);
+        return toml_parser_fail(ps, ps->p, "expected %d-digit %s in date/time", n, what);
     for (int i = 0; i < n; i++)
         v = v * 10 + (ps->p[i] - '0');
     if (v < lo || v > hi)
-        return toml_parser_fail(ps, ps->p, "%s %.*s out of range %0*d-%0*d in date/time", what,
-                                n, ps->p, n, lo, n, hi);
+        return toml_parser_fail(ps, ps->p, "%s %.*s out of range %0*d-%0*d in date/time", what, n,
+                                ps->p, n, lo, n, hi);
     ps->p += n;
     *out = v;
     return 0;
@@ -132,8 +131,7 @@ toml_datetime_ahead(const struct toml_parser *ps)
 {
     if (toml_datetime_has_digits(ps->p, ps->end, 4) && ps->end - ps->p > 4 && ps->p[4] == '-')
         return true;
-    return toml_datetime_has_digits(ps->p, ps->end, 2) && ps->end - ps->p > 2 &&
-           ps->p[2] == ':';
+    return toml_datetime_has_digits(ps->p, ps->end, 2) && ps->end - ps->p > 2 && ps->p[2] == ':';
 }
 
 /* Scan and classify a date/time, keeping its text with 'T' and 'Z' normalised. */
@@ -150,8 +148,9 @@ toml_datetime_scan(struct toml_parser *ps, struct toml_value *out)
             return -1;
         f.has_date = true;
         /* A space separates date and time only when a time follows it. */
-        if (ps->p < ps->end && (*ps->p == 'T' || *ps->p == 't' ||
-                                (*ps->p == ' ' && toml_datetime_has_digits(ps->p + 1, ps->end, 1)))) {
+        if (ps->p < ps->end &&
+            (*ps->p == 'T' || *ps->p == 't' ||
+             (*ps->p == ' ' && toml_datetime_has_digits(ps->p + 1, ps->end, 1)))) {
             ps->p++;
             if (toml_datetime_time(ps) < 0)
                 return -1;
@@ -177,8 +176,8 @@ toml_datetime_scan(struct toml_parser *ps, struct toml_value *out)
         if (text[len - 1] == 'z')
             text[len - 1] = 'Z';
     }
-    out->type = !f.has_date     ? TOML_TIME_LOCAL
-                : !f.has_time   ? TOML_DATE_LOCAL
+    out->type = !f.has_date    ? TOML_TIME_LOCAL
+                : !f.has_time  ? TOML_DATE_LOCAL
                 : f.has_offset ? TOML_DATETIME
                                : TOML_DATETIME_LOCAL;
     out->u.datetime = text;

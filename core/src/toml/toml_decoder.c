@@ -72,9 +72,7 @@ toml_decoder_value(const struct toml_value *v)
         toml_decoder_tagged("integer", buf, strlen(buf));
         break;
     case TOML_FLOAT: toml_decoder_float(v->u.f); break;
-    case TOML_BOOL:
-        toml_decoder_tagged("bool", v->u.b ? "true" : "false", v->u.b ? 4 : 5);
-        break;
+    case TOML_BOOL: toml_decoder_tagged("bool", v->u.b ? "true" : "false", v->u.b ? 4 : 5); break;
     case TOML_DATETIME:
     case TOML_DATETIME_LOCAL:
     case TOML_DATE_LOCAL:

@@ -5,16 +5,12 @@
 
 #include "toml_parser.h"
 
-/* Longest number text we convert; longer digit strings are either an overflow
- * (integers) or pointless precision (floats), reported as errors. */
-#define TOML_NUMBER_MAX 512
-
 /* True for bytes that can be part of a number token. */
 static bool
 toml_number_is_token_char(char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '_' || c == '.' || c == '+' || c == '-';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           c == '.' || c == '+' || c == '-';
 }
 
 /* The value of @c as a digit in @radix, or -1. */
@@ -89,8 +85,7 @@ toml_number_accumulate(const char *s, const char *e, int radix, uint64_t limit, 
 
 /* Parse 0x, 0o or 0b integers: no sign allowed, at least one digit. */
 static int
-toml_number_radix(struct toml_parser *ps, const char *start, const char *e,
-                  struct toml_value *out)
+toml_number_radix(struct toml_parser *ps, const char *start, const char *e, struct toml_value *out)
 {
     int radix = start[1] == 'x' ? 16 : start[1] == 'o' ? 8 : 2;
     const char *p = start + 2;
@@ -114,27 +109,29 @@ toml_number_radix(struct toml_parser *ps, const char *start, const char *e,
     return 0;
 }
 
-/* Convert a validated decimal float (underscores removed) in the C locale. */
+/* Convert a validated decimal float (underscores removed) in the C locale, so a
+ * process locale with a decimal comma cannot change the value. */
 static int
-toml_number_float(struct toml_parser *ps, const char *start, const char *e,
-                  struct toml_value *out)
+toml_number_float(struct toml_parser *ps, const char *start, const char *e, struct toml_value *out)
 {
-    char buf[TOML_NUMBER_MAX + 1];
+    char *buf = malloc((size_t)(e - start) + 1);
     size_t n = 0;
     double d;
 
-    if (e - start > TOML_NUMBER_MAX)
-        return toml_number_bad(ps, start, e, "too many digits");
+    if (buf == NULL)
+        return toml_parser_fail(ps, start, "out of memory");
     for (const char *p = start; p < e; p++)
         if (*p != '_')
             buf[n++] = *p;
     buf[n] = '\0';
-    if (ps->c_locale == (locale_t)0) {
+    if (ps->c_locale == (locale_t)0)
         ps->c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-        if (ps->c_locale == (locale_t)0)
-            return toml_parser_fail(ps, start, "out of memory");
+    if (ps->c_locale == (locale_t)0) {
+        free(buf);
+        return toml_parser_fail(ps, start, "out of memory");
     }
     d = strtod_l(buf, NULL, ps->c_locale);
+    free(buf);
     if (isinf(d))
         return toml_number_bad(ps, start, e, "out of range for a 64-bit float");
     out->type = TOML_FLOAT;
@@ -186,8 +183,7 @@ toml_number_decimal(struct toml_parser *ps, const char *start, const char *e,
         return toml_number_bad(ps, start, e, "unexpected characters");
     if (is_float)
         return toml_number_float(ps, start, e, out);
-    if (!toml_number_accumulate(int_start, e, 10, (uint64_t)INT64_MAX + (negative ? 1 : 0),
-                                &v)) {
+    if (!toml_number_accumulate(int_start, e, 10, (uint64_t)INT64_MAX + (negative ? 1 : 0), &v)) {
         int len = (int)(e - start);
         return toml_parser_fail(ps, start, "integer %.*s%s does not fit in 64 bits",
                                 len > 64 ? 64 : len, start, len > 64 ? "..." : "");
@@ -216,6 +212,10 @@ toml_number_scan(struct toml_parser *ps, struct toml_value *out)
         out->u.f = *start == '-' ? -d : d;
         return 0;
     }
+    if (body < e && ((*body >= 'a' && *body <= 'z') || (*body >= 'A' && *body <= 'Z')))
+        return toml_parser_fail(ps, start,
+                                "expected a value, found unquoted '%.*s' (strings need quotes)",
+                                len > 64 ? 64 : (int)(e - start), start);
     if (len >= 2 && body[0] == '0' && (body[1] == 'x' || body[1] == 'o' || body[1] == 'b')) {
         if (body != start)
             return toml_number_bad(ps, start, e,

@@ -6,6 +6,7 @@
 #include <locale.h>
 
 #include "toml.h"
+#include "toml_index.h"
 
 /* Nesting of arrays and inline tables is bounded so hostile input cannot overflow
  * the stack. */
@@ -21,8 +22,9 @@ struct toml_parser {
     const char *mark;
     const char *mark_line_start;
     int mark_line;
-    locale_t c_locale; /* owned; "C" numeric locale for strtod_l, made on demand */
-    struct toml_error *err; /* lent for the parse */
+    struct toml_index index; /* owned: every (table, key) made so far */
+    locale_t c_locale;       /* owned; "C" numeric locale for strtod_l, made on demand */
+    struct toml_error *err;  /* lent for the parse */
 };
 
 /* Record an error at @at (a pointer into the document) unless one is already

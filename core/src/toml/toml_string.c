@@ -46,13 +46,11 @@ toml_string_control_error(struct toml_parser *ps, const char *what, bool multili
     unsigned char c = (unsigned char)*ps->p;
 
     if (c == '\r' && multiline)
-        return toml_parser_fail(ps, ps->p, "carriage return not followed by a newline in %s",
-                                what);
+        return toml_parser_fail(ps, ps->p, "carriage return not followed by a newline in %s", what);
     if (c == '\n' || c == '\r')
-        return toml_parser_fail(ps, ps->p, "newline in a single-line %s; use \"\"\" or '''",
-                                what);
-    return toml_parser_fail(ps, ps->p,
-                            "control character U+%04X in %s; write it as an escape", c, what);
+        return toml_parser_fail(ps, ps->p, "newline in a single-line %s; use \"\"\" or '''", what);
+    return toml_parser_fail(ps, ps->p, "control character U+%04X in %s; write it as an escape", c,
+                            what);
 }
 
 /* Decode @digits hex digits after \u or \U at ps->p into UTF-8. */
@@ -74,8 +72,7 @@ toml_string_unicode(struct toml_parser *ps, struct toml_string_buf *b, int digit
         else if (c >= 'A' && c <= 'F')
             v = c - 'A' + 10;
         else
-            return toml_parser_fail(ps, start, "escape \\%c needs %d hex digits", start[1],
-                                    digits);
+            return toml_parser_fail(ps, start, "escape \\%c needs %d hex digits", start[1], digits);
         cp = cp * 16 + (uint32_t)v;
         ps->p++;
     }
@@ -141,8 +138,7 @@ toml_string_escape(struct toml_parser *ps, struct toml_string_buf *b, bool multi
             return 0;
         if ((unsigned char)c >= 0x21 && (unsigned char)c < 0x7f)
             return toml_parser_fail(ps, start, "invalid escape '\\%c' in string", c);
-        return toml_parser_fail(ps, start,
-                                "invalid escape: '\\' followed by byte 0x%02X in string",
+        return toml_parser_fail(ps, start, "invalid escape: '\\' followed by byte 0x%02X in string",
                                 (unsigned char)c);
     }
     return toml_string_put(ps, b, &out, 1);
@@ -244,8 +240,7 @@ toml_string_scan(struct toml_parser *ps, bool allow_multiline, struct toml_value
     } else {
         ps->p++;
     }
-    if (toml_string_put(ps, &b, "", 0) < 0 ||
-        toml_string_body(ps, start, q, multiline, &b) < 0)
+    if (toml_string_put(ps, &b, "", 0) < 0 || toml_string_body(ps, start, q, multiline, &b) < 0)
         goto fail;
     out->type = TOML_STRING;
     out->u.str.ptr = b.ptr;

@@ -99,15 +99,13 @@ START_TEST(empty_allowed_users_admits_everyone_unless_allow_all_false)
     ck_assert(config_chat(&cfg, "discord")->allow_all_channels);
     config_free(&cfg);
     diag_free(&d);
-    ck_assert_int_eq(load("[discord]\nbot_token = \"${T_TOKEN}\"\nallow_all_users = false\n",
-                          &cfg, &d),
-                     0);
+    ck_assert_int_eq(
+        load("[discord]\nbot_token = \"${T_TOKEN}\"\nallow_all_users = false\n", &cfg, &d), 0);
     ck_assert(!config_chat(&cfg, "discord")->allow_all_users);
     config_free(&cfg);
     diag_free(&d);
-    ck_assert_int_eq(load("[discord]\nbot_token = \"${T_TOKEN}\"\nallowed_users = [\"7\"]\n",
-                          &cfg, &d),
-                     0);
+    ck_assert_int_eq(
+        load("[discord]\nbot_token = \"${T_TOKEN}\"\nallowed_users = [\"7\"]\n", &cfg, &d), 0);
     ck_assert(!config_chat(&cfg, "discord")->allow_all_users);
     config_free(&cfg);
     diag_free(&d);
@@ -146,9 +144,8 @@ START_TEST(unset_variable_warns_with_name_and_line)
     const struct diag_item *it;
 
     unsetenv("NOPE_VAR_X");
-    ck_assert_int_eq(load("[agent]\ncommand = \"kiro-cli\"\nenv = { A = \"${NOPE_VAR_X}\" }\n",
-                          &cfg, &d),
-                     0);
+    ck_assert_int_eq(
+        load("[agent]\ncommand = \"kiro-cli\"\nenv = { A = \"${NOPE_VAR_X}\" }\n", &cfg, &d), 0);
     it = diag_for(&d, "agent.env.A");
     ck_assert_ptr_nonnull(it);
     ck_assert(!it->is_error);
@@ -175,9 +172,9 @@ START_TEST(integer_ids_become_exact_strings_and_floats_are_rejected)
     ck_assert_str_eq(config_chat(&cfg, "discord")->allowed_channels.items[1], "42");
     config_free(&cfg);
     diag_free(&d);
-    ck_assert_int_eq(load("[discord]\nbot_token = \"${T_TOKEN}\"\nallowed_users = [1.2e+18]\n",
-                          &cfg, &d),
-                     AB_ECONFIG);
+    ck_assert_int_eq(
+        load("[discord]\nbot_token = \"${T_TOKEN}\"\nallowed_users = [1.2e+18]\n", &cfg, &d),
+        AB_ECONFIG);
     ck_assert_ptr_nonnull(strstr(diag_for(&d, "discord.allowed_users")->msg, "float"));
     config_free(&cfg);
     diag_free(&d);

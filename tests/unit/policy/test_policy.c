@@ -437,6 +437,19 @@ START_TEST(configured_cap_above_100_is_effective)
 }
 END_TEST
 
+START_TEST(multibot_mentions_requires_mention_once_another_bot_posted)
+{
+    cfg.allow_user_messages = POLICY_USERS_MULTIBOT;
+    start();
+    policy_mark_involved(pol, "discord:1200");
+    expect(DISCORD(.thread = "1200"), POLICY_ACCEPT, "follow-up in involved thread");
+    expect(DISCORD(.thread = "1200", .bot = true, .sender = "b1"), POLICY_IGNORE, NULL);
+    expect(DISCORD(.thread = "1200"), POLICY_IGNORE,
+           "mention required: another bot posted here (multibot-mentions)");
+    expect(DISCORD(.thread = "1200", .mention = true), POLICY_ACCEPT, "mention");
+}
+END_TEST
+
 START_TEST(first_other_bot_message_marks_multibot)
 {
     struct policy_decision d;
@@ -763,6 +776,7 @@ policy_suite(void)
     tcase_add_test(tc, cap_notice_only_from_a_participating_bot);
     tcase_add_test(tc, configured_cap_above_100_is_effective);
     tcase_add_test(tc, first_other_bot_message_marks_multibot);
+    tcase_add_test(tc, multibot_mentions_requires_mention_once_another_bot_posted);
     tcase_add_test(tc, duplicate_event_handled_once);
     tcase_add_test(tc, dedupe_memory_bounded);
     tcase_add_test(tc, conversation_memory_bounded_least_recently_used_out);

@@ -1,0 +1,74 @@
+/* An in-process fake chat plugin for engine tests: Discord-shaped (threads take the id
+ * of the message they start from, a message posted in a thread lives in the thread
+ * channel), it records every call with the loop time it was made, answers on a later
+ * loop turn through the host's timer service (never inside the call), can be built
+ * without edit, react or threads, and can fail the next calls of a kind on command. */
+#ifndef AB_TEST_FAKE_CHAT_H
+#define AB_TEST_FAKE_CHAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <agent-broker/plugin.h>
+
+enum fake_kind {
+    FAKE_SEND,
+    FAKE_EDIT,
+    FAKE_REACT,   /* a reaction added */
+    FAKE_UNREACT, /* a reaction removed */
+    FAKE_OPEN_THREAD,
+    FAKE_KINDS,
+};
+
+/* One call the core made. Strings owned by the fake. */
+struct fake_call {
+    enum fake_kind kind;
+    uint64_t at_ms;   /* host now_ms when the plugin was called */
+    char *channel_id; /* send: the channel; others: the target message's channel */
+    char *thread_id;  /* send: the thread posted in, or NULL */
+    char *message_id; /* send: the new message's id (NULL when failed); others: the target */
+    char *text;       /* send/edit: the text; open_thread: the name */
+    char *emoji;      /* react/unreact */
+    int status;       /* what the fake answered */
+};
+
+/* What the fake platform can do. */
+struct fake_chat_options {
+    uint32_t max_chars; /* 0 = 2000 */
+    bool no_edit, no_react, no_threads;
+};
+
+/* Fill @ops (owned by the caller) with the fake's operations, leaving out what @opt
+ * says the platform lacks. */
+void fake_chat_ops(const struct fake_chat_options *opt, struct ab_chat_ops *ops);
+
+/* Calls recorded so far, and the @i-th (lent until the chat is closed). */
+size_t fake_chat_count(const struct ab_chat *c);
+const struct fake_call *fake_chat_call(const struct ab_chat *c, size_t i);
+
+/* The next @times calls of @kind answer @status instead of 0. */
+void fake_chat_fail(struct ab_chat *c, enum fake_kind kind, int status, int times);
+
+/* Index of the first call at or after @from of @kind whose text contains @text (NULL:
+ * any) and, for reactions, on message @message_id with @emoji (NULL: any); -1 if none. */
+int fake_chat_find(const struct ab_chat *c, size_t from, enum fake_kind kind, const char *text,
+                   const char *message_id, const char *emoji);
+
+/* Count calls of @kind (texts containing @text when not NULL). */
+int fake_chat_count_kind(const struct ab_chat *c, enum fake_kind kind, const char *text);
+
+/* The reaction changes on @message_id in order, as "+👀 -👀 +🤔 …" (lent until the next
+ * call). */
+const char *fake_chat_trail(const struct ab_chat *c, const char *message_id);
+
+/* Whether @emoji is on @message_id now (adds minus removes that succeeded). */
+bool fake_chat_has_reaction(const struct ab_chat *c, const char *message_id, const char *emoji);
+
+/* What message @message_id shows now: the latest successful send or edit (lent), or NULL. */
+const char *fake_chat_message_text(const struct ab_chat *c, const char *message_id);
+
+/* Print every call, one a line, to stderr (debugging a failing test). */
+void fake_chat_dump(const struct ab_chat *c);
+
+#endif
