@@ -31,7 +31,7 @@ CODEX = os.path.join(ROOT, "tests", "node_modules", "@zed-industries",
 # AB_E2E_VALGRIND=1 runs every agent-broker process under memcheck (valgrind_run.py);
 # agents it spawns run natively.
 VALGRIND = os.environ.get("AB_E2E_VALGRIND") == "1"
-VALGRIND_CMD = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+VALGRIND_CMD = [shutil.which("valgrind") or "valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
                 "--errors-for-leak-kinds=definite,indirect",
                 "--show-leak-kinds=definite,indirect", "--trace-children=no",
                 "--child-silent-after-fork=yes"]
