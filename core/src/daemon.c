@@ -305,7 +305,9 @@ daemon_start_chat(struct daemon *d, const char *name, struct chat_instance *ci)
         return rc;
     }
     if ((rc = ci->ops->start(ci->chat)) < 0) {
-        log_error("core", "chat-%s: cannot start: %s", name, ab_strerror(rc));
+        /* The plugin's own reason (set_connected detail) says more than the code. */
+        log_error("core", "chat-%s: cannot start: %s%s%s", name, ab_strerror(rc),
+                  ci->host->detail ? " — " : "", ci->host->detail ? ci->host->detail : "");
         return rc;
     }
     ci->is_started = true;
