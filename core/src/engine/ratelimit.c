@@ -525,13 +525,18 @@ ratelimit_bucket_enqueue(struct ratelimit_bucket *b, struct ratelimit_call *call
     }
     if (b->queued >= rl->cfg.bucket_queue_cap) {
         struct ratelimit_call *victim = ratelimit_find_victim(b);
-        /* The newcomer goes itself when it is droppable and below every queued victim. */
+        /* The newcomer goes itself when it is droppable and below every queued victim.
+         * Final text is never refused for room: it is what the user waits for, and it is
+         * bounded elsewhere (one reply per turn, queued turns per conversation). */
         if (!victim ||
-            (call->coalesce != RATELIMIT_COALESCE_NONE && call->priority < victim->priority))
-            return AB_EFULL;
-        ratelimit_queue_remove(b, victim);
-        rl->stats.dropped++;
-        ratelimit_finish(victim, AB_EFULL);
+            (call->coalesce != RATELIMIT_COALESCE_NONE && call->priority < victim->priority)) {
+            if (call->priority != RATELIMIT_FINAL_TEXT)
+                return AB_EFULL;
+        } else {
+            ratelimit_queue_remove(b, victim);
+            rl->stats.dropped++;
+            ratelimit_finish(victim, AB_EFULL);
+        }
     }
     ratelimit_queue_push(b, call, false);
     return 0;

@@ -405,15 +405,18 @@ START_TEST(a_full_bucket_drops_the_lowest_priority_coalescible_work_first)
                      AB_EFULL);
     go(&f, "f2", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL); /* drops e1 */
     go(&f, "f3", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL); /* drops e2 */
-    /* f1, f2, f3: nothing left that may be dropped. */
-    struct op *f4 = op_new(&f, "f4");
-    ck_assert_int_eq(submit(&f, f4, "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL),
+    /* f1, f2, f3: nothing left that may be dropped, and final text is never refused:
+     * f4 waits beyond the cap. A reaction is still refused. */
+    go(&f, "f4", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
+    struct op *d = op_new(&f, "+d");
+    ck_assert_int_eq(submit(&f, d, "ch", RATELIMIT_REACTION, RATELIMIT_COALESCE_ADD, "m1 d"),
                      AB_EFULL);
     at(&f, 1000);
     ck_assert_str_eq(f.trace.text,
                      "0 start busy | 0 end +a full | 0 end +b full | 0 end e1 full | "
                      "0 end e2 full | 100 end busy ok | 100 start f1 | 200 end f1 ok | "
-                     "200 start f2 | 300 end f2 ok | 300 start f3 | 400 end f3 ok");
+                     "200 start f2 | 300 end f2 ok | 300 start f3 | 400 end f3 ok | "
+                     "400 start f4 | 500 end f4 ok");
     struct ratelimit_stats st;
     ratelimit_get_stats(f.rl, &st);
     ck_assert_uint_eq(st.dropped, 4);
