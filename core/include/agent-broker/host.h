@@ -178,7 +178,8 @@ struct ab_host_services {
      * 64 MiB are queued. */
     int (*ws_send)(struct ab_ws *ws, const char *data, size_t len);
     /* Close with @code (1000-1003, 1007-1014, 3000-4999) and @reason (lent; cut to 123
-     * bytes) after the queued messages; on_close follows with this code. */
+     * bytes) after the queued messages (before on_open: the attempt is abandoned);
+     * on_close follows, later, with this code. */
     int (*ws_close)(struct ab_ws *ws, int code, const char *reason);
 
     /* The next reconnect delay for @key (lent; e.g. "gateway"), per plugin: exponential

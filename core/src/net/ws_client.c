@@ -2,6 +2,7 @@
 #include "net/ws_client.h"
 
 #include <netdb.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #define WS_MAX_QUEUED_BYTES (64u * 1024 * 1024)
 #define WS_PROTOCOL_NAME "ab-ws"
 #define WS_MAX_ADDRS 8
+/* lws' private LWS_WRITE_CLOSE (the gap at 4 in enum lws_write_protocol): a close frame. */
+#define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
 
 /* A CA file and the lws vhost whose client TLS context trusts it. */
 struct ws_vhost {
@@ -80,6 +83,7 @@ struct ab_ws {
     int close_code;             /* ours: given to disconnect, 1009, or 1006 for idle */
     char close_reason[124];
     bool is_close_requested;    /* a close frame should go out after the queue */
+    bool is_close_sent;         /* our close frame is out: waiting for the peer's */
     bool is_killed;             /* we dropped the socket (idle, connect-time close) */
     int peer_code;              /* from the peer's close frame, 0 if none */
     char peer_reason[124];
@@ -276,7 +280,7 @@ ws_kill(struct ab_ws *ws, int code, const char *reason)
     ws->close_code = code;
     snprintf(ws->close_reason, sizeof(ws->close_reason), "%s", reason);
     if (ws->wsi)
-        lws_set_timeout(ws->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        shutdown(lws_get_socket_fd(ws->wsi), SHUT_RDWR); /* lws sees the hang-up at once */
 }
 
 /* Idle check: ping at half the timeout, give up at the full one. */
@@ -431,21 +435,43 @@ ws_on_receive(struct ab_ws *ws, struct lws *wsi, const void *in, size_t len)
     char why[64];
 
     ws->last_rx_ms = uv_now(ws->client->loop);
+    if (ws->close_code == 1009) /* the rest of the oversized message */
+        return 0;
     if (!ws_rx_append(ws, in, len)) {
         snprintf(why, sizeof(why), "message larger than %zu bytes", ws->max_message);
         log_warn("ws", "%s:%d: %s; closing with 1009", ws->host, ws->port, why);
         ws->is_close_requested = true;
         ws->close_code = 1009;
         snprintf(ws->close_reason, sizeof(ws->close_reason), "%s", why);
-        lws_close_reason(wsi, 1009, (unsigned char *)"message too big", 15);
-        return -1;
+        ws->rx_len = 0;
+        lws_callback_on_writable(wsi);
+        return 0;
     }
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
         return 0;
-    if (ws->cb.on_message && !ws->is_close_requested)
+    if (ws->cb.on_message)
         ws->cb.on_message(ws->arg, ws, ws->rx ? ws->rx : "", ws->rx_len,
                           lws_frame_is_binary(wsi) != 0);
     ws->rx_len = 0;
+    return 0;
+}
+
+/* Write our close frame ourselves: with lws 4.1 on libuv, lws_close_reason() plus
+ * returning -1 drops the socket before the frame leaves. Then wait for the peer's close
+ * (lws gives up after 5 s). */
+static int
+ws_send_close(struct ab_ws *ws, struct lws *wsi)
+{
+    unsigned char frame[LWS_PRE + 2 + sizeof(ws->close_reason)];
+    size_t n = strlen(ws->close_reason);
+
+    frame[LWS_PRE] = (unsigned char)(ws->close_code >> 8);
+    frame[LWS_PRE + 1] = (unsigned char)(ws->close_code & 0xff);
+    memcpy(frame + LWS_PRE + 2, ws->close_reason, n);
+    ws->is_close_sent = true;
+    if (lws_write(wsi, frame + LWS_PRE, n + 2, WS_WRITE_CLOSE) < (int)(n + 2))
+        return -1;
+    lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, 5);
     return 0;
 }
 
@@ -465,7 +491,7 @@ ws_on_writeable(struct ab_ws *ws, struct lws *wsi)
             lws_callback_on_writable(wsi);
         return 0;
     }
-    if ((o = ws->out_head)) {
+    if ((o = ws->out_head) && ws->close_code != 1009) {
         ws->out_head = o->next;
         if (!ws->out_head)
             ws->out_tail = NULL;
@@ -479,11 +505,8 @@ ws_on_writeable(struct ab_ws *ws, struct lws *wsi)
             lws_callback_on_writable(wsi);
         return 0;
     }
-    if (ws->is_close_requested) {
-        lws_close_reason(wsi, (enum lws_close_status)ws->close_code,
-                         (unsigned char *)ws->close_reason, strlen(ws->close_reason));
-        return -1;
-    }
+    if (ws->is_close_requested && !ws->is_close_sent)
+        return ws_send_close(ws, wsi);
     return 0;
 }
 
@@ -551,8 +574,10 @@ ws_client_on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return ws_on_writeable(ws, wsi);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         ws->last_rx_ms = uv_now(ws->client->loop);
+        if (ws->is_close_sent)
+            return -1; /* the answer to our close: done, nothing to echo */
         ws_on_peer_close(ws, in, len);
-        return 0;
+        return 0; /* lws echoes the close */
     case LWS_CALLBACK_CLIENT_CLOSED:
         ws->wsi = NULL;
         ws_finish_closed(ws, "connection lost without a close frame");

@@ -56,7 +56,9 @@ int ws_client_connect(struct ws_client *c, const struct ab_ws_options *opt,
 int ws_client_send(struct ab_ws *ws, const char *data, size_t len);
 
 /* Close with @code (1000-1003, 1007-1014, 3000-4999) and @reason (lent; cut to 123
- * bytes): queued messages go first. on_close follows, later, with this code. */
+ * bytes): queued messages go first. Before the handshake, the attempt is abandoned
+ * (nothing is sent). Messages arriving after our close frame left are not delivered.
+ * on_close follows, later, with this code. */
 int ws_client_disconnect(struct ab_ws *ws, int code, const char *reason);
 
 /* Forget a connection: no more callbacks; the socket is dropped without a close frame.
