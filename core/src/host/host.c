@@ -37,10 +37,10 @@ struct host_backoff {
 /* The process's HTTP and WebSocket clients: one curl multi handle and one lws context,
  * shared by every plugin, created on first use and closed with the last host. */
 static struct {
-    uv_loop_t *loop;            /* lent: the loop of the hosts */
-    int hosts;                  /* hosts alive */
-    struct http_client *http;   /* owned, or NULL until the first request */
-    struct ws_client *ws;       /* owned, or NULL until the first connect */
+    uv_loop_t *loop;              /* lent: the loop of the hosts */
+    int hosts;                    /* hosts alive */
+    struct http_client *http;     /* owned, or NULL until the first request */
+    struct ws_client *ws;         /* owned, or NULL until the first connect */
     struct ws_client *ws_closing; /* closed, waiting for host_net_finish() */
 } host_net;
 
@@ -84,8 +84,8 @@ static int
 host_config_type_error(struct ab_host *h, const struct toml_value *v, const char *key,
                        const char *want)
 {
-    log_error(h->component, "config line %d: %s.%s: expected %s, found %s", v->line, h->name,
-              key, want, toml_type_name(v->type));
+    log_error(h->component, "config line %d: %s.%s: expected %s, found %s", v->line, h->name, key,
+              want, toml_type_name(v->type));
     return AB_ECONFIG;
 }
 
@@ -582,7 +582,10 @@ host_net_release(struct ab_host *h)
     host_net.http = NULL;
     if (host_net.ws) {
         ws_client_close(host_net.ws);
-        host_net.ws_closing = host_net.ws;
+        if (ws_client_has_context(host_net.ws))
+            host_net.ws_closing = host_net.ws;
+        else
+            ws_client_finish(host_net.ws); /* lws never started: nothing to wait for */
         host_net.ws = NULL;
     }
 }

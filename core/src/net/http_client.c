@@ -20,14 +20,14 @@
 #define HTTP_MAX_HEADERS 256
 
 struct http_client {
-    uv_loop_t *loop;   /* lent */
-    CURLM *multi;      /* owned */
-    uv_timer_t timer;  /* curl's single timeout */
+    uv_loop_t *loop;          /* lent */
+    CURLM *multi;             /* owned */
+    uv_timer_t timer;         /* curl's single timeout */
     struct ab_http *requests; /* in flight, doubly linked */
     struct http_sock *socks;  /* watched sockets, doubly linked */
     size_t pending;
     size_t max_body;
-    int open_handles;  /* uv handles not yet closed: the client is freed at 0 */
+    int open_handles; /* uv handles not yet closed: the client is freed at 0 */
     bool is_closing;
 };
 
@@ -42,16 +42,16 @@ struct http_sock {
 struct ab_http {
     struct http_client *client;
     struct ab_http *prev, *next;
-    CURL *easy;                       /* owned */
-    struct curl_slist *req_headers;   /* owned */
-    char *req_body;                   /* owned copy of the request body */
+    CURL *easy;                     /* owned */
+    struct curl_slist *req_headers; /* owned */
+    char *req_body;                 /* owned copy of the request body */
     ab_http_cb cb;
     void *arg;
-    const void *owner;                /* from the policy; a tag, never dereferenced */
-    char *body;                       /* owned; NUL-terminated */
+    const void *owner; /* from the policy; a tag, never dereferenced */
+    char *body;        /* owned; NUL-terminated */
     size_t body_len, body_cap;
     bool is_too_big;
-    struct ab_http_header *headers;   /* owned, strings too */
+    struct ab_http_header *headers; /* owned, strings too */
     size_t header_count, header_cap;
     uint64_t started_ms;
     char method[16];
@@ -541,7 +541,8 @@ http_request_method(struct ab_http *r, const struct ab_http_request *req)
     if (strcmp(r->method, "HEAD") == 0)
         return curl_easy_setopt(e, CURLOPT_NOBODY, 1L) == CURLE_OK ? 0 : AB_EINVAL;
     if (has_body || strcmp(r->method, "POST") == 0) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(has_body ? req->body_len : 0));
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)(has_body ? req->body_len : 0));
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, has_body ? r->req_body : "");
     }
     if (strcmp(r->method, "POST") != 0)
@@ -556,8 +557,8 @@ http_request_setup(struct ab_http *r, const struct ab_http_request *req,
 {
     CURL *e = r->easy;
     uint32_t timeout = req->timeout_ms ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
-    uint32_t connect = req->connect_timeout_ms ? req->connect_timeout_ms
-                                               : HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
+    uint32_t connect =
+        req->connect_timeout_ms ? req->connect_timeout_ms : HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
     int rc;
 
     if ((rc = http_request_headers(r, req)) < 0 || (rc = http_request_method(r, req)) < 0)
@@ -604,8 +605,9 @@ http_client_request(struct http_client *c, const struct ab_http_request *req,
     if ((rc = net_url_check(&u, (pol && pol->insecure) ||
                                     (req->size > offsetof(struct ab_http_request, insecure) &&
                                      req->insecure))) < 0) {
-        log_warn("http", "refusing plain http:// to %s: allowed only to loopback hosts "
-                         "unless insecure = true",
+        log_warn("http",
+                 "refusing plain http:// to %s: allowed only to loopback hosts "
+                 "unless insecure = true",
                  u.host);
         return rc;
     }

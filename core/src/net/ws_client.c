@@ -30,11 +30,11 @@ struct ws_vhost {
 };
 
 struct ws_client {
-    uv_loop_t *loop;           /* lent */
-    struct lws_context *ctx;   /* owned; lws writes NULL here once destroyed */
-    struct ws_vhost *vhosts;   /* owned */
-    struct ab_ws *conns;       /* live connections, doubly linked */
-    uv_timer_t destroy_timer;  /* runs the first lws_context_destroy() from the loop */
+    uv_loop_t *loop;          /* lent */
+    struct lws_context *ctx;  /* owned; lws writes NULL here once destroyed */
+    struct ws_vhost *vhosts;  /* owned */
+    struct ab_ws *conns;      /* live connections, doubly linked */
+    uv_timer_t destroy_timer; /* runs the first lws_context_destroy() from the loop */
     bool is_closing;
 };
 
@@ -57,35 +57,35 @@ struct ab_ws {
     struct ab_ws *prev, *next;
     struct ab_ws_callbacks cb;
     void *arg;
-    const void *owner;          /* from the policy; a tag, never dereferenced */
+    const void *owner; /* from the policy; a tag, never dereferenced */
     enum ws_state state;
-    struct lws *wsi;            /* lws' connection, NULL before connect and after release */
-    char *host;                 /* owned: the name to resolve, Host and SNI */
-    char *path;                 /* owned: '/' plus query */
-    char *ca_file;              /* owned or NULL */
+    struct lws *wsi; /* lws' connection, NULL before connect and after release */
+    char *host;      /* owned: the name to resolve, Host and SNI */
+    char *path;      /* owned: '/' plus query */
+    char *ca_file;   /* owned or NULL */
     int port;
     bool is_tls;
     uv_getaddrinfo_t gai;
-    bool is_resolving;          /* gai in flight: it holds the struct */
+    bool is_resolving;                          /* gai in flight: it holds the struct */
     char addrs[WS_MAX_ADDRS][INET6_ADDRSTRLEN]; /* numeric addresses, tried in order */
     size_t naddrs, addr_next;
-    char last_error[256];       /* why the previous address failed */
+    char last_error[256]; /* why the previous address failed */
     uv_timer_t idle_timer;
     bool is_timer_open;
     uint32_t idle_timeout_ms;
-    uint64_t last_rx_ms;        /* loop time of the last frame (data, pong) */
+    uint64_t last_rx_ms; /* loop time of the last frame (data, pong) */
     bool is_ping_due, is_ping_sent;
     size_t max_message;
-    char *rx;                   /* owned: the message being reassembled */
+    char *rx; /* owned: the message being reassembled */
     size_t rx_len, rx_cap;
     struct ws_out *out_head, *out_tail; /* owned queue */
     size_t out_bytes;
-    int close_code;             /* ours: given to disconnect, 1009, or 1006 for idle */
+    int close_code; /* ours: given to disconnect, 1009, or 1006 for idle */
     char close_reason[124];
-    bool is_close_requested;    /* a close frame should go out after the queue */
-    bool is_close_sent;         /* our close frame is out: waiting for the peer's */
-    bool is_killed;             /* we dropped the socket (idle, connect-time close) */
-    int peer_code;              /* from the peer's close frame, 0 if none */
+    bool is_close_requested; /* a close frame should go out after the queue */
+    bool is_close_sent;      /* our close frame is out: waiting for the peer's */
+    bool is_killed;          /* we dropped the socket (idle, connect-time close) */
+    int peer_code;           /* from the peer's close frame, 0 if none */
     char peer_reason[124];
 };
 
@@ -126,6 +126,13 @@ ws_client_new(uv_loop_t *loop, struct ws_client **out)
     return 0;
 }
 
+/* Whether lws was ever started (and so needs the two-step teardown). */
+bool
+ws_client_has_context(const struct ws_client *c)
+{
+    return c && c->ctx;
+}
+
 /* Create the lws context on the client's loop (once per client). */
 static int
 ws_client_context(struct ws_client *c)
@@ -142,7 +149,7 @@ ws_client_context(struct ws_client *c)
                    LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.foreign_loops = loops; /* read only during lws_create_context() */
     info.pcontext = &c->ctx;
-    info.timeout_secs = 30;     /* connect and handshake */
+    info.timeout_secs = 30; /* connect and handshake */
     if (!(c->ctx = lws_create_context(&info))) {
         log_error("ws", "cannot create the libwebsockets context (is the "
                         "libwebsockets-evlib-uv package installed?)");
@@ -328,8 +335,8 @@ ws_connect_next(struct ab_ws *ws)
     if (ws->port == (ws->is_tls ? 443 : 80))
         snprintf(hosthdr, sizeof(hosthdr), strchr(ws->host, ':') ? "[%s]" : "%s", ws->host);
     else
-        snprintf(hosthdr, sizeof(hosthdr), strchr(ws->host, ':') ? "[%s]:%d" : "%s:%d",
-                 ws->host, ws->port);
+        snprintf(hosthdr, sizeof(hosthdr), strchr(ws->host, ':') ? "[%s]:%d" : "%s:%d", ws->host,
+                 ws->port);
     i.context = ws->client->ctx;
     i.address = ip;
     i.port = ws->port;
@@ -348,8 +355,8 @@ ws_connect_next(struct ab_ws *ws)
     if (ws->state != WS_CONNECTING)
         return true;
     if (!wsi) {
-        snprintf(ws->last_error, sizeof(ws->last_error), "cannot connect to %s:%d (%s)",
-                 ws->host, ws->port, ip);
+        snprintf(ws->last_error, sizeof(ws->last_error), "cannot connect to %s:%d (%s)", ws->host,
+                 ws->port, ip);
         return ws_connect_next(ws);
     }
     ws->wsi = wsi;
@@ -391,8 +398,8 @@ ws_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
     for (struct addrinfo *a = status < 0 ? NULL : res; a && ws->naddrs < WS_MAX_ADDRS;
          a = a->ai_next)
-        if (getnameinfo(a->ai_addr, a->ai_addrlen, ws->addrs[ws->naddrs],
-                        sizeof(ws->addrs[0]), NULL, 0, NI_NUMERICHOST) == 0)
+        if (getnameinfo(a->ai_addr, a->ai_addrlen, ws->addrs[ws->naddrs], sizeof(ws->addrs[0]),
+                        NULL, 0, NI_NUMERICHOST) == 0)
             ws->naddrs++;
     uv_freeaddrinfo(res);
     if (ws->naddrs == 0) {
@@ -564,14 +571,12 @@ ws_client_on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user
         if (ws->cb.on_open && !ws->is_close_requested)
             ws->cb.on_open(ws->arg, ws);
         return 0;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        return ws_on_receive(ws, wsi, in, len);
+    case LWS_CALLBACK_CLIENT_RECEIVE: return ws_on_receive(ws, wsi, in, len);
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
         ws->last_rx_ms = uv_now(ws->client->loop);
         ws->is_ping_sent = false;
         return 0;
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return ws_on_writeable(ws, wsi);
+    case LWS_CALLBACK_CLIENT_WRITEABLE: return ws_on_writeable(ws, wsi);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         ws->last_rx_ms = uv_now(ws->client->loop);
         if (ws->is_close_sent)
@@ -586,8 +591,7 @@ ws_client_on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user
         ws->wsi = NULL;
         ws_finish_closed(ws, "connection lost");
         return 0;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -601,11 +605,13 @@ ws_new(struct ws_client *c, const struct ab_ws_options *opt, const struct net_po
     bool insecure = (pol && pol->insecure) || opt->insecure;
     int rc;
 
-    if (net_url_parse(opt->url, &u) < 0 || (u.scheme != NET_SCHEME_WS && u.scheme != NET_SCHEME_WSS))
+    if (net_url_parse(opt->url, &u) < 0 ||
+        (u.scheme != NET_SCHEME_WS && u.scheme != NET_SCHEME_WSS))
         return AB_EINVAL;
     if ((rc = net_url_check(&u, insecure)) < 0) {
-        log_warn("ws", "refusing plain ws:// to %s: allowed only to loopback hosts unless "
-                       "insecure = true",
+        log_warn("ws",
+                 "refusing plain ws:// to %s: allowed only to loopback hosts unless "
+                 "insecure = true",
                  u.host);
         return rc;
     }

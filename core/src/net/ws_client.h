@@ -19,6 +19,7 @@
 #ifndef AB_NET_WS_CLIENT_H
 #define AB_NET_WS_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <uv.h>
@@ -41,6 +42,10 @@ void ws_client_close(struct ws_client *c);
 /* Finish the destruction after the loop has run since ws_client_close(), then free @c.
  * Run the loop once more before uv_loop_close(). NULL is allowed. */
 void ws_client_finish(struct ws_client *c);
+
+/* True once the lws context exists: after ws_client_close() such a client needs the
+ * loop to run before ws_client_finish(); without one, finish may follow at once. */
+bool ws_client_has_context(const struct ws_client *c);
 
 /* Open a connection to @opt->url. @opt, @pol and @cb are lent for the call (copied).
  * *out (owned by the client) is valid until cb->on_close returns or ws_client_abandon().

@@ -84,7 +84,8 @@ on_done(void *arg, const struct ab_http_response *r)
     res->retry_after_ms = r->retry_after_ms;
     res->remaining = r->ratelimit_remaining;
     res->reset_after_ms = r->ratelimit_reset_after_ms;
-    snprintf(res->bucket, sizeof(res->bucket), "%s", r->ratelimit_bucket ? r->ratelimit_bucket : "");
+    snprintf(res->bucket, sizeof(res->bucket), "%s",
+             r->ratelimit_bucket ? r->ratelimit_bucket : "");
     res->global = r->ratelimit_global;
     v = ab_http_header(r, "Retry-After");
     snprintf(res->retry_after_header, sizeof(res->retry_after_header), "%s", v ? v : "");
@@ -109,8 +110,10 @@ START_TEST(get_returns_status_headers_and_body)
     cJSON *doc;
 
     fx_start(&f, 0);
-    fx_fetch(&f, &(struct ab_http_request){.size = sizeof(struct ab_http_request),
-                                          .url = fx_url(&f, "/echo?q=1"), .headers = hdrs},
+    fx_fetch(&f,
+             &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                       .url = fx_url(&f, "/echo?q=1"),
+                                       .headers = hdrs},
              &res);
     ck_assert_int_eq(res.error, 0);
     ck_assert_int_eq(res.status, 200);
@@ -118,10 +121,10 @@ START_TEST(get_returns_status_headers_and_body)
     ck_assert_ptr_nonnull(doc = cJSON_ParseWithLength(res.body, res.body_len));
     ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(doc, "method")->valuestring, "GET");
     ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(doc, "path")->valuestring, "/echo?q=1");
-    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(
-                         cJSON_GetObjectItemCaseSensitive(doc, "headers"), "x-test")
-                         ->valuestring,
-                     "one two");
+    ck_assert_str_eq(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "headers"), "x-test")
+            ->valuestring,
+        "one two");
     cJSON_Delete(doc);
     free(res.body);
     fx_stop(&f);
@@ -137,8 +140,11 @@ check_method(struct fx *f, const char *method, const char *body)
     cJSON *doc;
 
     fx_fetch(f,
-             &(struct ab_http_request){.size = sizeof(struct ab_http_request), .method = method,
-                                       .url = fx_url(f, "/echo"), .headers = hdrs, .body = body,
+             &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                       .method = method,
+                                       .url = fx_url(f, "/echo"),
+                                       .headers = hdrs,
+                                       .body = body,
                                        .body_len = body ? strlen(body) : 0},
              &res);
     ck_assert_int_eq(res.status, 200);
@@ -205,11 +211,11 @@ START_TEST(keep_alive_reuses_one_connection)
     fx_start(&f, 0);
     c.http = f.http;
     c.url = fx_url(&f, "/echo");
-    ck_assert_int_eq(http_client_request(f.http,
-                                         &(struct ab_http_request){
-                                             .size = sizeof(struct ab_http_request), .url = c.url},
-                                         NULL, chain_next, &c, &h),
-                     0);
+    ck_assert_int_eq(
+        http_client_request(
+            f.http, &(struct ab_http_request){.size = sizeof(struct ab_http_request), .url = c.url},
+            NULL, chain_next, &c, &h),
+        0);
     ck_assert(net_run_until(&f.loop, &c.done, 10000));
     ck_assert_int_eq(c.failures, 0);
     fx_fetch(&f,
@@ -235,7 +241,8 @@ START_TEST(timeout_fails_with_etimedout)
     t0 = uv_hrtime();
     fx_fetch(&f,
              &(struct ab_http_request){.size = sizeof(struct ab_http_request),
-                                       .url = fx_url(&f, "/slow?ms=5000"), .timeout_ms = 300},
+                                       .url = fx_url(&f, "/slow?ms=5000"),
+                                       .timeout_ms = 300},
              &res);
     ck_assert_int_eq(res.error, AB_ETIMEDOUT);
     ck_assert_int_eq(res.status, 0);
@@ -318,12 +325,12 @@ START_TEST(cancel_in_flight_never_calls_back)
     struct ab_http *h;
 
     fx_start(&f, 0);
-    ck_assert_int_eq(http_client_request(f.http,
-                                         &(struct ab_http_request){
-                                             .size = sizeof(struct ab_http_request),
-                                             .url = fx_url(&f, "/hang")},
-                                         NULL, on_done, &res, &h),
-                     0);
+    ck_assert_int_eq(
+        http_client_request(f.http,
+                            &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                                      .url = fx_url(&f, "/hang")},
+                            NULL, on_done, &res, &h),
+        0);
     net_run_for(&f.loop, 200);
     ck_assert_uint_eq(http_client_pending(f.http), 1);
     http_client_cancel(h);
@@ -343,12 +350,12 @@ START_TEST(close_cancels_pending_requests)
 
     fx_start(&f, 0);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(http_client_request(f.http,
-                                             &(struct ab_http_request){
-                                                 .size = sizeof(struct ab_http_request),
-                                                 .url = fx_url(&f, "/hang")},
-                                             NULL, on_done, &res[i], &h),
-                         0);
+        ck_assert_int_eq(
+            http_client_request(f.http,
+                                &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                                          .url = fx_url(&f, "/hang")},
+                                NULL, on_done, &res[i], &h),
+            0);
     net_run_for(&f.loop, 200);
     http_client_close(f.http);
     for (int i = 0; i < 3; i++) {
@@ -389,35 +396,37 @@ START_TEST(bad_requests_are_refused_at_once)
     const size_t sz = sizeof(struct ab_http_request);
 
     fx_start(&f, 0);
-    ck_assert_int_eq(http_client_request(f.http,
-                                         &(struct ab_http_request){
-                                             .size = sz, .url = "http://discord.com/api"},
-                                         NULL, on_done, &res, &h),
-                     AB_ECONFIG);
+    ck_assert_int_eq(
+        http_client_request(f.http,
+                            &(struct ab_http_request){.size = sz, .url = "http://discord.com/api"},
+                            NULL, on_done, &res, &h),
+        AB_ECONFIG);
     ck_assert_int_eq(http_client_request(f.http,
                                          &(struct ab_http_request){.size = sz, .url = "ws://x/"},
                                          NULL, on_done, &res, &h),
                      AB_EINVAL);
-    ck_assert_int_eq(http_client_request(f.http,
-                                         &(struct ab_http_request){.size = sz, .method = "get",
-                                                                   .url = fx_url(&f, "/")},
-                                         NULL, on_done, &res, &h),
-                     AB_EINVAL);
-    ck_assert_int_eq(http_client_request(f.http,
-                                         &(struct ab_http_request){.size = sz, .headers = injected,
-                                                                   .url = fx_url(&f, "/")},
-                                         NULL, on_done, &res, &h),
-                     AB_EINVAL);
-    ck_assert_int_eq(http_client_request(f.http,
-                                         &(struct ab_http_request){.size = sz, .headers = nameless,
-                                                                   .url = fx_url(&f, "/")},
-                                         NULL, on_done, &res, &h),
-                     AB_EINVAL);
-    ck_assert_int_eq(http_client_request(f.http,
-                                         &(struct ab_http_request){.size = sz, .body_len = 3,
-                                                                   .url = fx_url(&f, "/")},
-                                         NULL, on_done, &res, &h),
-                     AB_EINVAL);
+    ck_assert_int_eq(
+        http_client_request(
+            f.http, &(struct ab_http_request){.size = sz, .method = "get", .url = fx_url(&f, "/")},
+            NULL, on_done, &res, &h),
+        AB_EINVAL);
+    ck_assert_int_eq(
+        http_client_request(
+            f.http,
+            &(struct ab_http_request){.size = sz, .headers = injected, .url = fx_url(&f, "/")},
+            NULL, on_done, &res, &h),
+        AB_EINVAL);
+    ck_assert_int_eq(
+        http_client_request(
+            f.http,
+            &(struct ab_http_request){.size = sz, .headers = nameless, .url = fx_url(&f, "/")},
+            NULL, on_done, &res, &h),
+        AB_EINVAL);
+    ck_assert_int_eq(
+        http_client_request(
+            f.http, &(struct ab_http_request){.size = sz, .body_len = 3, .url = fx_url(&f, "/")},
+            NULL, on_done, &res, &h),
+        AB_EINVAL);
     ck_assert_uint_eq(http_client_pending(f.http), 0);
     net_run_for(&f.loop, 50);
     ck_assert_int_eq(res.calls, 0);

@@ -48,9 +48,14 @@ END_TEST
 START_TEST(parse_rejects_malformed_urls)
 {
     static const char *const bad[] = {
-        "ftp://x/", "wss://", "wss:///path", "ws://host:0/", "ws://host:65536/", "ws://host:/",
-        "ws://host:12a/", "ws://user:pw@host/", "ws://ho st/", "ws://host/a b", "ws://[::1/",
-        "ws://[::1]x/", "gateway.discord.gg", "", "ws://host/\r\nX: y",
+        "ftp://x/",           "wss://",
+        "wss:///path",        "ws://host:0/",
+        "ws://host:65536/",   "ws://host:/",
+        "ws://host:12a/",     "ws://user:pw@host/",
+        "ws://ho st/",        "ws://host/a b",
+        "ws://[::1/",         "ws://[::1]x/",
+        "gateway.discord.gg", "",
+        "ws://host/\r\nX: y",
     };
     struct net_url u;
 
