@@ -13,6 +13,7 @@
 #include <agent-broker/errors.h>
 
 #include "log.h"
+#include "net/net_buf.h"
 
 #define HTTP_DEFAULT_MAX_BODY (8u * 1024 * 1024)
 #define HTTP_DEFAULT_TIMEOUT_MS 30000u
@@ -47,9 +48,8 @@ struct ab_http {
     char *req_body;                 /* owned copy of the request body */
     ab_http_cb cb;
     void *arg;
-    const void *owner; /* from the policy; a tag, never dereferenced */
-    char *body;        /* owned; NUL-terminated */
-    size_t body_len, body_cap;
+    const void *owner;   /* from the policy; a tag, never dereferenced */
+    struct net_buf body; /* owned; NUL-terminated */
     bool is_too_big;
     struct ab_http_header *headers; /* owned, strings too */
     size_t header_count, header_cap;
@@ -78,7 +78,7 @@ http_request_free(struct ab_http *r)
 {
     http_headers_clear(r);
     free(r->headers);
-    free(r->body);
+    net_buf_free(&r->body);
     free(r->req_body);
     curl_slist_free_all(r->req_headers);
     if (r->easy)
@@ -108,26 +108,11 @@ http_on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
     struct ab_http *r = userp;
     size_t n = size * nmemb;
+    int rc = net_buf_append(&r->body, data, n, r->client->max_body);
 
-    if (n > r->client->max_body - r->body_len) {
+    if (rc == AB_EFULL)
         r->is_too_big = true;
-        return 0; /* curl fails the transfer with CURLE_WRITE_ERROR */
-    }
-    if (r->body_len + n + 1 > r->body_cap) {
-        size_t cap = r->body_cap ? r->body_cap : 4096;
-        char *grown;
-
-        while (cap < r->body_len + n + 1)
-            cap *= 2;
-        if (!(grown = realloc(r->body, cap)))
-            return 0;
-        r->body = grown;
-        r->body_cap = cap;
-    }
-    memcpy(r->body + r->body_len, data, n);
-    r->body_len += n;
-    r->body[r->body_len] = '\0';
-    return n;
+    return rc < 0 ? 0 : n; /* 0: curl fails the transfer with CURLE_WRITE_ERROR */
 }
 
 /* A copy of [p, p + n) with surrounding white space removed. */
@@ -249,8 +234,8 @@ http_request_finish(struct ab_http *r, int error, const char *error_text)
         .error_text = error ? error_text : "",
         .headers = r->headers,
         .header_count = r->header_count,
-        .body = r->body ? r->body : "",
-        .body_len = r->body_len,
+        .body = r->body.data ? r->body.data : "",
+        .body_len = r->body.len,
     };
     char *url = NULL;
 

@@ -14,6 +14,7 @@
 #include <agent-broker/errors.h>
 
 #include "log.h"
+#include "net/net_buf.h"
 
 #define WS_DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
 #define WS_MAX_QUEUED_BYTES (64u * 1024 * 1024)
@@ -76,8 +77,7 @@ struct ab_ws {
     uint64_t last_rx_ms; /* loop time of the last frame (data, pong) */
     bool is_ping_due, is_ping_sent;
     size_t max_message;
-    char *rx; /* owned: the message being reassembled */
-    size_t rx_len, rx_cap;
+    struct net_buf rx;                  /* owned: the message being reassembled */
     struct ws_out *out_head, *out_tail; /* owned queue */
     size_t out_bytes;
     int close_code; /* ours: given to disconnect, 1009, or 1006 for idle */
@@ -207,7 +207,7 @@ ws_free(struct ab_ws *ws)
         next = o->next;
         free(o);
     }
-    free(ws->rx);
+    net_buf_free(&ws->rx);
     free(ws->host);
     free(ws->path);
     free(ws->ca_file);
@@ -412,29 +412,6 @@ ws_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         ws_finish(ws, 1006, ws->last_error, false);
 }
 
-/* Append received bytes to the message being reassembled; false past the cap. */
-static bool
-ws_rx_append(struct ab_ws *ws, const void *in, size_t len)
-{
-    if (len > ws->max_message - ws->rx_len)
-        return false;
-    if (ws->rx_len + len + 1 > ws->rx_cap) {
-        size_t cap = ws->rx_cap ? ws->rx_cap : 4096;
-        char *grown;
-
-        while (cap < ws->rx_len + len + 1)
-            cap *= 2;
-        if (!(grown = realloc(ws->rx, cap)))
-            return false;
-        ws->rx = grown;
-        ws->rx_cap = cap;
-    }
-    memcpy(ws->rx + ws->rx_len, in, len);
-    ws->rx_len += len;
-    ws->rx[ws->rx_len] = '\0';
-    return true;
-}
-
 /* A chunk of a message arrived: deliver the message when it is whole. */
 static int
 ws_on_receive(struct ab_ws *ws, struct lws *wsi, const void *in, size_t len)
@@ -444,22 +421,22 @@ ws_on_receive(struct ab_ws *ws, struct lws *wsi, const void *in, size_t len)
     ws->last_rx_ms = uv_now(ws->client->loop);
     if (ws->close_code == 1009) /* the rest of the oversized message */
         return 0;
-    if (!ws_rx_append(ws, in, len)) {
+    if (net_buf_append(&ws->rx, in, len, ws->max_message) < 0) {
         snprintf(why, sizeof(why), "message larger than %zu bytes", ws->max_message);
         log_warn("ws", "%s:%d: %s; closing with 1009", ws->host, ws->port, why);
         ws->is_close_requested = true;
         ws->close_code = 1009;
         snprintf(ws->close_reason, sizeof(ws->close_reason), "%s", why);
-        ws->rx_len = 0;
+        ws->rx.len = 0;
         lws_callback_on_writable(wsi);
         return 0;
     }
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
         return 0;
     if (ws->cb.on_message)
-        ws->cb.on_message(ws->arg, ws, ws->rx ? ws->rx : "", ws->rx_len,
+        ws->cb.on_message(ws->arg, ws, ws->rx.data ? ws->rx.data : "", ws->rx.len,
                           lws_frame_is_binary(wsi) != 0);
-    ws->rx_len = 0;
+    ws->rx.len = 0;
     return 0;
 }
 
