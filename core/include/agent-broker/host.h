@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <agent-broker/net.h>
+
 /* One plugin instance's handle on the host. Opaque; owned by the host; valid from
  * the plugin's open() until its close() returns. */
 struct ab_host;
@@ -150,6 +152,42 @@ struct ab_host_services {
     int (*fd_watch)(struct ab_host *h, int fd, ab_fd_cb cb, void *arg, struct ab_fd_watch **out);
     /* Stop watching and release the watch. NULL is allowed. */
     void (*fd_unwatch)(struct ab_fd_watch *w);
+
+    /* ---- ABI 1.1: network (see agent-broker/net.h) and reconnect backoff ---- */
+
+    /* Start an HTTP request (libcurl on the host loop; connections kept alive across
+     * requests). @req is lent for the call: the host copies URL, headers and body. @cb
+     * runs exactly once, later, on the loop thread (never inside this call) unless
+     * http_cancel() comes first; *out (owned by the host) is valid until then. The
+     * plugin's config keys `ca_file` (PEM bundle to trust) and `insecure` apply. Header
+     * values are never logged. Returns 0, AB_EINVAL (malformed request), AB_ECONFIG
+     * (http:// to a non-loopback host without insecure) or AB_ECLOSED. */
+    int (*http_request)(struct ab_host *h, const struct ab_http_request *req, ab_http_cb cb,
+                        void *arg, struct ab_http **out);
+    /* Abandon a request: its callback will not run. NULL is allowed. */
+    void (*http_cancel)(struct ab_http *req);
+
+    /* Open a WebSocket (libwebsockets on the host loop). @opt and @cb are lent for the
+     * call. The host resolves the name off the loop on every call. cb->on_close (mandatory)
+     * runs exactly once per connection, later; *out (owned by the host) is valid until it
+     * returns. Reconnecting is the plugin's choice: use backoff_next() for the delay.
+     * Returns 0, AB_EINVAL, AB_ECONFIG (ws:// to a non-loopback host) or AB_ECLOSED. */
+    int (*ws_connect)(struct ab_host *h, const struct ab_ws_options *opt,
+                      const struct ab_ws_callbacks *cb, void *arg, struct ab_ws **out);
+    /* Queue a text message; @data is lent for the call (copied). Messages queued before
+     * on_open go out after the handshake. AB_ECLOSED once closing, AB_EFULL when over
+     * 64 MiB are queued. */
+    int (*ws_send)(struct ab_ws *ws, const char *data, size_t len);
+    /* Close with @code (1000-1003, 1007-1014, 3000-4999) and @reason (lent; cut to 123
+     * bytes) after the queued messages (before on_open: the attempt is abandoned);
+     * on_close follows, later, with this code. */
+    int (*ws_close)(struct ab_ws *ws, int code, const char *reason);
+
+    /* The next reconnect delay for @key (lent; e.g. "gateway"), per plugin: exponential
+     * from 1 s, doubling up to 60 s, with full jitter (uniform in [0, ceiling]). */
+    uint64_t (*backoff_next)(struct ab_host *h, const char *key);
+    /* Back to the first delay for @key, after a connection proved good. */
+    void (*backoff_reset)(struct ab_host *h, const char *key);
 };
 
 #endif

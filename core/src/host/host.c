@@ -10,8 +10,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "engine/backoff.h"
 #include "log.h"
+#include "net/http_client.h"
+#include "net/ws_client.h"
 #include "state/state_file.h"
+
+/* Reconnect delays handed out by backoff_next: 1 s doubling to 60 s, full jitter. */
+#define HOST_BACKOFF_BASE_MS 1000
+#define HOST_BACKOFF_CAP_MS 60000
 
 /* Arrays handed to plugins by config_strings: kept until the host is freed. */
 struct host_string_cache {
@@ -19,6 +26,23 @@ struct host_string_cache {
     char *key;
     const char **items; /* NULL-terminated; strings lent from the config tree */
 };
+
+/* One backoff_next key of a plugin. */
+struct host_backoff {
+    struct host_backoff *next;
+    char *key; /* owned */
+    struct backoff b;
+};
+
+/* The process's HTTP and WebSocket clients: one curl multi handle and one lws context,
+ * shared by every plugin, created on first use and closed with the last host. */
+static struct {
+    uv_loop_t *loop;              /* lent: the loop of the hosts */
+    int hosts;                    /* hosts alive */
+    struct http_client *http;     /* owned, or NULL until the first request */
+    struct ws_client *ws;         /* owned, or NULL until the first connect */
+    struct ws_client *ws_closing; /* closed, waiting for host_net_finish() */
+} host_net;
 
 struct ab_timer {
     uv_timer_t handle;
@@ -60,8 +84,8 @@ static int
 host_config_type_error(struct ab_host *h, const struct toml_value *v, const char *key,
                        const char *want)
 {
-    log_error(h->component, "config line %d: %s.%s: expected %s, found %s", v->line, h->name,
-              key, want, toml_type_name(v->type));
+    log_error(h->component, "config line %d: %s.%s: expected %s, found %s", v->line, h->name, key,
+              want, toml_type_name(v->type));
     return AB_ECONFIG;
 }
 
@@ -371,6 +395,118 @@ host_fd_unwatch(struct ab_fd_watch *w)
     }
 }
 
+/* The policy for a plugin's request: its config's ca_file and insecure keys. */
+static int
+host_net_policy(struct ab_host *h, struct net_policy *pol)
+{
+    int rc;
+
+    memset(pol, 0, sizeof(*pol));
+    pol->owner = h;
+    if ((rc = host_config_string(h, "ca_file", NULL, &pol->ca_file)) < 0)
+        return rc;
+    return host_config_bool(h, "insecure", false, &pol->insecure);
+}
+
+/* service: an HTTP request on the shared client. */
+static int
+host_http_request(struct ab_host *h, const struct ab_http_request *req, ab_http_cb cb, void *arg,
+                  struct ab_http **out)
+{
+    struct net_policy pol;
+    int rc;
+
+    if (!h || h->loop != host_net.loop)
+        return AB_EINVAL;
+    if ((rc = host_net_policy(h, &pol)) < 0)
+        return rc;
+    if (!host_net.http && (rc = http_client_new(h->loop, NULL, &host_net.http)) < 0)
+        return rc;
+    return http_client_request(host_net.http, req, &pol, cb, arg, out);
+}
+
+/* service: abandon a request. */
+static void
+host_http_cancel(struct ab_http *req)
+{
+    http_client_cancel(req);
+}
+
+/* service: open a WebSocket on the shared client. */
+static int
+host_ws_connect(struct ab_host *h, const struct ab_ws_options *opt,
+                const struct ab_ws_callbacks *cb, void *arg, struct ab_ws **out)
+{
+    struct net_policy pol;
+    int rc;
+
+    if (!h || h->loop != host_net.loop)
+        return AB_EINVAL;
+    if (host_net.ws_closing)
+        return AB_ECLOSED; /* lws allows one context per process, not one per restart */
+    if ((rc = host_net_policy(h, &pol)) < 0)
+        return rc;
+    if (!host_net.ws && (rc = ws_client_new(h->loop, &host_net.ws)) < 0)
+        return rc;
+    return ws_client_connect(host_net.ws, opt, &pol, cb, arg, out);
+}
+
+/* service: queue a text message. */
+static int
+host_ws_send(struct ab_ws *ws, const char *data, size_t len)
+{
+    return ws_client_send(ws, data, len);
+}
+
+/* service: close a WebSocket with a code. */
+static int
+host_ws_close(struct ab_ws *ws, int code, const char *reason)
+{
+    return ws_client_disconnect(ws, code, reason);
+}
+
+/* The backoff state of @key, created on first use. */
+static struct host_backoff *
+host_backoff_find(struct ab_host *h, const char *key, bool create)
+{
+    struct host_backoff *b;
+
+    for (b = h->backoffs; b; b = b->next)
+        if (strcmp(b->key, key) == 0)
+            return b;
+    if (!create || !(b = calloc(1, sizeof(*b))))
+        return NULL;
+    if (!(b->key = strdup(key))) {
+        free(b);
+        return NULL;
+    }
+    backoff_init(&b->b, HOST_BACKOFF_BASE_MS, HOST_BACKOFF_CAP_MS);
+    b->next = h->backoffs;
+    h->backoffs = b;
+    return b;
+}
+
+/* service: the next reconnect delay for a key. */
+static uint64_t
+host_backoff_next(struct ab_host *h, const char *key)
+{
+    struct host_backoff *b = h && key ? host_backoff_find(h, key, true) : NULL;
+
+    if (!b) /* out of memory: still never hammer the server */
+        return HOST_BACKOFF_CAP_MS;
+    return backoff_next_ms(&b->b, backoff_rand_xorshift, &h->rand_state);
+}
+
+/* service: a connection proved good. */
+static void
+host_backoff_reset(struct ab_host *h, const char *key)
+{
+    struct host_backoff *b = h && key ? host_backoff_find(h, key, false) : NULL;
+
+    if (b)
+        backoff_reset(&b->b);
+}
+
 const struct ab_host_services host_services = {
     .size = sizeof(struct ab_host_services),
     .log = host_log,
@@ -390,6 +526,13 @@ const struct ab_host_services host_services = {
     .state_put = host_state_put,
     .fd_watch = host_fd_watch,
     .fd_unwatch = host_fd_unwatch,
+    .http_request = host_http_request,
+    .http_cancel = host_http_cancel,
+    .ws_connect = host_ws_connect,
+    .ws_send = host_ws_send,
+    .ws_close = host_ws_close,
+    .backoff_next = host_backoff_next,
+    .backoff_reset = host_backoff_reset,
 };
 
 /* Make a host for one plugin instance. */
@@ -401,7 +544,14 @@ host_new(uv_loop_t *loop, const char *kind, const char *name, const struct toml_
 
     if (!h)
         return AB_ENOMEM;
+    if (host_net.hosts > 0 && host_net.loop != loop) {
+        free(h);
+        return AB_EINVAL; /* one loop per process: the network clients live on it */
+    }
+    host_net.loop = loop;
+    host_net.hosts++;
     h->loop = loop;
+    h->rand_state = uv_hrtime() ^ (uint64_t)(uintptr_t)h;
     h->table = table;
     if (sink)
         h->sink = *sink;
@@ -420,14 +570,49 @@ fail:
     return AB_ENOMEM;
 }
 
+/* Drop a freed host's network work; close the shared clients with the last host. */
+static void
+host_net_release(struct ab_host *h)
+{
+    http_client_cancel_owner(host_net.http, h);
+    ws_client_abandon_owner(host_net.ws, h);
+    if (--host_net.hosts > 0)
+        return;
+    http_client_close(host_net.http);
+    host_net.http = NULL;
+    if (host_net.ws) {
+        ws_client_close(host_net.ws);
+        if (ws_client_has_context(host_net.ws))
+            host_net.ws_closing = host_net.ws;
+        else
+            ws_client_finish(host_net.ws); /* lws never started: nothing to wait for */
+        host_net.ws = NULL;
+    }
+}
+
+/* Finish the WebSocket client's two-step teardown. */
+void
+host_net_finish(void)
+{
+    ws_client_finish(host_net.ws_closing);
+    host_net.ws_closing = NULL;
+}
+
 /* Free a host; warns about timers the plugin never released. */
 void
 host_free(struct ab_host *h)
 {
     struct host_string_cache *c, *next;
+    struct host_backoff *b, *bnext;
 
     if (!h)
         return;
+    host_net_release(h);
+    for (b = h->backoffs; b; b = bnext) {
+        bnext = b->next;
+        free(b->key);
+        free(b);
+    }
     if (h->open_timers > 0)
         log_warn(h->component, "closed with %d timer(s) never stopped", h->open_timers);
     for (c = h->cache; c; c = next) {

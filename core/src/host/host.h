@@ -21,19 +21,22 @@ struct host_sink {
 };
 
 struct host_string_cache;
+struct host_backoff;
 
 struct ab_host {
-    uv_loop_t *loop;                  /* lent */
-    char *name;                       /* owned: "discord" */
-    char component[80];               /* "chat-discord" for log lines */
-    const struct toml_table *table;   /* lent: the plugin's own [NAME] table, or NULL */
-    char *state_dir;                  /* owned: <[state] dir>/plugins/<name> */
+    uv_loop_t *loop;                /* lent */
+    char *name;                     /* owned: "discord" */
+    char component[80];             /* "chat-discord" for log lines */
+    const struct toml_table *table; /* lent: the plugin's own [NAME] table, or NULL */
+    char *state_dir;                /* owned: <[state] dir>/plugins/<name> */
     struct host_sink sink;
     bool connected;
-    char *detail;                     /* owned: the latest set_connected detail */
-    uint64_t changed_ms;              /* loop time of the last connected change */
-    struct host_string_cache *cache;  /* owned: arrays handed out by config_strings */
-    int open_timers;                  /* timers not yet released (leak check at close) */
+    char *detail;                    /* owned: the latest set_connected detail */
+    uint64_t changed_ms;             /* loop time of the last connected change */
+    struct host_string_cache *cache; /* owned: arrays handed out by config_strings */
+    int open_timers;                 /* timers not yet released (leak check at close) */
+    struct host_backoff *backoffs;   /* owned: backoff_next state per key */
+    uint64_t rand_state;             /* jitter for backoff_next */
 };
 
 /* The services table (static, shared by every plugin). */
@@ -41,11 +44,17 @@ extern const struct ab_host_services host_services;
 
 /* Make a host for plugin @name. @table and @loop are lent and must outlive it;
  * @state_root may be NULL (no state_get/put). */
-int host_new(uv_loop_t *loop, const char *kind, const char *name,
-             const struct toml_table *table, const char *state_root,
-             const struct host_sink *sink, struct ab_host **out);
+int host_new(uv_loop_t *loop, const char *kind, const char *name, const struct toml_table *table,
+             const char *state_root, const struct host_sink *sink, struct ab_host **out);
 
-/* Free a host after its plugin was closed. */
+/* Free a host after its plugin was closed. Its HTTP requests and WebSockets still open
+ * are dropped without callbacks. Freeing the last host closes the process's HTTP and
+ * WebSocket clients (do it from a loop callback, then let the loop run). */
 void host_free(struct ab_host *h);
+
+/* After the loop has run past the last host_free(): finish the WebSocket client's
+ * teardown (libwebsockets needs a second step outside its own callbacks). Run the loop
+ * once more before uv_loop_close(). Does nothing when no WebSocket was ever opened. */
+void host_net_finish(void);
 
 #endif

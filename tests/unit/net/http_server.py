@@ -1,0 +1,90 @@
+"""Loopback HTTP/1.1 server for the core's HTTP client tests (stdlib only).
+
+Prints its port on the first line of stdout, then serves until killed:
+  /echo          any method: JSON {method, path, headers (lower-case names), body}
+  /connections   JSON {connections: TCP connections accepted so far}
+  /slow?ms=N     answers after N ms
+  /hang          never answers
+  /ratelimit     429 with Retry-After and X-RateLimit-* headers
+  /big?bytes=N   N bytes of 'x'
+"""
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+connections = 0
+lock = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        global connections
+        with lock:
+            connections += 1
+        super().setup()
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body, headers=()):
+        if isinstance(body, str):
+            body = body.encode()
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def handle_any(self):
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if url.path == "/echo":
+            doc = {
+                "method": self.command,
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body": body.decode("utf-8", "replace"),
+            }
+            self.reply(200, json.dumps(doc), [("Content-Type", "application/json"),
+                                              ("X-Echo", "yes")])
+        elif url.path == "/connections":
+            with lock:
+                n = connections
+            self.reply(200, json.dumps({"connections": n}))
+        elif url.path == "/slow":
+            time.sleep(int(query["ms"][0]) / 1000.0)
+            self.reply(200, "slow")
+        elif url.path == "/hang":
+            time.sleep(60)
+        elif url.path == "/ratelimit":
+            self.reply(429, json.dumps({"message": "You are being rate limited.",
+                                        "retry_after": 2.5, "global": True}),
+                       [("Retry-After", "3"), ("X-RateLimit-Limit", "5"),
+                        ("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset-After", "2.5"),
+                        ("X-RateLimit-Bucket", "abc123"), ("X-RateLimit-Global", "true"),
+                        ("X-RateLimit-Scope", "global")])
+        elif url.path == "/big":
+            self.reply(200, b"x" * int(query["bytes"][0]))
+        else:
+            self.reply(404, "no such path")
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
+
+
+def main():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+/* Python loopback servers and loop helpers for the net tests. */
+#include "net_fixture.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Start the script and read its port line. */
+void
+net_server_start(struct net_server *s, const char *script)
+{
+    const char *root = getenv("AB_SOURCE_ROOT");
+    const char *python = getenv("AB_TEST_PYTHON");
+    char path[4096], line[32] = {0};
+    struct pollfd p;
+    int fds[2];
+    size_t got = 0;
+
+    ck_assert_ptr_nonnull(root);
+    snprintf(path, sizeof(path), "%s/tests/unit/net/%s", root, script);
+    ck_assert_int_eq(pipe(fds), 0);
+    s->pid = fork();
+    ck_assert_int_ge(s->pid, 0);
+    if (s->pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl(python ? python : "/usr/bin/python3", "python3", path, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    p = (struct pollfd){.fd = fds[0], .events = POLLIN};
+    while (got < sizeof(line) - 1 && !memchr(line, '\n', got)) {
+        ssize_t n;
+        ck_assert_msg(poll(&p, 1, 10000) == 1, "%s did not print its port", script);
+        n = read(fds[0], line + got, sizeof(line) - 1 - got);
+        ck_assert_msg(n > 0, "%s exited before printing its port", script);
+        got += (size_t)n;
+    }
+    close(fds[0]);
+    s->port = atoi(line);
+    ck_assert_int_gt(s->port, 0);
+}
+
+/* Kill by pid and reap. */
+void
+net_server_stop(struct net_server *s)
+{
+    if (s->pid > 0) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+    }
+    s->pid = 0;
+}
+
+/* A timer that keeps the loop turning so the condition is checked at least every 5 ms. */
+static void
+net_tick(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* Run until the flag or the deadline. */
+bool
+net_run_until(uv_loop_t *loop, const bool *done, uint64_t timeout_ms)
+{
+    uv_timer_t tick;
+    uint64_t deadline;
+
+    uv_update_time(loop);
+    deadline = uv_now(loop) + timeout_ms;
+    uv_timer_init(loop, &tick);
+    uv_timer_start(&tick, net_tick, 5, 5);
+    while ((!done || !*done) && uv_now(loop) < deadline)
+        uv_run(loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&tick, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    return done && *done;
+}
+
+/* Run for a fixed time. */
+void
+net_run_for(uv_loop_t *loop, uint64_t ms)
+{
+    net_run_until(loop, NULL, ms);
+}
+
+/* Bind port 0, read the port, close. */
+int
+net_free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* One suite, fork mode, 30 s per test. */
+int
+net_main(const char *name, const TTest *const *tests, size_t n)
+{
+    Suite *s = suite_create(name);
+    TCase *tc = tcase_create("all");
+    SRunner *sr;
+    int failed;
+
+    tcase_set_timeout(tc, 30);
+    for (size_t i = 0; i < n; i++)
+        tcase_add_test(tc, tests[i]);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

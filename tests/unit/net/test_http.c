@@ -1,0 +1,455 @@
+/* The HTTP client against a loopback Python server: methods, headers, bodies, keep-alive,
+ * timeouts, rate-limit headers, the body cap, cancel and close. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include <agent-broker/errors.h>
+
+#include "net/http_client.h"
+#include "net_fixture.h"
+
+/* What one request came back with (copied out of the callback). */
+struct result {
+    bool done;
+    int calls;
+    int error;
+    char error_text[256];
+    long status;
+    char *body;
+    size_t body_len;
+    char x_echo[16];
+    uint64_t retry_after_ms;
+    int64_t remaining;
+    uint64_t reset_after_ms;
+    char bucket[32];
+    bool global;
+    char retry_after_header[16];
+};
+
+struct fx {
+    uv_loop_t loop;
+    struct net_server srv;
+    struct http_client *http;
+    char url[256];
+};
+
+static void
+fx_start(struct fx *f, size_t max_body)
+{
+    struct http_client_options o = {.max_body = max_body};
+
+    net_server_start(&f->srv, "http_server.py");
+    ck_assert_int_eq(uv_loop_init(&f->loop), 0);
+    ck_assert_int_eq(http_client_new(&f->loop, &o, &f->http), 0);
+}
+
+/* Close the client, run the loop empty, and insist it closes. */
+static void
+fx_stop(struct fx *f)
+{
+    http_client_close(f->http);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    net_server_stop(&f->srv);
+    ck_assert_int_eq(uv_loop_close(&f->loop), 0);
+}
+
+static const char *
+fx_url(struct fx *f, const char *path)
+{
+    snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d%s", f->srv.port, path);
+    return f->url;
+}
+
+static void
+on_done(void *arg, const struct ab_http_response *r)
+{
+    struct result *res = arg;
+    const char *v;
+
+    res->calls++;
+    res->done = true;
+    res->error = r->error;
+    snprintf(res->error_text, sizeof(res->error_text), "%s", r->error_text);
+    res->status = r->status;
+    free(res->body);
+    res->body = malloc(r->body_len + 1);
+    memcpy(res->body, r->body, r->body_len + 1);
+    res->body_len = r->body_len;
+    snprintf(res->x_echo, sizeof(res->x_echo), "%s", (v = ab_http_header(r, "x-ECHO")) ? v : "");
+    res->retry_after_ms = r->retry_after_ms;
+    res->remaining = r->ratelimit_remaining;
+    res->reset_after_ms = r->ratelimit_reset_after_ms;
+    snprintf(res->bucket, sizeof(res->bucket), "%s",
+             r->ratelimit_bucket ? r->ratelimit_bucket : "");
+    res->global = r->ratelimit_global;
+    v = ab_http_header(r, "Retry-After");
+    snprintf(res->retry_after_header, sizeof(res->retry_after_header), "%s", v ? v : "");
+}
+
+/* Run one request to completion. */
+static void
+fx_fetch(struct fx *f, const struct ab_http_request *req, struct result *res)
+{
+    struct ab_http *h;
+
+    ck_assert_int_eq(http_client_request(f->http, req, NULL, on_done, res, &h), 0);
+    ck_assert_int_eq(res->calls, 0); /* never inside the call */
+    ck_assert(net_run_until(&f->loop, &res->done, 10000));
+}
+
+START_TEST(get_returns_status_headers_and_body)
+{
+    static const char *const hdrs[] = {"X-Test: one two", "Authorization: Bot secret", NULL};
+    struct fx f;
+    struct result res = {0};
+    cJSON *doc;
+
+    fx_start(&f, 0);
+    fx_fetch(&f,
+             &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                       .url = fx_url(&f, "/echo?q=1"),
+                                       .headers = hdrs},
+             &res);
+    ck_assert_int_eq(res.error, 0);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_str_eq(res.x_echo, "yes");
+    ck_assert_ptr_nonnull(doc = cJSON_ParseWithLength(res.body, res.body_len));
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(doc, "method")->valuestring, "GET");
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(doc, "path")->valuestring, "/echo?q=1");
+    ck_assert_str_eq(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "headers"), "x-test")
+            ->valuestring,
+        "one two");
+    cJSON_Delete(doc);
+    free(res.body);
+    fx_stop(&f);
+}
+END_TEST
+
+/* Send @method with @body to /echo and check what the server saw. */
+static void
+check_method(struct fx *f, const char *method, const char *body)
+{
+    static const char *const hdrs[] = {"Content-Type: application/json", NULL};
+    struct result res = {0};
+    cJSON *doc;
+
+    fx_fetch(f,
+             &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                       .method = method,
+                                       .url = fx_url(f, "/echo"),
+                                       .headers = hdrs,
+                                       .body = body,
+                                       .body_len = body ? strlen(body) : 0},
+             &res);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_ptr_nonnull(doc = cJSON_ParseWithLength(res.body, res.body_len));
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(doc, "method")->valuestring, method);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(doc, "body")->valuestring, body ? body : "");
+    cJSON_Delete(doc);
+    free(res.body);
+}
+
+START_TEST(post_patch_put_delete_send_method_and_body)
+{
+    struct fx f;
+    char big[5000];
+
+    memset(big, 'b', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    fx_start(&f, 0);
+    check_method(&f, "POST", "{\"content\":\"hello\"}");
+    check_method(&f, "PATCH", "{\"content\":\"edited\"}");
+    check_method(&f, "PUT", big); /* over 1 KiB: no 100-continue stall */
+    check_method(&f, "DELETE", NULL);
+    check_method(&f, "POST", NULL);
+    fx_stop(&f);
+}
+END_TEST
+
+/* Chain @left GETs, each started from the previous one's callback. */
+struct chain {
+    struct http_client *http;
+    const char *url;
+    int left;
+    bool done;
+    int failures;
+};
+
+static void
+chain_next(void *arg, const struct ab_http_response *r)
+{
+    struct chain *c = arg;
+    struct ab_http *h;
+
+    if (r->error || r->status != 200)
+        c->failures++;
+    if (--c->left == 0) {
+        c->done = true;
+        return;
+    }
+    ck_assert_int_eq(http_client_request(c->http,
+                                         &(struct ab_http_request){
+                                             .size = sizeof(struct ab_http_request), .url = c->url},
+                                         NULL, chain_next, c, &h),
+                     0);
+}
+
+START_TEST(keep_alive_reuses_one_connection)
+{
+    struct fx f;
+    struct chain c = {.left = 6};
+    struct result res = {0};
+    struct ab_http *h;
+    cJSON *doc;
+
+    fx_start(&f, 0);
+    c.http = f.http;
+    c.url = fx_url(&f, "/echo");
+    ck_assert_int_eq(
+        http_client_request(
+            f.http, &(struct ab_http_request){.size = sizeof(struct ab_http_request), .url = c.url},
+            NULL, chain_next, &c, &h),
+        0);
+    ck_assert(net_run_until(&f.loop, &c.done, 10000));
+    ck_assert_int_eq(c.failures, 0);
+    fx_fetch(&f,
+             &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                       .url = fx_url(&f, "/connections")},
+             &res);
+    ck_assert_ptr_nonnull(doc = cJSON_ParseWithLength(res.body, res.body_len));
+    /* 7 requests, one TCP connection */
+    ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(doc, "connections")->valuedouble, 1);
+    cJSON_Delete(doc);
+    free(res.body);
+    fx_stop(&f);
+}
+END_TEST
+
+START_TEST(timeout_fails_with_etimedout)
+{
+    struct fx f;
+    struct result res = {0};
+    uint64_t t0;
+
+    fx_start(&f, 0);
+    t0 = uv_hrtime();
+    fx_fetch(&f,
+             &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                       .url = fx_url(&f, "/slow?ms=5000"),
+                                       .timeout_ms = 300},
+             &res);
+    ck_assert_int_eq(res.error, AB_ETIMEDOUT);
+    ck_assert_int_eq(res.status, 0);
+    ck_assert_str_ne(res.error_text, "");
+    ck_assert_uint_ge((uv_hrtime() - t0) / 1000000, 250);
+    ck_assert_uint_lt((uv_hrtime() - t0) / 1000000, 3000);
+    free(res.body);
+    fx_stop(&f);
+}
+END_TEST
+
+START_TEST(rate_limited_429_exposes_retry_after_and_bucket)
+{
+    struct fx f;
+    struct result res = {0};
+
+    fx_start(&f, 0);
+    fx_fetch(&f,
+             &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                       .url = fx_url(&f, "/ratelimit")},
+             &res);
+    ck_assert_int_eq(res.error, 0);
+    ck_assert_int_eq(res.status, 429);
+    ck_assert_uint_eq(res.retry_after_ms, 3000);
+    ck_assert_str_eq(res.retry_after_header, "3");
+    ck_assert_int_eq(res.remaining, 0);
+    ck_assert_uint_eq(res.reset_after_ms, 2500);
+    ck_assert_str_eq(res.bucket, "abc123");
+    ck_assert(res.global);
+    ck_assert_ptr_nonnull(strstr(res.body, "\"retry_after\": 2.5"));
+    free(res.body);
+    fx_stop(&f);
+}
+END_TEST
+
+START_TEST(body_over_the_cap_fails_with_efull)
+{
+    struct fx f;
+    struct result small = {0}, big = {0};
+
+    fx_start(&f, 4096);
+    fx_fetch(&f,
+             &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                       .url = fx_url(&f, "/big?bytes=4096")},
+             &small);
+    ck_assert_int_eq(small.error, 0);
+    ck_assert_uint_eq(small.body_len, 4096);
+    fx_fetch(&f,
+             &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                       .url = fx_url(&f, "/big?bytes=4097")},
+             &big);
+    ck_assert_int_eq(big.error, AB_EFULL);
+    ck_assert_ptr_nonnull(strstr(big.error_text, "4096"));
+    free(small.body);
+    free(big.body);
+    fx_stop(&f);
+}
+END_TEST
+
+START_TEST(default_cap_is_8_mib)
+{
+    struct fx f;
+    struct result res = {0};
+
+    fx_start(&f, 0);
+    fx_fetch(&f,
+             &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                       .url = fx_url(&f, "/big?bytes=8388609")},
+             &res);
+    ck_assert_int_eq(res.error, AB_EFULL);
+    free(res.body);
+    fx_stop(&f);
+}
+END_TEST
+
+START_TEST(cancel_in_flight_never_calls_back)
+{
+    struct fx f;
+    struct result res = {0};
+    struct ab_http *h;
+
+    fx_start(&f, 0);
+    ck_assert_int_eq(
+        http_client_request(f.http,
+                            &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                                      .url = fx_url(&f, "/hang")},
+                            NULL, on_done, &res, &h),
+        0);
+    net_run_for(&f.loop, 200);
+    ck_assert_uint_eq(http_client_pending(f.http), 1);
+    http_client_cancel(h);
+    ck_assert_uint_eq(http_client_pending(f.http), 0);
+    net_run_for(&f.loop, 200);
+    ck_assert_int_eq(res.calls, 0);
+    fx_stop(&f);
+    ck_assert_int_eq(res.calls, 0);
+}
+END_TEST
+
+START_TEST(close_cancels_pending_requests)
+{
+    struct fx f;
+    struct result res[3] = {{0}};
+    struct ab_http *h;
+
+    fx_start(&f, 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(
+            http_client_request(f.http,
+                                &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                                          .url = fx_url(&f, "/hang")},
+                                NULL, on_done, &res[i], &h),
+            0);
+    net_run_for(&f.loop, 200);
+    http_client_close(f.http);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(res[i].calls, 1);
+        ck_assert_int_eq(res[i].error, AB_ECANCELED);
+        free(res[i].body);
+    }
+    f.http = NULL;
+    fx_stop(&f); /* closing NULL is allowed; the loop must still close */
+}
+END_TEST
+
+START_TEST(connection_refused_reports_eio_with_text)
+{
+    struct fx f;
+    struct result res = {0};
+    char url[64];
+
+    fx_start(&f, 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/", net_free_port());
+    fx_fetch(&f, &(struct ab_http_request){.size = sizeof(struct ab_http_request), .url = url},
+             &res);
+    ck_assert_int_eq(res.error, AB_EIO);
+    ck_assert_int_eq(res.status, 0);
+    ck_assert_str_ne(res.error_text, "");
+    free(res.body);
+    fx_stop(&f);
+}
+END_TEST
+
+START_TEST(bad_requests_are_refused_at_once)
+{
+    static const char *const injected[] = {"X-A: b\r\nX-Evil: 1", NULL};
+    static const char *const nameless[] = {": value", NULL};
+    struct fx f;
+    struct result res = {0};
+    struct ab_http *h;
+    const size_t sz = sizeof(struct ab_http_request);
+
+    fx_start(&f, 0);
+    ck_assert_int_eq(
+        http_client_request(f.http,
+                            &(struct ab_http_request){.size = sz, .url = "http://discord.com/api"},
+                            NULL, on_done, &res, &h),
+        AB_ECONFIG);
+    ck_assert_int_eq(http_client_request(f.http,
+                                         &(struct ab_http_request){.size = sz, .url = "ws://x/"},
+                                         NULL, on_done, &res, &h),
+                     AB_EINVAL);
+    ck_assert_int_eq(
+        http_client_request(
+            f.http, &(struct ab_http_request){.size = sz, .method = "get", .url = fx_url(&f, "/")},
+            NULL, on_done, &res, &h),
+        AB_EINVAL);
+    ck_assert_int_eq(
+        http_client_request(
+            f.http,
+            &(struct ab_http_request){.size = sz, .headers = injected, .url = fx_url(&f, "/")},
+            NULL, on_done, &res, &h),
+        AB_EINVAL);
+    ck_assert_int_eq(
+        http_client_request(
+            f.http,
+            &(struct ab_http_request){.size = sz, .headers = nameless, .url = fx_url(&f, "/")},
+            NULL, on_done, &res, &h),
+        AB_EINVAL);
+    ck_assert_int_eq(
+        http_client_request(
+            f.http, &(struct ab_http_request){.size = sz, .body_len = 3, .url = fx_url(&f, "/")},
+            NULL, on_done, &res, &h),
+        AB_EINVAL);
+    ck_assert_uint_eq(http_client_pending(f.http), 0);
+    net_run_for(&f.loop, 50);
+    ck_assert_int_eq(res.calls, 0);
+    fx_stop(&f);
+}
+END_TEST
+
+int
+main(void)
+{
+    const TTest *const tests[] = {
+        get_returns_status_headers_and_body,
+        post_patch_put_delete_send_method_and_body,
+        keep_alive_reuses_one_connection,
+        timeout_fails_with_etimedout,
+        rate_limited_429_exposes_retry_after_and_bucket,
+        body_over_the_cap_fails_with_efull,
+        default_cap_is_8_mib,
+        cancel_in_flight_never_calls_back,
+        close_cancels_pending_requests,
+        connection_refused_reports_eio_with_text,
+        bad_requests_are_refused_at_once,
+    };
+
+    return net_main("http", tests, sizeof(tests) / sizeof(tests[0]));
+}
