@@ -627,6 +627,7 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
              started, d->agent.command);
     exit_code = CLI_EXIT_OK;
     uv_run(&d->loop, UV_RUN_DEFAULT);
+    host_net_finish(); /* libwebsockets' second teardown step, after the loop ran dry */
     exit_code = d->exit_code;
     goto out_loop_close;
 

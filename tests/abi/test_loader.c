@@ -28,7 +28,9 @@ START_TEST(valid_plugin_is_accepted)
     ck_assert_uint_eq(set.count, 1);
     ck_assert_ptr_nonnull(set.items[0].desc);
     ck_assert_str_eq(set.items[0].desc->name, "fixture");
-    ck_assert_str_eq(set.items[0].abi, "1.0");
+    char abi[32];
+    snprintf(abi, sizeof(abi), "%d.%d", AB_ABI_MAJOR, AB_ABI_MINOR);
+    ck_assert_str_eq(set.items[0].abi, abi);
     ck_assert_ptr_nonnull(plugin_set_find(&set, AB_PLUGIN_CHAT, "fixture"));
     ck_assert_ptr_null(plugin_set_find(&set, AB_PLUGIN_AGENT, "fixture"));
     ck_assert_uint_eq(plugin_set_refused(&set), 0);

@@ -2,6 +2,10 @@
 # A third-party plugin built out of tree with only the installed headers and
 # `pkg-config --cflags agent-broker-plugin`, then loaded by the installed binary.
 set -u
+hdr=${AB_SOURCE_ROOT:?}/core/include/agent-broker/plugin.h
+major=$(sed -n 's/^#define AB_ABI_MAJOR \([0-9]*\).*/\1/p' "$hdr")
+minor=$(sed -n 's/^#define AB_ABI_MINOR \([0-9]*\).*/\1/p' "$hdr")
+abi="$major.$minor"
 fail() { echo "FAIL: $*"; exit 1; }
 build=${AB_BUILD_ROOT:?}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -41,6 +45,6 @@ case "$cflags" in *"$AB_SOURCE_ROOT/core"*) fail "cflags point into the source t
 out=$(cd "$tmp" && AGENT_BROKER_PLUGIN_PATH="$tmp/plugins:$plugdir" "$bin" plugins 2>&1); rc=$?
 echo "$out"
 [ $rc -eq 0 ] || fail "plugins exit $rc"
-echo "$out" | grep -q "^chat   echo  *0.0.1  *1.0  *$tmp/plugins/chat-echo.so" || fail "echo plugin not listed"
+echo "$out" | grep -q "^chat   echo  *0.0.1  *$abi  *$tmp/plugins/chat-echo.so" || fail "echo plugin not listed"
 echo "$out" | grep -q "^agent  codex " || fail "installed plugins not listed"
 echo ok

@@ -32,7 +32,10 @@ net_server_start(struct net_server *s, const char *script)
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
-        execl(python ? python : "/usr/bin/python3", "python3", path, (char *)NULL);
+        /* argv[0] must be the real path: Python finds its prefix from argv[0] through
+         * PATH, and a pyenv python3 first on PATH would hide Debian's modules. */
+        python = python ? python : "/usr/bin/python3";
+        execl(python, python, path, (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
