@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,12 +63,16 @@ real_agent_model_start(struct real_agent *a)
 {
     char script[512];
     int fds[2];
+    pid_t parent = getpid();
 
     snprintf(script, sizeof(script), "%s/tests/acp/fake-model.js", getenv("AB_SOURCE_ROOT"));
     ck_assert_int_eq(pipe(fds), 0);
     a->model_pid = fork();
     ck_assert_int_ge(a->model_pid, 0);
     if (a->model_pid == 0) {
+        /* A failed assertion ends the test without real_agent_close(): die with it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+            _exit(126);
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
