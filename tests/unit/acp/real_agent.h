@@ -11,8 +11,6 @@
 
 struct real_agent {
     struct fx f;         /* loop, pool, launch; f.dir is the scratch root */
-    char node[512];      /* Node 22 binary */
-    char entry[512];     /* the agent's JS entry point */
     const char *args[6]; /* entry, agent flags..., NULL (lent to f.launch.args) */
     char work[192];      /* the agent's cwd: the tool writes x.txt here */
     char home[192];      /* HOME */
@@ -26,16 +24,16 @@ struct real_agent {
     int port; /* the fake model's port */
 };
 
-/* Fill @node and @entry (tests/node_modules/@entry_rel); returns 0, or 77 (skip) after
- * saying so on stderr when Node 22 or the agent package is not installed. */
-int real_agent_installed(const char *entry_rel, char *node, size_t node_size, char *entry,
-                         size_t entry_size);
+/* main() of a real agent's test program: find Node 22 and the agent's entry point
+ * tests/node_modules/@entry_rel, then run @tests (NULL-terminated, lent) as suite and
+ * case @name. Returns 77 (skip) after saying so on stderr when either is not installed,
+ * else main()'s exit code. */
+int real_agent_main(const char *name, const char *entry_rel, const TTest *const *tests);
 
 /* Make the scratch dirs, start the fake model and prepare a pool launch of
- * "node @entry @flags..." (@flags NULL-terminated, lent, at most 4) with HOME and TMPDIR
+ * "node ENTRY @flags..." (@flags NULL-terminated, lent, at most 4) with HOME and TMPDIR
  * set. Add the agent's env with real_agent_env(), then call real_agent_start(). */
-void real_agent_init(struct real_agent *a, const char *node, const char *entry,
-                     const char *const *flags);
+void real_agent_init(struct real_agent *a, const char *const *flags);
 
 /* Add one "K=V" to the agent's environment; printf-style (@fmt lent). */
 void real_agent_env(struct real_agent *a, const char *fmt, ...)

@@ -7,13 +7,11 @@
 
 #include "real_agent.h"
 
-static char node[512], entry[512];
-
 /* A pool on claude-agent-acp with permission mode @mode. */
 static void
 claude_start(struct real_agent *a, enum acp_perm_mode mode)
 {
-    real_agent_init(a, node, entry, NULL);
+    real_agent_init(a, NULL);
     real_agent_env(a, "ANTHROPIC_BASE_URL=http://127.0.0.1:%d", a->port);
     real_agent_env(a, "ANTHROPIC_API_KEY=sk-ant-fake");
     real_agent_env(a, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1");
@@ -50,17 +48,9 @@ END_TEST
 int
 main(void)
 {
-    Suite *s = suite_create("acp-claude");
-    TCase *tc = tcase_create("claude");
-    int rc;
+    const TTest *const tests[] = {claude_streams_writes_with_our_auto_answer_and_cancels,
+                                  claude_asks_us_and_honours_a_rejection, NULL};
 
-    rc = real_agent_installed("@agentclientprotocol/claude-agent-acp/dist/index.js", node,
-                              sizeof(node), entry, sizeof(entry));
-    if (rc)
-        return rc;
-    tcase_set_timeout(tc, 240);
-    tcase_add_test(tc, claude_streams_writes_with_our_auto_answer_and_cancels);
-    tcase_add_test(tc, claude_asks_us_and_honours_a_rejection);
-    suite_add_tcase(s, tc);
-    return fx_run(s);
+    return real_agent_main("acp-claude", "@agentclientprotocol/claude-agent-acp/dist/index.js",
+                           tests);
 }

@@ -9,8 +9,6 @@
 
 #include "real_agent.h"
 
-static char node[512], entry[512];
-
 /* Turn off usage statistics: with them on, gemini resolves Google hosts (DNS). */
 static void
 gemini_settings_write(const struct real_agent *a)
@@ -33,7 +31,7 @@ gemini_start(struct real_agent *a, enum acp_perm_mode mode, bool trusted)
 {
     static const char *const flags[] = {"--acp", NULL};
 
-    real_agent_init(a, node, entry, flags);
+    real_agent_init(a, flags);
     gemini_settings_write(a);
     /* A base URL selects auth type "gateway": the key is never checked, no authenticate. */
     real_agent_env(a, "GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:%d", a->port);
@@ -93,18 +91,9 @@ END_TEST
 int
 main(void)
 {
-    Suite *s = suite_create("acp-gemini");
-    TCase *tc = tcase_create("gemini");
-    int rc;
+    const TTest *const tests[] = {gemini_streams_writes_with_our_auto_answer_and_cancels,
+                                  gemini_asks_us_and_honours_a_rejection,
+                                  gemini_untrusted_folder_fails_the_tool_on_allow_always, NULL};
 
-    rc = real_agent_installed("@google/gemini-cli/bundle/gemini.js", node, sizeof(node), entry,
-                              sizeof(entry));
-    if (rc)
-        return rc;
-    tcase_set_timeout(tc, 240);
-    tcase_add_test(tc, gemini_streams_writes_with_our_auto_answer_and_cancels);
-    tcase_add_test(tc, gemini_asks_us_and_honours_a_rejection);
-    tcase_add_test(tc, gemini_untrusted_folder_fails_the_tool_on_allow_always);
-    suite_add_tcase(s, tc);
-    return fx_run(s);
+    return real_agent_main("acp-gemini", "@google/gemini-cli/bundle/gemini.js", tests);
 }
