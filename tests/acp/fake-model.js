@@ -66,9 +66,11 @@ function scenarioDeltas(scenario) {
     return CANNED;
 }
 
-// Find the session working directory in the prompt text the agent sends to the model.
+// Find the session working directory in the prompt text the agent sends to the model:
+// "Working directory: /…" (claude: "Primary working directory:", in the first user
+// message), or gemini's "Workspace Directories:** - /…" in its <session_context>.
 function workdirGuess(text) {
-    const m = /(?:Working directory|current working directory(?: is)?|working in the directory)\s*:?\s*(\/[^\s'"`<>]*)/i
+    const m = /(?:Working directory|current working directory(?: is)?|working in the directory|Workspace Directories:\**)\s*:?\s*-?\s*(\/[^\s'"`<>]*)/i
         .exec(text);
     return m ? m[1].replace(/[.,;]+$/, '') : os.tmpdir();
 }
@@ -213,7 +215,8 @@ function anthropicMessages(req, res, body) {
     };
     if (scenario === 'tool') {
         const sys = typeof body.system === 'string' ? body.system : textOf(body.system);
-        const input = { file_path: path.join(workdirGuess(sys + '\n' + text), 'x.txt'), content: 'hi\n' };
+        const all = (body.messages || []).map((m) => (m ? textOf(m.content) : '')).join('\n');
+        const input = { file_path: path.join(workdirGuess(sys + '\n' + all), 'x.txt'), content: 'hi\n' };
         sseEvent(res, 'content_block_start', { type: 'content_block_start', index: 0,
             content_block: { type: 'tool_use', id: `toolu_${n}`, name: 'Write', input: {} } });
         sseEvent(res, 'content_block_delta', { type: 'content_block_delta', index: 0,
@@ -263,8 +266,9 @@ function gemini(req, res, body, streaming) {
     const scenario = scenarioPick(text, followUp, hasTools);
     logRequest(req, scenario);
     const sys = body.systemInstruction ? textOf(body.systemInstruction.parts) : '';
+    const all = (body.contents || []).map((c) => (c ? textOf(c.parts) : '')).join('\n');
     const toolPart = { functionCall: { name: 'write_file',
-        args: { file_path: path.join(workdirGuess(sys + '\n' + text), 'x.txt'), content: 'hi\n' } } };
+        args: { file_path: path.join(workdirGuess(sys + '\n' + all), 'x.txt'), content: 'hi\n' } } };
     if (!streaming) {
         const gc = body.generationConfig || {};
         /* the model router asks for JSON: give it a harmless verdict */
