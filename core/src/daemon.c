@@ -3,6 +3,7 @@
 #include "daemon.h"
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,11 @@ daemon_launch(struct daemon *d)
                            ? a->ops->auth_method
                            : NULL,
         .auth_hint = a->auth_hint,
+        .session_mode = a->preset && a->preset->size >= offsetof(struct ab_agent_preset,
+                                                                 session_mode) +
+                                                            sizeof(const char *)
+                            ? a->preset->session_mode
+                            : NULL,
     };
 }
 

@@ -5,7 +5,8 @@
 #include <agent-broker/plugin.h>
 
 static const char *const claude_args[] = {NULL};
-static const char *const claude_env[] = {NULL};
+/* No telemetry or update checks from a server daemon. */
+static const char *const claude_env[] = {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", NULL};
 static const char *const claude_inherit[] = {"ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN",
                                              "ANTHROPIC_BASE_URL", "CLAUDE_CODE_EXECUTABLE", NULL};
 static const char *const claude_names[] = {"claude-agent-acp", NULL};
@@ -20,6 +21,9 @@ static const struct ab_agent_preset claude_preset_data = {
     .home = "/home/node",
     .auth_hint = "claude setup-token, then set CLAUDE_CODE_OAUTH_TOKEN",
     .flags = AB_AGENT_SHARED_PROCESS,
+    /* claude-agent-acp starts in its own "auto" mode, where a classifier approves tools
+     * and the client is never asked: "default" routes permission requests to us. */
+    .session_mode = "default",
 };
 
 /* Return the preset's static defaults. */

@@ -5,7 +5,10 @@
 #include <agent-broker/plugin.h>
 
 static const char *const gemini_args[] = {"--acp", NULL};
-static const char *const gemini_env[] = {"GEMINI_CLI_NO_RELAUNCH=true", NULL};
+/* The working directory is the bot's workspace: trust it, or every "allow always"
+ * answer fails with "Cannot enable privileged approval modes in an untrusted folder". */
+static const char *const gemini_env[] = {"GEMINI_CLI_NO_RELAUNCH=true",
+                                         "GEMINI_CLI_TRUST_WORKSPACE=true", NULL};
 static const char *const gemini_inherit[] = {
     "GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_CLOUD_PROJECT", NULL};
 static const char *const gemini_names[] = {"gemini", NULL};

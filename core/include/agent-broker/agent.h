@@ -30,6 +30,7 @@ struct ab_agent_preset {
     const char *home;                 /* home directory in the container image */
     const char *auth_hint;            /* what a user runs to log in */
     uint32_t flags;                   /* AB_AGENT_* */
+    const char *session_mode;         /* ABI 1.1: session/set_mode after session/new, or NULL */
 };
 
 /* The agent plugin's operations. The host reads no member past `size`.
