@@ -417,10 +417,13 @@ config_read_section(const struct key_spec *specs, size_t nspecs, const char *sec
     return 0;
 }
 
-/* Platform keys the bundled plugins read: not unknown. */
+/* Platform keys the bundled plugins read: not unknown. A third-party plugin's own
+ * keys cannot be known here: every key of its section counts as known. */
 static bool
 config_platform_key_known(const char *platform, const char *key)
 {
+    if (strcmp(platform, "discord") != 0 && strcmp(platform, "slack") != 0)
+        return true;
     for (size_t i = 0; i < sizeof(platform_keys) / sizeof(platform_keys[0]); i++)
         if (strcmp(platform_keys[i].platform, platform) == 0 &&
             strcmp(platform_keys[i].key, key) == 0)

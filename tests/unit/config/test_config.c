@@ -197,6 +197,25 @@ START_TEST(unknown_keys_and_openab_sections_warn)
 }
 END_TEST
 
+START_TEST(third_party_plugin_keys_are_not_unknown)
+{
+    struct config cfg;
+    struct diag d;
+
+    setenv("T_TOKEN", "tok-abcdef", 1);
+    ck_assert_int_eq(load("[plugins]\nchat = [\"matrix\", \"discord\"]\n[matrix]\nhomeserver = "
+                          "\"https://m.example\"\nallowed_users = [\"@a:b\"]\n[discord]\nbot_token "
+                          "= \"${T_TOKEN}\"\nbot_tokn = \"x\"\n",
+                          &cfg, &d),
+                     0);
+    ck_assert_ptr_null(diag_for(&d, "matrix.homeserver"));
+    ck_assert_ptr_nonnull(diag_for(&d, "discord.bot_tokn"));
+    ck_assert_str_eq(config_chat(&cfg, "matrix")->allowed_users.items[0], "@a:b");
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
 START_TEST(plain_http_only_to_loopback)
 {
     struct config cfg;
@@ -306,6 +325,7 @@ config_suite(void)
     tcase_add_test(tc, integer_ids_become_exact_strings_and_floats_are_rejected);
     tcase_add_test(tc, unknown_keys_and_openab_sections_warn);
     tcase_add_test(tc, plain_http_only_to_loopback);
+    tcase_add_test(tc, third_party_plugin_keys_are_not_unknown);
     tcase_add_test(tc, placeholder_token_is_rejected);
     tcase_add_test(tc, chat_defaults_to_sections_present_and_plugins_chat_overrides);
     tcase_add_test(tc, state_dir_tilde_expands_to_home);
