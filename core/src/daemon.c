@@ -132,11 +132,11 @@ daemon_launch(struct daemon *d)
                            ? a->ops->auth_method
                            : NULL,
         .auth_hint = a->auth_hint,
-        .session_mode = a->preset && a->preset->size >= offsetof(struct ab_agent_preset,
-                                                                 session_mode) +
-                                                            sizeof(const char *)
-                            ? a->preset->session_mode
-                            : NULL,
+        .session_mode =
+            a->preset && a->preset->size >=
+                             offsetof(struct ab_agent_preset, session_mode) + sizeof(const char *)
+                ? a->preset->session_mode
+                : NULL,
     };
 }
 

@@ -43,13 +43,13 @@ struct ab_msg_ref {
 /* One inbound chat message, normalised by a chat plugin. Every pointer is lent for
  * the duration of deliver(); the core copies what it keeps. Ids are strings. */
 struct ab_inbound {
-    uint32_t size;               /* sizeof(struct ab_inbound) at the plugin's build */
-    const char *conversation;    /* stable key of the conversation: thread id, Slack thread_ts
-                                    (with channel), or the message id a new thread will take */
-    const char *channel_id;      /* where the message was posted (a thread id inside threads) */
-    const char *parent_id;       /* the thread's parent channel, or NULL when not in a thread */
-    const char *message_id;      /* the message's own id (Discord id, Slack ts) */
-    const char *event_id;        /* dedupe key; NULL = message_id */
+    uint32_t size;            /* sizeof(struct ab_inbound) at the plugin's build */
+    const char *conversation; /* stable key of the conversation: thread id, Slack thread_ts
+                                 (with channel), or the message id a new thread will take */
+    const char *channel_id;   /* where the message was posted (a thread id inside threads) */
+    const char *parent_id;    /* the thread's parent channel, or NULL when not in a thread */
+    const char *message_id;   /* the message's own id (Discord id, Slack ts) */
+    const char *event_id;     /* dedupe key; NULL = message_id */
     const char *sender_id;
     const char *sender_name;     /* user name */
     const char *display_name;    /* nick / display name, or NULL */
@@ -58,16 +58,16 @@ struct ab_inbound {
     const char *const *role_ids; /* role ids mentioned in the message; the core applies
                                     allowed_role_ids to them */
     size_t role_count;
-    bool is_thread;              /* the message is inside a thread */
-    bool is_dm;                  /* a direct message */
-    bool is_bot;                 /* the sender is a bot */
-    bool is_self;                /* the sender is this bot */
-    bool mentions_bot;           /* the bot itself was mentioned (not a role) */
-    bool is_human_turn;          /* an ordinary message (Discord types 0/19) from a user or a
-                                    bot; false for system messages */
-    bool thread_is_ours;         /* the platform says the bot opened or is in this thread */
-    const char *thread_id;       /* the thread the message is in (Discord: the thread channel
-                                    id; Slack: thread_ts), or NULL at top level */
+    bool is_thread;        /* the message is inside a thread */
+    bool is_dm;            /* a direct message */
+    bool is_bot;           /* the sender is a bot */
+    bool is_self;          /* the sender is this bot */
+    bool mentions_bot;     /* the bot itself was mentioned (not a role) */
+    bool is_human_turn;    /* an ordinary message (Discord types 0/19) from a user or a
+                              bot; false for system messages */
+    bool thread_is_ours;   /* the platform says the bot opened or is in this thread */
+    const char *thread_id; /* the thread the message is in (Discord: the thread channel
+                              id; Slack: thread_ts), or NULL at top level */
 };
 
 /* A reaction added or removed by a user. Pointers lent for the call. */
@@ -76,19 +76,19 @@ struct ab_reaction_event {
     struct ab_msg_ref msg;
     const char *conversation; /* the conversation the message belongs to, or NULL */
     const char *user_id;
-    const char *emoji;        /* Unicode emoji as configured in [reactions.emojis] */
-    bool added;               /* false: removed */
-    bool is_self;             /* the bot's own reaction (echoed by the platform): ignored */
+    const char *emoji; /* Unicode emoji as configured in [reactions.emojis] */
+    bool added;        /* false: removed */
+    bool is_self;      /* the bot's own reaction (echoed by the platform): ignored */
 };
 
 /* What a plugin learned from a platform response, fed to the core's rate limiter. */
 struct ab_rate_info {
     uint32_t size;
-    const char *bucket;          /* opaque bucket key; NULL = the plugin's default bucket */
-    int64_t remaining;           /* requests left in the window, -1 unknown */
-    uint64_t reset_after_ms;     /* until the window resets, 0 unknown */
-    uint64_t retry_after_ms;     /* from a 429, 0 if none */
-    bool global;                 /* the limit applies to every bucket */
+    const char *bucket;      /* opaque bucket key; NULL = the plugin's default bucket */
+    int64_t remaining;       /* requests left in the window, -1 unknown */
+    uint64_t reset_after_ms; /* until the window resets, 0 unknown */
+    uint64_t retry_after_ms; /* from a 429, 0 if none */
+    bool global;             /* the limit applies to every bucket */
 };
 
 /* The host's services. A plugin reads no member past `size`; members are only
@@ -105,8 +105,7 @@ struct ab_host_services {
      * Dotted keys reach sub-tables. A missing key yields @def and returns 0; a key
      * of the wrong type returns AB_ECONFIG and logs file:line. @out is owned by
      * the host and valid until close(). */
-    int (*config_string)(struct ab_host *h, const char *key, const char *def,
-                         const char **out);
+    int (*config_string)(struct ab_host *h, const char *key, const char *def, const char **out);
     int (*config_int)(struct ab_host *h, const char *key, int64_t def, int64_t *out);
     int (*config_bool)(struct ab_host *h, const char *key, bool def, bool *out);
     /* An array of strings; *out (owned by the host) holds *count items, NULL-terminated. */
@@ -123,8 +122,8 @@ struct ab_host_services {
     /* Start a timer firing after @timeout_ms, then every @repeat_ms (0 = once).
      * *out is owned by the host until timer_stop(); a one-shot timer stays valid
      * (stopped) after it fired until timer_stop() releases it. */
-    int (*timer_start)(struct ab_host *h, uint64_t timeout_ms, uint64_t repeat_ms,
-                       ab_timer_cb cb, void *arg, struct ab_timer **out);
+    int (*timer_start)(struct ab_host *h, uint64_t timeout_ms, uint64_t repeat_ms, ab_timer_cb cb,
+                       void *arg, struct ab_timer **out);
     /* Stop and release a timer. NULL is allowed. */
     void (*timer_stop)(struct ab_timer *t);
 

@@ -44,15 +44,15 @@ struct ab_ws;
 
 /* What to send. Every pointer is lent for the call; the host copies what it keeps. */
 struct ab_http_request {
-    uint32_t size;                /* sizeof(struct ab_http_request) at the plugin's build */
-    const char *method;           /* "GET", "POST", "PATCH", "PUT", "DELETE"; NULL = GET */
-    const char *url;              /* http(s)://host[:port]/path?query */
-    const char *const *headers;   /* "Name: value" lines, NULL-terminated; may be NULL */
-    const char *body;             /* may be NULL (no body) */
+    uint32_t size;              /* sizeof(struct ab_http_request) at the plugin's build */
+    const char *method;         /* "GET", "POST", "PATCH", "PUT", "DELETE"; NULL = GET */
+    const char *url;            /* http(s)://host[:port]/path?query */
+    const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
+    const char *body;           /* may be NULL (no body) */
     size_t body_len;
-    uint32_t timeout_ms;          /* whole request; 0 = 30 000 */
-    uint32_t connect_timeout_ms;  /* TCP + TLS set-up; 0 = 10 000 */
-    bool insecure;                /* allow http:// to a non-loopback host */
+    uint32_t timeout_ms;         /* whole request; 0 = 30 000 */
+    uint32_t connect_timeout_ms; /* TCP + TLS set-up; 0 = 10 000 */
+    bool insecure;               /* allow http:// to a non-loopback host */
 };
 
 /* One response header. Both strings owned by the host, valid during the callback. */
@@ -72,13 +72,13 @@ struct ab_http_response {
     long status;                          /* HTTP status, 0 when none arrived */
     const struct ab_http_header *headers; /* every header of the final response, in order */
     size_t header_count;
-    const char *body;                     /* NUL-terminated for convenience; "" if none */
+    const char *body; /* NUL-terminated for convenience; "" if none */
     size_t body_len;
-    uint64_t retry_after_ms;              /* Retry-After (seconds or HTTP date), 0 = absent */
-    int64_t ratelimit_remaining;          /* X-RateLimit-Remaining, -1 = absent */
-    uint64_t ratelimit_reset_after_ms;    /* X-RateLimit-Reset-After (s, decimals), 0 = absent */
-    const char *ratelimit_bucket;         /* X-RateLimit-Bucket, or NULL */
-    bool ratelimit_global;                /* X-RateLimit-Global: true */
+    uint64_t retry_after_ms;           /* Retry-After (seconds or HTTP date), 0 = absent */
+    int64_t ratelimit_remaining;       /* X-RateLimit-Remaining, -1 = absent */
+    uint64_t ratelimit_reset_after_ms; /* X-RateLimit-Reset-After (s, decimals), 0 = absent */
+    const char *ratelimit_bucket;      /* X-RateLimit-Bucket, or NULL */
+    bool ratelimit_global;             /* X-RateLimit-Global: true */
 };
 
 /* Called once per request on the loop thread, never inside http_request(). @resp is lent
@@ -105,15 +105,15 @@ ab_http_header(const struct ab_http_response *resp, const char *name)
 
 /* How to connect. Every pointer is lent for the call; the host copies what it keeps. */
 struct ab_ws_options {
-    uint32_t size;               /* sizeof(struct ab_ws_options) at the plugin's build */
-    const char *url;             /* ws(s)://host[:port][/path][?query] */
-    const char *const *headers;  /* reserved: NULL */
-    uint32_t idle_timeout_ms;    /* no frame (pongs included) for this long: the connection
-                                    is dead and closed; a ping goes out at half of it.
-                                    0 = no liveness check */
-    uint32_t max_message;        /* cap on one reassembled message; 0 = 16 MiB. Larger
-                                    messages close the connection with 1009 */
-    bool insecure;               /* allow ws:// to a non-loopback host */
+    uint32_t size;              /* sizeof(struct ab_ws_options) at the plugin's build */
+    const char *url;            /* ws(s)://host[:port][/path][?query] */
+    const char *const *headers; /* reserved: NULL */
+    uint32_t idle_timeout_ms;   /* no frame (pongs included) for this long: the connection
+                                   is dead and closed; a ping goes out at half of it.
+                                   0 = no liveness check */
+    uint32_t max_message;       /* cap on one reassembled message; 0 = 16 MiB. Larger
+                                   messages close the connection with 1009 */
+    bool insecure;              /* allow ws:// to a non-loopback host */
 };
 
 /* Events of one connection, all on the loop thread and never inside the call that
@@ -123,14 +123,12 @@ struct ab_ws_callbacks {
     /* The handshake finished: ws_send() may be called. Optional. */
     void (*on_open)(void *arg, struct ab_ws *ws);
     /* One whole message (fragments reassembled); @data is NUL-terminated. */
-    void (*on_message)(void *arg, struct ab_ws *ws, const char *data, size_t len,
-                       bool is_binary);
+    void (*on_message)(void *arg, struct ab_ws *ws, const char *data, size_t len, bool is_binary);
     /* Called exactly once per connection: the peer's close code and reason (was_clean),
      * the code given to ws_close(), 1009 for an oversized message, or 1006 with the cause
      * in @reason (connect/TLS error text, TCP drop, idle timeout). The handle is released
      * when this returns. */
-    void (*on_close)(void *arg, struct ab_ws *ws, int code, const char *reason,
-                     bool was_clean);
+    void (*on_close)(void *arg, struct ab_ws *ws, int code, const char *reason, bool was_clean);
 };
 
 #endif

@@ -19,9 +19,9 @@ struct state_map {
     uv_loop_t *loop;
     uv_work_t work;
     char *dir, *path; /* owned */
-    char *writing;          /* owned: text being written by the worker */
-    char *waiting;          /* owned: the next text to write */
-    int result;             /* the worker's outcome */
+    char *writing;    /* owned: text being written by the worker */
+    char *waiting;    /* owned: the next text to write */
+    int result;       /* the worker's outcome */
     bool busy, closing;
     uv_idle_t idle; /* defers the close callback when nothing is in flight */
     void (*done)(void *arg);

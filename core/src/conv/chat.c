@@ -159,7 +159,9 @@ chat_op_submit(struct chat_op *op, const char *bucket_kind, enum ratelimit_prior
     /* A post in a thread goes to the thread (Discord: its own channel): key by the
      * thread, so threads of one busy channel do not queue behind each other. */
     snprintf(bucket, sizeof(bucket), "%s:%s:%s", op->ci->name, bucket_kind,
-             op->thread_id ? op->thread_id : op->channel ? op->channel : "");
+             op->thread_id ? op->thread_id
+             : op->channel ? op->channel
+                           : "");
     if ((rc = ratelimit_submit(op->ci->rl, &req)) < 0)
         chat_op_free(op);
     return rc;

@@ -20,7 +20,7 @@ struct chat_instance {
     struct ratelimit *rl;              /* lent: the engine's scheduler */
     bool can_edit, can_react, can_thread;
     bool is_started;
-    uint64_t failed;                   /* outbound operations that could not be delivered */
+    uint64_t failed; /* outbound operations that could not be delivered */
 };
 
 /* Completion of chat_send: @ref (lent) names the posted message on success. */
@@ -41,12 +41,12 @@ int chat_edit(struct chat_instance *ci, const struct ab_msg_ref *ref, const char
 
 /* Add or remove our reaction @emoji on @ref; an add and a remove of the same emoji
  * still queued cancel out. */
-int chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji,
-               bool add, chat_done_fn done, void *arg);
+int chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
+               chat_done_fn done, void *arg);
 
 /* Open a thread from message @origin named @name (plugins without threads answer
  * at once with the channel itself). */
-int chat_open_thread(struct chat_instance *ci, const struct ab_msg_ref *origin,
-                     const char *name, chat_thread_fn done, void *arg);
+int chat_open_thread(struct chat_instance *ci, const struct ab_msg_ref *origin, const char *name,
+                     chat_thread_fn done, void *arg);
 
 #endif

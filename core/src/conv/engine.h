@@ -26,9 +26,9 @@ struct engine_config {
     const char *cancel_emoji;          /* lent: 🛑 */
     const char *deny_emoji;            /* lent: 🚫 */
     uint64_t edit_interval_ms;
-    bool perm_ask;                     /* [permissions] mode = "ask" */
+    bool perm_ask; /* [permissions] mode = "ask" */
     uint64_t perm_timeout_ms;
-    const char *auth_hint;             /* lent: the preset's login hint, or NULL */
+    const char *auth_hint; /* lent: the preset's login hint, or NULL */
 };
 
 struct engine_stats {
@@ -55,8 +55,7 @@ int engine_add_chat(struct engine *e, struct chat_instance *ci);
 
 /* What a chat plugin delivers (host sink callbacks). */
 int engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbound *msg);
-int engine_reaction(struct engine *e, struct chat_instance *ci,
-                    const struct ab_reaction_event *ev);
+int engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reaction_event *ev);
 
 /* Stop taking new turns; tell every queued message it will not be answered; let
  * running turns end (the pool drains them); @done(@arg) when none runs. */

@@ -43,50 +43,50 @@ struct conversation {
     struct conversation *next; /* hash chain */
     char *key;                 /* owned: "platform:conversation" */
     struct engine *e;
-    struct chat_instance *ci;  /* lent */
-    char *reply_channel;       /* owned: the channel replies go to */
-    char *reply_thread;        /* owned: the thread replies go in, or NULL */
-    bool is_opening_thread;    /* open_thread in flight: turns wait */
+    struct chat_instance *ci; /* lent */
+    char *reply_channel;      /* owned: the channel replies go to */
+    char *reply_thread;       /* owned: the thread replies go in, or NULL */
+    bool is_opening_thread;   /* open_thread in flight: turns wait */
     bool is_multibot;
-    struct pending *queue;     /* owned FIFO */
+    struct pending *queue; /* owned FIFO */
     size_t queued;
-    struct turn *turn;         /* owned: the running turn, or NULL */
+    struct turn *turn; /* owned: the running turn, or NULL */
 };
 
 struct turn {
     struct engine *e;
-    struct conversation *conv;  /* lent */
-    struct pending *msgs;       /* owned: the batch this turn answers */
-    struct rx *rx;              /* owned until done: reactions of the newest message */
+    struct conversation *conv;   /* lent */
+    struct pending *msgs;        /* owned: the batch this turn answers */
+    struct rx *rx;               /* owned until done: reactions of the newest message */
     struct render_state *render; /* owned */
     struct pacer pacer;
-    bool use_live;              /* edit one live message while streaming */
-    uint64_t gen;               /* render generation handed to the pacer */
-    char *live_channel;         /* owned: the live message, once posted */
-    char *live_id;              /* owned */
-    bool is_agent_done;         /* on_done arrived */
-    bool is_finalizing;         /* the final messages are being sent */
+    bool use_live;      /* edit one live message while streaming */
+    uint64_t gen;       /* render generation handed to the pacer */
+    char *live_channel; /* owned: the live message, once posted */
+    char *live_id;      /* owned */
+    bool is_agent_done; /* on_done arrived */
+    bool is_finalizing; /* the final messages are being sent */
     bool had_text, had_tool_error;
     bool is_cancelled_by_user;
-    char *outcome_line;         /* owned: the line appended after the text, or NULL */
+    char *outcome_line; /* owned: the line appended after the text, or NULL */
     bool is_error;
-    int final_pending;          /* final chunks not yet delivered */
-    struct ask *asks;           /* owned */
+    int final_pending; /* final chunks not yet delivered */
+    struct ask *asks;  /* owned */
     struct pool_turn *pool_turn;
 };
 
 struct engine {
     uv_loop_t *loop;
-    struct clock *clock;     /* owned */
-    struct ratelimit *rl;    /* owned */
-    struct pool *pool;       /* lent */
+    struct clock *clock;  /* owned */
+    struct ratelimit *rl; /* owned */
+    struct pool *pool;    /* lent */
     struct engine_config cfg;
     struct chat_instance **chats; /* lent instances */
     size_t nchats;
     struct conversation **buckets; /* owned hash table */
     size_t nbuckets;
     size_t nconvs;
-    struct rx *rxs;          /* owned: every rx still alive */
+    struct rx *rxs; /* owned: every rx still alive */
     bool is_draining;
     void (*idle)(void *arg);
     void *idle_arg;

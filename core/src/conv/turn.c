@@ -310,8 +310,9 @@ turn_outcome_line(struct turn *t, const struct turn_result *r, const char *auth_
         /* A cancel nobody asked for while draining is the shutdown's: say so, or the
          * thread reads it as a user's 🛑. */
         if (strcmp(s, "cancelled") == 0 && t->e->is_draining && !t->is_cancelled_by_user)
-            n = asprintf(&out, "⚠️ agent-broker is shutting down; this turn was stopped — send "
-                               "the message again in a minute.");
+            n = asprintf(&out,
+                         "⚠️ agent-broker is shutting down; this turn was stopped — send "
+                         "the message again in a minute.");
         else if (strcmp(s, "cancelled") == 0)
             n = asprintf(&out, "🛑 Cancelled.");
         else if (strcmp(s, "max_tokens") == 0)

@@ -380,7 +380,7 @@ policy_decide(struct policy *p, const char *platform, const struct ab_inbound *m
                              : involved && c->allow_user_messages == POLICY_USERS_MULTIBOT
                                  ? "mention required: another bot posted here (multibot-mentions)"
                              : involved ? "mention required (allow_user_messages = mentions)"
-                                             : "not mentioned and not involved in this thread");
+                                        : "not mentioned and not involved in this thread");
 
     if (m->is_bot) {
         verdict = policy_bot_capped(p, m, conv, involved);

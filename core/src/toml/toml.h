@@ -32,12 +32,12 @@ struct toml_value {
         struct {
             char *ptr; /* owned by the tree */
             size_t len;
-        } str;          /* TOML_STRING */
-        int64_t i;      /* TOML_INTEGER */
-        double f;       /* TOML_FLOAT */
-        bool b;         /* TOML_BOOL */
-        char *datetime; /* the four date/time types: the text as written, with 'T'
-                           for a space separator and 'Z' upper-cased; owned */
+        } str;                  /* TOML_STRING */
+        int64_t i;              /* TOML_INTEGER */
+        double f;               /* TOML_FLOAT */
+        bool b;                 /* TOML_BOOL */
+        char *datetime;         /* the four date/time types: the text as written, with 'T'
+                                   for a space separator and 'Z' upper-cased; owned */
         struct toml_array *arr; /* TOML_ARRAY, owned */
         struct toml_table *tab; /* TOML_TABLE, owned */
     } u;
@@ -56,7 +56,7 @@ struct toml_table {
     struct toml_kv *items; /* owned */
     size_t count;
     size_t cap;
-    int line; /* header line for [x] tables, key line otherwise, 1 for the root */
+    int line;       /* header line for [x] tables, key line otherwise, 1 for the root */
     unsigned flags; /* parser bookkeeping */
 };
 

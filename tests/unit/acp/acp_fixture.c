@@ -152,7 +152,8 @@ fx_turn(struct fx *f, const char *key, const char *text, struct rec *r)
     r->f = f;
     r->done = false;
     rc = pool_prompt(f->pool, key,
-                     "<sender_context>{\"schema\":\"agent-broker.sender.v1\",\"sender_id\":\"42\"}</sender_context>",
+                     "<sender_context>{\"schema\":\"agent-broker.sender.v1\",\"sender_id\":\"42\"}<"
+                     "/sender_context>",
                      text, &fx_callbacks, r, NULL);
     ck_assert_msg(rc == 0, "pool_prompt: %d %s", rc, pool_error(f->pool));
 }
