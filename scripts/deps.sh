@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential meson ninja-build pkg-config libuv1-dev libwebsockets-dev
             libwebsockets-evlib-uv libcurl4-openssl-dev libcjson-dev ca-certificates check)
-test_pkgs=(valgrind python3 python3-websockets nodejs npm unzip procps clang libclang-rt-14-dev)
+test_pkgs=(valgrind clang-format python3 python3-websockets nodejs npm unzip procps clang libclang-rt-14-dev)
 
 want=("${build_pkgs[@]}")
 [ "${1:-}" = "test" ] && want+=("${test_pkgs[@]}")
