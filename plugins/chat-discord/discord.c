@@ -1,61 +1,84 @@
-/* chat-discord: Discord (Gateway v10 + REST v10). The wire protocol lands with its own issue; until
- * then the plugin loads, validates and reports itself not connected. */
+/* chat-discord: Discord (Gateway v10 + REST v10) as a chat platform. This file holds
+ * the descriptor and the instance's life: config, start, close. The wire work lives in
+ * gateway.c (connection and session), events.c (inbound), outbound.c (posts, edits,
+ * reactions, threads) and rest.c (HTTP calls and their rate limits). */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include <agent-broker/plugin.h>
+#include "discord.h"
 
-struct ab_chat {
-    struct ab_host *host;
-    const struct ab_host_services *svc;
-};
-
-/* Create an instance bound to the host. */
+/* Create an instance from [discord]: bot_token (required), api_base, gateway_url. */
 static int
 discord_open(struct ab_host *host, const struct ab_host_services *svc, struct ab_chat **out)
 {
-    struct ab_chat *chat = calloc(1, sizeof(*chat));
+    struct ab_chat *c = calloc(1, sizeof(*c));
+    int rc;
 
-    if (!chat)
+    if (!c)
         return AB_ENOMEM;
-    chat->host = host;
-    chat->svc = svc;
-    *out = chat;
+    c->host = host;
+    c->svc = svc;
+    if ((rc = svc->config_string(host, "bot_token", "", &c->token)) < 0 ||
+        (rc = svc->config_string(host, "api_base", "https://discord.com/api/v10", &c->api_base)) <
+            0 ||
+        (rc = svc->config_string(host, "gateway_url", "", &c->gateway_url)) < 0)
+        goto fail;
+    if (!*c->token) {
+        svc->log(host, AB_LOG_ERROR,
+                 "[discord] bot_token is empty: set it (e.g. bot_token = "
+                 "\"${DISCORD_BOT_TOKEN}\")");
+        rc = AB_ECONFIG;
+        goto fail;
+    }
+    svc->add_secret(host, c->token);
+    if (asprintf(&c->auth_header, "Authorization: Bot %s", c->token) < 0) {
+        c->auth_header = NULL;
+        rc = AB_ENOMEM;
+        goto fail;
+    }
+    *out = c;
     return 0;
+
+fail:
+    free(c);
+    return rc;
 }
 
-/* Report that this build cannot connect yet, so /readyz tells the truth. */
+/* Connect: the gateway runs from here on its own. */
 static int
-discord_start(struct ab_chat *chat)
+discord_start(struct ab_chat *c)
 {
-    chat->svc->set_connected(chat->host, false, "chat-discord: not yet available in this build");
-    return AB_ENOTSUP;
+    int rc;
+
+    c->svc->set_connected(c->host, false, "connecting to the Discord gateway");
+    if ((rc = discord_gateway_start(c)) < 0)
+        c->svc->set_connected(c->host, false, "cannot start the Discord gateway");
+    return rc;
 }
 
-/* Free the instance. */
+/* Save the session, drop the connection resumably, free everything. */
 static void
-discord_close(struct ab_chat *chat)
+discord_close(struct ab_chat *c)
 {
-    free(chat);
-}
-
-/* Posting needs a connection this build does not have. */
-static int
-discord_send(struct ab_chat *chat, const struct ab_send *msg, ab_sent_cb cb, void *arg)
-{
-    (void)chat;
-    (void)msg;
-    (void)cb;
-    (void)arg;
-    return AB_ENOTSUP;
+    c->is_closing = true;
+    discord_gateway_close(c);
+    discord_rest_close(c);
+    discord_events_close(c);
+    free(c->auth_header);
+    free(c);
 }
 
 static const struct ab_chat_ops discord_ops = {
     .size = sizeof(struct ab_chat_ops),
-    .max_chars = 2000,
+    .max_chars = DISCORD_MAX_CHARS,
     .open = discord_open,
     .start = discord_start,
     .close = discord_close,
     .send = discord_send,
+    .edit = discord_edit,
+    .react = discord_react,
+    .open_thread = discord_open_thread,
 };
 
 AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {

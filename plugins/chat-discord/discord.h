@@ -1,0 +1,158 @@
+/* chat-discord: the instance shared by the plugin's files (gateway, REST, events,
+ * outbound operations, channel cache). Nothing here is visible outside the plugin. */
+#ifndef CHAT_DISCORD_H
+#define CHAT_DISCORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include <agent-broker/plugin.h>
+
+#define DISCORD_MAX_CHARS 2000
+#define DISCORD_ID_MAX 32 /* a snowflake is at most 20 digits */
+#define DISCORD_CACHE_SLOTS 4096
+
+/* GUILDS | GUILD_MESSAGES | GUILD_MESSAGE_REACTIONS | DIRECT_MESSAGES | MESSAGE_CONTENT:
+ * reactions are needed for 🛑 and permission answers. */
+#define DISCORD_INTENTS ((1 << 0) | (1 << 9) | (1 << 10) | (1 << 12) | (1 << 15))
+
+/* What the plugin knows about one channel (from GUILD_CREATE, THREAD_*, CHANNEL_* or
+ * GET /channels/{id}). */
+struct discord_channel {
+    char id[DISCORD_ID_MAX];
+    char parent_id[DISCORD_ID_MAX]; /* "" when none */
+    char owner_id[DISCORD_ID_MAX];  /* thread creator, "" when none */
+    int type;
+    bool is_thread; /* thread_metadata was present */
+    uint64_t used;  /* cache clock of the last use: the oldest is evicted */
+};
+
+/* A bounded channel cache: linear slots, least recently used evicted. */
+struct discord_cache {
+    struct discord_channel slots[DISCORD_CACHE_SLOTS];
+    size_t count;
+    uint64_t clock;
+};
+
+struct discord_route;
+struct discord_req;
+struct discord_lookup;
+
+/* Completion of a REST call: @status 0 (2xx) or AB_E*; @http the HTTP status (0 when
+ * none arrived); @body the parsed JSON body or NULL (lent for the call); @code Discord's
+ * JSON error code (0 when none). */
+typedef void (*discord_rest_cb)(void *arg, int status, long http, const cJSON *body, int code);
+
+/* The gateway session and connection. */
+struct discord_gateway {
+    struct ab_ws *ws;             /* lent by the host until on_close */
+    struct ab_http *lookup;       /* GET /gateway/bot in flight */
+    struct ab_timer *heartbeat;   /* repeating, while connected */
+    struct ab_timer *first_beat;  /* the jittered first heartbeat */
+    struct ab_timer *reconnect;   /* a pending reconnect */
+    char *url;                    /* owned: the gateway base URL */
+    char *resume_url;             /* owned: READY's resume_gateway_url, or NULL */
+    char *session_id;             /* owned, or NULL: no session to resume */
+    int64_t seq;                  /* last non-null s, -1 none */
+    uint64_t interval_ms;         /* from Hello */
+    bool is_acked;                /* an ACK arrived since our last heartbeat */
+    bool has_ack;                 /* an ACK arrived on this connection */
+    bool is_session_ready;        /* READY or RESUMED on this connection */
+    bool is_ready;                /* reported connected */
+    bool is_resuming;             /* this connection sent Resume */
+    bool is_stopped;              /* fatal close: never reconnect */
+    bool is_dirty;                /* seq changed since the last state_put */
+    int close_code;               /* why we closed it ourselves, 0 = not us */
+    uint64_t identifies, resumes; /* counters for the log */
+};
+
+struct ab_chat {
+    struct ab_host *host;               /* lent by the host, outlives us */
+    const struct ab_host_services *svc; /* lent */
+    const char *token;                  /* lent from the config tree */
+    const char *api_base;               /* lent from the config tree */
+    const char *gateway_url;            /* lent from the config tree; "" = look it up */
+    char *auth_header;                  /* owned: "Authorization: Bot …" */
+    char bot_id[DISCORD_ID_MAX];        /* "" until READY (or the saved session) */
+    bool is_token_dead;                 /* a 401 arrived: the token is never used again */
+    bool is_closing;
+    struct discord_gateway gw;
+    struct discord_cache cache;
+    struct discord_route *routes;   /* owned: REST rate-limit state per route */
+    struct discord_req *reqs;       /* owned: REST calls queued or in flight */
+    uint64_t global_until_ms;       /* a global 429: no REST call before this */
+    struct discord_lookup *lookups; /* owned: inbound messages waiting for a channel */
+    struct discord_lookup *lookups_tail;
+    uint64_t nonce_counter;
+};
+
+/* ---- rest.c ---- */
+
+/* Queue a REST call: @method, @path below api_base (lent), @route the rate-limit key
+ * (lent: requests with one key go one at a time, in order), @body JSON text or NULL
+ * (lent), @spacing_ms the least time between two starts on this route. @cb runs later,
+ * exactly once, unless the instance closes first. */
+int discord_rest_call(struct ab_chat *c, const char *method, const char *path, const char *route,
+                      const char *body, uint64_t spacing_ms, discord_rest_cb cb, void *arg);
+/* Cancel every queued REST call without callbacks and free the route table. */
+void discord_rest_close(struct ab_chat *c);
+/* The AB_E* code for an HTTP status (0 for 2xx). */
+int discord_rest_status(long http);
+
+/* ---- gateway.c ---- */
+
+/* Load a saved session and connect (or look up the gateway URL first). */
+int discord_gateway_start(struct ab_chat *c);
+/* Save the session, drop the connection (resumably) and release timers. */
+void discord_gateway_close(struct ab_chat *c);
+
+/* ---- events.c ---- */
+
+/* Handle one dispatch event @type with data @d (both lent). */
+void discord_events_dispatch(struct ab_chat *c, const char *type, const cJSON *d);
+/* Forget inbound messages waiting for channel lookups. */
+void discord_events_close(struct ab_chat *c);
+
+/* ---- channel_cache.c ---- */
+
+/* The cached facts of channel @id (lent), or NULL. The result is lent until the next
+ * cache_put. */
+const struct discord_channel *discord_cache_get(struct discord_cache *cache, const char *id);
+/* Remember a channel object @ch (lent JSON: id, type, parent_id, owner_id,
+ * thread_metadata); ignored without a string id. */
+void discord_cache_put(struct discord_cache *cache, const cJSON *ch);
+/* Forget channel @id (lent). */
+void discord_cache_remove(struct discord_cache *cache, const char *id);
+
+/* ---- mention.c ---- */
+
+/* Whether @text (lent) mentions @bot_id (<@ID> or <@!ID>). */
+bool discord_mention_has(const char *text, const char *bot_id);
+/* @text without the mentions of @bot_id, words joined by one space, trimmed: malloc'd
+ * (owned by the caller), NULL when out of memory. */
+char *discord_mention_strip(const char *text, const char *bot_id);
+
+/* ---- outbound.c ---- */
+
+int discord_send(struct ab_chat *c, const struct ab_send *msg, ab_sent_cb cb, void *arg);
+int discord_edit(struct ab_chat *c, const struct ab_msg_ref *ref, const char *text, ab_done_cb cb,
+                 void *arg);
+int discord_react(struct ab_chat *c, const struct ab_msg_ref *ref, const char *emoji, bool add,
+                  ab_done_cb cb, void *arg);
+int discord_open_thread(struct ab_chat *c, const struct ab_msg_ref *origin, const char *name,
+                        ab_thread_cb cb, void *arg);
+
+/* ---- json strings ---- */
+
+/* The string member @key of @obj (lent), or NULL. */
+static inline const char *
+discord_json_str(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+#endif

@@ -1,0 +1,514 @@
+/* chat-discord Gateway v10: one WebSocket through the host, Hello → heartbeats (first
+ * one jittered) → Identify or Resume → READY / RESUMED, dispatches handed to events.c.
+ * The session (id, seq, resume URL, bot id) is saved in the plugin's state so a
+ * restart resumes instead of identifying: 1000 Identifies a day reset the token.
+ * Reconnects use the host's backoff; close codes follow Discord's table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "discord.h"
+
+#define DISCORD_STATE_KEY "gateway"
+
+static int discord_gateway_connect(struct ab_chat *c);
+static void discord_gateway_schedule(struct ab_chat *c);
+
+/* Save the session so the next connection (or the next process) can resume it. */
+static void
+discord_gateway_save(struct ab_chat *c)
+{
+    struct discord_gateway *g = &c->gw;
+    cJSON *o = cJSON_CreateObject();
+    char *text = NULL;
+
+    if (!o)
+        return;
+    if (g->session_id) {
+        cJSON_AddStringToObject(o, "session_id", g->session_id);
+        cJSON_AddNumberToObject(o, "seq", (double)g->seq);
+        if (g->resume_url)
+            cJSON_AddStringToObject(o, "resume_url", g->resume_url);
+    }
+    if (c->bot_id[0])
+        cJSON_AddStringToObject(o, "bot_id", c->bot_id);
+    if ((text = cJSON_PrintUnformatted(o)) &&
+        c->svc->state_put(c->host, DISCORD_STATE_KEY, text, strlen(text)) == 0)
+        g->is_dirty = false;
+    free(text);
+    cJSON_Delete(o);
+}
+
+/* Load a saved session, if any. */
+static void
+discord_gateway_load(struct ab_chat *c)
+{
+    struct discord_gateway *g = &c->gw;
+    char *text = NULL;
+    size_t len = 0;
+    cJSON *o;
+    const cJSON *seq;
+    const char *sid, *url, *bot;
+
+    if (c->svc->state_get(c->host, DISCORD_STATE_KEY, &text, &len) < 0)
+        return;
+    o = cJSON_ParseWithLength(text, len);
+    free(text);
+    sid = discord_json_str(o, "session_id");
+    url = discord_json_str(o, "resume_url");
+    bot = discord_json_str(o, "bot_id");
+    seq = cJSON_GetObjectItemCaseSensitive(o, "seq");
+    if (bot && strlen(bot) < DISCORD_ID_MAX)
+        snprintf(c->bot_id, sizeof(c->bot_id), "%s", bot);
+    if (sid && url && cJSON_IsNumber(seq) && c->bot_id[0]) {
+        g->session_id = strdup(sid);
+        g->resume_url = strdup(url);
+        g->seq = (int64_t)seq->valuedouble;
+        c->svc->log(c->host, AB_LOG_INFO, "saved gateway session found: will resume at seq %lld",
+                    (long long)g->seq);
+    }
+    cJSON_Delete(o);
+}
+
+/* Forget the session: the next connection identifies. */
+static void
+discord_gateway_forget(struct ab_chat *c)
+{
+    free(c->gw.session_id);
+    free(c->gw.resume_url);
+    c->gw.session_id = NULL;
+    c->gw.resume_url = NULL;
+    c->gw.seq = -1;
+    discord_gateway_save(c);
+}
+
+/* Send one gateway payload built from @o (freed here). */
+static int
+discord_gateway_send(struct ab_chat *c, cJSON *o)
+{
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    int rc = text ? 0 : AB_ENOMEM;
+
+    cJSON_Delete(o);
+    if (rc == 0 && c->gw.ws)
+        rc = c->svc->ws_send(c->gw.ws, text, strlen(text));
+    free(text);
+    return rc;
+}
+
+/* Op 1 with the last sequence number seen. */
+static void
+discord_gateway_beat(struct ab_chat *c)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddNumberToObject(o, "op", 1);
+    if (c->gw.seq >= 0)
+        cJSON_AddNumberToObject(o, "d", (double)c->gw.seq);
+    else
+        cJSON_AddNullToObject(o, "d");
+    discord_gateway_send(c, o);
+}
+
+/* Close the connection ourselves with a code that keeps the session resumable. */
+static void
+discord_gateway_drop(struct ab_chat *c, const char *why)
+{
+    struct discord_gateway *g = &c->gw;
+
+    c->svc->set_connected(c->host, false, why);
+    g->is_ready = false;
+    c->svc->timer_stop(g->heartbeat);
+    c->svc->timer_stop(g->first_beat);
+    g->heartbeat = g->first_beat = NULL;
+    if (g->ws && !g->close_code) {
+        g->close_code = 4000;
+        c->svc->ws_close(g->ws, 4000, why);
+    }
+}
+
+/* Heartbeat tick: the zombie rule, then op 1. */
+static void
+discord_gateway_tick(void *arg)
+{
+    struct ab_chat *c = arg;
+    struct discord_gateway *g = &c->gw;
+
+    if (!g->is_acked) {
+        c->svc->log(c->host, AB_LOG_WARN,
+                    "no heartbeat ACK within %llu ms: the connection is a zombie; resuming",
+                    (unsigned long long)g->interval_ms);
+        discord_gateway_drop(c, "heartbeat ACK missing");
+        return;
+    }
+    g->is_acked = false;
+    discord_gateway_beat(c);
+    if (g->is_dirty)
+        discord_gateway_save(c);
+}
+
+/* The jittered first heartbeat; the steady ones follow every interval. */
+static void
+discord_gateway_first_beat(void *arg)
+{
+    struct ab_chat *c = arg;
+    struct discord_gateway *g = &c->gw;
+
+    c->svc->timer_stop(g->first_beat);
+    g->first_beat = NULL;
+    discord_gateway_tick(c);
+    if (g->ws && !g->close_code &&
+        c->svc->timer_start(c->host, g->interval_ms, g->interval_ms, discord_gateway_tick, c,
+                            &g->heartbeat) < 0)
+        discord_gateway_drop(c, "cannot start the heartbeat timer");
+}
+
+/* Op 2 (new session) or op 6 (resume). */
+static void
+discord_gateway_hello_reply(struct ab_chat *c)
+{
+    struct discord_gateway *g = &c->gw;
+    cJSON *o = cJSON_CreateObject(), *d = cJSON_AddObjectToObject(o, "d");
+
+    cJSON_AddStringToObject(d, "token", c->token);
+    if (g->is_resuming) {
+        cJSON_AddNumberToObject(o, "op", 6);
+        cJSON_AddStringToObject(d, "session_id", g->session_id);
+        cJSON_AddNumberToObject(d, "seq", (double)g->seq);
+        g->resumes++;
+        c->svc->log(c->host, AB_LOG_INFO, "resuming session at seq %lld (resume #%llu)",
+                    (long long)g->seq, (unsigned long long)g->resumes);
+    } else {
+        cJSON *props = cJSON_AddObjectToObject(d, "properties");
+        cJSON_AddNumberToObject(o, "op", 2);
+        cJSON_AddNumberToObject(d, "intents", DISCORD_INTENTS);
+        cJSON_AddStringToObject(props, "os", "linux");
+        cJSON_AddStringToObject(props, "browser", "agent-broker");
+        cJSON_AddStringToObject(props, "device", "agent-broker");
+        g->identifies++;
+        c->svc->log(c->host, AB_LOG_INFO, "identifying (identify #%llu)",
+                    (unsigned long long)g->identifies);
+    }
+    discord_gateway_send(c, o);
+}
+
+/* A uniform fraction in [0, 1) for the first heartbeat's jitter. */
+static double
+discord_gateway_jitter(struct ab_chat *c)
+{
+    static uint64_t x;
+
+    if (!x)
+        x = c->svc->now_ms(c->host) * 2654435761u ^ (uint64_t)(uintptr_t)c;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return (double)(x >> 11) / (double)(1ull << 53);
+}
+
+/* Connected for real once the session is up and the connection answered a heartbeat. */
+static void
+discord_gateway_maybe_ready(struct ab_chat *c)
+{
+    struct discord_gateway *g = &c->gw;
+    char detail[128];
+
+    if (g->is_ready || !g->is_session_ready || !g->has_ack)
+        return;
+    g->is_ready = true;
+    snprintf(detail, sizeof(detail), "gateway session %s (bot %s)",
+             g->is_resuming ? "resumed" : "ready", c->bot_id);
+    c->svc->set_connected(c->host, true, detail);
+    c->svc->backoff_reset(c->host, "gateway");
+}
+
+/* READY: keep the session and the bot's id. */
+static void
+discord_gateway_on_ready(struct ab_chat *c, const cJSON *d)
+{
+    struct discord_gateway *g = &c->gw;
+    const char *sid = discord_json_str(d, "session_id");
+    const char *url = discord_json_str(d, "resume_gateway_url");
+    const char *bot = discord_json_str(cJSON_GetObjectItemCaseSensitive(d, "user"), "id");
+
+    if (!sid || !bot || strlen(bot) >= DISCORD_ID_MAX) {
+        c->svc->log(c->host, AB_LOG_ERROR, "READY without session_id or user.id; reconnecting");
+        discord_gateway_drop(c, "malformed READY");
+        return;
+    }
+    free(g->session_id);
+    free(g->resume_url);
+    g->session_id = strdup(sid);
+    g->resume_url = strdup(url ? url : g->url);
+    snprintf(c->bot_id, sizeof(c->bot_id), "%s", bot);
+    g->is_session_ready = true;
+    discord_gateway_save(c);
+    discord_gateway_maybe_ready(c);
+}
+
+/* One gateway message. */
+static void
+discord_gateway_on_message(void *arg, struct ab_ws *ws, const char *data, size_t len,
+                           bool is_binary)
+{
+    struct ab_chat *c = arg;
+    struct discord_gateway *g = &c->gw;
+    cJSON *o = is_binary ? NULL : cJSON_ParseWithLength(data, len);
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "op");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "d");
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "s");
+    const char *t = discord_json_str(o, "t");
+
+    (void)ws;
+    if (!cJSON_IsNumber(op)) {
+        c->svc->log(c->host, AB_LOG_WARN, "ignoring a gateway frame that is not a payload");
+        goto out;
+    }
+    switch (op->valueint) {
+    case 10: {
+        const cJSON *hb = cJSON_GetObjectItemCaseSensitive(d, "heartbeat_interval");
+        if (!cJSON_IsNumber(hb) || hb->valuedouble < 1) {
+            discord_gateway_drop(c, "Hello without heartbeat_interval");
+            break;
+        }
+        g->interval_ms = (uint64_t)hb->valuedouble;
+        g->is_acked = true;
+        if (!g->first_beat && !g->heartbeat &&
+            c->svc->timer_start(c->host,
+                                (uint64_t)((double)g->interval_ms * discord_gateway_jitter(c)), 0,
+                                discord_gateway_first_beat, c, &g->first_beat) < 0) {
+            discord_gateway_drop(c, "cannot start the heartbeat timer");
+            break;
+        }
+        discord_gateway_hello_reply(c);
+        break;
+    }
+    case 11:
+        g->is_acked = true;
+        g->has_ack = true;
+        discord_gateway_maybe_ready(c);
+        break;
+    case 1: discord_gateway_beat(c); break;
+    case 7:
+        c->svc->log(c->host, AB_LOG_INFO, "Discord asked for a reconnect (op 7); resuming");
+        discord_gateway_drop(c, "reconnect requested by Discord");
+        break;
+    case 9:
+        if (!cJSON_IsTrue(d)) {
+            c->svc->log(c->host, AB_LOG_WARN, "invalid session (op 9): starting a new one");
+            discord_gateway_forget(c);
+        } else {
+            c->svc->log(c->host, AB_LOG_INFO, "invalid session (op 9, resumable): resuming");
+        }
+        discord_gateway_drop(c, "invalid session");
+        break;
+    case 0:
+        if (cJSON_IsNumber(s)) {
+            g->seq = (int64_t)s->valuedouble;
+            g->is_dirty = true;
+        }
+        if (!t)
+            break;
+        if (strcmp(t, "READY") == 0) {
+            discord_gateway_on_ready(c, d);
+        } else if (strcmp(t, "RESUMED") == 0) {
+            c->svc->log(c->host, AB_LOG_INFO, "session resumed at seq %lld", (long long)g->seq);
+            g->is_session_ready = true;
+            discord_gateway_save(c);
+            discord_gateway_maybe_ready(c);
+        } else {
+            discord_events_dispatch(c, t, d);
+        }
+        break;
+    default: break;
+    }
+out:
+    cJSON_Delete(o);
+}
+
+/* The reconnect delay is over. */
+static void
+discord_gateway_reconnect_now(void *arg)
+{
+    struct ab_chat *c = arg;
+
+    c->svc->timer_stop(c->gw.reconnect);
+    c->gw.reconnect = NULL;
+    if (discord_gateway_connect(c) < 0)
+        discord_gateway_schedule(c);
+}
+
+/* Reconnect after the host's backoff delay. */
+static void
+discord_gateway_schedule(struct ab_chat *c)
+{
+    uint64_t delay = c->svc->backoff_next(c->host, "gateway");
+
+    if (c->gw.reconnect || c->gw.is_stopped || c->is_closing)
+        return;
+    c->svc->log(c->host, AB_LOG_INFO, "reconnecting in %llu ms", (unsigned long long)delay);
+    if (c->svc->timer_start(c->host, delay, 0, discord_gateway_reconnect_now, c, &c->gw.reconnect) <
+        0)
+        c->gw.reconnect = NULL;
+}
+
+/* Stop for good: nothing will make this configuration work until a person acts. */
+static void
+discord_gateway_stop(struct ab_chat *c, const char *detail)
+{
+    c->gw.is_stopped = true;
+    c->svc->log(c->host, AB_LOG_ERROR, "%s", detail);
+    c->svc->set_connected(c->host, false, detail);
+}
+
+/* What a close code from Discord means, for the codes that end everything. */
+static const char *
+discord_gateway_fatal(int code)
+{
+    switch (code) {
+    case 4004:
+        return "Discord closed the gateway with 4004 (authentication failed): the bot token "
+               "is invalid or was reset; put the current token in [discord] bot_token";
+    case 4010: return "Discord closed the gateway with 4010 (invalid shard)";
+    case 4011: return "Discord closed the gateway with 4011 (sharding required)";
+    case 4012: return "Discord closed the gateway with 4012 (invalid API version)";
+    case 4013: return "Discord closed the gateway with 4013 (invalid intents)";
+    case 4014:
+        return "Discord closed the gateway with 4014 (disallowed intents): enable MESSAGE "
+               "CONTENT INTENT for the bot in the Discord Developer Portal";
+    default: return NULL;
+    }
+}
+
+/* The connection ended: decide between resume, a new session and stopping. */
+static void
+discord_gateway_on_close(void *arg, struct ab_ws *ws, int code, const char *reason, bool was_clean)
+{
+    struct ab_chat *c = arg;
+    struct discord_gateway *g = &c->gw;
+    bool was_ours = g->close_code != 0;
+    const char *fatal = was_ours ? NULL : discord_gateway_fatal(code);
+    char detail[256];
+
+    (void)ws;
+    g->ws = NULL;
+    g->close_code = 0;
+    g->is_ready = false;
+    c->svc->timer_stop(g->heartbeat);
+    c->svc->timer_stop(g->first_beat);
+    g->heartbeat = g->first_beat = NULL;
+    if (g->is_dirty)
+        discord_gateway_save(c);
+    if (fatal) {
+        discord_gateway_stop(c, fatal);
+        return;
+    }
+    snprintf(detail, sizeof(detail), "gateway closed (%d%s%s%s)", code,
+             reason && *reason ? " " : "", reason ? reason : "", was_clean ? "" : ", not clean");
+    c->svc->set_connected(c->host, false, detail);
+    if (!was_ours) {
+        c->svc->log(c->host, AB_LOG_WARN, "%s", detail);
+        if (code == 4007 || code == 4009)
+            discord_gateway_forget(c); /* the session cannot be resumed */
+    }
+    discord_gateway_schedule(c);
+}
+
+/* Open the WebSocket: to the resume URL with a session, else to the gateway URL. */
+static int
+discord_gateway_connect(struct ab_chat *c)
+{
+    static const struct ab_ws_callbacks cbs = {
+        .size = sizeof(cbs),
+        .on_message = discord_gateway_on_message,
+        .on_close = discord_gateway_on_close,
+    };
+    struct discord_gateway *g = &c->gw;
+    const char *base = g->session_id && g->resume_url ? g->resume_url : g->url;
+    size_t n = strlen(base);
+    char *url;
+    int rc;
+
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    if (asprintf(&url, "%.*s/?v=10&encoding=json", (int)n, base) < 0)
+        return AB_ENOMEM;
+    g->is_resuming = g->session_id != NULL;
+    g->is_session_ready = g->has_ack = g->is_ready = false;
+    g->is_acked = true;
+    struct ab_ws_options opt = {.size = sizeof(opt), .url = url};
+    rc = c->svc->ws_connect(c->host, &opt, &cbs, c, &g->ws);
+    if (rc < 0) {
+        g->ws = NULL;
+        c->svc->log(c->host, AB_LOG_ERROR, "cannot connect to %s: %s", url, ab_strerror(rc));
+    }
+    free(url);
+    return rc;
+}
+
+/* GET /gateway/bot answered. */
+static void
+discord_gateway_looked_up(void *arg, int status, long http, const cJSON *body, int code)
+{
+    struct ab_chat *c = arg;
+    const char *url = discord_json_str(body, "url");
+    const cJSON *limit = cJSON_GetObjectItemCaseSensitive(body, "session_start_limit");
+    const cJSON *left = cJSON_GetObjectItemCaseSensitive(limit, "remaining");
+
+    (void)code;
+    if (c->is_closing)
+        return;
+    if (status == AB_EAUTH) {
+        discord_gateway_stop(c, "Discord rejected the bot token (GET /gateway/bot: HTTP 401): "
+                                "put the current token in [discord] bot_token");
+        return;
+    }
+    if (status < 0 || !url) {
+        c->svc->log(c->host, AB_LOG_WARN, "GET /gateway/bot failed (%s, HTTP %ld)",
+                    ab_strerror(status < 0 ? status : AB_EPROTO), http);
+        discord_gateway_schedule(c);
+        return;
+    }
+    if (cJSON_IsNumber(left))
+        c->svc->log(c->host, AB_LOG_INFO, "gateway %s; session starts left today: %d", url,
+                    left->valueint);
+    free(c->gw.url);
+    if (!(c->gw.url = strdup(url)) || discord_gateway_connect(c) < 0)
+        discord_gateway_schedule(c);
+}
+
+/* Start: resume a saved session or identify, looking the URL up when not configured. */
+int
+discord_gateway_start(struct ab_chat *c)
+{
+    c->gw.seq = -1;
+    discord_gateway_load(c);
+    if (c->gateway_url && *c->gateway_url) {
+        if (!(c->gw.url = strdup(c->gateway_url)))
+            return AB_ENOMEM;
+        if (discord_gateway_connect(c) < 0)
+            discord_gateway_schedule(c);
+        return 0;
+    }
+    return discord_rest_call(c, "GET", "/gateway/bot", "GET /gateway/bot", NULL, 0,
+                             discord_gateway_looked_up, c);
+}
+
+/* Save the session and close with 4000, which keeps it resumable for the next run. */
+void
+discord_gateway_close(struct ab_chat *c)
+{
+    struct discord_gateway *g = &c->gw;
+
+    discord_gateway_save(c);
+    c->svc->timer_stop(g->heartbeat);
+    c->svc->timer_stop(g->first_beat);
+    c->svc->timer_stop(g->reconnect);
+    g->heartbeat = g->first_beat = g->reconnect = NULL;
+    if (g->ws && !g->close_code)
+        c->svc->ws_close(g->ws, 4000, "restarting");
+    g->ws = NULL; /* the host abandons it when our host is freed */
+    free(g->url);
+    free(g->resume_url);
+    free(g->session_id);
+}

@@ -1,0 +1,331 @@
+/* chat-discord outbound operations: post, edit, react and open a thread, each one REST
+ * call (two when a thread already exists). Posts never ping anyone (allowed_mentions
+ * parse: []) and carry a nonce with enforce_nonce, so a retried post is not doubled. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "discord.h"
+
+#define DISCORD_THREAD_NAME_MAX 100 /* characters */
+#define DISCORD_REACTION_SPACING_MS 250
+
+/* One operation in flight: what to call back and what the follow-up needs. */
+struct discord_op {
+    struct ab_chat *chat;
+    ab_sent_cb sent;
+    ab_done_cb done;
+    ab_thread_cb thread;
+    void *arg;
+    char channel[DISCORD_ID_MAX];
+    char message[DISCORD_ID_MAX];
+};
+
+/* Unicode characters in UTF-8 @s: bytes that do not continue a sequence. */
+static size_t
+discord_outbound_chars(const char *s, size_t max_bytes)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; s[i] && i < max_bytes; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+/* Whether @id is a snowflake Discord would accept in a path. */
+static bool
+discord_outbound_id_ok(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+
+    if (n == 0 || n >= DISCORD_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (id[i] < '0' || id[i] > '9')
+            return false;
+    return true;
+}
+
+/* A new operation record, or NULL. */
+static struct discord_op *
+discord_op_new(struct ab_chat *c, const char *channel, const char *message, void *arg)
+{
+    struct discord_op *op = calloc(1, sizeof(*op));
+
+    if (!op)
+        return NULL;
+    op->chat = c;
+    op->arg = arg;
+    snprintf(op->channel, sizeof(op->channel), "%s", channel ? channel : "");
+    snprintf(op->message, sizeof(op->message), "%s", message ? message : "");
+    return op;
+}
+
+/* Issue @op's call; frees @op when the call could not even be queued. */
+static int
+discord_op_call(struct discord_op *op, const char *method, const char *path, const char *route,
+                cJSON *body, uint64_t spacing_ms, discord_rest_cb cb)
+{
+    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+    int rc;
+
+    if (body && !text)
+        rc = AB_ENOMEM;
+    else
+        rc = discord_rest_call(op->chat, method, path, route, text, spacing_ms, cb, op);
+    free(text);
+    cJSON_Delete(body);
+    if (rc < 0)
+        free(op);
+    return rc;
+}
+
+/* A message body with @text that pings nobody. */
+static cJSON *
+discord_outbound_body(const char *text)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *am = cJSON_AddObjectToObject(o, "allowed_mentions");
+
+    cJSON_AddStringToObject(o, "content", text);
+    cJSON_AddArrayToObject(am, "parse");
+    return o;
+}
+
+/* A nonce unique across restarts: wall-clock milliseconds and a counter (≤ 25 chars). */
+static void
+discord_outbound_nonce(struct ab_chat *c, char *out, size_t cap)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(out, cap, "%llu%05llu",
+             (unsigned long long)ts.tv_sec * 1000ull + (unsigned long long)ts.tv_nsec / 1000000,
+             (unsigned long long)(c->nonce_counter++ % 100000));
+}
+
+/* The instance is closing: the core hears nothing more (close() promises "never"). */
+static bool
+discord_op_abandoned(struct discord_op *op)
+{
+    if (!op->chat->is_closing)
+        return false;
+    free(op);
+    return true;
+}
+
+/* POST answered: report the new message. */
+static void
+discord_outbound_sent(void *arg, int status, long http, const cJSON *body, int code)
+{
+    struct discord_op *op = arg;
+    const char *id = discord_json_str(body, "id");
+    const char *channel = discord_json_str(body, "channel_id");
+
+    if (discord_op_abandoned(op))
+        return;
+
+    (void)http;
+    (void)code;
+    if (status == 0 && !id)
+        status = AB_EPROTO;
+    op->sent(op->arg, status,
+             status == 0 ? &(struct ab_msg_ref){channel ? channel : op->channel, id} : NULL);
+    free(op);
+}
+
+/* Post a message into the thread (its own channel) or the channel. */
+int
+discord_send(struct ab_chat *c, const struct ab_send *msg, ab_sent_cb cb, void *arg)
+{
+    const char *target = msg->thread_id && *msg->thread_id ? msg->thread_id : msg->channel_id;
+    char path[96], route[112], nonce[32];
+    struct discord_op *op;
+    cJSON *body;
+
+    if (!discord_outbound_id_ok(target) || !msg->text || !*msg->text ||
+        discord_outbound_chars(msg->text, SIZE_MAX) > DISCORD_MAX_CHARS)
+        return AB_EINVAL;
+    if (msg->nonce && *msg->nonce && strlen(msg->nonce) <= 25)
+        snprintf(nonce, sizeof(nonce), "%s", msg->nonce);
+    else
+        discord_outbound_nonce(c, nonce, sizeof(nonce));
+    if (!(op = discord_op_new(c, target, NULL, arg)))
+        return AB_ENOMEM;
+    op->sent = cb;
+    body = discord_outbound_body(msg->text);
+    cJSON_AddStringToObject(body, "nonce", nonce);
+    cJSON_AddBoolToObject(body, "enforce_nonce", 1);
+    snprintf(path, sizeof(path), "/channels/%s/messages", target);
+    snprintf(route, sizeof(route), "POST %s", path);
+    return discord_op_call(op, "POST", path, route, body, 0, discord_outbound_sent);
+}
+
+/* An edit or a reaction answered. */
+static void
+discord_outbound_done(void *arg, int status, long http, const cJSON *body, int code)
+{
+    struct discord_op *op = arg;
+
+    if (discord_op_abandoned(op))
+        return;
+
+    (void)http;
+    (void)body;
+    (void)code;
+    op->done(op->arg, status);
+    free(op);
+}
+
+/* Replace a message's text. */
+int
+discord_edit(struct ab_chat *c, const struct ab_msg_ref *ref, const char *text, ab_done_cb cb,
+             void *arg)
+{
+    char path[128], route[128];
+    struct discord_op *op;
+
+    if (!discord_outbound_id_ok(ref->channel_id) || !discord_outbound_id_ok(ref->message_id) ||
+        !text || !*text || discord_outbound_chars(text, SIZE_MAX) > DISCORD_MAX_CHARS)
+        return AB_EINVAL;
+    if (!(op = discord_op_new(c, ref->channel_id, ref->message_id, arg)))
+        return AB_ENOMEM;
+    op->done = cb;
+    snprintf(path, sizeof(path), "/channels/%s/messages/%s", ref->channel_id, ref->message_id);
+    snprintf(route, sizeof(route), "PATCH /channels/%s/messages", ref->channel_id);
+    return discord_op_call(op, "PATCH", path, route, discord_outbound_body(text), 0,
+                           discord_outbound_done);
+}
+
+/* Percent-encode every byte of @emoji that is not an ASCII letter or digit. */
+static int
+discord_outbound_encode(const char *emoji, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+
+    for (const unsigned char *p = (const unsigned char *)emoji; *p; p++) {
+        if (n + 4 > cap)
+            return AB_EINVAL;
+        if ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) {
+            out[n++] = (char)*p;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        }
+    }
+    out[n] = '\0';
+    return n ? 0 : AB_EINVAL;
+}
+
+/* Add or remove the bot's own reaction; reactions of one channel go ≥ 250 ms apart. */
+int
+discord_react(struct ab_chat *c, const struct ab_msg_ref *ref, const char *emoji, bool add,
+              ab_done_cb cb, void *arg)
+{
+    char enc[256], path[400], route[64];
+    struct discord_op *op;
+
+    if (!discord_outbound_id_ok(ref->channel_id) || !discord_outbound_id_ok(ref->message_id) ||
+        !emoji || discord_outbound_encode(emoji, enc, sizeof(enc)) < 0)
+        return AB_EINVAL;
+    if (!(op = discord_op_new(c, ref->channel_id, ref->message_id, arg)))
+        return AB_ENOMEM;
+    op->done = cb;
+    snprintf(path, sizeof(path), "/channels/%s/messages/%s/reactions/%s/@me", ref->channel_id,
+             ref->message_id, enc);
+    snprintf(route, sizeof(route), "reactions %s", ref->channel_id);
+    return discord_op_call(op, add ? "PUT" : "DELETE", path, route, NULL,
+                           DISCORD_REACTION_SPACING_MS, discord_outbound_done);
+}
+
+/* GET message answered after a 160004: the thread is message.thread. */
+static void
+discord_outbound_thread_found(void *arg, int status, long http, const cJSON *body, int code)
+{
+    struct discord_op *op = arg;
+    const cJSON *thread = cJSON_GetObjectItemCaseSensitive(body, "thread");
+    const char *id = discord_json_str(thread, "id");
+
+    if (discord_op_abandoned(op))
+        return;
+
+    (void)http;
+    (void)code;
+    if (status == 0 && id) {
+        discord_cache_put(&op->chat->cache, thread);
+        op->chat->svc->log(op->chat->host, AB_LOG_INFO,
+                           "thread %s already existed for message %s: joining it", id, op->message);
+    }
+    op->thread(op->arg, status == 0 && !id ? AB_EPROTO : status, status == 0 ? id : NULL);
+    free(op);
+}
+
+/* POST threads answered: the thread, or on 160004 a lookup of the existing one. */
+static void
+discord_outbound_thread_made(void *arg, int status, long http, const cJSON *body, int code)
+{
+    struct discord_op *op = arg;
+    const char *id = discord_json_str(body, "id");
+    char path[96];
+
+    if (discord_op_abandoned(op))
+        return;
+
+    (void)http;
+    if (status == 0 && id) {
+        discord_cache_put(&op->chat->cache, body);
+        op->thread(op->arg, 0, id);
+        free(op);
+        return;
+    }
+    if (code == 160004) { /* another bot (or an earlier try) made it: join that one */
+        snprintf(path, sizeof(path), "/channels/%s/messages/%s", op->channel, op->message);
+        if (discord_rest_call(op->chat, "GET", path, path, NULL, 0, discord_outbound_thread_found,
+                              op) == 0)
+            return;
+        status = AB_EIO;
+    }
+    op->thread(op->arg, status == 0 ? AB_EPROTO : status, NULL);
+    free(op);
+}
+
+/* Start a public thread from @origin named @name (cut to 100 characters). */
+int
+discord_open_thread(struct ab_chat *c, const struct ab_msg_ref *origin, const char *name,
+                    ab_thread_cb cb, void *arg)
+{
+    char path[128], route[128], cut[DISCORD_THREAD_NAME_MAX * 4 + 1];
+    size_t bytes = 0, chars = 0;
+    struct discord_op *op;
+    cJSON *body;
+
+    if (!discord_outbound_id_ok(origin->channel_id) || !discord_outbound_id_ok(origin->message_id))
+        return AB_EINVAL;
+    if (!name || !*name)
+        name = "agent";
+    while (name[bytes] && bytes < sizeof(cut) - 1) {
+        size_t len = 1;
+        while (((unsigned char)name[bytes + len] & 0xC0) == 0x80)
+            len++;
+        if (chars == DISCORD_THREAD_NAME_MAX || bytes + len > sizeof(cut) - 1)
+            break;
+        bytes += len;
+        chars++;
+    }
+    memcpy(cut, name, bytes);
+    cut[bytes] = '\0';
+    if (!(op = discord_op_new(c, origin->channel_id, origin->message_id, arg)))
+        return AB_ENOMEM;
+    op->thread = cb;
+    body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "name", cut);
+    cJSON_AddNumberToObject(body, "auto_archive_duration", 1440);
+    snprintf(path, sizeof(path), "/channels/%s/messages/%s/threads", origin->channel_id,
+             origin->message_id);
+    snprintf(route, sizeof(route), "POST /channels/%s/threads", origin->channel_id);
+    return discord_op_call(op, "POST", path, route, body, 0, discord_outbound_thread_made);
+}
