@@ -1,0 +1,672 @@
+#!/usr/bin/env node
+// fake-discord.js: a loopback Discord (REST v10 + Gateway v10) for the chat-discord
+// tests, written from Discord's documentation (see /work/shared/reference/discord.md
+// §10), independently of the plugin. One server on 127.0.0.1 serves REST under
+// /api/v10, the gateway (WebSocket upgrade on /gateway, resume on /resume) and a test
+// control channel under /_test. It enforces what Discord enforces (auth, User-Agent,
+// Content-Type, 2000 characters, percent-encoded emoji, rate limits, gateway client
+// limits) and records every request and frame so tests can assert on them.
+//
+// Usage: node fake-discord.js --token TOKEN [--port N] [--heartbeat MS] [--lifetime S]
+// Prints one JSON line {"port":N} on stdout once listening.
+'use strict';
+
+const http = require('http');
+const path = require('path');
+let WebSocketServer;
+try {
+    ({ WebSocketServer } = require('ws'));
+} catch (e) {
+    ({ WebSocketServer } = require(path.join(__dirname, '..', 'node_modules', 'ws')));
+}
+
+// ---- options ----
+const opts = { token: 'test-token', port: 0, heartbeat: 1000, lifetime: 600 };
+for (let i = 2; i < process.argv.length; i += 2) {
+    const k = process.argv[i].replace(/^--/, '');
+    const v = process.argv[i + 1];
+    if (!(k in opts) || v === undefined) {
+        process.stderr.write(`fake-discord: unknown or incomplete option ${process.argv[i]}\n`);
+        process.exit(2);
+    }
+    opts[k] = typeof opts[k] === 'number' ? Number(v) : v;
+}
+
+const BOT = { id: '1000000000000000001', username: 'agent-bot', global_name: null,
+    discriminator: '0', avatar: null, bot: true };
+const GUILD_ID = '1100000000000000001';
+const APP_ID = '1000000000000000001';
+const MAX_LOG = 5000; // recorded requests / frames kept
+const REACTION_SPACING_MS = 250;
+const ROUTE_LIMIT = 50; // requests per bucket window (headers say so; 429 beyond)
+const ROUTE_WINDOW_MS = 1000;
+
+// ---- state ----
+let nextId = 1400000000000000000n;
+const newId = () => String(nextId++);
+const started = Date.now();
+const now = () => Date.now() - started; // ms since start, for records
+
+const channels = new Map(); // id -> channel object
+const messages = new Map(); // id -> message object (+ _reactions)
+const nonces = new Map(); // nonce -> {id, at}
+const sessions = new Map(); // session_id -> {seq, log[], resumable, conn}
+let activeSession = null;
+const counts = { identify: 0, resume: 0, connections: 0, invalid_requests: 0,
+    rate_limited: 0, window_violations: 0, closes: {} };
+const requests = []; // {t, method, path, status, body, auth, ua, ct}
+const frames = []; // {t, conn, dir, op, t_name, s, d}
+const scripted = []; // {method, re, count, retry_after, global, scope}
+const routeWindows = new Map(); // bucket key -> {start, used}
+const blockedUntil = new Map(); // bucket key -> ms (time of our 429 window end)
+let globalBlockedUntil = 0;
+const lastReaction = new Map(); // channel -> ms
+let connSeq = 0;
+
+function channel(id, type, extra) {
+    const ch = Object.assign({ id, type, guild_id: GUILD_ID, name: `ch-${id.slice(-3)}`,
+        position: 0, permission_overwrites: [], parent_id: null }, extra || {});
+    channels.set(id, ch);
+    return ch;
+}
+channel('1200000000000000009', 4, { name: 'category' });
+channel('1200000000000000001', 0, { name: 'general', parent_id: '1200000000000000009' });
+channel('1200000000000000002', 0, { name: 'other', parent_id: '1200000000000000009' });
+// A thread someone else opened (not the bot's), known from GUILD_CREATE.
+channel('1300000000000000100', 11, { name: 'human thread', parent_id: '1200000000000000001',
+    owner_id: '1000000000000000002', thread_metadata: { archived: false,
+        auto_archive_duration: 1440, archive_timestamp: new Date(started).toISOString(),
+        locked: false }, message_count: 0, member_count: 1 });
+
+function record(list, item) {
+    list.push(item);
+    if (list.length > MAX_LOG)
+        list.shift();
+}
+
+// ---- gateway ----
+function gwSend(conn, payload) {
+    if (conn.silent || conn.ws.readyState !== 1)
+        return;
+    const text = JSON.stringify(payload);
+    record(frames, { t: now(), conn: conn.id, dir: 'out', op: payload.op, name: payload.t || null,
+        s: payload.s === undefined ? null : payload.s });
+    conn.ws.send(text);
+}
+
+function gwClose(conn, code, reason) {
+    counts.closes[code] = (counts.closes[code] || 0) + 1;
+    record(frames, { t: now(), conn: conn.id, dir: 'close', op: null, code, reason });
+    try {
+        conn.ws.close(code, reason);
+    } catch (e) { /* already closing */ }
+}
+
+// Send a dispatch on the active session (buffered for resume when nobody listens).
+function dispatch(t, d) {
+    const sess = activeSession;
+    if (!sess)
+        return;
+    const payload = { op: 0, t, s: ++sess.seq, d };
+    sess.log.push(payload);
+    if (sess.log.length > 1000)
+        sess.log.shift();
+    if (sess.conn && sess.conn.ready)
+        gwSend(sess.conn, payload);
+}
+
+function guildCreate() {
+    const all = [...channels.values()];
+    return { id: GUILD_ID, name: 'fake guild', unavailable: false, member_count: 3,
+        channels: all.filter(c => !c.thread_metadata).map(c => Object.assign({}, c, { guild_id: undefined })),
+        threads: all.filter(c => c.thread_metadata), members: [], roles: [] };
+}
+
+function onIdentify(conn, d) {
+    if (conn.session) {
+        gwClose(conn, 4005, 'Already authenticated.');
+        return;
+    }
+    counts.identify++;
+    if (!d || d.token !== opts.token) {
+        gwClose(conn, 4004, 'Authentication failed.');
+        return;
+    }
+    if (typeof d.intents !== 'number') {
+        gwClose(conn, 4013, 'Invalid intent(s).');
+        return;
+    }
+    const id = `sess-${newId()}`;
+    const sess = { id, seq: 0, log: [], resumable: true, conn, intents: d.intents };
+    sessions.set(id, sess);
+    activeSession = sess;
+    conn.session = sess;
+    conn.ready = true;
+    dispatch('READY', { v: 10, user: BOT, guilds: [{ id: GUILD_ID, unavailable: true }],
+        session_id: id, resume_gateway_url: `ws://127.0.0.1:${server.address().port}/resume`,
+        application: { id: APP_ID, flags: 0 } });
+    dispatch('GUILD_CREATE', guildCreate());
+}
+
+function onResume(conn, d) {
+    if (conn.session) {
+        gwClose(conn, 4005, 'Already authenticated.');
+        return;
+    }
+    counts.resume++;
+    conn.resumed = true;
+    if (!d || d.token !== opts.token) {
+        gwClose(conn, 4004, 'Authentication failed.');
+        return;
+    }
+    const sess = sessions.get(d.session_id);
+    if (!sess || !sess.resumable || sess !== activeSession) {
+        gwSend(conn, { op: 9, d: false });
+        setTimeout(() => gwClose(conn, 4000, 'Invalid session.'), 500);
+        return;
+    }
+    if (typeof d.seq !== 'number' || d.seq > sess.seq || (sess.log.length && d.seq < sess.log[0].s - 1)) {
+        gwClose(conn, 4007, 'Invalid seq.');
+        return;
+    }
+    if (sess.conn && sess.conn !== conn) {
+        sess.conn.ready = false; // the old connection no longer receives
+        try { sess.conn.ws.terminate(); } catch (e) { /* gone */ }
+    }
+    sess.conn = conn;
+    conn.session = sess;
+    for (const p of sess.log)
+        if (p.s > d.seq)
+            gwSend(conn, p);
+    conn.ready = true;
+    const payload = { op: 0, t: 'RESUMED', s: ++sess.seq, d: {} };
+    sess.log.push(payload);
+    gwSend(conn, payload);
+}
+
+function onGatewayConnection(ws, req) {
+    const conn = { id: ++connSeq, ws, session: null, ready: false, ack: true, silent: false,
+        sends: [], path: req.url, resumed: false };
+    counts.connections++;
+    record(frames, { t: now(), conn: conn.id, dir: 'open', op: null, path: req.url });
+    conns.add(conn);
+    ws.on('message', (data, isBinary) => {
+        const t = Date.now();
+        conn.sends = conn.sends.filter(x => t - x < 60000);
+        conn.sends.push(t);
+        if (conn.silent)
+            return;
+        if (conn.sends.length > 120) {
+            gwClose(conn, 4008, 'Rate limited.');
+            return;
+        }
+        if (isBinary || data.length > 4096) {
+            gwClose(conn, 4002, 'Error while decoding payload.');
+            return;
+        }
+        let p;
+        try {
+            p = JSON.parse(data.toString('utf8'));
+        } catch (e) {
+            gwClose(conn, 4002, 'Error while decoding payload.');
+            return;
+        }
+        record(frames, { t: now(), conn: conn.id, dir: 'in', op: p.op,
+            d: p.op === 1 ? p.d : p.op === 6 ? { session_id: p.d && p.d.session_id, seq: p.d && p.d.seq }
+                : p.op === 2 ? { intents: p.d && p.d.intents, properties: p.d && p.d.properties } : undefined });
+        switch (p.op) {
+        case 1:
+            if (conn.ack)
+                gwSend(conn, { op: 11 });
+            return;
+        case 2:
+            onIdentify(conn, p.d);
+            return;
+        case 6:
+            onResume(conn, p.d);
+            return;
+        default:
+            if (!conn.session) {
+                gwClose(conn, 4003, 'Not authenticated.');
+                return;
+            }
+            if (![3, 4, 8, 31].includes(p.op))
+                gwClose(conn, 4001, 'Unknown opcode.');
+        }
+    });
+    ws.on('close', (code) => {
+        record(frames, { t: now(), conn: conn.id, dir: 'closed', code });
+        conn.ready = false;
+        conns.delete(conn);
+        if (conn.session && conn.session.conn === conn)
+            conn.session.conn = null;
+    });
+    ws.on('error', () => { /* the close event follows */ });
+    gwSend(conn, { op: 10, d: { heartbeat_interval: opts.heartbeat, _trace: ['fake'] } });
+}
+
+const conns = new Set();
+const currentConn = () => (activeSession && activeSession.conn) ||
+    [...conns].filter(c => c.ws.readyState === 1).pop();
+
+// A scripted gateway fault.
+function fault(f) {
+    const conn = currentConn();
+    switch (f.kind) {
+    case 'reconnect':
+        if (!conn)
+            return 'no connection';
+        gwSend(conn, { op: 7, d: null });
+        setTimeout(() => { if (conn.ws.readyState === 1) gwClose(conn, 4000, 'Reconnect'); }, 2000);
+        return null;
+    case 'invalid_session':
+        if (!conn)
+            return 'no connection';
+        if (!f.resumable && conn.session)
+            conn.session.resumable = false;
+        gwSend(conn, { op: 9, d: !!f.resumable });
+        setTimeout(() => { if (conn.ws.readyState === 1) gwClose(conn, 4000, 'Invalid session'); }, 2000);
+        return null;
+    case 'close':
+        if (!conn)
+            return 'no connection';
+        if ((f.code === 4007 || f.code === 4009) && conn.session)
+            conn.session.resumable = false;
+        gwClose(conn, f.code, f.reason || `scripted ${f.code}`);
+        return null;
+    case 'drop': // TCP gone without a close frame
+        if (!conn)
+            return 'no connection';
+        conn.ready = false;
+        if (conn.session)
+            conn.session.conn = null;
+        record(frames, { t: now(), conn: conn.id, dir: 'drop' });
+        conn.ws._socket.destroy();
+        return null;
+    case 'zombie': // keep delivering, stop ACKing heartbeats
+        if (!conn)
+            return 'no connection';
+        conn.ack = false;
+        return null;
+    case 'half_open': // send nothing, read nothing, keep TCP
+        if (!conn)
+            return 'no connection';
+        conn.silent = true;
+        conn.ready = false;
+        conn.ws._socket.pause(); // not even a close frame is answered
+        if (conn.session)
+            conn.session.conn = null;
+        return null;
+    case 'heartbeat_request':
+        if (!conn)
+            return 'no connection';
+        gwSend(conn, { op: 1, d: null });
+        return null;
+    case 'auth_fail_next': // every later Identify/Resume fails with 4004 (a reset token)
+        opts.token = `reset-${opts.token}`;
+        return null;
+    default:
+        return `unknown fault ${f.kind}`;
+    }
+}
+
+// ---- REST ----
+function unicodeLength(s) {
+    return [...s].length;
+}
+
+function apiError(status, code, message, extra) {
+    return { status, body: Object.assign({ code, message }, extra || {}) };
+}
+
+// The bucket key: route template plus the top-level resource (channel).
+function bucketOf(method, p) {
+    const m = p.match(/^\/channels\/(\d+)(\/.*)?$/);
+    if (!m)
+        return `${method} ${p}`;
+    const rest = (m[2] || '').replace(/\/\d+/g, '/:id').replace(/\/reactions\/[^/]+\/@me$/, '/reactions/:emoji/@me');
+    if (rest.startsWith('/messages/:id/reactions'))
+        return `reactions ${m[1]}`; // one bucket for every reaction call in a channel
+    return `${method} /channels/${m[1]}${rest}`;
+}
+
+function newMessage(channelId, author, content, extra) {
+    const m = Object.assign({ id: newId(), channel_id: channelId, guild_id: GUILD_ID, author,
+        content, timestamp: new Date().toISOString(), edited_timestamp: null, tts: false,
+        mention_everyone: false, mentions: [], mention_roles: [], attachments: [], embeds: [],
+        pinned: false, type: 0, flags: 0 }, extra || {});
+    messages.set(m.id, m);
+    return m;
+}
+
+function publicMessage(m) {
+    const out = Object.assign({}, m);
+    delete out._nonce;
+    return out;
+}
+
+function checkContent(body) {
+    if (!body || typeof body.content !== 'string' || body.content.length === 0)
+        return apiError(400, 50006, 'Cannot send an empty message');
+    if (unicodeLength(body.content) > 2000)
+        return apiError(400, 50035, 'Invalid Form Body', { errors: { content: { _errors: [
+            { code: 'BASE_TYPE_MAX_LENGTH', message: 'Must be 2000 or fewer in length.' }] } } });
+    return null;
+}
+
+function rest(method, p, body) {
+    let m;
+    if (method === 'GET' && p === '/gateway')
+        return { status: 200, body: { url: `ws://127.0.0.1:${server.address().port}/gateway` } };
+    if (method === 'GET' && p === '/gateway/bot')
+        return { status: 200, body: { url: `ws://127.0.0.1:${server.address().port}/gateway`,
+            shards: 1, session_start_limit: { total: 1000, remaining: 1000 - counts.identify,
+                reset_after: 14400000, max_concurrency: 1 } } };
+    if ((m = p.match(/^\/channels\/(\d+)$/)) && method === 'GET') {
+        const ch = channels.get(m[1]);
+        return ch ? { status: 200, body: ch } : apiError(404, 10003, 'Unknown Channel');
+    }
+    if ((m = p.match(/^\/channels\/(\d+)\/messages$/))) {
+        const ch = channels.get(m[1]);
+        if (!ch)
+            return apiError(404, 10003, 'Unknown Channel');
+        if (method === 'GET') {
+            const all = [...messages.values()].filter(x => x.channel_id === m[1]).reverse();
+            return { status: 200, body: all.slice(0, 50).map(publicMessage) };
+        }
+        if (method !== 'POST')
+            return apiError(405, 0, '405: Method Not Allowed');
+        const bad = checkContent(body);
+        if (bad)
+            return bad;
+        if (body.nonce !== undefined && (String(body.nonce).length > 25))
+            return apiError(400, 50035, 'Invalid Form Body');
+        if (body.enforce_nonce && body.nonce !== undefined) {
+            const seen = nonces.get(String(body.nonce));
+            if (seen && Date.now() - seen.at < 5 * 60 * 1000)
+                return { status: 200, body: publicMessage(messages.get(seen.id)) };
+        }
+        const msg = newMessage(m[1], BOT, body.content, { nonce: body.nonce,
+            guild_id: ch.guild_id });
+        msg._allowed_mentions = body.allowed_mentions;
+        if (body.nonce !== undefined)
+            nonces.set(String(body.nonce), { id: msg.id, at: Date.now() });
+        dispatch('MESSAGE_CREATE', Object.assign(publicMessage(msg), { member: { roles: [] } }));
+        return { status: 200, body: publicMessage(msg) };
+    }
+    if ((m = p.match(/^\/channels\/(\d+)\/messages\/(\d+)$/))) {
+        const msg = messages.get(m[2]);
+        if (!channels.has(m[1]))
+            return apiError(404, 10003, 'Unknown Channel');
+        if (!msg || msg.channel_id !== m[1])
+            return apiError(404, 10008, 'Unknown Message');
+        if (method === 'GET')
+            return { status: 200, body: publicMessage(msg) };
+        if (method !== 'PATCH')
+            return apiError(405, 0, '405: Method Not Allowed');
+        if (msg.author.id !== BOT.id)
+            return apiError(403, 50005, 'Cannot edit a message authored by another user');
+        const bad = checkContent(body);
+        if (bad)
+            return bad;
+        msg.content = body.content;
+        msg.edited_timestamp = new Date().toISOString();
+        msg._edits = (msg._edits || 0) + 1;
+        dispatch('MESSAGE_UPDATE', publicMessage(msg));
+        return { status: 200, body: publicMessage(msg) };
+    }
+    if ((m = p.match(/^\/channels\/(\d+)\/messages\/(\d+)\/threads$/)) && method === 'POST') {
+        const parent = channels.get(m[1]);
+        const msg = messages.get(m[2]);
+        if (!parent)
+            return apiError(404, 10003, 'Unknown Channel');
+        if (!msg || msg.channel_id !== m[1])
+            return apiError(404, 10008, 'Unknown Message');
+        if (msg.thread)
+            return apiError(400, 160004, 'A thread has already been created for this message');
+        if (!body || typeof body.name !== 'string' || unicodeLength(body.name) < 1 ||
+            unicodeLength(body.name) > 100)
+            return apiError(400, 50035, 'Invalid Form Body');
+        if (body.auto_archive_duration !== undefined &&
+            ![60, 1440, 4320, 10080].includes(body.auto_archive_duration))
+            return apiError(400, 50035, 'Invalid Form Body');
+        const th = channel(msg.id, 11, { name: body.name, parent_id: m[1], owner_id: BOT.id,
+            thread_metadata: { archived: false, auto_archive_duration: body.auto_archive_duration || 4320,
+                archive_timestamp: new Date().toISOString(), locked: false,
+                create_timestamp: new Date().toISOString() }, message_count: 0, member_count: 1,
+            last_message_id: null, rate_limit_per_user: 0, flags: 0 });
+        msg.thread = th;
+        dispatch('THREAD_CREATE', Object.assign({ newly_created: true }, th));
+        dispatch('MESSAGE_UPDATE', publicMessage(msg));
+        return { status: 201, body: th };
+    }
+    if ((m = p.match(/^\/channels\/(\d+)\/messages\/(\d+)\/reactions\/([^/]+)\/@me$/))) {
+        if (method !== 'PUT' && method !== 'DELETE')
+            return apiError(405, 0, '405: Method Not Allowed');
+        const msg = messages.get(m[2]);
+        if (!channels.has(m[1]))
+            return apiError(404, 10003, 'Unknown Channel');
+        if (!msg || msg.channel_id !== m[1])
+            return apiError(404, 10008, 'Unknown Message');
+        const raw = m[3];
+        let emoji;
+        // Every byte that is not alphanumeric must come percent-encoded.
+        if (!/^(?:[A-Za-z0-9_]|%[0-9A-Fa-f]{2})+$/.test(raw))
+            return apiError(400, 10014, 'Unknown Emoji');
+        try {
+            emoji = decodeURIComponent(raw);
+        } catch (e) {
+            return apiError(400, 10014, 'Unknown Emoji');
+        }
+        // Unicode emoji only (or custom name:id): plain ASCII words are not emoji.
+        if (!/[^\x00-\x7f]/.test(emoji) && !/^[A-Za-z0-9_]+:\d+$/.test(emoji))
+            return apiError(400, 10014, 'Unknown Emoji');
+        msg._reactions = msg._reactions || {};
+        const users = new Set(msg._reactions[emoji] || []);
+        if (method === 'PUT')
+            users.add(BOT.id);
+        else
+            users.delete(BOT.id);
+        msg._reactions[emoji] = [...users];
+        const custom = emoji.match(/^(.+):(\d+)$/);
+        dispatch(method === 'PUT' ? 'MESSAGE_REACTION_ADD' : 'MESSAGE_REACTION_REMOVE', {
+            user_id: BOT.id, channel_id: m[1], message_id: m[2], guild_id: GUILD_ID,
+            emoji: custom ? { id: custom[2], name: custom[1] } : { id: null, name: emoji } });
+        return { status: 204, body: null };
+    }
+    if ((m = p.match(/^\/channels\/(\d+)\/typing$/)) && method === 'POST')
+        return { status: 204, body: null };
+    return apiError(404, 0, '404: Not Found');
+}
+
+// Rate-limit headers and enforcement for one request; returns a 429 answer or null.
+function rateLimit(method, p, headers) {
+    const t = Date.now();
+    const key = bucketOf(method, p);
+    let w = routeWindows.get(key);
+    if (!w || t - w.start >= ROUTE_WINDOW_MS)
+        routeWindows.set(key, w = { start: t, used: 0 });
+    const blocked = Math.max(blockedUntil.get(key) || 0, globalBlockedUntil);
+    if (blocked > t)
+        counts.window_violations++; // the client came back inside a window we announced
+    const resetAfter = Math.max(0, (w.start + ROUTE_WINDOW_MS - t) / 1000);
+    headers['X-RateLimit-Bucket'] = Buffer.from(key.replace(/\d+/g, '')).toString('hex').slice(0, 32);
+    headers['X-RateLimit-Limit'] = String(ROUTE_LIMIT);
+    headers['X-RateLimit-Reset'] = ((t / 1000) + resetAfter).toFixed(3);
+    headers['X-RateLimit-Reset-After'] = resetAfter.toFixed(3);
+    const too = (retryAfter, global, scope) => {
+        counts.rate_limited++;
+        if (global)
+            globalBlockedUntil = t + retryAfter * 1000;
+        else
+            blockedUntil.set(key, t + retryAfter * 1000);
+        headers['Retry-After'] = String(Math.ceil(retryAfter));
+        headers['X-RateLimit-Remaining'] = '0';
+        headers['X-RateLimit-Scope'] = scope;
+        if (global)
+            headers['X-RateLimit-Global'] = 'true';
+        return { status: 429, body: { message: 'You are being rate limited.',
+            retry_after: retryAfter, global } };
+    };
+    for (const s of scripted) {
+        if (s.count > 0 && (!s.method || s.method === method) && new RegExp(s.path).test(p)) {
+            s.count--;
+            return too(s.retry_after, !!s.global, s.global ? 'global' : 'user');
+        }
+    }
+    if (key.startsWith('reactions ')) {
+        const ch = key.slice(10);
+        const last = lastReaction.get(ch) || 0;
+        lastReaction.set(ch, t);
+        if (t - last < REACTION_SPACING_MS)
+            return too((REACTION_SPACING_MS - (t - last)) / 1000, false, 'user');
+    }
+    if (w.used >= ROUTE_LIMIT)
+        return too(resetAfter || 0.001, false, 'user');
+    w.used++;
+    headers['X-RateLimit-Remaining'] = String(ROUTE_LIMIT - w.used);
+    return null;
+}
+
+function send(res, status, body, headers) {
+    const h = Object.assign({}, headers || {});
+    let text = '';
+    if (body !== null && body !== undefined) {
+        text = JSON.stringify(body);
+        h['Content-Type'] = 'application/json';
+    }
+    h['Content-Length'] = Buffer.byteLength(text);
+    res.writeHead(status, h);
+    res.end(text);
+}
+
+function handleApi(req, res, raw) {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    const p = url.pathname.slice('/api/v10'.length) || '/';
+    const method = req.method;
+    const auth = req.headers.authorization || '';
+    const ua = req.headers['user-agent'] || '';
+    const ct = req.headers['content-type'] || '';
+    const rec = { t: now(), method, path: p, query: url.search, auth: auth === `Bot ${opts.token}`,
+        ua, ct, body: null, status: 0 };
+    record(requests, rec);
+    const answer = (status, body, headers) => {
+        rec.status = status;
+        if (status === 401 || status === 403 || status === 429)
+            counts.invalid_requests++;
+        send(res, status, body, headers);
+    };
+    const headers = {};
+    if (p !== '/gateway' && auth !== `Bot ${opts.token}`)
+        return answer(401, { message: '401: Unauthorized', code: 0 });
+    if (!/^DiscordBot \(\S+, \S+\)$/.test(ua))
+        return answer(403, { message: 'Missing or invalid User-Agent', code: 0 });
+    let body = null;
+    if (raw.length) {
+        if (!/^application\/json\b/.test(ct))
+            return answer(400, { code: 50035, message: 'Invalid Form Body',
+                errors: { _errors: [{ code: 'CONTENT_TYPE_INVALID', message: 'Expected "Content-Type" header to be one of {\'application/json\'}.' }] } });
+        try {
+            body = JSON.parse(raw.toString('utf8'));
+        } catch (e) {
+            return answer(400, { code: 50109, message: 'The request body contains invalid JSON.' });
+        }
+        rec.body = body;
+    }
+    const limited = rateLimit(method, p, headers);
+    if (limited)
+        return answer(limited.status, limited.body, headers);
+    const r = rest(method, p, body);
+    answer(r.status, r.body, headers);
+}
+
+// ---- control channel ----
+function control(req, res, raw) {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    let body = {};
+    try {
+        body = raw.length ? JSON.parse(raw.toString('utf8')) : {};
+    } catch (e) {
+        return send(res, 400, { error: 'bad json' });
+    }
+    switch (`${req.method} ${url.pathname}`) {
+    case 'GET /_test/state': {
+        const msgs = [...messages.values()].map(m => ({ id: m.id, channel_id: m.channel_id,
+            author_id: m.author.id, content: m.content, thread: m.thread ? m.thread.id : null,
+            reactions: m._reactions || {}, edits: m._edits || 0, nonce: m.nonce,
+            allowed_mentions: m._allowed_mentions }));
+        return send(res, 200, { counts, requests, frames, messages: msgs,
+            channels: [...channels.values()], seq: activeSession ? activeSession.seq : 0,
+            session: activeSession ? activeSession.id : null,
+            connected: !!(activeSession && activeSession.conn && activeSession.conn.ready) });
+    }
+    case 'POST /_test/message': { // a message as from a human (or another bot)
+        const chId = body.channel_id || '1200000000000000001';
+        const ch = channels.get(chId);
+        if (!ch && !body.dm)
+            return send(res, 404, { error: 'unknown channel' });
+        const author = Object.assign({ id: '1000000000000000002', username: 'alice',
+            global_name: 'Alice', discriminator: '0', avatar: null }, body.author || {});
+        const mentions = (body.mentions || []).map(id => id === BOT.id ? BOT
+            : { id, username: `user${id.slice(-3)}`, discriminator: '0', avatar: null });
+        const msg = newMessage(chId, author, body.content || '', { mentions,
+            mention_roles: body.mention_roles || [], type: body.type || 0 });
+        const d = Object.assign(publicMessage(msg), body.dm ? {} : { member: {
+            nick: body.nick === undefined ? null : body.nick, roles: [],
+            joined_at: new Date(started).toISOString(), deaf: false, mute: false, flags: 0 } });
+        if (body.dm)
+            delete d.guild_id;
+        dispatch('MESSAGE_CREATE', d);
+        return send(res, 200, publicMessage(msg));
+    }
+    case 'POST /_test/reaction': {
+        const msg = messages.get(body.message_id);
+        if (!msg)
+            return send(res, 404, { error: 'unknown message' });
+        dispatch('MESSAGE_REACTION_ADD', { user_id: body.user_id || '1000000000000000002',
+            channel_id: msg.channel_id, message_id: msg.id, guild_id: GUILD_ID,
+            emoji: { id: null, name: body.emoji } });
+        return send(res, 200, { ok: true });
+    }
+    case 'POST /_test/fault': {
+        const err = fault(body);
+        return send(res, err ? 409 : 200, err ? { error: err } : { ok: true });
+    }
+    case 'POST /_test/ratelimit':
+        scripted.push({ method: body.method, path: body.path || '.', count: body.count || 1,
+            retry_after: body.retry_after || 1, global: !!body.global });
+        return send(res, 200, { ok: true });
+    default:
+        return send(res, 404, { error: 'no such control endpoint' });
+    }
+}
+
+const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', c => chunks.push(c));
+    req.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        if (req.url.startsWith('/_test/'))
+            return control(req, res, raw);
+        if (req.url.startsWith('/api/v10/'))
+            return handleApi(req, res, raw);
+        send(res, 404, { message: '404: Not Found', code: 0 });
+    });
+});
+
+const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+server.on('upgrade', (req, socket, head) => {
+    if (!/^\/(gateway|resume)\/?(\?|$)/.test(req.url)) {
+        socket.destroy();
+        return;
+    }
+    wss.handleUpgrade(req, socket, head, ws => onGatewayConnection(ws, req));
+});
+
+server.listen(opts.port, '127.0.0.1', () => {
+    process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
+});
+
+// Bounded life: never outlive a forgotten test.
+setTimeout(() => process.exit(0), opts.lifetime * 1000).unref();
+process.on('SIGTERM', () => process.exit(0));
