@@ -262,6 +262,14 @@ daemon_sink_connected(void *arg, struct ab_host *h, bool connected, const char *
     if (!connected && d->mode == DAEMON_CONSOLE && strcmp(h->name, "console") == 0 &&
         !d->is_stopping)
         engine_when_idle(d->engine, daemon_console_idle, d);
+    if (!connected && h->is_failed && d->mode == DAEMON_RUN && !d->is_stopping) {
+        /* Exit 1 when no started platform is left that could ever reconnect. */
+        for (size_t i = 0; i < d->nchats; i++)
+            if (d->chats[i].is_started && d->chats[i].host != h && !d->chats[i].host->is_failed)
+                return;
+        log_error("core", "no chat platform can stay connected; exiting");
+        daemon_stop(d, CLI_EXIT_RUNTIME);
+    }
 }
 
 /* A policy start-up warning. */

@@ -3,6 +3,7 @@
  * The session (id, seq, resume URL, bot id) is saved in the plugin's state so a
  * restart resumes instead of identifying: 1000 Identifies a day reset the token.
  * Reconnects use the host's backoff; close codes follow Discord's table. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,7 +358,12 @@ static void
 discord_gateway_stop(struct ab_chat *c, const char *detail)
 {
     c->gw.is_stopped = true;
-    c->svc->log(c->host, AB_LOG_ERROR, "%s", detail);
+    if (c->svc->size >= offsetof(struct ab_host_services, set_failed) + sizeof(void *) &&
+        c->svc->set_failed) {
+        c->svc->set_failed(c->host, detail);
+        return;
+    }
+    c->svc->log(c->host, AB_LOG_ERROR, "%s", detail); /* an ABI 1.1 host */
     c->svc->set_connected(c->host, false, detail);
 }
 

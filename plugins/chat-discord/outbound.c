@@ -106,16 +106,6 @@ discord_outbound_nonce(struct ab_chat *c, char *out, size_t cap)
              (unsigned long long)(c->nonce_counter++ % 100000));
 }
 
-/* The instance is closing: the core hears nothing more (close() promises "never"). */
-static bool
-discord_op_abandoned(struct discord_op *op)
-{
-    if (!op->chat->is_closing)
-        return false;
-    free(op);
-    return true;
-}
-
 /* POST answered: report the new message. */
 static void
 discord_outbound_sent(void *arg, int status, long http, const cJSON *body, int code)
@@ -123,9 +113,6 @@ discord_outbound_sent(void *arg, int status, long http, const cJSON *body, int c
     struct discord_op *op = arg;
     const char *id = discord_json_str(body, "id");
     const char *channel = discord_json_str(body, "channel_id");
-
-    if (discord_op_abandoned(op))
-        return;
 
     (void)http;
     (void)code;
@@ -168,9 +155,6 @@ static void
 discord_outbound_done(void *arg, int status, long http, const cJSON *body, int code)
 {
     struct discord_op *op = arg;
-
-    if (discord_op_abandoned(op))
-        return;
 
     (void)http;
     (void)body;
@@ -250,9 +234,6 @@ discord_outbound_thread_found(void *arg, int status, long http, const cJSON *bod
     const cJSON *thread = cJSON_GetObjectItemCaseSensitive(body, "thread");
     const char *id = discord_json_str(thread, "id");
 
-    if (discord_op_abandoned(op))
-        return;
-
     (void)http;
     (void)code;
     if (status == 0 && id) {
@@ -271,9 +252,6 @@ discord_outbound_thread_made(void *arg, int status, long http, const cJSON *body
     struct discord_op *op = arg;
     const char *id = discord_json_str(body, "id");
     char path[96];
-
-    if (discord_op_abandoned(op))
-        return;
 
     (void)http;
     if (status == 0 && id) {

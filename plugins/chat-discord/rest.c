@@ -145,6 +145,10 @@ discord_rest_done(void *arg, const struct ab_http_response *resp)
 
     q->http = NULL;
     r->is_busy = false;
+    /* Spacing counts from the answer: the next call cannot overtake this one's
+     * arrival, whatever the network did to it. */
+    if (q->spacing_ms && now + q->spacing_ms > r->not_before_ms)
+        r->not_before_ms = now + q->spacing_ms;
     if (resp->error) {
         status = resp->error;
         c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", q->method, q->route->key,
@@ -275,8 +279,6 @@ again:
         goto again;
     }
     r->is_busy = true;
-    if (first->spacing_ms && now + first->spacing_ms > r->not_before_ms)
-        r->not_before_ms = now + first->spacing_ms;
 }
 
 /* Queue a call; it starts from a timer so its callback never runs inside this call. */
@@ -320,7 +322,8 @@ discord_rest_close(struct ab_chat *c)
 {
     struct discord_route *r;
 
-    /* Callbacks see is_closing: they only free what they own. */
+    /* Owed callbacks run now with AB_ECANCELED (the core releases its side then);
+     * they see is_closing and start nothing new. */
     while (c->reqs) {
         struct discord_req *q = c->reqs;
         c->svc->http_cancel(q->http);

@@ -15,7 +15,6 @@ import e2e  # noqa: E402  (the shared harness)
 
 FAKE = os.path.join(HERE, "fake-discord.js")
 BUILD = os.environ.get("AB_BUILD_ROOT") or os.path.join(e2e.ROOT, "build")
-PLUGIN_DIR = os.path.join(BUILD, "plugins", "chat-discord")
 TOKEN = "fake-bot-token-123456"
 BOT_ID = "1000000000000000001"
 ALICE = "1000000000000000002"
@@ -95,7 +94,6 @@ class Fake:
 
 CONFIG = """
 [plugins]
-path = [%(plugins)s]
 chat = ["discord"]
 
 [discord]
@@ -139,7 +137,7 @@ class DiscordTest(e2e.WorldTest):
         self.health = "http://127.0.0.1:%d" % self.port
         self.config = self.world.write("config.toml", self.world.scripted_agent(
             *self.agent_flags) + self.agent_extra + CONFIG % dict(
-                plugins=e2e.toml_str(PLUGIN_DIR), token=e2e.toml_str(self.token),
+                token=e2e.toml_str(self.token),
                 api=e2e.toml_str(self.fake.base + "/api/v10"),
                 gw=e2e.toml_str("ws://127.0.0.1:%d/gateway" % self.fake.port),
                 channel=e2e.toml_str(CHANNEL), discord_extra=self.discord_extra,
@@ -161,7 +159,11 @@ class DiscordTest(e2e.WorldTest):
     def stop(self):
         import signal
         self.broker.signal(signal.SIGTERM)
-        self.assertEqual(self.broker.wait(), 0, self.broker.err.text()[-3000:])
+        rc = self.broker.wait()
+        if rc != 0 and os.environ.get("AB_DISCORD_ERR_FILE"):
+            with open(os.environ["AB_DISCORD_ERR_FILE"], "w") as f:
+                f.write(self.broker.err.text())
+        self.assertEqual(rc, 0, self.broker.err.text()[-3000:])
 
     def conversation(self, text, **kw):
         """Mention the bot with @text; wait for its thread and the final answer in it

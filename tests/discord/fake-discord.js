@@ -62,6 +62,7 @@ const blockedUntil = new Map(); // bucket key -> ms (time of our 429 window end)
 let globalBlockedUntil = 0;
 const lastReaction = new Map(); // channel -> ms
 let connSeq = 0;
+let refuseUntil = 0;
 
 function channel(id, type, extra) {
     const ch = Object.assign({ id, type, guild_id: GUILD_ID, name: `ch-${id.slice(-3)}`,
@@ -301,6 +302,9 @@ function fault(f) {
         if (!conn)
             return 'no connection';
         gwSend(conn, { op: 1, d: null });
+        return null;
+    case 'refuse': // new gateway connections fail for f.ms
+        refuseUntil = Date.now() + (f.ms || 5000);
         return null;
     case 'auth_fail_next': // every later Identify/Resume fails with 4004 (a reset token)
         opts.token = `reset-${opts.token}`;
@@ -617,6 +621,14 @@ function control(req, res, raw) {
         if (body.dm)
             delete d.guild_id;
         dispatch('MESSAGE_CREATE', d);
+        if (body.thread_by_other) { // another bot opens the thread first (the 160004 race)
+            const th = channel(msg.id, 11, { name: 'raced', parent_id: chId,
+                owner_id: '1000000000000000099', thread_metadata: { archived: false,
+                    auto_archive_duration: 1440, archive_timestamp: new Date().toISOString(),
+                    locked: false }, message_count: 0, member_count: 1 });
+            msg.thread = th;
+            dispatch('THREAD_CREATE', Object.assign({ newly_created: true }, th));
+        }
         return send(res, 200, publicMessage(msg));
     }
     case 'POST /_test/reaction': {
@@ -656,6 +668,11 @@ const server = http.createServer((req, res) => {
 
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
 server.on('upgrade', (req, socket, head) => {
+    if (Date.now() < refuseUntil) {
+        record(frames, { t: now(), conn: 0, dir: 'refused', path: req.url });
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n');
+        return;
+    }
     if (!/^\/(gateway|resume)\/?(\?|$)/.test(req.url)) {
         socket.destroy();
         return;

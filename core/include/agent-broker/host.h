@@ -187,6 +187,14 @@ struct ab_host_services {
     uint64_t (*backoff_next)(struct ab_host *h, const char *key);
     /* Back to the first delay for @key, after a connection proved good. */
     void (*backoff_reset)(struct ab_host *h, const char *key);
+
+    /* ---- ABI 1.2 ---- */
+
+    /* Report that the plugin stopped for good and will not reconnect by itself
+     * (credentials rejected, a setting the platform refuses): set_connected(false,
+     * @detail) that no retry will clear. `run` exits 1 once every chat plugin it started
+     * has failed. @detail (lent) says what happened and what to do. */
+    void (*set_failed)(struct ab_host *h, const char *detail);
 };
 
 #endif

@@ -283,6 +283,15 @@ host_set_connected(struct ab_host *h, bool connected, const char *detail)
         h->sink.connected(h->sink.arg, h, connected, detail);
 }
 
+/* service: stopped for good; the sink sees a disconnect with is_failed set. */
+static void
+host_set_failed(struct ab_host *h, const char *detail)
+{
+    h->is_failed = true;
+    log_error(h->component, "stopped: %s", detail ? detail : "(no reason given)");
+    host_set_connected(h, false, detail);
+}
+
 /* service: rate-limit facts to the core's limiter. */
 static void
 host_rate_report(struct ab_host *h, const struct ab_rate_info *info)
@@ -533,6 +542,7 @@ const struct ab_host_services host_services = {
     .ws_close = host_ws_close,
     .backoff_next = host_backoff_next,
     .backoff_reset = host_backoff_reset,
+    .set_failed = host_set_failed,
 };
 
 /* Make a host for one plugin instance. */

@@ -31,6 +31,7 @@ struct ab_host {
     char *state_dir;                /* owned: <[state] dir>/plugins/<name> */
     struct host_sink sink;
     bool connected;
+    bool is_failed;                  /* set_failed: stopped for good */
     char *detail;                    /* owned: the latest set_connected detail */
     uint64_t changed_ms;             /* loop time of the last connected change */
     struct host_string_cache *cache; /* owned: arrays handed out by config_strings */
