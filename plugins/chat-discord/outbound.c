@@ -10,6 +10,7 @@
 
 #define DISCORD_THREAD_NAME_MAX 100 /* characters */
 #define DISCORD_REACTION_SPACING_MS 250
+#define DISCORD_THREAD_RETRIES 3
 
 /* One operation in flight: what to call back and what the follow-up needs. */
 struct discord_op {
@@ -20,6 +21,8 @@ struct discord_op {
     void *arg;
     char channel[DISCORD_ID_MAX];
     char message[DISCORD_ID_MAX];
+    char *body;  /* owned: open_thread's request, kept for a retry after a 429 */
+    int retries; /* open_thread: 429s met so far */
 };
 
 /* Unicode characters in UTF-8 @s: bytes that do not continue a sequence. */
@@ -63,6 +66,14 @@ discord_op_new(struct ab_chat *c, const char *channel, const char *message, void
     return op;
 }
 
+/* Free an operation record. */
+static void
+discord_op_free(struct discord_op *op)
+{
+    free(op->body);
+    free(op);
+}
+
 /* Issue @op's call; frees @op when the call could not even be queued. */
 static int
 discord_op_call(struct discord_op *op, const char *method, const char *path, const char *route,
@@ -78,7 +89,7 @@ discord_op_call(struct discord_op *op, const char *method, const char *path, con
     free(text);
     cJSON_Delete(body);
     if (rc < 0)
-        free(op);
+        discord_op_free(op);
     return rc;
 }
 
@@ -120,7 +131,7 @@ discord_outbound_sent(void *arg, int status, long http, const cJSON *body, int c
         status = AB_EPROTO;
     op->sent(op->arg, status,
              status == 0 ? &(struct ab_msg_ref){channel ? channel : op->channel, id} : NULL);
-    free(op);
+    discord_op_free(op);
 }
 
 /* Post a message into the thread (its own channel) or the channel. */
@@ -160,7 +171,7 @@ discord_outbound_done(void *arg, int status, long http, const cJSON *body, int c
     (void)body;
     (void)code;
     op->done(op->arg, status);
-    free(op);
+    discord_op_free(op);
 }
 
 /* Replace a message's text. */
@@ -242,7 +253,7 @@ discord_outbound_thread_found(void *arg, int status, long http, const cJSON *bod
                            "thread %s already existed for message %s: joining it", id, op->message);
     }
     op->thread(op->arg, status == 0 && !id ? AB_EPROTO : status, status == 0 ? id : NULL);
-    free(op);
+    discord_op_free(op);
 }
 
 /* POST threads answered: the thread, or on 160004 a lookup of the existing one. */
@@ -251,14 +262,23 @@ discord_outbound_thread_made(void *arg, int status, long http, const cJSON *body
 {
     struct discord_op *op = arg;
     const char *id = discord_json_str(body, "id");
-    char path[96];
+    char path[96], route[96];
 
     (void)http;
     if (status == 0 && id) {
         discord_cache_put(&op->chat->cache, body);
         op->thread(op->arg, 0, id);
-        free(op);
+        discord_op_free(op);
         return;
+    }
+    /* The core does not retry thread creation: wait out a 429 here (the route's gate
+     * holds the call until the window is over). */
+    if (status == AB_ERATELIMIT && op->retries++ < DISCORD_THREAD_RETRIES) {
+        snprintf(path, sizeof(path), "/channels/%s/messages/%s/threads", op->channel, op->message);
+        snprintf(route, sizeof(route), "POST /channels/%s/threads", op->channel);
+        if (discord_rest_call(op->chat, "POST", path, route, op->body, 0,
+                              discord_outbound_thread_made, op) == 0)
+            return;
     }
     if (code == 160004) { /* another bot (or an earlier try) made it: join that one */
         snprintf(path, sizeof(path), "/channels/%s/messages/%s", op->channel, op->message);
@@ -268,7 +288,7 @@ discord_outbound_thread_made(void *arg, int status, long http, const cJSON *body
         status = AB_EIO;
     }
     op->thread(op->arg, status == 0 ? AB_EPROTO : status, NULL);
-    free(op);
+    discord_op_free(op);
 }
 
 /* Start a public thread from @origin named @name (cut to 100 characters). */
@@ -280,6 +300,7 @@ discord_open_thread(struct ab_chat *c, const struct ab_msg_ref *origin, const ch
     size_t bytes = 0, chars = 0;
     struct discord_op *op;
     cJSON *body;
+    int rc;
 
     if (!discord_outbound_id_ok(origin->channel_id) || !discord_outbound_id_ok(origin->message_id))
         return AB_EINVAL;
@@ -302,8 +323,17 @@ discord_open_thread(struct ab_chat *c, const struct ab_msg_ref *origin, const ch
     body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "name", cut);
     cJSON_AddNumberToObject(body, "auto_archive_duration", 1440);
+    op->body = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    if (!op->body) {
+        discord_op_free(op);
+        return AB_ENOMEM;
+    }
     snprintf(path, sizeof(path), "/channels/%s/messages/%s/threads", origin->channel_id,
              origin->message_id);
     snprintf(route, sizeof(route), "POST /channels/%s/threads", origin->channel_id);
-    return discord_op_call(op, "POST", path, route, body, 0, discord_outbound_thread_made);
+    if ((rc = discord_rest_call(c, "POST", path, route, op->body, 0, discord_outbound_thread_made,
+                                op)) < 0)
+        discord_op_free(op);
+    return rc;
 }

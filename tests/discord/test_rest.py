@@ -1,0 +1,143 @@
+"""chat-discord's REST calls against the loopback Discord: rate limits are honoured
+(no request inside a 429 window, route or global; reactions of one channel at least
+250 ms apart), a thread another bot opened first (160004) is joined, and the fake
+itself refuses what Discord refuses."""
+
+import json
+import urllib.error
+import urllib.request
+
+import discord_world as dw
+import e2e
+
+
+def calls(st, method, fragment):
+    return [r for r in st["requests"] if r["method"] == method and fragment in r["path"]]
+
+
+class RateLimits(dw.DiscordTest):
+    agent_flags = ("--tick", "100")
+
+    def test_a_429_on_edit_is_honoured(self):
+        f = self.fake
+        f.rate_limit("PATCH", r"^/channels/\d+/messages/\d+$", retry_after=1.5)
+        m = f.message("stream please [[stream 30]]")
+        tid = f.wait(lambda st: f.msg(st, m["id"])["thread"], "thread")
+        f.wait(lambda st: dw.BOT_ID in f.msg(st, m["id"])["reactions"].get("🆗", []), "🆗")
+        st = f.state()
+        edits = calls(st, "PATCH", "/channels/%s/messages/" % tid)
+        limited = [r for r in edits if r["status"] == 429]
+        self.assertEqual(len(limited), 1, edits)
+        after = [r for r in edits if r["t"] > limited[0]["t"]]
+        self.assertTrue(after, "the edit was retried")
+        self.assertGreaterEqual(after[0]["t"] - limited[0]["t"], 1500)
+        self.assertEqual(st["counts"]["window_violations"], 0)
+        self.assertIn("chunk30", f.bot_messages(st, tid)[0]["content"])
+        self.assertIn("rate limited for 1500 ms", self.broker.err.text())
+        self.stop()
+
+    def test_a_global_429_pauses_every_route(self):
+        f = self.fake
+        f.rate_limit("POST", r"/threads$", retry_after=1.2, glob=True)
+        m = f.message("global pause")
+        tid = f.wait(lambda st: f.msg(st, m["id"])["thread"], "thread after the pause")
+        f.wait(lambda st: dw.BOT_ID in f.msg(st, m["id"])["reactions"].get("🆗", []), "🆗")
+        st = f.state()
+        limited = [r for r in st["requests"] if r["status"] == 429]
+        self.assertEqual(len(limited), 1)
+        inside = [r for r in st["requests"]
+                  if limited[0]["t"] < r["t"] < limited[0]["t"] + 1200]
+        self.assertEqual(inside, [])
+        self.assertEqual(st["counts"]["window_violations"], 0)
+        self.assertTrue(f.bot_messages(st, tid))
+        self.stop()
+
+    def test_reactions_in_one_channel_are_250_ms_apart(self):
+        f = self.fake
+        m, _ = self.conversation("react a lot [[stream 10]]")
+        st = f.state()
+        times = [r["t"] for r in st["requests"] if "/reactions/" in r["path"]
+                 and r["path"].startswith("/channels/%s/" % dw.CHANNEL)]
+        self.assertGreaterEqual(len(times), 3)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        self.assertGreaterEqual(min(gaps), 250, gaps)
+        self.assertEqual(st["counts"]["rate_limited"], 0)
+        self.stop()
+
+
+class ThreadRace(dw.DiscordTest):
+
+    def test_an_existing_thread_is_joined_after_160004(self):
+        f = self.fake
+        m = f.message("race me", thread_by_other=True)
+        f.wait(lambda st: any("race me" in x["content"] for x in f.bot_messages(st, m["id"])),
+               "the answer in the existing thread")
+        st = f.state()
+        made = calls(st, "POST", "/messages/%s/threads" % m["id"])
+        self.assertEqual([r["status"] for r in made], [400])
+        self.assertEqual(len(calls(st, "GET", "/channels/%s/messages/%s" % (dw.CHANNEL, m["id"]))),
+                         1)
+        self.assertIn("already existed", self.broker.err.text())
+        self.stop()
+
+
+class FakeRefuses(dw.DiscordTest):
+    """The fake must refuse what Discord refuses, or the plugin's tests prove nothing."""
+
+    def api(self, method, path, body=None, token=dw.TOKEN, ctype="application/json",
+            ua="DiscordBot (https://example.org, 1.0)"):
+        data = body.encode() if isinstance(body, str) else (
+            json.dumps(body).encode() if body is not None else None)
+        h = {"User-Agent": ua, "Authorization": "Bot " + token}
+        if ctype:
+            h["Content-Type"] = ctype
+        req = urllib.request.Request(self.fake.base + "/api/v10" + path, data=data,
+                                     method=method, headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read() or b"null"), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null"), dict(e.headers)
+
+    def test_limits_and_errors(self):
+        post = "/channels/%s/messages" % dw.CHANNEL
+        st, body, h = self.api("POST", post, {"content": "x" * 2001})
+        self.assertEqual((st, body["code"]), (400, 50035))
+        self.assertIn("X-RateLimit-Bucket", h)
+        st, body, _ = self.api("POST", post, {"content": "é" * 2000, "nonce": "n1",
+                                              "enforce_nonce": True})
+        self.assertEqual(st, 200)
+        st, again, _ = self.api("POST", post, {"content": "other", "nonce": "n1",
+                                               "enforce_nonce": True})
+        self.assertEqual(again["id"], body["id"])  # nonce: the earlier message
+        st, _, _ = self.api("POST", post, {"content": "hi"}, token="wrong")
+        self.assertEqual(st, 401)
+        st, b, _ = self.api("POST", post, '{"content":"hi"}', ctype="text/plain")
+        self.assertEqual((st, b["code"]), (400, 50035))
+        st, _, _ = self.api("GET", "/channels/%s" % dw.CHANNEL, ua="curl/8")
+        self.assertEqual(st, 403)
+        react = "/channels/%s/messages/%s/reactions/%%s/@me" % (dw.CHANNEL, body["id"])
+        st, b, _ = self.api("PUT", react % "eyes")
+        self.assertEqual((st, b["code"]), (400, 10014))
+        e2e.time.sleep(0.3)
+        st, b, _ = self.api("PUT", react % "%F0%9F%91%80")
+        self.assertEqual(st, 204)
+        st, b, h = self.api("PUT", react % "%F0%9F%91%A8%E2%80%8D%F0%9F%92%BB")
+        self.assertEqual((st, h.get("X-RateLimit-Scope")), (429, "user"))
+        self.assertLess(b["retry_after"], 0.25)
+        e2e.time.sleep(0.3)
+        st, b, _ = self.api("PUT", react % "%F0%9F%91%A8%E2%80%8D%F0%9F%92%BB")
+        self.assertEqual(st, 204)  # the ZWJ sequence is one emoji
+        st, b, _ = self.api("POST", "/channels/%s/messages/%s/threads" % (dw.CHANNEL, body["id"]),
+                            {"name": "t", "auto_archive_duration": 1440})
+        self.assertEqual(st, 201)
+        self.assertEqual(b["id"], body["id"])
+        st, b, _ = self.api("POST", "/channels/%s/messages/%s/threads" % (dw.CHANNEL, body["id"]),
+                            {"name": "t"})
+        self.assertEqual((st, b["code"]), (400, 160004))
+        self.assertGreaterEqual(self.fake.state()["counts"]["invalid_requests"], 3)
+        self.stop()
+
+
+if __name__ == "__main__":
+    e2e.main()
