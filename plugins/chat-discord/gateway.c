@@ -14,6 +14,7 @@
 
 static int discord_gateway_connect(struct ab_chat *c);
 static void discord_gateway_schedule(struct ab_chat *c);
+static int discord_gateway_lookup(struct ab_chat *c);
 
 /* Save the session so the next connection (or the next process) can resume it. */
 static void
@@ -335,6 +336,11 @@ discord_gateway_reconnect_now(void *arg)
 
     c->svc->timer_stop(c->gw.reconnect);
     c->gw.reconnect = NULL;
+    if (!c->gw.url) { /* the gateway URL lookup failed: look it up again */
+        if (discord_gateway_lookup(c) < 0)
+            discord_gateway_schedule(c);
+        return;
+    }
     if (discord_gateway_connect(c) < 0)
         discord_gateway_schedule(c);
 }
@@ -479,8 +485,16 @@ discord_gateway_looked_up(void *arg, int status, long http, const cJSON *body, i
         c->svc->log(c->host, AB_LOG_INFO, "gateway %s; session starts left today: %d", url,
                     left->valueint);
     free(c->gw.url);
-    if (!(c->gw.url = strdup(url)) || discord_gateway_connect(c) < 0)
+    if ((c->gw.url = strdup(url)) == NULL || discord_gateway_connect(c) < 0)
         discord_gateway_schedule(c);
+}
+
+/* Ask Discord for the gateway URL (GET /gateway/bot). */
+static int
+discord_gateway_lookup(struct ab_chat *c)
+{
+    return discord_rest_call(c, "GET", "/gateway/bot", "GET /gateway/bot", NULL, 0,
+                             discord_gateway_looked_up, c);
 }
 
 /* Start: resume a saved session or identify, looking the URL up when not configured. */
@@ -496,8 +510,7 @@ discord_gateway_start(struct ab_chat *c)
             discord_gateway_schedule(c);
         return 0;
     }
-    return discord_rest_call(c, "GET", "/gateway/bot", "GET /gateway/bot", NULL, 0,
-                             discord_gateway_looked_up, c);
+    return discord_gateway_lookup(c);
 }
 
 /* Save the session and close with 4000, which keeps it resumable for the next run. */

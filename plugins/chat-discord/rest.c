@@ -151,7 +151,7 @@ discord_rest_done(void *arg, const struct ab_http_response *resp)
         r->not_before_ms = now + q->spacing_ms;
     if (resp->error) {
         status = resp->error;
-        c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", q->method, q->route->key,
+        c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", q->method, q->url,
                     resp->error_text && *resp->error_text ? resp->error_text
                                                           : ab_strerror(resp->error));
     } else {
@@ -173,7 +173,7 @@ discord_rest_done(void *arg, const struct ab_http_response *resp)
             if (now + retry_after_ms > r->not_before_ms)
                 r->not_before_ms = now + retry_after_ms;
             c->svc->log(c->host, AB_LOG_WARN, "%s %s: rate limited for %llu ms%s", q->method,
-                        r->key, (unsigned long long)retry_after_ms,
+                        q->url, (unsigned long long)retry_after_ms,
                         cJSON_IsTrue(gl) || resp->ratelimit_global ? " (global)" : "");
         } else if (resp->ratelimit_remaining == 0 && resp->ratelimit_reset_after_ms > 0) {
             if (now + resp->ratelimit_reset_after_ms > r->not_before_ms)
@@ -187,7 +187,7 @@ discord_rest_done(void *arg, const struct ab_http_response *resp)
                         "Discord rejected the bot token (HTTP 401): no more REST calls; "
                         "reset the token in the Developer Portal and update bot_token");
         } else if (status < 0 && resp->status != 429) {
-            c->svc->log(c->host, AB_LOG_WARN, "%s %s: HTTP %ld %.200s", q->method, r->key,
+            c->svc->log(c->host, AB_LOG_WARN, "%s %s: HTTP %ld %.200s", q->method, q->url,
                         resp->status, resp->body);
         }
     }
@@ -274,7 +274,7 @@ again:
     };
     if ((rc = c->svc->http_request(c->host, &req, discord_rest_done, first, &first->http)) < 0) {
         first->http = NULL;
-        c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", first->method, r->key, ab_strerror(rc));
+        c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", first->method, first->url, ab_strerror(rc));
         discord_req_fail(c, first, rc);
         goto again;
     }

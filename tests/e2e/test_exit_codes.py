@@ -1,15 +1,34 @@
 """Exit codes of the CLI contract: 1 when no chat platform can start, 2 for bad
 configuration or usage, each with a line that says what is wrong."""
 
+import http.server
+import threading
+
 import e2e
 
 DISCORD_ONLY = """
 [discord]
 bot_token = "canary-bot-token-for-exit-test"
+api_base = "http://127.0.0.1:%d/api/v10"
 
 [health]
 listen = "127.0.0.1:%d"
 """
+
+
+class Unauthorized(http.server.BaseHTTPRequestHandler):
+    """Discord's answer to a revoked token: 401 to everything."""
+
+    def do_GET(self):
+        body = b'{"message": "401: Unauthorized", "code": 0}'
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
 
 
 class ExitCodes(e2e.WorldTest):
@@ -18,13 +37,16 @@ class ExitCodes(e2e.WorldTest):
         cfg = self.world.write("config.toml", text)
         return self.world.run(*(args or ("run",)), cfg)
 
-    def test_run_exits_1_when_the_only_chat_plugin_cannot_start(self):
+    def test_run_exits_1_when_the_only_chat_plugin_cannot_stay_connected(self):
+        server = http.server.HTTPServer(("127.0.0.1", 0), Unauthorized)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
         rc, out, err = self.run_config(self.world.scripted_agent()
-                                       + DISCORD_ONLY % e2e.free_port())
+                                       + DISCORD_ONLY % (server.server_port, e2e.free_port()))
         self.assertEqual(rc, 1, err)
-        self.assertIn("chat-discord: cannot start", err)
-        self.assertIn("not yet available", err)
-        self.assertIn("no chat platform could start", err)
+        self.assertIn("Discord rejected the bot token", err)
+        self.assertIn("no chat platform can stay connected", err)
         self.assertNotIn("canary-bot-token-for-exit-test", err + out)
         self.assertEqual(self.world.agent_pids(), [])
 
