@@ -113,6 +113,7 @@ class SlackTest(e2e.WorldTest):
     def setUp(self):
         super().setUp()
         self.fake = Fake(self.world, *self.fake_flags)
+        self.prepare(self.fake)
         self.port = e2e.free_port()
         self.config = self.world.write("config.toml", self.world.scripted_agent(*self.agent_flags)
                                        + CONFIG % {
@@ -123,6 +124,9 @@ class SlackTest(e2e.WorldTest):
         self.broker = self.world.start("run", self.config, stdin=False)
         if self.wait_ready:
             self.wait_ready_state(200)
+
+    def prepare(self, fake):
+        """Script @fake before the broker starts (override)."""
 
     def readyz(self):
         try:
