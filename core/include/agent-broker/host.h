@@ -187,6 +187,13 @@ struct ab_host_services {
     uint64_t (*backoff_next)(struct ab_host *h, const char *key);
     /* Back to the first delay for @key, after a connection proved good. */
     void (*backoff_reset)(struct ab_host *h, const char *key);
+
+    /* ---- ABI 1.2 ---- */
+
+    /* The plugin has stopped for good and will not reconnect (its token was rejected,
+     * the platform disabled it): @status is the AB_E* cause, @why (lent) says what the
+     * user must fix. Once no chat plugin is left running, `run` exits with status 1. */
+    void (*fatal)(struct ab_host *h, int status, const char *why);
 };
 
 #endif

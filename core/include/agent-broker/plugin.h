@@ -13,7 +13,7 @@
 
 /* The ABI this header describes. Major must equal the host's; minor must be <= it. */
 #define AB_ABI_MAJOR 1
-#define AB_ABI_MINOR 1
+#define AB_ABI_MINOR 2
 
 /* The descriptor's symbol name as the host looks it up with dlsym(). */
 #define AB_PLUGIN_SYMBOL "ab_plugin"

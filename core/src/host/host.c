@@ -283,6 +283,17 @@ host_set_connected(struct ab_host *h, bool connected, const char *detail)
         h->sink.connected(h->sink.arg, h, connected, detail);
 }
 
+/* service: the plugin gave up for good; it is reported not connected with @why. */
+static void
+host_fatal(struct ab_host *h, int status, const char *why)
+{
+    log_error(h->component, "stopped for good: %s (%s)", why ? why : "no reason given",
+              ab_strerror(status));
+    host_set_connected(h, false, why);
+    if (h->sink.fatal)
+        h->sink.fatal(h->sink.arg, h, status, why);
+}
+
 /* service: rate-limit facts to the core's limiter. */
 static void
 host_rate_report(struct ab_host *h, const struct ab_rate_info *info)
@@ -533,6 +544,7 @@ const struct ab_host_services host_services = {
     .ws_close = host_ws_close,
     .backoff_next = host_backoff_next,
     .backoff_reset = host_backoff_reset,
+    .fatal = host_fatal,
 };
 
 /* Make a host for one plugin instance. */

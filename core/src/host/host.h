@@ -18,6 +18,7 @@ struct host_sink {
     int (*deliver_reaction)(void *arg, struct ab_host *h, const struct ab_reaction_event *ev);
     void (*rate_report)(void *arg, struct ab_host *h, const struct ab_rate_info *info);
     void (*connected)(void *arg, struct ab_host *h, bool connected, const char *detail);
+    void (*fatal)(void *arg, struct ab_host *h, int status, const char *why);
 };
 
 struct host_string_cache;
