@@ -262,11 +262,23 @@ daemon_sink_connected(void *arg, struct ab_host *h, bool connected, const char *
     if (!connected && d->mode == DAEMON_CONSOLE && strcmp(h->name, "console") == 0 &&
         !d->is_stopping)
         engine_when_idle(d->engine, daemon_console_idle, d);
-    if (!connected && h->is_failed && d->mode == DAEMON_RUN && !d->is_stopping) {
-        /* Exit 1 when no started platform is left that could ever reconnect. */
-        for (size_t i = 0; i < d->nchats; i++)
-            if (d->chats[i].is_started && d->chats[i].host != h && !d->chats[i].host->is_failed)
-                return;
+}
+
+/* Host sink: a chat plugin gave up for good; with none left running, exit 1. */
+static void
+daemon_sink_fatal(void *arg, struct ab_host *h, int status, const char *why)
+{
+    struct daemon *d = arg;
+    size_t running = 0;
+
+    (void)status;
+    (void)why;
+    for (size_t i = 0; i < d->nchats; i++) {
+        if (d->chats[i].host == h)
+            d->chats[i].is_started = false;
+        running += d->chats[i].is_started;
+    }
+    if (running == 0 && !d->is_stopping) {
         log_error("core", "no chat platform can stay connected; exiting");
         daemon_stop(d, CLI_EXIT_RUNTIME);
     }
@@ -286,8 +298,12 @@ daemon_start_chat(struct daemon *d, const char *name, struct chat_instance *ci)
 {
     const struct plugin *p = plugin_set_find(&d->plugins, AB_PLUGIN_CHAT, name);
     const struct config_chat *cc = config_chat(&d->cfg, name);
-    struct host_sink sink = {d, daemon_sink_deliver, daemon_sink_reaction, daemon_sink_rate,
-                             daemon_sink_connected};
+    struct host_sink sink = {d,
+                             daemon_sink_deliver,
+                             daemon_sink_reaction,
+                             daemon_sink_rate,
+                             daemon_sink_connected,
+                             daemon_sink_fatal};
     struct policy_config pc;
     int rc;
 

@@ -46,6 +46,8 @@ struct ab_chat {
     bool at_line_start;
     bool is_eof;
     const char *user;      /* lent from the environment */
+    bool is_tty;           /* stdout is a terminal */
+    struct ab_timer *eol;  /* ends the line once output pauses (terminals only) */
     char conversation[64]; /* one conversation per run: "console-<time>-<pid>" */
 };
 
@@ -65,6 +67,29 @@ console_write(struct ab_chat *c, const char *s, size_t n)
         s += w;
         n -= (size_t)w;
     }
+}
+
+/* Output paused: end the line so what the user types next starts on its own line. */
+static void
+console_eol(void *arg)
+{
+    struct ab_chat *c = arg;
+
+    c->svc->timer_stop(c->eol);
+    c->eol = NULL;
+    if (!c->at_line_start)
+        console_write(c, "\n", 1);
+}
+
+/* On a terminal, (re)arm the end-of-line timer after each piece of output. */
+static void
+console_output_paused_later(struct ab_chat *c)
+{
+    if (!c->is_tty)
+        return;
+    c->svc->timer_stop(c->eol);
+    c->eol = NULL;
+    c->svc->timer_start(c->host, 2000, 0, console_eol, c, &c->eol);
 }
 
 /* Start a fresh line unless we are at one. */
@@ -205,6 +230,7 @@ console_open(struct ab_host *host, const struct ab_host_services *svc, struct ab
     c->host = host;
     c->svc = svc;
     c->at_line_start = true;
+    c->is_tty = isatty(STDOUT_FILENO) == 1;
     snprintf(c->conversation, sizeof(c->conversation), "console-%llu-%ld",
              (unsigned long long)time(NULL), (long)getpid());
     c->user = getenv("USER");
@@ -233,6 +259,7 @@ console_close(struct ab_chat *c)
     struct console_pending *p, *next;
 
     c->svc->fd_unwatch(c->watch);
+    c->svc->timer_stop(c->eol);
     for (p = c->pending; p; p = next) {
         next = p->next;
         c->svc->timer_stop(p->timer);
@@ -258,6 +285,7 @@ console_send(struct ab_chat *c, const struct ab_send *msg, ab_sent_cb cb, void *
         console_write(c, msg->text, strlen(msg->text));
     }
     console_remember(c, id, is_placeholder ? "" : msg->text);
+    console_output_paused_later(c);
     return console_defer(c, cb, NULL, arg, 0, id);
 }
 
@@ -290,6 +318,7 @@ console_edit(struct ab_chat *c, const struct ab_msg_ref *ref, const char *text, 
         console_write(c, text + line_start, strlen(text + line_start));
     }
     console_remember(c, id, text);
+    console_output_paused_later(c);
     return console_defer(c, NULL, cb, arg, 0, id);
 }
 

@@ -361,12 +361,12 @@ discord_gateway_schedule(struct ab_chat *c)
 
 /* Stop for good: nothing will make this configuration work until a person acts. */
 static void
-discord_gateway_stop(struct ab_chat *c, const char *detail)
+discord_gateway_stop(struct ab_chat *c, int status, const char *detail)
 {
     c->gw.is_stopped = true;
-    if (c->svc->size >= offsetof(struct ab_host_services, set_failed) + sizeof(void *) &&
-        c->svc->set_failed) {
-        c->svc->set_failed(c->host, detail);
+    if (c->svc->size >= offsetof(struct ab_host_services, fatal) + sizeof(void *) &&
+        c->svc->fatal) {
+        c->svc->fatal(c->host, status, detail);
         return;
     }
     c->svc->log(c->host, AB_LOG_ERROR, "%s", detail); /* an ABI 1.1 host */
@@ -412,7 +412,7 @@ discord_gateway_on_close(void *arg, struct ab_ws *ws, int code, const char *reas
     if (g->is_dirty)
         discord_gateway_save(c);
     if (fatal) {
-        discord_gateway_stop(c, fatal);
+        discord_gateway_stop(c, code == 4004 ? AB_EAUTH : AB_ECONFIG, fatal);
         return;
     }
     snprintf(detail, sizeof(detail), "gateway closed (%d%s%s%s)", code,
@@ -471,8 +471,9 @@ discord_gateway_looked_up(void *arg, int status, long http, const cJSON *body, i
     if (c->is_closing)
         return;
     if (status == AB_EAUTH) {
-        discord_gateway_stop(c, "Discord rejected the bot token (GET /gateway/bot: HTTP 401): "
-                                "put the current token in [discord] bot_token");
+        discord_gateway_stop(c, AB_EAUTH,
+                             "Discord rejected the bot token (GET /gateway/bot: HTTP 401): "
+                             "put the current token in [discord] bot_token");
         return;
     }
     if (status < 0 || !url) {

@@ -190,11 +190,10 @@ struct ab_host_services {
 
     /* ---- ABI 1.2 ---- */
 
-    /* Report that the plugin stopped for good and will not reconnect by itself
-     * (credentials rejected, a setting the platform refuses): set_connected(false,
-     * @detail) that no retry will clear. `run` exits 1 once every chat plugin it started
-     * has failed. @detail (lent) says what happened and what to do. */
-    void (*set_failed)(struct ab_host *h, const char *detail);
+    /* The plugin has stopped for good and will not reconnect (its token was rejected,
+     * the platform disabled it): @status is the AB_E* cause, @why (lent) says what the
+     * user must fix. Once no chat plugin is left running, `run` exits with status 1. */
+    void (*fatal)(struct ab_host *h, int status, const char *why);
 };
 
 #endif

@@ -112,17 +112,19 @@ struct platform_key {
     const char *platform, *key;
     bool required, secret, endpoint, flag;
     const char *prefix; /* expected token prefix, or NULL */
+    int64_t min, max;   /* an integer key when max > 0 */
 };
 
 static const struct platform_key platform_keys[] = {
-    {"discord", "bot_token", true, true, false, false, NULL},
-    {"discord", "api_base", false, false, true, false, NULL},
-    {"discord", "gateway_url", false, false, true, false, NULL},
-    {"discord", "insecure", false, false, false, true, NULL},
-    {"slack", "bot_token", true, true, false, false, "xoxb-"},
-    {"slack", "app_token", true, true, false, false, "xapp-"},
-    {"slack", "api_base", false, false, true, false, NULL},
-    {"slack", "insecure", false, false, false, true, NULL},
+    {"discord", "bot_token", true, true, false, false, NULL, 0, 0},
+    {"discord", "api_base", false, false, true, false, NULL, 0, 0},
+    {"discord", "gateway_url", false, false, true, false, NULL, 0, 0},
+    {"discord", "insecure", false, false, false, true, NULL, 0, 0},
+    {"slack", "bot_token", true, true, false, false, "xoxb-", 0, 0},
+    {"slack", "app_token", true, true, false, false, "xapp-", 0, 0},
+    {"slack", "api_base", false, false, true, false, NULL, 0, 0},
+    {"slack", "insecure", false, false, false, true, NULL, 0, 0},
+    {"slack", "idle_timeout_ms", false, false, false, false, NULL, 1000, 3600000},
 };
 
 /* OpenAB sections accepted with one warning each. */
@@ -476,6 +478,15 @@ config_check_platform(struct config *cfg, const char *name, const struct toml_ta
             continue;
         snprintf(key, sizeof(key), "%s.%s", name, pk->key);
         v = toml_table_get(t, pk->key);
+        if (v && pk->max > 0) {
+            if (v->type != TOML_INTEGER)
+                diag_add(diag, true, v->line, key, "expected an integer, found %s",
+                         config_type_word(v));
+            else if (v->u.i < pk->min || v->u.i > pk->max)
+                diag_add(diag, true, v->line, key, "%lld is out of range — use %lld to %lld",
+                         (long long)v->u.i, (long long)pk->min, (long long)pk->max);
+            continue;
+        }
         if (v && pk->flag) {
             if (v->type != TOML_BOOL)
                 diag_add(diag, true, v->line, key, "expected true or false, found %s",

@@ -283,13 +283,15 @@ host_set_connected(struct ab_host *h, bool connected, const char *detail)
         h->sink.connected(h->sink.arg, h, connected, detail);
 }
 
-/* service: stopped for good; the sink sees a disconnect with is_failed set. */
+/* service: the plugin gave up for good; it is reported not connected with @why. */
 static void
-host_set_failed(struct ab_host *h, const char *detail)
+host_fatal(struct ab_host *h, int status, const char *why)
 {
-    h->is_failed = true;
-    log_error(h->component, "stopped: %s", detail ? detail : "(no reason given)");
-    host_set_connected(h, false, detail);
+    log_error(h->component, "stopped for good: %s (%s)", why ? why : "no reason given",
+              ab_strerror(status));
+    host_set_connected(h, false, why);
+    if (h->sink.fatal)
+        h->sink.fatal(h->sink.arg, h, status, why);
 }
 
 /* service: rate-limit facts to the core's limiter. */
@@ -542,7 +544,7 @@ const struct ab_host_services host_services = {
     .ws_close = host_ws_close,
     .backoff_next = host_backoff_next,
     .backoff_reset = host_backoff_reset,
-    .set_failed = host_set_failed,
+    .fatal = host_fatal,
 };
 
 /* Make a host for one plugin instance. */

@@ -18,6 +18,7 @@ struct host_sink {
     int (*deliver_reaction)(void *arg, struct ab_host *h, const struct ab_reaction_event *ev);
     void (*rate_report)(void *arg, struct ab_host *h, const struct ab_rate_info *info);
     void (*connected)(void *arg, struct ab_host *h, bool connected, const char *detail);
+    void (*fatal)(void *arg, struct ab_host *h, int status, const char *why);
 };
 
 struct host_string_cache;
@@ -31,7 +32,6 @@ struct ab_host {
     char *state_dir;                /* owned: <[state] dir>/plugins/<name> */
     struct host_sink sink;
     bool connected;
-    bool is_failed;                  /* set_failed: stopped for good */
     char *detail;                    /* owned: the latest set_connected detail */
     uint64_t changed_ms;             /* loop time of the last connected change */
     struct host_string_cache *cache; /* owned: arrays handed out by config_strings */

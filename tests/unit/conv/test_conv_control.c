@@ -150,9 +150,11 @@ START_TEST(permission_ask_unanswered_is_rejected)
     asked = fake_chat_find(f.fake, 0, FAKE_SEND, "🔐", NULL, NULL);
     rejected = fake_chat_find(f.fake, 0, FAKE_SEND, "no answer in time", NULL, NULL);
     ck_assert_int_gt(rejected, asked);
+    /* The timeout runs from the agent's request; the question is posted a little later
+     * (much later under valgrind), so only "not long before the timeout" is exact. */
     ck_assert_uint_ge(fake_chat_call(f.fake, (size_t)rejected)->at_ms -
                           fake_chat_call(f.fake, (size_t)asked)->at_ms,
-                      300 - 20);
+                      300 / 2);
     conv_fx_close(&f);
 }
 END_TEST

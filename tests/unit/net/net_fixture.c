@@ -1,6 +1,8 @@
 /* Python loopback servers and loop helpers for the net tests. */
 #include "net_fixture.h"
 
+#include "../engine/runner.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -114,19 +116,5 @@ net_free_port(void)
 int
 net_main(const char *name, const TTest *const *tests, size_t n)
 {
-    Suite *s = suite_create(name);
-    TCase *tc = tcase_create("all");
-    SRunner *sr;
-    int failed;
-
-    tcase_set_timeout(tc, 30);
-    for (size_t i = 0; i < n; i++)
-        tcase_add_test(tc, tests[i]);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return runner_run_n(name, 30, tests, n);
 }

@@ -1,0 +1,125 @@
+/* chat-slack: the plugin instance shared by its parts (socket.c, web.c, events.c,
+ * mrkdwn.c, emoji_name.c, slack.c). Private to the plugin. */
+#ifndef CHAT_SLACK_H
+#define CHAT_SLACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include <agent-broker/plugin.h>
+
+/* Slack Web API methods whose 429 windows are tracked (each has its own budget). */
+enum web_method {
+    WEB_AUTH_TEST,
+    WEB_CONNECTIONS_OPEN,
+    WEB_POST_MESSAGE,
+    WEB_UPDATE,
+    WEB_REACTIONS_ADD,
+    WEB_REACTIONS_REMOVE,
+    WEB_METHOD_COUNT,
+};
+
+/* Completion of a Web API call: @status 0 (ok:true) or AB_E*; @body (lent for the
+ * call, NULL when no JSON arrived) is the whole answer; @error (lent) the Slack error
+ * code ("" when none). */
+typedef void (*web_cb)(void *arg, int status, const cJSON *body, const char *error);
+
+/* One Web API call in flight; owned by the instance's list until its callback ran. */
+struct web_call;
+
+/* One Socket Mode WebSocket; owned by the instance's list until its on_close. */
+struct socket_conn;
+
+/* One chat operation (send, edit, react, open_thread) waiting for its answer. */
+struct slack_op;
+
+#define EVENTS_SEEN_MAX 256 /* event ids remembered against redelivery */
+
+struct ab_chat {
+    struct ab_host *host;
+    const struct ab_host_services *svc;
+    const char *bot_token; /* lent from the host's config, valid until close */
+    const char *app_token; /* lent from the host's config */
+    const char *api_base;  /* lent from the host's config, no trailing slash needed */
+    uint32_t idle_timeout_ms;
+    char self_user[64]; /* the bot's user id (auth.test user_id) */
+    char self_bot[64];  /* the bot's bot id (auth.test bot_id) */
+
+    struct web_call *calls;                          /* owned: in flight */
+    uint64_t method_blocked_until[WEB_METHOD_COUNT]; /* now_ms until which a 429 holds */
+
+    struct socket_conn *conns;  /* owned: open or opening sockets, newest first */
+    struct web_call *opening;   /* lent from calls: apps.connections.open in flight */
+    struct ab_timer *reconnect; /* owned: the pending reconnect */
+    bool is_connected;          /* what set_connected last said */
+    bool is_stopped;            /* a dead token: never reconnect */
+    bool is_closing;            /* close() is running */
+
+    char *seen[EVENTS_SEEN_MAX]; /* owned: recent event ids, a ring */
+    size_t seen_next;
+
+    struct slack_op *ops;        /* owned: operations in flight */
+    struct web_call *auth_call;  /* lent from calls: auth.test in flight */
+    struct ab_timer *auth_retry; /* owned: auth.test again after a failure */
+};
+
+/* ---- slack.c ---- */
+
+/* Stop for good (a dead token, Socket Mode refused): close every socket, report
+ * @detail (lent) as the reason, never reconnect. */
+void slack_fatal(struct ab_chat *s, const char *detail);
+
+/* ---- web.c ---- */
+
+/* Call @method (api_base/@method) as a form POST with @form (name, value pairs,
+ * NULL-terminated; lent) and the bot token, or the app token for
+ * apps.connections.open. @cb runs later, exactly once unless close() comes first.
+ * Returns 0, AB_ERATELIMIT while a 429 window for @method is open (nothing is sent),
+ * or another AB_E*. */
+int web_call(struct ab_chat *s, enum web_method method, const char *const *form, web_cb cb,
+             void *arg, struct web_call **out);
+/* Abandon a call: its callback will not run. NULL is allowed. */
+void web_cancel(struct ab_chat *s, struct web_call *call);
+/* Abandon every call (close). */
+void web_cancel_all(struct ab_chat *s);
+/* The AB_E* code for a Slack error code (@error lent). */
+int web_error_code(const char *error);
+
+/* ---- socket.c ---- */
+
+/* Open the first Socket Mode connection (after auth.test). */
+int socket_start(struct ab_chat *s);
+/* Close every socket and stop reconnecting. */
+void socket_stop(struct ab_chat *s);
+/* Free what socket_stop() left waiting for on_close (close(): the host drops the
+ * sockets with the plugin). */
+void socket_forget(struct ab_chat *s);
+
+/* ---- events.c ---- */
+
+/* Act on one Events API payload (the envelope's payload, lent): messages and
+ * mentions to deliver(), reactions to deliver_reaction(). Repeated event ids are
+ * dropped. */
+void events_handle(struct ab_chat *s, const cJSON *payload);
+/* Free the remembered event ids. */
+void events_free(struct ab_chat *s);
+
+/* ---- mrkdwn.c ---- */
+
+/* Convert Markdown @md (lent) into Slack mrkdwn; *out is malloc'd, caller frees.
+ * Returns 0 or AB_ENOMEM. */
+int mrkdwn_from_markdown(const char *md, char **out);
+
+/* ---- emoji_name.c ---- */
+
+/* The Slack reaction name for Unicode @emoji (lent; a trailing U+FE0F is ignored),
+ * or NULL when it has none. Static storage. */
+const char *emoji_name_of(const char *emoji);
+/* The Unicode emoji for Slack reaction @name (lent; a "::skin-tone-N" suffix is
+ * ignored), or NULL. Static storage. */
+const char *emoji_name_unicode(const char *name);
+
+#endif

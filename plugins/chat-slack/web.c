@@ -1,0 +1,262 @@
+/* chat-slack Web API: form-encoded POSTs through the host's HTTP client, Slack's
+ * {"ok":false,"error":…} answers mapped to AB_E* codes, and per-method 429 windows
+ * honoured (nothing is sent for a method while its Retry-After runs). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slack.h"
+
+#define WEB_TIMEOUT_MS 30000
+#define WEB_DEFAULT_RETRY_MS 1000 /* a 429 without Retry-After */
+
+struct web_call {
+    struct ab_chat *s;
+    struct ab_http *http; /* owned by the host until the callback */
+    enum web_method method;
+    web_cb cb;
+    void *arg;
+    struct web_call *next;
+};
+
+static const char *const web_method_names[WEB_METHOD_COUNT] = {
+    [WEB_AUTH_TEST] = "auth.test",           [WEB_CONNECTIONS_OPEN] = "apps.connections.open",
+    [WEB_POST_MESSAGE] = "chat.postMessage", [WEB_UPDATE] = "chat.update",
+    [WEB_REACTIONS_ADD] = "reactions.add",   [WEB_REACTIONS_REMOVE] = "reactions.remove",
+};
+
+/* Slack error codes that mean the token is dead: retrying cannot help. */
+static const char *const web_auth_errors[] = {"not_authed",       "invalid_auth",
+                                              "account_inactive", "token_revoked",
+                                              "token_expired",    "user_removed_from_team",
+                                              "team_disabled",    "not_allowed_token_type",
+                                              "missing_scope",    NULL};
+/* Slack error codes for something that does not exist (any more). */
+static const char *const web_missing_errors[] = {
+    "channel_not_found", "message_not_found", "thread_not_found", "no_reaction", "not_in_channel",
+    "is_archived",       "user_not_found",    "bot_not_found",    NULL};
+/* Slack error codes for a request Slack refuses as malformed. */
+static const char *const web_invalid_errors[] = {"msg_too_long",
+                                                 "no_text",
+                                                 "invalid_name",
+                                                 "invalid_arguments",
+                                                 "invalid_ts",
+                                                 "too_many_reactions",
+                                                 "cant_update_message",
+                                                 "edit_window_closed",
+                                                 NULL};
+
+/* True when @s is one of the NULL-terminated @list. */
+static bool
+web_in_list(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0)
+            return true;
+    return false;
+}
+
+/* The AB_E* code for a Slack error code. */
+int
+web_error_code(const char *error)
+{
+    if (!error || !*error)
+        return AB_EPROTO;
+    if (web_in_list(web_auth_errors, error))
+        return AB_EAUTH;
+    if (strcmp(error, "ratelimited") == 0)
+        return AB_ERATELIMIT;
+    if (web_in_list(web_missing_errors, error))
+        return AB_ENOENT;
+    if (web_in_list(web_invalid_errors, error))
+        return AB_EINVAL;
+    if (strcmp(error, "already_reacted") == 0)
+        return AB_EEXIST;
+    if (strcmp(error, "internal_error") == 0 || strcmp(error, "fatal_error") == 0 ||
+        strcmp(error, "service_unavailable") == 0 || strcmp(error, "request_timeout") == 0)
+        return AB_EIO;
+    return AB_EPROTO;
+}
+
+/* Append @v percent-encoded (application/x-www-form-urlencoded) to @out at *len. */
+static void
+web_form_escape(char *out, size_t *len, const char *v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            out[(*len)++] = (char)*p;
+        } else if (*p == ' ') {
+            out[(*len)++] = '+';
+        } else {
+            out[(*len)++] = '%';
+            out[(*len)++] = hex[*p >> 4];
+            out[(*len)++] = hex[*p & 15];
+        }
+    }
+}
+
+/* Encode name/value pairs (NULL-terminated; NULL values skipped) as a form body;
+ * *out is malloc'd. */
+static int
+web_form_encode(const char *const *form, char **out)
+{
+    size_t cap = 1, len = 0;
+    char *buf;
+
+    for (const char *const *kv = form; kv && kv[0]; kv += 2)
+        if (kv[1])
+            cap += 3 * (strlen(kv[0]) + strlen(kv[1])) + 2;
+    if (!(buf = malloc(cap)))
+        return AB_ENOMEM;
+    for (const char *const *kv = form; kv && kv[0]; kv += 2) {
+        if (!kv[1])
+            continue;
+        if (len > 0)
+            buf[len++] = '&';
+        web_form_escape(buf, &len, kv[0]);
+        buf[len++] = '=';
+        web_form_escape(buf, &len, kv[1]);
+    }
+    buf[len] = '\0';
+    *out = buf;
+    return 0;
+}
+
+/* Unlink @call from the instance's list. */
+static void
+web_unlink(struct ab_chat *s, struct web_call *call)
+{
+    for (struct web_call **link = &s->calls; *link; link = &(*link)->next) {
+        if (*link == call) {
+            *link = call->next;
+            return;
+        }
+    }
+}
+
+/* A 429: hold the method for Retry-After and tell the core's limiter. */
+static void
+web_rate_limited(struct ab_chat *s, enum web_method method, const struct ab_http_response *r)
+{
+    uint64_t wait = r->retry_after_ms ? r->retry_after_ms : WEB_DEFAULT_RETRY_MS;
+    struct ab_rate_info info = {
+        .size = sizeof(info),
+        .bucket = NULL,
+        .remaining = 0,
+        .retry_after_ms = wait,
+    };
+
+    s->method_blocked_until[method] = s->svc->now_ms(s->host) + wait;
+    s->svc->log(s->host, AB_LOG_WARN, "%s rate limited: nothing sent for %llu ms",
+                web_method_names[method], (unsigned long long)wait);
+    s->svc->rate_report(s->host, &info);
+}
+
+/* The host's answer: judge status and body, then hand over. */
+static void
+web_done(void *arg, const struct ab_http_response *r)
+{
+    struct web_call *call = arg;
+    struct ab_chat *s = call->s;
+    cJSON *body = NULL;
+    const char *error = "";
+    int status = 0;
+
+    web_unlink(s, call);
+    if (r->error) {
+        status = r->error;
+        s->svc->log(s->host, AB_LOG_WARN, "%s failed: %s", web_method_names[call->method],
+                    r->error_text);
+    } else if (r->status == 429) {
+        web_rate_limited(s, call->method, r);
+        status = AB_ERATELIMIT;
+        error = "ratelimited";
+    } else if (r->status >= 500) {
+        status = AB_EIO;
+    } else if (r->status != 200 || !(body = cJSON_Parse(r->body)) || !cJSON_IsObject(body)) {
+        status = AB_EPROTO;
+        s->svc->log(s->host, AB_LOG_WARN, "%s: unexpected answer (HTTP %ld)",
+                    web_method_names[call->method], r->status);
+    } else if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "ok"))) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(body, "error");
+        error = cJSON_IsString(e) ? e->valuestring : "";
+        status = web_error_code(error);
+        if (status != AB_EEXIST && strcmp(error, "no_reaction") != 0)
+            s->svc->log(s->host, AB_LOG_WARN, "%s: %s", web_method_names[call->method],
+                        *error ? error : "ok:false without an error code");
+    }
+    call->cb(call->arg, status, body, error);
+    cJSON_Delete(body);
+    free(call);
+}
+
+/* Start one Web API call. */
+int
+web_call(struct ab_chat *s, enum web_method method, const char *const *form, web_cb cb, void *arg,
+         struct web_call **out)
+{
+    bool is_app = method == WEB_CONNECTIONS_OPEN;
+    char url[512], auth[512];
+    const char *const headers[] = {auth, "Content-Type: application/x-www-form-urlencoded", NULL};
+    struct web_call *call;
+    char *body = NULL;
+    int rc;
+
+    if (s->svc->now_ms(s->host) < s->method_blocked_until[method])
+        return AB_ERATELIMIT;
+    if ((size_t)snprintf(url, sizeof(url), "%s/%s", s->api_base, web_method_names[method]) >=
+            sizeof(url) ||
+        (size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+                         is_app ? s->app_token : s->bot_token) >= sizeof(auth))
+        return AB_EINVAL;
+    if (!(call = calloc(1, sizeof(*call))))
+        return AB_ENOMEM;
+    if ((rc = web_form_encode(form, &body)) < 0)
+        goto fail_call;
+    *call = (struct web_call){.s = s, .method = method, .cb = cb, .arg = arg};
+    struct ab_http_request req = {
+        .size = sizeof(req),
+        .method = "POST",
+        .url = url,
+        .headers = headers,
+        .body = body,
+        .body_len = strlen(body),
+        .timeout_ms = WEB_TIMEOUT_MS,
+    };
+    if ((rc = s->svc->http_request(s->host, &req, web_done, call, &call->http)) < 0)
+        goto fail_body;
+    free(body);
+    call->next = s->calls;
+    s->calls = call;
+    if (out)
+        *out = call;
+    return 0;
+
+fail_body:
+    free(body);
+fail_call:
+    free(call);
+    return rc;
+}
+
+/* Abandon one call. */
+void
+web_cancel(struct ab_chat *s, struct web_call *call)
+{
+    if (!call)
+        return;
+    web_unlink(s, call);
+    s->svc->http_cancel(call->http);
+    free(call);
+}
+
+/* Abandon every call. */
+void
+web_cancel_all(struct ab_chat *s)
+{
+    while (s->calls)
+        web_cancel(s, s->calls);
+}

@@ -1,0 +1,476 @@
+#!/usr/bin/env node
+// fake-slack.js: a loopback Slack (Web API + Socket Mode) for the chat-slack tests,
+// written from /work/shared/reference/slack.md §8, independently of the plugin.
+//
+//   node fake-slack.js [--port N] [--ack-timeout-ms 3000] [--ping-ms 5000]
+//                      [--grace-ms 3000] [--max-runtime-s 600]
+//
+// Prints "listening PORT" on stdout once ready. Web API at /api/<method>; Socket Mode
+// at /link/?ticket=…; the test drives it through /_test/… (JSON in, JSON out):
+//   POST /_test/message   {channel, user, text, thread_ts?}  → {ts, envelopes}
+//         (a text with <@U0BOT> outside DMs yields app_mention AND message)
+//   POST /_test/reaction  {channel, ts, user, name, added?}
+//   POST /_test/redeliver {envelope_id}         send it again, retry_attempt+1
+//   POST /_test/ratelimit {method, retry_after, count}   429s for that method
+//   POST /_test/open_error {error, count}       apps.connections.open fails
+//   POST /_test/disconnect {reason}             on the newest live socket
+//   POST /_test/fault {mode: abrupt|halfopen|nofin}   on the newest live socket
+//   GET  /_test/state     requests, frames, connections, envelopes, messages, dropped
+// Everything listens on 127.0.0.1 only; the process exits after --max-runtime-s.
+'use strict';
+
+const http = require('http');
+const crypto = require('crypto');
+const path = require('path');
+const { WebSocketServer } = require(path.join(__dirname, '..', 'node_modules', 'ws'));
+
+const opts = { port: 0, ackTimeoutMs: 3000, pingMs: 5000, graceMs: 3000, maxRuntimeS: 600 };
+for (let i = 2; i < process.argv.length; i += 2) {
+    const key = process.argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+    const val = Number(process.argv[i + 1]);
+    if (!(key in opts) || !Number.isFinite(val)) {
+        process.stderr.write(`fake-slack: bad option ${process.argv[i]}\n`);
+        process.exit(2);
+    }
+    opts[key] = val;
+}
+
+const BOT_TOKEN = 'xoxb-fake-bot-token';
+const APP_TOKEN = 'xapp-fake-app-token';
+const BOT_USER = 'U0BOT';
+const BOT_ID = 'B0BOT';
+const TEAM = 'T111';
+const APP = 'A111';
+const USERS = {
+    U1: { id: 'U1', name: 'alice', real_name: 'Alice A', profile: { display_name: 'ali' } },
+    U2: { id: 'U2', name: 'bob', real_name: 'Bob B', profile: { display_name: '' } },
+    [BOT_USER]: { id: BOT_USER, name: 'broker', is_bot: true, profile: { display_name: 'broker' } },
+};
+const BOTS = { [BOT_ID]: { id: BOT_ID, app_id: APP, user_id: BOT_USER, name: 'broker' } };
+const EMOJI_NAMES = new Set(['eyes', 'thinking_face', 'fire', 'technologist', 'zap', 'ok', 'scream',
+    'yawning_face', 'fearful', 'octagonal_sign', 'white_check_mark', 'infinity', 'x',
+    'no_entry_sign', 'blush', 'shrug', 'sweat_smile', 'saluting_face', 'wrench', 'microphone',
+    'thumbsup', '+1', 'tada', 'grey_question']);
+const READ_METHODS = new Set(['users.info', 'bots.info', 'conversations.replies']);
+const MAX_UPDATE_CHARS = 4000;
+
+const started = performance.now();
+const now = () => Math.round((performance.now() - started) * 1000) / 1000; // ms since start
+const requests = [];   // every Web API request
+const frames = [];     // every socket frame, both ways
+const conns = [];      // every socket ever opened
+const envelopes = new Map(); // envelope_id → {payload, attempts, acks, conn, timer}
+const dropped = [];    // envelopes with no live socket to go to (lost, as on Slack)
+const tickets = new Set();
+const messages = new Map(); // `${channel}/${ts}` → message
+const rateLimits = new Map(); // method → {retryAfter, count}
+let openError = null; // {error, count}
+let tsCounter = 0;
+let eventCounter = 0;
+
+// A fresh monotonic ts string, "1700000000.000100" style.
+function nextTs() {
+    tsCounter += 1;
+    const sec = 1700000000 + Math.floor(tsCounter / 1000);
+    return `${sec}.${String((tsCounter % 1000) * 100).padStart(6, '0')}`;
+}
+
+// JSON answer.
+function reply(res, status, body, headers = {}) {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...headers });
+    res.end(text);
+}
+
+// The arguments of a Web API call: form always, JSON only on write methods.
+function parseArgs(method, contentType, body, query) {
+    const args = Object.fromEntries(new URLSearchParams(query));
+    const ct = (contentType || '').split(';')[0].trim().toLowerCase();
+    if (ct === 'application/x-www-form-urlencoded') {
+        Object.assign(args, Object.fromEntries(new URLSearchParams(body)));
+    } else if (ct === 'application/json' && !READ_METHODS.has(method)) {
+        try {
+            const obj = JSON.parse(body || '{}');
+            if (obj && typeof obj === 'object')
+                for (const [k, v] of Object.entries(obj))
+                    args[k] = typeof v === 'string' ? v : JSON.stringify(v);
+        } catch (e) {
+            return null;
+        }
+    }
+    return args;
+}
+
+// Which token a request carries: 'bot', 'app', 'bad' or null (none).
+function tokenKind(req) {
+    const m = /^Bearer (.+)$/.exec(req.headers.authorization || '');
+    if (!m)
+        return null;
+    if (m[1] === BOT_TOKEN)
+        return 'bot';
+    if (m[1] === APP_TOKEN)
+        return 'app';
+    return 'bad';
+}
+
+// The live sockets that may carry events, newest first: said hello, not told to go.
+function liveConns() {
+    return conns.filter((c) => c.hello_t !== null && c.closed_t === null && !c.halfOpen)
+        .reverse();
+}
+
+// Send a frame on a socket and record it.
+function sendFrame(conn, obj) {
+    const data = JSON.stringify(obj);
+    frames.push({ t: now(), conn: conn.id, dir: 'out', data: obj });
+    conn.ws.send(data);
+}
+
+// Send (or resend) an envelope to the newest live socket not told to go; none = lost.
+function deliverEnvelope(env) {
+    const live = liveConns();
+    const conn = live.find((c) => !c.retiring) || live[0];
+    if (!conn) {
+        dropped.push({ t: now(), envelope_id: env.id, event_id: env.payload.event_id });
+        return;
+    }
+    env.attempts += 1;
+    env.conn = conn.id;
+    sendFrame(conn, {
+        envelope_id: env.id, type: 'events_api', payload: env.payload,
+        accepts_response_payload: false, retry_attempt: env.attempts - 1,
+        retry_reason: env.attempts > 1 ? 'http_timeout' : '',
+    });
+    clearTimeout(env.timer);
+    env.timer = setTimeout(() => {
+        if (env.acks === 0 && env.attempts < 4)
+            deliverEnvelope(env);
+    }, opts.ackTimeoutMs);
+}
+
+// Wrap an event in an event_callback payload and deliver it.
+function emitEvent(event) {
+    eventCounter += 1;
+    const env = {
+        id: crypto.randomUUID(), attempts: 0, acks: 0, conn: null, timer: null,
+        payload: {
+            token: 'verification', team_id: TEAM, api_app_id: APP, type: 'event_callback',
+            event_id: `Ev${String(eventCounter).padStart(6, '0')}`, event_time: Math.floor(Date.now() / 1000),
+            event, authorizations: [{ user_id: BOT_USER, is_bot: true }],
+        },
+    };
+    envelopes.set(env.id, env);
+    deliverEnvelope(env);
+    return env.id;
+}
+
+// Store a message and tell the app about it (user messages and the bot's own posts).
+function postMessage({ channel, user, text, thread_ts, bot }) {
+    const ts = nextTs();
+    const msg = { type: 'message', channel, user, text, ts, reactions: {} };
+    if (thread_ts)
+        msg.thread_ts = thread_ts;
+    messages.set(`${channel}/${ts}`, msg);
+    const event = { type: 'message', user, text, ts, channel, event_ts: ts,
+        channel_type: channel.startsWith('D') ? 'im' : 'channel' };
+    if (thread_ts) {
+        event.thread_ts = thread_ts;
+        const parent = messages.get(`${channel}/${thread_ts}`);
+        if (parent)
+            event.parent_user_id = parent.user;
+    }
+    if (bot) {
+        Object.assign(event, { bot_id: BOT_ID, app_id: APP, bot_profile: { id: BOT_ID, name: 'broker' } });
+        Object.assign(msg, { bot_id: BOT_ID, app_id: APP });
+    }
+    const ids = [];
+    if (!bot && text.includes(`<@${BOT_USER}>`) && !channel.startsWith('D')) {
+        const mention = { type: 'app_mention', user, text, ts, channel, event_ts: ts };
+        if (thread_ts)
+            mention.thread_ts = thread_ts;
+        ids.push(emitEvent(mention));
+    }
+    ids.push(emitEvent(event));
+    return { ts, envelopes: ids };
+}
+
+// The Web API methods: (args) → [answer] or throws {error}.
+const METHODS = {
+    'auth.test': () => ({ url: 'https://fake.slack.com/', team: 'Fake', user: 'broker', team_id: TEAM,
+        user_id: BOT_USER, bot_id: BOT_ID }),
+    'chat.postMessage': (a) => {
+        if (!a.channel)
+            throw { error: 'channel_not_found' };
+        if (!a.text)
+            throw { error: 'no_text' };
+        if (a.thread_ts && !messages.has(`${a.channel}/${a.thread_ts}`))
+            throw { error: 'thread_not_found' };
+        const { ts } = postMessage({ channel: a.channel, user: BOT_USER, text: a.text,
+            thread_ts: a.thread_ts, bot: true });
+        return { channel: a.channel, ts, message: messages.get(`${a.channel}/${ts}`) };
+    },
+    'chat.update': (a) => {
+        const msg = messages.get(`${a.channel}/${a.ts}`);
+        if (!msg)
+            throw { error: 'message_not_found' };
+        if (msg.user !== BOT_USER)
+            throw { error: 'cant_update_message' };
+        if (!a.text)
+            throw { error: 'no_text' };
+        if ([...a.text].length > MAX_UPDATE_CHARS)
+            throw { error: 'msg_too_long' };
+        msg.text = a.text;
+        msg.edits = (msg.edits || 0) + 1;
+        return { channel: a.channel, ts: a.ts, text: a.text };
+    },
+    'reactions.add': (a) => reaction(a, true),
+    'reactions.remove': (a) => reaction(a, false),
+    'conversations.replies': (a) => {
+        if (!a.channel || !a.ts)
+            throw { error: 'invalid_arguments' };
+        if (!messages.has(`${a.channel}/${a.ts}`))
+            throw { error: 'thread_not_found' };
+        const list = [...messages.values()].filter((m) => m.channel === a.channel &&
+            (m.ts === a.ts || m.thread_ts === a.ts));
+        return { messages: list, has_more: false, response_metadata: { next_cursor: '' } };
+    },
+    'users.info': (a) => {
+        if (!USERS[a.user])
+            throw { error: 'user_not_found' };
+        return { user: USERS[a.user] };
+    },
+    'bots.info': (a) => {
+        if (!BOTS[a.bot])
+            throw { error: 'bot_not_found' };
+        return { bot: BOTS[a.bot] };
+    },
+};
+
+// reactions.add / reactions.remove with Slack's name rules.
+function reaction(a, add) {
+    const m = /^([a-z0-9_+'-]+)(::skin-tone-[2-6])?$/.exec(a.name || '');
+    if (!m || !EMOJI_NAMES.has(m[1]))
+        throw { error: 'invalid_name' };
+    const msg = messages.get(`${a.channel}/${a.timestamp}`);
+    if (!msg)
+        throw { error: 'message_not_found' };
+    const users = msg.reactions[a.name] || [];
+    if (add) {
+        if (users.includes(BOT_USER))
+            throw { error: 'already_reacted' };
+        msg.reactions[a.name] = users.concat(BOT_USER);
+    } else {
+        if (!users.includes(BOT_USER))
+            throw { error: 'no_reaction' };
+        msg.reactions[a.name] = users.filter((u) => u !== BOT_USER);
+    }
+    return {};
+}
+
+// One Web API request.
+function webApi(req, res, method, body, query) {
+    const rec = { t: now(), method, content_type: req.headers['content-type'] || '', token: tokenKind(req),
+        args: null, status: 200, error: null };
+    requests.push(rec);
+    const fail = (error, status = 200, headers = {}) => {
+        rec.error = error;
+        rec.status = status;
+        reply(res, status, { ok: false, error }, headers);
+    };
+    const args = parseArgs(method, req.headers['content-type'], body, query);
+    rec.args = args;
+    if (args === null)
+        return fail('invalid_json');
+    if (rec.token === null)
+        return fail('not_authed');
+    if (rec.token === 'bad')
+        return fail('invalid_auth');
+    if (method === 'apps.connections.open') {
+        if (rec.token !== 'app')
+            return fail('not_allowed_token_type');
+    } else if (rec.token !== 'bot') {
+        return fail('not_allowed_token_type');
+    }
+    const limit = rateLimits.get(method);
+    if (limit && limit.count !== 0) {
+        limit.count -= 1;
+        return fail('ratelimited', 429, { 'Retry-After': String(limit.retryAfter) });
+    }
+    if (method === 'apps.connections.open') {
+        if (openError && openError.count !== 0) {
+            openError.count -= 1;
+            return fail(openError.error);
+        }
+        const ticket = crypto.randomUUID();
+        tickets.add(ticket);
+        return reply(res, 200, { ok: true, url: `ws://127.0.0.1:${server.address().port}/link/?ticket=${ticket}&app_id=${APP}` });
+    }
+    const fn = METHODS[method];
+    if (!fn)
+        return fail('unknown_method');
+    try {
+        reply(res, 200, { ok: true, ...fn(args) });
+    } catch (e) {
+        if (!e || !e.error)
+            throw e;
+        fail(e.error);
+    }
+}
+
+// The newest live socket, or an error answer.
+function newestConn(res) {
+    const conn = liveConns()[0];
+    if (!conn)
+        reply(res, 409, { ok: false, error: 'no live socket' });
+    return conn;
+}
+
+// The test's control channel.
+function control(req, res, name, body) {
+    let a = {};
+    try {
+        a = body ? JSON.parse(body) : {};
+    } catch (e) {
+        return reply(res, 400, { ok: false, error: 'bad json' });
+    }
+    switch (name) {
+    case 'state':
+        return reply(res, 200, {
+            ok: true, requests, frames, dropped,
+            connections: conns.map((c) => ({ id: c.id, open_t: c.open_t, hello_t: c.hello_t,
+                closed_t: c.closed_t, retiring: c.retiring, pings_in: c.pingsIn, pongs_in: c.pongsIn })),
+            envelopes: [...envelopes.values()].map((e) => ({ id: e.id, attempts: e.attempts, acks: e.acks,
+                event_id: e.payload.event_id, type: e.payload.event.type, conn: e.conn })),
+            messages: [...messages.values()],
+        });
+    case 'message':
+        if (!a.channel || !a.user || typeof a.text !== 'string')
+            return reply(res, 400, { ok: false, error: 'need channel, user, text' });
+        return reply(res, 200, { ok: true, ...postMessage(a) });
+    case 'reaction': {
+        const msg = messages.get(`${a.channel}/${a.ts}`);
+        if (!msg)
+            return reply(res, 404, { ok: false, error: 'message_not_found' });
+        const id = emitEvent({ type: a.added === false ? 'reaction_removed' : 'reaction_added', user: a.user,
+            reaction: a.name, item_user: msg.user, item: { type: 'message', channel: a.channel, ts: a.ts },
+            event_ts: nextTs() });
+        return reply(res, 200, { ok: true, envelope: id });
+    }
+    case 'redeliver': {
+        const env = envelopes.get(a.envelope_id);
+        if (!env)
+            return reply(res, 404, { ok: false, error: 'no such envelope' });
+        deliverEnvelope(env);
+        return reply(res, 200, { ok: true, attempts: env.attempts });
+    }
+    case 'ratelimit':
+        rateLimits.set(a.method, { retryAfter: a.retry_after || 1, count: a.count === undefined ? 1 : a.count });
+        return reply(res, 200, { ok: true });
+    case 'open_error':
+        openError = { error: a.error || 'invalid_auth', count: a.count === undefined ? -1 : a.count };
+        return reply(res, 200, { ok: true });
+    case 'disconnect': {
+        const conn = newestConn(res);
+        if (!conn)
+            return undefined;
+        conn.retiring = true;
+        sendFrame(conn, { type: 'disconnect', reason: a.reason || 'refresh_requested',
+            debug_info: { host: 'fake-slack' } });
+        // Slack closes the old socket itself a little later if the app does not.
+        setTimeout(() => { if (conn.closed_t === null) conn.ws.terminate(); }, opts.graceMs);
+        return reply(res, 200, { ok: true, conn: conn.id });
+    }
+    case 'fault': {
+        const conn = newestConn(res);
+        if (!conn)
+            return undefined;
+        if (a.mode === 'abrupt') {
+            conn.ws.terminate();
+        } else if (a.mode === 'halfopen') {
+            conn.halfOpen = true; // no frame either way from now on, TCP stays up
+        } else if (a.mode === 'nofin') {
+            conn.ws._socket.write(Buffer.from([0x88, 0x02, 0x03, 0xe8])); // close 1000, no FIN after
+            conn.halfOpen = true;
+            conn.ws._socket.removeAllListeners('data');
+        } else {
+            return reply(res, 400, { ok: false, error: 'mode: abrupt | halfopen | nofin' });
+        }
+        return reply(res, 200, { ok: true, conn: conn.id });
+    }
+    default:
+        return reply(res, 404, { ok: false, error: 'unknown control' });
+    }
+}
+
+const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        const url = new URL(req.url, 'http://127.0.0.1');
+        let m;
+        if ((m = /^\/api\/([A-Za-z.]+)$/.exec(url.pathname)) && req.method === 'POST')
+            webApi(req, res, m[1], body, url.search);
+        else if ((m = /^\/_test\/([a-z_]+)$/.exec(url.pathname)))
+            control(req, res, m[1], body);
+        else
+            reply(res, 404, { ok: false, error: 'not found' });
+    });
+});
+
+const wss = new WebSocketServer({ noServer: true, autoPong: false });
+
+server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    const ticket = url.searchParams.get('ticket');
+    if (url.pathname !== '/link/' || !tickets.has(ticket) || req.headers['sec-websocket-protocol']) {
+        socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+        return;
+    }
+    tickets.delete(ticket); // single use
+    wss.handleUpgrade(req, socket, head, (ws) => {
+        const conn = { id: conns.length + 1, ws, open_t: now(), hello_t: null, closed_t: null, retiring: false,
+            halfOpen: false, pingsIn: 0, pongsIn: 0 };
+        conns.push(conn);
+        ws.on('ping', (data) => {
+            conn.pingsIn += 1;
+            if (!conn.halfOpen)
+                ws.pong(data);
+        });
+        ws.on('pong', () => { conn.pongsIn += 1; });
+        ws.on('message', (data) => {
+            if (conn.halfOpen)
+                return;
+            let obj = null;
+            try {
+                obj = JSON.parse(data.toString('utf8'));
+            } catch (e) {
+                obj = { unparsable: data.toString('utf8') };
+            }
+            frames.push({ t: now(), conn: conn.id, dir: 'in', data: obj });
+            const env = obj && envelopes.get(obj.envelope_id);
+            if (env) {
+                env.acks += 1;
+                clearTimeout(env.timer);
+            }
+        });
+        ws.on('close', () => { conn.closed_t = now(); });
+        ws.on('error', () => {});
+        const pinger = setInterval(() => {
+            if (conn.closed_t !== null)
+                clearInterval(pinger);
+            else if (!conn.halfOpen)
+                ws.ping();
+        }, opts.pingMs);
+        conn.hello_t = now();
+        sendFrame(conn, { type: 'hello', num_connections: liveConns().length,
+            debug_info: { host: 'fake-slack', build_number: 1, approximate_connection_time: 18060 },
+            connection_info: { app_id: APP } });
+    });
+});
+
+server.listen(opts.port, '127.0.0.1', () => {
+    process.stdout.write(`listening ${server.address().port}\n`);
+});
+setTimeout(() => process.exit(0), opts.maxRuntimeS * 1000).unref();
+process.on('SIGTERM', () => process.exit(0));
