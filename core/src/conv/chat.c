@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -21,6 +22,7 @@ struct chat_op {
     struct ratelimit_call *call; /* set while the plugin works on it */
     char *channel, *thread_id, *message_id, *text, *emoji;
     bool add;
+    char nonce[26]; /* send: one idempotency key for every attempt of this post */
     chat_sent_fn sent;
     chat_done_fn done;
     void *arg;
@@ -80,6 +82,7 @@ chat_op_perform(void *arg, struct ratelimit_call *call)
             .channel_id = op->channel,
             .thread_id = op->thread_id,
             .text = op->text,
+            .nonce = op->nonce,
         };
         rc = ops->send(op->ci->chat, &msg, chat_op_sent, op);
         break;

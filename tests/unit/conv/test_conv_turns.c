@@ -219,7 +219,7 @@ START_TEST(rate_limited_send_is_retried_and_delivered_once)
 {
     struct conv_fx f;
     const char *m;
-    int first;
+    int first, second;
 
     conv_fx_init(&f, NULL);
     f.chat.no_edit = true;
@@ -230,6 +230,13 @@ START_TEST(rate_limited_send_is_retried_and_delivered_once)
     first = fake_chat_find(f.fake, 0, FAKE_SEND, "> hello", NULL, NULL);
     ck_assert_int_eq(fake_chat_call(f.fake, (size_t)first)->status, AB_ERATELIMIT);
     ck_assert_int_eq(fake_chat_count_kind(f.fake, FAKE_SEND, "> hello"), 2);
+    /* The retry carries the first attempt's idempotency key (Discord nonce). */
+    second = fake_chat_find(f.fake, (size_t)first + 1, FAKE_SEND, "> hello", NULL, NULL);
+    ck_assert_int_gt(second, first);
+    ck_assert_ptr_nonnull(fake_chat_call(f.fake, (size_t)first)->nonce);
+    ck_assert_str_eq(fake_chat_call(f.fake, (size_t)second)->nonce,
+                     fake_chat_call(f.fake, (size_t)first)->nonce);
+    ck_assert_uint_le(strlen(fake_chat_call(f.fake, (size_t)first)->nonce), 25);
     ck_assert(fake_chat_has_reaction(f.fake, m, "🆗"));
     conv_fx_close(&f);
 }

@@ -80,6 +80,7 @@ fake_chat_close(struct ab_chat *c)
         free(c->calls[i].thread_id);
         free(c->calls[i].message_id);
         free(c->calls[i].text);
+        free(c->calls[i].nonce);
         free(c->calls[i].emoji);
     }
     free(c->calls);
@@ -175,6 +176,8 @@ fake_chat_send(struct ab_chat *c, const struct ab_send *msg, ab_sent_cb cb, void
     if (!(call = fake_chat_record(c, FAKE_SEND, msg->channel_id, msg->thread_id, NULL, msg->text,
                                   NULL)))
         return AB_ENOMEM;
+    if (msg->nonce)
+        call->nonce = strdup(msg->nonce);
     if (call->status == 0)
         call->message_id = strdup(id);
     return fake_chat_answer(

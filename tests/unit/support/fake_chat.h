@@ -30,6 +30,7 @@ struct fake_call {
     char *message_id; /* send: the new message's id (NULL when failed); others: the target */
     char *text;       /* send/edit: the text; open_thread: the name */
     char *emoji;      /* react/unreact */
+    char *nonce;      /* send: the idempotency key the core passed, or NULL */
     int status;       /* what the fake answered */
 };
 
