@@ -9,7 +9,9 @@
 #include "discord.h"
 
 #define DISCORD_THREAD_NAME_MAX 100 /* characters */
-#define DISCORD_REACTION_SPACING_MS 250
+/* Discord enforces ~250 ms per channel at its end; a margin absorbs the jitter between
+ * our timer and its clock (discord.js adds 250 ms to every reaction route). */
+#define DISCORD_REACTION_SPACING_MS 300
 #define DISCORD_THREAD_RETRIES 3
 
 /* One operation in flight: what to call back and what the follow-up needs. */
@@ -216,7 +218,7 @@ discord_outbound_encode(const char *emoji, char *out, size_t cap)
     return n ? 0 : AB_EINVAL;
 }
 
-/* Add or remove the bot's own reaction; reactions of one channel go ≥ 250 ms apart. */
+/* Add or remove the bot's own reaction; reactions of one channel go ≥ 300 ms apart. */
 int
 discord_react(struct ab_chat *c, const struct ab_msg_ref *ref, const char *emoji, bool add,
               ab_done_cb cb, void *arg)
