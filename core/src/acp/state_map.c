@@ -1,101 +1,21 @@
 /* Atomic JSON state file; see state_map.h. */
 #include "acp/state_map.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <agent-broker/errors.h>
 
 #include "log.h"
 #include "state/state_file.h"
+#include "state/state_writer.h"
 
 struct state_map {
-    uv_loop_t *loop;
-    uv_work_t work;
-    char *dir, *path; /* owned */
-    char *writing;    /* owned: text being written by the worker */
-    char *waiting;    /* owned: the next text to write */
-    int result;       /* the worker's outcome */
-    bool busy, closing;
-    uv_idle_t idle; /* defers the close callback when nothing is in flight */
+    struct state_writer *writer; /* owned */
     void (*done)(void *arg);
     void *done_arg;
 };
-
-/* Worker thread: the atomic write (temp file, fsync, rename, fsync of the dir). */
-static void
-state_map_work(uv_work_t *w)
-{
-    struct state_map *m = w->data;
-
-    m->result = state_file_write(m->path, m->writing, strlen(m->writing));
-}
-
-static void state_map_start(struct state_map *m);
-
-/* Free @m and report the close. */
-static void
-state_map_finish(struct state_map *m)
-{
-    void (*done)(void *) = m->done;
-    void *arg = m->done_arg;
-
-    free(m->waiting);
-    free(m->dir);
-    free(m->path);
-    free(m);
-    if (done)
-        done(arg);
-}
-
-/* The idle handle closed: the close can complete. */
-static void
-state_map_on_idle_closed(uv_handle_t *h)
-{
-    state_map_finish(h->data);
-}
-
-/* Back on the loop: log a failure, start the next write or finish closing. */
-static void
-state_map_after(uv_work_t *w, int status)
-{
-    struct state_map *m = w->data;
-
-    free(m->writing);
-    m->writing = NULL;
-    m->busy = false;
-    if (status < 0 || m->result < 0)
-        log_error("state", "cannot write %s: %s", m->path,
-                  strerror(-(status < 0 ? status : m->result)));
-    if (m->waiting)
-        state_map_start(m);
-    else if (m->closing)
-        uv_close((uv_handle_t *)&m->idle, state_map_on_idle_closed);
-}
-
-/* Hand the waiting text to a worker. */
-static void
-state_map_start(struct state_map *m)
-{
-    int rc;
-
-    m->writing = m->waiting;
-    m->waiting = NULL;
-    m->busy = true;
-    m->work.data = m;
-    if ((rc = uv_queue_work(m->loop, &m->work, state_map_work, state_map_after)) < 0) {
-        log_error("state", "cannot queue a write of %s: %s", m->path, uv_strerror(rc));
-        free(m->writing);
-        m->writing = NULL;
-        m->busy = false;
-    }
-}
 
 /* Persist a document; see the header. */
 int
@@ -106,11 +26,7 @@ state_map_write(struct state_map *m, cJSON *doc)
     cJSON_Delete(doc);
     if (!text)
         return AB_ENOMEM;
-    free(m->waiting);
-    m->waiting = text;
-    if (!m->busy)
-        state_map_start(m);
-    return 0;
+    return state_writer_put(m->writer, text, strlen(text));
 }
 
 /* Read the current file into a document (start-up only). */
@@ -143,46 +59,52 @@ state_map_open(uv_loop_t *loop, const char *dir, const char *name, struct state_
                cJSON **doc)
 {
     struct state_map *m;
-    size_t n = strlen(dir) + strlen(name) + 8;
+    char *path;
     int rc;
 
     if ((rc = state_dir_ensure(dir)) < 0)
         return rc;
-    rc = AB_ENOMEM;
-    if (!(m = calloc(1, sizeof(*m))))
+    if (asprintf(&path, "%s/%s", dir, name) < 0)
         return AB_ENOMEM;
-    m->loop = loop;
-    if (!(m->dir = strdup(dir)) || !(m->path = malloc(n)))
-        goto fail;
-    snprintf(m->path, n, "%s/%s", dir, name);
-    if (!(*doc = state_map_read(m->path)))
-        goto fail;
-    uv_idle_init(loop, &m->idle);
-    m->idle.data = m;
+    rc = AB_ENOMEM;
+    if (!(m = calloc(1, sizeof(*m))) || (rc = state_writer_open(loop, path, &m->writer)) < 0 ||
+        !(*doc = state_map_read(path))) {
+        if (m && m->writer)
+            state_writer_close(m->writer, NULL, NULL);
+        free(m);
+        free(path);
+        return rc < 0 ? rc : AB_ENOMEM;
+    }
+    free(path);
     *out = m;
     return 0;
+}
 
-fail:
-    free(m->dir);
-    free(m->path);
+/* The writer has finished: free the map and report. */
+static void
+state_map_closed(void *arg)
+{
+    struct state_map *m = arg;
+    void (*done)(void *) = m->done;
+    void *done_arg = m->done_arg;
+
     free(m);
-    return rc;
+    if (done)
+        done(done_arg);
 }
 
 /* Close after the pending writes. */
 void
 state_map_close(struct state_map *m, void (*done)(void *arg), void *arg)
 {
-    m->closing = true;
     m->done = done;
     m->done_arg = arg;
-    if (!m->busy)
-        uv_close((uv_handle_t *)&m->idle, state_map_on_idle_closed);
+    state_writer_close(m->writer, state_map_closed, m);
 }
 
 /* The file's path. */
 const char *
 state_map_path(const struct state_map *m)
 {
-    return m->path;
+    return state_writer_path(m->writer);
 }

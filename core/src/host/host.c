@@ -15,6 +15,7 @@
 #include "net/http_client.h"
 #include "net/ws_client.h"
 #include "state/state_file.h"
+#include "state/state_writer.h"
 
 /* Reconnect delays handed out by backoff_next: 1 s doubling to 60 s, full jitter. */
 #define HOST_BACKOFF_BASE_MS 1000
@@ -315,28 +316,65 @@ host_state_path(struct ab_host *h, const char *key, char *path, size_t cap)
     return 0;
 }
 
-/* service: read durable state. */
+/* The writer of the state file at @path, or NULL. */
+static struct host_state *
+host_state_find(struct ab_host *h, const char *path)
+{
+    for (struct host_state *s = h->states; s; s = s->next)
+        if (strcmp(state_writer_path(s->writer), path) == 0)
+            return s;
+    return NULL;
+}
+
+/* service: read durable state; a write still on its way is read back as written. */
 static int
 host_state_get(struct ab_host *h, const char *key, char **out, size_t *len)
 {
     char path[PATH_MAX];
     int rc = host_state_path(h, key, path, sizeof(path));
+    struct host_state *s;
+    const char *pending;
 
-    return rc < 0 ? rc : state_file_read(path, out, len);
+    if (rc < 0)
+        return rc;
+    if ((s = host_state_find(h, path)) && (pending = state_writer_pending(s->writer, len))) {
+        if (!(*out = malloc(*len + 1)))
+            return AB_ENOMEM;
+        memcpy(*out, pending, *len);
+        (*out)[*len] = '\0';
+        return 0;
+    }
+    return state_file_read(path, out, len);
 }
 
-/* service: write durable state atomically. */
+/* service: write durable state atomically, off the loop thread (fsync blocks). */
 static int
 host_state_put(struct ab_host *h, const char *key, const void *data, size_t len)
 {
     char path[PATH_MAX];
     int rc = host_state_path(h, key, path, sizeof(path));
+    struct host_state *s;
+    char *copy;
 
     if (rc < 0)
         return rc;
-    if ((rc = state_dir_ensure(h->state_dir)) < 0)
-        return rc;
-    return state_file_write(path, data, len);
+    if (!(s = host_state_find(h, path))) {
+        if ((rc = state_dir_ensure(h->state_dir)) < 0)
+            return rc;
+        if (!(s = calloc(1, sizeof(*s))))
+            return AB_ENOMEM;
+        if ((rc = state_writer_open(h->loop, path, &s->writer)) < 0) {
+            free(s);
+            return rc;
+        }
+        s->next = h->states;
+        h->states = s;
+    }
+    if (!(copy = malloc(len + 1)))
+        return AB_ENOMEM;
+    memcpy(copy, data, len);
+    copy[len] = '\0';
+    return state_writer_put(s->writer, copy, len);
 }
 
 /* uv poll callback → plugin callback (errors and hang-ups too: read() tells). */
@@ -620,6 +658,13 @@ host_free(struct ab_host *h)
     if (!h)
         return;
     host_net_release(h);
+    /* Pending state writes finish on the loop after the host is gone. */
+    while (h->states) {
+        struct host_state *s = h->states;
+        h->states = s->next;
+        state_writer_close(s->writer, NULL, NULL);
+        free(s);
+    }
     for (b = h->backoffs; b; b = bnext) {
         bnext = b->next;
         free(b->key);

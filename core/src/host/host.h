@@ -22,6 +22,14 @@ struct host_sink {
 };
 
 struct host_string_cache;
+
+struct state_writer;
+
+/* One plugin state file with its asynchronous writer. */
+struct host_state {
+    struct host_state *next;
+    struct state_writer *writer; /* owned */
+};
 struct host_backoff;
 
 struct ab_host {
@@ -35,6 +43,7 @@ struct ab_host {
     char *detail;                    /* owned: the latest set_connected detail */
     uint64_t changed_ms;             /* loop time of the last connected change */
     struct host_string_cache *cache; /* owned: arrays handed out by config_strings */
+    struct host_state *states;       /* owned: state files written so far */
     int open_timers;                 /* timers not yet released (leak check at close) */
     struct host_backoff *backoffs;   /* owned: backoff_next state per key */
     uint64_t rand_state;             /* jitter for backoff_next */
@@ -49,7 +58,8 @@ int host_new(uv_loop_t *loop, const char *kind, const char *name, const struct t
              const char *state_root, const struct host_sink *sink, struct ab_host **out);
 
 /* Free a host after its plugin was closed. Its HTTP requests and WebSockets still open
- * are dropped without callbacks. Freeing the last host closes the process's HTTP and
+ * are dropped without callbacks; its state writes still pending finish on the loop (run
+ * it before uv_loop_close). Freeing the last host closes the process's HTTP and
  * WebSocket clients (do it from a loop callback, then let the loop run). */
 void host_free(struct ab_host *h);
 

@@ -1,0 +1,151 @@
+/* Durable files written off the loop thread. */
+#include "state/state_writer.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <agent-broker/errors.h>
+
+#include "log.h"
+#include "state/state_file.h"
+
+struct state_writer {
+    uv_loop_t *loop;
+    uv_work_t work;
+    uv_idle_t idle; /* defers the close callback when nothing is in flight */
+    char *path;     /* owned */
+    char *writing;  /* owned: content the worker is writing */
+    size_t writing_len;
+    char *waiting; /* owned: the next content to write */
+    size_t waiting_len;
+    int result; /* the worker's outcome */
+    bool is_busy, is_closing;
+    void (*done)(void *arg);
+    void *done_arg;
+};
+
+/* Worker thread: the atomic write. */
+static void
+state_writer_work(uv_work_t *work)
+{
+    struct state_writer *w = work->data;
+
+    w->result = state_file_write(w->path, w->writing, w->writing_len);
+}
+
+/* Free @w and report the close. */
+static void
+state_writer_finish(uv_handle_t *h)
+{
+    struct state_writer *w = h->data;
+    void (*done)(void *) = w->done;
+    void *arg = w->done_arg;
+
+    free(w->waiting);
+    free(w->path);
+    free(w);
+    if (done)
+        done(arg);
+}
+
+static void state_writer_start(struct state_writer *w);
+
+/* Back on the loop: log a failure, write the next content or finish closing. */
+static void
+state_writer_after(uv_work_t *work, int status)
+{
+    struct state_writer *w = work->data;
+
+    free(w->writing);
+    w->writing = NULL;
+    w->is_busy = false;
+    if (status < 0 || w->result < 0)
+        log_error("state", "cannot write %s: %s", w->path,
+                  strerror(-(status < 0 ? status : w->result)));
+    if (w->waiting)
+        state_writer_start(w);
+    else if (w->is_closing)
+        uv_close((uv_handle_t *)&w->idle, state_writer_finish);
+}
+
+/* Hand the waiting content to a worker. */
+static void
+state_writer_start(struct state_writer *w)
+{
+    int rc;
+
+    w->writing = w->waiting;
+    w->writing_len = w->waiting_len;
+    w->waiting = NULL;
+    w->is_busy = true;
+    w->work.data = w;
+    if ((rc = uv_queue_work(w->loop, &w->work, state_writer_work, state_writer_after)) < 0) {
+        log_error("state", "cannot queue a write of %s: %s", w->path, uv_strerror(rc));
+        free(w->writing);
+        w->writing = NULL;
+        w->is_busy = false;
+    }
+}
+
+/* Make a writer. */
+int
+state_writer_open(uv_loop_t *loop, const char *path, struct state_writer **out)
+{
+    struct state_writer *w = calloc(1, sizeof(*w));
+
+    if (!w || !(w->path = strdup(path))) {
+        free(w);
+        return AB_ENOMEM;
+    }
+    w->loop = loop;
+    uv_idle_init(loop, &w->idle);
+    w->idle.data = w;
+    *out = w;
+    return 0;
+}
+
+/* Queue new content; older waiting content is dropped. */
+int
+state_writer_put(struct state_writer *w, char *data, size_t len)
+{
+    free(w->waiting);
+    w->waiting = data;
+    w->waiting_len = len;
+    if (!w->is_busy)
+        state_writer_start(w);
+    return 0;
+}
+
+/* The newest content not yet durable. */
+const char *
+state_writer_pending(const struct state_writer *w, size_t *len)
+{
+    if (w->waiting) {
+        *len = w->waiting_len;
+        return w->waiting;
+    }
+    if (w->writing) {
+        *len = w->writing_len;
+        return w->writing;
+    }
+    return NULL;
+}
+
+/* Close once the pending writes are done. */
+void
+state_writer_close(struct state_writer *w, void (*done)(void *arg), void *arg)
+{
+    w->is_closing = true;
+    w->done = done;
+    w->done_arg = arg;
+    if (!w->is_busy)
+        uv_close((uv_handle_t *)&w->idle, state_writer_finish);
+}
+
+/* The file's path. */
+const char *
+state_writer_path(const struct state_writer *w)
+{
+    return w->path;
+}
