@@ -3,6 +3,7 @@
 #ifndef AGENT_BROKER_PLUGIN_H
 #define AGENT_BROKER_PLUGIN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <agent-broker/agent.h>
@@ -13,7 +14,13 @@
 
 /* The ABI this header describes. Major must equal the host's; minor must be <= it. */
 #define AB_ABI_MAJOR 1
-#define AB_ABI_MINOR 2
+#define AB_ABI_MINOR 3
+
+/* True when the table @ptr (of @type, starting with a uint32_t `size` as the other side
+ * built it) reaches @member: read an optional or newer member only when this holds.
+ * The host checks every table's size once, where it crosses the boundary. */
+#define AB_HAS(ptr, type, member)                                                                  \
+    ((ptr) != NULL && (ptr)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
 
 /* The descriptor's symbol name as the host looks it up with dlsym(). */
 #define AB_PLUGIN_SYMBOL "ab_plugin"
