@@ -14,6 +14,7 @@
 #include "agent/preset.h"
 #include "cli.h"
 #include "config/config.h"
+#include "config/secret_env.h"
 #include "conv/engine.h"
 #include "health/health_server.h"
 #include "health/metrics.h"
@@ -456,6 +457,29 @@ daemon_on_stop_signal(uv_signal_t *s, int signum)
     daemon_stop(d, CLI_EXIT_OK);
 }
 
+/* Register every secret for redaction and wipe the environment variables that carried
+ * them: the config's tokens and the agent's credential-named inherit_env values (the
+ * agent still gets those: agent_env reads the kept copies). */
+static void
+daemon_hide_secrets(struct daemon *d)
+{
+    const struct strlist *inherit = &d->agent.inherit_env;
+
+    for (size_t i = 0; i < inherit->count; i++) {
+        const char *name = inherit->items[i];
+        const char *val = secret_env_get(name);
+        if (!val || !secret_env_name_is_secret(name, strlen(name)))
+            continue;
+        log_add_secret(val);
+        if (secret_env_take(name) == AB_ENOMEM)
+            log_warn("core", "out of memory: %s stays in the environment", name);
+    }
+    for (size_t i = 0; i < d->cfg.secrets.count; i++)
+        log_add_secret(d->cfg.secrets.items[i]);
+    if (secret_env_take_values(d->cfg.secrets.items, d->cfg.secrets.count) < 0)
+        log_warn("core", "out of memory: a token stays in the environment");
+}
+
 /* SIGHUP: reload allowlists, reactions and timing without dropping connections. */
 static void
 daemon_on_reload(uv_signal_t *s, int signum)
@@ -484,8 +508,6 @@ daemon_on_reload(uv_signal_t *s, int signum)
         daemon_policy_config(config_chat(&fresh, d->chats[i].name), &pc);
         policy_set_config(d->chats[i].policy, &pc);
     }
-    for (size_t i = 0; i < fresh.secrets.count; i++)
-        log_add_secret(fresh.secrets.items[i]);
     /* The old config stays alive until exit: plugins hold pointers into its tree and
      * reactions in progress into its emoji strings. */
     {
@@ -499,6 +521,7 @@ daemon_on_reload(uv_signal_t *s, int signum)
         d->retired[d->nretired++] = d->cfg;
         d->cfg = fresh;
     }
+    daemon_hide_secrets(d);
     daemon_engine_config(d, &ec);
     engine_set_config(d->engine, &ec);
     if (log_level_parse(d->cfg.log_level, &level) == 0)
@@ -588,6 +611,7 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
         exit_code = CLI_EXIT_USAGE;
         goto out_agent;
     }
+    daemon_hide_secrets(d);
     if (!d->agent.resolved)
         log_error("core",
                   "agent command \"%s\" was not found on PATH; turns will fail until it "
@@ -692,5 +716,6 @@ out_config:
     free(d->retired);
     free(d);
     log_clear_secrets();
+    secret_env_clear();
     return exit_code;
 }

@@ -10,6 +10,8 @@
 
 #include <agent-broker/errors.h>
 
+#include "render/utf8.h"
+
 #define LOG_MAX_SECRETS 64
 #define LOG_LINE_MAX 8192
 
@@ -137,6 +139,73 @@ log_redact(const char *text, char *out, size_t cap)
     return o;
 }
 
+/* A malloc'd redacted copy of @text; NULL only when out of memory. Redaction never
+ * lengthens a text: a secret (4 bytes or more) or a token becomes "***". */
+char *
+log_redact_dup(const char *text)
+{
+    size_t len = strlen(text);
+    char *out = malloc(len + 4);
+
+    if (out)
+        log_redact(text, out, len + 4);
+    return out;
+}
+
+/* Copy @text into @out (capacity @cap) cut at a UTF-8 boundary. */
+static void
+log_cut(const char *text, char *out, size_t cap)
+{
+    size_t len = strlen(text), n = len;
+
+    if (cap == 0)
+        return;
+    if (n > cap - 1)
+        n = utf8_cut_before(text, len, cap - 1, 0);
+    memcpy(out, text, n);
+    out[n] = '\0';
+}
+
+/* Format the whole text, redact it, then cut it to @cap: a secret that straddles
+ * the limit goes whole instead of leaving its first half. */
+void
+log_vformat_redacted(char *out, size_t cap, const char *fmt, va_list ap)
+{
+    char small[1024], *full = NULL, *clean;
+    va_list again;
+    int n;
+
+    if (cap == 0)
+        return;
+    va_copy(again, ap);
+    n = vsnprintf(small, sizeof(small), fmt, ap);
+    if (n >= (int)sizeof(small) && (full = malloc((size_t)n + 1)))
+        vsnprintf(full, (size_t)n + 1, fmt, again);
+    va_end(again);
+    if (n < 0) {
+        out[0] = '\0';
+        return;
+    }
+    clean = log_redact_dup(full ? full : small);
+    if (clean)
+        log_cut(clean, out, cap);
+    else
+        snprintf(out, cap, "(text withheld: out of memory)");
+    free(clean);
+    free(full);
+}
+
+/* printf-style front of log_vformat_redacted. */
+void
+log_format_redacted(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vformat_redacted(out, cap, fmt, ap);
+    va_end(ap);
+}
+
 /* Append @s to @buf as a JSON string body (no quotes). */
 static size_t
 log_json_escape(const char *s, char *buf, size_t cap)
@@ -148,7 +217,7 @@ log_json_escape(const char *s, char *buf, size_t cap)
         if (c == '"' || c == '\\') {
             buf[o++] = '\\';
             buf[o++] = (char)c;
-        } else if (c < 0x20) {
+        } else if (c < 0x20 || c == 0x7f) {
             o += (size_t)snprintf(buf + o, cap - o, "\\u%04x", c);
         } else {
             buf[o++] = (char)c;
@@ -158,11 +227,34 @@ log_json_escape(const char *s, char *buf, size_t cap)
     return o;
 }
 
-/* Format, redact and write one line with a single write(). */
+/* Copy @s into @buf for a text line: control characters (newline, ESC, DEL...) are
+ * written as \n, \r, \t or \xNN so that text from a platform or an agent can neither
+ * start a forged log line nor send a terminal escape sequence. */
+static size_t
+log_text_escape(const char *s, char *buf, size_t cap)
+{
+    size_t o = 0;
+
+    for (; *s && o + 5 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\n' || c == '\r' || c == '\t' || c == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
+        } else if (c < 0x20 || c == 0x7f) {
+            o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
+        } else {
+            buf[o++] = (char)c;
+        }
+    }
+    buf[o] = '\0';
+    return o;
+}
+
+/* Format, redact, escape and write one line with a single write(). */
 void
 log_vwrite(enum ab_log_level level, const char *component, const char *fmt, va_list ap)
 {
-    char raw[LOG_LINE_MAX], clean[LOG_LINE_MAX], line[LOG_LINE_MAX * 2];
+    char clean[LOG_LINE_MAX], esc[LOG_LINE_MAX * 2], line[LOG_LINE_MAX * 2 + 256];
     char stamp[40];
     struct timespec ts;
     struct tm tm;
@@ -170,21 +262,20 @@ log_vwrite(enum ab_log_level level, const char *component, const char *fmt, va_l
 
     if (level > log_cur_level)
         return;
-    vsnprintf(raw, sizeof(raw), fmt, ap);
-    log_redact(raw, clean, sizeof(clean));
+    log_vformat_redacted(clean, sizeof(clean), fmt, ap);
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     n = (int)strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(stamp + n, sizeof(stamp) - (size_t)n, ".%03ldZ", ts.tv_nsec / 1000000);
     if (log_cur_format == LOG_FORMAT_JSON) {
-        char esc[LOG_LINE_MAX * 2 - 128];
         log_json_escape(clean, esc, sizeof(esc));
         n = snprintf(line, sizeof(line),
                      "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",\"msg\":\"%s\"}\n",
                      stamp, log_level_names[level], component ? component : "core", esc);
     } else {
+        log_text_escape(clean, esc, sizeof(esc));
         n = snprintf(line, sizeof(line), "%s %-5s %s: %s\n", stamp, log_level_names[level],
-                     component ? component : "core", clean);
+                     component ? component : "core", esc);
     }
     if (n > (int)sizeof(line) - 1)
         n = (int)sizeof(line) - 1;

@@ -322,8 +322,8 @@ pool_on_new(void *arg, int rc, const char *session_id, const char *message)
         rc = rc < 0 ? rc : AB_ENOMEM;
         if (rc == AB_ECLOSED)
             pool_proc_doomed(s->proc);
-        snprintf(pool->message, sizeof(pool->message), "cannot open a session: %s",
-                 message ? message : ab_strerror(rc));
+        log_format_redacted(pool->message, sizeof(pool->message), "cannot open a session: %s",
+                            message ? message : ab_strerror(rc));
         pool_detach(s);
         pool_turn_fail(s, rc, pool->message, c);
         return;
@@ -424,10 +424,10 @@ pool_spawn(struct pool *pool, struct pool_proc **out)
     p->pool = pool;
     if ((rc = acp_client_start(pool->loop, pool->launch, &pool->ccfg, &pool_client_ops, p,
                                &p->client)) < 0) {
-        snprintf(pool->message, sizeof(pool->message),
-                 "failed to start agent: cannot run '%s': %s%s%s", pool->launch->command,
-                 uv_strerror(rc), pool->launch->auth_hint ? " — " : "",
-                 pool->launch->auth_hint ? pool->launch->auth_hint : "");
+        log_format_redacted(pool->message, sizeof(pool->message),
+                            "failed to start agent: cannot run '%s': %s%s%s", pool->launch->command,
+                            uv_strerror(rc), pool->launch->auth_hint ? " — " : "",
+                            pool->launch->auth_hint ? pool->launch->auth_hint : "");
         free(p);
         return rc;
     }
@@ -447,8 +447,9 @@ pool_session_place(struct pool_session *s)
     int rc;
 
     if (pool->live >= pool->cfg.max_sessions && (rc = pool_evict(pool)) < 0) {
-        snprintf(pool->message, sizeof(pool->message),
-                 "pool exhausted: all %u agent sessions are busy", pool->cfg.max_sessions);
+        log_format_redacted(pool->message, sizeof(pool->message),
+                            "pool exhausted: all %u agent sessions are busy",
+                            pool->cfg.max_sessions);
         return rc;
     }
     for (p = pool->procs; p; p = p->next)
@@ -492,9 +493,9 @@ pool_on_ready(void *arg, struct acp_client *c, int rc, const char *message)
         return;
     }
     p->dying = true;
-    snprintf(pool->message, sizeof(pool->message), "failed to start agent: %s%s%s", message,
-             pool->launch->auth_hint ? " — " : "",
-             pool->launch->auth_hint ? pool->launch->auth_hint : "");
+    log_format_redacted(pool->message, sizeof(pool->message), "failed to start agent: %s%s%s",
+                        message, pool->launch->auth_hint ? " — " : "",
+                        pool->launch->auth_hint ? pool->launch->auth_hint : "");
     log_error("acp", "%s", pool->message);
     while ((s = pool_waiting_on(pool, p))) {
         pool_detach(s);
@@ -598,11 +599,11 @@ pool_prompt(struct pool *pool, const char *key, const char *sender_context, cons
 
     pool->message[0] = '\0';
     if (pool->draining || pool->closing) {
-        snprintf(pool->message, sizeof(pool->message), "agent-broker is shutting down");
+        log_format_redacted(pool->message, sizeof(pool->message), "agent-broker is shutting down");
         return AB_ECLOSED;
     }
     if (s && s->turn) {
-        snprintf(pool->message, sizeof(pool->message), "a turn is already running");
+        log_format_redacted(pool->message, sizeof(pool->message), "a turn is already running");
         return AB_EAGAIN;
     }
     if (!(t = calloc(1, sizeof(*t))) || !(t->text = strdup(text)) ||
