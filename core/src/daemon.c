@@ -2,6 +2,7 @@
  * engine, the chat plugins and the health server on one loop; stop on signals. */
 #include "daemon.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "host/host.h"
 #include "log.h"
 #include "plugin/loader.h"
+#include "state/state_dir.h"
 #include "state/state_file.h"
 
 /* Everything the daemon owns, torn down in reverse. */
@@ -554,6 +556,33 @@ daemon_load_config(struct daemon *d, const char *path)
     return -1;
 }
 
+/* Create the state dir 0700; refuse one that others may write (it says which sessions
+ * to resume and where); warn when the agent works above it. Returns 0 or AB_EINVAL. */
+static int
+daemon_state_dir(struct daemon *d)
+{
+    const char *dir = d->cfg.state_dir;
+    char why[PATH_MAX + 256];
+    int rc;
+
+    if ((rc = state_dir_ensure(dir)) < 0) {
+        log_warn("core", "cannot create the state dir %s: %s; sessions will not survive a restart",
+                 dir, strerror(-rc));
+        return 0;
+    }
+    if (state_dir_check(dir, why, sizeof(why)) < 0) {
+        log_error("core", "%s", why);
+        return AB_EINVAL;
+    }
+    if (state_dir_inside(dir, d->agent.cwd))
+        log_warn("core",
+                 "state dir %s is inside the agent's working directory %s: the agent's tools "
+                 "see it and may commit it — set [state] dir outside it (or [agent] "
+                 "working_dir to the project)",
+                 dir, d->agent.cwd);
+    return 0;
+}
+
 /* Set up everything, run the loop, tear down. */
 int
 daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
@@ -618,9 +647,10 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
                   "is installed%s%s",
                   d->agent.command, d->agent.auth_hint ? " — then log in: " : "",
                   d->agent.auth_hint ? d->agent.auth_hint : "");
-    if (d->cfg.state_dir && (rc = state_dir_ensure(d->cfg.state_dir)) < 0)
-        log_warn("core", "cannot create the state dir %s: %s; sessions will not survive a restart",
-                 d->cfg.state_dir, strerror(-rc));
+    if (d->cfg.state_dir && daemon_state_dir(d) < 0) {
+        exit_code = CLI_EXIT_USAGE;
+        goto out_agent;
+    }
     daemon_launch(d);
     pc = (struct pool_config){
         .max_sessions = (uint32_t)d->cfg.max_sessions,
