@@ -1,6 +1,8 @@
 /* The session pool; see pool.h. */
 #include "acp/pool.h"
 
+#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -798,6 +800,27 @@ pool_on_tick(uv_timer_t *timer)
     }
 }
 
+/* A persisted entry is untrusted input: a printable key and session id of sane length
+ * (the id is sent to the agent) and a finite time no later than a day from now. */
+static bool
+pool_restore_valid(const char *key, const cJSON *sid, const cJSON *used, int64_t wall)
+{
+    const char *strs[2] = {key, cJSON_IsString(sid) ? sid->valuestring : NULL};
+
+    if (!cJSON_IsNumber(used) || !isfinite(used->valuedouble) || used->valuedouble < 0 ||
+        used->valuedouble > (double)wall + 86400000.0)
+        return false;
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strs[i] ? strlen(strs[i]) : 0;
+        if (n == 0 || n > 512)
+            return false;
+        for (const unsigned char *c = (const unsigned char *)strs[i]; *c; c++)
+            if (*c < 0x20 || *c == 0x7f)
+                return false;
+    }
+    return true;
+}
+
 /* Recreate the suspended sessions of the persisted map (start-up). */
 static void
 pool_restore(struct pool *pool, const cJSON *doc)
@@ -815,8 +838,10 @@ pool_restore(struct pool *pool, const cJSON *doc)
     {
         sid = cJSON_GetObjectItemCaseSensitive(e, "session_id");
         used = cJSON_GetObjectItemCaseSensitive(e, "last_used");
-        if (!cJSON_IsString(sid) || !cJSON_IsNumber(used) || !e->string)
+        if (!pool_restore_valid(e->string, sid, used, wall)) {
+            log_warn("acp", "state: a session map entry is malformed; skipped");
             continue;
+        }
         age = wall > used->valuedouble ? (uint64_t)(wall - used->valuedouble) : 0;
         if (pool->cfg.session_ttl_ms && age >= pool->cfg.session_ttl_ms)
             continue; /* pruned: the map never grows without bound */
