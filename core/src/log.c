@@ -152,6 +152,42 @@ log_redact_dup(const char *text)
     return out;
 }
 
+/* Replace @k bytes at @at of @text (length *@len) by "***", in place. */
+static void
+log_mask_at(char *text, size_t *len, size_t at, size_t k)
+{
+    memcpy(text + at, "***", 3);
+    memmove(text + at + 3, text + at + k, *len - at - k + 1);
+    *len -= k - 3;
+}
+
+/* A cut that happened before redaction could (tail of a live message) leave a piece
+ * of a secret: mask a suffix of one (8 bytes or more) found in the first @window
+ * bytes of @text, and a prefix of one at its very end. In place; only shrinks. */
+void
+log_redact_cut_pieces(char *text, size_t window)
+{
+    size_t len = strlen(text);
+
+    for (size_t i = 0; i < log_secret_count; i++) {
+        const char *sec = log_secrets[i];
+        size_t n = strlen(sec);
+        for (size_t k = n - 1; n > 8 && k >= 8; k--) {
+            const char *hit = memmem(text, len < window + k ? len : window + k, sec + n - k, k);
+            if (hit) {
+                log_mask_at(text, &len, (size_t)(hit - text), k);
+                break;
+            }
+        }
+        for (size_t k = n - 1; n > 8 && k >= 8; k--) {
+            if (len >= k && memcmp(text + len - k, sec, k) == 0) {
+                log_mask_at(text, &len, len - k, k);
+                break;
+            }
+        }
+    }
+}
+
 /* Copy @text into @out (capacity @cap) cut at a UTF-8 boundary. */
 static void
 log_cut(const char *text, char *out, size_t cap)

@@ -43,6 +43,11 @@ size_t log_redact(const char *text, char *out, size_t cap);
  * every text posted to chat. */
 char *log_redact_dup(const char *text);
 
+/* Mask, in place, a piece of a secret (8 bytes or more) that a cut made before
+ * redaction left: a secret's suffix within the first @window bytes, or its prefix at
+ * the very end. For texts cut by code that cannot redact first (a live tail). */
+void log_redact_cut_pieces(char *text, size_t window);
+
 /* Format into @out (capacity @cap): the whole text is redacted first, then cut at a
  * UTF-8 boundary, so a secret crossing the limit never leaves a half behind. Use it
  * wherever text from an agent or a platform goes into a bounded buffer. */

@@ -36,6 +36,7 @@ DENIED = {
     "parent-cwd": ("EACCES",),
     "parent-fd": ("EACCES",),
     "ptrace-seize": ("EPERM",),
+    "process-vm-readv": ("EPERM",),
 }
 
 
@@ -119,7 +120,8 @@ class TokenHunt(dw.DiscordTest):
             self.assertNotIn(DISCORD, r["found"], "the agent got the platform token: %r" % r)
         for name in ("own-environment", "parent-environ", "parent-cmdline", "parent-maps",
                      "parent-mem", "ptrace-seize", "inherited-fd", "parent-fd",
-                     "parent-task-environ", "state-file", "core-dump", "parent-cwd"):
+                     "parent-task-environ", "state-file", "core-dump", "parent-cwd",
+                     "process-vm-readv", "config-file"):
             self.assertIn(name, by, "route %s was not tried" % name)
         for name, errnos in DENIED.items():
             for r in by[name]:
@@ -133,6 +135,8 @@ class TokenHunt(dw.DiscordTest):
         self.assertEqual(by["inherited-fd"][0]["outcome"], "absent", by["inherited-fd"])
         self.assertTrue(any(r["outcome"] == "ok" for r in by["state-file"]), by["state-file"])
         self.assertEqual(by["core-dump"][0]["outcome"], "absent")
+        # the config is readable by the same user (the token is not in it: ${VAR})
+        self.assertEqual(by["config-file"][0]["outcome"], "ok", by["config-file"])
 
     def test_the_agent_cannot_get_the_token(self):
         report, tid = self.hunt()

@@ -139,6 +139,48 @@ class Hunter:
         libc.ptrace(PTRACE_DETACH, self.ppid, None, None)
         self.record("ptrace-seize", "pid %d" % self.ppid, "ok", note="attached and detached")
 
+    def process_vm_readv(self):
+        """Read the broker's memory without ptrace-attaching: same permission check."""
+        libc = ctypes.CDLL(None, use_errno=True)
+
+        class IOVec(ctypes.Structure):
+            _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+        buf = ctypes.create_string_buffer(4096)
+        local = IOVec(ctypes.cast(buf, ctypes.c_void_p), 4096)
+        remote = IOVec(self.heap_address(), 4096)
+        n = libc.process_vm_readv(self.ppid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+        if n < 0:
+            e = ctypes.get_errno()
+            self.failed("process-vm-readv", "pid %d" % self.ppid, OSError(e, os.strerror(e)))
+        else:
+            self.record("process-vm-readv", "pid %d" % self.ppid, "ok",
+                        found=self.find(buf.raw[:n]))
+
+    def heap_address(self):
+        try:
+            with open("/proc/%d/maps" % self.ppid, "rb") as f:
+                for line in f:
+                    if line.rstrip().endswith(b"[heap]"):
+                        return int(line.split(b"-")[0], 16)
+        except OSError:
+            pass
+        return 0x10000  # unknown: the permission check comes before the address
+
+    def config_files(self):
+        """Every file named on the broker's command line (its config) is readable by
+        the same user: a token written there in clear would be the agent's."""
+        try:
+            with open("/proc/%d/cmdline" % self.ppid, "rb") as f:
+                args = [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+        except OSError as e:
+            self.failed("config-file", "cmdline", e)
+            return
+        paths = [a for a in args[1:] if os.path.isfile(a)]
+        for a in paths:
+            self.read_file("config-file", a)
+        if not paths:
+            self.record("config-file", " ".join(args), "absent")
+
     def inherited(self):
         extra = [fd for fd in INHERITED_FDS if fd > 2]
         for fd in extra:
@@ -210,7 +252,8 @@ class Hunter:
 
     def hunt(self):
         for step in (self.own_env, self.parent_files, self.parent_memory, self.ptrace,
-                     self.inherited, self.parent_fds, self.files):
+                     self.process_vm_readv, self.inherited, self.parent_fds,
+                     self.config_files, self.files):
             try:
                 step()
             except Exception as e:  # a route that breaks is reported, never fatal

@@ -213,6 +213,14 @@ turn_flush(void *arg, uint64_t generation, bool is_final)
     if (!*live) {
         free(live);
         live = strdup(TURN_PLACEHOLDER);
+    } else {
+        /* whole secrets first, then the piece of one the tail's cut may have left */
+        char *clean = log_redact_dup(live);
+        if (clean) {
+            log_redact_cut_pieces(clean, 256);
+            free(live);
+            live = clean;
+        }
     }
     if (!t->live_id)
         rc = chat_send(ci, t->conv->reply_channel, t->conv->reply_thread, live ? live : "…",

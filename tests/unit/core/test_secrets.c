@@ -115,6 +115,24 @@ START_TEST(chat_text_is_redacted)
 }
 END_TEST
 
+START_TEST(pieces_left_by_a_cut_are_masked)
+{
+    char a[] = "…"
+               "Token-0123456789 and the rest",
+         b[] = "the start s3cr3t-Canary-To", c[] = "…ken and no secret here at all",
+         d[] = "…\n```\nToken-0123456789\n";
+
+    log_redact_cut_pieces(a, 64);
+    ck_assert_str_eq(a, "…*** and the rest");
+    log_redact_cut_pieces(b, 64);
+    ck_assert_str_eq(b, "the start ***");
+    log_redact_cut_pieces(c, 64); /* under 8 bytes: left alone */
+    ck_assert_str_eq(c, "…ken and no secret here at all");
+    log_redact_cut_pieces(d, 64);
+    ck_assert_str_eq(d, "…\n```\n***\n");
+}
+END_TEST
+
 START_TEST(text_lines_cannot_be_forged_nor_carry_escapes)
 {
     const char *out;
@@ -237,6 +255,7 @@ main(void)
     tcase_add_test(tc, a_secret_across_the_line_limit_leaves_no_half);
     tcase_add_test(tc, bounded_formatting_redacts_before_the_cut);
     tcase_add_test(tc, chat_text_is_redacted);
+    tcase_add_test(tc, pieces_left_by_a_cut_are_masked);
     tcase_add_test(tc, text_lines_cannot_be_forged_nor_carry_escapes);
     tcase_add_test(tc, environment_tokens_are_wiped_in_place_and_still_expand);
     tcase_add_test(tc, state_dirs_others_may_write_are_refused);
