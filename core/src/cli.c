@@ -11,6 +11,7 @@
 
 #include "agent/preset.h"
 #include "config/config.h"
+#include "config/secret_env.h"
 #include "daemon.h"
 #include "health/health_client.h"
 #include "log.h"
@@ -214,6 +215,10 @@ cli_check(const struct cli_args *a)
                  agent.command, agent.preset_name);
     }
     cli_check_state_dir(&cfg, &agent, &diag);
+    if (secret_env_in_file(path, cfg.secrets.items, cfg.secrets.count) > 0)
+        diag_add(&diag, false, 0, NULL,
+                 "a token is written in clear text: the agent's commands run as this user and "
+                 "can read this file — export the token and write \"${NAME}\" instead");
     agent_choice_free(&agent);
     diag_print(&diag, stderr);
     rc = diag.errors ? CLI_EXIT_USAGE : CLI_EXIT_OK;

@@ -478,6 +478,11 @@ daemon_hide_secrets(struct daemon *d)
     }
     for (size_t i = 0; i < d->cfg.secrets.count; i++)
         log_add_secret(d->cfg.secrets.items[i]);
+    if (secret_env_in_file(d->cfg.path, d->cfg.secrets.items, d->cfg.secrets.count) > 0)
+        log_warn("core",
+                 "%s holds a token in clear text: the agent's commands run as this user and "
+                 "can read it — export the token and write \"${NAME}\" in the file",
+                 d->cfg.path);
     if (secret_env_take_values(d->cfg.secrets.items, d->cfg.secrets.count) < 0)
         log_warn("core", "out of memory: a token stays in the environment");
 }

@@ -166,5 +166,21 @@ class StateDir(e2e.WorldTest):
         self.assertNotIn("is inside the agent's working directory", err)
 
 
+class TokenInTheFile(e2e.WorldTest):
+    """A token written in clear in the config: the agent (same user) can read the file."""
+
+    def test_check_and_run_warn(self):
+        base = STATE_CONFIG % dict(agent=e2e.toml_str(e2e.SCRIPTED_AGENT),
+                                   state=e2e.toml_str(self.world.state),
+                                   cwd=e2e.toml_str(self.world.home))
+        clear = self.world.write("clear.toml", base + '[discord]\nbot_token = "%s"\n' % (
+            "clear-token-" + "x" * 40))
+        rc, _, err = self.world.run("check", clear)
+        self.assertIn("a token is written in clear text", err)
+        viaenv = self.world.write("env.toml", base + '[discord]\nbot_token = "${TOK}"\n')
+        rc, _, err = self.world.run("check", viaenv, env={"TOK": "env-token-" + "y" * 40})
+        self.assertNotIn("in clear text", err)
+
+
 if __name__ == "__main__":
     e2e.main()

@@ -6,6 +6,8 @@
 
 #include <agent-broker/errors.h>
 
+#include "state/state_file.h"
+
 extern char **environ;
 
 /* One wiped variable: owned "NAME" and value. */
@@ -143,6 +145,24 @@ secret_env_take_values(char *const *secrets, size_t count)
     }
     free(names);
     return rc < 0 ? rc : taken;
+}
+
+/* Read the file whole (bounded like a config) and look for each secret. */
+size_t
+secret_env_in_file(const char *path, char *const *secrets, size_t count)
+{
+    char *text = NULL;
+    size_t len = 0, found = 0;
+
+    if (!path || state_file_read(path, &text, &len) < 0)
+        return 0;
+    for (size_t i = 0; i < count; i++)
+        if (strlen(secrets[i]) >= 8 && memmem(text, len, secrets[i], strlen(secrets[i])))
+            found++;
+    for (volatile char *p = text; p < text + len; p++)
+        *p = '\0';
+    free(text);
+    return found;
 }
 
 /* Zero a string before it is freed. */

@@ -26,6 +26,11 @@ int secret_env_take(const char *name);
  * were taken, or AB_ENOMEM. */
 int secret_env_take_values(char *const *secrets, size_t count);
 
+/* How many of @secrets (@count values, lent) are written in clear in the file at
+ * @path (a config that should say `${NAME}` instead: the agent, running as the same
+ * user, can read the file). 0 when the file cannot be read. */
+size_t secret_env_in_file(const char *path, char *const *secrets, size_t count);
+
 /* Forget the kept copies (tests, exit); they are zeroed before they are freed. */
 void secret_env_clear(void);
 
