@@ -166,7 +166,7 @@ cli_check_state_dir(const struct config *cfg, const struct agent_choice *agent, 
     rc = state_dir_check(cfg->state_dir, why, sizeof(why));
     if (rc < 0 && rc != AB_ENOENT)
         diag_add(diag, true, v ? v->line : 0, "state.dir", "%s", why);
-    if (agent->cwd && state_dir_inside(cfg->state_dir, agent->cwd))
+    if (agent->cwd && state_dir_exposed(cfg->state_dir, agent->cwd))
         diag_add(diag, false, v ? v->line : 0, "state.dir",
                  "%s is inside the agent's working directory %s: the agent's tools see it — "
                  "set [state] dir outside it",

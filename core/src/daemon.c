@@ -579,7 +579,7 @@ daemon_state_dir(struct daemon *d)
         log_error("core", "%s", why);
         return AB_EINVAL;
     }
-    if (state_dir_inside(dir, d->agent.cwd))
+    if (state_dir_exposed(dir, d->agent.cwd))
         log_warn("core",
                  "state dir %s is inside the agent's working directory %s: the agent's tools "
                  "see it and may commit it — set [state] dir outside it (or [agent] "

@@ -60,3 +60,15 @@ state_dir_inside(const char *dir, const char *root)
         return true;
     return strncmp(d, r, n) == 0 && (d[n] == '\0' || d[n] == '/');
 }
+
+/* Inside the agent's directory, unless that directory is $HOME. */
+bool
+state_dir_exposed(const char *dir, const char *agent_cwd)
+{
+    const char *home = getenv("HOME");
+
+    if (!state_dir_inside(dir, agent_cwd))
+        return false;
+    return !(home && *home && state_dir_inside(agent_cwd, home) &&
+             state_dir_inside(home, agent_cwd));
+}

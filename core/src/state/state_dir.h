@@ -15,4 +15,10 @@ int state_dir_check(const char *dir, char *why, size_t cap);
  * when either cannot be resolved). */
 bool state_dir_inside(const char *dir, const char *root);
 
+/* True when @dir lies inside the agent's working directory @agent_cwd, which is not
+ * the home directory ($HOME holds dot-directories of every tool; a project directory
+ * should not hold the broker's state: the agent's tools may read, rewrite or commit
+ * it). */
+bool state_dir_exposed(const char *dir, const char *agent_cwd);
+
 #endif

@@ -211,6 +211,12 @@ START_TEST(state_dirs_others_may_write_are_refused)
     ck_assert(state_dir_inside(dir, dir));
     ck_assert(!state_dir_inside("/tmp", dir));
     ck_assert(!state_dir_inside(dir, "/tm"));
+    /* $HOME as the agent's directory holds dot-dirs: not an exposure */
+    setenv("HOME", "/tmp", 1);
+    ck_assert(!state_dir_exposed(dir, "/tmp"));
+    setenv("HOME", "/nonexistent-home", 1);
+    ck_assert(state_dir_exposed(dir, "/tmp"));
+    ck_assert(!state_dir_exposed("/tmp", dir));
     rmdir(dir);
 }
 END_TEST
