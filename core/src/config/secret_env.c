@@ -96,16 +96,18 @@ secret_env_take(const char *name)
     return 0;
 }
 
-/* True when @val is @count secrets' one, or (8 bytes or more) inside one. */
+/* True when @val is one of @count secrets, or, for a credential-named variable
+ * (@named), 8 bytes or more inside one. (Part of a secret alone is not enough: HOME
+ * inside `KEY_FILE = "${HOME}/key"` must stay.) */
 static bool
-secret_env_matches(const char *val, char *const *secrets, size_t count)
+secret_env_matches(const char *val, bool named, char *const *secrets, size_t count)
 {
     size_t vlen = strlen(val);
 
     if (vlen == 0)
         return false;
     for (size_t i = 0; i < count; i++)
-        if (strcmp(secrets[i], val) == 0 || (vlen >= 8 && strstr(secrets[i], val)))
+        if (strcmp(secrets[i], val) == 0 || (named && vlen >= 8 && strstr(secrets[i], val)))
             return true;
     return false;
 }
@@ -120,7 +122,8 @@ secret_env_take_values(char *const *secrets, size_t count)
 
     for (char **e = environ; e && *e && rc == 0; e++) {
         const char *eq = strchr(*e, '=');
-        if (!eq || !secret_env_matches(eq + 1, secrets, count))
+        if (!eq || !secret_env_matches(eq + 1, secret_env_name_is_secret(*e, (size_t)(eq - *e)),
+                                       secrets, count))
             continue;
         if (n == cap) {
             char **grown = realloc(names, (cap ? cap * 2 : 8) * sizeof(*grown));

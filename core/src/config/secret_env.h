@@ -21,9 +21,9 @@ bool secret_env_name_is_secret(const char *name, size_t len);
  * and the variable is removed. Returns 0, AB_ENOENT when unset, or AB_ENOMEM. */
 int secret_env_take(const char *name);
 
-/* Take every variable whose value is one of @secrets (@count values, lent) or, for
- * values of 8 bytes or more, part of one (`bot_token = "Bot ${T}"`). Returns how many
- * were taken, or AB_ENOMEM. */
+/* Take every variable whose value is one of @secrets (@count values, lent) or, when
+ * its name is credential-like and its value 8 bytes or more, part of one
+ * (`bot_token = "Bot ${BOT_TOKEN}"`). Returns how many were taken, or AB_ENOMEM. */
 int secret_env_take_values(char *const *secrets, size_t count);
 
 /* How many of @secrets (@count values, lent) are written in clear in the file at

@@ -39,15 +39,17 @@ teardown(void)
 
 START_TEST(environment_tokens_are_wiped_in_place_and_still_expand)
 {
-    char *const secrets[] = {"Bot " SECRET, "unrelated"};
+    char *const secrets[] = {"Bot " SECRET, "unrelated", "/home/someone/key-file"};
     struct diag diag = {0};
     char *orig, *out;
     size_t len;
 
     setenv("AB_TEST_BOT_TOKEN", SECRET, 1);
     setenv("AB_TEST_PLAIN", "unrelated-but-not-secret", 1);
+    setenv("AB_TEST_HOME", "/home/someone", 1); /* part of a secret, but not a credential */
     orig = getenv("AB_TEST_BOT_TOKEN");
-    ck_assert_int_eq(secret_env_take_values(secrets, 2), 1);
+    ck_assert_int_eq(secret_env_take_values(secrets, 3), 1);
+    ck_assert_str_eq(getenv("AB_TEST_HOME"), "/home/someone");
     ck_assert_ptr_null(getenv("AB_TEST_BOT_TOKEN"));
     ck_assert_int_eq(orig[0], '\0'); /* zeroed where it was */
     ck_assert_str_eq(getenv("AB_TEST_PLAIN"), "unrelated-but-not-secret");
@@ -67,6 +69,7 @@ START_TEST(environment_tokens_are_wiped_in_place_and_still_expand)
     ck_assert_str_eq(secret_env_get("AB_TEST_API_KEY"), "k-123456789");
     ck_assert_int_eq(secret_env_take("AB_TEST_NOT_SET"), AB_ENOENT);
     unsetenv("AB_TEST_PLAIN");
+    unsetenv("AB_TEST_HOME");
 }
 END_TEST
 
