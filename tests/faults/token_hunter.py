@@ -3,7 +3,7 @@
 prompted, tries every way a shell command run by an agent (same uid as agent-broker)
 has to get the broker's secrets, and answers with what it found.
 
-Usage: token_hunter.py --pattern PREFIX --report FILE [--state DIR] [--log FILE]
+Usage: token_hunter.py --pattern PREFIX... --report FILE [--state DIR] [--log FILE]
 
 Each route is one JSON object {"route", "target", "outcome", "errno", "found"}:
 outcome "ok" (the route worked: the thing was read), "denied" (EACCES/EPERM),
@@ -42,7 +42,8 @@ MAX_READ = 4 << 20
 
 class Hunter:
     def __init__(self, pattern, state_dir, log_file):
-        self.pattern = re.compile(re.escape(pattern.encode()) + rb"[A-Za-z0-9_.\-]{4,}")
+        self.pattern = re.compile(b"(?:" + b"|".join(re.escape(p.encode()) for p in pattern)
+                                  + rb")[A-Za-z0-9_.\-]{4,}")
         self.state_dir = state_dir
         self.log_file = log_file
         self.ppid = os.getppid()
@@ -230,13 +231,16 @@ class Hunter:
 
     def files(self):
         if self.state_dir:
-            try:
-                names = sorted(os.listdir(self.state_dir))
-            except OSError as e:
-                self.failed("state-dir", self.state_dir, e)
-                names = []
-            for n in names:
-                self.read_file("state-file", os.path.join(self.state_dir, n))
+            paths = []
+            if not os.path.isdir(self.state_dir):
+                self.record("state-dir", self.state_dir, "absent")
+            for root, _, files in os.walk(self.state_dir, onerror=lambda e: self.failed(
+                    "state-dir", self.state_dir, e)):
+                paths += [os.path.join(root, n) for n in sorted(files)]
+            if os.path.isdir(self.state_dir):
+                self.record("state-dir", self.state_dir, "ok", note="%d files" % len(paths))
+            for path in paths:
+                self.read_file("state-file", path)
         if self.log_file:
             self.read_file("log-file", self.log_file)
         cores = []
@@ -268,7 +272,7 @@ def send(obj):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--pattern", required=True)
+    ap.add_argument("--pattern", required=True, action="append")
     ap.add_argument("--report", required=True)
     ap.add_argument("--state")
     ap.add_argument("--log")
