@@ -181,6 +181,28 @@ class TokenInTheFile(e2e.WorldTest):
         rc, _, err = self.world.run("check", viaenv, env={"TOK": "env-token-" + "y" * 40})
         self.assertNotIn("in clear text", err)
 
+    def test_handing_the_agent_a_platform_token_is_an_error(self):
+        base = STATE_CONFIG % dict(agent=e2e.toml_str(e2e.SCRIPTED_AGENT),
+                                   state=e2e.toml_str(self.world.state),
+                                   cwd=e2e.toml_str(self.world.home))
+        token = {"TOK": "env-token-" + "z" * 40}
+        for name, extra in (("inherit_env", 'inherit_env = ["TOK"]\n'),
+                            ("env", 'env = { GH_PAT = "${TOK}" }\n'),
+                            ("env", 'env = { MY_API_KEY = "${TOK}" }\n')):
+            cfg = self.world.write("give.toml", base.replace("[state]", extra + "\n[state]")
+                                   + '[discord]\nbot_token = "${TOK}"\n')
+            for cmd in ("check", "run"):
+                rc, _, err = self.world.run(cmd, cfg, env=token)
+                self.assertEqual(rc, 2, err)
+                self.assertIn("agent.%s" % name, err)
+                self.assertIn("chat platform's token", err)
+        # the agent's own key, also a secret, is fine
+        cfg = self.world.write("own.toml", base.replace(
+            "[state]", 'env = { MY_API_KEY = "${KEY}" }\n\n[state]')
+            + '[discord]\nbot_token = "${TOK}"\n')
+        rc, _, err = self.world.run("check", cfg, env=dict(token, KEY="agent-key-" + "k" * 30))
+        self.assertNotIn("chat platform's token", err)
+
 
 if __name__ == "__main__":
     e2e.main()
