@@ -22,7 +22,8 @@ struct op {
     struct fixture *f;
     const char *name;
     int results[MAX_TRIES];
-    struct ab_rate_info infos[MAX_TRIES]; /* used when .size != 0 */
+    struct ratelimit_facts infos[MAX_TRIES]; /* used when has_info[i] */
+    bool has_info[MAX_TRIES];
     int tries;
     struct ratelimit_call *call;
     struct clock_timer latency;
@@ -52,7 +53,7 @@ op_answer(void *arg)
     struct op *op = arg;
     int i = op->tries++;
     int status = i < MAX_TRIES ? op->results[i] : 0;
-    const struct ab_rate_info *info = i < MAX_TRIES && op->infos[i].size ? &op->infos[i] : NULL;
+    const struct ratelimit_facts *info = i < MAX_TRIES && op->has_info[i] ? &op->infos[i] : NULL;
 
     ratelimit_call_done(op->call, status, info);
 }
@@ -137,13 +138,15 @@ go(struct fixture *f, const char *name, const char *bucket, enum ratelimit_prior
 /* Submit a new op whose first attempt ends with @status and @info (NULL: none). */
 static struct op *
 go_answered(struct fixture *f, const char *name, const char *bucket, enum ratelimit_priority prio,
-            int status, const struct ab_rate_info *info)
+            int status, const struct ratelimit_facts *info)
 {
     struct op *op = op_new(f, name);
 
     op->results[0] = status;
-    if (info)
+    if (info) {
         op->infos[0] = *info;
+        op->has_info[0] = true;
+    }
     ck_assert_int_eq(submit(f, op, bucket, prio, RATELIMIT_COALESCE_NONE, NULL), 0);
     return op;
 }
@@ -165,18 +168,17 @@ fixture_done(struct fixture *f)
     ck_assert_uint_eq(st.queued, 0);
     ck_assert_uint_eq(st.in_flight, 0);
     ck_assert_uint_eq(st.buckets, 0);
+    ck_assert_uint_eq(st.limits, 0);
     ratelimit_close(f->rl);
     ck_assert_uint_eq(clock_pending(f->clock), 0);
     clock_close(f->clock);
 }
 
-static struct ab_rate_info
+static struct ratelimit_facts
 rate_429(uint64_t retry_after_ms, bool global)
 {
-    return (struct ab_rate_info){.size = sizeof(struct ab_rate_info),
-                                 .remaining = -1,
-                                 .retry_after_ms = retry_after_ms,
-                                 .global = global};
+    return (struct ratelimit_facts){
+        .remaining = -1, .retry_after_ms = retry_after_ms, .is_global = global};
 }
 
 START_TEST(final_text_goes_before_live_edits_before_reactions)
@@ -241,7 +243,7 @@ START_TEST(a_429_pauses_the_bucket_for_retry_after_then_succeeds)
     struct fixture f;
 
     fixture_init(&f, 0, NULL);
-    struct ab_rate_info info = rate_429(2000, false);
+    struct ratelimit_facts info = rate_429(2000, false);
     go_answered(&f, "a", "ch", RATELIMIT_LIVE_EDIT, AB_ERATELIMIT, &info);
     at(&f, 10);
     go(&f, "b", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
@@ -261,7 +263,7 @@ START_TEST(a_global_429_pauses_every_bucket)
     struct fixture f;
 
     fixture_init(&f, 0, NULL);
-    struct ab_rate_info info = rate_429(1000, true);
+    struct ratelimit_facts info = rate_429(1000, true);
     go_answered(&f, "a", "ch1", RATELIMIT_LIVE_EDIT, AB_ERATELIMIT, &info);
     at(&f, 100);
     go(&f, "b", "ch2", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
@@ -279,16 +281,13 @@ START_TEST(an_empty_window_waits_for_reset_after)
     struct fixture f;
 
     fixture_init(&f, 0, NULL);
-    struct ab_rate_info empty = {
-        .size = sizeof(struct ab_rate_info), .remaining = 0, .reset_after_ms = 700};
+    struct ratelimit_facts empty = {.remaining = 0, .reset_after_ms = 700};
     go_answered(&f, "a", "ch", RATELIMIT_LIVE_EDIT, 0, &empty);
     go(&f, "b", "ch", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL);
     at(&f, 300);
     /* A report from outside a call (host rate_report) pushes the reset further. */
-    ratelimit_report(f.rl, "ch",
-                     &(struct ab_rate_info){.size = sizeof(struct ab_rate_info),
-                                            .remaining = 0,
-                                            .reset_after_ms = 1000});
+    ratelimit_report(f.rl, NULL, "ch",
+                     &(struct ratelimit_facts){.remaining = 0, .reset_after_ms = 1000});
     at(&f, 5000);
     ck_assert_str_eq(f.trace.text, "0 start a | 0 end a ok | 1300 start b | 1300 end b ok");
     fixture_done(&f);
