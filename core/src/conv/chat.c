@@ -332,35 +332,70 @@ chat_op_submit(struct chat_op *op, const char *bucket_kind, enum ratelimit_prior
     return rc;
 }
 
-/* Queue a post. */
-int
-chat_send(struct chat_instance *ci, const char *channel, const char *thread_id, const char *text,
-          enum ratelimit_priority prio, chat_sent_fn done, void *arg)
+/* Queue a post of @text, or of what @text_now renders when it goes. */
+static int
+chat_send_op(struct chat_instance *ci, const char *channel, const char *thread_id, const char *text,
+             chat_text_fn text_now, enum ratelimit_priority prio, chat_sent_fn done, void *arg)
 {
     struct chat_op *op = chat_op_new(ci, CHAT_OP_SEND, channel, thread_id, NULL, text, NULL);
 
     if (!op)
         return AB_ENOMEM;
+    op->text_now = text_now;
     op->sent = done;
     op->arg = arg;
     return chat_op_submit(op, "msg", prio, RATELIMIT_COALESCE_NONE, NULL);
 }
 
-/* Queue an edit; live edits of one message coalesce. */
+/* Queue a post. */
 int
-chat_edit(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *text, bool is_final,
-          chat_done_fn done, void *arg)
+chat_send(struct chat_instance *ci, const char *channel, const char *thread_id, const char *text,
+          enum ratelimit_priority prio, chat_sent_fn done, void *arg)
+{
+    return chat_send_op(ci, channel, thread_id, text, NULL, prio, done, arg);
+}
+
+/* Queue a live post whose text is rendered when it goes. */
+int
+chat_send_live(struct chat_instance *ci, const char *channel, const char *thread_id,
+               chat_text_fn text, chat_sent_fn done, void *arg)
+{
+    return chat_send_op(ci, channel, thread_id, NULL, text, RATELIMIT_LIVE_EDIT, done, arg);
+}
+
+/* Queue an edit of @text or of what @text_now renders when it goes; live edits of one
+ * message coalesce. */
+static int
+chat_edit_op(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *text,
+             chat_text_fn text_now, bool is_final, chat_done_fn done, void *arg)
 {
     struct chat_op *op =
         chat_op_new(ci, CHAT_OP_EDIT, ref->channel_id, NULL, ref->message_id, text, NULL);
 
     if (!op)
         return AB_ENOMEM;
+    op->text_now = text_now;
     op->done = done;
     op->arg = arg;
     return chat_op_submit(op, "msg", is_final ? RATELIMIT_FINAL_TEXT : RATELIMIT_LIVE_EDIT,
                           is_final ? RATELIMIT_COALESCE_NONE : RATELIMIT_COALESCE_REPLACE,
                           ref->message_id);
+}
+
+/* Queue an edit. */
+int
+chat_edit(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *text, bool is_final,
+          chat_done_fn done, void *arg)
+{
+    return chat_edit_op(ci, ref, text, NULL, is_final, done, arg);
+}
+
+/* Queue a live edit whose text is rendered when it goes. */
+int
+chat_edit_live(struct chat_instance *ci, const struct ab_msg_ref *ref, chat_text_fn text,
+               chat_done_fn done, void *arg)
+{
+    return chat_edit_op(ci, ref, NULL, text, false, done, arg);
 }
 
 /* Queue a reaction change. */
@@ -399,38 +434,6 @@ chat_open_thread(struct chat_instance *ci, const struct ab_msg_ref *origin, cons
     op->thread = done;
     op->arg = arg;
     return chat_op_submit(op, "thread", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
-}
-
-/* Queue a live post whose text is rendered when it goes. */
-int
-chat_send_live(struct chat_instance *ci, const char *channel, const char *thread_id,
-               chat_text_fn text, chat_sent_fn done, void *arg)
-{
-    struct chat_op *op = chat_op_new(ci, CHAT_OP_SEND, channel, thread_id, NULL, NULL, NULL);
-
-    if (!op)
-        return AB_ENOMEM;
-    op->text_now = text;
-    op->sent = done;
-    op->arg = arg;
-    return chat_op_submit(op, "msg", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL);
-}
-
-/* Queue a live edit whose text is rendered when it goes. */
-int
-chat_edit_live(struct chat_instance *ci, const struct ab_msg_ref *ref, chat_text_fn text,
-               chat_done_fn done, void *arg)
-{
-    struct chat_op *op =
-        chat_op_new(ci, CHAT_OP_EDIT, ref->channel_id, NULL, ref->message_id, NULL, NULL);
-
-    if (!op)
-        return AB_ENOMEM;
-    op->text_now = text;
-    op->done = done;
-    op->arg = arg;
-    return chat_op_submit(op, "msg", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_REPLACE,
-                          ref->message_id);
 }
 
 /* Register the plugin's static rate rules (ABI 1.3) with the scheduler. */
