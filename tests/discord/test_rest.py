@@ -80,6 +80,11 @@ class Storm(dw.DiscordTest):
         tid = f.wait(lambda st: f.msg(st, m["id"])["thread"], "thread", timeout=60)
         f.wait(lambda st: dw.BOT_ID in f.msg(st, m["id"])["reactions"].get("🆗", []),
                "🆗 after the final reply", timeout=120)
+        # a second turn in the thread: its routes are known by now (post and edit share
+        # the thread's bucket)
+        f2 = f.message("again [[stream 20]]", channel=tid, mention=False)
+        f.wait(lambda st: dw.BOT_ID in f.msg(st, f2["id"])["reactions"].get("🆗", []),
+               "🆗 after the second reply", timeout=120)
         st = f.state()
         import os
         if os.environ.get("STORM_DEBUG"):
@@ -92,10 +97,13 @@ class Storm(dw.DiscordTest):
         self.assertEqual(into, [], "requests into a bucket known to be exhausted")
         self.assertEqual(st["counts"]["exhausted_violations"], 0)
         self.assertEqual(st["counts"]["window_violations"], 0)
-        live = f.bot_messages(st, tid)[0]
-        edits = [r for r in st["requests"] if r["method"] == "PATCH" and r["status"] == 200
-                 and r["path"].endswith("/messages/%s" % live["id"])]
-        check_edits(self, edits, 300, lambda r: r["body"]["content"], lambda r: r["t"])
+        counts = []
+        for live in f.bot_messages(st, tid)[:2]:
+            edits = [r for r in st["requests"] if r["method"] == "PATCH" and r["status"] == 200
+                     and r["path"].endswith("/messages/%s" % live["id"])]
+            check_edits(self, edits, 300, lambda r: r["body"]["content"], lambda r: r["t"])
+            counts.append(len(edits))
+        self.assertGreaterEqual(counts[0], 4, "too few edits to judge the first reply")
         self.stop()
 
 

@@ -15,7 +15,7 @@ def check_edits(test, edits, interval_ms, text_of, t_of):
     the final text. Every live edit is newer than the one before (no stale or repeated
     render), the final one is not older, and live edits are at least @interval_ms apart
     (30 ms for network and timer jitter). Returns the chunk marks."""
-    test.assertGreaterEqual(len(edits), 3, edits)
+    test.assertGreaterEqual(len(edits), 2, edits)
     marks = [chunk_max(text_of(e)) for e in edits]
     for a, b in zip(marks[:-1], marks[1:-1]):
         test.assertLess(a, b, "a stale or repeated live edit: %s" % marks)
