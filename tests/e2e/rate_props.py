@@ -14,7 +14,7 @@ def check_edits(test, edits, interval_ms, text_of, t_of):
     """@edits: the accepted edits of one live message in arrival order, the last one
     the final text. Every live edit is newer than the one before (no stale or repeated
     render), the final one is not older, and live edits are at least @interval_ms apart
-    (30 ms for network and timer jitter). Returns the chunk marks."""
+    (50 ms for network and timer jitter on a loaded machine). Returns the chunk marks."""
     test.assertGreaterEqual(len(edits), 2, edits)
     marks = [chunk_max(text_of(e)) for e in edits]
     for a, b in zip(marks[:-1], marks[1:-1]):
@@ -22,5 +22,5 @@ def check_edits(test, edits, interval_ms, text_of, t_of):
     test.assertLessEqual(marks[-2], marks[-1], marks)
     gaps = [t_of(b) - t_of(a) for a, b in zip(edits[:-2], edits[1:-1])]
     if gaps:
-        test.assertGreaterEqual(min(gaps), interval_ms - 30, gaps)
+        test.assertGreaterEqual(min(gaps), interval_ms - 50, gaps)
     return marks
