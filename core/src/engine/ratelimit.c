@@ -14,6 +14,7 @@
 #define RATELIMIT_MAX_SCOPES 16
 #define RATELIMIT_MAX_ALIASES 4096 /* route -> platform bucket; forgotten all at once past it */
 #define RATELIMIT_ALIAS_SLOTS 256
+#define RATELIMIT_MAX_FACT_MS 86400000ULL /* a platform's wait beyond a day is taken as a day */
 
 struct ratelimit_bucket;
 struct ratelimit_scope;
@@ -943,6 +944,13 @@ fail:
     return rc;
 }
 
+/* @ms bounded to a day: untrusted numbers never overflow a deadline. */
+static uint64_t
+ratelimit_fact_ms(uint64_t ms)
+{
+    return ms > RATELIMIT_MAX_FACT_MS ? RATELIMIT_MAX_FACT_MS : ms;
+}
+
 /* Apply the platform's facts to limit @l, or to @scope for a global pause. */
 static void
 ratelimit_limit_learn(struct ratelimit_limit *l, struct ratelimit_scope *scope,
@@ -951,10 +959,10 @@ ratelimit_limit_learn(struct ratelimit_limit *l, struct ratelimit_scope *scope,
     if (facts->remaining >= 0) {
         l->remaining = facts->remaining;
         if (facts->reset_after_ms > 0)
-            l->reset_at_ms = now + facts->reset_after_ms;
+            l->reset_at_ms = now + ratelimit_fact_ms(facts->reset_after_ms);
     }
     if (facts->retry_after_ms > 0) {
-        uint64_t until = now + facts->retry_after_ms;
+        uint64_t until = now + ratelimit_fact_ms(facts->retry_after_ms);
         uint64_t *slot = facts->is_global && scope ? &scope->global_until_ms : &l->blocked_until_ms;
         if (until > *slot)
             *slot = until;
@@ -994,7 +1002,7 @@ ratelimit_should_retry(struct ratelimit_bucket *b, struct ratelimit_call *call, 
         if (call->priority != RATELIMIT_FINAL_TEXT && call->rate_limited > rl->cfg.max_rate_limited)
             return false;
         /* With retry_after the bucket (or everything) is already paused. */
-        wait = facts && facts->retry_after_ms > 0 ? facts->retry_after_ms
+        wait = facts && facts->retry_after_ms > 0 ? ratelimit_fact_ms(facts->retry_after_ms)
                                                   : rl->cfg.default_retry_after_ms;
         if (now + wait - call->first_start_ms > rl->cfg.max_rate_limited_wait_ms)
             return false;

@@ -656,6 +656,25 @@ START_TEST(spacing_counts_from_the_previous_answer)
 }
 END_TEST
 
+/* An absurd retry_after (untrusted: UINT64_MAX ms) never wraps a deadline: the final
+ * text gives up at once (beyond the wait cap) and the route stays paused for a day. */
+START_TEST(an_absurd_retry_after_is_bounded)
+{
+    struct fixture f;
+    struct ratelimit_facts absurd = rate_429(UINT64_MAX, false);
+
+    fixture_init(&f, 0, NULL);
+    go_answered(&f, "a", "ch", RATELIMIT_FINAL_TEXT, AB_ERATELIMIT, &absurd);
+    go(&f, "b", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
+    at(&f, 86399999);
+    ck_assert_str_eq(f.trace.text, "0 start a | 0 end a rate limited");
+    at(&f, 86400000);
+    ck_assert_str_eq(f.trace.text,
+                     "0 start a | 0 end a rate limited | 86400000 start b | 86400000 end b ok");
+    fixture_done(&f);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -681,6 +700,7 @@ main(void)
         a_global_429_pauses_only_its_scope,
         a_scope_budget_caps_starts_across_routes,
         spacing_counts_from_the_previous_answer,
+        an_absurd_retry_after_is_bounded,
         NULL,
     };
 
