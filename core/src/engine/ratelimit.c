@@ -30,14 +30,15 @@ struct ratelimit_window {
  * it (key NULL); shared limits live in the scheduler's table. */
 struct ratelimit_limit {
     struct ratelimit_limit *hash_next;
-    struct ratelimit *rl;      /* lent */
-    char *key;                 /* owned; NULL = a route's own */
-    size_t refs;               /* routes attached */
-    bool is_busy;              /* a request is in flight on it */
-    uint64_t blocked_until_ms; /* a 429 or a retry's backoff */
-    int64_t remaining;         /* from the platform; -1 unknown */
-    uint64_t reset_at_ms;      /* when remaining refills */
-    struct clock_timer timer;  /* shared, without routes: released when its facts expire */
+    struct ratelimit *rl;            /* lent */
+    char *key;                       /* owned; NULL = a route's own */
+    size_t refs;                     /* routes attached (and calls completing on it) */
+    struct ratelimit_bucket *routes; /* lent: the routes attached, a list */
+    bool is_busy;                    /* a request is in flight on it */
+    uint64_t blocked_until_ms;       /* a 429 or a retry's backoff */
+    int64_t remaining;               /* from the platform; -1 unknown */
+    uint64_t reset_at_ms;            /* when remaining refills */
+    struct clock_timer timer;        /* shared, without routes: released when its facts expire */
 };
 
 /* A route key remembered as belonging to a platform bucket. */
@@ -85,7 +86,8 @@ struct ratelimit_bucket {
     struct ratelimit_scope *scope;   /* lent from the scheduler */
     struct ratelimit_limit own;      /* the route's facts until it joins a shared limit */
     struct ratelimit_limit *limit;   /* lent: &own or a shared one */
-    struct clock_timer timer;        /* wakes the bucket when it may send again */
+    struct ratelimit_bucket *limit_prev, *limit_next; /* in limit->routes when shared */
+    struct clock_timer timer;                         /* wakes the bucket when it may send again */
 };
 
 /* A plugin's whole: its global pause and its budget. */
@@ -472,9 +474,22 @@ ratelimit_bucket_attach(struct ratelimit_bucket *b, struct ratelimit_limit *l)
         return;
     if (old && old->blocked_until_ms > l->blocked_until_ms)
         l->blocked_until_ms = old->blocked_until_ms;
+    if (old && old->key) {
+        if (b->limit_prev)
+            b->limit_prev->limit_next = b->limit_next;
+        else
+            old->routes = b->limit_next;
+        if (b->limit_next)
+            b->limit_next->limit_prev = b->limit_prev;
+        b->limit_prev = b->limit_next = NULL;
+    }
     b->limit = l;
     if (l->key) {
         l->refs++;
+        b->limit_next = l->routes;
+        if (l->routes)
+            l->routes->limit_prev = b;
+        l->routes = b;
         clock_timer_stop(&l->timer);
     }
     if (old && old->key) {
@@ -793,14 +808,11 @@ static void
 ratelimit_limit_wake(struct ratelimit *rl, struct ratelimit_limit *l,
                      const struct ratelimit_bucket *except)
 {
-    if (!l->key || l->refs == 0)
+    if (!l->key)
         return;
-    for (size_t s = 0; s < rl->table_size; s++) {
-        for (struct ratelimit_bucket *b = rl->table[s]; b; b = b->hash_next) {
-            if (b != except && b->limit == l && b->queued > 0 && !b->in_flight &&
-                !clock_timer_is_active(&b->timer))
-                clock_timer_start(rl->clock, &b->timer, 0, ratelimit_bucket_timer_fired, b);
-        }
+    for (struct ratelimit_bucket *b = l->routes; b; b = b->limit_next) {
+        if (b != except && b->queued > 0 && !b->in_flight && !clock_timer_is_active(&b->timer))
+            clock_timer_start(rl->clock, &b->timer, 0, ratelimit_bucket_timer_fired, b);
     }
 }
 
