@@ -98,8 +98,9 @@ enum ab_rate_scope {
  * rate_report once with .op = the @arg the core passed to that operation; the core
  * keeps the facts and applies them with the status the callback brings (on a 429:
  * retry_after_ms set, then the callback with AB_ERATELIMIT; the core retries). A report
- * with .op NULL (or from a 1.2 plugin) is about no operation in particular: it applies
- * to .bucket, else to the plugin as a whole. */
+ * with .op NULL, or naming no operation in flight, or from a 1.2 plugin, is about no
+ * operation in particular (the plugin's own calls): it applies to .bucket, and a global
+ * pause to every operation of the plugin. */
 struct ab_rate_info {
     uint32_t size;           /* sizeof(struct ab_rate_info) at the plugin's build */
     const char *bucket;      /* the platform's bucket id the request fell in (Discord:
