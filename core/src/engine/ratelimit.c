@@ -369,7 +369,6 @@ ratelimit_limit_expiry(const struct ratelimit_limit *l, uint64_t now)
 
 static void ratelimit_free_if_done(struct ratelimit *rl);
 
-/* The shared limit's facts expired. */
 static void ratelimit_limit_timer_fired(void *arg);
 
 /* Free a shared limit nobody uses once its facts no longer matter (at once when closed). */
@@ -399,6 +398,7 @@ ratelimit_limit_release_if_idle(struct ratelimit_limit *l)
     ratelimit_free_if_done(rl);
 }
 
+/* The shared limit's facts expired: free it if still unused. */
 static void
 ratelimit_limit_timer_fired(void *arg)
 {
