@@ -10,7 +10,7 @@ fake-slack.js). The agent streams one chunk every 100 ms for 20 s; edit_interval
 
 Prints "KEY value" lines: <platform>_<scenario>_edits_per_min, _cadence_per_min, _ratio,
 _exhausted (requests into a bucket known to be exhausted: must be 0), _min_gap_ms.
-Usage: AGENT_BROKER_BIN=… AB_BUILD_ROOT=… python3 bench_cadence.py discord|slack"""
+Usage: AGENT_BROKER_BIN=… AB_BUILD_ROOT=… python3 bench_cadence.py discord|slack [SCENARIO]"""
 
 import os
 import sys
@@ -103,7 +103,11 @@ class Slack(sw.SlackTest):
 
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "discord"
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(
-        Discord if which == "discord" else Slack)
+    case = Discord if which == "discord" else Slack
+    if len(sys.argv) > 2:  # one scenario: open, bucket or storm
+        suite = unittest.TestSuite([case(n) for n in unittest.defaultTestLoader.getTestCaseNames(
+            case) if n.endswith("_" + sys.argv[2])])
+    else:
+        suite = unittest.defaultTestLoader.loadTestsFromTestCase(case)
     ok = unittest.TextTestRunner(stream=sys.stderr, verbosity=1).run(suite).wasSuccessful()
     sys.exit(0 if ok else 1)
