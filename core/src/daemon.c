@@ -242,10 +242,10 @@ static void
 daemon_sink_rate(void *arg, struct ab_host *h, const struct ab_rate_info *info)
 {
     struct daemon *d = arg;
-    char bucket[128];
 
-    snprintf(bucket, sizeof(bucket), "%s:", h->name);
-    ratelimit_report(engine_ratelimit(d->engine), bucket, info);
+    for (size_t i = 0; i < d->nchats; i++)
+        if (d->chats[i].host == h)
+            chat_rate_report(&d->chats[i], info);
 }
 
 /* The console reached EOF: stop once the last reply is out. */

@@ -564,8 +564,7 @@ discord_gateway_looked_up(void *arg, int status, long http, const cJSON *body, i
 static int
 discord_gateway_lookup(struct ab_chat *c)
 {
-    return discord_rest_call(c, "GET", "/gateway/bot", "GET /gateway/bot", NULL, 0,
-                             discord_gateway_looked_up, c);
+    return discord_rest_call(c, "GET", "/gateway/bot", NULL, NULL, discord_gateway_looked_up, c);
 }
 
 /* Start: resume a saved session or identify, looking the URL up when not configured. */

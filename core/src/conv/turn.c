@@ -192,27 +192,21 @@ turn_live_edited(void *arg, int status)
     pacer_flush_done(&t->pacer);
 }
 
-/* The pacer says: show the latest render now (or, finally, the whole reply). */
-static void
-turn_flush(void *arg, uint64_t generation, bool is_final)
+/* The live text as it is at the moment the post or edit goes out (after any wait in
+ * the scheduler): the newest render, and the moment the pacer counts its interval from. */
+static int
+turn_live_text(void *arg, char **out)
 {
     struct turn *t = arg;
-    struct chat_instance *ci = t->conv->ci;
     char *live = NULL;
     int rc;
 
-    (void)generation;
-    if (is_final) {
-        turn_send_final(t);
-        return;
-    }
-    if (render_live(t->render, ci->ops->max_chars, &live) < 0) {
-        pacer_flush_done(&t->pacer);
-        return;
-    }
+    if ((rc = render_live(t->render, t->conv->ci->ops->max_chars, &live)) < 0)
+        return rc;
     if (!*live) {
         free(live);
-        live = strdup(TURN_PLACEHOLDER);
+        if (!(live = strdup(TURN_PLACEHOLDER)))
+            return AB_ENOMEM;
     } else {
         /* whole secrets first, then the piece of one the tail's cut may have left */
         char *clean = log_redact_dup(live);
@@ -222,13 +216,30 @@ turn_flush(void *arg, uint64_t generation, bool is_final)
             live = clean;
         }
     }
+    pacer_flush_started(&t->pacer);
+    *out = live;
+    return 0;
+}
+
+/* The pacer says: show the latest render now (or, finally, the whole reply). */
+static void
+turn_flush(void *arg, uint64_t generation, bool is_final)
+{
+    struct turn *t = arg;
+    struct chat_instance *ci = t->conv->ci;
+    int rc;
+
+    (void)generation;
+    if (is_final) {
+        turn_send_final(t);
+        return;
+    }
     if (!t->live_id)
-        rc = chat_send(ci, t->conv->reply_channel, t->conv->reply_thread, live ? live : "…",
-                       RATELIMIT_LIVE_EDIT, turn_live_sent, t);
+        rc = chat_send_live(ci, t->conv->reply_channel, t->conv->reply_thread, turn_live_text,
+                            turn_live_sent, t);
     else
-        rc = chat_edit(ci, &(struct ab_msg_ref){t->live_channel, t->live_id}, live, false,
-                       turn_live_edited, t);
-    free(live);
+        rc = chat_edit_live(ci, &(struct ab_msg_ref){t->live_channel, t->live_id}, turn_live_text,
+                            turn_live_edited, t);
     if (rc < 0)
         pacer_flush_done(&t->pacer);
 }
