@@ -128,15 +128,9 @@ daemon_launch(struct daemon *d)
         .cwd = a->cwd,
         .shared_process = (a->flags & AB_AGENT_SHARED_PROCESS) != 0,
         .load_may_hang = (a->flags & AB_AGENT_LOAD_MAY_HANG) != 0,
-        .auth_method = a->ops && AB_OPS_HAS(a->ops, struct ab_agent_ops, auth_method)
-                           ? a->ops->auth_method
-                           : NULL,
+        .auth_method = a->ops ? a->ops->auth_method : NULL,
         .auth_hint = a->auth_hint,
-        .session_mode =
-            a->preset && a->preset->size >=
-                             offsetof(struct ab_agent_preset, session_mode) + sizeof(const char *)
-                ? a->preset->session_mode
-                : NULL,
+        .session_mode = a->preset ? a->preset->session_mode : NULL,
     };
 }
 
@@ -314,9 +308,10 @@ daemon_start_chat(struct daemon *d, const char *name, struct chat_instance *ci)
     ci->name = strdup(name);
     ci->desc = p->desc;
     ci->ops = p->desc->chat;
-    ci->can_edit = AB_OPS_HAS(ci->ops, struct ab_chat_ops, edit) && ci->ops->edit;
-    ci->can_react = AB_OPS_HAS(ci->ops, struct ab_chat_ops, react) && ci->ops->react;
-    ci->can_thread = AB_OPS_HAS(ci->ops, struct ab_chat_ops, open_thread) && ci->ops->open_thread;
+    /* ops is the loader's full-size copy: members the plugin lacks are NULL */
+    ci->can_edit = ci->ops->edit != NULL;
+    ci->can_react = ci->ops->react != NULL;
+    ci->can_thread = ci->ops->open_thread != NULL;
     if (!ci->name)
         return AB_ENOMEM;
     if ((rc = host_new(&d->loop, "chat", name, config_table(&d->cfg, name), d->cfg.state_dir, &sink,

@@ -208,8 +208,7 @@ slack_fatal(struct ab_chat *s, const char *detail)
     socket_stop(s);
     s->is_connected = false;
     s->svc->set_connected(s->host, false, detail);
-    if (s->svc->size >= offsetof(struct ab_host_services, fatal) + sizeof(s->svc->fatal) &&
-        s->svc->fatal)
+    if (AB_HAS(s->svc, struct ab_host_services, fatal) && s->svc->fatal)
         s->svc->fatal(s->host, AB_EAUTH, detail);
     else
         s->svc->log(s->host, AB_LOG_ERROR, "%s", detail);
@@ -316,7 +315,7 @@ slack_open(struct ab_host *host, const struct ab_host_services *svc, struct ab_c
         return AB_ENOMEM;
     s->host = host;
     s->svc = svc;
-    if (svc->size < offsetof(struct ab_host_services, backoff_reset) + sizeof(svc->backoff_reset)) {
+    if (!AB_HAS(svc, struct ab_host_services, backoff_reset)) {
         svc->log(host, AB_LOG_ERROR,
                  "this agent-broker lacks HTTP and WebSocket services (ABI 1.1)");
         rc = AB_EABI;

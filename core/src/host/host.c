@@ -248,22 +248,40 @@ host_timer_stop(struct ab_timer *t)
     uv_close((uv_handle_t *)&t->handle, host_timer_closed);
 }
 
-/* service: an inbound message to the engine. */
+/* Copy a plugin's struct of @have bytes (its own leading size) into the zeroed host
+ * struct @dst of @full bytes: the boundary where sizes are checked, once. Members the
+ * plugin's ABI lacked read as 0 / NULL; the copy's size says @full. */
+static void
+host_copy_in(void *dst, size_t full, const void *src, uint32_t have)
+{
+    memset(dst, 0, full);
+    memcpy(dst, src, have < full ? have : full);
+    *(uint32_t *)dst = (uint32_t)full;
+}
+
+/* service: an inbound message to the engine, as a full-size host copy. */
 static int
 host_deliver(struct ab_host *h, const struct ab_inbound *msg)
 {
+    struct ab_inbound full;
+
+    /* 1.0 plugins end at thread_is_ours: anything shorter is malformed */
     if (!msg || msg->size < offsetof(struct ab_inbound, thread_is_ours))
         return AB_EINVAL;
-    return h->sink.deliver ? h->sink.deliver(h->sink.arg, h, msg) : AB_ENOTSUP;
+    host_copy_in(&full, sizeof(full), msg, msg->size);
+    return h->sink.deliver ? h->sink.deliver(h->sink.arg, h, &full) : AB_ENOTSUP;
 }
 
-/* service: a reaction to the engine. */
+/* service: a reaction to the engine, as a full-size host copy. */
 static int
 host_deliver_reaction(struct ab_host *h, const struct ab_reaction_event *ev)
 {
+    struct ab_reaction_event full;
+
     if (!ev || ev->size < offsetof(struct ab_reaction_event, added))
         return AB_EINVAL;
-    return h->sink.deliver_reaction ? h->sink.deliver_reaction(h->sink.arg, h, ev) : AB_ENOTSUP;
+    host_copy_in(&full, sizeof(full), ev, ev->size);
+    return h->sink.deliver_reaction ? h->sink.deliver_reaction(h->sink.arg, h, &full) : AB_ENOTSUP;
 }
 
 /* service: connection state for /readyz. */

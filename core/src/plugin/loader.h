@@ -8,15 +8,16 @@
 
 #include <agent-broker/plugin.h>
 
-/* True when the ops table @ops (with a leading uint32_t size) reaches @member. */
-#define AB_OPS_HAS(ops, type, member)                                                              \
-    ((ops)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
+struct plugin_copy;
 
-/* One plugin file found on the search path. */
+/* One plugin file found on the search path. Once accepted, its descriptor, ops table,
+ * preset and config keys are copied into full-size zeroed host structs: a member the
+ * plugin's ABI did not have reads as 0 / NULL, and no size is checked past here. */
 struct plugin {
     char *path;                        /* owned: the file */
     void *handle;                      /* owned: dlopen handle, NULL when refused */
-    const struct ab_plugin_desc *desc; /* lent from the plugin; NULL when refused */
+    const struct ab_plugin_desc *desc; /* owned host copy (in @copy); NULL when refused */
+    struct plugin_copy *copy;          /* owned: the host copies desc points into */
     int status;                        /* 0 loaded, or the ab_err of the refusal */
     char *reason;                      /* owned: why it was refused (user-facing), or NULL */
     char abi[32];                      /* "1.0", or "?" when unreadable */
