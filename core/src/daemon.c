@@ -239,23 +239,22 @@ daemon_sink_rate(void *arg, struct ab_host *h, const struct ab_rate_info *info)
     ratelimit_report(engine_ratelimit(d->engine), bucket, info);
 }
 
-/* The console reached EOF: stop once the last reply is out. */
+/* An interactive plugin's input ended: stop once the last reply is out. */
 static void
-daemon_console_idle(void *arg)
+daemon_interactive_idle(void *arg)
 {
     daemon_stop(arg, CLI_EXIT_OK);
 }
 
-/* Host sink: connection changes (the console's EOF ends console mode). */
+/* Host sink: connection changes (an interactive plugin's end of input ends the run). */
 static void
 daemon_sink_connected(void *arg, struct ab_host *h, bool connected, const char *detail)
 {
     struct daemon *d = arg;
 
     (void)detail;
-    if (!connected && d->mode == DAEMON_CONSOLE && strcmp(h->name, "console") == 0 &&
-        !d->is_stopping)
-        engine_when_idle(d->engine, daemon_console_idle, d);
+    if (!connected && h->desc && (h->desc->caps & AB_CHAT_INTERACTIVE) && !d->is_stopping)
+        engine_when_idle(d->engine, daemon_interactive_idle, d);
 }
 
 /* Host sink: a chat plugin gave up for good; with none left running, exit 1. */
@@ -317,6 +316,7 @@ daemon_start_chat(struct daemon *d, const char *name, struct chat_instance *ci)
     if ((rc = host_new(&d->loop, "chat", name, config_table(&d->cfg, name), d->cfg.state_dir, &sink,
                        &ci->host)) < 0)
         return rc;
+    ci->host->desc = p->desc;
     daemon_policy_config(cc, &pc);
     if ((rc = policy_new(&pc, &ci->policy)) < 0)
         return rc;
@@ -451,6 +451,16 @@ daemon_on_stop_signal(uv_signal_t *s, int signum)
     daemon_stop(d, CLI_EXIT_OK);
 }
 
+/* Register the config's secrets and the chat plugins' token shapes for redaction. */
+static void
+daemon_add_secrets(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->secrets.count; i++)
+        log_add_secret(cfg->secrets.items[i]);
+    for (size_t i = 0; i < cfg->redact_prefixes.count; i++)
+        log_add_token_prefix(cfg->redact_prefixes.items[i]);
+}
+
 /* SIGHUP: reload allowlists, reactions and timing without dropping connections. */
 static void
 daemon_on_reload(uv_signal_t *s, int signum)
@@ -466,7 +476,8 @@ daemon_on_reload(uv_signal_t *s, int signum)
         log_info("core", "SIGHUP: nothing to reload");
         return;
     }
-    if (config_load(d->cfg.path, &fresh, &diag) < 0) {
+    if (config_load(d->cfg.path, &fresh, &diag) < 0 ||
+        config_bind_chats(&fresh, plugin_set_find_chat, &d->plugins, &diag) < 0) {
         log_error("core", "SIGHUP: %s has errors; keeping the running configuration", d->cfg.path);
         diag_print(&diag, stderr);
         diag_free(&diag);
@@ -479,8 +490,7 @@ daemon_on_reload(uv_signal_t *s, int signum)
         daemon_policy_config(config_chat(&fresh, d->chats[i].name), &pc);
         policy_set_config(d->chats[i].policy, &pc);
     }
-    for (size_t i = 0; i < fresh.secrets.count; i++)
-        log_add_secret(fresh.secrets.items[i]);
+    daemon_add_secrets(&fresh);
     /* The old config stays alive until exit: plugins hold pointers into its tree and
      * reactions in progress into its emoji strings. */
     {
@@ -552,20 +562,26 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
     log_level_parse(d->cfg.log_level, &level);
     log_configure(level,
                   strcmp(d->cfg.log_format, "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
-    for (size_t i = 0; i < d->cfg.secrets.count; i++)
-        log_add_secret(d->cfg.secrets.items[i]);
     if (!preset && !config_path)
         preset = getenv("AGENT_BROKER_PRESET");
-    if (d->mode == DAEMON_RUN && d->cfg.plugin_chat.count == 0) {
-        log_info("core", "no chat platform configured: starting the console chat");
-        d->mode = DAEMON_CONSOLE;
-    }
     if ((rc = uv_loop_init(&d->loop)) < 0)
         goto out_config;
     if ((rc = plugin_dirs((const char *const *)d->cfg.plugin_path.items, d->cfg.plugin_path.count,
                           &d->dirs)) < 0 ||
         (rc = plugin_set_scan(&d->plugins, d->dirs)) < 0)
         goto out_loop;
+    rc = config_bind_chats(&d->cfg, plugin_set_find_chat, &d->plugins, &diag);
+    diag_print(&diag, stderr);
+    diag_free(&diag);
+    daemon_add_secrets(&d->cfg);
+    if (rc < 0) {
+        exit_code = CLI_EXIT_USAGE;
+        goto out_loop;
+    }
+    if (d->mode == DAEMON_RUN && d->cfg.plugin_chat.count == 0) {
+        log_info("core", "no chat platform configured: starting the console chat");
+        d->mode = DAEMON_CONSOLE;
+    }
     for (size_t i = 0; i < d->plugins.count; i++) {
         struct plugin *p = &d->plugins.items[i];
         if (p->status == 0)

@@ -340,6 +340,6 @@ AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .name = "console",
     .version = AB_VERSION_STRING,
     .description = "Console: stdin lines in, replies on stdout",
-    .caps = AB_CHAT_EDIT,
+    .caps = AB_CHAT_EDIT | AB_CHAT_INTERACTIVE,
     .chat = &console_ops,
 };

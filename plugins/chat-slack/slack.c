@@ -377,6 +377,46 @@ static const struct ab_chat_ops slack_ops = {
     .open_thread = slack_open_thread,
 };
 
+/* [slack]: the keys this plugin reads; the core validates them and applies the
+ * defaults (the shared policy keys are the core's). */
+static const struct ab_config_key slack_keys[] = {
+    {.name = "bot_token",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_REQUIRED | AB_KEY_SECRET,
+     .prefix = "xoxb-",
+     .env = "SLACK_BOT_TOKEN",
+     .help = "the bot token (`xoxb-…`, OAuth & Permissions) for the Web API"},
+    {.name = "app_token",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_REQUIRED | AB_KEY_SECRET,
+     .prefix = "xapp-",
+     .env = "SLACK_APP_TOKEN",
+     .help = "the app-level token (`xapp-…`, connections:write) for Socket Mode"},
+    {.name = "api_base",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_ENDPOINT,
+     .def = SLACK_DEFAULT_API,
+     .help = "Web API base URL (tests point it at a loopback fake)"},
+    {.name = "idle_timeout_ms",
+     .type = AB_KEY_INT,
+     .def = "60000",
+     .min = 1000,
+     .max = 3600000,
+     .help = "no frame (not even a ping) on the Socket Mode connection for this long = dead: "
+             "reconnect"},
+    {.name = "insecure",
+     .type = AB_KEY_BOOL,
+     .def = "false",
+     .help = "allow plain http:// and ws:// to hosts other than loopback"},
+    {.name = "ca_file",
+     .type = AB_KEY_STRING,
+     .help = "PEM bundle to trust instead of the system's"},
+    {.name = NULL},
+};
+
+/* Every token shape Slack issues: redacted wherever one appears, configured or not. */
+static const char *const slack_token_shapes[] = {"xoxb-", "xoxp-", "xoxa-", "xoxe-", "xapp-", NULL};
+
 AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .abi_major = AB_ABI_MAJOR,
     .abi_minor = AB_ABI_MINOR,
@@ -387,4 +427,7 @@ AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .description = "Slack (Socket Mode + Web API)",
     .caps = AB_CHAT_EDIT | AB_CHAT_REACT | AB_CHAT_THREADS,
     .chat = &slack_ops,
+    .config_keys = slack_keys,
+    .config_key_size = sizeof(struct ab_config_key),
+    .redact_prefixes = slack_token_shapes,
 };

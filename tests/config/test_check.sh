@@ -24,14 +24,14 @@ printf '[discord]\nallowed_channels = ["1"]\n\n[pool]\nmax_sessions = "ten"\n' >
 out=$("$bin" check config.toml 2>&1); rc=$?
 [ $rc -eq 2 ] || fail "type error: exit $rc, want 2"
 echo "$out" | grep -q '^config.toml:5: pool.max_sessions: expected an integer' || fail "pool.max_sessions not named"
-echo "$out" | grep -q '^config.toml:1: discord.bot_token: is required' || fail "discord.bot_token not named"
+echo "$out" | grep -q '^config.toml:1: \[discord\] bot_token: is required' || fail "[discord] bot_token not named"
 
 # An empty token after ${VAR} expansion fails check like it fails run.
 printf '[discord]\nbot_token = "${NOT_SET_ANYWHERE_X}"\n' > config.toml
 out=$("$bin" check config.toml 2>&1); rc=$?
 [ $rc -eq 2 ] || fail "empty token: exit $rc"
 echo "$out" | grep -q 'warning: config.toml:2: discord.bot_token: environment variable NOT_SET_ANYWHERE_X is not set' || fail "unset variable warning"
-echo "$out" | grep -q 'config.toml:2: discord.bot_token: is empty' || fail "empty token error"
+echo "$out" | grep -q 'config.toml:2: \[discord\] bot_token: is empty' || fail "empty token error"
 
 # The agent command must resolve on PATH.
 printf '[agent]\ncommand = "no-such-agent-cli"\n' > config.toml

@@ -159,7 +159,7 @@ chat_op_submit(struct chat_op *op, const char *bucket_kind, enum ratelimit_prior
     };
     int rc;
 
-    /* A post in a thread goes to the thread (Discord: its own channel): key by the
+    /* A post in a thread goes to the thread (on some platforms: its own channel): key by the
      * thread, so threads of one busy channel do not queue behind each other. */
     snprintf(bucket, sizeof(bucket), "%s:%s:%s", op->ci->name, bucket_kind,
              op->thread_id ? op->thread_id

@@ -51,7 +51,7 @@ typedef void (*ratelimit_finished_fn)(void *arg, int status);
 
 /* A request to submit. Strings are lent for the call and copied. */
 struct ratelimit_req {
-    const char *bucket; /* e.g. "discord:react:<channel>"; NULL = "" */
+    const char *bucket; /* e.g. "NAME:react:<channel>"; NULL = "" */
     enum ratelimit_priority priority;
     enum ratelimit_coalesce coalesce;
     const char *coalesce_key; /* the message (and emoji) the request is about; required
@@ -63,7 +63,7 @@ struct ratelimit_req {
 
 /* Options of the buckets whose key starts with a prefix. */
 struct ratelimit_bucket_opts {
-    uint64_t min_spacing_ms; /* between the starts of two requests (Discord reactions: 250) */
+    uint64_t min_spacing_ms; /* between the starts of two requests (e.g. reactions: 250) */
 };
 
 /* Scheduler-wide settings. */

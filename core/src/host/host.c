@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config/schema.h"
 #include "engine/backoff.h"
 #include "log.h"
 #include "net/http_client.h"
@@ -80,6 +81,15 @@ host_config_value(struct ab_host *h, const char *key)
     return h->table && key ? toml_get_path(h->table, key) : NULL;
 }
 
+/* The schema's default for an absent @key (dotted keys have none), or NULL. */
+static const char *
+host_config_default(struct ab_host *h, const char *key)
+{
+    const struct ab_config_key *k = key ? schema_find(h->desc, key) : NULL;
+
+    return k ? k->def : NULL;
+}
+
 /* Report a config type problem with its line. */
 static int
 host_config_type_error(struct ab_host *h, const struct toml_value *v, const char *key,
@@ -97,7 +107,8 @@ host_config_string(struct ab_host *h, const char *key, const char *def, const ch
     const struct toml_value *v = host_config_value(h, key);
 
     if (!v) {
-        *out = def;
+        const char *schema_def = host_config_default(h, key);
+        *out = schema_def ? schema_def : def;
         return 0;
     }
     if (v->type != TOML_STRING)
@@ -113,7 +124,10 @@ host_config_int(struct ab_host *h, const char *key, int64_t def, int64_t *out)
     const struct toml_value *v = host_config_value(h, key);
 
     if (!v) {
-        *out = def;
+        const char *schema_def = host_config_default(h, key);
+        char *end = NULL;
+        long long n = schema_def ? strtoll(schema_def, &end, 10) : 0;
+        *out = schema_def && end && *end == '\0' && end != schema_def ? n : def;
         return 0;
     }
     if (v->type != TOML_INTEGER)
@@ -129,7 +143,8 @@ host_config_bool(struct ab_host *h, const char *key, bool def, bool *out)
     const struct toml_value *v = host_config_value(h, key);
 
     if (!v) {
-        *out = def;
+        const char *schema_def = host_config_default(h, key);
+        *out = schema_def ? strcmp(schema_def, "true") == 0 : def;
         return 0;
     }
     if (v->type != TOML_BOOL)

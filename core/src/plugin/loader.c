@@ -541,6 +541,15 @@ plugin_set_find(const struct plugin_set *set, enum ab_plugin_kind kind, const ch
     return NULL;
 }
 
+/* Find a loaded chat plugin's descriptor by name (for config binding). */
+const struct ab_plugin_desc *
+plugin_set_find_chat(void *set, const char *name)
+{
+    const struct plugin *p = plugin_set_find(set, AB_PLUGIN_CHAT, name);
+
+    return p ? p->desc : NULL;
+}
+
 /* Count refusals. */
 size_t
 plugin_set_refused(const struct plugin_set *set)

@@ -49,6 +49,10 @@ int plugin_set_load(struct plugin_set *set, const char *path);
 const struct plugin *plugin_set_find(const struct plugin_set *set, enum ab_plugin_kind kind,
                                      const char *name);
 
+/* config_find_chat_fn over a plugin set (@set is a const struct plugin_set *): the
+ * loaded chat plugin named @name's descriptor copy, or NULL. */
+const struct ab_plugin_desc *plugin_set_find_chat(void *set, const char *name);
+
 /* Number of refused plugins. */
 size_t plugin_set_refused(const struct plugin_set *set);
 
