@@ -121,7 +121,20 @@ chat_op_finished(void *arg, int status)
     chat_op_free(op);
 }
 
-/* Allocate an operation with copies of the given strings. */
+/* A copy of @text with every registered secret and token shape replaced by ***: what
+ * the agent writes can echo a credential, and chat is as public as a log. */
+static char *
+chat_redacted_copy(const char *text)
+{
+    size_t cap = strlen(text) + 1; /* secrets are >= 4 bytes, shapes > 8: never longer */
+    char *out = malloc(cap);
+
+    if (out)
+        log_redact(text, out, cap);
+    return out;
+}
+
+/* Allocate an operation with copies of the given strings (the text redacted). */
 static struct chat_op *
 chat_op_new(struct chat_instance *ci, enum chat_op_kind kind, const char *channel,
             const char *thread_id, const char *message_id, const char *text, const char *emoji)
@@ -135,7 +148,8 @@ chat_op_new(struct chat_instance *ci, enum chat_op_kind kind, const char *channe
     if ((channel && !(op->channel = strdup(channel))) ||
         (thread_id && !(op->thread_id = strdup(thread_id))) ||
         (message_id && !(op->message_id = strdup(message_id))) ||
-        (text && !(op->text = strdup(text))) || (emoji && !(op->emoji = strdup(emoji)))) {
+        (text && !(op->text = chat_redacted_copy(text))) ||
+        (emoji && !(op->emoji = strdup(emoji)))) {
         chat_op_free(op);
         return NULL;
     }
