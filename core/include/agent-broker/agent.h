@@ -33,11 +33,13 @@ struct ab_agent_preset {
     const char *session_mode;         /* ABI 1.1: session/set_mode after session/new, or NULL */
 };
 
-/* The agent plugin's operations. The host reads no member past `size`.
- * Mandatory: preset. */
+/* The agent plugin's operations, all optional since ABI 1.3 (the table itself may be
+ * NULL). The host copies the table once at load into a full-size zeroed one. */
 struct ab_agent_ops {
     uint32_t size;
-    /* Return the preset's defaults (static data). */
+    /* ABI 1.0-1.2: return the preset's defaults (static data). A 1.3 plugin sets
+     * ab_plugin_desc.preset instead and leaves this NULL; the host calls it only for a
+     * plugin whose descriptor has no preset, and only after accepting the plugin. */
     const struct ab_agent_preset *(*preset)(void);
     /* Optional: pick the authenticate methodId among the agent's @ids (lent, @count
      * of them) given the agent's environment @env ("NAME=value", NULL-terminated,
