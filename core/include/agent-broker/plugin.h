@@ -112,8 +112,10 @@ struct ab_plugin_desc {
     /* ---- ABI 1.3 ---- */
 
     /* The plugin's config keys, an array ended by a key whose name is NULL, each
-     * config_key_size bytes apart (sizeof(struct ab_config_key)); NULL = no keys of
-     * its own (the core's shared policy keys are always valid in a chat section). */
+     * config_key_size bytes apart (sizeof(struct ab_config_key)). The core's shared
+     * policy keys are valid in every chat section besides these. NULL = no schema (as
+     * before 1.3): the section's other keys are not checked; a plugin without keys of
+     * its own declares an array holding only the end marker, so typos warn. */
     const struct ab_config_key *config_keys;
     uint32_t config_key_size;
     /* Token shapes redacted wherever they appear, even when never configured (a token

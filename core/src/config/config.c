@@ -364,7 +364,7 @@ config_read_key(const struct key_spec *spec, const struct toml_value *v, const c
  * dotted name of the specs; @msg_prefix starts each key in messages ("pool." or
  * "[name] "); sub-tables are handled by the caller. A chat section's keys are known
  * when @chat_schema (a loaded plugin's descriptor) declares them; @all_known when the
- * plugin is missing (that is reported on its own). */
+ * plugin is missing (reported on its own) or declares no schema. */
 static int
 config_read_section(const struct key_spec *specs, size_t nspecs, const char *section,
                     const char *msg_prefix, const struct toml_table *t, void *base,
@@ -414,8 +414,9 @@ config_read_chat(struct config *cfg, struct config_chat *chat, const struct toml
 
     config_chat_defaults(chat);
     snprintf(prefix, sizeof(prefix), "[%s] ", chat->name);
+    /* a plugin that declares no schema (before ABI 1.3) has its keys unchecked */
     if ((rc = config_read_section(chat_keys, sizeof(chat_keys) / sizeof(chat_keys[0]), "", prefix,
-                                  t, chat, diag, d, d == NULL)) < 0)
+                                  t, chat, diag, d, !d || !d->config_keys)) < 0)
         return rc;
     /* OpenAB: allow_all_* omitted means "true when the list is empty". */
     if (!toml_table_get(t, "allow_all_channels"))

@@ -3,7 +3,11 @@
  * descriptor: a secret (access_token), a ranged integer (sync_timeout_ms) and two
  * paths. "Matrix" here is a file protocol: each line of `inbox` is a message from
  * @alice in room !room; each post goes to `outbox` as "POST <room>: <text>". The core
- * is not changed for it in any way. */
+ * is not changed for it in any way.
+ *
+ * The compatibility test builds the same file against the 1.0, 1.1 and 1.2 header sets
+ * (tests/abi/compat) with -DMATRIX_NAME="compat10" etc.: it uses only 1.0 services,
+ * and declares its schema only where the headers have one. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,6 +16,10 @@
 #include <unistd.h>
 
 #include <agent-broker/plugin.h>
+
+#ifndef MATRIX_NAME
+#define MATRIX_NAME "matrix"
+#endif
 
 /* One send completion, reported from a timer (never inside send()). */
 struct matrix_op {
@@ -204,6 +212,7 @@ static const struct ab_chat_ops matrix_ops = {
     .send = matrix_send,
 };
 
+#if AB_ABI_MINOR >= 3
 static const struct ab_config_key matrix_keys[] = {
     {.name = "access_token",
      .type = AB_KEY_STRING,
@@ -221,16 +230,19 @@ static const struct ab_config_key matrix_keys[] = {
     {.name = "outbox", .type = AB_KEY_STRING, .flags = AB_KEY_REQUIRED, .help = "file of posts"},
     {.name = NULL},
 };
+#endif
 
 AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .abi_major = AB_ABI_MAJOR,
     .abi_minor = AB_ABI_MINOR,
     .struct_size = sizeof(struct ab_plugin_desc),
     .kind = AB_PLUGIN_CHAT,
-    .name = "matrix",
+    .name = MATRIX_NAME,
     .version = "0.1.0",
     .description = "Matrix (file protocol, for tests)",
     .chat = &matrix_ops,
+#if AB_ABI_MINOR >= 3
     .config_keys = matrix_keys,
     .config_key_size = sizeof(struct ab_config_key),
+#endif
 };
