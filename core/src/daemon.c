@@ -110,6 +110,7 @@ daemon_engine_config(const struct daemon *d, struct engine_config *ec)
         .perm_ask = c->perm_mode == PERM_MODE_ASK,
         .perm_timeout_ms = (uint64_t)c->perm_timeout_s * 1000,
         .auth_hint = d->agent.auth_hint,
+        .classify_tool = d->agent.ops ? d->agent.ops->classify_tool : NULL,
     };
 }
 
@@ -131,6 +132,7 @@ daemon_launch(struct daemon *d)
         .auth_method = a->ops ? a->ops->auth_method : NULL,
         .auth_hint = a->auth_hint,
         .session_mode = a->preset ? a->preset->session_mode : NULL,
+        .home = a->preset ? a->preset->home : NULL,
     };
 }
 

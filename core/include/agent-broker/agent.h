@@ -9,9 +9,11 @@
 /* Capability bits in ab_agent_preset.flags. */
 #define AB_AGENT_SHARED_PROCESS (1u << 0) /* one process may carry several sessions */
 #define AB_AGENT_LOAD_MAY_HANG (1u << 1)  /* session/load of an unknown id hangs or exits */
-#define AB_AGENT_NEEDS_AUTH (1u << 2)     /* call authenticate when auth_method() picks one */
+/* Reserved (informational, not read by the host): the agent needs a login. The host
+ * calls authenticate whenever auth_method is set and picks a method, bit or no bit. */
+#define AB_AGENT_NEEDS_AUTH (1u << 2)
 
-/* How a tool call is shown in status reactions. */
+/* How a tool call is shown in status reactions: the answer of classify_tool. */
 enum ab_tool_class {
     AB_TOOL_OTHER = 0,  /* 🔥 */
     AB_TOOL_CODING = 1, /* 👨‍💻 exec, read, write, edit, shell… */
@@ -27,7 +29,8 @@ struct ab_agent_preset {
     const char *const *env;           /* "NAME=value" added to the agent's environment */
     const char *const *inherit_env;   /* names copied from the broker's environment if set */
     const char *const *command_names; /* command base names that infer this preset */
-    const char *home;                 /* home directory in the container image */
+    const char *home;                 /* home directory in the container image: the agent's
+                                         HOME when the broker's environment has none */
     const char *auth_hint;            /* what a user runs to log in */
     uint32_t flags;                   /* AB_AGENT_* */
     const char *session_mode;         /* ABI 1.1: session/set_mode after session/new, or NULL */
@@ -45,8 +48,9 @@ struct ab_agent_ops {
      * of them) given the agent's environment @env ("NAME=value", NULL-terminated,
      * lent). Return one of @ids, or NULL for no authenticate call. */
     const char *(*auth_method)(const char *const *ids, size_t count, const char *const *env);
-    /* Optional: classify a tool call by its ACP kind and title (either may be NULL);
-     * NULL = the core's classification by ACP kind and title words. */
+    /* Optional: classify a tool call by its ACP kind and title (either may be NULL,
+     * both lent) for the status reaction (🔥 / 👨‍💻 / ⚡); a value outside the enum
+     * counts as AB_TOOL_OTHER. NULL = the core's classification by ACP kind and title words. */
     enum ab_tool_class (*classify_tool)(const char *kind, const char *title);
     /* new members only at the end */
 };
