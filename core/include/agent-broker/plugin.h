@@ -1,5 +1,13 @@
 /* agent-broker plugin ABI: the descriptor every plugin exports. Include this header
- * (it includes the rest); build with `pkg-config --cflags agent-broker-plugin`. */
+ * (it includes the rest); build with `pkg-config --cflags agent-broker-plugin`.
+ *
+ * The descriptor is the whole contract, and plain data: the host validates it before
+ * any plugin function runs. A chat plugin declares its config keys (config_keys: the
+ * core validates [NAME] with file:line diagnostics, applies the defaults, redacts the
+ * secrets, enables the plugin when [NAME] is present, and prints the schema with
+ * `agent-broker plugins --keys`), the token shapes to redact (redact_prefixes) and its
+ * facts (caps, chat.h); an agent plugin declares its preset (preset, agent.h). The core
+ * never decides anything by a plugin's name. */
 #ifndef AGENT_BROKER_PLUGIN_H
 #define AGENT_BROKER_PLUGIN_H
 
