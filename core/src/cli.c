@@ -150,7 +150,8 @@ cli_plugin_keys(const struct plugin_set *set, const char *name, bool markdown)
         schema_print(p->desc, stdout);
         printf("  + the shared policy keys: allowed_channels, allow_all_channels, "
                "allowed_users, allow_all_users, allowed_role_ids, allow_user_messages, "
-               "allow_bot_messages, trusted_bot_ids, max_bot_turns, allow_dm\n");
+               "allow_bot_messages, trusted_bot_ids, max_bot_turns, allow_dm, insecure, "
+               "ca_file\n");
     }
     if (name && !found) {
         fprintf(stderr,

@@ -98,13 +98,6 @@ static const struct ab_config_key discord_keys[] = {
      .type = AB_KEY_STRING,
      .flags = AB_KEY_ENDPOINT,
      .help = "a bare ws(s)://host[:port]; default: from GET {api_base}/gateway/bot"},
-    {.name = "insecure",
-     .type = AB_KEY_BOOL,
-     .def = "false",
-     .help = "allow plain http:// and ws:// to hosts other than loopback"},
-    {.name = "ca_file",
-     .type = AB_KEY_STRING,
-     .help = "PEM bundle to trust instead of the system's"},
     {.name = NULL},
 };
 

@@ -404,13 +404,6 @@ static const struct ab_config_key slack_keys[] = {
      .max = 3600000,
      .help = "no frame (not even a ping) on the Socket Mode connection for this long = dead: "
              "reconnect"},
-    {.name = "insecure",
-     .type = AB_KEY_BOOL,
-     .def = "false",
-     .help = "allow plain http:// and ws:// to hosts other than loopback"},
-    {.name = "ca_file",
-     .type = AB_KEY_STRING,
-     .help = "PEM bundle to trust instead of the system's"},
     {.name = NULL},
 };
 

@@ -107,6 +107,20 @@ static const struct key_spec chat_keys[] = {
     {"", "allow_dm", KEY_BOOL, CHAT_OFF(allow_dm), 0, 0, NULL, NULL},
 };
 
+/* Keys the host's network services read from every chat section (host.c): valid in
+ * each one besides the plugin's own, checked with the same schema rules. */
+static const struct ab_config_key config_net_keys[] = {
+    {.name = "insecure",
+     .type = AB_KEY_BOOL,
+     .def = "false",
+     .help = "allow plain http:// and ws:// to hosts other than loopback"},
+    {.name = "ca_file",
+     .type = AB_KEY_STRING,
+     .help = "PEM bundle to trust instead of the system's"},
+    {.name = NULL},
+};
+static const struct ab_plugin_desc config_net_schema = {.name = "", .config_keys = config_net_keys};
+
 /* OpenAB sections accepted with one warning each. */
 static const char *const config_unimplemented[] = {"gateway", "stt", "cron", "markdown", NULL};
 static const char *const config_sections[] = {"plugins",   "agent",  "pool",   "permissions",
@@ -392,8 +406,9 @@ config_read_section(const struct key_spec *specs, size_t nspecs, const char *sec
             for (size_t s = 0; s < nspecs && !known; s++)
                 known = strcmp(specs[s].section, sub) == 0;
         }
-        if (!known)
-            known = all_known || schema_find(chat_schema, kv->key) != NULL;
+        if (!known && (chat_schema || all_known))
+            known = all_known || schema_find(chat_schema, kv->key) ||
+                    schema_find(&config_net_schema, kv->key);
         if (!known)
             diag_add(diag, false, kv->line, key,
                      "unknown key, ignored — check the spelling "
@@ -428,6 +443,9 @@ config_read_chat(struct config *cfg, struct config_chat *chat, const struct toml
         diag_add(diag, false, v->line, "allow_all_channels",
                  "[%s] allows no channel at all — list channel ids in allowed_channels",
                  chat->name);
+    if ((rc = schema_check(&config_net_schema, chat->name, t, chat->line, diag, &cfg->secrets,
+                           &cfg->redact_prefixes)) < 0)
+        return rc;
     return d ? schema_check(d, chat->name, t, chat->line, diag, &cfg->secrets,
                             &cfg->redact_prefixes)
              : 0;

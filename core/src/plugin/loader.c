@@ -2,6 +2,7 @@
 #include "plugin/loader.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <dlfcn.h>
 #include <limits.h>
@@ -260,6 +261,30 @@ plugin_key_name_valid(const char *name)
     return true;
 }
 
+/* True when a key's default (TOML-like text) is a value the key accepts. */
+static bool
+plugin_key_default_valid(const struct ab_config_key *k)
+{
+    char *end = NULL;
+    long long n;
+
+    switch (k->type) {
+    case AB_KEY_INT:
+        errno = 0;
+        n = strtoll(k->def, &end, 10);
+        return errno == 0 && end != k->def && *end == '\0' &&
+               (k->min >= k->max || (n >= k->min && n <= k->max));
+    case AB_KEY_BOOL: return strcmp(k->def, "true") == 0 || strcmp(k->def, "false") == 0;
+    case AB_KEY_ENUM:
+        for (size_t i = 0; k->values[i]; i++)
+            if (strcmp(k->values[i], k->def) == 0)
+                return true;
+        return false;
+    case AB_KEY_STRING: return true;
+    default: return false; /* arrays have no default text */
+    }
+}
+
 /* Copy and check the config schema (ABI 1.3): every key well formed. */
 static int
 plugin_check_keys(struct plugin *p)
@@ -305,6 +330,11 @@ plugin_check_keys(struct plugin *p)
         if (k->type == AB_KEY_INT && k->min > k->max)
             return plugin_refuse(p, AB_EINVAL, "config key %s has min > max — fix the descriptor",
                                  k->name);
+        if (k->def && !plugin_key_default_valid(k))
+            return plugin_refuse(p, AB_EINVAL,
+                                 "config key %s: default \"%s\" is not a valid value of the key — "
+                                 "fix the descriptor",
+                                 k->name, k->def);
         for (size_t j = 0; j < i; j++)
             if (strcmp(p->copy->keys[j].name, k->name) == 0)
                 return plugin_refuse(
