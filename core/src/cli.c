@@ -243,6 +243,11 @@ cli_check(const struct cli_args *a)
     if ((rc = cli_scan_plugins(&cfg, &set, &dirs)) < 0)
         diag_add(&diag, true, 0, NULL, "scanning plugins: %s", ab_strerror(rc));
     config_bind_chats(&cfg, plugin_set_find_chat, &set, &diag);
+    if (cfg.plugin_chat.count == 0 && cfg.unclaimed_sections)
+        diag_add(&diag, true, 0, "plugins.chat",
+                 "no chat plugin is enabled, and %zu section(s) belong to no installed plugin "
+                 "— `run` would not start; install the plugin or fix the section name",
+                 cfg.unclaimed_sections);
     for (size_t i = 0; i < cfg.plugin_chat.count; i++) {
         const char *name = cfg.plugin_chat.items[i];
         if (!plugin_set_find(&set, AB_PLUGIN_CHAT, name))

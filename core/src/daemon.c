@@ -580,6 +580,14 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
         exit_code = CLI_EXIT_USAGE;
         goto out_loop;
     }
+    if (d->mode == DAEMON_RUN && d->cfg.plugin_chat.count == 0 && d->cfg.unclaimed_sections) {
+        log_error("core",
+                  "no chat plugin is enabled, and %zu section(s) of %s belong to no "
+                  "installed plugin (see the warnings above): not starting",
+                  d->cfg.unclaimed_sections, d->cfg.path);
+        exit_code = CLI_EXIT_USAGE;
+        goto out_loop;
+    }
     if (d->mode == DAEMON_RUN && d->cfg.plugin_chat.count == 0) {
         log_info("core", "no chat platform configured: starting the console chat");
         d->mode = DAEMON_CONSOLE;

@@ -1,5 +1,15 @@
 #!/usr/bin/env bash
 # `agent-broker check`: every problem at once as FILE:LINE: KEY: message, exit 2;
+# A section no installed plugin claims (a typo) with no chat plugin enabled: run would
+# not start, so check fails and says why.
+printf '[discrod]\nbot_token = "x"\n' > config.toml
+out=$("$bin" check config.toml 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "unclaimed section: exit $rc"
+echo "$out" | grep -q '^warning: config.toml:1: discrod: unknown section, ignored — no installed chat plugin is named "discrod"' || fail "unclaimed section not named"
+echo "$out" | grep -q 'plugins.chat: no chat plugin is enabled' || fail "no enabled chat plugin not reported"
+out=$("$bin" run config.toml 2>&1 </dev/null); rc=$?
+[ $rc -eq 2 ] || fail "run with an unclaimed section: exit $rc, want 2 (not the console)"
+
 # OpenAB's example configs pass unchanged.
 set -u
 bin=${AGENT_BROKER_BIN:?}
@@ -44,6 +54,16 @@ printf '[plugins]\nchat = ["matrix"]\n[matrix]\n' > config.toml
 out=$("$bin" check config.toml 2>&1); rc=$?
 [ $rc -eq 2 ] || fail "missing plugin: exit $rc"
 echo "$out" | grep -q 'chat plugin chat-matrix.so is not on the plugin path' || fail "missing chat plugin"
+
+# A section no installed plugin claims (a typo) with no chat plugin enabled: run would
+# not start, so check fails and says why.
+printf '[discrod]\nbot_token = "x"\n' > config.toml
+out=$("$bin" check config.toml 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "unclaimed section: exit $rc"
+echo "$out" | grep -q '^warning: config.toml:1: discrod: unknown section, ignored — no installed chat plugin is named "discrod"' || fail "unclaimed section not named"
+echo "$out" | grep -q 'plugins.chat: no chat plugin is enabled' || fail "no enabled chat plugin not reported"
+out=$("$bin" run config.toml 2>&1 </dev/null); rc=$?
+[ $rc -eq 2 ] || fail "run with an unclaimed section: exit $rc, want 2 (not the console)"
 
 # OpenAB's example configs pass unchanged.
 for f in "$src"/tests/config/openab/*.toml; do

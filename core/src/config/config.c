@@ -574,7 +574,7 @@ config_read_fixed(struct config *cfg, const struct toml_table *root, struct diag
 
 /* Warn about top-level keys and sections nobody reads. */
 static void
-config_check_top(const struct config *cfg, const struct toml_table *root, config_find_chat_fn find,
+config_check_top(struct config *cfg, const struct toml_table *root, config_find_chat_fn find,
                  void *arg, struct diag *diag)
 {
     for (size_t i = 0; i < root->count; i++) {
@@ -595,11 +595,17 @@ config_check_top(const struct config *cfg, const struct toml_table *root, config
                      "[%s] is present but not in [plugins] chat; it is ignored", kv->key);
             known = true;
         }
-        if (!known)
+        if (!known && kv->val.type == TOML_TABLE) {
+            cfg->unclaimed_sections++;
             diag_add(diag, false, kv->line, kv->key,
-                     "unknown %s, ignored — check the spelling against the configuration "
-                     "reference",
-                     kv->val.type == TOML_TABLE ? "section" : "key");
+                     "unknown section, ignored — no installed chat plugin is named \"%s\" (see "
+                     "`agent-broker plugins`): install chat-%s.so or check the spelling",
+                     kv->key, kv->key);
+        } else if (!known) {
+            diag_add(diag, false, kv->line, kv->key,
+                     "unknown key, ignored — check the spelling against the configuration "
+                     "reference");
+        }
     }
 }
 

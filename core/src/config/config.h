@@ -88,6 +88,8 @@ struct config {
 
     struct strlist secrets;         /* every secret value found (tokens): redact them */
     struct strlist redact_prefixes; /* token shapes the chat plugins declare: redact them */
+    size_t unclaimed_sections;      /* sections neither the core's nor an installed chat
+                                       plugin's (after config_bind_chats) */
     struct toml_table *root;        /* owned: the expanded tree, for plugins' own keys */
 };
 

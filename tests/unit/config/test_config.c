@@ -415,6 +415,7 @@ START_TEST(plugin_listed_without_section_fails_only_with_required_keys)
     ck_assert_int_eq(load("[gamma]\nx = 1\n", &cfg, &d), 0);
     ck_assert_uint_eq(cfg.plugin_chat.count, 0);
     ck_assert_ptr_nonnull(strstr(diag_for(&d, "gamma")->msg, "unknown section"));
+    ck_assert_uint_eq(cfg.unclaimed_sections, 1);
     config_free(&cfg);
     diag_free(&d);
 }
