@@ -73,4 +73,18 @@ grep -q 'chat-matrix: logging in with access token \*\*\* (sync timeout 2000 ms)
 grep -q 'MATRIX_COPY=\*\*\*' outbox || fail "the agent's echo of the secret was not redacted in chat"
 grep -q 'You said: .*my token is \*\*\*' outbox || fail "the echoed prompt was not redacted in chat"
 if grep -qF "$secret" run.log outbox; then fail "the secret reached the log or the chat"; fi
+
+# A plugin that states the AB_CHAT_INTERACTIVE fact (the same source built as chat-term)
+# ends the run by itself once its input has ended and the reply is out: the core
+# decides by the fact, not by a plugin's name. chat-matrix above, without the fact,
+# kept running until SIGTERM.
+cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -shared -fvisibility=hidden -Wl,-z,defs $cflags \
+   -DMATRIX_NAME='"term"' -DMATRIX_INTERACTIVE -o "$tmp/plugins/chat-term.so" "$tmp/matrix.c" || fail "chat-term build"
+printf 'hello\n' > inbox
+: > outbox
+sed 's/^\[matrix\]$/[term]/' config.toml > term.toml
+MATRIX_ACCESS_TOKEN=$secret timeout 60 "$bin" run term.toml 2> term.log; rc=$?
+out=$(cat term.log; echo "--- outbox:"; cat outbox)
+[ $rc -eq 0 ] || fail "interactive plugin: run exit $rc, want 0 by itself"
+grep -q 'You said: .*hello' outbox || fail "interactive plugin: the reply was not posted before the end"
 echo ok

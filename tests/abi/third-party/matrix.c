@@ -7,7 +7,9 @@
  *
  * The compatibility test builds the same file against the 1.0, 1.1 and 1.2 header sets
  * (tests/abi/compat) with -DMATRIX_NAME="compat10" etc.: it uses only 1.0 services,
- * and declares its schema only where the headers have one. */
+ * and declares its schema only where the headers have one. With -DMATRIX_INTERACTIVE it
+ * states the AB_CHAT_INTERACTIVE fact and reports itself disconnected at the inbox's
+ * end. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -102,6 +104,9 @@ matrix_readable(void *arg)
     if (n <= 0) {
         c->svc->fd_unwatch(c->watch);
         c->watch = NULL;
+#ifdef MATRIX_INTERACTIVE
+        c->svc->set_connected(c->host, false, "inbox ended");
+#endif
         return;
     }
     for (ssize_t i = 0; i < n; i++) {
@@ -241,6 +246,9 @@ AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .version = "0.1.0",
     .description = "Matrix (file protocol, for tests)",
     .chat = &matrix_ops,
+#ifdef MATRIX_INTERACTIVE
+    .caps = AB_CHAT_INTERACTIVE, /* built as "term": its end of input ends the run */
+#endif
 #if AB_ABI_MINOR >= 3
     .config_keys = matrix_keys,
     .config_key_size = sizeof(struct ab_config_key),
