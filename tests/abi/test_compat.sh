@@ -57,5 +57,9 @@ for v in 1.0 1.1 1.2 cur; do
     [ $rc -eq 0 ] || fail "$v: run exit $rc"
     grep -q "You said: .*hello from $v" "outbox$tag" || fail "$v: no reply posted through the $v chat plugin"
     grep -q "started: 1 chat plugin(s), agent node" "run$tag.log" || fail "$v: the $v preset's command was not used"
+    # the current build declares sync_timeout_ms = 30000 in its schema: the core answers
+    # config_int with that default; older builds have no schema and get their own 0
+    if [ "$v" = cur ]; then want=30000; else want=0; fi
+    grep -q "logging in with access token .* (sync timeout $want ms)" "run$tag.log" || fail "$v: config default is not $want"
 done
 echo ok
