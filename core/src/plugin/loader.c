@@ -28,6 +28,7 @@ struct plugin_copy {
     struct ab_agent_ops agent;
     struct ab_agent_preset preset;
     struct ab_config_key *keys; /* owned array, NULL-name terminated */
+    bool call_preset;           /* a pre-1.3 agent plugin: preset() once accepted */
 };
 
 /* "chat" or "agent" for messages. */
@@ -351,12 +352,11 @@ plugin_check_keys(struct plugin *p)
 }
 
 /* Validate the descriptor, reading only the fixed prefix until the ABI is known; then
- * work only on the host's full-size copy. No plugin function runs before acceptance. */
+ * work only on the host's full-size copy. No plugin function runs here. */
 static int
 plugin_validate(struct plugin *p, const char *base)
 {
     const struct ab_plugin_desc *d = p->desc;
-    const struct ab_agent_preset *called;
     const char *want_prefix;
     bool call_preset = false;
     size_t plen;
@@ -407,10 +407,10 @@ plugin_validate(struct plugin *p, const char *base)
         return plugin_check_chat(p, d->chat);
     }
     p->copy->desc.chat = NULL;
-    if ((rc = plugin_check_agent(p, d->agent, &call_preset)) < 0 || !call_preset)
+    if ((rc = plugin_check_agent(p, d->agent, &call_preset)) < 0)
         return rc;
-    called = p->copy->agent.preset();
-    return plugin_take_preset(p, called);
+    p->copy->call_preset = call_preset;
+    return 0;
 }
 
 /* Grow the set by one zeroed plugin. */
@@ -469,6 +469,9 @@ plugin_set_load(struct plugin_set *set, const char *path)
                              "a %s plugin named '%s' was already loaded from %s — remove one "
                              "of them",
                              plugin_kind_name(p->desc->kind), p->desc->name, other->path);
+    /* accepted: only now may a pre-1.3 agent plugin's code run, to hand over its preset */
+    if (p->copy->call_preset)
+        return plugin_take_preset(p, p->copy->agent.preset());
     return 0;
 }
 
