@@ -145,7 +145,9 @@ cli_plugin_keys(const struct plugin_set *set, const char *name, bool markdown)
                p->desc->version ? p->desc->version : "?");
         cli_print_caps(p->desc->caps);
         printf("\n");
-        if (!p->desc->config_keys || !p->desc->config_keys[0].name)
+        if (!p->desc->config_keys)
+            printf("  (declares no schema, built before ABI 1.3: its keys are not checked)\n");
+        else if (!p->desc->config_keys[0].name)
             printf("  (no keys of its own)\n");
         schema_print(p->desc, stdout);
         printf("  + the shared policy keys: allowed_channels, allow_all_channels, "
