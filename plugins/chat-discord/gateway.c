@@ -424,8 +424,7 @@ static void
 discord_gateway_stop(struct ab_chat *c, int status, const char *detail)
 {
     c->gw.is_stopped = true;
-    if (c->svc->size >= offsetof(struct ab_host_services, fatal) + sizeof(void *) &&
-        c->svc->fatal) {
+    if (AB_HAS(c->svc, struct ab_host_services, fatal) && c->svc->fatal) {
         c->svc->fatal(c->host, status, detail);
         return;
     }

@@ -29,6 +29,9 @@ struct engine_config {
     bool perm_ask; /* [permissions] mode = "ask" */
     uint64_t perm_timeout_ms;
     const char *auth_hint; /* lent: the preset's login hint, or NULL */
+    /* The agent plugin's classify_tool (ABI 1.0 optional op), or NULL: the core's own
+     * classification by ACP kind and title words. */
+    enum ab_tool_class (*classify_tool)(const char *kind, const char *title);
 };
 
 struct engine_stats {
