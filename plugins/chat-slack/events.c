@@ -61,7 +61,9 @@ events_text(const char *in, const char *strip_user)
         if (ulen && strncmp(in + i, "<@", 2) == 0 && strncmp(in + i + 2, strip_user, ulen) == 0 &&
             (in[i + 2 + ulen] == '>' || in[i + 2 + ulen] == '|')) {
             const char *end = strchr(in + i, '>');
-            i = (size_t)(end - in) + 1;
+            /* <@UID|label with no closing '>' runs to the end: nothing after it is
+             * text, and nothing past the terminator is read. */
+            i = end ? (size_t)(end - in) + 1 : n;
             while (in[i] == ' ')
                 i++;
         } else if (strncmp(in + i, "&amp;", 5) == 0) {

@@ -1,0 +1,156 @@
+/* chat-slack inbound events (plugins/chat-slack/events.c, socket.c) driven in-process
+ * through the real plugin with the fake plugin host: Socket Mode envelopes become
+ * deliveries; malformed markup and fields are skipped, never read past their end. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin_host.h"
+
+extern const struct ab_plugin_desc ab_plugin;
+
+static const char *const slack_test_config[] = {
+    "bot_token", "xoxb-test", "app_token", "xapp-test", "api_base", "http://127.0.0.1:9/api", NULL,
+};
+
+/* auth.test and apps.connections.open succeed; everything else says ok. */
+static bool
+slack_test_respond(void *arg, const char *method, const char *url, const char *body, long *status,
+                   const char **resp, const char *const **headers)
+{
+    (void)arg, (void)method, (void)body, (void)headers;
+    *status = 200;
+    if (strstr(url, "/auth.test"))
+        *resp = "{\"ok\":true,\"user_id\":\"U0BOT\",\"bot_id\":\"B0BOT\"}";
+    else if (strstr(url, "/apps.connections.open"))
+        *resp = "{\"ok\":true,\"url\":\"wss://127.0.0.1:9/link\"}";
+    else
+        *resp = "{\"ok\":true,\"channel\":\"C1\",\"ts\":\"1.2\"}";
+    return true;
+}
+
+static struct plugin_host host;
+static struct ab_chat *chat;
+static struct ab_ws *ws;
+
+/* Hand one frame to the plugin's socket. */
+static void
+slack_test_frame(const char *text)
+{
+    plugin_host_ws_message(ws, text, strlen(text));
+}
+
+/* Open the plugin, sign in, connect, say hello. */
+static void
+slack_test_setup(void)
+{
+    plugin_host_init(&host, slack_test_config);
+    host.respond = slack_test_respond;
+    ck_assert_int_eq(ab_plugin.chat->open(plugin_host_handle(&host), &host.svc, &chat), 0);
+    ck_assert_int_eq(ab_plugin.chat->start(chat), 0);
+    plugin_host_run(&host, 0, 16);
+    ws = plugin_host_ws(&host);
+    ck_assert_ptr_nonnull(ws);
+    plugin_host_ws_open(ws);
+    slack_test_frame("{\"type\":\"hello\",\"num_connections\":1}");
+    ck_assert(host.connected);
+}
+
+static void
+slack_test_teardown(void)
+{
+    ab_plugin.chat->close(chat);
+    plugin_host_free(&host);
+}
+
+/* Send an events_api envelope whose event is @event (JSON text). */
+static void
+slack_test_event(const char *event_id, const char *event)
+{
+    char frame[4096];
+    int n = snprintf(frame, sizeof(frame),
+                     "{\"envelope_id\":\"env-%s\",\"type\":\"events_api\",\"payload\":"
+                     "{\"type\":\"event_callback\",\"event_id\":\"%s\",\"event\":%s}}",
+                     event_id, event_id, event);
+
+    ck_assert(n > 0 && (size_t)n < sizeof(frame));
+    plugin_host_ws_message(ws, frame, (size_t)n);
+}
+
+START_TEST(a_mention_is_delivered_without_the_bot_markup)
+{
+    slack_test_event("Ev1", "{\"type\":\"app_mention\",\"channel\":\"C1\",\"user\":\"U1\","
+                            "\"ts\":\"100.1\",\"text\":\"<@U0BOT|bot> hi &amp; bye\"}");
+    ck_assert_uint_eq(host.delivered, 1);
+    ck_assert_str_eq(host.in[0].clean_text, "hi & bye");
+    ck_assert_str_eq(host.in[0].text, "<@U0BOT|bot> hi & bye");
+    ck_assert(host.in[0].mentions_bot);
+    /* every envelope was acknowledged first */
+    ck_assert_ptr_nonnull(strstr(host.last_frame, "env-Ev1"));
+}
+END_TEST
+
+/* The crash: "<@BOTID|" with no closing '>' read past the string, killed the daemon
+ * before the ack, and Slack redelivered it after every restart. */
+START_TEST(an_unclosed_bot_mention_is_read_to_the_end_only)
+{
+    slack_test_event("Ev2", "{\"type\":\"app_mention\",\"channel\":\"C1\",\"user\":\"U1\","
+                            "\"ts\":\"100.2\",\"text\":\"<@U0BOT|\"}");
+    slack_test_event("Ev3", "{\"type\":\"app_mention\",\"channel\":\"C1\",\"user\":\"U1\","
+                            "\"ts\":\"100.3\",\"text\":\"hello <@U0BOT|bot and more\"}");
+    ck_assert_uint_eq(host.delivered, 2);
+    ck_assert_str_eq(host.in[0].clean_text, "");
+    ck_assert_str_eq(host.in[1].clean_text, "hello");
+}
+END_TEST
+
+START_TEST(fields_of_the_wrong_type_are_skipped)
+{
+    slack_test_event("Ev4", "{\"type\":\"app_mention\",\"channel\":7,\"user\":\"U1\","
+                            "\"ts\":\"1.1\",\"text\":\"x\"}");
+    slack_test_event("Ev5", "{\"type\":\"message\",\"channel\":\"C1\",\"user\":[],"
+                            "\"ts\":\"1.2\",\"text\":{}}");
+    slack_test_event("Ev6", "{\"type\":\"reaction_added\",\"user\":\"U1\",\"reaction\":5,"
+                            "\"item\":\"x\"}");
+    slack_test_event("Ev7", "{\"type\":\"reaction_added\",\"user\":\"U1\",\"reaction\":"
+                            "\"eyes::skin-tone-2\",\"item\":{\"type\":\"message\"}}");
+    slack_test_event("Ev8", "[1,2]");
+    slack_test_frame("{\"type\":\"events_api\",\"envelope_id\":5,\"payload\":7}");
+    slack_test_frame("{\"type\":\"disconnect\",\"reason\":9}");
+    ck_assert_uint_eq(host.delivered, 0);
+    ck_assert_uint_eq(host.reacted, 0);
+}
+END_TEST
+
+START_TEST(a_reaction_name_maps_to_unicode)
+{
+    slack_test_event("Ev9", "{\"type\":\"reaction_added\",\"user\":\"U1\",\"reaction\":"
+                            "\"octagonal_sign\",\"item\":{\"type\":\"message\",\"channel\":"
+                            "\"C1\",\"ts\":\"100.1\"}}");
+    ck_assert_uint_eq(host.reacted, 1);
+    ck_assert_str_eq(host.re[0].emoji, "🛑");
+    ck_assert_str_eq(host.re[0].message_id, "100.1");
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("slack-events");
+    TCase *tc = tcase_create("events");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_checked_fixture(tc, slack_test_setup, slack_test_teardown);
+    tcase_add_test(tc, a_mention_is_delivered_without_the_bot_markup);
+    tcase_add_test(tc, an_unclosed_bot_mention_is_read_to_the_end_only);
+    tcase_add_test(tc, fields_of_the_wrong_type_are_skipped);
+    tcase_add_test(tc, a_reaction_name_maps_to_unicode);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
