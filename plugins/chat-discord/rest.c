@@ -160,10 +160,14 @@ discord_rest_done(void *arg, const struct ab_http_response *resp)
         if (resp->status == 429) {
             const cJSON *ra = cJSON_GetObjectItemCaseSensitive(body, "retry_after");
             const cJSON *gl = cJSON_GetObjectItemCaseSensitive(body, "global");
-            /* The body's float is the precise wait; Retry-After is whole seconds. */
-            retry_after_ms = cJSON_IsNumber(ra) && ra->valuedouble > 0
-                                 ? (uint64_t)(ra->valuedouble * 1000.0 + 0.999)
-                                 : resp->retry_after_ms;
+            /* The body's float is the precise wait; Retry-After is whole seconds. A wait
+             * no longer than a day is believed; NaN, inf or 1e300 fall back to it. */
+            retry_after_ms = resp->retry_after_ms;
+            if (cJSON_IsNumber(ra) && ra->valuedouble > 0 &&
+                ab_double_to_u64(ra->valuedouble * 1000.0 + 0.999, 1, DISCORD_RETRY_MAX_MS,
+                                 &retry_after_ms) < 0)
+                c->svc->log(c->host, AB_LOG_WARN, "%s %s: retry_after %g s is out of range",
+                            q->method, q->url, ra->valuedouble);
             if (retry_after_ms == 0)
                 retry_after_ms = 1000;
             if (resp->ratelimit_global || cJSON_IsTrue(gl)) {

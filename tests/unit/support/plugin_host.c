@@ -60,8 +60,8 @@ ph_log(struct ab_host *host, enum ab_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    free(h->last_log);
-    h->last_log = strdup(line);
+    free(h->logs[h->logged % PLUGIN_HOST_KEEP]);
+    h->logs[h->logged % PLUGIN_HOST_KEEP] = strdup(line);
     h->logged++;
     if (getenv("PLUGIN_HOST_LOG"))
         fprintf(stderr, "plugin: %s\n", line);
@@ -538,6 +538,15 @@ plugin_host_ws(struct plugin_host *h)
     return NULL;
 }
 
+bool
+plugin_host_log_has(const struct plugin_host *h, const char *needle)
+{
+    for (size_t i = 0; i < PLUGIN_HOST_KEEP; i++)
+        if (h->logs[i] && strstr(h->logs[i], needle))
+            return true;
+    return false;
+}
+
 void
 plugin_host_ws_open(struct ab_ws *ws)
 {
@@ -596,7 +605,8 @@ plugin_host_free(struct plugin_host *h)
     }
     free(h->last_frame);
     free(h->last_url);
-    free(h->last_log);
+    for (size_t i = 0; i < PLUGIN_HOST_KEEP; i++)
+        free(h->logs[i]);
     free(h->state_key);
     free(h->state_value);
 }

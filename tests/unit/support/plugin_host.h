@@ -67,9 +67,9 @@ struct plugin_host {
     bool connected;
     struct plugin_host_inbound in[PLUGIN_HOST_KEEP];
     struct plugin_host_reaction re[PLUGIN_HOST_KEEP];
-    char *last_frame; /* owned: the last ws_send payload */
-    char *last_url;   /* owned: the last HTTP request URL */
-    char *last_log;   /* owned */
+    char *last_frame;             /* owned: the last ws_send payload */
+    char *last_url;               /* owned: the last HTTP request URL */
+    char *logs[PLUGIN_HOST_KEEP]; /* owned: the last log lines, a ring */
 };
 
 /* The handle to pass as the plugin's host. */
@@ -85,6 +85,8 @@ void plugin_host_run(struct plugin_host *h, uint64_t advance_ms, int rounds);
 struct ab_ws *plugin_host_ws(struct plugin_host *h);
 /* Hand @data (@len bytes, copied and NUL-terminated) to the socket's on_message. */
 void plugin_host_ws_message(struct ab_ws *ws, const char *data, size_t len);
+/* Whether one of the last log lines contains @needle. */
+bool plugin_host_log_has(const struct plugin_host *h, const char *needle);
 /* Mark the socket open (on_open). */
 void plugin_host_ws_open(struct ab_ws *ws);
 
