@@ -1,0 +1,68 @@
+/* libFuzzer target: Slack Socket Mode envelopes through the real chat-slack code
+ * (socket.c envelope handling and acks, events.c: app_mention, message, reactions,
+ * mention markup, redelivery). The plugin signs in and connects against the fake
+ * plugin host, Slack says hello, then each line of the input is one WebSocket message;
+ * due timers and Web API answers run between them. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_lines.h"
+#include "plugin_host.h"
+
+extern const struct ab_plugin_desc ab_plugin;
+
+static const char *const slack_fuzz_config[] = {
+    "bot_token", "xoxb-fuzz", "app_token", "xapp-fuzz", "api_base", "http://127.0.0.1:9/api", NULL,
+};
+
+/* auth.test and apps.connections.open succeed; every other call says ok. */
+static bool
+slack_fuzz_respond(void *arg, const char *method, const char *url, const char *body, long *status,
+                   const char **resp, const char *const **headers)
+{
+    (void)arg, (void)method, (void)body, (void)headers;
+    *status = 200;
+    if (strstr(url, "/auth.test"))
+        *resp = "{\"ok\":true,\"user_id\":\"U0BOT\",\"bot_id\":\"B0BOT\"}";
+    else if (strstr(url, "/apps.connections.open"))
+        *resp = "{\"ok\":true,\"url\":\"wss://127.0.0.1:9/link\"}";
+    else
+        *resp = "{\"ok\":true}";
+    return true;
+}
+
+/* One message to the newest socket, then run what is due (replacements say hello). */
+static void
+slack_fuzz_frame(void *arg, const char *line, size_t len)
+{
+    static const char hello[] = "{\"type\":\"hello\",\"num_connections\":1}";
+    struct plugin_host *h = arg;
+    struct ab_ws *ws = plugin_host_ws(h);
+
+    if (ws)
+        plugin_host_ws_message(ws, line, len);
+    plugin_host_run(h, 250, 16);
+    if ((ws = plugin_host_ws(h)) && !ws->is_open) {
+        plugin_host_ws_open(ws);
+        plugin_host_ws_message(ws, hello, sizeof(hello) - 1);
+    }
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct plugin_host h;
+    struct ab_chat *chat = NULL;
+
+    plugin_host_init(&h, slack_fuzz_config);
+    h.respond = slack_fuzz_respond;
+    if (ab_plugin.chat->open(plugin_host_handle(&h), &h.svc, &chat) < 0 ||
+        ab_plugin.chat->start(chat) < 0)
+        abort();
+    slack_fuzz_frame(&h, "", 0); /* sign in, connect, hello */
+    fuzz_lines((const char *)data, size, slack_fuzz_frame, &h);
+    ab_plugin.chat->close(chat);
+    plugin_host_free(&h);
+    return 0;
+}
