@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "plugin_host.h"
+#include "suite_run.h"
 
 extern const struct ab_plugin_desc ab_plugin;
 
@@ -167,10 +168,7 @@ END_TEST
 int
 main(void)
 {
-    Suite *s = suite_create("discord-events");
-    TCase *tc = tcase_create("events");
-    SRunner *sr;
-    int failed;
+    TCase *tc = tcase_create("discord-events");
 
     tcase_add_checked_fixture(tc, discord_test_setup, discord_test_teardown);
     tcase_add_test(tc, a_message_create_in_a_dm_is_delivered);
@@ -178,10 +176,5 @@ main(void)
     tcase_add_test(tc, an_out_of_range_sequence_is_ignored);
     tcase_add_test(tc, an_out_of_range_heartbeat_interval_drops_the_connection);
     tcase_add_test(tc, a_429_with_an_absurd_retry_after_waits_the_default);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return suite_run_case("discord-events", tc);
 }

@@ -9,28 +9,9 @@
 
 #include "fuzz_lines.h"
 #include "plugin_host.h"
+#include "slack_inproc.h"
 
 extern const struct ab_plugin_desc ab_plugin;
-
-static const char *const slack_fuzz_config[] = {
-    "bot_token", "xoxb-fuzz", "app_token", "xapp-fuzz", "api_base", "http://127.0.0.1:9/api", NULL,
-};
-
-/* auth.test and apps.connections.open succeed; every other call says ok. */
-static bool
-slack_fuzz_respond(void *arg, const char *method, const char *url, const char *body, long *status,
-                   const char **resp, const char *const **headers)
-{
-    (void)arg, (void)method, (void)body, (void)headers;
-    *status = 200;
-    if (strstr(url, "/auth.test"))
-        *resp = "{\"ok\":true,\"user_id\":\"U0BOT\",\"bot_id\":\"B0BOT\"}";
-    else if (strstr(url, "/apps.connections.open"))
-        *resp = "{\"ok\":true,\"url\":\"wss://127.0.0.1:9/link\"}";
-    else
-        *resp = "{\"ok\":true}";
-    return true;
-}
 
 /* One message to the newest socket, then run what is due (replacements say hello). */
 static void
@@ -55,8 +36,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct plugin_host h;
     struct ab_chat *chat = NULL;
 
-    plugin_host_init(&h, slack_fuzz_config);
-    h.respond = slack_fuzz_respond;
+    plugin_host_init(&h, slack_inproc_config);
+    h.respond = slack_inproc_respond;
     if (ab_plugin.chat->open(plugin_host_handle(&h), &h.svc, &chat) < 0 ||
         ab_plugin.chat->start(chat) < 0)
         abort();

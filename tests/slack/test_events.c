@@ -7,28 +7,10 @@
 #include <string.h>
 
 #include "plugin_host.h"
+#include "slack_inproc.h"
+#include "suite_run.h"
 
 extern const struct ab_plugin_desc ab_plugin;
-
-static const char *const slack_test_config[] = {
-    "bot_token", "xoxb-test", "app_token", "xapp-test", "api_base", "http://127.0.0.1:9/api", NULL,
-};
-
-/* auth.test and apps.connections.open succeed; everything else says ok. */
-static bool
-slack_test_respond(void *arg, const char *method, const char *url, const char *body, long *status,
-                   const char **resp, const char *const **headers)
-{
-    (void)arg, (void)method, (void)body, (void)headers;
-    *status = 200;
-    if (strstr(url, "/auth.test"))
-        *resp = "{\"ok\":true,\"user_id\":\"U0BOT\",\"bot_id\":\"B0BOT\"}";
-    else if (strstr(url, "/apps.connections.open"))
-        *resp = "{\"ok\":true,\"url\":\"wss://127.0.0.1:9/link\"}";
-    else
-        *resp = "{\"ok\":true,\"channel\":\"C1\",\"ts\":\"1.2\"}";
-    return true;
-}
 
 static struct plugin_host host;
 static struct ab_chat *chat;
@@ -45,8 +27,8 @@ slack_test_frame(const char *text)
 static void
 slack_test_setup(void)
 {
-    plugin_host_init(&host, slack_test_config);
-    host.respond = slack_test_respond;
+    plugin_host_init(&host, slack_inproc_config);
+    host.respond = slack_inproc_respond;
     ck_assert_int_eq(ab_plugin.chat->open(plugin_host_handle(&host), &host.svc, &chat), 0);
     ck_assert_int_eq(ab_plugin.chat->start(chat), 0);
     plugin_host_run(&host, 0, 16);
@@ -137,20 +119,12 @@ END_TEST
 int
 main(void)
 {
-    Suite *s = suite_create("slack-events");
-    TCase *tc = tcase_create("events");
-    SRunner *sr;
-    int failed;
+    TCase *tc = tcase_create("slack-events");
 
     tcase_add_checked_fixture(tc, slack_test_setup, slack_test_teardown);
     tcase_add_test(tc, a_mention_is_delivered_without_the_bot_markup);
     tcase_add_test(tc, an_unclosed_bot_mention_is_read_to_the_end_only);
     tcase_add_test(tc, fields_of_the_wrong_type_are_skipped);
     tcase_add_test(tc, a_reaction_name_maps_to_unicode);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return suite_run_case("slack-events", tc);
 }

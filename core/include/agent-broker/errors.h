@@ -17,7 +17,7 @@ enum ab_err {
     AB_ETIMEDOUT = -ETIMEDOUT,
     AB_ECANCELED = -ECANCELED,
     AB_ENOTSUP = -ENOTSUP,
-    AB_ERANGE = -ERANGE, /* a number outside the range it must fit */
+    AB_ERANGE = -ERANGE,   /* a number outside the range it must fit */
     AB_EABI = -5001,       /* plugin built for an incompatible ABI */
     AB_ENOTPLUGIN = -5002, /* file is not an agent-broker plugin */
     AB_EMISSINGOP = -5003, /* a mandatory op is NULL */

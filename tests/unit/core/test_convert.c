@@ -7,6 +7,8 @@
 
 #include <agent-broker/plugin.h>
 
+#include "suite_run.h"
+
 struct i64_row {
     double v;
     int64_t lo, hi;
@@ -124,19 +126,9 @@ END_TEST
 int
 main(void)
 {
-    Suite *s = suite_create("convert");
-    TCase *tc = tcase_create("convert");
-    SRunner *sr;
-    int failed;
+    const TTest *tests[] = {doubles_to_i64_are_range_checked, nan_and_infinities_are_rejected,
+                            doubles_to_u64_are_range_checked, strings_to_i64_are_whole_and_in_range,
+                            NULL};
 
-    tcase_add_test(tc, doubles_to_i64_are_range_checked);
-    tcase_add_test(tc, nan_and_infinities_are_rejected);
-    tcase_add_test(tc, doubles_to_u64_are_range_checked);
-    tcase_add_test(tc, strings_to_i64_are_whole_and_in_range);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return suite_run("convert", tests);
 }

@@ -164,23 +164,39 @@ ph_timer_stop(struct ab_timer *timer)
     free(t);
 }
 
+/* Free the strings of a kept delivery. */
+static void
+ph_inbound_clear(struct plugin_host_inbound *in)
+{
+    char **fields[] = {&in->conversation, &in->channel_id, &in->parent_id,   &in->message_id,
+                       &in->event_id,     &in->sender_id,  &in->sender_name, &in->display_name,
+                       &in->text,         &in->clean_text, &in->thread_id};
+
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        free(*fields[i]);
+        *fields[i] = NULL;
+    }
+}
+
+/* Free the strings of a kept reaction. */
+static void
+ph_reaction_clear(struct plugin_host_reaction *r)
+{
+    char **fields[] = {&r->channel_id, &r->message_id, &r->conversation, &r->user_id, &r->emoji};
+
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        free(*fields[i]);
+        *fields[i] = NULL;
+    }
+}
+
 static int
 ph_deliver(struct ab_host *host, const struct ab_inbound *m)
 {
     struct plugin_host *h = ph_of(host);
     struct plugin_host_inbound *in = &h->in[h->delivered % PLUGIN_HOST_KEEP];
 
-    free(in->conversation);
-    free(in->channel_id);
-    free(in->parent_id);
-    free(in->message_id);
-    free(in->event_id);
-    free(in->sender_id);
-    free(in->sender_name);
-    free(in->display_name);
-    free(in->text);
-    free(in->clean_text);
-    free(in->thread_id);
+    ph_inbound_clear(in);
     *in = (struct plugin_host_inbound){
         .conversation = ph_dup(m->conversation),
         .channel_id = ph_dup(m->channel_id),
@@ -214,11 +230,7 @@ ph_deliver_reaction(struct ab_host *host, const struct ab_reaction_event *ev)
     struct plugin_host *h = ph_of(host);
     struct plugin_host_reaction *r = &h->re[h->reacted % PLUGIN_HOST_KEEP];
 
-    free(r->channel_id);
-    free(r->message_id);
-    free(r->conversation);
-    free(r->user_id);
-    free(r->emoji);
+    ph_reaction_clear(r);
     *r = (struct plugin_host_reaction){
         .channel_id = ph_dup(ev->msg.channel_id),
         .message_id = ph_dup(ev->msg.message_id),
@@ -584,24 +596,8 @@ plugin_host_free(struct plugin_host *h)
         free(ws);
     }
     for (size_t i = 0; i < PLUGIN_HOST_KEEP; i++) {
-        struct plugin_host_inbound *in = &h->in[i];
-        struct plugin_host_reaction *r = &h->re[i];
-        free(in->conversation);
-        free(in->channel_id);
-        free(in->parent_id);
-        free(in->message_id);
-        free(in->event_id);
-        free(in->sender_id);
-        free(in->sender_name);
-        free(in->display_name);
-        free(in->text);
-        free(in->clean_text);
-        free(in->thread_id);
-        free(r->channel_id);
-        free(r->message_id);
-        free(r->conversation);
-        free(r->user_id);
-        free(r->emoji);
+        ph_inbound_clear(&h->in[i]);
+        ph_reaction_clear(&h->re[i]);
     }
     free(h->last_frame);
     free(h->last_url);
