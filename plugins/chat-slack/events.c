@@ -9,6 +9,7 @@
 #include "slack.h"
 
 #define EVENTS_KEY_MAX 256
+#define EVENTS_ID_MAX 128 /* Slack's are "Ev" + ~10 characters; the ring keeps 256 */
 
 /* A string member of @obj, or NULL. */
 static const char *
@@ -213,6 +214,11 @@ events_handle(struct ab_chat *s, const cJSON *payload)
 
     if (!type) {
         s->svc->log(s->host, AB_LOG_WARN, "events_api envelope without an event");
+        return;
+    }
+    if (event_id && strlen(event_id) > EVENTS_ID_MAX) {
+        s->svc->log(s->host, AB_LOG_WARN, "event with a %zu-byte event_id ignored",
+                    strlen(event_id));
         return;
     }
     if (event_id && !events_first_time(s, event_id)) {

@@ -2,7 +2,9 @@
  * op handling, events.c dispatch parsing, the channel cache, mention handling, REST
  * lookups answered by the fake host). The plugin is opened against the fake plugin host,
  * connected (Hello, READY, ACK), then each line of the input is one gateway frame; due
- * timers and HTTP answers run between frames. A hostile gateway must never crash us. */
+ * timers and HTTP answers run between frames; "HTTP <status> <body>" lines answer the
+ * next REST call (a send, edit, reaction and thread are started first, so the answers
+ * reach outbound.c). A hostile gateway or API must never crash us. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +69,8 @@ discord_fuzz_frame(void *arg, const char *line, size_t len)
     struct plugin_host *h = arg;
     struct ab_ws *ws = plugin_host_ws(h);
 
+    if (fuzz_http_line(h, line, len))
+        return;
     if (ws)
         plugin_host_ws_message(ws, line, len);
     plugin_host_run(h, 250, 16);
@@ -96,6 +100,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < sizeof(hello) / sizeof(hello[0]); i++)
             plugin_host_ws_message(ws, hello[i], strlen(hello[i]));
     }
+    fuzz_outbound(&ab_plugin, chat, "1200000000000000001", "1300000000000000001");
     fuzz_lines((const char *)data, size, discord_fuzz_frame, &h);
     ab_plugin.chat->close(chat);
     plugin_host_free(&h);

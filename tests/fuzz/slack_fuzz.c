@@ -2,7 +2,8 @@
  * (socket.c envelope handling and acks, events.c: app_mention, message, reactions,
  * mention markup, redelivery). The plugin signs in and connects against the fake
  * plugin host, Slack says hello, then each line of the input is one WebSocket message;
- * due timers and Web API answers run between them. */
+ * due timers and Web API answers run between them; "HTTP <status> <body>" lines answer
+ * the next Web API call (a post, update, reaction and thread are started first). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@ slack_fuzz_frame(void *arg, const char *line, size_t len)
     struct plugin_host *h = arg;
     struct ab_ws *ws = plugin_host_ws(h);
 
+    if (fuzz_http_line(h, line, len))
+        return;
     if (ws)
         plugin_host_ws_message(ws, line, len);
     plugin_host_run(h, 250, 16);
@@ -42,6 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ab_plugin.chat->start(chat) < 0)
         abort();
     slack_fuzz_frame(&h, "", 0); /* sign in, connect, hello */
+    fuzz_outbound(&ab_plugin, chat, "C111", "1610241741.000200");
     fuzz_lines((const char *)data, size, slack_fuzz_frame, &h);
     ab_plugin.chat->close(chat);
     plugin_host_free(&h);

@@ -105,6 +105,20 @@ START_TEST(fields_of_the_wrong_type_are_skipped)
 }
 END_TEST
 
+/* An event id is remembered against redelivery: one of megabytes would pin them. */
+START_TEST(an_oversized_event_id_is_refused)
+{
+    char id[200];
+
+    memset(id, 'E', sizeof(id) - 1);
+    id[sizeof(id) - 1] = '\0';
+    slack_test_event(id, "{\"type\":\"app_mention\",\"channel\":\"C1\",\"user\":\"U1\","
+                         "\"ts\":\"1.9\",\"text\":\"hi\"}");
+    ck_assert_uint_eq(host.delivered, 0);
+    ck_assert(plugin_host_log_has(&host, "199-byte event_id ignored"));
+}
+END_TEST
+
 START_TEST(a_reaction_name_maps_to_unicode)
 {
     slack_test_event("Ev9", "{\"type\":\"reaction_added\",\"user\":\"U1\",\"reaction\":"
@@ -125,6 +139,7 @@ main(void)
     tcase_add_test(tc, a_mention_is_delivered_without_the_bot_markup);
     tcase_add_test(tc, an_unclosed_bot_mention_is_read_to_the_end_only);
     tcase_add_test(tc, fields_of_the_wrong_type_are_skipped);
+    tcase_add_test(tc, an_oversized_event_id_is_refused);
     tcase_add_test(tc, a_reaction_name_maps_to_unicode);
     return suite_run_case("slack-events", tc);
 }

@@ -471,10 +471,15 @@ ph_answer_one(struct plugin_host *h)
     size_t nh = 0;
     long status = 0;
 
-    if (!r || !h->respond ||
-        !h->respond(h->respond_arg, r->method, r->url, r->body, &status, &body, &hdrs))
+    if (r && h->queued_status) {
+        status = h->queued_status;
+        body = h->queued_body;
+        h->queued_status = 0;
+    } else if (!r || !h->respond ||
+               !h->respond(h->respond_arg, r->method, r->url, r->body, &status, &body, &hdrs)) {
         return false;
-    for (; hdrs && hdrs[2 * nh] && hdrs[2 * nh + 1] && nh < 16; nh++)
+    }
+    for (; hdrs && nh < 16 && hdrs[2 * nh] && hdrs[2 * nh + 1]; nh++)
         headers[nh] = (struct ab_http_header){hdrs[2 * nh], hdrs[2 * nh + 1]};
     struct ab_http_response resp = {
         .size = sizeof(resp),
@@ -492,6 +497,10 @@ ph_answer_one(struct plugin_host *h)
     void *arg = r->arg;
     ph_http_free(r); /* the handle is done before the callback, as the real host */
     cb(arg, &resp);
+    if (body && body == h->queued_body && !h->queued_status) {
+        free(h->queued_body);
+        h->queued_body = NULL;
+    }
     return true;
 }
 
@@ -550,6 +559,14 @@ plugin_host_ws(struct plugin_host *h)
     return NULL;
 }
 
+void
+plugin_host_queue_response(struct plugin_host *h, long status, const char *body, size_t len)
+{
+    free(h->queued_body);
+    h->queued_body = strndup(body, len);
+    h->queued_status = h->queued_body ? status : 0;
+}
+
 bool
 plugin_host_log_has(const struct plugin_host *h, const char *needle)
 {
@@ -599,6 +616,7 @@ plugin_host_free(struct plugin_host *h)
         ph_inbound_clear(&h->in[i]);
         ph_reaction_clear(&h->re[i]);
     }
+    free(h->queued_body);
     free(h->last_frame);
     free(h->last_url);
     for (size_t i = 0; i < PLUGIN_HOST_KEEP; i++)

@@ -67,6 +67,8 @@ struct plugin_host {
     bool connected;
     struct plugin_host_inbound in[PLUGIN_HOST_KEEP];
     struct plugin_host_reaction re[PLUGIN_HOST_KEEP];
+    char *queued_body;            /* owned: plugin_host_queue_response()'s body, or NULL */
+    long queued_status;           /* its status; 0 = nothing queued */
     char *last_frame;             /* owned: the last ws_send payload */
     char *last_url;               /* owned: the last HTTP request URL */
     char *logs[PLUGIN_HOST_KEEP]; /* owned: the last log lines, a ring */
@@ -85,6 +87,9 @@ void plugin_host_run(struct plugin_host *h, uint64_t advance_ms, int rounds);
 struct ab_ws *plugin_host_ws(struct plugin_host *h);
 /* Hand @data (@len bytes, copied and NUL-terminated) to the socket's on_message. */
 void plugin_host_ws_message(struct ab_ws *ws, const char *data, size_t len);
+/* Answer the next HTTP request with @status and @body (@len bytes, copied) instead of
+ * asking the responder. */
+void plugin_host_queue_response(struct plugin_host *h, long status, const char *body, size_t len);
 /* Whether one of the last log lines contains @needle. */
 bool plugin_host_log_has(const struct plugin_host *h, const char *needle);
 /* Mark the socket open (on_open). */
