@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <agent-broker/convert.h>
 #include <agent-broker/errors.h>
 
 #include "acp/acp_client.h"
@@ -829,7 +830,7 @@ pool_restore(struct pool *pool, const cJSON *doc)
     const cJSON *e, *sid, *used;
     struct pool_session *s;
     uv_timeval64_t tv;
-    int64_t wall;
+    int64_t wall, at;
 
     if (uv_gettimeofday(&tv) < 0)
         return;
