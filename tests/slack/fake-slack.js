@@ -13,6 +13,8 @@
 //   POST /_test/redeliver {envelope_id}         send it again, retry_attempt+1
 //   POST /_test/ratelimit {method, retry_after, count}   429s for that method
 //   POST /_test/open_error {error, count}       apps.connections.open fails
+//   POST /_test/http_error {method?, status, count, after?}   the next count calls of
+//         method (any when absent) answer HTTP status (5xx); after: carried out first
 //   POST /_test/disconnect {reason}             on the newest live socket
 //   POST /_test/fault {mode: abrupt|halfopen|nofin}   on the newest live socket
 //   GET  /_test/state     requests, frames, connections, envelopes, messages, dropped
@@ -65,6 +67,7 @@ const tickets = new Set();
 const messages = new Map(); // `${channel}/${ts}` → message
 const rateLimits = new Map(); // method → {retryAfter, count}
 let openError = null; // {error, count}
+const httpErrors = []; // {method, status, count, after}: scripted server errors
 let tsCounter = 0;
 let eventCounter = 0;
 
@@ -291,6 +294,17 @@ function webApi(req, res, method, body, query) {
     } else if (rec.token !== 'bot') {
         return fail('not_allowed_token_type');
     }
+    const broken = httpErrors.find((h) => h.count > 0 && (!h.method || h.method === method));
+    if (broken)
+        broken.count -= 1;
+    const serverError = () => {
+        rec.fault = broken.after ? 'after' : 'before';
+        rec.status = broken.status;
+        res.writeHead(broken.status, { 'Content-Type': 'text/html' });
+        res.end('<html><body>upstream connect error</body></html>');
+    };
+    if (broken && !broken.after)
+        return serverError();
     const limit = rateLimits.get(method);
     if (limit && limit.count !== 0) {
         limit.count -= 1;
@@ -309,7 +323,10 @@ function webApi(req, res, method, body, query) {
     if (!fn)
         return fail('unknown_method');
     try {
-        reply(res, 200, { ok: true, ...fn(args) });
+        const out = fn(args);
+        if (broken)
+            return serverError();
+        reply(res, 200, { ok: true, ...out });
     } catch (e) {
         if (!e || !e.error)
             throw e;
@@ -365,6 +382,10 @@ function control(req, res, name, body) {
     }
     case 'ratelimit':
         rateLimits.set(a.method, { retryAfter: a.retry_after || 1, count: a.count === undefined ? 1 : a.count });
+        return reply(res, 200, { ok: true });
+    case 'http_error':
+        httpErrors.push({ method: a.method || null, status: a.status || 503,
+            count: a.count === undefined ? 1 : a.count, after: !!a.after });
         return reply(res, 200, { ok: true });
     case 'open_error':
         openError = { error: a.error || 'invalid_auth', count: a.count === undefined ? -1 : a.count };
