@@ -628,11 +628,15 @@ function control(req, res, raw) {
         return send(res, 400, { error: 'bad json' });
     }
     switch (`${req.method} ${url.pathname}`) {
+    case 'GET /_test/messages': // the messages alone (cheap to poll for hours)
     case 'GET /_test/state': {
         const msgs = [...messages.values()].map(m => ({ id: m.id, channel_id: m.channel_id,
             author_id: m.author.id, content: m.content, thread: m.thread ? m.thread.id : null,
             reactions: m._reactions || {}, edits: m._edits || 0, nonce: m.nonce,
             allowed_mentions: m._allowed_mentions }));
+        if (url.pathname === '/_test/messages')
+            return send(res, 200, { counts, messages: msgs,
+                connected: !!(activeSession && activeSession.conn && activeSession.conn.ready) });
         return send(res, 200, { counts, requests, frames, messages: msgs,
             channels: [...channels.values()], seq: activeSession ? activeSession.seq : 0,
             session: activeSession ? activeSession.id : null,

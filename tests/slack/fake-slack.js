@@ -18,6 +18,7 @@
 //   POST /_test/disconnect {reason}             on the newest live socket
 //   POST /_test/fault {mode: abrupt|halfopen|nofin}   on the newest live socket
 //   GET  /_test/state     requests, frames, connections, envelopes, messages, dropped
+//   GET  /_test/messages  messages, dropped, live socket count (cheap to poll)
 // Everything listens on 127.0.0.1 only; the process exits after --max-runtime-s.
 'use strict';
 
@@ -360,6 +361,9 @@ function control(req, res, name, body) {
                 event_id: e.payload.event_id, type: e.payload.event.type, conn: e.conn })),
             messages: [...messages.values()],
         });
+    case 'messages': // the messages alone (cheap to poll for hours)
+        return reply(res, 200, { ok: true, messages: [...messages.values()], dropped,
+            live: liveConns().length, requests: requests.length });
     case 'message':
         if (!a.channel || !a.user || typeof a.text !== 'string')
             return reply(res, 400, { ok: false, error: 'need channel, user, text' });
