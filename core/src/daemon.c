@@ -2,6 +2,7 @@
  * engine, the chat plugins and the health server on one loop; stop on signals. */
 #include "daemon.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -14,12 +15,14 @@
 #include "agent/preset.h"
 #include "cli.h"
 #include "config/config.h"
+#include "config/secret_env.h"
 #include "conv/engine.h"
 #include "health/health_server.h"
 #include "health/metrics.h"
 #include "host/host.h"
 #include "log.h"
 #include "plugin/loader.h"
+#include "state/state_dir.h"
 #include "state/state_file.h"
 
 /* Everything the daemon owns, torn down in reverse. */
@@ -456,6 +459,34 @@ daemon_on_stop_signal(uv_signal_t *s, int signum)
     daemon_stop(d, CLI_EXIT_OK);
 }
 
+/* Register every secret for redaction and wipe the environment variables that carried
+ * them: the config's tokens and the agent's credential-named inherit_env values (the
+ * agent still gets those: agent_env reads the kept copies). */
+static void
+daemon_hide_secrets(struct daemon *d)
+{
+    const struct strlist *inherit = &d->agent.inherit_env;
+
+    for (size_t i = 0; i < inherit->count; i++) {
+        const char *name = inherit->items[i];
+        const char *val = secret_env_get(name);
+        if (!val || !secret_env_name_is_secret(name, strlen(name)))
+            continue;
+        log_add_secret(val);
+        if (secret_env_take(name) == AB_ENOMEM)
+            log_warn("core", "out of memory: %s stays in the environment", name);
+    }
+    for (size_t i = 0; i < d->cfg.secrets.count; i++)
+        log_add_secret(d->cfg.secrets.items[i]);
+    if (secret_env_in_file(d->cfg.path, d->cfg.secrets.items, d->cfg.secrets.count) > 0)
+        log_warn("core",
+                 "%s holds a token in clear text: the agent's commands run as this user and "
+                 "can read it — export the token and write \"${NAME}\" in the file",
+                 d->cfg.path);
+    if (secret_env_take_values(d->cfg.secrets.items, d->cfg.secrets.count) < 0)
+        log_warn("core", "out of memory: a token stays in the environment");
+}
+
 /* SIGHUP: reload allowlists, reactions and timing without dropping connections. */
 static void
 daemon_on_reload(uv_signal_t *s, int signum)
@@ -484,8 +515,6 @@ daemon_on_reload(uv_signal_t *s, int signum)
         daemon_policy_config(config_chat(&fresh, d->chats[i].name), &pc);
         policy_set_config(d->chats[i].policy, &pc);
     }
-    for (size_t i = 0; i < fresh.secrets.count; i++)
-        log_add_secret(fresh.secrets.items[i]);
     /* The old config stays alive until exit: plugins hold pointers into its tree and
      * reactions in progress into its emoji strings. */
     {
@@ -499,6 +528,7 @@ daemon_on_reload(uv_signal_t *s, int signum)
         d->retired[d->nretired++] = d->cfg;
         d->cfg = fresh;
     }
+    daemon_hide_secrets(d);
     daemon_engine_config(d, &ec);
     engine_set_config(d->engine, &ec);
     if (log_level_parse(d->cfg.log_level, &level) == 0)
@@ -529,6 +559,33 @@ daemon_load_config(struct daemon *d, const char *path)
     if (rc < 0)
         return CLI_EXIT_USAGE;
     return -1;
+}
+
+/* Create the state dir 0700; refuse one that others may write (it says which sessions
+ * to resume and where); warn when the agent works above it. Returns 0 or AB_EINVAL. */
+static int
+daemon_state_dir(struct daemon *d)
+{
+    const char *dir = d->cfg.state_dir;
+    char why[PATH_MAX + 256];
+    int rc;
+
+    if ((rc = state_dir_ensure(dir)) < 0) {
+        log_warn("core", "cannot create the state dir %s: %s; sessions will not survive a restart",
+                 dir, strerror(-rc));
+        return 0;
+    }
+    if (state_dir_check(dir, why, sizeof(why)) < 0) {
+        log_error("core", "%s", why);
+        return AB_EINVAL;
+    }
+    if (state_dir_exposed(dir, d->agent.cwd))
+        log_warn("core",
+                 "state dir %s is inside the agent's working directory %s: the agent's tools "
+                 "see it and may commit it — set [state] dir outside it (or [agent] "
+                 "working_dir to the project)",
+                 dir, d->agent.cwd);
+    return 0;
 }
 
 /* Set up everything, run the loop, tear down. */
@@ -588,15 +645,17 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
         exit_code = CLI_EXIT_USAGE;
         goto out_agent;
     }
+    daemon_hide_secrets(d);
     if (!d->agent.resolved)
         log_error("core",
                   "agent command \"%s\" was not found on PATH; turns will fail until it "
                   "is installed%s%s",
                   d->agent.command, d->agent.auth_hint ? " — then log in: " : "",
                   d->agent.auth_hint ? d->agent.auth_hint : "");
-    if (d->cfg.state_dir && (rc = state_dir_ensure(d->cfg.state_dir)) < 0)
-        log_warn("core", "cannot create the state dir %s: %s; sessions will not survive a restart",
-                 d->cfg.state_dir, strerror(-rc));
+    if (d->cfg.state_dir && daemon_state_dir(d) < 0) {
+        exit_code = CLI_EXIT_USAGE;
+        goto out_agent;
+    }
     daemon_launch(d);
     pc = (struct pool_config){
         .max_sessions = (uint32_t)d->cfg.max_sessions,
@@ -693,5 +752,6 @@ out_config:
     free(d->retired);
     free(d);
     log_clear_secrets();
+    secret_env_clear();
     return exit_code;
 }

@@ -121,7 +121,8 @@ chat_op_finished(void *arg, int status)
     chat_op_free(op);
 }
 
-/* Allocate an operation with copies of the given strings. */
+/* Allocate an operation with copies of the given strings. Every text posted to chat
+ * passes here and leaves with the log's redaction: no token reaches a channel. */
 static struct chat_op *
 chat_op_new(struct chat_instance *ci, enum chat_op_kind kind, const char *channel,
             const char *thread_id, const char *message_id, const char *text, const char *emoji)
@@ -135,7 +136,7 @@ chat_op_new(struct chat_instance *ci, enum chat_op_kind kind, const char *channe
     if ((channel && !(op->channel = strdup(channel))) ||
         (thread_id && !(op->thread_id = strdup(thread_id))) ||
         (message_id && !(op->message_id = strdup(message_id))) ||
-        (text && !(op->text = strdup(text))) || (emoji && !(op->emoji = strdup(emoji)))) {
+        (text && !(op->text = log_redact_dup(text))) || (emoji && !(op->emoji = strdup(emoji)))) {
         chat_op_free(op);
         return NULL;
     }

@@ -112,7 +112,7 @@ static char *
 turn_final_text(struct turn *t)
 {
     const char *body = render_text(t->render);
-    char *out;
+    char *out, *redacted;
 
     if (!body)
         return NULL;
@@ -121,7 +121,10 @@ turn_final_text(struct turn *t)
     if (asprintf(&out, "%s%s%s", body, *body && t->outcome_line ? "\n\n" : "",
                  t->outcome_line ? t->outcome_line : "") < 0)
         return NULL;
-    return out;
+    /* Redact before the split: a token across a chunk boundary would leave halves. */
+    redacted = log_redact_dup(out);
+    free(out);
+    return redacted;
 }
 
 /* Split the reply at the platform's limit: the first chunk replaces the live message,
@@ -210,6 +213,14 @@ turn_flush(void *arg, uint64_t generation, bool is_final)
     if (!*live) {
         free(live);
         live = strdup(TURN_PLACEHOLDER);
+    } else {
+        /* whole secrets first, then the piece of one the tail's cut may have left */
+        char *clean = log_redact_dup(live);
+        if (clean) {
+            log_redact_cut_pieces(clean, 256);
+            free(live);
+            live = clean;
+        }
     }
     if (!t->live_id)
         rc = chat_send(ci, t->conv->reply_channel, t->conv->reply_thread, live ? live : "…",
@@ -455,10 +466,10 @@ turn_on_permission(void *arg, struct acp_permission *req)
     clock_timer_init(&a->timeout);
     a->next = t->asks;
     t->asks = a;
-    snprintf(text, sizeof(text),
-             "🔐 %s (%s)\nReact %s to allow once, %s to allow always, %s to reject.",
-             req->title ? req->title : "a tool", req->tool_kind ? req->tool_kind : "other",
-             ASK_ALLOW_ONCE, ASK_ALLOW_ALWAYS, ASK_REJECT);
+    log_format_redacted(
+        text, sizeof(text), "🔐 %s (%s)\nReact %s to allow once, %s to allow always, %s to reject.",
+        req->title ? req->title : "a tool", req->tool_kind ? req->tool_kind : "other",
+        ASK_ALLOW_ONCE, ASK_ALLOW_ALWAYS, ASK_REJECT);
     if (t->rx)
         reactions_progress(&t->rx->r);
     clock_timer_start(t->e->clock, &a->timeout, t->e->cfg.perm_timeout_ms, turn_ask_timeout, a);
@@ -597,10 +608,10 @@ turn_start(struct conversation *c)
                      "⚠️ All agent sessions are busy (pool exhausted); this "
                      "message was not answered — try again in a moment.");
         else
-            snprintf(line, sizeof(line), "⚠️ Failed to start agent: %s%s%s",
-                     turn_start_reason(pool_error(e->pool)),
-                     e->cfg.auth_hint ? "\nTo log in: " : "",
-                     e->cfg.auth_hint ? e->cfg.auth_hint : "");
+            log_format_redacted(line, sizeof(line), "⚠️ Failed to start agent: %s%s%s",
+                                turn_start_reason(pool_error(e->pool)),
+                                e->cfg.auth_hint ? "\nTo log in: " : "",
+                                e->cfg.auth_hint ? e->cfg.auth_hint : "");
         t->outcome_line = strdup(line);
         t->is_error = true;
         e->stats.turn_errors++;
