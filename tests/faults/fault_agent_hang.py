@@ -3,7 +3,7 @@
 Injected: the scripted agent (started with --ignore-term, so SIGTERM alone cannot stop
 it) gets the prompt "[[hang]]": it never answers, sends nothing and ignores
 session/cancel. A follow-up is queued behind it in the same Discord thread.
-[pool] watchdog_s = 2.
+[pool] watchdog_s = 3.
 
 Expected, as the user sees it in the thread: the watchdog sends session/cancel, then
 kills the agent's process group (TERM, then KILL after the grace); the hung turn ends
@@ -16,7 +16,7 @@ from fault_world import dw, e2e
 
 class AgentHang(dw.DiscordTest):
     agent_flags = ("--tick", "20", "--ignore-term")
-    extra = "\n[pool]\nwatchdog_s = 2\n"
+    extra = "\n[pool]\nwatchdog_s = 3\n"
 
     def test_watchdog_cancels_then_kills_and_the_queue_moves_on(self):
         f = self.fake
