@@ -682,6 +682,7 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
         .max_sessions = (uint32_t)d->cfg.max_sessions,
         .session_ttl_ms = (uint64_t)d->cfg.session_ttl_hours * 3600 * 1000,
         .sessions_per_process = (uint32_t)d->cfg.sessions_per_process,
+        .watchdog_ms = (uint64_t)d->cfg.watchdog_s * 1000,
         .state_dir = d->cfg.state_dir,
         .perm_mode = d->cfg.perm_mode == PERM_MODE_ASK    ? ACP_PERM_ASK
                      : d->cfg.perm_mode == PERM_MODE_DENY ? ACP_PERM_DENY

@@ -61,6 +61,7 @@ static const struct key_spec config_keys[] = {
     {"pool", "session_ttl_hours", KEY_INT, OFF(session_ttl_hours), 1, 24 * 365, NULL, NULL},
     {"pool", "sessions_per_process", KEY_INT, OFF(sessions_per_process), 1, 256, NULL, NULL},
     {"pool", "drain_timeout_s", KEY_INT, OFF(drain_timeout_s), 0, 3600, NULL, NULL},
+    {"pool", "watchdog_s", KEY_INT, OFF(watchdog_s), 1, 86400, NULL, NULL},
     {"permissions", "mode", KEY_ENUM, OFF(perm_mode), 0, 0, perm_names, NULL},
     {"permissions", "timeout_s", KEY_INT, OFF(perm_timeout_s), 1, 86400, NULL, NULL},
     {"reactions", "enabled", KEY_BOOL, OFF(reactions_enabled), 0, 0, NULL, NULL},
@@ -212,6 +213,7 @@ config_defaults(struct config *cfg)
     cfg->session_ttl_hours = 24;
     cfg->sessions_per_process = 1;
     cfg->drain_timeout_s = 30;
+    cfg->watchdog_s = 600;
     cfg->perm_mode = PERM_MODE_AUTO;
     cfg->perm_timeout_s = 300;
     cfg->reactions_enabled = true;

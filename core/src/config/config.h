@@ -71,6 +71,7 @@ struct config {
     struct strlist agent_inherit_env;
 
     int64_t max_sessions, session_ttl_hours, sessions_per_process, drain_timeout_s;
+    int64_t watchdog_s; /* no progress from a busy agent this long = cancel, then kill */
 
     enum perm_mode_cfg perm_mode;
     int64_t perm_timeout_s;

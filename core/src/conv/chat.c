@@ -333,6 +333,19 @@ chat_op_submit(struct chat_op *op, const char *bucket_kind, enum ratelimit_prior
     return rc;
 }
 
+/* A post's idempotency key, the same for every attempt and unique across restarts:
+ * wall-clock milliseconds and this instance's post counter (at most 25 characters, as
+ * Discord's nonce allows). */
+static void
+chat_nonce(struct chat_instance *ci, char *out, size_t cap)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(out, cap, "%lld%05u", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+             (unsigned)(ci->posts++ % 100000));
+}
+
 /* Queue a post of @text, or of what @text_now renders when it goes. */
 static int
 chat_send_op(struct chat_instance *ci, const char *channel, const char *thread_id, const char *text,
@@ -342,6 +355,7 @@ chat_send_op(struct chat_instance *ci, const char *channel, const char *thread_i
 
     if (!op)
         return AB_ENOMEM;
+    chat_nonce(ci, op->nonce, sizeof(op->nonce));
     op->text_now = text_now;
     op->sent = done;
     op->arg = arg;

@@ -25,6 +25,7 @@ struct chat_instance {
     bool can_edit, can_react, can_thread;
     bool is_started;
     uint64_t failed; /* outbound operations that could not be delivered */
+    uint32_t posts;  /* posts made: the counter part of their idempotency keys */
 };
 
 /* Completion of chat_send: @ref (lent) names the posted message on success. */
