@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include <agent-broker/plugin.h>
+#include <uv.h>
 
 #include "engine/ratelimit.h"
 #include "policy/policy.h"
@@ -18,9 +19,21 @@ struct chat_instance {
     struct ab_chat *chat;              /* owned by the plugin until ops->close */
     struct policy *policy;             /* owned */
     struct ratelimit *rl;              /* lent: the engine's scheduler */
+    uv_loop_t *loop;                   /* lent: the engine's loop (deferred completions) */
+    unsigned submitting;               /* inside a chat_* call: completions are deferred */
     bool can_edit, can_react, can_thread;
     bool is_started;
     uint64_t failed; /* outbound operations that could not be delivered */
+};
+
+struct chat_op;
+
+/* The completions still owed to one owner (a turn, a conversation). Embed it zeroed in
+ * the owner, pass it with every operation that has a callback, and call
+ * chat_owner_detach() before the owner is freed: an operation still queued or in the
+ * plugin then completes without calling anything. Fields are private. */
+struct chat_owner {
+    struct chat_op *ops; /* lent: the owner's outstanding operations */
 };
 
 /* Completion of chat_send: @ref (lent) names the posted message on success. */
@@ -29,24 +42,34 @@ typedef void (*chat_sent_fn)(void *arg, int status, const struct ab_msg_ref *ref
 typedef void (*chat_done_fn)(void *arg, int status);
 typedef void (*chat_thread_fn)(void *arg, int status, const char *thread_id);
 
-/* Post @text in @channel (under Slack @thread_id, may be NULL) with @prio. Strings
- * are copied. @done (may be NULL) runs once, after delivery or final failure. */
+/* Every operation below copies its strings. Its callback (may be NULL; then @owner may
+ * be NULL too) runs exactly once, on a later loop iteration than the call, unless
+ * @owner (lent, required with a callback) was detached first. A negative return means
+ * refused: the callback never runs. */
+
+/* Post @text in @channel (under Slack @thread_id, may be NULL) with @prio. @done runs
+ * after delivery or final failure. */
 int chat_send(struct chat_instance *ci, const char *channel, const char *thread_id,
-              const char *text, enum ratelimit_priority prio, chat_sent_fn done, void *arg);
+              const char *text, enum ratelimit_priority prio, struct chat_owner *owner,
+              chat_sent_fn done, void *arg);
 
 /* Replace the text of message @ref (copied). Live edits of one message coalesce: a
  * newer queued edit replaces an older one (@is_final edits never do). */
 int chat_edit(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *text,
-              bool is_final, chat_done_fn done, void *arg);
+              bool is_final, struct chat_owner *owner, chat_done_fn done, void *arg);
 
 /* Add or remove our reaction @emoji on @ref; an add and a remove of the same emoji
  * still queued cancel out. */
 int chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
-               chat_done_fn done, void *arg);
+               struct chat_owner *owner, chat_done_fn done, void *arg);
 
 /* Open a thread from message @origin named @name (plugins without threads answer
  * at once with the channel itself). */
 int chat_open_thread(struct chat_instance *ci, const struct ab_msg_ref *origin, const char *name,
-                     chat_thread_fn done, void *arg);
+                     struct chat_owner *owner, chat_thread_fn done, void *arg);
+
+/* Forget @o's outstanding operations: none of their callbacks will run. The operations
+ * themselves still finish (or are cancelled) in the scheduler and the plugin. */
+void chat_owner_detach(struct chat_owner *o);
 
 #endif

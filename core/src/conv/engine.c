@@ -55,6 +55,7 @@ conversation_free(struct conversation *c)
 {
     struct pending *p, *next;
 
+    chat_owner_detach(&c->chat);
     for (p = c->queue; p; p = next) {
         next = p->next;
         pending_free(p);
@@ -97,7 +98,8 @@ engine_conversation(struct engine *e, struct chat_instance *ci, const char *key,
 void
 engine_post_notice(struct conversation *c, const char *text)
 {
-    chat_send(c->ci, c->reply_channel, c->reply_thread, text, RATELIMIT_FINAL_TEXT, NULL, NULL);
+    chat_send(c->ci, c->reply_channel, c->reply_thread, text, RATELIMIT_FINAL_TEXT, NULL, NULL,
+              NULL);
 }
 
 /* Nothing runs or waits anywhere? */
@@ -217,13 +219,13 @@ engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbou
         log_info("engine", "%s: user %s is not allowed (%s)", ci->name, m->sender_id, d.reason);
         if (ci->can_react && e->cfg.deny_emoji)
             chat_react(ci, &(struct ab_msg_ref){m->channel_id, m->message_id}, e->cfg.deny_emoji,
-                       true, NULL, NULL);
+                       true, NULL, NULL, NULL);
         return 0;
     case POLICY_BOT_CAP_NOTICE:
         e->stats.ignored++;
         chat_send(ci, m->is_thread && m->parent_id ? m->parent_id : m->channel_id, m->thread_id,
                   "⚠️ Bot turn limit reached in this thread; a human message resets it.",
-                  RATELIMIT_FINAL_TEXT, NULL, NULL);
+                  RATELIMIT_FINAL_TEXT, NULL, NULL, NULL);
         return 0;
     case POLICY_ACCEPT:
     default: break;
@@ -265,7 +267,7 @@ engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbou
         c->is_opening_thread = true;
         thread_name_from_prompt(p->text, NULL, &name);
         rc = chat_open_thread(ci, &(struct ab_msg_ref){m->channel_id, m->message_id},
-                              name ? name : "agent-broker", engine_thread_opened, c);
+                              name ? name : "agent-broker", &c->chat, engine_thread_opened, c);
         free(name);
         if (rc < 0)
             engine_thread_opened(c, rc, NULL);
@@ -383,6 +385,7 @@ engine_add_chat(struct engine *e, struct chat_instance *ci)
     e->chats = grown;
     e->chats[e->nchats++] = ci;
     ci->rl = e->rl;
+    ci->loop = e->loop;
     return 0;
 }
 
@@ -450,7 +453,7 @@ engine_free(struct engine *e)
         for (c = e->buckets[b]; c; c = next) {
             next = c->next;
             if (c->turn)
-                log_warn("engine", "%s: freed with a turn still running", c->key);
+                turn_abandon(c->turn);
             conversation_free(c);
         }
     }

@@ -50,7 +50,8 @@ struct conversation {
     bool is_multibot;
     struct pending *queue; /* owned FIFO */
     size_t queued;
-    struct turn *turn; /* owned: the running turn, or NULL */
+    struct turn *turn;      /* owned: the running turn, or NULL */
+    struct chat_owner chat; /* open_thread in flight */
 };
 
 struct turn {
@@ -73,6 +74,7 @@ struct turn {
     int final_pending; /* final chunks not yet delivered */
     struct ask *asks;  /* owned */
     struct pool_turn *pool_turn;
+    struct chat_owner chat; /* every send/edit of the turn and its questions */
 };
 
 struct engine {
@@ -104,6 +106,7 @@ int turn_start(struct conversation *c);
 bool turn_owns_message(const struct turn *t, const char *message_id);
 int turn_answer_ask(struct turn *t, const char *message_id, const char *emoji);
 void turn_cancel(struct turn *t);
+void turn_abandon(struct turn *t);
 
 /* engine.c */
 void engine_post_notice(struct conversation *c, const char *text);

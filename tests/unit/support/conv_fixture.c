@@ -115,9 +115,20 @@ conv_fx_start(struct conv_fx *f)
     ck_assert_int_eq(policy_new(&pc, &ci->policy), 0);
     ck_assert_int_eq(engine_add_chat(f->engine, ci), 0);
     ck_assert_int_eq(ci->ops->open(ci->host, &host_services, &ci->chat), 0);
+    fake_chat_configure(ci->chat, &f->chat);
     ck_assert_int_eq(ci->ops->start(ci->chat), 0);
     ci->is_started = true;
     f->fake = ci->chat;
+}
+
+/* Ask mode; see the header. */
+void
+conv_fx_ask_mode(struct conv_fx *f, uint64_t timeout_ms)
+{
+    f->ecfg.perm_ask = true;
+    f->ecfg.perm_timeout_ms = timeout_ms;
+    f->acp.cfg.perm_mode = ACP_PERM_ASK;
+    f->acp.cfg.perm_timeout_ms = 0;
 }
 
 /* engine_when_idle fired. */

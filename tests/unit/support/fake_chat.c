@@ -30,6 +30,11 @@ struct ab_chat {
     int fail_times[FAKE_KINDS];
     unsigned next_id;
     char trail[4096];
+    bool slack_refs;
+    bool hold[FAKE_KINDS];       /* hold the answers of this kind */
+    char *hold_text[FAKE_KINDS]; /* owned: only calls whose text contains it */
+    struct fake_reply *held;     /* owned: answers held back, not scheduled */
+    size_t nheld;
 };
 
 /* Create an instance. */
@@ -75,6 +80,12 @@ fake_chat_close(struct ab_chat *c)
         c->svc->timer_stop(r->timer);
         fake_reply_free(r);
     }
+    for (r = c->held; r; r = next) {
+        next = r->next;
+        fake_reply_free(r);
+    }
+    for (int k = 0; k < FAKE_KINDS; k++)
+        free(c->hold_text[k]);
     for (size_t i = 0; i < c->ncalls; i++) {
         free(c->calls[i].channel_id);
         free(c->calls[i].thread_id);
@@ -155,6 +166,14 @@ fake_chat_answer(struct ab_chat *c, const struct fake_call *call, struct fake_re
     r->status = call->status;
     r->channel_id = tmpl->channel_id ? strdup(tmpl->channel_id) : NULL;
     r->message_id = tmpl->message_id ? strdup(tmpl->message_id) : NULL;
+    if (c->hold[call->kind] && (!c->hold_text[call->kind] ||
+                                (call->text && strstr(call->text, c->hold_text[call->kind])))) {
+        r->timer = NULL;
+        r->next = c->held;
+        c->held = r;
+        c->nheld++;
+        return 0;
+    }
     if ((rc = c->svc->timer_start(c->host, 0, 0, fake_chat_deliver, r, &r->timer)) < 0) {
         fake_reply_free(r);
         return rc;
@@ -170,7 +189,7 @@ fake_chat_send(struct ab_chat *c, const struct ab_send *msg, ab_sent_cb cb, void
 {
     char id[32];
     struct fake_call *call;
-    const char *where = msg->thread_id ? msg->thread_id : msg->channel_id;
+    const char *where = msg->thread_id && !c->slack_refs ? msg->thread_id : msg->channel_id;
 
     snprintf(id, sizeof(id), "%u", c->next_id++);
     if (!(call = fake_chat_record(c, FAKE_SEND, msg->channel_id, msg->thread_id, NULL, msg->text,
@@ -238,6 +257,52 @@ static const struct ab_chat_ops fake_chat_template = {
     .react = fake_chat_react,
     .open_thread = fake_chat_open_thread,
 };
+
+/* Instance options. */
+void
+fake_chat_configure(struct ab_chat *c, const struct fake_chat_options *opt)
+{
+    c->slack_refs = opt->slack_refs;
+}
+
+/* Hold answers of @kind (texts containing @text). */
+void
+fake_chat_hold(struct ab_chat *c, enum fake_kind kind, const char *text)
+{
+    c->hold[kind] = true;
+    free(c->hold_text[kind]);
+    c->hold_text[kind] = text ? strdup(text) : NULL;
+}
+
+/* Schedule every held answer. */
+int
+fake_chat_release(struct ab_chat *c)
+{
+    struct fake_reply *r;
+    int n = 0;
+
+    for (int k = 0; k < FAKE_KINDS; k++)
+        c->hold[k] = false;
+    while ((r = c->held)) {
+        c->held = r->next;
+        c->nheld--;
+        if (c->svc->timer_start(c->host, 0, 0, fake_chat_deliver, r, &r->timer) < 0) {
+            fake_reply_free(r);
+            continue;
+        }
+        r->next = c->replies;
+        c->replies = r;
+        n++;
+    }
+    return n;
+}
+
+/* Answers held back now. */
+size_t
+fake_chat_held(const struct ab_chat *c)
+{
+    return c->nheld;
+}
 
 /* The operations, minus what the platform lacks. */
 void
