@@ -585,9 +585,7 @@ turn_start(struct conversation *c)
         return AB_ENOMEM;
     t->e = e;
     t->conv = c;
-    t->msgs = c->queue;
-    c->queue = NULL;
-    c->queued = 0;
+    t->msgs = engine_queue_take(c);
     for (p = t->msgs; p && p->next; p = p->next)
         ;
     t->rx = p ? p->rx : NULL; /* the newest message shows the turn's progress */
@@ -601,6 +599,7 @@ turn_start(struct conversation *c)
         goto fail;
     }
     c->turn = t;
+    engine_turn_began(c);
     e->stats.turns++;
     rc = pool_prompt(e->pool, c->key, ctx, text, &turn_callbacks, t, &t->pool_turn);
     free(ctx);
@@ -634,7 +633,7 @@ fail:
     free(ctx);
     free(text);
     c->turn = NULL;
-    c->queue = t->msgs; /* nothing was lost: the messages stay queued */
+    engine_queue_put_back(c, t->msgs); /* nothing was lost: the messages stay queued */
     t->msgs = NULL;
     turn_free(t);
     return rc;

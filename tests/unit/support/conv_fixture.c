@@ -229,11 +229,10 @@ conv_fx_new_id(struct conv_fx *f)
 }
 
 /* Deliver a message from @user as the Discord plugin would. */
-static const char *
-conv_fx_deliver(struct conv_fx *f, const char *user, const char *thread, const char *text,
-                bool mention)
+void
+conv_fx_deliver_id(struct conv_fx *f, const char *id, const char *user, const char *thread,
+                   const char *text, bool mention)
 {
-    const char *id = conv_fx_new_id(f);
     char raw[8192], name[32], display[32];
     struct ab_inbound m = {
         .size = sizeof(m),
@@ -258,6 +257,16 @@ conv_fx_deliver(struct conv_fx *f, const char *user, const char *thread, const c
     snprintf(raw, sizeof(raw), "%s%s%s", mention ? CONV_FX_BOT_MENTION : "", mention ? " " : "",
              text);
     ck_assert_int_eq(f->ci.host->sink.deliver(f->ci.host->sink.arg, f->ci.host, &m), 0);
+}
+
+/* Deliver a message with a new id, kept in @f. */
+static const char *
+conv_fx_deliver(struct conv_fx *f, const char *user, const char *thread, const char *text,
+                bool mention)
+{
+    const char *id = conv_fx_new_id(f);
+
+    conv_fx_deliver_id(f, id, user, thread, text, mention);
     return id;
 }
 

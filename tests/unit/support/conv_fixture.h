@@ -45,6 +45,10 @@ void conv_fx_close(struct conv_fx *f);
 /* A top-level message in CONV_FX_CHANNEL from @user mentioning the bot; @text is what
  * remains without the mention. Returns its id (lent from @f): also the conversation. */
 const char *conv_fx_mention(struct conv_fx *f, const char *user, const char *text);
+/* A message with id @id (lent for the call) from @user: in @thread (NULL: top level,
+ * where @id is the conversation), mentioning the bot when @mention. */
+void conv_fx_deliver_id(struct conv_fx *f, const char *id, const char *user, const char *thread,
+                        const char *text, bool mention);
 /* A message from @user in the bot's thread @thread, without a mention. Returns its id. */
 const char *conv_fx_follow_up(struct conv_fx *f, const char *thread, const char *user,
                               const char *text);

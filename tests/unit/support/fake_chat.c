@@ -31,6 +31,8 @@ struct ab_chat {
     unsigned next_id;
     char trail[4096];
     bool slack_refs;
+    bool forget_calls;           /* keep no calls: reuse `scratch` */
+    struct fake_call scratch;    /* owned strings: the last call when not kept */
     bool hold[FAKE_KINDS];       /* hold the answers of this kind */
     char *hold_text[FAKE_KINDS]; /* owned: only calls whose text contains it */
     struct fake_reply *held;     /* owned: answers held back, not scheduled */
@@ -69,6 +71,18 @@ fake_reply_free(struct fake_reply *r)
     free(r);
 }
 
+/* Free the strings of one call. */
+static void
+fake_call_clear(struct fake_call *call)
+{
+    free(call->channel_id);
+    free(call->thread_id);
+    free(call->message_id);
+    free(call->text);
+    free(call->nonce);
+    free(call->emoji);
+}
+
 /* Free everything; answers still owed are never delivered (allowed by the ABI). */
 static void
 fake_chat_close(struct ab_chat *c)
@@ -86,14 +100,9 @@ fake_chat_close(struct ab_chat *c)
     }
     for (int k = 0; k < FAKE_KINDS; k++)
         free(c->hold_text[k]);
-    for (size_t i = 0; i < c->ncalls; i++) {
-        free(c->calls[i].channel_id);
-        free(c->calls[i].thread_id);
-        free(c->calls[i].message_id);
-        free(c->calls[i].text);
-        free(c->calls[i].nonce);
-        free(c->calls[i].emoji);
-    }
+    for (size_t i = 0; i < c->ncalls; i++)
+        fake_call_clear(&c->calls[i]);
+    fake_call_clear(&c->scratch);
     free(c->calls);
     free(c);
 }
@@ -103,9 +112,12 @@ static struct fake_call *
 fake_chat_record(struct ab_chat *c, enum fake_kind kind, const char *channel, const char *thread,
                  const char *message, const char *text, const char *emoji)
 {
-    struct fake_call *call;
+    struct fake_call *call = &c->scratch;
 
-    if (c->ncalls == c->cap) {
+    if (c->forget_calls) {
+        fake_call_clear(&c->scratch);
+        call = &c->scratch;
+    } else if (c->ncalls == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 64;
         struct fake_call *grown = realloc(c->calls, cap * sizeof(*grown));
         if (!grown)
@@ -113,7 +125,8 @@ fake_chat_record(struct ab_chat *c, enum fake_kind kind, const char *channel, co
         c->calls = grown;
         c->cap = cap;
     }
-    call = &c->calls[c->ncalls++];
+    if (!c->forget_calls)
+        call = &c->calls[c->ncalls++];
     *call = (struct fake_call){
         .kind = kind,
         .at_ms = c->svc->now_ms(c->host),
@@ -257,6 +270,13 @@ static const struct ab_chat_ops fake_chat_template = {
     .react = fake_chat_react,
     .open_thread = fake_chat_open_thread,
 };
+
+/* Keep calls or not. */
+void
+fake_chat_keep_calls(struct ab_chat *c, bool keep)
+{
+    c->forget_calls = !keep;
+}
 
 /* Instance options. */
 void

@@ -71,6 +71,10 @@ bool fake_chat_has_reaction(const struct ab_chat *c, const char *message_id, con
 /* What message @message_id shows now: the latest successful send or edit (lent), or NULL. */
 const char *fake_chat_message_text(const struct ab_chat *c, const char *message_id);
 
+/* Stop (or resume) keeping calls: a long run then uses constant memory; counts,
+ * trails and finds see only the calls kept. */
+void fake_chat_keep_calls(struct ab_chat *c, bool keep);
+
 /* Apply the instance options of @opt (slack_refs) to an open chat. */
 void fake_chat_configure(struct ab_chat *c, const struct fake_chat_options *opt);
 
