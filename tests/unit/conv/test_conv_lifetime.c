@@ -108,7 +108,7 @@ END_TEST
 
 START_TEST(edit_completes_after_the_engine_is_gone)
 {
-    held_past_the_engine(FAKE_EDIT, NULL, "[[slow 3]] [[tick 20]]", true);
+    held_past_the_engine(FAKE_EDIT, NULL, "[[slow 5]] [[tick 50]]", true);
 }
 END_TEST
 
