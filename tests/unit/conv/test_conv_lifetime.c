@@ -138,6 +138,51 @@ START_TEST(open_thread_completes_after_the_engine_is_gone)
 }
 END_TEST
 
+/* What a chat completion saw. */
+struct seen {
+    bool is_inside; /* set while chat_send runs */
+    bool done, done_inside;
+    int status;
+};
+
+/* The send's completion. */
+static void
+seen_sent(void *arg, int status, const struct ab_msg_ref *ref)
+{
+    struct seen *s = arg;
+
+    (void)ref;
+    s->done = true;
+    s->done_inside = s->is_inside;
+    s->status = status;
+}
+
+/* A plugin refusing a post inside its send(): the owner still hears of it on a later
+ * loop iteration, never inside chat_send(). */
+START_TEST(refusal_inside_the_plugin_is_reported_later)
+{
+    struct conv_fx f;
+    struct chat_owner owner = {0};
+    struct seen s = {0};
+
+    conv_fx_init(&f, NULL);
+    conv_fx_start(&f);
+    fake_chat_refuse(f.fake, FAKE_SEND, AB_EINVAL, 1);
+    s.is_inside = true;
+    ck_assert_int_eq(chat_send(&f.ci, CONV_FX_CHANNEL, NULL, "hello", RATELIMIT_FINAL_TEXT, &owner,
+                               seen_sent, &s),
+                     0);
+    s.is_inside = false;
+    ck_assert_msg(!s.done_inside, "the completion ran inside chat_send");
+    for (int i = 0; i < 100 && !s.done; i++)
+        conv_fx_run(&f, 10);
+    ck_assert(s.done);
+    ck_assert_int_eq(s.status, AB_EINVAL);
+    chat_owner_detach(&owner);
+    conv_fx_close(&f);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -148,6 +193,7 @@ main(void)
         reaction_completes_after_the_engine_is_gone,
         reaction_removal_completes_after_the_engine_is_gone,
         open_thread_completes_after_the_engine_is_gone,
+        refusal_inside_the_plugin_is_reported_later,
         NULL,
     };
 

@@ -28,6 +28,8 @@ struct ab_chat {
     struct fake_reply *replies; /* owned: answers not delivered yet */
     int fail_status[FAKE_KINDS];
     int fail_times[FAKE_KINDS];
+    int refuse_status[FAKE_KINDS];
+    int refuse_times[FAKE_KINDS];
     unsigned next_id;
     char trail[4096];
     bool slack_refs;
@@ -105,6 +107,16 @@ fake_chat_close(struct ab_chat *c)
     fake_call_clear(&c->scratch);
     free(c->calls);
     free(c);
+}
+
+/* Refuse this call of @kind at once? Returns the status to return, or 0. */
+static int
+fake_chat_refusal(struct ab_chat *c, enum fake_kind kind)
+{
+    if (c->refuse_times[kind] <= 0)
+        return 0;
+    c->refuse_times[kind]--;
+    return c->refuse_status[kind];
 }
 
 /* Record a call; the status it will get comes from the failure plan. */
@@ -203,7 +215,10 @@ fake_chat_send(struct ab_chat *c, const struct ab_send *msg, ab_sent_cb cb, void
     char id[32];
     struct fake_call *call;
     const char *where = msg->thread_id && !c->slack_refs ? msg->thread_id : msg->channel_id;
+    int refused = fake_chat_refusal(c, FAKE_SEND);
 
+    if (refused < 0)
+        return refused;
     snprintf(id, sizeof(id), "%u", c->next_id++);
     if (!(call = fake_chat_record(c, FAKE_SEND, msg->channel_id, msg->thread_id, NULL, msg->text,
                                   NULL)))
@@ -270,6 +285,14 @@ static const struct ab_chat_ops fake_chat_template = {
     .react = fake_chat_react,
     .open_thread = fake_chat_open_thread,
 };
+
+/* Refuse the next calls of a kind inside the call. */
+void
+fake_chat_refuse(struct ab_chat *c, enum fake_kind kind, int status, int times)
+{
+    c->refuse_status[kind] = status;
+    c->refuse_times[kind] = times;
+}
 
 /* Keep calls or not. */
 void

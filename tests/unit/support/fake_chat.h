@@ -53,6 +53,10 @@ const struct fake_call *fake_chat_call(const struct ab_chat *c, size_t i);
 /* The next @times calls of @kind answer @status instead of 0. */
 void fake_chat_fail(struct ab_chat *c, enum fake_kind kind, int status, int times);
 
+/* The next @times calls of @kind are refused inside the call with @status (< 0), as a
+ * plugin refusing a malformed request does; nothing is recorded for them. */
+void fake_chat_refuse(struct ab_chat *c, enum fake_kind kind, int status, int times);
+
 /* Index of the first call at or after @from of @kind whose text contains @text (NULL:
  * any) and, for reactions, on message @message_id with @emoji (NULL: any); -1 if none. */
 int fake_chat_find(const struct ab_chat *c, size_t from, enum fake_kind kind, const char *text,
