@@ -2,6 +2,7 @@
  * engine, the chat plugins and the health server on one loop; stop on signals. */
 #include "daemon.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -14,12 +15,14 @@
 #include "agent/preset.h"
 #include "cli.h"
 #include "config/config.h"
+#include "config/secret_env.h"
 #include "conv/engine.h"
 #include "health/health_server.h"
 #include "health/metrics.h"
 #include "host/host.h"
 #include "log.h"
 #include "plugin/loader.h"
+#include "state/state_dir.h"
 #include "state/state_file.h"
 
 /* Everything the daemon owns, torn down in reverse. */
@@ -110,6 +113,7 @@ daemon_engine_config(const struct daemon *d, struct engine_config *ec)
         .perm_ask = c->perm_mode == PERM_MODE_ASK,
         .perm_timeout_ms = (uint64_t)c->perm_timeout_s * 1000,
         .auth_hint = d->agent.auth_hint,
+        .classify_tool = d->agent.ops ? d->agent.ops->classify_tool : NULL,
     };
 }
 
@@ -128,15 +132,10 @@ daemon_launch(struct daemon *d)
         .cwd = a->cwd,
         .shared_process = (a->flags & AB_AGENT_SHARED_PROCESS) != 0,
         .load_may_hang = (a->flags & AB_AGENT_LOAD_MAY_HANG) != 0,
-        .auth_method = a->ops && AB_OPS_HAS(a->ops, struct ab_agent_ops, auth_method)
-                           ? a->ops->auth_method
-                           : NULL,
+        .auth_method = a->ops ? a->ops->auth_method : NULL,
         .auth_hint = a->auth_hint,
-        .session_mode =
-            a->preset && a->preset->size >=
-                             offsetof(struct ab_agent_preset, session_mode) + sizeof(const char *)
-                ? a->preset->session_mode
-                : NULL,
+        .session_mode = a->preset ? a->preset->session_mode : NULL,
+        .home = a->preset ? a->preset->home : NULL,
     };
 }
 
@@ -239,29 +238,28 @@ static void
 daemon_sink_rate(void *arg, struct ab_host *h, const struct ab_rate_info *info)
 {
     struct daemon *d = arg;
-    char bucket[128];
 
-    snprintf(bucket, sizeof(bucket), "%s:", h->name);
-    ratelimit_report(engine_ratelimit(d->engine), bucket, info);
+    for (size_t i = 0; i < d->nchats; i++)
+        if (d->chats[i].host == h)
+            chat_rate_report(&d->chats[i], info);
 }
 
-/* The console reached EOF: stop once the last reply is out. */
+/* An interactive plugin's input ended: stop once the last reply is out. */
 static void
-daemon_console_idle(void *arg)
+daemon_interactive_idle(void *arg)
 {
     daemon_stop(arg, CLI_EXIT_OK);
 }
 
-/* Host sink: connection changes (the console's EOF ends console mode). */
+/* Host sink: connection changes (an interactive plugin's end of input ends the run). */
 static void
 daemon_sink_connected(void *arg, struct ab_host *h, bool connected, const char *detail)
 {
     struct daemon *d = arg;
 
     (void)detail;
-    if (!connected && d->mode == DAEMON_CONSOLE && strcmp(h->name, "console") == 0 &&
-        !d->is_stopping)
-        engine_when_idle(d->engine, daemon_console_idle, d);
+    if (!connected && h->desc && (h->desc->caps & AB_CHAT_INTERACTIVE) && !d->is_stopping)
+        engine_when_idle(d->engine, daemon_interactive_idle, d);
 }
 
 /* Host sink: a chat plugin gave up for good; with none left running, exit 1. */
@@ -314,14 +312,16 @@ daemon_start_chat(struct daemon *d, const char *name, struct chat_instance *ci)
     ci->name = strdup(name);
     ci->desc = p->desc;
     ci->ops = p->desc->chat;
-    ci->can_edit = AB_OPS_HAS(ci->ops, struct ab_chat_ops, edit) && ci->ops->edit;
-    ci->can_react = AB_OPS_HAS(ci->ops, struct ab_chat_ops, react) && ci->ops->react;
-    ci->can_thread = AB_OPS_HAS(ci->ops, struct ab_chat_ops, open_thread) && ci->ops->open_thread;
+    /* ops is the loader's full-size copy: members the plugin lacks are NULL */
+    ci->can_edit = ci->ops->edit != NULL;
+    ci->can_react = ci->ops->react != NULL;
+    ci->can_thread = ci->ops->open_thread != NULL;
     if (!ci->name)
         return AB_ENOMEM;
     if ((rc = host_new(&d->loop, "chat", name, config_table(&d->cfg, name), d->cfg.state_dir, &sink,
                        &ci->host)) < 0)
         return rc;
+    ci->host->desc = p->desc;
     daemon_policy_config(cc, &pc);
     if ((rc = policy_new(&pc, &ci->policy)) < 0)
         return rc;
@@ -456,6 +456,42 @@ daemon_on_stop_signal(uv_signal_t *s, int signum)
     daemon_stop(d, CLI_EXIT_OK);
 }
 
+/* Wipe the environment variables that carried secrets (registered for redaction by
+ * daemon_add_secrets first): the config's tokens and the agent's credential-named
+ * inherit_env values (the agent still gets those: agent_env reads the kept copies). */
+static void
+daemon_hide_secrets(struct daemon *d)
+{
+    const struct strlist *inherit = &d->agent.inherit_env;
+
+    for (size_t i = 0; i < inherit->count; i++) {
+        const char *name = inherit->items[i];
+        const char *val = secret_env_get(name);
+        if (!val || !secret_env_name_is_secret(name, strlen(name)))
+            continue;
+        log_add_secret(val);
+        if (secret_env_take(name) == AB_ENOMEM)
+            log_warn("core", "out of memory: %s stays in the environment", name);
+    }
+    if (secret_env_in_file(d->cfg.path, d->cfg.secrets.items, d->cfg.secrets.count) > 0)
+        log_warn("core",
+                 "%s holds a token in clear text: the agent's commands run as this user and "
+                 "can read it — export the token and write \"${NAME}\" in the file",
+                 d->cfg.path);
+    if (secret_env_take_values(d->cfg.secrets.items, d->cfg.secrets.count) < 0)
+        log_warn("core", "out of memory: a token stays in the environment");
+}
+
+/* Register the config's secrets and the chat plugins' token shapes for redaction. */
+static void
+daemon_add_secrets(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->secrets.count; i++)
+        log_add_secret(cfg->secrets.items[i]);
+    for (size_t i = 0; i < cfg->redact_prefixes.count; i++)
+        log_add_token_prefix(cfg->redact_prefixes.items[i]);
+}
+
 /* SIGHUP: reload allowlists, reactions and timing without dropping connections. */
 static void
 daemon_on_reload(uv_signal_t *s, int signum)
@@ -471,7 +507,8 @@ daemon_on_reload(uv_signal_t *s, int signum)
         log_info("core", "SIGHUP: nothing to reload");
         return;
     }
-    if (config_load(d->cfg.path, &fresh, &diag) < 0) {
+    if (config_load(d->cfg.path, &fresh, &diag) < 0 ||
+        config_bind_chats(&fresh, plugin_set_find_chat, &d->plugins, &diag) < 0) {
         log_error("core", "SIGHUP: %s has errors; keeping the running configuration", d->cfg.path);
         diag_print(&diag, stderr);
         diag_free(&diag);
@@ -493,8 +530,7 @@ daemon_on_reload(uv_signal_t *s, int signum)
         daemon_policy_config(cc, &pc);
         policy_set_config(d->chats[i].policy, &pc);
     }
-    for (size_t i = 0; i < fresh.secrets.count; i++)
-        log_add_secret(fresh.secrets.items[i]);
+    daemon_add_secrets(&fresh);
     /* The old config stays alive until exit: plugins hold pointers into its tree and
      * reactions in progress into its emoji strings. */
     {
@@ -508,6 +544,7 @@ daemon_on_reload(uv_signal_t *s, int signum)
         d->retired[d->nretired++] = d->cfg;
         d->cfg = fresh;
     }
+    daemon_hide_secrets(d);
     daemon_engine_config(d, &ec);
     engine_set_config(d->engine, &ec);
     if (log_level_parse(d->cfg.log_level, &level) == 0)
@@ -540,6 +577,33 @@ daemon_load_config(struct daemon *d, const char *path)
     return -1;
 }
 
+/* Create the state dir 0700; refuse one that others may write (it says which sessions
+ * to resume and where); warn when the agent works above it. Returns 0 or AB_EINVAL. */
+static int
+daemon_state_dir(struct daemon *d)
+{
+    const char *dir = d->cfg.state_dir;
+    char why[PATH_MAX + 256];
+    int rc;
+
+    if ((rc = state_dir_ensure(dir)) < 0) {
+        log_warn("core", "cannot create the state dir %s: %s; sessions will not survive a restart",
+                 dir, strerror(-rc));
+        return 0;
+    }
+    if (state_dir_check(dir, why, sizeof(why)) < 0) {
+        log_error("core", "%s", why);
+        return AB_EINVAL;
+    }
+    if (state_dir_exposed(dir, d->agent.cwd))
+        log_warn("core",
+                 "state dir %s is inside the agent's working directory %s: the agent's tools "
+                 "see it and may commit it — set [state] dir outside it (or [agent] "
+                 "working_dir to the project)",
+                 dir, d->agent.cwd);
+    return 0;
+}
+
 /* Set up everything, run the loop, tear down. */
 int
 daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
@@ -566,20 +630,34 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
     log_level_parse(d->cfg.log_level, &level);
     log_configure(level,
                   strcmp(d->cfg.log_format, "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
-    for (size_t i = 0; i < d->cfg.secrets.count; i++)
-        log_add_secret(d->cfg.secrets.items[i]);
     if (!preset && !config_path)
         preset = getenv("AGENT_BROKER_PRESET");
-    if (d->mode == DAEMON_RUN && d->cfg.plugin_chat.count == 0) {
-        log_info("core", "no chat platform configured: starting the console chat");
-        d->mode = DAEMON_CONSOLE;
-    }
     if ((rc = uv_loop_init(&d->loop)) < 0)
         goto out_config;
     if ((rc = plugin_dirs((const char *const *)d->cfg.plugin_path.items, d->cfg.plugin_path.count,
                           &d->dirs)) < 0 ||
         (rc = plugin_set_scan(&d->plugins, d->dirs)) < 0)
         goto out_loop;
+    rc = config_bind_chats(&d->cfg, plugin_set_find_chat, &d->plugins, &diag);
+    diag_print(&diag, stderr);
+    diag_free(&diag);
+    daemon_add_secrets(&d->cfg);
+    if (rc < 0) {
+        exit_code = CLI_EXIT_USAGE;
+        goto out_loop;
+    }
+    if (d->mode == DAEMON_RUN && d->cfg.plugin_chat.count == 0 && d->cfg.unclaimed_sections) {
+        log_error("core",
+                  "no chat plugin is enabled, and %zu section(s) of %s belong to no "
+                  "installed plugin (see the warnings above): not starting",
+                  d->cfg.unclaimed_sections, d->cfg.path);
+        exit_code = CLI_EXIT_USAGE;
+        goto out_loop;
+    }
+    if (d->mode == DAEMON_RUN && d->cfg.plugin_chat.count == 0) {
+        log_info("core", "no chat platform configured: starting the console chat");
+        d->mode = DAEMON_CONSOLE;
+    }
     for (size_t i = 0; i < d->plugins.count; i++) {
         struct plugin *p = &d->plugins.items[i];
         if (p->status == 0)
@@ -597,15 +675,17 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
         exit_code = CLI_EXIT_USAGE;
         goto out_agent;
     }
+    daemon_hide_secrets(d);
     if (!d->agent.resolved)
         log_error("core",
                   "agent command \"%s\" was not found on PATH; turns will fail until it "
                   "is installed%s%s",
                   d->agent.command, d->agent.auth_hint ? " — then log in: " : "",
                   d->agent.auth_hint ? d->agent.auth_hint : "");
-    if (d->cfg.state_dir && (rc = state_dir_ensure(d->cfg.state_dir)) < 0)
-        log_warn("core", "cannot create the state dir %s: %s; sessions will not survive a restart",
-                 d->cfg.state_dir, strerror(-rc));
+    if (d->cfg.state_dir && daemon_state_dir(d) < 0) {
+        exit_code = CLI_EXIT_USAGE;
+        goto out_agent;
+    }
     daemon_launch(d);
     pc = (struct pool_config){
         .max_sessions = (uint32_t)d->cfg.max_sessions,
@@ -701,5 +781,6 @@ out_config:
     free(d->retired);
     free(d);
     log_clear_secrets();
+    secret_env_clear();
     return exit_code;
 }

@@ -188,7 +188,7 @@ discord_events_message(struct ab_chat *c, const cJSON *msg)
     l->is_done = ch != NULL;
     if (!ch && !is_asked) {
         snprintf(path, sizeof(path), "/channels/%s", channel);
-        if (discord_rest_call(c, "GET", path, path, NULL, 0, discord_events_looked_up, l) < 0)
+        if (discord_rest_call(c, "GET", path, NULL, NULL, discord_events_looked_up, l) < 0)
             l->is_done = true;
     }
     if (c->lookups_tail)

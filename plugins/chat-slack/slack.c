@@ -89,7 +89,7 @@ slack_op_answered(void *arg, int status, const cJSON *body, const char *error)
 static int
 slack_op_call(struct slack_op *op, enum web_method method, const char *const *form)
 {
-    int rc = web_call(op->s, method, form, slack_op_answered, op, &op->call);
+    int rc = web_call_for(op->s, method, form, op->arg, slack_op_answered, op, &op->call);
 
     if (rc < 0)
         slack_op_free(op);
@@ -208,8 +208,7 @@ slack_fatal(struct ab_chat *s, const char *detail)
     socket_stop(s);
     s->is_connected = false;
     s->svc->set_connected(s->host, false, detail);
-    if (s->svc->size >= offsetof(struct ab_host_services, fatal) + sizeof(s->svc->fatal) &&
-        s->svc->fatal)
+    if (AB_HAS(s->svc, struct ab_host_services, fatal) && s->svc->fatal)
         s->svc->fatal(s->host, AB_EAUTH, detail);
     else
         s->svc->log(s->host, AB_LOG_ERROR, "%s", detail);
@@ -316,7 +315,7 @@ slack_open(struct ab_host *host, const struct ab_host_services *svc, struct ab_c
         return AB_ENOMEM;
     s->host = host;
     s->svc = svc;
-    if (svc->size < offsetof(struct ab_host_services, backoff_reset) + sizeof(svc->backoff_reset)) {
+    if (!AB_HAS(svc, struct ab_host_services, backoff_reset)) {
         svc->log(host, AB_LOG_ERROR,
                  "this agent-broker lacks HTTP and WebSocket services (ABI 1.1)");
         rc = AB_EABI;
@@ -366,6 +365,43 @@ slack_close(struct ab_chat *s)
     free(s);
 }
 
+/* Slack's route of an operation: the method (budgets are per method and workspace),
+ * per channel for chat.postMessage (about one per second per channel). Reactions add
+ * and remove share one route so a queued pair cancels out. */
+static int
+slack_rate_route(struct ab_chat *s, const struct ab_op_target *op, char *out, size_t cap)
+{
+    int n;
+
+    (void)s;
+    switch (op->op) {
+    case AB_OP_SEND:
+        n = snprintf(out, cap, "chat.postMessage %s", op->channel_id ? op->channel_id : "");
+        break;
+    case AB_OP_EDIT: n = snprintf(out, cap, "chat.update"); break;
+    case AB_OP_REACT: n = snprintf(out, cap, "reactions"); break;
+    default: n = snprintf(out, cap, "local"); break; /* open_thread makes no call */
+    }
+    return n > 0 && (size_t)n < cap ? 0 : AB_EINVAL;
+}
+
+/* Slack's published budgets (docs.slack.dev/apis/web-api/rate-limits): chat.postMessage
+ * about 1 per second per channel, chat.update Tier 3 (50+/min), reactions Tier 3/2. */
+static const struct ab_rate_rule slack_rate_rules[] = {
+    {.size = sizeof(struct ab_rate_rule),
+     .route_prefix = "chat.postMessage ",
+     .limit = 1,
+     .window_ms = 1000},
+    {.size = sizeof(struct ab_rate_rule),
+     .route_prefix = "chat.update",
+     .limit = 50,
+     .window_ms = 60000},
+    {.size = sizeof(struct ab_rate_rule),
+     .route_prefix = "reactions",
+     .limit = 50,
+     .window_ms = 60000},
+};
+
 static const struct ab_chat_ops slack_ops = {
     .size = sizeof(struct ab_chat_ops),
     .max_chars = 4000,
@@ -376,7 +412,43 @@ static const struct ab_chat_ops slack_ops = {
     .edit = slack_edit,
     .react = slack_react,
     .open_thread = slack_open_thread,
+    .rate_route = slack_rate_route,
+    .rate_rules = slack_rate_rules,
+    .rate_rule_count = sizeof(slack_rate_rules) / sizeof(slack_rate_rules[0]),
 };
+
+/* [slack]: the keys this plugin reads; the core validates them and applies the
+ * defaults (the shared policy keys are the core's). */
+static const struct ab_config_key slack_keys[] = {
+    {.name = "bot_token",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_REQUIRED | AB_KEY_SECRET,
+     .prefix = "xoxb-",
+     .env = "SLACK_BOT_TOKEN",
+     .help = "the bot token (`xoxb-…`, OAuth & Permissions) for the Web API"},
+    {.name = "app_token",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_REQUIRED | AB_KEY_SECRET,
+     .prefix = "xapp-",
+     .env = "SLACK_APP_TOKEN",
+     .help = "the app-level token (`xapp-…`, connections:write) for Socket Mode"},
+    {.name = "api_base",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_ENDPOINT,
+     .def = SLACK_DEFAULT_API,
+     .help = "Web API base URL (tests point it at a loopback fake)"},
+    {.name = "idle_timeout_ms",
+     .type = AB_KEY_INT,
+     .def = "60000",
+     .min = 1000,
+     .max = 3600000,
+     .help = "no frame (not even a ping) on the Socket Mode connection for this long = dead: "
+             "reconnect"},
+    {.name = NULL},
+};
+
+/* Every token shape Slack issues: redacted wherever one appears, configured or not. */
+static const char *const slack_token_shapes[] = {"xoxb-", "xoxp-", "xoxa-", "xoxe-", "xapp-", NULL};
 
 AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .abi_major = AB_ABI_MAJOR,
@@ -388,4 +460,7 @@ AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .description = "Slack (Socket Mode + Web API)",
     .caps = AB_CHAT_EDIT | AB_CHAT_REACT | AB_CHAT_THREADS,
     .chat = &slack_ops,
+    .config_keys = slack_keys,
+    .config_key_size = sizeof(struct ab_config_key),
+    .redact_prefixes = slack_token_shapes,
 };

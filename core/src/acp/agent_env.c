@@ -6,6 +6,8 @@
 
 #include <agent-broker/errors.h>
 
+#include "config/secret_env.h"
+
 struct agent_env {
     char **v;   /* owned "K=V" strings, NULL-terminated */
     size_t n;   /* entries */
@@ -54,7 +56,8 @@ agent_env_inherit(struct agent_env *e, const char *const *names)
     for (; names && *names; names++) {
         if (!**names || strchr(*names, '='))
             return AB_EINVAL;
-        if ((val = getenv(*names)) && (rc = agent_env_set(e, *names, strlen(*names), val)) < 0)
+        if ((val = secret_env_get(*names)) &&
+            (rc = agent_env_set(e, *names, strlen(*names), val)) < 0)
             return rc;
     }
     return 0;
@@ -85,8 +88,13 @@ agent_env_build(const struct agent_launch *launch, char ***out)
     struct agent_env e = {0};
     int rc;
 
-    if ((rc = agent_env_inherit(&e, base)) < 0 ||
-        (rc = agent_env_inherit(&e, launch->inherit_env)) < 0 ||
+    if ((rc = agent_env_inherit(&e, base)) < 0)
+        goto fail;
+    /* no HOME to pass on (a container started with an arbitrary uid): the preset's */
+    if (!getenv("HOME") && launch->home && *launch->home &&
+        (rc = agent_env_set(&e, "HOME", 4, launch->home)) < 0)
+        goto fail;
+    if ((rc = agent_env_inherit(&e, launch->inherit_env)) < 0 ||
         (rc = agent_env_assign(&e, launch->preset_env)) < 0 ||
         (rc = agent_env_assign(&e, launch->config_env)) < 0)
         goto fail;

@@ -11,14 +11,18 @@
 #include "engine/ratelimit.h"
 #include "policy/policy.h"
 
+struct chat_op;
+
 struct chat_instance {
-    char *name;                        /* owned: "discord" */
+    char *name;                        /* owned: the plugin's name, "console" */
     const struct ab_plugin_desc *desc; /* lent from the plugin */
     const struct ab_chat_ops *ops;     /* lent from the plugin */
     struct ab_host *host;              /* owned */
     struct ab_chat *chat;              /* owned by the plugin until ops->close */
     struct policy *policy;             /* owned */
     struct ratelimit *rl;              /* lent: the engine's scheduler */
+    struct chat_op *performing;        /* lent from the scheduler: operations the plugin
+                                          is working on (their rate facts are awaited) */
     uv_loop_t *loop;                   /* lent: the engine's loop (deferred completions) */
     unsigned submitting;               /* inside a chat_* call: completions are deferred */
     bool can_edit, can_react, can_thread;
@@ -26,12 +30,11 @@ struct chat_instance {
     uint64_t failed; /* outbound operations that could not be delivered */
 };
 
-struct chat_op;
-
 /* The completions still owed to one owner (a turn, a conversation). Embed it zeroed in
  * the owner, pass it with every operation that has a callback, and call
  * chat_owner_detach() before the owner is freed: an operation still queued or in the
- * plugin then completes without calling anything. Fields are private. */
+ * plugin then completes without calling anything (a live one not yet rendered is
+ * cancelled). Fields are private. */
 struct chat_owner {
     struct chat_op *ops; /* lent: the owner's outstanding operations */
 };
@@ -41,13 +44,16 @@ typedef void (*chat_sent_fn)(void *arg, int status, const struct ab_msg_ref *ref
 /* Completion of chat_edit / chat_react / chat_open_thread. */
 typedef void (*chat_done_fn)(void *arg, int status);
 typedef void (*chat_thread_fn)(void *arg, int status, const char *thread_id);
+/* The text of a live post or edit, rendered at the moment it goes out: *out malloc'd
+ * (owned by the caller). Returns 0 or < 0 (the operation then fails with it). */
+typedef int (*chat_text_fn)(void *arg, char **out);
 
-/* Every operation below copies its strings. Its callback (may be NULL; then @owner may
- * be NULL too) runs exactly once, on a later loop iteration than the call, unless
- * @owner (lent, required with a callback) was detached first. A negative return means
- * refused: the callback never runs. */
+/* Every operation below copies its strings. Its callbacks (may be NULL; then @owner may
+ * be NULL too) run on a later loop iteration than the call — the completion exactly
+ * once — unless @owner (lent, required with a callback) was detached first. A negative
+ * return means refused: nothing is called. */
 
-/* Post @text in @channel (under Slack @thread_id, may be NULL) with @prio. @done runs
+/* Post @text in @channel (in thread @thread_id, may be NULL) with @prio. @done runs
  * after delivery or final failure. */
 int chat_send(struct chat_instance *ci, const char *channel, const char *thread_id,
               const char *text, enum ratelimit_priority prio, struct chat_owner *owner,
@@ -64,12 +70,28 @@ int chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const cha
                struct chat_owner *owner, chat_done_fn done, void *arg);
 
 /* Open a thread from message @origin named @name (plugins without threads answer
- * at once with the channel itself). */
+ * with the channel itself). */
 int chat_open_thread(struct chat_instance *ci, const struct ab_msg_ref *origin, const char *name,
                      struct chat_owner *owner, chat_thread_fn done, void *arg);
 
-/* Forget @o's outstanding operations: none of their callbacks will run. The operations
- * themselves still finish (or are cancelled) in the scheduler and the plugin. */
+/* Post (chat_send_live) or edit (chat_edit_live) a live message whose text @text(@arg)
+ * renders at the moment the request goes, so a wait behind a rate limit never sends a
+ * stale render. Live edits of one message coalesce. */
+int chat_send_live(struct chat_instance *ci, const char *channel, const char *thread_id,
+                   chat_text_fn text, struct chat_owner *owner, chat_sent_fn done, void *arg);
+int chat_edit_live(struct chat_instance *ci, const struct ab_msg_ref *ref, chat_text_fn text,
+                   struct chat_owner *owner, chat_done_fn done, void *arg);
+
+/* Forget @o's outstanding operations: none of their callbacks will run (a live one not
+ * yet rendered is cancelled). They still finish in the scheduler and the plugin. */
 void chat_owner_detach(struct chat_owner *o);
+
+/* Register the plugin's static rate rules (ab_chat_ops.rate_rules) with the scheduler;
+ * call once ci->rl is set. */
+int chat_rate_setup(struct chat_instance *ci);
+
+/* Rate facts a plugin reported (host rate_report): kept for the operation named by
+ * info->op until its completion, or applied at once. @info lent. */
+void chat_rate_report(struct chat_instance *ci, const struct ab_rate_info *info);
 
 #endif

@@ -505,8 +505,8 @@ engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reac
 
     if (!ev->added || !ev->msg.message_id || !ev->emoji || !ev->user_id || !*ev->user_id)
         return 0;
-    if (ev->size >= offsetof(struct ab_reaction_event, is_self) + sizeof(bool) && ev->is_self)
-        return 0; /* our own ✅ ♾️ ❌ offers must not answer our own questions */
+    if (ev->is_self) /* the host hands over a full-size copy */
+        return 0;    /* our own ✅ ♾️ ❌ offers must not answer our own questions */
     is_cancel = e->cfg.cancel_emoji && strcmp(ev->emoji, e->cfg.cancel_emoji) == 0;
     /* Only running turns own messages: the conversation named by the event, or else
      * the running ones (as many as the pool runs turns, never every conversation). */
@@ -593,6 +593,7 @@ engine_add_chat(struct engine *e, struct chat_instance *ci)
     e->chats[e->nchats++] = ci;
     ci->rl = e->rl;
     ci->loop = e->loop;
+    chat_rate_setup(ci); /* a malformed rule is logged and skipped */
     return 0;
 }
 

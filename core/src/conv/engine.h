@@ -31,6 +31,9 @@ struct engine_config {
     const char *auth_hint; /* lent: the preset's login hint, or NULL */
     uint64_t conv_idle_ms; /* forget a conversation with nothing running or waiting after
                               this long without a message (0: ENGINE_CONV_IDLE_MS) */
+    /* The agent plugin's classify_tool (ABI 1.0 optional op), or NULL: the core's own
+     * classification by ACP kind and title words. */
+    enum ab_tool_class (*classify_tool)(const char *kind, const char *title);
 };
 
 /* Ten minutes: a thread's next message after that starts a fresh conversation record
