@@ -32,7 +32,6 @@ agent="[agent]
 command = \"node\"
 args = [\"$src/tests/acp/scripted-agent.js\"]
 working_dir = \"$tmp/work\"
-env = { MATRIX_COPY = \"\${MATRIX_ACCESS_TOKEN}\" }
 "
 
 # `plugins --keys matrix` prints the schema the plugin declares.
@@ -59,7 +58,7 @@ out=$(MATRIX_ACCESS_TOKEN=$secret "$bin" check config.toml 2>&1) || fail "check 
 MATRIX_ACCESS_TOKEN=$secret AGENT_BROKER_LOG=trace "$bin" run config.toml 2> run.log &
 pid=$!
 for _ in $(seq 1 300); do
-    grep -q 'MATRIX_COPY=' outbox && grep -q 'You said: .*my token is' outbox && break
+    grep -q 'PATH=' outbox && grep -q 'You said: .*my token is' outbox && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
 done
@@ -70,7 +69,7 @@ out=$(cat run.log; echo "--- outbox:"; cat outbox)
 [ $rc -eq 0 ] || fail "run exit $rc"
 grep -q 'started: 1 chat plugin' run.log || fail "[matrix] did not enable chat-matrix"
 grep -q 'chat-matrix: logging in with access token \*\*\* (sync timeout 2000 ms)' run.log || fail "plugin log line not redacted"
-grep -q 'MATRIX_COPY=\*\*\*' outbox || fail "the agent's echo of the secret was not redacted in chat"
+grep -q 'PATH=' outbox || fail "the agent's environment was not posted"
 grep -q 'You said: .*my token is \*\*\*' outbox || fail "the echoed prompt was not redacted in chat"
 if grep -qF "$secret" run.log outbox; then fail "the secret reached the log or the chat"; fi
 

@@ -16,6 +16,7 @@
 
 #include <agent-broker/agent.h>
 #include <agent-broker/chat.h>
+#include <agent-broker/convert.h>
 #include <agent-broker/errors.h>
 #include <agent-broker/host.h>
 #include <agent-broker/version.h>
