@@ -517,8 +517,17 @@ daemon_on_reload(uv_signal_t *s, int signum)
     }
     diag_free(&diag);
     for (size_t i = 0; i < d->nchats; i++) {
+        const struct config_chat *cc = config_chat(&fresh, d->chats[i].name);
         struct policy_config pc;
-        daemon_policy_config(config_chat(&fresh, d->chats[i].name), &pc);
+        /* A running platform's section is gone: its defaults would admit everyone. */
+        if (!cc) {
+            log_warn("core",
+                     "SIGHUP: [%s] is no longer in %s but %s keeps running (removing a "
+                     "platform needs a restart); keeping its allowlists and gating",
+                     d->chats[i].name, d->cfg.path, d->chats[i].name);
+            continue;
+        }
+        daemon_policy_config(cc, &pc);
         policy_set_config(d->chats[i].policy, &pc);
     }
     daemon_add_secrets(&fresh);

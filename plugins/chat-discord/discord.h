@@ -59,7 +59,6 @@ struct discord_gateway {
     int64_t seq;                  /* last non-null s, -1 none */
     uint64_t interval_ms;         /* from Hello */
     bool is_acked;                /* an ACK arrived since our last heartbeat */
-    bool has_ack;                 /* an ACK arrived on this connection */
     bool is_session_ready;        /* READY or RESUMED on this connection */
     bool is_ready;                /* reported connected */
     bool is_resuming;             /* this connection sent Resume */

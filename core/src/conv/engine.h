@@ -29,10 +29,16 @@ struct engine_config {
     bool perm_ask; /* [permissions] mode = "ask" */
     uint64_t perm_timeout_ms;
     const char *auth_hint; /* lent: the preset's login hint, or NULL */
+    uint64_t conv_idle_ms; /* forget a conversation with nothing running or waiting after
+                              this long without a message (0: ENGINE_CONV_IDLE_MS) */
     /* The agent plugin's classify_tool (ABI 1.0 optional op), or NULL: the core's own
      * classification by ACP kind and title words. */
     enum ab_tool_class (*classify_tool)(const char *kind, const char *title);
 };
+
+/* Ten minutes: a thread's next message after that starts a fresh conversation record
+ * (its agent session lives on in the pool; policy keeps "involved" on its own). */
+#define ENGINE_CONV_IDLE_MS (10 * 60 * 1000)
 
 struct engine_stats {
     uint64_t received, accepted, denied, ignored, enqueued, rejected, turns, turn_errors;

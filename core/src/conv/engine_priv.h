@@ -40,8 +40,11 @@ struct ask {
 };
 
 struct conversation {
-    struct conversation *next; /* hash chain */
-    char *key;                 /* owned: "platform:conversation" */
+    struct conversation *next;                /* hash chain */
+    struct conversation *lru_prev, *lru_next; /* the engine's LRU, least recently used first */
+    struct conversation *run_prev, *run_next; /* the engine's conversations with a turn */
+    uint64_t last_used_ms;                    /* engine clock: the last message or turn end */
+    char *key;                                /* owned: "platform:conversation" */
     struct engine *e;
     struct chat_instance *ci; /* lent */
     char *reply_channel;      /* owned: the channel replies go to */
@@ -50,7 +53,8 @@ struct conversation {
     bool is_multibot;
     struct pending *queue; /* owned FIFO */
     size_t queued;
-    struct turn *turn; /* owned: the running turn, or NULL */
+    struct turn *turn;      /* owned: the running turn, or NULL */
+    struct chat_owner chat; /* open_thread in flight */
 };
 
 struct turn {
@@ -73,6 +77,7 @@ struct turn {
     int final_pending; /* final chunks not yet delivered */
     struct ask *asks;  /* owned */
     struct pool_turn *pool_turn;
+    struct chat_owner chat; /* every send/edit of the turn and its questions */
 };
 
 struct engine {
@@ -83,10 +88,14 @@ struct engine {
     struct engine_config cfg;
     struct chat_instance **chats; /* lent instances */
     size_t nchats;
-    struct conversation **buckets; /* owned hash table */
+    struct conversation **buckets; /* owned hash table, a power of two, grown at load 1 */
     size_t nbuckets;
     size_t nconvs;
-    struct rx *rxs; /* owned: every rx still alive */
+    struct conversation *lru_head, *lru_tail; /* every conversation, oldest use first */
+    struct conversation *running;             /* conversations with a turn */
+    uint32_t nrunning, nqueued, nopening;     /* turns, queued messages, threads opening */
+    struct clock_timer sweep;                 /* evicts idle conversations */
+    struct rx *rxs;                           /* owned: every rx still alive */
     bool is_draining;
     void (*idle)(void *arg);
     void *idle_arg;
@@ -104,9 +113,13 @@ int turn_start(struct conversation *c);
 bool turn_owns_message(const struct turn *t, const char *message_id);
 int turn_answer_ask(struct turn *t, const char *message_id, const char *emoji);
 void turn_cancel(struct turn *t);
+void turn_abandon(struct turn *t);
 
 /* engine.c */
 void engine_post_notice(struct conversation *c, const char *text);
+struct pending *engine_queue_take(struct conversation *c);
+void engine_queue_put_back(struct conversation *c, struct pending *msgs);
+void engine_turn_began(struct conversation *c);
 void engine_turn_finished(struct conversation *c);
 void pending_free(struct pending *p);
 
