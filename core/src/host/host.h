@@ -47,6 +47,7 @@ struct ab_host {
     int open_timers;                 /* timers not yet released (leak check at close) */
     struct host_backoff *backoffs;   /* owned: backoff_next state per key */
     uint64_t rand_state;             /* jitter for backoff_next */
+    struct ab_defer *defers;         /* owned: deferred calls not yet run (ABI 1.3) */
 };
 
 /* The services table (static, shared by every plugin). */
