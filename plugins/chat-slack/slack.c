@@ -106,7 +106,7 @@ slack_send(struct ab_chat *s, const struct ab_send *msg, ab_sent_cb cb, void *ar
 
     if (!msg->channel_id || !msg->text)
         return AB_EINVAL;
-    if ((rc = mrkdwn_from_markdown(msg->text, &text)) < 0)
+    if ((rc = mrkdwn_from_markdown(s->svc, s->host, msg->text, &text)) < 0)
         return rc;
     if (!(op = slack_op_new(s, SLACK_OP_SEND, arg))) {
         free(text);
@@ -131,7 +131,7 @@ slack_edit(struct ab_chat *s, const struct ab_msg_ref *ref, const char *text, ab
 
     if (!ref->channel_id || !ref->message_id || !text)
         return AB_EINVAL;
-    if ((rc = mrkdwn_from_markdown(text, &converted)) < 0)
+    if ((rc = mrkdwn_from_markdown(s->svc, s->host, text, &converted)) < 0)
         return rc;
     if (!(op = slack_op_new(s, SLACK_OP_EDIT, arg))) {
         free(converted);

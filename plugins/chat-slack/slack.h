@@ -109,9 +109,11 @@ void events_free(struct ab_chat *s);
 
 /* ---- mrkdwn.c ---- */
 
-/* Convert Markdown @md (lent) into Slack mrkdwn; *out is malloc'd, caller frees.
- * Returns 0 or AB_ENOMEM. */
-int mrkdwn_from_markdown(const char *md, char **out);
+/* Convert Markdown @md (lent) into Slack mrkdwn with the host's md_walk (@svc and @h
+ * lent); *out is malloc'd, caller frees. Returns 0, AB_ENOMEM or AB_ENOTSUP (a host
+ * without md_walk). */
+int mrkdwn_from_markdown(const struct ab_host_services *svc, struct ab_host *h, const char *md,
+                         char **out);
 
 /* ---- emoji_name.c ---- */
 

@@ -71,6 +71,8 @@ struct ab_md_node {
     uint32_t columns;     /* TABLE, TABLE_ROW, TABLE_CELL: the table's column count */
     uint32_t align;       /* TABLE_CELL: enum ab_md_align */
     uint32_t parent_kind; /* the parent's kind, 0 for the document */
+    uint32_t start_line;  /* blocks: the first and last source line (from 1); a renderer */
+    uint32_t end_line;    /* keeps the author's blank lines by comparing them; else 0 */
 };
 
 /* What enter() returns: go on, or do not descend into this node's children (its

@@ -18,7 +18,45 @@ struct md_walk {
     bool has_leave;
     uint32_t *next_index; /* owned: per depth, the index the next child gets */
     size_t depth_cap;
+    const char *md; /* lent: the source */
+    size_t len;
+    size_t *line_at; /* owned: byte offset of each source line (line k at [k - 1]) */
+    size_t lines;    /* entries in line_at */
 };
+
+/* Index where every source line starts (\n, \r\n and \r end a line, as in cmark). */
+static int
+md_index_lines(struct md_walk *w)
+{
+    size_t n = 1;
+
+    for (size_t i = 0; i < w->len; i++)
+        if (w->md[i] == '\n' || (w->md[i] == '\r' && (i + 1 == w->len || w->md[i + 1] != '\n')))
+            n++;
+    if (!(w->line_at = malloc(n * sizeof(*w->line_at))))
+        return AB_ENOMEM;
+    w->line_at[0] = 0;
+    w->lines = 1;
+    for (size_t i = 0; i < w->len; i++)
+        if (w->md[i] == '\n' || (w->md[i] == '\r' && (i + 1 == w->len || w->md[i + 1] != '\n')))
+            w->line_at[w->lines++] = i + 1;
+    return 0;
+}
+
+/* Whether source line @k (from 1) holds nothing but white space and quote markers. */
+static bool
+md_line_blank(const struct md_walk *w, size_t k)
+{
+    size_t end;
+
+    if (k == 0 || k > w->lines)
+        return false;
+    end = k < w->lines ? w->line_at[k] : w->len;
+    for (size_t i = w->line_at[k - 1]; i < end; i++)
+        if (!strchr(" \t\r\n>", w->md[i]) || w->md[i] == '\0')
+            return false;
+    return true;
+}
 
 /* The neutral kind of a cmark node, or 0 for kinds walked through transparently. */
 static uint32_t
@@ -108,7 +146,8 @@ md_table_of(cmark_node *n)
 
 /* Describe cmark node @n of neutral @kind as the visitor sees it. */
 static void
-md_describe(cmark_node *n, uint32_t kind, uint32_t depth, uint32_t index, struct ab_md_node *out)
+md_describe(const struct md_walk *w, cmark_node *n, uint32_t kind, uint32_t depth, uint32_t index,
+            struct ab_md_node *out)
 {
     cmark_node *parent = md_shown(cmark_node_parent(n)), *table;
     const char *s;
@@ -119,6 +158,14 @@ md_describe(cmark_node *n, uint32_t kind, uint32_t depth, uint32_t index, struct
     out->depth = depth;
     out->index = index;
     out->parent_kind = parent ? md_kind(parent) : 0;
+    if ((cmark_node_get_type(n) & CMARK_NODE_TYPE_MASK) == CMARK_NODE_TYPE_BLOCK) {
+        int start = cmark_node_get_start_line(n), end = cmark_node_get_end_line(n);
+        out->start_line = start > 0 ? (uint32_t)start : 0;
+        out->end_line = end > 0 ? (uint32_t)end : out->start_line;
+        /* cmark counts the blank lines that closed some blocks as theirs */
+        while (out->end_line > out->start_line && md_line_blank(w, out->end_line))
+            out->end_line--;
+    }
     switch (kind) {
     case AB_MD_TEXT:
     case AB_MD_CODE:
@@ -223,14 +270,14 @@ md_walk_tree(struct md_walk *w, cmark_node *doc)
             continue; /* an unknown extension node: its children are walked in place */
         if (ev == CMARK_EVENT_EXIT) {
             depth--;
-            md_describe(n, kind, (uint32_t)depth, 0, &node);
+            md_describe(w, n, kind, (uint32_t)depth, 0, &node);
             node.index = depth > 0 ? w->next_index[depth] - 1 : 0;
             rc = md_leave(w, &node);
             continue;
         }
         if ((rc = md_depth_reserve(w, depth + 1)) < 0)
             break;
-        md_describe(n, kind, (uint32_t)depth, depth > 0 ? w->next_index[depth]++ : 0, &node);
+        md_describe(w, n, kind, (uint32_t)depth, depth > 0 ? w->next_index[depth]++ : 0, &node);
         rc = w->v->enter ? w->v->enter(w->arg, &node) : AB_MD_CONTINUE;
         if (rc < 0)
             break;
@@ -277,7 +324,7 @@ int
 host_md_walk(struct ab_host *h, const char *md, size_t len, const struct ab_md_visitor *v,
              void *arg)
 {
-    struct md_walk w = {.v = v, .arg = arg};
+    struct md_walk w = {.v = v, .arg = arg, .md = md, .len = len};
     cmark_node *doc;
     int rc;
 
@@ -287,9 +334,10 @@ host_md_walk(struct ab_host *h, const char *md, size_t len, const struct ab_md_v
     w.has_leave = AB_HAS(v, struct ab_md_visitor, leave);
     if (!(doc = md_parse(md, len)))
         return AB_ENOMEM;
-    if ((rc = md_depth_reserve(&w, 1)) == 0)
+    if ((rc = md_depth_reserve(&w, 1)) == 0 && (rc = md_index_lines(&w)) == 0)
         rc = md_walk_tree(&w, doc);
     cmark_node_free(doc);
     free(w.next_index);
+    free(w.line_at);
     return rc;
 }

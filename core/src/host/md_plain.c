@@ -1,6 +1,6 @@
 /* The md_plain service: the agent's Markdown as plain text, for platforms that show no
- * markup. A visitor over md_walk: blocks one per line group (a blank line between
- * them, none inside tight lists), quotes prefixed "> ", list items "• " or "N. " with
+ * markup. A visitor over md_walk: blocks on their own lines (a blank line between
+ * them where the author left one), quotes prefixed "> ", list items "• " or "N. " with
  * their continuation lines indented, links as "text (url)", code kept verbatim. */
 #include "host/services.h"
 
@@ -15,18 +15,17 @@ struct plain_prefix {
     char first[24];
     char rest[24];
     bool first_done;
-    bool tight; /* an item of a tight list: no blank lines between its blocks */
 };
 
 struct plain {
     struct textbuf b;
     struct plain_prefix *pre; /* owned: the open quotes and items, outermost first */
     size_t npre, cap;
-    bool line_start; /* the next byte starts a line: write the prefixes first */
-    bool started;    /* a block has been written */
-    bool blank;      /* the next block wants a blank line before it */
-    bool open;       /* a quote's or item's first block has not started yet */
-    size_t link_at;  /* where the open link's text starts in b */
+    bool line_start;   /* the next byte starts a line: write the prefixes first */
+    bool started;      /* a block has been written */
+    uint32_t last_end; /* the source line the last finished block ended on */
+    bool open;         /* a quote's or item's first block has not started yet */
+    size_t link_at;    /* where the open link's text starts in b */
 };
 
 /* Write the open containers' prefixes (@blank: a blank line, no trailing spaces). */
@@ -69,9 +68,9 @@ plain_put(struct plain *p, const char *s, size_t n)
     return rc;
 }
 
-/* Start a block: end the previous one's line (and a blank line if it asked). */
+/* Start block @n: end the previous one's line, and keep a blank line before it. */
 static int
-plain_block(struct plain *p)
+plain_block(struct plain *p, const struct ab_md_node *n)
 {
     int rc = 0;
 
@@ -82,17 +81,20 @@ plain_block(struct plain *p)
     if (p->started) {
         if (!p->line_start)
             rc = plain_put(p, "\n", 1);
-        if (rc == 0 && p->blank)
+        /* a blank line where the author left one */
+        if (rc == 0 && n->start_line > p->last_end + 1 &&
+            (n->kind != AB_MD_TABLE_ROW || n->index == 0))
             rc = plain_put(p, "\n", 1);
     }
     p->started = true;
-    p->blank = false;
+    if (n->start_line > p->last_end)
+        p->last_end = n->start_line; /* an empty item ends where it starts */
     return rc;
 }
 
 /* Open a container prefix. */
 static int
-plain_push(struct plain *p, const char *first, const char *rest, bool tight)
+plain_push(struct plain *p, const char *first, const char *rest)
 {
     if (p->npre == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 8;
@@ -104,7 +106,6 @@ plain_push(struct plain *p, const char *first, const char *rest, bool tight)
     }
     snprintf(p->pre[p->npre].first, sizeof(p->pre[p->npre].first), "%s", first);
     snprintf(p->pre[p->npre].rest, sizeof(p->pre[p->npre].rest), "%s", rest);
-    p->pre[p->npre].tight = tight;
     p->pre[p->npre++].first_done = false;
     p->open = true;
     return 0;
@@ -127,7 +128,7 @@ plain_item(struct plain *p, const struct ab_md_node *n)
     len = n->ordered ? len : 2;
     memset(rest, ' ', (size_t)len);
     rest[len] = '\0';
-    return plain_push(p, first, rest, n->tight);
+    return plain_push(p, first, rest);
 }
 
 /* enter(): open blocks and containers, write leaves. */
@@ -140,11 +141,11 @@ plain_enter(void *arg, const struct ab_md_node *n)
     switch (n->kind) {
     case AB_MD_PARAGRAPH:
     case AB_MD_HEADING:
-    case AB_MD_TABLE_ROW: return plain_block(p);
-    case AB_MD_THEMATIC_BREAK: return (rc = plain_block(p)) < 0 ? rc : plain_put(p, "---", 3);
+    case AB_MD_TABLE_ROW: return plain_block(p, n);
+    case AB_MD_THEMATIC_BREAK: return (rc = plain_block(p, n)) < 0 ? rc : plain_put(p, "---", 3);
     case AB_MD_CODE_BLOCK:
     case AB_MD_HTML_BLOCK:
-        if ((rc = plain_block(p)) < 0 || (rc = plain_put(p, n->literal, n->literal_len)) < 0)
+        if ((rc = plain_block(p, n)) < 0 || (rc = plain_put(p, n->literal, n->literal_len)) < 0)
             return rc;
         /* the block's last newline is the line end the next block starts with */
         if (p->line_start && p->b.len > 0 && p->b.data[p->b.len - 1] == '\n') {
@@ -152,9 +153,8 @@ plain_enter(void *arg, const struct ab_md_node *n)
             p->line_start = false;
         }
         return 0;
-    case AB_MD_BLOCK_QUOTE:
-        return (rc = plain_block(p)) < 0 ? rc : plain_push(p, "> ", "> ", false);
-    case AB_MD_ITEM: return (rc = plain_block(p)) < 0 ? rc : plain_item(p, n);
+    case AB_MD_BLOCK_QUOTE: return (rc = plain_block(p, n)) < 0 ? rc : plain_push(p, "> ", "> ");
+    case AB_MD_ITEM: return (rc = plain_block(p, n)) < 0 ? rc : plain_item(p, n);
     case AB_MD_TABLE_CELL: return n->index > 0 ? plain_put(p, " | ", 3) : 0;
     case AB_MD_TEXT:
     case AB_MD_CODE:
@@ -167,7 +167,7 @@ plain_enter(void *arg, const struct ab_md_node *n)
     }
 }
 
-/* leave(): close containers, note the blank line a finished block wants. */
+/* leave(): close containers, remember where the last block ended. */
 static int
 plain_leave(void *arg, const struct ab_md_node *n)
 {
@@ -180,11 +180,7 @@ plain_leave(void *arg, const struct ab_md_node *n)
     case AB_MD_THEMATIC_BREAK:
     case AB_MD_CODE_BLOCK:
     case AB_MD_HTML_BLOCK:
-        /* blocks of a tight list's item follow each other line by line */
-        p->blank = !(n->parent_kind == AB_MD_ITEM && p->npre > 0 && p->pre[p->npre - 1].tight);
-        return 0;
-    case AB_MD_TABLE:
-    case AB_MD_LIST: p->blank = true; return 0;
+    case AB_MD_TABLE_ROW: p->last_end = n->end_line; return 0;
     case AB_MD_BLOCK_QUOTE:
     case AB_MD_ITEM:
         if (p->open) { /* an empty item still shows its marker */
@@ -193,7 +189,6 @@ plain_leave(void *arg, const struct ab_md_node *n)
                 return AB_ENOMEM;
             p->line_start = false;
         }
-        p->blank = n->kind == AB_MD_BLOCK_QUOTE || !n->tight;
         if (p->npre > 0)
             p->npre--;
         return 0;

@@ -38,7 +38,8 @@ END_TEST
 START_TEST(blocks_are_separated_by_blank_lines)
 {
     plain_expect("# Title\n\nText.\n\n---\n\nEnd", "Title\n\nText.\n\n---\n\nEnd");
-    plain_expect("```c\nint a;\n\nint b;\n```\nafter", "int a;\n\nint b;\n\nafter");
+    plain_expect("```c\nint a;\n\nint b;\n```\nafter", "int a;\n\nint b;\nafter");
+    plain_expect("    code\n\n\npara\nT\n===\n\nz", "code\n\npara\nT\n\nz");
     plain_expect("", "");
 }
 END_TEST

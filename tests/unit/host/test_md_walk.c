@@ -130,6 +130,31 @@ START_TEST(blocks_carry_their_fields)
 }
 END_TEST
 
+/* Append "kind:start-end " for each block. */
+static int
+lines_enter(void *arg, const struct ab_md_node *n)
+{
+    char line[64];
+
+    if (n->start_line == 0)
+        return 0;
+    snprintf(line, sizeof(line), "%s:%u-%u ", kind_names[n->kind], n->start_line, n->end_line);
+    return textbuf_append_str(arg, line);
+}
+
+START_TEST(block_lines_leave_out_the_blank_lines_after_them)
+{
+    static const struct ab_md_visitor lines = {.size = sizeof(lines), .enter = lines_enter};
+    const char *md = "---\n\n    code\n\n\nT\n===\n\n> q\n>\n> r\n\n- a\n\n- b\n";
+    struct textbuf b = {0};
+
+    ck_assert_int_eq(host_services.md_walk(NULL, md, strlen(md), &lines, &b), 0);
+    ck_assert_str_eq(b.data, "doc:1-15 hr:1-1 codeblock:3-3 h:6-7 quote:9-11 p:9-9 p:11-11 "
+                             "list:13-15 item:13-13 p:13-13 item:15-15 p:15-15 ");
+    textbuf_free(&b);
+}
+END_TEST
+
 START_TEST(tables_are_rows_of_cells)
 {
     walk_expect("| a | b |\n|:--|--:|\n| 1 | 2 |\n",
@@ -199,6 +224,7 @@ main(void)
         inlines_become_neutral_nodes,
         blocks_carry_their_fields,
         tables_are_rows_of_cells,
+        block_lines_leave_out_the_blank_lines_after_them,
         a_visitor_can_skip_children_or_stop,
         bad_arguments_and_odd_input,
         deep_nesting_is_walked_without_recursion,
