@@ -1,6 +1,7 @@
-/* The defer service: "call me on a later loop iteration", one idle handle per call.
- * libuv runs an idle handle started during the idle phase on the next iteration, so a
- * callback never runs inside the call (or the callback) that deferred it. */
+/* The defer service: "call me once the current callback has returned", one idle handle
+ * per call. libuv runs idle handles after timers and before polling, and one started
+ * during the idle phase on the next iteration, so a callback never runs inside the
+ * call (or the callback) that deferred it. */
 #include "host/services.h"
 
 #include <stdlib.h>
