@@ -210,12 +210,11 @@ struct ab_host_services {
 
     /* ---- ABI 1.3: services ---- */
 
-    /* Run @cb(@arg) once from the loop soon after the current callback returns (in
-     * libuv's idle phase, after the timers and before I/O polling), never inside this
-     * call nor inside the callback that made it; a defer made from a
-     * deferred callback runs on the next iteration. *out (owned by the host) is valid
-     * until @cb starts or defer_cancel() is called, whichever is first; calls still
-     * pending when the plugin is closed are cancelled. 0, AB_EINVAL or AB_ENOMEM. */
+    /* Run @cb(@arg) once on a later loop iteration than this call's: never inside this
+     * call, the callback that made it or that callback's iteration. *out (owned by the
+     * host) is valid until @cb starts or defer_cancel() is called, whichever is first;
+     * calls still pending when the plugin is closed are cancelled. 0, AB_EINVAL or
+     * AB_ENOMEM. */
     int (*defer)(struct ab_host *h, ab_defer_cb cb, void *arg, struct ab_defer **out);
     /* Cancel a deferred call that has not started: @cb will not run. NULL is allowed;
      * a handle whose callback already started must not be passed. */

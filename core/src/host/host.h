@@ -48,6 +48,7 @@ struct ab_host {
     struct host_backoff *backoffs;   /* owned: backoff_next state per key */
     uint64_t rand_state;             /* jitter for backoff_next */
     struct ab_defer *defers;         /* owned: deferred calls not yet run (ABI 1.3) */
+    void *defer_clock;               /* owned: host_defer.c's iteration counter, or NULL */
 };
 
 /* The services table (static, shared by every plugin). */

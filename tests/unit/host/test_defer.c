@@ -111,6 +111,37 @@ START_TEST(a_defer_from_a_callback_runs_on_a_later_iteration)
 }
 END_TEST
 
+/* A libuv timer callback defers, as plugins do from their own timers. */
+static unsigned long made_at;
+static void
+defer_from_timer(uv_timer_t *t)
+{
+    struct probe *p = t->data;
+
+    made_at = turns;
+    probe_defer(p);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+START_TEST(a_defer_from_a_timer_waits_for_the_next_iteration)
+{
+    uv_loop_t loop;
+    uv_prepare_t prep;
+    uv_timer_t timer;
+    struct probe p = {0};
+
+    setup_loop(&loop, &prep, &p);
+    uv_timer_init(&loop, &timer);
+    timer.data = &p;
+    uv_timer_start(&timer, defer_from_timer, 0, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(p.fired, 1);
+    /* libuv's idle phase follows the timers in the same iteration: not soon enough */
+    ck_assert_uint_gt(p.iters[0], made_at);
+    teardown_loop(&loop, &prep, &p);
+}
+END_TEST
+
 START_TEST(cancel_stops_it)
 {
     uv_loop_t loop;
@@ -154,6 +185,7 @@ main(void)
     const TTest *tests[] = {
         runs_once_later_never_inside_the_call,
         a_defer_from_a_callback_runs_on_a_later_iteration,
+        a_defer_from_a_timer_waits_for_the_next_iteration,
         cancel_stops_it,
         closing_the_host_cancels_pending_calls,
         NULL,

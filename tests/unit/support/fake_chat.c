@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One answer owed to the core, delivered on a later loop turn (host defer). */
+/* One answer owed to the core, delivered from a host timer. */
 struct fake_reply {
     struct fake_reply *next;
     struct ab_chat *chat;
-    struct ab_defer *defer; /* owned by the host until it fires or is cancelled */
+    struct ab_timer *timer; /* owned by the host until timer_stop */
     enum fake_kind kind;
     int status;
     ab_sent_cb sent;
@@ -72,7 +72,7 @@ fake_chat_close(struct ab_chat *c)
 
     for (r = c->replies; r; r = next) {
         next = r->next;
-        c->svc->defer_cancel(r->defer);
+        c->svc->timer_stop(r->timer);
         fake_reply_free(r);
     }
     for (size_t i = 0; i < c->ncalls; i++) {
@@ -119,7 +119,7 @@ fake_chat_record(struct ab_chat *c, enum fake_kind kind, const char *channel, co
     return call;
 }
 
-/* The deferred turn came: deliver the answer it carries. */
+/* A host timer fired: deliver the answer it carries. */
 static void
 fake_chat_deliver(void *arg)
 {
@@ -129,6 +129,7 @@ fake_chat_deliver(void *arg)
     for (pp = &c->replies; *pp != r; pp = &(*pp)->next)
         ;
     *pp = r->next;
+    c->svc->timer_stop(r->timer);
     if (r->kind == FAKE_SEND)
         r->sent(r->arg, r->status,
                 r->status == 0 ? &(struct ab_msg_ref){r->channel_id, r->message_id} : NULL);
@@ -154,7 +155,7 @@ fake_chat_answer(struct ab_chat *c, const struct fake_call *call, struct fake_re
     r->status = call->status;
     r->channel_id = tmpl->channel_id ? strdup(tmpl->channel_id) : NULL;
     r->message_id = tmpl->message_id ? strdup(tmpl->message_id) : NULL;
-    if ((rc = c->svc->defer(c->host, fake_chat_deliver, r, &r->defer)) < 0) {
+    if ((rc = c->svc->timer_start(c->host, 0, 0, fake_chat_deliver, r, &r->timer)) < 0) {
         fake_reply_free(r);
         return rc;
     }
