@@ -36,8 +36,8 @@ discord_mention_strip(const char *text, const char *bot_id, char **out)
             }
             while (isdigit((unsigned char)p[i + digits]) && digits <= DISCORD_MENTION_ID_MAX)
                 digits++;
-            if (user && digits > 0 && digits == id_len && p[i + digits] == '>' &&
-                memcmp(p + i, bot_id, id_len) == 0) {
+            if (user && digits > 0 && digits <= DISCORD_MENTION_ID_MAX && digits == id_len &&
+                p[i + digits] == '>' && memcmp(p + i, bot_id, id_len) == 0) {
                 p += i + digits + 1;
                 removed++;
                 /* a space on both sides of the mention collapses into one */

@@ -35,6 +35,9 @@ START_TEST(roles_other_users_and_lookalikes_are_kept)
     expect_strip("<@123|label> <@ 123>", "123", 0, "<@123|label> <@ 123>");
     expect_strip("hi", NULL, 0, "hi");
     expect_strip(" <@123> ", "", 0, "<@123>");
+    /* 21 digits are no snowflake (found by discord_mention_fuzz) */
+    expect_strip("<@100000000000000000001>", "100000000000000000001", 0,
+                 "<@100000000000000000001>");
 }
 END_TEST
 
