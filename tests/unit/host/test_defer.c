@@ -3,6 +3,7 @@
  * closing the plugin's host cancels what is still pending. */
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 #include <uv.h>
 
 #include "host/host.h"
@@ -142,6 +143,36 @@ START_TEST(a_defer_from_a_timer_waits_for_the_next_iteration)
 }
 END_TEST
 
+/* Appends its letter to the order string. */
+static char order[16];
+static void
+note_order(void *arg)
+{
+    size_t n = strlen(order);
+
+    order[n] = *(const char *)arg;
+    order[n + 1] = '\0';
+}
+
+START_TEST(calls_run_in_the_order_they_were_made)
+{
+    uv_loop_t loop;
+    uv_prepare_t prep;
+    struct probe p = {0};
+    struct ab_defer *d[5];
+
+    setup_loop(&loop, &prep, &p);
+    order[0] = '\0';
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(host_services.defer(p.host, note_order, (void *)&"abcde"[i], &d[i]), 0);
+    host_services.defer_cancel(d[2]);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    /* first in, first out: requests queued in order go out in order */
+    ck_assert_str_eq(order, "abde");
+    teardown_loop(&loop, &prep, &p);
+}
+END_TEST
+
 START_TEST(cancel_stops_it)
 {
     uv_loop_t loop;
@@ -186,6 +217,7 @@ main(void)
         runs_once_later_never_inside_the_call,
         a_defer_from_a_callback_runs_on_a_later_iteration,
         a_defer_from_a_timer_waits_for_the_next_iteration,
+        calls_run_in_the_order_they_were_made,
         cancel_stops_it,
         closing_the_host_cancels_pending_calls,
         NULL,
