@@ -20,6 +20,7 @@ struct discord_route {
     uint64_t not_before_ms;  /* no call starts before this (429, exhausted window, spacing) */
     bool is_busy;            /* a call is in flight */
     struct ab_timer *wakeup; /* pending start of the next call */
+    struct ab_defer *kick;   /* a new call's start on the next loop turn (host-owned) */
 };
 
 /* One REST call, queued on its route until it may start. */
@@ -80,7 +81,7 @@ discord_route_release_if_idle(struct ab_chat *c, struct discord_route *r)
     struct discord_route **link;
     struct discord_req *q;
 
-    if (r->is_busy || r->wakeup || r->not_before_ms > c->svc->now_ms(c->host))
+    if (r->is_busy || r->wakeup || r->kick || r->not_before_ms > c->svc->now_ms(c->host))
         return;
     for (q = c->reqs; q; q = q->next)
         if (q->route == r)
@@ -224,6 +225,18 @@ discord_route_arm(struct ab_chat *c, struct discord_route *r, uint64_t delay_ms)
         r->wakeup = NULL;
 }
 
+/* The loop turn after a call was queued: start it (or wait for its route). */
+static void
+discord_route_kicked(void *arg)
+{
+    struct discord_route *r = arg;
+    struct ab_chat *c = r->chat;
+
+    r->kick = NULL; /* released by the host as it fired */
+    discord_rest_pump(c, r);
+    discord_route_release_if_idle(c, r);
+}
+
 /* Fail @q with @status from a loop callback (never inside discord_rest_call). */
 static void
 discord_req_fail(struct ab_chat *c, struct discord_req *q, int status)
@@ -281,13 +294,15 @@ again:
     r->is_busy = true;
 }
 
-/* Queue a call; it starts from a timer so its callback never runs inside this call. */
+/* Queue a call; it starts on a later loop iteration so its callback never runs inside
+ * this call. */
 int
 discord_rest_call(struct ab_chat *c, const char *method, const char *path, const char *route,
                   const char *body, uint64_t spacing_ms, discord_rest_cb cb, void *arg)
 {
     struct discord_req *q;
     struct discord_route *r;
+    int rc;
 
     if (c->is_token_dead)
         return AB_EAUTH;
@@ -312,7 +327,13 @@ discord_rest_call(struct ab_chat *c, const char *method, const char *path, const
     }
     q->next = c->reqs;
     c->reqs = q;
-    discord_route_arm(c, r, 0);
+    if (!r->wakeup && !r->kick &&
+        (rc = c->svc->defer(c->host, discord_route_kicked, r, &r->kick)) < 0) {
+        r->kick = NULL;
+        discord_req_free(c, q);
+        discord_route_release_if_idle(c, r);
+        return rc;
+    }
     return 0;
 }
 
@@ -333,6 +354,7 @@ discord_rest_close(struct ab_chat *c)
     while ((r = c->routes)) {
         c->routes = r->next;
         c->svc->timer_stop(r->wakeup);
+        c->svc->defer_cancel(r->kick);
         free(r->key);
         free(r);
     }
