@@ -211,7 +211,8 @@ struct ab_host_services {
     /* ---- ABI 1.3: services ---- */
 
     /* Run @cb(@arg) once on a later loop iteration than this call's: never inside this
-     * call, the callback that made it or that callback's iteration. *out (owned by the
+     * call, the callback that made it or that callback's iteration; a plugin's deferred
+     * calls run in the order they were made. *out (owned by the
      * host) is valid until @cb starts or defer_cancel() is called, whichever is first;
      * calls still pending when the plugin is closed are cancelled. 0, AB_EINVAL or
      * AB_ENOMEM. */
