@@ -212,10 +212,9 @@ struct ab_host_services {
 
     /* Run @cb(@arg) once on a later loop iteration than this call's: never inside this
      * call, the callback that made it or that callback's iteration; a plugin's deferred
-     * calls run in the order they were made. *out (owned by the
-     * host) is valid until @cb starts or defer_cancel() is called, whichever is first;
-     * calls still pending when the plugin is closed are cancelled. 0, AB_EINVAL or
-     * AB_ENOMEM. */
+     * calls run in the order they were made. *out (owned by the host) is valid until @cb
+     * starts or defer_cancel() is called, whichever is first; calls still pending when
+     * the plugin is closed are cancelled. Returns 0, AB_EINVAL or AB_ENOMEM. */
     int (*defer)(struct ab_host *h, ab_defer_cb cb, void *arg, struct ab_defer **out);
     /* Cancel a deferred call that has not started: @cb will not run. NULL is allowed;
      * a handle whose callback already started must not be passed. */
