@@ -127,11 +127,11 @@ void discord_cache_remove(struct discord_cache *cache, const char *id);
 
 /* ---- mention.c ---- */
 
-/* Whether @text (lent) mentions @bot_id (<@ID> or <@!ID>). */
-bool discord_mention_has(const char *text, const char *bot_id);
-/* @text without the mentions of @bot_id, words joined by one space, trimmed: malloc'd
- * (owned by the caller), NULL when out of memory. */
-char *discord_mention_strip(const char *text, const char *bot_id);
+/* Discord's mention markup (<@ID>, <@!ID>, <@&ROLE>): *out (malloc'd, caller frees) is
+ * @text (lent) without the user mentions of @bot_id (lent; NULL or "" removes none),
+ * words around a removed mention joined by one space, trimmed. Returns how many were
+ * removed (>= 0: the bot was mentioned when > 0), AB_EINVAL or AB_ENOMEM. */
+int discord_mention_strip(const char *text, const char *bot_id, char **out);
 
 /* ---- outbound.c ---- */
 

@@ -455,7 +455,7 @@ engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbou
         char *name = NULL;
         c->is_opening_thread = true;
         e->nopening++;
-        thread_name_from_prompt(p->text, NULL, &name);
+        thread_name_from_prompt(p->text, &name);
         rc = chat_open_thread(ci, &(struct ab_msg_ref){m->channel_id, m->message_id},
                               name ? name : "agent-broker", &c->chat, engine_thread_opened, c);
         free(name);
