@@ -20,6 +20,7 @@
 #include "host/host.h"
 #include "log.h"
 #include "plugin/loader.h"
+#include "state/journal.h"
 #include "state/state_file.h"
 
 /* Everything the daemon owns, torn down in reverse. */
@@ -33,6 +34,7 @@ struct daemon {
     struct agent_launch launch;
     struct pool *pool;
     struct engine *engine;
+    struct journal *journal;     /* owned, or NULL without a state dir */
     struct chat_instance *chats; /* owned array */
     size_t nchats;
     struct health_server *health;
@@ -222,6 +224,26 @@ daemon_sink_deliver(void *arg, struct ab_host *h, const struct ab_inbound *msg)
     return AB_ENOENT;
 }
 
+/* The engine recorded a held message (or needs no record): its plugin may ack. */
+static void
+daemon_recorded(void *arg, int status)
+{
+    host_hold_release(arg, status);
+}
+
+/* Host sink (ABI 1.3): a message whose ack the plugin holds until it is recorded. */
+static int
+daemon_sink_deliver_held(void *arg, struct ab_host *h, const struct ab_inbound *msg,
+                         struct host_hold *hold)
+{
+    struct daemon *d = arg;
+
+    for (size_t i = 0; i < d->nchats; i++)
+        if (d->chats[i].host == h)
+            return engine_inbound_held(d->engine, &d->chats[i], msg, daemon_recorded, hold);
+    return AB_ENOENT;
+}
+
 /* Host sink: a reaction from a chat plugin. */
 static int
 daemon_sink_reaction(void *arg, struct ab_host *h, const struct ab_reaction_event *ev)
@@ -303,7 +325,8 @@ daemon_start_chat(struct daemon *d, const char *name, struct chat_instance *ci)
                              daemon_sink_reaction,
                              daemon_sink_rate,
                              daemon_sink_connected,
-                             daemon_sink_fatal};
+                             daemon_sink_fatal,
+                             daemon_sink_deliver_held};
     struct policy_config pc;
     int rc;
 
@@ -341,6 +364,7 @@ daemon_start_chat(struct daemon *d, const char *name, struct chat_instance *ci)
         return rc;
     }
     ci->is_started = true;
+    engine_recover(d->engine, ci);
     return 0;
 }
 
@@ -360,12 +384,15 @@ daemon_pool_closed(void *arg)
     d->pool = NULL;
     for (size_t i = 0; i < d->nchats; i++) {
         struct chat_instance *ci = &d->chats[i];
+        host_holds_cancel(ci->host);
         if (ci->chat)
             ci->ops->close(ci->chat);
         ci->chat = NULL;
     }
     engine_free(d->engine);
     d->engine = NULL;
+    journal_close(d->journal);
+    d->journal = NULL;
     for (size_t i = 0; i < d->nchats; i++) {
         policy_free(d->chats[i].policy);
         host_free(d->chats[i].host);
@@ -615,6 +642,12 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
     daemon_engine_config(d, &ec);
     if ((rc = engine_new(&d->loop, d->pool, &ec, &d->engine)) < 0)
         goto out_pool;
+    if (d->cfg.state_dir && journal_open(&d->loop, d->cfg.state_dir, &d->journal) < 0)
+        log_warn("core",
+                 "cannot open the journal in %s; accepted messages will not survive a "
+                 "crash",
+                 d->cfg.state_dir);
+    engine_set_journal(d->engine, d->journal);
     if (d->mode == DAEMON_CONSOLE) {
         names = names_console;
         nnames = 1;
@@ -663,8 +696,16 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
 
 out_chats:
     for (size_t i = 0; i < d->nchats; i++) {
+        if (d->chats[i].host)
+            host_holds_cancel(d->chats[i].host);
         if (d->chats[i].chat)
             d->chats[i].ops->close(d->chats[i].chat);
+    }
+    engine_free(d->engine);
+    d->engine = NULL;
+    journal_close(d->journal);
+    d->journal = NULL;
+    for (size_t i = 0; i < d->nchats; i++) {
         policy_free(d->chats[i].policy);
         host_free(d->chats[i].host);
         free(d->chats[i].name);
@@ -672,6 +713,7 @@ out_chats:
     free(d->chats);
 out_engine:
     engine_free(d->engine);
+    journal_close(d->journal);
 out_pool:
     if (d->pool)
         pool_close(d->pool, NULL, NULL);

@@ -194,6 +194,26 @@ struct ab_host_services {
      * the platform disabled it): @status is the AB_E* cause, @why (lent) says what the
      * user must fix. Once no chat plugin is left running, `run` exits with status 1. */
     void (*fatal)(struct ab_host *h, int status, const char *why);
+
+    /* ---- ABI 1.3: durable acceptance ---- */
+
+    /* Like deliver, but the plugin holds its acknowledgement of the message (Slack: the
+     * envelope's ack; Discord: persisting a sequence number that covers it) until @cb
+     * says the core has it durably, so that a crash or kill -9 cannot lose a message the
+     * platform believes delivered. @msg is lent for the call, as for deliver. Returns 0,
+     * then @cb(@arg, status) runs exactly once, later, on the loop thread (never inside
+     * this call); or < 0 like deliver, then @cb never runs. Status:
+     *   0            the message is recorded in the core's journal under [state] dir
+     *                (or needs no record: ignored, refused with a visible line, no state
+     *                dir configured): ack it now;
+     *   AB_EIO       the record could not be written (logged); the message is still
+     *                being handled in memory: ack it (a redelivery would be a duplicate);
+     *   AB_ECANCELED the plugin is being closed: do not ack (the host runs every owed
+     *                completion with this status before it calls the plugin's close()).
+     * @arg is the plugin's (owned by the plugin; free it in @cb). Plugins built for
+     * 1.2 use deliver and simply do not get the guarantee. */
+    int (*deliver_held)(struct ab_host *h, const struct ab_inbound *msg,
+                        void (*cb)(void *arg, int status), void *arg);
 };
 
 #endif

@@ -11,8 +11,21 @@
 #include "log.h"
 #include "render/sender_context.h"
 #include "render/thread_name.h"
+#include "state/journal.h"
 
 #define ENGINE_BUCKETS 256
+
+/* Posted in the thread of a message a previous process accepted and never answered. */
+#define ENGINE_RESTART_LINE                                                                        \
+    "⚠️ agent-broker restarted while this message was being handled; it was not answered — " \
+    "send it again."
+
+/* A restart line in flight for journal entry @id. */
+struct engine_recovery {
+    struct engine *e;
+    uint64_t id;
+    char *message_id; /* owned, for the log */
+};
 
 /* FNV-1a over a key. */
 static size_t
@@ -156,6 +169,8 @@ engine_thread_opened(void *arg, int status, const char *thread_id)
     if (status == 0 && thread_id) {
         free(c->reply_thread);
         c->reply_thread = strdup(thread_id);
+        if (c->e->journal)
+            journal_set_thread(c->e->journal, c->key, thread_id);
     } else {
         log_warn("engine", "%s: cannot open a thread (%s); replying in the channel", c->key,
                  ab_strerror(status));
@@ -193,9 +208,71 @@ engine_pending(struct engine *e, struct chat_instance *ci, const struct ab_inbou
     return p;
 }
 
+/* The messages of @msgs got their answer or failure line: clear their journal entries. */
+void
+engine_answered(struct engine *e, struct pending *msgs)
+{
+    for (struct pending *p = msgs; p; p = p->next) {
+        if (p->journal_id && e->journal)
+            journal_done(e->journal, p->journal_id);
+        p->journal_id = 0;
+    }
+}
+
+/* Record accepted message @p of @c in the journal; @recorded hears when it is on disk. */
+static void
+engine_record(struct engine *e, struct conversation *c, struct pending *p,
+              const struct ab_inbound *m, void (*recorded)(void *arg, int status), void *arg)
+{
+    struct journal_entry je = {
+        .platform = c->ci->name,
+        .conversation = c->key,
+        .reply_channel = c->reply_channel,
+        .reply_thread = c->reply_thread,
+        .channel_id = (char *)m->channel_id,
+        .message_id = (char *)m->message_id,
+        .event_id = (char *)m->event_id,
+    };
+
+    if (!e->journal) {
+        if (recorded)
+            recorded(arg, 0);
+        return;
+    }
+    if (journal_add(e->journal, &je, recorded, arg, &p->journal_id) < 0) {
+        log_error("engine", "%s: cannot record message %s in the journal", c->key, m->message_id);
+        if (recorded)
+            recorded(arg, AB_EIO);
+    }
+}
+
+static int engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m,
+                         void (*recorded)(void *arg, int status), void *arg);
+
 /* A message from a chat plugin. */
 int
 engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m)
+{
+    return engine_inbound_held(e, ci, m, NULL, NULL);
+}
+
+/* A message from a chat plugin that holds its ack until @recorded. */
+int
+engine_inbound_held(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m,
+                    void (*recorded)(void *arg, int status), void *arg)
+{
+    int rc = engine_accept(e, ci, m, recorded, arg);
+
+    if (rc != 1 && recorded && rc >= 0)
+        recorded(arg, 0); /* nothing to record: ignored or refused with a line */
+    return rc < 0 ? rc : 0;
+}
+
+/* Accept a message: 1 when it was queued (and @recorded taken), 0 when it needs no
+ * record, < 0 on error. */
+static int
+engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m,
+              void (*recorded)(void *arg, int status), void *arg)
 {
     struct policy_decision d;
     struct conversation *c;
@@ -260,6 +337,7 @@ engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbou
     *tail = p;
     c->queued++;
     e->stats.enqueued++;
+    engine_record(e, c, p, m, recorded, arg);
     if (d.opens_thread && !c->turn && !c->reply_thread && ci->can_thread) {
         char *name = NULL;
         c->is_opening_thread = true;
@@ -269,10 +347,10 @@ engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbou
         free(name);
         if (rc < 0)
             engine_thread_opened(c, rc, NULL);
-        return 0;
+        return 1;
     }
     engine_kick(c);
-    return 0;
+    return 1;
 }
 
 /* True when @user may act in @ci (cancel, answer questions): the same allowlist as
@@ -398,6 +476,7 @@ engine_drain(struct engine *e, uint64_t timeout_ms, void (*done)(void *arg), voi
                 continue;
             engine_post_notice(c, "⚠️ agent-broker is shutting down; the messages waiting here "
                                   "were not answered — send them again in a minute.");
+            engine_answered(e, c->queue);
             for (p = c->queue; p; p = next) {
                 next = p->next;
                 if (p->rx) {
@@ -413,6 +492,76 @@ engine_drain(struct engine *e, uint64_t timeout_ms, void (*done)(void *arg), voi
         }
     }
     pool_drain(e->pool, timeout_ms, done, arg);
+}
+
+/* Use @j for acceptance records. */
+void
+engine_set_journal(struct engine *e, struct journal *j)
+{
+    e->journal = j;
+}
+
+/* The line about a recovered message was posted (or could not be): forget it. */
+static void
+engine_recovered_sent(void *arg, int status, const struct ab_msg_ref *ref)
+{
+    struct engine_recovery *r = arg;
+
+    (void)ref;
+    if (status < 0)
+        log_warn("engine", "cannot post the restart line for message %s", r->message_id);
+    if (r->e->journal)
+        journal_done(r->e->journal, r->id);
+    free(r->message_id);
+    free(r);
+}
+
+/* Mark one known message as seen by @ci's policy. */
+static void
+engine_seen(void *arg, const char *event_id, const char *channel_id, const char *message_id)
+{
+    struct chat_instance *ci = arg;
+
+    policy_remember(ci->policy, ci->name, event_id, channel_id, message_id);
+}
+
+/* Tell the users of @ci about messages a previous process never answered. */
+void
+engine_recover(struct engine *e, struct chat_instance *ci)
+{
+    const struct journal_entry *je, *next;
+    size_t n = 0;
+
+    if (!e->journal)
+        return;
+    journal_each_known(e->journal, ci->name, engine_seen, ci);
+    for (je = journal_recovered(e->journal); je; je = next) {
+        struct engine_recovery *r;
+        next = je->next;
+        if (!je->is_recovered || strcmp(je->platform, ci->name) != 0)
+            continue;
+        if (!(r = calloc(1, sizeof(*r))) || !(r->message_id = strdup(je->message_id))) {
+            free(r);
+            continue;
+        }
+        r->e = e;
+        r->id = je->id;
+        if (ci->can_react && e->cfg.reactions.emojis.error)
+            chat_react(ci, &(struct ab_msg_ref){je->channel_id, je->message_id},
+                       e->cfg.reactions.emojis.error, true, NULL, NULL);
+        if (chat_send(ci, je->reply_channel, je->reply_thread, ENGINE_RESTART_LINE,
+                      RATELIMIT_FINAL_TEXT, engine_recovered_sent, r) < 0) {
+            free(r->message_id);
+            free(r);
+            continue;
+        }
+        n++;
+    }
+    if (n)
+        log_warn("engine",
+                 "%s: %zu message(s) accepted before a restart were never answered; "
+                 "their threads are told",
+                 ci->name, n);
 }
 
 /* Call @idle once nothing runs or waits. */

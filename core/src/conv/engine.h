@@ -50,11 +50,27 @@ void engine_set_config(struct engine *e, const struct engine_config *cfg);
 struct clock *engine_clock(struct engine *e);
 struct ratelimit *engine_ratelimit(struct engine *e);
 
+struct journal;
+
+/* Record accepted messages in @j (lent, must outlive the engine; NULL = none). */
+void engine_set_journal(struct engine *e, struct journal *j);
+
+/* After @ci started: messages a previous process accepted in @ci but never answered
+ * get a visible line in their thread (and 😱); every message the journal knows of is
+ * marked seen so that a platform's replay is not answered twice. */
+void engine_recover(struct engine *e, struct chat_instance *ci);
+
 /* Register a started chat instance (lent; must outlive the engine's use of it). */
 int engine_add_chat(struct engine *e, struct chat_instance *ci);
 
 /* What a chat plugin delivers (host sink callbacks). */
 int engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbound *msg);
+/* Like engine_inbound, and @recorded(@arg, status) runs exactly once when 0 is
+ * returned: with 0 once the message is in the acceptance journal (or needs no record:
+ * ignored, refused with a line, no journal), AB_EIO when the record failed, or
+ * AB_ECANCELED at shutdown. It may run before this returns (callers defer it). */
+int engine_inbound_held(struct engine *e, struct chat_instance *ci, const struct ab_inbound *msg,
+                        void (*recorded)(void *arg, int status), void *arg);
 int engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reaction_event *ev);
 
 /* Stop taking new turns; tell every queued message it will not be answered; let

@@ -26,6 +26,7 @@ struct pending {
     char *text;           /* owned: mention removed */
     char *sender_context; /* owned: the <sender_context> block */
     struct rx *rx;        /* owned until handed to a turn or released */
+    uint64_t journal_id;  /* its acceptance journal entry, 0 = none */
 };
 
 /* One permission request posted in the thread (ask mode). */
@@ -88,6 +89,7 @@ struct engine {
     size_t nconvs;
     struct rx *rxs; /* owned: every rx still alive */
     bool is_draining;
+    struct journal *journal; /* lent, or NULL: acceptance is not recorded */
     void (*idle)(void *arg);
     void *idle_arg;
     struct engine_stats stats;
@@ -109,5 +111,6 @@ void turn_cancel(struct turn *t);
 void engine_post_notice(struct conversation *c, const char *text);
 void engine_turn_finished(struct conversation *c);
 void pending_free(struct pending *p);
+void engine_answered(struct engine *e, struct pending *msgs);
 
 #endif

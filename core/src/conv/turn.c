@@ -82,6 +82,7 @@ turn_complete(struct turn *t)
         rx_release(p->rx);
         p->rx = NULL;
     }
+    engine_answered(t->e, t->msgs); /* its journal entries are done */
     c->turn = NULL;
     turn_free(t);
     engine_turn_finished(c);

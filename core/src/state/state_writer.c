@@ -19,6 +19,9 @@ struct state_writer {
     size_t writing_len;
     char *waiting; /* owned: the next content to write */
     size_t waiting_len;
+    uint64_t writing_tag, waiting_tag; /* state_writer_put_tagged's tags */
+    void (*on_written)(void *arg, uint64_t tag, int status);
+    void *on_written_arg;
     int result; /* the worker's outcome */
     bool is_busy, is_closing;
     void (*done)(void *arg);
@@ -56,13 +59,15 @@ static void
 state_writer_after(uv_work_t *work, int status)
 {
     struct state_writer *w = work->data;
+    int rc = status < 0 ? status : w->result;
 
     free(w->writing);
     w->writing = NULL;
     w->is_busy = false;
-    if (status < 0 || w->result < 0)
-        log_error("state", "cannot write %s: %s", w->path,
-                  strerror(-(status < 0 ? status : w->result)));
+    if (rc < 0)
+        log_error("state", "cannot write %s: %s", w->path, strerror(-rc));
+    if (w->on_written)
+        w->on_written(w->on_written_arg, w->writing_tag, rc < 0 ? rc : 0);
     if (w->waiting)
         state_writer_start(w);
     else if (w->is_closing)
@@ -77,6 +82,7 @@ state_writer_start(struct state_writer *w)
 
     w->writing = w->waiting;
     w->writing_len = w->waiting_len;
+    w->writing_tag = w->waiting_tag;
     w->waiting = NULL;
     w->is_busy = true;
     w->work.data = w;
@@ -85,6 +91,8 @@ state_writer_start(struct state_writer *w)
         free(w->writing);
         w->writing = NULL;
         w->is_busy = false;
+        if (w->on_written)
+            w->on_written(w->on_written_arg, w->writing_tag, rc);
     }
 }
 
@@ -115,6 +123,23 @@ state_writer_put(struct state_writer *w, char *data, size_t len)
     if (!w->is_busy)
         state_writer_start(w);
     return 0;
+}
+
+/* Queue new content with a tag for the on_written hook. */
+int
+state_writer_put_tagged(struct state_writer *w, char *data, size_t len, uint64_t tag)
+{
+    w->waiting_tag = tag;
+    return state_writer_put(w, data, len);
+}
+
+/* Set the hook told after each write. */
+void
+state_writer_on_written(struct state_writer *w, void (*cb)(void *arg, uint64_t tag, int status),
+                        void *arg)
+{
+    w->on_written = cb;
+    w->on_written_arg = arg;
 }
 
 /* The newest content not yet durable. */
