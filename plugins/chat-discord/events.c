@@ -18,6 +18,7 @@ struct discord_lookup {
     cJSON *msg;                      /* owned: the MESSAGE_CREATE data */
     char channel_id[DISCORD_ID_MAX]; /* the channel being looked up */
     bool is_done;                    /* the lookup ended (cached, or failed) */
+    struct discord_hold *hold;       /* lent: its seq hold, or NULL */
 };
 
 /* Whether @id appears as a user id in the mentions array of @msg. */
@@ -36,9 +37,10 @@ discord_events_mentions_id(const cJSON *msg, const char *id)
 }
 
 /* Turn a MESSAGE_CREATE into an inbound message; @ch (lent) is its channel, NULL in
- * a DM. */
+ * a DM. @hold (may be NULL) is released once the core recorded it. */
 static void
-discord_events_deliver(struct ab_chat *c, const cJSON *msg, const struct discord_channel *ch)
+discord_events_deliver(struct ab_chat *c, const cJSON *msg, const struct discord_channel *ch,
+                       struct discord_hold *hold)
 {
     const cJSON *author = cJSON_GetObjectItemCaseSensitive(msg, "author");
     const cJSON *member = cJSON_GetObjectItemCaseSensitive(msg, "member");
@@ -57,6 +59,8 @@ discord_events_deliver(struct ab_chat *c, const cJSON *msg, const struct discord
 
     if (!id || !channel || !author_id) {
         c->svc->log(c->host, AB_LOG_WARN, "MESSAGE_CREATE without id, channel or author: ignored");
+        if (hold)
+            discord_hold_done(hold, true);
         return;
     }
     if (!content)
@@ -100,7 +104,14 @@ discord_events_deliver(struct ab_chat *c, const cJSON *msg, const struct discord
         .thread_is_ours = is_thread && c->bot_id[0] && strcmp(ch->owner_id, c->bot_id) == 0,
         .thread_id = is_thread ? channel : NULL,
     };
-    c->svc->deliver(c->host, &in);
+    if (!hold || !AB_HAS(c->svc, struct ab_host_services, deliver_held) || !c->svc->deliver_held ||
+        c->svc->deliver_held(c->host, &in, discord_hold_recorded, hold) < 0) {
+        if (!hold || !AB_HAS(c->svc, struct ab_host_services, deliver_held) ||
+            !c->svc->deliver_held)
+            c->svc->deliver(c->host, &in);
+        if (hold)
+            discord_hold_done(hold, true);
+    }
     free(clean);
     free(role_ids);
 }
@@ -116,12 +127,15 @@ discord_events_flush(struct ab_chat *c)
         c->lookups = l->next;
         if (!c->lookups)
             c->lookups_tail = NULL;
-        if (ch)
-            discord_events_deliver(c, l->msg, ch);
-        else
+        if (ch) {
+            discord_events_deliver(c, l->msg, ch, l->hold);
+        } else {
             c->svc->log(c->host, AB_LOG_WARN,
                         "message %s in channel %s dropped: the channel could not be looked up",
                         discord_json_str(l->msg, "id"), l->channel_id);
+            if (l->hold)
+                discord_hold_done(l->hold, true);
+        }
         cJSON_Delete(l->msg);
         free(l);
     }
@@ -160,17 +174,22 @@ discord_events_message(struct ab_chat *c, const cJSON *msg)
     size_t queued = 0;
     bool is_asked = false;
     char path[96];
+    struct discord_hold *hold = c->gw.current;
 
+    c->gw.current = NULL; /* ours now: released when delivered or dropped */
     if (!discord_json_str(msg, "guild_id")) {
-        discord_events_deliver(c, msg, NULL);
+        discord_events_deliver(c, msg, NULL, hold);
         return;
     }
     if (ch && !c->lookups) {
-        discord_events_deliver(c, msg, ch);
+        discord_events_deliver(c, msg, ch, hold);
         return;
     }
-    if (!channel || strlen(channel) >= DISCORD_ID_MAX)
+    if (!channel || strlen(channel) >= DISCORD_ID_MAX) {
+        if (hold)
+            discord_hold_done(hold, true);
         return;
+    }
     for (l = c->lookups; l; l = l->next) {
         queued++;
         if (!l->is_done && strcmp(l->channel_id, channel) == 0)
@@ -181,9 +200,12 @@ discord_events_message(struct ab_chat *c, const cJSON *msg)
         free(l);
         c->svc->log(c->host, AB_LOG_WARN, "message in channel %s dropped: lookup queue full",
                     channel);
+        if (hold)
+            discord_hold_done(hold, true);
         return;
     }
     l->chat = c;
+    l->hold = hold;
     snprintf(l->channel_id, sizeof(l->channel_id), "%s", channel);
     l->is_done = ch != NULL;
     if (!ch && !is_asked) {
