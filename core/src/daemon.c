@@ -109,6 +109,7 @@ daemon_engine_config(const struct daemon *d, struct engine_config *ec)
         .cancel_emoji = c->emojis.cancel,
         .deny_emoji = "🚫",
         .edit_interval_ms = (uint64_t)c->edit_interval_ms,
+        .max_parts = (uint32_t)c->max_parts,
         .perm_ask = c->perm_mode == PERM_MODE_ASK,
         .perm_timeout_ms = (uint64_t)c->perm_timeout_s * 1000,
         .auth_hint = d->agent.auth_hint,

@@ -83,6 +83,7 @@ static const struct key_spec config_keys[] = {
     {"reactions.timing", "error_hold_ms", KEY_INT, OFF(timing.error_hold_ms), 0, DAY_MS, NULL,
      NULL},
     {"stream", "edit_interval_ms", KEY_INT, OFF(edit_interval_ms), 100, 600000, NULL, NULL},
+    {"stream", "max_parts", KEY_INT, OFF(max_parts), 1, 100, NULL, NULL},
     {"health", "listen", KEY_STRING, OFF(health_listen), 0, 0, NULL, NULL},
     {"state", "dir", KEY_STRING, OFF(state_dir), 0, 0, NULL, NULL},
     {"log", "level", KEY_ENUM, OFF(log_level), 0, 0, level_names, NULL},
@@ -224,6 +225,7 @@ config_defaults(struct config *cfg)
     cfg->tool_display = TOOL_DISPLAY_FULL;
     cfg->timing = (struct config_timing){700, 10000, 30000, 1500, 2500};
     cfg->edit_interval_ms = 1500;
+    cfg->max_parts = 10;
     for (size_t i = 0; i < sizeof(emojis) / sizeof(emojis[0]) && rc == 0; i++)
         rc = config_set_str(emojis[i], emoji_defaults[i]);
     if (rc == 0)

@@ -80,6 +80,7 @@ struct config {
     struct config_timing timing;
 
     int64_t edit_interval_ms;
+    int64_t max_parts;   /* [stream] max_parts: reply messages before the rest is cut */
     char *health_listen; /* owned */
     char *state_dir;     /* owned, ~ expanded */
     char *log_level;     /* owned */

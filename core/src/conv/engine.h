@@ -26,7 +26,9 @@ struct engine_config {
     const char *cancel_emoji;          /* lent: 🛑 */
     const char *deny_emoji;            /* lent: 🚫 */
     uint64_t edit_interval_ms;
-    bool perm_ask; /* [permissions] mode = "ask" */
+    uint32_t max_parts; /* reply messages at most; the rest becomes one truncation line
+                           (0 = no limit) */
+    bool perm_ask;      /* [permissions] mode = "ask" */
     uint64_t perm_timeout_ms;
     const char *auth_hint; /* lent: the preset's login hint, or NULL */
 };

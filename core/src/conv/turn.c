@@ -125,6 +125,31 @@ turn_final_text(struct turn *t)
     return out;
 }
 
+/* Past [stream] max_parts, the parts beyond it become one line saying how much was cut
+ * (never a flood of messages, never a silent cut). */
+static void
+turn_truncate(struct turn *t, struct split_result *parts)
+{
+    size_t keep = t->e->cfg.max_parts, cut = 0;
+    char *line = NULL;
+
+    if (keep == 0 || parts->count <= keep)
+        return;
+    keep = keep > 1 ? keep - 1 : 1; /* the line takes the last part's place */
+    for (size_t i = keep; i < parts->count; i++) {
+        cut += parts->chunks[i].chars - parts->chunks[i].head - parts->chunks[i].tail;
+        free(parts->chunks[i].text);
+        parts->chunks[i].text = NULL;
+    }
+    if (asprintf(&line, "…truncated (%zu more characters)", cut) < 0)
+        line = NULL;
+    log_info("engine", "%s: reply cut after %zu messages (%zu characters)", t->conv->key, keep,
+             cut);
+    parts->chunks[keep].text = line;
+    parts->chunks[keep].len = line ? strlen(line) : 0;
+    parts->count = line ? keep + 1 : keep;
+}
+
 /* Split the reply at the platform's limit: the first chunk replaces the live message,
  * the others follow in order. */
 static void
@@ -146,6 +171,7 @@ turn_send_final(struct turn *t)
         return;
     }
     free(text);
+    turn_truncate(t, &parts);
     t->final_pending = (int)parts.count + 1; /* +1 guards against synchronous completion */
     for (size_t i = 0; i < parts.count; i++) {
         if (i == 0 && t->live_id) {
