@@ -72,6 +72,7 @@ conversation_free(struct conversation *c)
         next = p->next;
         pending_free(p);
     }
+    clock_timer_stop(&c->wait_timer);
     free(c->key);
     free(c->reply_channel);
     free(c->reply_thread);
@@ -92,6 +93,7 @@ engine_conversation(struct engine *e, struct chat_instance *ci, const char *key,
         return NULL;
     c->e = e;
     c->ci = ci;
+    clock_timer_init(&c->wait_timer);
     c->key = strdup(key);
     c->reply_channel = strdup(channel);
     c->reply_thread = thread ? strdup(thread) : NULL;
@@ -136,15 +138,184 @@ engine_check_idle(struct engine *e)
     }
 }
 
+/* May @c wait for a free session (rather than be refused)? */
+bool
+engine_may_wait(struct conversation *c)
+{
+    struct engine *e = c->e;
+
+    return !e->is_draining && (c->is_waiting || e->nwaiting < e->cfg.pool_queue_max);
+}
+
+/* Take @c out of the FIFO (it runs, or gave up). */
+static void
+engine_unwait(struct conversation *c)
+{
+    struct engine *e = c->e;
+    struct conversation **link;
+
+    if (!c->is_waiting)
+        return;
+    for (link = &e->waiting; *link && *link != c; link = &(*link)->wait_next)
+        ;
+    if (*link)
+        *link = c->wait_next;
+    e->waiting_tail = NULL;
+    for (struct conversation *w = e->waiting; w; w = w->wait_next)
+        if (!w->wait_next)
+            e->waiting_tail = &w->wait_next;
+    c->wait_next = NULL;
+    c->is_waiting = false;
+    c->is_wait_noticed = false;
+    clock_timer_stop(&c->wait_timer);
+    e->nwaiting--;
+}
+
+/* 1-based place of @c in the FIFO. */
+static size_t
+engine_wait_position(const struct conversation *c)
+{
+    size_t n = 1;
+
+    for (const struct conversation *w = c->e->waiting; w && w != c; w = w->wait_next)
+        n++;
+    return n;
+}
+
+static void engine_wait_timer(void *arg);
+
+/* Arm @c's wait timer: the position line first, then the bound. */
+static void
+engine_wait_arm(struct conversation *c)
+{
+    struct engine *e = c->e;
+    uint64_t waited = uv_now(e->loop) - c->wait_since, at = e->cfg.pool_queue_wait_ms;
+
+    if (!c->is_wait_noticed && e->cfg.pool_queue_notice_ms < at)
+        at = e->cfg.pool_queue_notice_ms;
+    clock_timer_start(e->clock, &c->wait_timer, at > waited ? at - waited : 0, engine_wait_timer,
+                      c);
+}
+
+/* Every session is busy: @c waits at the FIFO's tail (or, @at_head, back at its head). */
+static void
+engine_wait(struct conversation *c, bool at_head)
+{
+    struct engine *e = c->e;
+
+    if (c->is_waiting)
+        return;
+    c->is_waiting = true;
+    e->nwaiting++;
+    if (at_head) {
+        c->wait_next = e->waiting;
+        e->waiting = c;
+        if (!c->wait_next)
+            e->waiting_tail = &c->wait_next;
+    } else {
+        c->wait_next = NULL;
+        c->wait_since = uv_now(e->loop);
+        c->is_wait_noticed = false;
+        if (e->waiting_tail)
+            *e->waiting_tail = c;
+        else
+            e->waiting = c;
+        e->waiting_tail = &c->wait_next;
+        log_info("engine", "%s: every agent session is busy; waiting (#%zu in line)", c->key,
+                 e->nwaiting);
+    }
+    engine_wait_arm(c);
+}
+
+/* The wait passed a few seconds (say where it stands) or its bound (give up, visibly). */
+static void
+engine_wait_timer(void *arg)
+{
+    struct conversation *c = arg;
+    struct engine *e = c->e;
+    char line[256];
+
+    if (!c->is_waiting)
+        return;
+    if (uv_now(e->loop) - c->wait_since >= e->cfg.pool_queue_wait_ms) {
+        struct pending *p, *next;
+        engine_unwait(c);
+        snprintf(line, sizeof(line),
+                 "⚠️ Every agent session stayed busy for %llu s; this message was not answered "
+                 "— send it again later.",
+                 (unsigned long long)(e->cfg.pool_queue_wait_ms / 1000));
+        engine_post_notice(c, line);
+        engine_answered(e, c->queue);
+        for (p = c->queue; p; p = next) {
+            next = p->next;
+            if (p->rx) {
+                reactions_error(&p->rx->r);
+                rx_release(p->rx);
+                p->rx = NULL;
+            }
+            pending_free(p);
+            e->stats.rejected++;
+        }
+        c->queue = NULL;
+        c->queued = 0;
+        engine_check_idle(e);
+        return;
+    }
+    if (!c->is_wait_noticed) {
+        c->is_wait_noticed = true;
+        snprintf(line, sizeof(line),
+                 "⏳ All %u agent sessions are busy; this conversation is #%zu in line and "
+                 "starts as soon as one is free.",
+                 e->cfg.max_sessions, engine_wait_position(c));
+        engine_post_notice(c, line);
+    }
+    engine_wait_arm(c);
+}
+
+/* A session may be free: start waiting conversations from the FIFO's head. */
+static void
+engine_wait_next(struct engine *e)
+{
+    struct conversation *c;
+    int rc;
+
+    while (!e->is_draining && (c = e->waiting)) {
+        bool noticed = c->is_wait_noticed;
+        uint64_t since = c->wait_since;
+        engine_unwait(c); /* off the FIFO while it starts: a nested call sees the rest */
+        if (c->turn || !c->queue || c->is_opening_thread)
+            continue;
+        c->is_waiting = true; /* engine_may_wait: it keeps its place */
+        rc = turn_start(c);
+        c->is_waiting = false;
+        if (rc == AB_EFULL) {
+            c->wait_since = since;
+            c->is_wait_noticed = noticed;
+            engine_wait(c, true);
+            return;
+        }
+        if (rc < 0)
+            log_error("engine", "%s: cannot start a turn: %s", c->key, ab_strerror(rc));
+    }
+}
+
 /* Start the next turn of @c when it can run. */
 static void
 engine_kick(struct conversation *c)
 {
+    struct engine *e = c->e;
     int rc;
 
-    if (c->turn || !c->queue || c->is_opening_thread)
+    if (c->turn || !c->queue || c->is_opening_thread || c->is_waiting)
         return;
-    if ((rc = turn_start(c)) < 0)
+    if (e->waiting && engine_may_wait(c)) { /* others were first: behind them */
+        engine_wait(c, false);
+        return;
+    }
+    rc = turn_start(c);
+    if (rc == AB_EFULL)
+        engine_wait(c, false);
+    else if (rc < 0)
         log_error("engine", "%s: cannot start a turn: %s", c->key, ab_strerror(rc));
 }
 
@@ -154,8 +325,10 @@ engine_turn_finished(struct conversation *c)
 {
     struct engine *e = c->e;
 
-    if (!e->is_draining)
+    if (!e->is_draining) {
         engine_kick(c);
+        engine_wait_next(e);
+    }
     engine_check_idle(e);
 }
 
@@ -469,6 +642,8 @@ void
 engine_drain(struct engine *e, uint64_t timeout_ms, void (*done)(void *arg), void *arg)
 {
     e->is_draining = true;
+    while (e->waiting)
+        engine_unwait(e->waiting);
     for (size_t b = 0; b < e->nbuckets; b++) {
         for (struct conversation *c = e->buckets[b]; c; c = c->next) {
             struct pending *p, *next;

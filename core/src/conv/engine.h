@@ -30,7 +30,12 @@ struct engine_config {
                            (0 = no limit) */
     bool perm_ask;      /* [permissions] mode = "ask" */
     uint64_t perm_timeout_ms;
-    const char *auth_hint; /* lent: the preset's login hint, or NULL */
+    const char *auth_hint;         /* lent: the preset's login hint, or NULL */
+    uint32_t max_sessions;         /* [pool] max_sessions, for the waiting line */
+    uint32_t pool_queue_max;       /* conversations waiting for a free session at most (0 =
+                                      refuse at once) */
+    uint64_t pool_queue_wait_ms;   /* a wait longer than this is refused */
+    uint64_t pool_queue_notice_ms; /* a wait longer than this gets one line */
 };
 
 struct engine_stats {

@@ -52,6 +52,12 @@ struct conversation {
     struct pending *queue; /* owned FIFO */
     size_t queued;
     struct turn *turn; /* owned: the running turn, or NULL */
+    /* Waiting for a free agent session (every one busy), in the engine's FIFO. */
+    struct conversation *wait_next; /* the engine's FIFO link */
+    bool is_waiting;
+    bool is_wait_noticed;          /* its position line was posted */
+    uint64_t wait_since;           /* loop time it started waiting */
+    struct clock_timer wait_timer; /* the position line, then the bound */
 };
 
 struct turn {
@@ -87,7 +93,9 @@ struct engine {
     struct conversation **buckets; /* owned hash table */
     size_t nbuckets;
     size_t nconvs;
-    struct rx *rxs; /* owned: every rx still alive */
+    struct rx *rxs;                               /* owned: every rx still alive */
+    struct conversation *waiting, **waiting_tail; /* FIFO for a free session (lent) */
+    size_t nwaiting;
     bool is_draining;
     struct journal *journal; /* lent, or NULL: acceptance is not recorded */
     void (*idle)(void *arg);
@@ -102,6 +110,8 @@ void rx_release(struct rx *rx);
 void rx_free(struct rx *rx);
 
 /* turn.c */
+/* Start a turn with everything queued in @c. AB_EFULL (messages still queued) when every
+ * session is busy and engine_may_wait(@c) said it may wait. */
 int turn_start(struct conversation *c);
 bool turn_owns_message(const struct turn *t, const char *message_id);
 int turn_answer_ask(struct turn *t, const char *message_id, const char *emoji);
@@ -112,5 +122,6 @@ void engine_post_notice(struct conversation *c, const char *text);
 void engine_turn_finished(struct conversation *c);
 void pending_free(struct pending *p);
 void engine_answered(struct engine *e, struct pending *msgs);
+bool engine_may_wait(struct conversation *c);
 
 #endif

@@ -617,6 +617,23 @@ turn_start(struct conversation *c)
     free(ctx);
     free(text);
     ctx = text = NULL;
+    if (rc == AB_EFULL && engine_may_wait(c)) {
+        /* Every session is busy: the messages go back and the conversation waits in
+         * the engine's FIFO for a free one. */
+        size_t n = 0;
+        for (p = t->msgs; p; p = p->next, n++)
+            if (!p->next) {
+                p->rx = t->rx;
+                t->rx = NULL;
+            }
+        c->turn = NULL;
+        c->queue = t->msgs;
+        c->queued = n;
+        t->msgs = NULL;
+        e->stats.turns--;
+        turn_free(t);
+        return AB_EFULL;
+    }
     if (rc < 0) {
         char line[1024];
         if (rc == AB_EFULL)
