@@ -52,6 +52,8 @@ struct pool_turn {
     uint64_t last_progress;      /* loop ms */
     uint64_t watchdog_cancel_at; /* when the watchdog sent session/cancel; 0 = not yet */
     bool timed_out;
+    bool had_event; /* the agent sent something for this turn */
+    bool is_resent; /* already re-sent once to a fresh process */
 };
 
 struct pool {
@@ -277,6 +279,18 @@ pool_on_prompt(void *arg, int rc, const char *stop_reason, int code, const char 
         s->lost = ACP_RESET_CRASHED;
         pool_proc_doomed(s->proc);
         pool_detach(s);
+        /* It had stopped reading its stdin: the prompt never reached it. Run the turn
+         * once more on a fresh process (session/load when the agent supports it). */
+        if (t && !t->had_event && !t->is_resent && !t->timed_out && c &&
+            acp_client_exit_info(c)->stdin_broken && !s->pool->draining && !s->pool->closing) {
+            t->is_resent = true;
+            log_info("acp",
+                     "%s: the agent stopped reading its stdin; resending the prompt "
+                     "to a fresh process",
+                     s->key);
+            if (pool_session_place(s) == 0)
+                return;
+        }
     }
     if (t && t->timed_out) {
         snprintf(buf, sizeof(buf), "the agent made no progress for %llu s: cancelled, then stopped",
@@ -526,6 +540,7 @@ pool_on_event(void *arg, struct acp_client *c, const struct acp_event *ev)
     if (!s || !s->turn || s->state != PS_BUSY)
         return;
     s->turn->last_progress = uv_now(p->pool->loop);
+    s->turn->had_event = true;
     if (s->turn->cb->on_event)
         s->turn->cb->on_event(s->turn->arg, ev);
 }
