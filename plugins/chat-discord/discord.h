@@ -34,6 +34,7 @@ struct discord_cache {
     struct discord_channel slots[DISCORD_CACHE_SLOTS];
     size_t count;
     uint64_t clock;
+    bool is_dirty; /* changed since it was last saved */
 };
 
 struct discord_route;
@@ -145,6 +146,11 @@ const struct discord_channel *discord_cache_get(struct discord_cache *cache, con
 void discord_cache_put(struct discord_cache *cache, const cJSON *ch);
 /* Forget channel @id (lent). */
 void discord_cache_remove(struct discord_cache *cache, const char *id);
+/* The cache as JSON text (malloc'd, caller frees), or NULL; clears is_dirty. */
+char *discord_cache_dump(struct discord_cache *cache);
+/* Fill the cache from discord_cache_dump's text (@len bytes, lent); malformed parts are
+ * skipped. */
+void discord_cache_load(struct discord_cache *cache, const char *text, size_t len);
 
 /* ---- mention.c ---- */
 

@@ -19,7 +19,12 @@ struct discord_lookup {
     char channel_id[DISCORD_ID_MAX]; /* the channel being looked up */
     bool is_done;                    /* the lookup ended (cached, or failed) */
     struct discord_hold *hold;       /* lent: its seq hold, or NULL */
+    unsigned attempts;               /* lookups of its channel that failed */
 };
+
+/* Lookups of one channel before its messages are given up (each attempt waits out
+ * Discord's rate limit in the REST queue). */
+#define DISCORD_LOOKUP_ATTEMPTS 3
 
 /* Whether @id appears as a user id in the mentions array of @msg. */
 static bool
@@ -37,10 +42,11 @@ discord_events_mentions_id(const cJSON *msg, const char *id)
 }
 
 /* Turn a MESSAGE_CREATE into an inbound message; @ch (lent) is its channel, NULL in
- * a DM. @hold (may be NULL) is released once the core recorded it. */
+ * a DM or when @is_unresolved (its lookup failed). @hold (may be NULL) is released
+ * once the core recorded it. */
 static void
 discord_events_deliver(struct ab_chat *c, const cJSON *msg, const struct discord_channel *ch,
-                       struct discord_hold *hold)
+                       bool is_unresolved, struct discord_hold *hold)
 {
     const cJSON *author = cJSON_GetObjectItemCaseSensitive(msg, "author");
     const cJSON *member = cJSON_GetObjectItemCaseSensitive(msg, "member");
@@ -101,6 +107,7 @@ discord_events_deliver(struct ab_chat *c, const cJSON *msg, const struct discord
         .mentions_bot = c->bot_id[0] && (discord_mention_has(content, c->bot_id) ||
                                          discord_events_mentions_id(msg, c->bot_id)),
         .is_human_turn = cJSON_IsNumber(type) && (type->valueint == 0 || type->valueint == 19),
+        .is_unresolved = is_unresolved,
         .thread_is_ours = is_thread && c->bot_id[0] && strcmp(ch->owner_id, c->bot_id) == 0,
         .thread_id = is_thread ? channel : NULL,
     };
@@ -128,17 +135,30 @@ discord_events_flush(struct ab_chat *c)
         if (!c->lookups)
             c->lookups_tail = NULL;
         if (ch) {
-            discord_events_deliver(c, l->msg, ch, l->hold);
+            discord_events_deliver(c, l->msg, ch, false, l->hold);
         } else {
+            /* The core says so in the channel (to an allowed user who mentioned us). */
             c->svc->log(c->host, AB_LOG_WARN,
-                        "message %s in channel %s dropped: the channel could not be looked up",
+                        "message %s in channel %s not answered: the channel could not be "
+                        "looked up",
                         discord_json_str(l->msg, "id"), l->channel_id);
-            if (l->hold)
-                discord_hold_done(l->hold, true);
+            discord_events_deliver(c, l->msg, NULL, true, l->hold);
         }
         cJSON_Delete(l->msg);
         free(l);
     }
+}
+
+static void discord_events_looked_up(void *arg, int status, long http, const cJSON *body, int code);
+
+/* GET /channels/{id} for lookup @l. */
+static int
+discord_events_ask(struct ab_chat *c, struct discord_lookup *l)
+{
+    char path[96];
+
+    snprintf(path, sizeof(path), "/channels/%s", l->channel_id);
+    return discord_rest_call(c, "GET", path, path, NULL, 0, discord_events_looked_up, l);
 }
 
 /* GET /channels/{id} answered for the lookup @arg: cache the channel and release the
@@ -152,11 +172,18 @@ discord_events_looked_up(void *arg, int status, long http, const cJSON *body, in
 
     if (c->is_closing)
         return; /* discord_events_close frees the lookups */
-    if (status == 0 && id && strcmp(id, asking->channel_id) == 0)
+    if (status == 0 && id && strcmp(id, asking->channel_id) == 0) {
         discord_cache_put(&c->cache, body);
-    else
+    } else {
         c->svc->log(c->host, AB_LOG_WARN, "GET /channels/%s: %s (HTTP %ld, code %d)",
                     asking->channel_id, ab_strerror(status < 0 ? status : AB_EPROTO), http, code);
+        /* A transient failure (429, 5xx, no answer) is asked again: the REST queue waits
+         * out what Discord said first. A refusal (403, 404) is final. */
+        if (++asking->attempts < DISCORD_LOOKUP_ATTEMPTS &&
+            (http == 0 || http == 429 || http >= 500) && !c->is_token_dead &&
+            discord_events_ask(c, asking) == 0)
+            return;
+    }
     for (struct discord_lookup *l = c->lookups; l; l = l->next)
         if (strcmp(l->channel_id, asking->channel_id) == 0)
             l->is_done = true;
@@ -173,16 +200,15 @@ discord_events_message(struct ab_chat *c, const cJSON *msg)
     struct discord_lookup *l;
     size_t queued = 0;
     bool is_asked = false;
-    char path[96];
     struct discord_hold *hold = c->gw.current;
 
     c->gw.current = NULL; /* ours now: released when delivered or dropped */
     if (!discord_json_str(msg, "guild_id")) {
-        discord_events_deliver(c, msg, NULL, hold);
+        discord_events_deliver(c, msg, NULL, false, hold);
         return;
     }
     if (ch && !c->lookups) {
-        discord_events_deliver(c, msg, ch, hold);
+        discord_events_deliver(c, msg, ch, false, hold);
         return;
     }
     if (!channel || strlen(channel) >= DISCORD_ID_MAX) {
@@ -208,11 +234,8 @@ discord_events_message(struct ab_chat *c, const cJSON *msg)
     l->hold = hold;
     snprintf(l->channel_id, sizeof(l->channel_id), "%s", channel);
     l->is_done = ch != NULL;
-    if (!ch && !is_asked) {
-        snprintf(path, sizeof(path), "/channels/%s", channel);
-        if (discord_rest_call(c, "GET", path, path, NULL, 0, discord_events_looked_up, l) < 0)
-            l->is_done = true;
-    }
+    if (!ch && !is_asked && discord_events_ask(c, l) < 0)
+        l->is_done = true;
     if (c->lookups_tail)
         c->lookups_tail->next = l;
     else

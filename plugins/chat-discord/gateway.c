@@ -11,6 +11,7 @@
 #include "discord.h"
 
 #define DISCORD_STATE_KEY "gateway"
+#define DISCORD_CHANNELS_KEY "channels"
 
 static int discord_gateway_connect(struct ab_chat *c);
 static void discord_gateway_schedule(struct ab_chat *c);
@@ -75,6 +76,12 @@ discord_gateway_save(struct ab_chat *c)
         g->is_dirty = false;
     free(text);
     cJSON_Delete(o);
+    /* The channel facts too: after a restart, replayed messages need no lookups (a burst
+     * of them met 429s). */
+    if (c->cache.is_dirty && (text = discord_cache_dump(&c->cache))) {
+        c->svc->state_put(c->host, DISCORD_CHANNELS_KEY, text, strlen(text));
+        free(text);
+    }
 }
 
 /* Load a saved session, if any. */
@@ -88,6 +95,10 @@ discord_gateway_load(struct ab_chat *c)
     const cJSON *seq;
     const char *sid, *url, *bot;
 
+    if (c->svc->state_get(c->host, DISCORD_CHANNELS_KEY, &text, &len) == 0)
+        discord_cache_load(&c->cache, text, len);
+    free(text);
+    text = NULL;
     if (c->svc->state_get(c->host, DISCORD_STATE_KEY, &text, &len) < 0)
         return;
     o = cJSON_ParseWithLength(text, len);
@@ -182,7 +193,7 @@ discord_gateway_tick(void *arg)
     }
     g->is_acked = false;
     discord_gateway_beat(c);
-    if (g->is_dirty)
+    if (g->is_dirty || c->cache.is_dirty)
         discord_gateway_save(c);
 }
 

@@ -57,6 +57,7 @@ const counts = { identify: 0, resume: 0, connections: 0, invalid_requests: 0,
 const requests = []; // {t, method, path, status, body, auth, ua, ct}
 const frames = []; // {t, conn, dir, op, t_name, s, d}
 const scripted = []; // {method, re, count, retry_after, global, scope}
+const scriptedErrors = []; // {method, path, status, count}: server errors on command
 const routeWindows = new Map(); // bucket key -> {start, used}
 const blockedUntil = new Map(); // bucket key -> ms (time of our 429 window end)
 let globalBlockedUntil = 0;
@@ -580,6 +581,12 @@ function handleApi(req, res, raw) {
     const limited = rateLimit(method, p, headers);
     if (limited)
         return answer(limited.status, limited.body, headers);
+    for (const e of scriptedErrors) {
+        if (e.count > 0 && (!e.method || e.method === method) && new RegExp(e.path).test(p)) {
+            e.count--;
+            return answer(e.status, { message: `${e.status}: Server Error`, code: 0 }, headers);
+        }
+    }
     const r = rest(method, p, body);
     answer(r.status, r.body, headers);
 }
@@ -644,6 +651,13 @@ function control(req, res, raw) {
         const err = fault(body);
         return send(res, err ? 409 : 200, err ? { error: err } : { ok: true });
     }
+    case 'POST /_test/error': // the next count matching calls answer status (5xx)
+        scriptedErrors.push({ method: body.method, path: body.path || '.', count: body.count || 1,
+            status: body.status || 503 });
+        return send(res, 200, { ok: true });
+    case 'POST /_test/channel': // a channel the gateway never announces (needs a lookup)
+        channel(body.id, body.type === undefined ? 0 : body.type, body.extra || {});
+        return send(res, 200, { ok: true });
     case 'POST /_test/ratelimit':
         scripted.push({ method: body.method, path: body.path || '.', count: body.count || 1,
             retry_after: body.retry_after || 1, global: !!body.global });

@@ -68,6 +68,10 @@ struct ab_inbound {
     bool thread_is_ours;   /* the platform says the bot opened or is in this thread */
     const char *thread_id; /* the thread the message is in (Discord: the thread channel
                               id; Slack: thread_ts), or NULL at top level */
+    /* ---- ABI 1.3 ---- */
+    bool is_unresolved; /* the platform would not say what channel_id is (Discord channel
+                           lookup failed after retries): the core does not answer it, but
+                           tells an allowed user who mentioned the bot, in channel_id */
 };
 
 /* A reaction added or removed by a user. Pointers lent for the call. */

@@ -454,6 +454,22 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
     int rc;
 
     e->stats.received++;
+    if (m->size >= offsetof(struct ab_inbound, is_unresolved) + sizeof(bool) && m->is_unresolved) {
+        /* Nothing can be decided about a place the platform would not describe: say so
+         * to an allowed user who asked, never silently drop it. */
+        e->stats.ignored++;
+        if (m->mentions_bot && !m->is_self && !m->is_bot && m->channel_id && m->sender_id &&
+            policy_user_allowed(ci->policy, m->sender_id)) {
+            e->stats.rejected++;
+            chat_send(ci, m->channel_id, NULL,
+                      "⚠️ The platform would not describe this channel (lookup failed); this "
+                      "message was not answered — send it again in a minute.",
+                      RATELIMIT_FINAL_TEXT, NULL, NULL);
+        }
+        log_warn("engine", "%s: message %s in unresolved channel %s not answered", ci->name,
+                 m->message_id ? m->message_id : "?", m->channel_id ? m->channel_id : "?");
+        return 0;
+    }
     if ((rc = policy_decide(ci->policy, ci->name, m, uv_now(e->loop), &d)) < 0)
         return rc;
     switch (d.verdict) {
