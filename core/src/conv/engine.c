@@ -138,6 +138,30 @@ engine_check_idle(struct engine *e)
     }
 }
 
+/* Every message queued in @c will not be answered: say so with @line, 😱 on each,
+ * clear their journal entries. */
+static void
+engine_refuse_queue(struct conversation *c, const char *line)
+{
+    struct engine *e = c->e;
+    struct pending *p, *next;
+
+    engine_post_notice(c, line);
+    engine_answered(e, c->queue);
+    for (p = c->queue; p; p = next) {
+        next = p->next;
+        if (p->rx) {
+            reactions_error(&p->rx->r);
+            rx_release(p->rx);
+            p->rx = NULL;
+        }
+        pending_free(p);
+        e->stats.rejected++;
+    }
+    c->queue = NULL;
+    c->queued = 0;
+}
+
 /* May @c wait for a free session (rather than be refused)? */
 bool
 engine_may_wait(struct conversation *c)
@@ -238,26 +262,12 @@ engine_wait_timer(void *arg)
     if (!c->is_waiting)
         return;
     if (uv_now(e->loop) - c->wait_since >= e->cfg.pool_queue_wait_ms) {
-        struct pending *p, *next;
         engine_unwait(c);
         snprintf(line, sizeof(line),
                  "⚠️ Every agent session stayed busy for %llu s; this message was not answered "
                  "— send it again later.",
                  (unsigned long long)(e->cfg.pool_queue_wait_ms / 1000));
-        engine_post_notice(c, line);
-        engine_answered(e, c->queue);
-        for (p = c->queue; p; p = next) {
-            next = p->next;
-            if (p->rx) {
-                reactions_error(&p->rx->r);
-                rx_release(p->rx);
-                p->rx = NULL;
-            }
-            pending_free(p);
-            e->stats.rejected++;
-        }
-        c->queue = NULL;
-        c->queued = 0;
+        engine_refuse_queue(c, line);
         engine_check_idle(e);
         return;
     }
@@ -661,26 +671,10 @@ engine_drain(struct engine *e, uint64_t timeout_ms, void (*done)(void *arg), voi
     while (e->waiting)
         engine_unwait(e->waiting);
     for (size_t b = 0; b < e->nbuckets; b++) {
-        for (struct conversation *c = e->buckets[b]; c; c = c->next) {
-            struct pending *p, *next;
-            if (!c->queue)
-                continue;
-            engine_post_notice(c, "⚠️ agent-broker is shutting down; the messages waiting here "
-                                  "were not answered — send them again in a minute.");
-            engine_answered(e, c->queue);
-            for (p = c->queue; p; p = next) {
-                next = p->next;
-                if (p->rx) {
-                    reactions_error(&p->rx->r);
-                    rx_release(p->rx);
-                    p->rx = NULL;
-                }
-                pending_free(p);
-                e->stats.rejected++;
-            }
-            c->queue = NULL;
-            c->queued = 0;
-        }
+        for (struct conversation *c = e->buckets[b]; c; c = c->next)
+            if (c->queue)
+                engine_refuse_queue(c, "⚠️ agent-broker is shutting down; the messages waiting "
+                                       "here were not answered — send them again in a minute.");
     }
     pool_drain(e->pool, timeout_ms, done, arg);
 }
