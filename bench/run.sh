@@ -51,6 +51,12 @@ run scale100_1 $build/bench/conv/bench_scale "$root" 100 1 100
 run scale100_8 $build/bench/conv/bench_scale "$root" 100 8 100
 run daemon $build/bench/daemon/bench_daemon $build/core/agent-broker \
     $build/bench/daemon/bench_uv_idle "$root/$build/bench/daemon" "$root" 20
+# bench/rate: the real broker and plugins against the loopback fakes (no sanitizers)
+for s in discord_open discord_bucket discord_storm slack_open slack_storm; do
+    run cadence_$s env AB_SOURCE_ROOT="$root" AB_BUILD_ROOT="$root/$build" \
+        AGENT_BROKER_BIN="$root/$build/core/agent-broker" \
+        python3 "$root/bench/rate/bench_cadence.py" ${s%%_*} ${s#*_}
+done
 
 missed=0
 rows=()
@@ -135,6 +141,21 @@ row "100 threads: agents' total VmRSS, MB, spp=8 (baseline: spp=1)" \
     "$(kb_to_mb "$(get scale100_8 agents_rss_kb)")" "$(kb_to_mb "$(get scale100_1 agents_rss_kb)")"
 row "100 threads: broker VmRSS, MB, spp=8 (baseline: spp=1)" \
     "$(kb_to_mb "$(get scale100_8 rss_after_kb)")" "$(kb_to_mb "$(get scale100_1 rss_after_kb)")"
+
+# Live-edit cadence and rate limits (bench/rate): edits per minute of a 20 s streamed
+# reply against the configured cadence (edit_interval_ms 500 = 120/min), and requests
+# into a bucket known to be exhausted (must be 0)
+for s in discord_open discord_bucket discord_storm slack_open slack_storm; do
+    case $s in
+    *_open) t=">=90" ;;     # the platform allows the cadence: it is reached
+    *_bucket) t="<=60" ;;   # Discord's 5 per 5 s message bucket binds: at most 1/s
+    *) t="<=120" ;;
+    esac
+    row "$s: live edits per minute (baseline: 60000 / edit_interval_ms)" \
+        "$(get cadence_$s ${s}_edits_per_min)" "$(get cadence_$s ${s}_cadence_per_min)" "$t"
+    row "$s: requests into a bucket known to be exhausted" "$(get cadence_$s ${s}_exhausted)" \
+        - "=0"
+done
 
 # The daemon from outside (bench/daemon)
 row "agent-broker console idle VmRSS, MB (baseline: bare libuv loop)" \

@@ -1,6 +1,7 @@
 /* The command line: parse arguments and run one command. */
 #include "cli.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +11,12 @@
 
 #include "agent/preset.h"
 #include "config/config.h"
+#include "config/secret_env.h"
 #include "daemon.h"
 #include "health/health_client.h"
 #include "log.h"
 #include "plugin/loader.h"
+#include "state/state_dir.h"
 
 /* Parsed command line. */
 struct cli_args {
@@ -150,6 +153,26 @@ out:
     return exit_code;
 }
 
+/* `check`: the state dir must be ours and private; inside the agent's cwd is a warning. */
+static void
+cli_check_state_dir(const struct config *cfg, const struct agent_choice *agent, struct diag *diag)
+{
+    const struct toml_value *v = toml_get_path(cfg->root, "state.dir");
+    char why[PATH_MAX + 256];
+    int rc;
+
+    if (!cfg->state_dir)
+        return;
+    rc = state_dir_check(cfg->state_dir, why, sizeof(why));
+    if (rc < 0 && rc != AB_ENOENT)
+        diag_add(diag, true, v ? v->line : 0, "state.dir", "%s", why);
+    if (agent->cwd && state_dir_exposed(cfg->state_dir, agent->cwd))
+        diag_add(diag, false, v ? v->line : 0, "state.dir",
+                 "%s is inside the agent's working directory %s: the agent's tools see it — "
+                 "set [state] dir outside it",
+                 cfg->state_dir, agent->cwd);
+}
+
 /* `check`: every problem of the config, its plugins and its agent, at once. */
 static int
 cli_check(const struct cli_args *a)
@@ -191,6 +214,11 @@ cli_check(const struct cli_args *a)
                  "to its path",
                  agent.command, agent.preset_name);
     }
+    cli_check_state_dir(&cfg, &agent, &diag);
+    if (secret_env_in_file(path, cfg.secrets.items, cfg.secrets.count) > 0)
+        diag_add(&diag, false, 0, NULL,
+                 "a token is written in clear text: the agent's commands run as this user and "
+                 "can read this file — export the token and write \"${NAME}\" instead");
     agent_choice_free(&agent);
     diag_print(&diag, stderr);
     rc = diag.errors ? CLI_EXIT_USAGE : CLI_EXIT_OK;

@@ -2,6 +2,7 @@
  * engine, the chat plugins and the health server on one loop; stop on signals. */
 #include "daemon.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "agent/preset.h"
 #include "cli.h"
 #include "config/config.h"
+#include "config/secret_env.h"
 #include "conv/engine.h"
 #include "health/health_server.h"
 #include "health/metrics.h"
@@ -21,6 +23,7 @@
 #include "log.h"
 #include "plugin/loader.h"
 #include "state/journal.h"
+#include "state/state_dir.h"
 #include "state/state_file.h"
 
 /* Everything the daemon owns, torn down in reverse. */
@@ -233,7 +236,7 @@ daemon_sink_deliver(void *arg, struct ab_host *h, const struct ab_inbound *msg)
 static void
 daemon_recorded(void *arg, int status)
 {
-    host_hold_release(arg, status);
+    host_hold_release(arg, status == 0 || status == AB_ECANCELED ? status : AB_EIO);
 }
 
 /* Host sink (ABI 1.3): a message whose ack the plugin holds until it is recorded. */
@@ -266,10 +269,10 @@ static void
 daemon_sink_rate(void *arg, struct ab_host *h, const struct ab_rate_info *info)
 {
     struct daemon *d = arg;
-    char bucket[128];
 
-    snprintf(bucket, sizeof(bucket), "%s:", h->name);
-    ratelimit_report(engine_ratelimit(d->engine), bucket, info);
+    for (size_t i = 0; i < d->nchats; i++)
+        if (d->chats[i].host == h)
+            chat_rate_report(&d->chats[i], info);
 }
 
 /* The console reached EOF: stop once the last reply is out. */
@@ -488,6 +491,34 @@ daemon_on_stop_signal(uv_signal_t *s, int signum)
     daemon_stop(d, CLI_EXIT_OK);
 }
 
+/* Register every secret for redaction and wipe the environment variables that carried
+ * them: the config's tokens and the agent's credential-named inherit_env values (the
+ * agent still gets those: agent_env reads the kept copies). */
+static void
+daemon_hide_secrets(struct daemon *d)
+{
+    const struct strlist *inherit = &d->agent.inherit_env;
+
+    for (size_t i = 0; i < inherit->count; i++) {
+        const char *name = inherit->items[i];
+        const char *val = secret_env_get(name);
+        if (!val || !secret_env_name_is_secret(name, strlen(name)))
+            continue;
+        log_add_secret(val);
+        if (secret_env_take(name) == AB_ENOMEM)
+            log_warn("core", "out of memory: %s stays in the environment", name);
+    }
+    for (size_t i = 0; i < d->cfg.secrets.count; i++)
+        log_add_secret(d->cfg.secrets.items[i]);
+    if (secret_env_in_file(d->cfg.path, d->cfg.secrets.items, d->cfg.secrets.count) > 0)
+        log_warn("core",
+                 "%s holds a token in clear text: the agent's commands run as this user and "
+                 "can read it — export the token and write \"${NAME}\" in the file",
+                 d->cfg.path);
+    if (secret_env_take_values(d->cfg.secrets.items, d->cfg.secrets.count) < 0)
+        log_warn("core", "out of memory: a token stays in the environment");
+}
+
 /* SIGHUP: reload allowlists, reactions and timing without dropping connections. */
 static void
 daemon_on_reload(uv_signal_t *s, int signum)
@@ -516,8 +547,6 @@ daemon_on_reload(uv_signal_t *s, int signum)
         daemon_policy_config(config_chat(&fresh, d->chats[i].name), &pc);
         policy_set_config(d->chats[i].policy, &pc);
     }
-    for (size_t i = 0; i < fresh.secrets.count; i++)
-        log_add_secret(fresh.secrets.items[i]);
     /* The old config stays alive until exit: plugins hold pointers into its tree and
      * reactions in progress into its emoji strings. */
     {
@@ -531,6 +560,7 @@ daemon_on_reload(uv_signal_t *s, int signum)
         d->retired[d->nretired++] = d->cfg;
         d->cfg = fresh;
     }
+    daemon_hide_secrets(d);
     daemon_engine_config(d, &ec);
     engine_set_config(d->engine, &ec);
     if (log_level_parse(d->cfg.log_level, &level) == 0)
@@ -561,6 +591,33 @@ daemon_load_config(struct daemon *d, const char *path)
     if (rc < 0)
         return CLI_EXIT_USAGE;
     return -1;
+}
+
+/* Create the state dir 0700; refuse one that others may write (it says which sessions
+ * to resume and where); warn when the agent works above it. Returns 0 or AB_EINVAL. */
+static int
+daemon_state_dir(struct daemon *d)
+{
+    const char *dir = d->cfg.state_dir;
+    char why[PATH_MAX + 256];
+    int rc;
+
+    if ((rc = state_dir_ensure(dir)) < 0) {
+        log_warn("core", "cannot create the state dir %s: %s; sessions will not survive a restart",
+                 dir, strerror(-rc));
+        return 0;
+    }
+    if (state_dir_check(dir, why, sizeof(why)) < 0) {
+        log_error("core", "%s", why);
+        return AB_EINVAL;
+    }
+    if (state_dir_exposed(dir, d->agent.cwd))
+        log_warn("core",
+                 "state dir %s is inside the agent's working directory %s: the agent's tools "
+                 "see it and may commit it — set [state] dir outside it (or [agent] "
+                 "working_dir to the project)",
+                 dir, d->agent.cwd);
+    return 0;
 }
 
 /* Set up everything, run the loop, tear down. */
@@ -620,15 +677,17 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
         exit_code = CLI_EXIT_USAGE;
         goto out_agent;
     }
+    daemon_hide_secrets(d);
     if (!d->agent.resolved)
         log_error("core",
                   "agent command \"%s\" was not found on PATH; turns will fail until it "
                   "is installed%s%s",
                   d->agent.command, d->agent.auth_hint ? " — then log in: " : "",
                   d->agent.auth_hint ? d->agent.auth_hint : "");
-    if (d->cfg.state_dir && (rc = state_dir_ensure(d->cfg.state_dir)) < 0)
-        log_warn("core", "cannot create the state dir %s: %s; sessions will not survive a restart",
-                 d->cfg.state_dir, strerror(-rc));
+    if (d->cfg.state_dir && daemon_state_dir(d) < 0) {
+        exit_code = CLI_EXIT_USAGE;
+        goto out_agent;
+    }
     daemon_launch(d);
     pc = (struct pool_config){
         .max_sessions = (uint32_t)d->cfg.max_sessions,
@@ -740,5 +799,6 @@ out_config:
     free(d->retired);
     free(d);
     log_clear_secrets();
+    secret_env_clear();
     return exit_code;
 }

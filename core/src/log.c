@@ -10,6 +10,8 @@
 
 #include <agent-broker/errors.h>
 
+#include "render/utf8.h"
+
 #define LOG_MAX_SECRETS 64
 #define LOG_LINE_MAX 8192
 
@@ -137,6 +139,109 @@ log_redact(const char *text, char *out, size_t cap)
     return o;
 }
 
+/* A malloc'd redacted copy of @text; NULL only when out of memory. Redaction never
+ * lengthens a text: a secret (4 bytes or more) or a token becomes "***". */
+char *
+log_redact_dup(const char *text)
+{
+    size_t len = strlen(text);
+    char *out = malloc(len + 4);
+
+    if (out)
+        log_redact(text, out, len + 4);
+    return out;
+}
+
+/* Replace @k bytes at @at of @text (length *@len) by "***", in place. */
+static void
+log_mask_at(char *text, size_t *len, size_t at, size_t k)
+{
+    memcpy(text + at, "***", 3);
+    memmove(text + at + 3, text + at + k, *len - at - k + 1);
+    *len -= k - 3;
+}
+
+/* A cut that happened before redaction could (tail of a live message) leave a piece
+ * of a secret: mask a suffix of one (8 bytes or more) found in the first @window
+ * bytes of @text, and a prefix of one at its very end. In place; only shrinks. */
+void
+log_redact_cut_pieces(char *text, size_t window)
+{
+    size_t len = strlen(text);
+
+    for (size_t i = 0; i < log_secret_count; i++) {
+        const char *sec = log_secrets[i];
+        size_t n = strlen(sec);
+        for (size_t k = n - 1; n > 8 && k >= 8; k--) {
+            const char *hit = memmem(text, len < window + k ? len : window + k, sec + n - k, k);
+            if (hit) {
+                log_mask_at(text, &len, (size_t)(hit - text), k);
+                break;
+            }
+        }
+        for (size_t k = n - 1; n > 8 && k >= 8; k--) {
+            if (len >= k && memcmp(text + len - k, sec, k) == 0) {
+                log_mask_at(text, &len, len - k, k);
+                break;
+            }
+        }
+    }
+}
+
+/* Copy @text into @out (capacity @cap) cut at a UTF-8 boundary. */
+static void
+log_cut(const char *text, char *out, size_t cap)
+{
+    size_t len = strlen(text), n = len;
+
+    if (cap == 0)
+        return;
+    if (n > cap - 1)
+        n = utf8_cut_before(text, len, cap - 1, 0);
+    memcpy(out, text, n);
+    out[n] = '\0';
+}
+
+/* Format the whole text, redact it, then cut it to @cap: a secret that straddles
+ * the limit goes whole instead of leaving its first half. */
+void
+log_vformat_redacted(char *out, size_t cap, const char *fmt, va_list ap)
+{
+    char small[1024], *full = NULL, *clean;
+    va_list again;
+    int n;
+
+    if (cap == 0)
+        return;
+    va_copy(again, ap);
+    n = vsnprintf(small, sizeof(small), fmt, ap);
+    if (n >= (int)sizeof(small) && (full = malloc((size_t)n + 1)))
+        vsnprintf(full, (size_t)n + 1, fmt, again);
+    va_end(again);
+    if (n < 0) {
+        out[0] = '\0';
+        return;
+    }
+    clean = log_redact_dup(full ? full : small);
+    if (clean)
+        log_cut(clean, out, cap);
+    else
+        snprintf(out, cap, "(text withheld: out of memory)");
+    free(clean);
+    free(full);
+}
+
+/* printf-style front of log_vformat_redacted. */
+void
+log_format_redacted(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vformat_redacted(out, cap, fmt, ap);
+    va_end(ap);
+}
+
 /* Append @s to @buf as a JSON string body (no quotes). */
 static size_t
 log_json_escape(const char *s, char *buf, size_t cap)
@@ -148,7 +253,7 @@ log_json_escape(const char *s, char *buf, size_t cap)
         if (c == '"' || c == '\\') {
             buf[o++] = '\\';
             buf[o++] = (char)c;
-        } else if (c < 0x20) {
+        } else if (c < 0x20 || c == 0x7f) {
             o += (size_t)snprintf(buf + o, cap - o, "\\u%04x", c);
         } else {
             buf[o++] = (char)c;
@@ -158,11 +263,34 @@ log_json_escape(const char *s, char *buf, size_t cap)
     return o;
 }
 
-/* Format, redact and write one line with a single write(). */
+/* Copy @s into @buf for a text line: control characters (newline, ESC, DEL...) are
+ * written as \n, \r, \t or \xNN so that text from a platform or an agent can neither
+ * start a forged log line nor send a terminal escape sequence. */
+static size_t
+log_text_escape(const char *s, char *buf, size_t cap)
+{
+    size_t o = 0;
+
+    for (; *s && o + 5 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\n' || c == '\r' || c == '\t' || c == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
+        } else if (c < 0x20 || c == 0x7f) {
+            o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
+        } else {
+            buf[o++] = (char)c;
+        }
+    }
+    buf[o] = '\0';
+    return o;
+}
+
+/* Format, redact, escape and write one line with a single write(). */
 void
 log_vwrite(enum ab_log_level level, const char *component, const char *fmt, va_list ap)
 {
-    char raw[LOG_LINE_MAX], clean[LOG_LINE_MAX], line[LOG_LINE_MAX * 2];
+    char clean[LOG_LINE_MAX], esc[LOG_LINE_MAX * 2], line[LOG_LINE_MAX * 2 + 256];
     char stamp[40];
     struct timespec ts;
     struct tm tm;
@@ -170,21 +298,20 @@ log_vwrite(enum ab_log_level level, const char *component, const char *fmt, va_l
 
     if (level > log_cur_level)
         return;
-    vsnprintf(raw, sizeof(raw), fmt, ap);
-    log_redact(raw, clean, sizeof(clean));
+    log_vformat_redacted(clean, sizeof(clean), fmt, ap);
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     n = (int)strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(stamp + n, sizeof(stamp) - (size_t)n, ".%03ldZ", ts.tv_nsec / 1000000);
     if (log_cur_format == LOG_FORMAT_JSON) {
-        char esc[LOG_LINE_MAX * 2 - 128];
         log_json_escape(clean, esc, sizeof(esc));
         n = snprintf(line, sizeof(line),
                      "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",\"msg\":\"%s\"}\n",
                      stamp, log_level_names[level], component ? component : "core", esc);
     } else {
+        log_text_escape(clean, esc, sizeof(esc));
         n = snprintf(line, sizeof(line), "%s %-5s %s: %s\n", stamp, log_level_names[level],
-                     component ? component : "core", clean);
+                     component ? component : "core", esc);
     }
     if (n > (int)sizeof(line) - 1)
         n = (int)sizeof(line) - 1;

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <agent-broker/host.h>
 
@@ -37,6 +38,22 @@ void log_vwrite(enum ab_log_level level, const char *component, const char *fmt,
 /* Redact @text into @out (capacity @cap, always NUL-terminated). Returns the length
  * written. Used for every log line and for error text shown to users. */
 size_t log_redact(const char *text, char *out, size_t cap);
+
+/* A malloc'd redacted copy of @text (never longer), or NULL when out of memory. For
+ * every text posted to chat. */
+char *log_redact_dup(const char *text);
+
+/* Mask, in place, a piece of a secret (8 bytes or more) that a cut made before
+ * redaction left: a secret's suffix within the first @window bytes, or its prefix at
+ * the very end. For texts cut by code that cannot redact first (a live tail). */
+void log_redact_cut_pieces(char *text, size_t window);
+
+/* Format into @out (capacity @cap): the whole text is redacted first, then cut at a
+ * UTF-8 boundary, so a secret crossing the limit never leaves a half behind. Use it
+ * wherever text from an agent or a platform goes into a bounded buffer. */
+void log_format_redacted(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void log_vformat_redacted(char *out, size_t cap, const char *fmt, va_list ap);
 
 /* Send log lines to @fd instead of stderr (tests). */
 void log_set_fd(int fd);

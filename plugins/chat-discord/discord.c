@@ -1,7 +1,8 @@
 /* chat-discord: Discord (Gateway v10 + REST v10) as a chat platform. This file holds
  * the descriptor and the instance's life: config, start, close. The wire work lives in
  * gateway.c (connection and session), events.c (inbound), outbound.c (posts, edits,
- * reactions, threads) and rest.c (HTTP calls and their rate limits). */
+ * reactions, threads, their rate routes and rules) and rest.c (HTTP calls and their
+ * rate facts). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,9 @@ static const struct ab_chat_ops discord_ops = {
     .edit = discord_edit,
     .react = discord_react,
     .open_thread = discord_open_thread,
+    .rate_route = discord_rate_route,
+    .rate_rules = discord_rate_rules,
+    .rate_rule_count = DISCORD_RATE_RULE_COUNT,
 };
 
 AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {

@@ -37,7 +37,6 @@ struct discord_cache {
     bool is_dirty; /* changed since it was last saved */
 };
 
-struct discord_route;
 struct discord_req;
 struct discord_lookup;
 
@@ -96,9 +95,7 @@ struct ab_chat {
     bool is_closing;
     struct discord_gateway gw;
     struct discord_cache cache;
-    struct discord_route *routes;   /* owned: REST rate-limit state per route */
-    struct discord_req *reqs;       /* owned: REST calls queued or in flight */
-    uint64_t global_until_ms;       /* a global 429: no REST call before this */
+    struct discord_req *reqs;       /* owned: REST calls in flight */
     struct discord_lookup *lookups; /* owned: inbound messages waiting for a channel */
     struct discord_lookup *lookups_tail;
     uint64_t nonce_counter;
@@ -106,13 +103,14 @@ struct ab_chat {
 
 /* ---- rest.c ---- */
 
-/* Queue a REST call: @method, @path below api_base (lent), @route the rate-limit key
- * (lent: requests with one key go one at a time, in order), @body JSON text or NULL
- * (lent), @spacing_ms the least time between two starts on this route. @cb runs later,
- * exactly once, unless the instance closes first. */
-int discord_rest_call(struct ab_chat *c, const char *method, const char *path, const char *route,
-                      const char *body, uint64_t spacing_ms, discord_rest_cb cb, void *arg);
-/* Cancel every queued REST call without callbacks and free the route table. */
+/* Start a REST call now (the core's scheduler decided when): @method, @path below
+ * api_base (lent), @body JSON text or NULL (lent). @op (lent) is the @arg the core passed
+ * with the chat operation this call performs, NULL for the plugin's own calls: the
+ * response's rate facts are reported tied to it before @cb. @cb runs later, exactly
+ * once (AB_ECANCELED when the instance closes first). */
+int discord_rest_call(struct ab_chat *c, const char *method, const char *path, const char *body,
+                      void *op, discord_rest_cb cb, void *arg);
+/* Cancel every REST call in flight (their callbacks run with AB_ECANCELED). */
 void discord_rest_close(struct ab_chat *c);
 /* The AB_E* code for an HTTP status (0 for 2xx). */
 int discord_rest_status(long http);
@@ -169,6 +167,11 @@ int discord_react(struct ab_chat *c, const struct ab_msg_ref *ref, const char *e
                   ab_done_cb cb, void *arg);
 int discord_open_thread(struct ab_chat *c, const struct ab_msg_ref *origin, const char *name,
                         ab_thread_cb cb, void *arg);
+/* The rate-limit route of an operation (ab_chat_ops.rate_route). */
+int discord_rate_route(struct ab_chat *c, const struct ab_op_target *op, char *out, size_t cap);
+/* The static rate rules (ab_chat_ops.rate_rules) and their count. */
+extern const struct ab_rate_rule discord_rate_rules[];
+#define DISCORD_RATE_RULE_COUNT 2
 
 /* ---- json strings ---- */
 

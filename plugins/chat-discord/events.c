@@ -19,12 +19,7 @@ struct discord_lookup {
     char channel_id[DISCORD_ID_MAX]; /* the channel being looked up */
     bool is_done;                    /* the lookup ended (cached, or failed) */
     struct discord_hold *hold;       /* lent: its seq hold, or NULL */
-    unsigned attempts;               /* lookups of its channel that failed */
 };
-
-/* Lookups of one channel before its messages are given up (each attempt waits out
- * Discord's rate limit in the REST queue). */
-#define DISCORD_LOOKUP_ATTEMPTS 3
 
 /* Whether @id appears as a user id in the mentions array of @msg. */
 static bool
@@ -158,7 +153,7 @@ discord_events_ask(struct ab_chat *c, struct discord_lookup *l)
     char path[96];
 
     snprintf(path, sizeof(path), "/channels/%s", l->channel_id);
-    return discord_rest_call(c, "GET", path, path, NULL, 0, discord_events_looked_up, l);
+    return discord_rest_call(c, "GET", path, NULL, NULL, discord_events_looked_up, l);
 }
 
 /* GET /channels/{id} answered for the lookup @arg: cache the channel and release the
@@ -177,12 +172,6 @@ discord_events_looked_up(void *arg, int status, long http, const cJSON *body, in
     } else {
         c->svc->log(c->host, AB_LOG_WARN, "GET /channels/%s: %s (HTTP %ld, code %d)",
                     asking->channel_id, ab_strerror(status < 0 ? status : AB_EPROTO), http, code);
-        /* A transient failure (429, 5xx, no answer) is asked again: the REST queue waits
-         * out what Discord said first. A refusal (403, 404) is final. */
-        if (++asking->attempts < DISCORD_LOOKUP_ATTEMPTS &&
-            (http == 0 || http == 429 || http >= 500) && !c->is_token_dead &&
-            discord_events_ask(c, asking) == 0)
-            return;
     }
     for (struct discord_lookup *l = c->lookups; l; l = l->next)
         if (strcmp(l->channel_id, asking->channel_id) == 0)

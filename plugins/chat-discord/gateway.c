@@ -3,6 +3,8 @@
  * The session (id, seq, resume URL, bot id) is saved in the plugin's state so a
  * restart resumes instead of identifying: 1000 Identifies a day reset the token.
  * Reconnects use the host's backoff; close codes follow Discord's table. */
+#include <ctype.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +132,57 @@ discord_gateway_forget(struct ab_chat *c)
     c->gw.seq = -1;
     c->gw.session_gen++;
     discord_gateway_save(c);
+}
+
+/* Split a ws(s) URL into TLS or not and its authority ("host[:port]", lowercased).
+ * False for other schemes, user info, an empty or overlong authority. */
+static bool
+discord_url_authority(const char *url, bool *tls, char *auth, size_t cap)
+{
+    size_t n;
+
+    if (strncmp(url, "wss://", 6) == 0) {
+        *tls = true;
+        url += 6;
+    } else if (strncmp(url, "ws://", 5) == 0) {
+        *tls = false;
+        url += 5;
+    } else {
+        return false;
+    }
+    n = strcspn(url, "/?#");
+    if (n == 0 || n >= cap || memchr(url, '@', n) || memchr(url, '\\', n))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        auth[i] = (char)tolower((unsigned char)url[i]);
+    auth[n] = '\0';
+    return true;
+}
+
+/* May @url receive the token (Identify and Resume carry it)? Only the gateway we were
+ * given (config or GET /gateway/bot: same scheme, host and port) or Discord's own
+ * (wss, discord.gg or a subdomain, default port). A saved resume URL is only state
+ * on disk: anyone who can rewrite it must not get the token that way. */
+static bool
+discord_gateway_trusted(const struct discord_gateway *g, const char *url)
+{
+    static const char suffix[] = ".discord.gg";
+    char want[256], got[256];
+    bool want_tls, got_tls;
+    size_t n;
+
+    if (!url || !discord_url_authority(url, &got_tls, got, sizeof(got)))
+        return false;
+    if (g->url && discord_url_authority(g->url, &want_tls, want, sizeof(want)) &&
+        want_tls == got_tls && strcmp(want, got) == 0)
+        return true;
+    if (!got_tls)
+        return false;
+    n = strlen(got);
+    if (n > 4 && strcmp(got + n - 4, ":443") == 0)
+        got[n -= 4] = '\0';
+    return strcmp(got, "discord.gg") == 0 ||
+           (n > sizeof(suffix) - 1 && strcmp(got + n - (sizeof(suffix) - 1), suffix) == 0);
 }
 
 /* Send one gateway payload built from @o (freed here). */
@@ -289,6 +342,13 @@ discord_gateway_on_ready(struct ab_chat *c, const cJSON *d)
     free(g->session_id);
     free(g->resume_url);
     g->session_id = strdup(sid);
+    if (url && !discord_gateway_trusted(g, url)) {
+        c->svc->log(c->host, AB_LOG_WARN,
+                    "READY names resume URL %s, neither this gateway nor Discord's: resuming "
+                    "at %s instead",
+                    url, g->url);
+        url = NULL;
+    }
     g->resume_url = strdup(url ? url : g->url);
     g->session_gen++;
     snprintf(c->bot_id, sizeof(c->bot_id), "%s", bot);
@@ -500,10 +560,20 @@ discord_gateway_connect(struct ab_chat *c)
         .on_close = discord_gateway_on_close,
     };
     struct discord_gateway *g = &c->gw;
-    const char *base = g->session_id && g->resume_url ? g->resume_url : g->url;
-    size_t n = strlen(base);
+    const char *base;
+    size_t n;
     char *url;
     int rc;
+
+    if (g->session_id && g->resume_url && !discord_gateway_trusted(g, g->resume_url)) {
+        c->svc->log(c->host, AB_LOG_WARN,
+                    "the saved resume URL %s is neither this gateway nor Discord's: ignoring "
+                    "the saved session and identifying anew",
+                    g->resume_url);
+        discord_gateway_forget(c);
+    }
+    base = g->session_id && g->resume_url ? g->resume_url : g->url;
+    n = strlen(base);
 
     while (n > 0 && base[n - 1] == '/')
         n--;
@@ -558,8 +628,7 @@ discord_gateway_looked_up(void *arg, int status, long http, const cJSON *body, i
 static int
 discord_gateway_lookup(struct ab_chat *c)
 {
-    return discord_rest_call(c, "GET", "/gateway/bot", "GET /gateway/bot", NULL, 0,
-                             discord_gateway_looked_up, c);
+    return discord_rest_call(c, "GET", "/gateway/bot", NULL, NULL, discord_gateway_looked_up, c);
 }
 
 /* Start: resume a saved session or identify, looking the URL up when not configured. */

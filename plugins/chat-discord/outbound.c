@@ -1,6 +1,8 @@
 /* chat-discord outbound operations: post, edit, react and open a thread, each one REST
- * call (two when a thread already exists). Posts never ping anyone (allowed_mentions
- * parse: []) and carry a nonce with enforce_nonce, so a retried post is not doubled. */
+ * call (two when a thread already exists), and the rate facts the core schedules them
+ * by: each operation's route and the static rules. Posts never ping anyone
+ * (allowed_mentions parse: []) and carry a nonce with enforce_nonce, so a post the core
+ * retries is not doubled. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +11,18 @@
 #include "discord.h"
 
 #define DISCORD_THREAD_NAME_MAX 100 /* characters */
-/* Discord enforces ~250 ms per channel at its end; a margin absorbs the jitter between
- * our timer and its clock (discord.js adds 250 ms to every reaction route). */
-#define DISCORD_REACTION_SPACING_MS 300
-#define DISCORD_THREAD_RETRIES 3
+
+/* Reactions: effectively one per 250 ms per channel whatever the headers say
+ * (discord/discord-api-docs#182); the core counts the spacing from the previous answer.
+ * Global: 50 requests per second per bot. */
+const struct ab_rate_rule discord_rate_rules[DISCORD_RATE_RULE_COUNT] = {
+    {.size = sizeof(struct ab_rate_rule), .route_prefix = "reactions ", .min_spacing_ms = 250},
+    {.size = sizeof(struct ab_rate_rule),
+     .flags = AB_RATE_RULE_PLUGIN,
+     .route_prefix = "",
+     .limit = 50,
+     .window_ms = 1000},
+};
 
 /* One operation in flight: what to call back and what the follow-up needs. */
 struct discord_op {
@@ -23,8 +33,6 @@ struct discord_op {
     void *arg;
     char channel[DISCORD_ID_MAX];
     char message[DISCORD_ID_MAX];
-    char *body;  /* owned: open_thread's request, kept for a retry after a 429 */
-    int retries; /* open_thread: 429s met so far */
 };
 
 /* Unicode characters in UTF-8 @s: bytes that do not continue a sequence. */
@@ -72,14 +80,13 @@ discord_op_new(struct ab_chat *c, const char *channel, const char *message, void
 static void
 discord_op_free(struct discord_op *op)
 {
-    free(op->body);
     free(op);
 }
 
-/* Issue @op's call; frees @op when the call could not even be queued. */
+/* Issue @op's call; frees @op when the call could not even be started. */
 static int
-discord_op_call(struct discord_op *op, const char *method, const char *path, const char *route,
-                cJSON *body, uint64_t spacing_ms, discord_rest_cb cb)
+discord_op_call(struct discord_op *op, const char *method, const char *path, cJSON *body,
+                discord_rest_cb cb)
 {
     char *text = body ? cJSON_PrintUnformatted(body) : NULL;
     int rc;
@@ -87,7 +94,7 @@ discord_op_call(struct discord_op *op, const char *method, const char *path, con
     if (body && !text)
         rc = AB_ENOMEM;
     else
-        rc = discord_rest_call(op->chat, method, path, route, text, spacing_ms, cb, op);
+        rc = discord_rest_call(op->chat, method, path, text, op->arg, cb, op);
     free(text);
     cJSON_Delete(body);
     if (rc < 0)
@@ -141,7 +148,7 @@ int
 discord_send(struct ab_chat *c, const struct ab_send *msg, ab_sent_cb cb, void *arg)
 {
     const char *target = msg->thread_id && *msg->thread_id ? msg->thread_id : msg->channel_id;
-    char path[96], route[112], nonce[32];
+    char path[96], nonce[32];
     struct discord_op *op;
     cJSON *body;
 
@@ -159,8 +166,7 @@ discord_send(struct ab_chat *c, const struct ab_send *msg, ab_sent_cb cb, void *
     cJSON_AddStringToObject(body, "nonce", nonce);
     cJSON_AddBoolToObject(body, "enforce_nonce", 1);
     snprintf(path, sizeof(path), "/channels/%s/messages", target);
-    snprintf(route, sizeof(route), "POST %s", path);
-    return discord_op_call(op, "POST", path, route, body, 0, discord_outbound_sent);
+    return discord_op_call(op, "POST", path, body, discord_outbound_sent);
 }
 
 /* An edit or a reaction answered. */
@@ -181,7 +187,7 @@ int
 discord_edit(struct ab_chat *c, const struct ab_msg_ref *ref, const char *text, ab_done_cb cb,
              void *arg)
 {
-    char path[128], route[128];
+    char path[128];
     struct discord_op *op;
 
     if (!discord_outbound_id_ok(ref->channel_id) || !discord_outbound_id_ok(ref->message_id) ||
@@ -191,9 +197,7 @@ discord_edit(struct ab_chat *c, const struct ab_msg_ref *ref, const char *text, 
         return AB_ENOMEM;
     op->done = cb;
     snprintf(path, sizeof(path), "/channels/%s/messages/%s", ref->channel_id, ref->message_id);
-    snprintf(route, sizeof(route), "PATCH /channels/%s/messages", ref->channel_id);
-    return discord_op_call(op, "PATCH", path, route, discord_outbound_body(text), 0,
-                           discord_outbound_done);
+    return discord_op_call(op, "PATCH", path, discord_outbound_body(text), discord_outbound_done);
 }
 
 /* Percent-encode every byte of @emoji that is not an ASCII letter or digit. */
@@ -218,12 +222,12 @@ discord_outbound_encode(const char *emoji, char *out, size_t cap)
     return n ? 0 : AB_EINVAL;
 }
 
-/* Add or remove the bot's own reaction; reactions of one channel go ≥ 300 ms apart. */
+/* Add or remove the bot's own reaction (the core spaces them per channel). */
 int
 discord_react(struct ab_chat *c, const struct ab_msg_ref *ref, const char *emoji, bool add,
               ab_done_cb cb, void *arg)
 {
-    char enc[256], path[400], route[64];
+    char enc[256], path[400];
     struct discord_op *op;
 
     if (!discord_outbound_id_ok(ref->channel_id) || !discord_outbound_id_ok(ref->message_id) ||
@@ -234,9 +238,7 @@ discord_react(struct ab_chat *c, const struct ab_msg_ref *ref, const char *emoji
     op->done = cb;
     snprintf(path, sizeof(path), "/channels/%s/messages/%s/reactions/%s/@me", ref->channel_id,
              ref->message_id, enc);
-    snprintf(route, sizeof(route), "reactions %s", ref->channel_id);
-    return discord_op_call(op, add ? "PUT" : "DELETE", path, route, NULL,
-                           DISCORD_REACTION_SPACING_MS, discord_outbound_done);
+    return discord_op_call(op, add ? "PUT" : "DELETE", path, NULL, discord_outbound_done);
 }
 
 /* GET message answered after a 160004: the thread is message.thread. */
@@ -264,7 +266,7 @@ discord_outbound_thread_made(void *arg, int status, long http, const cJSON *body
 {
     struct discord_op *op = arg;
     const char *id = discord_json_str(body, "id");
-    char path[96], route[96];
+    char path[96];
 
     (void)http;
     if (status == 0 && id) {
@@ -273,18 +275,9 @@ discord_outbound_thread_made(void *arg, int status, long http, const cJSON *body
         discord_op_free(op);
         return;
     }
-    /* The core does not retry thread creation: wait out a 429 here (the route's gate
-     * holds the call until the window is over). */
-    if (status == AB_ERATELIMIT && op->retries++ < DISCORD_THREAD_RETRIES) {
-        snprintf(path, sizeof(path), "/channels/%s/messages/%s/threads", op->channel, op->message);
-        snprintf(route, sizeof(route), "POST /channels/%s/threads", op->channel);
-        if (discord_rest_call(op->chat, "POST", path, route, op->body, 0,
-                              discord_outbound_thread_made, op) == 0)
-            return;
-    }
     if (code == 160004) { /* another bot (or an earlier try) made it: join that one */
         snprintf(path, sizeof(path), "/channels/%s/messages/%s", op->channel, op->message);
-        if (discord_rest_call(op->chat, "GET", path, path, NULL, 0, discord_outbound_thread_found,
+        if (discord_rest_call(op->chat, "GET", path, NULL, NULL, discord_outbound_thread_found,
                               op) == 0)
             return;
         status = AB_EIO;
@@ -298,11 +291,10 @@ int
 discord_open_thread(struct ab_chat *c, const struct ab_msg_ref *origin, const char *name,
                     ab_thread_cb cb, void *arg)
 {
-    char path[128], route[128], cut[DISCORD_THREAD_NAME_MAX * 4 + 1];
+    char path[128], cut[DISCORD_THREAD_NAME_MAX * 4 + 1];
     size_t bytes = 0, chars = 0;
     struct discord_op *op;
     cJSON *body;
-    int rc;
 
     if (!discord_outbound_id_ok(origin->channel_id) || !discord_outbound_id_ok(origin->message_id))
         return AB_EINVAL;
@@ -325,17 +317,30 @@ discord_open_thread(struct ab_chat *c, const struct ab_msg_ref *origin, const ch
     body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "name", cut);
     cJSON_AddNumberToObject(body, "auto_archive_duration", 1440);
-    op->body = cJSON_PrintUnformatted(body);
-    cJSON_Delete(body);
-    if (!op->body) {
-        discord_op_free(op);
-        return AB_ENOMEM;
-    }
     snprintf(path, sizeof(path), "/channels/%s/messages/%s/threads", origin->channel_id,
              origin->message_id);
-    snprintf(route, sizeof(route), "POST /channels/%s/threads", origin->channel_id);
-    if ((rc = discord_rest_call(c, "POST", path, route, op->body, 0, discord_outbound_thread_made,
-                                op)) < 0)
-        discord_op_free(op);
-    return rc;
+    return discord_op_call(op, "POST", path, body, discord_outbound_thread_made);
+}
+
+/* Discord's route of an operation: method, route and major parameter (the channel);
+ * the platform's answers then name the bucket each route falls in. */
+int
+discord_rate_route(struct ab_chat *c, const struct ab_op_target *op, char *out, size_t cap)
+{
+    const char *channel = op->channel_id;
+    int n;
+
+    (void)c;
+    if (op->op == AB_OP_SEND && op->thread_id && *op->thread_id)
+        channel = op->thread_id; /* a thread is its own channel */
+    if (!discord_outbound_id_ok(channel))
+        return AB_EINVAL;
+    switch (op->op) {
+    case AB_OP_SEND: n = snprintf(out, cap, "POST /channels/%s/messages", channel); break;
+    case AB_OP_EDIT: n = snprintf(out, cap, "PATCH /channels/%s/messages", channel); break;
+    case AB_OP_REACT: n = snprintf(out, cap, "reactions %s", channel); break;
+    case AB_OP_OPEN_THREAD: n = snprintf(out, cap, "POST /channels/%s/threads", channel); break;
+    default: return AB_EINVAL;
+    }
+    return n > 0 && (size_t)n < cap ? 0 : AB_EINVAL;
 }

@@ -1,8 +1,7 @@
 /* chat-discord REST v10: every call goes through the host's HTTP client with the bot
- * token and Discord's User-Agent. Calls on one route go one at a time; a route (or,
- * on a global 429, every route) waits out what Discord said before its next call, so
- * no request ever lands inside a rate-limit window. Every response's headers are
- * reported to the core with rate_report. */
+ * token and Discord's User-Agent, at once: the core's scheduler decides when. Every
+ * response's rate facts (X-RateLimit-*, a 429's retry_after, global and shared scope)
+ * are reported to the core, tied to the operation they answer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,29 +11,17 @@
 #define DISCORD_USER_AGENT                                                                         \
     "User-Agent: DiscordBot (https://github.com/agent-broker/agent-broker, " AB_VERSION_STRING ")"
 
-/* Rate-limit state of one route key ("POST /channels/1/messages" and the like). */
-struct discord_route {
-    struct discord_route *next;
-    struct ab_chat *chat;    /* lent: the instance owning the table */
-    char *key;               /* owned */
-    uint64_t not_before_ms;  /* no call starts before this (429, exhausted window, spacing) */
-    bool is_busy;            /* a call is in flight */
-    struct ab_timer *wakeup; /* pending start of the next call */
-};
-
-/* One REST call, queued on its route until it may start. */
+/* One REST call in flight. */
 struct discord_req {
     struct discord_req *next;
     struct ab_chat *chat;
-    struct discord_route *route; /* lent from the chat's table */
-    struct ab_http *http;        /* in flight, or NULL */
-    char *method, *url, *body;   /* owned */
-    uint64_t spacing_ms;
+    struct ab_http *http;                    /* owned by the host until the callback */
+    char method[8], path_id[DISCORD_ID_MAX]; /* the major parameter, for the bucket id */
+    char *url;                               /* owned */
+    void *op;                                /* lent: the core's operation these facts belong to */
     discord_rest_cb cb;
     void *arg;
 };
-
-static void discord_rest_pump(struct ab_chat *c, struct discord_route *r);
 
 /* The AB_E* code for an HTTP status. */
 int
@@ -51,48 +38,6 @@ discord_rest_status(long http)
     return AB_EINVAL;
 }
 
-/* The route for @key, created on first use. */
-static struct discord_route *
-discord_route_get(struct ab_chat *c, const char *key)
-{
-    struct discord_route *r;
-
-    for (r = c->routes; r; r = r->next)
-        if (strcmp(r->key, key) == 0)
-            return r;
-    if (!(r = calloc(1, sizeof(*r))))
-        return NULL;
-    if (!(r->key = strdup(key))) {
-        free(r);
-        return NULL;
-    }
-    r->chat = c;
-    r->next = c->routes;
-    c->routes = r;
-    return r;
-}
-
-/* Free route @r when nothing waits on it any more, so one route per channel ever seen
- * does not pile up. */
-static void
-discord_route_release_if_idle(struct ab_chat *c, struct discord_route *r)
-{
-    struct discord_route **link;
-    struct discord_req *q;
-
-    if (r->is_busy || r->wakeup || r->not_before_ms > c->svc->now_ms(c->host))
-        return;
-    for (q = c->reqs; q; q = q->next)
-        if (q->route == r)
-            return;
-    for (link = &c->routes; *link && *link != r; link = &(*link)->next)
-        ;
-    if (*link)
-        *link = r->next;
-    free(r->key);
-    free(r);
-}
-
 /* Unlink and free a request (its HTTP handle is already gone). */
 static void
 discord_req_free(struct ab_chat *c, struct discord_req *q)
@@ -103,52 +48,83 @@ discord_req_free(struct ab_chat *c, struct discord_req *q)
         ;
     if (*link)
         *link = q->next;
-    free(q->method);
     free(q->url);
-    free(q->body);
     free(q);
 }
 
-/* Tell the core's limiter what the response said. */
+/* The major parameter of @path (the id after /channels/, /guilds/ or /webhooks/), or "". */
+static void
+discord_rest_major(const char *path, char *out, size_t cap)
+{
+    static const char *const tops[] = {"/channels/", "/guilds/", "/webhooks/", NULL};
+    size_t n = 0;
+
+    out[0] = '\0';
+    for (const char *const *t = tops; *t; t++) {
+        size_t len = strlen(*t);
+        if (strncmp(path, *t, len) != 0)
+            continue;
+        for (path += len; path[n] >= '0' && path[n] <= '9' && n + 1 < cap; n++)
+            out[n] = path[n];
+        out[n] = '\0';
+        return;
+    }
+}
+
+/* Tell the core what the response said, tied to @q's operation. A 429's precise wait is
+ * the body's float retry_after (Retry-After is whole seconds). */
 static void
 discord_rest_report(struct ab_chat *c, const struct discord_req *q,
-                    const struct ab_http_response *resp, uint64_t retry_after_ms)
+                    const struct ab_http_response *resp, const cJSON *body)
 {
     char bucket[160];
+    const char *scope = ab_http_header(resp, "X-RateLimit-Scope");
+    const char *limit = ab_http_header(resp, "X-RateLimit-Limit");
     struct ab_rate_info info = {
         .size = sizeof(info),
         .remaining = resp->ratelimit_remaining,
         .reset_after_ms = resp->ratelimit_reset_after_ms,
-        .retry_after_ms = retry_after_ms,
         .global = resp->ratelimit_global,
+        .op = q->op,
+        .limit = limit ? strtoll(limit, NULL, 10) : -1,
     };
 
-    if (resp->ratelimit_bucket) {
-        snprintf(bucket, sizeof(bucket), "discord:%s:%s", resp->ratelimit_bucket, q->route->key);
+    if (resp->ratelimit_bucket && strlen(resp->ratelimit_bucket) < 100) {
+        snprintf(bucket, sizeof(bucket), "%s:%s", resp->ratelimit_bucket, q->path_id);
         info.bucket = bucket;
     }
-    if (info.remaining >= 0 || retry_after_ms > 0)
+    if (resp->status == 429) {
+        const cJSON *ra = cJSON_GetObjectItemCaseSensitive(body, "retry_after");
+        info.retry_after_ms = cJSON_IsNumber(ra) && ra->valuedouble > 0 && ra->valuedouble < 1e7
+                                  ? (uint64_t)(ra->valuedouble * 1000.0 + 0.999)
+                                  : resp->retry_after_ms;
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "global")) ||
+            (scope && strcmp(scope, "global") == 0))
+            info.global = true;
+        info.scope = info.global                             ? AB_RATE_SCOPE_GLOBAL
+                     : scope && strcmp(scope, "shared") == 0 ? AB_RATE_SCOPE_SHARED
+                                                             : AB_RATE_SCOPE_BUCKET;
+        c->svc->log(c->host, AB_LOG_WARN, "%s %s: rate limited for %llu ms%s", q->method, q->url,
+                    (unsigned long long)info.retry_after_ms,
+                    info.global                          ? " (global)"
+                    : info.scope == AB_RATE_SCOPE_SHARED ? " (shared)"
+                                                         : "");
+    }
+    if (info.remaining >= 0 || info.retry_after_ms > 0 || info.bucket || q->op)
         c->svc->rate_report(c->host, &info);
 }
 
-/* A response (or a transport error) for @q: learn the limits, answer, start the next. */
+/* A response (or a transport error) for @q: report the rate facts, then answer. */
 static void
 discord_rest_done(void *arg, const struct ab_http_response *resp)
 {
     struct discord_req *q = arg;
     struct ab_chat *c = q->chat;
-    struct discord_route *r = q->route;
-    uint64_t now = c->svc->now_ms(c->host), retry_after_ms = 0;
     cJSON *body = NULL;
     const cJSON *code;
     int status;
 
     q->http = NULL;
-    r->is_busy = false;
-    /* Spacing counts from the answer: the next call cannot overtake this one's
-     * arrival, whatever the network did to it. */
-    if (q->spacing_ms && now + q->spacing_ms > r->not_before_ms)
-        r->not_before_ms = now + q->spacing_ms;
     if (resp->error) {
         status = resp->error;
         c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", q->method, q->url,
@@ -157,29 +133,7 @@ discord_rest_done(void *arg, const struct ab_http_response *resp)
     } else {
         status = discord_rest_status(resp->status);
         body = resp->body_len ? cJSON_ParseWithLength(resp->body, resp->body_len) : NULL;
-        if (resp->status == 429) {
-            const cJSON *ra = cJSON_GetObjectItemCaseSensitive(body, "retry_after");
-            const cJSON *gl = cJSON_GetObjectItemCaseSensitive(body, "global");
-            /* The body's float is the precise wait; Retry-After is whole seconds. */
-            retry_after_ms = cJSON_IsNumber(ra) && ra->valuedouble > 0
-                                 ? (uint64_t)(ra->valuedouble * 1000.0 + 0.999)
-                                 : resp->retry_after_ms;
-            if (retry_after_ms == 0)
-                retry_after_ms = 1000;
-            if (resp->ratelimit_global || cJSON_IsTrue(gl)) {
-                if (now + retry_after_ms > c->global_until_ms)
-                    c->global_until_ms = now + retry_after_ms;
-            }
-            if (now + retry_after_ms > r->not_before_ms)
-                r->not_before_ms = now + retry_after_ms;
-            c->svc->log(c->host, AB_LOG_WARN, "%s %s: rate limited for %llu ms%s", q->method,
-                        q->url, (unsigned long long)retry_after_ms,
-                        cJSON_IsTrue(gl) || resp->ratelimit_global ? " (global)" : "");
-        } else if (resp->ratelimit_remaining == 0 && resp->ratelimit_reset_after_ms > 0) {
-            if (now + resp->ratelimit_reset_after_ms > r->not_before_ms)
-                r->not_before_ms = now + resp->ratelimit_reset_after_ms;
-        }
-        discord_rest_report(c, q, resp, retry_after_ms);
+        discord_rest_report(c, q, resp, body);
         if (resp->status == 401 && !c->is_token_dead) {
             /* Invalid requests count towards a Cloudflare ban: stop using the token. */
             c->is_token_dead = true;
@@ -197,143 +151,64 @@ discord_rest_done(void *arg, const struct ab_http_response *resp)
               status < 0 && cJSON_IsNumber(code) ? code->valueint : 0);
     cJSON_Delete(body);
     discord_req_free(c, q);
-    discord_rest_pump(c, r);
-    discord_route_release_if_idle(c, r);
 }
 
-/* The route's wait is over: start its next call. */
-static void
-discord_route_wakeup(void *arg)
-{
-    struct discord_route *r = arg;
-    struct ab_chat *c = r->chat;
-
-    c->svc->timer_stop(r->wakeup);
-    r->wakeup = NULL;
-    discord_rest_pump(c, r);
-    discord_route_release_if_idle(c, r);
-}
-
-/* Arm the route's timer for @delay_ms unless it is armed already. */
-static void
-discord_route_arm(struct ab_chat *c, struct discord_route *r, uint64_t delay_ms)
-{
-    if (r->wakeup)
-        return;
-    if (c->svc->timer_start(c->host, delay_ms, 0, discord_route_wakeup, r, &r->wakeup) < 0)
-        r->wakeup = NULL;
-}
-
-/* Fail @q with @status from a loop callback (never inside discord_rest_call). */
-static void
-discord_req_fail(struct ab_chat *c, struct discord_req *q, int status)
-{
-    if (q->cb)
-        q->cb(q->arg, status, 0, NULL, 0);
-    discord_req_free(c, q);
-}
-
-/* Start the oldest queued call of route @r if the route is free and its wait is over,
- * else arm a timer for the moment it is. Runs only from loop callbacks. */
-static void
-discord_rest_pump(struct ab_chat *c, struct discord_route *r)
-{
-    struct discord_req *q, *first;
-    uint64_t now, at;
-    int rc;
-
-again:
-    first = NULL;
-    if (r->is_busy || c->is_closing)
-        return;
-    for (q = c->reqs; q; q = q->next)
-        if (q->route == r)
-            first = q; /* new requests go to the head: the last match is the oldest */
-    if (!first)
-        return;
-    now = c->svc->now_ms(c->host);
-    at = r->not_before_ms > c->global_until_ms ? r->not_before_ms : c->global_until_ms;
-    if (at > now) {
-        discord_route_arm(c, r, at - now);
-        return;
-    }
-    if (c->is_token_dead) {
-        discord_req_fail(c, first, AB_EAUTH);
-        goto again;
-    }
-    const char *hdrs[] = {c->auth_header, DISCORD_USER_AGENT,
-                          first->body ? "Content-Type: application/json" : NULL, NULL};
-    struct ab_http_request req = {
-        .size = sizeof(req),
-        .method = first->method,
-        .url = first->url,
-        .headers = hdrs,
-        .body = first->body,
-        .body_len = first->body ? strlen(first->body) : 0,
-        .timeout_ms = 15000,
-    };
-    if ((rc = c->svc->http_request(c->host, &req, discord_rest_done, first, &first->http)) < 0) {
-        first->http = NULL;
-        c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", first->method, first->url, ab_strerror(rc));
-        discord_req_fail(c, first, rc);
-        goto again;
-    }
-    r->is_busy = true;
-}
-
-/* Queue a call; it starts from a timer so its callback never runs inside this call. */
+/* Start a call now; the host runs its callback later, never inside this call. */
 int
-discord_rest_call(struct ab_chat *c, const char *method, const char *path, const char *route,
-                  const char *body, uint64_t spacing_ms, discord_rest_cb cb, void *arg)
+discord_rest_call(struct ab_chat *c, const char *method, const char *path, const char *body,
+                  void *op, discord_rest_cb cb, void *arg)
 {
     struct discord_req *q;
-    struct discord_route *r;
+    int rc;
 
     if (c->is_token_dead)
         return AB_EAUTH;
     if (c->is_closing)
         return AB_ECLOSED;
-    if (!(r = discord_route_get(c, route)))
-        return AB_ENOMEM;
+    if (strlen(method) >= sizeof(q->method))
+        return AB_EINVAL;
     if (!(q = calloc(1, sizeof(*q))))
         return AB_ENOMEM;
-    q->chat = c;
-    q->route = r;
-    q->spacing_ms = spacing_ms;
-    q->cb = cb;
-    q->arg = arg;
-    /* asprintf last: on its failure q->url is not ours to free. */
-    if (!(q->method = strdup(method)) || (body && !(q->body = strdup(body))) ||
-        asprintf(&q->url, "%s%s", c->api_base, path) < 0) {
-        free(q->method);
-        free(q->body);
+    *q = (struct discord_req){.chat = c, .op = op, .cb = cb, .arg = arg};
+    snprintf(q->method, sizeof(q->method), "%s", method);
+    discord_rest_major(path, q->path_id, sizeof(q->path_id));
+    if (asprintf(&q->url, "%s%s", c->api_base, path) < 0) {
         free(q);
         return AB_ENOMEM;
     }
+    const char *hdrs[] = {c->auth_header, DISCORD_USER_AGENT,
+                          body ? "Content-Type: application/json" : NULL, NULL};
+    struct ab_http_request req = {
+        .size = sizeof(req),
+        .method = method,
+        .url = q->url,
+        .headers = hdrs,
+        .body = body,
+        .body_len = body ? strlen(body) : 0,
+        .timeout_ms = 15000,
+    };
+    if ((rc = c->svc->http_request(c->host, &req, discord_rest_done, q, &q->http)) < 0) {
+        c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", method, q->url, ab_strerror(rc));
+        free(q->url);
+        free(q);
+        return rc;
+    }
     q->next = c->reqs;
     c->reqs = q;
-    discord_route_arm(c, r, 0);
     return 0;
 }
 
-/* Cancel every call without callbacks; free the routes. */
+/* Cancel every call; owed callbacks run now with AB_ECANCELED (the core releases its
+ * side then) and see is_closing, so they start nothing new. */
 void
 discord_rest_close(struct ab_chat *c)
 {
-    struct discord_route *r;
-
-    /* Owed callbacks run now with AB_ECANCELED (the core releases its side then);
-     * they see is_closing and start nothing new. */
     while (c->reqs) {
         struct discord_req *q = c->reqs;
         c->svc->http_cancel(q->http);
         q->http = NULL;
-        discord_req_fail(c, q, AB_ECANCELED);
-    }
-    while ((r = c->routes)) {
-        c->routes = r->next;
-        c->svc->timer_stop(r->wakeup);
-        free(r->key);
-        free(r);
+        if (q->cb)
+            q->cb(q->arg, AB_ECANCELED, 0, NULL, 0);
+        discord_req_free(c, q);
     }
 }

@@ -89,7 +89,7 @@ slack_op_answered(void *arg, int status, const cJSON *body, const char *error)
 static int
 slack_op_call(struct slack_op *op, enum web_method method, const char *const *form)
 {
-    int rc = web_call(op->s, method, form, slack_op_answered, op, &op->call);
+    int rc = web_call_for(op->s, method, form, op->arg, slack_op_answered, op, &op->call);
 
     if (rc < 0)
         slack_op_free(op);
@@ -366,6 +366,43 @@ slack_close(struct ab_chat *s)
     free(s);
 }
 
+/* Slack's route of an operation: the method (budgets are per method and workspace),
+ * per channel for chat.postMessage (about one per second per channel). Reactions add
+ * and remove share one route so a queued pair cancels out. */
+static int
+slack_rate_route(struct ab_chat *s, const struct ab_op_target *op, char *out, size_t cap)
+{
+    int n;
+
+    (void)s;
+    switch (op->op) {
+    case AB_OP_SEND:
+        n = snprintf(out, cap, "chat.postMessage %s", op->channel_id ? op->channel_id : "");
+        break;
+    case AB_OP_EDIT: n = snprintf(out, cap, "chat.update"); break;
+    case AB_OP_REACT: n = snprintf(out, cap, "reactions"); break;
+    default: n = snprintf(out, cap, "local"); break; /* open_thread makes no call */
+    }
+    return n > 0 && (size_t)n < cap ? 0 : AB_EINVAL;
+}
+
+/* Slack's published budgets (docs.slack.dev/apis/web-api/rate-limits): chat.postMessage
+ * about 1 per second per channel, chat.update Tier 3 (50+/min), reactions Tier 3/2. */
+static const struct ab_rate_rule slack_rate_rules[] = {
+    {.size = sizeof(struct ab_rate_rule),
+     .route_prefix = "chat.postMessage ",
+     .limit = 1,
+     .window_ms = 1000},
+    {.size = sizeof(struct ab_rate_rule),
+     .route_prefix = "chat.update",
+     .limit = 50,
+     .window_ms = 60000},
+    {.size = sizeof(struct ab_rate_rule),
+     .route_prefix = "reactions",
+     .limit = 50,
+     .window_ms = 60000},
+};
+
 static const struct ab_chat_ops slack_ops = {
     .size = sizeof(struct ab_chat_ops),
     .max_chars = 4000,
@@ -376,6 +413,9 @@ static const struct ab_chat_ops slack_ops = {
     .edit = slack_edit,
     .react = slack_react,
     .open_thread = slack_open_thread,
+    .rate_route = slack_rate_route,
+    .rate_rules = slack_rate_rules,
+    .rate_rule_count = sizeof(slack_rate_rules) / sizeof(slack_rate_rules[0]),
 };
 
 AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {

@@ -11,7 +11,7 @@
 
 #include <agent-broker/plugin.h>
 
-/* Slack Web API methods whose 429 windows are tracked (each has its own budget). */
+/* Slack Web API methods the plugin calls (each has its own rate budget). */
 enum web_method {
     WEB_AUTH_TEST,
     WEB_CONNECTIONS_OPEN,
@@ -48,8 +48,7 @@ struct ab_chat {
     char self_user[64]; /* the bot's user id (auth.test user_id) */
     char self_bot[64];  /* the bot's bot id (auth.test bot_id) */
 
-    struct web_call *calls;                          /* owned: in flight */
-    uint64_t method_blocked_until[WEB_METHOD_COUNT]; /* now_ms until which a 429 holds */
+    struct web_call *calls; /* owned: in flight */
 
     struct socket_conn *conns;  /* owned: open or opening sockets, newest first */
     uint64_t conn_serial;       /* the last socket's number (held acks find theirs) */
@@ -77,11 +76,14 @@ void slack_fatal(struct ab_chat *s, const char *detail);
 
 /* Call @method (api_base/@method) as a form POST with @form (name, value pairs,
  * NULL-terminated; lent) and the bot token, or the app token for
- * apps.connections.open. @cb runs later, exactly once unless close() comes first.
- * Returns 0, AB_ERATELIMIT while a 429 window for @method is open (nothing is sent),
- * or another AB_E*. */
+ * apps.connections.open, now. @cb runs later, exactly once unless close() comes
+ * first. Returns 0 or AB_E*. */
 int web_call(struct ab_chat *s, enum web_method method, const char *const *form, web_cb cb,
              void *arg, struct web_call **out);
+/* web_call for a chat operation: @op (lent) is the @arg the core passed with it, and the
+ * answer's rate facts are reported tied to it before @cb. */
+int web_call_for(struct ab_chat *s, enum web_method method, const char *const *form, void *op,
+                 web_cb cb, void *arg, struct web_call **out);
 /* Abandon a call: its callback will not run. NULL is allowed. */
 void web_cancel(struct ab_chat *s, struct web_call *call);
 /* Abandon every call (close). */

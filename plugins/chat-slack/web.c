@@ -1,6 +1,7 @@
-/* chat-slack Web API: form-encoded POSTs through the host's HTTP client, Slack's
- * {"ok":false,"error":…} answers mapped to AB_E* codes, and per-method 429 windows
- * honoured (nothing is sent for a method while its Retry-After runs). */
+/* chat-slack Web API: form-encoded POSTs through the host's HTTP client, sent at once
+ * (the core's scheduler decides when), Slack's {"ok":false,"error":…} answers mapped to
+ * AB_E* codes, and every answer's rate facts (the method's bucket, a 429's Retry-After)
+ * reported to the core, tied to the chat operation they answer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,12 +9,12 @@
 #include "slack.h"
 
 #define WEB_TIMEOUT_MS 30000
-#define WEB_DEFAULT_RETRY_MS 1000 /* a 429 without Retry-After */
 
 struct web_call {
     struct ab_chat *s;
     struct ab_http *http; /* owned by the host until the callback */
     enum web_method method;
+    void *op; /* lent: the core's operation its rate facts belong to, or NULL */
     web_cb cb;
     void *arg;
     struct web_call *next;
@@ -137,22 +138,30 @@ web_unlink(struct ab_chat *s, struct web_call *call)
     }
 }
 
-/* A 429: hold the method for Retry-After and tell the core's limiter. */
+/* Tell the core what an answer said: Slack's limits are per method (and workspace), so
+ * the method is the bucket; a 429 carries Retry-After (0 when absent: the core waits its
+ * default). Reported for every answer of an operation, and for a 429 of any call. */
 static void
-web_rate_limited(struct ab_chat *s, enum web_method method, const struct ab_http_response *r)
+web_report(struct web_call *call, const struct ab_http_response *r)
 {
-    uint64_t wait = r->retry_after_ms ? r->retry_after_ms : WEB_DEFAULT_RETRY_MS;
+    struct ab_chat *s = call->s;
+    bool is_429 = !r->error && r->status == 429;
     struct ab_rate_info info = {
         .size = sizeof(info),
-        .bucket = NULL,
-        .remaining = 0,
-        .retry_after_ms = wait,
+        .bucket = call->method == WEB_REACTIONS_ADD || call->method == WEB_REACTIONS_REMOVE
+                      ? "reactions"
+                      : web_method_names[call->method],
+        .remaining = -1,
+        .retry_after_ms = is_429 ? r->retry_after_ms : 0,
+        .op = call->op,
+        .limit = -1,
     };
 
-    s->method_blocked_until[method] = s->svc->now_ms(s->host) + wait;
-    s->svc->log(s->host, AB_LOG_WARN, "%s rate limited: nothing sent for %llu ms",
-                web_method_names[method], (unsigned long long)wait);
-    s->svc->rate_report(s->host, &info);
+    if (is_429)
+        s->svc->log(s->host, AB_LOG_WARN, "%s rate limited: Retry-After %llu ms",
+                    web_method_names[call->method], (unsigned long long)r->retry_after_ms);
+    if (call->op || is_429)
+        s->svc->rate_report(s->host, &info);
 }
 
 /* The host's answer: judge status and body, then hand over. */
@@ -166,12 +175,12 @@ web_done(void *arg, const struct ab_http_response *r)
     int status = 0;
 
     web_unlink(s, call);
+    web_report(call, r);
     if (r->error) {
         status = r->error;
         s->svc->log(s->host, AB_LOG_WARN, "%s failed: %s", web_method_names[call->method],
                     r->error_text);
     } else if (r->status == 429) {
-        web_rate_limited(s, call->method, r);
         status = AB_ERATELIMIT;
         error = "ratelimited";
     } else if (r->status >= 500) {
@@ -193,10 +202,18 @@ web_done(void *arg, const struct ab_http_response *r)
     free(call);
 }
 
-/* Start one Web API call. */
+/* Start one Web API call of the plugin's own. */
 int
 web_call(struct ab_chat *s, enum web_method method, const char *const *form, web_cb cb, void *arg,
          struct web_call **out)
+{
+    return web_call_for(s, method, form, NULL, cb, arg, out);
+}
+
+/* Start one Web API call, now. */
+int
+web_call_for(struct ab_chat *s, enum web_method method, const char *const *form, void *op,
+             web_cb cb, void *arg, struct web_call **out)
 {
     bool is_app = method == WEB_CONNECTIONS_OPEN;
     char url[512], auth[512];
@@ -205,8 +222,6 @@ web_call(struct ab_chat *s, enum web_method method, const char *const *form, web
     char *body = NULL;
     int rc;
 
-    if (s->svc->now_ms(s->host) < s->method_blocked_until[method])
-        return AB_ERATELIMIT;
     if ((size_t)snprintf(url, sizeof(url), "%s/%s", s->api_base, web_method_names[method]) >=
             sizeof(url) ||
         (size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
@@ -216,7 +231,7 @@ web_call(struct ab_chat *s, enum web_method method, const char *const *form, web
         return AB_ENOMEM;
     if ((rc = web_form_encode(form, &body)) < 0)
         goto fail_call;
-    *call = (struct web_call){.s = s, .method = method, .cb = cb, .arg = arg};
+    *call = (struct web_call){.s = s, .method = method, .op = op, .cb = cb, .arg = arg};
     struct ab_http_request req = {
         .size = sizeof(req),
         .method = "POST",

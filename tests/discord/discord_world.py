@@ -66,6 +66,10 @@ class Fake:
                                                       "retry_after": retry_after,
                                                       "count": count, "global": glob})
 
+    def storm(self, **kw):
+        """A 429 storm (limit, window_ms, p, seed, global_every); storm() ends it."""
+        return self.call("POST", "/_test/storm", kw)
+
     def wait(self, pred, what, timeout=e2e.WAIT_S):
         """Poll the fake's state until @pred(state) is true; return its value."""
         deadline = time.monotonic() + timeout

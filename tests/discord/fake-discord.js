@@ -53,7 +53,7 @@ const nonces = new Map(); // nonce -> {id, at}
 const sessions = new Map(); // session_id -> {seq, log[], resumable, conn}
 let activeSession = null;
 const counts = { identify: 0, resume: 0, connections: 0, invalid_requests: 0,
-    rate_limited: 0, window_violations: 0, closes: {} };
+    rate_limited: 0, window_violations: 0, exhausted_violations: 0, closes: {} };
 const requests = []; // {t, method, path, status, body, auth, ua, ct}
 const frames = []; // {t, conn, dir, op, t_name, s, d}
 const scripted = []; // {method, re, count, retry_after, global, scope}
@@ -61,6 +61,17 @@ const scriptedErrors = []; // {method, path, status, count}: server errors on co
 const routeWindows = new Map(); // bucket key -> {start, used}
 const blockedUntil = new Map(); // bucket key -> ms (time of our 429 window end)
 let globalBlockedUntil = 0;
+// What the client was last told per bucket: {exhaustedUntil} (remaining 0 or a 429).
+const told = new Map();
+let toldGlobalUntil = 0;
+// A 429 storm (POST /_test/storm): Discord's real message bucket (5 per 5 s, shared by
+// a channel's message create and edit routes), random 429s with real headers on every
+// route (scope user, shared or global) from a seeded generator, so runs repeat.
+let storm = null; // {limit, window_ms, p, seed, global_every}
+function stormRand() {
+    storm.seed = (storm.seed * 1103515245 + 12345) % 2147483648;
+    return storm.seed / 2147483648;
+}
 const lastReaction = new Map(); // channel -> ms
 let connSeq = 0;
 let refuseUntil = 0;
@@ -332,6 +343,11 @@ function bucketOf(method, p) {
     const rest = (m[2] || '').replace(/\/\d+/g, '/:id').replace(/\/reactions\/[^/]+\/@me$/, '/reactions/:emoji/@me');
     if (rest.startsWith('/messages/:id/reactions'))
         return `reactions ${m[1]}`; // one bucket for every reaction call in a channel
+    // In a storm, posting and editing in a channel share one bucket (two routes, one
+    // X-RateLimit-Bucket): the client must learn the sharing from the headers.
+    if (storm && ((method === 'POST' && rest === '/messages') ||
+                  (method === 'PATCH' && rest === '/messages/:id')))
+        return `messages ${m[1]}`;
     return `${method} /channels/${m[1]}${rest}`;
 }
 
@@ -488,25 +504,40 @@ function rest(method, p, body) {
 function rateLimit(method, p, headers) {
     const t = Date.now();
     const key = bucketOf(method, p);
+    const limit = storm && storm.limit ? storm.limit : ROUTE_LIMIT;
+    const windowMs = storm && storm.window_ms ? storm.window_ms : ROUTE_WINDOW_MS;
     let w = routeWindows.get(key);
-    if (!w || t - w.start >= ROUTE_WINDOW_MS)
+    if (!w || t - w.start >= windowMs)
         routeWindows.set(key, w = { start: t, used: 0 });
     const blocked = Math.max(blockedUntil.get(key) || 0, globalBlockedUntil);
     if (blocked > t)
         counts.window_violations++; // the client came back inside a window we announced
-    const resetAfter = Math.max(0, (w.start + ROUTE_WINDOW_MS - t) / 1000);
+    // A request into a bucket the client was told is exhausted (remaining 0 or a 429,
+    // and the window it was told about has not reset) — the scheduler must never do this.
+    const tb = told.get(key);
+    const known = Math.max(tb ? tb.exhaustedUntil : 0, toldGlobalUntil);
+    headers._bucket = key;
+    headers._known_exhausted = known > t;
+    headers._remaining_before = limit - w.used;
+    if (known > t)
+        counts.exhausted_violations++;
+    const resetAfter = Math.max(0, (w.start + windowMs - t) / 1000);
     headers['X-RateLimit-Bucket'] = Buffer.from(key.replace(/\d+/g, '')).toString('hex').slice(0, 32);
-    headers['X-RateLimit-Limit'] = String(ROUTE_LIMIT);
+    headers['X-RateLimit-Limit'] = String(limit);
     headers['X-RateLimit-Reset'] = ((t / 1000) + resetAfter).toFixed(3);
     headers['X-RateLimit-Reset-After'] = resetAfter.toFixed(3);
     const too = (retryAfter, global, scope) => {
         counts.rate_limited++;
-        if (global)
+        if (global) {
             globalBlockedUntil = t + retryAfter * 1000;
-        else
+            toldGlobalUntil = Math.max(toldGlobalUntil, t + retryAfter * 1000);
+        } else {
             blockedUntil.set(key, t + retryAfter * 1000);
+            told.set(key, { exhaustedUntil: t + retryAfter * 1000 });
+        }
         headers['Retry-After'] = String(Math.ceil(retryAfter));
-        headers['X-RateLimit-Remaining'] = '0';
+        // A shared or global limit is not this bucket's window: it keeps its count.
+        headers['X-RateLimit-Remaining'] = scope === 'user' ? '0' : String(limit - w.used);
         headers['X-RateLimit-Scope'] = scope;
         if (global)
             headers['X-RateLimit-Global'] = 'true';
@@ -526,10 +557,19 @@ function rateLimit(method, p, headers) {
         if (t - last < REACTION_SPACING_MS)
             return too((REACTION_SPACING_MS - (t - last)) / 1000, false, 'user');
     }
-    if (w.used >= ROUTE_LIMIT)
+    if (storm && storm.p > 0 && stormRand() < storm.p) {
+        const ra = Math.round(200 + stormRand() * 1300) / 1000;
+        storm.n = (storm.n || 0) + 1;
+        if (storm.global_every && storm.n % storm.global_every === 0)
+            return too(ra, true, 'global');
+        return too(ra, false, stormRand() < 0.5 ? 'shared' : 'user');
+    }
+    if (w.used >= limit)
         return too(resetAfter || 0.001, false, 'user');
     w.used++;
-    headers['X-RateLimit-Remaining'] = String(ROUTE_LIMIT - w.used);
+    headers['X-RateLimit-Remaining'] = String(limit - w.used);
+    if (w.used >= limit)
+        told.set(key, { exhaustedUntil: w.start + windowMs });
     return null;
 }
 
@@ -579,6 +619,12 @@ function handleApi(req, res, raw) {
         rec.body = body;
     }
     const limited = rateLimit(method, p, headers);
+    rec.bucket = headers._bucket;
+    rec.known_exhausted = headers._known_exhausted;
+    rec.remaining_before = headers._remaining_before;
+    delete headers._bucket;
+    delete headers._known_exhausted;
+    delete headers._remaining_before;
     if (limited)
         return answer(limited.status, limited.body, headers);
     for (const e of scriptedErrors) {
@@ -657,6 +703,11 @@ function control(req, res, raw) {
         return send(res, 200, { ok: true });
     case 'POST /_test/channel': // a channel the gateway never announces (needs a lookup)
         channel(body.id, body.type === undefined ? 0 : body.type, body.extra || {});
+        return send(res, 200, { ok: true });
+    case 'POST /_test/storm': // {limit, window_ms, p, seed, global_every}; {} ends it
+        storm = body.p === undefined && !body.limit ? null : { limit: body.limit || 0,
+            window_ms: body.window_ms || 0, p: body.p || 0, seed: body.seed || 1,
+            global_every: body.global_every || 0 };
         return send(res, 200, { ok: true });
     case 'POST /_test/ratelimit':
         scripted.push({ method: body.method, path: body.path || '.', count: body.count || 1,

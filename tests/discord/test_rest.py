@@ -1,7 +1,8 @@
-"""chat-discord's REST calls against the loopback Discord: rate limits are honoured
-(no request inside a 429 window, route or global; reactions of one channel at least
-250 ms apart), a thread another bot opened first (160004) is joined, and the fake
-itself refuses what Discord refuses."""
+"""chat-discord's REST calls against the loopback Discord, scheduled by the core: rate
+limits are honoured (no request inside a 429 window, route or global; reactions of one
+channel at least 250 ms apart; under a 429 storm nothing goes into a bucket known to be
+exhausted and live edits stay fresh), a thread another bot opened first (160004) is
+joined, and the fake itself refuses what Discord refuses."""
 
 import json
 import urllib.error
@@ -9,6 +10,7 @@ import urllib.request
 
 import discord_world as dw
 import e2e
+from rate_props import check_edits, chunk_max
 
 
 def calls(st, method, fragment):
@@ -62,6 +64,46 @@ class RateLimits(dw.DiscordTest):
         gaps = [b - a for a, b in zip(times, times[1:])]
         self.assertGreaterEqual(min(gaps), 250, gaps)
         self.assertEqual(st["counts"]["rate_limited"], 0)
+        self.stop()
+
+
+class Storm(dw.DiscordTest):
+    """Under 429 storms on every route (Discord's 5-per-5 s message bucket shared by
+    posting and editing, random 429s of every scope), nothing goes into a bucket the
+    broker was told is exhausted, and the live message never shows an older render."""
+    agent_flags = ("--tick", "100")
+
+    def test_a_429_storm_never_hits_an_exhausted_bucket_and_edits_stay_fresh(self):
+        f = self.fake
+        f.storm(limit=5, window_ms=5000, p=0.3, seed=7, global_every=7)
+        m = f.message("storm please [[stream 60]]")
+        tid = f.wait(lambda st: f.msg(st, m["id"])["thread"], "thread", timeout=60)
+        f.wait(lambda st: dw.BOT_ID in f.msg(st, m["id"])["reactions"].get("🆗", []),
+               "🆗 after the final reply", timeout=120)
+        # a second turn in the thread: its routes are known by now (post and edit share
+        # the thread's bucket)
+        f2 = f.message("again [[stream 20]]", channel=tid, mention=False)
+        f.wait(lambda st: dw.BOT_ID in f.msg(st, f2["id"])["reactions"].get("🆗", []),
+               "🆗 after the second reply", timeout=120)
+        st = f.state()
+        import os
+        if os.environ.get("STORM_DEBUG"):
+            for r in st["requests"]:
+                print(r["t"], r["method"], r["path"], r["status"], r.get("bucket"),
+                      r.get("remaining_before"), r.get("known_exhausted"),
+                      chunk_max((r.get("body") or {}).get("content")))
+        self.assertGreaterEqual(st["counts"]["rate_limited"], 3, "the storm did not happen")
+        into = [r for r in st["requests"] if r.get("known_exhausted")]
+        self.assertEqual(into, [], "requests into a bucket known to be exhausted")
+        self.assertEqual(st["counts"]["exhausted_violations"], 0)
+        self.assertEqual(st["counts"]["window_violations"], 0)
+        counts = []
+        for live in f.bot_messages(st, tid)[:2]:
+            edits = [r for r in st["requests"] if r["method"] == "PATCH" and r["status"] == 200
+                     and r["path"].endswith("/messages/%s" % live["id"])]
+            check_edits(self, edits, 300, lambda r: r["body"]["content"], lambda r: r["t"])
+            counts.append(len(edits))
+        self.assertGreaterEqual(counts[0], 4, "too few edits to judge the first reply")
         self.stop()
 
 

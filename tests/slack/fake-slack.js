@@ -12,6 +12,8 @@
 //   POST /_test/reaction  {channel, ts, user, name, added?}
 //   POST /_test/redeliver {envelope_id}         send it again, retry_attempt+1
 //   POST /_test/ratelimit {method, retry_after, count}   429s for that method
+//   POST /_test/storm     {p, seed, min_s, max_s} random 429s (Retry-After min..max s)
+//                         on every chat.* / reactions.* call; {} ends it
 //   POST /_test/open_error {error, count}       apps.connections.open fails
 //   POST /_test/disconnect {reason}             on the newest live socket
 //   POST /_test/fault {mode: abrupt|halfopen|nofin}   on the newest live socket
@@ -64,6 +66,15 @@ const dropped = [];    // envelopes with no live socket to go to (lost, as on Sl
 const tickets = new Set();
 const messages = new Map(); // `${channel}/${ts}` → message
 const rateLimits = new Map(); // method → {retryAfter, count}
+// Slack's limits are per method: what the client was told, method → ms (now()) until
+// which a 429's Retry-After holds. A request inside it is an exhausted-bucket violation.
+const told = new Map();
+const counts = { rate_limited: 0, exhausted_violations: 0 };
+let storm = null; // {p, seed, min_s, max_s}
+function stormRand() {
+    storm.seed = (storm.seed * 1103515245 + 12345) % 2147483648;
+    return storm.seed / 2147483648;
+}
 let openError = null; // {error, count}
 let tsCounter = 0;
 let eventCounter = 0;
@@ -291,11 +302,22 @@ function webApi(req, res, method, body, query) {
     } else if (rec.token !== 'bot') {
         return fail('not_allowed_token_type');
     }
+    rec.bucket = method;
+    rec.known_exhausted = (told.get(method) || 0) > rec.t;
+    if (rec.known_exhausted)
+        counts.exhausted_violations++;
+    const tooMany = (seconds) => {
+        counts.rate_limited++;
+        told.set(method, Math.max(told.get(method) || 0, rec.t + seconds * 1000));
+        return fail('ratelimited', 429, { 'Retry-After': String(seconds) });
+    };
     const limit = rateLimits.get(method);
     if (limit && limit.count !== 0) {
         limit.count -= 1;
-        return fail('ratelimited', 429, { 'Retry-After': String(limit.retryAfter) });
+        return tooMany(limit.retryAfter);
     }
+    if (storm && /^(chat|reactions)\./.test(method) && stormRand() < storm.p)
+        return tooMany(storm.min_s + Math.floor(stormRand() * (storm.max_s - storm.min_s + 1)));
     if (method === 'apps.connections.open') {
         if (openError && openError.count !== 0) {
             openError.count -= 1;
@@ -336,7 +358,7 @@ function control(req, res, name, body) {
     switch (name) {
     case 'state':
         return reply(res, 200, {
-            ok: true, requests, frames, dropped,
+            ok: true, requests, frames, dropped, counts,
             connections: conns.map((c) => ({ id: c.id, open_t: c.open_t, hello_t: c.hello_t,
                 closed_t: c.closed_t, retiring: c.retiring, pings_in: c.pingsIn, pongs_in: c.pongsIn })),
             envelopes: [...envelopes.values()].map((e) => ({ id: e.id, attempts: e.attempts, acks: e.acks,
@@ -363,6 +385,10 @@ function control(req, res, name, body) {
         deliverEnvelope(env);
         return reply(res, 200, { ok: true, attempts: env.attempts });
     }
+    case 'storm':
+        storm = a.p ? { p: a.p, seed: a.seed || 1, min_s: a.min_s || 1, max_s: a.max_s || 2 }
+            : null;
+        return reply(res, 200, { ok: true });
     case 'ratelimit':
         rateLimits.set(a.method, { retryAfter: a.retry_after || 1, count: a.count === undefined ? 1 : a.count });
         return reply(res, 200, { ok: true });

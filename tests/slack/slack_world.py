@@ -150,14 +150,15 @@ class SlackTest(e2e.WorldTest):
                                if b.get("type") == "text"))
         return out
 
-    def final_reply(self, thread_ts, needle):
+    def final_reply(self, thread_ts, needle, timeout=e2e.WAIT_S):
         """Wait until a bot post in @thread_ts contains @needle; return that post."""
         def found():
             for m in self.fake.bot_posts(thread_ts):
                 if needle in m["text"]:
                     return m
             return None
-        return self.wait_until(found, "a reply containing %r in thread %s" % (needle, thread_ts))
+        return self.wait_until(found, "a reply containing %r in thread %s" % (needle, thread_ts),
+                               timeout=timeout)
 
     def stop(self):
         self.broker.signal(15)

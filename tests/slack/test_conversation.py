@@ -91,7 +91,9 @@ class Conversation(SlackTest):
                        % BOT)["ts"]
         self.wait_until(lambda: self.prompts() and "a < b && c > d" in self.prompts()[-1],
                         "the unescaped prompt")
-        post = self.final_reply(ts, "You said")
+        # the echo streams in three pieces: wait for the last (a live post or edit may
+        # show the first pieces before it)
+        post = self.final_reply(ts, "`x<y`")
         self.assertIn("*bold* a &lt; b &amp;&amp; c &gt; d <https://x.test/a?b=1|docs> `x<y`",
                       post["text"])
         self.stop()

@@ -30,6 +30,46 @@ typedef void (*ab_thread_cb)(void *arg, int status, const char *thread_id);
 #define AB_CHAT_REACT (1u << 1)   /* react() works: status reactions */
 #define AB_CHAT_THREADS (1u << 2) /* open_thread() works */
 
+/* ---- ABI 1.3: rate facts ---- */
+
+/* The operations the core schedules (ab_op_target.op). */
+enum ab_chat_op {
+    AB_OP_SEND = 1,
+    AB_OP_EDIT = 2,
+    AB_OP_REACT = 3,
+    AB_OP_OPEN_THREAD = 4,
+};
+
+/* An operation the core is about to queue, for rate_route(). Pointers lent for the call. */
+struct ab_op_target {
+    uint32_t size;
+    uint32_t op;            /* enum ab_chat_op */
+    const char *channel_id; /* send: ab_send.channel_id; else the message's channel */
+    const char *thread_id;  /* send: ab_send.thread_id (may be NULL); else NULL */
+    const char *message_id; /* edit, react, open_thread: the message; send: NULL */
+    const char *emoji;      /* react: the emoji; else NULL */
+    bool add;               /* react: add (true) or remove */
+};
+
+/* A static rule the core applies to the routes whose key (as rate_route() names them)
+ * starts with route_prefix: spacing and/or a budget. Rules are read once, at open;
+ * the array is static data owned by the plugin. The host steps through the array by
+ * the first element's size, so members may be added at the end. */
+struct ab_rate_rule {
+    uint32_t size;            /* sizeof(struct ab_rate_rule) at the plugin's build */
+    uint32_t flags;           /* AB_RATE_RULE_* */
+    const char *route_prefix; /* "" = every route */
+    uint32_t min_spacing_ms;  /* from one request's answer to the next start on the same
+                                 route (Discord reactions per channel: 250); 0 = none */
+    uint32_t limit;           /* at most this many starts per route in any window_ms;
+                                 0 = no budget */
+    uint32_t window_ms;
+};
+
+/* The rule's budget counts the starts of all the plugin's routes together (Discord's
+ * global 50 per second); route_prefix and min_spacing_ms are then ignored. */
+#define AB_RATE_RULE_PLUGIN (1u << 0)
+
 /* The chat plugin's operations. The host reads no member past `size`. Mandatory:
  * open, start, close, send. Every operation is asynchronous: it returns at once and
  * reports through its callback on the loop thread, never from inside the call. */
@@ -58,6 +98,21 @@ struct ab_chat_ops {
      * the thread id to pass as ab_send.thread_id. @name lent; plugin trims to its limit. */
     int (*open_thread)(struct ab_chat *chat, const struct ab_msg_ref *origin, const char *name,
                        ab_thread_cb cb, void *arg);
+
+    /* ---- ABI 1.3: rate facts ---- */
+    /* Optional (NULL: the core keys each operation by kind and target). Name the
+     * rate-limit route of an operation before the core queues it: write a key (at
+     * most @cap bytes with the NUL) into @out, e.g. Discord "PATCH /channels/<id>/messages"
+     * (method + route + major parameter), Slack "chat.postMessage <channel>". Operations
+     * of one route are queued and spaced together; the platform's answers tell the
+     * core which platform bucket a route falls in. Returns 0, or < 0 to use the
+     * default key. Runs synchronously; no I/O. */
+    int (*rate_route)(struct ab_chat *chat, const struct ab_op_target *op, char *out, size_t cap);
+    /* Static rules (owned by the plugin, static storage), rate_rule_count of them; NULL
+     * = none. */
+    const struct ab_rate_rule *rate_rules;
+    uint32_t rate_rule_count;
+
     /* new members only at the end */
 };
 

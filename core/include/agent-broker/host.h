@@ -85,14 +85,40 @@ struct ab_reaction_event {
     bool is_self;      /* the bot's own reaction (echoed by the platform): ignored */
 };
 
-/* What a plugin learned from a platform response, fed to the core's rate limiter. */
+/* Where a 429 applies (Discord's X-RateLimit-Scope). */
+enum ab_rate_scope {
+    AB_RATE_SCOPE_BUCKET = 0, /* this bucket, for this bot (Discord "user") */
+    AB_RATE_SCOPE_GLOBAL = 1, /* every request of the plugin (same as .global) */
+    AB_RATE_SCOPE_SHARED = 2, /* this bucket, shared with others on the resource: wait
+                                 the same, it is just not the bot's fault */
+};
+
+/* What a plugin learned from a platform response, fed to the core's scheduler with
+ * rate_report. Pointers are lent for the call. The core is the only scheduler: a
+ * plugin reports what the platform said and never waits, queues or retries itself.
+ *
+ * ABI 1.3: the facts of an operation's response travel with its completion. Before
+ * calling an operation's callback (send, edit, react, open_thread), the plugin calls
+ * rate_report once with .op = the @arg the core passed to that operation; the core
+ * keeps the facts and applies them with the status the callback brings (on a 429:
+ * retry_after_ms set, then the callback with AB_ERATELIMIT; the core retries). A report
+ * with .op NULL, or naming no operation in flight, or from a 1.2 plugin, is about no
+ * operation in particular (the plugin's own calls): it applies to .bucket, and a global
+ * pause to every operation of the plugin. */
 struct ab_rate_info {
-    uint32_t size;
-    const char *bucket;      /* opaque bucket key; NULL = the plugin's default bucket */
+    uint32_t size;           /* sizeof(struct ab_rate_info) at the plugin's build */
+    const char *bucket;      /* the platform's bucket id the request fell in (Discord:
+                                X-RateLimit-Bucket plus the major parameter), shared by
+                                every route the platform puts in it; NULL = unknown (the
+                                operation's route is its own bucket) */
     int64_t remaining;       /* requests left in the window, -1 unknown */
     uint64_t reset_after_ms; /* until the window resets, 0 unknown */
     uint64_t retry_after_ms; /* from a 429, 0 if none */
     bool global;             /* the limit applies to every bucket */
+    /* ---- ABI 1.3: rate facts (read through AB_HAS) ---- */
+    void *op;       /* lent: the @arg of the operation whose response this is, or NULL */
+    uint32_t scope; /* enum ab_rate_scope of a 429 */
+    int64_t limit;  /* requests per window (X-RateLimit-Limit), -1 unknown */
 };
 
 /* The host's services. A plugin reads no member past `size`; members are only
@@ -140,7 +166,8 @@ struct ab_host_services {
      * connected. @detail (lent) says why, for logs and /metrics. */
     void (*set_connected)(struct ab_host *h, bool connected, const char *detail);
 
-    /* Report rate-limit facts from a platform response. */
+    /* Report rate facts from a platform response (see struct ab_rate_info: with .op,
+     * before the operation's callback). @info is lent for the call. */
     void (*rate_report)(struct ab_host *h, const struct ab_rate_info *info);
 
     /* Durable key/value state private to the plugin (resume data, caches),

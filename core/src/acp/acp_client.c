@@ -58,26 +58,26 @@ acp_client_error(struct acp_client *c, int rc, const cJSON *error, const char *w
     if (code)
         *code = n;
     if (rc == AB_ETIMEDOUT) {
-        snprintf(c->message, sizeof(c->message), "%s timed out", what);
+        log_format_redacted(c->message, sizeof(c->message), "%s timed out", what);
     } else if (rc == AB_ECLOSED) {
         if (c->exit.exited && c->exit.term_signal)
-            snprintf(c->message, sizeof(c->message), "%s: the agent was killed by signal %d%s%s",
-                     what, c->exit.term_signal, *c->exit.stderr_last ? ": " : "",
-                     c->exit.stderr_last);
+            log_format_redacted(
+                c->message, sizeof(c->message), "%s: the agent was killed by signal %d%s%s", what,
+                c->exit.term_signal, *c->exit.stderr_last ? ": " : "", c->exit.stderr_last);
         else if (c->exit.exited)
-            snprintf(c->message, sizeof(c->message), "%s: the agent exited (exit %lld)%s%s", what,
-                     (long long)c->exit.status, *c->exit.stderr_last ? ": " : "",
-                     c->exit.stderr_last);
+            log_format_redacted(
+                c->message, sizeof(c->message), "%s: the agent exited (exit %lld)%s%s", what,
+                (long long)c->exit.status, *c->exit.stderr_last ? ": " : "", c->exit.stderr_last);
         else
-            snprintf(c->message, sizeof(c->message), "%s: the agent is stopping", what);
+            log_format_redacted(c->message, sizeof(c->message), "%s: the agent is stopping", what);
     } else if (error) {
         if (n == JSONRPC_AUTH_REQUIRED)
             rc = AB_EAUTH;
-        snprintf(c->message, sizeof(c->message), "%s failed: %s (code %d)%s%s", what, text, n,
-                 rc == AB_EAUTH && c->launch->auth_hint ? " — " : "",
-                 rc == AB_EAUTH && c->launch->auth_hint ? c->launch->auth_hint : "");
+        log_format_redacted(c->message, sizeof(c->message), "%s failed: %s (code %d)%s%s", what,
+                            text, n, rc == AB_EAUTH && c->launch->auth_hint ? " — " : "",
+                            rc == AB_EAUTH && c->launch->auth_hint ? c->launch->auth_hint : "");
     } else {
-        snprintf(c->message, sizeof(c->message), "%s: %s", what, ab_strerror(rc));
+        log_format_redacted(c->message, sizeof(c->message), "%s: %s", what, ab_strerror(rc));
     }
     return rc;
 }

@@ -6,6 +6,8 @@
 
 #include <agent-broker/errors.h>
 
+#include "config/secret_env.h"
+
 struct agent_env {
     char **v;   /* owned "K=V" strings, NULL-terminated */
     size_t n;   /* entries */
@@ -54,7 +56,8 @@ agent_env_inherit(struct agent_env *e, const char *const *names)
     for (; names && *names; names++) {
         if (!**names || strchr(*names, '='))
             return AB_EINVAL;
-        if ((val = getenv(*names)) && (rc = agent_env_set(e, *names, strlen(*names), val)) < 0)
+        if ((val = secret_env_get(*names)) &&
+            (rc = agent_env_set(e, *names, strlen(*names), val)) < 0)
             return rc;
     }
     return 0;

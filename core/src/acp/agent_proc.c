@@ -9,10 +9,13 @@
 #include <agent-broker/errors.h>
 
 #include "acp/ndjson.h"
+#include "fd_cloexec.h"
 #include "log.h"
 
 /* stderr lines logged per second before the rest are only counted. */
 #define AGENT_PROC_LOG_RATE 20
+/* Bytes of a stderr line read beyond the kept width (the longest secret redacted). */
+#define AGENT_PROC_SECRET_WINDOW 512
 /* How long to wait for stdout/stderr EOF after the child is reaped. */
 #define AGENT_PROC_DRAIN_MS 500
 
@@ -37,7 +40,9 @@ struct agent_proc {
     bool in_open, out_eof, err_eof, exited, finishing, silent;
     struct agent_exit exit;
     /* stderr: the line being read, the ring of last lines, and the log budget */
-    char err_line[AGENT_PROC_TAIL_WIDTH];
+    /* the line is read past the kept width so that a secret crossing it is redacted
+     * whole before the cut */
+    char err_line[AGENT_PROC_TAIL_WIDTH + AGENT_PROC_SECRET_WINDOW];
     size_t err_len;
     char tail[AGENT_PROC_TAIL_LINES][AGENT_PROC_TAIL_WIDTH];
     unsigned tail_next, tail_count;
@@ -109,7 +114,7 @@ agent_proc_stderr_line(struct agent_proc *p)
     p->err_line[p->err_len] = '\0';
     if (p->err_len == 0)
         return;
-    memcpy(p->tail[p->tail_next], p->err_line, p->err_len + 1);
+    log_format_redacted(p->tail[p->tail_next], sizeof(p->tail[0]), "%s", p->err_line);
     p->tail_next = (p->tail_next + 1) % AGENT_PROC_TAIL_LINES;
     if (p->tail_count < AGENT_PROC_TAIL_LINES)
         p->tail_count++;
@@ -126,7 +131,8 @@ agent_proc_stderr_line(struct agent_proc *p)
     p->err_len = 0;
 }
 
-/* Split stderr bytes into lines; a line longer than the tail width is cut. */
+/* Split stderr bytes into lines; a line longer than the tail width is cut (after
+ * redaction, in agent_proc_stderr_line). */
 static void
 agent_proc_stderr_bytes(struct agent_proc *p, const char *data, size_t n)
 {
@@ -275,6 +281,16 @@ agent_proc_ignore_sigpipe(void)
     }
 }
 
+/* A descriptor that was not close-on-exec before a spawn: fixed, and named so that
+ * whoever opened it (a library, a plugin) gets fixed too. */
+static void
+agent_proc_report_fd(void *arg, int fd, const char *target)
+{
+    (void)arg;
+    log_warn("acp", "fd %d (%s) was not close-on-exec: the agent would have inherited it", fd,
+             target);
+}
+
 /* Build argv: the command, then the launch args. Owned array of lent strings. */
 static char **
 agent_proc_argv(const struct agent_launch *launch)
@@ -306,6 +322,7 @@ agent_proc_start(uv_loop_t *loop, const struct agent_launch *launch, char *const
     if (!launch->command || !*launch->command)
         return AB_EINVAL;
     agent_proc_ignore_sigpipe();
+    fd_cloexec_sweep(agent_proc_report_fd, NULL); /* libuv hands over only the pipes */
     if (!(p = calloc(1, sizeof(*p))))
         return AB_ENOMEM;
     if (!(argv = agent_proc_argv(launch))) {

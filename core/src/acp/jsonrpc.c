@@ -1,6 +1,7 @@
 /* JSON-RPC 2.0 message layer: see jsonrpc.h. */
 #include "acp/jsonrpc.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,9 +289,12 @@ jsonrpc_handle_line(struct jsonrpc *rpc, const char *line, size_t len)
     cJSON *msg = cJSON_ParseWithLength(line, len);
 
     if (!msg || !cJSON_IsObject(msg)) {
-        /* The line is not NUL-terminated: print at most its own bytes. */
-        log_warn("acp", "agent sent a line that is not a JSON-RPC object (%zu bytes): %.*s%s", len,
-                 (int)(len < 80 ? len : 80), line, len > 80 ? "..." : "");
+        /* The line is not NUL-terminated: print at most its own bytes, redacted whole
+         * before the cut to 80 bytes. */
+        char head[81];
+        log_format_redacted(head, sizeof(head), "%.*s", (int)(len < INT_MAX ? len : INT_MAX), line);
+        log_warn("acp", "agent sent a line that is not a JSON-RPC object (%zu bytes): %s%s", len,
+                 head, len > 80 ? "..." : "");
         /* A batch is not allowed in ACP; the spec's answer is -32600 with a null id. */
         if (cJSON_IsArray(msg))
             jsonrpc_respond_error(rpc, NULL, JSONRPC_INVALID_REQUEST, "batches are not supported");

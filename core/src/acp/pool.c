@@ -1,6 +1,8 @@
 /* The session pool; see pool.h. */
 #include "acp/pool.h"
 
+#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,8 +338,8 @@ pool_on_new(void *arg, int rc, const char *session_id, const char *message)
         rc = rc < 0 ? rc : AB_ENOMEM;
         if (rc == AB_ECLOSED)
             pool_proc_doomed(s->proc);
-        snprintf(pool->message, sizeof(pool->message), "cannot open a session: %s",
-                 message ? message : ab_strerror(rc));
+        log_format_redacted(pool->message, sizeof(pool->message), "cannot open a session: %s",
+                            message ? message : ab_strerror(rc));
         pool_detach(s);
         pool_turn_fail(s, rc, pool->message, c);
         return;
@@ -438,10 +440,10 @@ pool_spawn(struct pool *pool, struct pool_proc **out)
     p->pool = pool;
     if ((rc = acp_client_start(pool->loop, pool->launch, &pool->ccfg, &pool_client_ops, p,
                                &p->client)) < 0) {
-        snprintf(pool->message, sizeof(pool->message),
-                 "failed to start agent: cannot run '%s': %s%s%s", pool->launch->command,
-                 uv_strerror(rc), pool->launch->auth_hint ? " — " : "",
-                 pool->launch->auth_hint ? pool->launch->auth_hint : "");
+        log_format_redacted(pool->message, sizeof(pool->message),
+                            "failed to start agent: cannot run '%s': %s%s%s", pool->launch->command,
+                            uv_strerror(rc), pool->launch->auth_hint ? " — " : "",
+                            pool->launch->auth_hint ? pool->launch->auth_hint : "");
         free(p);
         return rc;
     }
@@ -461,8 +463,9 @@ pool_session_place(struct pool_session *s)
     int rc;
 
     if (pool->live >= pool->cfg.max_sessions && (rc = pool_evict(pool)) < 0) {
-        snprintf(pool->message, sizeof(pool->message),
-                 "pool exhausted: all %u agent sessions are busy", pool->cfg.max_sessions);
+        log_format_redacted(pool->message, sizeof(pool->message),
+                            "pool exhausted: all %u agent sessions are busy",
+                            pool->cfg.max_sessions);
         return rc;
     }
     for (p = pool->procs; p; p = p->next)
@@ -506,9 +509,9 @@ pool_on_ready(void *arg, struct acp_client *c, int rc, const char *message)
         return;
     }
     p->dying = true;
-    snprintf(pool->message, sizeof(pool->message), "failed to start agent: %s%s%s", message,
-             pool->launch->auth_hint ? " — " : "",
-             pool->launch->auth_hint ? pool->launch->auth_hint : "");
+    log_format_redacted(pool->message, sizeof(pool->message), "failed to start agent: %s%s%s",
+                        message, pool->launch->auth_hint ? " — " : "",
+                        pool->launch->auth_hint ? pool->launch->auth_hint : "");
     log_error("acp", "%s", pool->message);
     while ((s = pool_waiting_on(pool, p))) {
         pool_detach(s);
@@ -613,11 +616,11 @@ pool_prompt(struct pool *pool, const char *key, const char *sender_context, cons
 
     pool->message[0] = '\0';
     if (pool->draining || pool->closing) {
-        snprintf(pool->message, sizeof(pool->message), "agent-broker is shutting down");
+        log_format_redacted(pool->message, sizeof(pool->message), "agent-broker is shutting down");
         return AB_ECLOSED;
     }
     if (s && s->turn) {
-        snprintf(pool->message, sizeof(pool->message), "a turn is already running");
+        log_format_redacted(pool->message, sizeof(pool->message), "a turn is already running");
         return AB_EAGAIN;
     }
     if (!(t = calloc(1, sizeof(*t))) || !(t->text = strdup(text)) ||
@@ -812,6 +815,27 @@ pool_on_tick(uv_timer_t *timer)
     }
 }
 
+/* A persisted entry is untrusted input: a printable key and session id of sane length
+ * (the id is sent to the agent) and a finite time no later than a day from now. */
+static bool
+pool_restore_valid(const char *key, const cJSON *sid, const cJSON *used, int64_t wall)
+{
+    const char *strs[2] = {key, cJSON_IsString(sid) ? sid->valuestring : NULL};
+
+    if (!cJSON_IsNumber(used) || !isfinite(used->valuedouble) || used->valuedouble < 0 ||
+        used->valuedouble > (double)wall + 86400000.0)
+        return false;
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strs[i] ? strlen(strs[i]) : 0;
+        if (n == 0 || n > 512)
+            return false;
+        for (const unsigned char *c = (const unsigned char *)strs[i]; *c; c++)
+            if (*c < 0x20 || *c == 0x7f)
+                return false;
+    }
+    return true;
+}
+
 /* Recreate the suspended sessions of the persisted map (start-up). */
 static void
 pool_restore(struct pool *pool, const cJSON *doc)
@@ -829,8 +853,10 @@ pool_restore(struct pool *pool, const cJSON *doc)
     {
         sid = cJSON_GetObjectItemCaseSensitive(e, "session_id");
         used = cJSON_GetObjectItemCaseSensitive(e, "last_used");
-        if (!cJSON_IsString(sid) || !cJSON_IsNumber(used) || !e->string)
+        if (!pool_restore_valid(e->string, sid, used, wall)) {
+            log_warn("acp", "state: a session map entry is malformed; skipped");
             continue;
+        }
         age = wall > used->valuedouble ? (uint64_t)(wall - used->valuedouble) : 0;
         if (pool->cfg.session_ttl_ms && age >= pool->cfg.session_ttl_ms)
             continue; /* pruned: the map never grows without bound */

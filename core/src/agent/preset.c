@@ -2,10 +2,13 @@
 #include "agent/preset.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "config/secret_env.h"
 
 /* Append copies of a NULL-terminated list. */
 static int
@@ -106,6 +109,46 @@ preset_line(const struct config *cfg, const char *path)
     return v ? v->line : 0;
 }
 
+/* True when @val is a chat platform's token: a secret of the config that no
+ * credential-named [agent] env entry accounts for. */
+static bool
+preset_is_platform_token(const struct config *cfg, const char *val)
+{
+    long n = 0;
+
+    for (size_t i = 0; i < cfg->secrets.count; i++)
+        n += strcmp(cfg->secrets.items[i], val) == 0;
+    for (size_t i = 0; i < cfg->agent_env.count; i++) {
+        const char *pair = cfg->agent_env.items[i], *eq = strchr(pair, '=');
+        if (eq && secret_env_name_is_secret(pair, (size_t)(eq - pair)) && strcmp(eq + 1, val) == 0)
+            n--;
+    }
+    return n > 0;
+}
+
+/* The agent must never be handed a chat platform's token, by inherit_env or by
+ * [agent] env: each such entry is an error. */
+static void
+preset_check_tokens(const struct config *cfg, const struct agent_choice *c, struct diag *diag)
+{
+    for (size_t i = 0; i < c->inherit_env.count; i++) {
+        const char *val = secret_env_get(c->inherit_env.items[i]);
+        if (val && *val && preset_is_platform_token(cfg, val))
+            diag_add(diag, true, preset_line(cfg, "agent.inherit_env"), "agent.inherit_env",
+                     "%s holds a chat platform's token: the agent must never get it — remove "
+                     "it from inherit_env",
+                     c->inherit_env.items[i]);
+    }
+    for (size_t i = 0; i < c->config_env.count; i++) {
+        const char *eq = strchr(c->config_env.items[i], '=');
+        if (eq && eq[1] && preset_is_platform_token(cfg, eq + 1))
+            diag_add(diag, true, preset_line(cfg, "agent.env"), "agent.env",
+                     "%.*s is set to a chat platform's token: the agent must never get it — "
+                     "remove it",
+                     (int)(eq - c->config_env.items[i]), c->config_env.items[i]);
+    }
+}
+
 /* Resolve preset, command, args, env and cwd. */
 int
 agent_choice_resolve(const struct config *cfg, const struct plugin_set *plugins,
@@ -114,6 +157,7 @@ agent_choice_resolve(const struct config *cfg, const struct plugin_set *plugins,
     const char *name = preset_override ? preset_override : cfg->agent_preset;
     const struct plugin *plugin = NULL;
     char cwd[PATH_MAX];
+    size_t errors;
     int rc;
 
     memset(c, 0, sizeof(*c));
@@ -170,6 +214,10 @@ agent_choice_resolve(const struct config *cfg, const struct plugin_set *plugins,
         c->cwd = getcwd(cwd, sizeof(cwd)) ? strdup(cwd) : strdup("/");
     if (!c->cwd)
         return AB_ENOMEM;
+    errors = diag->errors;
+    preset_check_tokens(cfg, c, diag);
+    if (diag->errors > errors)
+        return AB_ECONFIG;
     rc = agent_which(c->command, &c->resolved);
     if (rc == AB_ENOMEM)
         return rc;

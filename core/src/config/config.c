@@ -10,6 +10,7 @@
 #include <agent-broker/errors.h>
 
 #include "config/expand.h"
+#include "config/secret_env.h"
 
 #define CONFIG_MAX_FILE (4u << 20)
 
@@ -740,9 +741,7 @@ config_check_rules(struct config *cfg, const struct toml_table *root, struct dia
     for (size_t i = 0; i < cfg->agent_env.count; i++) {
         const char *pair = cfg->agent_env.items[i];
         const char *eq = strchr(pair, '=');
-        if (eq && eq[1] &&
-            (strstr(pair, "KEY") || strstr(pair, "TOKEN") || strstr(pair, "SECRET") ||
-             strstr(pair, "PASSWORD")) &&
+        if (eq && eq[1] && secret_env_name_is_secret(pair, (size_t)(eq - pair)) &&
             (size_t)(eq - pair) < 64)
             strlist_push(&cfg->secrets, eq + 1, strlen(eq + 1));
     }
@@ -786,7 +785,7 @@ config_load_string(const char *name, const char *text, size_t len, struct config
 int
 config_load(const char *path, struct config *cfg, struct diag *diag)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(path, "rbe");
     char *buf = NULL;
     size_t len = 0;
     int rc;

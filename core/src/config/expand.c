@@ -1,6 +1,8 @@
 /* `${NAME}` substitution after parsing. */
 #include "config/expand.h"
 
+#include "config/secret_env.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,7 +67,7 @@ expand_string(const char *in, size_t len, int line, const char *key, struct diag
                 const char *val;
                 memcpy(name, in + i + 2, n);
                 name[n] = '\0';
-                val = getenv(name);
+                val = secret_env_get(name); /* a SIGHUP reload finds wiped tokens */
                 if (!val)
                     diag_add(diag, false, line, key,
                              "environment variable %s is not set; using \"\" — export it or "

@@ -1,5 +1,6 @@
-/* Outbound chat operations through the rate limiter: every send, edit and reaction
- * is a request with a bucket, a priority and a coalescing key. */
+/* Outbound chat operations through the rate limiter: every send, edit, reaction and
+ * thread is a request with a route (the plugin names it), a priority and a coalescing
+ * key; the rate facts the plugin reports for an operation travel with its completion. */
 #include "conv/chat.h"
 
 #include <stdio.h>
@@ -9,24 +10,34 @@
 
 #include "log.h"
 
+#define CHAT_ROUTE_MAX 256
+
 enum chat_op_kind {
     CHAT_OP_SEND,
     CHAT_OP_EDIT,
     CHAT_OP_REACT,
+    CHAT_OP_THREAD,
 };
 
 /* One queued operation: owns copies of everything the plugin call needs. */
 struct chat_op {
     enum chat_op_kind kind;
     struct chat_instance *ci;
-    struct ratelimit_call *call; /* set while the plugin works on it */
+    struct ratelimit_call *call;     /* set while the plugin works on it */
+    struct chat_op *next_performing; /* in ci->performing while the plugin works on it */
     char *channel, *thread_id, *message_id, *text, *emoji;
     bool add;
-    char nonce[26]; /* send: one idempotency key for every attempt of this post */
+    char nonce[26];        /* send: one idempotency key for every attempt of this post */
+    chat_text_fn text_now; /* live send/edit: the text is rendered at the moment it goes */
     chat_sent_fn sent;
     chat_done_fn done;
+    chat_thread_fn thread;
     void *arg;
-    struct ab_msg_ref result; /* send: the posted message (owned strings) */
+    struct ab_msg_ref result;     /* send: the posted message; thread: message_id = the
+                                     thread (owned strings) */
+    bool has_facts;               /* the plugin reported this attempt's rate facts */
+    struct ratelimit_facts facts; /* limit_key points into facts_key */
+    char facts_key[CHAT_ROUTE_MAX];
 };
 
 /* Free an operation and its copies. */
@@ -43,6 +54,46 @@ chat_op_free(struct chat_op *op)
     free(op);
 }
 
+/* Whether @op is one the plugin is working on (a pointer from the plugin is checked
+ * before it is used). */
+static bool
+chat_op_is_performing(const struct chat_instance *ci, const void *op)
+{
+    for (const struct chat_op *o = ci->performing; o; o = o->next_performing)
+        if (o == op)
+            return true;
+    return false;
+}
+
+/* Take @op off the list of operations the plugin is working on. */
+static void
+chat_op_unlink(struct chat_op *op)
+{
+    for (struct chat_op **link = &op->ci->performing; *link; link = &(*link)->next_performing) {
+        if (*link == op) {
+            *link = op->next_performing;
+            break;
+        }
+    }
+}
+
+/* The attempt is over: hand its status and rate facts to the scheduler. */
+static void
+chat_op_complete(struct chat_op *op, int status)
+{
+    struct ratelimit_facts facts = op->facts;
+    bool has_facts = op->has_facts;
+    char key[CHAT_ROUTE_MAX];
+
+    chat_op_unlink(op);
+    op->has_facts = false;
+    if (has_facts && facts.limit_key) {
+        snprintf(key, sizeof(key), "%s", facts.limit_key); /* op may be freed inside */
+        facts.limit_key = key;
+    }
+    ratelimit_call_done(op->call, status, has_facts ? &facts : NULL);
+}
+
 /* The plugin answered a send: keep the new message's ref, tell the scheduler. */
 static void
 chat_op_sent(void *arg, int status, const struct ab_msg_ref *ref)
@@ -53,16 +104,71 @@ chat_op_sent(void *arg, int status, const struct ab_msg_ref *ref)
         op->result.channel_id = ref->channel_id ? strdup(ref->channel_id) : NULL;
         op->result.message_id = ref->message_id ? strdup(ref->message_id) : NULL;
     }
-    ratelimit_call_done(op->call, status, NULL);
+    chat_op_complete(op, status);
 }
 
 /* The plugin answered an edit or a reaction. */
 static void
 chat_op_done(void *arg, int status)
 {
+    chat_op_complete(arg, status);
+}
+
+/* The plugin answered open_thread. */
+static void
+chat_op_thread(void *arg, int status, const char *thread_id)
+{
     struct chat_op *op = arg;
 
-    ratelimit_call_done(op->call, status, NULL);
+    if (status == 0 && thread_id)
+        op->result.message_id = strdup(thread_id);
+    chat_op_complete(op, status);
+}
+
+/* Normalise a plugin's report (any ABI size) into @facts with the bucket namespaced by
+ * the plugin's name into @key. */
+static void
+chat_facts_from(const struct chat_instance *ci, const struct ab_rate_info *info,
+                struct ratelimit_facts *facts, char *key, size_t cap)
+{
+    bool is_global = info->global;
+
+    if (AB_HAS(info, struct ab_rate_info, scope) && info->scope == AB_RATE_SCOPE_GLOBAL)
+        is_global = true;
+    *facts = (struct ratelimit_facts){
+        .remaining = info->remaining,
+        .reset_after_ms = info->reset_after_ms,
+        .retry_after_ms = info->retry_after_ms,
+        .is_global = is_global,
+    };
+    if (info->bucket && *info->bucket) {
+        snprintf(key, cap, "%s#%s", ci->name, info->bucket);
+        facts->limit_key = key;
+    }
+}
+
+/* A plugin reported rate facts: keep them for the operation they belong to, or apply
+ * them at once to the bucket they name (or the plugin as a whole). */
+void
+chat_rate_report(struct chat_instance *ci, const struct ab_rate_info *info)
+{
+    struct ratelimit_facts facts;
+    char key[CHAT_ROUTE_MAX], route[CHAT_ROUTE_MAX];
+    void *op = NULL;
+
+    if (!info || info->size < offsetof(struct ab_rate_info, global) + sizeof(bool))
+        return;
+    if (AB_HAS(info, struct ab_rate_info, op))
+        op = info->op;
+    if (op && chat_op_is_performing(ci, op)) {
+        struct chat_op *o = op;
+        chat_facts_from(ci, info, &o->facts, o->facts_key, sizeof(o->facts_key));
+        o->has_facts = true;
+        return;
+    }
+    chat_facts_from(ci, info, &facts, key, sizeof(key));
+    snprintf(route, sizeof(route), "%s:", ci->name);
+    ratelimit_report(ci->rl, ci->name, route, &facts);
 }
 
 /* The scheduler says go: call the plugin. A synchronous refusal completes at once. */
@@ -75,6 +181,19 @@ chat_op_perform(void *arg, struct ratelimit_call *call)
     int rc;
 
     op->call = call;
+    op->has_facts = false;
+    if (op->text_now) {
+        /* Render now, after any wait: only the newest content goes out. */
+        char *text = NULL;
+        if ((rc = op->text_now(op->arg, &text)) < 0) {
+            ratelimit_call_done(call, rc, NULL);
+            return;
+        }
+        free(op->text);
+        op->text = text;
+    }
+    op->next_performing = op->ci->performing;
+    op->ci->performing = op;
     switch (op->kind) {
     case CHAT_OP_SEND: {
         struct ab_send msg = {
@@ -90,14 +209,20 @@ chat_op_perform(void *arg, struct ratelimit_call *call)
     case CHAT_OP_EDIT:
         rc = ops->edit ? ops->edit(op->ci->chat, &ref, op->text, chat_op_done, op) : AB_ENOTSUP;
         break;
+    case CHAT_OP_THREAD:
+        rc = ops->open_thread ? ops->open_thread(op->ci->chat, &ref, op->text, chat_op_thread, op)
+                              : AB_ENOTSUP;
+        break;
     case CHAT_OP_REACT:
     default:
         rc = ops->react ? ops->react(op->ci->chat, &ref, op->emoji, op->add, chat_op_done, op)
                         : AB_ENOTSUP;
         break;
     }
-    if (rc < 0)
+    if (rc < 0) {
+        chat_op_unlink(op);
         ratelimit_call_done(call, rc, NULL);
+    }
 }
 
 /* The request is over: report to the engine, count failures, free. */
@@ -109,19 +234,23 @@ chat_op_finished(void *arg, int status)
     if (status < 0 && status != AB_ECANCELED) {
         op->ci->failed++;
         log_warn("engine", "%s: %s in %s failed: %s", op->ci->name,
-                 op->kind == CHAT_OP_SEND   ? "send"
-                 : op->kind == CHAT_OP_EDIT ? "edit"
-                                            : "reaction",
+                 op->kind == CHAT_OP_SEND     ? "send"
+                 : op->kind == CHAT_OP_EDIT   ? "edit"
+                 : op->kind == CHAT_OP_THREAD ? "thread"
+                                              : "reaction",
                  op->channel ? op->channel : "?", ab_strerror(status));
     }
     if (op->kind == CHAT_OP_SEND && op->sent)
         op->sent(op->arg, status, status == 0 ? &op->result : NULL);
-    else if (op->kind != CHAT_OP_SEND && op->done)
+    else if (op->kind == CHAT_OP_THREAD && op->thread)
+        op->thread(op->arg, status, status == 0 ? op->result.message_id : NULL);
+    else if (op->kind != CHAT_OP_SEND && op->kind != CHAT_OP_THREAD && op->done)
         op->done(op->arg, status);
     chat_op_free(op);
 }
 
-/* Allocate an operation with copies of the given strings. */
+/* Allocate an operation with copies of the given strings. Every text posted to chat
+ * passes here and leaves with the log's redaction: no token reaches a channel. */
 static struct chat_op *
 chat_op_new(struct chat_instance *ci, enum chat_op_kind kind, const char *channel,
             const char *thread_id, const char *message_id, const char *text, const char *emoji)
@@ -135,11 +264,49 @@ chat_op_new(struct chat_instance *ci, enum chat_op_kind kind, const char *channe
     if ((channel && !(op->channel = strdup(channel))) ||
         (thread_id && !(op->thread_id = strdup(thread_id))) ||
         (message_id && !(op->message_id = strdup(message_id))) ||
-        (text && !(op->text = strdup(text))) || (emoji && !(op->emoji = strdup(emoji)))) {
+        (text && !(op->text = log_redact_dup(text))) || (emoji && !(op->emoji = strdup(emoji)))) {
         chat_op_free(op);
         return NULL;
     }
     return op;
+}
+
+/* The route of @op: as the plugin names it (ABI 1.3 rate_route), else by kind and
+ * target. */
+static void
+chat_op_route(const struct chat_op *op, const char *bucket_kind, char *out, size_t cap)
+{
+    const struct ab_chat_ops *ops = op->ci->ops;
+    static const uint32_t kinds[] = {
+        [CHAT_OP_SEND] = AB_OP_SEND,
+        [CHAT_OP_EDIT] = AB_OP_EDIT,
+        [CHAT_OP_REACT] = AB_OP_REACT,
+        [CHAT_OP_THREAD] = AB_OP_OPEN_THREAD,
+    };
+    struct ab_op_target t = {
+        .size = sizeof(t),
+        .op = kinds[op->kind],
+        .channel_id = op->channel,
+        .thread_id = op->thread_id,
+        .message_id = op->message_id,
+        .emoji = op->emoji,
+        .add = op->add,
+    };
+    char key[CHAT_ROUTE_MAX] = "";
+    size_t n = (size_t)snprintf(out, cap, "%s:", op->ci->name);
+
+    if (AB_HAS(ops, struct ab_chat_ops, rate_route) && ops->rate_route && n < cap &&
+        ops->rate_route(op->ci->chat, &t, key, sizeof(key)) == 0 &&
+        memchr(key, '\0', sizeof(key))) {
+        snprintf(out + n, cap - n, "%s", key);
+        return;
+    }
+    /* A post in a thread goes to the thread (Discord: its own channel): key by the
+     * thread, so threads of one busy channel do not queue behind each other. */
+    snprintf(out + n, cap - n, "%s:%s", bucket_kind,
+             op->thread_id ? op->thread_id
+             : op->channel ? op->channel
+                           : "");
 }
 
 /* Hand an operation to the scheduler. */
@@ -147,9 +314,10 @@ static int
 chat_op_submit(struct chat_op *op, const char *bucket_kind, enum ratelimit_priority prio,
                enum ratelimit_coalesce coalesce, const char *key)
 {
-    char bucket[256];
+    char bucket[CHAT_ROUTE_MAX];
     struct ratelimit_req req = {
         .bucket = bucket,
+        .scope = op->ci->name,
         .priority = prio,
         .coalesce = coalesce,
         .coalesce_key = key,
@@ -159,15 +327,25 @@ chat_op_submit(struct chat_op *op, const char *bucket_kind, enum ratelimit_prior
     };
     int rc;
 
-    /* A post in a thread goes to the thread (Discord: its own channel): key by the
-     * thread, so threads of one busy channel do not queue behind each other. */
-    snprintf(bucket, sizeof(bucket), "%s:%s:%s", op->ci->name, bucket_kind,
-             op->thread_id ? op->thread_id
-             : op->channel ? op->channel
-                           : "");
+    chat_op_route(op, bucket_kind, bucket, sizeof(bucket));
     if ((rc = ratelimit_submit(op->ci->rl, &req)) < 0)
         chat_op_free(op);
     return rc;
+}
+
+/* Queue a post of @text, or of what @text_now renders when it goes. */
+static int
+chat_send_op(struct chat_instance *ci, const char *channel, const char *thread_id, const char *text,
+             chat_text_fn text_now, enum ratelimit_priority prio, chat_sent_fn done, void *arg)
+{
+    struct chat_op *op = chat_op_new(ci, CHAT_OP_SEND, channel, thread_id, NULL, text, NULL);
+
+    if (!op)
+        return AB_ENOMEM;
+    op->text_now = text_now;
+    op->sent = done;
+    op->arg = arg;
+    return chat_op_submit(op, "msg", prio, RATELIMIT_COALESCE_NONE, NULL);
 }
 
 /* Queue a post. */
@@ -175,30 +353,50 @@ int
 chat_send(struct chat_instance *ci, const char *channel, const char *thread_id, const char *text,
           enum ratelimit_priority prio, chat_sent_fn done, void *arg)
 {
-    struct chat_op *op = chat_op_new(ci, CHAT_OP_SEND, channel, thread_id, NULL, text, NULL);
-
-    if (!op)
-        return AB_ENOMEM;
-    op->sent = done;
-    op->arg = arg;
-    return chat_op_submit(op, "msg", prio, RATELIMIT_COALESCE_NONE, NULL);
+    return chat_send_op(ci, channel, thread_id, text, NULL, prio, done, arg);
 }
 
-/* Queue an edit; live edits of one message coalesce. */
+/* Queue a live post whose text is rendered when it goes. */
 int
-chat_edit(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *text, bool is_final,
-          chat_done_fn done, void *arg)
+chat_send_live(struct chat_instance *ci, const char *channel, const char *thread_id,
+               chat_text_fn text, chat_sent_fn done, void *arg)
+{
+    return chat_send_op(ci, channel, thread_id, NULL, text, RATELIMIT_LIVE_EDIT, done, arg);
+}
+
+/* Queue an edit of @text or of what @text_now renders when it goes; live edits of one
+ * message coalesce. */
+static int
+chat_edit_op(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *text,
+             chat_text_fn text_now, bool is_final, chat_done_fn done, void *arg)
 {
     struct chat_op *op =
         chat_op_new(ci, CHAT_OP_EDIT, ref->channel_id, NULL, ref->message_id, text, NULL);
 
     if (!op)
         return AB_ENOMEM;
+    op->text_now = text_now;
     op->done = done;
     op->arg = arg;
     return chat_op_submit(op, "msg", is_final ? RATELIMIT_FINAL_TEXT : RATELIMIT_LIVE_EDIT,
                           is_final ? RATELIMIT_COALESCE_NONE : RATELIMIT_COALESCE_REPLACE,
                           ref->message_id);
+}
+
+/* Queue an edit. */
+int
+chat_edit(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *text, bool is_final,
+          chat_done_fn done, void *arg)
+{
+    return chat_edit_op(ci, ref, text, NULL, is_final, done, arg);
+}
+
+/* Queue a live edit whose text is rendered when it goes. */
+int
+chat_edit_live(struct chat_instance *ci, const struct ab_msg_ref *ref, chat_text_fn text,
+               chat_done_fn done, void *arg)
+{
+    return chat_edit_op(ci, ref, NULL, text, false, done, arg);
 }
 
 /* Queue a reaction change. */
@@ -220,14 +418,64 @@ chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *e
                           add ? RATELIMIT_COALESCE_ADD : RATELIMIT_COALESCE_REMOVE, key);
 }
 
-/* Open a thread directly (not rate-limited here: one per conversation). */
+/* Open a thread through the scheduler (what the user waits for: final priority). */
 int
 chat_open_thread(struct chat_instance *ci, const struct ab_msg_ref *origin, const char *name,
                  chat_thread_fn done, void *arg)
 {
+    struct chat_op *op;
+
     if (!ci->ops->open_thread || !ci->can_thread) {
         done(arg, 0, origin->channel_id);
         return 0;
     }
-    return ci->ops->open_thread(ci->chat, origin, name, done, arg);
+    if (!(op = chat_op_new(ci, CHAT_OP_THREAD, origin->channel_id, NULL, origin->message_id, name,
+                           NULL)))
+        return AB_ENOMEM;
+    op->thread = done;
+    op->arg = arg;
+    return chat_op_submit(op, "thread", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
+}
+
+/* Register the plugin's static rate rules (ABI 1.3) with the scheduler. */
+int
+chat_rate_setup(struct chat_instance *ci)
+{
+    const struct ab_chat_ops *ops = ci->ops;
+    const unsigned char *p;
+    uint32_t stride;
+    char prefix[CHAT_ROUTE_MAX];
+    int rc;
+
+    if (!AB_HAS(ops, struct ab_chat_ops, rate_rule_count) || !ops->rate_rules ||
+        ops->rate_rule_count == 0)
+        return 0;
+    stride = ops->rate_rules->size;
+    if (stride < offsetof(struct ab_rate_rule, window_ms) + sizeof(uint32_t) ||
+        ops->rate_rule_count > 64) {
+        log_warn("engine", "%s: malformed rate_rules ignored", ci->name);
+        return AB_EINVAL;
+    }
+    p = (const unsigned char *)ops->rate_rules;
+    for (uint32_t i = 0; i < ops->rate_rule_count; i++, p += stride) {
+        const struct ab_rate_rule *r = (const struct ab_rate_rule *)p;
+        struct ratelimit_bucket_opts o = {
+            .min_spacing_ms = r->min_spacing_ms,
+            .limit = r->limit,
+            .window_ms = r->window_ms,
+        };
+        if (r->flags & AB_RATE_RULE_PLUGIN) {
+            rc = ratelimit_set_scope_opts(ci->rl, ci->name, &o);
+        } else {
+            snprintf(prefix, sizeof(prefix), "%s:%s", ci->name,
+                     r->route_prefix ? r->route_prefix : "");
+            rc = ratelimit_set_bucket_opts(ci->rl, prefix, &o);
+        }
+        if (rc < 0) {
+            log_warn("engine", "%s: rate rule %u ignored: %s", ci->name, (unsigned)i,
+                     ab_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
 }

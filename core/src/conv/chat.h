@@ -10,6 +10,8 @@
 #include "engine/ratelimit.h"
 #include "policy/policy.h"
 
+struct chat_op;
+
 struct chat_instance {
     char *name;                        /* owned: "discord" */
     const struct ab_plugin_desc *desc; /* lent from the plugin */
@@ -18,6 +20,8 @@ struct chat_instance {
     struct ab_chat *chat;              /* owned by the plugin until ops->close */
     struct policy *policy;             /* owned */
     struct ratelimit *rl;              /* lent: the engine's scheduler */
+    struct chat_op *performing;        /* lent from the scheduler: operations the plugin
+                                          is working on (their rate facts are awaited) */
     bool can_edit, can_react, can_thread;
     bool is_started;
     uint64_t failed; /* outbound operations that could not be delivered */
@@ -28,6 +32,9 @@ typedef void (*chat_sent_fn)(void *arg, int status, const struct ab_msg_ref *ref
 /* Completion of chat_edit / chat_react / chat_open_thread. */
 typedef void (*chat_done_fn)(void *arg, int status);
 typedef void (*chat_thread_fn)(void *arg, int status, const char *thread_id);
+/* The text of a live post or edit, rendered at the moment it goes out: *out malloc'd
+ * (owned by the caller). Returns 0 or < 0 (the operation then fails with it). */
+typedef int (*chat_text_fn)(void *arg, char **out);
 
 /* Post @text in @channel (under Slack @thread_id, may be NULL) with @prio. Strings
  * are copied. @done (may be NULL) runs once, after delivery or final failure. */
@@ -48,5 +55,21 @@ int chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const cha
  * at once with the channel itself). */
 int chat_open_thread(struct chat_instance *ci, const struct ab_msg_ref *origin, const char *name,
                      chat_thread_fn done, void *arg);
+
+/* Post (chat_send_live) or edit (chat_edit_live) a live message whose text @text(@arg)
+ * renders at the moment the request goes, so a wait behind a rate limit never sends a
+ * stale render. Live edits of one message coalesce. */
+int chat_send_live(struct chat_instance *ci, const char *channel, const char *thread_id,
+                   chat_text_fn text, chat_sent_fn done, void *arg);
+int chat_edit_live(struct chat_instance *ci, const struct ab_msg_ref *ref, chat_text_fn text,
+                   chat_done_fn done, void *arg);
+
+/* Register the plugin's static rate rules (ab_chat_ops.rate_rules) with the scheduler;
+ * call once ci->rl is set. */
+int chat_rate_setup(struct chat_instance *ci);
+
+/* Rate facts a plugin reported (host rate_report): kept for the operation named by
+ * info->op until its completion, or applied at once. @info lent. */
+void chat_rate_report(struct chat_instance *ci, const struct ab_rate_info *info);
 
 #endif

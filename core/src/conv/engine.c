@@ -660,6 +660,7 @@ engine_add_chat(struct engine *e, struct chat_instance *ci)
     e->chats = grown;
     e->chats[e->nchats++] = ci;
     ci->rl = e->rl;
+    chat_rate_setup(ci); /* a malformed rule is logged and skipped */
     return 0;
 }
 

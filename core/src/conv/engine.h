@@ -74,7 +74,7 @@ int engine_add_chat(struct engine *e, struct chat_instance *ci);
 int engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbound *msg);
 /* Like engine_inbound, and @recorded(@arg, status) runs exactly once when 0 is
  * returned: with 0 once the message is in the acceptance journal (or needs no record:
- * ignored, refused with a line, no journal), AB_EIO when the record failed, or
+ * ignored, refused with a line, no journal), < 0 (-errno, AB_EIO) when the record failed, or
  * AB_ECANCELED at shutdown. It may run before this returns (callers defer it). */
 int engine_inbound_held(struct engine *e, struct chat_instance *ci, const struct ab_inbound *msg,
                         void (*recorded)(void *arg, int status), void *arg);

@@ -113,7 +113,7 @@ static char *
 turn_final_text(struct turn *t)
 {
     const char *body = render_text(t->render);
-    char *out;
+    char *out, *redacted;
 
     if (!body)
         return NULL;
@@ -122,7 +122,10 @@ turn_final_text(struct turn *t)
     if (asprintf(&out, "%s%s%s", body, *body && t->outcome_line ? "\n\n" : "",
                  t->outcome_line ? t->outcome_line : "") < 0)
         return NULL;
-    return out;
+    /* Redact before the split: a token across a chunk boundary would leave halves. */
+    redacted = log_redact_dup(out);
+    free(out);
+    return redacted;
 }
 
 /* Past [stream] max_parts, the parts beyond it become one line saying how much was cut
@@ -216,13 +219,41 @@ turn_live_edited(void *arg, int status)
     pacer_flush_done(&t->pacer);
 }
 
+/* The live text as it is at the moment the post or edit goes out (after any wait in
+ * the scheduler): the newest render, and the moment the pacer counts its interval from. */
+static int
+turn_live_text(void *arg, char **out)
+{
+    struct turn *t = arg;
+    char *live = NULL;
+    int rc;
+
+    if ((rc = render_live(t->render, t->conv->ci->ops->max_chars, &live)) < 0)
+        return rc;
+    if (!*live) {
+        free(live);
+        if (!(live = strdup(TURN_PLACEHOLDER)))
+            return AB_ENOMEM;
+    } else {
+        /* whole secrets first, then the piece of one the tail's cut may have left */
+        char *clean = log_redact_dup(live);
+        if (clean) {
+            log_redact_cut_pieces(clean, 256);
+            free(live);
+            live = clean;
+        }
+    }
+    pacer_flush_started(&t->pacer);
+    *out = live;
+    return 0;
+}
+
 /* The pacer says: show the latest render now (or, finally, the whole reply). */
 static void
 turn_flush(void *arg, uint64_t generation, bool is_final)
 {
     struct turn *t = arg;
     struct chat_instance *ci = t->conv->ci;
-    char *live = NULL;
     int rc;
 
     (void)generation;
@@ -230,21 +261,12 @@ turn_flush(void *arg, uint64_t generation, bool is_final)
         turn_send_final(t);
         return;
     }
-    if (render_live(t->render, ci->ops->max_chars, &live) < 0) {
-        pacer_flush_done(&t->pacer);
-        return;
-    }
-    if (!*live) {
-        free(live);
-        live = strdup(TURN_PLACEHOLDER);
-    }
     if (!t->live_id)
-        rc = chat_send(ci, t->conv->reply_channel, t->conv->reply_thread, live ? live : "…",
-                       RATELIMIT_LIVE_EDIT, turn_live_sent, t);
+        rc = chat_send_live(ci, t->conv->reply_channel, t->conv->reply_thread, turn_live_text,
+                            turn_live_sent, t);
     else
-        rc = chat_edit(ci, &(struct ab_msg_ref){t->live_channel, t->live_id}, live, false,
-                       turn_live_edited, t);
-    free(live);
+        rc = chat_edit_live(ci, &(struct ab_msg_ref){t->live_channel, t->live_id}, turn_live_text,
+                            turn_live_edited, t);
     if (rc < 0)
         pacer_flush_done(&t->pacer);
 }
@@ -482,10 +504,10 @@ turn_on_permission(void *arg, struct acp_permission *req)
     clock_timer_init(&a->timeout);
     a->next = t->asks;
     t->asks = a;
-    snprintf(text, sizeof(text),
-             "🔐 %s (%s)\nReact %s to allow once, %s to allow always, %s to reject.",
-             req->title ? req->title : "a tool", req->tool_kind ? req->tool_kind : "other",
-             ASK_ALLOW_ONCE, ASK_ALLOW_ALWAYS, ASK_REJECT);
+    log_format_redacted(
+        text, sizeof(text), "🔐 %s (%s)\nReact %s to allow once, %s to allow always, %s to reject.",
+        req->title ? req->title : "a tool", req->tool_kind ? req->tool_kind : "other",
+        ASK_ALLOW_ONCE, ASK_ALLOW_ALWAYS, ASK_REJECT);
     if (t->rx)
         reactions_progress(&t->rx->r);
     clock_timer_start(t->e->clock, &a->timeout, t->e->cfg.perm_timeout_ms, turn_ask_timeout, a);
@@ -641,10 +663,10 @@ turn_start(struct conversation *c)
                      "⚠️ All agent sessions are busy (pool exhausted); this "
                      "message was not answered — try again in a moment.");
         else
-            snprintf(line, sizeof(line), "⚠️ Failed to start agent: %s%s%s",
-                     turn_start_reason(pool_error(e->pool)),
-                     e->cfg.auth_hint ? "\nTo log in: " : "",
-                     e->cfg.auth_hint ? e->cfg.auth_hint : "");
+            log_format_redacted(line, sizeof(line), "⚠️ Failed to start agent: %s%s%s",
+                                turn_start_reason(pool_error(e->pool)),
+                                e->cfg.auth_hint ? "\nTo log in: " : "",
+                                e->cfg.auth_hint ? e->cfg.auth_hint : "");
         t->outcome_line = strdup(line);
         t->is_error = true;
         e->stats.turn_errors++;

@@ -80,6 +80,16 @@ pacer_update(struct pacer *p, uint64_t generation)
     pacer_schedule(p);
 }
 
+/* The flushed edit goes out now with the newest render. */
+void
+pacer_flush_started(struct pacer *p)
+{
+    if (!p->is_in_flight || p->is_finished)
+        return;
+    p->flushed = p->latest;
+    p->last_flush_ms = clock_now_ms(p->clock);
+}
+
 /* The running edit finished: a newer render may go out now. */
 void
 pacer_flush_done(struct pacer *p)

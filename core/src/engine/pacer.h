@@ -9,7 +9,8 @@
 #include "engine/clock.h"
 
 /* Push the render of @generation to the platform now (send the placeholder or edit the
- * live message). @is_final: the call made by pacer_finish(), after which the pacer is
+ * live message; when that waits, the owner renders what is newest when it goes and calls
+ * pacer_flush_started()). @is_final: the call made by pacer_finish(), after which the pacer is
  * done. The owner calls pacer_flush_done() when the edit it started has completed
  * (successfully or not); until then no other flush is started. */
 typedef void (*pacer_flush_cb)(void *arg, uint64_t generation, bool is_final);
@@ -38,6 +39,11 @@ int pacer_init(struct pacer *p, struct clock *clock, uint64_t interval_ms, pacer
 /* The render changed; @generation increases with every change. The first update
  * flushes at once, later ones when the interval since the last flush has passed. */
 void pacer_update(struct pacer *p, uint64_t generation);
+
+/* The edit started by the last flush is going out now with the latest render (it may
+ * have waited behind a rate limit): the interval to the next flush counts from here, and
+ * every update so far is in it. */
+void pacer_flush_started(struct pacer *p);
 
 /* The edit started by the last flush completed; a pending update may flush now. */
 void pacer_flush_done(struct pacer *p);

@@ -1,7 +1,11 @@
-/* The outbound request scheduler between the renderer and the chat plugins: per-bucket
- * queues by priority, coalescing of superseded work, platform rate-limit feedback
- * (remaining/reset, 429 retry_after, global pauses), minimum spacing, and retries with
- * backoff. Plugins never rate-limit or retry themselves; they report what they saw. */
+/* The outbound request scheduler between the renderer and the chat plugins, and the
+ * only place that waits, retries, coalesces and orders outbound work: per-route queues
+ * by priority, coalescing of superseded work, the platform's rate facts (a route learns
+ * its platform bucket from the first answer; routes of one bucket share its remaining /
+ * reset and go one request at a time; 429 retry_after pauses the bucket or, when global,
+ * the whole scope), static rules (spacing and budgets per route or per scope), and
+ * retries with backoff. Plugins never wait or retry: they name each operation's route
+ * and report what the platform said with its completion. */
 #ifndef AB_ENGINE_RATELIMIT_H
 #define AB_ENGINE_RATELIMIT_H
 
@@ -51,7 +55,9 @@ typedef void (*ratelimit_finished_fn)(void *arg, int status);
 
 /* A request to submit. Strings are lent for the call and copied. */
 struct ratelimit_req {
-    const char *bucket; /* e.g. "discord:react:<channel>"; NULL = "" */
+    const char *bucket; /* the route key, e.g. "discord:reactions <channel>"; NULL = "" */
+    const char *scope;  /* whose global pause and scope budget apply (the plugin's name);
+                           NULL = "" */
     enum ratelimit_priority priority;
     enum ratelimit_coalesce coalesce;
     const char *coalesce_key; /* the message (and emoji) the request is about; required
@@ -61,28 +67,34 @@ struct ratelimit_req {
     void *arg;                      /* lent to perform and finished */
 };
 
-/* Options of the buckets whose key starts with a prefix. */
+/* Options of the routes whose key starts with a prefix (or of a whole scope). */
 struct ratelimit_bucket_opts {
-    uint64_t min_spacing_ms; /* between the starts of two requests (Discord reactions: 250) */
+    uint64_t min_spacing_ms; /* from one request's answer to the next start (Discord
+                                reactions per channel: 250); unused for a scope */
+    uint32_t limit;          /* at most this many starts in any window_ms; 0 = no budget */
+    uint64_t window_ms;
 };
 
 /* Scheduler-wide settings. */
 struct ratelimit_config {
-    size_t bucket_queue_cap;         /* queued requests per bucket (default 64) */
-    uint32_t max_attempts;           /* tries for 5xx/network errors, the first included (4) */
-    uint32_t max_rate_limited;       /* 429 retries per request before giving up (8) */
-    uint64_t backoff_base_ms;        /* first retry delay ceiling (500) */
-    uint64_t backoff_cap_ms;         /* retry delay cap (30000) */
-    uint64_t default_retry_after_ms; /* a 429 that gave no retry_after waits this (1000) */
-    backoff_rand_fn rand;            /* jitter source; NULL = xorshift seeded from rand_seed */
-    void *rand_state;                /* lent to rand */
+    size_t bucket_queue_cap;           /* queued requests per bucket (default 64) */
+    uint32_t max_attempts;             /* tries for 5xx/network errors, the first included (4) */
+    uint32_t max_rate_limited;         /* 429 retries of a live edit or reaction before giving
+                                          up (8); final text is bounded by time only */
+    uint64_t max_rate_limited_wait_ms; /* a request gives up when its 429s would keep it
+                                          waiting past this since its first start (600000) */
+    uint64_t backoff_base_ms;          /* first retry delay ceiling (500) */
+    uint64_t backoff_cap_ms;           /* retry delay cap (30000) */
+    uint64_t default_retry_after_ms;   /* a 429 that gave no retry_after waits this (1000) */
+    backoff_rand_fn rand;              /* jitter source; NULL = xorshift seeded from rand_seed */
+    void *rand_state;                  /* lent to rand */
     uint64_t rand_seed;
 };
 
 /* Counters for /metrics. */
 struct ratelimit_stats {
     uint64_t submitted, delivered, failed, dropped, coalesced, retried, rate_limited;
-    size_t queued, in_flight, buckets;
+    size_t queued, in_flight, buckets, limits;
 };
 
 /* The defaults above. */
@@ -91,10 +103,15 @@ struct ratelimit_config ratelimit_config_default(void);
 /* A scheduler on @clock (lent; must outlive it). @cfg is copied; NULL = defaults. */
 int ratelimit_new(struct clock *clock, const struct ratelimit_config *cfg, struct ratelimit **out);
 
-/* Apply @opts to every bucket whose key starts with @prefix (copied), existing or
+/* Apply @opts to every route whose key starts with @prefix (copied), existing or
  * future. The longest matching prefix wins. */
 int ratelimit_set_bucket_opts(struct ratelimit *rl, const char *prefix,
                               const struct ratelimit_bucket_opts *opts);
+
+/* Give @scope (copied) a budget shared by all its routes: @opts->limit starts in any
+ * @opts->window_ms (Discord: 50 per 1000 ms). */
+int ratelimit_set_scope_opts(struct ratelimit *rl, const char *scope,
+                             const struct ratelimit_bucket_opts *opts);
 
 /* Queue @req. Returns 0 when accepted (finished will be called exactly once, possibly
  * before this returns), or a negative code when refused (finished is never called):
@@ -102,17 +119,29 @@ int ratelimit_set_bucket_opts(struct ratelimit *rl, const char *prefix,
  * cannot be dropped, AB_ECLOSED after ratelimit_close. */
 int ratelimit_submit(struct ratelimit *rl, const struct ratelimit_req *req);
 
+/* Rate facts as the scheduler reads them (a plugin's ab_rate_info, normalised). */
+struct ratelimit_facts {
+    const char *limit_key;   /* lent: the platform bucket the route belongs to (namespaced
+                                by the caller), or NULL = the route's own */
+    int64_t remaining;       /* -1 unknown */
+    uint64_t reset_after_ms; /* 0 unknown */
+    uint64_t retry_after_ms; /* from a 429, 0 none */
+    bool is_global;          /* the pause applies to the whole scope */
+};
+
 /* Report how a performed request ended: 0, or AB_ERATELIMIT (429; retried after
  * retry_after), AB_EIO / AB_ETIMEDOUT (5xx or network; retried with backoff up to
- * max_attempts), anything else = permanent. @info (lent, may be NULL) is what the
- * platform said; it applies to the call's bucket whatever info->bucket says. @call is
- * invalid afterwards. */
-void ratelimit_call_done(struct ratelimit_call *call, int status, const struct ab_rate_info *info);
+ * max_attempts), anything else = permanent. @facts (lent, may be NULL) is what the
+ * platform said about the call's route: with a limit_key the route joins that platform
+ * bucket (remembered for later routes of the same key) and the facts apply to it. @call
+ * is invalid afterwards. */
+void ratelimit_call_done(struct ratelimit_call *call, int status,
+                         const struct ratelimit_facts *facts);
 
-/* Feed rate-limit facts reported outside a call (host rate_report). They apply to
- * info->bucket, or to @default_bucket (lent) when that is NULL. */
-void ratelimit_report(struct ratelimit *rl, const char *default_bucket,
-                      const struct ab_rate_info *info);
+/* Feed rate facts reported outside a call. They apply to facts->limit_key, or to the
+ * route @default_bucket (lent) when that is NULL; a global pause to @scope (lent). */
+void ratelimit_report(struct ratelimit *rl, const char *scope, const char *default_bucket,
+                      const struct ratelimit_facts *facts);
 
 /* The counters now. */
 void ratelimit_get_stats(const struct ratelimit *rl, struct ratelimit_stats *out);

@@ -6,12 +6,14 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <curl/curl.h>
 
 #include <agent-broker/errors.h>
 
+#include "fd_cloexec.h"
 #include "log.h"
 #include "net/net_buf.h"
 
@@ -415,6 +417,8 @@ http_client_new(uv_loop_t *loop, const struct http_client_options *opt, struct h
         rc = AB_ENOMEM;
         goto fail_client;
     }
+    /* curl 7.88 opens its wakeup socketpair here without FD_CLOEXEC: mark it. */
+    fd_cloexec_sweep(NULL, NULL);
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, http_on_socket);
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, http_on_timer_change);
@@ -535,6 +539,16 @@ http_request_method(struct ab_http *r, const struct ab_http_request *req)
     return 0;
 }
 
+/* Open every connection's socket close-on-exec: curl 7.88 sets no FD_CLOEXEC, and an
+ * agent spawned while a keep-alive connection is open would inherit the socket. */
+static curl_socket_t
+http_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    (void)arg;
+    (void)purpose;
+    return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
 /* Configure one easy handle for @req. */
 static int
 http_request_setup(struct ab_http *r, const struct ab_http_request *req,
@@ -553,6 +567,7 @@ http_request_setup(struct ab_http *r, const struct ab_http_request *req,
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect < timeout ? connect : timeout));

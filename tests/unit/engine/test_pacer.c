@@ -180,10 +180,44 @@ START_TEST(stop_drops_what_is_owed)
 }
 END_TEST
 
+/* The flush's edit waits behind a rate limit for 5 s while updates keep coming; the
+ * owner renders the newest generation when the edit goes (pacer_flush_started). When it
+ * completes, nothing older or equal is flushed again at once, and the next flush counts
+ * its interval from when the edit went, not from when it was asked for. */
+START_TEST(an_edit_held_by_a_rate_limit_is_followed_by_nothing_stale)
+{
+    struct fixture f;
+
+    fixture_init(&f, 0);
+    f.edit_ms = 1; /* unused: this test completes the edit by hand */
+    pacer_update(&f.pacer, 1);
+    clock_timer_stop(&f.edit); /* the scheduler holds the edit */
+    for (uint64_t g = 2; g <= 50; g++) {
+        at(&f, g * 100);
+        pacer_update(&f.pacer, g);
+    }
+    at(&f, 5000);
+    pacer_flush_started(&f.pacer); /* the edit goes now, with generation 50 */
+    at(&f, 5010);
+    pacer_flush_done(&f.pacer);
+    clock_timer_stop(&f.edit);
+    at(&f, 6000);
+    ck_assert_str_eq(f.trace.text, "0 flush 1"); /* no second edit with the same render */
+    pacer_update(&f.pacer, 51);
+    at(&f, 6499);
+    ck_assert_str_eq(f.trace.text, "0 flush 1");
+    at(&f, 6500); /* 5000 + the 1500 ms interval */
+    ck_assert_str_eq(f.trace.text, "0 flush 1 | 6500 flush 51");
+    clock_timer_stop(&f.edit);
+    fixture_done(&f);
+}
+END_TEST
+
 int
 main(void)
 {
     const TTest *tests[] = {
+        an_edit_held_by_a_rate_limit_is_followed_by_nothing_stale,
         a_burst_of_1000_updates_in_3s_flushes_at_most_once_per_interval,
         an_edit_in_flight_delays_the_next_flush,
         the_final_flush_is_exempt_from_the_interval,

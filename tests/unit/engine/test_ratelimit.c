@@ -3,6 +3,7 @@
  * spacing, queue caps and closing. Each test states the exact trace it expects. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <check.h>
 
@@ -13,7 +14,7 @@
 #include "trace.h"
 
 #define MAX_OPS 32
-#define MAX_TRIES 8
+#define MAX_TRIES 16
 
 struct fixture;
 
@@ -22,7 +23,8 @@ struct op {
     struct fixture *f;
     const char *name;
     int results[MAX_TRIES];
-    struct ab_rate_info infos[MAX_TRIES]; /* used when .size != 0 */
+    struct ratelimit_facts infos[MAX_TRIES]; /* used when has_info[i] */
+    bool has_info[MAX_TRIES];
     int tries;
     struct ratelimit_call *call;
     struct clock_timer latency;
@@ -52,7 +54,7 @@ op_answer(void *arg)
     struct op *op = arg;
     int i = op->tries++;
     int status = i < MAX_TRIES ? op->results[i] : 0;
-    const struct ab_rate_info *info = i < MAX_TRIES && op->infos[i].size ? &op->infos[i] : NULL;
+    const struct ratelimit_facts *info = i < MAX_TRIES && op->has_info[i] ? &op->infos[i] : NULL;
 
     ratelimit_call_done(op->call, status, info);
 }
@@ -107,13 +109,19 @@ op_new(struct fixture *f, const char *name)
     return op;
 }
 
-/* Submit @op; returns what ratelimit_submit returned. */
+/* Submit @op; returns what ratelimit_submit returned. The scope is the bucket's
+ * prefix up to ':' ("discord:x" is in scope "discord"), none without one. */
 static int
 submit(struct fixture *f, struct op *op, const char *bucket, enum ratelimit_priority prio,
        enum ratelimit_coalesce mode, const char *key)
 {
+    char scope[32] = "";
+    const char *colon = strchr(bucket, ':');
+    if (colon && (size_t)(colon - bucket) < sizeof(scope))
+        snprintf(scope, sizeof(scope), "%.*s", (int)(colon - bucket), bucket);
     struct ratelimit_req req = {
         .bucket = bucket,
+        .scope = scope,
         .priority = prio,
         .coalesce = mode,
         .coalesce_key = key,
@@ -137,13 +145,15 @@ go(struct fixture *f, const char *name, const char *bucket, enum ratelimit_prior
 /* Submit a new op whose first attempt ends with @status and @info (NULL: none). */
 static struct op *
 go_answered(struct fixture *f, const char *name, const char *bucket, enum ratelimit_priority prio,
-            int status, const struct ab_rate_info *info)
+            int status, const struct ratelimit_facts *info)
 {
     struct op *op = op_new(f, name);
 
     op->results[0] = status;
-    if (info)
+    if (info) {
         op->infos[0] = *info;
+        op->has_info[0] = true;
+    }
     ck_assert_int_eq(submit(f, op, bucket, prio, RATELIMIT_COALESCE_NONE, NULL), 0);
     return op;
 }
@@ -165,18 +175,17 @@ fixture_done(struct fixture *f)
     ck_assert_uint_eq(st.queued, 0);
     ck_assert_uint_eq(st.in_flight, 0);
     ck_assert_uint_eq(st.buckets, 0);
+    ck_assert_uint_eq(st.limits, 0);
     ratelimit_close(f->rl);
     ck_assert_uint_eq(clock_pending(f->clock), 0);
     clock_close(f->clock);
 }
 
-static struct ab_rate_info
+static struct ratelimit_facts
 rate_429(uint64_t retry_after_ms, bool global)
 {
-    return (struct ab_rate_info){.size = sizeof(struct ab_rate_info),
-                                 .remaining = -1,
-                                 .retry_after_ms = retry_after_ms,
-                                 .global = global};
+    return (struct ratelimit_facts){
+        .remaining = -1, .retry_after_ms = retry_after_ms, .is_global = global};
 }
 
 START_TEST(final_text_goes_before_live_edits_before_reactions)
@@ -241,7 +250,7 @@ START_TEST(a_429_pauses_the_bucket_for_retry_after_then_succeeds)
     struct fixture f;
 
     fixture_init(&f, 0, NULL);
-    struct ab_rate_info info = rate_429(2000, false);
+    struct ratelimit_facts info = rate_429(2000, false);
     go_answered(&f, "a", "ch", RATELIMIT_LIVE_EDIT, AB_ERATELIMIT, &info);
     at(&f, 10);
     go(&f, "b", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
@@ -261,7 +270,7 @@ START_TEST(a_global_429_pauses_every_bucket)
     struct fixture f;
 
     fixture_init(&f, 0, NULL);
-    struct ab_rate_info info = rate_429(1000, true);
+    struct ratelimit_facts info = rate_429(1000, true);
     go_answered(&f, "a", "ch1", RATELIMIT_LIVE_EDIT, AB_ERATELIMIT, &info);
     at(&f, 100);
     go(&f, "b", "ch2", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
@@ -279,16 +288,13 @@ START_TEST(an_empty_window_waits_for_reset_after)
     struct fixture f;
 
     fixture_init(&f, 0, NULL);
-    struct ab_rate_info empty = {
-        .size = sizeof(struct ab_rate_info), .remaining = 0, .reset_after_ms = 700};
+    struct ratelimit_facts empty = {.remaining = 0, .reset_after_ms = 700};
     go_answered(&f, "a", "ch", RATELIMIT_LIVE_EDIT, 0, &empty);
     go(&f, "b", "ch", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL);
     at(&f, 300);
     /* A report from outside a call (host rate_report) pushes the reset further. */
-    ratelimit_report(f.rl, "ch",
-                     &(struct ab_rate_info){.size = sizeof(struct ab_rate_info),
-                                            .remaining = 0,
-                                            .reset_after_ms = 1000});
+    ratelimit_report(f.rl, NULL, "ch",
+                     &(struct ratelimit_facts){.remaining = 0, .reset_after_ms = 1000});
     at(&f, 5000);
     ck_assert_str_eq(f.trace.text, "0 start a | 0 end a ok | 1300 start b | 1300 end b ok");
     fixture_done(&f);
@@ -501,6 +507,174 @@ START_TEST(thousands_of_buckets_share_the_clock_and_are_released)
 }
 END_TEST
 
+/* The Trust defect: a Slack 429 with Retry-After 20 s, again and again. Final text
+ * waits every one out (more than max_rate_limited of them); a live edit gives up after
+ * max_rate_limited. */
+START_TEST(final_text_waits_out_any_retry_after)
+{
+    struct fixture f;
+    struct ratelimit_facts slow = rate_429(20000, false);
+
+    fixture_init(&f, 0, NULL);
+    f.is_quiet = true;
+    struct op *a = op_new(&f, "final");
+    struct op *b = op_new(&f, "live");
+    for (int i = 0; i < 12; i++) {
+        a->results[i] = b->results[i] = AB_ERATELIMIT;
+        a->infos[i] = b->infos[i] = slow;
+        a->has_info[i] = b->has_info[i] = true;
+    }
+    ck_assert_int_eq(
+        submit(&f, a, "slack:chat.update", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL), 0);
+    ck_assert_int_eq(submit(&f, b, "slack:chat.postMessage C1", RATELIMIT_LIVE_EDIT,
+                            RATELIMIT_COALESCE_NONE, NULL),
+                     0);
+    at(&f, 239999);
+    ck_assert_int_eq(a->tries, 12); /* 12 answers, all 429 */
+    ck_assert_int_eq(b->tries, 9);  /* gave up at the ninth, t=160000 */
+    f.is_quiet = false;
+    at(&f, 240000);
+    ck_assert_int_eq(a->tries, 13);
+    ck_assert_str_eq(f.trace.text, "240000 start final | 240000 end final ok");
+    struct ratelimit_stats st;
+    ratelimit_get_stats(f.rl, &st);
+    ck_assert_uint_eq(st.delivered, 1);
+    ck_assert_uint_eq(st.failed, 1);
+    fixture_done(&f);
+}
+END_TEST
+
+/* Past max_rate_limited_wait_ms since its first start, final text fails visibly. */
+START_TEST(final_text_gives_up_past_the_wait_cap)
+{
+    struct fixture f;
+    struct ratelimit_config cfg = ratelimit_config_default();
+    struct ratelimit_facts slow = rate_429(20000, false);
+
+    cfg.max_rate_limited_wait_ms = 60000;
+    fixture_init(&f, 0, &cfg);
+    struct op *a = op_new(&f, "a");
+    for (int i = 0; i < MAX_TRIES; i++) {
+        a->results[i] = AB_ERATELIMIT;
+        a->infos[i] = slow;
+        a->has_info[i] = true;
+    }
+    ck_assert_int_eq(submit(&f, a, "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL), 0);
+    at(&f, 200000);
+    ck_assert_str_eq(f.trace.text, "0 start a | 20000 start a | 40000 start a | 60000 start a | "
+                                   "60000 end a rate limited");
+    fixture_done(&f);
+}
+END_TEST
+
+/* Two routes the platform puts in one bucket: each learns it from its first answer,
+ * then they share its remaining count and go one request at a time; a route created
+ * later with a key seen before joins the bucket before its first request. */
+START_TEST(routes_learn_their_platform_bucket_and_share_it)
+{
+    struct fixture f;
+    struct ratelimit_facts some = {.limit_key = "d#B:1", .remaining = 3, .reset_after_ms = 2000};
+    struct ratelimit_facts none = {.limit_key = "d#B:1", .remaining = 0, .reset_after_ms = 2000};
+
+    fixture_init(&f, 100, NULL);
+    go_answered(&f, "a", "d:POST 1", RATELIMIT_FINAL_TEXT, 0, &some);
+    go_answered(&f, "b", "d:PATCH 1", RATELIMIT_LIVE_EDIT, 0, &none);
+    at(&f, 200);
+    go(&f, "c", "d:POST 1", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "d", "d:PATCH 1", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL);
+    at(&f, 5000);
+    ck_assert_str_eq(f.trace.text, "0 start a | 0 start b | 100 end a ok | 100 end b ok | "
+                                   "2100 start c | 2200 end c ok | 2200 start d | 2300 end d ok");
+    struct ratelimit_stats st;
+    ratelimit_get_stats(f.rl, &st);
+    ck_assert_uint_eq(st.buckets, 0);
+    /* The bucket is exhausted again (a report of the plugin's own call); a new route
+     * entry for a key seen before waits for it. */
+    ratelimit_report(
+        f.rl, "d", NULL,
+        &(struct ratelimit_facts){.limit_key = "d#B:1", .remaining = 0, .reset_after_ms = 1000});
+    go(&f, "e", "d:PATCH 1", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "x", "d:PATCH 2", RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL);
+    at(&f, 7000);
+    ck_assert_str_eq(f.trace.text, "0 start a | 0 start b | 100 end a ok | 100 end b ok | "
+                                   "2100 start c | 2200 end c ok | 2200 start d | 2300 end d ok | "
+                                   "5000 start x | 5100 end x ok | 6000 start e | 6100 end e ok");
+    fixture_done(&f);
+}
+END_TEST
+
+/* A global 429 pauses every route of its plugin and no other plugin's. */
+START_TEST(a_global_429_pauses_only_its_scope)
+{
+    struct fixture f;
+    struct ratelimit_facts info = rate_429(1000, true);
+
+    fixture_init(&f, 0, NULL);
+    go_answered(&f, "a", "discord:x", RATELIMIT_LIVE_EDIT, AB_ERATELIMIT, &info);
+    at(&f, 10);
+    go(&f, "b", "discord:y", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "c", "slack:z", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
+    at(&f, 2000);
+    ck_assert_str_eq(f.trace.text, "0 start a | 10 start c | 10 end c ok | 1000 start a | "
+                                   "1000 end a ok | 1000 start b | 1000 end b ok");
+    fixture_done(&f);
+}
+END_TEST
+
+/* A scope budget (Discord: 50 per second) counts the starts of all its routes. */
+START_TEST(a_scope_budget_caps_starts_across_routes)
+{
+    struct fixture f;
+    struct ratelimit_bucket_opts budget = {.limit = 3, .window_ms = 1000};
+    const char *routes[] = {"d:1", "d:2", "d:3", "d:4", "d:5"};
+
+    fixture_init(&f, 0, NULL);
+    ck_assert_int_eq(ratelimit_set_scope_opts(f.rl, "d", &budget), 0);
+    for (int i = 0; i < 5; i++)
+        go(&f, routes[i] + 2, routes[i], RATELIMIT_LIVE_EDIT, RATELIMIT_COALESCE_NONE, NULL);
+    at(&f, 3000);
+    ck_assert_str_eq(f.trace.text, "0 start 1 | 0 end 1 ok | 0 start 2 | 0 end 2 ok | "
+                                   "0 start 3 | 0 end 3 ok | 1000 start 4 | 1000 end 4 ok | "
+                                   "1000 start 5 | 1000 end 5 ok");
+    fixture_done(&f);
+}
+END_TEST
+
+/* Spacing counts from the previous answer, so arrivals are spaced whatever the latency. */
+START_TEST(spacing_counts_from_the_previous_answer)
+{
+    struct fixture f;
+    struct ratelimit_bucket_opts spaced = {.min_spacing_ms = 250};
+
+    fixture_init(&f, 100, NULL);
+    ck_assert_int_eq(ratelimit_set_bucket_opts(f.rl, "d:reactions ", &spaced), 0);
+    go(&f, "r1", "d:reactions 1", RATELIMIT_REACTION, RATELIMIT_COALESCE_NONE, NULL);
+    go(&f, "r2", "d:reactions 1", RATELIMIT_REACTION, RATELIMIT_COALESCE_NONE, NULL);
+    at(&f, 2000);
+    ck_assert_str_eq(f.trace.text, "0 start r1 | 100 end r1 ok | 350 start r2 | 450 end r2 ok");
+    fixture_done(&f);
+}
+END_TEST
+
+/* An absurd retry_after (untrusted: UINT64_MAX ms) never wraps a deadline: the final
+ * text gives up at once (beyond the wait cap) and the route stays paused for a day. */
+START_TEST(an_absurd_retry_after_is_bounded)
+{
+    struct fixture f;
+    struct ratelimit_facts absurd = rate_429(UINT64_MAX, false);
+
+    fixture_init(&f, 0, NULL);
+    go_answered(&f, "a", "ch", RATELIMIT_FINAL_TEXT, AB_ERATELIMIT, &absurd);
+    go(&f, "b", "ch", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
+    at(&f, 86399999);
+    ck_assert_str_eq(f.trace.text, "0 start a | 0 end a rate limited");
+    at(&f, 86400000);
+    ck_assert_str_eq(f.trace.text,
+                     "0 start a | 0 end a rate limited | 86400000 start b | 86400000 end b ok");
+    fixture_done(&f);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -520,6 +694,13 @@ main(void)
         close_cancels_queued_work_and_waits_for_calls_in_flight,
         malformed_requests_are_refused,
         thousands_of_buckets_share_the_clock_and_are_released,
+        final_text_waits_out_any_retry_after,
+        final_text_gives_up_past_the_wait_cap,
+        routes_learn_their_platform_bucket_and_share_it,
+        a_global_429_pauses_only_its_scope,
+        a_scope_budget_caps_starts_across_routes,
+        spacing_counts_from_the_previous_answer,
+        an_absurd_retry_after_is_bounded,
         NULL,
     };
 

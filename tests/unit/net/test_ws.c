@@ -135,7 +135,7 @@ fx_server_log(struct fx *f)
     cJSON *log;
 
     fx_connect(f, &c, fx_url(f, "127.0.0.1", "/log"), 0, 0);
-    ck_assert(net_run_until(&f->loop, &c.closed, 5000));
+    ck_assert(net_run_until(&f->loop, &c.closed, 20000));
     ck_assert_int_eq(c.messages, 1);
     ck_assert_ptr_nonnull(log = cJSON_Parse(c.last));
     free(c.last);
@@ -174,7 +174,7 @@ START_TEST(text_messages_both_ways_then_clean_close)
 
     fx_start(&f);
     fx_connect(&f, &c, fx_url(&f, "127.0.0.1", "/echo"), 0, 0);
-    ck_assert(net_run_until(&f.loop, &c.is_open, 5000));
+    ck_assert(net_run_until(&f.loop, &c.is_open, 20000));
     ck_assert_int_eq(ws_client_send(c.ws, "second", 6), 0);
     net_run_for(&f.loop, 300);
     ck_assert_int_eq(c.messages, 2);
@@ -182,7 +182,7 @@ START_TEST(text_messages_both_ways_then_clean_close)
     ck_assert_int_eq(ws_client_disconnect(c.ws, 4000, "see you"), 0);
     ck_assert_int_eq(ws_client_send(c.ws, "late", 4), AB_ECLOSED);
     ck_assert(!c.closed); /* never inside the call */
-    ck_assert(net_run_until(&f.loop, &c.closed, 5000));
+    ck_assert(net_run_until(&f.loop, &c.closed, 20000));
     ck_assert_int_eq(c.close_calls, 1);
     ck_assert_int_eq(c.code, 4000);
     ck_assert(c.was_clean);
@@ -201,14 +201,14 @@ START_TEST(messages_queued_before_open_go_out_in_order)
     fx_connect(&f, &c, fx_url(&f, "127.0.0.1", "/echo"), 0, 0);
     ck_assert_int_eq(ws_client_send(c.ws, "one", 3), 0);
     ck_assert_int_eq(ws_client_send(c.ws, "two", 3), 0);
-    ck_assert(net_run_until(&f.loop, &c.is_open, 5000));
+    ck_assert(net_run_until(&f.loop, &c.is_open, 20000));
     ck_assert_int_eq(ws_client_send(c.ws, "three", 5), 0);
     for (int i = 0; i < 100 && c.messages < 3; i++)
         net_run_for(&f.loop, 20);
     ck_assert_str_eq(c.all, "echo:one|echo:two|echo:three|");
     ck_assert_int_eq(ws_client_send(c.ws, "four", 4), 0);
     ck_assert_int_eq(ws_client_disconnect(c.ws, 1000, "bye"), 0); /* after the queue */
-    ck_assert(net_run_until(&f.loop, &c.closed, 5000));
+    ck_assert(net_run_until(&f.loop, &c.closed, 20000));
     ck_assert_int_eq(c.code, 1000);
     ck_assert_int_eq(fx_server_close_code(&f, "/echo"), 1000);
     {
@@ -237,7 +237,7 @@ START_TEST(close_before_open_abandons_the_attempt)
     ck_assert_int_eq(ws_client_send(c.ws, "one", 3), 0);
     ck_assert_int_eq(ws_client_disconnect(c.ws, 4000, "changed my mind"), 0);
     ck_assert(!c.closed);
-    ck_assert(net_run_until(&f.loop, &c.closed, 5000));
+    ck_assert(net_run_until(&f.loop, &c.closed, 20000));
     ck_assert_int_eq(c.code, 4000);
     ck_assert_str_eq(c.reason, "changed my mind");
     ck_assert(!c.is_open);
@@ -272,7 +272,7 @@ START_TEST(oversized_message_closes_with_1009)
 
     fx_start(&f);
     fx_connect(&f, &c, fx_url(&f, "127.0.0.1", "/echo"), 0, 65536);
-    ck_assert(net_run_until(&f.loop, &c.closed, 5000));
+    ck_assert(net_run_until(&f.loop, &c.closed, 20000));
     ck_assert_int_eq(c.messages, 0);
     ck_assert_int_eq(c.code, 1009);
     ck_assert_ptr_nonnull(strstr(c.reason, "65536"));
@@ -288,7 +288,7 @@ START_TEST(server_close_4004_is_reported)
 
     fx_start(&f);
     fx_connect(&f, &c, fx_url(&f, "127.0.0.1", "/close4004"), 0, 0);
-    ck_assert(net_run_until(&f.loop, &c.closed, 5000));
+    ck_assert(net_run_until(&f.loop, &c.closed, 20000));
     ck_assert_int_eq(c.close_calls, 1);
     ck_assert_int_eq(c.code, 4004);
     ck_assert_str_eq(c.reason, "Authentication failed.");
@@ -304,7 +304,7 @@ START_TEST(tcp_drop_without_close_frame_is_reported)
 
     fx_start(&f);
     fx_connect(&f, &c, fx_url(&f, "127.0.0.1", "/drop"), 0, 0);
-    ck_assert(net_run_until(&f.loop, &c.closed, 5000));
+    ck_assert(net_run_until(&f.loop, &c.closed, 20000));
     ck_assert_int_eq(c.messages, 1);
     ck_assert_str_eq(c.last, "hello");
     ck_assert_int_eq(c.code, 1006);
@@ -323,9 +323,9 @@ START_TEST(silent_server_is_declared_dead_after_idle_timeout)
 
     fx_start(&f);
     fx_connect(&f, &c, fx_url(&f, "127.0.0.1", "/deaf"), 800, 0);
-    ck_assert(net_run_until(&f.loop, &c.is_open, 5000));
+    ck_assert(net_run_until(&f.loop, &c.is_open, 20000));
     opened = uv_hrtime() / 1000000;
-    ck_assert(net_run_until(&f.loop, &c.closed, 5000));
+    ck_assert(net_run_until(&f.loop, &c.closed, 20000));
     ck_assert_int_eq(c.code, 1006);
     ck_assert(!c.was_clean);
     ck_assert_ptr_nonnull(strstr(c.reason, "presumed dead"));
@@ -343,11 +343,11 @@ START_TEST(quiet_server_answering_pings_stays_up)
 
     fx_start(&f);
     fx_connect(&f, &c, fx_url(&f, "127.0.0.1", "/quiet"), 600, 0);
-    ck_assert(net_run_until(&f.loop, &c.is_open, 5000));
+    ck_assert(net_run_until(&f.loop, &c.is_open, 20000));
     net_run_for(&f.loop, 2500); /* four idle timeouts without a data frame */
     ck_assert(!c.closed);
     ck_assert_int_eq(ws_client_disconnect(c.ws, 1000, ""), 0);
-    ck_assert(net_run_until(&f.loop, &c.closed, 5000));
+    ck_assert(net_run_until(&f.loop, &c.closed, 20000));
     ck_assert_int_eq(c.code, 1000);
     free(c.last);
     fx_stop(&f);
@@ -369,7 +369,7 @@ START_TEST(localhost_is_resolved_and_sent_as_host)
         net_run_for(&f.loop, 25);
     ck_assert_msg(c.messages == 1, "closed: %d %s", c.code, c.reason);
     ck_assert_int_eq(ws_client_disconnect(c.ws, 1000, ""), 0);
-    ck_assert(net_run_until(&f.loop, &c.closed, 5000));
+    ck_assert(net_run_until(&f.loop, &c.closed, 20000));
     snprintf(want, sizeof(want), "localhost:%d", f.srv.port);
     log = fx_server_log(&f);
     cJSON_ArrayForEach(e, log)
@@ -428,7 +428,7 @@ START_TEST(bad_options_are_refused_at_once)
     ck_assert_int_eq(ws_client_connect(f.wc, &o, NULL, &callbacks, &c, &c.ws), 0);
     ck_assert_int_eq(ws_client_disconnect(c.ws, 1006, "reserved"), AB_EINVAL);
     ck_assert_int_eq(ws_client_disconnect(c.ws, 1000, "before open"), 0);
-    ck_assert(net_run_until(&f.loop, &c.closed, 5000));
+    ck_assert(net_run_until(&f.loop, &c.closed, 20000));
     ck_assert_int_eq(c.code, 1000);
     ck_assert(!c.is_open);
     fx_stop(&f);
@@ -443,8 +443,8 @@ START_TEST(close_with_open_connections_leaves_the_loop_closable)
     fx_start(&f);
     fx_connect(&f, &a, fx_url(&f, "127.0.0.1", "/quiet"), 1000, 0);
     fx_connect(&f, &b, fx_url(&f, "127.0.0.1", "/echo"), 0, 0);
-    ck_assert(net_run_until(&f.loop, &a.is_open, 5000));
-    ck_assert(net_run_until(&f.loop, &b.is_open, 5000));
+    ck_assert(net_run_until(&f.loop, &a.is_open, 20000));
+    ck_assert(net_run_until(&f.loop, &b.is_open, 20000));
     fx_stop(&f);
     ck_assert_int_eq(a.close_calls + b.close_calls, 0); /* dropped without callbacks */
     free(a.last);

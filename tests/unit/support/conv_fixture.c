@@ -39,7 +39,7 @@ conv_fx_sink_rate(void *arg, struct ab_host *h, const struct ab_rate_info *info)
     struct conv_fx *f = arg;
 
     (void)h;
-    ratelimit_report(engine_ratelimit(f->engine), "discord:", info);
+    chat_rate_report(&f->ci, info);
 }
 
 /* Host sink: connection changes are of no interest here. */
