@@ -14,6 +14,7 @@
 
 #include "state/journal.h"
 #include "state/state_file.h"
+#include "../render/suite_run.h"
 
 struct rec {
     int calls, status;
@@ -158,18 +159,12 @@ END_TEST
 int
 main(void)
 {
-    Suite *s = suite_create("journal");
-    TCase *tc = tcase_create("journal");
-    SRunner *sr;
-    int failed;
+    const TTest *tests[] = {
+        recorded_after_the_write_and_recovered_after_a_reopen,
+        malformed_file_starts_afresh,
+        failed_write_and_close_are_reported,
+        NULL,
+    };
 
-    tcase_add_test(tc, recorded_after_the_write_and_recovered_after_a_reopen);
-    tcase_add_test(tc, malformed_file_starts_afresh);
-    tcase_add_test(tc, failed_write_and_close_are_reported);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return suite_run("journal", tests);
 }
