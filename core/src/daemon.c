@@ -211,6 +211,8 @@ daemon_metrics(void *arg, struct health_text *out)
                     (double)es.turn_errors);
     metrics_gauge(out, "agent_broker_messages_queued", "messages waiting behind a turn", NULL, 0,
                   es.queued);
+    metrics_gauge(out, "agent_broker_conversations_waiting",
+                  "conversations waiting for a free agent session", NULL, 0, es.waiting);
     ratelimit_get_stats(engine_ratelimit(d->engine), &rs);
     metrics_counter(out, "agent_broker_outbound_failed_total",
                     "chat operations that could not be delivered", NULL, 0, (double)rs.failed);

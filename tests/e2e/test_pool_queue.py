@@ -3,6 +3,8 @@ refused ("pool exhausted"). 50 mentions at once with the default pool of 10 are 
 answered; a wait past [pool] queue_notice_ms gets one line with its place in line; past
 [pool] queue_max the conversation is refused with a line."""
 
+import re
+
 import e2e
 
 
@@ -11,11 +13,18 @@ class PoolQueue(e2e.RunWorldTest):
     agent_flags = ("--tick", "30")
     extra = "\n[pool]\nqueue_notice_ms = 300\n"
 
+    def waiting(self):
+        """The agent_broker_conversations_waiting gauge (-1 when absent)."""
+        m = re.search(r"^agent_broker_conversations_waiting (\d+)", self.get("/metrics")[1],
+                      re.M)
+        return int(m.group(1)) if m else -1
+
     def test_fifty_mentions_with_ten_sessions_are_all_answered(self):
         p = self.platform
         ids = ["m%02d" % i for i in range(50)]
         for mid in ids:
             p.message(mid, "hello %s [[stream 8]]" % mid)
+        e2e.wait_until(lambda: self.waiting() > 0, what="conversations waiting (/metrics)")
         e2e.wait_until(lambda: {r["message"] for r in p.records()
                                 if r["op"] == "react" and r["emoji"] == "🆗"} >= set(ids),
                        timeout=240, what="all 50 answered")
@@ -42,6 +51,7 @@ class PoolQueue(e2e.RunWorldTest):
         self.assertEqual(set(order[:10]), set(ids[:10]))
         for place, mid in enumerate(order):
             self.assertLessEqual(abs(place - ids.index(mid)), 10, order)
+        self.assertEqual(self.waiting(), 0)
         self.stop(timeout=60)
 
 

@@ -765,6 +765,7 @@ engine_get_stats(const struct engine *e, struct engine_stats *out)
 {
     *out = e->stats;
     out->conversations = (uint32_t)e->nconvs;
+    out->waiting = (uint32_t)e->nwaiting;
     out->running = out->queued = 0;
     for (size_t b = 0; b < e->nbuckets; b++) {
         for (const struct conversation *c = e->buckets[b]; c; c = c->next) {

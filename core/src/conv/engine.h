@@ -41,6 +41,7 @@ struct engine_config {
 struct engine_stats {
     uint64_t received, accepted, denied, ignored, enqueued, rejected, turns, turn_errors;
     uint32_t conversations, running, queued;
+    uint32_t waiting; /* conversations waiting for a free agent session */
 };
 
 struct engine;
