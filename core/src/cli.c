@@ -12,6 +12,7 @@
 #include "agent/preset.h"
 #include "config/config.h"
 #include "config/secret_env.h"
+#include "config/schema.h"
 #include "daemon.h"
 #include "health/health_client.h"
 #include "log.h"
@@ -24,6 +25,8 @@ struct cli_args {
     const char *positional; /* CONFIG or URL */
     const char *config;     /* --config FILE */
     const char *preset;     /* --preset NAME */
+    bool keys;              /* plugins --keys [NAME]: print config schemas */
+    bool markdown;          /* with --keys: README table rows */
 };
 
 /* Print usage to @f. */
@@ -33,6 +36,8 @@ cli_usage(FILE *f)
     fputs("usage: agent-broker [run] [CONFIG]        run the daemon (CONFIG: ./config.toml)\n"
           "       agent-broker check [CONFIG]        validate the config, its plugins and agent\n"
           "       agent-broker plugins [CONFIG]      list plugins on the search path\n"
+          "       agent-broker plugins --keys [NAME] [--markdown] [--config FILE]\n"
+          "                                          the config keys each chat plugin declares\n"
           "       agent-broker console [CONFIG] [--preset NAME]\n"
           "                                          chat with the agent from the terminal\n"
           "       agent-broker health [URL] [--config FILE]\n"
@@ -65,6 +70,10 @@ cli_parse(int argc, char **argv, struct cli_args *a)
             a->config = argv[++i];
         } else if (strcmp(argv[i], "--preset") == 0 && i + 1 < argc) {
             a->preset = argv[++i];
+        } else if (strcmp(argv[i], "--keys") == 0 && strcmp(a->command, "plugins") == 0) {
+            a->keys = true;
+        } else if (strcmp(argv[i], "--markdown") == 0 && strcmp(a->command, "plugins") == 0) {
+            a->markdown = true;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "agent-broker: unknown option %s\n", argv[i]);
             return -1;
@@ -99,6 +108,66 @@ cli_scan_plugins(const struct config *cfg, struct plugin_set *set, char ***dirs)
     return plugin_set_scan(set, *dirs);
 }
 
+/* The caps of a chat plugin as words. */
+static void
+cli_print_caps(uint64_t caps)
+{
+    static const struct {
+        uint64_t bit;
+        const char *word;
+    } names[] = {{AB_CHAT_EDIT, "edit"},
+                 {AB_CHAT_REACT, "react"},
+                 {AB_CHAT_THREADS, "threads"},
+                 {AB_CHAT_INTERACTIVE, "interactive"}};
+
+    printf(" (caps:");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (caps & names[i].bit)
+            printf(" %s", names[i].word);
+    printf(")");
+}
+
+/* `plugins --keys [NAME]`: each loaded chat plugin's config schema (@name: only that
+ * one), as text or README rows. Returns an exit code. */
+static int
+cli_plugin_keys(const struct plugin_set *set, const char *name, bool markdown)
+{
+    bool found = false;
+
+    for (size_t i = 0; i < set->count; i++) {
+        const struct plugin *p = &set->items[i];
+        if (p->status != 0 || p->desc->kind != AB_PLUGIN_CHAT ||
+            (name && strcmp(name, p->desc->name) != 0))
+            continue;
+        found = true;
+        if (markdown) {
+            schema_markdown(p->desc, stdout);
+            continue;
+        }
+        printf("[%s] chat-%s %s", p->desc->name, p->desc->name,
+               p->desc->version ? p->desc->version : "?");
+        cli_print_caps(p->desc->caps);
+        printf("\n");
+        if (!p->desc->config_keys)
+            printf("  (declares no schema, built before ABI 1.3: its keys are not checked)\n");
+        else if (!p->desc->config_keys[0].name)
+            printf("  (no keys of its own)\n");
+        schema_print(p->desc, stdout);
+        printf("  + the shared policy keys: allowed_channels, allow_all_channels, "
+               "allowed_users, allow_all_users, allowed_role_ids, allow_user_messages, "
+               "allow_bot_messages, trusted_bot_ids, max_bot_turns, allow_dm, insecure, "
+               "ca_file\n");
+    }
+    if (name && !found) {
+        fprintf(stderr,
+                "agent-broker: no chat plugin \"%s\" was loaded — see `agent-broker "
+                "plugins`\n",
+                name);
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
+
 /* `plugins`: list every plugin found, with why any was refused. */
 static int
 cli_plugins(const struct cli_args *a)
@@ -107,10 +176,10 @@ cli_plugins(const struct cli_args *a)
     struct diag diag = {0};
     struct plugin_set set = {0};
     char **dirs = NULL;
-    const char *path = cli_config_path(a);
+    const char *path = a->keys ? (a->config ? a->config : "config.toml") : cli_config_path(a);
     int rc, exit_code = CLI_EXIT_OK;
 
-    if (a->positional || access(path, R_OK) == 0) {
+    if ((a->positional && !a->keys) || a->config || access(path, R_OK) == 0) {
         if (config_load(path, &cfg, &diag) < 0 && diag.errors) {
             diag_print(&diag, stderr);
             exit_code = CLI_EXIT_USAGE;
@@ -123,6 +192,10 @@ cli_plugins(const struct cli_args *a)
     if ((rc = cli_scan_plugins(&cfg, &set, &dirs)) < 0) {
         fprintf(stderr, "agent-broker: scanning plugins: %s\n", ab_strerror(rc));
         exit_code = CLI_EXIT_RUNTIME;
+        goto out;
+    }
+    if (a->keys) {
+        exit_code = cli_plugin_keys(&set, a->positional, a->markdown);
         goto out;
     }
     printf("%-6s %-12s %-10s %-5s %s\n", "KIND", "NAME", "VERSION", "ABI", "FILE");
@@ -194,6 +267,12 @@ cli_check(const struct cli_args *a)
     }
     if ((rc = cli_scan_plugins(&cfg, &set, &dirs)) < 0)
         diag_add(&diag, true, 0, NULL, "scanning plugins: %s", ab_strerror(rc));
+    config_bind_chats(&cfg, plugin_set_find_chat, &set, &diag);
+    if (cfg.plugin_chat.count == 0 && cfg.unclaimed_sections)
+        diag_add(&diag, true, 0, "plugins.chat",
+                 "no chat plugin is enabled, and %zu section(s) belong to no installed plugin "
+                 "— `run` would not start; install the plugin or fix the section name",
+                 cfg.unclaimed_sections);
     for (size_t i = 0; i < cfg.plugin_chat.count; i++) {
         const char *name = cfg.plugin_chat.items[i];
         if (!plugin_set_find(&set, AB_PLUGIN_CHAT, name))

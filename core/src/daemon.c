@@ -120,6 +120,7 @@ daemon_engine_config(const struct daemon *d, struct engine_config *ec)
         .perm_ask = c->perm_mode == PERM_MODE_ASK,
         .perm_timeout_ms = (uint64_t)c->perm_timeout_s * 1000,
         .auth_hint = d->agent.auth_hint,
+        .classify_tool = d->agent.ops ? d->agent.ops->classify_tool : NULL,
     };
 }
 
@@ -138,15 +139,10 @@ daemon_launch(struct daemon *d)
         .cwd = a->cwd,
         .shared_process = (a->flags & AB_AGENT_SHARED_PROCESS) != 0,
         .load_may_hang = (a->flags & AB_AGENT_LOAD_MAY_HANG) != 0,
-        .auth_method = a->ops && AB_OPS_HAS(a->ops, struct ab_agent_ops, auth_method)
-                           ? a->ops->auth_method
-                           : NULL,
+        .auth_method = a->ops ? a->ops->auth_method : NULL,
         .auth_hint = a->auth_hint,
-        .session_mode =
-            a->preset && a->preset->size >=
-                             offsetof(struct ab_agent_preset, session_mode) + sizeof(const char *)
-                ? a->preset->session_mode
-                : NULL,
+        .session_mode = a->preset ? a->preset->session_mode : NULL,
+        .home = a->preset ? a->preset->home : NULL,
     };
 }
 
@@ -277,23 +273,22 @@ daemon_sink_rate(void *arg, struct ab_host *h, const struct ab_rate_info *info)
             chat_rate_report(&d->chats[i], info);
 }
 
-/* The console reached EOF: stop once the last reply is out. */
+/* An interactive plugin's input ended: stop once the last reply is out. */
 static void
-daemon_console_idle(void *arg)
+daemon_interactive_idle(void *arg)
 {
     daemon_stop(arg, CLI_EXIT_OK);
 }
 
-/* Host sink: connection changes (the console's EOF ends console mode). */
+/* Host sink: connection changes (an interactive plugin's end of input ends the run). */
 static void
 daemon_sink_connected(void *arg, struct ab_host *h, bool connected, const char *detail)
 {
     struct daemon *d = arg;
 
     (void)detail;
-    if (!connected && d->mode == DAEMON_CONSOLE && strcmp(h->name, "console") == 0 &&
-        !d->is_stopping)
-        engine_when_idle(d->engine, daemon_console_idle, d);
+    if (!connected && h->desc && (h->desc->caps & AB_CHAT_INTERACTIVE) && !d->is_stopping)
+        engine_when_idle(d->engine, daemon_interactive_idle, d);
 }
 
 /* Host sink: a chat plugin gave up for good; with none left running, exit 1. */
@@ -347,14 +342,16 @@ daemon_start_chat(struct daemon *d, const char *name, struct chat_instance *ci)
     ci->name = strdup(name);
     ci->desc = p->desc;
     ci->ops = p->desc->chat;
-    ci->can_edit = AB_OPS_HAS(ci->ops, struct ab_chat_ops, edit) && ci->ops->edit;
-    ci->can_react = AB_OPS_HAS(ci->ops, struct ab_chat_ops, react) && ci->ops->react;
-    ci->can_thread = AB_OPS_HAS(ci->ops, struct ab_chat_ops, open_thread) && ci->ops->open_thread;
+    /* ops is the loader's full-size copy: members the plugin lacks are NULL */
+    ci->can_edit = ci->ops->edit != NULL;
+    ci->can_react = ci->ops->react != NULL;
+    ci->can_thread = ci->ops->open_thread != NULL;
     if (!ci->name)
         return AB_ENOMEM;
     if ((rc = host_new(&d->loop, "chat", name, config_table(&d->cfg, name), d->cfg.state_dir, &sink,
                        &ci->host)) < 0)
         return rc;
+    ci->host->desc = p->desc;
     daemon_policy_config(cc, &pc);
     if ((rc = policy_new(&pc, &ci->policy)) < 0)
         return rc;
@@ -493,9 +490,9 @@ daemon_on_stop_signal(uv_signal_t *s, int signum)
     daemon_stop(d, CLI_EXIT_OK);
 }
 
-/* Register every secret for redaction and wipe the environment variables that carried
- * them: the config's tokens and the agent's credential-named inherit_env values (the
- * agent still gets those: agent_env reads the kept copies). */
+/* Wipe the environment variables that carried secrets (registered for redaction by
+ * daemon_add_secrets first): the config's tokens and the agent's credential-named
+ * inherit_env values (the agent still gets those: agent_env reads the kept copies). */
 static void
 daemon_hide_secrets(struct daemon *d)
 {
@@ -510,8 +507,6 @@ daemon_hide_secrets(struct daemon *d)
         if (secret_env_take(name) == AB_ENOMEM)
             log_warn("core", "out of memory: %s stays in the environment", name);
     }
-    for (size_t i = 0; i < d->cfg.secrets.count; i++)
-        log_add_secret(d->cfg.secrets.items[i]);
     if (secret_env_in_file(d->cfg.path, d->cfg.secrets.items, d->cfg.secrets.count) > 0)
         log_warn("core",
                  "%s holds a token in clear text: the agent's commands run as this user and "
@@ -519,6 +514,16 @@ daemon_hide_secrets(struct daemon *d)
                  d->cfg.path);
     if (secret_env_take_values(d->cfg.secrets.items, d->cfg.secrets.count) < 0)
         log_warn("core", "out of memory: a token stays in the environment");
+}
+
+/* Register the config's secrets and the chat plugins' token shapes for redaction. */
+static void
+daemon_add_secrets(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->secrets.count; i++)
+        log_add_secret(cfg->secrets.items[i]);
+    for (size_t i = 0; i < cfg->redact_prefixes.count; i++)
+        log_add_token_prefix(cfg->redact_prefixes.items[i]);
 }
 
 /* SIGHUP: reload allowlists, reactions and timing without dropping connections. */
@@ -536,7 +541,8 @@ daemon_on_reload(uv_signal_t *s, int signum)
         log_info("core", "SIGHUP: nothing to reload");
         return;
     }
-    if (config_load(d->cfg.path, &fresh, &diag) < 0) {
+    if (config_load(d->cfg.path, &fresh, &diag) < 0 ||
+        config_bind_chats(&fresh, plugin_set_find_chat, &d->plugins, &diag) < 0) {
         log_error("core", "SIGHUP: %s has errors; keeping the running configuration", d->cfg.path);
         diag_print(&diag, stderr);
         diag_free(&diag);
@@ -549,6 +555,7 @@ daemon_on_reload(uv_signal_t *s, int signum)
         daemon_policy_config(config_chat(&fresh, d->chats[i].name), &pc);
         policy_set_config(d->chats[i].policy, &pc);
     }
+    daemon_add_secrets(&fresh);
     /* The old config stays alive until exit: plugins hold pointers into its tree and
      * reactions in progress into its emoji strings. */
     {
@@ -648,20 +655,34 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
     log_level_parse(d->cfg.log_level, &level);
     log_configure(level,
                   strcmp(d->cfg.log_format, "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
-    for (size_t i = 0; i < d->cfg.secrets.count; i++)
-        log_add_secret(d->cfg.secrets.items[i]);
     if (!preset && !config_path)
         preset = getenv("AGENT_BROKER_PRESET");
-    if (d->mode == DAEMON_RUN && d->cfg.plugin_chat.count == 0) {
-        log_info("core", "no chat platform configured: starting the console chat");
-        d->mode = DAEMON_CONSOLE;
-    }
     if ((rc = uv_loop_init(&d->loop)) < 0)
         goto out_config;
     if ((rc = plugin_dirs((const char *const *)d->cfg.plugin_path.items, d->cfg.plugin_path.count,
                           &d->dirs)) < 0 ||
         (rc = plugin_set_scan(&d->plugins, d->dirs)) < 0)
         goto out_loop;
+    rc = config_bind_chats(&d->cfg, plugin_set_find_chat, &d->plugins, &diag);
+    diag_print(&diag, stderr);
+    diag_free(&diag);
+    daemon_add_secrets(&d->cfg);
+    if (rc < 0) {
+        exit_code = CLI_EXIT_USAGE;
+        goto out_loop;
+    }
+    if (d->mode == DAEMON_RUN && d->cfg.plugin_chat.count == 0 && d->cfg.unclaimed_sections) {
+        log_error("core",
+                  "no chat plugin is enabled, and %zu section(s) of %s belong to no "
+                  "installed plugin (see the warnings above): not starting",
+                  d->cfg.unclaimed_sections, d->cfg.path);
+        exit_code = CLI_EXIT_USAGE;
+        goto out_loop;
+    }
+    if (d->mode == DAEMON_RUN && d->cfg.plugin_chat.count == 0) {
+        log_info("core", "no chat platform configured: starting the console chat");
+        d->mode = DAEMON_CONSOLE;
+    }
     for (size_t i = 0; i < d->plugins.count; i++) {
         struct plugin *p = &d->plugins.items[i];
         if (p->status == 0)

@@ -20,6 +20,11 @@ static enum log_format log_cur_format = LOG_FORMAT_TEXT;
 static int log_fd = 2;
 static char *log_secrets[LOG_MAX_SECRETS];
 static size_t log_secret_count;
+/* Token prefixes the chat plugins declare (their schema's secret prefixes and
+ * redact_prefixes): registered at start-up, read on every line. */
+#define LOG_MAX_PREFIXES 64
+static char *log_prefixes[LOG_MAX_PREFIXES];
+static size_t log_prefix_count;
 
 static const char *const log_level_names[] = {"error", "warn", "info", "debug", "trace"};
 
@@ -88,24 +93,43 @@ log_clear_secrets(void)
     for (size_t i = 0; i < log_secret_count; i++)
         free(log_secrets[i]);
     log_secret_count = 0;
+    for (size_t i = 0; i < log_prefix_count; i++)
+        free(log_prefixes[i]);
+    log_prefix_count = 0;
 }
 
-/* Length of a token-shaped run at @s (Slack xox?-/xapp- tokens), 0 if none. Tokens
- * that were never registered (pasted into a prompt, echoed in an error) still go. */
+/* Remember a token prefix; duplicates and prefixes under 3 bytes are ignored. */
+void
+log_add_token_prefix(const char *prefix)
+{
+    char *copy;
+
+    if (!prefix || strlen(prefix) < 3 || log_prefix_count >= LOG_MAX_PREFIXES)
+        return;
+    for (size_t i = 0; i < log_prefix_count; i++)
+        if (strcmp(log_prefixes[i], prefix) == 0)
+            return;
+    if ((copy = strdup(prefix)))
+        log_prefixes[log_prefix_count++] = copy;
+}
+
+/* Length of a token-shaped run at @s (a registered prefix, then more than 8 bytes of
+ * [A-Za-z0-9-] in all), 0 if none. Tokens that were never configured (pasted into a
+ * prompt, echoed in an error) still go. */
 static size_t
 log_token_pattern(const char *s)
 {
-    static const char *const prefixes[] = {"xoxb-", "xoxp-", "xoxa-", "xoxe-", "xapp-", NULL};
     size_t n;
 
-    for (size_t i = 0; prefixes[i]; i++) {
-        if (strncmp(s, prefixes[i], 5) != 0)
+    for (size_t i = 0; i < log_prefix_count; i++) {
+        n = strlen(log_prefixes[i]);
+        if (strncmp(s, log_prefixes[i], n) != 0)
             continue;
-        n = 5;
         while (s[n] && (s[n] == '-' || (s[n] >= '0' && s[n] <= '9') ||
                         (s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z')))
             n++;
-        return n > 8 ? n : 0;
+        if (n > 8)
+            return n;
     }
     return 0;
 }

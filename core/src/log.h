@@ -27,10 +27,15 @@ int log_level_parse(const char *name, enum ab_log_level *out);
  * copied; strings shorter than 4 bytes are ignored (they would redact everything). */
 void log_add_secret(const char *secret);
 
-/* Forget every registered secret (tests, reload). */
+/* Register a token shape: from now on a run of more than 8 bytes of [A-Za-z0-9-]
+ * starting with @prefix (copied; 3 bytes or more) is replaced by ***, configured or
+ * not. The chat plugins declare these (ab_plugin_desc.redact_prefixes). */
+void log_add_token_prefix(const char *prefix);
+
+/* Forget every registered secret and token prefix (tests, reload). */
 void log_clear_secrets(void);
 
-/* Write one line from @component (lent, e.g. "core", "chat-discord"). */
+/* Write one line from @component (lent, e.g. "core", "chat-console"). */
 void log_write(enum ab_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void log_vwrite(enum ab_log_level level, const char *component, const char *fmt, va_list ap);

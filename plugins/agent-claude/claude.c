@@ -26,18 +26,6 @@ static const struct ab_agent_preset claude_preset_data = {
     .session_mode = "default",
 };
 
-/* Return the preset's static defaults. */
-static const struct ab_agent_preset *
-claude_preset(void)
-{
-    return &claude_preset_data;
-}
-
-static const struct ab_agent_ops claude_ops = {
-    .size = sizeof(struct ab_agent_ops),
-    .preset = claude_preset,
-};
-
 AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .abi_major = AB_ABI_MAJOR,
     .abi_minor = AB_ABI_MINOR,
@@ -46,5 +34,5 @@ AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .name = "claude",
     .version = AB_VERSION_STRING,
     .description = "Claude Code (claude-agent-acp)",
-    .agent = &claude_ops,
+    .preset = &claude_preset_data,
 };

@@ -21,13 +21,6 @@ static const struct ab_agent_preset codex_preset_data = {
     .flags = AB_AGENT_SHARED_PROCESS | AB_AGENT_NEEDS_AUTH,
 };
 
-/* Return the preset's static defaults. */
-static const struct ab_agent_preset *
-codex_preset(void)
-{
-    return &codex_preset_data;
-}
-
 /* codex-acp gates on an API key only when told to use it: authenticate with the
  * API-key method when OPENAI_API_KEY (or CODEX_API_KEY) reached the agent. */
 static const char *
@@ -49,7 +42,6 @@ codex_auth_method(const char *const *ids, size_t count, const char *const *env)
 
 static const struct ab_agent_ops codex_ops = {
     .size = sizeof(struct ab_agent_ops),
-    .preset = codex_preset,
     .auth_method = codex_auth_method,
 };
 
@@ -62,4 +54,5 @@ AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .version = AB_VERSION_STRING,
     .description = "Codex (codex-acp)",
     .agent = &codex_ops,
+    .preset = &codex_preset_data,
 };

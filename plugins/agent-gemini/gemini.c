@@ -25,18 +25,6 @@ static const struct ab_agent_preset gemini_preset_data = {
     .flags = AB_AGENT_SHARED_PROCESS,
 };
 
-/* Return the preset's static defaults. */
-static const struct ab_agent_preset *
-gemini_preset(void)
-{
-    return &gemini_preset_data;
-}
-
-static const struct ab_agent_ops gemini_ops = {
-    .size = sizeof(struct ab_agent_ops),
-    .preset = gemini_preset,
-};
-
 AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .abi_major = AB_ABI_MAJOR,
     .abi_minor = AB_ABI_MINOR,
@@ -45,5 +33,5 @@ AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .name = "gemini",
     .version = AB_VERSION_STRING,
     .description = "Gemini CLI (gemini --acp)",
-    .agent = &gemini_ops,
+    .preset = &gemini_preset_data,
 };

@@ -21,18 +21,6 @@ static const struct ab_agent_preset kiro_preset_data = {
     .flags = AB_AGENT_LOAD_MAY_HANG,
 };
 
-/* Return the preset's static defaults. */
-static const struct ab_agent_preset *
-kiro_preset(void)
-{
-    return &kiro_preset_data;
-}
-
-static const struct ab_agent_ops kiro_ops = {
-    .size = sizeof(struct ab_agent_ops),
-    .preset = kiro_preset,
-};
-
 AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .abi_major = AB_ABI_MAJOR,
     .abi_minor = AB_ABI_MINOR,
@@ -41,5 +29,5 @@ AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .name = "kiro",
     .version = AB_VERSION_STRING,
     .description = "Kiro CLI (kiro-cli acp)",
-    .agent = &kiro_ops,
+    .preset = &kiro_preset_data,
 };

@@ -332,6 +332,9 @@ static const struct ab_chat_ops console_ops = {
     .edit = console_edit,
 };
 
+/* No keys of its own: only the end marker, so a typo in [console] warns. */
+static const struct ab_config_key console_keys[] = {{.name = NULL}};
+
 AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .abi_major = AB_ABI_MAJOR,
     .abi_minor = AB_ABI_MINOR,
@@ -340,6 +343,8 @@ AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .name = "console",
     .version = AB_VERSION_STRING,
     .description = "Console: stdin lines in, replies on stdout",
-    .caps = AB_CHAT_EDIT,
+    .caps = AB_CHAT_EDIT | AB_CHAT_INTERACTIVE,
     .chat = &console_ops,
+    .config_keys = console_keys,
+    .config_key_size = sizeof(struct ab_config_key),
 };

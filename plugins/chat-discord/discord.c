@@ -85,6 +85,26 @@ static const struct ab_chat_ops discord_ops = {
     .rate_rule_count = DISCORD_RATE_RULE_COUNT,
 };
 
+/* [discord]: the keys this plugin reads; the core validates them and applies the
+ * defaults (the shared policy keys are the core's). */
+static const struct ab_config_key discord_keys[] = {
+    {.name = "bot_token",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_REQUIRED | AB_KEY_SECRET,
+     .env = "DISCORD_BOT_TOKEN",
+     .help = "the bot's token (Developer Portal → Bot)"},
+    {.name = "api_base",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_ENDPOINT,
+     .def = "https://discord.com/api/v10",
+     .help = "REST base URL (tests point it at a loopback fake)"},
+    {.name = "gateway_url",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_ENDPOINT,
+     .help = "a bare ws(s)://host[:port]; default: from GET {api_base}/gateway/bot"},
+    {.name = NULL},
+};
+
 AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .abi_major = AB_ABI_MAJOR,
     .abi_minor = AB_ABI_MINOR,
@@ -95,4 +115,6 @@ AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .description = "Discord (Gateway v10 + REST v10)",
     .caps = AB_CHAT_EDIT | AB_CHAT_REACT | AB_CHAT_THREADS,
     .chat = &discord_ops,
+    .config_keys = discord_keys,
+    .config_key_size = sizeof(struct ab_config_key),
 };

@@ -13,6 +13,8 @@
 #define DISCORD_MAX_CHARS 2000
 #define DISCORD_ID_MAX 32 /* a snowflake is at most 20 digits */
 #define DISCORD_CACHE_SLOTS 4096
+#define DISCORD_RETRY_MAX_MS (24ull * 3600 * 1000)   /* the longest 429 wait believed */
+#define DISCORD_HEARTBEAT_MAX_MS (10ull * 60 * 1000) /* Hello's interval is ~41 s */
 
 /* GUILDS | GUILD_MESSAGES | GUILD_MESSAGE_REACTIONS | DIRECT_MESSAGES | MESSAGE_CONTENT:
  * reactions are needed for 🛑 and permission answers. */

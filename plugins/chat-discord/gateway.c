@@ -111,10 +111,10 @@ discord_gateway_load(struct ab_chat *c)
     seq = cJSON_GetObjectItemCaseSensitive(o, "seq");
     if (bot && strlen(bot) < DISCORD_ID_MAX)
         snprintf(c->bot_id, sizeof(c->bot_id), "%s", bot);
-    if (sid && url && cJSON_IsNumber(seq) && c->bot_id[0]) {
+    if (sid && url && cJSON_IsNumber(seq) && c->bot_id[0] &&
+        ab_double_to_i64(seq->valuedouble, 0, INT64_MAX, &g->seq) == 0) {
         g->session_id = strdup(sid);
         g->resume_url = strdup(url);
-        g->seq = (int64_t)seq->valuedouble;
         c->svc->log(c->host, AB_LOG_INFO, "saved gateway session found: will resume at seq %lld",
                     (long long)g->seq);
     }
@@ -378,11 +378,13 @@ discord_gateway_on_message(void *arg, struct ab_ws *ws, const char *data, size_t
     switch (op->valueint) {
     case 10: {
         const cJSON *hb = cJSON_GetObjectItemCaseSensitive(d, "heartbeat_interval");
-        if (!cJSON_IsNumber(hb) || hb->valuedouble < 1) {
-            discord_gateway_drop(c, "Hello without heartbeat_interval");
+        if (!cJSON_IsNumber(hb) ||
+            ab_double_to_u64(hb->valuedouble, 1, DISCORD_HEARTBEAT_MAX_MS, &g->interval_ms) < 0) {
+            c->svc->log(c->host, AB_LOG_WARN, "Hello with heartbeat_interval %g: reconnecting",
+                        cJSON_IsNumber(hb) ? hb->valuedouble : -1.0);
+            discord_gateway_drop(c, "Hello without a usable heartbeat_interval");
             break;
         }
-        g->interval_ms = (uint64_t)hb->valuedouble;
         g->is_acked = true;
         if (!g->first_beat && !g->heartbeat &&
             c->svc->timer_start(c->host,
@@ -415,8 +417,11 @@ discord_gateway_on_message(void *arg, struct ab_ws *ws, const char *data, size_t
         break;
     case 0:
         if (cJSON_IsNumber(s)) {
-            g->seq = (int64_t)s->valuedouble;
-            g->is_dirty = true;
+            if (ab_double_to_i64(s->valuedouble, 0, INT64_MAX, &g->seq) == 0)
+                g->is_dirty = true;
+            else
+                c->svc->log(c->host, AB_LOG_WARN, "dispatch with sequence %g ignored",
+                            s->valuedouble);
         }
         if (!t)
             break;
@@ -488,8 +493,7 @@ static void
 discord_gateway_stop(struct ab_chat *c, int status, const char *detail)
 {
     c->gw.is_stopped = true;
-    if (c->svc->size >= offsetof(struct ab_host_services, fatal) + sizeof(void *) &&
-        c->svc->fatal) {
+    if (AB_HAS(c->svc, struct ab_host_services, fatal) && c->svc->fatal) {
         c->svc->fatal(c->host, status, detail);
         return;
     }

@@ -95,9 +95,16 @@ discord_rest_report(struct ab_chat *c, const struct discord_req *q,
     }
     if (resp->status == 429) {
         const cJSON *ra = cJSON_GetObjectItemCaseSensitive(body, "retry_after");
-        info.retry_after_ms = cJSON_IsNumber(ra) && ra->valuedouble > 0 && ra->valuedouble < 1e7
-                                  ? (uint64_t)(ra->valuedouble * 1000.0 + 0.999)
-                                  : resp->retry_after_ms;
+        /* The body's float is the precise wait; a NaN, inf or 1e300 falls back to the
+         * header (which the host already range-checked). */
+        info.retry_after_ms = resp->retry_after_ms;
+        if (cJSON_IsNumber(ra) && ra->valuedouble > 0 &&
+            ab_double_to_u64(ra->valuedouble * 1000.0 + 0.999, 1, DISCORD_RETRY_MAX_MS,
+                             &info.retry_after_ms) < 0) {
+            info.retry_after_ms = resp->retry_after_ms;
+            c->svc->log(c->host, AB_LOG_WARN, "%s %s: retry_after %g s is out of range", q->method,
+                        q->url, ra->valuedouble);
+        }
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "global")) ||
             (scope && strcmp(scope, "global") == 0))
             info.global = true;

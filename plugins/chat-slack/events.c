@@ -9,6 +9,7 @@
 #include "slack.h"
 
 #define EVENTS_KEY_MAX 256
+#define EVENTS_ID_MAX 128 /* Slack's are "Ev" + ~10 characters; the ring keeps 256 */
 
 /* A string member of @obj, or NULL. */
 static const char *
@@ -61,7 +62,9 @@ events_text(const char *in, const char *strip_user)
         if (ulen && strncmp(in + i, "<@", 2) == 0 && strncmp(in + i + 2, strip_user, ulen) == 0 &&
             (in[i + 2 + ulen] == '>' || in[i + 2 + ulen] == '|')) {
             const char *end = strchr(in + i, '>');
-            i = (size_t)(end - in) + 1;
+            /* <@UID|label with no closing '>' runs to the end: nothing after it is
+             * text, and nothing past the terminator is read. */
+            i = end ? (size_t)(end - in) + 1 : n;
             while (in[i] == ' ')
                 i++;
         } else if (strncmp(in + i, "&amp;", 5) == 0) {
@@ -219,6 +222,11 @@ events_handle(struct ab_chat *s, const cJSON *payload, events_recorded_fn record
 
     if (!type) {
         s->svc->log(s->host, AB_LOG_WARN, "events_api envelope without an event");
+        return false;
+    }
+    if (event_id && strlen(event_id) > EVENTS_ID_MAX) {
+        s->svc->log(s->host, AB_LOG_WARN, "event with a %zu-byte event_id ignored",
+                    strlen(event_id));
         return false;
     }
     if (event_id && !events_first_time(s, event_id)) {

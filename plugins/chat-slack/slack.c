@@ -208,8 +208,7 @@ slack_fatal(struct ab_chat *s, const char *detail)
     socket_stop(s);
     s->is_connected = false;
     s->svc->set_connected(s->host, false, detail);
-    if (s->svc->size >= offsetof(struct ab_host_services, fatal) + sizeof(s->svc->fatal) &&
-        s->svc->fatal)
+    if (AB_HAS(s->svc, struct ab_host_services, fatal) && s->svc->fatal)
         s->svc->fatal(s->host, AB_EAUTH, detail);
     else
         s->svc->log(s->host, AB_LOG_ERROR, "%s", detail);
@@ -316,7 +315,7 @@ slack_open(struct ab_host *host, const struct ab_host_services *svc, struct ab_c
         return AB_ENOMEM;
     s->host = host;
     s->svc = svc;
-    if (svc->size < offsetof(struct ab_host_services, backoff_reset) + sizeof(svc->backoff_reset)) {
+    if (!AB_HAS(svc, struct ab_host_services, backoff_reset)) {
         svc->log(host, AB_LOG_ERROR,
                  "this agent-broker lacks HTTP and WebSocket services (ABI 1.1)");
         rc = AB_EABI;
@@ -418,6 +417,39 @@ static const struct ab_chat_ops slack_ops = {
     .rate_rule_count = sizeof(slack_rate_rules) / sizeof(slack_rate_rules[0]),
 };
 
+/* [slack]: the keys this plugin reads; the core validates them and applies the
+ * defaults (the shared policy keys are the core's). */
+static const struct ab_config_key slack_keys[] = {
+    {.name = "bot_token",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_REQUIRED | AB_KEY_SECRET,
+     .prefix = "xoxb-",
+     .env = "SLACK_BOT_TOKEN",
+     .help = "the bot token (`xoxb-…`, OAuth & Permissions) for the Web API"},
+    {.name = "app_token",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_REQUIRED | AB_KEY_SECRET,
+     .prefix = "xapp-",
+     .env = "SLACK_APP_TOKEN",
+     .help = "the app-level token (`xapp-…`, connections:write) for Socket Mode"},
+    {.name = "api_base",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_ENDPOINT,
+     .def = SLACK_DEFAULT_API,
+     .help = "Web API base URL (tests point it at a loopback fake)"},
+    {.name = "idle_timeout_ms",
+     .type = AB_KEY_INT,
+     .def = "60000",
+     .min = 1000,
+     .max = 3600000,
+     .help = "no frame (not even a ping) on the Socket Mode connection for this long = dead: "
+             "reconnect"},
+    {.name = NULL},
+};
+
+/* Every token shape Slack issues: redacted wherever one appears, configured or not. */
+static const char *const slack_token_shapes[] = {"xoxb-", "xoxp-", "xoxa-", "xoxe-", "xapp-", NULL};
+
 AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .abi_major = AB_ABI_MAJOR,
     .abi_minor = AB_ABI_MINOR,
@@ -428,4 +460,7 @@ AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .description = "Slack (Socket Mode + Web API)",
     .caps = AB_CHAT_EDIT | AB_CHAT_REACT | AB_CHAT_THREADS,
     .chat = &slack_ops,
+    .config_keys = slack_keys,
+    .config_key_size = sizeof(struct ab_config_key),
+    .redact_prefixes = slack_token_shapes,
 };

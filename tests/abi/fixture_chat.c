@@ -67,6 +67,14 @@ static const struct ab_chat_ops fixture_ops = {
 #endif
 };
 
+#ifdef FIXTURE_BAD_KEY
+/* A ranged integer whose declared default lies outside its own range. */
+static const struct ab_config_key fixture_keys[] = {
+    {.name = "window", .type = AB_KEY_INT, .def = "0", .min = 1, .max = 60, .help = "seconds"},
+    {.name = NULL},
+};
+#endif
+
 #ifndef FIXTURE_NO_DESCRIPTOR
 AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .abi_major = FIXTURE_MAJOR,
@@ -77,6 +85,10 @@ AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .version = "9.9.9",
     .description = "ABI fixture",
     .chat = &fixture_ops,
+#ifdef FIXTURE_BAD_KEY
+    .config_keys = fixture_keys,
+    .config_key_size = sizeof(struct ab_config_key),
+#endif
 };
 #else
 /* Exported so the object is not empty, but under the wrong name. */

@@ -80,6 +80,18 @@ START_TEST(missing_mandatory_op_is_refused)
 }
 END_TEST
 
+START_TEST(config_schema_is_checked_before_acceptance)
+{
+    struct plugin_set set = {0};
+
+    ck_assert_int_eq(plugin_set_load(&set, fixture("chat-badkey.so")), AB_EINVAL);
+    ck_assert_ptr_nonnull(
+        strstr(set.items[0].reason, "config key window: default \"0\" is not a valid value"));
+    ck_assert_ptr_null(set.items[0].desc);
+    plugin_set_free(&set);
+}
+END_TEST
+
 START_TEST(shared_object_without_descriptor_is_refused)
 {
     struct plugin_set set = {0};
@@ -113,7 +125,7 @@ START_TEST(second_plugin_with_same_name_is_refused)
     dirs[1] = dir2;
     dirs[2] = NULL;
     ck_assert_int_eq(plugin_set_scan(&set, dirs), 0);
-    /* fixture + the four refused fixtures + text + dup */
+    /* fixture + the five refused fixtures + text + dup */
     const struct plugin *dup = NULL;
     for (size_t i = 0; i < set.count; i++)
         if (strstr(set.items[i].path, "/dup/"))
@@ -123,7 +135,7 @@ START_TEST(second_plugin_with_same_name_is_refused)
     ck_assert_ptr_nonnull(strstr(dup->reason, "a chat plugin named 'fixture' was already loaded"));
     ck_assert_ptr_nonnull(strstr(dup->reason, "remove one of them"));
     ck_assert_ptr_nonnull(plugin_set_find(&set, AB_PLUGIN_CHAT, "fixture"));
-    ck_assert_uint_eq(plugin_set_refused(&set), 6);
+    ck_assert_uint_eq(plugin_set_refused(&set), 7);
     plugin_set_free(&set);
 }
 END_TEST
@@ -174,6 +186,7 @@ loader_suite(void)
     tcase_add_test(tc, wrong_major_is_refused_with_both_abis_and_advice);
     tcase_add_test(tc, newer_minor_is_refused);
     tcase_add_test(tc, missing_mandatory_op_is_refused);
+    tcase_add_test(tc, config_schema_is_checked_before_acceptance);
     tcase_add_test(tc, shared_object_without_descriptor_is_refused);
     tcase_add_test(tc, text_file_named_so_is_refused);
     tcase_add_test(tc, second_plugin_with_same_name_is_refused);

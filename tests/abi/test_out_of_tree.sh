@@ -21,22 +21,10 @@ hdr=$(find "$tmp/dest" -path '*/include/agent-broker/plugin.h' | head -1)
 [ -f "$hdr" ] || fail "ABI headers not installed"
 
 mkdir -p "$tmp/src" "$tmp/plugins"
-cat > "$tmp/src/echo.c" <<'C'
-#include <stdlib.h>
-#include <agent-broker/plugin.h>
-struct ab_chat { const struct ab_host_services *svc; struct ab_host *host; };
-static int echo_open(struct ab_host *h, const struct ab_host_services *s, struct ab_chat **out)
-{ struct ab_chat *c = calloc(1, sizeof(*c)); if (!c) return AB_ENOMEM; c->svc = s; c->host = h; *out = c; return 0; }
-static int echo_start(struct ab_chat *c) { (void)c; return 0; }
-static void echo_close(struct ab_chat *c) { free(c); }
-static int echo_send(struct ab_chat *c, const struct ab_send *m, ab_sent_cb cb, void *arg)
-{ (void)c; (void)m; (void)cb; (void)arg; return 0; }
-static const struct ab_chat_ops ops = { .size = sizeof(ops), .max_chars = 500,
-  .open = echo_open, .start = echo_start, .close = echo_close, .send = echo_send };
-AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = { .abi_major = AB_ABI_MAJOR,
-  .abi_minor = AB_ABI_MINOR, .struct_size = sizeof(struct ab_plugin_desc), .kind = AB_PLUGIN_CHAT,
-  .name = "echo", .version = "0.0.1", .description = "out-of-tree", .chat = &ops };
-C
+# The README's example plugin, exactly as documented.
+awk '/^### Writing a plugin/{w=1} w&&/^```c$/{p=1;next} p&&/^```$/{exit} p{print}' \
+    "$AB_SOURCE_ROOT/README.md" > "$tmp/src/echo.c"
+grep -q 'AB_PLUGIN_EXPORT' "$tmp/src/echo.c" || fail "no example plugin found in README.md"
 cflags=$(PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR="$tmp/dest" pkg-config --cflags agent-broker-plugin) || fail "pkg-config"
 cc -std=c11 -Wall -Wextra -Werror -fPIC -shared -fvisibility=hidden -Wl,-z,defs $cflags \
    -o "$tmp/plugins/chat-echo.so" "$tmp/src/echo.c" || fail "out-of-tree build with: $cflags"
@@ -47,4 +35,7 @@ echo "$out"
 [ $rc -eq 0 ] || fail "plugins exit $rc"
 echo "$out" | grep -q "^chat   echo  *0.0.1  *$abi  *$tmp/plugins/chat-echo.so" || fail "echo plugin not listed"
 echo "$out" | grep -q "^agent  codex " || fail "installed plugins not listed"
+out=$(cd "$tmp" && AGENT_BROKER_PLUGIN_PATH="$tmp/plugins:$plugdir" "$bin" plugins --keys echo 2>&1) || fail "plugins --keys echo"
+echo "$out"
+echo "$out" | grep -q 'prefix  *string  *default=would post: ' || fail "the example's key not listed"
 echo ok

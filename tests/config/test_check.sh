@@ -1,5 +1,15 @@
 #!/usr/bin/env bash
 # `agent-broker check`: every problem at once as FILE:LINE: KEY: message, exit 2;
+# A section no installed plugin claims (a typo) with no chat plugin enabled: run would
+# not start, so check fails and says why.
+printf '[discrod]\nbot_token = "x"\n' > config.toml
+out=$("$bin" check config.toml 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "unclaimed section: exit $rc"
+echo "$out" | grep -q '^warning: config.toml:1: discrod: unknown section, ignored — no installed chat plugin is named "discrod"' || fail "unclaimed section not named"
+echo "$out" | grep -q 'plugins.chat: no chat plugin is enabled' || fail "no enabled chat plugin not reported"
+out=$("$bin" run config.toml 2>&1 </dev/null); rc=$?
+[ $rc -eq 2 ] || fail "run with an unclaimed section: exit $rc, want 2 (not the console)"
+
 # OpenAB's example configs pass unchanged.
 set -u
 bin=${AGENT_BROKER_BIN:?}
@@ -24,14 +34,14 @@ printf '[discord]\nallowed_channels = ["1"]\n\n[pool]\nmax_sessions = "ten"\n' >
 out=$("$bin" check config.toml 2>&1); rc=$?
 [ $rc -eq 2 ] || fail "type error: exit $rc, want 2"
 echo "$out" | grep -q '^config.toml:5: pool.max_sessions: expected an integer' || fail "pool.max_sessions not named"
-echo "$out" | grep -q '^config.toml:1: discord.bot_token: is required' || fail "discord.bot_token not named"
+echo "$out" | grep -q '^config.toml:1: \[discord\] bot_token: is required' || fail "[discord] bot_token not named"
 
 # An empty token after ${VAR} expansion fails check like it fails run.
 printf '[discord]\nbot_token = "${NOT_SET_ANYWHERE_X}"\n' > config.toml
 out=$("$bin" check config.toml 2>&1); rc=$?
 [ $rc -eq 2 ] || fail "empty token: exit $rc"
 echo "$out" | grep -q 'warning: config.toml:2: discord.bot_token: environment variable NOT_SET_ANYWHERE_X is not set' || fail "unset variable warning"
-echo "$out" | grep -q 'config.toml:2: discord.bot_token: is empty' || fail "empty token error"
+echo "$out" | grep -q 'config.toml:2: \[discord\] bot_token: is empty' || fail "empty token error"
 
 # The agent command must resolve on PATH.
 printf '[agent]\ncommand = "no-such-agent-cli"\n' > config.toml
@@ -44,6 +54,16 @@ printf '[plugins]\nchat = ["matrix"]\n[matrix]\n' > config.toml
 out=$("$bin" check config.toml 2>&1); rc=$?
 [ $rc -eq 2 ] || fail "missing plugin: exit $rc"
 echo "$out" | grep -q 'chat plugin chat-matrix.so is not on the plugin path' || fail "missing chat plugin"
+
+# A section no installed plugin claims (a typo) with no chat plugin enabled: run would
+# not start, so check fails and says why.
+printf '[discrod]\nbot_token = "x"\n' > config.toml
+out=$("$bin" check config.toml 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "unclaimed section: exit $rc"
+echo "$out" | grep -q '^warning: config.toml:1: discrod: unknown section, ignored — no installed chat plugin is named "discrod"' || fail "unclaimed section not named"
+echo "$out" | grep -q 'plugins.chat: no chat plugin is enabled' || fail "no enabled chat plugin not reported"
+out=$("$bin" run config.toml 2>&1 </dev/null); rc=$?
+[ $rc -eq 2 ] || fail "run with an unclaimed section: exit $rc, want 2 (not the console)"
 
 # OpenAB's example configs pass unchanged.
 for f in "$src"/tests/config/openab/*.toml; do

@@ -18,8 +18,9 @@ class Crash(sw.SlackTest):
         f = self.fake
         sent = f.message("<@%s> long one [[slow 100]]" % sw.BOT)
         self.final_reply(sent["ts"], "chunk1")
-        st = f.state()
-        self.assertTrue(all(e["acks"] == 1 for e in st["envelopes"]), st["envelopes"])
+        # acked once the journal has the message (the turn does not wait for that)
+        self.wait_until(lambda: all(e["acks"] == 1 for e in f.state()["envelopes"]),
+                        "every envelope acked once")
         self.broker.signal(signal.SIGKILL)
         self.broker.wait()
         self.broker = self.world.start("run", self.config, stdin=False)

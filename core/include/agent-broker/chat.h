@@ -25,10 +25,16 @@ typedef void (*ab_done_cb)(void *arg, int status);
 /* Completion of open_thread(): @thread_id (lent) is the thread to post in. */
 typedef void (*ab_thread_cb)(void *arg, int status, const char *thread_id);
 
-/* Optional capability bits in ab_plugin_desc.caps for chat plugins. */
+/* Facts a chat plugin states in ab_plugin_desc.caps. The core decides by these facts,
+ * never by a plugin's name. EDIT, REACT and THREADS describe the platform and are
+ * listed by `plugins --keys`; the core uses an operation whenever its pointer is set
+ * (a NULL edit/react/open_thread is what degrades, whatever the bits say). */
 #define AB_CHAT_EDIT (1u << 0)    /* edit() works: live streaming */
 #define AB_CHAT_REACT (1u << 1)   /* react() works: status reactions */
 #define AB_CHAT_THREADS (1u << 2) /* open_thread() works */
+/* ABI 1.3: an interactive session (a terminal): when the plugin reports itself not
+ * connected (its input ended), the run ends once the last reply is out. */
+#define AB_CHAT_INTERACTIVE (1u << 3)
 
 /* ---- ABI 1.3: rate facts ---- */
 

@@ -17,6 +17,7 @@ enum ab_err {
     AB_ETIMEDOUT = -ETIMEDOUT,
     AB_ECANCELED = -ECANCELED,
     AB_ENOTSUP = -ENOTSUP,
+    AB_ERANGE = -ERANGE,   /* a number outside the range it must fit */
     AB_EABI = -5001,       /* plugin built for an incompatible ABI */
     AB_ENOTPLUGIN = -5002, /* file is not an agent-broker plugin */
     AB_EMISSINGOP = -5003, /* a mandatory op is NULL */
@@ -44,6 +45,7 @@ ab_strerror(int err)
     case AB_ETIMEDOUT: return "timed out";
     case AB_ECANCELED: return "cancelled";
     case AB_ENOTSUP: return "not supported";
+    case AB_ERANGE: return "number out of range";
     case AB_EABI: return "incompatible plugin ABI";
     case AB_ENOTPLUGIN: return "not an agent-broker plugin";
     case AB_EMISSINGOP: return "plugin lacks a mandatory operation";

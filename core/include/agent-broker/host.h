@@ -132,7 +132,8 @@ struct ab_host_services {
         __attribute__((format(printf, 3, 4)));
 
     /* Read a key of the plugin's own config table ([NAME] for chat-NAME).
-     * Dotted keys reach sub-tables. A missing key yields @def and returns 0; a key
+     * Dotted keys reach sub-tables. A missing key yields the default the plugin's
+     * schema declares for it (ab_config_key.def), else @def, and returns 0; a key
      * of the wrong type returns AB_ECONFIG and logs file:line. @out is owned by
      * the host and valid until close(). */
     int (*config_string)(struct ab_host *h, const char *key, const char *def, const char **out);
@@ -142,8 +143,9 @@ struct ab_host_services {
     int (*config_strings)(struct ab_host *h, const char *key, const char *const **out,
                           size_t *count);
 
-    /* Register a secret: it is replaced by *** in every log line from now on.
-     * @secret is copied. */
+    /* Register a secret: it is replaced by *** in every log line and every chat
+     * message from now on. @secret is copied. Keys the schema marks AB_KEY_SECRET are
+     * registered by the core already. */
     void (*add_secret)(struct ab_host *h, const char *secret);
 
     /* Monotonic milliseconds of the host loop. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <agent-broker/convert.h>
 #include <agent-broker/errors.h>
 #include <agent-broker/version.h>
 
@@ -53,7 +54,13 @@ acp_client_error(struct acp_client *c, int rc, const cJSON *error, const char *w
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(error, "message");
     const cJSON *num = cJSON_GetObjectItemCaseSensitive(error, "code");
     const char *text = cJSON_IsString(msg) ? msg->valuestring : "no message";
-    int n = cJSON_IsNumber(num) ? (int)num->valuedouble : 0;
+    int64_t wide = 0;
+    int n;
+
+    /* JSON-RPC codes are integers: anything else (1e300, 2.5e9) reads as 0, logged. */
+    if (cJSON_IsNumber(num) && ab_double_to_i64(num->valuedouble, INT32_MIN, INT32_MAX, &wide) < 0)
+        log_warn("acp", "%s: error code %g out of range: read as 0", what, num->valuedouble);
+    n = (int)wide;
 
     if (code)
         *code = n;

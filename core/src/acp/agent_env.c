@@ -88,8 +88,13 @@ agent_env_build(const struct agent_launch *launch, char ***out)
     struct agent_env e = {0};
     int rc;
 
-    if ((rc = agent_env_inherit(&e, base)) < 0 ||
-        (rc = agent_env_inherit(&e, launch->inherit_env)) < 0 ||
+    if ((rc = agent_env_inherit(&e, base)) < 0)
+        goto fail;
+    /* no HOME to pass on (a container started with an arbitrary uid): the preset's */
+    if (!getenv("HOME") && launch->home && *launch->home &&
+        (rc = agent_env_set(&e, "HOME", 4, launch->home)) < 0)
+        goto fail;
+    if ((rc = agent_env_inherit(&e, launch->inherit_env)) < 0 ||
         (rc = agent_env_assign(&e, launch->preset_env)) < 0 ||
         (rc = agent_env_assign(&e, launch->config_env)) < 0)
         goto fail;

@@ -1,6 +1,6 @@
 /* The environment of an agent process, built from nothing: HOME, PATH, USER, LANG, TZ
- * when set, the names in inherit_env, the preset's env, then [agent] env. Nothing else
- * of the broker's environment (its tokens above all) ever reaches the agent. */
+ * when set (HOME: else the preset's home), the names in inherit_env, the preset's env, then [agent]
+ * env. Nothing else of the broker's environment (its tokens above all) ever reaches the agent. */
 #ifndef AB_ACP_AGENT_ENV_H
 #define AB_ACP_AGENT_ENV_H
 

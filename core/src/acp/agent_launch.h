@@ -23,6 +23,8 @@ struct agent_launch {
     const char *auth_hint;    /* shown when start or auth fails, e.g.
                                  "run kiro-cli login --use-device-flow"; may be NULL */
     const char *session_mode; /* session/set_mode after session/new; NULL = none */
+    const char *home;         /* HOME for the agent when the broker has none (the preset's
+                                 home in its container image); NULL = none */
 };
 
 #endif

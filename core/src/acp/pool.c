@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <agent-broker/convert.h>
 #include <agent-broker/errors.h>
 
 #include "acp/acp_client.h"
@@ -844,7 +845,7 @@ pool_restore(struct pool *pool, const cJSON *doc)
     const cJSON *e, *sid, *used;
     struct pool_session *s;
     uv_timeval64_t tv;
-    int64_t wall;
+    int64_t wall, at;
 
     if (uv_gettimeofday(&tv) < 0)
         return;
@@ -857,7 +858,9 @@ pool_restore(struct pool *pool, const cJSON *doc)
             log_warn("acp", "state: a session map entry is malformed; skipped");
             continue;
         }
-        age = wall > used->valuedouble ? (uint64_t)(wall - used->valuedouble) : 0;
+        if (ab_double_to_i64(used->valuedouble, 0, INT64_MAX, &at) < 0)
+            at = wall;
+        age = wall > at ? (uint64_t)(wall - at) : 0;
         if (pool->cfg.session_ttl_ms && age >= pool->cfg.session_ttl_ms)
             continue; /* pruned: the map never grows without bound */
         if (!(s = calloc(1, sizeof(*s))) || !(s->key = strdup(e->string)) ||

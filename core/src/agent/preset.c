@@ -90,7 +90,7 @@ preset_infer(const struct plugin_set *plugins, const char *cmd)
         const struct ab_agent_preset *pr;
         if (p->status != 0 || p->desc->kind != AB_PLUGIN_AGENT)
             continue;
-        pr = p->desc->agent->preset();
+        pr = p->desc->preset;
         for (size_t j = 0; pr->command_names && pr->command_names[j]; j++)
             if (strcmp(pr->command_names[j], base) == 0)
                 return p;
@@ -181,7 +181,7 @@ agent_choice_resolve(const struct config *cfg, const struct plugin_set *plugins,
     }
     if (plugin) {
         c->ops = plugin->desc->agent;
-        c->preset = c->ops->preset();
+        c->preset = plugin->desc->preset;
         c->auth_hint = c->preset->auth_hint;
         c->flags = c->preset->flags;
         if ((rc = preset_copy_list(&c->preset_env, c->preset->env)) < 0 ||

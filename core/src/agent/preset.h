@@ -13,8 +13,8 @@
 /* The agent to run, fully resolved. */
 struct agent_choice {
     char *preset_name;                    /* owned: "kiro", or "acp" for a generic agent */
-    const struct ab_agent_ops *ops;       /* lent from the plugin; NULL for generic acp */
-    const struct ab_agent_preset *preset; /* lent from the plugin; NULL for generic acp */
+    const struct ab_agent_ops *ops;       /* lent: the loader's full-size copy; NULL for acp */
+    const struct ab_agent_preset *preset; /* lent: the loader's full-size copy; NULL for acp */
     char *command;                        /* owned: as configured or the preset's */
     char *resolved;                       /* owned: absolute path found on PATH, or NULL */
     struct strlist args;                  /* owned */

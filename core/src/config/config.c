@@ -11,6 +11,7 @@
 
 #include "config/expand.h"
 #include "config/secret_env.h"
+#include "config/schema.h"
 
 #define CONFIG_MAX_FILE (4u << 20)
 
@@ -112,26 +113,19 @@ static const struct key_spec chat_keys[] = {
     {"", "allow_dm", KEY_BOOL, CHAT_OFF(allow_dm), 0, 0, NULL, NULL},
 };
 
-/* Keys the bundled platform plugins read themselves: known here so typos warn and
- * required/secret/endpoint rules hold the same way in `check` and `run`. */
-struct platform_key {
-    const char *platform, *key;
-    bool required, secret, endpoint, flag;
-    const char *prefix; /* expected token prefix, or NULL */
-    int64_t min, max;   /* an integer key when max > 0 */
+/* Keys the host's network services read from every chat section (host.c): valid in
+ * each one besides the plugin's own, checked with the same schema rules. */
+static const struct ab_config_key config_net_keys[] = {
+    {.name = "insecure",
+     .type = AB_KEY_BOOL,
+     .def = "false",
+     .help = "allow plain http:// and ws:// to hosts other than loopback"},
+    {.name = "ca_file",
+     .type = AB_KEY_STRING,
+     .help = "PEM bundle to trust instead of the system's"},
+    {.name = NULL},
 };
-
-static const struct platform_key platform_keys[] = {
-    {"discord", "bot_token", true, true, false, false, NULL, 0, 0},
-    {"discord", "api_base", false, false, true, false, NULL, 0, 0},
-    {"discord", "gateway_url", false, false, true, false, NULL, 0, 0},
-    {"discord", "insecure", false, false, false, true, NULL, 0, 0},
-    {"slack", "bot_token", true, true, false, false, "xoxb-", 0, 0},
-    {"slack", "app_token", true, true, false, false, "xapp-", 0, 0},
-    {"slack", "api_base", false, false, true, false, NULL, 0, 0},
-    {"slack", "insecure", false, false, false, true, NULL, 0, 0},
-    {"slack", "idle_timeout_ms", false, false, false, false, NULL, 1000, 3600000},
-};
+static const struct ab_plugin_desc config_net_schema = {.name = "", .config_keys = config_net_keys};
 
 /* OpenAB sections accepted with one warning each. */
 static const char *const config_unimplemented[] = {"gateway", "stt", "cron", "markdown", NULL};
@@ -151,7 +145,7 @@ strlist_free(struct strlist *l)
 }
 
 /* Append a copy of @s (@len bytes). */
-static int
+int
 strlist_push(struct strlist *l, const char *s, size_t len)
 {
     char **grown = realloc(l->items, (l->count + 2) * sizeof(char *));
@@ -392,11 +386,14 @@ config_read_key(const struct key_spec *spec, const struct toml_value *v, const c
 }
 
 /* Read a section's known keys from @t, warning about unknown ones. @section is the
- * dotted name used in messages; sub-tables are handled by the caller. */
+ * dotted name of the specs; @msg_prefix starts each key in messages ("pool." or
+ * "[name] "); sub-tables are handled by the caller. A chat section's keys are known
+ * when @chat_schema (a loaded plugin's descriptor) declares them; @all_known when the
+ * plugin is missing (reported on its own) or declares no schema. */
 static int
 config_read_section(const struct key_spec *specs, size_t nspecs, const char *section,
                     const char *msg_prefix, const struct toml_table *t, void *base,
-                    struct diag *diag, bool (*extra_known)(const char *, const char *))
+                    struct diag *diag, const struct ab_plugin_desc *chat_schema, bool all_known)
 {
     int rc;
 
@@ -405,7 +402,7 @@ config_read_section(const struct key_spec *specs, size_t nspecs, const char *sec
         char key[256];
         bool known = false;
 
-        snprintf(key, sizeof(key), "%s.%s", msg_prefix, kv->key);
+        snprintf(key, sizeof(key), "%s%s", msg_prefix, kv->key);
         for (size_t s = 0; s < nspecs; s++) {
             if (strcmp(specs[s].section, section) == 0 && strcmp(specs[s].key, kv->key) == 0) {
                 if ((rc = config_read_key(&specs[s], &kv->val, key, base, diag)) < 0)
@@ -420,8 +417,9 @@ config_read_section(const struct key_spec *specs, size_t nspecs, const char *sec
             for (size_t s = 0; s < nspecs && !known; s++)
                 known = strcmp(specs[s].section, sub) == 0;
         }
-        if (!known && extra_known)
-            known = extra_known(msg_prefix, kv->key);
+        if (!known && (chat_schema || all_known))
+            known = all_known || schema_find(chat_schema, kv->key) ||
+                    schema_find(&config_net_schema, kv->key);
         if (!known)
             diag_add(diag, false, kv->line, key,
                      "unknown key, ignored — check the spelling "
@@ -430,135 +428,21 @@ config_read_section(const struct key_spec *specs, size_t nspecs, const char *sec
     return 0;
 }
 
-/* Platform keys the bundled plugins read: not unknown. A third-party plugin's own
- * keys cannot be known here: every key of its section counts as known. */
-static bool
-config_platform_key_known(const char *platform, const char *key)
-{
-    if (strcmp(platform, "discord") != 0 && strcmp(platform, "slack") != 0)
-        return true;
-    for (size_t i = 0; i < sizeof(platform_keys) / sizeof(platform_keys[0]); i++)
-        if (strcmp(platform_keys[i].platform, platform) == 0 &&
-            strcmp(platform_keys[i].key, key) == 0)
-            return true;
-    return false;
-}
-
-/* True for placeholder secrets that must never be used as tokens. */
-static bool
-config_placeholder_secret(const char *s)
-{
-    static const char *const bad[] = {"undefined", "null", "none",    "changeme",
-                                      "change-me", "***",  "<token>", "your-token-here",
-                                      "xxx",       NULL};
-    for (size_t i = 0; bad[i]; i++)
-        if (strcasecmp(s, bad[i]) == 0)
-            return true;
-    return false;
-}
-
-/* True when the URL's host is loopback (127.0.0.0/8, ::1, localhost). */
-static bool
-config_url_is_loopback(const char *url)
-{
-    const char *host = strstr(url, "://");
-
-    if (!host)
-        return false;
-    host += 3;
-    return strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost", 9) == 0 ||
-           strncmp(host, "[::1]", 5) == 0;
-}
-
-/* Check the bundled platforms' own keys: required tokens, placeholders, prefixes,
- * and plain http/ws only to loopback unless `insecure = true`. */
-static int
-config_check_platform(struct config *cfg, const char *name, const struct toml_table *t,
-                      int header_line, struct diag *diag)
-{
-    const struct toml_value *insecure = toml_table_get(t, "insecure");
-    bool allow_plain = insecure && insecure->type == TOML_BOOL && insecure->u.b;
-    int rc;
-
-    for (size_t i = 0; i < sizeof(platform_keys) / sizeof(platform_keys[0]); i++) {
-        const struct platform_key *pk = &platform_keys[i];
-        const struct toml_value *v;
-        char key[128];
-
-        if (strcmp(pk->platform, name) != 0)
-            continue;
-        snprintf(key, sizeof(key), "%s.%s", name, pk->key);
-        v = toml_table_get(t, pk->key);
-        if (v && pk->max > 0) {
-            if (v->type != TOML_INTEGER)
-                diag_add(diag, true, v->line, key, "expected an integer, found %s",
-                         config_type_word(v));
-            else if (v->u.i < pk->min || v->u.i > pk->max)
-                diag_add(diag, true, v->line, key, "%lld is out of range — use %lld to %lld",
-                         (long long)v->u.i, (long long)pk->min, (long long)pk->max);
-            continue;
-        }
-        if (v && pk->flag) {
-            if (v->type != TOML_BOOL)
-                diag_add(diag, true, v->line, key, "expected true or false, found %s",
-                         config_type_word(v));
-            continue;
-        }
-        if (v && v->type != TOML_STRING) {
-            diag_add(diag, true, v->line, key, "expected a string, found %s — quote the value",
-                     config_type_word(v));
-            continue;
-        }
-        if (pk->required && (!v || v->u.str.len == 0)) {
-            diag_add(diag, true, v ? v->line : header_line, key,
-                     "%s — set it, e.g. %s = \"${%s_%s}\" with the variable exported",
-                     v ? "is empty (after ${VAR} expansion)" : "is required", pk->key,
-                     name[0] == 'd' ? "DISCORD" : "SLACK",
-                     strcmp(pk->key, "app_token") == 0 ? "APP_TOKEN" : "BOT_TOKEN");
-            continue;
-        }
-        if (!v)
-            continue;
-        if (pk->secret) {
-            if (config_placeholder_secret(v->u.str.ptr))
-                diag_add(diag, true, v->line, key,
-                         "looks like a placeholder, not a real token — set the real token");
-            else if (pk->prefix && strncmp(v->u.str.ptr, pk->prefix, strlen(pk->prefix)) != 0)
-                diag_add(diag, false, v->line, key,
-                         "does not start with %s — is it the right "
-                         "token?",
-                         pk->prefix);
-            if ((rc = strlist_push(&cfg->secrets, v->u.str.ptr, v->u.str.len)) < 0)
-                return rc;
-        }
-        if (pk->endpoint && v->u.str.len > 0) {
-            const char *u = v->u.str.ptr;
-            bool plain = strncmp(u, "http://", 7) == 0 || strncmp(u, "ws://", 5) == 0;
-            bool tls = strncmp(u, "https://", 8) == 0 || strncmp(u, "wss://", 6) == 0;
-            if (!plain && !tls)
-                diag_add(diag, true, v->line, key, "\"%s\" is not an http(s):// or ws(s):// URL",
-                         u);
-            else if (plain && !allow_plain && !config_url_is_loopback(u))
-                diag_add(diag, true, v->line, key,
-                         "plain %s is only allowed to loopback hosts — use TLS or set "
-                         "%s.insecure = true",
-                         u[0] == 'h' ? "http://" : "ws://", name);
-        }
-    }
-    return 0;
-}
-
-/* Read one chat section's policy keys. */
+/* Read one chat section: the core's policy keys, then the plugin's own keys against
+ * the schema its descriptor @d declares (NULL: the plugin is missing). */
 static int
 config_read_chat(struct config *cfg, struct config_chat *chat, const struct toml_table *t,
-                 struct diag *diag)
+                 const struct ab_plugin_desc *d, struct diag *diag)
 {
     const struct toml_value *v;
+    char prefix[80];
     int rc;
 
     config_chat_defaults(chat);
-    if ((rc = config_read_section(chat_keys, sizeof(chat_keys) / sizeof(chat_keys[0]), "",
-                                  chat->name, t, chat, diag, config_platform_key_known)) < 0)
+    snprintf(prefix, sizeof(prefix), "[%s] ", chat->name);
+    /* a plugin that declares no schema (before ABI 1.3) has its keys unchecked */
+    if ((rc = config_read_section(chat_keys, sizeof(chat_keys) / sizeof(chat_keys[0]), "", prefix,
+                                  t, chat, diag, d, !d || !d->config_keys)) < 0)
         return rc;
     /* OpenAB: allow_all_* omitted means "true when the list is empty". */
     if (!toml_table_get(t, "allow_all_channels"))
@@ -570,7 +454,12 @@ config_read_chat(struct config *cfg, struct config_chat *chat, const struct toml
         diag_add(diag, false, v->line, "allow_all_channels",
                  "[%s] allows no channel at all — list channel ids in allowed_channels",
                  chat->name);
-    return config_check_platform(cfg, chat->name, t, chat->line, diag);
+    if ((rc = schema_check(&config_net_schema, chat->name, t, chat->line, diag, &cfg->secrets,
+                           &cfg->redact_prefixes)) < 0)
+        return rc;
+    return d ? schema_check(d, chat->name, t, chat->line, diag, &cfg->secrets,
+                            &cfg->redact_prefixes)
+             : 0;
 }
 
 /* Expand a leading ~ in the state dir. */
@@ -591,22 +480,32 @@ config_expand_home(char **path)
     return 0;
 }
 
-/* Decide which chat plugins to load: [plugins] chat, else every chat section present. */
+/* True for the core's own top-level sections (and the OpenAB ones it accepts). */
+static bool
+config_is_core_section(const char *name)
+{
+    for (size_t s = 0; config_sections[s]; s++)
+        if (strcmp(config_sections[s], name) == 0)
+            return true;
+    for (size_t s = 0; config_unimplemented[s]; s++)
+        if (strcmp(config_unimplemented[s], name) == 0)
+            return true;
+    return false;
+}
+
+/* Decide which chat plugins run: [plugins] chat, else every section named like an
+ * installed chat plugin; read each one's section. */
 static int
-config_resolve_chats(struct config *cfg, const struct toml_table *root, struct diag *diag)
+config_resolve_chats(struct config *cfg, const struct toml_table *root, config_find_chat_fn find,
+                     void *arg, struct diag *diag)
 {
     int rc = 0;
 
     if (cfg->plugin_chat.count == 0) {
         for (size_t i = 0; i < root->count && rc == 0; i++) {
             const struct toml_kv *kv = &root->items[i];
-            bool fixed = false;
-            for (size_t s = 0; config_sections[s]; s++)
-                fixed |= strcmp(config_sections[s], kv->key) == 0;
-            for (size_t s = 0; config_unimplemented[s]; s++)
-                fixed |= strcmp(config_unimplemented[s], kv->key) == 0;
-            if (!fixed && kv->val.type == TOML_TABLE &&
-                (strcmp(kv->key, "discord") == 0 || strcmp(kv->key, "slack") == 0))
+            if (kv->val.type == TOML_TABLE && !config_is_core_section(kv->key) &&
+                find(arg, kv->key))
                 rc = strlist_push(&cfg->plugin_chat, kv->key, strlen(kv->key));
         }
     }
@@ -618,6 +517,7 @@ config_resolve_chats(struct config *cfg, const struct toml_table *root, struct d
     for (size_t i = 0; i < cfg->plugin_chat.count; i++) {
         const char *name = cfg->plugin_chat.items[i];
         const struct toml_value *t = toml_table_get(root, name);
+        const struct ab_plugin_desc *d = find(arg, name);
         struct config_chat *chat = &cfg->chats[i];
 
         if (!(chat->name = strdup(name)))
@@ -628,7 +528,7 @@ config_resolve_chats(struct config *cfg, const struct toml_table *root, struct d
             continue;
         }
         if (!t) {
-            if (strcmp(name, "console") != 0)
+            if (schema_has_required(d))
                 diag_add(diag, true, 0, "plugins.chat",
                          "\"%s\" is listed but there is no [%s] section — add it or remove the "
                          "name",
@@ -636,7 +536,7 @@ config_resolve_chats(struct config *cfg, const struct toml_table *root, struct d
             continue;
         }
         chat->line = t->u.tab->line;
-        if ((rc = config_read_chat(cfg, chat, t->u.tab, diag)) < 0)
+        if ((rc = config_read_chat(cfg, chat, t->u.tab, d, diag)) < 0)
             return rc;
     }
     return 0;
@@ -646,6 +546,7 @@ config_resolve_chats(struct config *cfg, const struct toml_table *root, struct d
 static int
 config_read_fixed(struct config *cfg, const struct toml_table *root, struct diag *diag)
 {
+    char prefix[64];
     int rc;
 
     for (size_t s = 0; config_sections[s]; s++) {
@@ -657,9 +558,10 @@ config_read_fixed(struct config *cfg, const struct toml_table *root, struct diag
                      config_sections[s]);
             continue;
         }
+        snprintf(prefix, sizeof(prefix), "%s.", config_sections[s]);
         if ((rc = config_read_section(config_keys, sizeof(config_keys) / sizeof(config_keys[0]),
-                                      config_sections[s], config_sections[s], t->u.tab, cfg, diag,
-                                      NULL)) < 0)
+                                      config_sections[s], prefix, t->u.tab, cfg, diag, NULL,
+                                      false)) < 0)
             return rc;
     }
     cfg->agent_args_set = toml_get_path(root, "agent.args") != NULL;
@@ -673,8 +575,9 @@ config_read_fixed(struct config *cfg, const struct toml_table *root, struct diag
             diag_add(diag, true, t->line, subs[s], "expected a table [%s]", subs[s]);
             continue;
         }
+        snprintf(prefix, sizeof(prefix), "%s.", subs[s]);
         if ((rc = config_read_section(config_keys, sizeof(config_keys) / sizeof(config_keys[0]),
-                                      subs[s], subs[s], t->u.tab, cfg, diag, NULL)) < 0)
+                                      subs[s], prefix, t->u.tab, cfg, diag, NULL, false)) < 0)
             return rc;
     }
     return 0;
@@ -682,7 +585,8 @@ config_read_fixed(struct config *cfg, const struct toml_table *root, struct diag
 
 /* Warn about top-level keys and sections nobody reads. */
 static void
-config_check_top(const struct config *cfg, const struct toml_table *root, struct diag *diag)
+config_check_top(struct config *cfg, const struct toml_table *root, config_find_chat_fn find,
+                 void *arg, struct diag *diag)
 {
     for (size_t i = 0; i < root->count; i++) {
         const struct toml_kv *kv = &root->items[i];
@@ -697,17 +601,22 @@ config_check_top(const struct config *cfg, const struct toml_table *root, struct
                 known = true;
             }
         }
-        if (!known && kv->val.type == TOML_TABLE &&
-            (strcmp(kv->key, "discord") == 0 || strcmp(kv->key, "slack") == 0)) {
+        if (!known && kv->val.type == TOML_TABLE && find(arg, kv->key)) {
             diag_add(diag, false, kv->line, kv->key,
                      "[%s] is present but not in [plugins] chat; it is ignored", kv->key);
             known = true;
         }
-        if (!known)
+        if (!known && kv->val.type == TOML_TABLE) {
+            cfg->unclaimed_sections++;
             diag_add(diag, false, kv->line, kv->key,
-                     "unknown %s, ignored — check the spelling against the configuration "
-                     "reference",
-                     kv->val.type == TOML_TABLE ? "section" : "key");
+                     "unknown section, ignored — no installed chat plugin is named \"%s\" (see "
+                     "`agent-broker plugins`): install chat-%s.so or check the spelling",
+                     kv->key, kv->key);
+        } else if (!known) {
+            diag_add(diag, false, kv->line, kv->key,
+                     "unknown key, ignored — check the spelling against the configuration "
+                     "reference");
+        }
     }
 }
 
@@ -770,14 +679,25 @@ config_load_string(const char *name, const char *text, size_t len, struct config
         return rc;
     if ((rc = config_read_fixed(cfg, cfg->root, diag)) < 0)
         return rc;
-    if ((rc = config_resolve_chats(cfg, cfg->root, diag)) < 0)
-        return rc;
-    config_check_top(cfg, cfg->root, diag);
     config_check_rules(cfg, cfg->root, diag);
     if ((rc = config_expand_home(&cfg->state_dir)) < 0)
         return rc;
     if ((rc = config_expand_home(&cfg->agent_working_dir)) < 0)
         return rc;
+    return diag->errors ? AB_ECONFIG : 0;
+}
+
+/* Second step: with the plugins known, enable and read the chat sections. */
+int
+config_bind_chats(struct config *cfg, config_find_chat_fn find, void *arg, struct diag *diag)
+{
+    int rc;
+
+    if (!cfg->root || cfg->chats)
+        return diag->errors ? AB_ECONFIG : 0;
+    if ((rc = config_resolve_chats(cfg, cfg->root, find, arg, diag)) < 0)
+        return rc;
+    config_check_top(cfg, cfg->root, find, arg, diag);
     return diag->errors ? AB_ECONFIG : 0;
 }
 
@@ -839,8 +759,8 @@ config_free(struct config *cfg)
                      &cfg->emojis.stall_soft,
                      &cfg->emojis.stall_hard,
                      &cfg->emojis.cancel};
-    struct strlist *lists[] = {&cfg->plugin_path, &cfg->agent_args, &cfg->agent_env,
-                               &cfg->agent_inherit_env, &cfg->secrets};
+    struct strlist *lists[] = {&cfg->plugin_path,       &cfg->agent_args, &cfg->agent_env,
+                               &cfg->agent_inherit_env, &cfg->secrets,    &cfg->redact_prefixes};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(*strs[i]);

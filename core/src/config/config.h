@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <agent-broker/errors.h>
+#include <agent-broker/plugin.h>
 
 #include "config/diag.h"
 #include "toml/toml.h"
@@ -26,10 +27,10 @@ enum bot_messages { BOT_MESSAGES_OFF, BOT_MESSAGES_MENTIONS, BOT_MESSAGES_ALL };
 enum perm_mode_cfg { PERM_MODE_AUTO, PERM_MODE_ASK, PERM_MODE_DENY };
 enum tool_display { TOOL_DISPLAY_FULL, TOOL_DISPLAY_COMPACT, TOOL_DISPLAY_NONE };
 
-/* One chat platform's section ([discord], [slack], or a third-party [NAME]): the
- * policy keys the core applies; platform keys are read by the plugin itself. */
+/* One chat plugin's section [NAME]: the policy keys the core applies to every chat
+ * plugin; the plugin's own keys are checked against its schema and read by it. */
 struct config_chat {
-    char *name; /* owned: "discord" */
+    char *name; /* owned: "console" */
     int line;   /* line of the [name] header */
     struct strlist allowed_channels;
     bool allow_all_channels;
@@ -88,9 +89,18 @@ struct config {
     char *log_level;     /* owned */
     char *log_format;    /* owned */
 
-    struct strlist secrets;  /* every secret value found (tokens): redact them */
-    struct toml_table *root; /* owned: the expanded tree, for plugins' own keys */
+    struct strlist secrets;         /* every secret value found (tokens): redact them */
+    struct strlist redact_prefixes; /* token shapes the chat plugins declare: redact them */
+    size_t unclaimed_sections;      /* sections neither the core's nor an installed chat
+                                       plugin's (after config_bind_chats) */
+    struct toml_table *root;        /* owned: the expanded tree, for plugins' own keys */
 };
+
+/* Append a copy of @s (@len bytes) to @l. Returns 0 or AB_ENOMEM. */
+int strlist_push(struct strlist *l, const char *s, size_t len);
+
+/* The installed chat plugin named @name (its loader copy, lent), or NULL. */
+typedef const struct ab_plugin_desc *(*config_find_chat_fn)(void *arg, const char *name);
 
 /* Fill @cfg with every default (no file). */
 int config_defaults(struct config *cfg);
@@ -104,6 +114,15 @@ int config_load(const char *path, struct config *cfg, struct diag *diag);
 /* Same from memory (tests); @name is used in messages. */
 int config_load_string(const char *name, const char *text, size_t len, struct config *cfg,
                        struct diag *diag);
+
+/* The second step of loading, once the plugins are scanned (their search path comes
+ * from the first): decide which chat plugins run — [plugins] chat, else every
+ * section named like an installed chat plugin (@find) — read their policy keys,
+ * check their own keys against each plugin's schema (secrets and token shapes go to
+ * secrets / redact_prefixes) and warn about sections nobody reads. Until it runs,
+ * plugin_chat holds only what [plugins] chat listed and chats is NULL. Returns 0, or
+ * AB_ECONFIG when @diag holds an error (from either step). */
+int config_bind_chats(struct config *cfg, config_find_chat_fn find, void *arg, struct diag *diag);
 
 /* Free everything @cfg owns. */
 void config_free(struct config *cfg);

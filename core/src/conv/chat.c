@@ -301,7 +301,7 @@ chat_op_route(const struct chat_op *op, const char *bucket_kind, char *out, size
         snprintf(out + n, cap - n, "%s", key);
         return;
     }
-    /* A post in a thread goes to the thread (Discord: its own channel): key by the
+    /* A post in a thread goes to the thread (on some platforms: its own channel): key by the
      * thread, so threads of one busy channel do not queue behind each other. */
     snprintf(out + n, cap - n, "%s:%s", bucket_kind,
              op->thread_id ? op->thread_id

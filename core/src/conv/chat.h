@@ -13,7 +13,7 @@
 struct chat_op;
 
 struct chat_instance {
-    char *name;                        /* owned: "discord" */
+    char *name;                        /* owned: the plugin's name, "console" */
     const struct ab_plugin_desc *desc; /* lent from the plugin */
     const struct ab_chat_ops *ops;     /* lent from the plugin */
     struct ab_host *host;              /* owned */
@@ -36,7 +36,7 @@ typedef void (*chat_thread_fn)(void *arg, int status, const char *thread_id);
  * (owned by the caller). Returns 0 or < 0 (the operation then fails with it). */
 typedef int (*chat_text_fn)(void *arg, char **out);
 
-/* Post @text in @channel (under Slack @thread_id, may be NULL) with @prio. Strings
+/* Post @text in @channel (in thread @thread_id, may be NULL) with @prio. Strings
  * are copied. @done (may be NULL) runs once, after delivery or final failure. */
 int chat_send(struct chat_instance *ci, const char *channel, const char *thread_id,
               const char *text, enum ratelimit_priority prio, chat_sent_fn done, void *arg);

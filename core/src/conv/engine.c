@@ -570,8 +570,8 @@ engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reac
 
     if (!ev->added || !ev->msg.message_id || !ev->emoji || !ev->user_id || !*ev->user_id)
         return 0;
-    if (ev->size >= offsetof(struct ab_reaction_event, is_self) + sizeof(bool) && ev->is_self)
-        return 0; /* our own ✅ ♾️ ❌ offers must not answer our own questions */
+    if (ev->is_self) /* the host hands over a full-size copy */
+        return 0;    /* our own ✅ ♾️ ❌ offers must not answer our own questions */
     is_cancel = e->cfg.cancel_emoji && strcmp(ev->emoji, e->cfg.cancel_emoji) == 0;
     for (size_t b = 0; b < e->nbuckets; b++) {
         for (struct conversation *c = e->buckets[b]; c; c = c->next) {

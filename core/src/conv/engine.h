@@ -36,6 +36,9 @@ struct engine_config {
                                       refuse at once) */
     uint64_t pool_queue_wait_ms;   /* a wait longer than this is refused */
     uint64_t pool_queue_notice_ms; /* a wait longer than this gets one line */
+    /* The agent plugin's classify_tool (ABI 1.0 optional op), or NULL: the core's own
+     * classification by ACP kind and title words. */
+    enum ab_tool_class (*classify_tool)(const char *kind, const char *title);
 };
 
 struct engine_stats {

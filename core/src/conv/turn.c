@@ -284,6 +284,19 @@ turn_tool_status(enum acp_tool_status s)
     }
 }
 
+/* The reaction class of a tool: the agent plugin's classify_tool when it has one (an
+ * answer outside the enum counts as a generic tool), else the core's own. */
+static enum reactions_tool_class
+turn_classify_tool(const struct turn *t, const char *kind, const char *title)
+{
+    if (!t->e->cfg.classify_tool)
+        return reactions_classify_tool(kind, title);
+    switch (t->e->cfg.classify_tool(kind, title)) {
+    case AB_TOOL_CODING: return REACTIONS_TOOL_CODING;
+    case AB_TOOL_WEB: return REACTIONS_TOOL_WEB;
+    default: return REACTIONS_TOOL_GENERIC;
+    }
+}
 /* One event of the agent's turn. */
 static void
 turn_on_event(void *arg, const struct acp_event *ev)
@@ -319,7 +332,7 @@ turn_on_event(void *arg, const struct acp_event *ev)
             if ((ev->u.tool.status == ACP_TOOL_PENDING ||
                  ev->u.tool.status == ACP_TOOL_IN_PROGRESS || ev->u.tool.is_new) &&
                 (ev->u.tool.kind || ev->u.tool.title))
-                reactions_tool(r, reactions_classify_tool(ev->u.tool.kind, ev->u.tool.title));
+                reactions_tool(r, turn_classify_tool(t, ev->u.tool.kind, ev->u.tool.title));
             else if (ev->u.tool.status == ACP_TOOL_COMPLETED ||
                      ev->u.tool.status == ACP_TOOL_FAILED)
                 reactions_thinking(r);

@@ -55,7 +55,7 @@ typedef void (*ratelimit_finished_fn)(void *arg, int status);
 
 /* A request to submit. Strings are lent for the call and copied. */
 struct ratelimit_req {
-    const char *bucket; /* the route key, e.g. "discord:reactions <channel>"; NULL = "" */
+    const char *bucket; /* the route key, e.g. "NAME:reactions <channel>"; NULL = "" */
     const char *scope;  /* whose global pause and scope budget apply (the plugin's name);
                            NULL = "" */
     enum ratelimit_priority priority;
@@ -69,7 +69,7 @@ struct ratelimit_req {
 
 /* Options of the routes whose key starts with a prefix (or of a whole scope). */
 struct ratelimit_bucket_opts {
-    uint64_t min_spacing_ms; /* from one request's answer to the next start (Discord
+    uint64_t min_spacing_ms; /* from one request's answer to the next start (e.g.
                                 reactions per channel: 250); unused for a scope */
     uint32_t limit;          /* at most this many starts in any window_ms; 0 = no budget */
     uint64_t window_ms;
@@ -109,7 +109,7 @@ int ratelimit_set_bucket_opts(struct ratelimit *rl, const char *prefix,
                               const struct ratelimit_bucket_opts *opts);
 
 /* Give @scope (copied) a budget shared by all its routes: @opts->limit starts in any
- * @opts->window_ms (Discord: 50 per 1000 ms). */
+ * @opts->window_ms (e.g. 50 per 1000 ms). */
 int ratelimit_set_scope_opts(struct ratelimit *rl, const char *scope,
                              const struct ratelimit_bucket_opts *opts);
 

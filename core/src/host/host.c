@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config/schema.h"
 #include "engine/backoff.h"
 #include "log.h"
 #include "net/http_client.h"
@@ -80,6 +81,15 @@ host_config_value(struct ab_host *h, const char *key)
     return h->table && key ? toml_get_path(h->table, key) : NULL;
 }
 
+/* The schema's default for an absent @key (dotted keys have none), or NULL. */
+static const char *
+host_config_default(struct ab_host *h, const char *key)
+{
+    const struct ab_config_key *k = key ? schema_find(h->desc, key) : NULL;
+
+    return k ? k->def : NULL;
+}
+
 /* Report a config type problem with its line. */
 static int
 host_config_type_error(struct ab_host *h, const struct toml_value *v, const char *key,
@@ -97,7 +107,8 @@ host_config_string(struct ab_host *h, const char *key, const char *def, const ch
     const struct toml_value *v = host_config_value(h, key);
 
     if (!v) {
-        *out = def;
+        const char *schema_def = host_config_default(h, key);
+        *out = schema_def ? schema_def : def;
         return 0;
     }
     if (v->type != TOML_STRING)
@@ -113,7 +124,10 @@ host_config_int(struct ab_host *h, const char *key, int64_t def, int64_t *out)
     const struct toml_value *v = host_config_value(h, key);
 
     if (!v) {
-        *out = def;
+        const char *schema_def = host_config_default(h, key);
+        char *end = NULL;
+        long long n = schema_def ? strtoll(schema_def, &end, 10) : 0;
+        *out = schema_def && end && *end == '\0' && end != schema_def ? n : def;
         return 0;
     }
     if (v->type != TOML_INTEGER)
@@ -129,7 +143,8 @@ host_config_bool(struct ab_host *h, const char *key, bool def, bool *out)
     const struct toml_value *v = host_config_value(h, key);
 
     if (!v) {
-        *out = def;
+        const char *schema_def = host_config_default(h, key);
+        *out = schema_def ? strcmp(schema_def, "true") == 0 : def;
         return 0;
     }
     if (v->type != TOML_BOOL)
@@ -248,13 +263,28 @@ host_timer_stop(struct ab_timer *t)
     uv_close((uv_handle_t *)&t->handle, host_timer_closed);
 }
 
-/* service: an inbound message to the engine. */
+/* Copy a plugin's struct of @have bytes (its own leading size) into the zeroed host
+ * struct @dst of @full bytes: the boundary where sizes are checked, once. Members the
+ * plugin's ABI lacked read as 0 / NULL; the copy's size says @full. */
+static void
+host_copy_in(void *dst, size_t full, const void *src, uint32_t have)
+{
+    memset(dst, 0, full);
+    memcpy(dst, src, have < full ? have : full);
+    *(uint32_t *)dst = (uint32_t)full;
+}
+
+/* service: an inbound message to the engine, as a full-size host copy. */
 static int
 host_deliver(struct ab_host *h, const struct ab_inbound *msg)
 {
+    struct ab_inbound full;
+
+    /* 1.0 plugins end at thread_is_ours: anything shorter is malformed */
     if (!msg || msg->size < offsetof(struct ab_inbound, thread_is_ours))
         return AB_EINVAL;
-    return h->sink.deliver ? h->sink.deliver(h->sink.arg, h, msg) : AB_ENOTSUP;
+    host_copy_in(&full, sizeof(full), msg, msg->size);
+    return h->sink.deliver ? h->sink.deliver(h->sink.arg, h, &full) : AB_ENOTSUP;
 }
 
 /* One owed deliver_held completion. */
@@ -340,10 +370,13 @@ host_deliver_held(struct ab_host *h, const struct ab_inbound *msg,
                   void (*cb)(void *arg, int status), void *arg)
 {
     struct host_hold *hold;
+    struct ab_inbound full;
     int rc;
 
     if (!msg || msg->size < offsetof(struct ab_inbound, thread_is_ours) || !cb)
         return AB_EINVAL;
+    host_copy_in(&full, sizeof(full), msg, msg->size);
+    msg = &full;
     if (!h->sink.deliver_held) {
         if ((rc = host_deliver(h, msg)) < 0)
             return rc;
@@ -370,13 +403,16 @@ host_deliver_held(struct ab_host *h, const struct ab_inbound *msg,
     return rc;
 }
 
-/* service: a reaction to the engine. */
+/* service: a reaction to the engine, as a full-size host copy. */
 static int
 host_deliver_reaction(struct ab_host *h, const struct ab_reaction_event *ev)
 {
+    struct ab_reaction_event full;
+
     if (!ev || ev->size < offsetof(struct ab_reaction_event, added))
         return AB_EINVAL;
-    return h->sink.deliver_reaction ? h->sink.deliver_reaction(h->sink.arg, h, ev) : AB_ENOTSUP;
+    host_copy_in(&full, sizeof(full), ev, ev->size);
+    return h->sink.deliver_reaction ? h->sink.deliver_reaction(h->sink.arg, h, &full) : AB_ENOTSUP;
 }
 
 /* service: connection state for /readyz. */

@@ -43,11 +43,13 @@ struct host_state {
 struct host_backoff;
 
 struct ab_host {
-    uv_loop_t *loop;                /* lent */
-    char *name;                     /* owned: "discord" */
-    char component[80];             /* "chat-discord" for log lines */
-    const struct toml_table *table; /* lent: the plugin's own [NAME] table, or NULL */
-    char *state_dir;                /* owned: <[state] dir>/plugins/<name> */
+    uv_loop_t *loop;                   /* lent */
+    char *name;                        /* owned: the plugin's name, "console" */
+    char component[80];                /* "chat-console" for log lines */
+    const struct toml_table *table;    /* lent: the plugin's own [NAME] table, or NULL */
+    const struct ab_plugin_desc *desc; /* lent: the loader's copy (its schema gives the
+                                          defaults of absent keys), or NULL */
+    char *state_dir;                   /* owned: <[state] dir>/plugins/<name> */
     struct host_sink sink;
     bool connected;
     char *detail;                    /* owned: the latest set_connected detail */

@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 
+#include <agent-broker/convert.h>
 #include <agent-broker/errors.h>
 
 #include "fd_cloexec.h"
@@ -21,6 +22,7 @@
 #define HTTP_DEFAULT_TIMEOUT_MS 30000u
 #define HTTP_DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define HTTP_MAX_HEADERS 256
+#define HTTP_RETRY_AFTER_MAX_MS (24ull * 3600 * 1000) /* longer waits are not believed */
 
 struct http_client {
     uv_loop_t *loop;          /* lent */
@@ -177,16 +179,27 @@ http_retry_after_ms(const char *v)
     char *end;
     double secs;
     time_t when, now;
+    uint64_t ms = 0;
 
     if (!v)
         return 0;
     secs = strtod(v, &end);
-    if (end != v && *end == '\0')
-        return secs > 0 ? (uint64_t)(secs * 1000.0) : 0;
+    if (end != v && *end == '\0') {
+        /* NaN, inf and waits past the cap are not believed: 0 means "absent". */
+        if (secs > 0 && ab_double_to_u64(secs * 1000.0, 0, HTTP_RETRY_AFTER_MAX_MS, &ms) < 0)
+            log_warn("http", "a Retry-After header out of range was ignored");
+        return ms;
+    }
     if ((when = curl_getdate(v, NULL)) < 0)
         return 0;
     now = time(NULL);
-    return when > now ? (uint64_t)(when - now) * 1000 : 0;
+    if (when <= now)
+        return 0;
+    if ((uint64_t)(when - now) > HTTP_RETRY_AFTER_MAX_MS / 1000) {
+        log_warn("http", "a Retry-After header out of range was ignored");
+        return 0;
+    }
+    return (uint64_t)(when - now) * 1000;
 }
 
 /* Fill the rate-limit shortcuts of @resp from its headers. */
@@ -205,8 +218,10 @@ http_rate_fields(struct ab_http_response *resp)
     }
     if ((v = ab_http_header(resp, "X-RateLimit-Reset-After"))) {
         double s = strtod(v, &end);
-        if (end != v && s > 0)
-            resp->ratelimit_reset_after_ms = (uint64_t)(s * 1000.0 + 0.5);
+        if (end != v && s > 0 &&
+            ab_double_to_u64(s * 1000.0 + 0.5, 0, HTTP_RETRY_AFTER_MAX_MS,
+                             &resp->ratelimit_reset_after_ms) < 0)
+            log_warn("http", "an X-RateLimit-Reset-After header out of range was ignored");
     }
     resp->ratelimit_bucket = ab_http_header(resp, "X-RateLimit-Bucket");
     v = ab_http_header(resp, "X-RateLimit-Global");

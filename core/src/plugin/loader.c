@@ -2,6 +2,7 @@
 #include "plugin/loader.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <dlfcn.h>
 #include <limits.h>
@@ -19,6 +20,16 @@
 
 /* Smallest descriptor the host accepts: everything up to and including the ops pointers. */
 #define PLUGIN_DESC_MIN_SIZE (offsetof(struct ab_plugin_desc, agent) + sizeof(void *))
+
+/* The host's copies of one accepted plugin's tables. */
+struct plugin_copy {
+    struct ab_plugin_desc desc;
+    struct ab_chat_ops chat;
+    struct ab_agent_ops agent;
+    struct ab_agent_preset preset;
+    struct ab_config_key *keys; /* owned array, NULL-name terminated */
+    bool call_preset;           /* a pre-1.3 agent plugin: preset() once accepted */
+};
 
 /* "chat" or "agent" for messages. */
 const char *
@@ -134,6 +145,10 @@ plugin_refuse(struct plugin *p, int status, const char *fmt, ...)
     p->reason = strdup(buf);
     p->status = status;
     p->desc = NULL;
+    if (p->copy)
+        free(p->copy->keys);
+    free(p->copy);
+    p->copy = NULL;
     if (p->handle) {
         dlclose(p->handle);
         p->handle = NULL;
@@ -153,59 +168,199 @@ plugin_name_valid(const char *name)
     return true;
 }
 
+/* Smallest config key element a 1.3 plugin may declare: every member up to help. */
+#define PLUGIN_KEY_MIN_SIZE (offsetof(struct ab_config_key, help) + sizeof(const char *))
+/* Most keys one plugin may declare. */
+#define PLUGIN_MAX_KEYS 256
+
+/* Copy @have bytes of a plugin struct into the zeroed full-size host struct @dst of
+ * @full bytes; the copy's leading size then says @full (every member is readable). */
+static void
+plugin_copy_struct(void *dst, size_t full, const void *src, size_t have)
+{
+    memset(dst, 0, full);
+    memcpy(dst, src, have < full ? have : full);
+    *(uint32_t *)dst = (uint32_t)full;
+}
+
 /* Check the ops table of a chat plugin: size first, then the mandatory ops. */
 static int
-plugin_check_chat(struct plugin *p, const struct ab_chat_ops *ops)
+plugin_check_chat(struct plugin *p, const struct ab_chat_ops *raw)
 {
-    static const struct {
-        size_t end;
-        const char *name;
-    } mandatory[] = {
-        {offsetof(struct ab_chat_ops, open) + sizeof(void *), "open"},
-        {offsetof(struct ab_chat_ops, start) + sizeof(void *), "start"},
-        {offsetof(struct ab_chat_ops, close) + sizeof(void *), "close"},
-        {offsetof(struct ab_chat_ops, send) + sizeof(void *), "send"},
-    };
-    const void *fns[] = {(const void *)ops->open, (const void *)ops->start,
-                         (const void *)ops->close, (const void *)ops->send};
+    static const char *const names[] = {"open", "start", "close", "send"};
+    struct ab_chat_ops *ops = &p->copy->chat;
+    const void *fns[4];
 
-    for (size_t i = 0; i < sizeof(mandatory) / sizeof(mandatory[0]); i++) {
-        if (ops->size < mandatory[i].end || !fns[i])
+    if (!raw || raw->size < offsetof(struct ab_chat_ops, send) + sizeof(void *))
+        return plugin_refuse(p, AB_EMISSINGOP,
+                             "chat plugin has no usable ab_chat_ops — fix the plugin");
+    plugin_copy_struct(ops, sizeof(*ops), raw, raw->size);
+    fns[0] = (const void *)ops->open;
+    fns[1] = (const void *)ops->start;
+    fns[2] = (const void *)ops->close;
+    fns[3] = (const void *)ops->send;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!fns[i])
             return plugin_refuse(p, AB_EMISSINGOP,
                                  "chat plugin lacks the mandatory operation '%s' — fix the "
                                  "plugin's ab_chat_ops or remove the file",
-                                 mandatory[i].name);
-    }
+                                 names[i]);
     if (ops->max_chars == 0)
         return plugin_refuse(p, AB_EINVAL,
                              "chat plugin declares max_chars = 0 — set its message limit");
+    p->copy->desc.chat = ops;
     return 0;
 }
 
-/* Check the ops table of an agent plugin. */
+/* Copy and check a preset: it needs a command. */
 static int
-plugin_check_agent(struct plugin *p, const struct ab_agent_ops *ops)
+plugin_take_preset(struct plugin *p, const struct ab_agent_preset *raw)
 {
-    const struct ab_agent_preset *preset;
-
-    if (ops->size < offsetof(struct ab_agent_ops, preset) + sizeof(void *) || !ops->preset)
-        return plugin_refuse(p, AB_EMISSINGOP,
-                             "agent plugin lacks the mandatory operation 'preset' — fix the "
-                             "plugin's ab_agent_ops or remove the file");
-    preset = ops->preset();
-    if (!preset || preset->size < offsetof(struct ab_agent_preset, flags) + sizeof(uint32_t) ||
-        !preset->command || !*preset->command)
+    if (!raw || raw->size < offsetof(struct ab_agent_preset, flags) + sizeof(uint32_t) ||
+        !raw->command || !*raw->command)
         return plugin_refuse(p, AB_EINVAL, "agent plugin's preset has no command — fix the plugin");
+    plugin_copy_struct(&p->copy->preset, sizeof(p->copy->preset), raw, raw->size);
+    p->copy->desc.preset = &p->copy->preset;
     return 0;
 }
 
-/* Validate the descriptor, reading only the fixed prefix until the ABI is known. */
+/* Check the tables of an agent plugin. The preset is plain data in a 1.3 descriptor;
+ * an older plugin's preset() is called only here, after everything else passed. */
+static int
+plugin_check_agent(struct plugin *p, const struct ab_agent_ops *raw, bool *call_preset)
+{
+    struct ab_agent_ops *ops = &p->copy->agent;
+
+    *call_preset = false;
+    if (raw && raw->size < sizeof(uint32_t) + sizeof(void *))
+        return plugin_refuse(p, AB_EMISSINGOP,
+                             "agent plugin's ab_agent_ops is truncated — fix the plugin");
+    if (raw)
+        plugin_copy_struct(ops, sizeof(*ops), raw, raw->size);
+    else
+        plugin_copy_struct(ops, sizeof(*ops), &(struct ab_agent_ops){0}, 0);
+    p->copy->desc.agent = ops;
+    if (p->copy->desc.preset)
+        return plugin_take_preset(p, p->copy->desc.preset);
+    if (!ops->preset)
+        return plugin_refuse(p, AB_EMISSINGOP,
+                             "agent plugin declares no preset (ab_plugin_desc.preset, or "
+                             "ab_agent_ops.preset before ABI 1.3) — fix the plugin");
+    *call_preset = true;
+    return 0;
+}
+
+/* True for config key names of the form [a-z0-9_]+. */
+static bool
+plugin_key_name_valid(const char *name)
+{
+    if (!*name || strlen(name) > 64)
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+            return false;
+    return true;
+}
+
+/* True when a key's default (TOML-like text) is a value the key accepts. */
+static bool
+plugin_key_default_valid(const struct ab_config_key *k)
+{
+    char *end = NULL;
+    long long n;
+
+    switch (k->type) {
+    case AB_KEY_INT:
+        errno = 0;
+        n = strtoll(k->def, &end, 10);
+        return errno == 0 && end != k->def && *end == '\0' &&
+               (k->min >= k->max || (n >= k->min && n <= k->max));
+    case AB_KEY_BOOL: return strcmp(k->def, "true") == 0 || strcmp(k->def, "false") == 0;
+    case AB_KEY_ENUM:
+        for (size_t i = 0; k->values[i]; i++)
+            if (strcmp(k->values[i], k->def) == 0)
+                return true;
+        return false;
+    case AB_KEY_STRING: return true;
+    default: return false; /* arrays have no default text */
+    }
+}
+
+/* Copy and check the config schema (ABI 1.3): every key well formed. */
+static int
+plugin_check_keys(struct plugin *p)
+{
+    const struct ab_plugin_desc *d = &p->copy->desc;
+    size_t stride = d->config_key_size, n = 0;
+    const char *base = (const char *)d->config_keys;
+
+    if (!d->config_keys)
+        return 0;
+    if (stride < PLUGIN_KEY_MIN_SIZE)
+        return plugin_refuse(p, AB_EABI,
+                             "config_key_size is %zu, smaller than a config key — set it to "
+                             "sizeof(struct ab_config_key)",
+                             stride);
+    while (((const struct ab_config_key *)(base + n * stride))->name)
+        if (++n > PLUGIN_MAX_KEYS)
+            return plugin_refuse(p, AB_EINVAL,
+                                 "more than %d config keys, or the key array is not ended by "
+                                 "a key whose name is NULL — fix the descriptor",
+                                 PLUGIN_MAX_KEYS);
+    if (!(p->copy->keys = calloc(n + 1, sizeof(*p->copy->keys))))
+        return plugin_refuse(p, AB_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        struct ab_config_key *k = &p->copy->keys[i];
+        memcpy(k, base + i * stride, stride < sizeof(*k) ? stride : sizeof(*k));
+        if (!plugin_key_name_valid(k->name))
+            return plugin_refuse(
+                p, AB_EINVAL, "config key \"%s\" is not [a-z0-9_]+ — fix the descriptor", k->name);
+        if (k->type < AB_KEY_STRING || k->type > AB_KEY_ENUM)
+            return plugin_refuse(p, AB_EINVAL,
+                                 "config key %s has unknown type %u — fix the descriptor", k->name,
+                                 k->type);
+        if (k->type == AB_KEY_ENUM && (!k->values || !k->values[0]))
+            return plugin_refuse(p, AB_EINVAL,
+                                 "config key %s is an enum without values — fix the descriptor",
+                                 k->name);
+        if ((k->flags & (AB_KEY_SECRET | AB_KEY_ENDPOINT)) && k->type != AB_KEY_STRING)
+            return plugin_refuse(p, AB_EINVAL,
+                                 "config key %s is a secret or endpoint but not a string — fix "
+                                 "the descriptor",
+                                 k->name);
+        if (k->type == AB_KEY_INT && k->min > k->max)
+            return plugin_refuse(p, AB_EINVAL, "config key %s has min > max — fix the descriptor",
+                                 k->name);
+        if (k->def && !plugin_key_default_valid(k))
+            return plugin_refuse(p, AB_EINVAL,
+                                 "config key %s: default \"%s\" is not a valid value of the key — "
+                                 "fix the descriptor",
+                                 k->name, k->def);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(p->copy->keys[j].name, k->name) == 0)
+                return plugin_refuse(
+                    p, AB_EINVAL, "config key %s is declared twice — fix the descriptor", k->name);
+    }
+    p->copy->desc.config_keys = p->copy->keys;
+    p->copy->desc.config_key_size = sizeof(struct ab_config_key);
+    for (size_t i = 0; d->redact_prefixes && d->redact_prefixes[i]; i++)
+        if (strlen(d->redact_prefixes[i]) < 3 || i >= 32)
+            return plugin_refuse(p, AB_EINVAL,
+                                 "redact_prefixes needs at most 32 prefixes of 3 characters or "
+                                 "more — fix the descriptor");
+    return 0;
+}
+
+/* Validate the descriptor, reading only the fixed prefix until the ABI is known; then
+ * work only on the host's full-size copy. No plugin function runs here. */
 static int
 plugin_validate(struct plugin *p, const char *base)
 {
     const struct ab_plugin_desc *d = p->desc;
     const char *want_prefix;
+    bool call_preset = false;
     size_t plen;
+    int rc;
 
     snprintf(p->abi, sizeof(p->abi), "%u.%u", d->abi_major, d->abi_minor);
     if (d->abi_major != AB_ABI_MAJOR)
@@ -225,6 +380,11 @@ plugin_validate(struct plugin *p, const char *base)
                              "descriptor is %u bytes, smaller than ABI %u.%u allows — rebuild "
                              "the plugin against agent-broker-plugin %u.x",
                              d->struct_size, d->abi_major, d->abi_minor, AB_ABI_MAJOR);
+    if (!(p->copy = calloc(1, sizeof(*p->copy))))
+        return plugin_refuse(p, AB_ENOMEM, "out of memory");
+    memcpy(&p->copy->desc, d, d->struct_size < sizeof(*d) ? d->struct_size : sizeof(*d));
+    p->copy->desc.struct_size = sizeof(*d);
+    d = p->desc = &p->copy->desc;
     if (d->kind != AB_PLUGIN_CHAT && d->kind != AB_PLUGIN_AGENT)
         return plugin_refuse(p, AB_EINVAL, "unknown plugin kind %u — fix the descriptor", d->kind);
     if (!plugin_name_valid(d->name))
@@ -239,15 +399,18 @@ plugin_validate(struct plugin *p, const char *base)
                              "file name does not match the descriptor (a %s plugin named '%s' "
                              "must be %s%s.so) — rename the file",
                              plugin_kind_name(d->kind), d->name, want_prefix, d->name);
+    if ((rc = plugin_check_keys(p)) < 0)
+        return rc;
     if (d->kind == AB_PLUGIN_CHAT) {
-        if (!d->chat || d->chat->size < offsetof(struct ab_chat_ops, send) + sizeof(void *))
-            return plugin_refuse(p, AB_EMISSINGOP,
-                                 "chat plugin has no usable ab_chat_ops — fix the plugin");
+        p->copy->desc.agent = NULL;
+        p->copy->desc.preset = NULL;
         return plugin_check_chat(p, d->chat);
     }
-    if (!d->agent)
-        return plugin_refuse(p, AB_EMISSINGOP, "agent plugin has no ab_agent_ops — fix the plugin");
-    return plugin_check_agent(p, d->agent);
+    p->copy->desc.chat = NULL;
+    if ((rc = plugin_check_agent(p, d->agent, &call_preset)) < 0)
+        return rc;
+    p->copy->call_preset = call_preset;
+    return 0;
 }
 
 /* Grow the set by one zeroed plugin. */
@@ -306,6 +469,9 @@ plugin_set_load(struct plugin_set *set, const char *path)
                              "a %s plugin named '%s' was already loaded from %s — remove one "
                              "of them",
                              plugin_kind_name(p->desc->kind), p->desc->name, other->path);
+    /* accepted: only now may a pre-1.3 agent plugin's code run, to hand over its preset */
+    if (p->copy->call_preset)
+        return plugin_take_preset(p, p->copy->agent.preset());
     return 0;
 }
 
@@ -408,6 +574,15 @@ plugin_set_find(const struct plugin_set *set, enum ab_plugin_kind kind, const ch
     return NULL;
 }
 
+/* Find a loaded chat plugin's descriptor by name (for config binding). */
+const struct ab_plugin_desc *
+plugin_set_find_chat(void *set, const char *name)
+{
+    const struct plugin *p = plugin_set_find(set, AB_PLUGIN_CHAT, name);
+
+    return p ? p->desc : NULL;
+}
+
 /* Count refusals. */
 size_t
 plugin_set_refused(const struct plugin_set *set)
@@ -428,6 +603,9 @@ plugin_set_free(struct plugin_set *set)
             dlclose(set->items[i].handle);
         free(set->items[i].path);
         free(set->items[i].reason);
+        if (set->items[i].copy)
+            free(set->items[i].copy->keys);
+        free(set->items[i].copy);
     }
     free(set->items);
     memset(set, 0, sizeof(*set));

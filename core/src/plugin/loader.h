@@ -8,15 +8,16 @@
 
 #include <agent-broker/plugin.h>
 
-/* True when the ops table @ops (with a leading uint32_t size) reaches @member. */
-#define AB_OPS_HAS(ops, type, member)                                                              \
-    ((ops)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
+struct plugin_copy;
 
-/* One plugin file found on the search path. */
+/* One plugin file found on the search path. Once accepted, its descriptor, ops table,
+ * preset and config keys are copied into full-size zeroed host structs: a member the
+ * plugin's ABI did not have reads as 0 / NULL, and no size is checked past here. */
 struct plugin {
     char *path;                        /* owned: the file */
     void *handle;                      /* owned: dlopen handle, NULL when refused */
-    const struct ab_plugin_desc *desc; /* lent from the plugin; NULL when refused */
+    const struct ab_plugin_desc *desc; /* owned host copy (in @copy); NULL when refused */
+    struct plugin_copy *copy;          /* owned: the host copies desc points into */
     int status;                        /* 0 loaded, or the ab_err of the refusal */
     char *reason;                      /* owned: why it was refused (user-facing), or NULL */
     char abi[32];                      /* "1.0", or "?" when unreadable */
@@ -47,6 +48,10 @@ int plugin_set_load(struct plugin_set *set, const char *path);
 /* The loaded (not refused) plugin of @kind named @name, or NULL. Lent. */
 const struct plugin *plugin_set_find(const struct plugin_set *set, enum ab_plugin_kind kind,
                                      const char *name);
+
+/* config_find_chat_fn over a plugin set (@set is a const struct plugin_set *): the
+ * loaded chat plugin named @name's descriptor copy, or NULL. */
+const struct ab_plugin_desc *plugin_set_find_chat(void *set, const char *name);
 
 /* Number of refused plugins. */
 size_t plugin_set_refused(const struct plugin_set *set);

@@ -222,7 +222,7 @@ policy_dedupe(struct policy *p, const char *platform, const struct ab_inbound *m
     bool fits;
 
     /* Event ids and message ids live in separate namespaces; a message id is unique
-     * only within its channel (Slack ts). */
+     * only within its channel (e.g. a timestamp id). */
     if (policy_has_text(m->event_id))
         fits = policy_key_join(key, sizeof(key), by_event, 3);
     else

@@ -43,7 +43,7 @@ enum policy_bot_messages {
     POLICY_BOTS_ALL = 2,
 };
 
-/* One platform's policy keys ([discord] or [slack]). Every list is owned by the config:
+/* One chat plugin's policy keys (its [NAME] section). Every list is owned by the config:
  * an array of owned strings; policy_config_release frees them. */
 struct policy_config {
     char **allowed_channels; /* owned */
@@ -75,7 +75,7 @@ struct policy_decision {
     const char *reason;       /* static string: why, for every verdict (e.g. "mention",
                                  "follow-up in involved thread", "channel not allowed") */
     bool opens_thread;        /* ACCEPT: a top-level mention; the engine opens a thread from
-                                 it (Slack: replies in the message's thread) */
+                                 it (e.g. replies in the message's thread) */
     bool is_multibot;         /* another bot has spoken in this conversation: send once,
                                  no live edits */
     char key[POLICY_KEY_MAX]; /* "platform:conversation"; "" when the message had none */
@@ -123,7 +123,7 @@ int policy_bot_messages_parse(const char *text, enum policy_bot_messages *out);
 typedef void (*policy_warning_cb)(void *arg, const char *line);
 
 /* Emit one warning for each list that admits everyone (or no one), e.g.
- * "[discord] allowed_users is empty: every user may talk to the agent; set
+ * "[NAME] allowed_users is empty: every user may talk to the agent; set
  * allow_all_users = false to deny". @platform names the section. Returns how many. */
 int policy_warnings(const struct policy_config *cfg, const char *platform, policy_warning_cb cb,
                     void *arg);
@@ -140,7 +140,7 @@ void policy_free(struct policy *p);
  * counters and remembered events are kept. 0 or AB_ENOMEM (the old rules stay). */
 int policy_set_config(struct policy *p, const struct policy_config *cfg);
 
-/* Decide what to do with @m (lent) from chat plugin @platform (lent, e.g. "discord").
+/* Decide what to do with @m (lent) from chat plugin @platform (lent, e.g. "console").
  * Updates the policy's memory (dedupe, bot turns, involvement on an accepted mention).
  * Bad or incomplete messages are ignored with a reason (fail closed). Returns 0 with
  * *out filled, or AB_EINVAL when an argument is NULL or @platform is empty/too long. */

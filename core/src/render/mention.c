@@ -1,4 +1,4 @@
-/* Bot mention detection and removal for Discord and Slack message text. */
+/* Bot mention detection and removal in <@ID> / <@!ID> message markup. */
 #include "render/mention.h"
 
 #include <ctype.h>

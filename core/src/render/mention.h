@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-/* Whether @text (lent) mentions @bot_id (lent): Discord <@ID> or <@!ID>, Slack <@UID>
+/* Whether @text (lent) mentions @bot_id (lent): <@ID> or <@!ID> markup
  * or <@UID|name>. */
 bool mention_has(const char *text, const char *bot_id);
 

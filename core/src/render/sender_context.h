@@ -1,6 +1,6 @@
 /* The sender block that precedes every prompt, so the agent knows who is talking:
  * <sender_context>{"schema":"agent-broker.sender.v1","sender_id":"…","sender_name":"…",
- * "display_name":"…","channel":"discord","channel_id":"…","is_bot":false}</sender_context>
+ * "display_name":"…","channel":"NAME","channel_id":"…","is_bot":false}</sender_context>
  * Keys in that order, no spaces; ids are JSON strings; strings are escaped so that no
  * value can end the block or the JSON: " \ and control characters as usual, < > & and
  * U+2028/U+2029 as \uXXXX, invalid UTF-8 as \ufffd. */
@@ -13,7 +13,7 @@ struct sender_context {
     const char *sender_id;    /* lent; required */
     const char *sender_name;  /* lent; NULL gives JSON null */
     const char *display_name; /* lent; NULL gives JSON null */
-    const char *channel;      /* lent; required: "discord", "slack", "console" */
+    const char *channel;      /* lent; required: the chat plugin's name, e.g. "console" */
     const char *channel_id;   /* lent; required */
     bool is_bot;
 };

@@ -1,10 +1,10 @@
-/* The final split of a reply into messages a platform accepts (Discord 2000, Slack 4000
- * characters): each chunk holds at most max_chars Unicode code points, is cut at a line
- * boundary when one fits, else after a space, else at a grapheme boundary (never inside
- * a UTF-8 sequence, a ZWJ emoji sequence, or before a variation selector or combining
- * mark). A code fence the cut leaves open is closed at the end of the chunk ("```") and
- * reopened with the same info string ("```python") at the start of the next; those lines
- * count toward the limit. A fence left open at the end of the text is closed too.
+/* The final split of a reply into messages a platform accepts (the plugin's max_chars,
+ * e.g. 2000 or 4000 characters): each chunk holds at most max_chars Unicode code points, is cut at
+ * a line boundary when one fits, else after a space, else at a grapheme boundary (never inside a
+ * UTF-8 sequence, a ZWJ emoji sequence, or before a variation selector or combining mark). A code
+ * fence the cut leaves open is closed at the end of the chunk ("```") and reopened with the same
+ * info string ("```python") at the start of the next; those lines count toward the limit. A fence
+ * left open at the end of the text is closed too.
  *
  * Removing each chunk's first `head` and last `tail` bytes (the inserted fence lines)
  * and concatenating gives the input back exactly. */

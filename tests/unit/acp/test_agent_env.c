@@ -42,6 +42,26 @@ START_TEST(only_the_pass_list_reaches_the_agent)
 }
 END_TEST
 
+START_TEST(preset_home_is_home_only_when_the_broker_has_none)
+{
+    struct agent_launch l = {.command = "x", .home = "/home/agent"};
+    char **env;
+
+    setenv("HOME", "/home/test", 1);
+    ck_assert_int_eq(agent_env_build(&l, &env), 0);
+    ck_assert_str_eq(agent_env_get((const char *const *)env, "HOME"), "/home/test");
+    agent_env_free(env);
+    unsetenv("HOME");
+    ck_assert_int_eq(agent_env_build(&l, &env), 0);
+    ck_assert_str_eq(agent_env_get((const char *const *)env, "HOME"), "/home/agent");
+    agent_env_free(env);
+    l.home = NULL;
+    ck_assert_int_eq(agent_env_build(&l, &env), 0);
+    ck_assert_ptr_null(agent_env_get((const char *const *)env, "HOME"));
+    agent_env_free(env);
+}
+END_TEST
+
 START_TEST(malformed_entries_are_rejected)
 {
     const char *bad[] = {"NOEQUALS", NULL};
@@ -68,6 +88,7 @@ main(void)
 
     tcase_add_test(tc, only_the_pass_list_reaches_the_agent);
     tcase_add_test(tc, malformed_entries_are_rejected);
+    tcase_add_test(tc, preset_home_is_home_only_when_the_broker_has_none);
     suite_add_tcase(s, tc);
     return fx_run(s);
 }

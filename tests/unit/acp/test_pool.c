@@ -273,6 +273,11 @@ START_TEST(unadvertised_requests_get_method_not_found_and_noise_is_tolerated)
     ck_assert_int_eq(r.rc, AB_EPROTO);
     ck_assert_ptr_nonnull(strstr(r.message, "scripted failure"));
     rec_reset(&r);
+    /* an error code no int holds is read as 0, not cast (undefined behaviour) */
+    fx_turn_wait(&f, "discord:1", "[[error 100000000000000000000]]", &r, 10000);
+    ck_assert_int_eq(r.rc, AB_EPROTO);
+    ck_assert_ptr_nonnull(strstr(r.message, "scripted failure (code 0)"));
+    rec_reset(&r);
     fx_close(&f);
 }
 END_TEST

@@ -6,12 +6,66 @@
 
 #include "config/config.h"
 
-/* Load @text into @cfg, collecting diagnostics in @d. */
+/* Two chat plugins as the loader would hand them over: "alpha" declares a required
+ * secret, an endpoint, a ranged integer and an enum; "beta" a secret with a token
+ * prefix. The core knows nothing else about them. */
+static const char *const alpha_modes[] = {"fast", "slow", NULL};
+static const struct ab_config_key alpha_keys[] = {
+    {.name = "bot_token",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_REQUIRED | AB_KEY_SECRET,
+     .env = "ALPHA_TOKEN",
+     .help = "token"},
+    {.name = "api_base",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_ENDPOINT,
+     .def = "https://alpha.example/api",
+     .help = "REST base"},
+    {.name = "insecure", .type = AB_KEY_BOOL, .def = "false", .help = "plain text anywhere"},
+    {.name = "window", .type = AB_KEY_INT, .def = "10", .min = 1, .max = 60, .help = "seconds"},
+    {.name = "mode", .type = AB_KEY_ENUM, .values = alpha_modes, .help = "how"},
+    {.name = NULL},
+};
+static const struct ab_config_key beta_keys[] = {
+    {.name = "bot_token",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_REQUIRED | AB_KEY_SECRET,
+     .prefix = "bb-",
+     .help = "token"},
+    {.name = NULL},
+};
+static const char *const beta_shapes[] = {"bx-", NULL};
+static const struct ab_plugin_desc test_plugins[] = {
+    {.kind = AB_PLUGIN_CHAT, .name = "alpha", .config_keys = alpha_keys},
+    {.kind = AB_PLUGIN_CHAT,
+     .name = "beta",
+     .config_keys = beta_keys,
+     .redact_prefixes = beta_shapes},
+    {.kind = AB_PLUGIN_CHAT, .name = "plain"},
+};
+
+/* config_find_chat_fn over test_plugins. */
+static const struct ab_plugin_desc *
+find_chat(void *arg, const char *name)
+{
+    (void)arg;
+    for (size_t i = 0; i < sizeof(test_plugins) / sizeof(test_plugins[0]); i++)
+        if (strcmp(test_plugins[i].name, name) == 0)
+            return &test_plugins[i];
+    return NULL;
+}
+
+/* Load @text into @cfg and bind its chat sections, collecting diagnostics in @d. */
 static int
 load(const char *text, struct config *cfg, struct diag *d)
 {
+    int rc;
+
     memset(d, 0, sizeof(*d));
-    return config_load_string("config.toml", text, strlen(text), cfg, d);
+    rc = config_load_string("config.toml", text, strlen(text), cfg, d);
+    if (rc < 0 && rc != AB_ECONFIG)
+        return rc;
+    return config_bind_chats(cfg, find_chat, NULL, d);
 }
 
 /* The first diagnostic whose key is @key, or NULL. */
@@ -75,14 +129,14 @@ START_TEST(out_of_range_is_an_error)
 }
 END_TEST
 
-START_TEST(missing_bot_token_names_discord_bot_token)
+START_TEST(missing_required_key_names_section_and_key)
 {
     struct config cfg;
     struct diag d;
 
-    ck_assert_int_eq(load("[discord]\nallowed_channels = [\"1\"]\n", &cfg, &d), AB_ECONFIG);
-    ck_assert_ptr_nonnull(diag_for(&d, "discord.bot_token"));
-    ck_assert_int_eq(diag_for(&d, "discord.bot_token")->line, 1);
+    ck_assert_int_eq(load("[alpha]\nallowed_channels = [\"1\"]\n", &cfg, &d), AB_ECONFIG);
+    ck_assert_ptr_nonnull(diag_for(&d, "[alpha] bot_token"));
+    ck_assert_int_eq(diag_for(&d, "[alpha] bot_token")->line, 1);
     config_free(&cfg);
     diag_free(&d);
 }
@@ -94,19 +148,19 @@ START_TEST(empty_allowed_users_admits_everyone_unless_allow_all_false)
     struct diag d;
 
     setenv("T_TOKEN", "tok-abcdef", 1);
-    ck_assert_int_eq(load("[discord]\nbot_token = \"${T_TOKEN}\"\n", &cfg, &d), 0);
-    ck_assert(config_chat(&cfg, "discord")->allow_all_users);
-    ck_assert(config_chat(&cfg, "discord")->allow_all_channels);
+    ck_assert_int_eq(load("[alpha]\nbot_token = \"${T_TOKEN}\"\n", &cfg, &d), 0);
+    ck_assert(config_chat(&cfg, "alpha")->allow_all_users);
+    ck_assert(config_chat(&cfg, "alpha")->allow_all_channels);
     config_free(&cfg);
     diag_free(&d);
     ck_assert_int_eq(
-        load("[discord]\nbot_token = \"${T_TOKEN}\"\nallow_all_users = false\n", &cfg, &d), 0);
-    ck_assert(!config_chat(&cfg, "discord")->allow_all_users);
+        load("[alpha]\nbot_token = \"${T_TOKEN}\"\nallow_all_users = false\n", &cfg, &d), 0);
+    ck_assert(!config_chat(&cfg, "alpha")->allow_all_users);
     config_free(&cfg);
     diag_free(&d);
     ck_assert_int_eq(
-        load("[discord]\nbot_token = \"${T_TOKEN}\"\nallowed_users = [\"7\"]\n", &cfg, &d), 0);
-    ck_assert(!config_chat(&cfg, "discord")->allow_all_users);
+        load("[alpha]\nbot_token = \"${T_TOKEN}\"\nallowed_users = [\"7\"]\n", &cfg, &d), 0);
+    ck_assert(!config_chat(&cfg, "alpha")->allow_all_users);
     config_free(&cfg);
     diag_free(&d);
 }
@@ -121,12 +175,12 @@ START_TEST(secret_with_quotes_brackets_newlines_cannot_change_structure)
     const struct toml_value *v;
 
     setenv("EVIL_TOKEN", evil, 1);
-    ck_assert_int_eq(load("[discord]\nbot_token = \"${EVIL_TOKEN}\"\n[agent]\ncommand = "
+    ck_assert_int_eq(load("[alpha]\nbot_token = \"${EVIL_TOKEN}\"\n[agent]\ncommand = "
                           "\"kiro-cli\"\n",
                           &cfg, &d),
                      0);
     ck_assert_str_eq(cfg.agent_command, "kiro-cli");
-    t = config_table(&cfg, "discord");
+    t = config_table(&cfg, "alpha");
     ck_assert_ptr_nonnull(t);
     v = toml_table_get(t, "bot_token");
     ck_assert_str_eq(v->u.str.ptr, evil);
@@ -163,19 +217,18 @@ START_TEST(integer_ids_become_exact_strings_and_floats_are_rejected)
     struct diag d;
 
     setenv("T_TOKEN", "tok-abcdef", 1);
-    ck_assert_int_eq(load("[discord]\nbot_token = \"${T_TOKEN}\"\nallowed_channels = "
+    ck_assert_int_eq(load("[alpha]\nbot_token = \"${T_TOKEN}\"\nallowed_channels = "
                           "[1234567890123456789, \"42\"]\n",
                           &cfg, &d),
                      0);
-    ck_assert_str_eq(config_chat(&cfg, "discord")->allowed_channels.items[0],
-                     "1234567890123456789");
-    ck_assert_str_eq(config_chat(&cfg, "discord")->allowed_channels.items[1], "42");
+    ck_assert_str_eq(config_chat(&cfg, "alpha")->allowed_channels.items[0], "1234567890123456789");
+    ck_assert_str_eq(config_chat(&cfg, "alpha")->allowed_channels.items[1], "42");
     config_free(&cfg);
     diag_free(&d);
     ck_assert_int_eq(
-        load("[discord]\nbot_token = \"${T_TOKEN}\"\nallowed_users = [1.2e+18]\n", &cfg, &d),
+        load("[alpha]\nbot_token = \"${T_TOKEN}\"\nallowed_users = [1.2e+18]\n", &cfg, &d),
         AB_ECONFIG);
-    ck_assert_ptr_nonnull(strstr(diag_for(&d, "discord.allowed_users")->msg, "float"));
+    ck_assert_ptr_nonnull(strstr(diag_for(&d, "[alpha] allowed_users")->msg, "float"));
     config_free(&cfg);
     diag_free(&d);
 }
@@ -203,13 +256,13 @@ START_TEST(third_party_plugin_keys_are_not_unknown)
     struct diag d;
 
     setenv("T_TOKEN", "tok-abcdef", 1);
-    ck_assert_int_eq(load("[plugins]\nchat = [\"matrix\", \"discord\"]\n[matrix]\nhomeserver = "
-                          "\"https://m.example\"\nallowed_users = [\"@a:b\"]\n[discord]\nbot_token "
+    ck_assert_int_eq(load("[plugins]\nchat = [\"matrix\", \"alpha\"]\n[matrix]\nhomeserver = "
+                          "\"https://m.example\"\nallowed_users = [\"@a:b\"]\n[alpha]\nbot_token "
                           "= \"${T_TOKEN}\"\nbot_tokn = \"x\"\n",
                           &cfg, &d),
                      0);
-    ck_assert_ptr_null(diag_for(&d, "matrix.homeserver"));
-    ck_assert_ptr_nonnull(diag_for(&d, "discord.bot_tokn"));
+    ck_assert_ptr_null(diag_for(&d, "[matrix] homeserver"));
+    ck_assert_ptr_nonnull(diag_for(&d, "[alpha] bot_tokn"));
     ck_assert_str_eq(config_chat(&cfg, "matrix")->allowed_users.items[0], "@a:b");
     config_free(&cfg);
     diag_free(&d);
@@ -222,20 +275,20 @@ START_TEST(plain_http_only_to_loopback)
     struct diag d;
 
     setenv("T_TOKEN", "tok-abcdef", 1);
-    ck_assert_int_eq(load("[discord]\nbot_token = \"${T_TOKEN}\"\napi_base = "
+    ck_assert_int_eq(load("[alpha]\nbot_token = \"${T_TOKEN}\"\napi_base = "
                           "\"http://127.0.0.1:9000/api/v10\"\n",
                           &cfg, &d),
                      0);
     config_free(&cfg);
     diag_free(&d);
-    ck_assert_int_eq(load("[discord]\nbot_token = \"${T_TOKEN}\"\napi_base = "
+    ck_assert_int_eq(load("[alpha]\nbot_token = \"${T_TOKEN}\"\napi_base = "
                           "\"http://example.com/api\"\n",
                           &cfg, &d),
                      AB_ECONFIG);
-    ck_assert_ptr_nonnull(diag_for(&d, "discord.api_base"));
+    ck_assert_ptr_nonnull(diag_for(&d, "[alpha] api_base"));
     config_free(&cfg);
     diag_free(&d);
-    ck_assert_int_eq(load("[discord]\nbot_token = \"${T_TOKEN}\"\ninsecure = true\napi_base = "
+    ck_assert_int_eq(load("[alpha]\nbot_token = \"${T_TOKEN}\"\ninsecure = true\napi_base = "
                           "\"http://example.com/api\"\n",
                           &cfg, &d),
                      0);
@@ -249,8 +302,8 @@ START_TEST(placeholder_token_is_rejected)
     struct config cfg;
     struct diag d;
 
-    ck_assert_int_eq(load("[discord]\nbot_token = \"undefined\"\n", &cfg, &d), AB_ECONFIG);
-    ck_assert_ptr_nonnull(strstr(diag_for(&d, "discord.bot_token")->msg, "placeholder"));
+    ck_assert_int_eq(load("[alpha]\nbot_token = \"undefined\"\n", &cfg, &d), AB_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(diag_for(&d, "[alpha] bot_token")->msg, "placeholder"));
     config_free(&cfg);
     diag_free(&d);
 }
@@ -262,20 +315,21 @@ START_TEST(chat_defaults_to_sections_present_and_plugins_chat_overrides)
     struct diag d;
 
     setenv("T_TOKEN", "tok-abcdef", 1);
-    ck_assert_int_eq(load("[slack]\nbot_token = \"xoxb-1\"\napp_token = \"xapp-1\"\n"
-                          "[discord]\nbot_token = \"${T_TOKEN}\"\n",
+    ck_assert_int_eq(load("[beta]\nbot_token = \"bb-1234\"\n"
+                          "[alpha]\nbot_token = \"${T_TOKEN}\"\n",
                           &cfg, &d),
                      0);
     ck_assert_uint_eq(cfg.plugin_chat.count, 2);
-    ck_assert_str_eq(cfg.plugin_chat.items[0], "slack");
+    ck_assert_str_eq(cfg.plugin_chat.items[0], "beta");
     config_free(&cfg);
     diag_free(&d);
-    ck_assert_int_eq(load("[plugins]\nchat = [\"discord\"]\n[slack]\nbot_token = \"xoxb-1\"\n"
-                          "[discord]\nbot_token = \"${T_TOKEN}\"\n",
+    ck_assert_int_eq(load("[plugins]\nchat = [\"alpha\"]\n[beta]\nbot_token = \"bb-1234\"\n"
+                          "[alpha]\nbot_token = \"${T_TOKEN}\"\n",
                           &cfg, &d),
                      0);
     ck_assert_uint_eq(cfg.plugin_chat.count, 1);
-    ck_assert_ptr_null(config_chat(&cfg, "slack"));
+    ck_assert_ptr_null(config_chat(&cfg, "beta"));
+    ck_assert_ptr_nonnull(diag_for(&d, "beta")); /* present but not enabled: warned */
     config_free(&cfg);
     diag_free(&d);
 }
@@ -308,6 +362,65 @@ START_TEST(syntax_error_reports_line)
 }
 END_TEST
 
+START_TEST(schema_checks_range_enum_types_prefix_and_secrets)
+{
+    struct config cfg;
+    struct diag d;
+    const struct diag_item *it;
+
+    ck_assert_int_eq(load("[alpha]\nbot_token = \"tok-abcdef\"\nwindow = 61\nmode = "
+                          "\"medium\"\ninsecure = \"yes\"\nwindo = 3\n",
+                          &cfg, &d),
+                     AB_ECONFIG);
+    it = diag_for(&d, "[alpha] window");
+    ck_assert_ptr_nonnull(it);
+    ck_assert(it->is_error);
+    ck_assert_int_eq(it->line, 3);
+    ck_assert_str_eq(it->msg, "61 is out of range — use 1 to 60");
+    ck_assert_ptr_nonnull(strstr(diag_for(&d, "[alpha] mode")->msg, "fast | slow"));
+    ck_assert_ptr_nonnull(strstr(diag_for(&d, "[alpha] insecure")->msg, "true or false"));
+    it = diag_for(&d, "[alpha] windo"); /* unknown: a warning with its line */
+    ck_assert_ptr_nonnull(it);
+    ck_assert(!it->is_error);
+    ck_assert_int_eq(it->line, 6);
+    ck_assert_uint_eq(cfg.secrets.count, 1);
+    ck_assert_str_eq(cfg.secrets.items[0], "tok-abcdef");
+    config_free(&cfg);
+    diag_free(&d);
+    /* a wrong prefix warns; declared token shapes and secret prefixes are collected */
+    ck_assert_int_eq(load("[beta]\nbot_token = \"xx-1234\"\n", &cfg, &d), 0);
+    ck_assert_ptr_nonnull(strstr(diag_for(&d, "[beta] bot_token")->msg, "does not start with bb-"));
+    ck_assert_uint_eq(cfg.redact_prefixes.count, 2);
+    ck_assert_str_eq(cfg.redact_prefixes.items[0], "bx-");
+    ck_assert_str_eq(cfg.redact_prefixes.items[1], "bb-");
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(plugin_listed_without_section_fails_only_with_required_keys)
+{
+    struct config cfg;
+    struct diag d;
+
+    ck_assert_int_eq(load("[plugins]\nchat = [\"plain\"]\n", &cfg, &d), 0);
+    ck_assert_uint_eq(cfg.plugin_chat.count, 1);
+    config_free(&cfg);
+    diag_free(&d);
+    ck_assert_int_eq(load("[plugins]\nchat = [\"alpha\"]\n", &cfg, &d), AB_ECONFIG);
+    ck_assert_ptr_nonnull(diag_for(&d, "plugins.chat"));
+    config_free(&cfg);
+    diag_free(&d);
+    /* an unknown section that no installed plugin claims is not enabled */
+    ck_assert_int_eq(load("[gamma]\nx = 1\n", &cfg, &d), 0);
+    ck_assert_uint_eq(cfg.plugin_chat.count, 0);
+    ck_assert_ptr_nonnull(strstr(diag_for(&d, "gamma")->msg, "unknown section"));
+    ck_assert_uint_eq(cfg.unclaimed_sections, 1);
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 config_suite(void)
@@ -318,7 +431,7 @@ config_suite(void)
     tcase_add_test(tc, defaults_match_the_contract);
     tcase_add_test(tc, string_where_integer_wanted_names_the_key_and_line);
     tcase_add_test(tc, out_of_range_is_an_error);
-    tcase_add_test(tc, missing_bot_token_names_discord_bot_token);
+    tcase_add_test(tc, missing_required_key_names_section_and_key);
     tcase_add_test(tc, empty_allowed_users_admits_everyone_unless_allow_all_false);
     tcase_add_test(tc, secret_with_quotes_brackets_newlines_cannot_change_structure);
     tcase_add_test(tc, unset_variable_warns_with_name_and_line);
@@ -330,6 +443,8 @@ config_suite(void)
     tcase_add_test(tc, chat_defaults_to_sections_present_and_plugins_chat_overrides);
     tcase_add_test(tc, state_dir_tilde_expands_to_home);
     tcase_add_test(tc, syntax_error_reports_line);
+    tcase_add_test(tc, schema_checks_range_enum_types_prefix_and_secrets);
+    tcase_add_test(tc, plugin_listed_without_section_fails_only_with_required_keys);
     suite_add_tcase(s, tc);
     return s;
 }

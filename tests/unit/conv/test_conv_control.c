@@ -217,6 +217,33 @@ START_TEST(status_reactions_follow_the_turn)
 }
 END_TEST
 
+/* An agent plugin's classify_tool: every tool is a web tool. */
+static enum ab_tool_class
+classify_all_web(const char *kind, const char *title)
+{
+    (void)kind;
+    (void)title;
+    return AB_TOOL_WEB;
+}
+
+START_TEST(agent_plugin_classifies_tools)
+{
+    struct conv_fx f;
+    const char *m, *trail;
+
+    conv_fx_init(&f, FLAGS("--init-delay", "150"));
+    f.ecfg.classify_tool = classify_all_web;
+    conv_fx_start(&f);
+    m = conv_fx_mention(&f, "U1", "[[tool]] [[tick 150]]");
+    ck_assert(conv_fx_idle(&f, 10000));
+    trail = fake_chat_trail(f.fake, m);
+    /* the core alone calls a read tool coding (👨‍💻); the plugin says web (⚡) */
+    ck_assert_msg(conv_fx_in_order(trail, FLAGS("+🤔 -🤔 +⚡ -⚡")), "%s", trail);
+    ck_assert_msg(!strstr(trail, "👨‍💻"), "%s", trail);
+    conv_fx_close(&f);
+}
+END_TEST
+
 START_TEST(turn_shorter_than_debounce_shows_no_thinking)
 {
     struct conv_fx f;
@@ -262,6 +289,7 @@ main(void)
         permission_ask_unanswered_is_rejected,
         cancel_during_question_answers_cancelled,
         status_reactions_follow_the_turn,
+        agent_plugin_classifies_tools,
         turn_shorter_than_debounce_shows_no_thinking,
         stall_shows_yawn_then_fear,
         NULL,

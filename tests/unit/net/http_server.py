@@ -5,7 +5,8 @@ Prints its port on the first line of stdout, then serves until killed:
   /connections   JSON {connections: TCP connections accepted so far}
   /slow?ms=N     answers after N ms
   /hang          never answers
-  /ratelimit     429 with Retry-After and X-RateLimit-* headers
+  /ratelimit     429 with Retry-After and X-RateLimit-* headers (?retry=, ?reset= override
+                 the Retry-After and X-RateLimit-Reset-After values)
   /big?bytes=N   N bytes of 'x'
 """
 import json
@@ -67,8 +68,9 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/ratelimit":
             self.reply(429, json.dumps({"message": "You are being rate limited.",
                                         "retry_after": 2.5, "global": True}),
-                       [("Retry-After", "3"), ("X-RateLimit-Limit", "5"),
-                        ("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset-After", "2.5"),
+                       [("Retry-After", query.get("retry", ["3"])[0]),
+                        ("X-RateLimit-Limit", "5"), ("X-RateLimit-Remaining", "0"),
+                        ("X-RateLimit-Reset-After", query.get("reset", ["2.5"])[0]),
                         ("X-RateLimit-Bucket", "abc123"), ("X-RateLimit-Global", "true"),
                         ("X-RateLimit-Scope", "global")])
         elif url.path == "/big":

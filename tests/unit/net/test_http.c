@@ -278,6 +278,35 @@ START_TEST(rate_limited_429_exposes_retry_after_and_bucket)
 }
 END_TEST
 
+/* Header numbers no wait can be (1e300 s, inf, nan, a year) read as absent, not cast. */
+START_TEST(absurd_rate_limit_headers_read_as_absent)
+{
+    static const char *const paths[] = {
+        "/ratelimit?retry=1e300&reset=1e300",
+        "/ratelimit?retry=inf&reset=inf",
+        "/ratelimit?retry=nan&reset=nan",
+        "/ratelimit?retry=31536000&reset=31536000",
+    };
+    struct fx f;
+
+    fx_start(&f, 0);
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        struct result res = {0};
+        fx_fetch(&f,
+                 &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                           .url = fx_url(&f, paths[i])},
+                 &res);
+        ck_assert_int_eq(res.status, 429);
+        ck_assert_msg(res.retry_after_ms == 0, "%s: %llu", paths[i],
+                      (unsigned long long)res.retry_after_ms);
+        ck_assert_msg(res.reset_after_ms == 0, "%s: %llu", paths[i],
+                      (unsigned long long)res.reset_after_ms);
+        free(res.body);
+    }
+    fx_stop(&f);
+}
+END_TEST
+
 START_TEST(body_over_the_cap_fails_with_efull)
 {
     struct fx f;
@@ -443,6 +472,7 @@ main(void)
         keep_alive_reuses_one_connection,
         timeout_fails_with_etimedout,
         rate_limited_429_exposes_retry_after_and_bucket,
+        absurd_rate_limit_headers_read_as_absent,
         body_over_the_cap_fails_with_efull,
         default_cap_is_8_mib,
         cancel_in_flight_never_calls_back,

@@ -1,0 +1,145 @@
+/* chat-slack inbound events (plugins/chat-slack/events.c, socket.c) driven in-process
+ * through the real plugin with the fake plugin host: Socket Mode envelopes become
+ * deliveries; malformed markup and fields are skipped, never read past their end. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin_host.h"
+#include "slack_inproc.h"
+#include "suite_run.h"
+
+extern const struct ab_plugin_desc ab_plugin;
+
+static struct plugin_host host;
+static struct ab_chat *chat;
+static struct ab_ws *ws;
+
+/* Hand one frame to the plugin's socket. */
+static void
+slack_test_frame(const char *text)
+{
+    plugin_host_ws_message(ws, text, strlen(text));
+}
+
+/* Open the plugin, sign in, connect, say hello. */
+static void
+slack_test_setup(void)
+{
+    plugin_host_init(&host, slack_inproc_config);
+    host.respond = slack_inproc_respond;
+    ck_assert_int_eq(ab_plugin.chat->open(plugin_host_handle(&host), &host.svc, &chat), 0);
+    ck_assert_int_eq(ab_plugin.chat->start(chat), 0);
+    plugin_host_run(&host, 0, 16);
+    ws = plugin_host_ws(&host);
+    ck_assert_ptr_nonnull(ws);
+    plugin_host_ws_open(ws);
+    slack_test_frame("{\"type\":\"hello\",\"num_connections\":1}");
+    ck_assert(host.connected);
+}
+
+static void
+slack_test_teardown(void)
+{
+    ab_plugin.chat->close(chat);
+    plugin_host_free(&host);
+}
+
+/* Send an events_api envelope whose event is @event (JSON text). */
+static void
+slack_test_event(const char *event_id, const char *event)
+{
+    char frame[4096];
+    int n = snprintf(frame, sizeof(frame),
+                     "{\"envelope_id\":\"env-%s\",\"type\":\"events_api\",\"payload\":"
+                     "{\"type\":\"event_callback\",\"event_id\":\"%s\",\"event\":%s}}",
+                     event_id, event_id, event);
+
+    ck_assert(n > 0 && (size_t)n < sizeof(frame));
+    plugin_host_ws_message(ws, frame, (size_t)n);
+}
+
+START_TEST(a_mention_is_delivered_without_the_bot_markup)
+{
+    slack_test_event("Ev1", "{\"type\":\"app_mention\",\"channel\":\"C1\",\"user\":\"U1\","
+                            "\"ts\":\"100.1\",\"text\":\"<@U0BOT|bot> hi &amp; bye\"}");
+    ck_assert_uint_eq(host.delivered, 1);
+    ck_assert_str_eq(host.in[0].clean_text, "hi & bye");
+    ck_assert_str_eq(host.in[0].text, "<@U0BOT|bot> hi & bye");
+    ck_assert(host.in[0].mentions_bot);
+    /* every envelope was acknowledged first */
+    ck_assert_ptr_nonnull(strstr(host.last_frame, "env-Ev1"));
+}
+END_TEST
+
+/* The crash: "<@BOTID|" with no closing '>' read past the string, killed the daemon
+ * before the ack, and Slack redelivered it after every restart. */
+START_TEST(an_unclosed_bot_mention_is_read_to_the_end_only)
+{
+    slack_test_event("Ev2", "{\"type\":\"app_mention\",\"channel\":\"C1\",\"user\":\"U1\","
+                            "\"ts\":\"100.2\",\"text\":\"<@U0BOT|\"}");
+    slack_test_event("Ev3", "{\"type\":\"app_mention\",\"channel\":\"C1\",\"user\":\"U1\","
+                            "\"ts\":\"100.3\",\"text\":\"hello <@U0BOT|bot and more\"}");
+    ck_assert_uint_eq(host.delivered, 2);
+    ck_assert_str_eq(host.in[0].clean_text, "");
+    ck_assert_str_eq(host.in[1].clean_text, "hello");
+}
+END_TEST
+
+START_TEST(fields_of_the_wrong_type_are_skipped)
+{
+    slack_test_event("Ev4", "{\"type\":\"app_mention\",\"channel\":7,\"user\":\"U1\","
+                            "\"ts\":\"1.1\",\"text\":\"x\"}");
+    slack_test_event("Ev5", "{\"type\":\"message\",\"channel\":\"C1\",\"user\":[],"
+                            "\"ts\":\"1.2\",\"text\":{}}");
+    slack_test_event("Ev6", "{\"type\":\"reaction_added\",\"user\":\"U1\",\"reaction\":5,"
+                            "\"item\":\"x\"}");
+    slack_test_event("Ev7", "{\"type\":\"reaction_added\",\"user\":\"U1\",\"reaction\":"
+                            "\"eyes::skin-tone-2\",\"item\":{\"type\":\"message\"}}");
+    slack_test_event("Ev8", "[1,2]");
+    slack_test_frame("{\"type\":\"events_api\",\"envelope_id\":5,\"payload\":7}");
+    slack_test_frame("{\"type\":\"disconnect\",\"reason\":9}");
+    ck_assert_uint_eq(host.delivered, 0);
+    ck_assert_uint_eq(host.reacted, 0);
+}
+END_TEST
+
+/* An event id is remembered against redelivery: one of megabytes would pin them. */
+START_TEST(an_oversized_event_id_is_refused)
+{
+    char id[200];
+
+    memset(id, 'E', sizeof(id) - 1);
+    id[sizeof(id) - 1] = '\0';
+    slack_test_event(id, "{\"type\":\"app_mention\",\"channel\":\"C1\",\"user\":\"U1\","
+                         "\"ts\":\"1.9\",\"text\":\"hi\"}");
+    ck_assert_uint_eq(host.delivered, 0);
+    ck_assert(plugin_host_log_has(&host, "199-byte event_id ignored"));
+}
+END_TEST
+
+START_TEST(a_reaction_name_maps_to_unicode)
+{
+    slack_test_event("Ev9", "{\"type\":\"reaction_added\",\"user\":\"U1\",\"reaction\":"
+                            "\"octagonal_sign\",\"item\":{\"type\":\"message\",\"channel\":"
+                            "\"C1\",\"ts\":\"100.1\"}}");
+    ck_assert_uint_eq(host.reacted, 1);
+    ck_assert_str_eq(host.re[0].emoji, "🛑");
+    ck_assert_str_eq(host.re[0].message_id, "100.1");
+}
+END_TEST
+
+int
+main(void)
+{
+    TCase *tc = tcase_create("slack-events");
+
+    tcase_add_checked_fixture(tc, slack_test_setup, slack_test_teardown);
+    tcase_add_test(tc, a_mention_is_delivered_without_the_bot_markup);
+    tcase_add_test(tc, an_unclosed_bot_mention_is_read_to_the_end_only);
+    tcase_add_test(tc, fields_of_the_wrong_type_are_skipped);
+    tcase_add_test(tc, an_oversized_event_id_is_refused);
+    tcase_add_test(tc, a_reaction_name_maps_to_unicode);
+    return suite_run_case("slack-events", tc);
+}
