@@ -721,7 +721,6 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
                      : d->cfg.perm_mode == PERM_MODE_DENY ? ACP_PERM_DENY
                                                           : ACP_PERM_AUTO,
         .perm_timeout_ms = 0, /* ask mode: the engine's question times out itself */
-        .watchdog_ms = (uint64_t)d->cfg.turn_idle_timeout_s * 1000,
     };
     if ((rc = pool_new(&d->loop, &pc, &d->launch, &d->pool)) < 0) {
         log_error("core", "cannot start the session pool: %s", ab_strerror(rc));

@@ -64,7 +64,6 @@ static const struct key_spec config_keys[] = {
     {"pool", "queue_max", KEY_INT, OFF(queue_max), 0, 100000, NULL, NULL},
     {"pool", "queue_timeout_s", KEY_INT, OFF(queue_timeout_s), 1, 86400, NULL, NULL},
     {"pool", "queue_notice_ms", KEY_INT, OFF(queue_notice_ms), 0, 3600000, NULL, NULL},
-    {"pool", "turn_idle_timeout_s", KEY_INT, OFF(turn_idle_timeout_s), 1, 86400, NULL, NULL},
     {"permissions", "mode", KEY_ENUM, OFF(perm_mode), 0, 0, perm_names, NULL},
     {"permissions", "timeout_s", KEY_INT, OFF(perm_timeout_s), 1, 86400, NULL, NULL},
     {"reactions", "enabled", KEY_BOOL, OFF(reactions_enabled), 0, 0, NULL, NULL},
@@ -218,7 +217,6 @@ config_defaults(struct config *cfg)
     cfg->queue_max = 200;
     cfg->queue_timeout_s = 900;
     cfg->queue_notice_ms = 5000;
-    cfg->turn_idle_timeout_s = 600;
     cfg->sessions_per_process = 1;
     cfg->drain_timeout_s = 30;
     cfg->perm_mode = PERM_MODE_AUTO;
