@@ -49,6 +49,7 @@ run scale1000_1 $build/bench/conv/bench_scale "$root" 1000 125 1
 run scale1000_n $build/bench/conv/bench_scale "$root" 1000 125 1000
 run scale100_1 $build/bench/conv/bench_scale "$root" 100 1 100
 run scale100_8 $build/bench/conv/bench_scale "$root" 100 8 100
+run churn $build/bench/conv/bench_churn 1000000 50
 run daemon $build/bench/daemon/bench_daemon $build/core/agent-broker \
     $build/bench/daemon/bench_uv_idle "$root/$build/bench/daemon" "$root" 20
 # bench/rate: the real broker and plugins against the loopback fakes (no sanitizers)
@@ -142,6 +143,13 @@ row "100 threads: agents' total VmRSS, MB, spp=8 (baseline: spp=1)" \
 row "100 threads: broker VmRSS, MB, spp=8 (baseline: spp=1)" \
     "$(kb_to_mb "$(get scale100_8 rss_after_kb)")" "$(kb_to_mb "$(get scale100_1 rss_after_kb)")"
 
+# Threads over time (bench/conv/bench_churn): idle conversations are evicted
+row "1 000 000 threads over time: VmRSS at the end, MB (baseline: at the middle)" \
+    "$(kb_to_mb "$(get churn rss_end_kb)")" "$(kb_to_mb "$(get churn rss_middle_kb)")" "<64"
+row "1 000 000 threads over time: us per event at the end (baseline: after the first tenth)" \
+    "$(get churn us_per_event_end)" "$(get churn us_per_event_start)"
+row "1 000 000 threads over time: most conversations alive at once" \
+    "$(get churn most_conversations)" - "<100000"
 # Live-edit cadence and rate limits (bench/rate): edits per minute of a 20 s streamed
 # reply against the configured cadence (edit_interval_ms 500 = 120/min), and requests
 # into a bucket known to be exhausted (must be 0)

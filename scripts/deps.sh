@@ -4,7 +4,8 @@
 set -euo pipefail
 
 build_pkgs=(build-essential meson ninja-build pkg-config libuv1-dev libwebsockets-dev
-            libwebsockets-evlib-uv libcurl4-openssl-dev libcjson-dev ca-certificates check)
+            libwebsockets-evlib-uv libcurl4-openssl-dev libcjson-dev libcmark-gfm-dev libcmark-gfm-extensions-dev
+            ca-certificates check)
 test_pkgs=(valgrind clang-format python3 python3-websockets nodejs npm unzip procps clang libclang-rt-14-dev)
 
 want=("${build_pkgs[@]}")

@@ -8,7 +8,7 @@
 #include "policy/policy.h"
 
 /* The engine's settings as a config file with no [reactions] or [stream] gives them. */
-static void
+void
 broker_engine_config(struct engine_config *ec)
 {
     *ec = (struct engine_config){

@@ -26,6 +26,9 @@ struct broker {
     bool is_closed;          /* set by pool_close */
 };
 
+/* The engine settings broker_new uses (a config with no [reactions] or [stream]). */
+void broker_engine_config(struct engine_config *ec);
+
 /* Build the broker on @loop. @pc is copied; @launch is lent and must outlive it;
  * @on_text(@arg) sees every text the engine posts or edits. *out is owned by the caller:
  * broker_free. */

@@ -551,8 +551,17 @@ daemon_on_reload(uv_signal_t *s, int signum)
     }
     diag_free(&diag);
     for (size_t i = 0; i < d->nchats; i++) {
+        const struct config_chat *cc = config_chat(&fresh, d->chats[i].name);
         struct policy_config pc;
-        daemon_policy_config(config_chat(&fresh, d->chats[i].name), &pc);
+        /* A running platform's section is gone: its defaults would admit everyone. */
+        if (!cc) {
+            log_warn("core",
+                     "SIGHUP: [%s] is no longer in %s but %s keeps running (removing a "
+                     "platform needs a restart); keeping its allowlists and gating",
+                     d->chats[i].name, d->cfg.path, d->chats[i].name);
+            continue;
+        }
+        daemon_policy_config(cc, &pc);
         policy_set_config(d->chats[i].policy, &pc);
     }
     daemon_add_secrets(&fresh);
@@ -716,6 +725,7 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
         .max_sessions = (uint32_t)d->cfg.max_sessions,
         .session_ttl_ms = (uint64_t)d->cfg.session_ttl_hours * 3600 * 1000,
         .sessions_per_process = (uint32_t)d->cfg.sessions_per_process,
+        .watchdog_ms = (uint64_t)d->cfg.watchdog_s * 1000,
         .state_dir = d->cfg.state_dir,
         .perm_mode = d->cfg.perm_mode == PERM_MODE_ASK    ? ACP_PERM_ASK
                      : d->cfg.perm_mode == PERM_MODE_DENY ? ACP_PERM_DENY

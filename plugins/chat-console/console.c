@@ -25,7 +25,7 @@ struct console_shown {
 /* A completion owed to the core: callbacks never run inside the call. */
 struct console_pending {
     struct ab_chat *chat;
-    struct ab_timer *timer;
+    struct ab_defer *defer; /* owned by the host until it fires or is cancelled */
     ab_sent_cb sent;
     ab_done_cb done;
     void *arg;
@@ -112,7 +112,6 @@ console_pending_fire(void *arg)
         ;
     if (*link)
         *link = p->next;
-    c->svc->timer_stop(p->timer);
     snprintf(id, sizeof(id), "out-%u", p->id);
     if (p->sent)
         p->sent(p->arg, p->status, &(struct ab_msg_ref){chan, id});
@@ -132,7 +131,7 @@ console_defer(struct ab_chat *c, ab_sent_cb sent, ab_done_cb done, void *arg, in
     if (!p)
         return AB_ENOMEM;
     *p = (struct console_pending){c, NULL, sent, done, arg, status, id, c->pending};
-    if ((rc = c->svc->timer_start(c->host, 0, 0, console_pending_fire, p, &p->timer)) < 0) {
+    if ((rc = c->svc->defer(c->host, console_pending_fire, p, &p->defer)) < 0) {
         free(p);
         return rc;
     }
@@ -262,7 +261,7 @@ console_close(struct ab_chat *c)
     c->svc->timer_stop(c->eol);
     for (p = c->pending; p; p = next) {
         next = p->next;
-        c->svc->timer_stop(p->timer);
+        c->svc->defer_cancel(p->defer);
         free(p);
     }
     for (size_t i = 0; i < CONSOLE_SHOWN; i++)

@@ -71,7 +71,6 @@ struct discord_gateway {
     int64_t seq;                  /* last non-null s, -1 none */
     uint64_t interval_ms;         /* from Hello */
     bool is_acked;                /* an ACK arrived since our last heartbeat */
-    bool has_ack;                 /* an ACK arrived on this connection */
     bool is_session_ready;        /* READY or RESUMED on this connection */
     bool is_ready;                /* reported connected */
     bool is_resuming;             /* this connection sent Resume */
@@ -154,11 +153,11 @@ void discord_cache_load(struct discord_cache *cache, const char *text, size_t le
 
 /* ---- mention.c ---- */
 
-/* Whether @text (lent) mentions @bot_id (<@ID> or <@!ID>). */
-bool discord_mention_has(const char *text, const char *bot_id);
-/* @text without the mentions of @bot_id, words joined by one space, trimmed: malloc'd
- * (owned by the caller), NULL when out of memory. */
-char *discord_mention_strip(const char *text, const char *bot_id);
+/* Discord's mention markup (<@ID>, <@!ID>, <@&ROLE>): *out (malloc'd, caller frees) is
+ * @text (lent) without the user mentions of @bot_id (lent; NULL or "" removes none),
+ * words around a removed mention joined by one space, trimmed. Returns how many were
+ * removed (>= 0: the bot was mentioned when > 0), AB_EINVAL or AB_ENOMEM. */
+int discord_mention_strip(const char *text, const char *bot_id, char **out);
 
 /* ---- outbound.c ---- */
 

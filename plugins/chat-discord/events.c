@@ -57,6 +57,7 @@ discord_events_deliver(struct ab_chat *c, const cJSON *msg, const struct discord
     size_t nroles = 0;
     char *clean = NULL;
     bool is_thread = ch && ch->is_thread;
+    int mentions;
 
     if (!id || !channel || !author_id) {
         c->svc->log(c->host, AB_LOG_WARN, "MESSAGE_CREATE without id, channel or author: ignored");
@@ -79,7 +80,7 @@ discord_events_deliver(struct ab_chat *c, const cJSON *msg, const struct discord
                 role_ids[nroles++] = r->valuestring;
         }
     }
-    clean = discord_mention_strip(content, c->bot_id);
+    mentions = discord_mention_strip(content, c->bot_id, &clean);
     struct ab_inbound in = {
         .size = sizeof(in),
         /* At top level the conversation is the message id: the thread it may open
@@ -99,8 +100,8 @@ discord_events_deliver(struct ab_chat *c, const cJSON *msg, const struct discord
         .is_dm = !discord_json_str(msg, "guild_id"),
         .is_bot = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(author, "bot")),
         .is_self = c->bot_id[0] && strcmp(author_id, c->bot_id) == 0,
-        .mentions_bot = c->bot_id[0] && (discord_mention_has(content, c->bot_id) ||
-                                         discord_events_mentions_id(msg, c->bot_id)),
+        .mentions_bot =
+            c->bot_id[0] && (mentions > 0 || discord_events_mentions_id(msg, c->bot_id)),
         .is_human_turn = cJSON_IsNumber(type) && (type->valueint == 0 || type->valueint == 19),
         .is_unresolved = is_unresolved,
         .thread_is_ours = is_thread && c->bot_id[0] && strcmp(ch->owner_id, c->bot_id) == 0,

@@ -309,14 +309,16 @@ discord_gateway_jitter(struct ab_chat *c)
     return (double)(x >> 11) / (double)(1ull << 53);
 }
 
-/* Connected for real once the session is up and the connection answered a heartbeat. */
+/* Connected once the session is up (READY or RESUMED): events flow from then on. Not
+ * gated on a heartbeat ACK, which lags READY by up to one interval (~41 s); a
+ * connection that stops ACKing is dropped (and reported) by the heartbeat rule. */
 static void
 discord_gateway_maybe_ready(struct ab_chat *c)
 {
     struct discord_gateway *g = &c->gw;
     char detail[128];
 
-    if (g->is_ready || !g->is_session_ready || !g->has_ack)
+    if (g->is_ready || !g->is_session_ready)
         return;
     g->is_ready = true;
     snprintf(detail, sizeof(detail), "gateway session %s (bot %s)",
@@ -396,11 +398,7 @@ discord_gateway_on_message(void *arg, struct ab_ws *ws, const char *data, size_t
         discord_gateway_hello_reply(c);
         break;
     }
-    case 11:
-        g->is_acked = true;
-        g->has_ack = true;
-        discord_gateway_maybe_ready(c);
-        break;
+    case 11: g->is_acked = true; break;
     case 1: discord_gateway_beat(c); break;
     case 7:
         c->svc->log(c->host, AB_LOG_INFO, "Discord asked for a reconnect (op 7); resuming");
@@ -584,7 +582,7 @@ discord_gateway_connect(struct ab_chat *c)
     if (asprintf(&url, "%.*s/?v=10&encoding=json", (int)n, base) < 0)
         return AB_ENOMEM;
     g->is_resuming = g->session_id != NULL;
-    g->is_session_ready = g->has_ack = g->is_ready = false;
+    g->is_session_ready = g->is_ready = false;
     g->is_acked = true;
     struct ab_ws_options opt = {.size = sizeof(opt), .url = url};
     rc = c->svc->ws_connect(c->host, &opt, &cbs, c, &g->ws);

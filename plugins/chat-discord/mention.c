@@ -1,65 +1,59 @@
-/* chat-discord: finding and removing the bot's own mention (<@ID>, legacy <@!ID>) in
- * message text. The core has the same rule; a plugin cannot link core code. */
+/* chat-discord: Discord's mention markup in message text — users <@ID> and the legacy
+ * <@!ID>, roles <@&ID> — and the removal of the bot's own mentions from the prompt.
+ * The only place that reads this markup: the core gets clean_text and mentions_bot. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "discord.h"
 
-/* Length of a mention of @id at @s, or 0. */
-static size_t
-discord_mention_match(const char *s, const char *id, size_t id_len)
+/* Snowflakes are decimal 64-bit integers: at most 20 digits. */
+#define DISCORD_MENTION_ID_MAX 20
+
+/* Copy @text without the user mentions of @bot_id; a role mention or another user's
+ * stays. Scans byte by byte and never reads past the NUL. */
+int
+discord_mention_strip(const char *text, const char *bot_id, char **out)
 {
-    size_t i = 2;
-
-    if (s[0] != '<' || s[1] != '@')
-        return 0;
-    if (s[i] == '!')
-        i++;
-    if (strncmp(s + i, id, id_len) != 0)
-        return 0;
-    i += id_len;
-    return s[i] == '>' ? i + 1 : 0;
-}
-
-/* Scan for the first mention of @bot_id. */
-bool
-discord_mention_has(const char *text, const char *bot_id)
-{
-    size_t id_len = bot_id ? strlen(bot_id) : 0;
-
-    if (!text || id_len == 0)
-        return false;
-    for (const char *p = strstr(text, "<@"); p; p = strstr(p + 1, "<@"))
-        if (discord_mention_match(p, bot_id, id_len))
-            return true;
-    return false;
-}
-
-/* Copy around each mention; a space on both sides of one collapses into one. */
-char *
-discord_mention_strip(const char *text, const char *bot_id)
-{
-    size_t id_len = bot_id ? strlen(bot_id) : 0, len = 0, n, start = 0;
-    char *out = malloc(strlen(text) + 1);
+    size_t id_len = bot_id ? strlen(bot_id) : 0, len = 0, start = 0;
     const char *p = text;
+    int removed = 0;
+    char *s;
 
-    if (!out)
-        return NULL;
+    *out = NULL;
+    if (!text)
+        return AB_EINVAL;
+    if (!(s = malloc(strlen(text) + 1)))
+        return AB_ENOMEM;
     while (*p) {
-        if (id_len && *p == '<' && (n = discord_mention_match(p, bot_id, id_len)) > 0) {
-            p += n;
-            if (len > 0 && isspace((unsigned char)out[len - 1]) && isspace((unsigned char)*p))
-                p++;
-            continue;
+        size_t i = 2, digits = 0;
+        bool user = true;
+
+        if (p[0] == '<' && p[1] == '@') {
+            if (p[2] == '!' || p[2] == '&') {
+                user = p[2] == '!';
+                i++;
+            }
+            while (isdigit((unsigned char)p[i + digits]) && digits <= DISCORD_MENTION_ID_MAX)
+                digits++;
+            if (user && digits > 0 && digits <= DISCORD_MENTION_ID_MAX && digits == id_len &&
+                p[i + digits] == '>' && memcmp(p + i, bot_id, id_len) == 0) {
+                p += i + digits + 1;
+                removed++;
+                /* a space on both sides of the mention collapses into one */
+                if (len > 0 && isspace((unsigned char)s[len - 1]) && isspace((unsigned char)*p))
+                    p++;
+                continue;
+            }
         }
-        out[len++] = *p++;
+        s[len++] = *p++;
     }
-    while (len > 0 && isspace((unsigned char)out[len - 1]))
+    while (len > 0 && isspace((unsigned char)s[len - 1]))
         len--;
-    while (start < len && isspace((unsigned char)out[start]))
+    while (start < len && isspace((unsigned char)s[start]))
         start++;
-    memmove(out, out + start, len - start);
-    out[len - start] = '\0';
-    return out;
+    memmove(s, s + start, len - start);
+    s[len - start] = '\0';
+    *out = s;
+    return removed;
 }

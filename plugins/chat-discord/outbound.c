@@ -35,16 +35,11 @@ struct discord_op {
     char message[DISCORD_ID_MAX];
 };
 
-/* Unicode characters in UTF-8 @s: bytes that do not continue a sequence. */
+/* Unicode characters in @s as Discord counts them (the host's utf8_count). */
 static size_t
-discord_outbound_chars(const char *s, size_t max_bytes)
+discord_outbound_chars(struct ab_chat *c, const char *s)
 {
-    size_t n = 0;
-
-    for (size_t i = 0; s[i] && i < max_bytes; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            n++;
-    return n;
+    return c->svc->utf8_count(s, strlen(s));
 }
 
 /* Whether @id is a snowflake Discord would accept in a path. */
@@ -153,7 +148,7 @@ discord_send(struct ab_chat *c, const struct ab_send *msg, ab_sent_cb cb, void *
     cJSON *body;
 
     if (!discord_outbound_id_ok(target) || !msg->text || !*msg->text ||
-        discord_outbound_chars(msg->text, SIZE_MAX) > DISCORD_MAX_CHARS)
+        discord_outbound_chars(c, msg->text) > DISCORD_MAX_CHARS)
         return AB_EINVAL;
     if (msg->nonce && *msg->nonce && strlen(msg->nonce) <= 25)
         snprintf(nonce, sizeof(nonce), "%s", msg->nonce);
@@ -191,7 +186,7 @@ discord_edit(struct ab_chat *c, const struct ab_msg_ref *ref, const char *text, 
     struct discord_op *op;
 
     if (!discord_outbound_id_ok(ref->channel_id) || !discord_outbound_id_ok(ref->message_id) ||
-        !text || !*text || discord_outbound_chars(text, SIZE_MAX) > DISCORD_MAX_CHARS)
+        !text || !*text || discord_outbound_chars(c, text) > DISCORD_MAX_CHARS)
         return AB_EINVAL;
     if (!(op = discord_op_new(c, ref->channel_id, ref->message_id, arg)))
         return AB_ENOMEM;
@@ -292,7 +287,7 @@ discord_open_thread(struct ab_chat *c, const struct ab_msg_ref *origin, const ch
                     ab_thread_cb cb, void *arg)
 {
     char path[128], cut[DISCORD_THREAD_NAME_MAX * 4 + 1];
-    size_t bytes = 0, chars = 0;
+    size_t bytes;
     struct discord_op *op;
     cJSON *body;
 
@@ -300,15 +295,9 @@ discord_open_thread(struct ab_chat *c, const struct ab_msg_ref *origin, const ch
         return AB_EINVAL;
     if (!name || !*name)
         name = "agent";
-    while (name[bytes] && bytes < sizeof(cut) - 1) {
-        size_t len = 1;
-        while (((unsigned char)name[bytes + len] & 0xC0) == 0x80)
-            len++;
-        if (chars == DISCORD_THREAD_NAME_MAX || bytes + len > sizeof(cut) - 1)
-            break;
-        bytes += len;
-        chars++;
-    }
+    /* whole characters only: an emoji sequence is kept or left out, never split */
+    bytes = c->svc->utf8_truncate(name, strlen(name), DISCORD_THREAD_NAME_MAX, sizeof(cut) - 1,
+                                  AB_UTF8_WHOLE_GRAPHEMES);
     memcpy(cut, name, bytes);
     cut[bytes] = '\0';
     if (!(op = discord_op_new(c, origin->channel_id, origin->message_id, arg)))

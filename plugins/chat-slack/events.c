@@ -47,27 +47,18 @@ events_free(struct ab_chat *s)
     }
 }
 
-/* Slack's text as people typed it: &amp; &lt; &gt; unescaped, and with @strip_user
- * (may be NULL) mentions <@UID> (also <@UID|name>) removed and the result trimmed.
- * Returns a malloc'd string or NULL. */
+/* Slack's text as people typed it: &amp; &lt; &gt; unescaped. Returns a malloc'd
+ * string or NULL. */
 static char *
-events_text(const char *in, const char *strip_user)
+events_text(const char *in)
 {
-    size_t n = strlen(in), ulen = strip_user ? strlen(strip_user) : 0, len = 0;
-    char *out = malloc(n + 1), *start;
+    size_t n = strlen(in), len = 0;
+    char *out = malloc(n + 1);
 
     if (!out)
         return NULL;
     for (size_t i = 0; i < n;) {
-        if (ulen && strncmp(in + i, "<@", 2) == 0 && strncmp(in + i + 2, strip_user, ulen) == 0 &&
-            (in[i + 2 + ulen] == '>' || in[i + 2 + ulen] == '|')) {
-            const char *end = strchr(in + i, '>');
-            /* <@UID|label with no closing '>' runs to the end: nothing after it is
-             * text, and nothing past the terminator is read. */
-            i = end ? (size_t)(end - in) + 1 : n;
-            while (in[i] == ' ')
-                i++;
-        } else if (strncmp(in + i, "&amp;", 5) == 0) {
+        if (strncmp(in + i, "&amp;", 5) == 0) {
             out[len++] = '&';
             i += 5;
         } else if (strncmp(in + i, "&lt;", 4) == 0) {
@@ -81,29 +72,7 @@ events_text(const char *in, const char *strip_user)
         }
     }
     out[len] = '\0';
-    if (!ulen)
-        return out;
-    for (start = out; *start == ' ' || *start == '\n'; start++)
-        ;
-    while (len > (size_t)(start - out) && (out[len - 1] == ' ' || out[len - 1] == '\n'))
-        out[--len] = '\0';
-    memmove(out, start, strlen(start) + 1);
     return out;
-}
-
-/* True when @text mentions user @uid. */
-static bool
-events_mentions(const char *text, const char *uid)
-{
-    char tag[80];
-
-    if (!text || !*uid)
-        return false;
-    snprintf(tag, sizeof(tag), "<@%s", uid);
-    for (const char *p = strstr(text, tag); p; p = strstr(p + 1, tag))
-        if (p[strlen(tag)] == '>' || p[strlen(tag)] == '|')
-            return true;
-    return false;
 }
 
 /* True for message subtypes that are a person (or bot) speaking: plain, /me,
@@ -131,22 +100,25 @@ events_message(struct ab_chat *s, const cJSON *ev, const char *event_id, bool is
     bool is_thread = thread_ts && ts && strcmp(thread_ts, ts) != 0;
     bool is_bot = bot_id || (subtype && strcmp(subtype, "bot_message") == 0);
     char key[EVENTS_KEY_MAX];
-    char *text = NULL, *clean = NULL;
+    char *text = NULL, *clean = NULL, *stripped = NULL;
     bool is_held = false;
-    int rc;
+    int rc, mentioned;
 
     if (!channel || !ts || !events_is_turn_subtype(subtype))
         return false;
-    /* The same mention arrives as app_mention too (never in DMs): answer that one. */
-    if (!is_mention && !is_dm && events_mentions(raw, s->self_user))
+    if ((mentioned = slack_mention_strip(raw ? raw : "", s->self_user, &stripped)) < 0) {
+        s->svc->log(s->host, AB_LOG_ERROR, "out of memory reading message %s", ts);
         return false;
+    }
+    /* The same mention arrives as app_mention too (never in DMs): answer that one. */
+    if (!is_mention && !is_dm && mentioned > 0)
+        goto done;
     if (!user)
         user = bot_id;
     if (!user)
-        return false;
+        goto done;
     snprintf(key, sizeof(key), "%s:%s", channel, thread_ts ? thread_ts : ts);
-    if (!(text = events_text(raw ? raw : "", NULL)) ||
-        !(clean = events_text(raw ? raw : "", s->self_user))) {
+    if (!(text = events_text(raw ? raw : "")) || !(clean = events_text(stripped))) {
         s->svc->log(s->host, AB_LOG_ERROR, "out of memory reading message %s", ts);
         goto done;
     }
@@ -166,7 +138,7 @@ events_message(struct ab_chat *s, const cJSON *ev, const char *event_id, bool is
         .is_bot = is_bot,
         .is_self = is_bot && ((*s->self_user && strcmp(user, s->self_user) == 0) ||
                               (bot_id && *s->self_bot && strcmp(bot_id, s->self_bot) == 0)),
-        .mentions_bot = is_mention || events_mentions(raw, s->self_user),
+        .mentions_bot = is_mention || mentioned > 0,
         .is_human_turn = true,
         .thread_is_ours = is_thread && parent_user && strcmp(parent_user, s->self_user) == 0,
         /* top level: the reply threads under the message itself */
@@ -180,6 +152,7 @@ events_message(struct ab_chat *s, const cJSON *ev, const char *event_id, bool is
         s->svc->log(s->host, AB_LOG_WARN, "message %s in %s not delivered: %s", ts, channel,
                     ab_strerror(rc));
 done:
+    free(stripped);
     free(text);
     free(clean);
     return is_held;

@@ -17,7 +17,7 @@ struct slack_op {
     struct ab_chat *s;
     enum slack_op_kind kind;
     struct web_call *call;  /* lent from the instance's calls, while in flight */
-    struct ab_timer *timer; /* owned: open_thread's deferred answer */
+    struct ab_defer *defer; /* open_thread's answer on the next loop turn (host-owned) */
     ab_sent_cb sent;
     ab_done_cb done;
     ab_thread_cb thread;
@@ -39,7 +39,7 @@ slack_op_free(struct slack_op *op)
             break;
         }
     }
-    s->svc->timer_stop(op->timer);
+    s->svc->defer_cancel(op->defer);
     free(op);
 }
 
@@ -106,7 +106,7 @@ slack_send(struct ab_chat *s, const struct ab_send *msg, ab_sent_cb cb, void *ar
 
     if (!msg->channel_id || !msg->text)
         return AB_EINVAL;
-    if ((rc = mrkdwn_from_markdown(msg->text, &text)) < 0)
+    if ((rc = mrkdwn_from_markdown(s->svc, s->host, msg->text, &text)) < 0)
         return rc;
     if (!(op = slack_op_new(s, SLACK_OP_SEND, arg))) {
         free(text);
@@ -131,7 +131,7 @@ slack_edit(struct ab_chat *s, const struct ab_msg_ref *ref, const char *text, ab
 
     if (!ref->channel_id || !ref->message_id || !text)
         return AB_EINVAL;
-    if ((rc = mrkdwn_from_markdown(text, &converted)) < 0)
+    if ((rc = mrkdwn_from_markdown(s->svc, s->host, text, &converted)) < 0)
         return rc;
     if (!(op = slack_op_new(s, SLACK_OP_EDIT, arg))) {
         free(converted);
@@ -174,6 +174,7 @@ slack_thread_ready(void *arg)
 {
     struct slack_op *op = arg;
 
+    op->defer = NULL; /* released by the host as it fired */
     op->thread(op->arg, 0, op->id);
     slack_op_free(op);
 }
@@ -193,8 +194,8 @@ slack_open_thread(struct ab_chat *s, const struct ab_msg_ref *origin, const char
         return AB_ENOMEM;
     op->thread = cb;
     snprintf(op->id, sizeof(op->id), "%s", origin->message_id);
-    if ((rc = s->svc->timer_start(s->host, 0, 0, slack_thread_ready, op, &op->timer)) < 0) {
-        op->timer = NULL;
+    if ((rc = s->svc->defer(s->host, slack_thread_ready, op, &op->defer)) < 0) {
+        op->defer = NULL;
         slack_op_free(op);
     }
     return rc;

@@ -117,11 +117,21 @@ bool events_handle(struct ab_chat *s, const cJSON *payload, events_recorded_fn r
 /* Free the remembered event ids. */
 void events_free(struct ab_chat *s);
 
+/* ---- mention.c ---- */
+
+/* Slack's mention markup (<@UID>, <@UID|name>): *out (malloc'd, caller frees) is @text
+ * (lent, raw Slack text) without the mentions of @uid (lent; NULL or "" removes none)
+ * and the spaces after each, trimmed. Returns how many were removed (>= 0: the user
+ * was mentioned when > 0), AB_EINVAL or AB_ENOMEM. */
+int slack_mention_strip(const char *text, const char *uid, char **out);
+
 /* ---- mrkdwn.c ---- */
 
-/* Convert Markdown @md (lent) into Slack mrkdwn; *out is malloc'd, caller frees.
- * Returns 0 or AB_ENOMEM. */
-int mrkdwn_from_markdown(const char *md, char **out);
+/* Convert Markdown @md (lent) into Slack mrkdwn with the host's md_walk (@svc and @h
+ * lent); *out is malloc'd, caller frees. Returns 0, AB_ENOMEM or AB_ENOTSUP (a host
+ * without md_walk). */
+int mrkdwn_from_markdown(const struct ab_host_services *svc, struct ab_host *h, const char *md,
+                         char **out);
 
 /* ---- emoji_name.c ---- */
 

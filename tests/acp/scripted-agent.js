@@ -13,6 +13,8 @@ const childProcess = require('child_process');
 const VERSION = '1.0.0';
 const MAX_MARKER_COUNT = 100000;
 const MAX_BIG_BYTES = 64 * 1024 * 1024;
+const MAX_LONG_LINE_BYTES = 256 * 1024 * 1024;
+const MAX_GARBAGE_LINES = 1000000;
 
 const ERR = {
     PARSE: -32700,
@@ -262,6 +264,8 @@ function markersParse(text) {
         case 'tick': m.tick = count(name, arg, 600000); break;
         case 'big': m.big = count(name, arg, MAX_BIG_BYTES); break;
         case 'stderr-flood': m.stderrFlood = count(name, arg, MAX_BIG_BYTES); break;
+        case 'long-line': m.longLine = count(name, arg, MAX_LONG_LINE_BYTES); break;
+        case 'garbage': m.garbage = count(name, arg, MAX_GARBAGE_LINES); break;
         case 'error': {
             if (arg === undefined || !/^-?\d+$/.test(arg)) throw new Error(`bad marker [[error ${arg || ''}]]: needs an integer code`);
             m.error = Number(arg);
@@ -471,6 +475,81 @@ function turnGrandchild() {
     return `grandchild: ${child.pid}`;
 }
 
+// Write @buf to stdout and wait until the pipe took it (so a 100 MB line does not sit in
+// our memory) or the turn was cancelled.
+function writeDrained(buf) {
+    return new Promise((resolve) => {
+        if (process.stdout.write(buf)) setImmediate(resolve);
+        else process.stdout.once('drain', resolve);
+    });
+}
+
+// [[long-line N]]: one stdout line of N bytes (an agent_message_chunk whose text is 'x'
+// padding), written 1 MiB at a time without a newline until the very end.
+async function turnLongLine(turn, n) {
+    const head = JSON.stringify({ jsonrpc: '2.0', method: 'session/update', params: {
+        sessionId: turn.session.id, update: { sessionUpdate: 'agent_message_chunk',
+            content: { type: 'text', text: '' } } } });
+    const cut = head.indexOf('"text":""') + '"text":"'.length;
+    const prefix = Buffer.from(head.slice(0, cut));
+    const suffix = Buffer.from(head.slice(cut + 1) + '\n');
+    let pad = Math.max(0, n - prefix.length - suffix.length + 1);
+    const block = Buffer.alloc(1 << 20, 'x');
+    await writeDrained(prefix);
+    while (pad > 0) {
+        const k = Math.min(pad, block.length);
+        await writeDrained(k === block.length ? block : block.subarray(0, k));
+        pad -= k;
+    }
+    await writeDrained(suffix);
+}
+
+// The malformed stdout lines [[garbage N]] cycles through: bad JSON, wrong types, huge
+// ids, unknown methods (requests, which the client must answer), replies to ids never
+// sent, deep nesting.
+function garbageLine(i, sid) {
+    const kinds = [
+        () => '{"jsonrpc":"2.0","method":"session/update","params":{',
+        () => 'not json at all ' + i,
+        () => '\x00\x01\x02 binary \xff',
+        () => JSON.stringify({ jsonrpc: '2.0', method: 42, params: [] }),
+        () => JSON.stringify({ jsonrpc: '2.0', method: 'session/update', params: 'a string' }),
+        () => JSON.stringify({ jsonrpc: '2.0', method: 'session/update',
+            params: { sessionId: 7, update: { sessionUpdate: ['agent_message_chunk'] } } }),
+        () => JSON.stringify({ jsonrpc: '2.0', method: 'session/update', params: { sessionId: sid,
+            update: { sessionUpdate: 'agent_message_chunk', content: { type: 'text', text: 5 } } } }),
+        () => JSON.stringify({ jsonrpc: '2.0', method: 'session/update', params: { sessionId: sid,
+            update: { sessionUpdate: 'tool_call', toolCallId: { x: 1 }, title: null, status: 9 } } }),
+        () => '{"jsonrpc":"2.0","id":1e400,"result":{}}',
+        () => '{"jsonrpc":"2.0","id":123456789012345678901234567890,"result":{}}',
+        () => JSON.stringify({ jsonrpc: '2.0', id: 'i'.repeat(10000), result: {} }),
+        () => JSON.stringify({ jsonrpc: '2.0', id: -1, error: { code: 'x', message: 7 } }),
+        () => JSON.stringify({ jsonrpc: '2.0', id: `garbage-${i}`, method: `_unknown/method${i % 7}`,
+            params: {} }),
+        () => JSON.stringify({ jsonrpc: '2.0', id: 900000 + i, method: 'fs/unknown', params: null }),
+        () => JSON.stringify({ jsonrpc: '2.0', method: `unknown/notification${i % 5}`, params: {} }),
+        () => JSON.stringify([{ jsonrpc: '2.0', method: 'session/update' }]),
+        () => 'null',
+        () => '"just a string"',
+        () => '['.repeat(5000) + ']'.repeat(5000),
+        () => JSON.stringify({ jsonrpc: '1.0', id: null, result: null }),
+    ];
+    return kinds[i % kinds.length]();
+}
+
+// [[garbage N]]: N malformed lines on stdout, yielding now and then so the pipe drains.
+async function turnGarbage(turn, n) {
+    let batch = '';
+    for (let i = 0; i < n; i++) {
+        batch += garbageLine(i, turn.session.id) + '\n';
+        if (batch.length > 256 * 1024 || i === n - 1) {
+            await writeDrained(batch);
+            batch = '';
+            turnCheck(turn);
+        }
+    }
+}
+
 // [[big N]]: N bytes of a repeating digit pattern, so truncation or reordering shows.
 function bigText(n) {
     return '0123456789'.repeat(Math.ceil(n / 10)).slice(0, n);
@@ -491,6 +570,8 @@ async function turnBody(turn, userText) {
                                   content: { type: 'text', text: 'Thinking about it.' } });
     if (m.plan) turnPlan(turn);
     if (m.noise) turnNoise(turn);
+    if (m.longLine !== undefined) await turnLongLine(turn, m.longLine);
+    if (m.garbage !== undefined) await turnGarbage(turn, m.garbage);
     if (m.lateUnknownTool)
         update(turn.session.id, { sessionUpdate: 'tool_call_update', toolCallId: 'tool-never-announced',
                                   status: 'completed' });

@@ -57,7 +57,7 @@ const counts = { identify: 0, resume: 0, connections: 0, invalid_requests: 0,
 const requests = []; // {t, method, path, status, body, auth, ua, ct}
 const frames = []; // {t, conn, dir, op, t_name, s, d}
 const scripted = []; // {method, re, count, retry_after, global, scope}
-const scriptedErrors = []; // {method, path, status, count}: server errors on command
+const scripted5xx = []; // {method, path, count, status, after}: REST server errors
 const routeWindows = new Map(); // bucket key -> {start, used}
 const blockedUntil = new Map(); // bucket key -> ms (time of our 429 window end)
 let globalBlockedUntil = 0;
@@ -301,6 +301,13 @@ function fault(f) {
             return 'no connection';
         conn.ack = false;
         return null;
+    case 'zombie_deaf': // stop ACKing and stop delivering (dispatches wait for a resume);
+        // the client's frames are still read
+        if (!conn)
+            return 'no connection';
+        conn.ack = false;
+        conn.ready = false;
+        return null;
     case 'half_open': // send nothing, read nothing, keep TCP
         if (!conn)
             return 'no connection';
@@ -320,6 +327,11 @@ function fault(f) {
         return null;
     case 'auth_fail_next': // every later Identify/Resume fails with 4004 (a reset token)
         opts.token = `reset-${opts.token}`;
+        return null;
+    case 'rest_5xx': // the next f.count REST requests matching method/path answer f.status;
+        // after: the request is carried out first and only its answer is lost
+        scripted5xx.push({ method: f.method, path: f.path || '.', count: f.count || 1,
+            status: f.status || 502, after: !!f.after });
         return null;
     default:
         return `unknown fault ${f.kind}`;
@@ -573,6 +585,17 @@ function rateLimit(method, p, headers) {
     return null;
 }
 
+// The scripted server error for this request, if one is armed (used up one at a time).
+function take5xx(method, p) {
+    for (const f of scripted5xx) {
+        if (f.count > 0 && (!f.method || f.method === method) && new RegExp(f.path).test(p)) {
+            f.count--;
+            return f;
+        }
+    }
+    return null;
+}
+
 function send(res, status, body, headers) {
     const h = Object.assign({}, headers || {});
     let text = '';
@@ -618,6 +641,14 @@ function handleApi(req, res, raw) {
         }
         rec.body = body;
     }
+    const broken = take5xx(method, p);
+    const fail5xx = () => {
+        counts.server_errors = (counts.server_errors || 0) + 1;
+        rec.fault = broken.after ? 'after' : 'before';
+        answer(broken.status, { message: `${broken.status}: scripted server error`, code: 0 });
+    };
+    if (broken && !broken.after)
+        return fail5xx();
     const limited = rateLimit(method, p, headers);
     rec.bucket = headers._bucket;
     rec.known_exhausted = headers._known_exhausted;
@@ -627,13 +658,9 @@ function handleApi(req, res, raw) {
     delete headers._remaining_before;
     if (limited)
         return answer(limited.status, limited.body, headers);
-    for (const e of scriptedErrors) {
-        if (e.count > 0 && (!e.method || e.method === method) && new RegExp(e.path).test(p)) {
-            e.count--;
-            return answer(e.status, { message: `${e.status}: Server Error`, code: 0 }, headers);
-        }
-    }
     const r = rest(method, p, body);
+    if (broken && r.status < 300)
+        return fail5xx();
     answer(r.status, r.body, headers);
 }
 
@@ -647,11 +674,15 @@ function control(req, res, raw) {
         return send(res, 400, { error: 'bad json' });
     }
     switch (`${req.method} ${url.pathname}`) {
+    case 'GET /_test/messages': // the messages alone (cheap to poll for hours)
     case 'GET /_test/state': {
         const msgs = [...messages.values()].map(m => ({ id: m.id, channel_id: m.channel_id,
             author_id: m.author.id, content: m.content, thread: m.thread ? m.thread.id : null,
             reactions: m._reactions || {}, edits: m._edits || 0, nonce: m.nonce,
             allowed_mentions: m._allowed_mentions }));
+        if (url.pathname === '/_test/messages')
+            return send(res, 200, { counts, messages: msgs,
+                connected: !!(activeSession && activeSession.conn && activeSession.conn.ready) });
         return send(res, 200, { counts, requests, frames, messages: msgs,
             channels: [...channels.values()], seq: activeSession ? activeSession.seq : 0,
             session: activeSession ? activeSession.id : null,
@@ -697,10 +728,6 @@ function control(req, res, raw) {
         const err = fault(body);
         return send(res, err ? 409 : 200, err ? { error: err } : { ok: true });
     }
-    case 'POST /_test/error': // the next count matching calls answer status (5xx)
-        scriptedErrors.push({ method: body.method, path: body.path || '.', count: body.count || 1,
-            status: body.status || 503 });
-        return send(res, 200, { ok: true });
     case 'POST /_test/channel': // a channel the gateway never announces (needs a lookup)
         channel(body.id, body.type === undefined ? 0 : body.type, body.extra || {});
         return send(res, 200, { ok: true });

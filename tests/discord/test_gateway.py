@@ -143,6 +143,23 @@ class Readiness(dw.DiscordTest):
         self.stop()
 
 
+class ReadyAtReady(dw.DiscordTest):
+    """/readyz turns 200 at READY, not at the first heartbeat ACK: with a 10-minute
+    heartbeat interval the first beat (jittered over the interval) is almost surely
+    minutes away, so waiting for an ACK would stall a rollout."""
+
+    heartbeat_ms = 600000
+    wait_ready = False
+
+    def test_readyz_is_200_right_after_ready(self):
+        f = self.fake
+        f.wait(lambda st: st["counts"]["identify"] >= 1, "an Identify", timeout=30)
+        t0 = time.monotonic()
+        e2e.wait_until(lambda: self.readyz() == 200, timeout=10, what="/readyz 200 after READY")
+        self.assertLess(time.monotonic() - t0, 10)
+        self.stop()
+
+
 class Fatal(dw.DiscordTest):
 
     def fatal_close(self, code, words):

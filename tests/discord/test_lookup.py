@@ -43,8 +43,8 @@ class Lookup(dw.DiscordTest):
     def test_a_lookup_that_fails_with_a_5xx_ends_in_a_visible_line(self):
         f = self.fake
         thread(f, THREAD_B)
-        f.call("POST", "/_test/error", {"method": "GET", "path": "^/channels/%s$" % THREAD_B,
-                                        "status": 502, "count": 100})
+        f.fault("rest_5xx", method="GET", path="^/channels/%s$" % THREAD_B, status=502,
+                count=100)
         f.message("hello?", channel=THREAD_B)
         f.wait(lambda st: any("not answered" in x["content"]
                               for x in f.bot_messages(st, THREAD_B)), "a line in the thread")
@@ -59,8 +59,8 @@ class Lookup(dw.DiscordTest):
                               for x in f.bot_messages(st, THREAD_A)), "first answer")
         self.stop()
         # every lookup of that thread would fail now: the saved facts must do
-        f.call("POST", "/_test/error", {"method": "GET", "path": "^/channels/%s$" % THREAD_A,
-                                        "status": 503, "count": 100})
+        f.fault("rest_5xx", method="GET", path="^/channels/%s$" % THREAD_A, status=503,
+                count=100)
         before = len(lookups(f.state(), THREAD_A))
         self.broker = self.start_broker()
         f.message("second", channel=THREAD_A)

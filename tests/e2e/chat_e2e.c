@@ -20,7 +20,7 @@
 /* A completion owed to the core: callbacks never run inside the call. */
 struct e2e_pending {
     struct ab_chat *chat;
-    struct ab_timer *timer;
+    struct ab_defer *defer; /* owned by the host until it fires or is cancelled */
     ab_sent_cb sent;
     ab_done_cb done;
     ab_thread_cb thread;
@@ -97,7 +97,6 @@ e2e_pending_fire(void *arg)
         ;
     if (*link)
         *link = p->next;
-    c->svc->timer_stop(p->timer);
     if (p->sent)
         p->sent(p->arg, 0, &(struct ab_msg_ref){p->channel, p->id});
     else if (p->thread)
@@ -120,7 +119,7 @@ e2e_defer(struct ab_chat *c, const struct e2e_pending *what, const char *channel
     p->chat = c;
     snprintf(p->channel, sizeof(p->channel), "%s", channel ? channel : "");
     snprintf(p->id, sizeof(p->id), "%s", id ? id : "");
-    if ((rc = c->svc->timer_start(c->host, 0, 0, e2e_pending_fire, p, &p->timer)) < 0) {
+    if ((rc = c->svc->defer(c->host, e2e_pending_fire, p, &p->defer)) < 0) {
         free(p);
         return rc;
     }
@@ -349,7 +348,7 @@ e2e_close(struct ab_chat *c)
     c->svc->fd_unwatch(c->watch);
     for (p = c->pending; p; p = next) {
         next = p->next;
-        c->svc->timer_stop(p->timer);
+        c->svc->defer_cancel(p->defer);
         free(p);
     }
     if (c->output_fd >= 0) {

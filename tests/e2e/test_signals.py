@@ -94,5 +94,36 @@ class SighupReloads(e2e.RunWorldTest):
         self.stop()
 
 
+class SighupWithoutTheSection(e2e.RunWorldTest):
+    """A reload whose config no longer has the running platform's section keeps that
+    platform's allowlist (its defaults would admit everyone) and says so."""
+    section_extra = 'allowed_users = ["u1"]\n'
+
+    def test_missing_section_keeps_the_old_policy(self):
+        p = self.platform
+        with open(self.config, encoding="utf-8") as f:
+            text = f.read()
+        head, sep, rest = text.partition("[e2e]\n")
+        self.assertTrue(sep, text)
+        # Drop the [e2e] table (up to the next section) and the plugin's listing.
+        body = rest[rest.index("\n[") + 1:] if "\n[" in rest else ""
+        fresh = head.replace('chat = ["e2e"]', "chat = []") + body
+        self.assertNotIn("[e2e]", fresh)
+        self.world.write("config.toml", fresh)
+        self.broker.signal(signal.SIGHUP)
+        self.broker.err.wait_for(r"SIGHUP: configuration reloaded")
+        start = len(p.records())
+        p.message("m2", "u2 after the reload", user="u2")
+        _, deny = p.wait_record(lambda r: r["op"] == "react" and r["message"] == "m2",
+                                start=start)
+        self.assertEqual(deny["emoji"], "🚫")
+        p.message("m3", "hello from u1", user="u1")
+        p.wait_record(lambda r: r["op"] == "edit" and "hello from u1" in r["text"], start=start)
+        recs = p.records()[start:]
+        self.assertNotIn("u2 after the reload", "".join(r.get("text", "") for r in recs))
+        self.assertIn("[e2e] is no longer in", self.broker.err.text())
+        self.stop()
+
+
 if __name__ == "__main__":
     e2e.main()

@@ -283,6 +283,51 @@ class ChartTest(unittest.TestCase):
         vols = {v["name"]: v for v in chart_one(docs, "Deployment")["spec"]["template"]["spec"]["volumes"]}
         self.assertEqual(vols["home"]["emptyDir"], {})
 
+    def test_network_policy_limits_the_health_port(self):
+        # Default: one policy per bot, selecting exactly that bot's pod, ingress to the
+        # health port only, from the release's namespace.
+        values = {"discord": {"botToken": DISCORD_TOKEN},
+                  "agents": {"a": {"discord": {"enabled": True}},
+                             "b": {"discord": {"enabled": True}, "health": {"port": 9999}}}}
+        docs = self.helm.render("team", values)
+        pols = {d["metadata"]["name"]: d for d in chart_find(docs, "NetworkPolicy")}
+        self.assertEqual(sorted(pols), ["team-agent-broker-a-health", "team-agent-broker-b-health"])
+        for bot, port in (("a", 9464), ("b", 9999)):
+            spec = pols[f"team-agent-broker-{bot}-health"]["spec"]
+            dep = chart_one(docs, "Deployment", f"team-agent-broker-{bot}")
+            self.assertEqual(spec["podSelector"]["matchLabels"], dep["spec"]["selector"]["matchLabels"])
+            self.assertEqual(spec["policyTypes"], ["Ingress"])
+            (rule,) = spec["ingress"]
+            self.assertEqual(rule["ports"], [{"protocol": "TCP", "port": port}])
+            self.assertEqual(rule["from"], [{"podSelector": {}}])
+            (c,) = dep["spec"]["template"]["spec"]["containers"]
+            self.assertEqual([p["containerPort"] for p in c["ports"]], [port])
+
+        # Namespaces by name and labels, node CIDRs for probes; the same namespace off.
+        docs = self.helm.render("rel", chart_values("kiro", networkPolicy={
+            "allowSameNamespace": False, "allowedNamespaces": ["monitoring"],
+            "namespaceSelector": {"team": "obs"}, "ipBlocks": ["10.0.0.0/16"]}))
+        (rule,) = chart_one(docs, "NetworkPolicy")["spec"]["ingress"]
+        self.assertEqual(rule["from"], [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+            {"namespaceSelector": {"matchLabels": {"team": "obs"}}},
+            {"ipBlock": {"cidr": "10.0.0.0/16"}},
+        ])
+
+        # Values cannot inject YAML through a namespace name.
+        docs = self.helm.render("rel", chart_values("kiro", networkPolicy={
+            "allowedNamespaces": ["x\n  - ipBlock: {cidr: 0.0.0.0/0}"]}))
+        (rule,) = chart_one(docs, "NetworkPolicy")["spec"]["ingress"]
+        self.assertEqual(len(rule["from"]), 2)
+        self.assertNotIn("ipBlock", rule["from"][1])
+
+        # Off: no policy; on with no source at all: the render fails, naming the bot.
+        docs = self.helm.render("rel", chart_values("kiro", networkPolicy={"enabled": False}))
+        self.assertEqual(chart_find(docs, "NetworkPolicy"), [])
+        rc, _, err = self.helm.template("rel", chart_values("kiro", networkPolicy={"allowSameNamespace": False}))
+        self.assertNotEqual(rc, 0)
+        self.assertIn("admits no source", err)
+
 
 if __name__ == "__main__":
     print(f"helm: {tools.tools_helm()}", file=sys.stderr)

@@ -22,6 +22,7 @@ IMAGES = {
 }
 PLUGIN_DIR = "/usr/local/lib/agent-broker/plugins/"
 RUNTIME_PACKAGES = {"libuv1", "libwebsockets17", "libwebsockets-evlib-uv", "libcurl4", "libcjson1",
+                    "libcmark-gfm0.29.0.gfm.6", "libcmark-gfm-extensions0.29.0.gfm.6",
                     "ca-certificates", "tini", "gh"}
 BUILD_TOOLS = re.compile(r"(^|\s)(build-essential|gcc|g\+\+|clang|make|meson|ninja-build|[a-z0-9.+-]+-dev)(\s|$)")
 FROM_PINNED = re.compile(r"^FROM (?:--platform=\S+ )?([a-z0-9./-]+:[A-Za-z0-9._-]+)@sha256:[0-9a-f]{64}(?: AS (\S+))?$")

@@ -15,9 +15,12 @@
 //   POST /_test/storm     {p, seed, min_s, max_s} random 429s (Retry-After min..max s)
 //                         on every chat.* / reactions.* call; {} ends it
 //   POST /_test/open_error {error, count}       apps.connections.open fails
+//   POST /_test/http_error {method?, status, count, after?}   the next count calls of
+//         method (any when absent) answer HTTP status (5xx); after: carried out first
 //   POST /_test/disconnect {reason}             on the newest live socket
 //   POST /_test/fault {mode: abrupt|halfopen|nofin}   on the newest live socket
 //   GET  /_test/state     requests, frames, connections, envelopes, messages, dropped
+//   GET  /_test/messages  messages, dropped, live socket count (cheap to poll)
 // Everything listens on 127.0.0.1 only; the process exits after --max-runtime-s.
 'use strict';
 
@@ -76,6 +79,7 @@ function stormRand() {
     return storm.seed / 2147483648;
 }
 let openError = null; // {error, count}
+const httpErrors = []; // {method, status, count, after}: scripted server errors
 let tsCounter = 0;
 let eventCounter = 0;
 
@@ -311,6 +315,17 @@ function webApi(req, res, method, body, query) {
         told.set(method, Math.max(told.get(method) || 0, rec.t + seconds * 1000));
         return fail('ratelimited', 429, { 'Retry-After': String(seconds) });
     };
+    const broken = httpErrors.find((h) => h.count > 0 && (!h.method || h.method === method));
+    if (broken)
+        broken.count -= 1;
+    const serverError = () => {
+        rec.fault = broken.after ? 'after' : 'before';
+        rec.status = broken.status;
+        res.writeHead(broken.status, { 'Content-Type': 'text/html' });
+        res.end('<html><body>upstream connect error</body></html>');
+    };
+    if (broken && !broken.after)
+        return serverError();
     const limit = rateLimits.get(method);
     if (limit && limit.count !== 0) {
         limit.count -= 1;
@@ -331,7 +346,10 @@ function webApi(req, res, method, body, query) {
     if (!fn)
         return fail('unknown_method');
     try {
-        reply(res, 200, { ok: true, ...fn(args) });
+        const out = fn(args);
+        if (broken)
+            return serverError();
+        reply(res, 200, { ok: true, ...out });
     } catch (e) {
         if (!e || !e.error)
             throw e;
@@ -365,6 +383,9 @@ function control(req, res, name, body) {
                 event_id: e.payload.event_id, type: e.payload.event.type, conn: e.conn })),
             messages: [...messages.values()],
         });
+    case 'messages': // the messages alone (cheap to poll for hours)
+        return reply(res, 200, { ok: true, messages: [...messages.values()], dropped,
+            live: liveConns().length, requests: requests.length });
     case 'message':
         if (!a.channel || !a.user || typeof a.text !== 'string')
             return reply(res, 400, { ok: false, error: 'need channel, user, text' });
@@ -391,6 +412,10 @@ function control(req, res, name, body) {
         return reply(res, 200, { ok: true });
     case 'ratelimit':
         rateLimits.set(a.method, { retryAfter: a.retry_after || 1, count: a.count === undefined ? 1 : a.count });
+        return reply(res, 200, { ok: true });
+    case 'http_error':
+        httpErrors.push({ method: a.method || null, status: a.status || 503,
+            count: a.count === undefined ? 1 : a.count, after: !!a.after });
         return reply(res, 200, { ok: true });
     case 'open_error':
         openError = { error: a.error || 'invalid_auth', count: a.count === undefined ? -1 : a.count };

@@ -69,6 +69,23 @@ class AbruptClose(SlackTest):
         self.stop()
 
 
+class ReadyAtHello(SlackTest):
+    """/readyz turns 200 at `hello`, not at a later ping/pong: with a 10-minute server
+    ping interval nothing but the hello can have made it ready."""
+    fake_flags = ("--ack-timeout-ms", "1500", "--ping-ms", "600000", "--grace-ms", "3000")
+    idle_ms = 900000
+    wait_ready = False
+
+    def test_readyz_is_200_right_after_hello(self):
+        f = self.fake
+        self.wait_until(lambda: any(c["hello_t"] is not None for c in f.state()["connections"]),
+                        "a socket that said hello", timeout=30)
+        t0 = time.monotonic()
+        self.wait_ready_state(200, timeout=10)
+        self.assertLess(time.monotonic() - t0, 10)
+        self.stop()
+
+
 class InvalidAppToken(SlackTest):
     wait_ready = False
 

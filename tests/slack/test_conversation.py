@@ -91,10 +91,10 @@ class Conversation(SlackTest):
                        % BOT)["ts"]
         self.wait_until(lambda: self.prompts() and "a < b && c > d" in self.prompts()[-1],
                         "the unescaped prompt")
-        # the echo streams in three pieces: wait for the last (a live post or edit may
-        # show the first pieces before it)
-        post = self.final_reply(ts, "`x<y`")
-        self.assertIn("*bold* a &lt; b &amp;&amp; c &gt; d <https://x.test/a?b=1|docs> `x<y`",
+        # the reply streams in edits: wait for its end, not its first chunk
+        post = self.final_reply(ts, "`x&lt;y`")
+        # escaped inside code too: Slack decodes entities there as well
+        self.assertIn("*bold* a &lt; b &amp;&amp; c &gt; d <https://x.test/a?b=1|docs> `x&lt;y`",
                       post["text"])
         self.stop()
 

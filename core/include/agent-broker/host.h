@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <agent-broker/markdown.h>
 #include <agent-broker/net.h>
 
 /* One plugin instance's handle on the host. Opaque; owned by the host; valid from
@@ -121,6 +122,18 @@ struct ab_rate_info {
     int64_t limit;  /* requests per window (X-RateLimit-Limit), -1 unknown */
 };
 
+/* A call deferred to a later loop iteration (ABI 1.3). Opaque; owned by the host. */
+struct ab_defer;
+
+/* Called on the loop thread, once, on a later loop iteration than the defer() call. */
+typedef void (*ab_defer_cb)(void *arg);
+
+/* utf8_truncate flags (ABI 1.3). */
+#define AB_UTF8_WHOLE_GRAPHEMES                                                                    \
+    0x1u /* never cut inside a user-perceived character: an                                        \
+            emoji ZWJ sequence, a flag, a base and its                                             \
+            combining marks, modifiers or variation selectors */
+
 /* The host's services. A plugin reads no member past `size`; members are only
  * ever added at the end (a minor ABI bump). All calls are from the loop thread. */
 struct ab_host_services {
@@ -227,6 +240,39 @@ struct ab_host_services {
      * the platform disabled it): @status is the AB_E* cause, @why (lent) says what the
      * user must fix. Once no chat plugin is left running, `run` exits with status 1. */
     void (*fatal)(struct ab_host *h, int status, const char *why);
+
+    /* ---- ABI 1.3: services ---- */
+
+    /* Run @cb(@arg) once on a later loop iteration than this call's: never inside this
+     * call, the callback that made it or that callback's iteration; a plugin's deferred
+     * calls run in the order they were made. *out (owned by the host) is valid until @cb
+     * starts or defer_cancel() is called, whichever is first; calls still pending when
+     * the plugin is closed are cancelled. Returns 0, AB_EINVAL or AB_ENOMEM. */
+    int (*defer)(struct ab_host *h, ab_defer_cb cb, void *arg, struct ab_defer **out);
+    /* Cancel a deferred call that has not started: @cb will not run. NULL is allowed;
+     * a handle whose callback already started must not be passed. */
+    void (*defer_cancel)(struct ab_defer *d);
+
+    /* Code points in @s[0..len) (lent); each byte that is not valid UTF-8 counts as one. */
+    size_t (*utf8_count)(const char *s, size_t len);
+    /* Bytes of the longest prefix of @s[0..len) (lent) with at most @max_chars code points
+     * and at most @max_bytes bytes (SIZE_MAX: no limit), never ending inside a UTF-8
+     * sequence; with AB_UTF8_WHOLE_GRAPHEMES in @flags never inside an emoji ZWJ
+     * sequence, flag or combining sequence either (a single character longer than the
+     * limit is then cut at a code point boundary rather than dropped whole). */
+    size_t (*utf8_truncate)(const char *s, size_t len, size_t max_chars, size_t max_bytes,
+                            unsigned flags);
+
+    /* Parse @md[0..len) (lent; CommonMark with GitHub's tables, strikethrough, autolinks
+     * and task lists) and walk the tree, calling @v (lent) on entering and leaving every
+     * node; see agent-broker/markdown.h. Nodes are lent for each callback. Returns 0,
+     * the first negative value a callback returned, AB_EINVAL or AB_ENOMEM. */
+    int (*md_walk)(struct ab_host *h, const char *md, size_t len, const struct ab_md_visitor *v,
+                   void *arg);
+    /* Render @md[0..len) (lent) as plain text without markup: emphasis dropped, links as
+     * "text (url)", list items as "• " or "N. ", quotes as "> ", code kept verbatim,
+     * table cells joined by " | ". *out is malloc'd, NUL-terminated; the caller frees. */
+    int (*md_plain)(struct ab_host *h, const char *md, size_t len, char **out);
 
     /* ---- ABI 1.3: durable acceptance ---- */
 

@@ -19,6 +19,7 @@
 #include <agent-broker/convert.h>
 #include <agent-broker/errors.h>
 #include <agent-broker/host.h>
+#include <agent-broker/markdown.h>
 #include <agent-broker/version.h>
 
 /* The ABI this header describes. Major must equal the host's; minor must be <= it.

@@ -12,6 +12,7 @@
 
 #include "acp/acp_client.h"
 #include "acp/state_map.h"
+#include "engine/defer.h"
 #include "log.h"
 
 #define POOL_STATE_FILE "sessions.json"
@@ -55,9 +56,51 @@ struct pool_turn {
     uint64_t last_progress;      /* loop ms */
     uint64_t watchdog_cancel_at; /* when the watchdog sent session/cancel; 0 = not yet */
     bool timed_out;
-    bool had_event; /* the agent sent something for this turn */
-    bool is_resent; /* already re-sent once to a fresh process */
+    bool is_starting;        /* inside pool_prompt(): an end is reported later */
+    struct turn_result late; /* an end reported later; its strings owned below */
+    char *late_strings[4];   /* owned: stop_reason, message, stderr_tail, auth_hint */
+    bool had_event;          /* the agent sent something for this turn */
+    bool is_resent;          /* already re-sent once to a fresh process */
 };
+
+/* Free a turn record. */
+static void
+pool_turn_free(struct pool_turn *t)
+{
+    for (size_t i = 0; i < 4; i++)
+        free(t->late_strings[i]);
+    free(t->sender);
+    free(t->text);
+    free(t);
+}
+
+/* A turn that ended inside pool_prompt(): on_done now, a loop iteration later. */
+static void
+pool_turn_report_late(void *arg)
+{
+    struct pool_turn *t = arg;
+
+    t->cb->on_done(t->arg, &t->late);
+    pool_turn_free(t);
+}
+
+/* Keep @r in @t (copies of its strings) and report it on the next loop iteration.
+ * Returns 0, or a negative code when it must be reported now. */
+static int
+pool_turn_defer(uv_loop_t *loop, struct pool_turn *t, const struct turn_result *r)
+{
+    const char *src[4] = {r->stop_reason, r->message, r->stderr_tail, r->auth_hint};
+
+    t->late = *r;
+    for (size_t i = 0; i < 4; i++)
+        if (src[i] && !(t->late_strings[i] = strdup(src[i])))
+            return AB_ENOMEM;
+    t->late.stop_reason = t->late_strings[0];
+    t->late.message = t->late_strings[1];
+    t->late.stderr_tail = t->late_strings[2];
+    t->late.auth_hint = t->late_strings[3];
+    return defer_call(loop, pool_turn_report_late, t, NULL);
+}
 
 struct pool {
     uv_loop_t *loop;
@@ -196,10 +239,11 @@ pool_turn_finish(struct pool_session *s, const struct turn_result *r)
     if (s->state == PS_BUSY)
         s->state = PS_IDLE;
     pool_touch(s);
+    /* Never inside the call that registered on_done: the caller still uses its turn. */
+    if (t->is_starting && pool_turn_defer(pool->loop, t, r) == 0)
+        return;
     t->cb->on_done(t->arg, r);
-    free(t->sender);
-    free(t->text);
-    free(t);
+    pool_turn_free(t);
 }
 
 /* Copy how the agent of @c (may be NULL) ended into @r, if it has. */
@@ -640,18 +684,23 @@ pool_prompt(struct pool *pool, const char *key, const char *sender_context, cons
     t->s = s;
     t->cb = cb;
     t->arg = arg;
+    t->is_starting = true;
     s->turn = t;
     pool->turns++;
     pool_touch(s);
+    if (out)
+        *out = t;
     if (s->proc && s->state == PS_IDLE)
         pool_turn_send(s);
     else if (!s->proc && (rc = pool_session_place(s)) < 0)
         goto fail_placed;
-    if (out)
-        *out = t;
+    if (s->turn == t) /* still running: later ends are reported as they come */
+        t->is_starting = false;
     return 0;
 
 fail_placed:
+    if (out)
+        *out = NULL;
     s->turn = NULL;
     pool->turns--;
     if (created) {

@@ -47,7 +47,9 @@ struct turn_callbacks {
     /* Ask mode only: answer later with acp_permission_resolve(); @req is valid until
      * then or until on_done, whichever comes first. NULL = reject. */
     void (*on_permission)(void *arg, struct acp_permission *req);
-    /* The turn is over; called exactly once, possibly from within pool_cancel(). */
+    /* The turn is over; called exactly once, never inside pool_prompt() (a turn that
+     * fails while starting is reported on a later loop iteration), possibly from
+     * within pool_cancel(). */
     void (*on_done)(void *arg, const struct turn_result *r);
 };
 

@@ -72,6 +72,7 @@ struct config {
 
     int64_t max_sessions, session_ttl_hours, sessions_per_process, drain_timeout_s;
     int64_t queue_max, queue_timeout_s, queue_notice_ms; /* the wait for a free session */
+    int64_t watchdog_s; /* no progress from a busy agent this long = cancel, then kill */
 
     enum perm_mode_cfg perm_mode;
     int64_t perm_timeout_s;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/defer.h"
 #include "log.h"
 
 #define CHAT_ROUTE_MAX 256
@@ -33,17 +34,53 @@ struct chat_op {
     chat_done_fn done;
     chat_thread_fn thread;
     void *arg;
-    struct ab_msg_ref result;     /* send: the posted message; thread: message_id = the
-                                     thread (owned strings) */
-    bool has_facts;               /* the plugin reported this attempt's rate facts */
-    struct ratelimit_facts facts; /* limit_key points into facts_key */
+    struct chat_owner *owner;                /* lent; NULL once detached or without one */
+    struct chat_op *owner_prev, *owner_next; /* in the owner's list */
+    bool is_detached;                        /* the owner went away: call nothing of it */
+    int status;                              /* how it ended, kept for a deferred report */
+    struct ab_msg_ref result;                /* send: the posted message; thread: message_id = the
+                                                thread (owned strings) */
+    bool has_facts;                          /* the plugin reported this attempt's rate facts */
+    struct ratelimit_facts facts;            /* limit_key points into facts_key */
     char facts_key[CHAT_ROUTE_MAX];
 };
+
+/* Take @op out of its owner's list. */
+static void
+chat_op_disown(struct chat_op *op)
+{
+    if (!op->owner)
+        return;
+    if (op->owner_prev)
+        op->owner_prev->owner_next = op->owner_next;
+    else
+        op->owner->ops = op->owner_next;
+    if (op->owner_next)
+        op->owner_next->owner_prev = op->owner_prev;
+    op->owner = NULL;
+    op->owner_prev = op->owner_next = NULL;
+}
+
+/* Forget every callback owed to @o. */
+void
+chat_owner_detach(struct chat_owner *o)
+{
+    while (o && o->ops) {
+        struct chat_op *op = o->ops;
+        chat_op_disown(op);
+        op->is_detached = true;
+        op->text_now = NULL;
+        op->sent = NULL;
+        op->done = NULL;
+        op->thread = NULL;
+    }
+}
 
 /* Free an operation and its copies. */
 static void
 chat_op_free(struct chat_op *op)
 {
+    chat_op_disown(op);
     free(op->channel);
     free(op->thread_id);
     free(op->message_id);
@@ -182,6 +219,11 @@ chat_op_perform(void *arg, struct ratelimit_call *call)
 
     op->call = call;
     op->has_facts = false;
+    if (op->is_detached && !op->text) {
+        /* A live post or edit whose owner is gone: nothing left to render. */
+        ratelimit_call_done(call, AB_ECANCELED, NULL);
+        return;
+    }
     if (op->text_now) {
         /* Render now, after any wait: only the newest content goes out. */
         char *text = NULL;
@@ -225,21 +267,14 @@ chat_op_perform(void *arg, struct ratelimit_call *call)
     }
 }
 
-/* The request is over: report to the engine, count failures, free. */
+/* Tell the owner (unless it went away) and free the operation. */
 static void
-chat_op_finished(void *arg, int status)
+chat_op_report(void *arg)
 {
     struct chat_op *op = arg;
+    int status = op->status;
 
-    if (status < 0 && status != AB_ECANCELED) {
-        op->ci->failed++;
-        log_warn("engine", "%s: %s in %s failed: %s", op->ci->name,
-                 op->kind == CHAT_OP_SEND     ? "send"
-                 : op->kind == CHAT_OP_EDIT   ? "edit"
-                 : op->kind == CHAT_OP_THREAD ? "thread"
-                                              : "reaction",
-                 op->channel ? op->channel : "?", ab_strerror(status));
-    }
+    chat_op_disown(op); /* the callback may detach or free the owner */
     if (op->kind == CHAT_OP_SEND && op->sent)
         op->sent(op->arg, status, status == 0 ? &op->result : NULL);
     else if (op->kind == CHAT_OP_THREAD && op->thread)
@@ -249,11 +284,39 @@ chat_op_finished(void *arg, int status)
     chat_op_free(op);
 }
 
-/* Allocate an operation with copies of the given strings. Every text posted to chat
- * passes here and leaves with the log's redaction: no token reaches a channel. */
+/* The request is over: count a failure, then report — on a later loop iteration when
+ * this happens inside a chat_* call (a synchronous refusal, coalescing). */
+static void
+chat_op_finished(void *arg, int status)
+{
+    struct chat_op *op = arg;
+    int rc;
+
+    op->status = status;
+    if (status < 0 && status != AB_ECANCELED) {
+        op->ci->failed++;
+        log_warn("engine", "%s: %s in %s failed: %s", op->ci->name,
+                 op->kind == CHAT_OP_SEND     ? "send"
+                 : op->kind == CHAT_OP_EDIT   ? "edit"
+                 : op->kind == CHAT_OP_THREAD ? "thread"
+                                              : "reaction",
+                 op->channel ? op->channel : "?", ab_strerror(status));
+    }
+    if (op->ci->submitting > 0 && op->ci->loop) {
+        if ((rc = defer_call(op->ci->loop, chat_op_report, op, NULL)) == 0)
+            return;
+        log_error("engine", "%s: cannot defer a completion: %s", op->ci->name, ab_strerror(rc));
+    }
+    chat_op_report(op);
+}
+
+/* Allocate an operation with copies of the given strings, in @owner's list (may be
+ * NULL). Every text posted to chat passes here and leaves with the log's redaction: no
+ * token reaches a channel. */
 static struct chat_op *
-chat_op_new(struct chat_instance *ci, enum chat_op_kind kind, const char *channel,
-            const char *thread_id, const char *message_id, const char *text, const char *emoji)
+chat_op_new(struct chat_instance *ci, enum chat_op_kind kind, struct chat_owner *owner,
+            const char *channel, const char *thread_id, const char *message_id, const char *text,
+            const char *emoji)
 {
     struct chat_op *op = calloc(1, sizeof(*op));
 
@@ -261,6 +324,13 @@ chat_op_new(struct chat_instance *ci, enum chat_op_kind kind, const char *channe
         return NULL;
     op->ci = ci;
     op->kind = kind;
+    if (owner) {
+        op->owner = owner;
+        op->owner_next = owner->ops;
+        if (owner->ops)
+            owner->ops->owner_prev = op;
+        owner->ops = op;
+    }
     if ((channel && !(op->channel = strdup(channel))) ||
         (thread_id && !(op->thread_id = strdup(thread_id))) ||
         (message_id && !(op->message_id = strdup(message_id))) ||
@@ -327,21 +397,42 @@ chat_op_submit(struct chat_op *op, const char *bucket_kind, enum ratelimit_prior
     };
     int rc;
 
+    struct chat_instance *ci = op->ci;
+
     chat_op_route(op, bucket_kind, bucket, sizeof(bucket));
-    if ((rc = ratelimit_submit(op->ci->rl, &req)) < 0)
+    ci->submitting++;
+    if ((rc = ratelimit_submit(ci->rl, &req)) < 0)
         chat_op_free(op);
+    ci->submitting--;
     return rc;
+}
+
+/* A post's idempotency key, the same for every attempt and unique across restarts:
+ * wall-clock milliseconds and this instance's post counter (at most 25 characters, as
+ * longest nonce a platform was seen to allow). */
+static void
+chat_nonce(struct chat_instance *ci, char *out, size_t cap)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(out, cap, "%lld%05u", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+             (unsigned)(ci->posts++ % 100000));
 }
 
 /* Queue a post of @text, or of what @text_now renders when it goes. */
 static int
 chat_send_op(struct chat_instance *ci, const char *channel, const char *thread_id, const char *text,
-             chat_text_fn text_now, enum ratelimit_priority prio, chat_sent_fn done, void *arg)
+             chat_text_fn text_now, enum ratelimit_priority prio, struct chat_owner *owner,
+             chat_sent_fn done, void *arg)
 {
-    struct chat_op *op = chat_op_new(ci, CHAT_OP_SEND, channel, thread_id, NULL, text, NULL);
+    struct chat_op *op;
 
-    if (!op)
+    if ((done || text_now) && !owner)
+        return AB_EINVAL;
+    if (!(op = chat_op_new(ci, CHAT_OP_SEND, owner, channel, thread_id, NULL, text, NULL)))
         return AB_ENOMEM;
+    chat_nonce(ci, op->nonce, sizeof(op->nonce));
     op->text_now = text_now;
     op->sent = done;
     op->arg = arg;
@@ -351,29 +442,32 @@ chat_send_op(struct chat_instance *ci, const char *channel, const char *thread_i
 /* Queue a post. */
 int
 chat_send(struct chat_instance *ci, const char *channel, const char *thread_id, const char *text,
-          enum ratelimit_priority prio, chat_sent_fn done, void *arg)
+          enum ratelimit_priority prio, struct chat_owner *owner, chat_sent_fn done, void *arg)
 {
-    return chat_send_op(ci, channel, thread_id, text, NULL, prio, done, arg);
+    return chat_send_op(ci, channel, thread_id, text, NULL, prio, owner, done, arg);
 }
 
 /* Queue a live post whose text is rendered when it goes. */
 int
 chat_send_live(struct chat_instance *ci, const char *channel, const char *thread_id,
-               chat_text_fn text, chat_sent_fn done, void *arg)
+               chat_text_fn text, struct chat_owner *owner, chat_sent_fn done, void *arg)
 {
-    return chat_send_op(ci, channel, thread_id, NULL, text, RATELIMIT_LIVE_EDIT, done, arg);
+    return chat_send_op(ci, channel, thread_id, NULL, text, RATELIMIT_LIVE_EDIT, owner, done, arg);
 }
 
 /* Queue an edit of @text or of what @text_now renders when it goes; live edits of one
  * message coalesce. */
 static int
 chat_edit_op(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *text,
-             chat_text_fn text_now, bool is_final, chat_done_fn done, void *arg)
+             chat_text_fn text_now, bool is_final, struct chat_owner *owner, chat_done_fn done,
+             void *arg)
 {
-    struct chat_op *op =
-        chat_op_new(ci, CHAT_OP_EDIT, ref->channel_id, NULL, ref->message_id, text, NULL);
+    struct chat_op *op;
 
-    if (!op)
+    if ((done || text_now) && !owner)
+        return AB_EINVAL;
+    if (!(op = chat_op_new(ci, CHAT_OP_EDIT, owner, ref->channel_id, NULL, ref->message_id, text,
+                           NULL)))
         return AB_ENOMEM;
     op->text_now = text_now;
     op->done = done;
@@ -386,29 +480,31 @@ chat_edit_op(struct chat_instance *ci, const struct ab_msg_ref *ref, const char 
 /* Queue an edit. */
 int
 chat_edit(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *text, bool is_final,
-          chat_done_fn done, void *arg)
+          struct chat_owner *owner, chat_done_fn done, void *arg)
 {
-    return chat_edit_op(ci, ref, text, NULL, is_final, done, arg);
+    return chat_edit_op(ci, ref, text, NULL, is_final, owner, done, arg);
 }
 
 /* Queue a live edit whose text is rendered when it goes. */
 int
 chat_edit_live(struct chat_instance *ci, const struct ab_msg_ref *ref, chat_text_fn text,
-               chat_done_fn done, void *arg)
+               struct chat_owner *owner, chat_done_fn done, void *arg)
 {
-    return chat_edit_op(ci, ref, NULL, text, false, done, arg);
+    return chat_edit_op(ci, ref, NULL, text, false, owner, done, arg);
 }
 
 /* Queue a reaction change. */
 int
 chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
-           chat_done_fn done, void *arg)
+           struct chat_owner *owner, chat_done_fn done, void *arg)
 {
-    struct chat_op *op =
-        chat_op_new(ci, CHAT_OP_REACT, ref->channel_id, NULL, ref->message_id, NULL, emoji);
+    struct chat_op *op;
     char key[512];
 
-    if (!op)
+    if (done && !owner)
+        return AB_EINVAL;
+    if (!(op = chat_op_new(ci, CHAT_OP_REACT, owner, ref->channel_id, NULL, ref->message_id, NULL,
+                           emoji)))
         return AB_ENOMEM;
     op->add = add;
     op->done = done;
@@ -418,22 +514,31 @@ chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *e
                           add ? RATELIMIT_COALESCE_ADD : RATELIMIT_COALESCE_REMOVE, key);
 }
 
-/* Open a thread through the scheduler (what the user waits for: final priority). */
+/* Open a thread through the scheduler (what the user waits for: final priority).
+ * Without threads the answer is the channel itself, on a later loop iteration. */
 int
 chat_open_thread(struct chat_instance *ci, const struct ab_msg_ref *origin, const char *name,
-                 chat_thread_fn done, void *arg)
+                 struct chat_owner *owner, chat_thread_fn done, void *arg)
 {
     struct chat_op *op;
 
-    if (!ci->ops->open_thread || !ci->can_thread) {
-        done(arg, 0, origin->channel_id);
-        return 0;
-    }
-    if (!(op = chat_op_new(ci, CHAT_OP_THREAD, origin->channel_id, NULL, origin->message_id, name,
-                           NULL)))
+    if (done && !owner)
+        return AB_EINVAL;
+    if (!(op = chat_op_new(ci, CHAT_OP_THREAD, owner, origin->channel_id, NULL, origin->message_id,
+                           name, NULL)))
         return AB_ENOMEM;
     op->thread = done;
     op->arg = arg;
+    if (!ci->ops->open_thread || !ci->can_thread) {
+        if (origin->channel_id && !(op->result.message_id = strdup(origin->channel_id))) {
+            chat_op_free(op);
+            return AB_ENOMEM;
+        }
+        ci->submitting++;
+        chat_op_finished(op, 0);
+        ci->submitting--;
+        return 0;
+    }
     return chat_op_submit(op, "thread", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
 }
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include <agent-broker/plugin.h>
+#include <uv.h>
 
 #include "engine/ratelimit.h"
 #include "policy/policy.h"
@@ -22,9 +23,21 @@ struct chat_instance {
     struct ratelimit *rl;              /* lent: the engine's scheduler */
     struct chat_op *performing;        /* lent from the scheduler: operations the plugin
                                           is working on (their rate facts are awaited) */
+    uv_loop_t *loop;                   /* lent: the engine's loop (deferred completions) */
+    unsigned submitting;               /* inside a chat_* call: completions are deferred */
     bool can_edit, can_react, can_thread;
     bool is_started;
     uint64_t failed; /* outbound operations that could not be delivered */
+    uint32_t posts;  /* posts made: the counter part of their idempotency keys */
+};
+
+/* The completions still owed to one owner (a turn, a conversation). Embed it zeroed in
+ * the owner, pass it with every operation that has a callback, and call
+ * chat_owner_detach() before the owner is freed: an operation still queued or in the
+ * plugin then completes without calling anything (a live one not yet rendered is
+ * cancelled). Fields are private. */
+struct chat_owner {
+    struct chat_op *ops; /* lent: the owner's outstanding operations */
 };
 
 /* Completion of chat_send: @ref (lent) names the posted message on success. */
@@ -36,33 +49,43 @@ typedef void (*chat_thread_fn)(void *arg, int status, const char *thread_id);
  * (owned by the caller). Returns 0 or < 0 (the operation then fails with it). */
 typedef int (*chat_text_fn)(void *arg, char **out);
 
-/* Post @text in @channel (in thread @thread_id, may be NULL) with @prio. Strings
- * are copied. @done (may be NULL) runs once, after delivery or final failure. */
+/* Every operation below copies its strings. Its callbacks (may be NULL; then @owner may
+ * be NULL too) run on a later loop iteration than the call — the completion exactly
+ * once — unless @owner (lent, required with a callback) was detached first. A negative
+ * return means refused: nothing is called. */
+
+/* Post @text in @channel (in thread @thread_id, may be NULL) with @prio. @done runs
+ * after delivery or final failure. */
 int chat_send(struct chat_instance *ci, const char *channel, const char *thread_id,
-              const char *text, enum ratelimit_priority prio, chat_sent_fn done, void *arg);
+              const char *text, enum ratelimit_priority prio, struct chat_owner *owner,
+              chat_sent_fn done, void *arg);
 
 /* Replace the text of message @ref (copied). Live edits of one message coalesce: a
  * newer queued edit replaces an older one (@is_final edits never do). */
 int chat_edit(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *text,
-              bool is_final, chat_done_fn done, void *arg);
+              bool is_final, struct chat_owner *owner, chat_done_fn done, void *arg);
 
 /* Add or remove our reaction @emoji on @ref; an add and a remove of the same emoji
  * still queued cancel out. */
 int chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
-               chat_done_fn done, void *arg);
+               struct chat_owner *owner, chat_done_fn done, void *arg);
 
 /* Open a thread from message @origin named @name (plugins without threads answer
- * at once with the channel itself). */
+ * with the channel itself). */
 int chat_open_thread(struct chat_instance *ci, const struct ab_msg_ref *origin, const char *name,
-                     chat_thread_fn done, void *arg);
+                     struct chat_owner *owner, chat_thread_fn done, void *arg);
 
 /* Post (chat_send_live) or edit (chat_edit_live) a live message whose text @text(@arg)
  * renders at the moment the request goes, so a wait behind a rate limit never sends a
  * stale render. Live edits of one message coalesce. */
 int chat_send_live(struct chat_instance *ci, const char *channel, const char *thread_id,
-                   chat_text_fn text, chat_sent_fn done, void *arg);
+                   chat_text_fn text, struct chat_owner *owner, chat_sent_fn done, void *arg);
 int chat_edit_live(struct chat_instance *ci, const struct ab_msg_ref *ref, chat_text_fn text,
-                   chat_done_fn done, void *arg);
+                   struct chat_owner *owner, chat_done_fn done, void *arg);
+
+/* Forget @o's outstanding operations: none of their callbacks will run (a live one not
+ * yet rendered is cancelled). They still finish in the scheduler and the plugin. */
+void chat_owner_detach(struct chat_owner *o);
 
 /* Register the plugin's static rate rules (ab_chat_ops.rate_rules) with the scheduler;
  * call once ci->rl is set. */

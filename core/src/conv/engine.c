@@ -13,7 +13,9 @@
 #include "render/thread_name.h"
 #include "state/journal.h"
 
-#define ENGINE_BUCKETS 256
+#define ENGINE_BUCKETS_MIN 64
+#define ENGINE_SWEEP_PER_EVENT 4  /* idle conversations an inbound message may evict */
+#define ENGINE_SWEEP_PER_TICK 512 /* and the sweep timer, per run */
 
 /* Posted in the thread of a message a previous process accepted and never answered. */
 #define ENGINE_RESTART_LINE                                                                        \
@@ -24,7 +26,9 @@
 struct engine_recovery {
     struct engine *e;
     uint64_t id;
-    char *message_id; /* owned, for the log */
+    char *message_id;             /* owned, for the log */
+    struct chat_owner owner;      /* its post */
+    struct engine_recovery *next; /* the engine's list of lines in flight */
 };
 
 /* FNV-1a over a key. */
@@ -42,10 +46,85 @@ engine_hash(const char *key)
 static struct conversation *
 engine_find(struct engine *e, const char *key)
 {
-    for (struct conversation *c = e->buckets[engine_hash(key) % e->nbuckets]; c; c = c->next)
+    for (struct conversation *c = e->buckets[engine_hash(key) & (e->nbuckets - 1)]; c; c = c->next)
         if (strcmp(c->key, key) == 0)
             return c;
     return NULL;
+}
+
+/* Double the table once it holds as many conversations as buckets (a failed grow
+ * leaves the table as it is: only longer chains). */
+static void
+engine_table_grow(struct engine *e)
+{
+    size_t n = e->nbuckets * 2;
+    struct conversation **t;
+
+    if (e->nconvs < e->nbuckets || !(t = calloc(n, sizeof(*t))))
+        return;
+    for (size_t b = 0; b < e->nbuckets; b++) {
+        struct conversation *c, *next;
+        for (c = e->buckets[b]; c; c = next) {
+            size_t nb = engine_hash(c->key) & (n - 1);
+            next = c->next;
+            c->next = t[nb];
+            t[nb] = c;
+        }
+    }
+    free(e->buckets);
+    e->buckets = t;
+    e->nbuckets = n;
+}
+
+/* Take @c out of the table. */
+static void
+engine_table_unlink(struct engine *e, struct conversation *c)
+{
+    struct conversation **pp = &e->buckets[engine_hash(c->key) & (e->nbuckets - 1)];
+
+    while (*pp && *pp != c)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = c->next;
+    c->next = NULL;
+}
+
+/* Take @c out of the LRU. */
+static void
+engine_lru_unlink(struct engine *e, struct conversation *c)
+{
+    if (c->lru_prev)
+        c->lru_prev->lru_next = c->lru_next;
+    else if (e->lru_head == c)
+        e->lru_head = c->lru_next;
+    if (c->lru_next)
+        c->lru_next->lru_prev = c->lru_prev;
+    else if (e->lru_tail == c)
+        e->lru_tail = c->lru_prev;
+    c->lru_prev = c->lru_next = NULL;
+}
+
+/* @c was used now: it goes to the LRU's tail. */
+static void
+engine_touch(struct conversation *c)
+{
+    struct engine *e = c->e;
+
+    engine_lru_unlink(e, c);
+    c->last_used_ms = clock_now_ms(e->clock);
+    c->lru_prev = e->lru_tail;
+    if (e->lru_tail)
+        e->lru_tail->lru_next = c;
+    else
+        e->lru_head = c;
+    e->lru_tail = c;
+}
+
+/* The idle bound in effect. */
+static uint64_t
+engine_idle_ms(const struct engine *e)
+{
+    return e->cfg.conv_idle_ms ? e->cfg.conv_idle_ms : ENGINE_CONV_IDLE_MS;
 }
 
 /* Free a queued message and its reactions. */
@@ -62,12 +141,13 @@ pending_free(struct pending *p)
     free(p);
 }
 
-/* Free a conversation (it must have no turn). */
+/* Free a conversation (it must have no turn; the engine has let go of it). */
 static void
 conversation_free(struct conversation *c)
 {
     struct pending *p, *next;
 
+    chat_owner_detach(&c->chat);
     for (p = c->queue; p; p = next) {
         next = p->next;
         pending_free(p);
@@ -79,6 +159,63 @@ conversation_free(struct conversation *c)
     free(c);
 }
 
+/* Forget idle @c: out of the table and the LRU, then freed. */
+static void
+engine_evict(struct engine *e, struct conversation *c)
+{
+    engine_table_unlink(e, c);
+    engine_lru_unlink(e, c);
+    e->nconvs--;
+    conversation_free(c);
+}
+
+/* Evict up to @budget conversations idle past the bound, oldest first; a busy one
+ * met on the way is moved back as if just used (it cannot be evicted before it is
+ * idle again anyway). Returns whether expired ones may remain. */
+static bool
+engine_sweep(struct engine *e, unsigned budget)
+{
+    uint64_t now = clock_now_ms(e->clock), idle = engine_idle_ms(e);
+    struct conversation *c;
+
+    while ((c = e->lru_head) && c->last_used_ms + idle <= now) {
+        if (budget-- == 0)
+            return true;
+        if (c->turn || c->queue || c->is_opening_thread)
+            engine_touch(c);
+        else
+            engine_evict(e, c);
+    }
+    return false;
+}
+
+static void engine_sweep_arm(struct engine *e);
+
+/* The sweep timer: evict, and look again when the oldest will have expired. */
+static void
+engine_sweep_fired(void *arg)
+{
+    struct engine *e = arg;
+
+    if (engine_sweep(e, ENGINE_SWEEP_PER_TICK))
+        clock_timer_start(e->clock, &e->sweep, 1, engine_sweep_fired, e);
+    else
+        engine_sweep_arm(e);
+}
+
+/* Arm the sweep for when the least recently used conversation expires. */
+static void
+engine_sweep_arm(struct engine *e)
+{
+    uint64_t now, due;
+
+    if (!e->lru_head || clock_timer_is_active(&e->sweep))
+        return;
+    now = clock_now_ms(e->clock);
+    due = e->lru_head->last_used_ms + engine_idle_ms(e);
+    clock_timer_start(e->clock, &e->sweep, due > now ? due - now : 0, engine_sweep_fired, e);
+}
+
 /* Find or create the conversation for @key, replying in @channel / @thread. */
 static struct conversation *
 engine_conversation(struct engine *e, struct chat_instance *ci, const char *key,
@@ -87,8 +224,10 @@ engine_conversation(struct engine *e, struct chat_instance *ci, const char *key,
     struct conversation *c = engine_find(e, key);
     size_t b;
 
-    if (c)
+    if (c) {
+        engine_touch(c);
         return c;
+    }
     if (!(c = calloc(1, sizeof(*c))))
         return NULL;
     c->e = e;
@@ -101,10 +240,13 @@ engine_conversation(struct engine *e, struct chat_instance *ci, const char *key,
         conversation_free(c);
         return NULL;
     }
-    b = engine_hash(key) % e->nbuckets;
+    engine_table_grow(e);
+    b = engine_hash(key) & (e->nbuckets - 1);
     c->next = e->buckets[b];
     e->buckets[b] = c;
     e->nconvs++;
+    engine_touch(c);
+    engine_sweep_arm(e);
     return c;
 }
 
@@ -112,18 +254,72 @@ engine_conversation(struct engine *e, struct chat_instance *ci, const char *key,
 void
 engine_post_notice(struct conversation *c, const char *text)
 {
-    chat_send(c->ci, c->reply_channel, c->reply_thread, text, RATELIMIT_FINAL_TEXT, NULL, NULL);
+    chat_send(c->ci, c->reply_channel, c->reply_thread, text, RATELIMIT_FINAL_TEXT, NULL, NULL,
+              NULL);
 }
 
 /* Nothing runs or waits anywhere? */
 static bool
 engine_is_idle(const struct engine *e)
 {
-    for (size_t b = 0; b < e->nbuckets; b++)
-        for (const struct conversation *c = e->buckets[b]; c; c = c->next)
-            if (c->turn || c->queue || c->is_opening_thread)
-                return false;
-    return true;
+    return e->nrunning == 0 && e->nqueued == 0 && e->nopening == 0;
+}
+
+/* Take @c's queue for a turn. */
+struct pending *
+engine_queue_take(struct conversation *c)
+{
+    struct pending *msgs = c->queue;
+
+    c->e->nqueued -= (uint32_t)c->queued;
+    c->queue = NULL;
+    c->queued = 0;
+    return msgs;
+}
+
+/* A turn could not start: @msgs (owned) go back in front of @c's queue. */
+void
+engine_queue_put_back(struct conversation *c, struct pending *msgs)
+{
+    struct pending **tail = &msgs;
+    size_t n = 0;
+
+    for (; *tail; tail = &(*tail)->next)
+        n++;
+    *tail = c->queue;
+    c->queue = msgs;
+    c->queued += n;
+    c->e->nqueued += (uint32_t)n;
+}
+
+/* @c's turn started: it joins the running list (reactions look only there). */
+void
+engine_turn_began(struct conversation *c)
+{
+    struct engine *e = c->e;
+
+    c->run_prev = NULL;
+    c->run_next = e->running;
+    if (e->running)
+        e->running->run_prev = c;
+    e->running = c;
+    e->nrunning++;
+}
+
+/* @c's turn ended (or never really began): it leaves the running list. */
+void
+engine_running_remove(struct conversation *c)
+{
+    struct engine *e = c->e;
+
+    if (c->run_prev)
+        c->run_prev->run_next = c->run_next;
+    else
+        e->running = c->run_next;
+    if (c->run_next)
+        c->run_next->run_prev = c->run_prev;
+    c->run_prev = c->run_next = NULL;
+    e->nrunning--;
 }
 
 /* Tell the idle waiter, once. */
@@ -148,6 +344,7 @@ engine_refuse_queue(struct conversation *c, const char *line)
 
     engine_post_notice(c, line);
     engine_answered(e, c->queue);
+    e->nqueued -= (uint32_t)c->queued;
     for (p = c->queue; p; p = next) {
         next = p->next;
         if (p->rx) {
@@ -335,6 +532,9 @@ engine_turn_finished(struct conversation *c)
 {
     struct engine *e = c->e;
 
+    engine_running_remove(c);
+    engine_touch(c); /* idle from now, not from its last message */
+
     if (!e->is_draining) {
         engine_kick(c);
         engine_wait_next(e);
@@ -349,6 +549,7 @@ engine_thread_opened(void *arg, int status, const char *thread_id)
     struct conversation *c = arg;
 
     c->is_opening_thread = false;
+    c->e->nopening--;
     if (status == 0 && thread_id) {
         free(c->reply_thread);
         c->reply_thread = strdup(thread_id);
@@ -464,6 +665,7 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
     int rc;
 
     e->stats.received++;
+    engine_sweep(e, ENGINE_SWEEP_PER_EVENT);
     if (m->size >= offsetof(struct ab_inbound, is_unresolved) + sizeof(bool) && m->is_unresolved) {
         /* Nothing can be decided about a place the platform would not describe: say so
          * to an allowed user who asked, never silently drop it. */
@@ -474,7 +676,7 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
             chat_send(ci, m->channel_id, NULL,
                       "⚠️ The platform would not describe this channel (lookup failed); this "
                       "message was not answered — send it again in a minute.",
-                      RATELIMIT_FINAL_TEXT, NULL, NULL);
+                      RATELIMIT_FINAL_TEXT, NULL, NULL, NULL);
         }
         log_warn("engine", "%s: message %s in unresolved channel %s not answered", ci->name,
                  m->message_id ? m->message_id : "?", m->channel_id ? m->channel_id : "?");
@@ -493,13 +695,13 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
         log_info("engine", "%s: user %s is not allowed (%s)", ci->name, m->sender_id, d.reason);
         if (ci->can_react && e->cfg.deny_emoji)
             chat_react(ci, &(struct ab_msg_ref){m->channel_id, m->message_id}, e->cfg.deny_emoji,
-                       true, NULL, NULL);
+                       true, NULL, NULL, NULL);
         return 0;
     case POLICY_BOT_CAP_NOTICE:
         e->stats.ignored++;
         chat_send(ci, m->is_thread && m->parent_id ? m->parent_id : m->channel_id, m->thread_id,
                   "⚠️ Bot turn limit reached in this thread; a human message resets it.",
-                  RATELIMIT_FINAL_TEXT, NULL, NULL);
+                  RATELIMIT_FINAL_TEXT, NULL, NULL, NULL);
         return 0;
     case POLICY_ACCEPT:
     default: break;
@@ -535,14 +737,16 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
         ;
     *tail = p;
     c->queued++;
+    e->nqueued++;
     e->stats.enqueued++;
     engine_record(e, c, p, m, recorded, arg);
     if (d.opens_thread && !c->turn && !c->reply_thread && ci->can_thread) {
         char *name = NULL;
         c->is_opening_thread = true;
-        thread_name_from_prompt(p->text, NULL, &name);
+        e->nopening++;
+        thread_name_from_prompt(p->text, &name);
         rc = chat_open_thread(ci, &(struct ab_msg_ref){m->channel_id, m->message_id},
-                              name ? name : "agent-broker", engine_thread_opened, c);
+                              name ? name : "agent-broker", &c->chat, engine_thread_opened, c);
         free(name);
         if (rc < 0)
             engine_thread_opened(c, rc, NULL);
@@ -560,12 +764,32 @@ engine_user_allowed(struct chat_instance *ci, const char *user)
     return user && policy_user_allowed(ci->policy, user);
 }
 
+/* Act on a reaction to a message of @c's running turn. */
+static void
+engine_reaction_act(struct conversation *c, const struct ab_reaction_event *ev, bool is_cancel)
+{
+    struct chat_instance *ci = c->ci;
+
+    if (!engine_user_allowed(ci, ev->user_id)) {
+        log_info("engine", "%s: reaction from %s ignored: not an allowed user", c->key,
+                 ev->user_id ? ev->user_id : "?");
+        return;
+    }
+    if (is_cancel) {
+        log_info("engine", "%s: cancelled by %s", c->key, ev->user_id);
+        turn_cancel(c->turn);
+    } else {
+        turn_answer_ask(c->turn, ev->msg.message_id, ev->emoji);
+    }
+}
+
 /* A user's reaction: 🛑 on the user's message, the live reply or a question cancels
  * the turn; ✅ ♾️ ❌ on a question answer it. Only allowed users decide: the check
  * comes before anything is done. */
 int
 engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reaction_event *ev)
 {
+    struct conversation *c;
     bool is_cancel;
 
     if (!ev->added || !ev->msg.message_id || !ev->emoji || !ev->user_id || !*ev->user_id)
@@ -573,23 +797,19 @@ engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reac
     if (ev->is_self) /* the host hands over a full-size copy */
         return 0;    /* our own ✅ ♾️ ❌ offers must not answer our own questions */
     is_cancel = e->cfg.cancel_emoji && strcmp(ev->emoji, e->cfg.cancel_emoji) == 0;
-    for (size_t b = 0; b < e->nbuckets; b++) {
-        for (struct conversation *c = e->buckets[b]; c; c = c->next) {
-            if (c->ci != ci || !c->turn || !turn_owns_message(c->turn, ev->msg.message_id))
-                continue;
-            if (ev->conversation && strcmp(c->key + strlen(ci->name) + 1, ev->conversation) != 0)
-                continue;
-            if (!engine_user_allowed(ci, ev->user_id)) {
-                log_info("engine", "%s: reaction from %s ignored: not an allowed user", c->key,
-                         ev->user_id ? ev->user_id : "?");
-                return 0;
-            }
-            if (is_cancel) {
-                log_info("engine", "%s: cancelled by %s", c->key, ev->user_id);
-                turn_cancel(c->turn);
-            } else {
-                turn_answer_ask(c->turn, ev->msg.message_id, ev->emoji);
-            }
+    /* Only running turns own messages: the conversation named by the event, or else
+     * the running ones (as many as the pool runs turns, never every conversation). */
+    if (ev->conversation) {
+        char key[512];
+        snprintf(key, sizeof(key), "%s:%s", ci->name, ev->conversation);
+        c = engine_find(e, key);
+        if (c && c->ci == ci && c->turn && turn_owns_message(c->turn, ev->msg.message_id))
+            engine_reaction_act(c, ev, is_cancel);
+        return 0;
+    }
+    for (c = e->running; c; c = c->run_next) {
+        if (c->ci == ci && c->turn && turn_owns_message(c->turn, ev->msg.message_id)) {
+            engine_reaction_act(c, ev, is_cancel);
             return 0;
         }
     }
@@ -608,7 +828,8 @@ engine_new(uv_loop_t *loop, struct pool *pool, const struct engine_config *cfg, 
     e->loop = loop;
     e->pool = pool;
     e->cfg = *cfg;
-    e->nbuckets = ENGINE_BUCKETS;
+    e->nbuckets = ENGINE_BUCKETS_MIN;
+    clock_timer_init(&e->sweep);
     if (!(e->buckets = calloc(e->nbuckets, sizeof(*e->buckets)))) {
         rc = AB_ENOMEM;
         goto fail;
@@ -660,6 +881,7 @@ engine_add_chat(struct engine *e, struct chat_instance *ci)
     e->chats = grown;
     e->chats[e->nchats++] = ci;
     ci->rl = e->rl;
+    ci->loop = e->loop;
     chat_rate_setup(ci); /* a malformed rule is logged and skipped */
     return 0;
 }
@@ -696,8 +918,14 @@ engine_recovered_sent(void *arg, int status, const struct ab_msg_ref *ref)
     (void)ref;
     if (status < 0)
         log_warn("engine", "cannot post the restart line for message %s", r->message_id);
+    struct engine_recovery **link;
+
     if (r->e->journal)
         journal_done(r->e->journal, r->id);
+    for (link = &r->e->recoveries; *link && *link != r; link = &(*link)->next)
+        ;
+    if (*link)
+        *link = r->next;
     free(r->message_id);
     free(r);
 }
@@ -734,13 +962,15 @@ engine_recover(struct engine *e, struct chat_instance *ci)
         r->id = je->id;
         if (ci->can_react && e->cfg.reactions.emojis.error)
             chat_react(ci, &(struct ab_msg_ref){je->channel_id, je->message_id},
-                       e->cfg.reactions.emojis.error, true, NULL, NULL);
+                       e->cfg.reactions.emojis.error, true, NULL, NULL, NULL);
         if (chat_send(ci, je->reply_channel, je->reply_thread, ENGINE_RESTART_LINE,
-                      RATELIMIT_FINAL_TEXT, engine_recovered_sent, r) < 0) {
+                      RATELIMIT_FINAL_TEXT, &r->owner, engine_recovered_sent, r) < 0) {
             free(r->message_id);
             free(r);
             continue;
         }
+        r->next = e->recoveries;
+        e->recoveries = r;
         n++;
     }
     if (n)
@@ -766,13 +996,8 @@ engine_get_stats(const struct engine *e, struct engine_stats *out)
     *out = e->stats;
     out->conversations = (uint32_t)e->nconvs;
     out->waiting = (uint32_t)e->nwaiting;
-    out->running = out->queued = 0;
-    for (size_t b = 0; b < e->nbuckets; b++) {
-        for (const struct conversation *c = e->buckets[b]; c; c = c->next) {
-            out->running += c->turn != NULL;
-            out->queued += (uint32_t)c->queued;
-        }
-    }
+    out->running = e->nrunning;
+    out->queued = e->nqueued;
 }
 
 /* Free everything. */
@@ -781,17 +1006,25 @@ engine_free(struct engine *e)
 {
     if (!e)
         return;
+    while (e->recoveries) { /* restart lines still in flight: told nothing more */
+        struct engine_recovery *r = e->recoveries;
+        e->recoveries = r->next;
+        chat_owner_detach(&r->owner);
+        free(r->message_id);
+        free(r);
+    }
     for (size_t b = 0; b < e->nbuckets; b++) {
         struct conversation *c, *next;
         for (c = e->buckets[b]; c; c = next) {
             next = c->next;
             if (c->turn)
-                log_warn("engine", "%s: freed with a turn still running", c->key);
+                turn_abandon(c->turn);
             conversation_free(c);
         }
     }
     while (e->rxs)
         rx_free(e->rxs);
+    clock_timer_stop(&e->sweep);
     ratelimit_close(e->rl);
     clock_close(e->clock);
     free(e->buckets);

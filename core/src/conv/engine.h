@@ -31,6 +31,8 @@ struct engine_config {
     bool perm_ask;      /* [permissions] mode = "ask" */
     uint64_t perm_timeout_ms;
     const char *auth_hint;         /* lent: the preset's login hint, or NULL */
+    uint64_t conv_idle_ms;         /* forget a conversation with nothing running or waiting after
+                                      this long without a message (0: ENGINE_CONV_IDLE_MS) */
     uint32_t max_sessions;         /* [pool] max_sessions, for the waiting line */
     uint32_t pool_queue_max;       /* conversations waiting for a free session at most (0 =
                                       refuse at once) */
@@ -40,6 +42,10 @@ struct engine_config {
      * classification by ACP kind and title words. */
     enum ab_tool_class (*classify_tool)(const char *kind, const char *title);
 };
+
+/* Ten minutes: a thread's next message after that starts a fresh conversation record
+ * (its agent session lives on in the pool; policy keeps "involved" on its own). */
+#define ENGINE_CONV_IDLE_MS (10 * 60 * 1000)
 
 struct engine_stats {
     uint64_t received, accepted, denied, ignored, enqueued, rejected, turns, turn_errors;

@@ -41,8 +41,11 @@ struct ask {
 };
 
 struct conversation {
-    struct conversation *next; /* hash chain */
-    char *key;                 /* owned: "platform:conversation" */
+    struct conversation *next;                /* hash chain */
+    struct conversation *lru_prev, *lru_next; /* the engine's LRU, least recently used first */
+    struct conversation *run_prev, *run_next; /* the engine's conversations with a turn */
+    uint64_t last_used_ms;                    /* engine clock: the last message or turn end */
+    char *key;                                /* owned: "platform:conversation" */
     struct engine *e;
     struct chat_instance *ci; /* lent */
     char *reply_channel;      /* owned: the channel replies go to */
@@ -51,7 +54,8 @@ struct conversation {
     bool is_multibot;
     struct pending *queue; /* owned FIFO */
     size_t queued;
-    struct turn *turn; /* owned: the running turn, or NULL */
+    struct turn *turn;      /* owned: the running turn, or NULL */
+    struct chat_owner chat; /* open_thread in flight */
     /* Waiting for a free agent session (every one busy), in the engine's FIFO. */
     struct conversation *wait_next; /* the engine's FIFO link */
     bool is_waiting;
@@ -80,6 +84,7 @@ struct turn {
     int final_pending; /* final chunks not yet delivered */
     struct ask *asks;  /* owned */
     struct pool_turn *pool_turn;
+    struct chat_owner chat; /* every send/edit of the turn and its questions */
 };
 
 struct engine {
@@ -90,14 +95,19 @@ struct engine {
     struct engine_config cfg;
     struct chat_instance **chats; /* lent instances */
     size_t nchats;
-    struct conversation **buckets; /* owned hash table */
+    struct conversation **buckets; /* owned hash table, a power of two, grown at load 1 */
     size_t nbuckets;
     size_t nconvs;
+    struct conversation *lru_head, *lru_tail;     /* every conversation, oldest use first */
+    struct conversation *running;                 /* conversations with a turn */
+    uint32_t nrunning, nqueued, nopening;         /* turns, queued messages, threads opening */
+    struct clock_timer sweep;                     /* evicts idle conversations */
     struct rx *rxs;                               /* owned: every rx still alive */
     struct conversation *waiting, **waiting_tail; /* FIFO for a free session (lent) */
     size_t nwaiting;
     bool is_draining;
-    struct journal *journal; /* lent, or NULL: acceptance is not recorded */
+    struct journal *journal;            /* lent, or NULL: acceptance is not recorded */
+    struct engine_recovery *recoveries; /* owned: restart lines in flight */
     void (*idle)(void *arg);
     void *idle_arg;
     struct engine_stats stats;
@@ -116,9 +126,14 @@ int turn_start(struct conversation *c);
 bool turn_owns_message(const struct turn *t, const char *message_id);
 int turn_answer_ask(struct turn *t, const char *message_id, const char *emoji);
 void turn_cancel(struct turn *t);
+void turn_abandon(struct turn *t);
 
 /* engine.c */
 void engine_post_notice(struct conversation *c, const char *text);
+struct pending *engine_queue_take(struct conversation *c);
+void engine_queue_put_back(struct conversation *c, struct pending *msgs);
+void engine_turn_began(struct conversation *c);
+void engine_running_remove(struct conversation *c);
 void engine_turn_finished(struct conversation *c);
 void pending_free(struct pending *p);
 void engine_answered(struct engine *e, struct pending *msgs);

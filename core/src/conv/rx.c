@@ -12,7 +12,7 @@ rx_emit(void *arg, const char *emoji, bool add)
     struct ab_msg_ref ref = {rx->channel_id, rx->message_id};
 
     if (rx->ci->can_react)
-        chat_react(rx->ci, &ref, emoji, add, NULL, NULL);
+        chat_react(rx->ci, &ref, emoji, add, NULL, NULL, NULL);
 }
 
 /* Start tracking reactions for a message. */

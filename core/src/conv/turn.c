@@ -33,6 +33,7 @@ turn_free(struct turn *t)
     struct pending *p, *next;
     struct ask *a, *an;
 
+    chat_owner_detach(&t->chat); /* late completions must not reach a freed turn */
     pacer_stop(&t->pacer);
     for (p = t->msgs; p; p = next) {
         next = p->next;
@@ -179,10 +180,10 @@ turn_send_final(struct turn *t)
     for (size_t i = 0; i < parts.count; i++) {
         if (i == 0 && t->live_id) {
             struct ab_msg_ref ref = {t->live_channel, t->live_id};
-            rc = chat_edit(ci, &ref, parts.chunks[0].text, true, turn_final_edited, t);
+            rc = chat_edit(ci, &ref, parts.chunks[0].text, true, &t->chat, turn_final_edited, t);
         } else {
             rc = chat_send(ci, c->reply_channel, c->reply_thread, parts.chunks[i].text,
-                           RATELIMIT_FINAL_TEXT, turn_final_sent, t);
+                           RATELIMIT_FINAL_TEXT, &t->chat, turn_final_sent, t);
         }
         if (rc < 0) {
             log_error("engine", "%s: cannot queue reply part %zu: %s", c->key, i + 1,
@@ -263,10 +264,10 @@ turn_flush(void *arg, uint64_t generation, bool is_final)
     }
     if (!t->live_id)
         rc = chat_send_live(ci, t->conv->reply_channel, t->conv->reply_thread, turn_live_text,
-                            turn_live_sent, t);
+                            &t->chat, turn_live_sent, t);
     else
         rc = chat_edit_live(ci, &(struct ab_msg_ref){t->live_channel, t->live_id}, turn_live_text,
-                            turn_live_edited, t);
+                            &t->chat, turn_live_edited, t);
     if (rc < 0)
         pacer_flush_done(&t->pacer);
 }
@@ -471,7 +472,7 @@ turn_ask_posted(void *arg, int status, const struct ab_msg_ref *ref)
     a->message_id = strdup(ref->message_id);
     a->channel_id = strdup(ref->channel_id ? ref->channel_id : a->turn->conv->reply_channel);
     for (size_t i = 0; i < 3 && ci->can_react; i++)
-        chat_react(ci, ref, offers[i], true, NULL, NULL);
+        chat_react(ci, ref, offers[i], true, NULL, NULL, NULL);
 }
 
 /* Answer a question: tell the agent and say so in the thread. */
@@ -524,7 +525,7 @@ turn_on_permission(void *arg, struct acp_permission *req)
     if (t->rx)
         reactions_progress(&t->rx->r);
     clock_timer_start(t->e->clock, &a->timeout, t->e->cfg.perm_timeout_ms, turn_ask_timeout, a);
-    if (chat_send(c->ci, c->reply_channel, c->reply_thread, text, RATELIMIT_FINAL_TEXT,
+    if (chat_send(c->ci, c->reply_channel, c->reply_thread, text, RATELIMIT_FINAL_TEXT, &t->chat,
                   turn_ask_posted, a) < 0)
         turn_ask_resolve(a, ACP_PERM_REJECT, "(the question could not be posted)");
 }
@@ -573,6 +574,21 @@ turn_cancel(struct turn *t)
     t->is_cancelled_by_user = true;
     turn_forget_asks(t); /* pool_cancel answers them "cancelled" and frees them */
     pool_cancel(t->e->pool, t->conv->key);
+}
+
+/* The engine is going away with @t still there (shutdown stopped waiting for its
+ * replies): nothing of @t may run again. Freed unless the pool still holds it. */
+void
+turn_abandon(struct turn *t)
+{
+    t->conv->turn = NULL;
+    chat_owner_detach(&t->chat);
+    pacer_stop(&t->pacer);
+    turn_forget_asks(t);
+    if (t->is_agent_done)
+        turn_free(t);
+    else
+        log_warn("engine", "%s: freed with a turn still running", t->conv->key);
 }
 
 static const struct turn_callbacks turn_callbacks = {
@@ -631,9 +647,7 @@ turn_start(struct conversation *c)
         return AB_ENOMEM;
     t->e = e;
     t->conv = c;
-    t->msgs = c->queue;
-    c->queue = NULL;
-    c->queued = 0;
+    t->msgs = engine_queue_take(c);
     for (p = t->msgs; p && p->next; p = p->next)
         ;
     t->rx = p ? p->rx : NULL; /* the newest message shows the turn's progress */
@@ -647,6 +661,7 @@ turn_start(struct conversation *c)
         goto fail;
     }
     c->turn = t;
+    engine_turn_began(c);
     e->stats.turns++;
     rc = pool_prompt(e->pool, c->key, ctx, text, &turn_callbacks, t, &t->pool_turn);
     free(ctx);
@@ -655,15 +670,14 @@ turn_start(struct conversation *c)
     if (rc == AB_EFULL && engine_may_wait(c)) {
         /* Every session is busy: the messages go back and the conversation waits in
          * the engine's FIFO for a free one. */
-        size_t n = 0;
-        for (p = t->msgs; p; p = p->next, n++)
+        for (p = t->msgs; p; p = p->next)
             if (!p->next) {
                 p->rx = t->rx;
                 t->rx = NULL;
             }
         c->turn = NULL;
-        c->queue = t->msgs;
-        c->queued = n;
+        engine_running_remove(c);
+        engine_queue_put_back(c, t->msgs);
         t->msgs = NULL;
         e->stats.turns--;
         turn_free(t);
@@ -697,7 +711,7 @@ fail:
     free(ctx);
     free(text);
     c->turn = NULL;
-    c->queue = t->msgs; /* nothing was lost: the messages stay queued */
+    engine_queue_put_back(c, t->msgs); /* nothing was lost: the messages stay queued */
     t->msgs = NULL;
     turn_free(t);
     return rc;

@@ -36,8 +36,9 @@ struct health_conn {
     enum health_conn_state state;
     int open_handles;
     bool has_peer_eof;
-    struct health_text answer; /* owned: the whole response while it is written */
-    size_t len;                /* bytes of head received */
+    struct sockaddr_storage peer; /* the client's address (port ignored) */
+    struct health_text answer;    /* owned: the whole response while it is written */
+    size_t len;                   /* bytes of head received */
     char head[HEALTH_HEAD_MAX];
 };
 
@@ -77,17 +78,6 @@ health_server_handle_closed(uv_handle_t *handle)
 {
     struct health_server *srv = handle->data;
 
-    srv->open_handles--;
-    health_server_maybe_done(srv);
-}
-
-/* A refused socket has closed. */
-static void
-health_server_refused_closed(uv_handle_t *handle)
-{
-    struct health_server *srv = handle->data;
-
-    free(handle);
     srv->open_handles--;
     health_server_maybe_done(srv);
 }
@@ -354,38 +344,126 @@ health_conn_head_timeout(uv_timer_t *timer)
         health_conn_respond_text(conn, 408, "request timeout\n", false);
 }
 
-/* Accept and immediately close a connection over the cap. */
-static void
-health_server_refuse(struct health_server *srv, uv_stream_t *listener)
+/* Whether two client addresses are the same host (ports ignored). */
+static bool
+health_peer_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-    uv_tcp_t *tcp = malloc(sizeof *tcp);
-
-    if (!tcp) {
-        log_error("health", "out of memory refusing a connection");
-        return;
-    }
-    uv_tcp_init(srv->loop, tcp);
-    tcp->data = srv;
-    srv->open_handles++;
-    if (uv_accept(listener, (uv_stream_t *)tcp) == 0)
-        uv_tcp_close_reset(tcp, health_server_refused_closed);
-    else
-        uv_close((uv_handle_t *)tcp, health_server_refused_closed);
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                      &((const struct sockaddr_in *)b)->sin_addr, sizeof(struct in_addr)) == 0;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+    return false;
 }
 
-/* A new connection on the listener. */
+/* Open connections from @conn's peer other than @conn. */
+static unsigned
+health_peer_count(const struct health_server *srv, const struct health_conn *conn)
+{
+    unsigned n = 0;
+
+    for (const struct health_conn *c = srv->conns; c; c = c->next)
+        if (c != conn && c->state != HEALTH_CONN_CLOSING && health_peer_same(&c->peer, &conn->peer))
+            n++;
+    return n;
+}
+
+/* The oldest connection other than @except that has sent nothing yet, from @peer's
+ * address (NULL: any peer); NULL if none. The list is newest first. */
+static struct health_conn *
+health_oldest_silent(const struct health_server *srv, const struct health_conn *except,
+                     const struct health_conn *peer)
+{
+    struct health_conn *found = NULL;
+
+    for (struct health_conn *c = srv->conns; c; c = c->next)
+        if (c != except && c->state == HEALTH_CONN_READING && c->len == 0 &&
+            (!peer || health_peer_same(&c->peer, &peer->peer)))
+            found = c;
+    return found;
+}
+
+/* The peer holding the most open connections (other than @except), as one of its
+ * connections; NULL when there is none. */
+static const struct health_conn *
+health_busiest_peer(const struct health_server *srv, const struct health_conn *except,
+                    unsigned *count)
+{
+    const struct health_conn *best = NULL;
+
+    *count = 0;
+    for (const struct health_conn *c = srv->conns; c; c = c->next) {
+        unsigned n;
+        if (c == except || c->state == HEALTH_CONN_CLOSING)
+            continue;
+        if ((n = health_peer_count(srv, c) + 1) > *count) {
+            *count = n;
+            best = c;
+        }
+    }
+    return best;
+}
+
+/* Drop @conn at once with a reset (over a cap, or pushed out by a newer one). */
+static void
+health_conn_reset(struct health_conn *conn)
+{
+    if (conn->state == HEALTH_CONN_CLOSING)
+        return;
+    conn->state = HEALTH_CONN_CLOSING;
+    if (uv_tcp_close_reset(&conn->tcp, health_conn_closed) < 0)
+        uv_close((uv_handle_t *)&conn->tcp, health_conn_closed);
+    uv_close((uv_handle_t *)&conn->timer, health_conn_closed);
+}
+
+/* Make room for new @conn under the caps: push out the oldest silent connection of
+ * its own peer or of the busiest one. Returns false when @conn must go instead. */
+static bool
+health_admit(struct health_server *srv, struct health_conn *conn)
+{
+    struct health_limits *l = &srv->limits;
+    unsigned mine = health_peer_count(srv, conn), open = 0, busiest;
+    const struct health_conn *big;
+    struct health_conn *victim;
+
+    for (const struct health_conn *c = srv->conns; c; c = c->next)
+        open += c != conn && c->state != HEALTH_CONN_CLOSING;
+
+    if (mine >= l->max_per_peer || (mine > 0 && open >= l->max_conns - l->reserve)) {
+        /* The peer is at its share: its newest connection replaces its oldest silent one. */
+        if (!(victim = health_oldest_silent(srv, conn, conn)))
+            return false;
+        health_conn_reset(victim);
+        return true;
+    }
+    if (open < l->max_conns)
+        return true;
+    /* Full, and this peer has room in its share: someone else holds too much. */
+    big = health_busiest_peer(srv, conn, &busiest);
+    if (!big || busiest <= mine + 1 || !(victim = health_oldest_silent(srv, conn, big)))
+        return false;
+    health_conn_reset(victim);
+    return true;
+}
+
+/* A new connection on the listener: accepted first (its address decides), then kept
+ * or dropped under the caps. */
 static void
 health_server_accept(uv_stream_t *listener, int status)
 {
     struct health_server *srv = listener->data;
     struct health_conn *conn;
+    int len = sizeof(struct sockaddr_storage);
 
     if (status < 0) {
         log_warn("health", "accept failed: %s", uv_strerror(status));
         return;
     }
-    if (srv->n_conns >= srv->limits.max_conns || !(conn = calloc(1, sizeof *conn))) {
-        health_server_refuse(srv, listener);
+    if (!(conn = calloc(1, sizeof *conn))) {
+        log_error("health", "out of memory accepting a connection");
         return;
     }
     conn->srv = srv;
@@ -399,8 +477,16 @@ health_server_accept(uv_stream_t *listener, int status)
         srv->conns->prev = conn;
     srv->conns = conn;
     srv->n_conns++;
-    if (uv_accept(listener, (uv_stream_t *)&conn->tcp) < 0 ||
-        uv_read_start((uv_stream_t *)&conn->tcp, health_conn_alloc, health_conn_read) < 0) {
+    if (uv_accept(listener, (uv_stream_t *)&conn->tcp) < 0) {
+        health_conn_close(conn);
+        return;
+    }
+    if (uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)&conn->peer, &len) < 0 ||
+        !health_admit(srv, conn)) {
+        health_conn_reset(conn);
+        return;
+    }
+    if (uv_read_start((uv_stream_t *)&conn->tcp, health_conn_alloc, health_conn_read) < 0) {
         health_conn_close(conn);
         return;
     }
@@ -439,6 +525,14 @@ health_server_limits(struct health_limits *l, const struct health_limits *given)
         memset(l, 0, sizeof *l);
     if (!l->max_conns)
         l->max_conns = HEALTH_DEFAULT_MAX_CONNS;
+    if (!l->reserve)
+        l->reserve = HEALTH_DEFAULT_RESERVE;
+    if (l->reserve > l->max_conns / 4)
+        l->reserve = l->max_conns / 4;
+    if (!l->max_per_peer)
+        l->max_per_peer = HEALTH_DEFAULT_MAX_PER_PEER;
+    if (l->max_per_peer > l->max_conns - l->reserve)
+        l->max_per_peer = l->max_conns - l->reserve;
     if (!l->head_timeout_ms)
         l->head_timeout_ms = HEALTH_DEFAULT_HEAD_TIMEOUT_MS;
     if (!l->linger_ms)

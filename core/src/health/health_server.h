@@ -4,7 +4,11 @@
  *   GET|HEAD /metrics  200, Prometheus text format: process, loop lag, then the source's
  * 404 for other paths, 405 for other methods, 400 for a malformed head, 431 for a head
  * over 8 KiB, 408 for a head not complete within the timeout. One request per connection,
- * answered with "Connection: close"; connections beyond the cap are closed at once. */
+ * answered with "Connection: close". One peer (client address) holds at most
+ * max_per_peer connections and never the last `reserve` slots, which stay for peers
+ * holding none (the kubelet's probes); a new connection over a cap takes the place of
+ * the oldest silent one of that peer (or of the peer holding the most), else it is
+ * closed at once. Silent connections are dropped after the head timeout. */
 #ifndef AB_HEALTH_SERVER_H
 #define AB_HEALTH_SERVER_H
 
@@ -16,6 +20,8 @@
 
 #define HEALTH_HEAD_MAX 8192
 #define HEALTH_DEFAULT_MAX_CONNS 64
+#define HEALTH_DEFAULT_MAX_PER_PEER 16
+#define HEALTH_DEFAULT_RESERVE 8
 #define HEALTH_DEFAULT_HEAD_TIMEOUT_MS 5000
 #define HEALTH_DEFAULT_LINGER_MS 2000
 
@@ -34,6 +40,10 @@ struct health_source {
 /* Limits; a zero member takes its default. */
 struct health_limits {
     unsigned max_conns;       /* open connections at once (64) */
+    unsigned max_per_peer;    /* open connections from one address (16; at most
+                                 max_conns - reserve) */
+    unsigned reserve;         /* slots only a peer without a connection may take (8;
+                                 at most max_conns / 4) */
     unsigned head_timeout_ms; /* to receive a whole request head, and to send the answer (5 s) */
     unsigned linger_ms;       /* after answering, how long unread input is drained (2 s) */
     unsigned lag_interval_ms; /* loop-lag probe interval (1 s) */

@@ -12,9 +12,11 @@
 
 #include "config/schema.h"
 #include "engine/backoff.h"
+#include "host/services.h"
 #include "log.h"
 #include "net/http_client.h"
 #include "net/ws_client.h"
+#include "render/utf8.h"
 #include "state/state_file.h"
 #include "state/state_writer.h"
 
@@ -732,6 +734,13 @@ const struct ab_host_services host_services = {
     .backoff_next = host_backoff_next,
     .backoff_reset = host_backoff_reset,
     .fatal = host_fatal,
+    /* ABI 1.3: services */
+    .defer = host_defer,
+    .defer_cancel = host_defer_cancel,
+    .utf8_count = utf8_count,
+    .utf8_truncate = host_utf8_truncate,
+    .md_walk = host_md_walk,
+    .md_plain = host_md_plain,
     .deliver_held = host_deliver_held,
 };
 
@@ -818,6 +827,7 @@ host_free(struct ab_host *h)
             uv_close((uv_handle_t *)&hold->timer, host_hold_closed);
     }
     host_net_release(h);
+    host_defer_cancel_all(h);
     /* Pending state writes finish on the loop after the host is gone. */
     while (h->states) {
         struct host_state *s = h->states;

@@ -41,6 +41,7 @@ struct host_state {
     struct state_writer *writer; /* owned */
 };
 struct host_backoff;
+struct defer_queue;
 
 struct ab_host {
     uv_loop_t *loop;                   /* lent */
@@ -59,6 +60,7 @@ struct ab_host {
     int open_timers;                 /* timers not yet released (leak check at close) */
     struct host_backoff *backoffs;   /* owned: backoff_next state per key */
     uint64_t rand_state;             /* jitter for backoff_next */
+    struct defer_queue *defer_queue; /* owned: host_defer.c's calls not yet run, or NULL */
     struct host_hold *holds;         /* owned: deliver_held completions still owed */
 };
 

@@ -8,7 +8,6 @@
 
 #include <agent-broker/errors.h>
 
-#include "render/mention.h"
 #include "render/textbuf.h"
 #include "render/utf8.h"
 
@@ -104,7 +103,7 @@ thread_name_normalize(const char *s, struct textbuf *b)
 
 /* Normalise, cut, and fall back. */
 int
-thread_name_from_prompt(const char *prompt, const char *bot_id, char **out)
+thread_name_from_prompt(const char *prompt, char **out)
 {
     struct textbuf b = {0};
     char *text = NULL;
@@ -115,14 +114,8 @@ thread_name_from_prompt(const char *prompt, const char *bot_id, char **out)
         *out = NULL;
     if (prompt == NULL || out == NULL)
         return AB_EINVAL;
-    if (bot_id && *bot_id) {
-        if ((rc = mention_strip(prompt, bot_id, &text)) < 0)
-            return rc;
-        prompt = text;
-    }
     if ((rc = textbuf_append_utf8(&b, prompt, strlen(prompt))) < 0)
         goto fail;
-    free(text);
     text = textbuf_take(&b);
     if (text == NULL)
         return AB_ENOMEM;

@@ -1,6 +1,8 @@
 /* UTF-8 decoding, counting and the safe-cut rules described in utf8.h. */
 #include "render/utf8.h"
 
+#include <stdint.h>
+
 /* Decode one code point strictly (RFC 3629): shortest form, no surrogates. */
 size_t
 utf8_decode(const char *s, size_t len, uint32_t *cp)
@@ -221,15 +223,28 @@ utf8_cut_after(const char *s, size_t len, size_t off)
     return off;
 }
 
+/* Walk whole units while both limits hold, then back off to a grapheme boundary. */
+size_t
+utf8_prefix(const char *s, size_t len, size_t max_chars, size_t max_bytes, bool whole_graphemes)
+{
+    size_t end = 0, n = 0, unit, cut;
+
+    while (end < len && n < max_chars) {
+        unit = utf8_unit_len(s, len, end);
+        if (unit > max_bytes - end)
+            break;
+        end += unit;
+        n++;
+    }
+    if (end >= len || !whole_graphemes)
+        return end;
+    cut = utf8_cut_before(s, len, end, 0);
+    return cut > 0 ? cut : end;
+}
+
 /* Longest prefix within @max code points, preferring a grapheme boundary. */
 size_t
 utf8_truncate(const char *s, size_t len, size_t max)
 {
-    size_t end = utf8_skip(s, len, 0, max, NULL);
-    size_t cut;
-
-    if (end >= len)
-        return len;
-    cut = utf8_cut_before(s, len, end, 0);
-    return cut > 0 ? cut : end;
+    return utf8_prefix(s, len, max, SIZE_MAX, true);
 }

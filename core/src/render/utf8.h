@@ -50,6 +50,13 @@ size_t utf8_cut_before(const char *s, size_t len, size_t off, size_t floor);
 /* The smallest safe cut in [@off, len]. */
 size_t utf8_cut_after(const char *s, size_t len, size_t off);
 
+/* Bytes of the longest prefix of @s[0..len) holding at most @max_chars units and at
+ * most @max_bytes bytes, never ending inside a valid UTF-8 sequence; with
+ * @whole_graphemes it also ends at a safe cut, falling back to a code point boundary
+ * when the first grapheme alone is over the limits. (The host's utf8_truncate service.) */
+size_t utf8_prefix(const char *s, size_t len, size_t max_chars, size_t max_bytes,
+                   bool whole_graphemes);
+
 /* Bytes of the longest prefix of @s[0..len) holding at most @max code points and
  * ending at a safe cut; falls back to a code point boundary when a single grapheme is
  * longer than @max. */

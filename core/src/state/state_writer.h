@@ -1,6 +1,7 @@
 /* One durable file written off the loop thread: each write is atomic (state_file_write
  * on a libuv worker), writes never overlap, and while one runs only the newest waiting
- * content is kept. Used by the session pool's map and by plugins' state_put. */
+ * content is kept; a failed write is retried (backoff up to 30 s) until it lands or newer
+ * content replaces it. Used by the session pool's map and by plugins' state_put. */
 #ifndef AB_STATE_WRITER_H
 #define AB_STATE_WRITER_H
 

@@ -605,6 +605,56 @@ START_TEST(ttl_expires_idle_sessions)
 END_TEST
 
 /* Register the cases of this file. */
+/* A turn whose end is watched for where it is reported from. */
+struct late {
+    struct fx *f;
+    bool in_prompt; /* inside pool_prompt() now */
+    bool done, done_inside;
+    int rc;
+    struct late *next_turn; /* start this turn from our on_done */
+};
+
+static void late_on_done(void *arg, const struct turn_result *r);
+static const struct turn_callbacks late_cb = {.on_done = late_on_done};
+
+/* Record the end; maybe start the next turn on the same (dying) process from here. */
+static void
+late_on_done(void *arg, const struct turn_result *r)
+{
+    struct late *l = arg, *n = l->next_turn;
+
+    l->done = true;
+    l->done_inside = l->in_prompt;
+    l->rc = r->rc;
+    if (n) {
+        n->in_prompt = true;
+        ck_assert_int_eq(pool_prompt(l->f->pool, "discord:B", NULL, "hello", &late_cb, n, NULL), 0);
+        n->in_prompt = false;
+    }
+}
+
+/* The agent died and the pool has not noticed yet: a prompt on its other, idle session
+ * fails at once — and is still reported on a later loop iteration. */
+START_TEST(prompt_failing_at_once_reports_later)
+{
+    struct fx f;
+    struct rec r = {0};
+    struct late b = {.f = &f}, a = {.f = &f, .next_turn = &b};
+
+    fx_init(&f, NOFLAGS);
+    f.cfg.sessions_per_process = 2;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:B", "hello", &r, 10000);
+    rec_reset(&r);
+    ck_assert_int_eq(pool_prompt(f.pool, "discord:A", NULL, "[[crash]]", &late_cb, &a, NULL), 0);
+    ck_assert(fx_wait(&f, &a.done, 10000));
+    ck_assert(fx_wait(&f, &b.done, 10000));
+    ck_assert_int_lt(b.rc, 0);
+    ck_assert_msg(!b.done_inside, "on_done ran inside pool_prompt");
+    fx_close(&f);
+}
+END_TEST
+
 static Suite *
 pool_suite(void)
 {
@@ -644,6 +694,7 @@ pool_suite(void)
     tcase_add_test(tc, auth_required_without_method_reports_hint);
     tcase_add_test(tc, stop_kills_the_whole_group);
     tcase_add_test(tc, ttl_expires_idle_sessions);
+    tcase_add_test(tc, prompt_failing_at_once_reports_later);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -88,6 +88,7 @@ START_TEST(defaults_match_the_contract)
     ck_assert_int_eq(cfg.session_ttl_hours, 24);
     ck_assert_int_eq(cfg.sessions_per_process, 1);
     ck_assert_int_eq(cfg.drain_timeout_s, 30);
+    ck_assert_int_eq(cfg.watchdog_s, 600);
     ck_assert_int_eq(cfg.perm_mode, PERM_MODE_AUTO);
     ck_assert_int_eq(cfg.perm_timeout_s, 300);
     ck_assert_int_eq(cfg.edit_interval_ms, 1500);

@@ -78,16 +78,6 @@ START_TEST(stop_sign_from_other_user_does_nothing)
 }
 END_TEST
 
-/* Ask mode, as the daemon configures it: the engine times questions out itself. */
-static void
-ask_mode(struct conv_fx *f, uint64_t timeout_ms)
-{
-    f->ecfg.perm_ask = true;
-    f->ecfg.perm_timeout_ms = timeout_ms;
-    f->acp.cfg.perm_mode = ACP_PERM_ASK;
-    f->acp.cfg.perm_timeout_ms = 0;
-}
-
 /* Wait for the question and the bot's three answer reactions on it; its id. */
 static const char *
 question(struct conv_fx *f)
@@ -110,7 +100,7 @@ START_TEST(permission_ask_allowed_users_check_allows_once)
     const char *m, *q, *text;
 
     conv_fx_init(&f, NULL);
-    ask_mode(&f, 5000);
+    conv_fx_ask_mode(&f, 5000);
     conv_fx_start(&f);
     m = conv_fx_mention(&f, "U1", "[[permission]]");
     q = question(&f);
@@ -137,7 +127,7 @@ START_TEST(permission_ask_unanswered_is_rejected)
     int asked, rejected;
 
     conv_fx_init(&f, NULL);
-    ask_mode(&f, 300);
+    conv_fx_ask_mode(&f, 300);
     conv_fx_start(&f);
     m = conv_fx_mention(&f, "U1", "[[permission]]");
     question(&f);
@@ -166,7 +156,7 @@ START_TEST(cancel_during_question_answers_cancelled)
     char *thread;
 
     conv_fx_init(&f, NULL);
-    ask_mode(&f, 5000);
+    conv_fx_ask_mode(&f, 5000);
     conv_fx_start(&f);
     m = conv_fx_mention(&f, "U1", "[[permission]]");
     q = question(&f);

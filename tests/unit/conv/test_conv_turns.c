@@ -237,6 +237,7 @@ START_TEST(rate_limited_send_is_retried_and_delivered_once)
     ck_assert_str_eq(fake_chat_call(f.fake, (size_t)second)->nonce,
                      fake_chat_call(f.fake, (size_t)first)->nonce);
     ck_assert_uint_le(strlen(fake_chat_call(f.fake, (size_t)first)->nonce), 25);
+    ck_assert_uint_gt(strlen(fake_chat_call(f.fake, (size_t)first)->nonce), 0);
     ck_assert(fake_chat_has_reaction(f.fake, m, "🆗"));
     conv_fx_close(&f);
 }

@@ -255,28 +255,70 @@ is_refused(int port)
 
 START_TEST(connections_beyond_the_cap_are_closed)
 {
+    /* max_conns 4 leaves one slot in reserve: one peer's share is 3. */
     const struct health_limits limits = {.max_conns = 4, .head_timeout_ms = 20000};
     struct fixture f;
-    int held[4];
+    int held[3];
     double t0;
 
     fixture_start(&f, &limits);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 3; i++) {
         held[i] = fixture_connect(f.port);
         ck_assert_int_ge(held[i], 0);
+        /* Mid-request, not silent: nothing newer may push these out. */
+        ck_assert_int_eq(send(held[i], "GET /hea", 8, MSG_NOSIGNAL), 8);
     }
-    usleep(200 * 1000); /* let the idle loop thread accept all four */
+    usleep(200 * 1000); /* let the idle loop thread accept and read all three */
     /* Many more, one after another: each is closed at once, none waits for a timeout. */
     t0 = fixture_now_ms();
     for (int i = 0; i < 200; i++)
         ck_assert_msg(is_refused(f.port), "connection %d beyond the cap was served", i);
     ck_assert_double_lt(fixture_now_ms() - t0, 10000);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 3; i++)
         close(held[i]);
     /* Once the held ones are gone, the server answers again (it notices the EOFs). */
     t0 = fixture_now_ms();
     while (fixture_get(f.port, "/healthz", resp, sizeof resp) != 200)
         ck_assert_double_lt(fixture_now_ms() - t0, 3000);
+    fixture_stop(&f);
+}
+END_TEST
+
+/* Whether the server still holds @fd open (no EOF or reset waiting on it). */
+static bool
+is_held(int fd)
+{
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* One client holding many idle connections cannot keep /healthz from answering: its
+ * newest connection takes the place of its oldest silent one. */
+START_TEST(idle_connections_of_one_peer_do_not_starve_healthz)
+{
+    const struct health_limits limits = {
+        .max_conns = 8, .max_per_peer = 4, .reserve = 2, .head_timeout_ms = 20000};
+    struct fixture f;
+    int idle[20], open = 0;
+
+    fixture_start(&f, &limits);
+    for (int i = 0; i < 20; i++) {
+        ck_assert_int_ge(idle[i] = fixture_connect(f.port), 0);
+        usleep(5 * 1000); /* accepted in order */
+    }
+    usleep(200 * 1000);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(fixture_get(f.port, "/healthz", resp, sizeof resp), 200);
+    usleep(100 * 1000);
+    /* The peer keeps its share and no more: the newest of its idle connections. */
+    for (int i = 0; i < 20; i++)
+        open += is_held(idle[i]);
+    ck_assert_int_le(open, 4);
+    ck_assert(is_held(idle[19]) || open == 3);
+    for (int i = 0; i < 20; i++)
+        close(idle[i]);
     fixture_stop(&f);
 }
 END_TEST
@@ -369,6 +411,7 @@ main(void)
         a_silent_client_is_dropped_after_the_timeout,
         a_slow_client_gets_408,
         connections_beyond_the_cap_are_closed,
+        idle_connections_of_one_peer_do_not_starve_healthz,
         closing_with_open_connections_leaves_nothing_behind,
         start_reports_bad_addresses_and_busy_ports,
         ipv6_loopback_is_served,

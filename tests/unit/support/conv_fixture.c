@@ -119,9 +119,20 @@ conv_fx_start(struct conv_fx *f)
     ck_assert_int_eq(policy_new(&pc, &ci->policy), 0);
     ck_assert_int_eq(engine_add_chat(f->engine, ci), 0);
     ck_assert_int_eq(ci->ops->open(ci->host, &host_services, &ci->chat), 0);
+    fake_chat_configure(ci->chat, &f->chat);
     ck_assert_int_eq(ci->ops->start(ci->chat), 0);
     ci->is_started = true;
     f->fake = ci->chat;
+}
+
+/* Ask mode; see the header. */
+void
+conv_fx_ask_mode(struct conv_fx *f, uint64_t timeout_ms)
+{
+    f->ecfg.perm_ask = true;
+    f->ecfg.perm_timeout_ms = timeout_ms;
+    f->acp.cfg.perm_mode = ACP_PERM_ASK;
+    f->acp.cfg.perm_timeout_ms = 0;
 }
 
 /* engine_when_idle fired. */
@@ -222,11 +233,10 @@ conv_fx_new_id(struct conv_fx *f)
 }
 
 /* Deliver a message from @user as the Discord plugin would. */
-static const char *
-conv_fx_deliver(struct conv_fx *f, const char *user, const char *thread, const char *text,
-                bool mention)
+void
+conv_fx_deliver_id(struct conv_fx *f, const char *id, const char *user, const char *thread,
+                   const char *text, bool mention)
 {
-    const char *id = conv_fx_new_id(f);
     char raw[8192], name[32], display[32];
     struct ab_inbound m = {
         .size = sizeof(m),
@@ -251,6 +261,16 @@ conv_fx_deliver(struct conv_fx *f, const char *user, const char *thread, const c
     snprintf(raw, sizeof(raw), "%s%s%s", mention ? CONV_FX_BOT_MENTION : "", mention ? " " : "",
              text);
     ck_assert_int_eq(f->ci.host->sink.deliver(f->ci.host->sink.arg, f->ci.host, &m), 0);
+}
+
+/* Deliver a message with a new id, kept in @f. */
+static const char *
+conv_fx_deliver(struct conv_fx *f, const char *user, const char *thread, const char *text,
+                bool mention)
+{
+    const char *id = conv_fx_new_id(f);
+
+    conv_fx_deliver_id(f, id, user, thread, text, mention);
     return id;
 }
 

@@ -34,6 +34,9 @@ struct conv_fx {
 /* Loop, scratch dir and defaults: the agent gets @flags (NULL-terminated, lent); small
  * timings (edit interval 100 ms, debounce 50, stalls 5 s / 10 s, holds 100 ms). */
 void conv_fx_init(struct conv_fx *f, const char *const *flags);
+/* Ask mode, as the daemon configures it (call before conv_fx_start): questions are
+ * posted in the thread and the engine times them out after @timeout_ms itself. */
+void conv_fx_ask_mode(struct conv_fx *f, uint64_t timeout_ms);
 /* Pool, engine, host, policy; open and start the fake chat. */
 void conv_fx_start(struct conv_fx *f);
 /* Wait until nothing runs or waits, free everything, assert uv_loop_close() == 0. */
@@ -42,6 +45,10 @@ void conv_fx_close(struct conv_fx *f);
 /* A top-level message in CONV_FX_CHANNEL from @user mentioning the bot; @text is what
  * remains without the mention. Returns its id (lent from @f): also the conversation. */
 const char *conv_fx_mention(struct conv_fx *f, const char *user, const char *text);
+/* A message with id @id (lent for the call) from @user: in @thread (NULL: top level,
+ * where @id is the conversation), mentioning the bot when @mention. */
+void conv_fx_deliver_id(struct conv_fx *f, const char *id, const char *user, const char *thread,
+                        const char *text, bool mention);
 /* A message from @user in the bot's thread @thread, without a mention. Returns its id. */
 const char *conv_fx_follow_up(struct conv_fx *f, const char *thread, const char *user,
                               const char *text);

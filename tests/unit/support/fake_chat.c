@@ -28,8 +28,17 @@ struct ab_chat {
     struct fake_reply *replies; /* owned: answers not delivered yet */
     int fail_status[FAKE_KINDS];
     int fail_times[FAKE_KINDS];
+    int refuse_status[FAKE_KINDS];
+    int refuse_times[FAKE_KINDS];
     unsigned next_id;
     char trail[4096];
+    bool slack_refs;
+    bool forget_calls;           /* keep no calls: reuse `scratch` */
+    struct fake_call scratch;    /* owned strings: the last call when not kept */
+    bool hold[FAKE_KINDS];       /* hold the answers of this kind */
+    char *hold_text[FAKE_KINDS]; /* owned: only calls whose text contains it */
+    struct fake_reply *held;     /* owned: answers held back, not scheduled */
+    size_t nheld;
 };
 
 /* Create an instance. */
@@ -64,6 +73,18 @@ fake_reply_free(struct fake_reply *r)
     free(r);
 }
 
+/* Free the strings of one call. */
+static void
+fake_call_clear(struct fake_call *call)
+{
+    free(call->channel_id);
+    free(call->thread_id);
+    free(call->message_id);
+    free(call->text);
+    free(call->nonce);
+    free(call->emoji);
+}
+
 /* Free everything; answers still owed are never delivered (allowed by the ABI). */
 static void
 fake_chat_close(struct ab_chat *c)
@@ -75,16 +96,27 @@ fake_chat_close(struct ab_chat *c)
         c->svc->timer_stop(r->timer);
         fake_reply_free(r);
     }
-    for (size_t i = 0; i < c->ncalls; i++) {
-        free(c->calls[i].channel_id);
-        free(c->calls[i].thread_id);
-        free(c->calls[i].message_id);
-        free(c->calls[i].text);
-        free(c->calls[i].nonce);
-        free(c->calls[i].emoji);
+    for (r = c->held; r; r = next) {
+        next = r->next;
+        fake_reply_free(r);
     }
+    for (int k = 0; k < FAKE_KINDS; k++)
+        free(c->hold_text[k]);
+    for (size_t i = 0; i < c->ncalls; i++)
+        fake_call_clear(&c->calls[i]);
+    fake_call_clear(&c->scratch);
     free(c->calls);
     free(c);
+}
+
+/* Refuse this call of @kind at once? Returns the status to return, or 0. */
+static int
+fake_chat_refusal(struct ab_chat *c, enum fake_kind kind)
+{
+    if (c->refuse_times[kind] <= 0)
+        return 0;
+    c->refuse_times[kind]--;
+    return c->refuse_status[kind];
 }
 
 /* Record a call; the status it will get comes from the failure plan. */
@@ -92,9 +124,12 @@ static struct fake_call *
 fake_chat_record(struct ab_chat *c, enum fake_kind kind, const char *channel, const char *thread,
                  const char *message, const char *text, const char *emoji)
 {
-    struct fake_call *call;
+    struct fake_call *call = &c->scratch;
 
-    if (c->ncalls == c->cap) {
+    if (c->forget_calls) {
+        fake_call_clear(&c->scratch);
+        call = &c->scratch;
+    } else if (c->ncalls == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 64;
         struct fake_call *grown = realloc(c->calls, cap * sizeof(*grown));
         if (!grown)
@@ -102,7 +137,8 @@ fake_chat_record(struct ab_chat *c, enum fake_kind kind, const char *channel, co
         c->calls = grown;
         c->cap = cap;
     }
-    call = &c->calls[c->ncalls++];
+    if (!c->forget_calls)
+        call = &c->calls[c->ncalls++];
     *call = (struct fake_call){
         .kind = kind,
         .at_ms = c->svc->now_ms(c->host),
@@ -155,6 +191,14 @@ fake_chat_answer(struct ab_chat *c, const struct fake_call *call, struct fake_re
     r->status = call->status;
     r->channel_id = tmpl->channel_id ? strdup(tmpl->channel_id) : NULL;
     r->message_id = tmpl->message_id ? strdup(tmpl->message_id) : NULL;
+    if (c->hold[call->kind] && (!c->hold_text[call->kind] ||
+                                (call->text && strstr(call->text, c->hold_text[call->kind])))) {
+        r->timer = NULL;
+        r->next = c->held;
+        c->held = r;
+        c->nheld++;
+        return 0;
+    }
     if ((rc = c->svc->timer_start(c->host, 0, 0, fake_chat_deliver, r, &r->timer)) < 0) {
         fake_reply_free(r);
         return rc;
@@ -170,8 +214,11 @@ fake_chat_send(struct ab_chat *c, const struct ab_send *msg, ab_sent_cb cb, void
 {
     char id[32];
     struct fake_call *call;
-    const char *where = msg->thread_id ? msg->thread_id : msg->channel_id;
+    const char *where = msg->thread_id && !c->slack_refs ? msg->thread_id : msg->channel_id;
+    int refused = fake_chat_refusal(c, FAKE_SEND);
 
+    if (refused < 0)
+        return refused;
     snprintf(id, sizeof(id), "%u", c->next_id++);
     if (!(call = fake_chat_record(c, FAKE_SEND, msg->channel_id, msg->thread_id, NULL, msg->text,
                                   NULL)))
@@ -238,6 +285,67 @@ static const struct ab_chat_ops fake_chat_template = {
     .react = fake_chat_react,
     .open_thread = fake_chat_open_thread,
 };
+
+/* Refuse the next calls of a kind inside the call. */
+void
+fake_chat_refuse(struct ab_chat *c, enum fake_kind kind, int status, int times)
+{
+    c->refuse_status[kind] = status;
+    c->refuse_times[kind] = times;
+}
+
+/* Keep calls or not. */
+void
+fake_chat_keep_calls(struct ab_chat *c, bool keep)
+{
+    c->forget_calls = !keep;
+}
+
+/* Instance options. */
+void
+fake_chat_configure(struct ab_chat *c, const struct fake_chat_options *opt)
+{
+    c->slack_refs = opt->slack_refs;
+}
+
+/* Hold answers of @kind (texts containing @text). */
+void
+fake_chat_hold(struct ab_chat *c, enum fake_kind kind, const char *text)
+{
+    c->hold[kind] = true;
+    free(c->hold_text[kind]);
+    c->hold_text[kind] = text ? strdup(text) : NULL;
+}
+
+/* Schedule every held answer. */
+int
+fake_chat_release(struct ab_chat *c)
+{
+    struct fake_reply *r;
+    int n = 0;
+
+    for (int k = 0; k < FAKE_KINDS; k++)
+        c->hold[k] = false;
+    while ((r = c->held)) {
+        c->held = r->next;
+        c->nheld--;
+        if (c->svc->timer_start(c->host, 0, 0, fake_chat_deliver, r, &r->timer) < 0) {
+            fake_reply_free(r);
+            continue;
+        }
+        r->next = c->replies;
+        c->replies = r;
+        n++;
+    }
+    return n;
+}
+
+/* Answers held back now. */
+size_t
+fake_chat_held(const struct ab_chat *c)
+{
+    return c->nheld;
+}
 
 /* The operations, minus what the platform lacks. */
 void

@@ -38,6 +38,8 @@ struct fake_call {
 struct fake_chat_options {
     uint32_t max_chars; /* 0 = 2000 */
     bool no_edit, no_react, no_threads;
+    bool slack_refs; /* Slack-shaped: a post in a thread lives in the channel (its edits
+                        go to the channel's bucket, its thread's posts to the thread's) */
 };
 
 /* Fill @ops (owned by the caller) with the fake's operations, leaving out what @opt
@@ -50,6 +52,10 @@ const struct fake_call *fake_chat_call(const struct ab_chat *c, size_t i);
 
 /* The next @times calls of @kind answer @status instead of 0. */
 void fake_chat_fail(struct ab_chat *c, enum fake_kind kind, int status, int times);
+
+/* The next @times calls of @kind are refused inside the call with @status (< 0), as a
+ * plugin refusing a malformed request does; nothing is recorded for them. */
+void fake_chat_refuse(struct ab_chat *c, enum fake_kind kind, int status, int times);
 
 /* Index of the first call at or after @from of @kind whose text contains @text (NULL:
  * any) and, for reactions, on message @message_id with @emoji (NULL: any); -1 if none. */
@@ -68,6 +74,23 @@ bool fake_chat_has_reaction(const struct ab_chat *c, const char *message_id, con
 
 /* What message @message_id shows now: the latest successful send or edit (lent), or NULL. */
 const char *fake_chat_message_text(const struct ab_chat *c, const char *message_id);
+
+/* Stop (or resume) keeping calls: a long run then uses constant memory; counts,
+ * trails and finds see only the calls kept. */
+void fake_chat_keep_calls(struct ab_chat *c, bool keep);
+
+/* Apply the instance options of @opt (slack_refs) to an open chat. */
+void fake_chat_configure(struct ab_chat *c, const struct fake_chat_options *opt);
+
+/* From now on, hold the answers to calls of @kind whose text contains @text (NULL:
+ * any) instead of delivering them, until fake_chat_release(). */
+void fake_chat_hold(struct ab_chat *c, enum fake_kind kind, const char *text);
+
+/* Stop holding, and deliver every held answer on a later loop turn. Returns how many. */
+int fake_chat_release(struct ab_chat *c);
+
+/* Answers held now. */
+size_t fake_chat_held(const struct ab_chat *c);
 
 /* Print every call, one a line, to stderr (debugging a failing test). */
 void fake_chat_dump(const struct ab_chat *c);
