@@ -82,9 +82,13 @@ conv_fx_start(struct conv_fx *f)
 {
     static char u1[] = "U1", u2[] = "U2";
     static char *users[] = {u1, u2};
-    struct host_sink sink = {
-        f,   conv_fx_sink_deliver, conv_fx_sink_reaction, conv_fx_sink_rate, conv_fx_sink_connected,
-        NULL};
+    struct host_sink sink = {f,
+                             conv_fx_sink_deliver,
+                             conv_fx_sink_reaction,
+                             conv_fx_sink_rate,
+                             conv_fx_sink_connected,
+                             NULL,
+                             NULL};
     struct policy_config pc;
     struct chat_instance *ci = &f->ci;
 
