@@ -11,9 +11,9 @@
 #include <agent-broker/plugin.h>
 
 #include "acp/pool.h"
-#include "conv/chat.h"
-#include "engine/clock.h"
-#include "engine/reactions.h"
+#include "conv/chat_instance.h"
+#include "clock/clock.h"
+#include "conv/reactions.h"
 #include "health/health_text.h"
 #include "render/render.h"
 

@@ -4,8 +4,8 @@
 
 #include "acp/acp_permission.h"
 #include "conv/engine.h"
-#include "engine/pacer.h"
-#include "engine/ratelimit.h"
+#include "outbound/pacer.h"
+#include "outbound/ratelimit.h"
 
 /* Status reactions on one user message; lives until its last reaction change. */
 struct rx {
@@ -102,7 +102,7 @@ struct engine {
     struct engine_stats stats;
 };
 
-/* rx.c */
+/* status_reactions.c */
 struct rx *rx_new(struct engine *e, struct chat_instance *ci, const char *channel_id,
                   const char *message_id);
 void rx_release(struct rx *rx);

@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "engine/ratelimit.h"
+#include "outbound/ratelimit.h"
 #include "host/host.h"
 #include "policy/policy.h"
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "../acp/acp_fixture.h"
-#include "conv/chat.h"
+#include "conv/chat_instance.h"
 #include "conv/engine.h"
 #include "fake_chat.h"
 
