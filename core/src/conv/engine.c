@@ -118,7 +118,7 @@ pending_free(struct pending *p)
 {
     if (!p)
         return;
-    rx_free(p->rx);
+    status_reactions_free(p->rx);
     free(p->message_id);
     free(p->channel_id);
     free(p->text);
@@ -378,7 +378,7 @@ engine_pending(struct engine *e, struct chat_instance *ci, const struct ab_inbou
         pending_free(p);
         return NULL;
     }
-    p->rx = rx_new(e, ci, m->channel_id, m->message_id);
+    p->rx = status_reactions_new(e, ci, m->channel_id, m->message_id);
     return p;
 }
 
@@ -614,7 +614,7 @@ engine_drain(struct engine *e, uint64_t timeout_ms, void (*done)(void *arg), voi
                 next = p->next;
                 if (p->rx) {
                     reactions_error(&p->rx->r);
-                    rx_release(p->rx);
+                    status_reactions_release(p->rx);
                     p->rx = NULL;
                 }
                 pending_free(p);
@@ -662,7 +662,7 @@ engine_free(struct engine *e)
         }
     }
     while (e->rxs)
-        rx_free(e->rxs);
+        status_reactions_free(e->rxs);
     clock_timer_stop(&e->sweep);
     ratelimit_close(e->rl);
     clock_close(e->clock);

@@ -8,24 +8,24 @@
 #include "outbound/ratelimit.h"
 
 /* Status reactions on one user message; lives until its last reaction change. */
-struct rx {
+struct status_reactions {
     struct reactions r;
     struct engine *e;
-    struct chat_instance *ci; /* lent */
-    char *channel_id;         /* owned */
-    char *message_id;         /* owned */
-    struct clock_timer reap;  /* frees the rx after the done/error hold */
-    struct rx *prev, *next;   /* the engine's list of live rx */
+    struct chat_instance *ci;             /* lent */
+    char *channel_id;                     /* owned */
+    char *message_id;                     /* owned */
+    struct clock_timer reap;              /* frees it after the done/error hold */
+    struct status_reactions *prev, *next; /* the engine's list of live ones */
 };
 
 /* One accepted user message, queued or part of a turn. */
 struct pending {
     struct pending *next;
-    char *message_id;     /* owned */
-    char *channel_id;     /* owned: where the message is (its reactions go there) */
-    char *text;           /* owned: mention removed */
-    char *sender_context; /* owned: the <sender_context> block */
-    struct rx *rx;        /* owned until handed to a turn or released */
+    char *message_id;            /* owned */
+    char *channel_id;            /* owned: where the message is (its reactions go there) */
+    char *text;                  /* owned: mention removed */
+    char *sender_context;        /* owned: the <sender_context> block */
+    struct status_reactions *rx; /* owned until handed to a turn or released */
 };
 
 /* One permission request posted in the thread (ask mode). */
@@ -61,7 +61,7 @@ struct turn {
     struct engine *e;
     struct conversation *conv;   /* lent */
     struct pending *msgs;        /* owned: the batch this turn answers */
-    struct rx *rx;               /* owned until done: reactions of the newest message */
+    struct status_reactions *rx; /* owned until done: reactions of the newest message */
     struct render_state *render; /* owned */
     struct pacer pacer;
     bool use_live;      /* edit one live message while streaming */
@@ -95,7 +95,7 @@ struct engine {
     struct conversation *running;             /* conversations with a turn */
     uint32_t nrunning, nqueued, nopening;     /* turns, queued messages, threads opening */
     struct clock_timer sweep;                 /* evicts idle conversations */
-    struct rx *rxs;                           /* owned: every rx still alive */
+    struct status_reactions *rxs;             /* owned: every status_reactions still alive */
     bool is_draining;
     void (*idle)(void *arg);
     void *idle_arg;
@@ -103,10 +103,10 @@ struct engine {
 };
 
 /* status_reactions.c */
-struct rx *rx_new(struct engine *e, struct chat_instance *ci, const char *channel_id,
-                  const char *message_id);
-void rx_release(struct rx *rx);
-void rx_free(struct rx *rx);
+struct status_reactions *status_reactions_new(struct engine *e, struct chat_instance *ci,
+                                              const char *channel_id, const char *message_id);
+void status_reactions_release(struct status_reactions *rx);
+void status_reactions_free(struct status_reactions *rx);
 
 /* turn.c */
 int turn_start(struct conversation *c);

@@ -46,7 +46,7 @@ turn_free(struct turn *t)
         free(a->channel_id);
         free(a);
     }
-    rx_free(t->rx);
+    status_reactions_free(t->rx);
     render_free(t->render);
     free(t->live_channel);
     free(t->live_id);
@@ -69,7 +69,7 @@ turn_complete(struct turn *t)
                                       : t->had_tool_error     ? REACTIONS_OUTCOME_TOOL_ERRORS
                                       : t->had_text           ? REACTIONS_OUTCOME_OK
                                                               : REACTIONS_OUTCOME_EMPTY);
-        rx_release(t->rx);
+        status_reactions_release(t->rx);
         t->rx = NULL;
     }
     /* Older messages of a batch were only ever 👀: settle them too. */
@@ -80,7 +80,7 @@ turn_complete(struct turn *t)
             reactions_error(&p->rx->r);
         else
             reactions_done(&p->rx->r, REACTIONS_OUTCOME_OK);
-        rx_release(p->rx);
+        status_reactions_release(p->rx);
         p->rx = NULL;
     }
     c->turn = NULL;
