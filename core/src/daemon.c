@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "agent/preset.h"
+#include "broker_setup.h"
 #include "cli.h"
 #include "config/config.h"
 #include "config/secret_env.h"
@@ -79,42 +80,13 @@ daemon_policy_config(const struct config_chat *cc, struct policy_config *pc)
     pc->allow_dm = cc->allow_dm;
 }
 
-/* The engine's settings from the config. */
+/* The engine's settings from the config and the agent's preset. */
 static void
 daemon_engine_config(const struct daemon *d, struct engine_config *ec)
 {
-    const struct config *c = &d->cfg;
-    struct reactions_config rc = reactions_config_default();
-
-    rc.enabled = c->reactions_enabled;
-    rc.remove_after_reply = c->remove_after_reply;
-    rc.emojis.queued = c->emojis.queued;
-    rc.emojis.thinking = c->emojis.thinking;
-    rc.emojis.tool = c->emojis.tool;
-    rc.emojis.coding = c->emojis.coding;
-    rc.emojis.web = c->emojis.web;
-    rc.emojis.done = c->emojis.done;
-    rc.emojis.error = c->emojis.error;
-    rc.emojis.stall_soft = c->emojis.stall_soft;
-    rc.emojis.stall_hard = c->emojis.stall_hard;
-    rc.debounce_ms = (uint64_t)c->timing.debounce_ms;
-    rc.stall_soft_ms = (uint64_t)c->timing.stall_soft_ms;
-    rc.stall_hard_ms = (uint64_t)c->timing.stall_hard_ms;
-    rc.done_hold_ms = (uint64_t)c->timing.done_hold_ms;
-    rc.error_hold_ms = (uint64_t)c->timing.error_hold_ms;
-    *ec = (struct engine_config){
-        .tool_display = c->tool_display == TOOL_DISPLAY_COMPACT ? RENDER_TOOLS_COMPACT
-                        : c->tool_display == TOOL_DISPLAY_NONE  ? RENDER_TOOLS_NONE
-                                                                : RENDER_TOOLS_FULL,
-        .reactions = rc,
-        .cancel_emoji = c->emojis.cancel,
-        .deny_emoji = "🚫",
-        .edit_interval_ms = (uint64_t)c->edit_interval_ms,
-        .perm_ask = c->perm_mode == PERM_MODE_ASK,
-        .perm_timeout_ms = (uint64_t)c->perm_timeout_s * 1000,
-        .auth_hint = d->agent.auth_hint,
-        .classify_tool = d->agent.ops ? d->agent.ops->classify_tool : NULL,
-    };
+    broker_setup_engine_config(&d->cfg, ec);
+    ec->auth_hint = d->agent.auth_hint;
+    ec->classify_tool = d->agent.ops ? d->agent.ops->classify_tool : NULL;
 }
 
 /* The agent launch spec from the resolved preset. */

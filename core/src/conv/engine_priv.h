@@ -102,6 +102,10 @@ struct engine {
     struct engine_stats stats;
 };
 
+/* A reaction's emoji is the configured one; a trailing VS16 (U+FE0F) on either side is
+ * ignored, since platforms add or drop it (♾ / ♾️). False when want is NULL or empty. */
+bool engine_emoji_is(const char *got, const char *want);
+
 /* status_reactions.c */
 struct status_reactions *status_reactions_new(struct engine *e, struct chat_instance *ci,
                                               const char *channel_id, const char *message_id);
