@@ -13,6 +13,13 @@ void
 broker_engine_config(const struct broker *b, struct engine_config *ec)
 {
     broker_setup_engine_config(&b->cfg, ec);
+    /* The benchmarks measure replies and refusals, not the cut of long replies or the
+     * waiting line for a session (bench_churn runs one session for thousands). */
+    ec->max_parts = 0;
+    ec->max_sessions = 0;
+    ec->pool_queue_max = 0;
+    ec->pool_queue_wait_ms = 0;
+    ec->pool_queue_notice_ms = 0;
 }
 
 /* The engine has nothing running or waiting. */

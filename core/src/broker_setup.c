@@ -37,6 +37,11 @@ broker_setup_engine_config(const struct config *c, struct engine_config *ec)
                 .reject = c->emojis.reject,
             },
         .edit_interval_ms = (uint64_t)c->edit_interval_ms,
+        .max_parts = (uint32_t)c->max_parts,
+        .max_sessions = (uint32_t)c->max_sessions,
+        .pool_queue_max = (uint32_t)c->queue_max,
+        .pool_queue_wait_ms = (uint64_t)c->queue_timeout_s * 1000,
+        .pool_queue_notice_ms = (uint64_t)c->queue_notice_ms,
         .perm_ask = c->perm_mode == PERM_MODE_ASK,
         .perm_timeout_ms = (uint64_t)c->perm_timeout_s * 1000,
     };

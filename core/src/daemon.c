@@ -23,6 +23,7 @@
 #include "host/host.h"
 #include "log.h"
 #include "plugin/loader.h"
+#include "state/journal.h"
 #include "state/state_dir.h"
 #include "state/state_file.h"
 
@@ -37,6 +38,7 @@ struct daemon {
     struct agent_launch launch;
     struct pool *pool;
     struct engine *engine;
+    struct journal *journal;     /* owned, or NULL without a state dir */
     struct chat_instance *chats; /* owned array */
     size_t nchats;
     struct health_server *health;
@@ -172,6 +174,8 @@ daemon_metrics(void *arg, struct health_text *out)
                     (double)es.turn_errors);
     metrics_gauge(out, "agent_broker_messages_queued", "messages waiting behind a turn", NULL, 0,
                   es.queued);
+    metrics_gauge(out, "agent_broker_conversations_waiting",
+                  "conversations waiting for a free agent session", NULL, 0, es.waiting);
     ratelimit_get_stats(engine_ratelimit(d->engine), &rs);
     metrics_counter(out, "agent_broker_outbound_failed_total",
                     "chat operations that could not be delivered", NULL, 0, (double)rs.failed);
@@ -190,6 +194,26 @@ daemon_sink_deliver(void *arg, struct ab_host *h, const struct ab_inbound *msg)
     for (size_t i = 0; i < d->nchats; i++)
         if (d->chats[i].host == h)
             return engine_inbound(d->engine, &d->chats[i], msg);
+    return AB_ENOENT;
+}
+
+/* The engine recorded a held message (or needs no record): its plugin may ack. */
+static void
+daemon_recorded(void *arg, int status)
+{
+    host_hold_release(arg, status == 0 || status == AB_ECANCELED ? status : AB_EIO);
+}
+
+/* Host sink (ABI 1.3): a message whose ack the plugin holds until it is recorded. */
+static int
+daemon_sink_deliver_held(void *arg, struct ab_host *h, const struct ab_inbound *msg,
+                         struct host_hold *hold)
+{
+    struct daemon *d = arg;
+
+    for (size_t i = 0; i < d->nchats; i++)
+        if (d->chats[i].host == h)
+            return engine_inbound_held(d->engine, &d->chats[i], msg, daemon_recorded, hold);
     return AB_ENOENT;
 }
 
@@ -273,7 +297,8 @@ daemon_start_chat(struct daemon *d, const char *name, struct chat_instance *ci)
                              daemon_sink_reaction,
                              daemon_sink_rate,
                              daemon_sink_connected,
-                             daemon_sink_fatal};
+                             daemon_sink_fatal,
+                             daemon_sink_deliver_held};
     struct policy_config pc;
     int rc;
 
@@ -313,6 +338,7 @@ daemon_start_chat(struct daemon *d, const char *name, struct chat_instance *ci)
         return rc;
     }
     ci->is_started = true;
+    engine_recover(d->engine, ci);
     return 0;
 }
 
@@ -332,12 +358,15 @@ daemon_pool_closed(void *arg)
     d->pool = NULL;
     for (size_t i = 0; i < d->nchats; i++) {
         struct chat_instance *ci = &d->chats[i];
+        host_holds_cancel(ci->host);
         if (ci->chat)
             ci->ops->close(ci->chat);
         ci->chat = NULL;
     }
     engine_free(d->engine);
     d->engine = NULL;
+    journal_close(d->journal);
+    d->journal = NULL;
     for (size_t i = 0; i < d->nchats; i++) {
         policy_free(d->chats[i].policy);
         host_free(d->chats[i].host);
@@ -677,6 +706,12 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
     daemon_engine_config(d, &ec);
     if ((rc = engine_new(&d->loop, d->pool, &ec, &d->engine)) < 0)
         goto out_pool;
+    if (d->cfg.state_dir && journal_open(&d->loop, d->cfg.state_dir, &d->journal) < 0)
+        log_warn("core",
+                 "cannot open the journal in %s; accepted messages will not survive a "
+                 "crash",
+                 d->cfg.state_dir);
+    engine_set_journal(d->engine, d->journal);
     if (d->mode == DAEMON_CONSOLE) {
         names = names_console;
         nnames = 1;
@@ -725,8 +760,16 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
 
 out_chats:
     for (size_t i = 0; i < d->nchats; i++) {
+        if (d->chats[i].host)
+            host_holds_cancel(d->chats[i].host);
         if (d->chats[i].chat)
             d->chats[i].ops->close(d->chats[i].chat);
+    }
+    engine_free(d->engine);
+    d->engine = NULL;
+    journal_close(d->journal);
+    d->journal = NULL;
+    for (size_t i = 0; i < d->nchats; i++) {
         policy_free(d->chats[i].policy);
         host_free(d->chats[i].host);
         free(d->chats[i].name);
@@ -734,6 +777,7 @@ out_chats:
     free(d->chats);
 out_engine:
     engine_free(d->engine);
+    journal_close(d->journal);
 out_pool:
     if (d->pool)
         pool_close(d->pool, NULL, NULL);

@@ -63,6 +63,7 @@ discord_cache_put(struct discord_cache *cache, const cJSON *obj)
     /* parent_id alone proves nothing: category children have one too. */
     ch->is_thread = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(obj, "thread_metadata"));
     ch->used = ++cache->clock;
+    cache->is_dirty = true;
 }
 
 /* Drop a channel: the last slot moves into its place. */
@@ -74,4 +75,53 @@ discord_cache_remove(struct discord_cache *cache, const char *id)
     if (!ch)
         return;
     *ch = cache->slots[--cache->count];
+    cache->is_dirty = true;
+}
+
+/* Add the string @v as @k unless empty. */
+static bool
+discord_cache_put_id(cJSON *o, const char *k, const char *v)
+{
+    return !*v || cJSON_AddStringToObject(o, k, v) != NULL;
+}
+
+/* The cache as channel objects, so that discord_cache_put reads them back. */
+char *
+discord_cache_dump(struct discord_cache *cache)
+{
+    cJSON *arr = cJSON_CreateArray();
+    char *text = NULL;
+
+    for (size_t i = 0; arr && i < cache->count; i++) {
+        const struct discord_channel *ch = &cache->slots[i];
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(arr, o) || !discord_cache_put_id(o, "id", ch->id) ||
+            !discord_cache_put_id(o, "parent_id", ch->parent_id) ||
+            !discord_cache_put_id(o, "owner_id", ch->owner_id) ||
+            !cJSON_AddNumberToObject(o, "type", ch->type) ||
+            (ch->is_thread && !cJSON_AddObjectToObject(o, "thread_metadata")))
+            goto out;
+    }
+    if (arr && (text = cJSON_PrintUnformatted(arr)))
+        cache->is_dirty = false;
+out:
+    cJSON_Delete(arr);
+    return text;
+}
+
+/* Fill the cache from a dump. */
+void
+discord_cache_load(struct discord_cache *cache, const char *text, size_t len)
+{
+    cJSON *arr = cJSON_ParseWithLength(text, len);
+    const cJSON *o;
+
+    if (cJSON_IsArray(arr)) {
+        cJSON_ArrayForEach(o, arr)
+        {
+            discord_cache_put(cache, o);
+        }
+    }
+    cJSON_Delete(arr);
+    cache->is_dirty = false;
 }

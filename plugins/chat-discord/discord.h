@@ -36,6 +36,7 @@ struct discord_cache {
     struct discord_channel slots[DISCORD_CACHE_SLOTS];
     size_t count;
     uint64_t clock;
+    bool is_dirty; /* changed since it was last saved */
 };
 
 struct discord_req;
@@ -45,6 +46,17 @@ struct discord_lookup;
  * none arrived); @body the parsed JSON body or NULL (lent for the call); @code Discord's
  * JSON error code (0 when none). */
 typedef void (*discord_rest_cb)(void *arg, int status, long http, const cJSON *body, int code);
+
+/* A MESSAGE_CREATE whose sequence number must not be saved before the core recorded
+ * the message (ABI 1.3 deliver_held): a restart then resumes before it and Discord
+ * replays it. */
+struct discord_hold {
+    struct discord_hold *next;
+    struct ab_chat *chat; /* lent */
+    int64_t seq;          /* its dispatch's s */
+    uint64_t session_gen; /* the session it belongs to */
+    bool is_done;         /* recorded (or needs no record): no longer holds the seq */
+};
 
 /* The gateway session and connection. */
 struct discord_gateway {
@@ -65,6 +77,10 @@ struct discord_gateway {
     bool is_stopped;              /* fatal close: never reconnect */
     bool is_dirty;                /* seq changed since the last state_put */
     int close_code;               /* why we closed it ourselves, 0 = not us */
+    struct discord_hold *holds;   /* owned: messages not yet recorded, by seq */
+    struct discord_hold *current; /* the hold of the dispatch being handled, or NULL once
+                                     events.c took it */
+    uint64_t session_gen;         /* bumped for every new session */
     uint64_t identifies, resumes; /* counters for the log */
 };
 
@@ -111,6 +127,11 @@ void discord_gateway_close(struct ab_chat *c);
 
 /* Handle one dispatch event @type with data @d (both lent). */
 void discord_events_dispatch(struct ab_chat *c, const char *type, const cJSON *d);
+/* The message of @h is recorded (@recorded true) or needs no record: it no longer holds
+ * the saved sequence number back. Not recorded (closing): it keeps holding it. */
+void discord_hold_done(struct discord_hold *h, bool recorded);
+/* deliver_held's completion for a hold (arg: struct discord_hold *). */
+void discord_hold_recorded(void *arg, int status);
 /* Forget inbound messages waiting for channel lookups. */
 void discord_events_close(struct ab_chat *c);
 
@@ -124,6 +145,11 @@ const struct discord_channel *discord_cache_get(struct discord_cache *cache, con
 void discord_cache_put(struct discord_cache *cache, const cJSON *ch);
 /* Forget channel @id (lent). */
 void discord_cache_remove(struct discord_cache *cache, const char *id);
+/* The cache as JSON text (malloc'd, caller frees), or NULL; clears is_dirty. */
+char *discord_cache_dump(struct discord_cache *cache);
+/* Fill the cache from discord_cache_dump's text (@len bytes, lent); malformed parts are
+ * skipped. */
+void discord_cache_load(struct discord_cache *cache, const char *text, size_t len);
 
 /* ---- mention.c ---- */
 

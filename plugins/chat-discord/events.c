@@ -18,6 +18,7 @@ struct discord_lookup {
     cJSON *msg;                      /* owned: the MESSAGE_CREATE data */
     char channel_id[DISCORD_ID_MAX]; /* the channel being looked up */
     bool is_done;                    /* the lookup ended (cached, or failed) */
+    struct discord_hold *hold;       /* lent: its seq hold, or NULL */
 };
 
 /* Whether @id appears as a user id in the mentions array of @msg. */
@@ -36,9 +37,11 @@ discord_events_mentions_id(const cJSON *msg, const char *id)
 }
 
 /* Turn a MESSAGE_CREATE into an inbound message; @ch (lent) is its channel, NULL in
- * a DM. */
+ * a DM or when @is_unresolved (its lookup failed). @hold (may be NULL) is released
+ * once the core recorded it. */
 static void
-discord_events_deliver(struct ab_chat *c, const cJSON *msg, const struct discord_channel *ch)
+discord_events_deliver(struct ab_chat *c, const cJSON *msg, const struct discord_channel *ch,
+                       bool is_unresolved, struct discord_hold *hold)
 {
     const cJSON *author = cJSON_GetObjectItemCaseSensitive(msg, "author");
     const cJSON *member = cJSON_GetObjectItemCaseSensitive(msg, "member");
@@ -58,6 +61,8 @@ discord_events_deliver(struct ab_chat *c, const cJSON *msg, const struct discord
 
     if (!id || !channel || !author_id) {
         c->svc->log(c->host, AB_LOG_WARN, "MESSAGE_CREATE without id, channel or author: ignored");
+        if (hold)
+            discord_hold_done(hold, true);
         return;
     }
     if (!content)
@@ -98,10 +103,18 @@ discord_events_deliver(struct ab_chat *c, const cJSON *msg, const struct discord
         .mentions_bot =
             c->bot_id[0] && (mentions > 0 || discord_events_mentions_id(msg, c->bot_id)),
         .is_human_turn = cJSON_IsNumber(type) && (type->valueint == 0 || type->valueint == 19),
+        .is_unresolved = is_unresolved,
         .thread_is_ours = is_thread && c->bot_id[0] && strcmp(ch->owner_id, c->bot_id) == 0,
         .thread_id = is_thread ? channel : NULL,
     };
-    c->svc->deliver(c->host, &in);
+    if (!hold || !AB_HAS(c->svc, struct ab_host_services, deliver_held) || !c->svc->deliver_held ||
+        c->svc->deliver_held(c->host, &in, discord_hold_recorded, hold) < 0) {
+        if (!hold || !AB_HAS(c->svc, struct ab_host_services, deliver_held) ||
+            !c->svc->deliver_held)
+            c->svc->deliver(c->host, &in);
+        if (hold)
+            discord_hold_done(hold, true);
+    }
     free(clean);
     free(role_ids);
 }
@@ -117,15 +130,31 @@ discord_events_flush(struct ab_chat *c)
         c->lookups = l->next;
         if (!c->lookups)
             c->lookups_tail = NULL;
-        if (ch)
-            discord_events_deliver(c, l->msg, ch);
-        else
+        if (ch) {
+            discord_events_deliver(c, l->msg, ch, false, l->hold);
+        } else {
+            /* The core says so in the channel (to an allowed user who mentioned us). */
             c->svc->log(c->host, AB_LOG_WARN,
-                        "message %s in channel %s dropped: the channel could not be looked up",
+                        "message %s in channel %s not answered: the channel could not be "
+                        "looked up",
                         discord_json_str(l->msg, "id"), l->channel_id);
+            discord_events_deliver(c, l->msg, NULL, true, l->hold);
+        }
         cJSON_Delete(l->msg);
         free(l);
     }
+}
+
+static void discord_events_looked_up(void *arg, int status, long http, const cJSON *body, int code);
+
+/* GET /channels/{id} for lookup @l. */
+static int
+discord_events_ask(struct ab_chat *c, struct discord_lookup *l)
+{
+    char path[96];
+
+    snprintf(path, sizeof(path), "/channels/%s", l->channel_id);
+    return discord_rest_call(c, "GET", path, NULL, NULL, discord_events_looked_up, l);
 }
 
 /* GET /channels/{id} answered for the lookup @arg: cache the channel and release the
@@ -139,11 +168,12 @@ discord_events_looked_up(void *arg, int status, long http, const cJSON *body, in
 
     if (c->is_closing)
         return; /* discord_events_close frees the lookups */
-    if (status == 0 && id && strcmp(id, asking->channel_id) == 0)
+    if (status == 0 && id && strcmp(id, asking->channel_id) == 0) {
         discord_cache_put(&c->cache, body);
-    else
+    } else {
         c->svc->log(c->host, AB_LOG_WARN, "GET /channels/%s: %s (HTTP %ld, code %d)",
                     asking->channel_id, ab_strerror(status < 0 ? status : AB_EPROTO), http, code);
+    }
     for (struct discord_lookup *l = c->lookups; l; l = l->next)
         if (strcmp(l->channel_id, asking->channel_id) == 0)
             l->is_done = true;
@@ -160,18 +190,22 @@ discord_events_message(struct ab_chat *c, const cJSON *msg)
     struct discord_lookup *l;
     size_t queued = 0;
     bool is_asked = false;
-    char path[96];
+    struct discord_hold *hold = c->gw.current;
 
+    c->gw.current = NULL; /* ours now: released when delivered or dropped */
     if (!discord_json_str(msg, "guild_id")) {
-        discord_events_deliver(c, msg, NULL);
+        discord_events_deliver(c, msg, NULL, false, hold);
         return;
     }
     if (ch && !c->lookups) {
-        discord_events_deliver(c, msg, ch);
+        discord_events_deliver(c, msg, ch, false, hold);
         return;
     }
-    if (!channel || strlen(channel) >= DISCORD_ID_MAX)
+    if (!channel || strlen(channel) >= DISCORD_ID_MAX) {
+        if (hold)
+            discord_hold_done(hold, true);
         return;
+    }
     for (l = c->lookups; l; l = l->next) {
         queued++;
         if (!l->is_done && strcmp(l->channel_id, channel) == 0)
@@ -182,16 +216,16 @@ discord_events_message(struct ab_chat *c, const cJSON *msg)
         free(l);
         c->svc->log(c->host, AB_LOG_WARN, "message in channel %s dropped: lookup queue full",
                     channel);
+        if (hold)
+            discord_hold_done(hold, true);
         return;
     }
     l->chat = c;
+    l->hold = hold;
     snprintf(l->channel_id, sizeof(l->channel_id), "%s", channel);
     l->is_done = ch != NULL;
-    if (!ch && !is_asked) {
-        snprintf(path, sizeof(path), "/channels/%s", channel);
-        if (discord_rest_call(c, "GET", path, NULL, NULL, discord_events_looked_up, l) < 0)
-            l->is_done = true;
-    }
+    if (!ch && !is_asked && discord_events_ask(c, l) < 0)
+        l->is_done = true;
     if (c->lookups_tail)
         c->lookups_tail->next = l;
     else

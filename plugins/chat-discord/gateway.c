@@ -13,10 +13,47 @@
 #include "discord.h"
 
 #define DISCORD_STATE_KEY "gateway"
+#define DISCORD_CHANNELS_KEY "channels"
 
 static int discord_gateway_connect(struct ab_chat *c);
 static void discord_gateway_schedule(struct ab_chat *c);
 static int discord_gateway_lookup(struct ab_chat *c);
+
+/* The sequence number safe to save: just before the oldest message of this session the
+ * core has not recorded yet. */
+static int64_t
+discord_gateway_safe_seq(const struct discord_gateway *g)
+{
+    for (const struct discord_hold *h = g->holds; h; h = h->next)
+        if (!h->is_done && h->session_gen == g->session_gen && h->seq <= g->seq)
+            return h->seq - 1;
+    return g->seq;
+}
+
+/* The message of @h needs no more holding back (or, not recorded, keeps holding). */
+void
+discord_hold_done(struct discord_hold *h, bool recorded)
+{
+    struct ab_chat *c = h->chat;
+    struct discord_gateway *g = &c->gw;
+
+    if (!recorded)
+        return; /* freed with the gateway; the saved seq stays before it */
+    h->is_done = true;
+    while (g->holds && g->holds->is_done) {
+        struct discord_hold *done = g->holds;
+        g->holds = done->next;
+        free(done);
+    }
+    g->is_dirty = true;
+}
+
+/* deliver_held's completion. */
+void
+discord_hold_recorded(void *arg, int status)
+{
+    discord_hold_done(arg, status != AB_ECANCELED);
+}
 
 /* Save the session so the next connection (or the next process) can resume it. */
 static void
@@ -30,7 +67,7 @@ discord_gateway_save(struct ab_chat *c)
         return;
     if (g->session_id) {
         cJSON_AddStringToObject(o, "session_id", g->session_id);
-        cJSON_AddNumberToObject(o, "seq", (double)g->seq);
+        cJSON_AddNumberToObject(o, "seq", (double)discord_gateway_safe_seq(g));
         if (g->resume_url)
             cJSON_AddStringToObject(o, "resume_url", g->resume_url);
     }
@@ -41,6 +78,12 @@ discord_gateway_save(struct ab_chat *c)
         g->is_dirty = false;
     free(text);
     cJSON_Delete(o);
+    /* The channel facts too: after a restart, replayed messages need no lookups (a burst
+     * of them met 429s). */
+    if (c->cache.is_dirty && (text = discord_cache_dump(&c->cache))) {
+        c->svc->state_put(c->host, DISCORD_CHANNELS_KEY, text, strlen(text));
+        free(text);
+    }
 }
 
 /* Load a saved session, if any. */
@@ -54,6 +97,10 @@ discord_gateway_load(struct ab_chat *c)
     const cJSON *seq;
     const char *sid, *url, *bot;
 
+    if (c->svc->state_get(c->host, DISCORD_CHANNELS_KEY, &text, &len) == 0)
+        discord_cache_load(&c->cache, text, len);
+    free(text);
+    text = NULL;
     if (c->svc->state_get(c->host, DISCORD_STATE_KEY, &text, &len) < 0)
         return;
     o = cJSON_ParseWithLength(text, len);
@@ -83,6 +130,7 @@ discord_gateway_forget(struct ab_chat *c)
     c->gw.session_id = NULL;
     c->gw.resume_url = NULL;
     c->gw.seq = -1;
+    c->gw.session_gen++;
     discord_gateway_save(c);
 }
 
@@ -198,7 +246,7 @@ discord_gateway_tick(void *arg)
     }
     g->is_acked = false;
     discord_gateway_beat(c);
-    if (g->is_dirty)
+    if (g->is_dirty || c->cache.is_dirty)
         discord_gateway_save(c);
 }
 
@@ -304,6 +352,7 @@ discord_gateway_on_ready(struct ab_chat *c, const cJSON *d)
         url = NULL;
     }
     g->resume_url = strdup(url ? url : g->url);
+    g->session_gen++;
     snprintf(c->bot_id, sizeof(c->bot_id), "%s", bot);
     g->is_session_ready = true;
     discord_gateway_save(c);
@@ -381,6 +430,21 @@ discord_gateway_on_message(void *arg, struct ab_ws *ws, const char *data, size_t
             g->is_session_ready = true;
             discord_gateway_save(c);
             discord_gateway_maybe_ready(c);
+        } else if (strcmp(t, "MESSAGE_CREATE") == 0 && cJSON_IsNumber(s)) {
+            struct discord_hold *h = calloc(1, sizeof(*h)), **tail;
+            if (h) {
+                h->chat = c;
+                h->seq = g->seq;
+                h->session_gen = g->session_gen;
+                for (tail = &g->holds; *tail; tail = &(*tail)->next)
+                    ;
+                *tail = h;
+            }
+            g->current = h;
+            discord_events_dispatch(c, t, d);
+            if (g->current) /* not handed to the core: nothing to wait for */
+                discord_hold_done(g->current, true);
+            g->current = NULL;
         } else {
             discord_events_dispatch(c, t, d);
         }
@@ -602,4 +666,9 @@ discord_gateway_close(struct ab_chat *c)
     free(g->url);
     free(g->resume_url);
     free(g->session_id);
+    while (g->holds) {
+        struct discord_hold *h = g->holds;
+        g->holds = h->next;
+        free(h);
+    }
 }

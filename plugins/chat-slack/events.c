@@ -85,9 +85,11 @@ events_is_turn_subtype(const char *subtype)
            strcmp(subtype, "bot_message") == 0;
 }
 
-/* An app_mention or message event: hand it to the core as one inbound message. */
-static void
-events_message(struct ab_chat *s, const cJSON *ev, const char *event_id, bool is_mention)
+/* An app_mention or message event: hand it to the core as one inbound message. True
+ * when it was handed with deliver_held (@recorded then owes the ack). */
+static bool
+events_message(struct ab_chat *s, const cJSON *ev, const char *event_id, bool is_mention,
+               events_recorded_fn recorded, void *arg)
 {
     const char *channel = events_str(ev, "channel"), *ts = events_str(ev, "ts");
     const char *thread_ts = events_str(ev, "thread_ts"), *user = events_str(ev, "user");
@@ -99,13 +101,14 @@ events_message(struct ab_chat *s, const cJSON *ev, const char *event_id, bool is
     bool is_bot = bot_id || (subtype && strcmp(subtype, "bot_message") == 0);
     char key[EVENTS_KEY_MAX];
     char *text = NULL, *clean = NULL, *stripped = NULL;
+    bool is_held = false;
     int rc, mentioned;
 
     if (!channel || !ts || !events_is_turn_subtype(subtype))
-        return;
+        return false;
     if ((mentioned = slack_mention_strip(raw ? raw : "", s->self_user, &stripped)) < 0) {
         s->svc->log(s->host, AB_LOG_ERROR, "out of memory reading message %s", ts);
-        return;
+        return false;
     }
     /* The same mention arrives as app_mention too (never in DMs): answer that one. */
     if (!is_mention && !is_dm && mentioned > 0)
@@ -141,13 +144,18 @@ events_message(struct ab_chat *s, const cJSON *ev, const char *event_id, bool is
         /* top level: the reply threads under the message itself */
         .thread_id = thread_ts ? thread_ts : ts,
     };
-    if ((rc = s->svc->deliver(s->host, &m)) < 0)
+    if (recorded && AB_HAS(s->svc, struct ab_host_services, deliver_held) && s->svc->deliver_held)
+        is_held = (rc = s->svc->deliver_held(s->host, &m, recorded, arg)) == 0;
+    else
+        rc = s->svc->deliver(s->host, &m);
+    if (rc < 0)
         s->svc->log(s->host, AB_LOG_WARN, "message %s in %s not delivered: %s", ts, channel,
                     ab_strerror(rc));
 done:
     free(stripped);
     free(text);
     free(clean);
+    return is_held;
 }
 
 /* reaction_added / reaction_removed on a message: hand it to the core in Unicode. */
@@ -179,33 +187,34 @@ events_reaction(struct ab_chat *s, const cJSON *ev, bool added)
 }
 
 /* One Events API payload. */
-void
-events_handle(struct ab_chat *s, const cJSON *payload)
+bool
+events_handle(struct ab_chat *s, const cJSON *payload, events_recorded_fn recorded, void *arg)
 {
     const cJSON *ev = cJSON_GetObjectItemCaseSensitive(payload, "event");
     const char *event_id = events_str(payload, "event_id"), *type = events_str(ev, "type");
 
     if (!type) {
         s->svc->log(s->host, AB_LOG_WARN, "events_api envelope without an event");
-        return;
+        return false;
     }
     if (event_id && strlen(event_id) > EVENTS_ID_MAX) {
         s->svc->log(s->host, AB_LOG_WARN, "event with a %zu-byte event_id ignored",
                     strlen(event_id));
-        return;
+        return false;
     }
     if (event_id && !events_first_time(s, event_id)) {
         s->svc->log(s->host, AB_LOG_DEBUG, "event %s seen before: dropped", event_id);
-        return;
+        return false;
     }
     if (strcmp(type, "app_mention") == 0)
-        events_message(s, ev, event_id, true);
+        return events_message(s, ev, event_id, true, recorded, arg);
     else if (strcmp(type, "message") == 0)
-        events_message(s, ev, event_id, false);
+        return events_message(s, ev, event_id, false, recorded, arg);
     else if (strcmp(type, "reaction_added") == 0)
         events_reaction(s, ev, true);
     else if (strcmp(type, "reaction_removed") == 0)
         events_reaction(s, ev, false);
     else
         s->svc->log(s->host, AB_LOG_DEBUG, "ignoring a %s event", type);
+    return false;
 }

@@ -51,6 +51,7 @@ struct ab_chat {
     struct slack_web_call *calls; /* owned: in flight */
 
     struct slack_socket_conn *conns; /* owned: open or opening sockets, newest first */
+    uint64_t conn_serial;            /* the last socket's number (held acks find theirs) */
     struct slack_web_call *opening;  /* lent from calls: apps.connections.open in flight */
     struct ab_timer *reconnect;      /* owned: the pending reconnect */
     bool is_connected;               /* what set_connected last said */
@@ -105,7 +106,14 @@ void slack_socket_forget(struct ab_chat *s);
 /* Act on one Events API payload (the envelope's payload, lent): messages and
  * mentions to deliver(), reactions to deliver_reaction(). Repeated event ids are
  * dropped. */
-void events_handle(struct ab_chat *s, const cJSON *payload);
+/* Completion of a held message: the core recorded it (ABI 1.3 deliver_held). */
+typedef void (*events_recorded_fn)(void *arg, int status);
+
+/* Act on one Events API payload (the envelope's payload, lent): messages and
+ * mentions to deliver(), reactions to deliver_reaction(). Repeated event ids are
+ * dropped. Returns true when a message went to the core with deliver_held: @recorded
+ * (@arg) then runs later, once, and acks the envelope; false: ack now (@arg untouched). */
+bool events_handle(struct ab_chat *s, const cJSON *payload, events_recorded_fn recorded, void *arg);
 /* Free the remembered event ids. */
 void events_free(struct ab_chat *s);
 

@@ -18,7 +18,15 @@ struct slack_socket_conn {
     bool has_hello;   /* Slack said hello: events may flow */
     bool is_retiring; /* told to go (disconnect): closes once a replacement said hello */
     bool is_closing;  /* ws_close() was called */
+    uint64_t serial;  /* this socket's number */
     struct slack_socket_conn *next;
+};
+
+/* An envelope whose ack waits until the core recorded its message. */
+struct slack_socket_held {
+    struct ab_chat *s;
+    uint64_t serial;   /* the socket it came on */
+    char *envelope_id; /* owned */
 };
 
 static void slack_socket_open(struct ab_chat *s);
@@ -162,7 +170,51 @@ slack_socket_ack(struct slack_socket_conn *c, const char *id)
     cJSON_Delete(ack);
 }
 
-/* One message from Slack: ack first, then act. */
+/* The core recorded the held message: ack its envelope on the socket it came on (if
+ * that socket is gone, Slack redelivers it and the redelivery is acked as a repeat). */
+static void
+slack_socket_recorded(void *arg, int status)
+{
+    struct slack_socket_held *h = arg;
+
+    if (status != AB_ECANCELED) {
+        for (struct slack_socket_conn *c = h->s->conns; c; c = c->next) {
+            if (c->serial == h->serial && !c->is_closing) {
+                slack_socket_ack(c, h->envelope_id);
+                break;
+            }
+        }
+    }
+    free(h->envelope_id);
+    free(h);
+}
+
+/* An events_api envelope: a message is acked once the core recorded it (a crash
+ * before that makes Slack redeliver it); anything else at once. */
+static void
+slack_socket_on_events(struct slack_socket_conn *c, const char *envelope_id, const cJSON *payload)
+{
+    struct slack_socket_held *h = envelope_id ? calloc(1, sizeof(*h)) : NULL;
+
+    if (h && !(h->envelope_id = strdup(envelope_id))) {
+        free(h);
+        h = NULL;
+    }
+    if (h) {
+        h->s = c->s;
+        h->serial = c->serial;
+    }
+    if (events_handle(c->s, payload, h ? slack_socket_recorded : NULL, h))
+        return;
+    if (h) {
+        free(h->envelope_id);
+        free(h);
+    }
+    if (envelope_id)
+        slack_socket_ack(c, envelope_id);
+}
+
+/* One message from Slack: ack (events: once recorded), then act. */
 static void
 slack_socket_on_message(void *arg, struct ab_ws *ws, const char *data, size_t len, bool is_binary)
 {
@@ -177,6 +229,11 @@ slack_socket_on_message(void *arg, struct ab_ws *ws, const char *data, size_t le
         s->svc->log(s->host, AB_LOG_WARN, "ignoring a Socket Mode frame that is not JSON");
         goto done;
     }
+    if (cJSON_IsString(type) && strcmp(type->valuestring, "events_api") == 0) {
+        slack_socket_on_events(c, cJSON_IsString(id) ? id->valuestring : NULL,
+                               cJSON_GetObjectItemCaseSensitive(msg, "payload"));
+        goto done;
+    }
     if (cJSON_IsString(id))
         slack_socket_ack(c, id->valuestring);
     if (!cJSON_IsString(type))
@@ -186,8 +243,6 @@ slack_socket_on_message(void *arg, struct ab_ws *ws, const char *data, size_t le
     } else if (strcmp(type->valuestring, "disconnect") == 0) {
         const cJSON *reason = cJSON_GetObjectItemCaseSensitive(msg, "reason");
         slack_socket_on_disconnect(c, cJSON_IsString(reason) ? reason->valuestring : "");
-    } else if (strcmp(type->valuestring, "events_api") == 0) {
-        events_handle(s, cJSON_GetObjectItemCaseSensitive(msg, "payload"));
     } else {
         /* slash_commands, interactive: acknowledged above; no commands are offered. */
         s->svc->log(s->host, AB_LOG_DEBUG, "ignoring a %s envelope", type->valuestring);
@@ -250,6 +305,7 @@ slack_socket_connect(struct ab_chat *s, const char *url)
         free(c);
         return rc;
     }
+    c->serial = ++s->conn_serial;
     c->next = s->conns;
     s->conns = c;
     return 0;

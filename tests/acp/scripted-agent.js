@@ -241,6 +241,7 @@ const SWITCH_MARKERS = {
     'no-message-id': 'noMessageId', tool: 'tool', permission: 'permission', crash: 'crash', hang: 'hang',
     fs: 'fs', env: 'env', noise: 'noise', plan: 'plan', thought: 'thought', grandchild: 'grandchild',
     'late-update-unknown-tool': 'lateUnknownTool', pid: 'pid', 'echo-session': 'echoSession',
+    'close-stdin': 'closeStdin',
 };
 
 const MARKER_RE = /\[\[([a-z][a-z-]*)(?:[ \t]+([^\]]*?))?[ \t]*\]\]/g;
@@ -650,6 +651,13 @@ async function turnRun(session, reqId, userText, m) {
     if (m.noise)
         update(session.id, { sessionUpdate: 'session_info_update', title: 'Scripted session',
                              updatedAt: new Date().toISOString() });
+    if (m.closeStdin) {
+        logErr('closing stdin and staying alive as asked ([[close-stdin]])');
+        process.stdin.removeAllListeners('end');
+        process.stdin.pause();
+        fs.closeSync(0); /* node keeps fd 0 open after destroy(): close it for real */
+        keepAlive();
+    }
 }
 
 // ---------------------------------------------------------------- methods

@@ -728,6 +728,9 @@ function control(req, res, raw) {
         const err = fault(body);
         return send(res, err ? 409 : 200, err ? { error: err } : { ok: true });
     }
+    case 'POST /_test/channel': // a channel the gateway never announces (needs a lookup)
+        channel(body.id, body.type === undefined ? 0 : body.type, body.extra || {});
+        return send(res, 200, { ok: true });
     case 'POST /_test/storm': // {limit, window_ms, p, seed, global_every}; {} ends it
         storm = body.p === undefined && !body.limit ? null : { limit: body.limit || 0,
             window_ms: body.window_ms || 0, p: body.p || 0, seed: body.seed || 1,

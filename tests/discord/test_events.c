@@ -142,7 +142,8 @@ START_TEST(an_out_of_range_heartbeat_interval_drops_the_connection)
 END_TEST
 
 /* A 429 saying retry_after 1e300: the wait is not believed (the route would be shut
- * for ever, or the cast undefined); the default wait applies and the message arrives. */
+ * for ever, or the cast undefined); the default wait applies and the message arrives.
+ * The failed lookup's message is handed over as unresolved (the core says so). */
 START_TEST(a_429_with_an_absurd_retry_after_waits_the_default)
 {
     lookups_429 = 1;
@@ -151,17 +152,19 @@ START_TEST(a_429_with_an_absurd_retry_after_waits_the_default)
                        "\"author\":{\"id\":\"200\",\"username\":\"ann\"}}}");
     plugin_host_run(&host, 0, 8); /* the lookup goes out and gets its 429 */
     ck_assert_int_eq(lookups_429, 0);
-    ck_assert_uint_eq(host.delivered, 0);
     ck_assert(plugin_host_log_has(&host, "retry_after 1e+300 s is out of range"));
     plugin_host_run(&host, 2000, 32);
-    ck_assert_uint_eq(host.delivered, 0); /* the lookup failed: the message is dropped */
+    ck_assert_uint_eq(host.delivered, 1); /* the lookup failed: handed over, unresolved */
+    ck_assert(host.in[0].is_unresolved);
+    ck_assert_str_eq(host.in[0].message_id, "7");
     /* the route is usable again: a second message is looked up and delivered */
     discord_test_frame("{\"op\":0,\"t\":\"MESSAGE_CREATE\",\"s\":3,\"d\":{\"id\":\"8\","
                        "\"channel_id\":\"555\",\"guild_id\":\"9\",\"type\":0,\"content\":\"hi\","
                        "\"author\":{\"id\":\"200\",\"username\":\"ann\"}}}");
     plugin_host_run(&host, 2000, 32);
-    ck_assert_uint_eq(host.delivered, 1);
-    ck_assert_str_eq(host.in[0].message_id, "8");
+    ck_assert_uint_eq(host.delivered, 2);
+    ck_assert_str_eq(host.in[1].message_id, "8");
+    ck_assert(!host.in[1].is_unresolved);
 }
 END_TEST
 

@@ -146,6 +146,26 @@ e2e_bool(const cJSON *obj, const char *key, bool def)
     return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
 }
 
+/* A message held with deliver_held (ABI 1.3) until the core recorded it. */
+struct e2e_held {
+    struct ab_chat *chat;
+    char id[64];
+};
+
+/* The core has the message: "ack" it, as a platform would be told (record "ack"). */
+static void
+e2e_recorded(void *arg, int status)
+{
+    struct e2e_held *h = arg;
+    char st[16];
+
+    snprintf(st, sizeof(st), "%d", status);
+    if (status != AB_ECANCELED)
+        e2e_emit(h->chat,
+                 e2e_record("ack", (const char *const[]){"acked", h->id, "status", st, NULL}));
+    free(h);
+}
+
 /* {"op":"message", "id", "user", "text", optional "conversation" (default id),
  * "channel" (default "chan-1"), "thread" (posted inside that thread), "name",
  * "mention" (default true), "bot"}: hand a message to the core. */
@@ -173,9 +193,20 @@ e2e_control_message(struct ab_chat *c, const cJSON *cmd)
         .thread_id = thread,
     };
 
+    struct e2e_held *h;
+    int rc;
+
     if (!id || !user)
         return AB_EINVAL;
-    return c->svc->deliver(c->host, &m);
+    if (!AB_HAS(c->svc, struct ab_host_services, deliver_held) || !c->svc->deliver_held)
+        return c->svc->deliver(c->host, &m);
+    if (!(h = calloc(1, sizeof(*h))))
+        return AB_ENOMEM;
+    h->chat = c;
+    snprintf(h->id, sizeof(h->id), "%s", id);
+    if ((rc = c->svc->deliver_held(c->host, &m, e2e_recorded, h)) < 0)
+        free(h);
+    return rc;
 }
 
 /* {"op":"reaction", "message", "user", "emoji", optional "channel", "conversation",

@@ -16,8 +16,8 @@ WORK = os.path.join(tools.BUILD_ROOT, "packaging-release")
 PREFIX = "usr/local"
 PLUGINS = ["agent-claude.so", "agent-codex.so", "agent-gemini.so", "agent-kiro.so",
            "chat-console.so", "chat-discord.so", "chat-slack.so"]
-HEADERS = ["agent.h", "chat.h", "errors.h", "host.h", "markdown.h", "net.h", "plugin.h",
-           "version.h"]
+HEADERS = ["agent.h", "chat.h", "convert.h", "errors.h", "host.h", "markdown.h", "net.h",
+           "plugin.h", "version.h"]
 EXPECTED = sorted(
     [f"{PREFIX}/bin/agent-broker"]
     + [f"{PREFIX}/lib/agent-broker/plugins/{p}" for p in PLUGINS]

@@ -69,6 +69,10 @@ struct ab_inbound {
     bool thread_is_ours;   /* the platform says the bot opened or is in this thread */
     const char *thread_id; /* the thread the message is in (Discord: the thread channel
                               id; Slack: thread_ts), or NULL at top level */
+    /* ---- ABI 1.3 ---- */
+    bool is_unresolved; /* the platform would not say what channel_id is (Discord channel
+                           lookup failed after retries): the core does not answer it, but
+                           tells an allowed user who mentioned the bot, in channel_id */
 };
 
 /* A reaction added or removed by a user. Pointers lent for the call. */
@@ -269,6 +273,26 @@ struct ab_host_services {
      * "text (url)", list items as "• " or "N. ", quotes as "> ", code kept verbatim,
      * table cells joined by " | ". *out is malloc'd, NUL-terminated; the caller frees. */
     int (*md_plain)(struct ab_host *h, const char *md, size_t len, char **out);
+
+    /* ---- ABI 1.3: durable acceptance ---- */
+
+    /* Like deliver, but the plugin holds its acknowledgement of the message (Slack: the
+     * envelope's ack; Discord: persisting a sequence number that covers it) until @cb
+     * says the core has it durably, so that a crash or kill -9 cannot lose a message the
+     * platform believes delivered. @msg is lent for the call, as for deliver. Returns 0,
+     * then @cb(@arg, status) runs exactly once, later, on the loop thread (never inside
+     * this call); or < 0 like deliver, then @cb never runs. Status:
+     *   0            the message is recorded in the core's journal under [state] dir
+     *                (or needs no record: ignored, refused with a visible line, no state
+     *                dir configured): ack it now;
+     *   AB_EIO       the record could not be written (logged); the message is still
+     *                being handled in memory: ack it (a redelivery would be a duplicate);
+     *   AB_ECANCELED the plugin is being closed: do not ack (the host runs every owed
+     *                completion with this status before it calls the plugin's close()).
+     * @arg is the plugin's (owned by the plugin; free it in @cb). Plugins built for
+     * 1.2 use deliver and simply do not get the guarantee. */
+    int (*deliver_held)(struct ab_host *h, const struct ab_inbound *msg,
+                        void (*cb)(void *arg, int status), void *arg);
 };
 
 #endif

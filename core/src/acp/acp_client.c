@@ -409,6 +409,7 @@ acp_client_on_proc_exit(void *arg, const struct agent_exit *ex)
     c->exit.exited = true;
     c->exit.status = ex->status;
     c->exit.term_signal = ex->term_signal;
+    c->exit.stdin_broken = ex->stdin_broken;
     c->stderr_tail = strdup(ex->stderr_tail);
     c->stderr_last = strdup(ex->stderr_last);
     c->exit.stderr_tail = c->stderr_tail ? c->stderr_tail : "";

@@ -28,6 +28,7 @@ struct acp_client_exit {
     int term_signal;         /* or the signal that killed it */
     const char *stderr_tail; /* last stderr lines ("" if none) */
     const char *stderr_last; /* last stderr line ("" if none) */
+    bool stdin_broken;       /* it was stopped for not reading its stdin */
 };
 
 struct acp_client;

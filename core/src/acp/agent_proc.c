@@ -54,8 +54,12 @@ struct agent_proc {
 
 struct agent_proc_write_req {
     uv_write_t req;
-    char *buf; /* owned */
+    struct agent_proc *p; /* lent: write callbacks run before its handles close */
+    char *buf;            /* owned */
 };
+
+/* After a failed write, the agent gets this long to exit after SIGTERM. */
+#define AGENT_PROC_BROKEN_GRACE_MS 2000
 
 static void agent_proc_finish(struct agent_proc *p);
 
@@ -379,9 +383,17 @@ static void
 agent_proc_on_written(uv_write_t *req, int status)
 {
     struct agent_proc_write_req *w = (struct agent_proc_write_req *)req;
+    struct agent_proc *p = w->p;
 
-    if (status < 0 && status != UV_ECANCELED)
-        log_debug("acp", "write to agent failed: %s", uv_strerror(status));
+    /* The agent closed its stdin (or its reader is gone) but may live on: it will
+     * never read another request. Stop it, so that the owner starts a fresh one
+     * rather than sending it prompts that vanish. */
+    if (status < 0 && status != UV_ECANCELED && !p->exit.stdin_broken && !p->exited) {
+        log_warn("acp", "agent %d stopped reading its stdin (%s); stopping it", p->pid,
+                 uv_strerror(status));
+        p->exit.stdin_broken = true;
+        agent_proc_kill(p, AGENT_PROC_BROKEN_GRACE_MS);
+    }
     free(w->buf);
     free(w);
 }
@@ -403,6 +415,7 @@ agent_proc_write(struct agent_proc *p, char *buf, size_t len)
         return AB_ENOMEM;
     }
     w->buf = buf;
+    w->p = p;
     b = uv_buf_init(buf, (unsigned)len);
     if ((rc = uv_write(&w->req, (uv_stream_t *)&p->in, &b, 1, agent_proc_on_written)) < 0) {
         free(buf);

@@ -24,6 +24,8 @@ struct agent_exit {
     int stream_error;        /* 0, or AB_EPROTO when stdout broke the framing (line too long) */
     const char *stderr_tail; /* its last stderr lines, '\n'-separated ("" if none) */
     const char *stderr_last; /* its last non-empty stderr line ("" if none) */
+    bool stdin_broken;       /* it stopped reading its stdin (a write failed: EPIPE), and
+                                was stopped for it: what was written then never arrived */
 };
 
 struct agent_proc_ops {

@@ -59,6 +59,8 @@ struct pool_turn {
     bool is_starting;        /* inside pool_prompt(): an end is reported later */
     struct turn_result late; /* an end reported later; its strings owned below */
     char *late_strings[4];   /* owned: stop_reason, message, stderr_tail, auth_hint */
+    bool had_event;          /* the agent sent something for this turn */
+    bool is_resent;          /* already re-sent once to a fresh process */
 };
 
 /* Free a turn record. */
@@ -324,6 +326,18 @@ pool_on_prompt(void *arg, int rc, const char *stop_reason, int code, const char 
         s->lost = ACP_RESET_CRASHED;
         pool_proc_doomed(s->proc);
         pool_detach(s);
+        /* It had stopped reading its stdin: the prompt never reached it. Run the turn
+         * once more on a fresh process (session/load when the agent supports it). */
+        if (t && !t->had_event && !t->is_resent && !t->timed_out && c &&
+            acp_client_exit_info(c)->stdin_broken && !s->pool->draining && !s->pool->closing) {
+            t->is_resent = true;
+            log_info("acp",
+                     "%s: the agent stopped reading its stdin; resending the prompt "
+                     "to a fresh process",
+                     s->key);
+            if (pool_session_place(s) == 0)
+                return;
+        }
     }
     if (t && t->timed_out) {
         snprintf(buf, sizeof(buf), "the agent made no progress for %llu s: cancelled, then stopped",
@@ -574,6 +588,7 @@ pool_on_event(void *arg, struct acp_client *c, const struct acp_event *ev)
     if (!s || !s->turn || s->state != PS_BUSY)
         return;
     s->turn->last_progress = uv_now(p->pool->loop);
+    s->turn->had_event = true;
     if (s->turn->cb->on_event)
         s->turn->cb->on_event(s->turn->arg, ev);
 }

@@ -61,6 +61,9 @@ static const struct key_spec config_keys[] = {
     {"pool", "session_ttl_hours", KEY_INT, OFF(session_ttl_hours), 1, 24 * 365, NULL, NULL},
     {"pool", "sessions_per_process", KEY_INT, OFF(sessions_per_process), 1, 256, NULL, NULL},
     {"pool", "drain_timeout_s", KEY_INT, OFF(drain_timeout_s), 0, 3600, NULL, NULL},
+    {"pool", "queue_max", KEY_INT, OFF(queue_max), 0, 100000, NULL, NULL},
+    {"pool", "queue_timeout_s", KEY_INT, OFF(queue_timeout_s), 1, 86400, NULL, NULL},
+    {"pool", "queue_notice_ms", KEY_INT, OFF(queue_notice_ms), 0, 3600000, NULL, NULL},
     {"pool", "watchdog_s", KEY_INT, OFF(watchdog_s), 1, 86400, NULL, NULL},
     {"permissions", "mode", KEY_ENUM, OFF(perm_mode), 0, 0, perm_names, NULL},
     {"permissions", "timeout_s", KEY_INT, OFF(perm_timeout_s), 1, 86400, NULL, NULL},
@@ -90,6 +93,7 @@ static const struct key_spec config_keys[] = {
     {"reactions.timing", "error_hold_ms", KEY_INT, OFF(timing.error_hold_ms), 0, DAY_MS, NULL,
      NULL},
     {"stream", "edit_interval_ms", KEY_INT, OFF(edit_interval_ms), 100, 600000, NULL, NULL},
+    {"stream", "max_parts", KEY_INT, OFF(max_parts), 1, 100, NULL, NULL},
     {"health", "listen", KEY_STRING, OFF(health_listen), 0, 0, NULL, NULL},
     {"state", "dir", KEY_STRING, OFF(state_dir), 0, 0, NULL, NULL},
     {"log", "level", KEY_ENUM, OFF(log_level), 0, 0, level_names, NULL},
@@ -236,6 +240,9 @@ config_defaults(struct config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->max_sessions = 10;
     cfg->session_ttl_hours = 24;
+    cfg->queue_max = 200;
+    cfg->queue_timeout_s = 900;
+    cfg->queue_notice_ms = 5000;
     cfg->sessions_per_process = 1;
     cfg->drain_timeout_s = 30;
     cfg->watchdog_s = 600;
@@ -246,6 +253,7 @@ config_defaults(struct config *cfg)
     cfg->tool_display = TOOL_DISPLAY_FULL;
     cfg->timing = (struct config_timing){700, 10000, 30000, 1500, 2500};
     cfg->edit_interval_ms = 1500;
+    cfg->max_parts = 10;
     for (size_t i = 0;
          i < sizeof(config_emoji_defaults) / sizeof(config_emoji_defaults[0]) && rc == 0; i++)
         rc = config_set_str(config_emoji_field(cfg, i), config_emoji_defaults[i].value);

@@ -74,6 +74,7 @@ struct config {
     struct strlist agent_inherit_env;
 
     int64_t max_sessions, session_ttl_hours, sessions_per_process, drain_timeout_s;
+    int64_t queue_max, queue_timeout_s, queue_notice_ms; /* the wait for a free session */
     int64_t watchdog_s; /* no progress from a busy agent this long = cancel, then kill */
 
     enum perm_mode_cfg perm_mode;
@@ -85,6 +86,7 @@ struct config {
     struct config_timing timing;
 
     int64_t edit_interval_ms;
+    int64_t max_parts;   /* [stream] max_parts: reply messages before the rest is cut */
     char *health_listen; /* owned */
     char *state_dir;     /* owned, ~ expanded */
     char *log_level;     /* owned */

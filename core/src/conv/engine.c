@@ -11,10 +11,25 @@
 #include "log.h"
 #include "render/sender_context.h"
 #include "render/thread_name.h"
+#include "state/journal.h"
 
 #define ENGINE_BUCKETS_MIN 64
 #define ENGINE_SWEEP_PER_EVENT 4  /* idle conversations an inbound message may evict */
 #define ENGINE_SWEEP_PER_TICK 512 /* and the sweep timer, per run */
+
+/* Posted in the thread of a message a previous process accepted and never answered. */
+#define ENGINE_RESTART_LINE                                                                        \
+    "⚠️ agent-broker restarted while this message was being handled; it was not answered — " \
+    "send it again."
+
+/* A restart line in flight for journal entry @id. */
+struct engine_recovery {
+    struct engine *e;
+    uint64_t id;
+    char *message_id;             /* owned, for the log */
+    struct chat_owner owner;      /* its post */
+    struct engine_recovery *next; /* the engine's list of lines in flight */
+};
 
 /* FNV-1a over a key. */
 static size_t
@@ -137,6 +152,7 @@ conversation_free(struct conversation *c)
         next = p->next;
         pending_free(p);
     }
+    clock_timer_stop(&c->wait_timer);
     free(c->key);
     free(c->reply_channel);
     free(c->reply_thread);
@@ -216,6 +232,7 @@ engine_conversation(struct engine *e, struct chat_instance *ci, const char *key,
         return NULL;
     c->e = e;
     c->ci = ci;
+    clock_timer_init(&c->wait_timer);
     c->key = strdup(key);
     c->reply_channel = strdup(channel);
     c->reply_thread = thread ? strdup(thread) : NULL;
@@ -289,6 +306,22 @@ engine_turn_began(struct conversation *c)
     e->nrunning++;
 }
 
+/* @c's turn ended (or never really began): it leaves the running list. */
+void
+engine_running_remove(struct conversation *c)
+{
+    struct engine *e = c->e;
+
+    if (c->run_prev)
+        c->run_prev->run_next = c->run_next;
+    else
+        e->running = c->run_next;
+    if (c->run_next)
+        c->run_next->run_prev = c->run_prev;
+    c->run_prev = c->run_next = NULL;
+    e->nrunning--;
+}
+
 /* Tell the idle waiter, once. */
 static void
 engine_check_idle(struct engine *e)
@@ -301,15 +334,195 @@ engine_check_idle(struct engine *e)
     }
 }
 
+/* Every message queued in @c will not be answered: say so with @line, 😱 on each,
+ * clear their journal entries. */
+static void
+engine_refuse_queue(struct conversation *c, const char *line)
+{
+    struct engine *e = c->e;
+    struct pending *p, *next;
+
+    engine_post_notice(c, line);
+    engine_answered(e, c->queue);
+    e->nqueued -= (uint32_t)c->queued;
+    for (p = c->queue; p; p = next) {
+        next = p->next;
+        if (p->rx) {
+            reactions_error(&p->rx->r);
+            status_reactions_release(p->rx);
+            p->rx = NULL;
+        }
+        pending_free(p);
+        e->stats.rejected++;
+    }
+    c->queue = NULL;
+    c->queued = 0;
+}
+
+/* May @c wait for a free session (rather than be refused)? */
+bool
+engine_may_wait(struct conversation *c)
+{
+    struct engine *e = c->e;
+
+    return !e->is_draining && (c->is_waiting || e->nwaiting < e->cfg.pool_queue_max);
+}
+
+/* Take @c out of the FIFO (it runs, or gave up). */
+static void
+engine_unwait(struct conversation *c)
+{
+    struct engine *e = c->e;
+    struct conversation **link;
+
+    if (!c->is_waiting)
+        return;
+    for (link = &e->waiting; *link && *link != c; link = &(*link)->wait_next)
+        ;
+    if (*link)
+        *link = c->wait_next;
+    e->waiting_tail = NULL;
+    for (struct conversation *w = e->waiting; w; w = w->wait_next)
+        if (!w->wait_next)
+            e->waiting_tail = &w->wait_next;
+    c->wait_next = NULL;
+    c->is_waiting = false;
+    c->is_wait_noticed = false;
+    clock_timer_stop(&c->wait_timer);
+    e->nwaiting--;
+}
+
+/* 1-based place of @c in the FIFO. */
+static size_t
+engine_wait_position(const struct conversation *c)
+{
+    size_t n = 1;
+
+    for (const struct conversation *w = c->e->waiting; w && w != c; w = w->wait_next)
+        n++;
+    return n;
+}
+
+static void engine_wait_timer(void *arg);
+
+/* Arm @c's wait timer: the position line first, then the bound. */
+static void
+engine_wait_arm(struct conversation *c)
+{
+    struct engine *e = c->e;
+    uint64_t waited = uv_now(e->loop) - c->wait_since, at = e->cfg.pool_queue_wait_ms;
+
+    if (!c->is_wait_noticed && e->cfg.pool_queue_notice_ms < at)
+        at = e->cfg.pool_queue_notice_ms;
+    clock_timer_start(e->clock, &c->wait_timer, at > waited ? at - waited : 0, engine_wait_timer,
+                      c);
+}
+
+/* Every session is busy: @c waits at the FIFO's tail (or, @at_head, back at its head). */
+static void
+engine_wait(struct conversation *c, bool at_head)
+{
+    struct engine *e = c->e;
+
+    if (c->is_waiting)
+        return;
+    c->is_waiting = true;
+    e->nwaiting++;
+    if (at_head) {
+        c->wait_next = e->waiting;
+        e->waiting = c;
+        if (!c->wait_next)
+            e->waiting_tail = &c->wait_next;
+    } else {
+        c->wait_next = NULL;
+        c->wait_since = uv_now(e->loop);
+        c->is_wait_noticed = false;
+        if (e->waiting_tail)
+            *e->waiting_tail = c;
+        else
+            e->waiting = c;
+        e->waiting_tail = &c->wait_next;
+        log_info("engine", "%s: every agent session is busy; waiting (#%zu in line)", c->key,
+                 e->nwaiting);
+    }
+    engine_wait_arm(c);
+}
+
+/* The wait passed a few seconds (say where it stands) or its bound (give up, visibly). */
+static void
+engine_wait_timer(void *arg)
+{
+    struct conversation *c = arg;
+    struct engine *e = c->e;
+    char line[256];
+
+    if (!c->is_waiting)
+        return;
+    if (uv_now(e->loop) - c->wait_since >= e->cfg.pool_queue_wait_ms) {
+        engine_unwait(c);
+        snprintf(line, sizeof(line),
+                 "⚠️ Every agent session stayed busy for %llu s; this message was not answered "
+                 "— send it again later.",
+                 (unsigned long long)(e->cfg.pool_queue_wait_ms / 1000));
+        engine_refuse_queue(c, line);
+        engine_check_idle(e);
+        return;
+    }
+    if (!c->is_wait_noticed) {
+        c->is_wait_noticed = true;
+        snprintf(line, sizeof(line),
+                 "⏳ All %u agent sessions are busy; this conversation is #%zu in line and "
+                 "starts as soon as one is free.",
+                 e->cfg.max_sessions, engine_wait_position(c));
+        engine_post_notice(c, line);
+    }
+    engine_wait_arm(c);
+}
+
+/* A session may be free: start waiting conversations from the FIFO's head. */
+static void
+engine_wait_next(struct engine *e)
+{
+    struct conversation *c;
+    int rc;
+
+    while (!e->is_draining && (c = e->waiting)) {
+        bool noticed = c->is_wait_noticed;
+        uint64_t since = c->wait_since;
+        engine_unwait(c); /* off the FIFO while it starts: a nested call sees the rest */
+        if (c->turn || !c->queue || c->is_opening_thread)
+            continue;
+        c->is_waiting = true; /* engine_may_wait: it keeps its place */
+        rc = turn_start(c);
+        c->is_waiting = false;
+        if (rc == AB_EFULL) {
+            c->wait_since = since;
+            c->is_wait_noticed = noticed;
+            engine_wait(c, true);
+            return;
+        }
+        if (rc < 0)
+            log_error("engine", "%s: cannot start a turn: %s", c->key, ab_strerror(rc));
+    }
+}
+
 /* Start the next turn of @c when it can run. */
 static void
 engine_kick(struct conversation *c)
 {
+    struct engine *e = c->e;
     int rc;
 
-    if (c->turn || !c->queue || c->is_opening_thread)
+    if (c->turn || !c->queue || c->is_opening_thread || c->is_waiting)
         return;
-    if ((rc = turn_start(c)) < 0)
+    if (e->waiting && engine_may_wait(c)) { /* others were first: behind them */
+        engine_wait(c, false);
+        return;
+    }
+    rc = turn_start(c);
+    if (rc == AB_EFULL)
+        engine_wait(c, false);
+    else if (rc < 0)
         log_error("engine", "%s: cannot start a turn: %s", c->key, ab_strerror(rc));
 }
 
@@ -319,18 +532,13 @@ engine_turn_finished(struct conversation *c)
 {
     struct engine *e = c->e;
 
-    if (c->run_prev)
-        c->run_prev->run_next = c->run_next;
-    else
-        e->running = c->run_next;
-    if (c->run_next)
-        c->run_next->run_prev = c->run_prev;
-    c->run_prev = c->run_next = NULL;
-    e->nrunning--;
+    engine_running_remove(c);
     engine_touch(c); /* idle from now, not from its last message */
 
-    if (!e->is_draining)
+    if (!e->is_draining) {
         engine_kick(c);
+        engine_wait_next(e);
+    }
     engine_check_idle(e);
 }
 
@@ -345,6 +553,8 @@ engine_thread_opened(void *arg, int status, const char *thread_id)
     if (status == 0 && thread_id) {
         free(c->reply_thread);
         c->reply_thread = strdup(thread_id);
+        if (c->e->journal)
+            journal_set_thread(c->e->journal, c->key, thread_id);
     } else {
         log_warn("engine", "%s: cannot open a thread (%s); replying in the channel", c->key,
                  ab_strerror(status));
@@ -382,9 +592,71 @@ engine_pending(struct engine *e, struct chat_instance *ci, const struct ab_inbou
     return p;
 }
 
+/* The messages of @msgs got their answer or failure line: clear their journal entries. */
+void
+engine_answered(struct engine *e, struct pending *msgs)
+{
+    for (struct pending *p = msgs; p; p = p->next) {
+        if (p->journal_id && e->journal)
+            journal_done(e->journal, p->journal_id);
+        p->journal_id = 0;
+    }
+}
+
+/* Record accepted message @p of @c in the journal; @recorded hears when it is on disk. */
+static void
+engine_record(struct engine *e, struct conversation *c, struct pending *p,
+              const struct ab_inbound *m, void (*recorded)(void *arg, int status), void *arg)
+{
+    struct journal_entry je = {
+        .platform = c->ci->name,
+        .conversation = c->key,
+        .reply_channel = c->reply_channel,
+        .reply_thread = c->reply_thread,
+        .channel_id = (char *)m->channel_id,
+        .message_id = (char *)m->message_id,
+        .event_id = (char *)m->event_id,
+    };
+
+    if (!e->journal) {
+        if (recorded)
+            recorded(arg, 0);
+        return;
+    }
+    if (journal_add(e->journal, &je, recorded, arg, &p->journal_id) < 0) {
+        log_error("engine", "%s: cannot record message %s in the journal", c->key, m->message_id);
+        if (recorded)
+            recorded(arg, AB_EIO);
+    }
+}
+
+static int engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m,
+                         void (*recorded)(void *arg, int status), void *arg);
+
 /* A message from a chat plugin. */
 int
 engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m)
+{
+    return engine_inbound_held(e, ci, m, NULL, NULL);
+}
+
+/* A message from a chat plugin that holds its ack until @recorded. */
+int
+engine_inbound_held(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m,
+                    void (*recorded)(void *arg, int status), void *arg)
+{
+    int rc = engine_accept(e, ci, m, recorded, arg);
+
+    if (rc != 1 && recorded && rc >= 0)
+        recorded(arg, 0); /* nothing to record: ignored or refused with a line */
+    return rc < 0 ? rc : 0;
+}
+
+/* Accept a message: 1 when it was queued (and @recorded taken), 0 when it needs no
+ * record, < 0 on error. */
+static int
+engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m,
+              void (*recorded)(void *arg, int status), void *arg)
 {
     struct policy_decision d;
     struct conversation *c;
@@ -394,6 +666,22 @@ engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbou
 
     e->stats.received++;
     engine_sweep(e, ENGINE_SWEEP_PER_EVENT);
+    if (m->size >= offsetof(struct ab_inbound, is_unresolved) + sizeof(bool) && m->is_unresolved) {
+        /* Nothing can be decided about a place the platform would not describe: say so
+         * to an allowed user who asked, never silently drop it. */
+        e->stats.ignored++;
+        if (m->mentions_bot && !m->is_self && !m->is_bot && m->channel_id && m->sender_id &&
+            policy_user_allowed(ci->policy, m->sender_id)) {
+            e->stats.rejected++;
+            chat_send(ci, m->channel_id, NULL,
+                      "⚠️ The platform would not describe this channel (lookup failed); this "
+                      "message was not answered — send it again in a minute.",
+                      RATELIMIT_FINAL_TEXT, NULL, NULL, NULL);
+        }
+        log_warn("engine", "%s: message %s in unresolved channel %s not answered", ci->name,
+                 m->message_id ? m->message_id : "?", m->channel_id ? m->channel_id : "?");
+        return 0;
+    }
     if ((rc = policy_decide(ci->policy, ci->name, m, uv_now(e->loop), &d)) < 0)
         return rc;
     switch (d.verdict) {
@@ -451,6 +739,7 @@ engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbou
     c->queued++;
     e->nqueued++;
     e->stats.enqueued++;
+    engine_record(e, c, p, m, recorded, arg);
     if (d.opens_thread && !c->turn && !c->reply_thread && ci->can_thread) {
         char *name = NULL;
         c->is_opening_thread = true;
@@ -461,10 +750,10 @@ engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbou
         free(name);
         if (rc < 0)
             engine_thread_opened(c, rc, NULL);
-        return 0;
+        return 1;
     }
     engine_kick(c);
-    return 0;
+    return 1;
 }
 
 /* True when @user may act in @ci (cancel, answer questions): the same allowlist as
@@ -638,29 +927,93 @@ void
 engine_drain(struct engine *e, uint64_t timeout_ms, void (*done)(void *arg), void *arg)
 {
     e->is_draining = true;
+    while (e->waiting)
+        engine_unwait(e->waiting);
     for (size_t b = 0; b < e->nbuckets; b++) {
-        for (struct conversation *c = e->buckets[b]; c; c = c->next) {
-            struct pending *p, *next;
-            if (!c->queue)
-                continue;
-            engine_post_notice(c, "⚠️ agent-broker is shutting down; the messages waiting here "
-                                  "were not answered — send them again in a minute.");
-            e->nqueued -= (uint32_t)c->queued;
-            for (p = c->queue; p; p = next) {
-                next = p->next;
-                if (p->rx) {
-                    reactions_error(&p->rx->r);
-                    status_reactions_release(p->rx);
-                    p->rx = NULL;
-                }
-                pending_free(p);
-                e->stats.rejected++;
-            }
-            c->queue = NULL;
-            c->queued = 0;
-        }
+        for (struct conversation *c = e->buckets[b]; c; c = c->next)
+            if (c->queue)
+                engine_refuse_queue(c, "⚠️ agent-broker is shutting down; the messages waiting "
+                                       "here were not answered — send them again in a minute.");
     }
     pool_drain(e->pool, timeout_ms, done, arg);
+}
+
+/* Use @j for acceptance records. */
+void
+engine_set_journal(struct engine *e, struct journal *j)
+{
+    e->journal = j;
+}
+
+/* The line about a recovered message was posted (or could not be): forget it. */
+static void
+engine_recovered_sent(void *arg, int status, const struct ab_msg_ref *ref)
+{
+    struct engine_recovery *r = arg;
+
+    (void)ref;
+    if (status < 0)
+        log_warn("engine", "cannot post the restart line for message %s", r->message_id);
+    struct engine_recovery **link;
+
+    if (r->e->journal)
+        journal_done(r->e->journal, r->id);
+    for (link = &r->e->recoveries; *link && *link != r; link = &(*link)->next)
+        ;
+    if (*link)
+        *link = r->next;
+    free(r->message_id);
+    free(r);
+}
+
+/* Mark one known message as seen by @ci's policy. */
+static void
+engine_seen(void *arg, const char *event_id, const char *channel_id, const char *message_id)
+{
+    struct chat_instance *ci = arg;
+
+    policy_remember(ci->policy, ci->name, event_id, channel_id, message_id);
+}
+
+/* Tell the users of @ci about messages a previous process never answered. */
+void
+engine_recover(struct engine *e, struct chat_instance *ci)
+{
+    const struct journal_entry *je, *next;
+    size_t n = 0;
+
+    if (!e->journal)
+        return;
+    journal_each_known(e->journal, ci->name, engine_seen, ci);
+    for (je = journal_recovered(e->journal); je; je = next) {
+        struct engine_recovery *r;
+        next = je->next;
+        if (!je->is_recovered || strcmp(je->platform, ci->name) != 0)
+            continue;
+        if (!(r = calloc(1, sizeof(*r))) || !(r->message_id = strdup(je->message_id))) {
+            free(r);
+            continue;
+        }
+        r->e = e;
+        r->id = je->id;
+        if (ci->can_react && e->cfg.reactions.emojis.error)
+            chat_react(ci, &(struct ab_msg_ref){je->channel_id, je->message_id},
+                       e->cfg.reactions.emojis.error, true, NULL, NULL, NULL);
+        if (chat_send(ci, je->reply_channel, je->reply_thread, ENGINE_RESTART_LINE,
+                      RATELIMIT_FINAL_TEXT, &r->owner, engine_recovered_sent, r) < 0) {
+            free(r->message_id);
+            free(r);
+            continue;
+        }
+        r->next = e->recoveries;
+        e->recoveries = r;
+        n++;
+    }
+    if (n)
+        log_warn("engine",
+                 "%s: %zu message(s) accepted before a restart were never answered; "
+                 "their threads are told",
+                 ci->name, n);
 }
 
 /* Call @idle once nothing runs or waits. */
@@ -678,6 +1031,7 @@ engine_get_stats(const struct engine *e, struct engine_stats *out)
 {
     *out = e->stats;
     out->conversations = (uint32_t)e->nconvs;
+    out->waiting = (uint32_t)e->nwaiting;
     out->running = e->nrunning;
     out->queued = e->nqueued;
 }
@@ -688,6 +1042,13 @@ engine_free(struct engine *e)
 {
     if (!e)
         return;
+    while (e->recoveries) { /* restart lines still in flight: told nothing more */
+        struct engine_recovery *r = e->recoveries;
+        e->recoveries = r->next;
+        chat_owner_detach(&r->owner);
+        free(r->message_id);
+        free(r);
+    }
     for (size_t b = 0; b < e->nbuckets; b++) {
         struct conversation *c, *next;
         for (c = e->buckets[b]; c; c = next) {

@@ -35,11 +35,18 @@ struct engine_config {
     struct reactions_config reactions; /* emoji strings lent from the config */
     struct engine_emojis emojis;       /* lent strings */
     uint64_t edit_interval_ms;
-    bool perm_ask; /* [permissions] mode = "ask" */
+    uint32_t max_parts; /* reply messages at most; the rest becomes one truncation line
+                           (0 = no limit) */
+    bool perm_ask;      /* [permissions] mode = "ask" */
     uint64_t perm_timeout_ms;
-    const char *auth_hint; /* lent: the preset's login hint, or NULL */
-    uint64_t conv_idle_ms; /* forget a conversation with nothing running or waiting after
-                              this long without a message (0: ENGINE_CONV_IDLE_MS) */
+    const char *auth_hint;         /* lent: the preset's login hint, or NULL */
+    uint64_t conv_idle_ms;         /* forget a conversation with nothing running or waiting after
+                                      this long without a message (0: ENGINE_CONV_IDLE_MS) */
+    uint32_t max_sessions;         /* [pool] max_sessions, for the waiting line */
+    uint32_t pool_queue_max;       /* conversations waiting for a free session at most (0 =
+                                      refuse at once) */
+    uint64_t pool_queue_wait_ms;   /* a wait longer than this is refused */
+    uint64_t pool_queue_notice_ms; /* a wait longer than this gets one line */
     /* The agent plugin's classify_tool (ABI 1.0 optional op), or NULL: the core's own
      * classification by ACP kind and title words. */
     enum ab_tool_class (*classify_tool)(const char *kind, const char *title);
@@ -52,6 +59,7 @@ struct engine_config {
 struct engine_stats {
     uint64_t received, accepted, denied, ignored, enqueued, rejected, turns, turn_errors;
     uint32_t conversations, running, queued;
+    uint32_t waiting; /* conversations waiting for a free agent session */
 };
 
 struct engine;
@@ -68,11 +76,27 @@ void engine_set_config(struct engine *e, const struct engine_config *cfg);
 struct clock *engine_clock(struct engine *e);
 struct ratelimit *engine_ratelimit(struct engine *e);
 
+struct journal;
+
+/* Record accepted messages in @j (lent, must outlive the engine; NULL = none). */
+void engine_set_journal(struct engine *e, struct journal *j);
+
+/* After @ci started: messages a previous process accepted in @ci but never answered
+ * get a visible line in their thread (and 😱); every message the journal knows of is
+ * marked seen so that a platform's replay is not answered twice. */
+void engine_recover(struct engine *e, struct chat_instance *ci);
+
 /* Register a started chat instance (lent; must outlive the engine's use of it). */
 int engine_add_chat(struct engine *e, struct chat_instance *ci);
 
 /* What a chat plugin delivers (host sink callbacks). */
 int engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_inbound *msg);
+/* Like engine_inbound, and @recorded(@arg, status) runs exactly once when 0 is
+ * returned: with 0 once the message is in the acceptance journal (or needs no record:
+ * ignored, refused with a line, no journal), < 0 (-errno, AB_EIO) when the record failed, or
+ * AB_ECANCELED at shutdown. It may run before this returns (callers defer it). */
+int engine_inbound_held(struct engine *e, struct chat_instance *ci, const struct ab_inbound *msg,
+                        void (*recorded)(void *arg, int status), void *arg);
 int engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reaction_event *ev);
 
 /* Stop taking new turns; tell every queued message it will not be answered; let

@@ -26,6 +26,7 @@ struct pending {
     char *text;                  /* owned: mention removed */
     char *sender_context;        /* owned: the <sender_context> block */
     struct status_reactions *rx; /* owned until handed to a turn or released */
+    uint64_t journal_id;         /* its acceptance journal entry, 0 = none */
 };
 
 /* One permission request posted in the thread (ask mode). */
@@ -55,6 +56,12 @@ struct conversation {
     size_t queued;
     struct turn *turn;      /* owned: the running turn, or NULL */
     struct chat_owner chat; /* open_thread in flight */
+    /* Waiting for a free agent session (every one busy), in the engine's FIFO. */
+    struct conversation *wait_next; /* the engine's FIFO link */
+    bool is_waiting;
+    bool is_wait_noticed;          /* its position line was posted */
+    uint64_t wait_since;           /* loop time it started waiting */
+    struct clock_timer wait_timer; /* the position line, then the bound */
 };
 
 struct turn {
@@ -91,12 +98,16 @@ struct engine {
     struct conversation **buckets; /* owned hash table, a power of two, grown at load 1 */
     size_t nbuckets;
     size_t nconvs;
-    struct conversation *lru_head, *lru_tail; /* every conversation, oldest use first */
-    struct conversation *running;             /* conversations with a turn */
-    uint32_t nrunning, nqueued, nopening;     /* turns, queued messages, threads opening */
-    struct clock_timer sweep;                 /* evicts idle conversations */
-    struct status_reactions *rxs;             /* owned: every status_reactions still alive */
+    struct conversation *lru_head, *lru_tail;     /* every conversation, oldest use first */
+    struct conversation *running;                 /* conversations with a turn */
+    uint32_t nrunning, nqueued, nopening;         /* turns, queued messages, threads opening */
+    struct clock_timer sweep;                     /* evicts idle conversations */
+    struct status_reactions *rxs;                 /* owned: every status_reactions still alive */
+    struct conversation *waiting, **waiting_tail; /* FIFO for a free session (lent) */
+    size_t nwaiting;
     bool is_draining;
+    struct journal *journal;            /* lent, or NULL: acceptance is not recorded */
+    struct engine_recovery *recoveries; /* owned: restart lines in flight */
     void (*idle)(void *arg);
     void *idle_arg;
     struct engine_stats stats;
@@ -113,6 +124,8 @@ void status_reactions_release(struct status_reactions *rx);
 void status_reactions_free(struct status_reactions *rx);
 
 /* turn.c */
+/* Start a turn with everything queued in @c. AB_EFULL (messages still queued) when every
+ * session is busy and engine_may_wait(@c) said it may wait. */
 int turn_start(struct conversation *c);
 bool turn_owns_message(const struct turn *t, const char *message_id);
 int turn_answer_ask(struct turn *t, const char *message_id, const char *emoji);
@@ -124,7 +137,10 @@ void engine_post_notice(struct conversation *c, const char *text);
 struct pending *engine_queue_take(struct conversation *c);
 void engine_queue_put_back(struct conversation *c, struct pending *msgs);
 void engine_turn_began(struct conversation *c);
+void engine_running_remove(struct conversation *c);
 void engine_turn_finished(struct conversation *c);
 void pending_free(struct pending *p);
+void engine_answered(struct engine *e, struct pending *msgs);
+bool engine_may_wait(struct conversation *c);
 
 #endif

@@ -80,6 +80,7 @@ turn_complete(struct turn *t)
         status_reactions_release(p->rx);
         p->rx = NULL;
     }
+    engine_answered(t->e, t->msgs); /* its journal entries are done */
     c->turn = NULL;
     turn_free(t);
     engine_turn_finished(c);
@@ -125,6 +126,31 @@ turn_final_text(struct turn *t)
     return redacted;
 }
 
+/* Past [stream] max_parts, the parts beyond it become one line saying how much was cut
+ * (never a flood of messages, never a silent cut). */
+static void
+turn_truncate(struct turn *t, struct split_result *parts)
+{
+    size_t keep = t->e->cfg.max_parts, cut = 0;
+    char *line = NULL;
+
+    if (keep == 0 || parts->count <= keep)
+        return;
+    keep = keep > 1 ? keep - 1 : 1; /* the line takes the last part's place */
+    for (size_t i = keep; i < parts->count; i++) {
+        cut += parts->chunks[i].chars - parts->chunks[i].head - parts->chunks[i].tail;
+        free(parts->chunks[i].text);
+        parts->chunks[i].text = NULL;
+    }
+    if (asprintf(&line, "…truncated (%zu more characters)", cut) < 0)
+        line = NULL;
+    log_info("engine", "%s: reply cut after %zu messages (%zu characters)", t->conv->key, keep,
+             cut);
+    parts->chunks[keep].text = line;
+    parts->chunks[keep].len = line ? strlen(line) : 0;
+    parts->count = line ? keep + 1 : keep;
+}
+
 /* Split the reply at the platform's limit: the first chunk replaces the live message,
  * the others follow in order. */
 static void
@@ -146,6 +172,7 @@ turn_send_final(struct turn *t)
         return;
     }
     free(text);
+    turn_truncate(t, &parts);
     t->final_pending = (int)parts.count + 1; /* +1 guards against synchronous completion */
     for (size_t i = 0; i < parts.count; i++) {
         if (i == 0 && t->live_id) {
@@ -642,6 +669,22 @@ turn_start(struct conversation *c)
     free(ctx);
     free(text);
     ctx = text = NULL;
+    if (rc == AB_EFULL && engine_may_wait(c)) {
+        /* Every session is busy: the messages go back and the conversation waits in
+         * the engine's FIFO for a free one. */
+        for (p = t->msgs; p; p = p->next)
+            if (!p->next) {
+                p->rx = t->rx;
+                t->rx = NULL;
+            }
+        c->turn = NULL;
+        engine_running_remove(c);
+        engine_queue_put_back(c, t->msgs);
+        t->msgs = NULL;
+        e->stats.turns--;
+        turn_free(t);
+        return AB_EFULL;
+    }
     if (rc < 0) {
         char line[1024];
         if (rc == AB_EFULL)

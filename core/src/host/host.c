@@ -289,6 +289,122 @@ host_deliver(struct ab_host *h, const struct ab_inbound *msg)
     return h->sink.deliver ? h->sink.deliver(h->sink.arg, h, &full) : AB_ENOTSUP;
 }
 
+/* One owed deliver_held completion. */
+struct host_hold {
+    uv_timer_t timer;  /* runs the plugin's callback on a later loop turn */
+    struct ab_host *h; /* lent; NULL once the host is freed */
+    void (*cb)(void *arg, int status);
+    void *arg;
+    int status;
+    bool is_released;              /* the sink is done with it */
+    bool is_fired;                 /* the plugin's callback ran (or will never run) */
+    struct host_hold *prev, *next; /* the host's list while owed */
+};
+
+/* Take @hold off its host's list. */
+static void
+host_hold_unlink(struct host_hold *hold)
+{
+    if (!hold->h)
+        return;
+    if (hold->prev)
+        hold->prev->next = hold->next;
+    else
+        hold->h->holds = hold->next;
+    if (hold->next)
+        hold->next->prev = hold->prev;
+    hold->prev = hold->next = NULL;
+}
+
+/* The hold's timer handle is closed: free it. */
+static void
+host_hold_closed(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+/* A later loop turn: tell the plugin, then free the hold. */
+static void
+host_hold_fire(uv_timer_t *t)
+{
+    struct host_hold *hold = t->data;
+
+    host_hold_unlink(hold);
+    if (!hold->is_fired && hold->cb) {
+        hold->is_fired = true;
+        hold->cb(hold->arg, hold->status);
+    }
+    uv_close((uv_handle_t *)&hold->timer, host_hold_closed);
+}
+
+/* The sink is done with @hold. */
+void
+host_hold_release(struct host_hold *hold, int status)
+{
+    if (!hold || hold->is_released)
+        return;
+    hold->is_released = true;
+    hold->status = status;
+    if (hold->is_fired) { /* cancelled before: nothing more to tell */
+        host_hold_unlink(hold);
+        uv_close((uv_handle_t *)&hold->timer, host_hold_closed);
+        return;
+    }
+    uv_timer_start(&hold->timer, host_hold_fire, 0, 0);
+}
+
+/* The plugin is about to close: every owed completion says so now. */
+void
+host_holds_cancel(struct ab_host *h)
+{
+    for (struct host_hold *hold = h->holds; hold; hold = hold->next) {
+        if (hold->is_fired)
+            continue;
+        hold->is_fired = true;
+        if (hold->cb)
+            hold->cb(hold->arg, AB_ECANCELED);
+    }
+}
+
+/* service (1.3): an inbound message whose ack the plugin holds until it is recorded. */
+static int
+host_deliver_held(struct ab_host *h, const struct ab_inbound *msg,
+                  void (*cb)(void *arg, int status), void *arg)
+{
+    struct host_hold *hold;
+    struct ab_inbound full;
+    int rc;
+
+    if (!msg || msg->size < offsetof(struct ab_inbound, thread_is_ours) || !cb)
+        return AB_EINVAL;
+    host_copy_in(&full, sizeof(full), msg, msg->size);
+    msg = &full;
+    if (!h->sink.deliver_held) {
+        if ((rc = host_deliver(h, msg)) < 0)
+            return rc;
+    }
+    if (!(hold = calloc(1, sizeof(*hold))))
+        return AB_ENOMEM;
+    uv_timer_init(h->loop, &hold->timer);
+    hold->timer.data = hold;
+    hold->h = h;
+    hold->cb = cb;
+    hold->arg = arg;
+    hold->next = h->holds;
+    if (h->holds)
+        h->holds->prev = hold;
+    h->holds = hold;
+    if (!h->sink.deliver_held) {
+        host_hold_release(hold, 0);
+        return 0;
+    }
+    if ((rc = h->sink.deliver_held(h->sink.arg, h, msg, hold)) < 0) {
+        hold->is_fired = true; /* the plugin hears of it through the return value */
+        host_hold_release(hold, rc);
+    }
+    return rc;
+}
+
 /* service: a reaction to the engine, as a full-size host copy. */
 static int
 host_deliver_reaction(struct ab_host *h, const struct ab_reaction_event *ev)
@@ -625,6 +741,7 @@ const struct ab_host_services host_services = {
     .utf8_truncate = host_utf8_truncate,
     .md_walk = host_md_walk,
     .md_plain = host_md_plain,
+    .deliver_held = host_deliver_held,
 };
 
 /* Make a host for one plugin instance. */
@@ -699,6 +816,16 @@ host_free(struct ab_host *h)
 
     if (!h)
         return;
+    /* Holds the sink still has: they outlive the host and free themselves on release. */
+    while (h->holds) {
+        struct host_hold *hold = h->holds;
+        h->holds = hold->next;
+        hold->prev = hold->next = NULL;
+        hold->h = NULL;
+        hold->is_fired = true;
+        if (hold->is_released) /* its callback was pending: it will not run */
+            uv_close((uv_handle_t *)&hold->timer, host_hold_closed);
+    }
     host_net_release(h);
     host_defer_cancel_all(h);
     /* Pending state writes finish on the loop after the host is gone. */

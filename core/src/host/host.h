@@ -10,6 +10,10 @@
 
 #include "toml/toml.h"
 
+/* A message delivered with deliver_held whose completion its plugin is owed. Owned by
+ * the host; the sink keeps a lent pointer until host_hold_release(). */
+struct host_hold;
+
 /* Where a plugin's events go: the engine fills these. Every callback runs on the
  * loop thread; pointers are lent for the call. */
 struct host_sink {
@@ -19,6 +23,12 @@ struct host_sink {
     void (*rate_report)(void *arg, struct ab_host *h, const struct ab_rate_info *info);
     void (*connected)(void *arg, struct ab_host *h, bool connected, const char *detail);
     void (*fatal)(void *arg, struct ab_host *h, int status, const char *why);
+    /* A message the plugin acks only once @hold is released (ABI 1.3 deliver_held).
+     * Returns 0: the sink owns the duty to call host_hold_release(@hold) exactly once
+     * (from any later point; the plugin hears of it on a later loop turn); < 0: the
+     * hold was not taken. NULL: deliver is used and the hold released at once. */
+    int (*deliver_held)(void *arg, struct ab_host *h, const struct ab_inbound *msg,
+                        struct host_hold *hold);
 };
 
 struct host_string_cache;
@@ -51,6 +61,7 @@ struct ab_host {
     struct host_backoff *backoffs;   /* owned: backoff_next state per key */
     uint64_t rand_state;             /* jitter for backoff_next */
     struct defer_queue *defer_queue; /* owned: host_defer.c's calls not yet run, or NULL */
+    struct host_hold *holds;         /* owned: deliver_held completions still owed */
 };
 
 /* The services table (static, shared by every plugin). */
@@ -60,6 +71,15 @@ extern const struct ab_host_services host_services;
  * @state_root may be NULL (no state_get/put). */
 int host_new(uv_loop_t *loop, const char *kind, const char *name, const struct toml_table *table,
              const char *state_root, const struct host_sink *sink, struct ab_host **out);
+
+/* The message of @hold is recorded (@status 0) or could not be (AB_EIO): its plugin's
+ * completion runs on a later loop turn. Exactly once per hold the sink took; NULL is
+ * allowed. */
+void host_hold_release(struct host_hold *hold, int status);
+
+/* Before the plugin's close(): every completion still owed runs now with AB_ECANCELED
+ * (the sink's pointers stay valid until it releases them). */
+void host_holds_cancel(struct ab_host *h);
 
 /* Free a host after its plugin was closed. Its HTTP requests and WebSockets still open
  * are dropped without callbacks; its state writes still pending finish on the loop (run

@@ -237,6 +237,25 @@ policy_dedupe(struct policy *p, const char *platform, const struct ab_inbound *m
     return NULL;
 }
 
+/* Mark a message seen without deciding anything about it. */
+void
+policy_remember(struct policy *p, const char *platform, const char *event_id,
+                const char *channel_id, const char *message_id)
+{
+    struct ab_inbound m = {
+        .size = sizeof(m),
+        .event_id = event_id,
+        .channel_id = channel_id,
+        .message_id = message_id,
+    };
+
+    if (!policy_has_text(event_id) &&
+        (!policy_has_text(channel_id) || !policy_has_text(message_id)))
+        return;
+    if (policy_dedupe(p, platform, &m))
+        p->counters.duplicates--; /* already known: not a duplicate delivery */
+}
+
 /* Why the place the message was posted in is closed, or NULL when open: DMs need
  * allow_dm; a thread is judged by its parent channel. */
 static const char *

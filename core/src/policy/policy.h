@@ -168,4 +168,9 @@ const char *policy_verdict_name(enum policy_verdict v);
  * cancel a turn or answer a permission question. */
 bool policy_user_allowed(const struct policy *p, const char *user);
 
+/* Remember a message as seen (a journal's record from before a restart): a later
+ * delivery of it is ignored as a duplicate. Strings lent; @event_id may be NULL. */
+void policy_remember(struct policy *p, const char *platform, const char *event_id,
+                     const char *channel_id, const char *message_id);
+
 #endif

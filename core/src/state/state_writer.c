@@ -19,6 +19,9 @@ struct state_writer {
     size_t writing_len;
     char *waiting; /* owned: the next content to write */
     size_t waiting_len;
+    uint64_t writing_tag, waiting_tag; /* state_writer_put_tagged's tags */
+    void (*on_written)(void *arg, uint64_t tag, int status);
+    void *on_written_arg;
     int result;        /* the worker's outcome */
     uint64_t retry_ms; /* the wait before the next retry of a failed write; 0 = none failed */
     bool is_busy, is_closing;
@@ -78,11 +81,14 @@ state_writer_after(uv_work_t *work, int status)
         if (!w->waiting && !w->is_closing) {
             w->waiting = w->writing;
             w->waiting_len = w->writing_len;
+            w->waiting_tag = w->writing_tag;
             w->writing = NULL;
             w->retry_ms = w->retry_ms ? w->retry_ms * 2 : 500;
             if (w->retry_ms > 30000)
                 w->retry_ms = 30000;
             uv_timer_start(&w->timer, state_writer_retry, w->retry_ms, 0);
+            if (w->on_written) /* waiters hear of the failure now; the retry goes on */
+                w->on_written(w->on_written_arg, w->writing_tag, rc);
             return;
         }
     } else if (w->retry_ms) {
@@ -91,6 +97,8 @@ state_writer_after(uv_work_t *work, int status)
     }
     free(w->writing);
     w->writing = NULL;
+    if (w->on_written) /* after the bookkeeping: the hook may put new content */
+        w->on_written(w->on_written_arg, w->writing_tag, rc < 0 ? rc : 0);
     if (w->waiting)
         state_writer_start(w);
     else if (w->is_closing)
@@ -106,6 +114,7 @@ state_writer_start(struct state_writer *w)
     uv_timer_stop(&w->timer);
     w->writing = w->waiting;
     w->writing_len = w->waiting_len;
+    w->writing_tag = w->waiting_tag;
     w->waiting = NULL;
     w->is_busy = true;
     w->work.data = w;
@@ -114,6 +123,8 @@ state_writer_start(struct state_writer *w)
         free(w->writing);
         w->writing = NULL;
         w->is_busy = false;
+        if (w->on_written)
+            w->on_written(w->on_written_arg, w->writing_tag, rc);
     }
 }
 
@@ -144,6 +155,23 @@ state_writer_put(struct state_writer *w, char *data, size_t len)
     if (!w->is_busy)
         state_writer_start(w);
     return 0;
+}
+
+/* Queue new content with a tag for the on_written hook. */
+int
+state_writer_put_tagged(struct state_writer *w, char *data, size_t len, uint64_t tag)
+{
+    w->waiting_tag = tag;
+    return state_writer_put(w, data, len);
+}
+
+/* Set the hook told after each write. */
+void
+state_writer_on_written(struct state_writer *w, void (*cb)(void *arg, uint64_t tag, int status),
+                        void *arg)
+{
+    w->on_written = cb;
+    w->on_written_arg = arg;
 }
 
 /* The newest content not yet durable. */

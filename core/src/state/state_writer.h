@@ -6,6 +6,7 @@
 #define AB_STATE_WRITER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 struct state_writer;
@@ -16,6 +17,15 @@ int state_writer_open(uv_loop_t *loop, const char *path, struct state_writer **o
 /* Replace the file's content with @len bytes of @data (owned: malloc'd, freed by the
  * writer) asynchronously. Returns 0. */
 int state_writer_put(struct state_writer *w, char *data, size_t len);
+
+/* Like state_writer_put, tagging the content with @tag: the on_written hook hears of
+ * it once that content (or a newer one, which replaced it) is on disk. */
+int state_writer_put_tagged(struct state_writer *w, char *data, size_t len, uint64_t tag);
+
+/* After each write: @cb(@arg, tag of the content written, 0 or -errno), on the loop.
+ * NULL stops it (do so before freeing @arg). */
+void state_writer_on_written(struct state_writer *w,
+                             void (*cb)(void *arg, uint64_t tag, int status), void *arg);
 
 /* The newest content not yet known to be on disk (lent until the next put), or NULL
  * when everything written is durable: readers see their own writes at once. */

@@ -201,6 +201,45 @@ START_TEST(platform_without_edit_gets_one_message_per_chunk_at_the_end)
 }
 END_TEST
 
+/* Digits 0-9 in @text. */
+static size_t
+count_digits(const char *text)
+{
+    size_t n = 0;
+
+    for (; text && *text; text++)
+        n += *text >= '0' && *text <= '9';
+    return n;
+}
+
+START_TEST(huge_reply_is_cut_after_max_parts_with_one_line_saying_how_much)
+{
+    struct conv_fx f;
+    const char *m, *live, *parts[64], *last;
+    size_t shown = 0, cut = 0;
+    int nparts;
+
+    conv_fx_init(&f, NULL);
+    f.chat.max_chars = 2000;
+    f.ecfg.max_parts = 10;
+    conv_fx_start(&f);
+    m = conv_fx_mention(&f, "U1", "[[big 100000]]");
+    ck_assert(conv_fx_idle(&f, 20000));
+    live = conv_fx_first_post(&f, m);
+    ck_assert_ptr_nonnull(live);
+    parts[0] = live;
+    nparts = 1 + later_posts(&f, m, live, parts + 1, 63);
+    ck_assert_int_eq(nparts, 10); /* not 50 */
+    for (int i = 0; i < nparts - 1; i++)
+        shown += count_digits(fake_chat_message_text(f.fake, parts[i]));
+    last = fake_chat_message_text(f.fake, parts[nparts - 1]);
+    ck_assert_msg(sscanf(last, "…truncated (%zu more characters)", &cut) == 1, "last: %s", last);
+    ck_assert_uint_gt(cut, 0);
+    ck_assert_uint_eq(shown + cut, 100000); /* nothing cut without saying so */
+    conv_fx_close(&f);
+}
+END_TEST
+
 START_TEST(platform_without_threads_or_reactions_replies_in_the_channel)
 {
     struct conv_fx f;
@@ -396,6 +435,7 @@ main(void)
         final_split_at_max_chars_keeps_code_fences_balanced,
         platform_without_edit_gets_one_message_per_chunk_at_the_end,
         platform_without_threads_or_reactions_replies_in_the_channel,
+        huge_reply_is_cut_after_max_parts_with_one_line_saying_how_much,
         tool_display_compact_and_none,
         tool_lines_appear_and_flip_to_done,
         failed_tool_flips_to_cross,

@@ -351,6 +351,6 @@ main(void)
     /* Three seeds of DOCS documents each: 6000 documents, 30000 splits. */
     tcase_add_loop_test(tc, random_documents_split_correctly_at_every_limit, 0, 3);
     tcase_add_test(tc, generator_covers_the_interesting_cases);
-    tcase_set_timeout(tc, 100);
+    tcase_set_timeout(tc, 500);
     return suite_run_case("render_split_property", tc);
 }

@@ -68,6 +68,12 @@ conv_fx_init(struct conv_fx *f, const char *const *flags)
     f->ecfg.reactions.error_hold_ms = 100;
     f->ecfg.edit_interval_ms = 100;
     f->ecfg.perm_timeout_ms = 5000;
+    /* No cut of long replies and no waiting line for a session unless a test asks. */
+    f->ecfg.max_parts = 0;
+    f->ecfg.max_sessions = 0;
+    f->ecfg.pool_queue_max = 0;
+    f->ecfg.pool_queue_wait_ms = 0;
+    f->ecfg.pool_queue_notice_ms = 0;
     f->next_id = 1000;
 }
 
@@ -77,9 +83,13 @@ conv_fx_start(struct conv_fx *f)
 {
     static char u1[] = "U1", u2[] = "U2";
     static char *users[] = {u1, u2};
-    struct host_sink sink = {
-        f,   conv_fx_sink_deliver, conv_fx_sink_reaction, conv_fx_sink_rate, conv_fx_sink_connected,
-        NULL};
+    struct host_sink sink = {f,
+                             conv_fx_sink_deliver,
+                             conv_fx_sink_reaction,
+                             conv_fx_sink_rate,
+                             conv_fx_sink_connected,
+                             NULL,
+                             NULL};
     struct policy_config pc;
     struct chat_instance *ci = &f->ci;
 

@@ -213,6 +213,7 @@ ph_deliver(struct ab_host *host, const struct ab_inbound *m)
         .is_thread = m->is_thread,
         .is_dm = m->is_dm,
         .is_bot = m->is_bot,
+        .is_unresolved = AB_HAS(m, struct ab_inbound, is_unresolved) && m->is_unresolved,
         .is_self = m->is_self,
         .mentions_bot = m->mentions_bot,
         .is_human_turn = m->is_human_turn,

@@ -21,6 +21,7 @@ struct plugin_host_inbound {
         *display_name, *text, *clean_text, *thread_id;
     size_t role_count;
     bool is_thread, is_dm, is_bot, is_self, mentions_bot, is_human_turn, thread_is_ours;
+    bool is_unresolved; /* ABI 1.3 */
 };
 
 /* One delivered reaction, copied. */

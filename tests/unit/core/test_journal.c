@@ -1,0 +1,171 @@
+/* The acceptance journal: an entry is reported recorded only after it is on disk (never
+ * inside journal_add), survives a reopen as recovered, is cleared by journal_done and
+ * then remembered as answered; a malformed file starts afresh; a failed write says so;
+ * a close with a record still owed reports it cancelled. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <agent-broker/errors.h>
+
+#include "state/journal.h"
+#include "state/state_file.h"
+#include "../render/suite_run.h"
+
+struct rec {
+    int calls, status;
+};
+
+/* Count a recorded callback. */
+static void
+recorded(void *arg, int status)
+{
+    struct rec *r = arg;
+
+    r->calls++;
+    r->status = status;
+}
+
+/* One known message: append its ids to the string @arg. */
+static void
+known(void *arg, const char *event_id, const char *channel_id, const char *message_id)
+{
+    char *out = arg;
+
+    snprintf(out + strlen(out), 256 - strlen(out), "[%s|%s|%s]", event_id ? event_id : "-",
+             channel_id ? channel_id : "-", message_id ? message_id : "-");
+}
+
+/* Remove the journal file and its directory. */
+static void
+cleanup(const char *dir)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "%s/journal.json", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+static const struct journal_entry sample = {
+    .platform = "discord",
+    .conversation = "discord:m1",
+    .reply_channel = "c1",
+    .reply_thread = NULL,
+    .channel_id = "c1",
+    .message_id = "m1",
+    .event_id = NULL,
+};
+
+START_TEST(recorded_after_the_write_and_recovered_after_a_reopen)
+{
+    char dir[] = "/tmp/ab-journal-XXXXXX", ids[256] = "";
+    struct journal *j;
+    const struct journal_entry *e;
+    struct rec r = {0};
+    uv_loop_t loop;
+    uint64_t id = 0;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    ck_assert_int_eq(journal_open(&loop, dir, &j), 0);
+    ck_assert_ptr_null(journal_recovered(j));
+    ck_assert_int_eq(journal_add(j, &sample, recorded, &r, &id), 0);
+    ck_assert_int_eq(r.calls, 0); /* never inside the call */
+    journal_set_thread(j, "discord:m1", "t1");
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(r.calls, 1);
+    ck_assert_int_eq(r.status, 0);
+    journal_close(j); /* as after kill -9: nothing cleared */
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    ck_assert_int_eq(journal_open(&loop, dir, &j), 0);
+    ck_assert_ptr_nonnull(e = journal_recovered(j));
+    ck_assert_str_eq(e->message_id, "m1");
+    ck_assert_str_eq(e->reply_thread, "t1");
+    ck_assert(e->is_recovered);
+    journal_done(j, e->id);
+    ck_assert_ptr_null(journal_recovered(j));
+    journal_each_known(j, "discord", known, ids);
+    ck_assert_str_eq(ids, "[-|c1|m1]"); /* remembered as answered */
+    journal_close(j);
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    ck_assert_int_eq(journal_open(&loop, dir, &j), 0);
+    ck_assert_ptr_null(journal_recovered(j));
+    ids[0] = '\0';
+    journal_each_known(j, "slack", known, ids);
+    ck_assert_str_eq(ids, "");
+    journal_close(j);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    cleanup(dir);
+}
+END_TEST
+
+START_TEST(malformed_file_starts_afresh)
+{
+    char dir[] = "/tmp/ab-journal-XXXXXX", path[256];
+    struct journal *j;
+    uv_loop_t loop;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/journal.json", dir);
+    ck_assert_int_eq(state_file_write(path, "{\"pending\":[{\"p\":1},{\"m\":\"x\"}", 30), 0);
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    ck_assert_int_eq(journal_open(&loop, dir, &j), 0);
+    ck_assert_ptr_null(journal_recovered(j));
+    journal_close(j);
+    ck_assert_int_eq(state_file_write(path, "{\"pending\":[{\"p\":\"discord\"},7]}", 31), 0);
+    ck_assert_int_eq(journal_open(&loop, dir, &j), 0);
+    ck_assert_ptr_null(journal_recovered(j)); /* incomplete entries are skipped */
+    journal_close(j);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    cleanup(dir);
+}
+END_TEST
+
+START_TEST(failed_write_and_close_are_reported)
+{
+    char dir[] = "/tmp/ab-journal-XXXXXX";
+    struct journal *j;
+    struct rec r1 = {0}, r2 = {0};
+    uv_loop_t loop;
+    uint64_t id;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    ck_assert_int_eq(journal_open(&loop, dir, &j), 0);
+    ck_assert_int_eq(rmdir(dir), 0); /* the directory is gone: the write fails */
+    ck_assert_int_eq(journal_add(j, &sample, recorded, &r1, &id), 0);
+    while (r1.calls == 0) /* the writer keeps retrying: do not wait for the loop to end */
+        uv_run(&loop, UV_RUN_ONCE);
+    ck_assert_int_eq(r1.calls, 1);
+    ck_assert_int_lt(r1.status, 0);
+    ck_assert_int_eq(journal_add(j, &sample, recorded, &r2, &id), 0);
+    journal_close(j); /* owed: cancelled, at once */
+    ck_assert_int_eq(r2.calls, 1);
+    ck_assert_int_eq(r2.status, AB_ECANCELED);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(r2.calls, 1);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+int
+main(void)
+{
+    const TTest *tests[] = {
+        recorded_after_the_write_and_recovered_after_a_reopen,
+        malformed_file_starts_afresh,
+        failed_write_and_close_are_reported,
+        NULL,
+    };
+
+    return suite_run("journal", tests);
+}
