@@ -1,4 +1,5 @@
-/* The engine's settings from a loaded config, for every place that assembles a broker. */
+/* The pool's and the engine's settings from a loaded config, for every place that
+ * assembles a broker. */
 #include "broker_setup.h"
 
 /* See broker_setup.h. */
@@ -44,5 +45,22 @@ broker_setup_engine_config(const struct config *c, struct engine_config *ec)
         .pool_queue_notice_ms = (uint64_t)c->queue_notice_ms,
         .perm_ask = c->perm_mode == PERM_MODE_ASK,
         .perm_timeout_ms = (uint64_t)c->perm_timeout_s * 1000,
+    };
+}
+
+/* See broker_setup.h. */
+void
+broker_setup_pool_config(const struct config *c, struct pool_config *pc)
+{
+    *pc = (struct pool_config){
+        .max_sessions = (uint32_t)c->max_sessions,
+        .session_ttl_ms = (uint64_t)c->session_ttl_hours * 3600 * 1000,
+        .sessions_per_process = (uint32_t)c->sessions_per_process,
+        .watchdog_ms = (uint64_t)c->watchdog_s * 1000,
+        .state_dir = c->state_dir,
+        .perm_mode = c->perm_mode == PERM_MODE_ASK    ? ACP_PERM_ASK
+                     : c->perm_mode == PERM_MODE_DENY ? ACP_PERM_DENY
+                                                      : ACP_PERM_AUTO,
+        .perm_timeout_ms = 0, /* ask mode: the engine's question times out itself */
     };
 }
