@@ -666,6 +666,28 @@ daemon_listen(struct daemon *d)
     }
 }
 
+/* One chat instance per enabled chat plugin (the console alone in console mode), each
+ * started; *started counts those that did. AB_ENOMEM when d->chats cannot be had. */
+static int
+daemon_start_chats(struct daemon *d, size_t *started)
+{
+    static const char *const names_console[] = {"console"};
+    const char *const *names = names_console;
+    size_t nnames = 1;
+
+    if (d->mode != DAEMON_CONSOLE) {
+        names = (const char *const *)d->cfg.plugin_chat.items;
+        nnames = d->cfg.plugin_chat.count;
+    }
+    if (!(d->chats = calloc(nnames, sizeof(*d->chats))))
+        return AB_ENOMEM;
+    d->nchats = nnames;
+    for (size_t i = 0; i < nnames; i++)
+        if (daemon_start_chat(d, names[i], &d->chats[i]) == 0)
+            (*started)++;
+    return 0;
+}
+
 /* Set up everything, run the loop, tear down. */
 int
 daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
@@ -676,9 +698,6 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
     struct pool_config pc;
     enum ab_log_level level = AB_LOG_INFO;
     size_t started = 0;
-    const char *names_console[] = {"console"};
-    const char *const *names;
-    size_t nnames;
     int rc, exit_code;
 
     if (!d)
@@ -743,19 +762,8 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
                  "crash",
                  d->cfg.state_dir);
     engine_set_journal(d->engine, d->journal);
-    if (d->mode == DAEMON_CONSOLE) {
-        names = names_console;
-        nnames = 1;
-    } else {
-        names = (const char *const *)d->cfg.plugin_chat.items;
-        nnames = d->cfg.plugin_chat.count;
-    }
-    if (!(d->chats = calloc(nnames, sizeof(*d->chats))))
+    if (daemon_start_chats(d, &started) < 0)
         goto out_engine;
-    d->nchats = nnames;
-    for (size_t i = 0; i < nnames; i++)
-        if (daemon_start_chat(d, names[i], &d->chats[i]) == 0)
-            started++;
     if (started == 0) {
         log_error("core", "no chat platform could start; exiting");
         goto out_chats;
