@@ -71,7 +71,7 @@ main(int argc, char **argv)
     uv_loop_init(&loop);
     if ((rc = broker_new(&loop, &pc, &launch, churn_on_text, NULL, &b)) < 0)
         goto out;
-    broker_engine_config(&ec);
+    broker_engine_config(b, &ec);
     ec.conv_idle_ms = (uint64_t)atol(argv[2]);
     engine_set_config(b->engine, &ec);
     pool_drain(b->pool, 24 * 3600 * 1000, NULL, NULL);

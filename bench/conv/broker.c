@@ -5,20 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker_setup.h"
 #include "policy/policy.h"
 
-/* The engine's settings as a config file with no [reactions] or [stream] gives them. */
+/* See broker.h. */
 void
-broker_engine_config(struct engine_config *ec)
+broker_engine_config(const struct broker *b, struct engine_config *ec)
 {
-    *ec = (struct engine_config){
-        .tool_display = RENDER_TOOLS_FULL,
-        .reactions = reactions_config_default(),
-        .cancel_emoji = "🛑",
-        .deny_emoji = "🚫",
-        .edit_interval_ms = 1500,
-        .perm_timeout_ms = 300000,
-    };
+    broker_setup_engine_config(&b->cfg, ec);
+    /* The benchmarks measure replies and refusals, not the cut of long replies or the
+     * waiting line for a session (bench_churn runs one session for thousands). */
+    ec->max_parts = 0;
+    ec->max_sessions = 0;
+    ec->pool_queue_max = 0;
+    ec->pool_queue_wait_ms = 0;
+    ec->pool_queue_notice_ms = 0;
 }
 
 /* The engine has nothing running or waiting. */
@@ -50,7 +51,9 @@ broker_new(uv_loop_t *loop, const struct pool_config *pc, const struct agent_lau
     b->loop = loop;
     uv_timer_init(loop, &b->deadline);
     b->deadline.data = b;
-    broker_engine_config(&ec);
+    if ((rc = config_defaults(&b->cfg)) < 0)
+        goto fail;
+    broker_engine_config(b, &ec);
     policy_config_default(&policy);
     b->ci = (struct chat_instance){
         .ops = &fake_chat_ops,
@@ -87,6 +90,7 @@ fail_policy:
 fail_name:
     free(b->ci.name);
 fail:
+    config_free(&b->cfg);
     uv_close((uv_handle_t *)&b->deadline, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     free(b);
@@ -154,6 +158,7 @@ broker_free(struct broker *b)
     engine_free(b->engine);
     policy_free(b->ci.policy);
     free(b->ci.name);
+    config_free(&b->cfg);
     uv_close((uv_handle_t *)&b->deadline, NULL);
     uv_run(b->loop, UV_RUN_DEFAULT);
     free(b);

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "acp/pool.h"
+#include "config/config.h"
 #include "conv/engine.h"
 #include "fake_chat.h"
 
@@ -19,6 +20,7 @@ struct broker {
     struct pool *pool;       /* owned */
     struct engine *engine;   /* owned */
     struct chat_instance ci; /* its chat, policy and name owned */
+    struct config cfg;       /* owned: a config file's defaults; the engine borrows from it */
     uv_timer_t deadline;     /* bounds broker_wait_idle */
     uint64_t next_message;   /* message ids "msg-N" */
     bool is_idle;            /* set by engine_when_idle */
@@ -26,8 +28,9 @@ struct broker {
     bool is_closed;          /* set by pool_close */
 };
 
-/* The engine settings broker_new uses (a config with no [reactions] or [stream]). */
-void broker_engine_config(struct engine_config *ec);
+/* The engine settings broker_new uses: b->cfg, a config file with no [reactions] or
+ * [stream]. The strings in *ec are lent from @b. */
+void broker_engine_config(const struct broker *b, struct engine_config *ec);
 
 /* Build the broker on @loop. @pc is copied; @launch is lent and must outlive it;
  * @on_text(@arg) sees every text the engine posts or edits. *out is owned by the caller:

@@ -13,9 +13,9 @@
 
 #include <agent-broker/errors.h>
 
-#include "engine/clock.h"
-#include "engine/pacer.h"
-#include "engine/ratelimit.h"
+#include "clock/clock.h"
+#include "outbound/pacer.h"
+#include "outbound/ratelimit.h"
 
 enum {
     SUBMISSIONS = 10000,

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "agent/preset.h"
+#include "broker_setup.h"
 #include "cli.h"
 #include "config/config.h"
 #include "config/secret_env.h"
@@ -81,47 +82,13 @@ daemon_policy_config(const struct config_chat *cc, struct policy_config *pc)
     pc->allow_dm = cc->allow_dm;
 }
 
-/* The engine's settings from the config. */
+/* The engine's settings from the config and the agent's preset. */
 static void
 daemon_engine_config(const struct daemon *d, struct engine_config *ec)
 {
-    const struct config *c = &d->cfg;
-    struct reactions_config rc = reactions_config_default();
-
-    rc.enabled = c->reactions_enabled;
-    rc.remove_after_reply = c->remove_after_reply;
-    rc.emojis.queued = c->emojis.queued;
-    rc.emojis.thinking = c->emojis.thinking;
-    rc.emojis.tool = c->emojis.tool;
-    rc.emojis.coding = c->emojis.coding;
-    rc.emojis.web = c->emojis.web;
-    rc.emojis.done = c->emojis.done;
-    rc.emojis.error = c->emojis.error;
-    rc.emojis.stall_soft = c->emojis.stall_soft;
-    rc.emojis.stall_hard = c->emojis.stall_hard;
-    rc.debounce_ms = (uint64_t)c->timing.debounce_ms;
-    rc.stall_soft_ms = (uint64_t)c->timing.stall_soft_ms;
-    rc.stall_hard_ms = (uint64_t)c->timing.stall_hard_ms;
-    rc.done_hold_ms = (uint64_t)c->timing.done_hold_ms;
-    rc.error_hold_ms = (uint64_t)c->timing.error_hold_ms;
-    *ec = (struct engine_config){
-        .tool_display = c->tool_display == TOOL_DISPLAY_COMPACT ? RENDER_TOOLS_COMPACT
-                        : c->tool_display == TOOL_DISPLAY_NONE  ? RENDER_TOOLS_NONE
-                                                                : RENDER_TOOLS_FULL,
-        .reactions = rc,
-        .cancel_emoji = c->emojis.cancel,
-        .deny_emoji = "🚫",
-        .edit_interval_ms = (uint64_t)c->edit_interval_ms,
-        .max_parts = (uint32_t)c->max_parts,
-        .max_sessions = (uint32_t)c->max_sessions,
-        .pool_queue_max = (uint32_t)c->queue_max,
-        .pool_queue_wait_ms = (uint64_t)c->queue_timeout_s * 1000,
-        .pool_queue_notice_ms = (uint64_t)c->queue_notice_ms,
-        .perm_ask = c->perm_mode == PERM_MODE_ASK,
-        .perm_timeout_ms = (uint64_t)c->perm_timeout_s * 1000,
-        .auth_hint = d->agent.auth_hint,
-        .classify_tool = d->agent.ops ? d->agent.ops->classify_tool : NULL,
-    };
+    broker_setup_engine_config(&d->cfg, ec);
+    ec->auth_hint = d->agent.auth_hint;
+    ec->classify_tool = d->agent.ops ? d->agent.ops->classify_tool : NULL;
 }
 
 /* The agent launch spec from the resolved preset. */
@@ -638,6 +605,89 @@ daemon_state_dir(struct daemon *d)
     return 0;
 }
 
+/* Whether the daemon may start with the plugins it found: AB_ECONFIG when no chat
+ * plugin is enabled but some sections belong to none, or a plugin was refused under
+ * [plugins] strict. With no chat plugin at all, run mode becomes the console. */
+static int
+daemon_check_plugins(struct daemon *d)
+{
+    if (d->mode == DAEMON_RUN && d->cfg.plugin_chat.count == 0 && d->cfg.unclaimed_sections) {
+        log_error("core",
+                  "no chat plugin is enabled, and %zu section(s) of %s belong to no "
+                  "installed plugin (see the warnings above): not starting",
+                  d->cfg.unclaimed_sections, d->cfg.path);
+        return AB_ECONFIG;
+    }
+    if (d->mode == DAEMON_RUN && d->cfg.plugin_chat.count == 0) {
+        log_info("core", "no chat platform configured: starting the console chat");
+        d->mode = DAEMON_CONSOLE;
+    }
+    for (size_t i = 0; i < d->plugins.count; i++) {
+        struct plugin *p = &d->plugins.items[i];
+        if (p->status == 0)
+            continue;
+        log_warn("core", "plugin %s refused: %s", p->path, p->reason);
+        if (d->cfg.plugins_strict) {
+            log_error("core", "[plugins] strict = true: not starting");
+            return AB_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+/* Signals (stop, reload), the idle guard and quiet timers, then the health server in
+ * run mode or the console's greeting. */
+static void
+daemon_listen(struct daemon *d)
+{
+    struct health_source hs;
+    int rc;
+
+    uv_signal_init(&d->loop, &d->sig_term);
+    uv_signal_init(&d->loop, &d->sig_int);
+    uv_signal_init(&d->loop, &d->sig_hup);
+    uv_timer_init(&d->loop, &d->idle_guard);
+    uv_timer_init(&d->loop, &d->quiet_timer);
+    d->sig_term.data = d->sig_int.data = d->sig_hup.data = d->idle_guard.data = d;
+    d->quiet_timer.data = d;
+    uv_signal_start(&d->sig_term, daemon_on_stop_signal, SIGTERM);
+    uv_signal_start(&d->sig_int, daemon_on_stop_signal, SIGINT);
+    uv_signal_start(&d->sig_hup, daemon_on_reload, SIGHUP);
+    if (d->mode == DAEMON_RUN) {
+        hs = (struct health_source){d, daemon_ready, daemon_metrics};
+        if ((rc = health_server_start(&d->loop, d->cfg.health_listen, &hs, NULL, &d->health)) < 0)
+            log_error("core", "health server on %s: %s; /healthz is unavailable",
+                      d->cfg.health_listen, ab_strerror(rc));
+    } else {
+        fprintf(stderr,
+                "agent-broker console: agent \"%s\" (%s). Type a message and press "
+                "Enter; Ctrl-D to quit.\n",
+                d->agent.command, d->agent.preset_name);
+    }
+}
+
+/* One chat instance per enabled chat plugin (the console alone in console mode), each
+ * started; *started counts those that did. AB_ENOMEM when d->chats cannot be had. */
+static int
+daemon_start_chats(struct daemon *d, size_t *started)
+{
+    static const char *const names_console[] = {"console"};
+    const char *const *names = names_console;
+    size_t nnames = 1;
+
+    if (d->mode != DAEMON_CONSOLE) {
+        names = (const char *const *)d->cfg.plugin_chat.items;
+        nnames = d->cfg.plugin_chat.count;
+    }
+    if (!(d->chats = calloc(nnames, sizeof(*d->chats))))
+        return AB_ENOMEM;
+    d->nchats = nnames;
+    for (size_t i = 0; i < nnames; i++)
+        if (daemon_start_chat(d, names[i], &d->chats[i]) == 0)
+            (*started)++;
+    return 0;
+}
+
 /* Set up everything, run the loop, tear down. */
 int
 daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
@@ -646,12 +696,8 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
     struct diag diag = {0};
     struct engine_config ec;
     struct pool_config pc;
-    struct health_source hs;
     enum ab_log_level level = AB_LOG_INFO;
     size_t started = 0;
-    const char *names_console[] = {"console"};
-    const char *const *names;
-    size_t nnames;
     int rc, exit_code;
 
     if (!d)
@@ -680,28 +726,9 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
         exit_code = CLI_EXIT_USAGE;
         goto out_loop;
     }
-    if (d->mode == DAEMON_RUN && d->cfg.plugin_chat.count == 0 && d->cfg.unclaimed_sections) {
-        log_error("core",
-                  "no chat plugin is enabled, and %zu section(s) of %s belong to no "
-                  "installed plugin (see the warnings above): not starting",
-                  d->cfg.unclaimed_sections, d->cfg.path);
+    if (daemon_check_plugins(d) < 0) {
         exit_code = CLI_EXIT_USAGE;
         goto out_loop;
-    }
-    if (d->mode == DAEMON_RUN && d->cfg.plugin_chat.count == 0) {
-        log_info("core", "no chat platform configured: starting the console chat");
-        d->mode = DAEMON_CONSOLE;
-    }
-    for (size_t i = 0; i < d->plugins.count; i++) {
-        struct plugin *p = &d->plugins.items[i];
-        if (p->status == 0)
-            continue;
-        log_warn("core", "plugin %s refused: %s", p->path, p->reason);
-        if (d->cfg.plugins_strict) {
-            log_error("core", "[plugins] strict = true: not starting");
-            exit_code = CLI_EXIT_USAGE;
-            goto out_loop;
-        }
     }
     if (agent_choice_resolve(&d->cfg, &d->plugins, preset, &d->agent, &diag) < 0) {
         diag_print(&diag, stderr);
@@ -721,17 +748,7 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
         goto out_agent;
     }
     daemon_launch(d);
-    pc = (struct pool_config){
-        .max_sessions = (uint32_t)d->cfg.max_sessions,
-        .session_ttl_ms = (uint64_t)d->cfg.session_ttl_hours * 3600 * 1000,
-        .sessions_per_process = (uint32_t)d->cfg.sessions_per_process,
-        .watchdog_ms = (uint64_t)d->cfg.watchdog_s * 1000,
-        .state_dir = d->cfg.state_dir,
-        .perm_mode = d->cfg.perm_mode == PERM_MODE_ASK    ? ACP_PERM_ASK
-                     : d->cfg.perm_mode == PERM_MODE_DENY ? ACP_PERM_DENY
-                                                          : ACP_PERM_AUTO,
-        .perm_timeout_ms = 0, /* ask mode: the engine's question times out itself */
-    };
+    broker_setup_pool_config(&d->cfg, &pc);
     if ((rc = pool_new(&d->loop, &pc, &d->launch, &d->pool)) < 0) {
         log_error("core", "cannot start the session pool: %s", ab_strerror(rc));
         goto out_agent;
@@ -745,44 +762,13 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
                  "crash",
                  d->cfg.state_dir);
     engine_set_journal(d->engine, d->journal);
-    if (d->mode == DAEMON_CONSOLE) {
-        names = names_console;
-        nnames = 1;
-    } else {
-        names = (const char *const *)d->cfg.plugin_chat.items;
-        nnames = d->cfg.plugin_chat.count;
-    }
-    if (!(d->chats = calloc(nnames, sizeof(*d->chats))))
+    if (daemon_start_chats(d, &started) < 0)
         goto out_engine;
-    d->nchats = nnames;
-    for (size_t i = 0; i < nnames; i++)
-        if (daemon_start_chat(d, names[i], &d->chats[i]) == 0)
-            started++;
     if (started == 0) {
         log_error("core", "no chat platform could start; exiting");
         goto out_chats;
     }
-    uv_signal_init(&d->loop, &d->sig_term);
-    uv_signal_init(&d->loop, &d->sig_int);
-    uv_signal_init(&d->loop, &d->sig_hup);
-    uv_timer_init(&d->loop, &d->idle_guard);
-    uv_timer_init(&d->loop, &d->quiet_timer);
-    d->sig_term.data = d->sig_int.data = d->sig_hup.data = d->idle_guard.data = d;
-    d->quiet_timer.data = d;
-    uv_signal_start(&d->sig_term, daemon_on_stop_signal, SIGTERM);
-    uv_signal_start(&d->sig_int, daemon_on_stop_signal, SIGINT);
-    uv_signal_start(&d->sig_hup, daemon_on_reload, SIGHUP);
-    if (d->mode == DAEMON_RUN) {
-        hs = (struct health_source){d, daemon_ready, daemon_metrics};
-        if ((rc = health_server_start(&d->loop, d->cfg.health_listen, &hs, NULL, &d->health)) < 0)
-            log_error("core", "health server on %s: %s; /healthz is unavailable",
-                      d->cfg.health_listen, ab_strerror(rc));
-    } else {
-        fprintf(stderr,
-                "agent-broker console: agent \"%s\" (%s). Type a message and press "
-                "Enter; Ctrl-D to quit.\n",
-                d->agent.command, d->agent.preset_name);
-    }
+    daemon_listen(d);
     log_info("core", "agent-broker %s started: %zu chat plugin(s), agent %s", AB_VERSION_STRING,
              started, d->agent.command);
     exit_code = CLI_EXIT_OK;

@@ -1,5 +1,5 @@
-/* chat-slack: Slack through Socket Mode (events in, socket.c) and the Web API (posts,
- * edits and reactions out, web.c). This file holds the instance's life cycle and the
+/* chat-slack: Slack through Socket Mode (events in, slack_socket.c) and the Web API (posts,
+ * edits and reactions out, slack_web.c). This file holds the instance's life cycle and the
  * chat operations the core calls. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +16,8 @@ enum slack_op_kind { SLACK_OP_SEND, SLACK_OP_EDIT, SLACK_OP_REACT, SLACK_OP_THRE
 struct slack_op {
     struct ab_chat *s;
     enum slack_op_kind kind;
-    struct web_call *call;  /* lent from the instance's calls, while in flight */
-    struct ab_defer *defer; /* open_thread's answer on the next loop turn (host-owned) */
+    struct slack_web_call *call; /* lent from the instance's calls, while in flight */
+    struct ab_defer *defer;      /* open_thread's answer on the next loop turn (host-owned) */
     ab_sent_cb sent;
     ab_done_cb done;
     ab_thread_cb thread;
@@ -87,9 +87,9 @@ slack_op_answered(void *arg, int status, const cJSON *body, const char *error)
 
 /* Start a Web API call for @op; on a refusal @op is freed and the code returned. */
 static int
-slack_op_call(struct slack_op *op, enum web_method method, const char *const *form)
+slack_op_call(struct slack_op *op, enum slack_web_method method, const char *const *form)
 {
-    int rc = web_call_for(op->s, method, form, op->arg, slack_op_answered, op, &op->call);
+    int rc = slack_web_call_for(op->s, method, form, op->arg, slack_op_answered, op, &op->call);
 
     if (rc < 0)
         slack_op_free(op);
@@ -113,7 +113,7 @@ slack_send(struct ab_chat *s, const struct ab_send *msg, ab_sent_cb cb, void *ar
         return AB_ENOMEM;
     }
     op->sent = cb;
-    rc = slack_op_call(op, WEB_POST_MESSAGE,
+    rc = slack_op_call(op, SLACK_WEB_POST_MESSAGE,
                        (const char *const[]){"channel", msg->channel_id, "text", text, "thread_ts",
                                              msg->thread_id, NULL});
     free(text);
@@ -138,7 +138,7 @@ slack_edit(struct ab_chat *s, const struct ab_msg_ref *ref, const char *text, ab
         return AB_ENOMEM;
     }
     op->done = cb;
-    rc = slack_op_call(op, WEB_UPDATE,
+    rc = slack_op_call(op, SLACK_WEB_UPDATE,
                        (const char *const[]){"channel", ref->channel_id, "ts", ref->message_id,
                                              "text", converted, NULL});
     free(converted);
@@ -163,7 +163,7 @@ slack_react(struct ab_chat *s, const struct ab_msg_ref *ref, const char *emoji, 
         return AB_ENOMEM;
     op->done = cb;
     op->is_add = add;
-    return slack_op_call(op, add ? WEB_REACTIONS_ADD : WEB_REACTIONS_REMOVE,
+    return slack_op_call(op, add ? SLACK_WEB_REACTIONS_ADD : SLACK_WEB_REACTIONS_REMOVE,
                          (const char *const[]){"channel", ref->channel_id, "timestamp",
                                                ref->message_id, "name", name, NULL});
 }
@@ -206,7 +206,7 @@ void
 slack_fatal(struct ab_chat *s, const char *detail)
 {
     s->is_stopped = true;
-    socket_stop(s);
+    slack_socket_stop(s);
     s->is_connected = false;
     s->svc->set_connected(s->host, false, detail);
     if (AB_HAS(s->svc, struct ab_host_services, fatal) && s->svc->fatal)
@@ -272,14 +272,14 @@ slack_authed(void *arg, int status, const cJSON *body, const char *error)
     s->svc->backoff_reset(s->host, SLACK_AUTH_BACKOFF_KEY);
     s->svc->log(s->host, AB_LOG_INFO, "signed in as %s (bot %s)", s->self_user,
                 *s->self_bot ? s->self_bot : "?");
-    socket_start(s);
+    slack_socket_start(s);
 }
 
 /* Ask Slack who the bot token belongs to. */
 static void
 slack_auth(struct ab_chat *s)
 {
-    int rc = web_call(s, WEB_AUTH_TEST, NULL, slack_authed, s, &s->auth_call);
+    int rc = slack_web_call(s, SLACK_WEB_AUTH_TEST, NULL, slack_authed, s, &s->auth_call);
 
     if (rc < 0) {
         s->auth_call = NULL;
@@ -355,13 +355,13 @@ static void
 slack_close(struct ab_chat *s)
 {
     s->is_closing = true;
-    socket_stop(s);
+    slack_socket_stop(s);
     s->svc->timer_stop(s->auth_retry);
-    web_cancel_all(s);
+    slack_web_cancel_all(s);
     while (s->ops)
         slack_op_free(s->ops);
     /* the host drops our sockets with us: their on_close never comes */
-    socket_forget(s);
+    slack_socket_forget(s);
     events_free(s);
     free(s);
 }

@@ -1,4 +1,4 @@
-/* chat-slack: the plugin instance shared by its parts (socket.c, web.c, events.c,
+/* chat-slack: the plugin instance shared by its parts (slack_socket.c, slack_web.c, events.c,
  * mrkdwn.c, emoji_name.c, slack.c). Private to the plugin. */
 #ifndef CHAT_SLACK_H
 #define CHAT_SLACK_H
@@ -12,26 +12,26 @@
 #include <agent-broker/plugin.h>
 
 /* Slack Web API methods the plugin calls (each has its own rate budget). */
-enum web_method {
-    WEB_AUTH_TEST,
-    WEB_CONNECTIONS_OPEN,
-    WEB_POST_MESSAGE,
-    WEB_UPDATE,
-    WEB_REACTIONS_ADD,
-    WEB_REACTIONS_REMOVE,
-    WEB_METHOD_COUNT,
+enum slack_web_method {
+    SLACK_WEB_AUTH_TEST,
+    SLACK_WEB_CONNECTIONS_OPEN,
+    SLACK_WEB_POST_MESSAGE,
+    SLACK_WEB_UPDATE,
+    SLACK_WEB_REACTIONS_ADD,
+    SLACK_WEB_REACTIONS_REMOVE,
+    SLACK_WEB_METHOD_COUNT,
 };
 
 /* Completion of a Web API call: @status 0 (ok:true) or AB_E*; @body (lent for the
  * call, NULL when no JSON arrived) is the whole answer; @error (lent) the Slack error
  * code ("" when none). */
-typedef void (*web_cb)(void *arg, int status, const cJSON *body, const char *error);
+typedef void (*slack_web_cb)(void *arg, int status, const cJSON *body, const char *error);
 
 /* One Web API call in flight; owned by the instance's list until its callback ran. */
-struct web_call;
+struct slack_web_call;
 
 /* One Socket Mode WebSocket; owned by the instance's list until its on_close. */
-struct socket_conn;
+struct slack_socket_conn;
 
 /* One chat operation (send, edit, react, open_thread) waiting for its answer. */
 struct slack_op;
@@ -48,22 +48,22 @@ struct ab_chat {
     char self_user[64]; /* the bot's user id (auth.test user_id) */
     char self_bot[64];  /* the bot's bot id (auth.test bot_id) */
 
-    struct web_call *calls; /* owned: in flight */
+    struct slack_web_call *calls; /* owned: in flight */
 
-    struct socket_conn *conns;  /* owned: open or opening sockets, newest first */
-    uint64_t conn_serial;       /* the last socket's number (held acks find theirs) */
-    struct web_call *opening;   /* lent from calls: apps.connections.open in flight */
-    struct ab_timer *reconnect; /* owned: the pending reconnect */
-    bool is_connected;          /* what set_connected last said */
-    bool is_stopped;            /* a dead token: never reconnect */
-    bool is_closing;            /* close() is running */
+    struct slack_socket_conn *conns; /* owned: open or opening sockets, newest first */
+    uint64_t conn_serial;            /* the last socket's number (held acks find theirs) */
+    struct slack_web_call *opening;  /* lent from calls: apps.connections.open in flight */
+    struct ab_timer *reconnect;      /* owned: the pending reconnect */
+    bool is_connected;               /* what set_connected last said */
+    bool is_stopped;                 /* a dead token: never reconnect */
+    bool is_closing;                 /* close() is running */
 
     char *seen[EVENTS_SEEN_MAX]; /* owned: recent event ids, a ring */
     size_t seen_next;
 
-    struct slack_op *ops;        /* owned: operations in flight */
-    struct web_call *auth_call;  /* lent from calls: auth.test in flight */
-    struct ab_timer *auth_retry; /* owned: auth.test again after a failure */
+    struct slack_op *ops;             /* owned: operations in flight */
+    struct slack_web_call *auth_call; /* lent from calls: auth.test in flight */
+    struct ab_timer *auth_retry;      /* owned: auth.test again after a failure */
 };
 
 /* ---- slack.c ---- */
@@ -72,34 +72,34 @@ struct ab_chat {
  * @detail (lent) as the reason, never reconnect. */
 void slack_fatal(struct ab_chat *s, const char *detail);
 
-/* ---- web.c ---- */
+/* ---- slack_web.c ---- */
 
 /* Call @method (api_base/@method) as a form POST with @form (name, value pairs,
  * NULL-terminated; lent) and the bot token, or the app token for
  * apps.connections.open, now. @cb runs later, exactly once unless close() comes
  * first. Returns 0 or AB_E*. */
-int web_call(struct ab_chat *s, enum web_method method, const char *const *form, web_cb cb,
-             void *arg, struct web_call **out);
-/* web_call for a chat operation: @op (lent) is the @arg the core passed with it, and the
+int slack_web_call(struct ab_chat *s, enum slack_web_method method, const char *const *form,
+                   slack_web_cb cb, void *arg, struct slack_web_call **out);
+/* slack_web_call for a chat operation: @op (lent) is the @arg the core passed with it, and the
  * answer's rate facts are reported tied to it before @cb. */
-int web_call_for(struct ab_chat *s, enum web_method method, const char *const *form, void *op,
-                 web_cb cb, void *arg, struct web_call **out);
+int slack_web_call_for(struct ab_chat *s, enum slack_web_method method, const char *const *form,
+                       void *op, slack_web_cb cb, void *arg, struct slack_web_call **out);
 /* Abandon a call: its callback will not run. NULL is allowed. */
-void web_cancel(struct ab_chat *s, struct web_call *call);
+void slack_web_cancel(struct ab_chat *s, struct slack_web_call *call);
 /* Abandon every call (close). */
-void web_cancel_all(struct ab_chat *s);
+void slack_web_cancel_all(struct ab_chat *s);
 /* The AB_E* code for a Slack error code (@error lent). */
-int web_error_code(const char *error);
+int slack_web_error_code(const char *error);
 
-/* ---- socket.c ---- */
+/* ---- slack_socket.c ---- */
 
 /* Open the first Socket Mode connection (after auth.test). */
-int socket_start(struct ab_chat *s);
+int slack_socket_start(struct ab_chat *s);
 /* Close every socket and stop reconnecting. */
-void socket_stop(struct ab_chat *s);
-/* Free what socket_stop() left waiting for on_close (close(): the host drops the
+void slack_socket_stop(struct ab_chat *s);
+/* Free what slack_socket_stop() left waiting for on_close (close(): the host drops the
  * sockets with the plugin). */
-void socket_forget(struct ab_chat *s);
+void slack_socket_forget(struct ab_chat *s);
 
 /* ---- events.c ---- */
 

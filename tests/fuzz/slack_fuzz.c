@@ -1,5 +1,5 @@
 /* libFuzzer target: Slack Socket Mode envelopes through the real chat-slack code
- * (socket.c envelope handling and acks, events.c: app_mention, message, reactions,
+ * (slack_socket.c envelope handling and acks, events.c: app_mention, message, reactions,
  * mention markup, redelivery). The plugin signs in and connects against the fake
  * plugin host, Slack says hello, then each line of the input is one WebSocket message;
  * due timers and Web API answers run between them; "HTTP <status> <body>" lines answer

@@ -1,4 +1,4 @@
-/* chat-slack inbound events (plugins/chat-slack/events.c, socket.c) driven in-process
+/* chat-slack inbound events (plugins/chat-slack/events.c, slack_socket.c) driven in-process
  * through the real plugin with the fake plugin host: Socket Mode envelopes become
  * deliveries; malformed markup and fields are skipped, never read past their end. */
 #include <check.h>

@@ -12,7 +12,7 @@
 
 #include "acp/acp_client.h"
 #include "acp/state_map.h"
-#include "engine/defer.h"
+#include "outbound/defer.h"
 #include "log.h"
 
 #define POOL_STATE_FILE "sessions.json"

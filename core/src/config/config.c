@@ -80,6 +80,10 @@ static const struct key_spec config_keys[] = {
     {"reactions.emojis", "stall_soft", KEY_STRING, OFF(emojis.stall_soft), 0, 0, NULL, NULL},
     {"reactions.emojis", "stall_hard", KEY_STRING, OFF(emojis.stall_hard), 0, 0, NULL, NULL},
     {"reactions.emojis", "cancel", KEY_STRING, OFF(emojis.cancel), 0, 0, NULL, NULL},
+    {"reactions.emojis", "deny", KEY_STRING, OFF(emojis.deny), 0, 0, NULL, NULL},
+    {"reactions.emojis", "allow_once", KEY_STRING, OFF(emojis.allow_once), 0, 0, NULL, NULL},
+    {"reactions.emojis", "allow_always", KEY_STRING, OFF(emojis.allow_always), 0, 0, NULL, NULL},
+    {"reactions.emojis", "reject", KEY_STRING, OFF(emojis.reject), 0, 0, NULL, NULL},
     {"reactions.timing", "debounce_ms", KEY_INT, OFF(timing.debounce_ms), 0, DAY_MS, NULL, NULL},
     {"reactions.timing", "stall_soft_ms", KEY_INT, OFF(timing.stall_soft_ms), 0, DAY_MS, NULL,
      NULL},
@@ -95,6 +99,34 @@ static const struct key_spec config_keys[] = {
     {"log", "level", KEY_ENUM, OFF(log_level), 0, 0, level_names, NULL},
     {"log", "format", KEY_ENUM, OFF(log_format), 0, 0, format_names, NULL},
 };
+
+/* The one table of emoji defaults: config_defaults fills them, config_free frees them. */
+static const struct {
+    size_t offset; /* of the char * in struct config */
+    const char *value;
+} config_emoji_defaults[] = {
+    {OFF(emojis.queued), "👀"},
+    {OFF(emojis.thinking), "🤔"},
+    {OFF(emojis.tool), "🔥"},
+    {OFF(emojis.coding), "👨‍💻"},
+    {OFF(emojis.web), "⚡"},
+    {OFF(emojis.done), "🆗"},
+    {OFF(emojis.error), "😱"},
+    {OFF(emojis.stall_soft), "🥱"},
+    {OFF(emojis.stall_hard), "😨"},
+    {OFF(emojis.cancel), "🛑"},
+    {OFF(emojis.deny), "🚫"},
+    {OFF(emojis.allow_once), "✅"},
+    {OFF(emojis.allow_always), "♾️"},
+    {OFF(emojis.reject), "❌"},
+};
+
+/* The emoji field of cfg at one entry of config_emoji_defaults. */
+static char **
+config_emoji_field(struct config *cfg, size_t i)
+{
+    return (char **)((char *)cfg + config_emoji_defaults[i].offset);
+}
 
 #define CHAT_OFF(f) offsetof(struct config_chat, f)
 
@@ -203,13 +235,6 @@ config_chat_defaults(struct config_chat *c)
 int
 config_defaults(struct config *cfg)
 {
-    static const char *const emoji_defaults[] = {
-        "👀", "🤔", "🔥", "👨‍💻", "⚡", "🆗", "😱", "🥱", "😨", "🛑",
-    };
-    char **emojis[] = {&cfg->emojis.queued, &cfg->emojis.thinking,   &cfg->emojis.tool,
-                       &cfg->emojis.coding, &cfg->emojis.web,        &cfg->emojis.done,
-                       &cfg->emojis.error,  &cfg->emojis.stall_soft, &cfg->emojis.stall_hard,
-                       &cfg->emojis.cancel};
     int rc = 0;
 
     memset(cfg, 0, sizeof(*cfg));
@@ -229,8 +254,9 @@ config_defaults(struct config *cfg)
     cfg->timing = (struct config_timing){700, 10000, 30000, 1500, 2500};
     cfg->edit_interval_ms = 1500;
     cfg->max_parts = 10;
-    for (size_t i = 0; i < sizeof(emojis) / sizeof(emojis[0]) && rc == 0; i++)
-        rc = config_set_str(emojis[i], emoji_defaults[i]);
+    for (size_t i = 0;
+         i < sizeof(config_emoji_defaults) / sizeof(config_emoji_defaults[0]) && rc == 0; i++)
+        rc = config_set_str(config_emoji_field(cfg, i), config_emoji_defaults[i].value);
     if (rc == 0)
         rc = config_set_str(&cfg->health_listen, "127.0.0.1:9464");
     if (rc == 0)
@@ -741,29 +767,16 @@ config_load(const char *path, struct config *cfg, struct diag *diag)
 void
 config_free(struct config *cfg)
 {
-    char **strs[] = {&cfg->path,
-                     &cfg->agent_preset,
-                     &cfg->agent_command,
-                     &cfg->agent_working_dir,
-                     &cfg->health_listen,
-                     &cfg->state_dir,
-                     &cfg->log_level,
-                     &cfg->log_format,
-                     &cfg->emojis.queued,
-                     &cfg->emojis.thinking,
-                     &cfg->emojis.tool,
-                     &cfg->emojis.coding,
-                     &cfg->emojis.web,
-                     &cfg->emojis.done,
-                     &cfg->emojis.error,
-                     &cfg->emojis.stall_soft,
-                     &cfg->emojis.stall_hard,
-                     &cfg->emojis.cancel};
+    char **strs[] = {
+        &cfg->path,          &cfg->agent_preset, &cfg->agent_command, &cfg->agent_working_dir,
+        &cfg->health_listen, &cfg->state_dir,    &cfg->log_level,     &cfg->log_format};
     struct strlist *lists[] = {&cfg->plugin_path,       &cfg->agent_args, &cfg->agent_env,
                                &cfg->agent_inherit_env, &cfg->secrets,    &cfg->redact_prefixes};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(*strs[i]);
+    for (size_t i = 0; i < sizeof(config_emoji_defaults) / sizeof(config_emoji_defaults[0]); i++)
+        free(*config_emoji_field(cfg, i));
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
         strlist_free(lists[i]);
     for (size_t i = 0; cfg->chats && i < cfg->plugin_chat.count; i++) {

@@ -44,9 +44,12 @@ struct config_chat {
     bool allow_dm;
 };
 
+/* [reactions.emojis]: every emoji the broker shows or reads, all owned. The status
+ * reactions (queued … stall_hard), the user's cancel, the broker's refusal of a user
+ * outside allowed_users (deny), and the answers to a permission question. */
 struct config_emojis {
-    char *queued, *thinking, *tool, *coding, *web, *done, *error, *stall_soft, *stall_hard,
-        *cancel; /* owned */
+    char *queued, *thinking, *tool, *coding, *web, *done, *error, *stall_soft, *stall_hard;
+    char *cancel, *deny, *allow_once, *allow_always, *reject;
 };
 
 struct config_timing {

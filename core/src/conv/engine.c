@@ -133,7 +133,7 @@ pending_free(struct pending *p)
 {
     if (!p)
         return;
-    rx_free(p->rx);
+    status_reactions_free(p->rx);
     free(p->message_id);
     free(p->channel_id);
     free(p->text);
@@ -349,7 +349,7 @@ engine_refuse_queue(struct conversation *c, const char *line)
         next = p->next;
         if (p->rx) {
             reactions_error(&p->rx->r);
-            rx_release(p->rx);
+            status_reactions_release(p->rx);
             p->rx = NULL;
         }
         pending_free(p);
@@ -588,7 +588,7 @@ engine_pending(struct engine *e, struct chat_instance *ci, const struct ab_inbou
         pending_free(p);
         return NULL;
     }
-    p->rx = rx_new(e, ci, m->channel_id, m->message_id);
+    p->rx = status_reactions_new(e, ci, m->channel_id, m->message_id);
     return p;
 }
 
@@ -693,8 +693,8 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
     case POLICY_DENY_USER:
         e->stats.denied++;
         log_info("engine", "%s: user %s is not allowed (%s)", ci->name, m->sender_id, d.reason);
-        if (ci->can_react && e->cfg.deny_emoji)
-            chat_react(ci, &(struct ab_msg_ref){m->channel_id, m->message_id}, e->cfg.deny_emoji,
+        if (ci->can_react && *e->cfg.emojis.deny)
+            chat_react(ci, &(struct ab_msg_ref){m->channel_id, m->message_id}, e->cfg.emojis.deny,
                        true, NULL, NULL, NULL);
         return 0;
     case POLICY_BOT_CAP_NOTICE:
@@ -783,6 +783,41 @@ engine_reaction_act(struct conversation *c, const struct ab_reaction_event *ev, 
     }
 }
 
+/* An emoji left NULL is "": never matched, never sent, and safe to print. */
+static void
+engine_emojis_fill(struct engine_emojis *em)
+{
+    const char **all[] = {&em->cancel, &em->deny, &em->allow_once, &em->allow_always, &em->reject};
+
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (!*all[i])
+            *all[i] = "";
+}
+
+/* The variation selector U+FE0F that asks for the emoji presentation of a glyph. */
+#define EMOJI_VS16 "\xEF\xB8\x8F"
+
+/* A glyph without a trailing VS16: its length. */
+static size_t
+engine_emoji_len(const char *s)
+{
+    size_t n = strlen(s), vs = sizeof(EMOJI_VS16) - 1;
+
+    return n >= vs && memcmp(s + n - vs, EMOJI_VS16, vs) == 0 ? n - vs : n;
+}
+
+/* See engine_priv.h. */
+bool
+engine_emoji_is(const char *got, const char *want)
+{
+    size_t n;
+
+    if (!got || !want || !*want)
+        return false;
+    n = engine_emoji_len(want);
+    return engine_emoji_len(got) == n && memcmp(got, want, n) == 0;
+}
+
 /* A user's reaction: 🛑 on the user's message, the live reply or a question cancels
  * the turn; ✅ ♾️ ❌ on a question answer it. Only allowed users decide: the check
  * comes before anything is done. */
@@ -796,7 +831,7 @@ engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reac
         return 0;
     if (ev->is_self) /* the host hands over a full-size copy */
         return 0;    /* our own ✅ ♾️ ❌ offers must not answer our own questions */
-    is_cancel = e->cfg.cancel_emoji && strcmp(ev->emoji, e->cfg.cancel_emoji) == 0;
+    is_cancel = engine_emoji_is(ev->emoji, e->cfg.emojis.cancel);
     /* Only running turns own messages: the conversation named by the event, or else
      * the running ones (as many as the pool runs turns, never every conversation). */
     if (ev->conversation) {
@@ -828,6 +863,7 @@ engine_new(uv_loop_t *loop, struct pool *pool, const struct engine_config *cfg, 
     e->loop = loop;
     e->pool = pool;
     e->cfg = *cfg;
+    engine_emojis_fill(&e->cfg.emojis);
     e->nbuckets = ENGINE_BUCKETS_MIN;
     clock_timer_init(&e->sweep);
     if (!(e->buckets = calloc(e->nbuckets, sizeof(*e->buckets)))) {
@@ -1023,7 +1059,7 @@ engine_free(struct engine *e)
         }
     }
     while (e->rxs)
-        rx_free(e->rxs);
+        status_reactions_free(e->rxs);
     clock_timer_stop(&e->sweep);
     ratelimit_close(e->rl);
     clock_close(e->clock);

@@ -11,20 +11,29 @@
 #include <agent-broker/plugin.h>
 
 #include "acp/pool.h"
-#include "conv/chat.h"
-#include "engine/clock.h"
-#include "engine/reactions.h"
+#include "conv/chat_instance.h"
+#include "clock/clock.h"
+#include "conv/reactions.h"
 #include "health/health_text.h"
 #include "render/render.h"
 
 /* Messages waiting behind a running turn, per conversation. */
 #define ENGINE_QUEUE_CAP 16
 
+/* The emoji a user reacts with to steer a turn, and the one the broker reacts with to
+ * refuse a user; all lent from the config ([reactions.emojis]). */
+struct engine_emojis {
+    const char *cancel;       /* 🛑 on the message, the live reply or a question: cancel */
+    const char *deny;         /* 🚫 the broker's answer to a user outside allowed_users */
+    const char *allow_once;   /* ✅ on a permission question */
+    const char *allow_always; /* ♾️ on a permission question (for this session) */
+    const char *reject;       /* ❌ on a permission question */
+};
+
 struct engine_config {
     enum render_tool_display tool_display;
     struct reactions_config reactions; /* emoji strings lent from the config */
-    const char *cancel_emoji;          /* lent: 🛑 */
-    const char *deny_emoji;            /* lent: 🚫 */
+    struct engine_emojis emojis;       /* lent strings */
     uint64_t edit_interval_ms;
     uint32_t max_parts; /* reply messages at most; the rest becomes one truncation line
                            (0 = no limit) */

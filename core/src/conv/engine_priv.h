@@ -4,29 +4,29 @@
 
 #include "acp/acp_permission.h"
 #include "conv/engine.h"
-#include "engine/pacer.h"
-#include "engine/ratelimit.h"
+#include "outbound/pacer.h"
+#include "outbound/ratelimit.h"
 
 /* Status reactions on one user message; lives until its last reaction change. */
-struct rx {
+struct status_reactions {
     struct reactions r;
     struct engine *e;
-    struct chat_instance *ci; /* lent */
-    char *channel_id;         /* owned */
-    char *message_id;         /* owned */
-    struct clock_timer reap;  /* frees the rx after the done/error hold */
-    struct rx *prev, *next;   /* the engine's list of live rx */
+    struct chat_instance *ci;             /* lent */
+    char *channel_id;                     /* owned */
+    char *message_id;                     /* owned */
+    struct clock_timer reap;              /* frees it after the done/error hold */
+    struct status_reactions *prev, *next; /* the engine's list of live ones */
 };
 
 /* One accepted user message, queued or part of a turn. */
 struct pending {
     struct pending *next;
-    char *message_id;     /* owned */
-    char *channel_id;     /* owned: where the message is (its reactions go there) */
-    char *text;           /* owned: mention removed */
-    char *sender_context; /* owned: the <sender_context> block */
-    struct rx *rx;        /* owned until handed to a turn or released */
-    uint64_t journal_id;  /* its acceptance journal entry, 0 = none */
+    char *message_id;            /* owned */
+    char *channel_id;            /* owned: where the message is (its reactions go there) */
+    char *text;                  /* owned: mention removed */
+    char *sender_context;        /* owned: the <sender_context> block */
+    struct status_reactions *rx; /* owned until handed to a turn or released */
+    uint64_t journal_id;         /* its acceptance journal entry, 0 = none */
 };
 
 /* One permission request posted in the thread (ask mode). */
@@ -68,7 +68,7 @@ struct turn {
     struct engine *e;
     struct conversation *conv;   /* lent */
     struct pending *msgs;        /* owned: the batch this turn answers */
-    struct rx *rx;               /* owned until done: reactions of the newest message */
+    struct status_reactions *rx; /* owned until done: reactions of the newest message */
     struct render_state *render; /* owned */
     struct pacer pacer;
     bool use_live;      /* edit one live message while streaming */
@@ -102,7 +102,7 @@ struct engine {
     struct conversation *running;                 /* conversations with a turn */
     uint32_t nrunning, nqueued, nopening;         /* turns, queued messages, threads opening */
     struct clock_timer sweep;                     /* evicts idle conversations */
-    struct rx *rxs;                               /* owned: every rx still alive */
+    struct status_reactions *rxs;                 /* owned: every status_reactions still alive */
     struct conversation *waiting, **waiting_tail; /* FIFO for a free session (lent) */
     size_t nwaiting;
     bool is_draining;
@@ -113,11 +113,15 @@ struct engine {
     struct engine_stats stats;
 };
 
-/* rx.c */
-struct rx *rx_new(struct engine *e, struct chat_instance *ci, const char *channel_id,
-                  const char *message_id);
-void rx_release(struct rx *rx);
-void rx_free(struct rx *rx);
+/* A reaction's emoji is the configured one; a trailing VS16 (U+FE0F) on either side is
+ * ignored, since platforms add or drop it (♾ / ♾️). False when want is NULL or empty. */
+bool engine_emoji_is(const char *got, const char *want);
+
+/* status_reactions.c */
+struct status_reactions *status_reactions_new(struct engine *e, struct chat_instance *ci,
+                                              const char *channel_id, const char *message_id);
+void status_reactions_release(struct status_reactions *rx);
+void status_reactions_free(struct status_reactions *rx);
 
 /* turn.c */
 /* Start a turn with everything queued in @c. AB_EFULL (messages still queued) when every

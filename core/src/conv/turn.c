@@ -11,9 +11,6 @@
 #include "render/split.h"
 
 #define TURN_PLACEHOLDER "…"
-#define ASK_ALLOW_ONCE "✅"
-#define ASK_ALLOW_ALWAYS "♾️"
-#define ASK_REJECT "❌"
 
 static void turn_flush(void *arg, uint64_t generation, bool is_final);
 
@@ -46,7 +43,7 @@ turn_free(struct turn *t)
         free(a->channel_id);
         free(a);
     }
-    rx_free(t->rx);
+    status_reactions_free(t->rx);
     render_free(t->render);
     free(t->live_channel);
     free(t->live_id);
@@ -69,7 +66,7 @@ turn_complete(struct turn *t)
                                       : t->had_tool_error     ? REACTIONS_OUTCOME_TOOL_ERRORS
                                       : t->had_text           ? REACTIONS_OUTCOME_OK
                                                               : REACTIONS_OUTCOME_EMPTY);
-        rx_release(t->rx);
+        status_reactions_release(t->rx);
         t->rx = NULL;
     }
     /* Older messages of a batch were only ever 👀: settle them too. */
@@ -80,7 +77,7 @@ turn_complete(struct turn *t)
             reactions_error(&p->rx->r);
         else
             reactions_done(&p->rx->r, REACTIONS_OUTCOME_OK);
-        rx_release(p->rx);
+        status_reactions_release(p->rx);
         p->rx = NULL;
     }
     engine_answered(t->e, t->msgs); /* its journal entries are done */
@@ -377,7 +374,7 @@ turn_outcome_line(struct turn *t, const struct turn_result *r, const char *auth_
                          "⚠️ agent-broker is shutting down; this turn was stopped — send "
                          "the message again in a minute.");
         else if (strcmp(s, "cancelled") == 0)
-            n = asprintf(&out, "🛑 Cancelled.");
+            n = asprintf(&out, "%s Cancelled.", t->e->cfg.emojis.cancel);
         else if (strcmp(s, "max_tokens") == 0)
             n = asprintf(&out, "⚠️ Stopped: the agent reached its token limit (max_tokens).");
         else if (strcmp(s, "max_turn_requests") == 0)
@@ -465,14 +462,16 @@ turn_ask_posted(void *arg, int status, const struct ab_msg_ref *ref)
 {
     struct ask *a = arg;
     struct chat_instance *ci = a->turn->conv->ci;
-    static const char *const offers[] = {ASK_ALLOW_ONCE, ASK_ALLOW_ALWAYS, ASK_REJECT};
+    const struct engine_emojis *em = &a->turn->e->cfg.emojis;
+    const char *const offers[] = {em->allow_once, em->allow_always, em->reject};
 
     if (status < 0 || !ref || !ref->message_id || a->is_resolved)
         return;
     a->message_id = strdup(ref->message_id);
     a->channel_id = strdup(ref->channel_id ? ref->channel_id : a->turn->conv->reply_channel);
     for (size_t i = 0; i < 3 && ci->can_react; i++)
-        chat_react(ci, ref, offers[i], true, NULL, NULL, NULL);
+        if (*offers[i])
+            chat_react(ci, ref, offers[i], true, NULL, NULL, NULL);
 }
 
 /* Answer a question: tell the agent and say so in the thread. */
@@ -480,14 +479,15 @@ static void
 turn_ask_resolve(struct ask *a, enum acp_perm_decision d, const char *why)
 {
     struct conversation *c = a->turn->conv;
+    const struct engine_emojis *em = &a->turn->e->cfg.emojis;
     char line[512];
 
     if (a->is_resolved || !a->req)
         return;
     a->is_resolved = true;
     clock_timer_stop(&a->timeout);
-    snprintf(line, sizeof(line), "%s %s",
-             d == ACP_PERM_REJECT ? "❌ Permission denied" : "✅ Allowed", why);
+    snprintf(line, sizeof(line), "%s %s %s", d == ACP_PERM_REJECT ? em->reject : em->allow_once,
+             d == ACP_PERM_REJECT ? "Permission denied" : "Allowed", why);
     acp_permission_resolve(a->req, d);
     a->req = NULL;
     engine_post_notice(c, line);
@@ -521,7 +521,7 @@ turn_on_permission(void *arg, struct acp_permission *req)
     log_format_redacted(
         text, sizeof(text), "🔐 %s (%s)\nReact %s to allow once, %s to allow always, %s to reject.",
         req->title ? req->title : "a tool", req->tool_kind ? req->tool_kind : "other",
-        ASK_ALLOW_ONCE, ASK_ALLOW_ALWAYS, ASK_REJECT);
+        t->e->cfg.emojis.allow_once, t->e->cfg.emojis.allow_always, t->e->cfg.emojis.reject);
     if (t->rx)
         reactions_progress(&t->rx->r);
     clock_timer_start(t->e->clock, &a->timeout, t->e->cfg.perm_timeout_ms, turn_ask_timeout, a);
@@ -534,14 +534,16 @@ turn_on_permission(void *arg, struct acp_permission *req)
 int
 turn_answer_ask(struct turn *t, const char *message_id, const char *emoji)
 {
+    const struct engine_emojis *em = &t->e->cfg.emojis;
+
     for (struct ask *a = t->asks; a; a = a->next) {
         if (a->is_resolved || !a->message_id || strcmp(a->message_id, message_id) != 0)
             continue;
-        if (strcmp(emoji, ASK_ALLOW_ONCE) == 0)
+        if (engine_emoji_is(emoji, em->allow_once))
             turn_ask_resolve(a, ACP_PERM_ALLOW_ONCE, "once");
-        else if (strcmp(emoji, ASK_ALLOW_ALWAYS) == 0 || strncmp(emoji, "♾", 3) == 0)
+        else if (engine_emoji_is(emoji, em->allow_always))
             turn_ask_resolve(a, ACP_PERM_ALLOW_ALWAYS, "for this session");
-        else if (strcmp(emoji, ASK_REJECT) == 0)
+        else if (engine_emoji_is(emoji, em->reject))
             turn_ask_resolve(a, ACP_PERM_REJECT, "by a user");
         else
             return 0;

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include "config/schema.h"
-#include "engine/backoff.h"
+#include "outbound/backoff.h"
 #include "host/services.h"
 #include "log.h"
 #include "net/http_client.h"

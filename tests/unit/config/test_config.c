@@ -95,7 +95,34 @@ START_TEST(defaults_match_the_contract)
     ck_assert_int_eq(cfg.timing.debounce_ms, 700);
     ck_assert_str_eq(cfg.health_listen, "127.0.0.1:9464");
     ck_assert_str_eq(cfg.emojis.coding, "👨‍💻");
+    ck_assert_str_eq(cfg.emojis.cancel, "🛑");
+    ck_assert_str_eq(cfg.emojis.deny, "🚫");
+    ck_assert_str_eq(cfg.emojis.allow_once, "✅");
+    ck_assert_str_eq(cfg.emojis.allow_always, "♾️");
+    ck_assert_str_eq(cfg.emojis.reject, "❌");
     ck_assert_uint_eq(cfg.plugin_chat.count, 0);
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+/* Every emoji the broker shows or reads is a key of [reactions.emojis]. */
+START_TEST(control_emojis_come_from_the_config)
+{
+    struct config cfg;
+    struct diag d;
+
+    ck_assert_int_eq(load("[reactions.emojis]\ncancel = \"✋\"\ndeny = \"⛔\"\n"
+                          "allow_once = \"👍\"\nallow_always = \"🔁\"\nreject = \"👎\"\n",
+                          &cfg, &d),
+                     0);
+    ck_assert_uint_eq(d.count, 0);
+    ck_assert_str_eq(cfg.emojis.cancel, "✋");
+    ck_assert_str_eq(cfg.emojis.deny, "⛔");
+    ck_assert_str_eq(cfg.emojis.allow_once, "👍");
+    ck_assert_str_eq(cfg.emojis.allow_always, "🔁");
+    ck_assert_str_eq(cfg.emojis.reject, "👎");
+    ck_assert_str_eq(cfg.emojis.queued, "👀");
     config_free(&cfg);
     diag_free(&d);
 }
@@ -430,6 +457,7 @@ config_suite(void)
     TCase *tc = tcase_create("model");
 
     tcase_add_test(tc, defaults_match_the_contract);
+    tcase_add_test(tc, control_emojis_come_from_the_config);
     tcase_add_test(tc, string_where_integer_wanted_names_the_key_and_line);
     tcase_add_test(tc, out_of_range_is_an_error);
     tcase_add_test(tc, missing_required_key_names_section_and_key);

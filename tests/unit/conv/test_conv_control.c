@@ -268,6 +268,72 @@ START_TEST(stall_shows_yawn_then_fear)
 }
 END_TEST
 
+/* The emoji come from the config ([reactions.emojis]): other ones are offered, read and
+ * shown, and the defaults then mean nothing. */
+START_TEST(configured_emojis_replace_the_defaults)
+{
+    struct conv_fx f;
+    const char *m, *live, *q, *denied;
+    char *thread;
+    int i;
+
+    conv_fx_init(&f, NULL);
+    f.ecfg.emojis = (struct engine_emojis){"✋", "⛔", "👍", "🔁", "👎"};
+    conv_fx_ask_mode(&f, 5000);
+    conv_fx_start(&f);
+    denied = conv_fx_mention(&f, "U9", "hello");
+    ck_assert_int_ge(conv_fx_wait_call(&f, 1000, FAKE_REACT, NULL, denied, "⛔"), 0);
+    m = conv_fx_mention(&f, "U1", "[[permission]]");
+    i = conv_fx_wait_call(&f, 5000, FAKE_SEND, "React 👍 to allow once, 🔁 to allow always, 👎", NULL,
+                          NULL);
+    ck_assert_int_ge(i, 0);
+    q = fake_chat_call(f.fake, (size_t)i)->message_id;
+    ck_assert_int_ge(conv_fx_wait_call(&f, 1000, FAKE_REACT, NULL, q, "👎"), 0);
+    ck_assert_int_eq(fake_chat_find(f.fake, 0, FAKE_REACT, NULL, q, "❌"), -1);
+    conv_fx_react(&f, m, q, "U1", "❌");
+    conv_fx_run(&f, 200);
+    ck_assert(!fx_log_has(&f.acp, "\"outcome\":{\"outcome\""));
+    conv_fx_react(&f, m, q, "U1", "👎");
+    ck_assert(conv_fx_idle(&f, 10000));
+    ck_assert_int_eq(
+        fx_log_count(&f.acp, "\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-reject\"}"),
+        1);
+    thread = conv_fx_thread_text(&f, m);
+    ck_assert_msg(strstr(thread, "👎 Permission denied by a user"), "%s", thread);
+    free(thread);
+    /* 🛑 no longer cancels; ✋ does. */
+    live = slow_turn(&f, &m, 100);
+    conv_fx_react(&f, m, live, "U1", "🛑");
+    conv_fx_run(&f, 200);
+    ck_assert_int_eq(fx_log_count(&f.acp, "session/cancel"), 0);
+    conv_fx_react(&f, m, live, "U1", "✋");
+    ck_assert(conv_fx_idle(&f, 10000));
+    ck_assert_int_eq(fx_log_count(&f.acp, "\"method\":\"session/cancel\""), 1);
+    ck_assert_ptr_nonnull(strstr(fake_chat_message_text(f.fake, live), "✋ Cancelled."));
+    conv_fx_close(&f);
+}
+END_TEST
+
+/* Platforms add or drop the variation selector: ♾ answers as ♾️ does. */
+START_TEST(permission_ask_infinity_without_variation_selector_allows_always)
+{
+    struct conv_fx f;
+    const char *m, *q;
+
+    conv_fx_init(&f, NULL);
+    conv_fx_ask_mode(&f, 5000);
+    conv_fx_start(&f);
+    m = conv_fx_mention(&f, "U1", "[[permission]]");
+    q = question(&f);
+    conv_fx_react(&f, m, q, "U1", "\xE2\x99\xBE");
+    ck_assert(conv_fx_idle(&f, 10000));
+    ck_assert_int_eq(
+        fx_log_count(&f.acp, "\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-always\"}"),
+        1);
+    conv_fx_close(&f);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -282,6 +348,8 @@ main(void)
         agent_plugin_classifies_tools,
         turn_shorter_than_debounce_shows_no_thinking,
         stall_shows_yawn_then_fear,
+        configured_emojis_replace_the_defaults,
+        permission_ask_infinity_without_variation_selector_allows_always,
         NULL,
     };
 

@@ -59,6 +59,7 @@ close_engine_first(struct conv_fx *f)
     policy_free(ci->policy);
     host_free(ci->host);
     free(ci->name);
+    config_free(&f->cfg);
     fx_close(&f->acp);
 }
 

@@ -5,7 +5,7 @@
 
 #include <agent-broker/errors.h>
 
-#include "engine/backoff.h"
+#include "outbound/backoff.h"
 #include "runner.h"
 
 static uint32_t

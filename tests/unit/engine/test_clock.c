@@ -7,7 +7,7 @@
 
 #include <agent-broker/errors.h>
 
-#include "engine/clock.h"
+#include "clock/clock.h"
 #include "runner.h"
 #include "trace.h"
 

@@ -6,7 +6,7 @@
 
 #include <agent-broker/errors.h>
 
-#include "engine/pacer.h"
+#include "outbound/pacer.h"
 #include "runner.h"
 #include "trace.h"
 

@@ -9,7 +9,7 @@
 
 #include <agent-broker/errors.h>
 
-#include "engine/ratelimit.h"
+#include "outbound/ratelimit.h"
 #include "runner.h"
 #include "trace.h"
 

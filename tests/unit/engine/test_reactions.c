@@ -6,7 +6,7 @@
 
 #include <agent-broker/errors.h>
 
-#include "engine/reactions.h"
+#include "conv/reactions.h"
 #include "runner.h"
 #include "trace.h"
 

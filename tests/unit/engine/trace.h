@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "engine/clock.h"
+#include "clock/clock.h"
 
 struct trace {
     struct clock *clock; /* lent */

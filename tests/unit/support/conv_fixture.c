@@ -8,8 +8,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "engine/ratelimit.h"
+#include "broker_setup.h"
 #include "host/host.h"
+#include "outbound/ratelimit.h"
 #include "policy/policy.h"
 
 /* Host sink: a message from the fake plugin. */
@@ -56,23 +57,23 @@ conv_fx_sink_connected(void *arg, struct ab_host *h, bool connected, const char 
 void
 conv_fx_init(struct conv_fx *f, const char *const *flags)
 {
-    struct reactions_config rc = reactions_config_default();
-
     memset(f, 0, sizeof(*f));
     fx_init(&f->acp, flags);
-    rc.debounce_ms = 50;
-    rc.stall_soft_ms = 5000;
-    rc.stall_hard_ms = 10000;
-    rc.done_hold_ms = 100;
-    rc.error_hold_ms = 100;
-    f->ecfg = (struct engine_config){
-        .tool_display = RENDER_TOOLS_FULL,
-        .reactions = rc,
-        .cancel_emoji = "🛑",
-        .deny_emoji = "🚫",
-        .edit_interval_ms = 100,
-        .perm_timeout_ms = 5000,
-    };
+    ck_assert_int_eq(config_defaults(&f->cfg), 0);
+    broker_setup_engine_config(&f->cfg, &f->ecfg);
+    f->ecfg.reactions.debounce_ms = 50;
+    f->ecfg.reactions.stall_soft_ms = 5000;
+    f->ecfg.reactions.stall_hard_ms = 10000;
+    f->ecfg.reactions.done_hold_ms = 100;
+    f->ecfg.reactions.error_hold_ms = 100;
+    f->ecfg.edit_interval_ms = 100;
+    f->ecfg.perm_timeout_ms = 5000;
+    /* No cut of long replies and no waiting line for a session unless a test asks. */
+    f->ecfg.max_parts = 0;
+    f->ecfg.max_sessions = 0;
+    f->ecfg.pool_queue_max = 0;
+    f->ecfg.pool_queue_wait_ms = 0;
+    f->ecfg.pool_queue_notice_ms = 0;
     f->next_id = 1000;
 }
 
@@ -220,6 +221,7 @@ conv_fx_close(struct conv_fx *f)
     policy_free(ci->policy);
     host_free(ci->host);
     free(ci->name);
+    config_free(&f->cfg);
     fx_close(&f->acp);
 }
 

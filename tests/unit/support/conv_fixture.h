@@ -9,7 +9,8 @@
 #include <stdint.h>
 
 #include "../acp/acp_fixture.h"
-#include "conv/chat.h"
+#include "config/config.h"
+#include "conv/chat_instance.h"
 #include "conv/engine.h"
 #include "fake_chat.h"
 
@@ -19,6 +20,7 @@
 
 struct conv_fx {
     struct fx acp;                 /* loop, pool, scratch dir, the agent's log */
+    struct config cfg;             /* a config file's defaults: ecfg's strings point here */
     struct engine_config ecfg;     /* edit before conv_fx_start */
     struct fake_chat_options chat; /* edit before conv_fx_start */
     struct ab_chat_ops ops;

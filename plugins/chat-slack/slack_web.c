@@ -8,48 +8,51 @@
 
 #include "slack.h"
 
-#define WEB_TIMEOUT_MS 30000
+#define SLACK_WEB_TIMEOUT_MS 30000
 
-struct web_call {
+struct slack_web_call {
     struct ab_chat *s;
     struct ab_http *http; /* owned by the host until the callback */
-    enum web_method method;
+    enum slack_web_method method;
     void *op; /* lent: the core's operation its rate facts belong to, or NULL */
-    web_cb cb;
+    slack_web_cb cb;
     void *arg;
-    struct web_call *next;
+    struct slack_web_call *next;
 };
 
-static const char *const web_method_names[WEB_METHOD_COUNT] = {
-    [WEB_AUTH_TEST] = "auth.test",           [WEB_CONNECTIONS_OPEN] = "apps.connections.open",
-    [WEB_POST_MESSAGE] = "chat.postMessage", [WEB_UPDATE] = "chat.update",
-    [WEB_REACTIONS_ADD] = "reactions.add",   [WEB_REACTIONS_REMOVE] = "reactions.remove",
+static const char *const slack_web_method_names[SLACK_WEB_METHOD_COUNT] = {
+    [SLACK_WEB_AUTH_TEST] = "auth.test",
+    [SLACK_WEB_CONNECTIONS_OPEN] = "apps.connections.open",
+    [SLACK_WEB_POST_MESSAGE] = "chat.postMessage",
+    [SLACK_WEB_UPDATE] = "chat.update",
+    [SLACK_WEB_REACTIONS_ADD] = "reactions.add",
+    [SLACK_WEB_REACTIONS_REMOVE] = "reactions.remove",
 };
 
 /* Slack error codes that mean the token is dead: retrying cannot help. */
-static const char *const web_auth_errors[] = {"not_authed",       "invalid_auth",
-                                              "account_inactive", "token_revoked",
-                                              "token_expired",    "user_removed_from_team",
-                                              "team_disabled",    "not_allowed_token_type",
-                                              "missing_scope",    NULL};
+static const char *const slack_web_auth_errors[] = {"not_authed",       "invalid_auth",
+                                                    "account_inactive", "token_revoked",
+                                                    "token_expired",    "user_removed_from_team",
+                                                    "team_disabled",    "not_allowed_token_type",
+                                                    "missing_scope",    NULL};
 /* Slack error codes for something that does not exist (any more). */
-static const char *const web_missing_errors[] = {
+static const char *const slack_web_missing_errors[] = {
     "channel_not_found", "message_not_found", "thread_not_found", "no_reaction", "not_in_channel",
     "is_archived",       "user_not_found",    "bot_not_found",    NULL};
 /* Slack error codes for a request Slack refuses as malformed. */
-static const char *const web_invalid_errors[] = {"msg_too_long",
-                                                 "no_text",
-                                                 "invalid_name",
-                                                 "invalid_arguments",
-                                                 "invalid_ts",
-                                                 "too_many_reactions",
-                                                 "cant_update_message",
-                                                 "edit_window_closed",
-                                                 NULL};
+static const char *const slack_web_invalid_errors[] = {"msg_too_long",
+                                                       "no_text",
+                                                       "invalid_name",
+                                                       "invalid_arguments",
+                                                       "invalid_ts",
+                                                       "too_many_reactions",
+                                                       "cant_update_message",
+                                                       "edit_window_closed",
+                                                       NULL};
 
 /* True when @s is one of the NULL-terminated @list. */
 static bool
-web_in_list(const char *const *list, const char *s)
+slack_web_in_list(const char *const *list, const char *s)
 {
     for (; *list; list++)
         if (strcmp(*list, s) == 0)
@@ -59,17 +62,17 @@ web_in_list(const char *const *list, const char *s)
 
 /* The AB_E* code for a Slack error code. */
 int
-web_error_code(const char *error)
+slack_web_error_code(const char *error)
 {
     if (!error || !*error)
         return AB_EPROTO;
-    if (web_in_list(web_auth_errors, error))
+    if (slack_web_in_list(slack_web_auth_errors, error))
         return AB_EAUTH;
     if (strcmp(error, "ratelimited") == 0)
         return AB_ERATELIMIT;
-    if (web_in_list(web_missing_errors, error))
+    if (slack_web_in_list(slack_web_missing_errors, error))
         return AB_ENOENT;
-    if (web_in_list(web_invalid_errors, error))
+    if (slack_web_in_list(slack_web_invalid_errors, error))
         return AB_EINVAL;
     if (strcmp(error, "already_reacted") == 0)
         return AB_EEXIST;
@@ -81,7 +84,7 @@ web_error_code(const char *error)
 
 /* Append @v percent-encoded (application/x-www-form-urlencoded) to @out at *len. */
 static void
-web_form_escape(char *out, size_t *len, const char *v)
+slack_web_form_escape(char *out, size_t *len, const char *v)
 {
     static const char hex[] = "0123456789ABCDEF";
 
@@ -102,7 +105,7 @@ web_form_escape(char *out, size_t *len, const char *v)
 /* Encode name/value pairs (NULL-terminated; NULL values skipped) as a form body;
  * *out is malloc'd. */
 static int
-web_form_encode(const char *const *form, char **out)
+slack_web_form_encode(const char *const *form, char **out)
 {
     size_t cap = 1, len = 0;
     char *buf;
@@ -117,9 +120,9 @@ web_form_encode(const char *const *form, char **out)
             continue;
         if (len > 0)
             buf[len++] = '&';
-        web_form_escape(buf, &len, kv[0]);
+        slack_web_form_escape(buf, &len, kv[0]);
         buf[len++] = '=';
-        web_form_escape(buf, &len, kv[1]);
+        slack_web_form_escape(buf, &len, kv[1]);
     }
     buf[len] = '\0';
     *out = buf;
@@ -128,9 +131,9 @@ web_form_encode(const char *const *form, char **out)
 
 /* Unlink @call from the instance's list. */
 static void
-web_unlink(struct ab_chat *s, struct web_call *call)
+slack_web_unlink(struct ab_chat *s, struct slack_web_call *call)
 {
-    for (struct web_call **link = &s->calls; *link; link = &(*link)->next) {
+    for (struct slack_web_call **link = &s->calls; *link; link = &(*link)->next) {
         if (*link == call) {
             *link = call->next;
             return;
@@ -142,15 +145,16 @@ web_unlink(struct ab_chat *s, struct web_call *call)
  * the method is the bucket; a 429 carries Retry-After (0 when absent: the core waits its
  * default). Reported for every answer of an operation, and for a 429 of any call. */
 static void
-web_report(struct web_call *call, const struct ab_http_response *r)
+slack_web_report(struct slack_web_call *call, const struct ab_http_response *r)
 {
     struct ab_chat *s = call->s;
     bool is_429 = !r->error && r->status == 429;
     struct ab_rate_info info = {
         .size = sizeof(info),
-        .bucket = call->method == WEB_REACTIONS_ADD || call->method == WEB_REACTIONS_REMOVE
-                      ? "reactions"
-                      : web_method_names[call->method],
+        .bucket =
+            call->method == SLACK_WEB_REACTIONS_ADD || call->method == SLACK_WEB_REACTIONS_REMOVE
+                ? "reactions"
+                : slack_web_method_names[call->method],
         .remaining = -1,
         .retry_after_ms = is_429 ? r->retry_after_ms : 0,
         .op = call->op,
@@ -159,26 +163,26 @@ web_report(struct web_call *call, const struct ab_http_response *r)
 
     if (is_429)
         s->svc->log(s->host, AB_LOG_WARN, "%s rate limited: Retry-After %llu ms",
-                    web_method_names[call->method], (unsigned long long)r->retry_after_ms);
+                    slack_web_method_names[call->method], (unsigned long long)r->retry_after_ms);
     if (call->op || is_429)
         s->svc->rate_report(s->host, &info);
 }
 
 /* The host's answer: judge status and body, then hand over. */
 static void
-web_done(void *arg, const struct ab_http_response *r)
+slack_web_done(void *arg, const struct ab_http_response *r)
 {
-    struct web_call *call = arg;
+    struct slack_web_call *call = arg;
     struct ab_chat *s = call->s;
     cJSON *body = NULL;
     const char *error = "";
     int status = 0;
 
-    web_unlink(s, call);
-    web_report(call, r);
+    slack_web_unlink(s, call);
+    slack_web_report(call, r);
     if (r->error) {
         status = r->error;
-        s->svc->log(s->host, AB_LOG_WARN, "%s failed: %s", web_method_names[call->method],
+        s->svc->log(s->host, AB_LOG_WARN, "%s failed: %s", slack_web_method_names[call->method],
                     r->error_text);
     } else if (r->status == 429) {
         status = AB_ERATELIMIT;
@@ -188,13 +192,13 @@ web_done(void *arg, const struct ab_http_response *r)
     } else if (r->status != 200 || !(body = cJSON_Parse(r->body)) || !cJSON_IsObject(body)) {
         status = AB_EPROTO;
         s->svc->log(s->host, AB_LOG_WARN, "%s: unexpected answer (HTTP %ld)",
-                    web_method_names[call->method], r->status);
+                    slack_web_method_names[call->method], r->status);
     } else if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "ok"))) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(body, "error");
         error = cJSON_IsString(e) ? e->valuestring : "";
-        status = web_error_code(error);
+        status = slack_web_error_code(error);
         if (status != AB_EEXIST && strcmp(error, "no_reaction") != 0)
-            s->svc->log(s->host, AB_LOG_WARN, "%s: %s", web_method_names[call->method],
+            s->svc->log(s->host, AB_LOG_WARN, "%s: %s", slack_web_method_names[call->method],
                         *error ? error : "ok:false without an error code");
     }
     call->cb(call->arg, status, body, error);
@@ -204,34 +208,34 @@ web_done(void *arg, const struct ab_http_response *r)
 
 /* Start one Web API call of the plugin's own. */
 int
-web_call(struct ab_chat *s, enum web_method method, const char *const *form, web_cb cb, void *arg,
-         struct web_call **out)
+slack_web_call(struct ab_chat *s, enum slack_web_method method, const char *const *form,
+               slack_web_cb cb, void *arg, struct slack_web_call **out)
 {
-    return web_call_for(s, method, form, NULL, cb, arg, out);
+    return slack_web_call_for(s, method, form, NULL, cb, arg, out);
 }
 
 /* Start one Web API call, now. */
 int
-web_call_for(struct ab_chat *s, enum web_method method, const char *const *form, void *op,
-             web_cb cb, void *arg, struct web_call **out)
+slack_web_call_for(struct ab_chat *s, enum slack_web_method method, const char *const *form,
+                   void *op, slack_web_cb cb, void *arg, struct slack_web_call **out)
 {
-    bool is_app = method == WEB_CONNECTIONS_OPEN;
+    bool is_app = method == SLACK_WEB_CONNECTIONS_OPEN;
     char url[512], auth[512];
     const char *const headers[] = {auth, "Content-Type: application/x-www-form-urlencoded", NULL};
-    struct web_call *call;
+    struct slack_web_call *call;
     char *body = NULL;
     int rc;
 
-    if ((size_t)snprintf(url, sizeof(url), "%s/%s", s->api_base, web_method_names[method]) >=
+    if ((size_t)snprintf(url, sizeof(url), "%s/%s", s->api_base, slack_web_method_names[method]) >=
             sizeof(url) ||
         (size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
                          is_app ? s->app_token : s->bot_token) >= sizeof(auth))
         return AB_EINVAL;
     if (!(call = calloc(1, sizeof(*call))))
         return AB_ENOMEM;
-    if ((rc = web_form_encode(form, &body)) < 0)
+    if ((rc = slack_web_form_encode(form, &body)) < 0)
         goto fail_call;
-    *call = (struct web_call){.s = s, .method = method, .op = op, .cb = cb, .arg = arg};
+    *call = (struct slack_web_call){.s = s, .method = method, .op = op, .cb = cb, .arg = arg};
     struct ab_http_request req = {
         .size = sizeof(req),
         .method = "POST",
@@ -239,9 +243,9 @@ web_call_for(struct ab_chat *s, enum web_method method, const char *const *form,
         .headers = headers,
         .body = body,
         .body_len = strlen(body),
-        .timeout_ms = WEB_TIMEOUT_MS,
+        .timeout_ms = SLACK_WEB_TIMEOUT_MS,
     };
-    if ((rc = s->svc->http_request(s->host, &req, web_done, call, &call->http)) < 0)
+    if ((rc = s->svc->http_request(s->host, &req, slack_web_done, call, &call->http)) < 0)
         goto fail_body;
     free(body);
     call->next = s->calls;
@@ -259,19 +263,19 @@ fail_call:
 
 /* Abandon one call. */
 void
-web_cancel(struct ab_chat *s, struct web_call *call)
+slack_web_cancel(struct ab_chat *s, struct slack_web_call *call)
 {
     if (!call)
         return;
-    web_unlink(s, call);
+    slack_web_unlink(s, call);
     s->svc->http_cancel(call->http);
     free(call);
 }
 
 /* Abandon every call. */
 void
-web_cancel_all(struct ab_chat *s)
+slack_web_cancel_all(struct ab_chat *s)
 {
     while (s->calls)
-        web_cancel(s, s->calls);
+        slack_web_cancel(s, s->calls);
 }

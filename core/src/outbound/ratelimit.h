@@ -6,8 +6,8 @@
  * the whole scope), static rules (spacing and budgets per route or per scope), and
  * retries with backoff. Plugins never wait or retry: they name each operation's route
  * and report what the platform said with its completion. */
-#ifndef AB_ENGINE_RATELIMIT_H
-#define AB_ENGINE_RATELIMIT_H
+#ifndef AB_OUTBOUND_RATELIMIT_H
+#define AB_OUTBOUND_RATELIMIT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,8 +15,8 @@
 
 #include <agent-broker/host.h>
 
-#include "engine/backoff.h"
-#include "engine/clock.h"
+#include "outbound/backoff.h"
+#include "clock/clock.h"
 
 /* Opaque; created by ratelimit_new, released by ratelimit_close. */
 struct ratelimit;

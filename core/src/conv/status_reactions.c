@@ -6,9 +6,9 @@
 
 /* A reaction change from the state machine becomes a rate-limited plugin call. */
 static void
-rx_emit(void *arg, const char *emoji, bool add)
+status_reactions_emit(void *arg, const char *emoji, bool add)
 {
-    struct rx *rx = arg;
+    struct status_reactions *rx = arg;
     struct ab_msg_ref ref = {rx->channel_id, rx->message_id};
 
     if (rx->ci->can_react)
@@ -16,10 +16,11 @@ rx_emit(void *arg, const char *emoji, bool add)
 }
 
 /* Start tracking reactions for a message. */
-struct rx *
-rx_new(struct engine *e, struct chat_instance *ci, const char *channel_id, const char *message_id)
+struct status_reactions *
+status_reactions_new(struct engine *e, struct chat_instance *ci, const char *channel_id,
+                     const char *message_id)
 {
-    struct rx *rx = calloc(1, sizeof(*rx));
+    struct status_reactions *rx = calloc(1, sizeof(*rx));
 
     if (!rx)
         return NULL;
@@ -29,7 +30,7 @@ rx_new(struct engine *e, struct chat_instance *ci, const char *channel_id, const
     rx->message_id = strdup(message_id);
     clock_timer_init(&rx->reap);
     if (!rx->channel_id || !rx->message_id ||
-        reactions_init(&rx->r, e->clock, &e->cfg.reactions, rx_emit, rx) < 0) {
+        reactions_init(&rx->r, e->clock, &e->cfg.reactions, status_reactions_emit, rx) < 0) {
         free(rx->channel_id);
         free(rx->message_id);
         free(rx);
@@ -44,7 +45,7 @@ rx_new(struct engine *e, struct chat_instance *ci, const char *channel_id, const
 
 /* Stop and free at once (shutdown, or a message that never got a turn). */
 void
-rx_free(struct rx *rx)
+status_reactions_free(struct status_reactions *rx)
 {
     if (!rx)
         return;
@@ -63,14 +64,14 @@ rx_free(struct rx *rx)
 
 /* The hold is over: nothing more will be shown. */
 static void
-rx_reap(void *arg)
+status_reactions_reap(void *arg)
 {
-    rx_free(arg);
+    status_reactions_free(arg);
 }
 
 /* The message's final state was set: free it once its hold (if any) has run. */
 void
-rx_release(struct rx *rx)
+status_reactions_release(struct status_reactions *rx)
 {
     uint64_t hold;
 
@@ -79,6 +80,6 @@ rx_release(struct rx *rx)
     hold = rx->e->cfg.reactions.done_hold_ms > rx->e->cfg.reactions.error_hold_ms
                ? rx->e->cfg.reactions.done_hold_ms
                : rx->e->cfg.reactions.error_hold_ms;
-    if (clock_timer_start(rx->e->clock, &rx->reap, hold + 50, rx_reap, rx) < 0)
-        rx_free(rx);
+    if (clock_timer_start(rx->e->clock, &rx->reap, hold + 50, status_reactions_reap, rx) < 0)
+        status_reactions_free(rx);
 }

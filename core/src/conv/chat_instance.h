@@ -1,14 +1,14 @@
 /* One running chat plugin instance as the engine sees it: its ops, its host, its
  * policy, and the outbound operations through the core's rate limiter. */
-#ifndef AB_CONV_CHAT_H
-#define AB_CONV_CHAT_H
+#ifndef AB_CONV_CHAT_INSTANCE_H
+#define AB_CONV_CHAT_INSTANCE_H
 
 #include <stdbool.h>
 
 #include <agent-broker/plugin.h>
 #include <uv.h>
 
-#include "engine/ratelimit.h"
+#include "outbound/ratelimit.h"
 #include "policy/policy.h"
 
 struct chat_op;

@@ -1,13 +1,13 @@
 /* Status reactions on one user message: 👀 queued → 🤔 thinking → 🔥/👨‍💻/⚡ tool
  * → 🆗 + mood, or 😱; 🥱/😨 when the agent stalls. Debounced and coalesced, so a state
  * that would be overtaken before it shows is never sent. */
-#ifndef AB_ENGINE_REACTIONS_H
-#define AB_ENGINE_REACTIONS_H
+#ifndef AB_CONV_REACTIONS_H
+#define AB_CONV_REACTIONS_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "engine/clock.h"
+#include "clock/clock.h"
 
 /* Emoji strings are lent: they must outlive every struct reactions using them (they
  * normally live in the loaded config). */

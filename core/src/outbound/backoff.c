@@ -1,5 +1,5 @@
 /* Full-jitter exponential backoff (delay = random(0, min(cap, base * 2^n))). */
-#include "engine/backoff.h"
+#include "outbound/backoff.h"
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /* Edit pacing: coalesce render changes into one flush per interval, never overlapping. */
-#include "engine/pacer.h"
+#include "outbound/pacer.h"
 
 #include <stddef.h>
 

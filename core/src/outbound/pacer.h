@@ -1,12 +1,12 @@
 /* The live-message edit pacer: turns a stream of "the render changed" signals into at
  * most one flush per edit interval, always ending with the latest render. */
-#ifndef AB_ENGINE_PACER_H
-#define AB_ENGINE_PACER_H
+#ifndef AB_OUTBOUND_PACER_H
+#define AB_OUTBOUND_PACER_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "engine/clock.h"
+#include "clock/clock.h"
 
 /* Push the render of @generation to the platform now (send the placeholder or edit the
  * live message; when that waits, the owner renders what is newest when it goes and calls

@@ -1,7 +1,7 @@
 /* Exponential backoff with full jitter up to a cap, reset on success. Used for retries
  * of outbound requests and, through the host, for chat plugins' reconnects. */
-#ifndef AB_ENGINE_BACKOFF_H
-#define AB_ENGINE_BACKOFF_H
+#ifndef AB_OUTBOUND_BACKOFF_H
+#define AB_OUTBOUND_BACKOFF_H
 
 #include <stdint.h>
 

@@ -1,14 +1,14 @@
 /* Outbound chat operations through the rate limiter: every send, edit, reaction and
  * thread is a request with a route (the plugin names it), a priority and a coalescing
  * key; the rate facts the plugin reports for an operation travel with its completion. */
-#include "conv/chat.h"
+#include "conv/chat_instance.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "engine/defer.h"
+#include "outbound/defer.h"
 #include "log.h"
 
 #define CHAT_ROUTE_MAX 256

@@ -12,30 +12,30 @@
 #define SOCKET_BACKOFF_KEY "socket"
 #define SOCKET_MAX_MESSAGE (4u << 20)
 
-struct socket_conn {
+struct slack_socket_conn {
     struct ab_chat *s;
     struct ab_ws *ws; /* owned by the host until on_close */
     bool has_hello;   /* Slack said hello: events may flow */
     bool is_retiring; /* told to go (disconnect): closes once a replacement said hello */
     bool is_closing;  /* ws_close() was called */
     uint64_t serial;  /* this socket's number */
-    struct socket_conn *next;
+    struct slack_socket_conn *next;
 };
 
 /* An envelope whose ack waits until the core recorded its message. */
-struct socket_held {
+struct slack_socket_held {
     struct ab_chat *s;
     uint64_t serial;   /* the socket it came on */
     char *envelope_id; /* owned */
 };
 
-static void socket_open(struct ab_chat *s);
+static void slack_socket_open(struct ab_chat *s);
 
 /* True when some socket said hello and is not on its way out. */
 static bool
-socket_has_live(const struct ab_chat *s, const struct socket_conn *except)
+slack_socket_has_live(const struct ab_chat *s, const struct slack_socket_conn *except)
 {
-    for (const struct socket_conn *c = s->conns; c; c = c->next)
+    for (const struct slack_socket_conn *c = s->conns; c; c = c->next)
         if (c != except && c->has_hello && !c->is_closing)
             return true;
     return false;
@@ -43,11 +43,11 @@ socket_has_live(const struct ab_chat *s, const struct socket_conn *except)
 
 /* True while a connection is being made (open call or socket without hello). */
 static bool
-socket_is_opening(const struct ab_chat *s)
+slack_socket_is_opening(const struct ab_chat *s)
 {
     if (s->opening)
         return true;
-    for (const struct socket_conn *c = s->conns; c; c = c->next)
+    for (const struct slack_socket_conn *c = s->conns; c; c = c->next)
         if (!c->has_hello && !c->is_closing)
             return true;
     return false;
@@ -55,9 +55,9 @@ socket_is_opening(const struct ab_chat *s)
 
 /* Tell the host whether events can arrive, with @detail (lent) as the reason. */
 static void
-socket_report(struct ab_chat *s, const char *detail)
+slack_socket_report(struct ab_chat *s, const char *detail)
 {
-    bool live = socket_has_live(s, NULL);
+    bool live = slack_socket_has_live(s, NULL);
 
     if (live != s->is_connected || !live) {
         s->is_connected = live;
@@ -67,7 +67,7 @@ socket_report(struct ab_chat *s, const char *detail)
 
 /* Close one socket politely (its on_close follows later). */
 static void
-socket_conn_close(struct socket_conn *c, int code, const char *reason)
+slack_socket_conn_close(struct slack_socket_conn *c, int code, const char *reason)
 {
     if (c->is_closing)
         return;
@@ -77,27 +77,27 @@ socket_conn_close(struct socket_conn *c, int code, const char *reason)
 
 /* The reconnect delay is over: open a new connection. */
 static void
-socket_retry(void *arg)
+slack_socket_retry(void *arg)
 {
     struct ab_chat *s = arg;
 
     s->svc->timer_stop(s->reconnect);
     s->reconnect = NULL;
-    socket_open(s);
+    slack_socket_open(s);
 }
 
 /* Reconnect after the host's backoff delay, unless something is already under way. */
 static void
-socket_schedule(struct ab_chat *s)
+slack_socket_schedule(struct ab_chat *s)
 {
     uint64_t delay;
     int rc;
 
-    if (s->reconnect || s->is_stopped || s->is_closing || socket_is_opening(s))
+    if (s->reconnect || s->is_stopped || s->is_closing || slack_socket_is_opening(s))
         return;
     delay = s->svc->backoff_next(s->host, SOCKET_BACKOFF_KEY);
     s->svc->log(s->host, AB_LOG_INFO, "reconnecting in %llu ms", (unsigned long long)delay);
-    if ((rc = s->svc->timer_start(s->host, delay, 0, socket_retry, s, &s->reconnect)) < 0) {
+    if ((rc = s->svc->timer_start(s->host, delay, 0, slack_socket_retry, s, &s->reconnect)) < 0) {
         s->reconnect = NULL;
         s->svc->log(s->host, AB_LOG_ERROR, "cannot arm the reconnect timer: %s", ab_strerror(rc));
     }
@@ -105,7 +105,7 @@ socket_schedule(struct ab_chat *s)
 
 /* The app token is dead: stop and say what to fix. */
 static void
-socket_fatal(struct ab_chat *s, const char *error)
+slack_socket_fatal(struct ab_chat *s, const char *error)
 {
     char detail[256];
 
@@ -118,21 +118,21 @@ socket_fatal(struct ab_chat *s, const char *error)
 
 /* A socket said hello: it carries events now; sockets told to go may close. */
 static void
-socket_on_hello(struct socket_conn *c)
+slack_socket_on_hello(struct slack_socket_conn *c)
 {
     struct ab_chat *s = c->s;
 
     c->has_hello = true;
     s->svc->backoff_reset(s->host, SOCKET_BACKOFF_KEY);
-    for (struct socket_conn *o = s->conns; o; o = o->next)
+    for (struct slack_socket_conn *o = s->conns; o; o = o->next)
         if (o != c && o->is_retiring)
-            socket_conn_close(o, 1000, "replaced");
-    socket_report(s, "Socket Mode connected");
+            slack_socket_conn_close(o, 1000, "replaced");
+    slack_socket_report(s, "Socket Mode connected");
 }
 
 /* A `disconnect` message on socket @c: act on its reason. */
 static void
-socket_on_disconnect(struct socket_conn *c, const char *reason)
+slack_socket_on_disconnect(struct slack_socket_conn *c, const char *reason)
 {
     struct ab_chat *s = c->s;
 
@@ -141,7 +141,7 @@ socket_on_disconnect(struct socket_conn *c, const char *reason)
         /* Events landing while no socket is open are lost: the old one stays until the
          * replacement said hello. */
         c->is_retiring = true;
-        socket_open(s);
+        slack_socket_open(s);
         return;
     }
     if (strcmp(reason, "link_disabled") == 0)
@@ -149,12 +149,12 @@ socket_on_disconnect(struct socket_conn *c, const char *reason)
                               "Socket Mode is disabled for this Slack app (link_disabled): "
                               "turn it on in the app settings");
     /* too_many_websockets and anything unknown: close; on_close backs off. */
-    socket_conn_close(c, 1000, reason);
+    slack_socket_conn_close(c, 1000, reason);
 }
 
 /* Acknowledge envelope @id on @c: Slack redelivers what is not acked within ~3 s. */
 static void
-socket_ack(struct socket_conn *c, const char *id)
+slack_socket_ack(struct slack_socket_conn *c, const char *id)
 {
     cJSON *ack = cJSON_CreateObject();
     char *text = NULL;
@@ -173,14 +173,14 @@ socket_ack(struct socket_conn *c, const char *id)
 /* The core recorded the held message: ack its envelope on the socket it came on (if
  * that socket is gone, Slack redelivers it and the redelivery is acked as a repeat). */
 static void
-socket_recorded(void *arg, int status)
+slack_socket_recorded(void *arg, int status)
 {
-    struct socket_held *h = arg;
+    struct slack_socket_held *h = arg;
 
     if (status != AB_ECANCELED) {
-        for (struct socket_conn *c = h->s->conns; c; c = c->next) {
+        for (struct slack_socket_conn *c = h->s->conns; c; c = c->next) {
             if (c->serial == h->serial && !c->is_closing) {
-                socket_ack(c, h->envelope_id);
+                slack_socket_ack(c, h->envelope_id);
                 break;
             }
         }
@@ -192,9 +192,9 @@ socket_recorded(void *arg, int status)
 /* An events_api envelope: a message is acked once the core recorded it (a crash
  * before that makes Slack redeliver it); anything else at once. */
 static void
-socket_on_events(struct socket_conn *c, const char *envelope_id, const cJSON *payload)
+slack_socket_on_events(struct slack_socket_conn *c, const char *envelope_id, const cJSON *payload)
 {
-    struct socket_held *h = envelope_id ? calloc(1, sizeof(*h)) : NULL;
+    struct slack_socket_held *h = envelope_id ? calloc(1, sizeof(*h)) : NULL;
 
     if (h && !(h->envelope_id = strdup(envelope_id))) {
         free(h);
@@ -204,21 +204,21 @@ socket_on_events(struct socket_conn *c, const char *envelope_id, const cJSON *pa
         h->s = c->s;
         h->serial = c->serial;
     }
-    if (events_handle(c->s, payload, h ? socket_recorded : NULL, h))
+    if (events_handle(c->s, payload, h ? slack_socket_recorded : NULL, h))
         return;
     if (h) {
         free(h->envelope_id);
         free(h);
     }
     if (envelope_id)
-        socket_ack(c, envelope_id);
+        slack_socket_ack(c, envelope_id);
 }
 
 /* One message from Slack: ack (events: once recorded), then act. */
 static void
-socket_on_message(void *arg, struct ab_ws *ws, const char *data, size_t len, bool is_binary)
+slack_socket_on_message(void *arg, struct ab_ws *ws, const char *data, size_t len, bool is_binary)
 {
-    struct socket_conn *c = arg;
+    struct slack_socket_conn *c = arg;
     struct ab_chat *s = c->s;
     cJSON *msg = is_binary ? NULL : cJSON_ParseWithLength(data, len);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "envelope_id");
@@ -230,19 +230,19 @@ socket_on_message(void *arg, struct ab_ws *ws, const char *data, size_t len, boo
         goto done;
     }
     if (cJSON_IsString(type) && strcmp(type->valuestring, "events_api") == 0) {
-        socket_on_events(c, cJSON_IsString(id) ? id->valuestring : NULL,
-                         cJSON_GetObjectItemCaseSensitive(msg, "payload"));
+        slack_socket_on_events(c, cJSON_IsString(id) ? id->valuestring : NULL,
+                               cJSON_GetObjectItemCaseSensitive(msg, "payload"));
         goto done;
     }
     if (cJSON_IsString(id))
-        socket_ack(c, id->valuestring);
+        slack_socket_ack(c, id->valuestring);
     if (!cJSON_IsString(type))
         goto done;
     if (strcmp(type->valuestring, "hello") == 0) {
-        socket_on_hello(c);
+        slack_socket_on_hello(c);
     } else if (strcmp(type->valuestring, "disconnect") == 0) {
         const cJSON *reason = cJSON_GetObjectItemCaseSensitive(msg, "reason");
-        socket_on_disconnect(c, cJSON_IsString(reason) ? reason->valuestring : "");
+        slack_socket_on_disconnect(c, cJSON_IsString(reason) ? reason->valuestring : "");
     } else {
         /* slash_commands, interactive: acknowledged above; no commands are offered. */
         s->svc->log(s->host, AB_LOG_DEBUG, "ignoring a %s envelope", type->valuestring);
@@ -253,15 +253,15 @@ done:
 
 /* A socket ended: forget it; reconnect unless another one carries on. */
 static void
-socket_on_close(void *arg, struct ab_ws *ws, int code, const char *reason, bool was_clean)
+slack_socket_on_close(void *arg, struct ab_ws *ws, int code, const char *reason, bool was_clean)
 {
-    struct socket_conn *c = arg;
+    struct slack_socket_conn *c = arg;
     struct ab_chat *s = c->s;
     char detail[256];
 
     (void)ws;
     (void)was_clean;
-    for (struct socket_conn **link = &s->conns; *link; link = &(*link)->next) {
+    for (struct slack_socket_conn **link = &s->conns; *link; link = &(*link)->next) {
         if (*link == c) {
             *link = c->next;
             break;
@@ -272,19 +272,19 @@ socket_on_close(void *arg, struct ab_ws *ws, int code, const char *reason, bool 
         return;
     snprintf(detail, sizeof(detail), "Socket Mode connection closed: %d %s", code,
              reason ? reason : "");
-    if (socket_has_live(s, NULL))
+    if (slack_socket_has_live(s, NULL))
         s->svc->log(s->host, AB_LOG_INFO, "%s; another connection carries on", detail);
     else
-        socket_report(s, detail);
-    if (!socket_has_live(s, NULL))
-        socket_schedule(s);
+        slack_socket_report(s, detail);
+    if (!slack_socket_has_live(s, NULL))
+        slack_socket_schedule(s);
 }
 
 /* Connect to the URL apps.connections.open returned. */
 static int
-socket_connect(struct ab_chat *s, const char *url)
+slack_socket_connect(struct ab_chat *s, const char *url)
 {
-    struct socket_conn *c = calloc(1, sizeof(*c));
+    struct slack_socket_conn *c = calloc(1, sizeof(*c));
     struct ab_ws_options opt = {
         .size = sizeof(opt),
         .url = url,
@@ -293,8 +293,8 @@ socket_connect(struct ab_chat *s, const char *url)
     };
     struct ab_ws_callbacks cb = {
         .size = sizeof(cb),
-        .on_message = socket_on_message,
-        .on_close = socket_on_close,
+        .on_message = slack_socket_on_message,
+        .on_close = slack_socket_on_close,
     };
     int rc;
 
@@ -313,7 +313,7 @@ socket_connect(struct ab_chat *s, const char *url)
 
 /* apps.connections.open answered: connect, or judge the failure. */
 static void
-socket_opened(void *arg, int status, const cJSON *body, const char *error)
+slack_socket_opened(void *arg, int status, const cJSON *body, const char *error)
 {
     struct ab_chat *s = arg;
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(body, "url");
@@ -321,65 +321,65 @@ socket_opened(void *arg, int status, const cJSON *body, const char *error)
 
     s->opening = NULL;
     if (status == AB_EAUTH) {
-        socket_fatal(s, error);
+        slack_socket_fatal(s, error);
         return;
     }
     if (status == 0 && !cJSON_IsString(url))
         rc = AB_EPROTO;
-    if (rc == 0 && (rc = socket_connect(s, url->valuestring)) == 0)
+    if (rc == 0 && (rc = slack_socket_connect(s, url->valuestring)) == 0)
         return;
     s->svc->log(s->host, AB_LOG_WARN, "cannot open a Socket Mode connection: %s%s%s",
                 ab_strerror(rc), *error ? ": " : "", error);
-    if (!socket_has_live(s, NULL))
-        socket_report(s, "cannot open a Socket Mode connection");
-    socket_schedule(s);
+    if (!slack_socket_has_live(s, NULL))
+        slack_socket_report(s, "cannot open a Socket Mode connection");
+    slack_socket_schedule(s);
 }
 
 /* Ask for a fresh socket URL (each is single-use) unless one is on its way. */
 static void
-socket_open(struct ab_chat *s)
+slack_socket_open(struct ab_chat *s)
 {
     int rc;
 
     if (s->opening || s->is_stopped || s->is_closing)
         return;
-    rc = web_call(s, WEB_CONNECTIONS_OPEN, NULL, socket_opened, s, &s->opening);
+    rc = slack_web_call(s, SLACK_WEB_CONNECTIONS_OPEN, NULL, slack_socket_opened, s, &s->opening);
     if (rc < 0) {
         s->opening = NULL;
         s->svc->log(s->host, AB_LOG_WARN, "apps.connections.open: %s", ab_strerror(rc));
-        socket_schedule(s);
+        slack_socket_schedule(s);
     }
 }
 
 /* Open the first connection. */
 int
-socket_start(struct ab_chat *s)
+slack_socket_start(struct ab_chat *s)
 {
-    socket_open(s);
+    slack_socket_open(s);
     return 0;
 }
 
 /* Close everything; no callback of ours runs after this. */
 void
-socket_stop(struct ab_chat *s)
+slack_socket_stop(struct ab_chat *s)
 {
     s->svc->timer_stop(s->reconnect);
     s->reconnect = NULL;
     if (s->opening) {
-        web_cancel(s, s->opening);
+        slack_web_cancel(s, s->opening);
         s->opening = NULL;
     }
-    for (struct socket_conn *c = s->conns; c; c = c->next)
-        socket_conn_close(c, 1000, "shutting down");
+    for (struct slack_socket_conn *c = s->conns; c; c = c->next)
+        slack_socket_conn_close(c, 1000, "shutting down");
 }
 
 /* Free every socket's memory without waiting for on_close: at close() the host drops
  * the connections with the plugin and never calls back. */
 void
-socket_forget(struct ab_chat *s)
+slack_socket_forget(struct ab_chat *s)
 {
     while (s->conns) {
-        struct socket_conn *c = s->conns;
+        struct slack_socket_conn *c = s->conns;
         s->conns = c->next;
         free(c);
     }

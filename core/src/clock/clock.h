@@ -1,8 +1,8 @@
 /* The engine's clock and timer service: one binary heap of deadlines served either by
  * a single uv timer on a loop (production) or by a fake clock that tests advance by hand.
  * Thousands of pending timers cost one uv handle. */
-#ifndef AB_ENGINE_CLOCK_H
-#define AB_ENGINE_CLOCK_H
+#ifndef AB_CLOCK_H
+#define AB_CLOCK_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* The status-reaction state machine of one user message. */
-#include "engine/reactions.h"
+#include "conv/reactions.h"
 
 #include <stddef.h>
 #include <string.h>

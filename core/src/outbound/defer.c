@@ -1,5 +1,5 @@
 /* Deferred calls: one zero-delay uv timer per call, closed and freed after it fires. */
-#include "engine/defer.h"
+#include "outbound/defer.h"
 
 #include <stdlib.h>
 

@@ -2,7 +2,7 @@
  * a hash table and released when idle; each route points at a limit (its own until the
  * platform names the bucket it belongs to, then the shared one), and one request is in
  * flight per limit, so every answer's remaining count is exact. */
-#include "engine/ratelimit.h"
+#include "outbound/ratelimit.h"
 
 #include <stdlib.h>
 #include <string.h>

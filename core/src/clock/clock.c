@@ -1,5 +1,5 @@
 /* A binary min-heap of one-shot timers behind one clock, real (uv) or fake. */
-#include "engine/clock.h"
+#include "clock/clock.h"
 
 #include <stdlib.h>
 

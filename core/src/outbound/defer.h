@@ -1,8 +1,8 @@
 /* "Call me on a later loop iteration": the one way core code reports a result that is
  * already known (a synchronous failure, a platform without the feature) without
  * calling back inside the call that registered the callback. */
-#ifndef AB_ENGINE_DEFER_H
-#define AB_ENGINE_DEFER_H
+#ifndef AB_OUTBOUND_DEFER_H
+#define AB_OUTBOUND_DEFER_H
 
 #include <uv.h>
 
