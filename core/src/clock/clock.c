@@ -207,11 +207,16 @@ clock_close(struct clock *c)
     uv_close((uv_handle_t *)&c->handle, clock_uv_closed);
 }
 
-/* Now, in milliseconds. */
+/* Now, in milliseconds. The loop's cached time is refreshed first: it was read before
+ * this iteration's callbacks ran, and a wait computed from it (a Retry-After) would end
+ * early by however long they took on a loaded machine. */
 uint64_t
 clock_now_ms(const struct clock *c)
 {
-    return c->is_fake ? c->fake_now_ms : uv_now(c->loop);
+    if (c->is_fake)
+        return c->fake_now_ms;
+    uv_update_time(c->loop);
+    return uv_now(c->loop);
 }
 
 /* Mark @t stopped. */
