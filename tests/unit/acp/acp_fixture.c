@@ -197,7 +197,7 @@ fx_pool_close(struct fx *f)
 {
     f->closed = false;
     pool_close(f->pool, fx_on_closed, &f->closed);
-    ck_assert_msg(fx_wait(f, &f->closed, 10000), "pool_close did not finish");
+    ck_assert_msg(fx_wait(f, &f->closed, 30000), "pool_close did not finish");
     f->pool = NULL;
 }
 
