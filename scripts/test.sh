@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
 # The whole test suite: install what it needs, build with ASan/UBSan, run every
 # suite, end with "N passed, M failed".
+#
+#   scripts/test.sh [--no-images] [MESON TEST ARGS...]
+#
+# --no-images (or AB_SKIP_IMAGES=1) leaves out the suite 'images' (the four images
+# built with buildah and run with podman: ~N min cold, root only).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
+
+skip_images=${AB_SKIP_IMAGES:-0}
+args=()
+for a in "$@"; do
+    if [ "$a" = "--no-images" ]; then skip_images=1; else args+=("$a"); fi
+done
+set -- "${args[@]}"
+no_images=()
+[ "$skip_images" = 1 ] && no_images=(--no-suite images)
 
 scripts/deps.sh test || exit 1
 
@@ -16,7 +30,7 @@ ninja -C "$build" >/dev/null || { ninja -C "$build"; exit 1; }
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-meson test -C "$build" --print-errorlogs --num-processes 2 "$@"
+meson test -C "$build" --print-errorlogs --num-processes 2 "${no_images[@]}" "$@"
 rc=$?
 
 # valgrind cannot run sanitized binaries: a plain build runs the suites marked
