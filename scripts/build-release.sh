@@ -31,7 +31,7 @@ opts=(--buildtype=release --prefix=/usr/local --libdir=lib -Db_sanitize=none -Dt
 if [ -f "$build/build.ninja" ]; then
     meson configure "$build" "${opts[@]}" >/dev/null
 else
-    meson setup "$build" "$here" "${opts[@]}" >/dev/null
+    meson setup "$build" "$here" "${opts[@]}"
 fi
 ninja -C "$build" -j "$jobs"
 meson test -C "$build" --suite unit --print-errorlogs --num-processes "$jobs"

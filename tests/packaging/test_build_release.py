@@ -22,7 +22,10 @@ WORK = os.path.join(tools.BUILD_ROOT, "packaging-release")
 PREFIX = "usr/local"
 PLUGINS = ["agent-claude.so", "agent-codex.so", "agent-gemini.so", "agent-kiro.so",
            "chat-console.so", "chat-discord.so", "chat-slack.so"]
-HEADERS = ["agent.h", "chat.h", "errors.h", "host.h", "net.h", "plugin.h", "version.h"]
+# The public ABI headers: every header in core/include/agent-broker (version.h is generated).
+HEADERS = sorted(f[:-3] if f.endswith(".in") else f
+                 for f in os.listdir(os.path.join(tools.SOURCE_ROOT, "core", "include", "agent-broker"))
+                 if f.endswith((".h", ".h.in")))
 EXPECTED = sorted(
     [f"{PREFIX}/bin/agent-broker"]
     + [f"{PREFIX}/lib/agent-broker/plugins/{p}" for p in PLUGINS]

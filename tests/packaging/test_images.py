@@ -15,6 +15,7 @@ import http.server
 import io
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -182,7 +183,8 @@ def make_node_tar(dest):
 def import_base(tar, name):
     """Import the rootfs @tar as image @name (from the build-tree cache, seconds)."""
     with open(tar, "rb") as f:
-        run(["podman", "import", "-", name], stdin=f, timeout=600)
+        run(["podman", "import", "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+             "--change", 'CMD ["bash"]', "-", name], stdin=f, timeout=600)
 
 
 def make_stand_in_kiro(dest):
@@ -227,9 +229,25 @@ def free_port():
         return s.getsockname()[1]
 
 
+# The rlimit options for podman run: "--ulimit host" where podman honours it; podman 4.3
+# (Debian 12) still asks runc for NOFILE 1048576 / NPROC 32768+, which a host with lower
+# hard limits refuses, so the fallback passes this process's own limits (NPROC capped at
+# podman's default).
+ULIMITS = [["--ulimit", "host"]]
+_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
+_nproc = [min(v if v != resource.RLIM_INFINITY else 32768, 32768)
+          for v in resource.getrlimit(resource.RLIMIT_NPROC)]
+ULIMITS.append(["--ulimit", "nofile=%d:%d" % _nofile, "--ulimit", "nproc=%d:%d" % tuple(_nproc)])
+RUN_LIMITS = ULIMITS[0]
+
+
+def podman_cmd(*args):
+    """podman run/create with runc, host networking and the working rlimit options."""
+    return ["podman", "--runtime", "runc", args[0], *RUN_LIMITS, "--network", "host", *args[1:]]
+
+
 def podman_run(image, *cmd, opts=(), timeout=120):
-    return run(["podman", "--runtime", "runc", "run", "--rm", "--ulimit", "host", "--network", "host",
-                *opts, image, *cmd], timeout=timeout, check=False)
+    return run(podman_cmd("run", "--rm", *opts, image, *cmd), timeout=timeout, check=False)
 
 
 def image_size(ref):
@@ -256,8 +274,14 @@ class Images(unittest.TestCase):
             run(["buildah", "rm", "ab-images-probe"], check=False)
             if p.returncode != 0:
                 raise Skip(f"buildah chroot isolation refused here: {p.stderr.strip()[-300:]}")
-        p = podman_run(BASE_DEBIAN, "true")
-        if p.returncode != 0:
+        global RUN_LIMITS
+        for limits in ULIMITS:
+            RUN_LIMITS = limits
+            p = podman_run(BASE_DEBIAN, "true")
+            if p.returncode == 0:
+                break
+            log(f"podman run with {' '.join(limits)}: {p.stderr.strip()[-200:]}")
+        else:
             raise Skip(f"podman with runc cannot run a container here: {p.stderr.strip()[-300:]}")
 
         kiro_dir = os.path.join(cls.scratch, "kiro")
@@ -351,8 +375,7 @@ class Images(unittest.TestCase):
         os.chmod(os.path.join(cfg_dir, "config.toml"), 0o644)
         ctr = f"ab-images-{tag}"
         run(["podman", "rm", "-f", ctr], check=False)
-        run(["podman", "--runtime", "runc", "run", "-d", "--name", ctr, "--ulimit", "host", "--network", "host",
-             "-v", f"{cfg_dir}:/etc/agent-broker:ro", ref])
+        run(podman_cmd("run", "-d", "--name", ctr, "-v", f"{cfg_dir}:/etc/agent-broker:ro", ref))
         self.addCleanup(run, ["podman", "rm", "-f", ctr], check=False)
         deadline = time.monotonic() + 60
         while True:
@@ -367,9 +390,8 @@ class Images(unittest.TestCase):
             self.assertGreaterEqual(json.loads(r.read())["counts"]["identify"], 1)
         # And a stopped daemon fails it.
         run(["podman", "stop", "-t", "5", ctr], check=False)
-        p = run(["podman", "--runtime", "runc", "run", "--rm", "--network", "host",
-                 "-v", f"{cfg_dir}:/etc/agent-broker:ro", ref,
-                 "agent-broker", "health", "--config", "/etc/agent-broker/config.toml"], check=False)
+        p = podman_run(ref, "agent-broker", "health", "--config", "/etc/agent-broker/config.toml",
+                       opts=("-v", f"{cfg_dir}:/etc/agent-broker:ro"))
         self.assertNotEqual(p.returncode, 0, "health passes with no daemon running")
 
     def test_build_ca_left_nothing_in_the_image(self):
