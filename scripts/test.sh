@@ -5,7 +5,7 @@
 #   scripts/test.sh [--no-images] [MESON TEST ARGS...]
 #
 # --no-images (or AB_SKIP_IMAGES=1) leaves out the suite 'images' (the four images
-# built with buildah and run with podman: ~N min cold, root only).
+# built with buildah and run with podman: ~15 min cold, root only).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"

@@ -363,9 +363,9 @@ class Images(unittest.TestCase):
                 hc = cfg.get("Healthcheck") or (cfg.get("Config") or {}).get("Healthcheck")
                 self.assertTrue(hc, "no HEALTHCHECK in the image config")
                 self.assertEqual(hc["Test"][:3], ["CMD", "agent-broker", "health"])
-                self.healthcheck_passes(ref, tag)
+                self.healthcheck_passes(ref, tag, IMAGES[name][1])
 
-    def healthcheck_passes(self, ref, tag):
+    def healthcheck_passes(self, ref, tag, preset):
         fake = subprocess.Popen(["node", os.path.join(tools.SOURCE_ROOT, "tests/discord/fake-discord.js"),
                                  "--token", TOKEN, "--lifetime", "300"], stdout=subprocess.PIPE, text=True,
                                 env=dict(os.environ, NODE_PATH=tools.NODE_MODULES))
@@ -375,7 +375,9 @@ class Images(unittest.TestCase):
         os.chmod(cfg_dir, 0o755)
         health = free_port()
         with open(os.path.join(cfg_dir, "config.toml"), "w") as f:
-            f.write(f'[plugins]\nchat = ["discord"]\n\n[discord]\nbot_token = "{TOKEN}"\n'
+            # The preset as the chart writes it: AGENT_BROKER_PRESET applies only without a config.
+            f.write(f'[plugins]\nchat = ["discord"]\n\n[agent]\npreset = "{preset}"\n\n'
+                    f'[discord]\nbot_token = "{TOKEN}"\n'
                     f'api_base = "http://127.0.0.1:{port}/api/v10"\n'
                     f'gateway_url = "ws://127.0.0.1:{port}/gateway"\n\n'
                     f'[health]\nlisten = "127.0.0.1:{health}"\n')
