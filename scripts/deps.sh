@@ -1,15 +1,39 @@
 #!/usr/bin/env bash
-# Install what building agent-broker needs on Debian 12 (bookworm). With "test",
-# also what the test suite needs. Safe to run again: installs only what is missing.
+# Install what building agent-broker needs on Debian 12 (bookworm). Safe to run
+# again: installs only what is missing.
+#
+#   scripts/deps.sh            build (compilers, libraries, check)
+#   scripts/deps.sh release    build + what the unit suite runs (scripts/build-release.sh,
+#                              every image's builder stage: a bare debian:bookworm)
+#   scripts/deps.sh test       all of it + the whole test suite's tools (incl. the
+#                              'images' suite: buildah, podman, runc, debootstrap)
+#   scripts/deps.sh --print MODE   list MODE's packages, one a line, install nothing
 set -euo pipefail
 
 build_pkgs=(build-essential meson ninja-build pkg-config libuv1-dev libwebsockets-dev
-            libwebsockets-evlib-uv libcurl4-openssl-dev libcjson-dev libcmark-gfm-dev libcmark-gfm-extensions-dev
-            ca-certificates check)
-test_pkgs=(valgrind clang-format python3 python3-websockets nodejs npm unzip procps clang libclang-rt-14-dev)
+            libwebsockets-evlib-uv libcurl4-openssl-dev libcjson-dev libcmark-gfm-dev
+            libcmark-gfm-extensions-dev ca-certificates check)
+# The unit suite starts test peers: tests/acp/scripted-agent.js, tests/unit/net/ws_server.py.
+unit_pkgs=(nodejs python3 python3-websockets)
+test_pkgs=(valgrind clang-format npm unzip procps clang libclang-rt-14-dev
+           buildah podman runc debootstrap)
 
-want=("${build_pkgs[@]}")
-[ "${1:-}" = "test" ] && want+=("${test_pkgs[@]}")
+print=false
+if [ "${1:-}" = "--print" ]; then
+    print=true
+    shift
+fi
+mode=${1:-build}
+case "$mode" in
+    build) want=("${build_pkgs[@]}") ;;
+    release) want=("${build_pkgs[@]}" "${unit_pkgs[@]}") ;;
+    test) want=("${build_pkgs[@]}" "${unit_pkgs[@]}" "${test_pkgs[@]}") ;;
+    *) echo "usage: $0 [--print] [build|release|test]" >&2; exit 2 ;;
+esac
+if $print; then
+    printf '%s\n' "${want[@]}"
+    exit 0
+fi
 
 missing=()
 for p in "${want[@]}"; do
@@ -30,7 +54,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-if [ "${1:-}" = "test" ]; then
+if [ "$mode" = "test" ]; then
     here=$(cd "$(dirname "$0")/.." && pwd)
     if [ ! -d "$here/tests/node_modules" ] || [ "$here/tests/package.json" -nt "$here/tests/node_modules/.stamp" ]; then
         echo "installing npm test packages" >&2

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Re-pin every base image in docker/Dockerfile* to the digest its tag points at now.
+# Re-pin every base image in docker/Dockerfile* (FROM lines and the BASE_* ARG defaults
+# the FROM lines use) to the digest its tag points at now.
 #
 #   scripts/refresh-digests.sh            rewrite the FROM lines in place
 #   scripts/refresh-digests.sh --check    only report which pins are stale (exit 1 if any)
@@ -26,8 +27,10 @@ fi
 
 stale=0
 for file in "$here"/docker/Dockerfile*; do
-    # FROM [--platform=...] IMAGE:TAG@sha256:HEX [AS name]
-    refs=$(grep -oE '^FROM +([^ ]+ +)?[^ @]+:[^ @]+@sha256:[0-9a-f]{64}' "$file" | awk '{print $NF}' | sort -u)
+    # FROM [--platform=...] IMAGE:TAG@sha256:HEX [AS name], or the default of a base
+    # argument used by FROM: ARG BASE_NAME=IMAGE:TAG@sha256:HEX
+    refs=$( (grep -oE '^FROM +([^ ]+ +)?[^ @$]+:[^ @]+@sha256:[0-9a-f]{64}' "$file" | awk '{print $NF}'
+             grep -oE '^ARG +BASE_[A-Z0-9_]+=[^ @]+:[^ @]+@sha256:[0-9a-f]{64}' "$file" | sed 's/^[^=]*=//') | sort -u)
     for ref in $refs; do
         image=${ref%@*}
         old=${ref#*@}

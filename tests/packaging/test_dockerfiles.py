@@ -47,6 +47,24 @@ def dockerfile_instructions(text):
     return out
 
 
+def dockerfile_resolve_bases(instructions):
+    """@instructions with each FROM's ${ARG} replaced by the default of an ARG declared
+    before the first FROM (the base image arguments); unresolved references stay."""
+    defaults, out, seen_from = {}, [], False
+    for word, args in instructions:
+        if word == "ARG" and not seen_from:
+            name, eq, value = args.partition("=")
+            if eq:
+                defaults[name] = value
+            continue
+        if word == "FROM":
+            seen_from = True
+            args = re.sub(r"\$\{(\w+)\}|\$(\w+)",
+                          lambda m: defaults.get(m.group(1) or m.group(2), m.group(0)), args)
+        out.append((word, args))
+    return out
+
+
 def dockerfile_stages(instructions):
     """The build stages: lists of instructions, each beginning with its FROM."""
     stages = []
@@ -61,11 +79,11 @@ def dockerfile_stages(instructions):
 def dockerfile_violations(text, preset, base, user, home):
     """Every policy rule the Dockerfile @text breaks, as readable strings."""
     bad = []
-    ins = dockerfile_instructions(text)
+    ins = dockerfile_resolve_bases(dockerfile_instructions(text))
     stages = dockerfile_stages(ins)
     for word, args in ins:
         if word == "FROM" and not FROM_PINNED.match("FROM " + args):
-            bad.append(f"FROM {args}: not pinned as IMAGE:TAG@sha256:<64 hex>")
+            bad.append(f"FROM {args}: not pinned as IMAGE:TAG@sha256:<64 hex> (directly or by a BASE_* ARG default)")
     if len(stages) < 2:
         return bad + ["not multi-stage"]
 
@@ -186,6 +204,7 @@ class DockerfileTest(unittest.TestCase):
             "USER": good.replace("USER node\n", ""),
             "fetch-retries": re.sub(r"--fetch-retries=\d+ ", "", good),
             "exact version": good.replace("claude-code@2", "claude-code@^2"),
+            "BASE_NODE": good.replace("FROM ${BASE_NODE}", "FROM ${BASE_NODE_UNDECLARED}"),
             "agent-claude.so": good.replace("agent-claude.so", "agent-codex.so"),
             "1001": good.replace("USER node", "RUN useradd -m -u 1001 agent\nUSER node"),
             "compilers": good.replace("tini gh", "tini gh build-essential"),
