@@ -252,7 +252,7 @@ END_TEST
 START_TEST(stall_shows_yawn_then_fear)
 {
     struct conv_fx f;
-    const char *m, *trail;
+    const char *m, *trail, *yawn;
 
     conv_fx_init(&f, NULL);
     f.ecfg.reactions.stall_soft_ms = 200;
@@ -261,7 +261,10 @@ START_TEST(stall_shows_yawn_then_fear)
     m = conv_fx_mention(&f, "U1", "[[slow 2]] [[tick 700]]");
     ck_assert(conv_fx_idle(&f, 10000));
     trail = fake_chat_trail(f.fake, m);
-    ck_assert_msg(conv_fx_in_order(trail, FLAGS("+🤔 -🤔 +🥱 -🥱 +😨")), "%s", trail);
+    /* a yawn, then fear after it (on a slow machine the second chunk's gap may stall
+     * again: the cycle can show twice) */
+    yawn = strstr(trail, "+🤔 -🤔 +🥱");
+    ck_assert_msg(yawn && strstr(yawn, "-🥱 +😨"), "%s", trail);
     ck_assert(fake_chat_has_reaction(f.fake, m, "🆗"));
     ck_assert(!fake_chat_has_reaction(f.fake, m, "😨"));
     conv_fx_close(&f);
