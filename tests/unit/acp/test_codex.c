@@ -76,6 +76,7 @@ START_TEST(codex_streams_and_accepts_our_permission_answer)
     f.launch.config_env = env;
     f.cfg.perm_mode = ACP_PERM_ASK;
     f.cfg.stop_grace_ms = 500;
+    f.cfg.init_timeout_ms = 60000; /* a real agent: session/new took over 10 s under load */
     fx_pool(&f);
 
     fx_turn_wait(&f, "discord:codex", "say hello [[text]]", &r, 60000);
