@@ -14,18 +14,14 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const bots[] = {NULL, "", "100", "U0BOT", "<@", ">"};
-    const char *bot = size ? bots[data[0] % 6] : NULL;
     char *prompt, *out = NULL;
     int rc;
 
-    if (size)
-        data++, size--;
     if (!(prompt = malloc(size + 1)))
         return 0;
     memcpy(prompt, data, size);
     prompt[size] = '\0';
-    rc = thread_name_from_prompt(prompt, bot, &out);
+    rc = thread_name_from_prompt(prompt, &out);
     if (rc == 0) {
         size_t n = strlen(out);
         if (n == 0 || (utf8_valid(prompt, strlen(prompt)) &&

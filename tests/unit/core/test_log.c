@@ -137,7 +137,7 @@ has_piece(const char *s)
     char piece[9];
 
     for (size_t i = 0; i + 8 <= strlen(SECRET); i++) {
-        memcpy(piece, SECRET + i, 8);
+        memcpy(piece, &SECRET[i], 8);
         piece[8] = '\0';
         if (strstr(s, piece))
             return true;

@@ -39,7 +39,7 @@ teardown(void)
 
 START_TEST(environment_tokens_are_wiped_in_place_and_still_expand)
 {
-    char *const secrets[] = {"Bot " SECRET, "unrelated", "/home/someone/key-file"};
+    char *const secrets[] = {("Bot " SECRET), "unrelated", "/home/someone/key-file"};
     struct diag diag = {0};
     char *orig, *out;
     size_t len;
