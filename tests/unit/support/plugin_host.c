@@ -423,6 +423,107 @@ ph_fatal(struct ab_host *host, int status, const char *why)
     ph_of(host)->fatal_count++;
 }
 
+/* defer: a 0 ms virtual timer, run when the test next advances the clock. */
+static int
+ph_defer(struct ab_host *host, ab_defer_cb cb, void *arg, struct ab_defer **out)
+{
+    struct ab_timer *t;
+    int rc = ph_timer_start(host, 0, 0, cb, arg, &t);
+
+    if (rc == 0 && out)
+        *out = (struct ab_defer *)t;
+    return rc;
+}
+
+/* defer_cancel: drop the timer. */
+static void
+ph_defer_cancel(struct ab_defer *d)
+{
+    ph_timer_stop((struct ab_timer *)d);
+}
+
+/* utf8_count: bytes that do not continue a sequence. */
+static size_t
+ph_utf8_count(const char *s, size_t len)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+/* utf8_truncate: whole code points within both limits (graphemes not considered). */
+static size_t
+ph_utf8_truncate(const char *s, size_t len, size_t max_chars, size_t max_bytes, unsigned flags)
+{
+    size_t i = 0, chars = 0;
+
+    (void)flags;
+    while (i < len && chars < max_chars) {
+        size_t j = i + 1;
+        while (j < len && ((unsigned char)s[j] & 0xC0) == 0x80)
+            j++;
+        if (j > max_bytes)
+            break;
+        i = j;
+        chars++;
+    }
+    return i;
+}
+
+/* md_walk / md_plain: no Markdown parser in the fake host; callers must cope. */
+static int
+ph_md_walk(struct ab_host *h, const char *md, size_t len, const struct ab_md_visitor *v, void *arg)
+{
+    (void)h, (void)md, (void)len, (void)v, (void)arg;
+    return AB_ENOTSUP;
+}
+
+static int
+ph_md_plain(struct ab_host *h, const char *md, size_t len, char **out)
+{
+    (void)h, (void)md, (void)len, (void)out;
+    return AB_ENOTSUP;
+}
+
+/* A held delivery's completion, run on a later virtual tick. */
+struct ph_held {
+    void (*cb)(void *arg, int status);
+    void *arg;
+};
+
+/* Report the held message recorded. */
+static void
+ph_held_done(void *arg)
+{
+    struct ph_held *held = arg;
+
+    held->cb(held->arg, 0);
+    free(held);
+}
+
+/* deliver_held: deliver, then say "recorded" on the next tick. */
+static int
+ph_deliver_held(struct ab_host *host, const struct ab_inbound *m, void (*cb)(void *, int),
+                void *arg)
+{
+    struct ph_held *held;
+    struct ab_timer *t;
+    int rc;
+
+    if ((rc = ph_deliver(host, m)) < 0)
+        return rc;
+    if (!(held = malloc(sizeof(*held))))
+        return AB_ENOMEM;
+    held->cb = cb;
+    held->arg = arg;
+    if ((rc = ph_timer_start(host, 0, 0, ph_held_done, held, &t)) < 0)
+        free(held);
+    return rc;
+}
+
 /* Fill the services table. */
 void
 plugin_host_init(struct plugin_host *h, const char *const *config)
@@ -455,6 +556,13 @@ plugin_host_init(struct plugin_host *h, const char *const *config)
         .backoff_next = ph_backoff_next,
         .backoff_reset = ph_backoff_reset,
         .fatal = ph_fatal,
+        .defer = ph_defer,
+        .defer_cancel = ph_defer_cancel,
+        .utf8_count = ph_utf8_count,
+        .utf8_truncate = ph_utf8_truncate,
+        .md_walk = ph_md_walk,
+        .md_plain = ph_md_plain,
+        .deliver_held = ph_deliver_held,
     };
     h->config = config;
     h->https = calloc(1, sizeof(*h->https));
