@@ -408,7 +408,7 @@ chat_op_submit(struct chat_op *op, const char *bucket_kind, enum ratelimit_prior
 }
 
 /* A post's idempotency key, the same for every attempt and unique across restarts:
- * wall-clock milliseconds and this instance's post counter (at most 25 characters, as
+ * wall-clock milliseconds and this instance's post counter (at most 25 characters, the
  * longest nonce a platform was seen to allow). */
 static void
 chat_nonce(struct chat_instance *ci, char *out, size_t cap)
