@@ -158,7 +158,8 @@ class ChartTest(unittest.TestCase):
                 self.assertIsNone(chart_toml_value(config, "slack", "bot_token"))
 
     def test_slack_tokens_and_existing_secret(self):
-        docs = self.helm.render("rel", {"slack": {"enabled": True, "botToken": SLACK_BOT, "appToken": SLACK_APP,
+        docs = self.helm.render("rel", {"discord": {"enabled": False},
+                                        "slack": {"enabled": True, "botToken": SLACK_BOT, "appToken": SLACK_APP,
                                                   "allowedChannels": ["C0123ABCD"]}})
         _, _, env, _, config = self.assertBot(docs, "rel-agent-broker", "kiro")
         self.assertTokensInSecretOnly(docs, env, {"SLACK_BOT_TOKEN": SLACK_BOT, "SLACK_APP_TOKEN": SLACK_APP})
@@ -173,7 +174,7 @@ class ChartTest(unittest.TestCase):
 
         rc, _, err = self.helm.template("rel", {"discord": {"enabled": True}})
         self.assertNotEqual(rc, 0)
-        self.assertIn("discord.botToken or existingSecret", err)
+        self.assertIn("discord.enabled needs its token: discord.botToken, existingSecret", err)
 
     def test_agents_map_with_two_bots(self):
         values = {
@@ -213,7 +214,8 @@ class ChartTest(unittest.TestCase):
         self.assertIn("1.2345678901234568e+18", err)
         # An id already mangled into a string, in another list and platform.
         for values in ({"discord": {"enabled": True, "botToken": "t", "allowedUsers": ["1.2e+18"]}},
-                       {"slack": {"enabled": True, "botToken": "b", "appToken": "a", "trustedBotIds": [1.5e18]}}):
+                       {"discord": {"enabled": False},
+                        "slack": {"enabled": True, "botToken": "b", "appToken": "a", "trustedBotIds": [1.5e18]}}):
             rc, _, err = self.helm.template("rel", values)
             self.assertNotEqual(rc, 0, values)
             self.assertRegex(err, r"(allowedUsers|trustedBotIds)\[0\]")

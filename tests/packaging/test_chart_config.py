@@ -73,10 +73,18 @@ class ChartConfigTest(unittest.TestCase):
             }))
         cases.update(self.configs("team", {"existingSecret": "s", "agents": {
             "d": {"discord": {"enabled": True}, "permissions": {"mode": "ask"}},
-            "s": {"agent": {"preset": "gemini"}, "slack": {"enabled": True, "allowedChannels": ["C0123ABCD"]},
+            "s": {"agent": {"preset": "gemini"}, "discord": {"enabled": False},
+                  "slack": {"enabled": True, "allowedChannels": ["C0123ABCD"]},
                   "log": {"format": "json"}},
         }}))
-        self.assertEqual(len(cases), 6)
+        # OpenAB 0.8's values files (tests/packaging/openab): every bot they describe.
+        openab = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openab")
+        for name in sorted(os.listdir(openab)):
+            rc, out, err = self.helm.run("template", "o-" + name[:-5], tools.CHART, "-f", os.path.join(openab, name))
+            self.assertEqual(rc, 0, err)
+            cases.update({d["metadata"]["name"]: d["data"]["config.toml"]
+                          for d in self.helm.documents(out) if d["kind"] == "ConfigMap"})
+        self.assertEqual(len(cases), 6 + 8)
         for name, text in sorted(cases.items()):
             with self.subTest(bot=name):
                 p = self.check(name, text)
