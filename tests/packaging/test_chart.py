@@ -330,6 +330,55 @@ class ChartTest(unittest.TestCase):
         self.assertNotEqual(rc, 0)
         self.assertIn("admits no source", err)
 
+    def test_discord_shards_render_a_statefulset(self):
+        docs = self.helm.render("rel", chart_values("claude", discord={
+            "enabled": True, "botToken": DISCORD_TOKEN, "allowedChannels": [CHANNEL], "shards": 3}))
+        self.assertEqual(chart_find(docs, "Deployment"), [])
+        self.assertEqual(chart_find(docs, "PersistentVolumeClaim"), [])
+        sts = chart_one(docs, "StatefulSet", "rel-agent-broker")
+        spec = sts["spec"]
+        self.assertEqual((spec["replicas"], spec["serviceName"], spec["podManagementPolicy"]),
+                         (3, "rel-agent-broker", "Parallel"))
+        svc = chart_one(docs, "Service", "rel-agent-broker")
+        self.assertEqual(svc["spec"]["clusterIP"], "None")
+        self.assertEqual(svc["spec"]["selector"], spec["selector"]["matchLabels"])
+        pod = spec["template"]["spec"]
+        (c,) = pod["containers"]
+        # Pod N (named <StatefulSet>-N) runs the config file of shard N.
+        self.assertEqual(c["args"], ["agent-broker", "run", "/etc/agent-broker/$(POD_NAME).toml"])
+        env = {e["name"]: e for e in c["env"]}
+        self.assertEqual(env["POD_NAME"]["valueFrom"], {"fieldRef": {"fieldPath": "metadata.name"}})
+        data = chart_one(docs, "ConfigMap", "rel-agent-broker")["data"]
+        self.assertEqual(sorted(data), [f"rel-agent-broker-{k}.toml" for k in range(3)])
+        for k in range(3):
+            config = data[f"rel-agent-broker-{k}.toml"]
+            self.assertEqual(chart_toml_value(config, "discord", "shard_id"), str(k))
+            self.assertEqual(chart_toml_value(config, "discord", "shard_count"), "3")
+            self.assertEqual(chart_toml_value(config, "agent", "command"), '"claude-agent-acp"')
+        # Each shard its own volume over the home.
+        (tmpl,) = spec["volumeClaimTemplates"]
+        self.assertEqual(tmpl["metadata"]["name"], "home")
+        self.assertEqual(tmpl["spec"]["resources"]["requests"]["storage"], "5Gi")
+        self.assertNotIn("home", [v["name"] for v in pod["volumes"]])
+        self.assertIn({"name": "home", "mountPath": "/home/node"}, c["volumeMounts"])
+        self.assertTokensInSecretOnly(docs, env, {"DISCORD_BOT_TOKEN": DISCORD_TOKEN})
+        # One shard: the Deployment as always, no shard keys.
+        docs = self.helm.render("rel", chart_values("kiro", discord={"enabled": True, "botToken": "t", "shards": 1}))
+        config = chart_one(docs, "ConfigMap")["data"]["config.toml"]
+        self.assertIsNone(chart_toml_value(config, "discord", "shard_id"))
+        chart_one(docs, "Deployment")
+        # What shards cannot do fails, saying why.
+        for extra, msg in (({"slack": {"enabled": True, "botToken": "b", "appToken": "a"}}, "every shard would answer"),
+                           ({"persistence": {"existingClaim": "mine"}}, "cannot share persistence.existingClaim"),
+                           ({"discord": {"enabled": True, "botToken": "t", "shards": 0}}, "from 1 to 1024"),
+                           ({"discord": {"enabled": True, "botToken": "t", "shards": 2.5}}, "whole number")):
+            with self.subTest(extra=extra):
+                v = chart_values("kiro", discord={"enabled": True, "botToken": "t", "shards": 2})
+                v.update(extra)
+                rc, _, err = self.helm.template("rel", v)
+                self.assertNotEqual(rc, 0)
+                self.assertIn(msg, err)
+
 
 if __name__ == "__main__":
     print(f"helm: {tools.tools_helm()}", file=sys.stderr)

@@ -101,6 +101,10 @@ bot_token = "${DISCORD_BOT_TOKEN}"
 {{- include "agent-broker.toml.gating" (list $b.discord "discord" "discordIds") }}
 {{ include "agent-broker.toml.kv" (list "allowed_role_ids" $b.discord.allowedRoleIds "discordIds" "discord.allowedRoleIds") }}
 {{ include "agent-broker.toml.kv" (list "allow_dm" $b.discord.allowDm "bool" "discord.allowDm") }}
+{{- if gt (int64 $b._shards) 1 }}
+shard_id = {{ int64 $b._shard }}
+shard_count = {{ int64 $b._shards }}
+{{- end }}
 {{- end }}
 {{- if $b.slack.enabled }}
 

@@ -130,6 +130,22 @@ _login and _loginNote. No agents map: one bot from the top-level values.
 {{- end -}}
 {{- $_ = set $b "_workingDir" $wd -}}
 {{- $_ = set $b "_login" $p.login -}}
+{{- $shards := 1 -}}
+{{- if and (hasKey $b.discord "shards") (ne $b.discord.shards nil) -}}{{- $shards = $b.discord.shards -}}{{- end -}}
+{{- if not (or (kindIs "float64" $shards) (kindIs "int64" $shards) (kindIs "int" $shards)) -}}{{- fail (printf "%s: discord.shards: %v must be a whole number" $name $shards) -}}{{- end -}}
+{{- if or (ne (float64 (int64 $shards)) (float64 $shards)) (lt (int64 $shards) 1) (gt (int64 $shards) 1024) -}}
+{{- fail (printf "%s: discord.shards: %v must be a whole number from 1 to 1024" $name $shards) -}}
+{{- end -}}
+{{- $_ = set $b "_shards" (int64 $shards) -}}
+{{- if gt (int64 $shards) 1 -}}
+{{- if not $b.discord.enabled -}}{{- fail (printf "%s: discord.shards needs discord.enabled" $name) -}}{{- end -}}
+{{- if $b.slack.enabled -}}
+{{- fail (printf "%s: discord.shards %d with slack.enabled: every shard would answer every Slack message; give Slack a bot of its own (another agents entry)" $name (int64 $shards)) -}}
+{{- end -}}
+{{- if $b.persistence.existingClaim -}}
+{{- fail (printf "%s: discord.shards %d cannot share persistence.existingClaim: each shard gets its own volume (volumeClaimTemplates)" $name (int64 $shards)) -}}
+{{- end -}}
+{{- end -}}
 {{- $_ = set $b "_loginNote" $p.loginNote -}}
 {{- $_ = set $bots $name $b -}}
 {{- end -}}
