@@ -293,12 +293,16 @@ class ChartTest(unittest.TestCase):
                              "b": {"discord": {"enabled": True}, "health": {"port": 9999}}}}
         docs = self.helm.render("team", values)
         pols = {d["metadata"]["name"]: d for d in chart_find(docs, "NetworkPolicy")}
-        self.assertEqual(sorted(pols), ["team-agent-broker-a-health", "team-agent-broker-b-health"])
+        self.assertEqual(sorted(pols), ["team-agent-broker-a", "team-agent-broker-b"])
         for bot, port in (("a", 9464), ("b", 9999)):
-            spec = pols[f"team-agent-broker-{bot}-health"]["spec"]
+            spec = pols[f"team-agent-broker-{bot}"]["spec"]
             dep = chart_one(docs, "Deployment", f"team-agent-broker-{bot}")
             self.assertEqual(spec["podSelector"]["matchLabels"], dep["spec"]["selector"]["matchLabels"])
-            self.assertEqual(spec["policyTypes"], ["Ingress"])
+            self.assertEqual(spec["policyTypes"], ["Ingress", "Egress"])
+            # Egress: DNS and HTTPS only.
+            self.assertEqual(spec["egress"], [
+                {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                {"ports": [{"protocol": "TCP", "port": 443}]}])
             (rule,) = spec["ingress"]
             self.assertEqual(rule["ports"], [{"protocol": "TCP", "port": port}])
             self.assertEqual(rule["from"], [{"podSelector": {}}])
@@ -323,12 +327,51 @@ class ChartTest(unittest.TestCase):
         self.assertEqual(len(rule["from"]), 2)
         self.assertNotIn("ipBlock", rule["from"][1])
 
+        # Egress: more ports and rules, or left open.
+        docs = self.helm.render("rel", chart_values("kiro", networkPolicy={"egress": {
+            "ports": [443, 22], "extra": [{"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}]}]}}))
+        spec = chart_one(docs, "NetworkPolicy")["spec"]
+        self.assertEqual(spec["egress"][1:], [
+            {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 22}]},
+            {"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}]}])
+        docs = self.helm.render("rel", chart_values("kiro", networkPolicy={"egress": {"enabled": False}}))
+        spec = chart_one(docs, "NetworkPolicy")["spec"]
+        self.assertEqual(spec["policyTypes"], ["Ingress"])
+        self.assertNotIn("egress", spec)
+        rc, _, err = self.helm.template("rel", chart_values("kiro", networkPolicy={"egress": {"ports": ["443\n- x"]}}))
+        self.assertNotEqual(rc, 0)
+        self.assertIn("networkPolicy.egress.ports[0]", err)
+
         # Off: no policy; on with no source at all: the render fails, naming the bot.
         docs = self.helm.render("rel", chart_values("kiro", networkPolicy={"enabled": False}))
         self.assertEqual(chart_find(docs, "NetworkPolicy"), [])
         rc, _, err = self.helm.template("rel", chart_values("kiro", networkPolicy={"allowSameNamespace": False}))
         self.assertNotEqual(rc, 0)
         self.assertIn("admits no source", err)
+
+    def test_disruption_budget_pod_monitor_and_resources(self):
+        values = {"discord": {"botToken": DISCORD_TOKEN},
+                  "agents": {"a": {}, "s": {"discord": {"shards": 3}}}}
+        docs = self.helm.render("team", values)
+        for bot in ("a", "s"):
+            pdb = chart_one(docs, "PodDisruptionBudget", f"team-agent-broker-{bot}")
+            self.assertEqual(pdb["spec"]["maxUnavailable"], 1)
+            kind = "StatefulSet" if bot == "s" else "Deployment"
+            workload = chart_one(docs, kind, f"team-agent-broker-{bot}")
+            self.assertEqual(pdb["spec"]["selector"]["matchLabels"], workload["spec"]["selector"]["matchLabels"])
+            (c,) = workload["spec"]["template"]["spec"]["containers"]
+            self.assertEqual(c["resources"], {"requests": {"cpu": "50m", "memory": "64Mi"}})
+        self.assertEqual(chart_find(docs, "PodMonitor"), [])
+        docs = self.helm.render("rel", chart_values("codex", podDisruptionBudget={"enabled": False},
+                                                    metrics={"podMonitor": {"enabled": True, "interval": "15s",
+                                                                            "labels": {"release": "prom"}}}))
+        self.assertEqual(chart_find(docs, "PodDisruptionBudget"), [])
+        pm = chart_one(docs, "PodMonitor")
+        self.assertEqual(pm["apiVersion"], "monitoring.coreos.com/v1")
+        self.assertEqual(pm["metadata"]["labels"]["release"], "prom")
+        self.assertEqual(pm["spec"]["podMetricsEndpoints"], [{"port": "health", "path": "/metrics", "interval": "15s"}])
+        self.assertEqual(pm["spec"]["selector"]["matchLabels"],
+                         chart_one(docs, "Deployment")["spec"]["selector"]["matchLabels"])
 
     def test_discord_shards_render_a_statefulset(self):
         docs = self.helm.render("rel", chart_values("claude", discord={

@@ -38,7 +38,8 @@ class K8sManifestsTest(unittest.TestCase):
                     docs = helm.documents(f.read())
                 kinds = sorted(d["kind"] for d in docs)
                 # No Secret: the header tells how to create agent-broker-tokens.
-                self.assertEqual(kinds, ["ConfigMap", "Deployment", "NetworkPolicy", "PersistentVolumeClaim"])
+                self.assertEqual(kinds, ["ConfigMap", "Deployment", "NetworkPolicy", "PersistentVolumeClaim",
+                                         "PodDisruptionBudget"])
                 dep = next(d for d in docs if d["kind"] == "Deployment")
                 pod = dep["spec"]["template"]["spec"]
                 self.assertEqual(pod["securityContext"]["runAsUser"], 1000)
