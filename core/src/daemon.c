@@ -20,6 +20,7 @@
 #include "conv/engine.h"
 #include "health/health_server.h"
 #include "health/metrics.h"
+#include "health/process_metrics.h"
 #include "host/host.h"
 #include "log.h"
 #include "plugin/loader.h"
@@ -139,6 +140,20 @@ daemon_ready(void *arg, struct health_text *why)
     return ready;
 }
 
+/* The agent processes' memory (each with what it started: its process group). */
+static void
+daemon_metrics_agents(struct daemon *d, struct health_text *out)
+{
+    int pids[256];
+    size_t n = pool_agent_pids(d->pool, pids, sizeof(pids) / sizeof(pids[0]));
+    uint64_t bytes;
+
+    if (process_metrics_groups_rss(pids, n, &bytes) == 0)
+        metrics_gauge(out, "agent_broker_agent_resident_memory_bytes",
+                      "resident memory of the agent processes and their children", NULL, 0,
+                      (double)bytes);
+}
+
 /* /metrics: plugins, pool, engine, outbound scheduler. */
 static void
 daemon_metrics(void *arg, struct health_text *out)
@@ -176,6 +191,27 @@ daemon_metrics(void *arg, struct health_text *out)
                   es.queued);
     metrics_gauge(out, "agent_broker_conversations_waiting",
                   "conversations waiting for a free agent session", NULL, 0, es.waiting);
+    metrics_family(out, "agent_broker_turns_finished_total", "agent turns ended, by outcome",
+                   METRICS_COUNTER);
+    metrics_sample(out, "agent_broker_turns_finished_total",
+                   &(struct metrics_label){"outcome", "ok"}, 1, (double)es.turns_ok);
+    metrics_sample(out, "agent_broker_turns_finished_total",
+                   &(struct metrics_label){"outcome", "error"}, 1, (double)es.turn_errors);
+    metrics_sample(out, "agent_broker_turns_finished_total",
+                   &(struct metrics_label){"outcome", "cancelled"}, 1, (double)es.turns_cancelled);
+    metrics_histogram_write(out, "agent_broker_turn_duration_seconds",
+                            "from the prompt to the agent's end of turn", &es.turn_seconds);
+    metrics_histogram_write(out, "agent_broker_first_reply_seconds",
+                            "from the prompt to the agent's first reply text",
+                            &es.first_reply_seconds);
+    daemon_metrics_agents(d, out);
+    metrics_family(out, "agent_broker_plugin_reconnects_total",
+                   "reconnect attempts of the chat plugin (backoff delays handed out)",
+                   METRICS_COUNTER);
+    for (size_t i = 0; i < d->nchats; i++)
+        metrics_sample(out, "agent_broker_plugin_reconnects_total",
+                       &(struct metrics_label){"plugin", d->chats[i].name}, 1,
+                       (double)d->chats[i].host->reconnects);
     ratelimit_get_stats(engine_ratelimit(d->engine), &rs);
     metrics_counter(out, "agent_broker_outbound_failed_total",
                     "chat operations that could not be delivered", NULL, 0, (double)rs.failed);

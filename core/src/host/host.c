@@ -692,6 +692,8 @@ host_backoff_next(struct ab_host *h, const char *key)
 {
     struct host_backoff *b = h && key ? host_backoff_find(h, key, true) : NULL;
 
+    if (h)
+        h->reconnects++;
     if (!b) /* out of memory: still never hammer the server */
         return HOST_BACKOFF_CAP_MS;
     return backoff_next_ms(&b->b, backoff_rand_xorshift, &h->rand_state);

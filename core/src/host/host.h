@@ -62,6 +62,7 @@ struct ab_host {
     uint64_t rand_state;             /* jitter for backoff_next */
     struct defer_queue *defer_queue; /* owned: host_defer.c's calls not yet run, or NULL */
     struct host_hold *holds;         /* owned: deliver_held completions still owed */
+    uint64_t reconnects;             /* backoff_next calls: the plugin's reconnect attempts */
 };
 
 /* The services table (static, shared by every plugin). */
