@@ -27,7 +27,9 @@ class ChartOpenABTest(unittest.TestCase):
         """Render openab/@name (plus an @extra values dict); returns the documents."""
         rc, out, err = self.template_file(name, release, extra)
         self.assertEqual(rc, 0, f"{name}: {err}")
-        return self.helm.documents(out)
+        docs = self.helm.documents(out)
+        self.assertEqual(tools.tools_validate_k8s(docs, self.helm.scratch), [], name)
+        return docs
 
     def template_file(self, name, release="openab", extra=None):
         args = ["template", release, tools.CHART, "-f", os.path.join(HERE, name)]
@@ -87,7 +89,9 @@ class ChartOpenABTest(unittest.TestCase):
                 rc, out, err = self.helm.template("r", {"agents": {"bot": {
                     "command": command, "discord": {"botToken": "t"}}}})
                 self.assertEqual(rc, 0, err)
-                self.bot(self.helm.documents(out), "r-agent-broker-bot", preset)
+                docs = self.helm.documents(out)
+                self.assertEqual(tools.tools_validate_k8s(docs, self.helm.scratch), [])
+                self.bot(docs, "r-agent-broker-bot", preset)
         # An image alone picks it too (OpenAB's or ours).
         for image, preset in (("ghcr.io/openabdev/openab-codex:0.8.2", "codex"),
                               ("ghcr.io/agent-broker/agent-broker-gemini", "gemini")):
