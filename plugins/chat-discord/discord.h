@@ -18,9 +18,10 @@
 #define DISCORD_SHARDS_MAX 65536
 /* Identify windows of a sharded bot: one wave of max_concurrency shards identifies in
  * the first DISCORD_IDENTIFY_WINDOW_MS of its slot; slots are DISCORD_IDENTIFY_SLOT_MS
- * apart, so two Identifies of one bucket are always >= 5 s apart (Discord's limit). */
+ * apart, so two Identifies of one bucket are always >= 5.5 s apart (Discord's limit is
+ * 5 s; the rest absorbs a late timer or a slow network). */
 #define DISCORD_IDENTIFY_SLOT_MS 7000
-#define DISCORD_IDENTIFY_WINDOW_MS 2000
+#define DISCORD_IDENTIFY_WINDOW_MS 1500
 
 /* GUILDS | GUILD_MESSAGES | GUILD_MESSAGE_REACTIONS | DIRECT_MESSAGES | MESSAGE_CONTENT:
  * reactions are needed for 🛑 and permission answers. */

@@ -678,6 +678,7 @@ discord_gateway_looked_up(void *arg, int status, long http, const cJSON *body, i
     const cJSON *limit = cJSON_GetObjectItemCaseSensitive(body, "session_start_limit");
     const cJSON *left = cJSON_GetObjectItemCaseSensitive(limit, "remaining");
     const cJSON *conc = cJSON_GetObjectItemCaseSensitive(limit, "max_concurrency");
+    const cJSON *shards = cJSON_GetObjectItemCaseSensitive(body, "shards");
     int64_t mc;
 
     (void)code;
@@ -700,6 +701,10 @@ discord_gateway_looked_up(void *arg, int status, long http, const cJSON *body, i
                     left->valueint);
     if (cJSON_IsNumber(conc) && ab_double_to_i64(conc->valuedouble, 1, 1024, &mc) == 0)
         c->gw.max_concurrency = mc;
+    if (cJSON_IsNumber(shards) && shards->valuedouble > (double)c->gw.shard_count)
+        c->svc->log(c->host, AB_LOG_WARN,
+                    "Discord recommends %g shards for this bot; running %lld (shard_count)",
+                    shards->valuedouble, (long long)c->gw.shard_count);
     if (c->gateway_url && *c->gateway_url)
         url = c->gateway_url; /* sharded: looked up for max_concurrency only */
     free(c->gw.url);

@@ -91,6 +91,31 @@ class Shards(e2e.WorldTest):
             b.signal(signal.SIGTERM)
             self.assertEqual(b.wait(), 0, b.err.text()[-2000:])
 
+    def test_a_saved_session_of_another_shard_is_not_resumed(self):
+        f = self.fake
+        e2e.wait_until(lambda: all(self.readyz(h) == 200 for h in self.health), timeout=90,
+                       what="the three shards ready")
+        for b in self.brokers:
+            b.signal(signal.SIGTERM)
+            self.assertEqual(b.wait(), 0, b.err.text()[-2000:])
+        # Shard 0's state dir, started as shard 1: it must identify as shard 1, not
+        # resume shard 0's session (Discord would send it shard 0's guilds).
+        before = f.state()["counts"]
+        config = self.world.path("shard-0.toml")
+        with open(config) as fh:
+            text = fh.read().replace("shard_id = 0\n", "shard_id = 1\n")
+        moved = self.world.write("moved.toml", text)
+        b = self.world.start("run", moved, stdin=False)
+        b.err.wait_for("belongs to another shard", timeout=30)
+        e2e.wait_until(lambda: self.readyz(self.health[0]) == 200, timeout=90, what="shard 1 ready")
+        st = f.state()
+        self.assertEqual(st["counts"]["resume"], before["resume"])
+        self.assertEqual(st["counts"]["identify"], before["identify"] + 1)
+        idents = [x["d"]["shard"] for x in st["frames"] if x["dir"] == "in" and x["op"] == 2]
+        self.assertEqual(idents[-1], [1, SHARDS])
+        b.signal(signal.SIGTERM)
+        self.assertEqual(b.wait(), 0, b.err.text()[-2000:])
+
     def test_a_shard_id_outside_the_count_is_refused(self):
         for b in self.brokers:
             b.signal(signal.SIGTERM)
