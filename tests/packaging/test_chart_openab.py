@@ -192,6 +192,20 @@ class ChartOpenABTest(unittest.TestCase):
                                                                  "messageProcessingMode": "per-message"})}})
         self.bot(docs, "r-agent-broker-bot", "kiro")
 
+    def test_openab_names_kept_with_name_override(self):
+        # nameOverride: openab gives OpenAB's resource names (<release>-openab-<name>, or
+        # <release>-<name> when the release holds "openab"); existingClaim keeps its volume.
+        docs = self.render_file("two-bots.yaml", release="openab", extra={
+            "nameOverride": "openab", "agents": {"claude": {"persistence": {"existingClaim": "openab-claude"}}}})
+        self.assertEqual(sorted(d["metadata"]["name"] for d in chart_find(docs, "Deployment")),
+                         ["openab-claude", "openab-kiro"])
+        dep = chart_one(docs, "Deployment", "openab-claude")
+        vols = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+        self.assertEqual(vols["home"]["persistentVolumeClaim"]["claimName"], "openab-claude")
+        self.assertEqual(dep["metadata"]["labels"]["app.kubernetes.io/name"], "openab")
+        docs = self.render_file("kiro.yaml", release="team", extra={"fullnameOverride": "bots"})
+        self.assertEqual([d["metadata"]["name"] for d in chart_find(docs, "Deployment")], ["bots-kiro"])
+
     def test_openab_pod_extras_and_name_override(self):
         docs = self.helm.render("r", {"agents": {"bot": {
             "command": "codex-acp", "workingDir": "/home/node", "nameOverride": "codex-bot",

@@ -1,14 +1,18 @@
-{{/* Chart name, truncated for label values. */}}
+{{/* Chart name (or nameOverride), truncated for label values. */}}
 {{- define "agent-broker.name" -}}
-{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* Release-scoped base name: the release name, prefixed unless it already holds the chart's name. */}}
+{{/* Release-scoped base name: fullnameOverride, else the release name, prefixed with the
+     chart's name (or nameOverride) unless it already holds it (as OpenAB's chart). */}}
 {{- define "agent-broker.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
 
@@ -79,7 +83,7 @@ _login and _loginNote. No agents map: one bot from the top-level values.
 */}}
 {{- define "agent-broker.bots" -}}
 {{- $root := . -}}
-{{- $base := omit .Values "agents" -}}
+{{- $base := omit .Values "agents" "nameOverride" "fullnameOverride" -}}
 {{- $entries := dict "" dict -}}
 {{- if .Values.agents -}}
 {{- if not (kindIs "map" .Values.agents) -}}
