@@ -253,14 +253,16 @@ static int
 teams_token_fetch(struct ab_chat *t)
 {
     static const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
-    char url[1024], *id = teams_path_escape(t->app_id), *pw = teams_path_escape(t->app_password);
+    char url[1024], *id = NULL, *pw = NULL;
     char *form = NULL;
     struct ab_http_request req = {
         .size = sizeof(req), .method = "POST", .url = url, .headers = hdrs};
     int rc = AB_ENOMEM;
 
     if (t->token_fetch)
-        return 0;
+        return 0; /* the calls waiting now go out with its answer */
+    id = teams_path_escape(t->app_id);
+    pw = teams_path_escape(t->app_password);
     if (!id || !pw ||
         asprintf(&form,
                  "grant_type=client_credentials&client_id=%s&client_secret=%s&scope=https%%3A%%2F%%"
