@@ -54,14 +54,10 @@ static void
 fuzz_init(void)
 {
     static const char *const want[] = {"Authorization", "Content-Type", "X-Custom", NULL};
-    struct ab_http_route_options a = {.size = sizeof(a),
-                                      .prefix = "/api/messages",
-                                      .headers = want,
-                                      .max_body = FUZZ_MAX_BODY};
-    struct ab_http_route_options b = {.size = sizeof(b),
-                                      .prefix = "/hook/",
-                                      .headers = want,
-                                      .max_body = FUZZ_MAX_BODY};
+    struct ab_http_route_options a = {
+        .size = sizeof(a), .prefix = "/api/messages", .headers = want, .max_body = FUZZ_MAX_BODY};
+    struct ab_http_route_options b = {
+        .size = sizeof(b), .prefix = "/hook/", .headers = want, .max_body = FUZZ_MAX_BODY};
     struct ingress_limits lim = {.receive_timeout_ms = 1000};
     struct ab_http_route *r;
 
