@@ -481,8 +481,8 @@ static int
 ingress_on_head(struct ingress_conn *c)
 {
     struct lws *wsi = c->wsi;
-    char *uri = NULL, args[2048], clen[24];
-    int ulen = 0, alen;
+    char *uri = NULL, args[2048], clen[24], te[32];
+    int ulen = 0, alen, te_len;
     long long want = -1;
 
     ingress_conn_reset(c);
@@ -520,7 +520,14 @@ ingress_on_head(struct ingress_conn *c)
         ingress_conn_status(c, 413, "request body too large\n");
         return 0;
     }
-    if (want > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+    te_len = lws_hdr_copy(wsi, te, sizeof(te), WSI_TOKEN_HTTP_TRANSFER_ENCODING);
+    if (te_len != 0 && (te_len < 0 || strcasecmp(te, "chunked"))) {
+        c->route = NULL;
+        c->close_after = true; /* a body we cannot frame: never read it */
+        ingress_conn_status(c, 501, "transfer encoding not supported\n");
+        return 0;
+    }
+    if (want > 0 || te_len > 0) {
         c->is_receiving = true; /* the body follows */
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
                         (int)((c->in->lim.receive_timeout_ms + 999) / 1000));
