@@ -399,6 +399,32 @@ START_TEST(a_request_that_never_completes_is_dropped)
 }
 END_TEST
 
+START_TEST(a_body_it_cannot_frame_is_refused_501_unread)
+{
+    struct fixture f;
+    struct served s = {.answer_now = true};
+    char buf[256] = "";
+    ssize_t n = 0;
+    int a;
+    static const char req[] = "POST /in HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nzz";
+
+    fixture_open(&f, NULL);
+    add_route(&f, "/in", 0, 0, &s);
+    a = raw_connect(f.port);
+    ck_assert_int_eq(write(a, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+    for (int i = 0; i < 200 && n <= 0; i++) {
+        net_run_for(&f.loop, 20);
+        n = read(a, buf, sizeof(buf) - 1);
+    }
+    ck_assert_int_gt(n, 12);
+    ck_assert_msg(!strncmp(buf, "HTTP/1.1 501", 12), "got %s", buf);
+    ck_assert(raw_closed_within(&f, a, 3000));
+    ck_assert_int_eq(s.calls, 0);
+    close(a);
+    fixture_close(&f);
+}
+END_TEST
+
 START_TEST(host_service_without_ingress_is_a_config_error)
 {
     uv_loop_t loop;
@@ -459,6 +485,7 @@ main(void)
         bad_answers_and_routes_are_refused,
         connections_over_the_per_peer_cap_are_closed_at_once,
         a_request_that_never_completes_is_dropped,
+        a_body_it_cannot_frame_is_refused_501_unread,
         host_service_without_ingress_is_a_config_error,
         host_service_routes_go_with_their_host,
     };
