@@ -324,6 +324,8 @@ ingress_conn_answer(struct ingress_conn *c, int status, const char *const *heade
     }
     if (lws_finalize_http_header(c->wsi, &p, end))
         goto fail_head;
+    if (c->method == LWSHUMETH_HEAD)
+        len = 0; /* the head says how long the body would be; none follows */
     if (len)
         memcpy(p, body, len);
     free(c->out);

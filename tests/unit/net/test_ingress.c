@@ -425,6 +425,38 @@ START_TEST(a_body_it_cannot_frame_is_refused_501_unread)
 }
 END_TEST
 
+START_TEST(head_gets_the_length_but_no_body)
+{
+    struct fixture f;
+    struct served s = {.answer_now = true};
+    char buf[1024] = "";
+    size_t got = 0;
+    int a;
+    const char *end;
+    static const char req[] = "HEAD /in HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    fixture_open(&f, NULL);
+    add_route(&f, "/in", 0, 0, &s);
+    a = raw_connect(f.port);
+    ck_assert_int_eq(write(a, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+    for (int i = 0; i < 50; i++) { /* 1 s: the answer and anything that would follow it */
+        ssize_t n;
+        net_run_for(&f.loop, 20);
+        while ((n = read(a, buf + got, sizeof(buf) - 1 - got)) > 0)
+            got += (size_t)n;
+    }
+    buf[got] = '\0';
+    ck_assert_int_eq(s.calls, 1);
+    ck_assert_str_eq(s.method, "HEAD");
+    ck_assert_msg(!strncmp(buf, "HTTP/1.1 201", 12), "got %s", buf);
+    ck_assert_ptr_nonnull(strcasestr(buf, "content-length: 10\r\n"));
+    ck_assert_ptr_nonnull(end = strstr(buf, "\r\n\r\n"));
+    ck_assert_str_eq(end, "\r\n\r\n"); /* nothing after the head */
+    close(a);
+    fixture_close(&f);
+}
+END_TEST
+
 START_TEST(host_service_without_ingress_is_a_config_error)
 {
     uv_loop_t loop;
@@ -486,6 +518,7 @@ main(void)
         connections_over_the_per_peer_cap_are_closed_at_once,
         a_request_that_never_completes_is_dropped,
         a_body_it_cannot_frame_is_refused_501_unread,
+        head_gets_the_length_but_no_body,
         host_service_without_ingress_is_a_config_error,
         host_service_routes_go_with_their_host,
     };
