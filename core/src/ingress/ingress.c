@@ -18,6 +18,7 @@
 
 #include "health/health_addr.h"
 #include "log.h"
+#include "net/lws_log.h"
 #include "net/net_buf.h"
 
 #define INGRESS_PROTOCOL "ab-ingress"
@@ -95,20 +96,6 @@ static const struct lws_protocols ingress_protocols[] = {
     {INGRESS_PROTOCOL, ingress_on_event, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
-
-/* lws' log lines go to ours (errors only at warn; lws is chatty). */
-static void
-ingress_lws_log(int level, const char *line)
-{
-    size_t n = strlen(line);
-
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        n--;
-    if (level & LLL_ERR)
-        log_warn("ingress", "lws: %.*s", (int)n, line);
-    else
-        log_debug("ingress", "lws: %.*s", (int)n, line);
-}
 
 /* Numeric text of a socket address, without the port. */
 static void
@@ -659,7 +646,7 @@ ingress_start(uv_loop_t *loop, const char *listen, const struct ingress_limits *
         free(in);
         return rc;
     }
-    lws_set_log_level(LLL_ERR | LLL_WARN, ingress_lws_log);
+    net_lws_log_init();
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
