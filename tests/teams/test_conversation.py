@@ -4,7 +4,7 @@ paced interval, then the final text, split at the plugin's size), the bot's ment
 not in the prompt, follow-ups in the chain, personal chats, allow-lists, a typing
 activity, and a 429 storm ridden out by the core's scheduler honouring Retry-After."""
 
-from teams_world import TeamsTest, main, time
+from teams_world import APP_PASSWORD, TeamsTest, main, time
 
 
 class Conversation(TeamsTest):
@@ -37,6 +37,10 @@ class Conversation(TeamsTest):
         self.assertEqual(st["counts"]["token"], 1)  # cached until expiry
         self.assertTrue(all(r["status"] in (200, 201) for r in st["requests"]), st["requests"])
         self.stop()
+        # neither the Connector token (eyJ…), an inbound JWT nor the app password is logged
+        err = self.broker.err.text()
+        self.assertNotIn("eyJ", err)
+        self.assertNotIn(APP_PASSWORD, err)
 
     def test_long_answer_is_split_below_the_size_limit(self):
         f = self.fake
