@@ -8,7 +8,7 @@ from teams_world import TeamsTest, main, time
 
 
 class Auth(TeamsTest):
-    refetch_ms = 3000
+    refetch_ms = 600000  # the first unknown kid refetches at once; later ones wait this long
 
     def test_bad_tokens_are_refused_with_401(self):
         f = self.fake
