@@ -352,8 +352,9 @@ ingress_ex_timeout(uv_timer_t *t)
 
     if (!c)
         return;
-    log_warn("ingress", "%s %s: no answer within %u ms; answering 503", ingress_methods[c->method],
-             c->path ? c->path : "?", ex->route ? ex->route->timeout_ms : 0);
+    log_warn("ingress", "%s on route %s: no answer within %u ms; answering 503",
+             ingress_methods[c->method], ex->route ? ex->route->prefix : "?",
+             ex->route ? ex->route->timeout_ms : 0);
     c->ex = NULL;
     ex->conn = NULL;
     ingress_conn_status(c, 503, "no answer in time\n");
@@ -465,7 +466,8 @@ ingress_dispatch(struct ingress_conn *c)
 }
 
 /* The head of a request has arrived: find its route, check its size, start it. Returns
- * nonzero to have lws close the connection. */
+ * nonzero to have lws close the connection. The path (url-decoded by lws: it may hold
+ * line breaks, or a webhook's secret) is never logged, only the route's prefix. */
 static int
 ingress_on_head(struct ingress_conn *c)
 {
@@ -502,8 +504,8 @@ ingress_on_head(struct ingress_conn *c)
     if (lws_hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
         want = strtoll(clen, NULL, 10);
     if (want > (long long)c->route->max_body) {
-        log_warn("ingress", "%s %s from %s: body of %lld bytes over the route's %zu",
-                 ingress_methods[c->method], c->path, c->peer, want, c->route->max_body);
+        log_warn("ingress", "%s on route %s from %s: body of %lld bytes over its %zu",
+                 ingress_methods[c->method], c->route->prefix, c->peer, want, c->route->max_body);
         c->route = NULL;
         c->close_after = true; /* its body is not read */
         ingress_conn_status(c, 413, "request body too large\n");
@@ -535,8 +537,8 @@ ingress_on_body(struct ingress_conn *c, const void *p, size_t n)
     if (!c->is_receiving || !c->route)
         return 0; /* a refused request's stray bytes */
     if ((rc = net_buf_append(&c->body, p, n, c->route->max_body)) < 0) {
-        log_warn("ingress", "%s %s from %s: body over the route's %zu bytes",
-                 ingress_methods[c->method], c->path, c->peer, c->route->max_body);
+        log_warn("ingress", "%s on route %s from %s: body over its %zu bytes",
+                 ingress_methods[c->method], c->route->prefix, c->peer, c->route->max_body);
         c->is_receiving = false;
         c->route = NULL;
         c->close_after = true;
@@ -805,8 +807,8 @@ ingress_respond(struct ab_http_exchange *ex, int status, const char *const *head
     if (!c || !c->wsi)
         return AB_ECLOSED;
     if ((rc = ingress_conn_answer(c, status, headers, body, len)) < 0) {
-        log_warn("ingress", "%s %s: the plugin's answer is malformed (%s); answering 500",
-                 ingress_methods[c->method], c->path ? c->path : "?", ab_strerror(rc));
+        log_warn("ingress", "%s: a plugin's answer is malformed (%s); answering 500",
+                 ingress_methods[c->method], ab_strerror(rc));
         ingress_conn_status(c, 500, "internal error\n");
     }
     return rc;
