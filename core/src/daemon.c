@@ -19,6 +19,7 @@
 #include "config/secret_env.h"
 #include "conv/engine.h"
 #include "health/health_server.h"
+#include "ingress/ingress.h"
 #include "health/metrics.h"
 #include "health/process_metrics.h"
 #include "host/host.h"
@@ -43,6 +44,7 @@ struct daemon {
     struct chat_instance *chats; /* owned array */
     size_t nchats;
     struct health_server *health;
+    struct ingress *ingress; /* owned: [ingress] listen, or NULL */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t idle_guard;
     uv_timer_t quiet_timer; /* runs the teardown from a clean stack */
@@ -411,6 +413,8 @@ daemon_pool_closed(void *arg)
     free(d->chats);
     d->chats = NULL;
     d->nchats = 0;
+    host_set_ingress(NULL);
+    ingress_close(d->ingress); /* its routes went with the hosts */
     uv_close((uv_handle_t *)&d->sig_term, daemon_handle_closed);
     uv_close((uv_handle_t *)&d->sig_int, daemon_handle_closed);
     uv_close((uv_handle_t *)&d->sig_hup, daemon_handle_closed);
@@ -798,6 +802,16 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
                  "crash",
                  d->cfg.state_dir);
     engine_set_journal(d->engine, d->journal);
+    if (d->mode == DAEMON_RUN && d->cfg.ingress_listen && *d->cfg.ingress_listen) {
+        if ((rc = ingress_start(&d->loop, d->cfg.ingress_listen, NULL, &d->ingress)) < 0) {
+            log_error("core", "[ingress] listen = \"%s\": %s; not starting", d->cfg.ingress_listen,
+                      ab_strerror(rc));
+            ingress_close(d->ingress);
+            goto out_engine;
+        }
+        log_info("core", "ingress listening on %s", d->cfg.ingress_listen);
+        host_set_ingress(d->ingress);
+    }
     if (daemon_start_chats(d, &started) < 0)
         goto out_engine;
     if (started == 0) {
@@ -810,6 +824,8 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
     exit_code = CLI_EXIT_OK;
     uv_run(&d->loop, UV_RUN_DEFAULT);
     host_net_finish(); /* libwebsockets' second teardown step, after the loop ran dry */
+    ingress_finish(d->ingress);
+    d->ingress = NULL;
     exit_code = d->exit_code;
     goto out_loop_close;
 
@@ -833,6 +849,8 @@ out_chats:
 out_engine:
     engine_free(d->engine);
     journal_close(d->journal);
+    host_set_ingress(NULL);
+    ingress_close(d->ingress);
 out_pool:
     if (d->pool)
         pool_close(d->pool, NULL, NULL);
@@ -842,6 +860,7 @@ out_loop_close:
     agent_choice_free(&d->agent);
 out_loop:
     uv_run(&d->loop, UV_RUN_DEFAULT);
+    ingress_finish(d->ingress);
     if (uv_loop_close(&d->loop) != 0)
         log_debug("core", "loop closed with handles still open");
     plugin_set_free(&d->plugins);

@@ -88,6 +88,13 @@ void host_holds_cancel(struct ab_host *h);
  * WebSocket clients (do it from a loop callback, then let the loop run). */
 void host_free(struct ab_host *h);
 
+struct ingress;
+
+/* Lend the daemon's `[ingress] listen` listener (core/src/ingress/) to the plugins'
+ * http_route_add service; NULL withdraws it (routes of hosts freed later are already
+ * gone with the listener). @in must outlive every route made through it. */
+void host_set_ingress(struct ingress *in);
+
 /* After the loop has run past the last host_free(): finish the WebSocket client's
  * teardown (libwebsockets needs a second step outside its own callbacks). Run the loop
  * once more before uv_loop_close(). Does nothing when no WebSocket was ever opened. */
