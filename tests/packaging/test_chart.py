@@ -178,7 +178,8 @@ class ChartTest(unittest.TestCase):
 
     def test_teams_exposes_the_ingress_port_only_when_enabled(self):
         app = "00000000-0000-4000-8000-00000000b07a"
-        docs = self.helm.render("rel", {"teams": {"enabled": True, "appId": app,
+        docs = self.helm.render("rel", {"discord": {"enabled": False},
+                                        "teams": {"enabled": True, "appId": app,
                                                   "appPassword": "teams-secret~x",
                                                   "tenantId": "tenant-1"}})
         (c,) = chart_one(docs, "Deployment", "rel-agent-broker")["spec"]["template"]["spec"]["containers"]
@@ -200,7 +201,8 @@ class ChartTest(unittest.TestCase):
         (c,) = chart_one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
         self.assertNotIn("ingress", {p["name"] for p in c["ports"]})
         self.assertEqual(chart_find(docs, "Service"), [])
-        rc, _, err = self.helm.template("rel", {"teams": {"enabled": True, "appId": app}})
+        rc, _, err = self.helm.template("rel", {"discord": {"enabled": False},
+                                                "teams": {"enabled": True, "appId": app}})
         self.assertNotEqual(rc, 0)
         self.assertIn("teams.appPassword", err)
 
