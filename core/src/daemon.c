@@ -36,11 +36,8 @@ struct daemon {
     char **dirs;
     struct agent_choice agent;
     struct agent_launch launch;
-    struct pool *pool;
-    struct engine *engine;
-    struct journal *journal;     /* owned, or NULL without a state dir */
-    struct chat_instance *chats; /* owned array */
-    size_t nchats;
+    struct broker *broker;   /* owned: pools, engine, chat instances */
+    struct journal *journal; /* owned, or NULL without a state dir */
     struct health_server *health;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t idle_guard;
@@ -51,36 +48,6 @@ struct daemon {
     bool is_stopping;
     int exit_code;
 };
-
-/* Fill the policy's view of a chat section. Lists stay owned by the config. */
-static void
-daemon_policy_config(const struct config_chat *cc, struct policy_config *pc)
-{
-    policy_config_default(pc);
-    if (!cc)
-        return;
-    pc->allowed_channels = cc->allowed_channels.items;
-    pc->allowed_channel_count = cc->allowed_channels.count;
-    pc->allow_all_channels =
-        cc->allow_all_channels ? POLICY_ALLOW_ALL_TRUE : POLICY_ALLOW_ALL_FALSE;
-    pc->allowed_users = cc->allowed_users.items;
-    pc->allowed_user_count = cc->allowed_users.count;
-    pc->allow_all_users = cc->allow_all_users ? POLICY_ALLOW_ALL_TRUE : POLICY_ALLOW_ALL_FALSE;
-    pc->allowed_role_ids = cc->allowed_role_ids.items;
-    pc->allowed_role_count = cc->allowed_role_ids.count;
-    pc->allow_user_messages =
-        cc->allow_user_messages == USER_MESSAGES_MENTIONS   ? POLICY_USERS_MENTIONS
-        : cc->allow_user_messages == USER_MESSAGES_MULTIBOT ? POLICY_USERS_MULTIBOT
-                                                            : POLICY_USERS_INVOLVED;
-    pc->allow_bot_messages = cc->allow_bot_messages == BOT_MESSAGES_ALL ? POLICY_BOTS_ALL
-                             : cc->allow_bot_messages == BOT_MESSAGES_MENTIONS
-                                 ? POLICY_BOTS_MENTIONS
-                                 : POLICY_BOTS_OFF;
-    pc->trusted_bot_ids = cc->trusted_bot_ids.items;
-    pc->trusted_bot_count = cc->trusted_bot_ids.count;
-    pc->max_bot_turns = (uint32_t)cc->max_bot_turns;
-    pc->allow_dm = cc->allow_dm;
-}
 
 /* The engine's settings from the config and the agent's preset. */
 static void
@@ -124,15 +91,15 @@ daemon_ready(void *arg, struct health_text *why)
         health_text_printf(why, "shutting down\n");
         return false;
     }
-    for (size_t i = 0; i < d->nchats; i++) {
-        struct ab_host *h = d->chats[i].host;
+    for (size_t i = 0; i < d->broker->nchats; i++) {
+        struct ab_host *h = d->broker->chats[i].host;
         if (!h->connected) {
-            health_text_printf(why, "%s: not connected%s%s\n", d->chats[i].name,
+            health_text_printf(why, "%s: not connected%s%s\n", d->broker->chats[i].name,
                                h->detail ? ": " : "", h->detail ? h->detail : "");
             ready = false;
         }
     }
-    if (d->nchats == 0 && !d->agent.resolved) {
+    if (d->broker->nchats == 0 && !d->agent.resolved) {
         health_text_printf(why, "agent command \"%s\" not found on PATH\n", d->agent.command);
         ready = false;
     }
@@ -150,17 +117,17 @@ daemon_metrics(void *arg, struct health_text *out)
 
     metrics_family(out, "agent_broker_plugin_connected",
                    "1 when the chat plugin reports itself connected", METRICS_GAUGE);
-    for (size_t i = 0; i < d->nchats; i++)
+    for (size_t i = 0; i < d->broker->nchats; i++)
         metrics_sample(out, "agent_broker_plugin_connected",
-                       &(struct metrics_label){"plugin", d->chats[i].name}, 1,
-                       d->chats[i].host->connected);
-    pool_stats(d->pool, &ps);
+                       &(struct metrics_label){"plugin", d->broker->chats[i].name}, 1,
+                       d->broker->chats[i].host->connected);
+    pool_stats(d->broker->agents[0].pool, &ps);
     metrics_gauge(out, "agent_broker_sessions", "known agent sessions", NULL, 0, ps.sessions);
     metrics_gauge(out, "agent_broker_sessions_live", "sessions attached to a process", NULL, 0,
                   ps.live);
     metrics_gauge(out, "agent_broker_sessions_busy", "sessions running a turn", NULL, 0, ps.busy);
     metrics_gauge(out, "agent_broker_agent_processes", "agent processes", NULL, 0, ps.processes);
-    engine_get_stats(d->engine, &es);
+    engine_get_stats(d->broker->engine, &es);
     metrics_counter(out, "agent_broker_messages_received_total", "inbound messages", NULL, 0,
                     (double)es.received);
     metrics_counter(out, "agent_broker_messages_accepted_total", "messages accepted by policy",
@@ -176,7 +143,7 @@ daemon_metrics(void *arg, struct health_text *out)
                   es.queued);
     metrics_gauge(out, "agent_broker_conversations_waiting",
                   "conversations waiting for a free agent session", NULL, 0, es.waiting);
-    ratelimit_get_stats(engine_ratelimit(d->engine), &rs);
+    ratelimit_get_stats(engine_ratelimit(d->broker->engine), &rs);
     metrics_counter(out, "agent_broker_outbound_failed_total",
                     "chat operations that could not be delivered", NULL, 0, (double)rs.failed);
     metrics_counter(out, "agent_broker_outbound_rate_limited_total",
@@ -185,61 +152,6 @@ daemon_metrics(void *arg, struct health_text *out)
 
 static void daemon_stop(struct daemon *d, int exit_code);
 
-/* Host sink: a message from a chat plugin. */
-static int
-daemon_sink_deliver(void *arg, struct ab_host *h, const struct ab_inbound *msg)
-{
-    struct daemon *d = arg;
-
-    for (size_t i = 0; i < d->nchats; i++)
-        if (d->chats[i].host == h)
-            return engine_inbound(d->engine, &d->chats[i], msg);
-    return AB_ENOENT;
-}
-
-/* The engine recorded a held message (or needs no record): its plugin may ack. */
-static void
-daemon_recorded(void *arg, int status)
-{
-    host_hold_release(arg, status == 0 || status == AB_ECANCELED ? status : AB_EIO);
-}
-
-/* Host sink (ABI 1.3): a message whose ack the plugin holds until it is recorded. */
-static int
-daemon_sink_deliver_held(void *arg, struct ab_host *h, const struct ab_inbound *msg,
-                         struct host_hold *hold)
-{
-    struct daemon *d = arg;
-
-    for (size_t i = 0; i < d->nchats; i++)
-        if (d->chats[i].host == h)
-            return engine_inbound_held(d->engine, &d->chats[i], msg, daemon_recorded, hold);
-    return AB_ENOENT;
-}
-
-/* Host sink: a reaction from a chat plugin. */
-static int
-daemon_sink_reaction(void *arg, struct ab_host *h, const struct ab_reaction_event *ev)
-{
-    struct daemon *d = arg;
-
-    for (size_t i = 0; i < d->nchats; i++)
-        if (d->chats[i].host == h)
-            return engine_reaction(d->engine, &d->chats[i], ev);
-    return AB_ENOENT;
-}
-
-/* Host sink: rate-limit facts. */
-static void
-daemon_sink_rate(void *arg, struct ab_host *h, const struct ab_rate_info *info)
-{
-    struct daemon *d = arg;
-
-    for (size_t i = 0; i < d->nchats; i++)
-        if (d->chats[i].host == h)
-            chat_rate_report(&d->chats[i], info);
-}
-
 /* An interactive plugin's input ended: stop once the last reply is out. */
 static void
 daemon_interactive_idle(void *arg)
@@ -247,99 +159,31 @@ daemon_interactive_idle(void *arg)
     daemon_stop(arg, CLI_EXIT_OK);
 }
 
-/* Host sink: connection changes (an interactive plugin's end of input ends the run). */
+/* Connection changes (an interactive plugin's end of input ends the run). */
 static void
-daemon_sink_connected(void *arg, struct ab_host *h, bool connected, const char *detail)
+daemon_on_connected(void *arg, struct broker *b, struct chat_instance *ci, bool connected,
+                    const char *detail)
 {
     struct daemon *d = arg;
 
     (void)detail;
-    if (!connected && h->desc && (h->desc->caps & AB_CHAT_INTERACTIVE) && !d->is_stopping)
-        engine_when_idle(d->engine, daemon_interactive_idle, d);
+    if (!connected && ci->desc && (ci->desc->caps & AB_CHAT_INTERACTIVE) && !d->is_stopping)
+        engine_when_idle(b->engine, daemon_interactive_idle, d);
 }
 
-/* Host sink: a chat plugin gave up for good; with none left running, exit 1. */
+/* A chat plugin gave up for good; with none left running, exit 1. */
 static void
-daemon_sink_fatal(void *arg, struct ab_host *h, int status, const char *why)
+daemon_on_fatal(void *arg, struct broker *b, struct chat_instance *ci, int status, const char *why)
 {
     struct daemon *d = arg;
-    size_t running = 0;
 
+    (void)ci;
     (void)status;
     (void)why;
-    for (size_t i = 0; i < d->nchats; i++) {
-        if (d->chats[i].host == h)
-            d->chats[i].is_started = false;
-        running += d->chats[i].is_started;
-    }
-    if (running == 0 && !d->is_stopping) {
+    if (b->started == 0 && !d->is_stopping) {
         log_error("core", "no chat platform can stay connected; exiting");
         daemon_stop(d, CLI_EXIT_RUNTIME);
     }
-}
-
-/* A policy start-up warning. */
-static void
-daemon_policy_warning(void *arg, const char *line)
-{
-    (void)arg;
-    log_warn("core", "%s", line);
-}
-
-/* Open and start one chat plugin. */
-static int
-daemon_start_chat(struct daemon *d, const char *name, struct chat_instance *ci)
-{
-    const struct plugin *p = plugin_set_find(&d->plugins, AB_PLUGIN_CHAT, name);
-    const struct config_chat *cc = config_chat(&d->cfg, name);
-    struct host_sink sink = {d,
-                             daemon_sink_deliver,
-                             daemon_sink_reaction,
-                             daemon_sink_rate,
-                             daemon_sink_connected,
-                             daemon_sink_fatal,
-                             daemon_sink_deliver_held};
-    struct policy_config pc;
-    int rc;
-
-    if (!p) {
-        log_error("core", "chat plugin chat-%s.so was not found on the plugin path", name);
-        return AB_ENOENT;
-    }
-    ci->name = strdup(name);
-    ci->desc = p->desc;
-    ci->ops = p->desc->chat;
-    /* ops is the loader's full-size copy: members the plugin lacks are NULL */
-    ci->can_edit = ci->ops->edit != NULL;
-    ci->can_react = ci->ops->react != NULL;
-    ci->can_thread = ci->ops->open_thread != NULL;
-    if (!ci->name)
-        return AB_ENOMEM;
-    if ((rc = host_new(&d->loop, "chat", name, config_table(&d->cfg, name), d->cfg.state_dir, &sink,
-                       &ci->host)) < 0)
-        return rc;
-    ci->host->desc = p->desc;
-    daemon_policy_config(cc, &pc);
-    if ((rc = policy_new(&pc, &ci->policy)) < 0)
-        return rc;
-    if (cc)
-        policy_warnings(&pc, name, daemon_policy_warning, NULL);
-    if ((rc = engine_add_chat(d->engine, ci)) < 0)
-        return rc;
-    if ((rc = ci->ops->open(ci->host, &host_services, &ci->chat)) < 0) {
-        log_error("core", "chat-%s: cannot open: %s", name, ab_strerror(rc));
-        ci->chat = NULL;
-        return rc;
-    }
-    if ((rc = ci->ops->start(ci->chat)) < 0) {
-        /* The plugin's own reason (set_connected detail) says more than the code. */
-        log_error("core", "chat-%s: cannot start: %s%s%s", name, ab_strerror(rc),
-                  ci->host->detail ? " — " : "", ci->host->detail ? ci->host->detail : "");
-        return rc;
-    }
-    ci->is_started = true;
-    engine_recover(d->engine, ci);
-    return 0;
 }
 
 /* Handles closed: nothing more to do in the callback. */
@@ -349,32 +193,14 @@ daemon_handle_closed(uv_handle_t *h)
     (void)h;
 }
 
-/* The pool has stopped every agent: free the engine and plugins, close handles. */
+/* The broker has stopped every agent and freed itself: close the journal and handles. */
 static void
-daemon_pool_closed(void *arg)
+daemon_broker_closed(void *arg)
 {
     struct daemon *d = arg;
 
-    d->pool = NULL;
-    for (size_t i = 0; i < d->nchats; i++) {
-        struct chat_instance *ci = &d->chats[i];
-        host_holds_cancel(ci->host);
-        if (ci->chat)
-            ci->ops->close(ci->chat);
-        ci->chat = NULL;
-    }
-    engine_free(d->engine);
-    d->engine = NULL;
     journal_close(d->journal);
     d->journal = NULL;
-    for (size_t i = 0; i < d->nchats; i++) {
-        policy_free(d->chats[i].policy);
-        host_free(d->chats[i].host);
-        free(d->chats[i].name);
-    }
-    free(d->chats);
-    d->chats = NULL;
-    d->nchats = 0;
     uv_close((uv_handle_t *)&d->sig_term, daemon_handle_closed);
     uv_close((uv_handle_t *)&d->sig_int, daemon_handle_closed);
     uv_close((uv_handle_t *)&d->sig_hup, daemon_handle_closed);
@@ -392,8 +218,11 @@ daemon_quiet_now(uv_timer_t *t)
         health_server_close(d->health, NULL, NULL);
         d->health = NULL;
     }
-    if (d->pool)
-        pool_close(d->pool, daemon_pool_closed, d);
+    if (d->broker) {
+        struct broker *b = d->broker;
+        d->broker = NULL;
+        broker_close(b, daemon_broker_closed, d);
+    }
 }
 
 /* Schedule the teardown on the next loop turn: callers may be deep inside a plugin's
@@ -414,7 +243,7 @@ daemon_idle_guard(uv_timer_t *t)
     struct daemon *d = t->data;
 
     log_warn("core", "replies still pending at shutdown; stopping anyway");
-    engine_when_idle(d->engine, NULL, NULL);
+    engine_when_idle(d->broker->engine, NULL, NULL);
     daemon_quiet(d);
 }
 
@@ -425,7 +254,7 @@ daemon_drained(void *arg)
     struct daemon *d = arg;
 
     uv_timer_start(&d->idle_guard, daemon_idle_guard, 5000, 0);
-    engine_when_idle(d->engine, daemon_quiet, d);
+    engine_when_idle(d->broker->engine, daemon_quiet, d);
 }
 
 /* Orderly stop: no new turns, running ones finish within drain_timeout_s, then every
@@ -439,7 +268,7 @@ daemon_stop(struct daemon *d, int exit_code)
     d->exit_code = exit_code;
     log_info("core", "stopping: running turns may finish for up to %llds",
              (long long)d->cfg.drain_timeout_s);
-    engine_drain(d->engine, (uint64_t)d->cfg.drain_timeout_s * 1000, daemon_drained, d);
+    engine_drain(d->broker->engine, (uint64_t)d->cfg.drain_timeout_s * 1000, daemon_drained, d);
 }
 
 /* SIGTERM / SIGINT. */
@@ -517,19 +346,20 @@ daemon_on_reload(uv_signal_t *s, int signum)
         return;
     }
     diag_free(&diag);
-    for (size_t i = 0; i < d->nchats; i++) {
-        const struct config_chat *cc = config_chat(&fresh, d->chats[i].name);
+    for (size_t i = 0; i < d->broker->nchats; i++) {
+        struct chat_instance *ci = &d->broker->chats[i];
+        const struct config_chat *cc = config_chat(&fresh, ci->name);
         struct policy_config pc;
         /* A running platform's section is gone: its defaults would admit everyone. */
         if (!cc) {
             log_warn("core",
                      "SIGHUP: [%s] is no longer in %s but %s keeps running (removing a "
                      "platform needs a restart); keeping its allowlists and gating",
-                     d->chats[i].name, d->cfg.path, d->chats[i].name);
+                     ci->name, d->cfg.path, ci->name);
             continue;
         }
-        daemon_policy_config(cc, &pc);
-        policy_set_config(d->chats[i].policy, &pc);
+        broker_setup_policy_config(cc, &pc);
+        policy_set_config(ci->policy, &pc);
     }
     daemon_add_secrets(&fresh);
     /* The old config stays alive until exit: plugins hold pointers into its tree and
@@ -547,7 +377,7 @@ daemon_on_reload(uv_signal_t *s, int signum)
     }
     daemon_hide_secrets(d);
     daemon_engine_config(d, &ec);
-    engine_set_config(d->engine, &ec);
+    engine_set_config(d->broker->engine, &ec);
     if (log_level_parse(d->cfg.log_level, &level) == 0)
         log_configure(level,
                       strcmp(d->cfg.log_format, "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
@@ -666,26 +496,54 @@ daemon_listen(struct daemon *d)
     }
 }
 
-/* One chat instance per enabled chat plugin (the console alone in console mode), each
- * started; *started counts those that did. AB_ENOMEM when d->chats cannot be had. */
+/* The broker with one chat instance per enabled chat plugin (the console alone in
+ * console mode). A plugin missing from the plugin path is logged and left out. */
 static int
-daemon_start_chats(struct daemon *d, size_t *started)
+daemon_assemble(struct daemon *d)
 {
     static const char *const names_console[] = {"console"};
     const char *const *names = names_console;
-    size_t nnames = 1;
+    size_t nnames = 1, nchats = 0;
+    struct broker_chat_spec *chats;
+    struct broker_agent_spec agent = {.name = "default", .launch = &d->launch};
+    struct broker_spec spec = {
+        .agents = &agent,
+        .nagents = 1,
+        .journal = d->journal,
+        .events = {.arg = d, .connected = daemon_on_connected, .fatal = daemon_on_fatal},
+    };
+    int rc;
 
     if (d->mode != DAEMON_CONSOLE) {
         names = (const char *const *)d->cfg.plugin_chat.items;
         nnames = d->cfg.plugin_chat.count;
     }
-    if (!(d->chats = calloc(nnames, sizeof(*d->chats))))
+    if (!(chats = calloc(nnames ? nnames : 1, sizeof(*chats))))
         return AB_ENOMEM;
-    d->nchats = nnames;
-    for (size_t i = 0; i < nnames; i++)
-        if (daemon_start_chat(d, names[i], &d->chats[i]) == 0)
-            (*started)++;
-    return 0;
+    for (size_t i = 0; i < nnames; i++) {
+        const struct plugin *p = plugin_set_find(&d->plugins, AB_PLUGIN_CHAT, names[i]);
+        const struct config_chat *cc = config_chat(&d->cfg, names[i]);
+        if (!p) {
+            log_error("core", "chat plugin chat-%s.so was not found on the plugin path", names[i]);
+            continue;
+        }
+        chats[nchats] = (struct broker_chat_spec){
+            .name = names[i],
+            .desc = p->desc,
+            .ops = p->desc->chat,
+            .table = config_table(&d->cfg, names[i]),
+            .state_dir = d->cfg.state_dir,
+            .warn_policy = cc != NULL,
+        };
+        broker_setup_policy_config(cc, &chats[nchats++].policy);
+    }
+    spec.chats = chats;
+    spec.nchats = nchats;
+    broker_setup_pool_config(&d->cfg, &agent.pool);
+    daemon_engine_config(d, &spec.engine);
+    rc = broker_new(&d->loop, &spec, &d->broker);
+    free(chats);
+    return rc;
 }
 
 /* Set up everything, run the loop, tear down. */
@@ -694,10 +552,7 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
 {
     struct daemon *d = calloc(1, sizeof(*d));
     struct diag diag = {0};
-    struct engine_config ec;
-    struct pool_config pc;
     enum ab_log_level level = AB_LOG_INFO;
-    size_t started = 0;
     int rc, exit_code;
 
     if (!d)
@@ -748,59 +603,33 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
         goto out_agent;
     }
     daemon_launch(d);
-    broker_setup_pool_config(&d->cfg, &pc);
-    if ((rc = pool_new(&d->loop, &pc, &d->launch, &d->pool)) < 0) {
-        log_error("core", "cannot start the session pool: %s", ab_strerror(rc));
-        goto out_agent;
-    }
-    daemon_engine_config(d, &ec);
-    if ((rc = engine_new(&d->loop, d->pool, &ec, &d->engine)) < 0)
-        goto out_pool;
     if (d->cfg.state_dir && journal_open(&d->loop, d->cfg.state_dir, &d->journal) < 0)
         log_warn("core",
                  "cannot open the journal in %s; accepted messages will not survive a "
                  "crash",
                  d->cfg.state_dir);
-    engine_set_journal(d->engine, d->journal);
-    if (daemon_start_chats(d, &started) < 0)
-        goto out_engine;
-    if (started == 0) {
+    if ((rc = daemon_assemble(d)) < 0)
+        goto out_journal;
+    if (d->broker->started == 0) {
         log_error("core", "no chat platform could start; exiting");
-        goto out_chats;
+        goto out_broker;
     }
     daemon_listen(d);
     log_info("core", "agent-broker %s started: %zu chat plugin(s), agent %s", AB_VERSION_STRING,
-             started, d->agent.command);
+             d->broker->started, d->agent.command);
     exit_code = CLI_EXIT_OK;
     uv_run(&d->loop, UV_RUN_DEFAULT);
     host_net_finish(); /* libwebsockets' second teardown step, after the loop ran dry */
     exit_code = d->exit_code;
     goto out_loop_close;
 
-out_chats:
-    for (size_t i = 0; i < d->nchats; i++) {
-        if (d->chats[i].host)
-            host_holds_cancel(d->chats[i].host);
-        if (d->chats[i].chat)
-            d->chats[i].ops->close(d->chats[i].chat);
-    }
-    engine_free(d->engine);
-    d->engine = NULL;
+out_broker:
+    broker_close(d->broker, NULL, NULL);
+    d->broker = NULL;
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+out_journal:
     journal_close(d->journal);
     d->journal = NULL;
-    for (size_t i = 0; i < d->nchats; i++) {
-        policy_free(d->chats[i].policy);
-        host_free(d->chats[i].host);
-        free(d->chats[i].name);
-    }
-    free(d->chats);
-out_engine:
-    engine_free(d->engine);
-    journal_close(d->journal);
-out_pool:
-    if (d->pool)
-        pool_close(d->pool, NULL, NULL);
-    uv_run(&d->loop, UV_RUN_DEFAULT);
 out_agent:
 out_loop_close:
     agent_choice_free(&d->agent);

@@ -13,44 +13,14 @@
 #include "outbound/ratelimit.h"
 #include "policy/policy.h"
 
-/* Host sink: a message from the fake plugin. */
-static int
-conv_fx_sink_deliver(void *arg, struct ab_host *h, const struct ab_inbound *msg)
-{
-    struct conv_fx *f = arg;
-
-    (void)h;
-    return engine_inbound(f->engine, &f->ci, msg);
-}
-
-/* Host sink: a user's reaction. */
-static int
-conv_fx_sink_reaction(void *arg, struct ab_host *h, const struct ab_reaction_event *ev)
-{
-    struct conv_fx *f = arg;
-
-    (void)h;
-    return engine_reaction(f->engine, &f->ci, ev);
-}
-
-/* Host sink: rate-limit facts go to the engine's scheduler, as in the daemon. */
+/* The fake chat was opened: give it the test's options before it starts. */
 static void
-conv_fx_sink_rate(void *arg, struct ab_host *h, const struct ab_rate_info *info)
+conv_fx_opened(void *arg, struct broker *b, struct chat_instance *ci)
 {
     struct conv_fx *f = arg;
 
-    (void)h;
-    chat_rate_report(&f->ci, info);
-}
-
-/* Host sink: connection changes are of no interest here. */
-static void
-conv_fx_sink_connected(void *arg, struct ab_host *h, bool connected, const char *detail)
-{
-    (void)arg;
-    (void)h;
-    (void)connected;
-    (void)detail;
+    (void)b;
+    fake_chat_configure(ci->chat, &f->chat);
 }
 
 /* Set up; see the header. */
@@ -83,18 +53,18 @@ conv_fx_start(struct conv_fx *f)
 {
     static char u1[] = "U1", u2[] = "U2";
     static char *users[] = {u1, u2};
-    struct host_sink sink = {f,
-                             conv_fx_sink_deliver,
-                             conv_fx_sink_reaction,
-                             conv_fx_sink_rate,
-                             conv_fx_sink_connected,
-                             NULL,
-                             NULL};
-    struct policy_config pc;
-    struct chat_instance *ci = &f->ci;
+    struct broker_agent_spec agent = {
+        .name = "default", .launch = &f->acp.launch, .pool = f->acp.cfg};
+    struct broker_chat_spec chat = {.name = "discord", .desc = &f->desc, .ops = &f->ops};
+    struct broker_spec spec = {
+        .engine = f->ecfg,
+        .agents = &agent,
+        .nagents = 1,
+        .chats = &chat,
+        .nchats = 1,
+        .events = {.arg = f, .opened = conv_fx_opened},
+    };
 
-    fx_pool(&f->acp);
-    ck_assert_int_eq(engine_new(&f->acp.loop, f->acp.pool, &f->ecfg, &f->engine), 0);
     fake_chat_ops(&f->chat, &f->ops);
     f->desc = (struct ab_plugin_desc){
         .abi_major = AB_ABI_MAJOR,
@@ -105,25 +75,16 @@ conv_fx_start(struct conv_fx *f)
         .version = "test",
         .chat = &f->ops,
     };
-    ci->name = strdup("discord");
-    ck_assert_ptr_nonnull(ci->name);
-    ci->desc = &f->desc;
-    ci->ops = &f->ops;
-    ci->can_edit = f->ops.edit != NULL;
-    ci->can_react = f->ops.react != NULL;
-    ci->can_thread = f->ops.open_thread != NULL;
-    ck_assert_int_eq(host_new(&f->acp.loop, "chat", "discord", NULL, NULL, &sink, &ci->host), 0);
-    policy_config_default(&pc);
-    pc.allowed_users = users;
-    pc.allowed_user_count = 2;
-    pc.allow_all_users = POLICY_ALLOW_ALL_FALSE;
-    ck_assert_int_eq(policy_new(&pc, &ci->policy), 0);
-    ck_assert_int_eq(engine_add_chat(f->engine, ci), 0);
-    ck_assert_int_eq(ci->ops->open(ci->host, &host_services, &ci->chat), 0);
-    fake_chat_configure(ci->chat, &f->chat);
-    ck_assert_int_eq(ci->ops->start(ci->chat), 0);
-    ci->is_started = true;
-    f->fake = ci->chat;
+    policy_config_default(&chat.policy);
+    chat.policy.allowed_users = users;
+    chat.policy.allowed_user_count = 2;
+    chat.policy.allow_all_users = POLICY_ALLOW_ALL_FALSE;
+    ck_assert_int_eq(broker_new(&f->acp.loop, &spec, &f->broker), 0);
+    ck_assert_int_eq(f->broker->started, 1);
+    f->engine = f->broker->engine;
+    f->ci = &f->broker->chats[0];
+    f->fake = f->ci->chat;
+    f->acp.pool = f->broker->agents[0].pool;
 }
 
 /* Ask mode; see the header. */
@@ -207,22 +168,36 @@ conv_fx_wait_call(struct conv_fx *f, uint64_t ms, enum fake_kind kind, const cha
     return i;
 }
 
+/* The broker closed. */
+static void
+conv_fx_on_closed(void *arg)
+{
+    *(bool *)arg = true;
+}
+
+/* Free without waiting; see the header. */
+void
+conv_fx_free(struct conv_fx *f)
+{
+    bool closed = false;
+
+    broker_close(f->broker, conv_fx_on_closed, &closed);
+    ck_assert_msg(fx_wait(&f->acp, &closed, 30000), "broker_close did not finish");
+    f->broker = NULL;
+    f->engine = NULL;
+    f->ci = NULL;
+    f->fake = NULL;
+    f->acp.pool = NULL;
+    config_free(&f->cfg);
+    fx_close(&f->acp);
+}
+
 /* Tear down; see the header. */
 void
 conv_fx_close(struct conv_fx *f)
 {
-    struct chat_instance *ci = &f->ci;
-
     ck_assert_msg(conv_fx_idle(f, 15000), "the engine did not become idle");
-    ci->ops->close(ci->chat);
-    ci->chat = NULL;
-    engine_free(f->engine);
-    fx_pool_close(&f->acp);
-    policy_free(ci->policy);
-    host_free(ci->host);
-    free(ci->name);
-    config_free(&f->cfg);
-    fx_close(&f->acp);
+    conv_fx_free(f);
 }
 
 /* A new inbound id, kept in @f. */
@@ -262,7 +237,7 @@ conv_fx_deliver_id(struct conv_fx *f, const char *id, const char *user, const ch
     snprintf(display, sizeof(display), "User %s", user);
     snprintf(raw, sizeof(raw), "%s%s%s", mention ? CONV_FX_BOT_MENTION : "", mention ? " " : "",
              text);
-    ck_assert_int_eq(f->ci.host->sink.deliver(f->ci.host->sink.arg, f->ci.host, &m), 0);
+    ck_assert_int_eq(f->ci->host->sink.deliver(f->ci->host->sink.arg, f->ci->host, &m), 0);
 }
 
 /* Deliver a message with a new id, kept in @f. */
@@ -303,7 +278,8 @@ conv_fx_react(struct conv_fx *f, const char *channel, const char *msg, const cha
         .added = true,
     };
 
-    ck_assert_int_eq(f->ci.host->sink.deliver_reaction(f->ci.host->sink.arg, f->ci.host, &ev), 0);
+    ck_assert_int_eq(f->ci->host->sink.deliver_reaction(f->ci->host->sink.arg, f->ci->host, &ev),
+                     0);
 }
 
 /* Call @fn on every session/prompt in the agent's log until it returns true. */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "../acp/acp_fixture.h"
+#include "broker_setup.h"
 #include "config/config.h"
 #include "conv/chat_instance.h"
 #include "conv/engine.h"
@@ -25,9 +26,10 @@ struct conv_fx {
     struct fake_chat_options chat; /* edit before conv_fx_start */
     struct ab_chat_ops ops;
     struct ab_plugin_desc desc;
-    struct chat_instance ci;
-    struct engine *engine;
-    struct ab_chat *fake; /* lent: ci.chat */
+    struct broker *broker;    /* owned: built by conv_fx_start */
+    struct chat_instance *ci; /* lent: the broker's one chat instance */
+    struct engine *engine;    /* lent: the broker's */
+    struct ab_chat *fake;     /* lent: ci->chat */
     unsigned next_id;
     char ids[CONV_FX_MAX_IDS][24]; /* inbound message ids handed out */
     int nids;
@@ -43,6 +45,9 @@ void conv_fx_ask_mode(struct conv_fx *f, uint64_t timeout_ms);
 void conv_fx_start(struct conv_fx *f);
 /* Wait until nothing runs or waits, free everything, assert uv_loop_close() == 0. */
 void conv_fx_close(struct conv_fx *f);
+/* Close the broker (agents first, then the chat, engine, policy, host) and free the
+ * rest at once, whatever still runs; asserts uv_loop_close() == 0. */
+void conv_fx_free(struct conv_fx *f);
 
 /* A top-level message in CONV_FX_CHANNEL from @user mentioning the bot; @text is what
  * remains without the mention. Returns its id (lent from @f): also the conversation. */
