@@ -339,6 +339,20 @@ broker_new(uv_loop_t *loop, const struct broker_spec *spec, struct broker **out)
     }
     if ((rc = engine_new(loop, b->agents[0].pool, &spec->engine, &b->engine)) < 0)
         goto fail;
+    for (size_t i = 1; i < spec->nagents; i++)
+        if ((rc = engine_add_agent(b->engine, b->agents[i].name, b->agents[i].pool,
+                                   spec->agents[i].auth_hint, spec->agents[i].classify_tool)) < 0)
+            goto fail;
+    for (size_t i = 0; i < spec->nroutes; i++)
+        if ((rc = engine_add_route(b->engine, spec->routes[i].channel, spec->routes[i].role,
+                                   spec->routes[i].agent)) < 0) {
+            log_error("core", "route to agent %s: %s", spec->routes[i].agent, ab_strerror(rc));
+            goto fail;
+        }
+    if (spec->fallback && (rc = engine_set_fallback(b->engine, spec->fallback)) < 0) {
+        log_error("core", "there is no agent named \"%s\"", spec->fallback);
+        goto fail;
+    }
     engine_set_journal(b->engine, spec->journal);
     if (spec->nchats && !(b->chats = calloc(spec->nchats, sizeof(*b->chats)))) {
         rc = AB_ENOMEM;

@@ -33,6 +33,9 @@ struct broker_agent_spec {
     const char *name;                  /* lent: "default" */
     const struct agent_launch *launch; /* lent: must outlive the broker */
     struct pool_config pool;           /* copied (its state_dir too) */
+    /* Not the default's (engine.auth_hint, engine.classify_tool are): its preset's. */
+    const char *auth_hint; /* lent, or NULL */
+    enum ab_tool_class (*classify_tool)(const char *kind, const char *title);
 };
 
 /* One chat instance of the broker. */
@@ -70,6 +73,9 @@ struct broker_spec {
     size_t nagents;
     const struct broker_chat_spec *chats; /* lent for the call */
     size_t nchats;
+    const struct config_route *routes; /* lent for the call: [[routes]] */
+    size_t nroutes;
+    const char *fallback;        /* lent: the agent no route chooses, or NULL (the first) */
     struct journal *journal;     /* lent, or NULL: must outlive the broker */
     struct broker_events events; /* copied */
 };

@@ -27,6 +27,15 @@
 #include "state/state_dir.h"
 #include "state/state_file.h"
 
+/* One configured agent, resolved. */
+struct daemon_agent {
+    struct agent_choice choice;      /* owned */
+    struct agent_launch launch;      /* points into choice, mcp and the config */
+    struct agent_mcp_server *mcp;    /* owned array; strings lent from the config */
+    char state_file[96];             /* its session map's file name */
+    const struct config_agent *conf; /* lent from the config */
+};
+
 /* Everything the daemon owns, torn down in reverse. */
 struct daemon {
     uv_loop_t loop;
@@ -34,10 +43,11 @@ struct daemon {
     struct config cfg;
     struct plugin_set plugins;
     char **dirs;
-    struct agent_choice agent;
-    struct agent_launch launch;
-    struct broker *broker;   /* owned: pools, engine, chat instances */
-    struct journal *journal; /* owned, or NULL without a state dir */
+    struct daemon_agent *agents; /* owned, cfg.nagents of them: [0] is the default */
+    size_t nagents;
+    const char *console_agent; /* lent: --agent NAME, or NULL */
+    struct broker *broker;     /* owned: pools, engine, chat instances */
+    struct journal *journal;   /* owned, or NULL without a state dir */
     struct health_server *health;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t idle_guard;
@@ -54,17 +64,36 @@ static void
 daemon_engine_config(const struct daemon *d, struct engine_config *ec)
 {
     broker_setup_engine_config(&d->cfg, ec);
-    ec->auth_hint = d->agent.auth_hint;
-    ec->classify_tool = d->agent.ops ? d->agent.ops->classify_tool : NULL;
+    ec->auth_hint = d->agents[0].choice.auth_hint;
+    ec->classify_tool = d->agents[0].choice.ops ? d->agents[0].choice.ops->classify_tool : NULL;
 }
 
-/* The agent launch spec from the resolved preset. */
-static void
-daemon_launch(struct daemon *d)
+/* The launch spec of agent @da from its resolved preset and its MCP servers. */
+static int
+daemon_launch(struct daemon_agent *da)
 {
-    const struct agent_choice *a = &d->agent;
+    const struct agent_choice *a = &da->choice;
+    const struct config_agent *ca = da->conf;
 
-    d->launch = (struct agent_launch){
+    if (ca->nmcp && !(da->mcp = calloc(ca->nmcp, sizeof(*da->mcp))))
+        return AB_ENOMEM;
+    for (size_t i = 0; i < ca->nmcp; i++) {
+        const struct config_mcp *m = &ca->mcp[i];
+        da->mcp[i] = (struct agent_mcp_server){
+            .name = m->name,
+            .type = m->type == CONFIG_MCP_HTTP  ? AGENT_MCP_HTTP
+                    : m->type == CONFIG_MCP_SSE ? AGENT_MCP_SSE
+                                                : AGENT_MCP_STDIO,
+            .command = m->command,
+            .args = (const char *const *)m->args.items,
+            .env = (const char *const *)m->env.items,
+            .url = m->url,
+            .headers = (const char *const *)m->headers.items,
+        };
+    }
+    snprintf(da->state_file, sizeof(da->state_file),
+             strcmp(ca->name, "default") == 0 ? "sessions.json" : "sessions-%s.json", ca->name);
+    da->launch = (struct agent_launch){
         .command = a->resolved ? a->resolved : a->command,
         .args = (const char *const *)a->args.items,
         .preset_env = (const char *const *)a->preset_env.items,
@@ -77,7 +106,11 @@ daemon_launch(struct daemon *d)
         .auth_hint = a->auth_hint,
         .session_mode = a->preset ? a->preset->session_mode : NULL,
         .home = a->preset ? a->preset->home : NULL,
+        .name = ca->name,
+        .mcp_servers = da->mcp,
+        .nmcp = ca->nmcp,
     };
+    return 0;
 }
 
 /* /readyz: every chat plugin connected; with none, the agent command resolves. */
@@ -99,19 +132,65 @@ daemon_ready(void *arg, struct health_text *why)
             ready = false;
         }
     }
-    if (d->broker->nchats == 0 && !d->agent.resolved) {
-        health_text_printf(why, "agent command \"%s\" not found on PATH\n", d->agent.command);
-        ready = false;
-    }
+    for (size_t i = 0; d->broker->nchats == 0 && i < d->nagents; i++)
+        if (!d->agents[i].choice.resolved) {
+            health_text_printf(why, "agent %s: command \"%s\" not found on PATH\n",
+                               d->agents[i].conf->name, d->agents[i].choice.command);
+            ready = false;
+        }
     return ready;
 }
 
-/* /metrics: plugins, pool, engine, outbound scheduler. */
+/* Sample @value of agent @i's family @name (declared by the caller). */
+static void
+daemon_agent_sample(struct health_text *out, const char *name, const char *agent, double value)
+{
+    metrics_sample(out, name, &(struct metrics_label){"agent", agent}, 1, value);
+}
+
+/* The pool's and the turns' families, one sample per agent (label agent="NAME"). */
+static void
+daemon_agent_metrics(struct daemon *d, struct health_text *out)
+{
+    static const struct {
+        const char *name, *help;
+        enum metrics_type type;
+    } fams[] = {
+        {"agent_broker_sessions", "known agent sessions", METRICS_GAUGE},
+        {"agent_broker_sessions_live", "sessions attached to a process", METRICS_GAUGE},
+        {"agent_broker_sessions_busy", "sessions running a turn", METRICS_GAUGE},
+        {"agent_broker_agent_processes", "agent processes", METRICS_GAUGE},
+        {"agent_broker_turns_total", "agent turns started", METRICS_COUNTER},
+        {"agent_broker_turn_errors_total", "turns that ended in an error", METRICS_COUNTER},
+    };
+    size_t n = engine_agent_count(d->broker->engine);
+
+    for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+        metrics_family(out, fams[f].name, fams[f].help, fams[f].type);
+        for (size_t i = 0; i < n; i++) {
+            const char *name;
+            struct pool *pool;
+            struct pool_stats ps;
+            uint64_t turns, errors;
+            double v[] = {0, 0, 0, 0, 0, 0};
+            engine_agent_stats(d->broker->engine, i, &name, &pool, &turns, &errors);
+            pool_stats(pool, &ps);
+            v[0] = ps.sessions;
+            v[1] = ps.live;
+            v[2] = ps.busy;
+            v[3] = ps.processes;
+            v[4] = (double)turns;
+            v[5] = (double)errors;
+            daemon_agent_sample(out, fams[f].name, name, v[f]);
+        }
+    }
+}
+
+/* /metrics: plugins, pools and turns per agent, engine, outbound scheduler. */
 static void
 daemon_metrics(void *arg, struct health_text *out)
 {
     struct daemon *d = arg;
-    struct pool_stats ps;
     struct engine_stats es;
     struct ratelimit_stats rs;
 
@@ -121,12 +200,7 @@ daemon_metrics(void *arg, struct health_text *out)
         metrics_sample(out, "agent_broker_plugin_connected",
                        &(struct metrics_label){"plugin", d->broker->chats[i].name}, 1,
                        d->broker->chats[i].host->connected);
-    pool_stats(d->broker->agents[0].pool, &ps);
-    metrics_gauge(out, "agent_broker_sessions", "known agent sessions", NULL, 0, ps.sessions);
-    metrics_gauge(out, "agent_broker_sessions_live", "sessions attached to a process", NULL, 0,
-                  ps.live);
-    metrics_gauge(out, "agent_broker_sessions_busy", "sessions running a turn", NULL, 0, ps.busy);
-    metrics_gauge(out, "agent_broker_agent_processes", "agent processes", NULL, 0, ps.processes);
+    daemon_agent_metrics(d, out);
     engine_get_stats(d->broker->engine, &es);
     metrics_counter(out, "agent_broker_messages_received_total", "inbound messages", NULL, 0,
                     (double)es.received);
@@ -135,10 +209,6 @@ daemon_metrics(void *arg, struct health_text *out)
     metrics_counter(out, "agent_broker_messages_rejected_total",
                     "accepted messages that could not be queued (the user was told)", NULL, 0,
                     (double)es.rejected);
-    metrics_counter(out, "agent_broker_turns_total", "agent turns started", NULL, 0,
-                    (double)es.turns);
-    metrics_counter(out, "agent_broker_turn_errors_total", "turns that ended in an error", NULL, 0,
-                    (double)es.turn_errors);
     metrics_gauge(out, "agent_broker_messages_queued", "messages waiting behind a turn", NULL, 0,
                   es.queued);
     metrics_gauge(out, "agent_broker_conversations_waiting",
@@ -292,16 +362,17 @@ daemon_on_stop_signal(uv_signal_t *s, int signum)
 static void
 daemon_hide_secrets(struct daemon *d)
 {
-    const struct strlist *inherit = &d->agent.inherit_env;
-
-    for (size_t i = 0; i < inherit->count; i++) {
-        const char *name = inherit->items[i];
-        const char *val = secret_env_get(name);
-        if (!val || !secret_env_name_is_secret(name, strlen(name)))
-            continue;
-        log_add_secret(val);
-        if (secret_env_take(name) == AB_ENOMEM)
-            log_warn("core", "out of memory: %s stays in the environment", name);
+    for (size_t a = 0; a < d->nagents; a++) {
+        const struct strlist *inherit = &d->agents[a].choice.inherit_env;
+        for (size_t i = 0; i < inherit->count; i++) {
+            const char *name = inherit->items[i];
+            const char *val = secret_env_get(name);
+            if (!val || !secret_env_name_is_secret(name, strlen(name)))
+                continue;
+            log_add_secret(val);
+            if (secret_env_take(name) == AB_ENOMEM)
+                log_warn("core", "out of memory: %s stays in the environment", name);
+        }
     }
     if (secret_env_in_file(d->cfg.path, d->cfg.secrets.items, d->cfg.secrets.count) > 0)
         log_warn("core",
@@ -426,12 +497,14 @@ daemon_state_dir(struct daemon *d)
         log_error("core", "%s", why);
         return AB_EINVAL;
     }
-    if (state_dir_exposed(dir, d->agent.cwd))
-        log_warn("core",
-                 "state dir %s is inside the agent's working directory %s: the agent's tools "
-                 "see it and may commit it — set [state] dir outside it (or [agent] "
-                 "working_dir to the project)",
-                 dir, d->agent.cwd);
+    for (size_t i = 0; i < d->nagents; i++)
+        if (state_dir_exposed(dir, d->agents[i].choice.cwd))
+            log_warn("core",
+                     "state dir %s is inside the working directory %s of agent %s: the agent's "
+                     "tools see it and may commit it — set [state] dir outside it (or [%s] "
+                     "working_dir to the project)",
+                     dir, d->agents[i].choice.cwd, d->agents[i].conf->name,
+                     d->agents[i].conf->section);
     return 0;
 }
 
@@ -465,6 +538,16 @@ daemon_check_plugins(struct daemon *d)
     return 0;
 }
 
+/* The agent the console talks to: --agent NAME, else the default. */
+static const struct daemon_agent *
+daemon_console_agent(const struct daemon *d)
+{
+    for (size_t i = 0; d->console_agent && i < d->nagents; i++)
+        if (strcmp(d->agents[i].conf->name, d->console_agent) == 0)
+            return &d->agents[i];
+    return &d->agents[0];
+}
+
 /* Signals (stop, reload), the idle guard and quiet timers, then the health server in
  * run mode or the console's greeting. */
 static void
@@ -492,7 +575,8 @@ daemon_listen(struct daemon *d)
         fprintf(stderr,
                 "agent-broker console: agent \"%s\" (%s). Type a message and press "
                 "Enter; Ctrl-D to quit.\n",
-                d->agent.command, d->agent.preset_name);
+                daemon_console_agent(d)->choice.command,
+                daemon_console_agent(d)->choice.preset_name);
     }
 }
 
@@ -505,10 +589,13 @@ daemon_assemble(struct daemon *d)
     const char *const *names = names_console;
     size_t nnames = 1, nchats = 0;
     struct broker_chat_spec *chats;
-    struct broker_agent_spec agent = {.name = "default", .launch = &d->launch};
+    struct broker_agent_spec *agents = calloc(d->nagents, sizeof(*agents));
     struct broker_spec spec = {
-        .agents = &agent,
-        .nagents = 1,
+        .agents = agents,
+        .nagents = d->nagents,
+        .routes = d->cfg.routes,
+        .nroutes = d->cfg.nroutes,
+        .fallback = d->console_agent,
         .journal = d->journal,
         .events = {.arg = d, .connected = daemon_on_connected, .fatal = daemon_on_fatal},
     };
@@ -518,8 +605,10 @@ daemon_assemble(struct daemon *d)
         names = (const char *const *)d->cfg.plugin_chat.items;
         nnames = d->cfg.plugin_chat.count;
     }
-    if (!(chats = calloc(nnames ? nnames : 1, sizeof(*chats))))
+    if (!agents || !(chats = calloc(nnames ? nnames : 1, sizeof(*chats)))) {
+        free(agents);
         return AB_ENOMEM;
+    }
     for (size_t i = 0; i < nnames; i++) {
         const struct plugin *p = plugin_set_find(&d->plugins, AB_PLUGIN_CHAT, names[i]);
         const struct config_chat *cc = config_chat(&d->cfg, names[i]);
@@ -539,16 +628,77 @@ daemon_assemble(struct daemon *d)
     }
     spec.chats = chats;
     spec.nchats = nchats;
-    broker_setup_pool_config(&d->cfg, &agent.pool);
+    for (size_t i = 0; i < d->nagents; i++) {
+        const struct daemon_agent *da = &d->agents[i];
+        const struct config_agent *ca = da->conf;
+        agents[i] = (struct broker_agent_spec){
+            .name = ca->name,
+            .launch = &da->launch,
+            .auth_hint = da->choice.auth_hint,
+            .classify_tool = da->choice.ops ? da->choice.ops->classify_tool : NULL,
+        };
+        broker_setup_pool_config(&d->cfg, &agents[i].pool);
+        if (ca->max_sessions)
+            agents[i].pool.max_sessions = (uint32_t)ca->max_sessions;
+        if (ca->session_ttl_hours)
+            agents[i].pool.session_ttl_ms = (uint64_t)ca->session_ttl_hours * 3600 * 1000;
+        if (ca->sessions_per_process)
+            agents[i].pool.sessions_per_process = (uint32_t)ca->sessions_per_process;
+        agents[i].pool.state_file = da->state_file;
+    }
     daemon_engine_config(d, &spec.engine);
     rc = broker_new(&d->loop, &spec, &d->broker);
     free(chats);
+    free(agents);
     return rc;
+}
+
+/* Resolve every configured agent (@preset replaces the default's preset) and build
+ * its launch spec. Returns 0, AB_ECONFIG (reported) or AB_ENOMEM. */
+static int
+daemon_agents(struct daemon *d, const char *preset)
+{
+    struct diag diag = {0};
+    int rc = 0;
+
+    if (d->console_agent && !config_agent(&d->cfg, d->console_agent)) {
+        log_error("core", "--agent %s: %s defines no agent of that name — add [agents.%s]",
+                  d->console_agent, d->cfg.path ? d->cfg.path : "the configuration",
+                  d->console_agent);
+        return AB_ECONFIG;
+    }
+    if (!(d->agents = calloc(d->cfg.nagents, sizeof(*d->agents))))
+        return AB_ENOMEM;
+    d->nagents = d->cfg.nagents;
+    for (size_t i = 0; i < d->nagents; i++) {
+        d->agents[i].conf = &d->cfg.agents[i];
+        if (agent_choice_resolve(&d->cfg, d->agents[i].conf, &d->plugins, i == 0 ? preset : NULL,
+                                 &d->agents[i].choice, &diag) < 0)
+            rc = AB_ECONFIG;
+    }
+    diag_print(&diag, stderr);
+    diag_free(&diag);
+    for (size_t i = 0; rc == 0 && i < d->nagents; i++)
+        rc = daemon_launch(&d->agents[i]);
+    return rc;
+}
+
+/* Free the agents. */
+static void
+daemon_agents_free(struct daemon *d)
+{
+    for (size_t i = 0; i < d->nagents; i++) {
+        agent_choice_free(&d->agents[i].choice);
+        free(d->agents[i].mcp);
+    }
+    free(d->agents);
+    d->agents = NULL;
+    d->nagents = 0;
 }
 
 /* Set up everything, run the loop, tear down. */
 int
-daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
+daemon_main(enum daemon_mode mode, const char *config_path, const char *preset, const char *agent)
 {
     struct daemon *d = calloc(1, sizeof(*d));
     struct diag diag = {0};
@@ -558,6 +708,7 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
     if (!d)
         return CLI_EXIT_RUNTIME;
     d->mode = mode;
+    d->console_agent = agent;
     signal(SIGPIPE, SIG_IGN);
     if ((exit_code = daemon_load_config(d, config_path)) >= 0)
         goto out_config;
@@ -585,24 +736,24 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
         exit_code = CLI_EXIT_USAGE;
         goto out_loop;
     }
-    if (agent_choice_resolve(&d->cfg, &d->plugins, preset, &d->agent, &diag) < 0) {
-        diag_print(&diag, stderr);
-        diag_free(&diag);
-        exit_code = CLI_EXIT_USAGE;
+    if ((rc = daemon_agents(d, preset)) < 0) {
+        exit_code = rc == AB_ECONFIG ? CLI_EXIT_USAGE : CLI_EXIT_RUNTIME;
         goto out_agent;
     }
     daemon_hide_secrets(d);
-    if (!d->agent.resolved)
-        log_error("core",
-                  "agent command \"%s\" was not found on PATH; turns will fail until it "
-                  "is installed%s%s",
-                  d->agent.command, d->agent.auth_hint ? " — then log in: " : "",
-                  d->agent.auth_hint ? d->agent.auth_hint : "");
+    for (size_t i = 0; i < d->nagents; i++) {
+        const struct agent_choice *a = &d->agents[i].choice;
+        if (!a->resolved)
+            log_error("core",
+                      "agent %s: command \"%s\" was not found on PATH; its turns will fail "
+                      "until it is installed%s%s",
+                      d->agents[i].conf->name, a->command, a->auth_hint ? " — then log in: " : "",
+                      a->auth_hint ? a->auth_hint : "");
+    }
     if (d->cfg.state_dir && daemon_state_dir(d) < 0) {
         exit_code = CLI_EXIT_USAGE;
         goto out_agent;
     }
-    daemon_launch(d);
     if (d->cfg.state_dir && journal_open(&d->loop, d->cfg.state_dir, &d->journal) < 0)
         log_warn("core",
                  "cannot open the journal in %s; accepted messages will not survive a "
@@ -615,8 +766,8 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
         goto out_broker;
     }
     daemon_listen(d);
-    log_info("core", "agent-broker %s started: %zu chat plugin(s), agent %s", AB_VERSION_STRING,
-             d->broker->started, d->agent.command);
+    log_info("core", "agent-broker %s started: %zu chat plugin(s), %zu agent(s), default %s",
+             AB_VERSION_STRING, d->broker->started, d->nagents, d->agents[0].choice.command);
     exit_code = CLI_EXIT_OK;
     uv_run(&d->loop, UV_RUN_DEFAULT);
     host_net_finish(); /* libwebsockets' second teardown step, after the loop ran dry */
@@ -632,7 +783,7 @@ out_journal:
     d->journal = NULL;
 out_agent:
 out_loop_close:
-    agent_choice_free(&d->agent);
+    daemon_agents_free(d);
 out_loop:
     uv_run(&d->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&d->loop) != 0)

@@ -207,7 +207,7 @@ START_TEST(secret_with_quotes_brackets_newlines_cannot_change_structure)
                           "\"kiro-cli\"\n",
                           &cfg, &d),
                      0);
-    ck_assert_str_eq(cfg.agent_command, "kiro-cli");
+    ck_assert_str_eq(cfg.agents[0].command, "kiro-cli");
     t = config_table(&cfg, "alpha");
     ck_assert_ptr_nonnull(t);
     v = toml_table_get(t, "bot_token");
@@ -233,7 +233,7 @@ START_TEST(unset_variable_warns_with_name_and_line)
     ck_assert(!it->is_error);
     ck_assert_int_eq(it->line, 3);
     ck_assert_ptr_nonnull(strstr(it->msg, "NOPE_VAR_X"));
-    ck_assert_str_eq(cfg.agent_env.items[0], "A=");
+    ck_assert_str_eq(cfg.agents[0].env.items[0], "A=");
     config_free(&cfg);
     diag_free(&d);
 }
