@@ -53,17 +53,25 @@ conv_fx_start(struct conv_fx *f)
 {
     static char u1[] = "U1", u2[] = "U2";
     static char *users[] = {u1, u2};
-    struct broker_agent_spec agent = {
-        .name = "default", .launch = &f->acp.launch, .pool = f->acp.cfg};
+    struct broker_agent_spec agents[1 + CONV_FX_MAX_AGENTS] = {
+        {.name = "default", .launch = &f->acp.launch, .pool = f->acp.cfg}};
     struct broker_chat_spec chat = {.name = "discord", .desc = &f->desc, .ops = &f->ops};
     struct broker_spec spec = {
         .engine = f->ecfg,
-        .agents = &agent,
-        .nagents = 1,
+        .agents = agents,
+        .nagents = 1 + (size_t)f->nagents,
         .chats = &chat,
         .nchats = 1,
+        .routes = f->routes,
+        .nroutes = f->nroutes,
         .events = {.arg = f, .opened = conv_fx_opened},
     };
+
+    for (int i = 0; i < f->nagents; i++) {
+        agents[1 + i] = (struct broker_agent_spec){
+            .name = f->agents[i].name, .launch = &f->agents[i].launch, .pool = f->acp.cfg};
+        agents[1 + i].pool.state_file = f->agents[i].state_file;
+    }
 
     fake_chat_ops(&f->chat, &f->ops);
     f->desc = (struct ab_plugin_desc){
@@ -85,6 +93,44 @@ conv_fx_start(struct conv_fx *f)
     f->ci = &f->broker->chats[0];
     f->fake = f->ci->chat;
     f->acp.pool = f->broker->agents[0].pool;
+}
+
+/* Another agent; see the header. */
+void
+conv_fx_add_agent(struct conv_fx *f, const char *name)
+{
+    struct conv_fx_agent *a = &f->agents[f->nagents];
+
+    ck_assert_int_lt(f->nagents, CONV_FX_MAX_AGENTS);
+    f->nagents++;
+    snprintf(a->name, sizeof(a->name), "%s", name);
+    snprintf(a->log, sizeof(a->log), "%s/agent-%s.log", f->acp.dir, name);
+    snprintf(a->state_file, sizeof(a->state_file), "sessions-%s.json", name);
+    for (int i = 0; i < f->acp.nargs; i++) /* args[2] is the default's log */
+        a->args[i] = i == 2 ? a->log : f->acp.args[i];
+    a->launch = f->acp.launch;
+    a->launch.args = a->args;
+    a->launch.name = a->name;
+}
+
+/* A route; see the header. */
+void
+conv_fx_route(struct conv_fx *f, const char *channel, const char *role, const char *agent)
+{
+    ck_assert_uint_lt(f->nroutes, sizeof(f->routes) / sizeof(f->routes[0]));
+    f->routes[f->nroutes++] = (struct config_route){
+        .channel = (char *)channel, .role = (char *)role, .agent = (char *)agent};
+}
+
+/* The log file of agent @name. */
+static const char *
+conv_fx_agent_log(const struct conv_fx *f, const char *name)
+{
+    for (int i = 0; i < f->nagents; i++)
+        if (strcmp(f->agents[i].name, name) == 0)
+            return f->agents[i].log;
+    ck_assert_str_eq(name, "default");
+    return f->acp.log;
 }
 
 /* Ask mode; see the header. */
@@ -209,17 +255,18 @@ conv_fx_new_id(struct conv_fx *f)
     return f->ids[f->nids++];
 }
 
-/* Deliver a message from @user as the Discord plugin would. */
-void
-conv_fx_deliver_id(struct conv_fx *f, const char *id, const char *user, const char *thread,
-                   const char *text, bool mention)
+/* Deliver a message from @user in @channel as the Discord plugin would. */
+static void
+conv_fx_deliver_full(struct conv_fx *f, const char *channel, const char *role, const char *id,
+                     const char *user, const char *thread, const char *text, bool mention)
 {
+    const char *roles[] = {role};
     char raw[8192], name[32], display[32];
     struct ab_inbound m = {
         .size = sizeof(m),
         .conversation = thread ? thread : id,
-        .channel_id = thread ? thread : CONV_FX_CHANNEL,
-        .parent_id = thread ? CONV_FX_CHANNEL : NULL,
+        .channel_id = thread ? thread : channel,
+        .parent_id = thread ? channel : NULL,
         .message_id = id,
         .sender_id = user,
         .sender_name = name,
@@ -231,6 +278,8 @@ conv_fx_deliver_id(struct conv_fx *f, const char *id, const char *user, const ch
         .is_human_turn = true,
         .thread_is_ours = thread != NULL,
         .thread_id = thread,
+        .role_ids = role ? roles : NULL,
+        .role_count = role ? 1 : 0,
     };
 
     snprintf(name, sizeof(name), "user-%s", user);
@@ -238,6 +287,14 @@ conv_fx_deliver_id(struct conv_fx *f, const char *id, const char *user, const ch
     snprintf(raw, sizeof(raw), "%s%s%s", mention ? CONV_FX_BOT_MENTION : "", mention ? " " : "",
              text);
     ck_assert_int_eq(f->ci->host->sink.deliver(f->ci->host->sink.arg, f->ci->host, &m), 0);
+}
+
+/* A message in CONV_FX_CHANNEL; see the header. */
+void
+conv_fx_deliver_id(struct conv_fx *f, const char *id, const char *user, const char *thread,
+                   const char *text, bool mention)
+{
+    conv_fx_deliver_full(f, CONV_FX_CHANNEL, NULL, id, user, thread, text, mention);
 }
 
 /* Deliver a message with a new id, kept in @f. */
@@ -256,6 +313,17 @@ const char *
 conv_fx_mention(struct conv_fx *f, const char *user, const char *text)
 {
     return conv_fx_deliver(f, user, NULL, text, true);
+}
+
+/* A top-level mention in another channel. */
+const char *
+conv_fx_mention_in(struct conv_fx *f, const char *channel, const char *role, const char *user,
+                   const char *text)
+{
+    const char *id = conv_fx_new_id(f);
+
+    conv_fx_deliver_full(f, channel, role, id, user, NULL, text, true);
+    return id;
 }
 
 /* A follow-up in a thread. */
@@ -282,11 +350,11 @@ conv_fx_react(struct conv_fx *f, const char *channel, const char *msg, const cha
                      0);
 }
 
-/* Call @fn on every session/prompt in the agent's log until it returns true. */
+/* Call @fn on every session/prompt in the log @path until it returns true. */
 static void
-conv_fx_each_prompt(const struct conv_fx *f, bool (*fn)(void *arg, const cJSON *params), void *arg)
+conv_fx_each_prompt(const char *path, bool (*fn)(void *arg, const cJSON *params), void *arg)
 {
-    FILE *fp = fopen(f->acp.log, "r");
+    FILE *fp = fopen(path, "r");
     char *line = NULL;
     size_t cap = 0;
     bool stop = false;
@@ -319,7 +387,17 @@ conv_fx_prompts(const struct conv_fx *f)
 {
     int n = 0;
 
-    conv_fx_each_prompt(f, conv_fx_count_one, &n);
+    conv_fx_each_prompt(f->acp.log, conv_fx_count_one, &n);
+    return n;
+}
+
+/* Prompts of one agent. */
+int
+conv_fx_agent_prompts(const struct conv_fx *f, const char *name)
+{
+    int n = 0;
+
+    conv_fx_each_prompt(conv_fx_agent_log(f, name), conv_fx_count_one, &n);
     return n;
 }
 
@@ -351,7 +429,17 @@ conv_fx_prompt_block(const struct conv_fx *f, int n, int block)
 {
     struct conv_fx_block b = {n, block, NULL};
 
-    conv_fx_each_prompt(f, conv_fx_take_block, &b);
+    conv_fx_each_prompt(f->acp.log, conv_fx_take_block, &b);
+    return b.out;
+}
+
+/* One block of one prompt of one agent. */
+char *
+conv_fx_agent_prompt_block(const struct conv_fx *f, const char *name, int n, int block)
+{
+    struct conv_fx_block b = {n, block, NULL};
+
+    conv_fx_each_prompt(conv_fx_agent_log(f, name), conv_fx_take_block, &b);
     return b.out;
 }
 
