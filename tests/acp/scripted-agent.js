@@ -58,7 +58,7 @@ function parseCount(flag, value) {
 // Flags without a value: flag → option set to true.
 const SWITCH_FLAGS = {
     '--auth-required': 'authRequired', '--load': 'load', '--load-hang': 'loadHang', '--load-exit': 'loadExit',
-    '--ignore-term': 'ignoreTerm', '--crash-on-start': 'crashOnStart',
+    '--ignore-term': 'ignoreTerm', '--crash-on-start': 'crashOnStart', '--log-mcp': 'logMcp',
 };
 
 // Parse process.argv into the option object.
@@ -230,6 +230,8 @@ function sessionParamsProblem(p) {
     if (!isObject(p)) return 'params must be an object';
     if (typeof p.cwd !== 'string' || !path.isAbsolute(p.cwd)) return 'cwd must be an absolute path';
     if (!Array.isArray(p.mcpServers)) return 'mcpServers must be an array';
+    // as real agents do: say which MCP servers it will start, credentials and all
+    if (opts.logMcp) logErr(`mcp: ${JSON.stringify(p.mcpServers)}`);
     for (let i = 0; i < p.mcpServers.length; i++) {
         const why = mcpServerProblem(p.mcpServers[i], i);
         if (why) return why;

@@ -1,0 +1,154 @@
+"""Several agents in one daemon: [agents.codex] next to [agent], three channels routed
+by [[routes]] channel, by the "codex:" name prefix and to the default; a restart keeps
+each conversation's agent (session/load on the same agent); the MCP servers reach the
+agent in session/new and session/load as its mcpCapabilities allow, and their secret
+values stay out of the logs (trace level) and the chat."""
+
+import json
+
+import e2e
+
+MCP_ENV_SECRET = "mcp-env-canary-4471"
+MCP_HEADER_SECRET = "mcp-header-canary-9902"
+
+CODEX = """
+[agents.codex]
+command = "node"
+args = [%s]
+max_sessions = 4
+
+[[agents.codex.mcp_servers]]
+name = "files"
+command = "/usr/bin/mcp-files"
+args = ["--root", "/srv"]
+env = { FILES_TOKEN = "${E2E_MCP_ENV}" }
+
+[[agents.codex.mcp_servers]]
+name = "web"
+type = "http"
+url = "http://127.0.0.1:9/mcp"
+headers = { Authorization = "Bearer ${E2E_MCP_HEADER}" }
+
+[[agents.codex.mcp_servers]]
+name = "events"
+type = "sse"
+url = "http://127.0.0.1:9/sse"
+
+[[routes]]
+channel = "chan-2"
+agent = "codex"
+
+[log]
+level = "trace"
+"""
+
+
+def lines_of(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+class Agents(e2e.RunWorldTest):
+
+    @property
+    def agent_flags(self):
+        return ("--tick", "5", "--load", "--state", self.world.path("default-state.json"))
+
+    @property
+    def extra(self):
+        w = self.world
+        args = [e2e.SCRIPTED_AGENT, "--log", w.path("codex.log"), "--tick", "5", "--load",
+                "--state", w.path("codex-state.json"), "--mcp", "http", "--log-mcp"]
+        return CODEX % ", ".join(e2e.toml_str(a) for a in args)
+
+    def start_broker(self):
+        broker = self.world.start("run", self.config, stdin=False,
+                                  env={"E2E_MCP_ENV": MCP_ENV_SECRET,
+                                       "E2E_MCP_HEADER": MCP_HEADER_SECRET})
+        e2e.wait_until(lambda: self.get("/readyz")[0] == 200, what="/readyz 200")
+        return broker
+
+    def prompts(self, log):
+        """(sessionId, text) of every session/prompt agent @log received."""
+        out = []
+        for m in lines_of(log):
+            if m.get("method") == "session/prompt":
+                p = m["params"]
+                out.append((p["sessionId"], p["prompt"][-1]["text"]))
+        return out
+
+    def calls(self, log, method):
+        return [m for m in lines_of(log) if m.get("method") == method]
+
+    def turn(self, mid, text, **kw):
+        """Deliver a message and wait for its 🆗."""
+        p = self.platform
+        p.message(mid, text, **kw)
+        p.wait_record(lambda r: r["op"] == "react" and r["message"] == mid
+                      and r["emoji"] == "🆗")
+
+    def test_routing_restart_and_mcp(self):
+        w = self.world
+        default_log, codex_log = w.agent_log(), w.path("codex.log")
+        self.turn("m1", "hello default", channel="chan-1")
+        self.turn("m2", "hello routed channel", channel="chan-2")
+        self.turn("m3", "codex: hello by prefix", channel="chan-3")
+        self.turn("m4", "plain in chan-3", channel="chan-3")
+        # routing: channel route, prefix (cut), default
+        self.assertEqual([t for _, t in self.prompts(codex_log)],
+                         ["hello routed channel", "hello by prefix"])
+        self.assertEqual([t for _, t in self.prompts(default_log)],
+                         ["hello default", "plain in chan-3"])
+        # MCP: stdio and http reach codex (it advertises http), sse is left out and said
+        news = self.calls(codex_log, "session/new")
+        self.assertEqual(len(news), 2)
+        servers = news[0]["params"]["mcpServers"]
+        self.assertEqual([s["name"] for s in servers], ["files", "web"])
+        self.assertEqual(servers[0], {"name": "files", "command": "/usr/bin/mcp-files",
+                                      "args": ["--root", "/srv"],
+                                      "env": [{"name": "FILES_TOKEN", "value": MCP_ENV_SECRET}]})
+        self.assertEqual(servers[1], {"type": "http", "name": "web",
+                                      "url": "http://127.0.0.1:9/mcp",
+                                      "headers": [{"name": "Authorization",
+                                                   "value": "Bearer " + MCP_HEADER_SECRET}]})
+        self.assertEqual(self.calls(default_log, "session/new")[0]["params"]["mcpServers"], [])
+        self.broker.err.wait_for(r'codex: the agent does not support MCP over sse')
+        # metrics carry the agent's name
+        status, body = self.get("/metrics")
+        self.assertEqual(status, 200)
+        self.assertIn('agent_broker_turns_total{agent="codex"} 2', body)
+        self.assertIn('agent_broker_turns_total{agent="default"} 2', body)
+        codex_sessions = {s for s, _ in self.prompts(codex_log)}
+
+        self.stop()
+        first = self.broker
+        self.broker = self.start_broker()
+        # a follow-up in each thread, without prefix, after the restart: same agent,
+        # same session (session/load, with the MCP servers again)
+        for mid, thread in (("m5", "m1"), ("m6", "m2"), ("m7", "m3"), ("m8", "m4")):
+            self.turn(mid, "again in " + thread, thread=thread,
+                      channel={"m1": "chan-1", "m2": "chan-2"}.get(thread, "chan-3"))
+        codex = self.prompts(codex_log)
+        self.assertEqual([t for _, t in codex[2:]], ["again in m2", "again in m3"])
+        self.assertEqual({s for s, _ in codex[2:]}, codex_sessions)
+        self.assertEqual([t for _, t in self.prompts(default_log)[2:]],
+                         ["again in m1", "again in m4"])
+        loads = self.calls(codex_log, "session/load")
+        self.assertEqual(len(loads), 2)
+        self.assertEqual([s["name"] for s in loads[0]["params"]["mcpServers"]], ["files", "web"])
+        self.assertEqual(len(self.calls(codex_log, "session/new")), 2)  # nothing new
+        self.stop()
+        # the secrets: in the agent's params only, never in the logs or the chat
+        logs = first.err.text() + self.broker.err.text()
+        self.assertIn('stderr: scripted-agent', logs)  # the agent's own line was logged
+        self.assertIn('mcp: [{"name":"files"', logs)
+        for secret in (MCP_ENV_SECRET, MCP_HEADER_SECRET):
+            self.assertNotIn(secret, logs)
+            self.assertNotIn(secret, json.dumps(self.platform.records()))
+
+
+if __name__ == "__main__":
+    e2e.main()
