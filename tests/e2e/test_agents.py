@@ -150,5 +150,38 @@ class Agents(e2e.RunWorldTest):
             self.assertNotIn(secret, json.dumps(self.platform.records()))
 
 
+class AgentsCli(e2e.WorldTest):
+    """`console --agent NAME` and `check` with several agents."""
+
+    def two_agents(self, routes=""):
+        w = self.world
+        codex = [e2e.SCRIPTED_AGENT, "--log", w.path("codex.log")]
+        return w.write("config.toml", w.scripted_agent() + "\n[agents.codex]\ncommand = \"node\"\n"
+                       "args = [%s]\n" % ", ".join(e2e.toml_str(a) for a in codex) + routes)
+
+    def test_console_talks_to_the_named_agent(self):
+        w = self.world
+        cfg = self.two_agents()
+        p = w.start("console", cfg, "--agent", "codex")
+        p.send_line("hello codex")
+        p.out.wait_for(r"You said: .*hello codex")
+        p.close_stdin()
+        self.assertEqual(p.wait(), 0, p.err.text()[-3000:])
+        self.assertEqual([m["params"]["prompt"][-1]["text"] for m in lines_of(w.path("codex.log"))
+                          if m.get("method") == "session/prompt"], ["hello codex"])
+        self.assertEqual(e2e.agent_calls(w, "session/prompt"), [])
+        code, _, err = w.run("console", cfg, "--agent", "nobody")
+        self.assertEqual(code, 2, err)
+        self.assertIn("--agent nobody", err)
+
+    def test_check_names_unknown_agents_in_routes_with_file_and_line(self):
+        cfg = self.two_agents('\n[[routes]]\nchannel = "C1"\nagent = "codx"\n')
+        code, _, err = self.world.run("check", cfg)
+        self.assertEqual(code, 2, err)
+        line = open(cfg, encoding="utf-8").read().splitlines().index("[[routes]]") + 1
+        self.assertIn("config.toml:%d: routes.agent: unknown agent \"codx\"" % line, err)
+        self.assertIn("default, codex", err)
+
+
 if __name__ == "__main__":
     e2e.main()
