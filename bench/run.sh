@@ -44,6 +44,7 @@ run acp $build/bench/acp/bench_acp "$root"
 run render $build/bench/render/bench_render 20
 run engine $build/bench/engine/bench_engine
 run policy $build/bench/policy/bench_policy
+run route $build/bench/conv/bench_route
 run latency $build/bench/conv/bench_latency $build/bench/conv/bench_stamp_agent 1000
 run scale1000_1 $build/bench/conv/bench_scale "$root" 1000 125 1
 run scale1000_n $build/bench/conv/bench_scale "$root" 1000 125 1000
@@ -110,6 +111,9 @@ row "rate limiter alone, 10 000 live edits, ms CPU (baseline: count)" \
 row "policy_decide, ns per message (baseline: FNV hash of the id)" \
     "$(awk '$1 == "policy_decide" { print $3 }' $out/policy.txt 2>/dev/null)" \
     "$(awk '$1 == "baseline" { print $6 }' $out/policy.txt 2>/dev/null)"
+row "route_pick, ns per first message, 5 agents (baseline: policy_decide)" \
+    "$(awk '$1 == "route_pick" { print $3 }' $out/route.txt 2>/dev/null)" \
+    "$(awk '$1 == "baseline" { print $4 }' $out/route.txt 2>/dev/null)"
 
 # Inbound event -> session/prompt (bench/conv/bench_latency)
 row "inbound -> prompt written (engine_inbound returns), p50 us (baseline: uv_write)" \

@@ -541,14 +541,34 @@ engine_wait_timer(void *arg)
     engine_wait_arm(c);
 }
 
-/* A session may be free: start waiting conversations from the FIFO's head. */
+/* The bit of @agent in a set of full pools (agents past 63 share the last bit). */
+static uint64_t
+engine_agent_bit(size_t agent)
+{
+    return 1ULL << (agent < 63 ? agent : 63);
+}
+
+/* The first waiting conversation whose agent is not in @full, or NULL. */
+static struct conversation *
+engine_first_waiting(const struct engine *e, uint64_t full)
+{
+    struct conversation *c = e->waiting;
+
+    while (c && (full & engine_agent_bit(c->agent)))
+        c = c->wait_next;
+    return c;
+}
+
+/* A session may be free: start waiting conversations in FIFO order, each agent's own
+ * line on its own (a full pool does not hold back another agent's waiters). */
 static void
 engine_wait_next(struct engine *e)
 {
     struct conversation *c;
+    uint64_t full = 0;
     int rc;
 
-    while (!e->is_draining && (c = e->waiting)) {
+    while (!e->is_draining && (c = engine_first_waiting(e, full))) {
         bool noticed = c->is_wait_noticed;
         uint64_t since = c->wait_since;
         engine_unwait(c); /* off the FIFO while it starts: a nested call sees the rest */
@@ -560,8 +580,9 @@ engine_wait_next(struct engine *e)
         if (rc == AB_EFULL) {
             c->wait_since = since;
             c->is_wait_noticed = noticed;
-            engine_wait(c, true);
-            return;
+            engine_wait(c, true); /* the head: ahead of other agents' waiters only */
+            full |= engine_agent_bit(c->agent);
+            continue;
         }
         if (rc < 0)
             log_error("engine", "%s: cannot start a turn: %s", c->key, ab_strerror(rc));
@@ -577,7 +598,8 @@ engine_kick(struct conversation *c)
 
     if (c->turn || !c->queue || c->is_opening_thread || c->is_waiting)
         return;
-    if (e->waiting && engine_may_wait(c)) { /* others were first: behind them */
+    if (engine_first_waiting(e, ~engine_agent_bit(c->agent)) &&
+        engine_may_wait(c)) { /* others of its agent were first: behind them */
         engine_wait(c, false);
         return;
     }

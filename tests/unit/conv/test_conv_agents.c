@@ -144,6 +144,45 @@ START_TEST(set_agent_waits_for_a_running_turn)
 }
 END_TEST
 
+/* Run until agent @name has @n prompts; false after @ms. */
+static bool
+wait_prompts(struct conv_fx *f, const char *name, int n, uint64_t ms)
+{
+    for (uint64_t waited = 0; waited < ms; waited += 50) {
+        if (conv_fx_agent_prompts(f, name) >= n)
+            return true;
+        conv_fx_run(f, 50);
+    }
+    return conv_fx_agent_prompts(f, name) >= n;
+}
+
+START_TEST(a_full_pool_does_not_hold_back_another_agents_conversations)
+{
+    struct conv_fx f;
+
+    conv_fx_init(&f, NULL);
+    f.acp.cfg.max_sessions = 1; /* every agent's pool: one live session */
+    f.ecfg.max_sessions = 1;
+    f.ecfg.pool_queue_max = 10;
+    f.ecfg.pool_queue_wait_ms = 60000;
+    f.ecfg.pool_queue_notice_ms = 60000;
+    conv_fx_add_agent(&f, "codex");
+    conv_fx_route(&f, "C2", NULL, "codex");
+    conv_fx_start(&f);
+    conv_fx_mention(&f, "U1", "[[slow 60]] [[tick 100]] long one"); /* default, 6 s */
+    ck_assert(wait_prompts(&f, "default", 1, 10000));
+    conv_fx_mention(&f, "U2", "waits for the default's only session");
+    conv_fx_run(&f, 200);
+    conv_fx_mention_in(&f, "C2", NULL, "U1", "codex has a free session");
+    /* codex answers while the default's line still waits */
+    ck_assert(wait_prompts(&f, "codex", 1, 4000));
+    ck_assert_int_eq(conv_fx_agent_prompts(&f, "default"), 1);
+    ck_assert(conv_fx_idle(&f, 30000));
+    ck_assert_int_eq(conv_fx_agent_prompts(&f, "default"), 2);
+    conv_fx_close(&f);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -152,6 +191,7 @@ main(void)
         thread_keeps_its_agent_also_after_its_record_is_forgotten,
         set_agent_switches_a_conversation_from_its_next_turn,
         set_agent_waits_for_a_running_turn,
+        a_full_pool_does_not_hold_back_another_agents_conversations,
         NULL,
     };
 
