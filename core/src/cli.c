@@ -311,11 +311,14 @@ cli_check(const struct cli_args *a)
                  "can read this file — export the token and write \"${NAME}\" instead");
     diag_print(&diag, stderr);
     rc = diag.errors ? CLI_EXIT_USAGE : CLI_EXIT_OK;
-    if (rc == CLI_EXIT_OK)
-        printf("%s: ok (%zu chat plugin%s, %s %s%s)\n", path, cfg.plugin_chat.count,
-               cfg.plugin_chat.count == 1 ? "" : "s", cfg.nagents == 1 ? "agent" : "agents",
-               cfg.agents[0].command ? cfg.agents[0].command : "preset default",
-               cfg.nagents == 1 ? "" : " and others");
+    if (rc == CLI_EXIT_OK) {
+        printf("%s: ok (%zu chat plugin%s, agent%s", path, cfg.plugin_chat.count,
+               cfg.plugin_chat.count == 1 ? "" : "s", cfg.nagents == 1 ? "" : "s");
+        for (size_t i = 0; i < cfg.nagents; i++)
+            printf("%s %s: %s", i ? "," : "", cfg.agents[i].name,
+                   cfg.agents[i].command ? cfg.agents[i].command : "preset default");
+        printf(")\n");
+    }
     plugin_set_free(&set);
     plugin_dirs_free(dirs);
     diag_free(&diag);

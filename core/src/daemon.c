@@ -703,6 +703,7 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset, 
     struct daemon *d = calloc(1, sizeof(*d));
     struct diag diag = {0};
     enum ab_log_level level = AB_LOG_INFO;
+    char more[32] = "";
     int rc, exit_code;
 
     if (!d)
@@ -766,8 +767,10 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset, 
         goto out_broker;
     }
     daemon_listen(d);
-    log_info("core", "agent-broker %s started: %zu chat plugin(s), %zu agent(s), default %s",
-             AB_VERSION_STRING, d->broker->started, d->nagents, d->agents[0].choice.command);
+    if (d->nagents > 1)
+        snprintf(more, sizeof(more), " and %zu more", d->nagents - 1);
+    log_info("core", "agent-broker %s started: %zu chat plugin(s), agent %s%s", AB_VERSION_STRING,
+             d->broker->started, d->agents[0].choice.command, more);
     exit_code = CLI_EXIT_OK;
     uv_run(&d->loop, UV_RUN_DEFAULT);
     host_net_finish(); /* libwebsockets' second teardown step, after the loop ran dry */
