@@ -145,6 +145,7 @@ class Agents(e2e.RunWorldTest):
         logs = first.err.text() + self.broker.err.text()
         self.assertIn('stderr: scripted-agent', logs)  # the agent's own line was logged
         self.assertIn('mcp: [{"name":"files"', logs)
+        self.assertIn('"value":"***"', logs)
         for secret in (MCP_ENV_SECRET, MCP_HEADER_SECRET):
             self.assertNotIn(secret, logs)
             self.assertNotIn(secret, json.dumps(self.platform.records()))

@@ -746,7 +746,12 @@ config_read_mcp(struct config *cfg, const char *section, const struct toml_table
     for (size_t l = 0; l < 2; l++)
         for (size_t i = 0; i < values[l]->count; i++) {
             const char *eq = strchr(values[l]->items[i], '=');
+            const char *word = eq ? strrchr(eq + 1, ' ') : NULL;
             if (eq && eq[1] && (rc = strlist_push(&cfg->secrets, eq + 1, strlen(eq + 1))) < 0)
+                return rc;
+            /* "Bearer TOKEN": the token alone is a secret too */
+            if (word && strlen(word + 1) >= 8 &&
+                (rc = strlist_push(&cfg->secrets, word + 1, strlen(word + 1))) < 0)
                 return rc;
         }
     return 0;

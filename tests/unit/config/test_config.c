@@ -591,12 +591,13 @@ START_TEST(mcp_servers_of_both_shapes_with_secret_values)
     ck_assert_str_eq(codex->mcp[0].url, "https://mcp.example/x");
     ck_assert_str_eq(codex->mcp[0].headers.items[0], "Authorization=Bearer mcp-header-secret-9");
     /* every env and header value is registered for redaction, whatever its name */
-    bool env_secret = false, header_secret = false;
+    bool env_secret = false, header_secret = false, token_secret = false;
     for (size_t i = 0; i < cfg.secrets.count; i++) {
         env_secret |= strcmp(cfg.secrets.items[i], "stdio-pass-77") == 0;
         header_secret |= strcmp(cfg.secrets.items[i], "Bearer mcp-header-secret-9") == 0;
+        token_secret |= strcmp(cfg.secrets.items[i], "mcp-header-secret-9") == 0;
     }
-    ck_assert(env_secret && header_secret);
+    ck_assert(env_secret && header_secret && token_secret);
     config_free(&cfg);
     diag_free(&d);
     unsetenv("AB_TEST_MCP_KEY");
