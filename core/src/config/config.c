@@ -686,6 +686,34 @@ config_read_fixed(struct config *cfg, const struct toml_table *root, struct diag
     return 0;
 }
 
+/* Read the keys of @t that @specs (section "") name into @base; @skip (read by the
+ * caller) is not warned about, any other key is, with @hint. @prefix starts each key in
+ * messages. */
+static int
+config_read_table(const struct key_spec *specs, size_t nspecs, const char *prefix,
+                  const struct toml_table *t, void *base, const char *skip, const char *hint,
+                  struct diag *diag)
+{
+    char key[256];
+    int rc;
+
+    for (size_t i = 0; i < t->count; i++) {
+        const struct toml_kv *kv = &t->items[i];
+        bool known = strcmp(kv->key, skip) == 0;
+        snprintf(key, sizeof(key), "%s%s", prefix, kv->key);
+        for (size_t k = 0; k < nspecs && !known; k++) {
+            if (strcmp(specs[k].key, kv->key) != 0)
+                continue;
+            known = true;
+            if ((rc = config_read_key(&specs[k], &kv->val, key, base, diag)) < 0)
+                return rc;
+        }
+        if (!known)
+            diag_add(diag, false, kv->line, key, "unknown key, ignored — %s", hint);
+    }
+    return 0;
+}
+
 /* Read one [[SECTION.mcp_servers]] entry @t into @m; its env and header values become
  * secrets. */
 static int
@@ -693,30 +721,18 @@ config_read_mcp(struct config *cfg, const char *section, const struct toml_table
                 struct config_mcp *m, struct diag *diag)
 {
     const struct toml_value *type = toml_table_get(t, "type");
-    char prefix[160], key[200];
+    char prefix[160];
     struct strlist *values[2] = {&m->env, &m->headers};
     int rc;
 
     snprintf(prefix, sizeof(prefix), "%s.mcp_servers.", section);
     m->line = t->line;
-    for (size_t i = 0; i < t->count; i++) {
-        const struct toml_kv *kv = &t->items[i];
-        if (strcmp(kv->key, "type") == 0)
-            continue;
-        snprintf(key, sizeof(key), "%s%s", prefix, kv->key);
-        bool known = false;
-        for (size_t k = 0; k < sizeof(mcp_keys) / sizeof(mcp_keys[0]) && !known; k++) {
-            if (strcmp(mcp_keys[k].key, kv->key) != 0)
-                continue;
-            known = true;
-            if ((rc = config_read_key(&mcp_keys[k], &kv->val, key, m, diag)) < 0)
-                return rc;
-        }
-        if (!known)
-            diag_add(diag, false, kv->line, key,
-                     "unknown key, ignored — an MCP server has name, type, command, args, env "
-                     "(stdio) or url, headers (http, sse)");
-    }
+    if ((rc = config_read_table(mcp_keys, sizeof(mcp_keys) / sizeof(mcp_keys[0]), prefix, t, m,
+                                "type",
+                                "an MCP server has name, type, command, args, env (stdio) or url, "
+                                "headers (http, sse)",
+                                diag)) < 0)
+        return rc;
     m->type = CONFIG_MCP_STDIO;
     if (type) {
         bool ok = false;
@@ -768,23 +784,10 @@ config_read_agent(struct config *cfg, struct config_agent *a, struct diag *diag)
     if (!a->table)
         return 0;
     snprintf(prefix, sizeof(prefix), "%s.", a->section);
-    for (size_t i = 0; i < a->table->count; i++) {
-        const struct toml_kv *kv = &a->table->items[i];
-        char key[256];
-        bool known = strcmp(kv->key, "mcp_servers") == 0;
-        snprintf(key, sizeof(key), "%s%s", prefix, kv->key);
-        for (size_t k = 0; k < sizeof(agent_keys) / sizeof(agent_keys[0]) && !known; k++) {
-            if (strcmp(agent_keys[k].key, kv->key) != 0)
-                continue;
-            known = true;
-            if ((rc = config_read_key(&agent_keys[k], &kv->val, key, a, diag)) < 0)
-                return rc;
-        }
-        if (!known)
-            diag_add(diag, false, kv->line, key,
-                     "unknown key, ignored — check the spelling against the configuration "
-                     "reference");
-    }
+    if ((rc = config_read_table(
+             agent_keys, sizeof(agent_keys) / sizeof(agent_keys[0]), prefix, a->table, a,
+             "mcp_servers", "check the spelling against the configuration reference", diag)) < 0)
+        return rc;
     a->args_set = toml_table_get(a->table, "args") != NULL;
     servers = toml_table_get(a->table, "mcp_servers");
     if (!servers)

@@ -609,19 +609,24 @@ START_TEST(mcp_server_shape_errors_name_the_line)
     struct config cfg;
     struct diag d;
 
-    ck_assert_int_eq(
-        load("[agent]\ncommand = \"x\"\n"
-             "[[agent.mcp_servers]]\nname = \"a\"\ntype = \"http\"\n"
-             "[[agent.mcp_servers]]\nname = \"b\"\n"
-             "[[agent.mcp_servers]]\nname = \"c\"\ntype = \"websocket\"\nurl = \"x\"\n",
-             &cfg, &d),
-        AB_ECONFIG);
+    ck_assert_int_eq(load("[agent]\ncommand = \"x\"\n"
+                          "[[agent.mcp_servers]]\nname = \"a\"\ntype = \"http\"\n"
+                          "[[agent.mcp_servers]]\nname = \"b\"\ncolour = 1\n"
+                          "[[agent.mcp_servers]]\nname = \"c\"\ntype = \"websocket\"\nurl = \"x\"\n"
+                          "[agents.x]\ncommand = \"y\"\nflavour = 2\n",
+                          &cfg, &d),
+                     AB_ECONFIG);
     ck_assert_ptr_nonnull(diag_for(&d, "mcp_servers.url"));
     ck_assert_int_eq(diag_for(&d, "mcp_servers.url")->line, 3);
     ck_assert_ptr_nonnull(diag_for(&d, "mcp_servers.command"));
     ck_assert_int_eq(diag_for(&d, "mcp_servers.command")->line, 6);
     ck_assert_ptr_nonnull(diag_for(&d, "mcp_servers.type"));
-    ck_assert_int_eq(diag_for(&d, "mcp_servers.type")->line, 10);
+    ck_assert_int_eq(diag_for(&d, "mcp_servers.type")->line, 11);
+    ck_assert_ptr_nonnull(diag_for(&d, "agent.mcp_servers.colour"));
+    ck_assert(!diag_for(&d, "agent.mcp_servers.colour")->is_error);
+    ck_assert_int_eq(diag_for(&d, "agent.mcp_servers.colour")->line, 8);
+    ck_assert_ptr_nonnull(diag_for(&d, "agents.x.flavour"));
+    ck_assert_int_eq(diag_for(&d, "agents.x.flavour")->line, 15);
     config_free(&cfg);
     diag_free(&d);
 }
