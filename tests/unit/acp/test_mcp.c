@@ -84,7 +84,7 @@ turn_with_servers(struct fx *f, struct rec *r, const char *const *flags)
     f->launch.mcp_servers = servers;
     f->launch.nmcp = 3;
     fx_pool(f);
-    fx_turn_wait(f, "discord:1", "hello", r, 10000);
+    fx_turn_wait(f, "discord:1", "hello", r, 30000);
     ck_assert_msg(r->rc == 0, "turn failed: %d %s", r->rc, r->message);
 }
 
@@ -159,11 +159,11 @@ START_TEST(session_load_carries_the_servers_too)
     f.launch.mcp_servers = servers;
     f.launch.nmcp = 3;
     fx_pool(&f);
-    fx_turn_wait(&f, "discord:7", "hello", &r, 10000);
+    fx_turn_wait(&f, "discord:7", "hello", &r, 30000);
     rec_reset(&r);
     fx_pool_close(&f); /* a restart: the next turn loads the session */
     fx_pool(&f);
-    fx_turn_wait(&f, "discord:7", "again", &r, 10000);
+    fx_turn_wait(&f, "discord:7", "again", &r, 30000);
     ck_assert_int_eq(r.rc, 0);
     ck_assert(!r.has_reset);
     ck_assert(fx_log_has(&f, "\"method\":\"session/load\""));
