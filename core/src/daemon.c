@@ -500,9 +500,9 @@ daemon_state_dir(struct daemon *d)
     for (size_t i = 0; i < d->nagents; i++)
         if (state_dir_exposed(dir, d->agents[i].choice.cwd))
             log_warn("core",
-                     "state dir %s is inside the working directory %s of agent %s: the agent's "
-                     "tools see it and may commit it — set [state] dir outside it (or [%s] "
-                     "working_dir to the project)",
+                     "state dir %s is inside the agent's working directory %s (agent %s): the "
+                     "agent's tools see it and may commit it — set [state] dir outside it (or "
+                     "[%s] working_dir to the project)",
                      dir, d->agents[i].choice.cwd, d->agents[i].conf->name,
                      d->agents[i].conf->section);
     return 0;
