@@ -393,6 +393,25 @@ daemon_add_secrets(const struct config *cfg)
         log_add_token_prefix(cfg->redact_prefixes.items[i]);
 }
 
+/* Whether @b names the same agents and routes as @a (a reload cannot change them). */
+static bool
+daemon_same_agents(const struct config *a, const struct config *b)
+{
+    if (a->nagents != b->nagents || a->nroutes != b->nroutes)
+        return false;
+    for (size_t i = 0; i < a->nagents; i++)
+        if (strcmp(a->agents[i].name, b->agents[i].name) != 0)
+            return false;
+    for (size_t i = 0; i < a->nroutes; i++) {
+        const struct config_route *x = &a->routes[i], *y = &b->routes[i];
+        if (strcmp(x->agent, y->agent) != 0 || !x->channel != !y->channel ||
+            (x->channel && strcmp(x->channel, y->channel) != 0) || !x->role != !y->role ||
+            (x->role && strcmp(x->role, y->role) != 0))
+            return false;
+    }
+    return true;
+}
+
 /* SIGHUP: reload allowlists, reactions and timing without dropping connections. */
 static void
 daemon_on_reload(uv_signal_t *s, int signum)
@@ -433,6 +452,11 @@ daemon_on_reload(uv_signal_t *s, int signum)
         policy_set_config(ci->policy, &pc);
     }
     daemon_add_secrets(&fresh);
+    if (!daemon_same_agents(&d->cfg, &fresh))
+        log_warn("core",
+                 "SIGHUP: the agents or [[routes]] of %s changed; they apply after a restart "
+                 "(the running agents and routes stay)",
+                 d->cfg.path);
     /* The old config stays alive until exit: plugins hold pointers into its tree and
      * reactions in progress into its emoji strings. */
     {

@@ -5,6 +5,7 @@ agent in session/new and session/load as its mcpCapabilities allow, and their se
 values stay out of the logs (trace level) and the chat."""
 
 import json
+import signal
 
 import e2e
 
@@ -150,6 +151,18 @@ class Agents(e2e.RunWorldTest):
             self.assertNotIn(secret, logs)
             self.assertNotIn(secret, json.dumps(self.platform.records()))
 
+    def test_reload_says_agents_and_routes_need_a_restart(self):
+        with open(self.config, "a", encoding="utf-8") as f:
+            f.write('\n[[routes]]\nchannel = "chan-9"\nagent = "codex"\n')
+        self.broker.signal(signal.SIGHUP)
+        self.broker.err.wait_for(r"SIGHUP: the agents or \[\[routes\]\] of .* changed; they "
+                                 r"apply after a restart")
+        self.broker.err.wait_for(r"SIGHUP: configuration reloaded")
+        self.turn("m1", "still the default", channel="chan-9")
+        self.assertEqual([t for _, t in self.prompts(self.world.agent_log())],
+                         ["still the default"])
+        self.stop()
+
 
 class AgentsCli(e2e.WorldTest):
     """`console --agent NAME` and `check` with several agents."""
@@ -179,7 +192,8 @@ class AgentsCli(e2e.WorldTest):
         cfg = self.two_agents('\n[[routes]]\nchannel = "C1"\nagent = "codx"\n')
         code, _, err = self.world.run("check", cfg)
         self.assertEqual(code, 2, err)
-        line = open(cfg, encoding="utf-8").read().splitlines().index("[[routes]]") + 1
+        with open(cfg, encoding="utf-8") as f:
+            line = f.read().splitlines().index("[[routes]]") + 1
         self.assertIn("config.toml:%d: routes.agent: unknown agent \"codx\"" % line, err)
         self.assertIn("default, codex", err)
 
