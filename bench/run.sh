@@ -172,6 +172,8 @@ done
 # The daemon from outside (bench/daemon)
 row "agent-broker console idle VmRSS, MB (baseline: bare libuv loop)" \
     "$(kb_to_mb "$(get daemon idle_rss_kb)")" "$(kb_to_mb "$(get daemon idle_baseline_rss_kb)")"
+row "agent-broker console idle VmRSS with 5 agents (none started), MB (baseline: 1 agent)" \
+    "$(kb_to_mb "$(get daemon idle_rss_5_agents_kb)")" "$(kb_to_mb "$(get daemon idle_rss_kb)")"
 row "agent-broker run to /readyz 200, median ms (baseline: --version)" \
     "$(get daemon ready_ms_p50)" "$(get daemon version_ms_p50)"
 row "start-up runs that failed (of $(get daemon runs))" "$(get daemon failed_runs)" - "=0"
