@@ -113,7 +113,7 @@ daemon_launch(struct daemon_agent *da)
     return 0;
 }
 
-/* /readyz: every chat plugin connected; with none, the agent command resolves. */
+/* /readyz: every chat plugin connected and every agent's command resolves. */
 static bool
 daemon_ready(void *arg, struct health_text *why)
 {
@@ -132,7 +132,7 @@ daemon_ready(void *arg, struct health_text *why)
             ready = false;
         }
     }
-    for (size_t i = 0; d->broker->nchats == 0 && i < d->nagents; i++)
+    for (size_t i = 0; i < d->nagents; i++)
         if (!d->agents[i].choice.resolved) {
             health_text_printf(why, "agent %s: command \"%s\" not found on PATH\n",
                                d->agents[i].conf->name, d->agents[i].choice.command);

@@ -197,6 +197,28 @@ class AgentsCli(e2e.WorldTest):
         self.assertIn("config.toml:%d: routes.agent: unknown agent \"codx\"" % line, err)
         self.assertIn("default, codex", err)
 
+    def test_readyz_names_an_agent_whose_command_is_missing(self):
+        w = self.world
+        platform = e2e.Platform(w)
+        port = e2e.free_port()
+        cfg = e2e.run_config(w, platform, port, extra='\n[agents.ghost]\n'
+                             'command = "no-such-agent-command-e2e"\n')
+        broker = w.start("run", cfg, stdin=False)
+        base = "http://127.0.0.1:%d" % port
+
+        def readyz():
+            try:
+                return e2e.http_get(base + "/readyz")
+            except OSError:
+                return 0, ""
+        e2e.wait_until(lambda: readyz()[0] == 503 and "agent ghost" in readyz()[1],
+                       what="/readyz 503 naming agent ghost")
+        status, body = readyz()
+        self.assertIn('agent ghost: command "no-such-agent-command-e2e" not found on PATH', body)
+        self.assertNotIn("agent default", body)
+        broker.signal(signal.SIGTERM)
+        self.assertEqual(broker.wait(e2e.WAIT_S), 0, broker.err.text()[-3000:])
+
 
 if __name__ == "__main__":
     e2e.main()
