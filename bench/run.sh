@@ -44,6 +44,7 @@ run acp $build/bench/acp/bench_acp "$root"
 run render $build/bench/render/bench_render 20
 run engine $build/bench/engine/bench_engine
 run policy $build/bench/policy/bench_policy
+run route $build/bench/conv/bench_route
 run latency $build/bench/conv/bench_latency $build/bench/conv/bench_stamp_agent 1000
 run scale1000_1 $build/bench/conv/bench_scale "$root" 1000 125 1
 run scale1000_n $build/bench/conv/bench_scale "$root" 1000 125 1000
@@ -110,6 +111,9 @@ row "rate limiter alone, 10 000 live edits, ms CPU (baseline: count)" \
 row "policy_decide, ns per message (baseline: FNV hash of the id)" \
     "$(awk '$1 == "policy_decide" { print $3 }' $out/policy.txt 2>/dev/null)" \
     "$(awk '$1 == "baseline" { print $6 }' $out/policy.txt 2>/dev/null)"
+row "route_pick, ns per first message, 5 agents (baseline: policy_decide)" \
+    "$(awk '$1 == "route_pick" { print $3 }' $out/route.txt 2>/dev/null)" \
+    "$(awk '$1 == "baseline" { print $4 }' $out/route.txt 2>/dev/null)"
 
 # Inbound event -> session/prompt (bench/conv/bench_latency)
 row "inbound -> prompt written (engine_inbound returns), p50 us (baseline: uv_write)" \
@@ -168,6 +172,8 @@ done
 # The daemon from outside (bench/daemon)
 row "agent-broker console idle VmRSS, MB (baseline: bare libuv loop)" \
     "$(kb_to_mb "$(get daemon idle_rss_kb)")" "$(kb_to_mb "$(get daemon idle_baseline_rss_kb)")"
+row "agent-broker console idle VmRSS with 5 agents (none started), MB (baseline: 1 agent)" \
+    "$(kb_to_mb "$(get daemon idle_rss_5_agents_kb)")" "$(kb_to_mb "$(get daemon idle_rss_kb)")"
 row "agent-broker run to /readyz 200, median ms (baseline: --version)" \
     "$(get daemon ready_ms_p50)" "$(get daemon version_ms_p50)"
 row "start-up runs that failed (of $(get daemon runs))" "$(get daemon failed_runs)" - "=0"

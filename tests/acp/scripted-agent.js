@@ -58,7 +58,7 @@ function parseCount(flag, value) {
 // Flags without a value: flag → option set to true.
 const SWITCH_FLAGS = {
     '--auth-required': 'authRequired', '--load': 'load', '--load-hang': 'loadHang', '--load-exit': 'loadExit',
-    '--ignore-term': 'ignoreTerm', '--crash-on-start': 'crashOnStart',
+    '--ignore-term': 'ignoreTerm', '--crash-on-start': 'crashOnStart', '--log-mcp': 'logMcp',
 };
 
 // Parse process.argv into the option object.
@@ -66,7 +66,7 @@ function parseArgs(argv) {
     const o = {
         log: null, tick: 5, protocolVersion: 1, authRequired: false, load: false,
         state: null, loadHang: false, loadExit: false, ignoreTerm: false, initDelay: 0,
-        crashOnStart: false, exitOnEof: true,
+        crashOnStart: false, exitOnEof: true, mcp: [],
     };
     for (let i = 0; i < argv.length; i++) {
         const [flag, inline] = argv[i].startsWith('--') && argv[i].includes('=')
@@ -85,6 +85,15 @@ function parseArgs(argv) {
             break;
         }
         case '--no-exit-on-eof': o.exitOnEof = false; break;
+        case '--mcp': {
+            // MCP transports to advertise besides stdio: "http", "sse", "http,sse"
+            const v = value();
+            const list = v === undefined || v === '' ? [] : v.split(',');
+            if (list.some((t) => t !== 'http' && t !== 'sse'))
+                usageFail(`--mcp takes http, sse or http,sse, got ${JSON.stringify(v)}`);
+            o.mcp = list;
+            break;
+        }
         case '--exit-on-eof':
             if (inline === undefined || inline === 'true') o.exitOnEof = true;
             else if (inline === 'false') o.exitOnEof = false;
@@ -194,13 +203,25 @@ function mcpServerProblem(s, i) {
     if (!isObject(s)) return `mcpServers[${i}] is not an object`;
     if (typeof s.name !== 'string') return `mcpServers[${i}].name must be a string`;
     if (s.type === 'http' || s.type === 'sse') {
+        if (!opts.mcp.includes(s.type))
+            return `mcpServers[${i}] is ${s.type}, but mcpCapabilities say ${s.type}: false`;
         if (typeof s.url !== 'string') return `mcpServers[${i}].url must be a string`;
         if (!Array.isArray(s.headers)) return `mcpServers[${i}].headers must be an array`;
-        return null;
+        return pairsProblem(s.headers, `mcpServers[${i}].headers`);
     }
+    if (s.type !== undefined) return `mcpServers[${i}].type ${JSON.stringify(s.type)} is unknown`;
     if (typeof s.command !== 'string') return `mcpServers[${i}].command must be a string`;
-    if (!Array.isArray(s.args)) return `mcpServers[${i}].args must be an array`;
+    if (!Array.isArray(s.args) || s.args.some((a) => typeof a !== 'string'))
+        return `mcpServers[${i}].args must be an array of strings`;
     if (!Array.isArray(s.env)) return `mcpServers[${i}].env must be an array of {name,value}`;
+    return pairsProblem(s.env, `mcpServers[${i}].env`);
+}
+
+// Check an array of {name, value} strings; returns an error string or null.
+function pairsProblem(list, where) {
+    for (let j = 0; j < list.length; j++)
+        if (!isObject(list[j]) || typeof list[j].name !== 'string' || typeof list[j].value !== 'string')
+            return `${where}[${j}] must be {name, value} strings`;
     return null;
 }
 
@@ -209,6 +230,8 @@ function sessionParamsProblem(p) {
     if (!isObject(p)) return 'params must be an object';
     if (typeof p.cwd !== 'string' || !path.isAbsolute(p.cwd)) return 'cwd must be an absolute path';
     if (!Array.isArray(p.mcpServers)) return 'mcpServers must be an array';
+    // as real agents do: say which MCP servers it will start, credentials and all
+    if (opts.logMcp) logErr(`mcp: ${JSON.stringify(p.mcpServers)}`);
     for (let i = 0; i < p.mcpServers.length; i++) {
         const why = mcpServerProblem(p.mcpServers[i], i);
         if (why) return why;
@@ -692,6 +715,7 @@ const methods = {
                 agentCapabilities: {
                     loadSession: opts.load || opts.loadHang || opts.loadExit,
                     promptCapabilities: { image: false, audio: false, embeddedContext: false },
+                    mcpCapabilities: { http: opts.mcp.includes('http'), sse: opts.mcp.includes('sse') },
                 },
                 authMethods: [
                     { id: 'test-key', name: 'Test key', description: 'Any client may use it' },

@@ -29,6 +29,7 @@ struct acp_client {
     void *arg;
     char **env; /* owned: the agent's environment */
     bool ready, can_load, gone;
+    bool mcp_http, mcp_sse; /* agentCapabilities.mcpCapabilities */
     int pid;
     struct acp_permission *perms; /* owned: ask-mode requests awaiting the engine */
     struct acp_client_exit exit;
@@ -138,6 +139,93 @@ acp_client_auth_choice(struct acp_client *c, const cJSON *methods)
     return c->launch->auth_method(ids, n, (const char *const *)c->env);
 }
 
+/* Whether the agent takes MCP server @m (stdio always; http and sse as advertised). */
+static bool
+acp_client_mcp_ok(const struct acp_client *c, const struct agent_mcp_server *m)
+{
+    return m->type == AGENT_MCP_STDIO || (m->type == AGENT_MCP_HTTP && c->mcp_http) ||
+           (m->type == AGENT_MCP_SSE && c->mcp_sse);
+}
+
+/* Note mcpCapabilities {http, sse} and say which configured servers the agent cannot
+ * take: they are left out of every session, never silently. */
+static void
+acp_client_note_mcp(struct acp_client *c, const cJSON *caps)
+{
+    const char *agent = c->launch->name ? c->launch->name : "agent";
+
+    c->mcp_http = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(caps, "http"));
+    c->mcp_sse = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(caps, "sse"));
+    for (size_t i = 0; i < c->launch->nmcp; i++) {
+        const struct agent_mcp_server *m = &c->launch->mcp_servers[i];
+        if (!acp_client_mcp_ok(c, m))
+            log_warn("acp",
+                     "%s: the agent does not support MCP over %s (mcpCapabilities): server "
+                     "\"%s\" is not passed to its sessions",
+                     agent, m->type == AGENT_MCP_HTTP ? "http" : "sse", m->name);
+    }
+}
+
+/* Append "K=V" pairs of @kvs (NULL-terminated, may be NULL) to @arr as {name, value}. */
+static bool
+acp_client_add_pairs(cJSON *arr, const char *const *kvs)
+{
+    for (size_t i = 0; arr && kvs && kvs[i]; i++) {
+        const char *eq = strchr(kvs[i], '=');
+        cJSON *o = cJSON_CreateObject();
+        char *name = eq ? strndup(kvs[i], (size_t)(eq - kvs[i])) : NULL;
+        bool ok = o && name && cJSON_AddStringToObject(o, "name", name) &&
+                  cJSON_AddStringToObject(o, "value", eq + 1);
+        free(name);
+        if (!ok || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            return false;
+        }
+    }
+    return arr != NULL;
+}
+
+/* The mcpServers array of session/new and session/load: the servers the agent takes,
+ * in ACP's shapes. NULL when out of memory. */
+static cJSON *
+acp_client_mcp_servers(const struct acp_client *c)
+{
+    cJSON *arr = cJSON_CreateArray();
+
+    for (size_t i = 0; arr && i < c->launch->nmcp; i++) {
+        const struct agent_mcp_server *m = &c->launch->mcp_servers[i];
+        cJSON *o, *args;
+        bool ok;
+        if (!acp_client_mcp_ok(c, m))
+            continue;
+        if (!(o = cJSON_CreateObject()) || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            goto fail;
+        }
+        if (m->type == AGENT_MCP_STDIO) {
+            ok = cJSON_AddStringToObject(o, "name", m->name) &&
+                 cJSON_AddStringToObject(o, "command", m->command) &&
+                 (args = cJSON_AddArrayToObject(o, "args")) != NULL;
+            for (size_t a = 0; ok && m->args && m->args[a]; a++)
+                ok = cJSON_AddItemToArray(args, cJSON_CreateString(m->args[a]));
+            ok = ok && acp_client_add_pairs(cJSON_AddArrayToObject(o, "env"), m->env);
+        } else {
+            /* headers always present: Kiro exits on an http entry without it */
+            ok = cJSON_AddStringToObject(o, "type", m->type == AGENT_MCP_HTTP ? "http" : "sse") &&
+                 cJSON_AddStringToObject(o, "name", m->name) &&
+                 cJSON_AddStringToObject(o, "url", m->url) &&
+                 acp_client_add_pairs(cJSON_AddArrayToObject(o, "headers"), m->headers);
+        }
+        if (!ok)
+            goto fail;
+    }
+    return arr;
+
+fail:
+    cJSON_Delete(arr);
+    return NULL;
+}
+
 /* The initialize reply: check the protocol version, note capabilities, authenticate. */
 static void
 acp_client_on_initialized(void *arg, int rc, const cJSON *result, const cJSON *error)
@@ -163,6 +251,7 @@ acp_client_on_initialized(void *arg, int rc, const cJSON *result, const cJSON *e
     caps = cJSON_GetObjectItemCaseSensitive(result, "agentCapabilities");
     load = cJSON_GetObjectItemCaseSensitive(caps, "loadSession");
     c->can_load = cJSON_IsTrue(load);
+    acp_client_note_mcp(c, cJSON_GetObjectItemCaseSensitive(caps, "mcpCapabilities"));
     method = acp_client_auth_choice(c, cJSON_GetObjectItemCaseSensitive(result, "authMethods"));
     if (!method) {
         c->ready = true;
@@ -570,15 +659,19 @@ fail:
     return rc;
 }
 
-/* {sessionId?, cwd, mcpServers: []} */
+/* {sessionId?, cwd, mcpServers: [the servers the agent takes]} */
 static cJSON *
-acp_client_session_params(const char *session_id, const char *cwd)
+acp_client_session_params(const struct acp_client *c, const char *session_id, const char *cwd)
 {
     cJSON *params = cJSON_CreateObject();
+    cJSON *servers = acp_client_mcp_servers(c);
 
-    if ((session_id && !cJSON_AddStringToObject(params, "sessionId", session_id)) ||
+    if (!params || !servers ||
+        (session_id && !cJSON_AddStringToObject(params, "sessionId", session_id)) ||
         !cJSON_AddStringToObject(params, "cwd", cwd) ||
-        !cJSON_AddArrayToObject(params, "mcpServers")) {
+        !cJSON_AddItemToObject(params, "mcpServers", servers)) {
+        if (!cJSON_GetObjectItemCaseSensitive(params, "mcpServers"))
+            cJSON_Delete(servers);
         cJSON_Delete(params);
         return NULL;
     }
@@ -589,7 +682,7 @@ acp_client_session_params(const char *session_id, const char *cwd)
 int
 acp_client_session_new(struct acp_client *c, const char *cwd, acp_session_fn fn, void *arg)
 {
-    return acp_client_session_call(c, "session/new", acp_client_session_params(NULL, cwd),
+    return acp_client_session_call(c, "session/new", acp_client_session_params(c, NULL, cwd),
                                    c->cfg.init_timeout_ms, acp_client_on_new, NULL, fn, arg);
 }
 
@@ -600,7 +693,7 @@ acp_client_session_load(struct acp_client *c, const char *session_id, const char
 {
     if (!c->can_load)
         return AB_ENOTSUP;
-    return acp_client_session_call(c, "session/load", acp_client_session_params(session_id, cwd),
+    return acp_client_session_call(c, "session/load", acp_client_session_params(c, session_id, cwd),
                                    c->cfg.load_timeout_ms, acp_client_on_load, session_id, fn, arg);
 }
 

@@ -138,6 +138,13 @@ pool_find(const struct pool *pool, const char *key)
     return NULL;
 }
 
+/* Whether @key has a session, live or suspended; see the header. */
+bool
+pool_has(const struct pool *pool, const char *key)
+{
+    return pool_find(pool, key) != NULL;
+}
+
 /* Unlink @s from the LRU list. */
 static void
 pool_unlink(struct pool_session *s)
@@ -958,6 +965,7 @@ pool_new(uv_loop_t *loop, const struct pool_config *cfg, const struct agent_laun
         return AB_ENOMEM;
     pool->loop = loop;
     pool->cfg = *cfg;
+    pool->cfg.state_file = NULL; /* lent for pool_new only */
     pool->launch = launch;
     if (!pool->cfg.init_timeout_ms)
         pool->cfg.init_timeout_ms = 120000;
@@ -978,7 +986,9 @@ pool_new(uv_loop_t *loop, const struct pool_config *cfg, const struct agent_laun
         if (!(pool->state_dir = strdup(cfg->state_dir)))
             goto fail;
         pool->cfg.state_dir = pool->state_dir;
-        if ((rc = state_map_open(loop, pool->state_dir, POOL_STATE_FILE, &pool->state, &doc)) < 0)
+        if ((rc = state_map_open(loop, pool->state_dir,
+                                 cfg->state_file ? cfg->state_file : POOL_STATE_FILE, &pool->state,
+                                 &doc)) < 0)
             goto fail;
         pool_restore(pool, doc);
         cJSON_Delete(doc);

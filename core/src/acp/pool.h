@@ -19,6 +19,8 @@ struct pool_config {
     uint64_t session_ttl_ms;       /* idle this long = forgotten; 0 = never */
     uint32_t sessions_per_process; /* > 1 only honoured when launch->shared_process */
     const char *state_dir;         /* lent; NULL = do not persist */
+    const char *state_file;        /* lent for pool_new: the map's file name in state_dir
+                                      (NULL = "sessions.json"); one per agent */
     uint64_t init_timeout_ms;      /* initialize, session/new (0 = 120000) */
     uint64_t load_timeout_ms;      /* session/load (0 = 30000) */
     uint64_t watchdog_ms;          /* no progress this long = cancel, then kill (0 = 600000) */
@@ -93,6 +95,10 @@ const char *pool_error(const struct pool *pool);
  * "cancelled" when the agent says so. A turn still opening its session ends at once.
  * Returns 0, or AB_ENOENT when no turn runs. */
 int pool_cancel(struct pool *pool, const char *key);
+
+/* Whether conversation @key has a session in this pool, live or suspended (restored
+ * from the state file included): the agent it talks to is this pool's. */
+bool pool_has(const struct pool *pool, const char *key);
 
 /* Forget @key's session (the next prompt starts fresh). AB_EAGAIN while busy. */
 int pool_reset(struct pool *pool, const char *key);

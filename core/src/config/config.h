@@ -56,6 +56,46 @@ struct config_timing {
     int64_t debounce_ms, stall_soft_ms, stall_hard_ms, done_hold_ms, error_hold_ms;
 };
 
+/* One MCP server handed to the agent in session/new and session/load. */
+enum config_mcp_type { CONFIG_MCP_STDIO, CONFIG_MCP_HTTP, CONFIG_MCP_SSE };
+struct config_mcp {
+    char *name; /* owned */
+    int line;   /* line of its [[...mcp_servers]] header */
+    enum config_mcp_type type;
+    char *command;          /* owned: stdio */
+    struct strlist args;    /* stdio */
+    struct strlist env;     /* stdio: "NAME=value", expanded; values are secrets */
+    char *url;              /* owned: http, sse */
+    struct strlist headers; /* http, sse: "Name: value", expanded; values are secrets */
+};
+
+/* One agent: [agent] (named "default") or [agents.NAME]. */
+struct config_agent {
+    char *name;    /* owned: "default", or NAME */
+    char *section; /* owned: "agent" or "agents.NAME", the prefix of its keys in messages */
+    int line;      /* line of its header, 0 when [agent] is absent */
+    const struct toml_table *table; /* lent from the config's tree, or NULL */
+    char *preset;                   /* owned; NULL = infer from command */
+    char *command;                  /* owned; NULL = the preset's */
+    struct strlist args;
+    bool args_set;      /* args given in the file (replace the preset's) */
+    char *working_dir;  /* owned; NULL = the preset's home or cwd */
+    struct strlist env; /* "NAME=value", expanded */
+    struct strlist inherit_env;
+    int64_t max_sessions, session_ttl_hours, sessions_per_process; /* 0 = [pool]'s */
+    struct config_mcp *mcp;                                        /* owned, nmcp of them */
+    size_t nmcp;
+};
+
+/* One [[routes]] entry: messages in @channel (and its threads), or mentioning @role, go
+ * to @agent. Exactly one of channel and role is set. */
+struct config_route {
+    char *channel; /* owned, or NULL */
+    char *role;    /* owned, or NULL */
+    char *agent;   /* owned: a configured agent's name */
+    int line;
+};
+
 struct config {
     char *path; /* owned: the file read, for messages */
 
@@ -65,13 +105,10 @@ struct config {
 
     struct config_chat *chats; /* owned, plugin_chat.count of them, same order */
 
-    char *agent_preset;  /* owned; NULL = infer from command */
-    char *agent_command; /* owned; NULL = the preset's */
-    struct strlist agent_args;
-    bool agent_args_set;      /* args given in the file (replace the preset's) */
-    char *agent_working_dir;  /* owned; NULL = the preset's home or cwd */
-    struct strlist agent_env; /* "NAME=value", expanded */
-    struct strlist agent_inherit_env;
+    struct config_agent *agents; /* owned, nagents >= 1 of them: agents[0] is the default */
+    size_t nagents;
+    struct config_route *routes; /* owned, nroutes of them, in file order */
+    size_t nroutes;
 
     int64_t max_sessions, session_ttl_hours, sessions_per_process, drain_timeout_s;
     int64_t queue_max, queue_timeout_s, queue_notice_ms; /* the wait for a free session */
@@ -133,6 +170,9 @@ void config_free(struct config *cfg);
 
 /* The chat section named @name, or NULL. Lent. */
 const struct config_chat *config_chat(const struct config *cfg, const char *name);
+
+/* The agent named @name, or NULL. Lent. */
+const struct config_agent *config_agent(const struct config *cfg, const char *name);
 
 /* The raw expanded table [@name], or NULL. Lent. */
 const struct toml_table *config_table(const struct config *cfg, const char *name);

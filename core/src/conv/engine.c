@@ -3,6 +3,7 @@
 #include "conv/engine.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +217,66 @@ engine_sweep_arm(struct engine *e)
     clock_timer_start(e->clock, &e->sweep, due > now ? due - now : 0, engine_sweep_fired, e);
 }
 
+/* The index of agent @name, or e->nagents. */
+static size_t
+engine_agent_index(const struct engine *e, const char *name)
+{
+    size_t i;
+
+    for (i = 0; name && i < e->nagents; i++)
+        if (strcmp(e->agents[i].name, name) == 0)
+            break;
+    return name ? i : e->nagents;
+}
+
+/* See engine_priv.h. */
+struct engine_agent *
+engine_conv_agent(const struct conversation *c)
+{
+    return &c->e->agents[c->agent];
+}
+
+/* See engine_priv.h. */
+const char *
+engine_conv_auth_hint(const struct conversation *c)
+{
+    return c->agent == 0 ? c->e->cfg.auth_hint : c->e->agents[c->agent].auth_hint;
+}
+
+/* The agent of new conversation @c: the one whose pool knows its key (it talked to it
+ * before a restart or before the record was forgotten), else the routes' choice for
+ * first message @m; a name prefix that chose is cut from @p's text. */
+static void
+engine_route(struct engine *e, struct conversation *c, const struct ab_inbound *m,
+             struct pending *p)
+{
+    const char *names[64];
+    size_t n = e->nagents < 64 ? e->nagents : 64;
+    const char *channel = m->is_thread && m->parent_id ? m->parent_id : m->channel_id;
+    struct route_choice rc;
+
+    c->agent = e->fallback;
+    for (size_t i = 0; i < e->nagents; i++)
+        if (pool_has(e->agents[i].pool, c->key)) {
+            c->agent = i;
+            return;
+        }
+    if (e->nagents == 1)
+        return;
+    for (size_t i = 0; i < n; i++)
+        names[i] = e->agents[i].name;
+    route_pick(&e->routes, names, n, e->fallback, channel, m->role_ids,
+               m->role_ids ? m->role_count : 0, p->text, &rc);
+    c->agent = rc.agent;
+    if (rc.strip)
+        memmove(p->text, p->text + rc.strip, strlen(p->text + rc.strip) + 1);
+    log_debug("engine", "%s: agent %s (%s)", c->key, e->agents[c->agent].name,
+              rc.why == ROUTE_CHANNEL  ? "channel route"
+              : rc.why == ROUTE_PREFIX ? "name prefix"
+              : rc.why == ROUTE_ROLE   ? "role route"
+                                       : "default");
+}
+
 /* Find or create the conversation for @key, replying in @channel / @thread. */
 static struct conversation *
 engine_conversation(struct engine *e, struct chat_instance *ci, const char *key,
@@ -232,6 +293,7 @@ engine_conversation(struct engine *e, struct chat_instance *ci, const char *key,
         return NULL;
     c->e = e;
     c->ci = ci;
+    c->agent = SIZE_MAX; /* chosen with its first message: engine_route */
     clock_timer_init(&c->wait_timer);
     c->key = strdup(key);
     c->reply_channel = strdup(channel);
@@ -479,14 +541,34 @@ engine_wait_timer(void *arg)
     engine_wait_arm(c);
 }
 
-/* A session may be free: start waiting conversations from the FIFO's head. */
+/* The bit of @agent in a set of full pools (agents past 63 share the last bit). */
+static uint64_t
+engine_agent_bit(size_t agent)
+{
+    return 1ULL << (agent < 63 ? agent : 63);
+}
+
+/* The first waiting conversation whose agent is not in @full, or NULL. */
+static struct conversation *
+engine_first_waiting(const struct engine *e, uint64_t full)
+{
+    struct conversation *c = e->waiting;
+
+    while (c && (full & engine_agent_bit(c->agent)))
+        c = c->wait_next;
+    return c;
+}
+
+/* A session may be free: start waiting conversations in FIFO order, each agent's own
+ * line on its own (a full pool does not hold back another agent's waiters). */
 static void
 engine_wait_next(struct engine *e)
 {
     struct conversation *c;
+    uint64_t full = 0;
     int rc;
 
-    while (!e->is_draining && (c = e->waiting)) {
+    while (!e->is_draining && (c = engine_first_waiting(e, full))) {
         bool noticed = c->is_wait_noticed;
         uint64_t since = c->wait_since;
         engine_unwait(c); /* off the FIFO while it starts: a nested call sees the rest */
@@ -498,8 +580,9 @@ engine_wait_next(struct engine *e)
         if (rc == AB_EFULL) {
             c->wait_since = since;
             c->is_wait_noticed = noticed;
-            engine_wait(c, true);
-            return;
+            engine_wait(c, true); /* the head: ahead of other agents' waiters only */
+            full |= engine_agent_bit(c->agent);
+            continue;
         }
         if (rc < 0)
             log_error("engine", "%s: cannot start a turn: %s", c->key, ab_strerror(rc));
@@ -515,7 +598,8 @@ engine_kick(struct conversation *c)
 
     if (c->turn || !c->queue || c->is_opening_thread || c->is_waiting)
         return;
-    if (e->waiting && engine_may_wait(c)) { /* others were first: behind them */
+    if (engine_first_waiting(e, ~engine_agent_bit(c->agent)) &&
+        engine_may_wait(c)) { /* others of its agent were first: behind them */
         engine_wait(c, false);
         return;
     }
@@ -731,6 +815,8 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
     }
     if (!(p = engine_pending(e, ci, m)))
         return AB_ENOMEM;
+    if (c->agent == SIZE_MAX)
+        engine_route(e, c, m, p);
     if (p->rx)
         reactions_queued(&p->rx->r); /* 👀 the moment it is accepted */
     for (tail = &c->queue; *tail; tail = &(*tail)->next)
@@ -856,6 +942,121 @@ engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reac
 static const double engine_turn_buckets[] = {1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800};
 static const double engine_first_reply_buckets[] = {0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120};
 
+/* Free the agents' names and the routes. */
+static void
+engine_agents_free(struct engine *e)
+{
+    for (size_t i = 0; i < e->nagents; i++)
+        free(e->agents[i].name);
+    free(e->agents);
+    e->agents = NULL;
+    e->nagents = 0;
+    route_table_free(&e->routes);
+}
+
+/* See engine.h. */
+int
+engine_add_agent(struct engine *e, const char *name, struct pool *pool, const char *auth_hint,
+                 enum ab_tool_class (*classify_tool)(const char *kind, const char *title))
+{
+    struct engine_agent *grown;
+
+    if (engine_agent_index(e, name) < e->nagents)
+        return AB_EEXIST;
+    if (!(grown = realloc(e->agents, (e->nagents + 1) * sizeof(*grown))))
+        return AB_ENOMEM;
+    e->agents = grown;
+    grown[e->nagents] =
+        (struct engine_agent){.pool = pool, .auth_hint = auth_hint, .classify_tool = classify_tool};
+    if (!(grown[e->nagents].name = strdup(name)))
+        return AB_ENOMEM;
+    e->nagents++;
+    return 0;
+}
+
+/* See engine.h. */
+int
+engine_add_route(struct engine *e, const char *channel, const char *role, const char *agent)
+{
+    size_t i = engine_agent_index(e, agent);
+
+    if (i >= e->nagents || !channel == !role)
+        return i >= e->nagents ? AB_ENOENT : AB_EINVAL;
+    return route_add(&e->routes, channel, role, i);
+}
+
+/* See engine.h. */
+int
+engine_set_fallback(struct engine *e, const char *agent)
+{
+    size_t i = engine_agent_index(e, agent);
+
+    if (i >= e->nagents)
+        return AB_ENOENT;
+    e->fallback = i;
+    return 0;
+}
+
+/* See engine.h. */
+int
+engine_set_agent(struct engine *e, struct chat_instance *ci, const char *conversation,
+                 const char *agent)
+{
+    size_t i = engine_agent_index(e, agent);
+    char key[512];
+    struct conversation *c;
+
+    if (i >= e->nagents)
+        return AB_ENOENT;
+    snprintf(key, sizeof(key), "%s:%s", ci->name, conversation);
+    if (!(c = engine_find(e, key)) || c->ci != ci)
+        return AB_ENOENT;
+    if (c->turn || c->is_waiting)
+        return AB_EAGAIN;
+    if (c->agent == i)
+        return 0;
+    if (c->agent == SIZE_MAX) { /* not routed yet: its first message was refused */
+        c->agent = i;
+        return 0;
+    }
+    /* The old agent forgets the conversation: the pool that knows a key is its agent. */
+    if (pool_reset(engine_conv_agent(c)->pool, c->key) == AB_EAGAIN)
+        return AB_EAGAIN;
+    log_info("engine", "%s: now talks to agent %s", c->key, e->agents[i].name);
+    c->agent = i;
+    return 0;
+}
+
+/* See engine.h. */
+const char *
+engine_agent_of(struct engine *e, struct chat_instance *ci, const char *conversation)
+{
+    char key[512];
+    struct conversation *c;
+
+    snprintf(key, sizeof(key), "%s:%s", ci->name, conversation);
+    c = engine_find(e, key);
+    return c && c->ci == ci ? e->agents[c->agent].name : NULL;
+}
+
+/* See engine.h. */
+void
+engine_agent_stats(const struct engine *e, size_t i, const char **name, struct pool **pool,
+                   uint64_t *turns, uint64_t *turn_errors)
+{
+    *name = e->agents[i].name;
+    *pool = e->agents[i].pool;
+    *turns = e->agents[i].turns;
+    *turn_errors = e->agents[i].turn_errors;
+}
+
+/* See engine.h. */
+size_t
+engine_agent_count(const struct engine *e)
+{
+    return e->nagents;
+}
+
 /* Create the engine. */
 int
 engine_new(uv_loop_t *loop, struct pool *pool, const struct engine_config *cfg, struct engine **out)
@@ -871,8 +1072,9 @@ engine_new(uv_loop_t *loop, struct pool *pool, const struct engine_config *cfg, 
                            sizeof(engine_first_reply_buckets) /
                                sizeof(engine_first_reply_buckets[0]));
     e->loop = loop;
-    e->pool = pool;
     e->cfg = *cfg;
+    if ((rc = engine_add_agent(e, "default", pool, NULL, NULL)) < 0)
+        goto fail;
     engine_emojis_fill(&e->cfg.emojis);
     e->nbuckets = ENGINE_BUCKETS_MIN;
     clock_timer_init(&e->sweep);
@@ -891,6 +1093,7 @@ fail_clock:
     clock_close(e->clock);
 fail:
     free(e->buckets);
+    engine_agents_free(e);
     free(e);
     return rc;
 }
@@ -932,7 +1135,17 @@ engine_add_chat(struct engine *e, struct chat_instance *ci)
     return 0;
 }
 
-/* Stop taking turns; every queued message is told; running turns drain in the pool. */
+/* One pool has no turn left; after the last, the drain's caller hears. */
+static void
+engine_pool_drained(void *arg)
+{
+    struct engine *e = arg;
+
+    if (e->draining > 0 && --e->draining == 0 && e->drained)
+        e->drained(e->drained_arg);
+}
+
+/* Stop taking turns; every queued message is told; running turns drain in the pools. */
 void
 engine_drain(struct engine *e, uint64_t timeout_ms, void (*done)(void *arg), void *arg)
 {
@@ -945,7 +1158,11 @@ engine_drain(struct engine *e, uint64_t timeout_ms, void (*done)(void *arg), voi
                 engine_refuse_queue(c, "⚠️ agent-broker is shutting down; the messages waiting "
                                        "here were not answered — send them again in a minute.");
     }
-    pool_drain(e->pool, timeout_ms, done, arg);
+    e->drained = done;
+    e->drained_arg = arg;
+    e->draining = e->nagents;
+    for (size_t i = 0; i < e->nagents; i++)
+        pool_drain(e->agents[i].pool, timeout_ms, engine_pool_drained, e);
 }
 
 /* Use @j for acceptance records. */
@@ -1075,5 +1292,6 @@ engine_free(struct engine *e)
     clock_close(e->clock);
     free(e->buckets);
     free(e->chats);
+    engine_agents_free(e);
     free(e);
 }

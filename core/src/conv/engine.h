@@ -68,10 +68,40 @@ struct engine_stats {
 
 struct engine;
 
-/* Create an engine on @loop using @pool (lent, must outlive it). @cfg is copied
- * (its strings stay lent). */
+/* Create an engine on @loop using @pool (lent, must outlive it) for the agent named
+ * "default" (cfg->auth_hint and cfg->classify_tool are its). @cfg is copied (its
+ * strings stay lent). */
 int engine_new(uv_loop_t *loop, struct pool *pool, const struct engine_config *cfg,
                struct engine **out);
+
+/* Several agents. A new conversation talks to the agent whose pool already knows its
+ * key (a restart, a record forgotten after ENGINE_CONV_IDLE_MS), else to the one the
+ * routes choose (conv/route.h: channel, name prefix, role, fallback); it keeps it for
+ * life. */
+
+/* Add agent @name (copied) with @pool (lent, must outlive the engine), its login hint
+ * (lent, may be NULL) and tool classifier (may be NULL). AB_EEXIST for a name taken. */
+int engine_add_agent(struct engine *e, const char *name, struct pool *pool, const char *auth_hint,
+                     enum ab_tool_class (*classify_tool)(const char *kind, const char *title));
+/* Route new conversations in channel @channel (and its threads), or mentioning role
+ * @role — exactly one of them, copied — to agent @agent. AB_ENOENT for an unknown agent. */
+int engine_add_route(struct engine *e, const char *channel, const char *role, const char *agent);
+/* The agent no route chooses (initially "default"; the console's --agent). AB_ENOENT
+ * for an unknown agent. */
+int engine_set_fallback(struct engine *e, const char *agent);
+/* Switch conversation @conversation of @ci (the plugin's conversation id, as in
+ * ab_inbound.conversation) to agent @agent from its next turn; the old agent's session
+ * is forgotten. The hook of a `/agent NAME` command. Returns 0, AB_ENOENT (unknown
+ * agent, or no such conversation right now), or AB_EAGAIN while a turn runs or waits. */
+int engine_set_agent(struct engine *e, struct chat_instance *ci, const char *conversation,
+                     const char *agent);
+/* The name of the agent @ci's conversation @conversation talks to (lent), or NULL when
+ * the engine has no record of it. */
+const char *engine_agent_of(struct engine *e, struct chat_instance *ci, const char *conversation);
+/* Agents, for /metrics and /readyz: @i below engine_agent_count(). Every out lent. */
+size_t engine_agent_count(const struct engine *e);
+void engine_agent_stats(const struct engine *e, size_t i, const char **name, struct pool **pool,
+                        uint64_t *turns, uint64_t *turn_errors);
 
 /* Replace timing, reactions and display settings (SIGHUP). */
 void engine_set_config(struct engine *e, const struct engine_config *cfg);

@@ -4,6 +4,7 @@
 
 #include "acp/acp_permission.h"
 #include "conv/engine.h"
+#include "conv/route.h"
 #include "outbound/pacer.h"
 #include "outbound/ratelimit.h"
 
@@ -48,6 +49,7 @@ struct conversation {
     char *key;                                /* owned: "platform:conversation" */
     struct engine *e;
     struct chat_instance *ci; /* lent */
+    size_t agent;             /* index into the engine's agents: its agent for life */
     char *reply_channel;      /* owned: the channel replies go to */
     char *reply_thread;       /* owned: the thread replies go in, or NULL */
     bool is_opening_thread;   /* open_thread in flight: turns wait */
@@ -89,11 +91,26 @@ struct turn {
     struct chat_owner chat; /* every send/edit of the turn and its questions */
 };
 
+/* One agent the engine talks to, with its session pool. */
+struct engine_agent {
+    char *name;            /* owned */
+    struct pool *pool;     /* lent */
+    const char *auth_hint; /* lent, or NULL (the default's comes from the config) */
+    enum ab_tool_class (*classify_tool)(const char *kind, const char *title);
+    uint64_t turns, turn_errors;
+};
+
 struct engine {
     uv_loop_t *loop;
-    struct clock *clock;  /* owned */
-    struct ratelimit *rl; /* owned */
-    struct pool *pool;    /* lent */
+    struct clock *clock;         /* owned */
+    struct ratelimit *rl;        /* owned */
+    struct engine_agent *agents; /* owned, nagents >= 1: agents[0] is the default */
+    size_t nagents;
+    size_t fallback;           /* the agent a conversation no rule routes goes to */
+    struct route_table routes; /* owned */
+    size_t draining;           /* pools still draining */
+    void (*drained)(void *arg);
+    void *drained_arg;
     struct engine_config cfg;
     struct chat_instance **chats; /* lent instances */
     size_t nchats;
@@ -135,6 +152,10 @@ void turn_cancel(struct turn *t);
 void turn_abandon(struct turn *t);
 
 /* engine.c */
+/* @c's agent (lent). */
+struct engine_agent *engine_conv_agent(const struct conversation *c);
+/* The login hint and tool classifier of @c's agent. */
+const char *engine_conv_auth_hint(const struct conversation *c);
 void engine_post_notice(struct conversation *c, const char *text);
 struct pending *engine_queue_take(struct conversation *c);
 void engine_queue_put_back(struct conversation *c, struct pending *msgs);

@@ -287,9 +287,12 @@ turn_tool_status(enum acp_tool_status s)
 static enum reactions_tool_class
 turn_classify_tool(const struct turn *t, const char *kind, const char *title)
 {
-    if (!t->e->cfg.classify_tool)
+    enum ab_tool_class (*classify)(const char *, const char *) =
+        t->conv->agent == 0 ? t->e->cfg.classify_tool : engine_conv_agent(t->conv)->classify_tool;
+
+    if (!classify)
         return reactions_classify_tool(kind, title);
-    switch (t->e->cfg.classify_tool(kind, title)) {
+    switch (classify(kind, title)) {
     case AB_TOOL_CODING: return REACTIONS_TOOL_CODING;
     case AB_TOOL_WEB: return REACTIONS_TOOL_WEB;
     default: return REACTIONS_TOOL_GENERIC;
@@ -447,7 +450,7 @@ turn_on_done(void *arg, const struct turn_result *r)
     t->is_agent_done = true;
     t->pool_turn = NULL;
     turn_forget_asks(t); /* the ACP layer answered or dropped them with the turn */
-    t->outcome_line = turn_outcome_line(t, r, t->e->cfg.auth_hint);
+    t->outcome_line = turn_outcome_line(t, r, engine_conv_auth_hint(t->conv));
     if (r->rc == 0 && r->stop_reason && strcmp(r->stop_reason, "cancelled") == 0)
         t->is_cancelled_by_user = true;
     metrics_histogram_observe(&t->e->stats.turn_seconds,
@@ -458,6 +461,7 @@ turn_on_done(void *arg, const struct turn_result *r)
         t->e->stats.turns_ok++;
     if (r->rc < 0) {
         t->e->stats.turn_errors++;
+        engine_conv_agent(t->conv)->turn_errors++;
         log_warn("engine", "%s: turn failed: %s%s%s", t->conv->key,
                  r->message ? r->message : ab_strerror(r->rc), r->stderr_tail ? " — stderr: " : "",
                  r->stderr_tail ? r->stderr_tail : "");
@@ -587,7 +591,7 @@ turn_cancel(struct turn *t)
         return;
     t->is_cancelled_by_user = true;
     turn_forget_asks(t); /* pool_cancel answers them "cancelled" and frees them */
-    pool_cancel(t->e->pool, t->conv->key);
+    pool_cancel(engine_conv_agent(t->conv)->pool, t->conv->key);
 }
 
 /* The engine is going away with @t still there (shutdown stopped waiting for its
@@ -677,8 +681,10 @@ turn_start(struct conversation *c)
     c->turn = t;
     engine_turn_began(c);
     e->stats.turns++;
+    engine_conv_agent(c)->turns++;
     t->started_ms = clock_now_ms(e->clock);
-    rc = pool_prompt(e->pool, c->key, ctx, text, &turn_callbacks, t, &t->pool_turn);
+    rc = pool_prompt(engine_conv_agent(c)->pool, c->key, ctx, text, &turn_callbacks, t,
+                     &t->pool_turn);
     free(ctx);
     free(text);
     ctx = text = NULL;
@@ -695,6 +701,7 @@ turn_start(struct conversation *c)
         engine_queue_put_back(c, t->msgs);
         t->msgs = NULL;
         e->stats.turns--;
+        engine_conv_agent(c)->turns--;
         turn_free(t);
         return AB_EFULL;
     }
@@ -706,12 +713,13 @@ turn_start(struct conversation *c)
                      "message was not answered — try again in a moment.");
         else
             log_format_redacted(line, sizeof(line), "⚠️ Failed to start agent: %s%s%s",
-                                turn_start_reason(pool_error(e->pool)),
-                                e->cfg.auth_hint ? "\nTo log in: " : "",
-                                e->cfg.auth_hint ? e->cfg.auth_hint : "");
+                                turn_start_reason(pool_error(engine_conv_agent(c)->pool)),
+                                engine_conv_auth_hint(c) ? "\nTo log in: " : "",
+                                engine_conv_auth_hint(c) ? engine_conv_auth_hint(c) : "");
         t->outcome_line = strdup(line);
         t->is_error = true;
         e->stats.turn_errors++;
+        engine_conv_agent(c)->turn_errors++;
         log_warn("engine", "%s: %s", c->key, line);
         turn_send_final(t);
         return 0;

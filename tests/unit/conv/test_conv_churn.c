@@ -171,7 +171,7 @@ START_TEST(reaction_naming_its_conversation_cancels_the_turn)
         .emoji = "🛑",
         .added = true,
     };
-    ck_assert_int_eq(f.ci.host->sink.deliver_reaction(f.ci.host->sink.arg, f.ci.host, &ev), 0);
+    ck_assert_int_eq(f.ci->host->sink.deliver_reaction(f.ci->host->sink.arg, f.ci->host, &ev), 0);
     ck_assert(conv_fx_idle(&f, 10000));
     ck_assert_ptr_nonnull(strstr(fake_chat_message_text(f.fake, live), "🛑 Cancelled."));
     conv_fx_close(&f);

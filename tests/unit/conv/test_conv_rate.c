@@ -34,9 +34,9 @@ START_TEST(untied_and_old_sized_reports_pause_the_plugin)
 
     conv_fx_init(&f, NULL);
     conv_fx_start(&f);
-    t0 = host_services.now_ms(f.ci.host);
-    host_services.rate_report(f.ci.host, &old);
-    host_services.rate_report(f.ci.host, &stray);
+    t0 = host_services.now_ms(f.ci->host);
+    host_services.rate_report(f.ci->host, &old);
+    host_services.rate_report(f.ci->host, &stray);
     conv_fx_mention(&f, "U1", "hello");
     i = conv_fx_wait_call(&f, 5000, FAKE_OPEN_THREAD, NULL, NULL, NULL);
     ck_assert_int_ge(i, 0);
