@@ -54,6 +54,33 @@ class RateLimits(dw.DiscordTest):
         self.assertTrue(f.bot_messages(st, tid))
         self.stop()
 
+    def test_the_plugins_own_calls_wait_out_a_global_pause(self):
+        """A channel lookup (GET /channels/<id>, the plugin's own call) asked for during a
+        global 429 pause waits in the core's scheduler like every operation: nothing
+        goes into a bucket the broker was told is exhausted, internal calls included."""
+        f = self.fake
+        tid = "1300000000000000301"
+        f.call("POST", "/_test/channel", {"id": tid, "type": 11, "extra": {
+            "parent_id": dw.CHANNEL, "owner_id": dw.ALICE, "name": "t-301",
+            "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                "locked": False}}})
+        f.rate_limit("POST", r"/threads$", retry_after=2.5, glob=True)
+        f.message("global pause")
+        f.wait(lambda st: st["counts"]["rate_limited"] >= 1, "the global 429")
+        f.message("and me", channel=tid)
+        f.wait(lambda st: any("and me" in x["content"] for x in f.bot_messages(st, tid)),
+               "the answer in the thread that needed a lookup")
+        st = f.state()
+        limited = [r for r in st["requests"] if r["status"] == 429]
+        looked = calls(st, "GET", "/channels/%s" % tid)
+        self.assertEqual(len(limited), 1, limited)
+        self.assertTrue(looked, "no lookup")
+        self.assertGreaterEqual(looked[0]["t"] - limited[0]["t"], 2500)
+        into = [r for r in st["requests"] if r.get("known_exhausted")]
+        self.assertEqual(into, [], "requests into a bucket known to be exhausted")
+        self.assertEqual(st["counts"]["exhausted_violations"], 0)
+        self.stop()
+
     def test_reactions_in_one_channel_are_250_ms_apart(self):
         f = self.fake
         m, _ = self.conversation("react a lot [[stream 10]]")

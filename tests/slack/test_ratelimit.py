@@ -34,6 +34,26 @@ class LongRetryAfter(SlackTest):
         self.stop()
 
 
+class OwnCalls(SlackTest):
+    """The plugin's own calls (auth.test, apps.connections.open) are scheduled by the
+    core like its operations: a 429 is waited out before the method is called again."""
+
+    def prepare(self, fake):
+        fake.call("ratelimit", method="auth.test", retry_after=3, count=1)
+        fake.call("ratelimit", method="apps.connections.open", retry_after=2, count=1)
+
+    def test_sign_in_and_connect_wait_out_their_429s(self):
+        st = self.fake.state()
+        for method, wait in (("auth.test", 3000), ("apps.connections.open", 2000)):
+            reqs = [r for r in st["requests"] if r["method"] == method]
+            self.assertEqual([r["status"] for r in reqs[:2]], [429, 200], reqs)
+            self.assertGreaterEqual(reqs[1]["t"] - reqs[0]["t"], wait, method)
+        into = [r for r in st["requests"] if r.get("known_exhausted")]
+        self.assertEqual(into, [], "requests into a method known to be rate limited")
+        self.assertEqual(st["counts"]["exhausted_violations"], 0)
+        self.stop()
+
+
 class Storm(SlackTest):
     agent_flags = ("--tick", "100")
     edit_ms = 300

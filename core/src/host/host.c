@@ -450,6 +450,8 @@ host_fatal(struct ab_host *h, int status, const char *why)
 static void
 host_rate_report(struct ab_host *h, const struct ab_rate_info *info)
 {
+    if (info && host_sched_take_report(h, info))
+        return;
     if (info && h->sink.rate_report)
         h->sink.rate_report(h->sink.arg, h, info);
 }
@@ -609,7 +611,7 @@ host_net_policy(struct ab_host *h, struct net_policy *pol)
 }
 
 /* service: an HTTP request on the shared client. */
-static int
+int
 host_http_request(struct ab_host *h, const struct ab_http_request *req, ab_http_cb cb, void *arg,
                   struct ab_http **out)
 {
@@ -742,6 +744,9 @@ const struct ab_host_services host_services = {
     .md_walk = host_md_walk,
     .md_plain = host_md_plain,
     .deliver_held = host_deliver_held,
+    /* ABI 1.3: scheduled requests */
+    .http_scheduled = host_http_scheduled,
+    .http_scheduled_cancel = host_http_scheduled_cancel,
 };
 
 /* Make a host for one plugin instance. */
@@ -826,6 +831,7 @@ host_free(struct ab_host *h)
         if (hold->is_released) /* its callback was pending: it will not run */
             uv_close((uv_handle_t *)&hold->timer, host_hold_closed);
     }
+    host_sched_cancel_all(h);
     host_net_release(h);
     host_defer_cancel_all(h);
     /* Pending state writes finish on the loop after the host is gone. */
@@ -849,6 +855,7 @@ host_free(struct ab_host *h)
         free(c);
     }
     free(h->name);
+    free(h->rl_scope);
     free(h->detail);
     free(h->state_dir);
     free(h);

@@ -1,7 +1,8 @@
 /* A fake host for driving a chat plugin's real code in-process (unit tests and fuzz
  * targets): a full ab_host_services table whose timers run on a virtual clock, whose
  * HTTP requests are answered by a responder the test supplies, whose WebSockets are
- * handles the test feeds frames into, and which records every delivery, reaction,
+ * handles the test feeds frames into, whose scheduled calls (http_scheduled) go at once and
+ * are retried on a 429 or 5xx after the reported wait, and which records every delivery, reaction,
  * frame sent and log line. Nothing runs inside the call that started it: timers and
  * HTTP answers run from plugin_host_run(). Needs only the ABI headers and libc. */
 #ifndef AB_TEST_PLUGIN_HOST_H
@@ -68,11 +69,17 @@ struct plugin_host {
     bool connected;
     struct plugin_host_inbound in[PLUGIN_HOST_KEEP];
     struct plugin_host_reaction re[PLUGIN_HOST_KEEP];
-    char *queued_body;            /* owned: plugin_host_queue_response()'s body, or NULL */
-    long queued_status;           /* its status; 0 = nothing queued */
-    char *last_frame;             /* owned: the last ws_send payload */
-    char *last_url;               /* owned: the last HTTP request URL */
-    char *logs[PLUGIN_HOST_KEEP]; /* owned: the last log lines, a ring */
+    char *queued_body;  /* owned: plugin_host_queue_response()'s body, or NULL */
+    long queued_status; /* its status; 0 = nothing queued */
+    char *last_frame;   /* owned: the last ws_send payload */
+    char *last_url;     /* owned: the last HTTP request URL */
+    /* ABI 1.3 http_scheduled: calls queued, the last one's route (owned), the retries the
+     * fake made, and the rate reports tied to a call while its answer was judged */
+    size_t sched_count, sched_retries, sched_facts;
+    char *last_route;
+    uint64_t sched_retry_after_ms; /* the retry_after of the last such report */
+    struct ab_http_sched *judging; /* lent: the call whose answer is being judged */
+    char *logs[PLUGIN_HOST_KEEP];  /* owned: the last log lines, a ring */
 };
 
 /* The handle to pass as the plugin's host. */
