@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "plugin_host.h"
-#include "suite_run.h"
+#include "../unit/support/check_runner.h"
 
 extern const struct ab_plugin_desc ab_plugin;
 
@@ -189,5 +189,5 @@ main(void)
     tcase_add_test(tc, an_out_of_range_sequence_is_ignored);
     tcase_add_test(tc, an_out_of_range_heartbeat_interval_drops_the_connection);
     tcase_add_test(tc, a_429_with_an_absurd_retry_after_waits_the_default);
-    return suite_run_case("discord-events", tc);
+    return check_run_case("discord-events", tc);
 }

@@ -8,7 +8,7 @@
 
 #include "plugin_host.h"
 #include "slack_inproc.h"
-#include "suite_run.h"
+#include "../unit/support/check_runner.h"
 
 extern const struct ab_plugin_desc ab_plugin;
 
@@ -171,5 +171,5 @@ main(void)
     tcase_add_test(tc, an_oversized_event_id_is_refused);
     tcase_add_test(tc, a_reaction_name_maps_to_unicode);
     tcase_add_test(tc, sign_in_and_connect_are_scheduled_and_a_429_is_waited_out);
-    return suite_run_case("slack-events", tc);
+    return check_run_case("slack-events", tc);
 }

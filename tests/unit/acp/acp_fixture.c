@@ -301,16 +301,3 @@ fx_pid_in(const char *text)
 
     return p ? atoi(p + 1) : 0;
 }
-
-/* Run a suite; see the header. */
-int
-fx_run(Suite *s)
-{
-    SRunner *sr = srunner_create(s);
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "acp/pool.h"
+#include "../support/check_runner.h"
 
 #define FX_MAX_ARGS 24
 
@@ -82,8 +83,6 @@ void rec_reset(struct rec *r);
 void fx_assert_dead(int pid);
 /* The pid in a "pid: N" or "grandchild: N" text. */
 int fx_pid_in(const char *text);
-/* Run @s (owned) with check and return main()'s exit code. */
-int fx_run(Suite *s);
 extern const struct turn_callbacks fx_callbacks;
 
 #endif

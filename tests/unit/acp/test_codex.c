@@ -119,5 +119,5 @@ main(void)
     tcase_set_timeout(tc, 110);
     tcase_add_test(tc, codex_streams_and_accepts_our_permission_answer);
     suite_add_tcase(s, tc);
-    return fx_run(s);
+    return check_run_suite(s);
 }

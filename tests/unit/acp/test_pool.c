@@ -702,5 +702,5 @@ pool_suite(void)
 int
 main(void)
 {
-    return fx_run(pool_suite());
+    return check_run_suite(pool_suite());
 }

@@ -272,5 +272,5 @@ main(void)
         cancelled_calls_call_nothing_queued_or_in_flight,
     };
 
-    return net_main("host_sched", tests, sizeof(tests) / sizeof(tests[0]));
+    return check_run_tests("host_sched", 30, tests, sizeof(tests) / sizeof(tests[0]));
 }
