@@ -456,26 +456,6 @@ START_TEST(agent_env_has_no_broker_secrets)
 }
 END_TEST
 
-START_TEST(start_failure_carries_last_stderr_line_and_auth_hint)
-{
-    struct fx f;
-    struct rec r = {0};
-
-    fx_init(&f, FLAGS("--crash-on-start"));
-    f.launch.auth_hint = "run scripted-agent login";
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
-    ck_assert_int_lt(r.rc, 0);
-    ck_assert_ptr_nonnull(strstr(r.message, "failed to start agent"));
-    ck_assert_ptr_nonnull(strstr(r.message, "fatal: not logged in; run scripted-agent login"));
-    ck_assert_str_eq(r.auth_hint, "run scripted-agent login");
-    ck_assert(r.exited);
-    ck_assert_int_eq(r.exit_status, 1);
-    rec_reset(&r);
-    fx_close(&f);
-}
-END_TEST
-
 START_TEST(missing_command_fails_synchronously)
 {
     struct fx f;
@@ -486,22 +466,6 @@ START_TEST(missing_command_fails_synchronously)
     fx_pool(&f);
     ck_assert_int_eq(pool_prompt(f.pool, "k", NULL, "x", &fx_callbacks, &r, NULL), UV_ENOENT);
     ck_assert_ptr_nonnull(strstr(pool_error(f.pool), "cannot run '/nonexistent/agent-binary'"));
-    fx_close(&f);
-}
-END_TEST
-
-START_TEST(protocol_version_two_is_refused)
-{
-    struct fx f;
-    struct rec r = {0};
-
-    fx_init(&f, FLAGS("--protocol-version", "2"));
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
-    ck_assert_int_eq(r.rc, AB_EPROTO);
-    ck_assert_ptr_nonnull(strstr(r.message, "protocol version 2"));
-    ck_assert(!fx_log_has(&f, "session/new"));
-    rec_reset(&r);
     fx_close(&f);
 }
 END_TEST
@@ -519,37 +483,81 @@ pick_test_key(const char *const *ids, size_t n, const char *const *env)
     return NULL;
 }
 
-START_TEST(auth_required_agent_is_authenticated)
+/* One turn against an agent started with @flags: how it ends and what the pool says. */
+struct turn_case {
+    const char *what;
+    const char *flags[4]; /* NULL-terminated */
+    const char *auth_hint;
+    bool pick_key; /* the preset chooses "test-key" among the agent's auth methods */
+    bool fails;    /* any negative rc, unless @rc names the one */
+    int rc;        /* the exact rc (0: success, unless @fails) */
+    const char *message_has[3];
+    const char *text_has;
+    const char *log_has, *log_lacks;
+    const char *hint; /* the turn's auth_hint */
+    bool exited;      /* the agent exited, with @exit_status */
+    int exit_status;
+};
+
+static const struct turn_case turn_cases[] = {
+    {.what = "a start failure carries the last stderr line and the auth hint",
+     .flags = {"--crash-on-start"},
+     .auth_hint = "run scripted-agent login",
+     .fails = true,
+     .message_has = {"failed to start agent", "fatal: not logged in; run scripted-agent login"},
+     .hint = "run scripted-agent login",
+     .exited = true,
+     .exit_status = 1},
+    {.what = "protocol version 2 is refused before any session",
+     .flags = {"--protocol-version", "2"},
+     .rc = AB_EPROTO,
+     .message_has = {"protocol version 2"},
+     .log_lacks = "session/new"},
+    {.what = "an agent that requires auth is authenticated with the preset's method",
+     .flags = {"--auth-required"},
+     .pick_key = true,
+     .text_has = "</sender_context> hello",
+     .log_has = "\"method\":\"authenticate\",\"params\":{\"methodId\":\"test-key\"}",
+     .log_lacks = "\"methodId\":\"weird\""},
+    {.what = "an agent that requires auth without a method reports the hint",
+     .flags = {"--auth-required"},
+     .auth_hint = "set TEST_KEY",
+     .rc = AB_EAUTH,
+     .message_has = {"Authentication required", "set TEST_KEY"},
+     .hint = "set TEST_KEY"},
+};
+
+/* Run turn_cases[_i]. */
+START_TEST(one_turn_cases)
 {
+    const struct turn_case *tc = &turn_cases[_i];
     struct fx f;
     struct rec r = {0};
 
-    fx_init(&f, FLAGS("--auth-required"));
-    f.launch.auth_method = pick_test_key;
+    fx_init(&f, tc->flags);
+    f.launch.auth_hint = tc->auth_hint;
+    if (tc->pick_key)
+        f.launch.auth_method = pick_test_key;
     fx_pool(&f);
     fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
-    ck_assert_int_eq(r.rc, 0);
-    ck_assert_ptr_nonnull(strstr(r.text, "</sender_context> hello"));
-    ck_assert(fx_log_has(&f, "\"method\":\"authenticate\",\"params\":{\"methodId\":\"test-key\"}"));
-    ck_assert(!fx_log_has(&f, "\"methodId\":\"weird\""));
-    rec_reset(&r);
-    fx_close(&f);
-}
-END_TEST
-
-START_TEST(auth_required_without_method_reports_hint)
-{
-    struct fx f;
-    struct rec r = {0};
-
-    fx_init(&f, FLAGS("--auth-required"));
-    f.launch.auth_hint = "set TEST_KEY";
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
-    ck_assert_int_eq(r.rc, AB_EAUTH);
-    ck_assert_ptr_nonnull(strstr(r.message, "Authentication required"));
-    ck_assert_ptr_nonnull(strstr(r.message, "set TEST_KEY"));
-    ck_assert_str_eq(r.auth_hint, "set TEST_KEY");
+    if (tc->fails && !tc->rc)
+        ck_assert_msg(r.rc < 0, "%s: rc %d", tc->what, r.rc);
+    else
+        ck_assert_msg(r.rc == tc->rc, "%s: rc %d", tc->what, r.rc);
+    for (size_t i = 0; i < 3 && tc->message_has[i]; i++)
+        ck_assert_msg(strstr(r.message, tc->message_has[i]), "%s: %s", tc->what, r.message);
+    if (tc->text_has)
+        ck_assert_msg(r.text && strstr(r.text, tc->text_has), "%s", tc->what);
+    if (tc->log_has)
+        ck_assert_msg(fx_log_has(&f, tc->log_has), "%s: %s", tc->what, tc->log_has);
+    if (tc->log_lacks)
+        ck_assert_msg(!fx_log_has(&f, tc->log_lacks), "%s: %s", tc->what, tc->log_lacks);
+    if (tc->hint)
+        ck_assert_str_eq(r.auth_hint, tc->hint);
+    if (tc->exited) {
+        ck_assert(r.exited);
+        ck_assert_int_eq(r.exit_status, tc->exit_status);
+    }
     rec_reset(&r);
     fx_close(&f);
 }
@@ -668,6 +676,7 @@ pool_suite(void)
         if (!getenv("ACP_TEST") || strcmp(getenv("ACP_TEST"), #t) == 0)                            \
             _tcase_add_test((tc), t, 0, 0, 0, 1);                                                  \
     } while (0)
+    tcase_add_loop_test(tc, one_turn_cases, 0, (int)(sizeof(turn_cases) / sizeof(turn_cases[0])));
     tcase_add_test(tc, stream_arrives_in_order_and_turn_ends_end_turn);
     tcase_add_test(tc, tool_calls_upsert_by_id);
     tcase_add_test(tc, permission_auto_selects_allow_always_by_kind);
@@ -687,11 +696,7 @@ pool_suite(void)
     tcase_add_test(tc, thirty_two_conversations_share_four_processes);
     tcase_add_test(tc, full_pool_suspends_lru_idle_and_refuses_when_all_busy);
     tcase_add_test(tc, agent_env_has_no_broker_secrets);
-    tcase_add_test(tc, start_failure_carries_last_stderr_line_and_auth_hint);
     tcase_add_test(tc, missing_command_fails_synchronously);
-    tcase_add_test(tc, protocol_version_two_is_refused);
-    tcase_add_test(tc, auth_required_agent_is_authenticated);
-    tcase_add_test(tc, auth_required_without_method_reports_hint);
     tcase_add_test(tc, stop_kills_the_whole_group);
     tcase_add_test(tc, ttl_expires_idle_sessions);
     tcase_add_test(tc, prompt_failing_at_once_reports_later);
