@@ -301,3 +301,20 @@ fx_pid_in(const char *text)
 
     return p ? atoi(p + 1) : 0;
 }
+
+/* Set up, make the pool and run one turn. */
+void
+fx_one_turn(struct fx *f, const char *const *flags, const char *text, struct rec *r)
+{
+    fx_init(f, flags);
+    fx_pool(f);
+    fx_turn_wait(f, "discord:1", text, r, 10000);
+}
+
+/* Free the recorder, then close the fixture. */
+void
+fx_close_rec(struct fx *f, struct rec *r)
+{
+    rec_reset(r);
+    fx_close(f);
+}

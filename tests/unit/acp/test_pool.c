@@ -16,9 +16,7 @@ START_TEST(stream_arrives_in_order_and_turn_ends_end_turn)
     struct fx f;
     struct rec r = {0};
 
-    fx_init(&f, NOFLAGS);
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "[[stream 5]]", &r, 10000);
+    fx_one_turn(&f, NOFLAGS, "[[stream 5]]", &r);
     ck_assert_int_eq(r.rc, 0);
     ck_assert_str_eq(r.stop, "end_turn");
     ck_assert_str_eq(r.text, "chunk1 chunk2 chunk3 chunk4 chunk5 ");
@@ -33,8 +31,7 @@ START_TEST(stream_arrives_in_order_and_turn_ends_end_turn)
         &f, "\"prompt\":[{\"type\":\"text\",\"text\":\"<sender_context>{\\\"schema\\\""));
     ck_assert(
         fx_log_has(&f, "</sender_context>\"},{\"type\":\"text\",\"text\":\"[[stream 5]]\"}]"));
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -43,10 +40,7 @@ START_TEST(tool_calls_upsert_by_id)
     struct fx f;
     struct rec r = {0};
 
-    fx_init(&f, NOFLAGS);
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "[[tool]] [[late-update-unknown-tool]] [[plan]] [[thought]]", &r,
-                 10000);
+    fx_one_turn(&f, NOFLAGS, "[[tool]] [[late-update-unknown-tool]] [[plan]] [[thought]]", &r);
     ck_assert_int_eq(r.rc, 0);
     ck_assert_int_eq(r.tool_new, 1);
     ck_assert_int_ge(r.tool_in_progress, 1);
@@ -56,8 +50,7 @@ START_TEST(tool_calls_upsert_by_id)
     ck_assert_int_eq(r.kinds[ACP_EV_THOUGHT_CHUNK], 1);
     ck_assert_str_eq(r.last_tool_title, "Read README.md");
     ck_assert_str_eq(r.text, "done");
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -66,9 +59,7 @@ START_TEST(permission_auto_selects_allow_always_by_kind)
     struct fx f;
     struct rec r = {0};
 
-    fx_init(&f, NOFLAGS);
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "[[permission]]", &r, 10000);
+    fx_one_turn(&f, NOFLAGS, "[[permission]]", &r);
     ck_assert_int_eq(r.rc, 0);
     ck_assert_str_eq(r.stop, "end_turn");
     ck_assert_str_eq(r.text, "permission granted: opt-always");
@@ -80,8 +71,7 @@ START_TEST(permission_auto_selects_allow_always_by_kind)
     ck_assert_str_eq(r.text, "permission granted: opt-always");
     ck_assert_int_ge(r.kinds[ACP_EV_TOOL_CALL], 1);
     ck_assert_int_eq(fx_log_count(&f, "{\"jsonrpc\":\"2.0\",\"id\":\""), 1);
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -99,8 +89,7 @@ START_TEST(permission_deny_selects_reject)
     ck_assert_int_eq(r.tool_failed, 1);
     ck_assert(
         fx_log_has(&f, "{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-reject\"}}"));
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -120,8 +109,7 @@ START_TEST(permission_ask_hands_request_to_engine)
     ck_assert_int_eq(r.perm_options, 3);
     ck_assert_str_eq(r.text, "permission granted: opt-once");
     ck_assert(fx_log_has(&f, "{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-once\"}}"));
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -137,8 +125,7 @@ START_TEST(permission_ask_unanswered_times_out_as_reject)
     fx_turn_wait(&f, "discord:1", "[[permission]]", &r, 10000);
     ck_assert_int_eq(r.permissions, 1);
     ck_assert_str_eq(r.text, "permission rejected: opt-reject");
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -155,8 +142,7 @@ START_TEST(cancel_mid_stream_ends_cancelled)
     ck_assert_str_eq(r.stop, "cancelled");
     ck_assert_int_lt(r.kinds[ACP_EV_MESSAGE_CHUNK], 200);
     ck_assert(fx_log_has(&f, "\"method\":\"session/cancel\""));
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -173,8 +159,7 @@ START_TEST(cancel_during_permission_answers_cancelled)
     ck_assert_int_eq(r.permissions, 1);
     ck_assert_str_eq(r.stop, "cancelled");
     ck_assert(fx_log_has(&f, "\"result\":{\"outcome\":{\"outcome\":\"cancelled\"}}"));
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -184,9 +169,7 @@ START_TEST(crash_mid_turn_reports_exit_status_and_next_turn_starts_fresh)
     struct rec r = {0};
     int pid;
 
-    fx_init(&f, NOFLAGS);
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "[[pid]]", &r, 10000);
+    fx_one_turn(&f, NOFLAGS, "[[pid]]", &r);
     pid = fx_pid_in(r.text);
     rec_reset(&r);
     fx_turn_wait(&f, "discord:1", "[[crash]]", &r, 10000);
@@ -201,8 +184,7 @@ START_TEST(crash_mid_turn_reports_exit_status_and_next_turn_starts_fresh)
     ck_assert(r.has_reset && r.reset_before_text);
     ck_assert_int_eq(r.reset, ACP_RESET_CRASHED);
     ck_assert_int_ne(fx_pid_in(r.text), pid);
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -228,8 +210,7 @@ START_TEST(hang_trips_watchdog_cancel_then_kill)
     fx_assert_dead(pid);
     pool_stats(f.pool, &st);
     ck_assert_int_eq(st.busy, 0);
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -246,8 +227,7 @@ START_TEST(ten_megabyte_line_is_framed)
     ck_assert_uint_eq(r.len, 10485760);
     for (i = 0; i < r.len; i += 4093)
         ck_assert_int_eq(r.text[i], '0' + (int)(i % 10));
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -256,9 +236,7 @@ START_TEST(unadvertised_requests_get_method_not_found_and_noise_is_tolerated)
     struct fx f;
     struct rec r = {0};
 
-    fx_init(&f, NOFLAGS);
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "[[fs]]", &r, 10000);
+    fx_one_turn(&f, NOFLAGS, "[[fs]]", &r);
     ck_assert_str_eq(r.text, "fs: -32601 terminal: -32601");
     rec_reset(&r);
     fx_turn_wait(&f, "discord:1", "[[noise]] [[stop max_tokens]]", &r, 10000);
@@ -277,8 +255,7 @@ START_TEST(unadvertised_requests_get_method_not_found_and_noise_is_tolerated)
     fx_turn_wait(&f, "discord:1", "[[error 100000000000000000000]]", &r, 10000);
     ck_assert_int_eq(r.rc, AB_EPROTO);
     ck_assert_ptr_nonnull(strstr(r.message, "scripted failure (code 0)"));
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -303,8 +280,7 @@ START_TEST(restart_resumes_with_session_load)
     ck_assert(!r.has_reset);
     ck_assert_int_eq(r.kinds[ACP_EV_USER_CHUNK], 0); /* the replay is not this turn */
     ck_assert(fx_log_has(&f, "\"method\":\"session/load\""));
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -329,8 +305,7 @@ load_failure_falls_back(const char *const *flags, bool may_hang)
     ck_assert(r.has_reset && r.reset_before_text);
     ck_assert_int_eq(r.reset, ACP_RESET_LOAD_FAILED);
     ck_assert(fx_log_has(&f, "\"method\":\"session/load\""));
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 
 START_TEST(load_hang_times_out_and_falls_back_to_new)
@@ -451,8 +426,7 @@ START_TEST(agent_env_has_no_broker_secrets)
     ck_assert_ptr_nonnull(strstr(r.text, "FROM_PRESET=1"));
     ck_assert_ptr_nonnull(strstr(r.text, "AB_TEST_INHERITED=inherited-value"));
     ck_assert_ptr_nonnull(strstr(r.text, "PATH="));
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -558,8 +532,7 @@ START_TEST(one_turn_cases)
         ck_assert(r.exited);
         ck_assert_int_eq(r.exit_status, tc->exit_status);
     }
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -569,9 +542,7 @@ START_TEST(stop_kills_the_whole_group)
     struct rec r = {0};
     int pid, gpid;
 
-    fx_init(&f, FLAGS("--ignore-term"));
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "[[pid]]", &r, 10000);
+    fx_one_turn(&f, FLAGS("--ignore-term"), "[[pid]]", &r);
     pid = fx_pid_in(r.text);
     rec_reset(&r);
     fx_turn_wait(&f, "discord:1", "[[grandchild]]", &r, 10000);
@@ -607,8 +578,7 @@ START_TEST(ttl_expires_idle_sessions)
     fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
     ck_assert(r.has_reset);
     ck_assert_int_eq(r.reset, ACP_RESET_EXPIRED);
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 

@@ -211,12 +211,13 @@ END_TEST
 int
 main(void)
 {
-    TCase *tc = tcase_create("engine-pacer");
+    const TTest *tests[] = {
+        an_edit_held_by_a_rate_limit_is_followed_by_nothing_stale,
+        a_burst_of_1000_updates_in_3s_flushes_at_most_once_per_interval,
+        a_pacer_needs_a_clock,
+        NULL,
+    };
 
-    tcase_set_timeout(tc, 10);
-    tcase_add_loop_test(tc, scripted_traces, 0, (int)(sizeof(scripts) / sizeof(scripts[0])));
-    tcase_add_test(tc, an_edit_held_by_a_rate_limit_is_followed_by_nothing_stale);
-    tcase_add_test(tc, a_burst_of_1000_updates_in_3s_flushes_at_most_once_per_interval);
-    tcase_add_test(tc, a_pacer_needs_a_clock);
-    return check_run_case("engine-pacer", tc);
+    return check_run_table("engine-pacer", 10, scripted_traces,
+                           (int)(sizeof(scripts) / sizeof(scripts[0])), tests);
 }

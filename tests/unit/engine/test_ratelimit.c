@@ -623,18 +623,19 @@ END_TEST
 int
 main(void)
 {
-    TCase *tc = tcase_create("engine-ratelimit");
+    const TTest *tests[] = {
+        a_newer_live_edit_replaces_the_queued_one_in_its_place,
+        an_empty_window_waits_for_reset_after,
+        server_errors_retry_with_backoff_then_fail_after_max_attempts,
+        a_full_bucket_drops_the_lowest_priority_coalescible_work_first,
+        close_cancels_queued_work_and_waits_for_calls_in_flight,
+        malformed_requests_are_refused,
+        thousands_of_buckets_share_the_clock_and_are_released,
+        final_text_waits_out_any_retry_after,
+        routes_learn_their_platform_bucket_and_share_it,
+        NULL,
+    };
 
-    tcase_set_timeout(tc, 20);
-    tcase_add_loop_test(tc, scripted_traces, 0, (int)(sizeof(scripts) / sizeof(scripts[0])));
-    tcase_add_test(tc, a_newer_live_edit_replaces_the_queued_one_in_its_place);
-    tcase_add_test(tc, an_empty_window_waits_for_reset_after);
-    tcase_add_test(tc, server_errors_retry_with_backoff_then_fail_after_max_attempts);
-    tcase_add_test(tc, a_full_bucket_drops_the_lowest_priority_coalescible_work_first);
-    tcase_add_test(tc, close_cancels_queued_work_and_waits_for_calls_in_flight);
-    tcase_add_test(tc, malformed_requests_are_refused);
-    tcase_add_test(tc, thousands_of_buckets_share_the_clock_and_are_released);
-    tcase_add_test(tc, final_text_waits_out_any_retry_after);
-    tcase_add_test(tc, routes_learn_their_platform_bucket_and_share_it);
-    return check_run_case("engine-ratelimit", tc);
+    return check_run_table("engine-ratelimit", 20, scripted_traces,
+                           (int)(sizeof(scripts) / sizeof(scripts[0])), tests);
 }

@@ -269,13 +269,14 @@ END_TEST
 int
 main(void)
 {
-    TCase *tc = tcase_create("engine-reactions");
+    const TTest *tests[] = {
+        stalls_go_soft_then_hard_and_progress_brings_the_work_back,
+        stop_cancels_everything_pending,
+        tools_are_classified_by_kind_then_title,
+        inconsistent_timings_are_refused,
+        NULL,
+    };
 
-    tcase_set_timeout(tc, 10);
-    tcase_add_loop_test(tc, scripted_traces, 0, (int)(sizeof(scripts) / sizeof(scripts[0])));
-    tcase_add_test(tc, stalls_go_soft_then_hard_and_progress_brings_the_work_back);
-    tcase_add_test(tc, stop_cancels_everything_pending);
-    tcase_add_test(tc, tools_are_classified_by_kind_then_title);
-    tcase_add_test(tc, inconsistent_timings_are_refused);
-    return check_run_case("engine-reactions", tc);
+    return check_run_table("engine-reactions", 10, scripted_traces,
+                           (int)(sizeof(scripts) / sizeof(scripts[0])), tests);
 }

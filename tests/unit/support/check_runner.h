@@ -31,10 +31,10 @@ check_run_case(const char *name, TCase *tc)
     return check_run_suite(s);
 }
 
-/* One case named @name holding the @n @tests, each limited to @timeout_s (0: the
- * CK_DEFAULT_TIMEOUT of the environment), run as suite @name. */
-static inline int
-check_run_tests(const char *name, double timeout_s, const TTest *const *tests, size_t n)
+/* A case named @name holding the @n @tests, each limited to @timeout_s (0: the
+ * CK_DEFAULT_TIMEOUT of the environment). */
+static inline TCase *
+check_case(const char *name, double timeout_s, const TTest *const *tests, size_t n)
 {
     TCase *tc = tcase_create(name);
 
@@ -42,6 +42,36 @@ check_run_tests(const char *name, double timeout_s, const TTest *const *tests, s
         tcase_set_timeout(tc, timeout_s);
     for (size_t i = 0; i < n; i++)
         tcase_add_test(tc, tests[i]);
+    return tc;
+}
+
+/* Run the @n @tests as suite @name (see check_case). */
+static inline int
+check_run_tests(const char *name, double timeout_s, const TTest *const *tests, size_t n)
+{
+    return check_run_case(name, check_case(name, timeout_s, tests, n));
+}
+
+/* The length of a NULL-terminated list of tests. */
+static inline size_t
+check_count(const TTest *const *tests)
+{
+    size_t n = 0;
+
+    while (tests[n])
+        n++;
+    return n;
+}
+
+/* A table-driven suite: @row_test runs once per row of a table (_i from 0 to @rows),
+ * then the NULL-terminated @tests. */
+static inline int
+check_run_table(const char *name, double timeout_s, const TTest *row_test, int rows,
+                const TTest *const *tests)
+{
+    TCase *tc = check_case(name, timeout_s, tests, check_count(tests));
+
+    tcase_add_loop_test(tc, row_test, 0, rows);
     return check_run_case(name, tc);
 }
 
@@ -49,11 +79,7 @@ check_run_tests(const char *name, double timeout_s, const TTest *const *tests, s
 static inline int
 check_run_list(const char *name, double timeout_s, const TTest *const *tests)
 {
-    size_t n = 0;
-
-    while (tests[n])
-        n++;
-    return check_run_tests(name, timeout_s, tests, n);
+    return check_run_tests(name, timeout_s, tests, check_count(tests));
 }
 
 #endif
