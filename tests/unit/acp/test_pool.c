@@ -75,94 +75,6 @@ START_TEST(permission_auto_selects_allow_always_by_kind)
 }
 END_TEST
 
-START_TEST(permission_deny_selects_reject)
-{
-    struct fx f;
-    struct rec r = {0};
-
-    fx_init(&f, NOFLAGS);
-    f.cfg.perm_mode = ACP_PERM_DENY;
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "[[permission]]", &r, 10000);
-    ck_assert_int_eq(r.rc, 0);
-    ck_assert_str_eq(r.text, "permission rejected: opt-reject");
-    ck_assert_int_eq(r.tool_failed, 1);
-    ck_assert(
-        fx_log_has(&f, "{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-reject\"}}"));
-    fx_close_rec(&f, &r);
-}
-END_TEST
-
-START_TEST(permission_ask_hands_request_to_engine)
-{
-    struct fx f;
-    struct rec r = {0};
-
-    fx_init(&f, NOFLAGS);
-    f.cfg.perm_mode = ACP_PERM_ASK;
-    fx_pool(&f);
-    r.auto_answer = 1;
-    r.answer = ACP_PERM_ALLOW_ONCE;
-    fx_turn_wait(&f, "discord:1", "[[permission]] [[permission-ids int]]", &r, 10000);
-    ck_assert_int_eq(r.permissions, 1);
-    ck_assert_str_eq(r.perm_title, "Write x.txt");
-    ck_assert_int_eq(r.perm_options, 3);
-    ck_assert_str_eq(r.text, "permission granted: opt-once");
-    ck_assert(fx_log_has(&f, "{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-once\"}}"));
-    fx_close_rec(&f, &r);
-}
-END_TEST
-
-START_TEST(permission_ask_unanswered_times_out_as_reject)
-{
-    struct fx f;
-    struct rec r = {0};
-
-    fx_init(&f, NOFLAGS);
-    f.cfg.perm_mode = ACP_PERM_ASK;
-    f.cfg.perm_timeout_ms = 200;
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "[[permission]]", &r, 10000);
-    ck_assert_int_eq(r.permissions, 1);
-    ck_assert_str_eq(r.text, "permission rejected: opt-reject");
-    fx_close_rec(&f, &r);
-}
-END_TEST
-
-START_TEST(cancel_mid_stream_ends_cancelled)
-{
-    struct fx f;
-    struct rec r = {0};
-
-    fx_init(&f, NOFLAGS);
-    fx_pool(&f);
-    r.cancel_key = "discord:1";
-    fx_turn_wait(&f, "discord:1", "[[slow 200]] [[tick 20]]", &r, 10000);
-    ck_assert_int_eq(r.rc, 0);
-    ck_assert_str_eq(r.stop, "cancelled");
-    ck_assert_int_lt(r.kinds[ACP_EV_MESSAGE_CHUNK], 200);
-    ck_assert(fx_log_has(&f, "\"method\":\"session/cancel\""));
-    fx_close_rec(&f, &r);
-}
-END_TEST
-
-START_TEST(cancel_during_permission_answers_cancelled)
-{
-    struct fx f;
-    struct rec r = {0};
-
-    fx_init(&f, NOFLAGS);
-    f.cfg.perm_mode = ACP_PERM_ASK;
-    fx_pool(&f);
-    r.cancel_key = "discord:1";
-    fx_turn_wait(&f, "discord:1", "[[permission]]", &r, 10000);
-    ck_assert_int_eq(r.permissions, 1);
-    ck_assert_str_eq(r.stop, "cancelled");
-    ck_assert(fx_log_has(&f, "\"result\":{\"outcome\":{\"outcome\":\"cancelled\"}}"));
-    fx_close_rec(&f, &r);
-}
-END_TEST
-
 START_TEST(crash_mid_turn_reports_exit_status_and_next_turn_starts_fresh)
 {
     struct fx f;
@@ -457,10 +369,23 @@ pick_test_key(const char *const *ids, size_t n, const char *const *env)
     return NULL;
 }
 
-/* One turn against an agent started with @flags: how it ends and what the pool says. */
+/* One turn of @prompt against an agent started with @flags: how it ends and what the
+ * pool says. Zero / NULL expectations are not checked. */
 struct turn_case {
     const char *what;
     const char *flags[4]; /* NULL-terminated */
+    const char *prompt;   /* NULL: "hello" */
+    bool set_perm_mode;   /* f.cfg.perm_mode = perm_mode */
+    enum acp_perm_mode perm_mode;
+    uint64_t perm_timeout_ms;
+    bool answer_at_once; /* ask mode: the engine answers with @answer at once */
+    enum acp_perm_decision answer;
+    bool cancel; /* cancel the turn after its first chunk */
+    bool any_rc; /* do not check rc */
+    const char *stop, *text;
+    int permissions, tool_failed, perm_options;
+    const char *perm_title;
+    int max_chunks; /* fewer message chunks than this */
     const char *auth_hint;
     bool pick_key; /* the preset chooses "test-key" among the agent's auth methods */
     bool fails;    /* any negative rc, unless @rc names the one */
@@ -474,6 +399,48 @@ struct turn_case {
 };
 
 static const struct turn_case turn_cases[] = {
+    {.what = "permission deny selects reject",
+     .prompt = "[[permission]]",
+     .set_perm_mode = true,
+     .perm_mode = ACP_PERM_DENY,
+     .text = "permission rejected: opt-reject",
+     .tool_failed = 1,
+     .log_has = "{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-reject\"}}"},
+    {.what = "permission ask hands the request to the engine",
+     .prompt = "[[permission]] [[permission-ids int]]",
+     .set_perm_mode = true,
+     .perm_mode = ACP_PERM_ASK,
+     .answer_at_once = true,
+     .answer = ACP_PERM_ALLOW_ONCE,
+     .any_rc = true,
+     .permissions = 1,
+     .perm_title = "Write x.txt",
+     .perm_options = 3,
+     .text = "permission granted: opt-once",
+     .log_has = "{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-once\"}}"},
+    {.what = "permission ask unanswered times out as reject",
+     .prompt = "[[permission]]",
+     .set_perm_mode = true,
+     .perm_mode = ACP_PERM_ASK,
+     .perm_timeout_ms = 200,
+     .any_rc = true,
+     .permissions = 1,
+     .text = "permission rejected: opt-reject"},
+    {.what = "cancel mid-stream ends cancelled",
+     .prompt = "[[slow 200]] [[tick 20]]",
+     .cancel = true,
+     .stop = "cancelled",
+     .max_chunks = 200,
+     .log_has = "\"method\":\"session/cancel\""},
+    {.what = "cancel during a permission question answers cancelled",
+     .prompt = "[[permission]]",
+     .set_perm_mode = true,
+     .perm_mode = ACP_PERM_ASK,
+     .cancel = true,
+     .any_rc = true,
+     .permissions = 1,
+     .stop = "cancelled",
+     .log_has = "\"result\":{\"outcome\":{\"outcome\":\"cancelled\"}}"},
     {.what = "a start failure carries the last stderr line and the auth hint",
      .flags = {"--crash-on-start"},
      .auth_hint = "run scripted-agent login",
@@ -512,12 +479,36 @@ START_TEST(one_turn_cases)
     f.launch.auth_hint = tc->auth_hint;
     if (tc->pick_key)
         f.launch.auth_method = pick_test_key;
+    if (tc->set_perm_mode)
+        f.cfg.perm_mode = tc->perm_mode;
+    if (tc->perm_timeout_ms)
+        f.cfg.perm_timeout_ms = tc->perm_timeout_ms;
     fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
+    if (tc->answer_at_once) {
+        r.auto_answer = 1;
+        r.answer = tc->answer;
+    }
+    if (tc->cancel)
+        r.cancel_key = "discord:1";
+    fx_turn_wait(&f, "discord:1", tc->prompt ? tc->prompt : "hello", &r, 10000);
     if (tc->fails && !tc->rc)
         ck_assert_msg(r.rc < 0, "%s: rc %d", tc->what, r.rc);
-    else
+    else if (!tc->any_rc)
         ck_assert_msg(r.rc == tc->rc, "%s: rc %d", tc->what, r.rc);
+    if (tc->stop)
+        ck_assert_str_eq(r.stop, tc->stop);
+    if (tc->text)
+        ck_assert_str_eq(r.text, tc->text);
+    if (tc->permissions)
+        ck_assert_int_eq(r.permissions, tc->permissions);
+    if (tc->tool_failed)
+        ck_assert_int_eq(r.tool_failed, tc->tool_failed);
+    if (tc->perm_title)
+        ck_assert_str_eq(r.perm_title, tc->perm_title);
+    if (tc->perm_options)
+        ck_assert_int_eq(r.perm_options, tc->perm_options);
+    if (tc->max_chunks)
+        ck_assert_int_lt(r.kinds[ACP_EV_MESSAGE_CHUNK], tc->max_chunks);
     for (size_t i = 0; i < 3 && tc->message_has[i]; i++)
         ck_assert_msg(strstr(r.message, tc->message_has[i]), "%s: %s", tc->what, r.message);
     if (tc->text_has)
@@ -650,11 +641,6 @@ pool_suite(void)
     tcase_add_test(tc, stream_arrives_in_order_and_turn_ends_end_turn);
     tcase_add_test(tc, tool_calls_upsert_by_id);
     tcase_add_test(tc, permission_auto_selects_allow_always_by_kind);
-    tcase_add_test(tc, permission_deny_selects_reject);
-    tcase_add_test(tc, permission_ask_hands_request_to_engine);
-    tcase_add_test(tc, permission_ask_unanswered_times_out_as_reject);
-    tcase_add_test(tc, cancel_mid_stream_ends_cancelled);
-    tcase_add_test(tc, cancel_during_permission_answers_cancelled);
     tcase_add_test(tc, crash_mid_turn_reports_exit_status_and_next_turn_starts_fresh);
     tcase_add_test(tc, hang_trips_watchdog_cancel_then_kill);
     tcase_add_test(tc, ten_megabyte_line_is_framed);
