@@ -1,7 +1,6 @@
 /* The edit pacer on the fake clock: bursts coalesce to one flush per interval ending
  * with the latest render, slow edits delay the next, the final flush is exempt. */
 #include <stdlib.h>
-#include <string.h>
 
 #include <check.h>
 
@@ -161,8 +160,7 @@ START_TEST(scripted_traces)
             pacer_stop(&f.pacer);
     }
     at(&f, sc->end_at);
-    ck_assert_msg(strcmp(f.trace.text, sc->expect) == 0, "%s:\n  got    %s\n  wanted %s", sc->what,
-                  f.trace.text, sc->expect);
+    trace_expect(&f.trace, sc->what, sc->expect);
     fixture_done(&f);
 }
 END_TEST

@@ -358,8 +358,7 @@ START_TEST(scripted_traces)
         ck_assert_int_eq(submit(&f, op, s->bucket, s->prio, s->mode, s->key), 0);
     }
     at(&f, sc->end_at);
-    ck_assert_msg(strcmp(f.trace.text, sc->expect) == 0, "%s:\n  got    %s\n  wanted %s", sc->what,
-                  f.trace.text, sc->expect);
+    trace_expect(&f.trace, sc->what, sc->expect);
     fixture_done(&f);
 }
 END_TEST

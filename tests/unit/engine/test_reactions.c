@@ -1,7 +1,6 @@
 /* Status reactions on the fake clock: every test states the exact emitted sequence
  * with timestamps ("700 -👀" = remove 👀 at t=700 ms). */
 #include <stdlib.h>
-#include <string.h>
 
 #include <check.h>
 
@@ -191,8 +190,7 @@ START_TEST(scripted_traces)
         }
     }
     at(&f, sc->end_at);
-    ck_assert_msg(strcmp(f.trace.text, sc->expect) == 0, "%s:\n  got    %s\n  wanted %s", sc->what,
-                  f.trace.text, sc->expect);
+    trace_expect(&f.trace, sc->what, sc->expect);
     if (sc->check_shown)
         ck_assert_int_eq(reactions_shown(&f.r), sc->shown);
     fixture_done(&f);
