@@ -97,7 +97,8 @@ class RateLimits(dw.DiscordTest):
 class Storm(dw.DiscordTest):
     """Under 429 storms on every route (Discord's 5-per-5 s message bucket shared by
     posting and editing, random 429s of every scope), nothing goes into a bucket the
-    broker was told is exhausted, and the live message never shows an older render."""
+    broker was told is exhausted — operations and the plugin's own channel lookups —
+    and the live message never shows an older render."""
     agent_flags = ("--tick", "100")
 
     def test_a_429_storm_never_hits_an_exhausted_bucket_and_edits_stay_fresh(self):
@@ -105,6 +106,16 @@ class Storm(dw.DiscordTest):
         f.storm(limit=5, window_ms=5000, p=0.3, seed=7, global_every=7)
         m = f.message("storm please [[stream 60]]")
         tid = f.wait(lambda st: f.msg(st, m["id"])["thread"], "thread", timeout=60)
+        # the plugin's own calls under the same storm: channels it never saw need a lookup
+        unknown = []
+        for i in range(2):
+            other = "13000000000000008%02d" % i
+            f.call("POST", "/_test/channel", {"id": other, "type": 11, "extra": {
+                "parent_id": dw.CHANNEL, "owner_id": dw.ALICE, "name": "s" + str(i),
+                "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                    "locked": False}}})
+            f.message("chatter", channel=other, mention=False)
+            unknown.append("/channels/" + other)
         f.wait(lambda st: dw.BOT_ID in f.msg(st, m["id"])["reactions"].get("🆗", []),
                "🆗 after the final reply", timeout=120)
         # a second turn in the thread: its routes are known by now (post and edit share
@@ -120,6 +131,9 @@ class Storm(dw.DiscordTest):
                       r.get("remaining_before"), r.get("known_exhausted"),
                       chunk_max((r.get("body") or {}).get("content")))
         self.assertGreaterEqual(st["counts"]["rate_limited"], 3, "the storm did not happen")
+        f.wait(lambda st: all(any(r["path"] == p and r["status"] == 200 for r in st["requests"])
+                              for p in unknown), "every lookup answered", timeout=60)
+        st = f.state()
         into = [r for r in st["requests"] if r.get("known_exhausted")]
         self.assertEqual(into, [], "requests into a bucket known to be exhausted")
         self.assertEqual(st["counts"]["exhausted_violations"], 0)
