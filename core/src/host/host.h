@@ -86,9 +86,11 @@ void host_hold_release(struct host_hold *hold, int status);
  * (the sink's pointers stay valid until it releases them). */
 void host_holds_cancel(struct ab_host *h);
 
-/* Queue the plugin's own calls (http_scheduled) in @rl (lent; must outlive the host's
- * calls) under @scope (copied; NULL = the host's name): the scheduler and scope its
- * chat operations use, so both wait for the same buckets. NULL @h is allowed. */
+/* Queue the plugin's own calls (http_scheduled) in @rl (lent) under @scope (copied; NULL
+ * = the host's name): the scheduler and scope its chat operations use, so both wait for
+ * the same buckets. Before @rl is closed, call it again with NULL: the calls in flight
+ * end then (AB_ECANCELED to the plugin), and ratelimit_close() ends the queued ones.
+ * NULL @h is allowed. */
 int host_set_scheduler(struct ab_host *h, struct ratelimit *rl, const char *scope);
 
 /* Free a host after its plugin was closed. Its HTTP requests and WebSockets still open

@@ -21,7 +21,7 @@
 struct ab_http_sched {
     struct ab_http_sched *prev, *next;         /* in the host's list while it may call the plugin */
     struct ab_host *h;                         /* lent; NULL once cancelled or the host is freed */
-    uv_loop_t *loop;                           /* lent: for the deferred completion and release */
+    uv_loop_t *loop;                           /* lent: for the deferred completion */
     struct ratelimit_call *call;               /* lent from the scheduler while performing */
     struct ab_http *http;                      /* owned by the client while in flight */
     struct defer *deferred;                    /* the completion waiting for a later iteration */
@@ -297,21 +297,21 @@ fail:
     return rc;
 }
 
-/* A later iteration after a cancel in flight: the scheduler learns the call is over. */
+/* End @rq's request in flight: the scheduler hears AB_ECANCELED now (its completion
+ * runs, or frees an abandoned call), as a plugin's cancelled operation reports at once. */
 static void
-host_sched_release(void *arg)
+host_sched_end_in_flight(struct ab_http_sched *rq)
 {
-    struct ab_http_sched *rq = arg;
     struct ratelimit_call *call = rq->call;
 
-    rq->deferred = NULL;
+    http_client_cancel(rq->http);
+    rq->http = NULL;
     rq->call = NULL;
-    ratelimit_call_done(call, AB_ECANCELED, NULL); /* finished frees it */
+    ratelimit_call_done(call, AB_ECANCELED, NULL);
 }
 
 /* Drop @rq's claim on the plugin: its callback will not run. A queued call ends when the
- * scheduler reaches it; one in flight is released to the scheduler on a later iteration
- * (never inside the plugin's call, which may be its close()). */
+ * scheduler reaches it or closes; one in flight ends now. */
 static void
 host_sched_abandon(struct ab_http_sched *rq)
 {
@@ -322,12 +322,8 @@ host_sched_abandon(struct ab_http_sched *rq)
         host_sched_free(rq);
         return;
     }
-    if (!rq->call)
-        return;
-    http_client_cancel(rq->http);
-    rq->http = NULL;
-    if (defer_call(rq->loop, host_sched_release, rq, &rq->deferred) < 0)
-        host_sched_release(rq);
+    if (rq->call)
+        host_sched_end_in_flight(rq); /* finished frees it */
 }
 
 /* service: abandon a scheduled call. */
@@ -367,7 +363,8 @@ host_sched_take_report(struct ab_host *h, const struct ab_rate_info *info)
     return false;
 }
 
-/* Point @h's scheduled calls at @rl (lent) under @scope (copied). */
+/* Point @h's scheduled calls at @rl (lent) under @scope (copied); NULL: the scheduler
+ * is going away, and the calls in flight in it end now with AB_ECANCELED. */
 int
 host_set_scheduler(struct ab_host *h, struct ratelimit *rl, const char *scope)
 {
@@ -375,6 +372,14 @@ host_set_scheduler(struct ab_host *h, struct ratelimit *rl, const char *scope)
 
     if (!h)
         return 0;
+    while (!rl) {
+        struct ab_http_sched *rq = h->scheds;
+        while (rq && !rq->call)
+            rq = rq->next;
+        if (!rq)
+            break;
+        host_sched_end_in_flight(rq); /* the plugin hears AB_ECANCELED */
+    }
     if (!(copy = strdup(scope ? scope : h->name)))
         return AB_ENOMEM;
     free(h->rl_scope);

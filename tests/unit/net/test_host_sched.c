@@ -260,6 +260,39 @@ START_TEST(cancelled_calls_call_nothing_queued_or_in_flight)
 }
 END_TEST
 
+/* The daemon's order: the plugin cancels a call in flight (its close()), then the engine
+ * detaches its hosts from the scheduler, closes it and its clock, and only then are the
+ * hosts freed. A call still in flight or queued when the scheduler goes ends with
+ * AB_ECANCELED, once; nothing touches the closed scheduler or clock later. */
+START_TEST(the_scheduler_going_away_ends_its_calls_once)
+{
+    struct fx f;
+    struct got a = {0}, b = {0}, c = {0};
+    struct ab_http_sched *cancelled, *in_flight, *queued;
+
+    fx_open(&f);
+    ck_assert_int_eq(schedule(&f, &a, "GET /one", "/slow?ms=2000", &cancelled), 0);
+    ck_assert_int_eq(schedule(&f, &b, "GET /two", "/slow?ms=2000", &in_flight), 0);
+    ck_assert_int_eq(schedule(&f, &c, "GET /two", "/echo", &queued), 0);
+    net_run_for(&f.loop, 100);
+    svc->http_scheduled_cancel(cancelled);
+    host_set_scheduler(f.h, NULL, NULL);
+    ck_assert_int_eq(b.calls, 1);
+    ck_assert_int_eq(b.error, AB_ECANCELED);
+    ratelimit_close(f.rl);
+    ck_assert_int_eq(c.calls, 1);
+    ck_assert_int_eq(c.error, AB_ECANCELED);
+    clock_close(f.clock);
+    net_run_for(&f.loop, 100);
+    host_free(f.h);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&f.loop), 0);
+    net_server_stop(&f.srv);
+    ck_assert_int_eq(a.calls, 0);
+    ck_assert_int_eq(b.calls + c.calls, 2);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -270,6 +303,7 @@ main(void)
         a_call_waits_out_a_global_pause_an_operation_met,
         a_refused_request_is_reported_later_not_inside_the_call,
         cancelled_calls_call_nothing_queued_or_in_flight,
+        the_scheduler_going_away_ends_its_calls_once,
     };
 
     return check_run_tests("host_sched", 30, tests, sizeof(tests) / sizeof(tests[0]));
