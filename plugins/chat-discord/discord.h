@@ -115,9 +115,10 @@ struct ab_chat {
 
 /* ---- rest.c ---- */
 
-/* Start a REST call now (the core's scheduler decided when): @method, @path below
- * api_base (lent), @body JSON text or NULL (lent). @op (lent) is the @arg the core passed
- * with the chat operation this call performs, NULL for the plugin's own calls: the
+/* Start a REST call: @method, @path below api_base (lent), @body JSON text or NULL
+ * (lent). @op (lent) is the @arg the core passed with the chat operation this call
+ * performs (sent now: the core's scheduler decided when), NULL for the plugin's own
+ * calls (queued in that scheduler by route, retried there on a 429 or 5xx): the
  * response's rate facts are reported tied to it before @cb. @cb runs later, exactly
  * once (AB_ECANCELED when the instance closes first). */
 int discord_rest_call(struct ab_chat *c, const char *method, const char *path, const char *body,

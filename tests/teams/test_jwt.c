@@ -19,6 +19,7 @@
 
 #include "teams.h"
 #include "teams_jwt.h"
+#include "../unit/support/check_runner.h"
 
 #define NOW 1900000000
 #define SURL "https://smba.trafficmanager.net/amer/"
@@ -332,10 +333,7 @@ END_TEST
 int
 main(void)
 {
-    Suite *s = suite_create("teams-jwt");
     TCase *tc = tcase_create("jwt");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 100);
@@ -343,10 +341,5 @@ main(void)
     tcase_add_test(tc, tampering_algorithms_kids_and_endorsements);
     tcase_add_test(tc, base64url_is_strict);
     tcase_add_test(tc, the_bots_own_mention_is_removed_and_others_kept);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run_case("teams-jwt", tc);
 }

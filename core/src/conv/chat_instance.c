@@ -8,10 +8,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "host/host.h"
 #include "outbound/defer.h"
+#include "outbound/rate_facts.h"
 #include "log.h"
 
-#define CHAT_ROUTE_MAX 256
+#define CHAT_ROUTE_MAX RATE_KEY_MAX
 
 enum chat_op_kind {
     CHAT_OP_SEND,
@@ -162,28 +164,6 @@ chat_op_thread(void *arg, int status, const char *thread_id)
     chat_op_complete(op, status);
 }
 
-/* Normalise a plugin's report (any ABI size) into @facts with the bucket namespaced by
- * the plugin's name into @key. */
-static void
-chat_facts_from(const struct chat_instance *ci, const struct ab_rate_info *info,
-                struct ratelimit_facts *facts, char *key, size_t cap)
-{
-    bool is_global = info->global;
-
-    if (AB_HAS(info, struct ab_rate_info, scope) && info->scope == AB_RATE_SCOPE_GLOBAL)
-        is_global = true;
-    *facts = (struct ratelimit_facts){
-        .remaining = info->remaining,
-        .reset_after_ms = info->reset_after_ms,
-        .retry_after_ms = info->retry_after_ms,
-        .is_global = is_global,
-    };
-    if (info->bucket && *info->bucket) {
-        snprintf(key, cap, "%s#%s", ci->name, info->bucket);
-        facts->limit_key = key;
-    }
-}
-
 /* A plugin reported rate facts: keep them for the operation they belong to, or apply
  * them at once to the bucket they name (or the plugin as a whole). */
 void
@@ -193,17 +173,16 @@ chat_rate_report(struct chat_instance *ci, const struct ab_rate_info *info)
     char key[CHAT_ROUTE_MAX], route[CHAT_ROUTE_MAX];
     void *op = NULL;
 
-    if (!info || info->size < offsetof(struct ab_rate_info, global) + sizeof(bool))
+    if (!rate_facts_from_info(ci->name, info, &facts, key, sizeof(key)))
         return;
     if (AB_HAS(info, struct ab_rate_info, op))
         op = info->op;
     if (op && chat_op_is_performing(ci, op)) {
         struct chat_op *o = op;
-        chat_facts_from(ci, info, &o->facts, o->facts_key, sizeof(o->facts_key));
+        rate_facts_from_info(ci->name, info, &o->facts, o->facts_key, sizeof(o->facts_key));
         o->has_facts = true;
         return;
     }
-    chat_facts_from(ci, info, &facts, key, sizeof(key));
     snprintf(route, sizeof(route), "%s:", ci->name);
     ratelimit_report(ci->rl, ci->name, route, &facts);
 }
@@ -552,6 +531,9 @@ chat_rate_setup(struct chat_instance *ci)
     char prefix[CHAT_ROUTE_MAX];
     int rc;
 
+    /* the plugin's own calls (http_scheduled) wait in the same scheduler and scope */
+    if ((rc = host_set_scheduler(ci->host, ci->rl, ci->name)) < 0)
+        return rc;
     if (!AB_HAS(ops, struct ab_chat_ops, rate_rule_count) || !ops->rate_rules ||
         ops->rate_rule_count == 0)
         return 0;

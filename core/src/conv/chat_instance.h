@@ -87,8 +87,8 @@ int chat_edit_live(struct chat_instance *ci, const struct ab_msg_ref *ref, chat_
  * yet rendered is cancelled). They still finish in the scheduler and the plugin. */
 void chat_owner_detach(struct chat_owner *o);
 
-/* Register the plugin's static rate rules (ab_chat_ops.rate_rules) with the scheduler;
- * call once ci->rl is set. */
+/* Register the plugin's static rate rules (ab_chat_ops.rate_rules) with the scheduler
+ * and queue the plugin's own calls (http_scheduled) there too; call once ci->rl is set. */
 int chat_rate_setup(struct chat_instance *ci);
 
 /* Rate facts a plugin reported (host rate_report): kept for the operation named by

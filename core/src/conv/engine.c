@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conv/engine_priv.h"
+#include "host/host.h"
 #include "log.h"
 #include "render/sender_context.h"
 #include "render/thread_name.h"
@@ -1288,6 +1289,8 @@ engine_free(struct engine *e)
     while (e->rxs)
         status_reactions_free(e->rxs);
     clock_timer_stop(&e->sweep);
+    for (size_t i = 0; i < e->nchats; i++) /* the plugins' own calls end with the scheduler */
+        host_set_scheduler(e->chats[i]->host, NULL, NULL);
     ratelimit_close(e->rl);
     clock_close(e->clock);
     free(e->buckets);

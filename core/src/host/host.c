@@ -452,6 +452,8 @@ host_fatal(struct ab_host *h, int status, const char *why)
 static void
 host_rate_report(struct ab_host *h, const struct ab_rate_info *info)
 {
+    if (info && host_sched_take_report(h, info))
+        return;
     if (info && h->sink.rate_report)
         h->sink.rate_report(h->sink.arg, h, info);
 }
@@ -611,7 +613,7 @@ host_net_policy(struct ab_host *h, struct net_policy *pol)
 }
 
 /* service: an HTTP request on the shared client. */
-static int
+int
 host_http_request(struct ab_host *h, const struct ab_http_request *req, ab_http_cb cb, void *arg,
                   struct ab_http **out)
 {
@@ -776,6 +778,9 @@ const struct ab_host_services host_services = {
     .http_route_add = host_http_route_add,
     .http_route_remove = ingress_route_remove,
     .http_respond = ingress_respond,
+    /* ABI 1.3: scheduled requests */
+    .http_scheduled = host_http_scheduled,
+    .http_scheduled_cancel = host_http_scheduled_cancel,
 };
 
 /* Make a host for one plugin instance. */
@@ -861,6 +866,7 @@ host_free(struct ab_host *h)
         if (hold->is_released) /* its callback was pending: it will not run */
             uv_close((uv_handle_t *)&hold->timer, host_hold_closed);
     }
+    host_sched_cancel_all(h);
     host_net_release(h);
     host_defer_cancel_all(h);
     /* Pending state writes finish on the loop after the host is gone. */
@@ -884,6 +890,7 @@ host_free(struct ab_host *h)
         free(c);
     }
     free(h->name);
+    free(h->rl_scope);
     free(h->detail);
     free(h->state_dir);
     free(h);

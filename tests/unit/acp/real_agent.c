@@ -46,7 +46,7 @@ real_agent_main(const char *name, const char *entry_rel, const TTest *const *tes
     for (; *tests; tests++)
         tcase_add_test(tc, *tests);
     suite_add_tcase(s, tc);
-    return fx_run(s);
+    return check_run_suite(s);
 }
 
 /* Read the "listening PORT" line from @fd, waiting at most 20 s. */

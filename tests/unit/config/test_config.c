@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "../support/check_runner.h"
 
 /* Two chat plugins as the loader would hand them over: "alpha" declares a required
  * secret, an endpoint, a ranged integer and an enum; "beta" a secret with a token
@@ -671,11 +672,5 @@ config_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(config_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run_suite(config_suite());
 }

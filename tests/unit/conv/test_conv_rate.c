@@ -9,7 +9,7 @@
 
 #include "../support/conv_fixture.h"
 #include "host/host.h"
-#include "../engine/runner.h"
+#include "../support/check_runner.h"
 
 /* A 1.2 plugin's global 429 (its ab_rate_info ends before .op) pauses every operation
  * of the plugin for retry_after; a stray .op (not an operation in flight) changes
@@ -58,5 +58,5 @@ main(void)
         NULL,
     };
 
-    return runner_run("conv_rate", 60, tests);
+    return check_run_list("conv_rate", 60, tests);
 }

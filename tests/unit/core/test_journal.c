@@ -14,7 +14,7 @@
 
 #include "state/journal.h"
 #include "state/state_file.h"
-#include "../render/suite_run.h"
+#include "../support/check_runner.h"
 
 struct rec {
     int calls, status;
@@ -167,5 +167,5 @@ main(void)
         NULL,
     };
 
-    return suite_run("journal", tests);
+    return check_run_list("journal", 0, tests);
 }

@@ -523,5 +523,5 @@ main(void)
         host_service_routes_go_with_their_host,
     };
 
-    return net_main("ingress", tests, sizeof(tests) / sizeof(tests[0]));
+    return check_run_tests("ingress", 30, tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -255,9 +255,14 @@ ph_set_connected(struct ab_host *host, bool connected, const char *detail)
 static void
 ph_rate_report(struct ab_host *host, const struct ab_rate_info *info)
 {
-    (void)host;
+    struct plugin_host *h = ph_of(host);
+
     if (info->bucket)
         (void)strlen(info->bucket);
+    if (AB_HAS(info, struct ab_rate_info, op) && info->op && info->op == (void *)h->judging) {
+        h->sched_facts++;
+        h->sched_retry_after_ms = info->retry_after_ms;
+    }
 }
 
 static int
@@ -354,6 +359,138 @@ ph_http_cancel(struct ab_http *r)
 {
     if (r)
         ph_http_free(r);
+}
+
+/* One http_scheduled call: performed at once (the fake has no scheduler to wait in), its
+ * answers judged, a 429 retried after its reported retry_after and a 5xx or transport
+ * error after 500 ms on the virtual clock, at most PH_SCHED_ATTEMPTS tries. */
+#define PH_SCHED_ATTEMPTS 4
+struct ab_http_sched {
+    struct plugin_host *h;
+    struct ab_http_request req; /* strings point at the copies below */
+    char *method, *url, *body;
+    ab_http_judge_cb judge;
+    ab_http_cb cb;
+    void *arg;
+    struct ab_http *http;   /* the attempt in flight, or NULL */
+    struct ab_timer *retry; /* the wait before the next attempt, or NULL */
+    int attempts;
+};
+
+static void ph_sched_answered(void *arg, const struct ab_http_response *resp);
+
+/* Free a scheduled call and whatever of it is pending. */
+static void
+ph_sched_free(struct ab_http_sched *q)
+{
+    ph_http_cancel(q->http);
+    ph_timer_stop(q->retry);
+    free(q->method);
+    free(q->url);
+    free(q->body);
+    free(q);
+}
+
+/* Start the next attempt; false when it could not start. */
+static bool
+ph_sched_attempt(struct ab_http_sched *q)
+{
+    q->attempts++;
+    return ph_http_request(plugin_host_handle(q->h), &q->req, ph_sched_answered, q, &q->http) == 0;
+}
+
+/* The retry wait is over. */
+static void
+ph_sched_retry(void *arg)
+{
+    struct ab_http_sched *q = arg;
+    struct ab_http_response none = {.size = sizeof(none),
+                                    .error = AB_ENOMEM,
+                                    .error_text = "",
+                                    .body = "",
+                                    .ratelimit_remaining = -1};
+
+    ph_timer_stop(q->retry);
+    q->retry = NULL;
+    if (!ph_sched_attempt(q)) {
+        ab_http_cb cb = q->cb;
+        void *cb_arg = q->arg;
+        ph_sched_free(q);
+        cb(cb_arg, &none);
+    }
+}
+
+/* An attempt's answer: judge it, retry or hand it over. */
+static void
+ph_sched_answered(void *arg, const struct ab_http_response *resp)
+{
+    struct ab_http_sched *q = arg;
+    struct plugin_host *h = q->h;
+    int status = resp->error;
+    uint64_t wait = 500;
+
+    q->http = NULL;
+    h->sched_retry_after_ms = 0;
+    if (!status && q->judge) {
+        h->judging = q;
+        status = q->judge(q->arg, q, resp);
+        h->judging = NULL;
+    } else if (!status) {
+        status = resp->status == 429 ? AB_ERATELIMIT : resp->status >= 500 ? AB_EIO : 0;
+    }
+    if (status == AB_ERATELIMIT)
+        wait = h->sched_retry_after_ms ? h->sched_retry_after_ms : 1000;
+    if ((status == AB_ERATELIMIT || status == AB_EIO || status == AB_ETIMEDOUT) &&
+        q->attempts < PH_SCHED_ATTEMPTS &&
+        ph_timer_start(plugin_host_handle(h), wait, 0, ph_sched_retry, q, &q->retry) == 0) {
+        h->sched_retries++;
+        return;
+    }
+    ab_http_cb cb = q->cb;
+    void *cb_arg = q->arg;
+    ph_sched_free(q);
+    cb(cb_arg, resp);
+}
+
+/* http_scheduled: record the route, copy the request, start the first attempt. */
+static int
+ph_http_scheduled(struct ab_host *host, const char *route, const struct ab_http_request *req,
+                  ab_http_judge_cb judge, ab_http_cb cb, void *arg, struct ab_http_sched **out)
+{
+    struct plugin_host *h = ph_of(host);
+    struct ab_http_sched *q;
+
+    if (!route || !*route || !req || !req->url || !cb || !out)
+        return AB_EINVAL;
+    if (!(q = calloc(1, sizeof(*q))))
+        return AB_ENOMEM;
+    *q = (struct ab_http_sched){.h = h, .req = *req, .judge = judge, .cb = cb, .arg = arg};
+    q->method = ph_dup(req->method ? req->method : "GET");
+    q->url = ph_dup(req->url);
+    q->body = req->body ? strndup(req->body, req->body_len) : NULL;
+    q->req.method = q->method;
+    q->req.url = q->url;
+    q->req.body = q->body;
+    q->req.headers = NULL; /* read (and checked) by the first attempt only */
+    for (size_t i = 0; req->headers && req->headers[i]; i++)
+        (void)strlen(req->headers[i]);
+    if (!q->method || !q->url || (req->body && !q->body) || !ph_sched_attempt(q)) {
+        ph_sched_free(q);
+        return AB_ENOMEM;
+    }
+    free(h->last_route);
+    h->last_route = ph_dup(route);
+    h->sched_count++;
+    *out = q;
+    return 0;
+}
+
+/* http_scheduled_cancel: the callback will not run. */
+static void
+ph_http_scheduled_cancel(struct ab_http_sched *q)
+{
+    if (q)
+        ph_sched_free(q);
 }
 
 static int
@@ -661,6 +798,8 @@ plugin_host_init(struct plugin_host *h, const char *const *config)
         .http_route_add = ph_http_route_add,
         .http_route_remove = ph_http_route_remove,
         .http_respond = ph_http_respond,
+        .http_scheduled = ph_http_scheduled,
+        .http_scheduled_cancel = ph_http_scheduled_cancel,
     };
     h->config = config;
     h->https = calloc(1, sizeof(*h->https));
@@ -829,6 +968,7 @@ plugin_host_free(struct plugin_host *h)
     free(h->queued_body);
     free(h->last_frame);
     free(h->last_url);
+    free(h->last_route);
     for (size_t i = 0; i < PLUGIN_HOST_KEEP; i++)
         free(h->logs[i]);
     free(h->state_key);

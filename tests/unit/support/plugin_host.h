@@ -1,7 +1,8 @@
 /* A fake host for driving a chat plugin's real code in-process (unit tests and fuzz
  * targets): a full ab_host_services table whose timers run on a virtual clock, whose
  * HTTP requests are answered by a responder the test supplies, whose WebSockets are
- * handles the test feeds frames into, and which records every delivery, reaction,
+ * handles the test feeds frames into, whose scheduled calls (http_scheduled) go at once and
+ * are retried on a 429 or 5xx after the reported wait, and which records every delivery, reaction,
  * frame sent and log line. Nothing runs inside the call that started it: timers and
  * HTTP answers run from plugin_host_run(). Needs only the ABI headers and libc. */
 #ifndef AB_TEST_PLUGIN_HOST_H
@@ -77,6 +78,12 @@ struct plugin_host {
     struct ab_http_route *route; /* owned, or NULL */
     int answered_status;         /* the last http_respond status, 0 = none yet */
     char *answered_body;         /* owned: its body */
+    /* ABI 1.3 http_scheduled: calls queued, the last one's route (owned), the retries the
+     * fake made, and the rate reports tied to a call while its answer was judged */
+    size_t sched_count, sched_retries, sched_facts;
+    char *last_route;
+    uint64_t sched_retry_after_ms; /* the retry_after of the last such report */
+    struct ab_http_sched *judging; /* lent: the call whose answer is being judged */
 };
 
 /* The handle to pass as the plugin's host. */
