@@ -160,6 +160,13 @@ daemon_metrics(void *arg, struct health_text *out)
                   ps.live);
     metrics_gauge(out, "agent_broker_sessions_busy", "sessions running a turn", NULL, 0, ps.busy);
     metrics_gauge(out, "agent_broker_agent_processes", "agent processes", NULL, 0, ps.processes);
+    metrics_gauge(out, "agent_broker_sessions_suspended",
+                  "sessions without a process, kept for session/load", NULL, 0, ps.suspended);
+    metrics_counter(out, "agent_broker_sessions_idle_suspended_total",
+                    "sessions suspended after idle_suspend_s", NULL, 0,
+                    (double)ps.idle_suspensions);
+    metrics_counter(out, "agent_broker_sessions_resumed_total",
+                    "sessions resumed with session/load", NULL, 0, (double)ps.resumes);
     engine_get_stats(d->engine, &es);
     metrics_counter(out, "agent_broker_messages_received_total", "inbound messages", NULL, 0,
                     (double)es.received);
