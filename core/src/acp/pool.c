@@ -411,6 +411,12 @@ pool_on_load(void *arg, int rc, const char *session_id, const char *message)
     if (rc == 0) {
         log_debug("acp", "%s: session %s resumed", s->key, s->session_id);
         s->pool->resumes++;
+        /* A loaded session starts in the agent's default mode again (claude-agent-acp:
+         * "auto", which never asks us): set the preset's mode as after session/new. */
+        if (s->pool->launch->session_mode &&
+            acp_client_set_mode(p->client, s->session_id, s->pool->launch->session_mode,
+                                pool_on_mode, s) == 0)
+            return;
         pool_session_ready(s);
         return;
     }

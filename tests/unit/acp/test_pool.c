@@ -621,6 +621,7 @@ START_TEST(idle_session_is_suspended_and_resumed_with_session_load)
     fx_init(&f, FLAGS("--load", "--state", "AGENT_STATE"));
     f.args[f.nargs - 1] = f.agent_state;
     f.cfg.idle_suspend_ms = 300;
+    f.launch.session_mode = "plan";
     fx_pool(&f);
     fx_turn_wait(&f, "discord:7", "remember the word walnut [[echo-session]]", &r, 10000);
     snprintf(sid, sizeof(sid), "%s", r.text);
@@ -640,6 +641,8 @@ START_TEST(idle_session_is_suspended_and_resumed_with_session_load)
     ck_assert_int_eq(r.kinds[ACP_EV_USER_CHUNK], 0);
     ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/load\""), 1);
     ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/new\""), 1);
+    /* the preset's mode again on the loaded session, not the agent's default */
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/set_mode\""), 2);
     pool_stats(f.pool, &st);
     ck_assert_uint_eq(st.resumes, 1);
     ck_assert_uint_eq(st.suspended, 0);
