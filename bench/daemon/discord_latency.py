@@ -5,7 +5,9 @@ same clock), against a floor measured in the same run: bench_floor_discord
 (floor_discord.c), a minimal blocking client of a second fake-discord.js that writes one
 prompt line to its own stamp agent's pipe per MESSAGE_CREATE. Daemon and floor turns alternate, so both see the same machine.
 The daemon's turns are all in one thread (a warm session); each waits for the previous
-turn's 🆗.
+turn's 🆗, then both sides rest PAUSE_MS (default 300) so that the daemon's after-turn
+work (reactions, the journal) is done: the message meets an idle daemon, as a human's
+next message would.
 
 Prints "KEY value" lines: daemon_/floor_ p50_us, p90_us, p99_us, max_us, and the p50 and
 p99 ratios. Usage:
@@ -16,6 +18,7 @@ import select
 import statistics
 import subprocess
 import sys
+import time
 
 ROOT = os.environ.get("AB_SOURCE_ROOT") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -44,6 +47,7 @@ def stamps(fake, st, tid):
 def main():
     stamp_agent, floor_bin = sys.argv[1], sys.argv[2]
     turns = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+    pause = float(os.environ.get("PAUSE_MS", "300")) / 1000.0
     w = e2e.World()
     try:
         a, b = dw.Fake(w, 5000), dw.Fake(w, 5000)
@@ -94,7 +98,9 @@ def main():
             floor_turn(-i)
         daemon, base = [], []
         for i in range(turns):
+            time.sleep(pause)
             daemon.append(daemon_turn(i))
+            time.sleep(pause)
             base.append(floor_turn(i))
         for name, v in (("daemon", daemon), ("floor", base)):
             print("%s_p50_us %.1f" % (name, statistics.median(v)))
