@@ -275,6 +275,7 @@ real_agent_check_resume(struct real_agent *a, const char *key)
 
     fx_pool_close(&a->f); /* the same pool again, suspending after 500 ms idle */
     a->f.cfg.idle_suspend_ms = 500;
+    a->f.cfg.load_timeout_ms = 60000; /* as session/new: claude starts Claude Code for it */
     fx_pool(&a->f);
     real_agent_turn(a, key, "remember the word walnut [[text]]", &r, "end_turn");
     rec_reset(&r);
