@@ -266,6 +266,10 @@ def run(agent, scenario, pool, fn):
                 sys.stderr.write(self.broker.err.text()[-4000:] + "\nmodel calls: %s\n"
                                  % self.model_calls()[-5:])
                 raise
+            finally:
+                if os.environ.get("BENCH_BROKER_LOG"):  # the broker's log, for a look
+                    with open(os.environ["BENCH_BROKER_LOG"], "a") as f:
+                        f.write(self.broker.err.text())
             self.stop()
 
     Case.agent, Case.pool = agent, pool

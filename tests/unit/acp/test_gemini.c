@@ -88,23 +88,12 @@ START_TEST(gemini_untrusted_folder_fails_the_tool_on_allow_always)
 }
 END_TEST
 
-START_TEST(gemini_idle_session_resumes_with_session_load)
-{
-    struct real_agent a;
-
-    gemini_start(&a, ACP_PERM_AUTO, true);
-    real_agent_check_resume(&a, "discord:gemini-idle");
-    real_agent_close(&a);
-}
-END_TEST
-
 int
 main(void)
 {
     const TTest *const tests[] = {gemini_streams_writes_with_our_auto_answer_and_cancels,
                                   gemini_asks_us_and_honours_a_rejection,
-                                  gemini_untrusted_folder_fails_the_tool_on_allow_always,
-                                  gemini_idle_session_resumes_with_session_load, NULL};
+                                  gemini_untrusted_folder_fails_the_tool_on_allow_always, NULL};
 
     return real_agent_main("acp-gemini", "@google/gemini-cli/bundle/gemini.js", tests);
 }
