@@ -702,6 +702,7 @@ const methods = {
                 protocolVersion: opts.protocolVersion,
                 agentCapabilities: {
                     loadSession: opts.load || opts.loadHang || opts.loadExit,
+                    sessionCapabilities: { close: {} },
                     promptCapabilities: { image: false, audio: false, embeddedContext: false },
                 },
                 authMethods: [
@@ -760,6 +761,15 @@ const methods = {
             update(s.id, { sessionUpdate: kind, content: { type: 'text', text: String(h.text) } });
         }
         reply(id, null);
+    },
+
+    // session/close {sessionId} → {}: the session is forgotten (session/load brings it back).
+    'session/close'(id, p) {
+        const s = sessionLookup(id, p);
+        if (!s) return;
+        if (s.turn) return replyError(id, ERR.INVALID_PARAMS, 'turn already running');
+        sessions.delete(s.id);
+        reply(id, {});
     },
 
     // session/set_mode {sessionId, modeId} → {}.

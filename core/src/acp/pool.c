@@ -462,6 +462,18 @@ pool_session_open(struct pool_session *s)
         pool_on_new(s, rc, NULL, ab_strerror(rc));
 }
 
+/* Suspend live idle @s: off its process, and when that process lives on with other
+ * sessions, tell it to close this one (it may hold a process of its own for it). */
+static void
+pool_suspend(struct pool_session *s)
+{
+    struct pool_proc *p = s->proc;
+
+    pool_detach(s);
+    if (p && !p->dying && p->ready && p->client && s->session_id)
+        acp_client_session_close(p->client, s->session_id);
+}
+
 /* Suspend the least recently used idle live session; AB_EFULL when all are busy. */
 static int
 pool_evict(struct pool *pool)
@@ -475,7 +487,7 @@ pool_evict(struct pool *pool)
         return AB_EFULL;
     log_info("acp", "pool full: suspending %s", s->key);
     s->lost = ACP_RESET_EXPIRED;
-    pool_detach(s);
+    pool_suspend(s);
     return 0;
 }
 
@@ -863,7 +875,7 @@ pool_suspend_idle(struct pool_session *s, uint64_t now)
              (unsigned long long)(now - s->last_used), s->session_id);
     s->lost = ACP_RESET_EXPIRED; /* told only if it cannot be loaded back */
     pool->idle_suspensions++;
-    pool_detach(s); /* the process stops once it carries no live session */
+    pool_suspend(s); /* the process stops once it carries no live session */
     return true;
 }
 

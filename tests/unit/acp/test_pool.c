@@ -717,6 +717,40 @@ START_TEST(idle_suspension_needs_load_unless_configured)
 }
 END_TEST
 
+/* A session suspended off a process that carries others is closed there (claude-agent-acp
+ * keeps a Claude Code process per open session), and comes back with session/load. */
+START_TEST(suspended_session_is_closed_on_a_shared_process)
+{
+    struct fx f;
+    struct rec r = {0};
+    char sid[128];
+
+    fx_init(&f, FLAGS("--load", "--state", "AGENT_STATE"));
+    f.args[f.nargs - 1] = f.agent_state;
+    f.launch.shared_process = true;
+    f.cfg.sessions_per_process = 2;
+    f.cfg.max_sessions = 2;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:A", "remember walnut [[echo-session]]", &r, 10000);
+    snprintf(sid, sizeof(sid), "%s", r.text + strlen("session: "));
+    rec_reset(&r);
+    fx_turn_wait(&f, "discord:B", "hello", &r, 10000);
+    rec_reset(&r);
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/close\""), 0);
+    fx_turn_wait(&f, "discord:C", "hello", &r, 10000); /* the pool is full: A goes */
+    rec_reset(&r);
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/close\""), 1);
+    ck_assert(fx_log_has(&f, sid));
+    fx_turn_wait(&f, "discord:A", "[[echo-session]] [[echo-history]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_ptr_nonnull(strstr(r.text, sid));
+    ck_assert_ptr_nonnull(strstr(r.text, "history: 1 turns: remember walnut"));
+    ck_assert(!r.has_reset);
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
 /* Register the cases of this file. */
 /* A turn whose end is watched for where it is reported from. */
 struct late {
@@ -811,6 +845,7 @@ pool_suite(void)
     tcase_add_test(tc, idle_session_is_suspended_and_resumed_with_session_load);
     tcase_add_test(tc, idle_suspension_never_interrupts_a_turn);
     tcase_add_test(tc, idle_suspension_needs_load_unless_configured);
+    tcase_add_test(tc, suspended_session_is_closed_on_a_shared_process);
     suite_add_tcase(s, tc);
     return s;
 }
