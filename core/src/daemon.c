@@ -19,7 +19,9 @@
 #include "config/secret_env.h"
 #include "conv/engine.h"
 #include "health/health_server.h"
+#include "ingress/ingress.h"
 #include "health/metrics.h"
+#include "health/process_metrics.h"
 #include "host/host.h"
 #include "log.h"
 #include "plugin/loader.h"
@@ -42,6 +44,7 @@ struct daemon {
     struct chat_instance *chats; /* owned array */
     size_t nchats;
     struct health_server *health;
+    struct ingress *ingress; /* owned: [ingress] listen, or NULL */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t idle_guard;
     uv_timer_t quiet_timer; /* runs the teardown from a clean stack */
@@ -139,6 +142,20 @@ daemon_ready(void *arg, struct health_text *why)
     return ready;
 }
 
+/* The agent processes' memory (each with what it started: its process group). */
+static void
+daemon_metrics_agents(struct daemon *d, struct health_text *out)
+{
+    int pids[256];
+    size_t n = pool_agent_pids(d->pool, pids, sizeof(pids) / sizeof(pids[0]));
+    uint64_t bytes;
+
+    if (process_metrics_groups_rss(pids, n, &bytes) == 0)
+        metrics_gauge(out, "agent_broker_agent_resident_memory_bytes",
+                      "resident memory of the agent processes and their children", NULL, 0,
+                      (double)bytes);
+}
+
 /* /metrics: plugins, pool, engine, outbound scheduler. */
 static void
 daemon_metrics(void *arg, struct health_text *out)
@@ -183,6 +200,27 @@ daemon_metrics(void *arg, struct health_text *out)
                   es.queued);
     metrics_gauge(out, "agent_broker_conversations_waiting",
                   "conversations waiting for a free agent session", NULL, 0, es.waiting);
+    metrics_family(out, "agent_broker_turns_finished_total", "agent turns ended, by outcome",
+                   METRICS_COUNTER);
+    metrics_sample(out, "agent_broker_turns_finished_total",
+                   &(struct metrics_label){"outcome", "ok"}, 1, (double)es.turns_ok);
+    metrics_sample(out, "agent_broker_turns_finished_total",
+                   &(struct metrics_label){"outcome", "error"}, 1, (double)es.turn_errors);
+    metrics_sample(out, "agent_broker_turns_finished_total",
+                   &(struct metrics_label){"outcome", "cancelled"}, 1, (double)es.turns_cancelled);
+    metrics_histogram_write(out, "agent_broker_turn_duration_seconds",
+                            "from the prompt to the agent's end of turn", &es.turn_seconds);
+    metrics_histogram_write(out, "agent_broker_first_reply_seconds",
+                            "from the prompt to the agent's first reply text",
+                            &es.first_reply_seconds);
+    daemon_metrics_agents(d, out);
+    metrics_family(out, "agent_broker_plugin_reconnects_total",
+                   "reconnect attempts of the chat plugin (backoff delays handed out)",
+                   METRICS_COUNTER);
+    for (size_t i = 0; i < d->nchats; i++)
+        metrics_sample(out, "agent_broker_plugin_reconnects_total",
+                       &(struct metrics_label){"plugin", d->chats[i].name}, 1,
+                       (double)d->chats[i].host->reconnects);
     ratelimit_get_stats(engine_ratelimit(d->engine), &rs);
     metrics_counter(out, "agent_broker_outbound_failed_total",
                     "chat operations that could not be delivered", NULL, 0, (double)rs.failed);
@@ -382,6 +420,8 @@ daemon_pool_closed(void *arg)
     free(d->chats);
     d->chats = NULL;
     d->nchats = 0;
+    host_set_ingress(NULL);
+    ingress_close(d->ingress); /* its routes went with the hosts */
     uv_close((uv_handle_t *)&d->sig_term, daemon_handle_closed);
     uv_close((uv_handle_t *)&d->sig_int, daemon_handle_closed);
     uv_close((uv_handle_t *)&d->sig_hup, daemon_handle_closed);
@@ -769,6 +809,16 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
                  "crash",
                  d->cfg.state_dir);
     engine_set_journal(d->engine, d->journal);
+    if (d->mode == DAEMON_RUN && d->cfg.ingress_listen && *d->cfg.ingress_listen) {
+        if ((rc = ingress_start(&d->loop, d->cfg.ingress_listen, NULL, &d->ingress)) < 0) {
+            log_error("core", "[ingress] listen = \"%s\": %s; not starting", d->cfg.ingress_listen,
+                      ab_strerror(rc));
+            ingress_close(d->ingress);
+            goto out_engine;
+        }
+        log_info("core", "ingress listening on %s", d->cfg.ingress_listen);
+        host_set_ingress(d->ingress);
+    }
     if (daemon_start_chats(d, &started) < 0)
         goto out_engine;
     if (started == 0) {
@@ -781,6 +831,8 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
     exit_code = CLI_EXIT_OK;
     uv_run(&d->loop, UV_RUN_DEFAULT);
     host_net_finish(); /* libwebsockets' second teardown step, after the loop ran dry */
+    ingress_finish(d->ingress);
+    d->ingress = NULL;
     exit_code = d->exit_code;
     goto out_loop_close;
 
@@ -804,6 +856,8 @@ out_chats:
 out_engine:
     engine_free(d->engine);
     journal_close(d->journal);
+    host_set_ingress(NULL);
+    ingress_close(d->ingress);
 out_pool:
     if (d->pool)
         pool_close(d->pool, NULL, NULL);
@@ -813,6 +867,7 @@ out_loop_close:
     agent_choice_free(&d->agent);
 out_loop:
     uv_run(&d->loop, UV_RUN_DEFAULT);
+    ingress_finish(d->ingress);
     if (uv_loop_close(&d->loop) != 0)
         log_debug("core", "loop closed with handles still open");
     plugin_set_free(&d->plugins);

@@ -293,6 +293,27 @@ struct ab_host_services {
      * 1.2 use deliver and simply do not get the guarantee. */
     int (*deliver_held)(struct ab_host *h, const struct ab_inbound *msg,
                         void (*cb)(void *arg, int status), void *arg);
+
+    /* ---- ABI 1.3: inbound HTTP (see agent-broker/net.h) ---- */
+
+    /* Serve requests whose path starts with @opt->prefix (lent; copied) on the daemon's
+     * ingress listener: @cb(@arg, ...) runs once per whole request, later, on the loop
+     * thread. *out (owned by the host) is valid until http_route_remove(). Returns 0,
+     * AB_EINVAL (bad options), AB_EEXIST (the prefix overlaps another route's) or
+     * AB_ECONFIG (no [ingress] listen configured: say so to the user). */
+    int (*http_route_add)(struct ab_host *h, const struct ab_http_route_options *opt,
+                          ab_http_route_cb cb, void *arg, struct ab_http_route **out);
+    /* Stop serving a route: new requests get 404, requests not yet answered get 503 and
+     * their exchanges are released (never pass them to http_respond() again). NULL is
+     * allowed. Routes still registered when the plugin is closed are removed. */
+    void (*http_route_remove)(struct ab_http_route *r);
+    /* Answer @ex: @status 100-599, @headers "Name: value" lines (lent, NULL-terminated,
+     * may be NULL; no CR/LF inside; Content-Length and Connection are the host's),
+     * @body[0..len) (lent; copied). Releases @ex. Returns 0; AB_ECLOSED when the client is
+     * gone or the host answered already (timeout): @ex is released all the same;
+     * AB_EINVAL for a bad status or header (the host answers 500 and releases @ex). */
+    int (*http_respond)(struct ab_http_exchange *ex, int status, const char *const *headers,
+                        const char *body, size_t len);
 };
 
 #endif

@@ -806,6 +806,20 @@ pool_stats(const struct pool *pool, struct pool_stats *out)
     out->processes = pool->nprocs;
 }
 
+/* The live agent processes' ids. */
+size_t
+pool_agent_pids(const struct pool *pool, int *out, size_t cap)
+{
+    size_t n = 0;
+
+    for (const struct pool_proc *p = pool->procs; p && n < cap; p = p->next) {
+        int pid = p->client ? acp_client_pid(p->client) : 0;
+        if (pid > 0)
+            out[n++] = pid;
+    }
+    return n;
+}
+
 /* Watchdog for one busy turn: cancel after no progress, kill after the grace. */
 static void
 pool_watchdog(struct pool_session *s, uint64_t now)

@@ -72,6 +72,10 @@ struct pool_stats {
 struct pool;
 struct pool_turn;
 
+/* The process ids (= process group ids) of up to @cap live agent processes into @out;
+ * returns how many were written. */
+size_t pool_agent_pids(const struct pool *pool, int *out, size_t cap);
+
 /* Create a pool on @loop. @cfg is copied (state_dir too); @launch is lent and must
  * outlive the pool. Reads the persisted map from cfg->state_dir (start-up only).
  * Returns 0 or a negative code. */

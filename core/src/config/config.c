@@ -97,6 +97,7 @@ static const struct key_spec config_keys[] = {
     {"stream", "edit_interval_ms", KEY_INT, OFF(edit_interval_ms), 100, 600000, NULL, NULL},
     {"stream", "max_parts", KEY_INT, OFF(max_parts), 1, 100, NULL, NULL},
     {"health", "listen", KEY_STRING, OFF(health_listen), 0, 0, NULL, NULL},
+    {"ingress", "listen", KEY_STRING, OFF(ingress_listen), 0, 0, NULL, NULL},
     {"state", "dir", KEY_STRING, OFF(state_dir), 0, 0, NULL, NULL},
     {"log", "level", KEY_ENUM, OFF(log_level), 0, 0, level_names, NULL},
     {"log", "format", KEY_ENUM, OFF(log_format), 0, 0, format_names, NULL},
@@ -163,9 +164,9 @@ static const struct ab_plugin_desc config_net_schema = {.name = "", .config_keys
 
 /* OpenAB sections accepted with one warning each. */
 static const char *const config_unimplemented[] = {"gateway", "stt", "cron", "markdown", NULL};
-static const char *const config_sections[] = {"plugins",   "agent",  "pool",   "permissions",
-                                              "reactions", "stream", "health", "state",
-                                              "log",       NULL};
+static const char *const config_sections[] = {"plugins",   "agent",   "pool",   "permissions",
+                                              "reactions", "stream",  "health", "state",
+                                              "log",       "ingress", NULL};
 
 /* Free a string list. */
 static void
@@ -676,6 +677,11 @@ config_check_rules(struct config *cfg, const struct toml_table *root, struct dia
         diag_add(diag, true, v ? v->line : 0, "health.listen",
                  "expected HOST:PORT like \"127.0.0.1:9464\"");
     }
+    if (cfg->ingress_listen && *cfg->ingress_listen && !strrchr(cfg->ingress_listen, ':')) {
+        v = toml_get_path(root, "ingress.listen");
+        diag_add(diag, true, v ? v->line : 0, "ingress.listen",
+                 "expected HOST:PORT like \"0.0.0.0:3978\"");
+    }
     for (size_t i = 0; i < cfg->agent_env.count; i++) {
         const char *pair = cfg->agent_env.items[i];
         const char *eq = strchr(pair, '=');
@@ -772,7 +778,8 @@ config_free(struct config *cfg)
 {
     char **strs[] = {
         &cfg->path,          &cfg->agent_preset, &cfg->agent_command, &cfg->agent_working_dir,
-        &cfg->health_listen, &cfg->state_dir,    &cfg->log_level,     &cfg->log_format};
+        &cfg->health_listen, &cfg->state_dir,    &cfg->log_level,     &cfg->log_format,
+        &cfg->ingress_listen};
     struct strlist *lists[] = {&cfg->plugin_path,       &cfg->agent_args, &cfg->agent_env,
                                &cfg->agent_inherit_env, &cfg->secrets,    &cfg->redact_prefixes};
 

@@ -88,11 +88,12 @@ struct config {
     struct config_timing timing;
 
     int64_t edit_interval_ms;
-    int64_t max_parts;   /* [stream] max_parts: reply messages before the rest is cut */
-    char *health_listen; /* owned */
-    char *state_dir;     /* owned, ~ expanded */
-    char *log_level;     /* owned */
-    char *log_format;    /* owned */
+    int64_t max_parts;    /* [stream] max_parts: reply messages before the rest is cut */
+    char *health_listen;  /* owned */
+    char *ingress_listen; /* owned: [ingress] listen, NULL = no inbound HTTP */
+    char *state_dir;      /* owned, ~ expanded */
+    char *log_level;      /* owned */
+    char *log_format;     /* owned */
 
     struct strlist secrets;         /* every secret value found (tokens): redact them */
     struct strlist redact_prefixes; /* token shapes the chat plugins declare: redact them */

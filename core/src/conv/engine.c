@@ -851,6 +851,11 @@ engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reac
     return 0;
 }
 
+/* Turn and first-reply latency buckets, seconds: agents answer in seconds to tens of
+ * minutes; the first text usually comes within seconds. */
+static const double engine_turn_buckets[] = {1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800};
+static const double engine_first_reply_buckets[] = {0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120};
+
 /* Create the engine. */
 int
 engine_new(uv_loop_t *loop, struct pool *pool, const struct engine_config *cfg, struct engine **out)
@@ -860,6 +865,11 @@ engine_new(uv_loop_t *loop, struct pool *pool, const struct engine_config *cfg, 
 
     if (!e)
         return AB_ENOMEM;
+    metrics_histogram_init(&e->stats.turn_seconds, engine_turn_buckets,
+                           sizeof(engine_turn_buckets) / sizeof(engine_turn_buckets[0]));
+    metrics_histogram_init(&e->stats.first_reply_seconds, engine_first_reply_buckets,
+                           sizeof(engine_first_reply_buckets) /
+                               sizeof(engine_first_reply_buckets[0]));
     e->loop = loop;
     e->pool = pool;
     e->cfg = *cfg;

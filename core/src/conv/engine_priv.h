@@ -79,7 +79,9 @@ struct turn {
     bool is_finalizing; /* the final messages are being sent */
     bool had_text, had_tool_error;
     bool is_cancelled_by_user;
-    char *outcome_line; /* owned: the line appended after the text, or NULL */
+    bool had_first_reply; /* first_reply_seconds observed */
+    uint64_t started_ms;  /* engine clock when the prompt went to the agent */
+    char *outcome_line;   /* owned: the line appended after the text, or NULL */
     bool is_error;
     int final_pending; /* final chunks not yet delivered */
     struct ask *asks;  /* owned */

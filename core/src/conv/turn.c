@@ -307,6 +307,12 @@ turn_on_event(void *arg, const struct acp_event *ev)
         if (ev->u.chunk.text && ev->u.chunk.len > 0) {
             render_append_text(t->render, ev->u.chunk.text, ev->u.chunk.len);
             t->had_text = true;
+            if (!t->had_first_reply) {
+                t->had_first_reply = true;
+                metrics_histogram_observe(&t->e->stats.first_reply_seconds,
+                                          (double)(clock_now_ms(t->e->clock) - t->started_ms) /
+                                              1000.0);
+            }
             turn_changed(t);
         }
         if (r)
@@ -444,6 +450,12 @@ turn_on_done(void *arg, const struct turn_result *r)
     t->outcome_line = turn_outcome_line(t, r, t->e->cfg.auth_hint);
     if (r->rc == 0 && r->stop_reason && strcmp(r->stop_reason, "cancelled") == 0)
         t->is_cancelled_by_user = true;
+    metrics_histogram_observe(&t->e->stats.turn_seconds,
+                              (double)(clock_now_ms(t->e->clock) - t->started_ms) / 1000.0);
+    if (r->rc >= 0 && t->is_cancelled_by_user)
+        t->e->stats.turns_cancelled++;
+    else if (r->rc >= 0)
+        t->e->stats.turns_ok++;
     if (r->rc < 0) {
         t->e->stats.turn_errors++;
         log_warn("engine", "%s: turn failed: %s%s%s", t->conv->key,
@@ -665,6 +677,7 @@ turn_start(struct conversation *c)
     c->turn = t;
     engine_turn_began(c);
     e->stats.turns++;
+    t->started_ms = clock_now_ms(e->clock);
     rc = pool_prompt(e->pool, c->key, ctx, text, &turn_callbacks, t, &t->pool_turn);
     free(ctx);
     free(text);

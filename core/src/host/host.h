@@ -62,6 +62,7 @@ struct ab_host {
     uint64_t rand_state;             /* jitter for backoff_next */
     struct defer_queue *defer_queue; /* owned: host_defer.c's calls not yet run, or NULL */
     struct host_hold *holds;         /* owned: deliver_held completions still owed */
+    uint64_t reconnects;             /* backoff_next calls: the plugin's reconnect attempts */
 };
 
 /* The services table (static, shared by every plugin). */
@@ -86,6 +87,13 @@ void host_holds_cancel(struct ab_host *h);
  * it before uv_loop_close). Freeing the last host closes the process's HTTP and
  * WebSocket clients (do it from a loop callback, then let the loop run). */
 void host_free(struct ab_host *h);
+
+struct ingress;
+
+/* Lend the daemon's `[ingress] listen` listener (core/src/ingress/) to the plugins'
+ * http_route_add service; NULL withdraws it (routes of hosts freed later are already
+ * gone with the listener). @in must outlive every route made through it. */
+void host_set_ingress(struct ingress *in);
 
 /* After the loop has run past the last host_free(): finish the WebSocket client's
  * teardown (libwebsockets needs a second step outside its own callbacks). Run the loop

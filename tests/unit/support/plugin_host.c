@@ -524,6 +524,101 @@ ph_deliver_held(struct ab_host *host, const struct ab_inbound *m, void (*cb)(voi
     return rc;
 }
 
+/* The plugin's route in the fake host. */
+struct ab_http_route {
+    struct plugin_host *h;
+    char *prefix;
+    ab_http_route_cb cb;
+    void *arg;
+};
+
+/* One request handed to the route, until answered. */
+struct ab_http_exchange {
+    struct plugin_host *h;
+};
+
+/* http_route_add: one route per fake host. */
+static int
+ph_http_route_add(struct ab_host *host, const struct ab_http_route_options *opt,
+                  ab_http_route_cb cb, void *arg, struct ab_http_route **out)
+{
+    struct plugin_host *h = (struct plugin_host *)host;
+    struct ab_http_route *r;
+
+    if (!opt || !opt->prefix || opt->prefix[0] != '/' || !cb)
+        return AB_EINVAL;
+    if (h->route)
+        return AB_EEXIST;
+    if (!(r = calloc(1, sizeof(*r))) || !(r->prefix = strdup(opt->prefix))) {
+        free(r);
+        return AB_ENOMEM;
+    }
+    r->h = h;
+    r->cb = cb;
+    r->arg = arg;
+    h->route = *out = r;
+    return 0;
+}
+
+/* http_route_remove. */
+static void
+ph_http_route_remove(struct ab_http_route *r)
+{
+    if (!r)
+        return;
+    r->h->route = NULL;
+    free(r->prefix);
+    free(r);
+}
+
+/* http_respond: record the answer. */
+static int
+ph_http_respond(struct ab_http_exchange *ex, int status, const char *const *headers,
+                const char *body, size_t len)
+{
+    struct plugin_host *h = ex->h;
+
+    (void)headers;
+    free(ex);
+    h->answered_status = status;
+    free(h->answered_body);
+    h->answered_body = strndup(body ? body : "", len);
+    return status < 100 || status > 599 ? AB_EINVAL : 0;
+}
+
+/* Hand one request to the route. */
+int
+plugin_host_http_in(struct plugin_host *h, const char *method, const char *path,
+                    const char *const *headers, const char *body, size_t len)
+{
+    struct ab_http_header hdrs[16];
+    size_t n = 0;
+    struct ab_http_exchange *ex;
+    char *copy;
+
+    if (!h->route || strncmp(path, h->route->prefix, strlen(h->route->prefix)))
+        return AB_ENOENT;
+    for (; headers && headers[2 * n] && n < 16; n++)
+        hdrs[n] = (struct ab_http_header){headers[2 * n], headers[2 * n + 1]};
+    if (!(ex = calloc(1, sizeof(*ex))) || !(copy = strndup(body ? body : "", len))) {
+        free(ex);
+        return AB_ENOMEM;
+    }
+    ex->h = h;
+    h->answered_status = 0;
+    h->route->cb(h->route->arg, ex,
+                 &(struct ab_http_inbound){.size = sizeof(struct ab_http_inbound),
+                                           .method = method,
+                                           .path = path,
+                                           .headers = hdrs,
+                                           .header_count = n,
+                                           .body = copy,
+                                           .body_len = len,
+                                           .peer = "127.0.0.1"});
+    free(copy);
+    return 0;
+}
+
 /* Fill the services table. */
 void
 plugin_host_init(struct plugin_host *h, const char *const *config)
@@ -563,6 +658,9 @@ plugin_host_init(struct plugin_host *h, const char *const *config)
         .md_walk = ph_md_walk,
         .md_plain = ph_md_plain,
         .deliver_held = ph_deliver_held,
+        .http_route_add = ph_http_route_add,
+        .http_route_remove = ph_http_route_remove,
+        .http_respond = ph_http_respond,
     };
     h->config = config;
     h->https = calloc(1, sizeof(*h->https));
@@ -710,6 +808,9 @@ plugin_host_ws_message(struct ab_ws *ws, const char *data, size_t len)
 void
 plugin_host_free(struct plugin_host *h)
 {
+    ph_http_route_remove(h->route);
+    free(h->answered_body);
+    h->answered_body = NULL;
     while (h->timers)
         ph_timer_stop((struct ab_timer *)h->timers);
     while (h->https && h->https->first)

@@ -73,6 +73,10 @@ struct plugin_host {
     char *last_frame;             /* owned: the last ws_send payload */
     char *last_url;               /* owned: the last HTTP request URL */
     char *logs[PLUGIN_HOST_KEEP]; /* owned: the last log lines, a ring */
+    /* ABI 1.3 inbound HTTP: the one route the plugin registered, and the last answer */
+    struct ab_http_route *route; /* owned, or NULL */
+    int answered_status;         /* the last http_respond status, 0 = none yet */
+    char *answered_body;         /* owned: its body */
 };
 
 /* The handle to pass as the plugin's host. */
@@ -93,6 +97,12 @@ void plugin_host_ws_message(struct ab_ws *ws, const char *data, size_t len);
 void plugin_host_queue_response(struct plugin_host *h, long status, const char *body, size_t len);
 /* Whether one of the last log lines contains @needle. */
 bool plugin_host_log_has(const struct plugin_host *h, const char *needle);
+/* Hand one request to the plugin's route (as the ingress listener would): the answer,
+ * now or after plugin_host_run(), lands in answered_status/answered_body. Headers are
+ * "Name", "value" pairs, NULL-terminated (lent). Returns 0, or AB_ENOENT without a route
+ * matching @path. */
+int plugin_host_http_in(struct plugin_host *h, const char *method, const char *path,
+                        const char *const *headers, const char *body, size_t len);
 /* Mark the socket open (on_open). */
 void plugin_host_ws_open(struct ab_ws *ws);
 
