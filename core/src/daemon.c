@@ -187,6 +187,12 @@ daemon_agent_metrics(struct daemon *d, struct health_text *out)
         {"agent_broker_agent_processes", "agent processes", METRICS_GAUGE},
         {"agent_broker_turns_total", "agent turns started", METRICS_COUNTER},
         {"agent_broker_turn_errors_total", "turns that ended in an error", METRICS_COUNTER},
+        {"agent_broker_sessions_suspended", "sessions without a process, kept for session/load",
+         METRICS_GAUGE},
+        {"agent_broker_sessions_idle_suspended_total", "sessions suspended after idle_suspend_s",
+         METRICS_COUNTER},
+        {"agent_broker_sessions_resumed_total", "sessions resumed with session/load",
+         METRICS_COUNTER},
     };
     size_t n = engine_agent_count(d->broker->engine);
 
@@ -197,7 +203,7 @@ daemon_agent_metrics(struct daemon *d, struct health_text *out)
             struct pool *pool;
             struct pool_stats ps;
             uint64_t turns, errors;
-            double v[] = {0, 0, 0, 0, 0, 0};
+            double v[9];
             engine_agent_stats(d->broker->engine, i, &name, &pool, &turns, &errors);
             pool_stats(pool, &ps);
             v[0] = ps.sessions;
@@ -206,6 +212,9 @@ daemon_agent_metrics(struct daemon *d, struct health_text *out)
             v[3] = ps.processes;
             v[4] = (double)turns;
             v[5] = (double)errors;
+            v[6] = ps.suspended;
+            v[7] = (double)ps.idle_suspensions;
+            v[8] = (double)ps.resumes;
             daemon_agent_sample(out, fams[f].name, name, v[f]);
         }
     }

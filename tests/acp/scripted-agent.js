@@ -264,6 +264,7 @@ const SWITCH_MARKERS = {
     'no-message-id': 'noMessageId', tool: 'tool', permission: 'permission', crash: 'crash', hang: 'hang',
     fs: 'fs', env: 'env', noise: 'noise', plan: 'plan', thought: 'thought', grandchild: 'grandchild',
     'late-update-unknown-tool': 'lateUnknownTool', pid: 'pid', 'echo-session': 'echoSession',
+    'echo-history': 'echoHistory',
     'close-stdin': 'closeStdin',
 };
 
@@ -579,6 +580,15 @@ function bigText(n) {
 }
 
 // The body of a turn. Resolves to {result} or {error} to answer the prompt, or null to never answer.
+// [[echo-history]]: what this session remembers of earlier turns (its history, loaded
+// back by session/load after a restart): "history: N turns: <said> | <said> ...".
+function historyText(session) {
+    const said = session.history.filter((h) => h.role === 'user')
+        .map((h) => String(h.text).replace(/<sender_context>[\s\S]*?<\/sender_context>/g, '')
+            .replace(MARKER_RE, '').replace(/\s+/g, ' ').trim());
+    return `history: ${said.length} turns: ${said.join(' | ')}`;
+}
+
 async function turnBody(turn, userText) {
     const m = turn.m;
     for (const line of m.stderr) process.stderr.write(line + '\n');
@@ -615,6 +625,7 @@ async function turnBody(turn, userText) {
         single.push(Object.keys(process.env).sort().map((k) => `${k}=${process.env[k]}`).join('\n'));
     if (m.pid) single.push(`pid: ${process.pid}`);
     if (m.echoSession) single.push(`session: ${turn.session.id}`);
+    if (m.echoHistory) single.push(historyText(turn.session));
     if (m.grandchild) single.push(turnGrandchild());
     if (m.big !== undefined) single.push(bigText(m.big));
     for (const text of single) { await turnStream(turn, [text]); produced = true; }
@@ -714,6 +725,7 @@ const methods = {
                 protocolVersion: opts.protocolVersion,
                 agentCapabilities: {
                     loadSession: opts.load || opts.loadHang || opts.loadExit,
+                    sessionCapabilities: { close: {} },
                     promptCapabilities: { image: false, audio: false, embeddedContext: false },
                     mcpCapabilities: { http: opts.mcp.includes('http'), sse: opts.mcp.includes('sse') },
                 },
@@ -773,6 +785,15 @@ const methods = {
             update(s.id, { sessionUpdate: kind, content: { type: 'text', text: String(h.text) } });
         }
         reply(id, null);
+    },
+
+    // session/close {sessionId} → {}: the session is forgotten (session/load brings it back).
+    'session/close'(id, p) {
+        const s = sessionLookup(id, p);
+        if (!s) return;
+        if (s.turn) return replyError(id, ERR.INVALID_PARAMS, 'turn already running');
+        sessions.delete(s.id);
+        reply(id, {});
     },
 
     // session/set_mode {sessionId, modeId} → {}.

@@ -119,15 +119,19 @@ function record(list, item) {
 }
 
 // ---- gateway ----
+// Send @payload; returns CLOCK_MONOTONIC in ns (a BigInt) just before the frame went to
+// the socket, or null when it was not sent.
 function gwSend(conn, payload) {
     if (conn.silent || conn.ws.readyState !== 1)
-        return;
+        return null;
     const text = JSON.stringify(payload);
     record(frames, { t: now(), conn: conn.id, dir: 'out', op: payload.op, name: payload.t || null,
         s: payload.s === undefined ? null : payload.s,
         mid: payload.t === 'MESSAGE_CREATE' ? payload.d.id : undefined,
         shard: conn.session && conn.session.shard ? conn.session.shard[0] : undefined });
+    const sentNs = process.hrtime.bigint();
     conn.ws.send(text);
+    return sentNs;
 }
 
 function gwClose(conn, code, reason) {
@@ -148,16 +152,18 @@ function sessionFor(d) {
 }
 
 // Send a dispatch on its session (buffered for resume when nobody listens).
+// Returns gwSend()'s send time, or null.
 function dispatch(t, d, to) {
     const sess = to || sessionFor(d);
     if (!sess)
-        return;
+        return null;
     const payload = { op: 0, t, s: ++sess.seq, d };
     sess.log.push(payload);
     if (sess.log.length > 1000)
         sess.log.shift();
     if (sess.conn && sess.conn.ready)
-        gwSend(sess.conn, payload);
+        return gwSend(sess.conn, payload);
+    return null;
 }
 
 function guildCreate(gid) {
@@ -770,7 +776,7 @@ function control(req, res, raw) {
             joined_at: new Date(started).toISOString(), deaf: false, mute: false, flags: 0 } });
         if (body.dm)
             delete d.guild_id;
-        dispatch('MESSAGE_CREATE', d);
+        const sentNs = dispatch('MESSAGE_CREATE', d);
         if (body.thread_by_other) { // another bot opens the thread first (the 160004 race)
             const th = channel(msg.id, 11, { name: 'raced', parent_id: chId,
                 owner_id: '1000000000000000099', thread_metadata: { archived: false,
@@ -779,7 +785,9 @@ function control(req, res, raw) {
             msg.thread = th;
             dispatch('THREAD_CREATE', Object.assign({ newly_created: true }, th));
         }
-        return send(res, 200, publicMessage(msg));
+        // sent_ns: when the MESSAGE_CREATE frame went to the gateway socket (CLOCK_MONOTONIC)
+        return send(res, 200, Object.assign(publicMessage(msg),
+            sentNs === null ? {} : { sent_ns: String(sentNs) }));
     }
     case 'POST /_test/reaction': {
         const msg = messages.get(body.message_id);

@@ -28,7 +28,7 @@ struct acp_client {
     const struct acp_client_ops *ops; /* lent */
     void *arg;
     char **env; /* owned: the agent's environment */
-    bool ready, can_load, gone;
+    bool ready, can_load, can_close, gone;
     bool mcp_http, mcp_sse; /* agentCapabilities.mcpCapabilities */
     int pid;
     struct acp_permission *perms; /* owned: ask-mode requests awaiting the engine */
@@ -252,6 +252,8 @@ acp_client_on_initialized(void *arg, int rc, const cJSON *result, const cJSON *e
     load = cJSON_GetObjectItemCaseSensitive(caps, "loadSession");
     c->can_load = cJSON_IsTrue(load);
     acp_client_note_mcp(c, cJSON_GetObjectItemCaseSensitive(caps, "mcpCapabilities"));
+    c->can_close = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(caps, "sessionCapabilities"), "close"));
     method = acp_client_auth_choice(c, cJSON_GetObjectItemCaseSensitive(result, "authMethods"));
     if (!method) {
         c->ready = true;
@@ -571,6 +573,34 @@ bool
 acp_client_can_load(const struct acp_client *c)
 {
     return c->can_load;
+}
+
+/* session/close replied: nothing waits for it; a failure is only logged. */
+static void
+acp_client_on_closed(void *arg, int rc, const cJSON *result, const cJSON *error)
+{
+    (void)arg;
+    (void)result;
+    (void)error;
+    if (rc < 0)
+        log_debug("acp", "session/close failed: %s", ab_strerror(rc));
+}
+
+/* session/close; see the header. */
+int
+acp_client_session_close(struct acp_client *c, const char *session_id)
+{
+    cJSON *params;
+
+    if (!c->can_close)
+        return AB_ENOTSUP;
+    if (!(params = cJSON_CreateObject()) ||
+        !cJSON_AddStringToObject(params, "sessionId", session_id)) {
+        cJSON_Delete(params);
+        return AB_ENOMEM;
+    }
+    return jsonrpc_call(&c->rpc, "session/close", params, c->cfg.load_timeout_ms,
+                        acp_client_on_closed, NULL, NULL);
 }
 
 /* Allocate the context of one call. */

@@ -59,6 +59,8 @@ static const struct key_spec config_keys[] = {
     {"pool", "queue_timeout_s", KEY_INT, OFF(queue_timeout_s), 1, 86400, NULL, NULL},
     {"pool", "queue_notice_ms", KEY_INT, OFF(queue_notice_ms), 0, 3600000, NULL, NULL},
     {"pool", "watchdog_s", KEY_INT, OFF(watchdog_s), 1, 86400, NULL, NULL},
+    {"pool", "idle_suspend_s", KEY_INT, OFF(idle_suspend_s), 0, 86400 * 365, NULL, NULL},
+    {"pool", "suspend_without_load", KEY_BOOL, OFF(suspend_without_load), 0, 0, NULL, NULL},
     {"permissions", "mode", KEY_ENUM, OFF(perm_mode), 0, 0, perm_names, NULL},
     {"permissions", "timeout_s", KEY_INT, OFF(perm_timeout_s), 1, 86400, NULL, NULL},
     {"reactions", "enabled", KEY_BOOL, OFF(reactions_enabled), 0, 0, NULL, NULL},
@@ -320,6 +322,7 @@ config_defaults(struct config *cfg)
     cfg->sessions_per_process = 1;
     cfg->drain_timeout_s = 30;
     cfg->watchdog_s = 600;
+    cfg->idle_suspend_s = 300;
     cfg->perm_mode = PERM_MODE_AUTO;
     cfg->perm_timeout_s = 300;
     cfg->reactions_enabled = true;

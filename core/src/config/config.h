@@ -112,7 +112,9 @@ struct config {
 
     int64_t max_sessions, session_ttl_hours, sessions_per_process, drain_timeout_s;
     int64_t queue_max, queue_timeout_s, queue_notice_ms; /* the wait for a free session */
-    int64_t watchdog_s; /* no progress from a busy agent this long = cancel, then kill */
+    int64_t watchdog_s;        /* no progress from a busy agent this long = cancel, then kill */
+    int64_t idle_suspend_s;    /* a session idle this long is suspended (0 = never) */
+    bool suspend_without_load; /* suspend even agents without session/load */
 
     enum perm_mode_cfg perm_mode;
     int64_t perm_timeout_s;

@@ -546,30 +546,177 @@ START_TEST(stop_kills_the_whole_group)
 }
 END_TEST
 
+/* Wait (at most @ms) until the pool has @procs agent processes. */
+static bool
+fx_wait_procs(struct fx *f, uint32_t procs, uint64_t ms)
+{
+    struct pool_stats st;
+    bool never = false;
+
+    for (uint64_t waited = 0; waited <= ms; waited += 20) {
+        pool_stats(f->pool, &st);
+        if (st.processes == procs)
+            return true;
+        fx_wait(f, &never, 20);
+    }
+    return false;
+}
+
 START_TEST(ttl_expires_idle_sessions)
 {
     struct fx f;
     struct rec r = {0};
-    struct pool_stats st;
-    bool never = false;
-    int i;
 
     fx_init(&f, NOFLAGS);
     f.cfg.session_ttl_ms = 200;
     fx_pool(&f);
     fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
     rec_reset(&r);
-    for (i = 0; i < 100; i++) {
-        fx_wait(&f, &never, 20);
-        pool_stats(f.pool, &st);
-        if (st.live == 0)
-            break;
-    }
-    ck_assert_int_eq(st.live, 0);
+    ck_assert(fx_wait_procs(&f, 0, 2000)); /* its process left with it */
     fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
     ck_assert(r.has_reset);
     ck_assert_int_eq(r.reset, ACP_RESET_EXPIRED);
     fx_close_rec(&f, &r);
+}
+END_TEST
+
+START_TEST(idle_session_is_suspended_and_resumed_with_session_load)
+{
+    struct fx f;
+    struct rec r = {0};
+    struct pool_stats st;
+    char sid[128];
+
+    fx_init(&f, FLAGS("--load", "--state", "AGENT_STATE"));
+    f.args[f.nargs - 1] = f.agent_state;
+    f.cfg.idle_suspend_ms = 300;
+    f.launch.session_mode = "plan";
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:7", "remember the word walnut [[echo-session]]", &r, 10000);
+    snprintf(sid, sizeof(sid), "%s", r.text);
+    ck_assert_ptr_nonnull(strstr(sid, "session: "));
+    rec_reset(&r);
+    /* idle: the session is suspended and its process, left without one, exits */
+    ck_assert(fx_wait_procs(&f, 0, 10000));
+    pool_stats(f.pool, &st);
+    ck_assert_uint_eq(st.live, 0);
+    ck_assert_uint_eq(st.suspended, 1);
+    ck_assert_uint_eq(st.idle_suspensions, 1);
+    fx_turn_wait(&f, "discord:7", "[[echo-session]] [[echo-history]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_ptr_nonnull(strstr(r.text, sid)); /* the same agent session */
+    ck_assert_msg(strstr(r.text, "history: 1 turns: remember the word walnut"), "%s", r.text);
+    ck_assert(!r.has_reset); /* nobody is told anything */
+    ck_assert_int_eq(r.kinds[ACP_EV_USER_CHUNK], 0);
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/load\""), 1);
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/new\""), 1);
+    /* the preset's mode again on the loaded session, not the agent's default */
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/set_mode\""), 2);
+    pool_stats(f.pool, &st);
+    ck_assert_uint_eq(st.resumes, 1);
+    ck_assert_uint_eq(st.suspended, 0);
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+/* A turn (its permission question included) longer than idle_suspend_ms is never
+ * suspended; the idle clock starts when it ends. */
+START_TEST(idle_suspension_never_interrupts_a_turn)
+{
+    struct fx f;
+    struct rec r = {0};
+    struct pool_stats st;
+
+    fx_init(&f, FLAGS("--load"));
+    f.cfg.idle_suspend_ms = 100;
+    f.cfg.perm_mode = ACP_PERM_ASK;
+    f.cfg.perm_timeout_ms = 800;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "[[stream 8]] [[tick 100]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_ptr_nonnull(strstr(r.text, "chunk8"));
+    rec_reset(&r);
+    fx_turn_wait(&f, "discord:1", "[[permission]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_str_eq(r.text, "permission rejected: opt-reject"); /* unanswered */
+    pool_stats(f.pool, &st);
+    ck_assert_uint_eq(st.idle_suspensions, 0);
+    ck_assert_uint_eq(st.live, 1);
+    rec_reset(&r);
+    ck_assert(fx_wait_procs(&f, 0, 10000)); /* then idle: suspended */
+    fx_close(&f);
+}
+END_TEST
+
+/* An agent without loadSession keeps its session, unless suspend_without_load: then
+ * the next turn opens a fresh session and says so. */
+START_TEST(idle_suspension_needs_load_unless_configured)
+{
+    struct fx f;
+    struct rec r = {0};
+    struct pool_stats st;
+    bool never = false;
+
+    fx_init(&f, NOFLAGS);
+    f.cfg.idle_suspend_ms = 100;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
+    rec_reset(&r);
+    fx_wait(&f, &never, 800);
+    pool_stats(f.pool, &st);
+    ck_assert_uint_eq(st.processes, 1);
+    ck_assert_uint_eq(st.idle_suspensions, 0);
+    fx_close(&f);
+
+    fx_init(&f, NOFLAGS);
+    f.cfg.idle_suspend_ms = 100;
+    f.cfg.suspend_without_load = true;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
+    rec_reset(&r);
+    ck_assert(fx_wait_procs(&f, 0, 10000));
+    fx_turn_wait(&f, "discord:1", "again", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert(r.has_reset && r.reset_before_text);
+    ck_assert_int_eq(r.reset, ACP_RESET_EXPIRED);
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/new\""), 2);
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+/* A session suspended off a process that carries others is closed there (claude-agent-acp
+ * keeps a Claude Code process per open session), and comes back with session/load. */
+START_TEST(suspended_session_is_closed_on_a_shared_process)
+{
+    struct fx f;
+    struct rec r = {0};
+    char sid[128];
+
+    fx_init(&f, FLAGS("--load", "--state", "AGENT_STATE"));
+    f.args[f.nargs - 1] = f.agent_state;
+    f.launch.shared_process = true;
+    f.cfg.sessions_per_process = 2;
+    f.cfg.max_sessions = 2;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:A", "remember walnut [[echo-session]]", &r, 10000);
+    snprintf(sid, sizeof(sid), "%s", r.text + strlen("session: "));
+    rec_reset(&r);
+    fx_turn_wait(&f, "discord:B", "hello", &r, 10000);
+    rec_reset(&r);
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/close\""), 0);
+    fx_turn_wait(&f, "discord:C", "hello", &r, 10000); /* the pool is full: A goes */
+    rec_reset(&r);
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/close\""), 1);
+    ck_assert(fx_log_has(&f, sid));
+    fx_turn_wait(&f, "discord:A", "[[echo-session]] [[echo-history]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_ptr_nonnull(strstr(r.text, sid));
+    ck_assert_ptr_nonnull(strstr(r.text, "history: 1 turns: remember walnut"));
+    ck_assert(!r.has_reset);
+    rec_reset(&r);
+    fx_close(&f);
 }
 END_TEST
 
@@ -656,6 +803,10 @@ pool_suite(void)
     tcase_add_test(tc, stop_kills_the_whole_group);
     tcase_add_test(tc, ttl_expires_idle_sessions);
     tcase_add_test(tc, prompt_failing_at_once_reports_later);
+    tcase_add_test(tc, idle_session_is_suspended_and_resumed_with_session_load);
+    tcase_add_test(tc, idle_suspension_never_interrupts_a_turn);
+    tcase_add_test(tc, idle_suspension_needs_load_unless_configured);
+    tcase_add_test(tc, suspended_session_is_closed_on_a_shared_process);
     suite_add_tcase(s, tc);
     return s;
 }
