@@ -10,9 +10,10 @@ import e2e
 
 
 def metric(text, name):
-    """The value of sample @name (no labels) in Prometheus text @text."""
-    m = re.search(r"^%s (\S+)$" % re.escape(name), text, re.M)
-    return float(m.group(1)) if m else None
+    """The sum of the samples of @name (any labels, e.g. agent="default") in Prometheus
+    text @text, or None when there is none."""
+    vals = re.findall(r"^%s(?:\{[^}]*\})? (\S+)$" % re.escape(name), text, re.M)
+    return sum(float(v) for v in vals) if vals else None
 
 
 class IdleSuspension(dw.DiscordTest):
