@@ -337,11 +337,21 @@ turn_on_event(void *arg, const struct acp_event *ev)
         }
         turn_changed(t);
         break;
-    case ACP_EV_SESSION_RESET:
-        render_append_text(t->render, "⚠️ Session expired, starting fresh…\n\n",
-                           strlen("⚠️ Session expired, starting fresh…\n\n"));
+    case ACP_EV_SESSION_RESET: {
+        /* Say what happened to the context this thread had. */
+        const char *line =
+            ev->u.reset == ACP_RESET_CRASHED
+                ? "⚠️ The agent stopped during an earlier turn, so this is a fresh session: it "
+                  "does not remember this thread's earlier messages.\n\n"
+            : ev->u.reset == ACP_RESET_LOAD_FAILED
+                ? "⚠️ The earlier session could not be restored, so this is a fresh session: "
+                  "it "
+                  "does not remember this thread's earlier messages.\n\n"
+                : "⚠️ Session expired, starting fresh…\n\n";
+        render_append_text(t->render, line, strlen(line));
         turn_changed(t);
         break;
+    }
     default: break;
     }
 }
