@@ -106,7 +106,9 @@ struct turn {
     bool is_finalizing; /* the final messages are being sent */
     bool had_text, had_tool_error;
     bool is_cancelled_by_user;
-    char *outcome_line; /* owned: the line appended after the text, or NULL */
+    char *outcome_line;   /* owned: the line appended after the text, or NULL */
+    size_t dropped_chars; /* agent text past the cap, never held (turn_text_cap) */
+    size_t dropped_tools; /* tool calls past RENDER_TOOLS_MAX, never shown */
     bool is_error;
     int final_pending; /* final chunks not yet delivered */
     struct ask *asks;  /* owned */
