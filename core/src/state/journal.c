@@ -391,17 +391,27 @@ journal_set_thread(struct journal *j, const char *conversation, const char *thre
     }
 }
 
-/* The message got its answer. */
-void
-journal_done(struct journal *j, uint64_t id)
+/* Take entry @id out of the list (owned by the caller now), or NULL when unknown. */
+static struct journal_entry *
+journal_unlink(struct journal *j, uint64_t id)
 {
     struct journal_entry **link, *e;
 
     for (link = &j->entries; *link && (*link)->id != id; link = &(*link)->next)
         ;
-    if (!(e = *link))
+    if ((e = *link))
+        *link = e->next;
+    return e;
+}
+
+/* The message got its answer. */
+void
+journal_done(struct journal *j, uint64_t id)
+{
+    struct journal_entry *e = journal_unlink(j, id);
+
+    if (!e)
         return;
-    *link = e->next;
     journal_remember(j, e->platform, e->event_id, e->channel_id, e->message_id);
     journal_entry_free(e);
     j->gen++;
@@ -412,13 +422,10 @@ journal_done(struct journal *j, uint64_t id)
 void
 journal_drop(struct journal *j, uint64_t id)
 {
-    struct journal_entry **link, *e;
+    struct journal_entry *e = journal_unlink(j, id);
 
-    for (link = &j->entries; *link && (*link)->id != id; link = &(*link)->next)
-        ;
-    if (!(e = *link))
+    if (!e)
         return;
-    *link = e->next;
     journal_entry_free(e);
     j->gen++;
 }
