@@ -36,10 +36,11 @@ struct status_reactions {
     const char *want[STATUS_RX_WANT]; /* lent from cfg: what the state machine shows */
     const char *have[STATUS_RX_HAVE]; /* lent from cfg: ours on the message, as far as known */
     struct status_step steps[STATUS_RX_STEPS];
-    uint64_t gen;                         /* bumped when `want` changes */
-    uint64_t skip_gen;                    /* `skip` holds for this generation only */
-    const char *skip[STATUS_RX_WANT + 1]; /* intermediate changes dropped this generation */
-    bool skip_add[STATUS_RX_WANT + 1];
+    uint64_t gen;      /* bumped when `want` changes */
+    uint64_t skip_gen; /* `skip` holds for this generation only */
+    const char
+        *skip[STATUS_RX_WANT + STATUS_RX_HAVE]; /* intermediate changes dropped this generation */
+    bool skip_add[STATUS_RX_WANT + STATUS_RX_HAVE];
     unsigned final_failures;              /* final changes that failed: given up past a few */
     bool is_released;                     /* final state set: free once shown and held */
     struct status_reactions *prev, *next; /* the engine's list of live ones */

@@ -98,7 +98,7 @@ status_reactions_is_skipped(const struct status_reactions *rx, const char *emoji
 {
     if (rx->skip_gen != rx->gen)
         return false;
-    for (size_t i = 0; i < STATUS_RX_WANT + 1; i++) {
+    for (size_t i = 0; i < STATUS_RX_WANT + STATUS_RX_HAVE; i++) {
         if (rx->skip[i] && rx->skip_add[i] == add && strcmp(rx->skip[i], emoji) == 0)
             return true;
     }
@@ -113,7 +113,7 @@ status_reactions_skip(struct status_reactions *rx, const char *emoji, bool add)
         memset(rx->skip, 0, sizeof(rx->skip));
         rx->skip_gen = rx->gen;
     }
-    for (size_t i = 0; i < STATUS_RX_WANT + 1; i++) {
+    for (size_t i = 0; i < STATUS_RX_WANT + STATUS_RX_HAVE; i++) {
         if (!rx->skip[i]) {
             rx->skip[i] = emoji;
             rx->skip_add[i] = add;
@@ -250,7 +250,12 @@ status_reactions_sync_fired(void *arg)
     slot->is_busy = true;
     rc = chat_react_step(rx->ci, &ref, next.emoji, next.add, next.prio, &rx->owner,
                          status_reactions_step_done, slot);
-    if (rc < 0) {
+    if (rc == AB_EFULL && next.prio == RATELIMIT_REACTION) {
+        /* No room on the route for an intermediate change: it is dropped. */
+        slot->is_busy = false;
+        status_reactions_skip(rx, next.emoji, next.add);
+        status_reactions_sync_later(rx, 0);
+    } else if (rc < 0) {
         /* Refused (closing, out of memory): nothing more will be shown. */
         slot->is_busy = false;
         rx->final_failures = STATUS_RX_MAX_FAILURES;
