@@ -78,6 +78,13 @@ status_reactions_emit(void *arg, const char *emoji, bool add)
         status_set_drop(rx->want, STATUS_RX_WANT, emoji);
     }
     rx->gen++;
+    if (add && reactions_shown(&rx->r) == REACTIONS_QUEUED) {
+        /* 👀 goes at once, in the order the message was taken (before its thread opens):
+         * a lone add, nothing to batch it with. */
+        clock_timer_stop(&rx->sync);
+        status_reactions_sync_fired(rx);
+        return;
+    }
     status_reactions_sync_later(rx, 0);
 }
 
