@@ -423,6 +423,13 @@ acp_client_on_permission(struct acp_client *c, const cJSON *id, const cJSON *par
         acp_client_permission_answer(c, req, ACP_PERM_ALLOW_ALWAYS);
     } else if (c->cfg.perm_mode == ACP_PERM_DENY || !c->ops->on_permission) {
         acp_client_permission_answer(c, req, ACP_PERM_REJECT);
+    } else if (acp_client_pending_permissions(c, req->session_id) > ACP_PERM_PENDING_MAX) {
+        /* A turn asking for more at once than anyone answers: bounded, and said. */
+        log_warn("acp",
+                 "agent %d: more than %d permission requests pending in one turn: %s "
+                 "rejected",
+                 c->pid, ACP_PERM_PENDING_MAX, req->tool_call_id ? req->tool_call_id : "a request");
+        acp_client_permission_answer(c, req, ACP_PERM_REJECT);
     } else {
         if (c->cfg.perm_timeout_ms)
             req->deadline = uv_now(c->loop) + c->cfg.perm_timeout_ms;

@@ -472,13 +472,13 @@ chat_edit_live(struct chat_instance *ci, const struct ab_msg_ref *ref, chat_text
     return chat_edit_op(ci, ref, NULL, text, false, owner, done, arg);
 }
 
-/* Queue a reaction change. */
-int
-chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
-           struct chat_owner *owner, chat_done_fn done, void *arg)
+/* Queue a reaction change with @prio, coalescing under @mode and @key. */
+static int
+chat_react_op(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
+              enum ratelimit_priority prio, enum ratelimit_coalesce mode, const char *key,
+              struct chat_owner *owner, chat_done_fn done, void *arg)
 {
     struct chat_op *op;
-    char key[512];
 
     if (done && !owner)
         return AB_EINVAL;
@@ -488,9 +488,36 @@ chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *e
     op->add = add;
     op->done = done;
     op->arg = arg;
+    return chat_op_submit(op, "react", prio, mode, key);
+}
+
+/* Queue a reaction change; an opposite change of the same emoji still queued cancels. */
+int
+chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
+           struct chat_owner *owner, chat_done_fn done, void *arg)
+{
+    char key[512];
+
     snprintf(key, sizeof(key), "%s %s", ref->message_id, emoji);
-    return chat_op_submit(op, "react", RATELIMIT_REACTION,
-                          add ? RATELIMIT_COALESCE_ADD : RATELIMIT_COALESCE_REMOVE, key);
+    return chat_react_op(ci, ref, emoji, add, RATELIMIT_REACTION,
+                         add ? RATELIMIT_COALESCE_ADD : RATELIMIT_COALESCE_REMOVE, key, owner, done,
+                         arg);
+}
+
+/* Queue one step of a message's status reactions: it replaces the message's step still
+ * queued. */
+int
+chat_react_step(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
+                enum ratelimit_priority prio, struct chat_owner *owner, chat_done_fn done,
+                void *arg)
+{
+    char key[512];
+
+    if (prio != RATELIMIT_REACTION && prio != RATELIMIT_REACTION_FINAL)
+        return AB_EINVAL;
+    snprintf(key, sizeof(key), "status %s", ref->message_id);
+    return chat_react_op(ci, ref, emoji, add, prio, RATELIMIT_COALESCE_REPLACE, key, owner, done,
+                         arg);
 }
 
 /* Open a thread through the scheduler (what the user waits for: final priority).

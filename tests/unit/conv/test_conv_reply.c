@@ -372,9 +372,11 @@ START_TEST(agent_crash_mid_turn_keeps_partial_text_and_says_so)
     conv_fx_follow_up(&f, m, "U1", "again");
     ck_assert(conv_fx_idle(&f, 10000));
     thread = conv_fx_thread_text(&f, m);
-    ck_assert(
-        conv_fx_in_order(thread, FLAGS("stopped unexpectedly",
-                                       "⚠️ Session expired, starting fresh…", "> again")));
+    ck_assert(conv_fx_in_order(
+        thread, FLAGS("stopped unexpectedly",
+                      "⚠️ The agent stopped during an earlier turn, so this is a fresh "
+                      "session",
+                      "> again")));
     free(thread);
     conv_fx_close(&f);
 }
