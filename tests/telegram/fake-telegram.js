@@ -12,7 +12,8 @@
 //   POST /_test/message  {chat, user, text, reply_to?, thread?, entities?}
 //                        → {message_id, update_id|null}   (mentions of @broker_bot and a
 //                        leading /command get their entities as Telegram computes them)
-//   POST /_test/topic    {chat, name} → {thread}    a forum topic (and its service message)
+//   POST /_test/topic    {chat, name, user?} → {thread}   a forum topic and its service
+//                        message (user 999000: the bot created it)
 //   POST /_test/reaction {chat, message_id, user, emoji}
 //   POST /_test/ratelimit {method, count, retry_after}   the next count calls → 429
 //   POST /_test/storm    {p, seed, min_s, max_s}  random 429s on send/edit/react; {} ends
@@ -486,7 +487,7 @@ function control(req, res, name, a) {
         if (name === 'topic') {
             const c = chats.get(a.chat);
             if (!c || !c.is_forum) throw new Error('not a forum');
-            const svc = newMessage(c, USERS[a.user || 111], { forum_topic_created: { name: a.name || 'topic', icon_color: 7322096 } });
+            const svc = newMessage(c, a.user === BOT.id ? BOT : USERS[a.user || 111], { forum_topic_created: { name: a.name || 'topic', icon_color: 7322096 } });
             const tid = svc.message_id;
             svc.message_thread_id = tid;
             svc.is_topic_message = true;

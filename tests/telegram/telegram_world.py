@@ -34,10 +34,10 @@ class Fake:
         self.port = int(line.split()[1])
         self.base = "http://127.0.0.1:%d" % self.port
 
-    def call(self, name, **body):
-        """POST /_test/@name with @body (GET when empty); the JSON answer."""
+    def call(self, control, **body):
+        """POST /_test/@control with @body (GET when empty); the JSON answer."""
         data = json.dumps(body).encode() if body else None
-        req = urllib.request.Request(self.base + "/_test/" + name, data=data,
+        req = urllib.request.Request(self.base + "/_test/" + control, data=data,
                                      method="POST" if data else "GET")
         try:
             with urllib.request.urlopen(req, timeout=5) as r:

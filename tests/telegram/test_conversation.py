@@ -78,6 +78,12 @@ class Conversation(TelegramTest):
         self.final_reply(FORUM, "chunk3", thread=TOPIC)
         self.assertEqual(len(self.prompts()), 2)
         self.assertNotEqual(mid, None)
+        # a topic the bot created: every message there "replies" to the bot's service
+        # message, which is no reply to the bot
+        tid = f.call("topic", chat=FORUM, name="made by the bot", user=BOT)["thread"]
+        f.message("talking among ourselves", chat=FORUM, thread=tid)
+        time.sleep(1.0)
+        self.assertEqual(len(self.prompts()), 2)
         self.stop()
 
     def test_private_chat_and_allow_lists(self):
