@@ -335,7 +335,25 @@ function userMessage(a) {
     return { message_id: m.message_id, update_id: seen ? queueUpdate('message', m) : null };
 }
 
-function checkRate(method, chat) {
+// A 429's window per method and chat: a request inside it is marked known_limited.
+const limitedUntil = new Map();
+let rateLimited = 0;
+
+function checkRate(method, chat, rec) {
+    const key = method.toLowerCase() + ' ' + chat;
+    if ((limitedUntil.get(key) || -1) > now()) rec.known_limited = true;
+    try {
+        checkRateRules(method);
+    } catch (e) {
+        if (e.tg && e.tg.error_code === 429) {
+            rateLimited += 1;
+            limitedUntil.set(key, now() + e.tg.parameters.retry_after * 1000);
+        }
+        throw e;
+    }
+}
+
+function checkRateRules(method) {
     const rl = ratelimits.find((r) => r.method.toLowerCase() === method.toLowerCase() && r.count > 0);
     if (rl) {
         rl.count -= 1;
@@ -469,7 +487,7 @@ function botApi(req, res, url, body) {
         const { p, json } = parseParams(req, body, url);
         rec.params = p;
         rec.json = json;
-        checkRate(m[2], p.chat_id);
+        checkRate(m[2], p.chat_id, rec);
         const result = fn(p, json, res);
         if (result !== undefined) reply(res, 200, { ok: true, result });
     } catch (e) {
@@ -510,7 +528,7 @@ function control(req, res, name, a) {
         if (name === 'state') {
             const out = {};
             for (const [id, c] of chats) out[id] = [...c.messages.values()];
-            return reply(res, 200, { requests, chats: out, offset, polls, storm_hits: storm ? storm.hits : 0,
+            return reply(res, 200, { requests, chats: out, offset, polls, rate_limited: rateLimited,
                 updates: updates.map((u) => ({ update_id: u.update_id, type: u.type, returned: u.returned })),
                 waiting: poll !== null });
         }
