@@ -15,7 +15,8 @@
 //   POST /_test/topic    {chat, name, user?} → {thread}   a forum topic and its service
 //                        message (user 999000: the bot created it)
 //   POST /_test/reaction {chat, message_id, user, emoji}
-//   POST /_test/ratelimit {method, count, retry_after}   the next count calls → 429
+//   POST /_test/ratelimit {method, count, retry_after}   the next count calls → 429;
+//                        {clear: true} forgets every such order
 //   POST /_test/storm    {p, seed, min_s, max_s}  random 429s on send/edit/react; {} ends
 //   GET  /_test/state    requests, chats' messages, updates, offset, polls
 // Chats: 111 (alice, private), 222 (bob, private), -4001 (group "plain"),
@@ -520,6 +521,7 @@ function control(req, res, name, a) {
                 date: Math.floor(Date.now() / 1000), old_reaction: [], new_reaction: [{ type: 'emoji', emoji: a.emoji }] });
             return reply(res, 200, {});
         }
+        if (name === 'ratelimit' && a.clear) { ratelimits.length = 0; return reply(res, 200, {}); }
         if (name === 'ratelimit') { ratelimits.push({ method: a.method, count: a.count || 1, retry_after: a.retry_after || 1 }); return reply(res, 200, {}); }
         if (name === 'storm') {
             storm = a.p ? { p: a.p, state: a.seed || 1, min_s: a.min_s || 1, max_s: a.max_s || 2, hits: 0 } : null;
