@@ -116,6 +116,26 @@ tg_entity(struct tg_render *r, const char *type, size_t start, const char *extra
     cJSON_AddItemToArray(r->entities, e);
 }
 
+/* Keep the entities that start at or after @from inside the text as it is now (white
+ * space was trimmed off its end): shorten them, drop the empty ones. */
+static void
+tg_clamp(struct tg_render *r, size_t from)
+{
+    cJSON *e = r->entities ? r->entities->child : NULL, *next;
+
+    for (; e; e = next) {
+        double off = cJSON_GetObjectItem(e, "offset")->valuedouble;
+        double len = cJSON_GetObjectItem(e, "length")->valuedouble;
+        next = e->next;
+        if (off < (double)from || off + len <= (double)r->units)
+            continue;
+        if ((double)r->units <= off)
+            cJSON_Delete(cJSON_DetachItemViaPointer(r->entities, e));
+        else
+            cJSON_SetNumberValue(cJSON_GetObjectItem(e, "length"), (double)r->units - off);
+    }
+}
+
 /* True for a URL Telegram takes in a text_link. */
 static bool
 tg_linkable(const char *url)
@@ -214,10 +234,21 @@ tg_enter(void *arg, const struct ab_md_node *n)
         while (len > 0 && n->literal[len - 1] == '\n')
             len--;
         size_t start = r->units;
-        tg_put(r, n->literal ? n->literal : "", len);
+        const char *rest = n->info ? n->info : "";
         if (n->info)
             while (n->info[info_len] && n->info[info_len] != ' ')
                 info_len++;
+        if (tg_language_ok(rest, info_len))
+            rest += info_len;
+        while (*rest == ' ')
+            rest++;
+        if (*rest) {
+            /* an info string that is no language: its words stay, as the first line */
+            tg_put(r, rest, strlen(rest));
+            if (len > 0)
+                tg_puts(r, "\n");
+        }
+        tg_put(r, n->literal ? n->literal : "", len);
         if (n->info && tg_language_ok(n->info, info_len)) {
             char lang[40];
             snprintf(lang, sizeof(lang), "%.*s", (int)info_len, n->info);
@@ -289,6 +320,7 @@ tg_leave(void *arg, const struct ab_md_node *n)
                 r->len--;
                 r->units--;
             }
+            tg_clamp(r, o->start);
             tg_entity(r, "blockquote", o->start, NULL, NULL);
             for (; r->units < units;)
                 tg_puts(r, "\n");
