@@ -667,7 +667,7 @@ static const struct ab_config_key tg_keys[] = {
      .type = AB_KEY_STRING,
      .flags = AB_KEY_ENDPOINT,
      .def = TG_DEFAULT_API,
-     .help = "Bot API base URL, without /bot<token> (a local telegram-bot-api server; tests "
+     .help = "Bot API base URL, without `/bot<token>` (a local telegram-bot-api server; tests "
              "point it at a loopback fake)"},
     {.name = "poll_timeout_s",
      .type = AB_KEY_INT,

@@ -375,6 +375,8 @@ tg_message(struct ab_chat *t, const cJSON *msg, tg_recorded_fn recorded, void *a
         }
     }
     tg_user_names(from, name, sizeof(name), display, sizeof(display));
+    t->svc->log(t->host, AB_LOG_DEBUG, "message %s from user %s in %s chat %s", msg_s, from_s, type,
+                chat_s);
     if (!(clean = tg_clean_text(text, &a))) {
         t->svc->log(t->host, AB_LOG_ERROR, "out of memory reading message %s", event);
         return false;
