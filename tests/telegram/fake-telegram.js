@@ -17,6 +17,8 @@
 //   POST /_test/reaction {chat, message_id, user, emoji}
 //   POST /_test/ratelimit {method, count, retry_after}   the next count calls → 429;
 //                        {clear: true} forgets every such order
+//   POST /_test/reject_entities {count}  the next count texts with entities or a
+//                        parse_mode get 400 "can't parse entities"
 //   POST /_test/storm    {p, seed, min_s, max_s}  random 429s on send/edit/react; {} ends
 //   GET  /_test/state    requests, chats' messages, updates, offset, polls
 // Chats: 111 (alice, private), 222 (bob, private), -4001 (group "plain"),
@@ -76,6 +78,7 @@ let poll = null;           // the waiting getUpdates: {res, timer, params}
 let polls = 0;
 const ratelimits = [];     // {method, count, retry_after}
 let storm = null;
+let rejectEntities = 0;   // the next N formatted texts are refused as unparsable
 
 function chatInfo(c) {
     const o = { id: c.id, type: c.type };
@@ -239,6 +242,10 @@ function textOf(p, json) {
     if (mode === 'MarkdownV2') shown = parseMarkdownV2(text);
     else if (mode !== undefined && mode !== '') bad(`unsupported parse_mode "${mode}"`);
     if (entities) checkEntities(text, entities);
+    if (rejectEntities > 0 && (entities || mode)) {
+        rejectEntities -= 1;
+        bad("can't parse entities: Can't find end of the entity starting at byte offset 0");
+    }
     if (shown.trim().length === 0) bad('message text is empty');
     if (codePoints(shown) > MAX_TEXT) bad('message is too long');
     return { text: shown, entities: entities || [] };
@@ -521,6 +528,7 @@ function control(req, res, name, a) {
                 date: Math.floor(Date.now() / 1000), old_reaction: [], new_reaction: [{ type: 'emoji', emoji: a.emoji }] });
             return reply(res, 200, {});
         }
+        if (name === 'reject_entities') { rejectEntities = a.count || 1; return reply(res, 200, {}); }
         if (name === 'ratelimit' && a.clear) { ratelimits.length = 0; return reply(res, 200, {}); }
         if (name === 'ratelimit') { ratelimits.push({ method: a.method, count: a.count || 1, retry_after: a.retry_after || 1 }); return reply(res, 200, {}); }
         if (name === 'storm') {

@@ -115,6 +115,16 @@ class Conversation(TelegramTest):
                 self.assertEqual(piece, "docs")
         self.stop()
 
+    def test_an_unparsable_answer_is_sent_again_as_plain_text(self):
+        f = self.fake
+        f.call("reject_entities", count=1000)
+        mid = f.message("@broker_bot **bold** words")["message_id"]
+        post = self.final_reply(GROUP, "bold words", reply_to=mid)
+        self.assertNotIn("entities", post)
+        refused = [r for r in f.requests() if "can't parse entities" in (r["description"] or "")]
+        self.assertTrue(refused, "the fake refused nothing: the test proves nothing")
+        self.stop()
+
     def test_long_reply_is_split_within_the_limit(self):
         f = self.fake
         mid = f.message("@broker_bot big [[big 9000]]")["message_id"]
