@@ -52,6 +52,9 @@ run scale100_8 $build/bench/conv/bench_scale "$root" 100 8 100
 run churn $build/bench/conv/bench_churn 1000000 50
 run daemon $build/bench/daemon/bench_daemon $build/core/agent-broker \
     $build/bench/daemon/bench_uv_idle "$root/$build/bench/daemon" "$root" 20
+run platforms env AB_SOURCE_ROOT="$root" AB_BUILD_ROOT="$root/$build" \
+    AGENT_BROKER_BIN="$root/$build/core/agent-broker" \
+    python3 "$root/bench/daemon/bench_platforms.py" 20
 # bench/rate: the real broker and plugins against the loopback fakes (no sanitizers)
 for s in discord_open discord_bucket discord_storm slack_open slack_storm; do
     run cadence_$s env AB_SOURCE_ROOT="$root" AB_BUILD_ROOT="$root/$build" \
@@ -171,6 +174,12 @@ row "agent-broker console idle VmRSS, MB (baseline: bare libuv loop)" \
 row "agent-broker run to /readyz 200, median ms (baseline: --version)" \
     "$(get daemon ready_ms_p50)" "$(get daemon version_ms_p50)"
 row "start-up runs that failed (of $(get daemon runs))" "$(get daemon failed_runs)" - "=0"
+row "agent-broker run connected to fake Telegram, VmRSS MB (baseline: to fake Discord)" \
+    "$(kb_to_mb "$(get platforms telegram_connected_rss_kb)")" \
+    "$(kb_to_mb "$(get platforms discord_connected_rss_kb)")"
+row "Telegram message → session/prompt, median ms (baseline: Discord, same run)" \
+    "$(get platforms telegram_prompt_latency_ms_median)" \
+    "$(get platforms discord_prompt_latency_ms_median)"
 
 echo
 echo "| measure | value | baseline | ratio | target | ok |"
