@@ -96,23 +96,22 @@ class TelegramSide:
         config = self.world.write("config.toml", self.world.scripted_agent("--tick", "5")
                                   + tw.CONFIG % dict(
             token=e2e.toml_str(tw.TOKEN), api=e2e.toml_str(self.fake.base), poll=30,
-            section="", health=port, state=e2e.toml_str(self.world.state), edit=300))
+            section="allow_dm = true", health=port, state=e2e.toml_str(self.world.state), edit=300))
         self.broker = self.world.start("run", config, stdin=False)
 
     ready = DiscordSide.ready
 
     def open(self):
-        mid = self.fake.message("@broker_bot first question")["message_id"]
+        mid = self.fake.message("first question", chat=tw.ALICE)["message_id"]
         wait_prompts(self.world, 1)
         self.settle(mid)
-        self.answer = self.fake.bot_messages(tw.GROUP, reply_to=mid)[0]["message_id"]
 
     def settle(self, mid):
-        e2e.wait_until(lambda: (self.fake.message_by_id(tw.GROUP, mid) or {}).get("bot_reaction")
+        e2e.wait_until(lambda: (self.fake.message_by_id(tw.ALICE, mid) or {}).get("bot_reaction")
                        in ("👌", "😁"), what="done reaction")
 
     def follow_up(self, i):
-        return self.fake.message("follow-up %d" % i, reply_to=self.answer)["message_id"]
+        return self.fake.message("follow-up %d" % i, chat=tw.ALICE)["message_id"]
 
 
 def main():
