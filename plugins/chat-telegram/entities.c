@@ -4,6 +4,9 @@
  * inside its parent, is never empty and never passes the text's end; offsets and
  * lengths are UTF-16 code units, as Telegram counts them. Invalid UTF-8 becomes U+FFFD
  * (Telegram refuses a body that is not UTF-8). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strdup, strtok_r: built on its own against the installed headers too */
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,6 +5,9 @@
  * Telegram. A restart resumes from the saved offset: nothing handled is fetched again
  * (the core's journal catches what was in flight at a crash), nothing unhandled is
  * confirmed. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strdup, strtok_r: built on its own against the installed headers too */
+#endif
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,6 +2,9 @@
  * sendMessage / editMessageText / setMessageReaction out (Markdown rendered as entities,
  * entities.c), "typing" while a turn runs. This file holds the instance's life cycle,
  * the chat operations the core calls and the descriptor. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strdup, strtok_r: built on its own against the installed headers too */
+#endif
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

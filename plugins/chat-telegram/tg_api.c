@@ -3,6 +3,9 @@
  * mapped to AB_E* codes, and every answer's rate facts (a 429's parameters.retry_after)
  * reported to the core, tied to the chat operation they answer. The token is in the URL
  * path, so no URL is ever logged here; the host redacts the configured token elsewhere. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strdup, strtok_r: built on its own against the installed headers too */
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

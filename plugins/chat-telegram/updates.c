@@ -3,6 +3,9 @@
  * which conversation it belongs to (a private chat; a forum topic; in other groups the
  * reply chain under the bot's first answer) are decided here; everything else is the
  * core's. Entity offsets are UTF-16 code units. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strdup, strtok_r: built on its own against the installed headers too */
+#endif
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
