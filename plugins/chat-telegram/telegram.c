@@ -142,12 +142,12 @@ tg_op_answered(void *arg, int status, const cJSON *result, const char *descripti
 }
 
 /* Text (Markdown) as params: text + entities, or the words as written when the
- * rendered text would pass Telegram's limit. */
+ * rendered text would pass Telegram's limit; no link previews. */
 static int
 tg_text_params(struct ab_chat *t, cJSON *params, const char *md)
 {
     char *text = NULL;
-    cJSON *entities = NULL;
+    cJSON *entities = NULL, *lp;
     int rc = tg_entities_render(t->svc, t->host, md, &text, &entities);
 
     if (rc < 0)
@@ -160,7 +160,9 @@ tg_text_params(struct ab_chat *t, cJSON *params, const char *md)
         if (!(text = strdup(md)))
             return AB_ENOMEM;
     }
-    if (!cJSON_AddStringToObject(params, "text", text)) {
+    if (!cJSON_AddStringToObject(params, "text", text) ||
+        !(lp = cJSON_AddObjectToObject(params, "link_preview_options")) ||
+        !cJSON_AddTrueToObject(lp, "is_disabled")) {
         rc = AB_ENOMEM;
     } else if (entities && cJSON_GetArraySize(entities) > 0) {
         cJSON_AddItemToObject(params, "entities", entities);
@@ -176,7 +178,7 @@ static int
 tg_send(struct ab_chat *t, const struct ab_send *msg, ab_sent_cb cb, void *arg)
 {
     struct tg_op *op;
-    cJSON *p, *rp, *lp;
+    cJSON *p, *rp;
     int64_t chat, n = 0;
     int rc = AB_ENOMEM;
 
@@ -206,9 +208,6 @@ tg_send(struct ab_chat *t, const struct ab_send *msg, ab_sent_cb cb, void *arg)
             !cJSON_AddTrueToObject(rp, "allow_sending_without_reply"))
             goto fail;
     }
-    if (!(lp = cJSON_AddObjectToObject(p, "link_preview_options")) ||
-        !cJSON_AddTrueToObject(lp, "is_disabled"))
-        goto fail;
     if ((rc = tg_op_call(op)) < 0)
         goto fail;
     return 0;
@@ -224,7 +223,7 @@ tg_edit(struct ab_chat *t, const struct ab_msg_ref *ref, const char *text, ab_do
 {
     struct tg_op *op;
     int64_t chat, mid;
-    cJSON *p, *lp;
+    cJSON *p;
     int rc = AB_ENOMEM;
 
     if (!text || !tg_parse_id(ref->channel_id, &chat) || !tg_parse_id(ref->message_id, &mid))
@@ -241,9 +240,6 @@ tg_edit(struct ab_chat *t, const struct ab_msg_ref *ref, const char *text, ab_do
     if ((rc = tg_text_params(t, p, text)) < 0)
         goto fail;
     rc = AB_ENOMEM;
-    if (!(lp = cJSON_AddObjectToObject(p, "link_preview_options")) ||
-        !cJSON_AddTrueToObject(lp, "is_disabled"))
-        goto fail;
     if ((rc = tg_op_call(op)) < 0)
         goto fail;
     return 0;
