@@ -125,6 +125,17 @@ class Conversation(TelegramTest):
         self.assertTrue(refused, "the fake refused nothing: the test proves nothing")
         self.stop()
 
+    def test_a_broken_heart_from_the_user_cancels_the_turn(self):
+        f = self.fake
+        mid = f.message("@broker_bot long one [[slow 200]]")["message_id"]
+        self.final_reply(GROUP, "chunk1", reply_to=mid)
+        # users cannot react 🛑 in Telegram: 💔 stands for the core's cancel
+        f.call("reaction", chat=GROUP, message_id=mid, user=ALICE, emoji="💔")
+        self.final_reply(GROUP, "Cancelled", reply_to=mid)
+        self.assertTrue(any(r["params"].get("allowed_updates") and "message_reaction" in
+                            r["params"]["allowed_updates"] for r in f.requests("getUpdates")))
+        self.stop()
+
     def test_long_reply_is_split_within_the_limit(self):
         f = self.fake
         mid = f.message("@broker_bot big [[big 9000]]")["message_id"]
