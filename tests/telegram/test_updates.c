@@ -27,6 +27,7 @@ static const char *const tg_config[] = {
 static struct plugin_host host;
 static struct ab_chat *chat;
 static const char *batch;    /* the next getUpdates answer's result, or NULL: no answer */
+static bool conflict;        /* getUpdates answers 409 */
 static char last_poll[2048]; /* the body of the last getUpdates request */
 static int polls;
 
@@ -47,6 +48,12 @@ tg_respond(void *arg, const char *method, const char *url, const char *body, lon
     if (strstr(url, "/getUpdates")) {
         polls++;
         snprintf(last_poll, sizeof(last_poll), "%s", body ? body : "");
+        if (conflict) {
+            *status = 409;
+            *resp = "{\"ok\":false,\"error_code\":409,\"description\":\"Conflict: terminated by "
+                    "other getUpdates request; make sure that only one bot instance is running\"}";
+            return true;
+        }
         if (!batch)
             return false;
         snprintf(buf, sizeof(buf), "{\"ok\":true,\"result\":%s}", batch);
@@ -255,6 +262,22 @@ START_TEST(a_rejected_token_stops_polling)
 }
 END_TEST
 
+START_TEST(repeated_conflicts_stop_polling_for_good)
+{
+    tg_teardown();
+    plugin_host_init(&host, tg_config);
+    host.respond = tg_respond;
+    polls = 0;
+    conflict = true;
+    ck_assert_int_eq(ab_plugin.chat->open(plugin_host_handle(&host), &host.svc, &chat), 0);
+    ck_assert_int_eq(ab_plugin.chat->start(chat), 0);
+    plugin_host_run(&host, 120000, 64);
+    conflict = false;
+    ck_assert_uint_eq(host.fatal_count, 1);
+    ck_assert_int_eq(polls, 3);
+}
+END_TEST
+
 START_TEST(a_bad_token_is_refused_at_open)
 {
     static const char *const bad[] = {"bot_token", "no-colon-here", NULL};
@@ -280,6 +303,7 @@ main(void)
     tcase_add_test(tc, reply_to_the_bot_joins_its_chain);
     tcase_add_test(tc, commands_for_other_bots_private_chats_and_malformed_updates);
     tcase_add_test(tc, a_rejected_token_stops_polling);
+    tcase_add_test(tc, repeated_conflicts_stop_polling_for_good);
     tcase_add_test(tc, a_bad_token_is_refused_at_open);
     return suite_run_case("telegram-updates", tc);
 }
