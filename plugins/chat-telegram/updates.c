@@ -50,7 +50,7 @@ tg_utf8_next(const unsigned char *s, size_t len, long *cp)
 size_t
 tg_utf8_valid_len(const char *s, size_t len)
 {
-    long cp;
+    long cp = -1; /* nothing left: no sequence */
     size_t n = len ? tg_utf8_next((const unsigned char *)s, len, &cp) : 0;
 
     return cp < 0 ? 0 : n;
