@@ -68,6 +68,9 @@ if [ "${BENCH_AGENTS:-0}" = 1 ]; then
             "$root/bench/agents/bench_agents.py" $a day 30 2 2 1
     done
 fi
+run platforms env AB_SOURCE_ROOT="$root" AB_BUILD_ROOT="$root/$build" \
+    AGENT_BROKER_BIN="$root/$build/core/agent-broker" \
+    python3 "$root/bench/daemon/bench_platforms.py" 20
 # bench/rate: the real broker and plugins against the loopback fakes (no sanitizers)
 for s in discord_open discord_bucket discord_storm slack_open slack_storm; do
     run cadence_$s env AB_SOURCE_ROOT="$root" AB_BUILD_ROOT="$root/$build" \
@@ -219,6 +222,12 @@ if [ "${BENCH_AGENTS:-0}" = 1 ]; then
             "$(get agents_day_$a ${a}_day_nosuspend_spp1_agent_rss_mb_mean)"
     done
 fi
+row "agent-broker run connected to fake Telegram, VmRSS MB (baseline: to fake Discord)" \
+    "$(kb_to_mb "$(get platforms telegram_connected_rss_kb)")" \
+    "$(kb_to_mb "$(get platforms discord_connected_rss_kb)")"
+row "Telegram message → session/prompt, median ms (baseline: Discord, same run)" \
+    "$(get platforms telegram_prompt_latency_ms_median)" \
+    "$(get platforms discord_prompt_latency_ms_median)"
 
 echo
 echo "| measure | value | baseline | ratio | target | ok |"
