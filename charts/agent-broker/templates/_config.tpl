@@ -122,6 +122,7 @@ app_token = "${SLACK_APP_TOKEN}"
 bot_token = "${TELEGRAM_BOT_TOKEN}"
 {{- include "agent-broker.toml.gating" (list $b.telegram "telegram" "telegramIds") }}
 {{ include "agent-broker.toml.kv" (list "allow_dm" $b.telegram.allowDm "bool" "telegram.allowDm") }}
+{{- end }}
 {{- if and $b.teams $b.teams.enabled }}
 
 [teams]
