@@ -39,6 +39,7 @@ broker_setup_engine_config(const struct config *c, struct engine_config *ec)
             },
         .edit_interval_ms = (uint64_t)c->edit_interval_ms,
         .max_parts = (uint32_t)c->max_parts,
+        .usage_footer = c->usage_footer,
         .max_sessions = (uint32_t)c->max_sessions,
         .pool_queue_max = (uint32_t)c->queue_max,
         .pool_queue_wait_ms = (uint64_t)c->queue_timeout_s * 1000,

@@ -89,6 +89,7 @@ daemon_engine_config(const struct daemon *d, struct engine_config *ec)
     broker_setup_engine_config(&d->cfg, ec);
     ec->auth_hint = d->agent.auth_hint;
     ec->classify_tool = d->agent.ops ? d->agent.ops->classify_tool : NULL;
+    ec->agent_name = d->agent.preset_name;
 }
 
 /* The agent launch spec from the resolved preset. */
@@ -147,6 +148,7 @@ daemon_metrics(void *arg, struct health_text *out)
     struct pool_stats ps;
     struct engine_stats es;
     struct ratelimit_stats rs;
+    struct pool_usage pu;
 
     metrics_family(out, "agent_broker_plugin_connected",
                    "1 when the chat plugin reports itself connected", METRICS_GAUGE);
@@ -176,6 +178,11 @@ daemon_metrics(void *arg, struct health_text *out)
                   es.queued);
     metrics_gauge(out, "agent_broker_conversations_waiting",
                   "conversations waiting for a free agent session", NULL, 0, es.waiting);
+    metrics_counter(out, "agent_broker_commands_total", "chat commands run (never prompted)", NULL,
+                    0, (double)es.commands);
+    pool_usage_total(d->pool, &pu);
+    metrics_usage(out, &(const char *){d->agent.preset_name ? d->agent.preset_name : "agent"}, &pu,
+                  1);
     ratelimit_get_stats(engine_ratelimit(d->engine), &rs);
     metrics_counter(out, "agent_broker_outbound_failed_total",
                     "chat operations that could not be delivered", NULL, 0, (double)rs.failed);

@@ -87,6 +87,7 @@ struct config {
 
     int64_t edit_interval_ms;
     int64_t max_parts;   /* [stream] max_parts: reply messages before the rest is cut */
+    bool usage_footer;   /* [stream] usage_footer: tokens/cost under each final reply */
     char *health_listen; /* owned */
     char *state_dir;     /* owned, ~ expanded */
     char *log_level;     /* owned */

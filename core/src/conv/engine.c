@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv/commands.h"
 #include "conv/engine_priv.h"
 #include "log.h"
 #include "render/sender_context.h"
@@ -50,6 +51,13 @@ engine_find(struct engine *e, const char *key)
         if (strcmp(c->key, key) == 0)
             return c;
     return NULL;
+}
+
+/* See engine_priv.h. */
+struct conversation *
+engine_find_conversation(struct engine *e, const char *key)
+{
+    return engine_find(e, key);
 }
 
 /* Double the table once it holds as many conversations as buckets (a failed grow
@@ -534,6 +542,11 @@ engine_turn_finished(struct conversation *c)
 
     engine_running_remove(c);
     engine_touch(c); /* idle from now, not from its last message */
+    if (c->is_reset_pending) {
+        c->is_reset_pending = false;
+        if (pool_reset(e->pool, c->key) == 0)
+            log_info("engine", "%s: session reset by /reset", c->key);
+    }
 
     if (!e->is_draining) {
         engine_kick(c);
@@ -709,6 +722,11 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
     e->stats.accepted++;
     channel = m->is_thread && m->parent_id ? m->parent_id : m->channel_id;
     thread = m->is_thread ? m->thread_id : NULL;
+    if (commands_is_command(m->clean_text ? m->clean_text : m->text)) {
+        /* A command acts on this place's conversation and never reaches the agent. */
+        e->stats.commands++;
+        return commands_run(e, ci, d.key, channel, thread, m->clean_text ? m->clean_text : m->text);
+    }
     if (!(c = engine_conversation(e, ci, d.key, channel, thread)))
         return AB_ENOMEM;
     c->is_multibot = d.is_multibot;

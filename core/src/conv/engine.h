@@ -50,6 +50,8 @@ struct engine_config {
     /* The agent plugin's classify_tool (ABI 1.0 optional op), or NULL: the core's own
      * classification by ACP kind and title words. */
     enum ab_tool_class (*classify_tool)(const char *kind, const char *title);
+    const char *agent_name; /* lent: the agent preset's name, for /status */
+    bool usage_footer;      /* [stream] usage_footer: a usage line under each final reply */
 };
 
 /* Ten minutes: a thread's next message after that starts a fresh conversation record
@@ -58,6 +60,7 @@ struct engine_config {
 
 struct engine_stats {
     uint64_t received, accepted, denied, ignored, enqueued, rejected, turns, turn_errors;
+    uint64_t commands; /* chat commands run (never prompted) */
     uint32_t conversations, running, queued;
     uint32_t waiting; /* conversations waiting for a free agent session */
 };

@@ -51,6 +51,7 @@ struct conversation {
     char *reply_channel;      /* owned: the channel replies go to */
     char *reply_thread;       /* owned: the thread replies go in, or NULL */
     bool is_opening_thread;   /* open_thread in flight: turns wait */
+    bool is_reset_pending;    /* /reset: forget the session once the turn has ended */
     bool is_multibot;
     struct pending *queue; /* owned FIFO */
     size_t queued;
@@ -80,6 +81,7 @@ struct turn {
     bool had_text, had_tool_error;
     bool is_cancelled_by_user;
     char *outcome_line; /* owned: the line appended after the text, or NULL */
+    char *footer;       /* owned: [stream] usage_footer's line, or NULL */
     bool is_error;
     int final_pending; /* final chunks not yet delivered */
     struct ask *asks;  /* owned */
@@ -111,6 +113,7 @@ struct engine {
     void (*idle)(void *arg);
     void *idle_arg;
     struct engine_stats stats;
+    struct command_call *calls; /* commands still answering (lent to their handlers) */
 };
 
 /* A reaction's emoji is the configured one; a trailing VS16 (U+FE0F) on either side is
@@ -133,6 +136,7 @@ void turn_cancel(struct turn *t);
 void turn_abandon(struct turn *t);
 
 /* engine.c */
+struct conversation *engine_find_conversation(struct engine *e, const char *key);
 void engine_post_notice(struct conversation *c, const char *text);
 struct pending *engine_queue_take(struct conversation *c);
 void engine_queue_put_back(struct conversation *c, struct pending *msgs);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conv/commands.h"
 #include "conv/engine_priv.h"
 #include "log.h"
 #include "render/split.h"
@@ -48,6 +49,7 @@ turn_free(struct turn *t)
     free(t->live_channel);
     free(t->live_id);
     free(t->outcome_line);
+    free(t->footer);
     free(t);
 }
 
@@ -115,10 +117,12 @@ turn_final_text(struct turn *t)
 
     if (!body)
         return NULL;
-    if (!*body && !t->outcome_line)
+    if (!*body && !t->outcome_line && !t->footer)
         return strdup("_(the agent finished without a reply)_");
-    if (asprintf(&out, "%s%s%s", body, *body && t->outcome_line ? "\n\n" : "",
-                 t->outcome_line ? t->outcome_line : "") < 0)
+    if (asprintf(&out, "%s%s%s%s%s", body, *body && t->outcome_line ? "\n\n" : "",
+                 t->outcome_line ? t->outcome_line : "",
+                 t->footer && (*body || t->outcome_line) ? "\n\n" : "",
+                 t->footer ? t->footer : "") < 0)
         return NULL;
     /* Redact before the split: a token across a chunk boundary would leave halves. */
     redacted = log_redact_dup(out);
@@ -442,6 +446,12 @@ turn_on_done(void *arg, const struct turn_result *r)
     t->pool_turn = NULL;
     turn_forget_asks(t); /* the ACP layer answered or dropped them with the turn */
     t->outcome_line = turn_outcome_line(t, r, t->e->cfg.auth_hint);
+    if (t->e->cfg.usage_footer) {
+        char line[256];
+        commands_usage_line(&r->usage, line, sizeof(line));
+        if (line[0] && asprintf(&t->footer, "📊 %s", line) < 0)
+            t->footer = NULL;
+    }
     if (r->rc == 0 && r->stop_reason && strcmp(r->stop_reason, "cancelled") == 0)
         t->is_cancelled_by_user = true;
     if (r->rc < 0) {

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "acp/pool.h"
 #include "health/health_text.h"
 
 /* The Content-Type a /metrics answer carries. */
@@ -46,5 +47,10 @@ int metrics_gauge(struct health_text *out, const char *name, const char *help,
 /* A counter family with a single sample; by convention @name ends in "_total". */
 int metrics_counter(struct health_text *out, const char *name, const char *help,
                     const struct metrics_label *labels, size_t n_labels, double value);
+
+/* The usage counters of @n agents: tokens by agent and direction, cost by agent and
+ * currency, turns by agent. @agents[i] (lent) names @usage[i] (lent). */
+int metrics_usage(struct health_text *out, const char *const *agents,
+                  const struct pool_usage *usage, size_t n);
 
 #endif
