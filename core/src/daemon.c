@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "config/config.h"
 #include "config/secret_env.h"
+#include "conv/commands.h"
 #include "conv/engine.h"
 #include "health/health_server.h"
 #include "health/metrics.h"
@@ -236,6 +237,27 @@ daemon_sink_reaction(void *arg, struct ab_host *h, const struct ab_reaction_even
     return AB_ENOENT;
 }
 
+/* Host sink: the core's commands, for native registration. */
+static int
+daemon_sink_commands_list(void *arg, const struct ab_command_info **out, size_t *count)
+{
+    (void)arg;
+    *out = commands_info(count);
+    return 0;
+}
+
+/* Host sink: a native command invocation. */
+static int
+daemon_sink_command(void *arg, struct ab_host *h, const struct ab_command_event *ev)
+{
+    struct daemon *d = arg;
+
+    for (size_t i = 0; i < d->nchats; i++)
+        if (d->chats[i].host == h)
+            return engine_command(d->engine, &d->chats[i], ev);
+    return AB_ENOENT;
+}
+
 /* Host sink: rate-limit facts. */
 static void
 daemon_sink_rate(void *arg, struct ab_host *h, const struct ab_rate_info *info)
@@ -305,7 +327,9 @@ daemon_start_chat(struct daemon *d, const char *name, struct chat_instance *ci)
                              daemon_sink_rate,
                              daemon_sink_connected,
                              daemon_sink_fatal,
-                             daemon_sink_deliver_held};
+                             daemon_sink_deliver_held,
+                             daemon_sink_commands_list,
+                             daemon_sink_command};
     struct policy_config pc;
     int rc;
 

@@ -26,11 +26,11 @@ HUMAN_THREAD = "1300000000000000100"
 class Fake:
     """One fake-discord.js process and its control channel."""
 
-    def __init__(self, world, heartbeat_ms=1000):
+    def __init__(self, world, heartbeat_ms=1000, options=()):
         env = dict(os.environ)
         env["NODE_PATH"] = os.path.join(e2e.ROOT, "tests", "node_modules")
         self.proc = world.helper(["node", FAKE, "--token", TOKEN, "--heartbeat",
-                                  str(heartbeat_ms), "--lifetime", "300"],
+                                  str(heartbeat_ms), "--lifetime", "300"] + list(options),
                                  stdout=__import__("subprocess").PIPE, env=env)
         line = self.proc.stdout.readline()
         if not line:
@@ -131,12 +131,13 @@ class DiscordTest(e2e.WorldTest):
     discord_extra = ""
     extra = ""
     heartbeat_ms = 1000
+    fake_options = ()
     token = TOKEN
     wait_ready = True
 
     def setUp(self):
         super().setUp()
-        self.fake = Fake(self.world, self.heartbeat_ms)
+        self.fake = Fake(self.world, self.heartbeat_ms, self.fake_options)
         self.port = e2e.free_port()
         self.health = "http://127.0.0.1:%d" % self.port
         self.config = self.world.write("config.toml", self.world.scripted_agent(

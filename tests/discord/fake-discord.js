@@ -21,7 +21,10 @@ try {
 }
 
 // ---- options ----
-const opts = { token: 'test-token', port: 0, heartbeat: 1000, lifetime: 600 };
+// interaction_ttl: how long an interaction token lives (Discord: 15 min), ms;
+// interaction_deadline: how long the first response may take (Discord: 3 s), ms.
+const opts = { token: 'test-token', port: 0, heartbeat: 1000, lifetime: 600,
+    interaction_ttl: 15 * 60 * 1000, interaction_deadline: 3000 };
 for (let i = 2; i < process.argv.length; i += 2) {
     const k = process.argv[i].replace(/^--/, '');
     const v = process.argv[i + 1];
@@ -58,6 +61,9 @@ const requests = []; // {t, method, path, status, body, auth, ua, ct}
 const frames = []; // {t, conn, dir, op, t_name, s, d}
 const scripted = []; // {method, re, count, retry_after, global, scope}
 const scripted5xx = []; // {method, path, count, status, after}: REST server errors
+const appCommands = new Map(); // application id -> the registered commands
+const interactions = new Map(); // id -> {id, token, at, responded, type, original, edits}
+const CMD_NAME = /^[-_\p{Ll}\p{Lm}\p{Lo}\p{N}]{1,32}$/u; // CHAT_INPUT names: lower case
 const routeWindows = new Map(); // bucket key -> {start, used}
 const blockedUntil = new Map(); // bucket key -> ms (time of our 429 window end)
 let globalBlockedUntil = 0;
@@ -387,8 +393,80 @@ function checkContent(body) {
     return null;
 }
 
+// Validate one application command as Discord does (application-commands.mdx):
+// an error string, or null.
+function commandProblem(c, seen) {
+    if (!c || typeof c !== 'object') return 'not an object';
+    if (c.type !== undefined && c.type !== 1) return `type ${c.type} is not CHAT_INPUT`;
+    if (typeof c.name !== 'string' || !CMD_NAME.test(c.name)) return `invalid name ${JSON.stringify(c.name)}`;
+    if (seen.has(c.name)) return `duplicate name ${c.name}`;
+    seen.add(c.name);
+    if (typeof c.description !== 'string' || unicodeLength(c.description) < 1 || unicodeLength(c.description) > 100)
+        return `${c.name}: description must be 1-100 characters`;
+    const opts_ = c.options === undefined ? [] : c.options;
+    if (!Array.isArray(opts_) || opts_.length > 25) return `${c.name}: options must be an array of at most 25`;
+    let optional = false;
+    const names = new Set();
+    for (const o of opts_) {
+        if (!o || typeof o !== 'object' || !Number.isInteger(o.type) || o.type < 3 || o.type > 11)
+            return `${c.name}: option type must be 3..11`;
+        if (typeof o.name !== 'string' || !CMD_NAME.test(o.name) || names.has(o.name))
+            return `${c.name}: invalid option name ${JSON.stringify(o.name)}`;
+        names.add(o.name);
+        if (typeof o.description !== 'string' || unicodeLength(o.description) < 1 || unicodeLength(o.description) > 100)
+            return `${c.name}.${o.name}: description must be 1-100 characters`;
+        if (o.required) { if (optional) return `${c.name}: required options must come first`; }
+        else optional = true;
+    }
+    return null;
+}
+
+// The interaction named by id and token, or an error answer.
+function interactionOf(id, token) {
+    const it = interactions.get(id);
+    if (!it || it.token !== token) return { err: apiError(404, 10062, 'Unknown interaction') };
+    return { it };
+}
+
 function rest(method, p, body) {
     let m;
+    if ((m = p.match(/^\/applications\/(\d+)\/commands$/)) && method === 'PUT') {
+        if (m[1] !== APP_ID) return apiError(403, 50001, 'Missing Access');
+        if (!Array.isArray(body) || body.length > 100)
+            return apiError(400, 50035, 'Invalid Form Body', { errors: { _errors: [{ code: 'BASE_TYPE_BAD_ARRAY', message: 'at most 100 commands' }] } });
+        const seen = new Set();
+        for (const c of body) {
+            const why = commandProblem(c, seen);
+            if (why) return apiError(400, 50035, 'Invalid Form Body', { errors: { _errors: [{ code: 'INVALID_COMMAND', message: why }] } });
+        }
+        const stored = body.map(c => Object.assign({ id: newId(), application_id: APP_ID, type: 1, version: newId() }, c));
+        appCommands.set(m[1], stored);
+        return { status: 200, body: stored };
+    }
+    if ((m = p.match(/^\/interactions\/(\d+)\/([^/]+)\/callback$/)) && method === 'POST') {
+        const { it, err } = interactionOf(m[1], m[2]);
+        if (err) return err;
+        // the first response must come within the deadline, once
+        if (Date.now() - it.at > opts.interaction_deadline) { it.late = true; return apiError(404, 10062, 'Unknown interaction'); }
+        if (it.responded) return apiError(400, 40060, 'Interaction has already been acknowledged.');
+        if (!body || ![4, 5].includes(body.type))
+            return apiError(400, 50035, 'Invalid Form Body', { errors: { type: { _errors: [{ code: 'BASE_TYPE_CHOICES', message: 'Value must be one of {4, 5}.' }] } } });
+        if (body.type === 4) { const bad = checkContent(body.data || {}); if (bad) return bad; }
+        it.responded = body.type;
+        it.original = body.type === 4 ? body.data.content : '';
+        return { status: 204, body: null };
+    }
+    if ((m = p.match(/^\/webhooks\/(\d+)\/([^/]+)\/messages\/@original$/)) && method === 'PATCH') {
+        const it = [...interactions.values()].find(x => x.token === m[2]);
+        if (!it || m[1] !== APP_ID || Date.now() - it.at > opts.interaction_ttl)
+            return apiError(401, 50027, 'Invalid Webhook Token');
+        if (!it.responded) return apiError(404, 10008, 'Unknown Message');
+        const bad = checkContent(body);
+        if (bad) return bad;
+        it.original = body.content;
+        it.edits++;
+        return { status: 200, body: { id: it.id, content: body.content } };
+    }
     if (method === 'GET' && p === '/gateway')
         return { status: 200, body: { url: `ws://127.0.0.1:${server.address().port}/gateway` } };
     if (method === 'GET' && p === '/gateway/bot')
@@ -724,6 +802,30 @@ function control(req, res, raw) {
             emoji: { id: null, name: body.emoji } });
         return send(res, 200, { ok: true });
     }
+    case 'POST /_test/interaction': { // a user runs /name [arg] in channel_id
+        const chId = body.channel_id || '1200000000000000001';
+        const ch = channels.get(chId);
+        if (!ch) return send(res, 404, { error: 'unknown channel' });
+        const cmd = (appCommands.get(APP_ID) || []).find(c => c.name === body.name);
+        if (!cmd && !body.unregistered) return send(res, 409, { error: `command /${body.name} is not registered` });
+        const user = Object.assign({ id: '1000000000000000002', username: 'alice', global_name: 'Alice',
+            discriminator: '0', avatar: null }, body.user || {});
+        const id = newId();
+        const token = 'aW50ZXJhY3Rpb246' + require('crypto').randomBytes(24).toString('hex');
+        const options = body.value === undefined || !cmd || !cmd.options ? undefined
+            : [{ name: cmd.options[0].name, type: 3, value: body.value }];
+        interactions.set(id, { id, token, at: Date.now(), responded: 0, original: null, edits: 0,
+            name: body.name, channel_id: chId });
+        dispatch('INTERACTION_CREATE', { id, application_id: APP_ID, type: 2, token, version: 1,
+            guild_id: GUILD_ID, channel_id: chId, channel: ch, locale: 'en-US',
+            member: { user, roles: [], permissions: '0', nick: null, joined_at: new Date(started).toISOString() },
+            data: Object.assign({ id: cmd ? cmd.id : newId(), name: body.name, type: 1 }, options ? { options } : {}) });
+        return send(res, 200, { id });
+    }
+    case 'GET /_test/interactions':
+        return send(res, 200, { commands: appCommands.get(APP_ID) || null,
+            interactions: [...interactions.values()].map(x => ({ id: x.id, name: x.name, responded: x.responded,
+                original: x.original, edits: x.edits, late: !!x.late, age_ms: Date.now() - x.at })) });
     case 'POST /_test/fault': {
         const err = fault(body);
         return send(res, err ? 409 : 200, err ? { error: err } : { ok: true });

@@ -119,6 +119,17 @@ struct ab_chat_ops {
     const struct ab_rate_rule *rate_rules;
     uint32_t rate_rule_count;
 
+    /* ---- ABI 1.3: native commands ---- */
+    /* Optional (NULL: commands are typed as text only). Answer the native command
+     * invocation @reply_token (lent; as the plugin passed it in ab_command_event) with
+     * @text (Markdown, lent, within max_chars). Called exactly once per delivered
+     * invocation. The plugin owns the platform's deadlines (Discord: a deferred
+     * response within 3 s, then this edits it; Slack: ack, then response_url). @cb
+     * runs later, exactly once, with 0 or AB_E* (AB_ETIMEDOUT: the platform's token
+     * expired). */
+    int (*command_reply)(struct ab_chat *chat, const char *reply_token, const char *text,
+                         ab_done_cb cb, void *arg);
+
     /* new members only at the end */
 };
 

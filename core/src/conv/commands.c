@@ -59,6 +59,24 @@ commands_is_command(const char *text)
     return n > 0 && n < COMMANDS_NAME_MAX && (text[n] == '\0' || isspace((unsigned char)text[n]));
 }
 
+/* A native answer was delivered (or not). */
+static void
+commands_replied(void *arg, int status)
+{
+    (void)arg;
+    if (status < 0)
+        log_warn("engine", "a command's answer could not be delivered: %s", ab_strerror(status));
+}
+
+/* See the header. */
+void
+commands_refuse(struct chat_instance *ci, const char *reply_token, const char *text)
+{
+    if (ci->ops->command_reply &&
+        ci->ops->command_reply(ci->chat, reply_token, text, commands_replied, NULL) < 0)
+        log_warn("engine", "%s: cannot answer a command", ci->name);
+}
+
 /* See the header. */
 void
 commands_reply(struct command_call *call, const char *text)
@@ -67,7 +85,30 @@ commands_reply(struct command_call *call, const char *text)
 
     if (!call->e)
         return;
+    if (t->reply_token) {
+        char *safe = log_redact_dup(text); /* the core's own sends are redacted too */
+        commands_refuse(t->ci, t->reply_token, safe ? safe : "");
+        free(safe);
+        return;
+    }
     chat_send(t->ci, t->channel, t->thread, text, RATELIMIT_FINAL_TEXT, NULL, NULL, NULL);
+}
+
+/* See the header. */
+const struct ab_command_info *
+commands_info(size_t *count)
+{
+    static struct ab_command_info info[sizeof(commands_table) / sizeof(commands_table[0])];
+
+    for (size_t i = 0; i < sizeof(info) / sizeof(info[0]); i++)
+        info[i] = (struct ab_command_info){
+            .size = sizeof(struct ab_command_info),
+            .name = commands_table[i].name,
+            .usage = commands_table[i].usage,
+            .help = commands_table[i].help,
+        };
+    *count = sizeof(info) / sizeof(info[0]);
+    return info;
 }
 
 /* See the header. */
@@ -84,6 +125,7 @@ commands_done(struct command_call *call)
     }
     free(call->target.channel);
     free(call->target.thread);
+    free(call->target.reply_token);
     free(call->arg);
     free(call);
 }
@@ -180,7 +222,8 @@ commands_cancel(struct command_call *call)
         commands_reply(call, "Nothing is running here.");
     } else {
         log_info("engine", "%s: cancelled by /cancel", c->key);
-        turn_cancel(c->turn); /* the reply itself says "Cancelled." */
+        turn_cancel(c->turn); /* the reply itself ends with "Cancelled." */
+        commands_reply(call, "🛑 Stopping the running reply.");
     }
     commands_done(call);
 }
@@ -386,7 +429,7 @@ commands_mode(struct command_call *call)
 /* See the header. */
 int
 commands_run(struct engine *e, struct chat_instance *ci, const char *key, const char *channel,
-             const char *thread, const char *text)
+             const char *thread, const char *reply_token, const char *text)
 {
     struct command_call *call = calloc(1, sizeof(*call));
     char name[COMMANDS_NAME_MAX];
@@ -413,7 +456,9 @@ commands_run(struct engine *e, struct chat_instance *ci, const char *key, const 
     call->target.channel = strdup(channel);
     call->target.thread = thread ? strdup(thread) : NULL;
     call->arg = strndup(arg, alen);
-    if (!call->target.channel || (thread && !call->target.thread) || !call->arg) {
+    call->target.reply_token = reply_token ? strdup(reply_token) : NULL;
+    if (!call->target.channel || (thread && !call->target.thread) || !call->arg ||
+        (reply_token && !call->target.reply_token)) {
         call->e = NULL;
         commands_done(call);
         return AB_ENOMEM;

@@ -17,11 +17,13 @@ struct engine;
 /* Longest command name, NUL included. */
 #define COMMANDS_NAME_MAX 32
 
-/* Where a command's answer goes. The text form posts in the conversation's thread. */
+/* Where a command's answer goes: the plugin's native reply handle, or (text form) a
+ * post in the conversation's thread. */
 struct command_target {
     struct chat_instance *ci; /* lent */
-    char *channel;            /* owned: where to post */
+    char *channel;            /* owned: where to post (text form) */
     char *thread;             /* owned, or NULL */
+    char *reply_token;        /* owned: ab_chat_ops.command_reply's handle, or NULL */
 };
 
 /* One command invocation; lives until its last (possibly asynchronous) answer. */
@@ -49,10 +51,17 @@ struct command {
 bool commands_is_command(const char *text);
 
 /* Run the command line @text (lent) typed for conversation @key (lent), answering to
- * @ci in @channel / @thread (lent, @thread may be NULL). Unknown commands get a short
- * help line. Returns 0 or AB_ENOMEM. */
+ * @ci through @reply_token (lent; a native invocation's handle) or, when it is NULL,
+ * in @channel / @thread (lent, @thread may be NULL). Every invocation gets exactly one
+ * answer; unknown commands get a short help line. Returns 0 or AB_ENOMEM. */
 int commands_run(struct engine *e, struct chat_instance *ci, const char *key, const char *channel,
-                 const char *thread, const char *text);
+                 const char *thread, const char *reply_token, const char *text);
+
+/* Answer a native invocation that will not run (refused by policy) with @text. */
+void commands_refuse(struct chat_instance *ci, const char *reply_token, const char *text);
+
+/* The command table as the ABI lists it (ab_host_services.commands_list): static. */
+const struct ab_command_info *commands_info(size_t *count);
 
 /* Post @text (lent) as @call's answer. */
 void commands_reply(struct command_call *call, const char *text);

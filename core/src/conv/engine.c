@@ -725,7 +725,8 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
     if (commands_is_command(m->clean_text ? m->clean_text : m->text)) {
         /* A command acts on this place's conversation and never reaches the agent. */
         e->stats.commands++;
-        return commands_run(e, ci, d.key, channel, thread, m->clean_text ? m->clean_text : m->text);
+        return commands_run(e, ci, d.key, channel, thread, NULL,
+                            m->clean_text ? m->clean_text : m->text);
     }
     if (!(c = engine_conversation(e, ci, d.key, channel, thread)))
         return AB_ENOMEM;
@@ -772,6 +773,44 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
     }
     engine_kick(c);
     return 1;
+}
+
+/* A native command invocation: the same policy as a message typed there, then the
+ * command; every outcome is answered through the plugin's reply handle. */
+int
+engine_command(struct engine *e, struct chat_instance *ci, const struct ab_command_event *ev)
+{
+    struct policy_decision d;
+    const struct ab_inbound *m = ev->where;
+    const char *channel, *thread;
+    char line[512];
+    int rc;
+
+    if (!ci->ops->command_reply)
+        return AB_ENOTSUP; /* nothing to answer through: the plugin answers itself */
+    e->stats.received++;
+    if ((rc = policy_decide(ci->policy, ci->name, m, uv_now(e->loop), &d)) < 0)
+        return rc;
+    if (d.verdict == POLICY_DENY_USER) {
+        e->stats.denied++;
+        log_info("engine", "%s: command from %s refused: not an allowed user", ci->name,
+                 m->sender_id ? m->sender_id : "?");
+        commands_refuse(ci, ev->reply_token, "🚫 You are not allowed to use this bot.");
+        return 0;
+    }
+    if (d.verdict != POLICY_ACCEPT) {
+        e->stats.ignored++;
+        commands_refuse(ci, ev->reply_token, "Commands are not answered here.");
+        return 0;
+    }
+    e->stats.accepted++;
+    e->stats.commands++;
+    channel = m->is_thread && m->parent_id ? m->parent_id : m->channel_id;
+    thread = m->is_thread ? m->thread_id : NULL;
+    snprintf(line, sizeof(line), "/%s %s", ev->name, ev->args ? ev->args : "");
+    if (!commands_is_command(line))
+        snprintf(line, sizeof(line), "/?");
+    return commands_run(e, ci, d.key, channel ? channel : "", thread, ev->reply_token, line);
 }
 
 /* True when @user may act in @ci (cancel, answer questions): the same allowlist as

@@ -101,6 +101,9 @@ int engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_i
 int engine_inbound_held(struct engine *e, struct chat_instance *ci, const struct ab_inbound *msg,
                         void (*recorded)(void *arg, int status), void *arg);
 int engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reaction_event *ev);
+/* A native command invocation (ABI 1.3 deliver_command): policy, then the command; 0
+ * means it will be answered through ci's command_reply. */
+int engine_command(struct engine *e, struct chat_instance *ci, const struct ab_command_event *ev);
 
 /* Stop taking new turns; tell every queued message it will not be answered; let
  * running turns end (the pool drains them); @done(@arg) when none runs. */

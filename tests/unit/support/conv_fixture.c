@@ -89,6 +89,8 @@ conv_fx_start(struct conv_fx *f)
                              conv_fx_sink_rate,
                              conv_fx_sink_connected,
                              NULL,
+                             NULL,
+                             NULL,
                              NULL};
     struct policy_config pc;
     struct chat_instance *ci = &f->ci;
