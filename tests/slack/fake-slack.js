@@ -19,7 +19,10 @@
 //         method (any when absent) answer HTTP status (5xx); after: carried out first
 //   POST /_test/disconnect {reason}             on the newest live socket
 //   POST /_test/fault {mode: abrupt|halfopen|nofin}   on the newest live socket
-//   GET  /_test/state     requests, frames, connections, envelopes, messages, dropped
+//   POST /_test/slash     {channel, user, command, text}  a slash_commands envelope whose
+//         response_url is /commands/<id>/<secret> here → {envelope, id}
+//   GET  /_test/state     requests, frames, connections, envelopes, messages, dropped,
+//                         slash (each invocation and what reached its response_url)
 //   GET  /_test/messages  messages, dropped, live socket count (cheap to poll)
 // Everything listens on 127.0.0.1 only; the process exits after --max-runtime-s.
 'use strict';
@@ -29,7 +32,11 @@ const crypto = require('crypto');
 const path = require('path');
 const { WebSocketServer } = require(path.join(__dirname, '..', 'node_modules', 'ws'));
 
-const opts = { port: 0, ackTimeoutMs: 3000, pingMs: 5000, graceMs: 3000, maxRuntimeS: 600 };
+// responseTtlMs: how long a slash command's response_url takes answers (Slack: 30 min).
+const opts = { port: 0, ackTimeoutMs: 3000, pingMs: 5000, graceMs: 3000, maxRuntimeS: 600,
+    responseTtlMs: 30 * 60 * 1000 };
+const slashes = new Map(); // id → {id, secret, at, command, text, posts: [{t, status, body}]}
+const RESPONSE_URL_USES = 5;
 for (let i = 2; i < process.argv.length; i += 2) {
     const key = process.argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
     const val = Number(process.argv[i + 1]);
@@ -152,7 +159,7 @@ function deliverEnvelope(env) {
     env.attempts += 1;
     env.conn = conn.id;
     sendFrame(conn, {
-        envelope_id: env.id, type: 'events_api', payload: env.payload,
+        envelope_id: env.id, type: env.type || 'events_api', payload: env.payload,
         accepts_response_payload: false, retry_attempt: env.attempts - 1,
         retry_reason: env.attempts > 1 ? 'http_timeout' : '',
     });
@@ -365,6 +372,25 @@ function newestConn(res) {
     return conn;
 }
 
+// A POST to a slash command's response_url: JSON with text (or blocks), at most 5 uses,
+// only while it lives (Slack answers 404 "expired_url" / "used_url").
+function responseUrl(req, res, id, secret, body) {
+    const sl = slashes.get(id);
+    const post = { t: now(), status: 200, body: null, content_type: req.headers['content-type'] || '' };
+    const answer = (status, text) => { post.status = status; if (sl) sl.posts.push(post); res.writeHead(status, { 'Content-Type': 'text/plain' }); res.end(text); };
+    if (!sl || sl.secret !== secret) return answer(404, 'invalid_token');
+    if (Date.now() - sl.at > opts.responseTtlMs) return answer(404, 'expired_url');
+    if (sl.posts.filter((p) => p.status === 200).length >= RESPONSE_URL_USES) return answer(404, 'used_url');
+    if (!/^application\/json\b/.test(post.content_type)) return answer(400, 'invalid_payload');
+    try { post.body = JSON.parse(body); } catch (e) { return answer(400, 'invalid_payload'); }
+    const b = post.body;
+    if (!b || (typeof b.text !== 'string' || !b.text) && !Array.isArray(b.blocks)) return answer(400, 'no_text');
+    if (b.response_type !== undefined && !['ephemeral', 'in_channel'].includes(b.response_type))
+        return answer(400, 'invalid_response_type');
+    if (typeof b.text === 'string' && [...b.text].length > 40000) return answer(400, 'msg_too_long');
+    return answer(200, 'ok');
+}
+
 // The test's control channel.
 function control(req, res, name, body) {
     let a = {};
@@ -380,7 +406,10 @@ function control(req, res, name, body) {
             connections: conns.map((c) => ({ id: c.id, open_t: c.open_t, hello_t: c.hello_t,
                 closed_t: c.closed_t, retiring: c.retiring, pings_in: c.pingsIn, pongs_in: c.pongsIn })),
             envelopes: [...envelopes.values()].map((e) => ({ id: e.id, attempts: e.attempts, acks: e.acks,
-                event_id: e.payload.event_id, type: e.payload.event.type, conn: e.conn })),
+                event_id: e.payload.event_id, type: e.payload.event ? e.payload.event.type : e.type,
+                conn: e.conn })),
+            slash: [...slashes.values()].map((x) => ({ id: x.id, command: x.command, text: x.text,
+                posts: x.posts })),
             messages: [...messages.values()],
         });
     case 'messages': // the messages alone (cheap to poll for hours)
@@ -398,6 +427,27 @@ function control(req, res, name, body) {
             reaction: a.name, item_user: msg.user, item: { type: 'message', channel: a.channel, ts: a.ts },
             event_ts: nextTs() });
         return reply(res, 200, { ok: true, envelope: id });
+    }
+    case 'slash': { // a user runs `command text` in channel
+        if (!a.channel || !a.user || typeof a.command !== 'string' || !a.command.startsWith('/'))
+            return reply(res, 400, { ok: false, error: 'need channel, user, /command' });
+        const id = crypto.randomUUID().replace(/-/g, '').slice(0, 12);
+        const secret = crypto.randomBytes(12).toString('hex');
+        slashes.set(id, { id, secret, at: Date.now(), command: a.command, text: a.text || '', posts: [] });
+        const env = {
+            id: crypto.randomUUID(), type: 'slash_commands', attempts: 0, acks: 0, conn: null, timer: null,
+            payload: {
+                token: 'verification', team_id: TEAM, team_domain: 'fake', channel_id: a.channel,
+                channel_name: 'general', user_id: a.user, user_name: (USERS[a.user] || { name: a.user }).name,
+                command: a.command, text: a.text || '', api_app_id: APP, is_enterprise_install: 'false',
+                response_url: a.response_url ||
+                    `http://127.0.0.1:${server.address().port}/commands/${TEAM}/${id}/${secret}`,
+                trigger_id: `${Date.now()}.${id}`,
+            },
+        };
+        envelopes.set(env.id, env);
+        deliverEnvelope(env);
+        return reply(res, 200, { ok: true, envelope: env.id, id });
     }
     case 'redeliver': {
         const env = envelopes.get(a.envelope_id);
@@ -462,6 +512,8 @@ const server = http.createServer((req, res) => {
         let m;
         if ((m = /^\/api\/([A-Za-z.]+)$/.exec(url.pathname)) && req.method === 'POST')
             webApi(req, res, m[1], body, url.search);
+        else if ((m = /^\/commands\/T111\/(\w+)\/(\w+)$/.exec(url.pathname)) && req.method === 'POST')
+            responseUrl(req, res, m[1], m[2], body);
         else if ((m = /^\/_test\/([a-z_]+)$/.exec(url.pathname)))
             control(req, res, m[1], body);
         else
