@@ -46,6 +46,8 @@ broker_setup_engine_config(const struct config *c, struct engine_config *ec)
         .pool_queue_notice_ms = (uint64_t)c->queue_notice_ms,
         .perm_ask = c->perm_mode == PERM_MODE_ASK,
         .perm_timeout_ms = (uint64_t)c->perm_timeout_s * 1000,
+        .approvers = (const char *const *)c->perm_approvers.items,
+        .napprovers = c->perm_approvers.count,
     };
 }
 

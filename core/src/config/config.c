@@ -67,6 +67,7 @@ static const struct key_spec config_keys[] = {
     {"pool", "watchdog_s", KEY_INT, OFF(watchdog_s), 1, 86400, NULL, NULL},
     {"permissions", "mode", KEY_ENUM, OFF(perm_mode), 0, 0, perm_names, NULL},
     {"permissions", "timeout_s", KEY_INT, OFF(perm_timeout_s), 1, 86400, NULL, NULL},
+    {"permissions", "approvers", KEY_STRINGS, OFF(perm_approvers), 0, 0, NULL, NULL},
     {"reactions", "enabled", KEY_BOOL, OFF(reactions_enabled), 0, 0, NULL, NULL},
     {"reactions", "remove_after_reply", KEY_BOOL, OFF(remove_after_reply), 0, 0, NULL, NULL},
     {"reactions", "tool_display", KEY_ENUM, OFF(tool_display), 0, 0, display_names, NULL},
@@ -772,7 +773,8 @@ config_free(struct config *cfg)
         &cfg->path,          &cfg->agent_preset, &cfg->agent_command, &cfg->agent_working_dir,
         &cfg->health_listen, &cfg->state_dir,    &cfg->log_level,     &cfg->log_format};
     struct strlist *lists[] = {&cfg->plugin_path,       &cfg->agent_args, &cfg->agent_env,
-                               &cfg->agent_inherit_env, &cfg->secrets,    &cfg->redact_prefixes};
+                               &cfg->agent_inherit_env, &cfg->secrets,    &cfg->redact_prefixes,
+                               &cfg->perm_approvers};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(*strs[i]);

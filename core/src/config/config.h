@@ -79,6 +79,8 @@ struct config {
 
     enum perm_mode_cfg perm_mode;
     int64_t perm_timeout_s;
+    struct strlist perm_approvers; /* [permissions] approvers: who may answer; empty = the
+                                      allowed users */
 
     bool reactions_enabled, remove_after_reply;
     enum tool_display tool_display;

@@ -821,12 +821,33 @@ engine_user_allowed(struct chat_instance *ci, const char *user)
     return user && policy_user_allowed(ci->policy, user);
 }
 
+/* May @user answer a permission question? [permissions] approvers when set, else the
+ * allowed users. */
+static bool
+engine_user_approves(struct engine *e, struct chat_instance *ci, const char *user)
+{
+    if (!e->cfg.napprovers)
+        return engine_user_allowed(ci, user);
+    for (size_t i = 0; i < e->cfg.napprovers; i++)
+        if (strcmp(e->cfg.approvers[i], user) == 0)
+            return true;
+    return false;
+}
+
 /* Act on a reaction to a message of @c's running turn. */
 static void
 engine_reaction_act(struct conversation *c, const struct ab_reaction_event *ev, bool is_cancel)
 {
     struct chat_instance *ci = c->ci;
 
+    if (!is_cancel && turn_is_question(c->turn, ev->msg.message_id)) {
+        if (!engine_user_approves(c->e, ci, ev->user_id)) {
+            log_info("engine", "%s: answer from %s ignored: not an approver", c->key, ev->user_id);
+            return;
+        }
+        turn_answer_ask(c->turn, ev->msg.message_id, ev->emoji, ev->user_id);
+        return;
+    }
     if (!engine_user_allowed(ci, ev->user_id)) {
         log_info("engine", "%s: reaction from %s ignored: not an allowed user", c->key,
                  ev->user_id ? ev->user_id : "?");
@@ -835,8 +856,6 @@ engine_reaction_act(struct conversation *c, const struct ab_reaction_event *ev, 
     if (is_cancel) {
         log_info("engine", "%s: cancelled by %s", c->key, ev->user_id);
         turn_cancel(c->turn);
-    } else {
-        turn_answer_ask(c->turn, ev->msg.message_id, ev->emoji);
     }
 }
 

@@ -39,6 +39,8 @@ struct engine_config {
                            (0 = no limit) */
     bool perm_ask;      /* [permissions] mode = "ask" */
     uint64_t perm_timeout_ms;
+    const char *const *approvers; /* lent: who may answer a question; none = allowed users */
+    size_t napprovers;
     const char *auth_hint;         /* lent: the preset's login hint, or NULL */
     uint64_t conv_idle_ms;         /* forget a conversation with nothing running or waiting after
                                       this long without a message (0: ENGINE_CONV_IDLE_MS) */

@@ -36,6 +36,7 @@ struct ask {
     struct acp_permission *req; /* lent from the ACP layer until resolved */
     char *message_id;           /* owned: the posted question, NULL until sent */
     char *channel_id;           /* owned */
+    char *text;                 /* owned: the question as posted */
     struct clock_timer timeout;
     bool is_resolved;
 };
@@ -131,7 +132,10 @@ void status_reactions_free(struct status_reactions *rx);
  * session is busy and engine_may_wait(@c) said it may wait. */
 int turn_start(struct conversation *c);
 bool turn_owns_message(const struct turn *t, const char *message_id);
-int turn_answer_ask(struct turn *t, const char *message_id, const char *emoji);
+/* A reaction (or button) @emoji on question @message_id by @user (lent). */
+int turn_answer_ask(struct turn *t, const char *message_id, const char *emoji, const char *user);
+/* Is @message_id one of @t's permission questions? */
+bool turn_is_question(const struct turn *t, const char *message_id);
 void turn_cancel(struct turn *t);
 void turn_abandon(struct turn *t);
 

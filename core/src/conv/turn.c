@@ -42,6 +42,7 @@ turn_free(struct turn *t)
         clock_timer_stop(&a->timeout);
         free(a->message_id);
         free(a->channel_id);
+        free(a->text);
         free(a);
     }
     status_reactions_free(t->rx);
@@ -484,30 +485,50 @@ turn_ask_posted(void *arg, int status, const struct ab_msg_ref *ref)
             chat_react(ci, ref, offers[i], true, NULL, NULL, NULL);
 }
 
-/* Answer a question: tell the agent and say so in the thread. */
+/* Answer a question: tell the agent, say so in the thread, and edit the question to
+ * show who decided what (@user lent, NULL = nobody: the timeout). */
 static void
-turn_ask_resolve(struct ask *a, enum acp_perm_decision d, const char *why)
+turn_ask_resolve(struct ask *a, enum acp_perm_decision d, const char *why, const char *user)
 {
     struct conversation *c = a->turn->conv;
     const struct engine_emojis *em = &a->turn->e->cfg.emojis;
-    char line[512];
+    const char *mark = d == ACP_PERM_REJECT         ? em->reject
+                       : d == ACP_PERM_ALLOW_ALWAYS ? em->allow_always
+                                                    : em->allow_once;
+    char line[512], *edited = NULL;
 
     if (a->is_resolved || !a->req)
         return;
     a->is_resolved = true;
     clock_timer_stop(&a->timeout);
-    snprintf(line, sizeof(line), "%s %s %s", d == ACP_PERM_REJECT ? em->reject : em->allow_once,
-             d == ACP_PERM_REJECT ? "Permission denied" : "Allowed", why);
+    snprintf(line, sizeof(line), "%s %s%s%s%s%s",
+             d == ACP_PERM_REJECT ? em->reject : em->allow_once,
+             d == ACP_PERM_REJECT ? "Permission denied" : "Allowed", *why ? " " : "", why,
+             user ? " by " : "", user ? user : "");
     acp_permission_resolve(a->req, d);
     a->req = NULL;
     engine_post_notice(c, line);
+    if (a->message_id && a->text && c->ci->can_edit) {
+        const char *nl = strchr(a->text, '\n'); /* the question, without the how-to line */
+        if (asprintf(&edited, "%.*s\n→ %s %s%s%s", nl ? (int)(nl - a->text) : (int)strlen(a->text),
+                     a->text, mark,
+                     d == ACP_PERM_REJECT         ? "rejected"
+                     : d == ACP_PERM_ALLOW_ALWAYS ? "allowed always"
+                                                  : "allowed once",
+                     user ? " by " : " (no answer in time)", user ? user : "") < 0)
+            edited = NULL;
+        if (edited)
+            chat_edit(c->ci, &(struct ab_msg_ref){a->channel_id, a->message_id}, edited, true, NULL,
+                      NULL, NULL);
+        free(edited);
+    }
 }
 
 /* Nobody answered in time: reject. */
 static void
 turn_ask_timeout(void *arg)
 {
-    turn_ask_resolve(arg, ACP_PERM_REJECT, "(no answer in time)");
+    turn_ask_resolve(arg, ACP_PERM_REJECT, "(no answer in time)", NULL);
 }
 
 /* Ask mode: post the request in the thread; the first allowed user's reaction decides. */
@@ -534,15 +555,16 @@ turn_on_permission(void *arg, struct acp_permission *req)
         t->e->cfg.emojis.allow_once, t->e->cfg.emojis.allow_always, t->e->cfg.emojis.reject);
     if (t->rx)
         reactions_progress(&t->rx->r);
+    a->text = strdup(text);
     clock_timer_start(t->e->clock, &a->timeout, t->e->cfg.perm_timeout_ms, turn_ask_timeout, a);
     if (chat_send(c->ci, c->reply_channel, c->reply_thread, text, RATELIMIT_FINAL_TEXT, &t->chat,
                   turn_ask_posted, a) < 0)
-        turn_ask_resolve(a, ACP_PERM_REJECT, "(the question could not be posted)");
+        turn_ask_resolve(a, ACP_PERM_REJECT, "(the question could not be posted)", NULL);
 }
 
 /* A reaction on one of this turn's questions. Returns 1 when it answered one. */
 int
-turn_answer_ask(struct turn *t, const char *message_id, const char *emoji)
+turn_answer_ask(struct turn *t, const char *message_id, const char *emoji, const char *user)
 {
     const struct engine_emojis *em = &t->e->cfg.emojis;
 
@@ -550,16 +572,26 @@ turn_answer_ask(struct turn *t, const char *message_id, const char *emoji)
         if (a->is_resolved || !a->message_id || strcmp(a->message_id, message_id) != 0)
             continue;
         if (engine_emoji_is(emoji, em->allow_once))
-            turn_ask_resolve(a, ACP_PERM_ALLOW_ONCE, "once");
+            turn_ask_resolve(a, ACP_PERM_ALLOW_ONCE, "once", user);
         else if (engine_emoji_is(emoji, em->allow_always))
-            turn_ask_resolve(a, ACP_PERM_ALLOW_ALWAYS, "for this session");
+            turn_ask_resolve(a, ACP_PERM_ALLOW_ALWAYS, "for this session", user);
         else if (engine_emoji_is(emoji, em->reject))
-            turn_ask_resolve(a, ACP_PERM_REJECT, "by a user");
+            turn_ask_resolve(a, ACP_PERM_REJECT, "", user);
         else
             return 0;
         return 1;
     }
     return 0;
+}
+
+/* See engine_priv.h. */
+bool
+turn_is_question(const struct turn *t, const char *message_id)
+{
+    for (const struct ask *a = t->asks; a; a = a->next)
+        if (a->message_id && strcmp(a->message_id, message_id) == 0)
+            return true;
+    return false;
 }
 
 /* True when @message_id is the user's message, the live reply or a question of @t. */
