@@ -149,6 +149,8 @@ int discord_command_reply(struct ab_chat *c, const char *reply_token, const char
                           ab_done_cb cb, void *arg);
 /* Forget the invocations still waiting (closing). */
 void discord_interactions_close(struct ab_chat *c);
+/* Add @choices (lent, NULL-terminated emoji) to message @body as one row of buttons. */
+void discord_buttons_add(cJSON *body, const char *const *choices);
 
 /* ---- channel_cache.c ---- */
 

@@ -16,7 +16,10 @@
 #define DISCORD_INTERACTION_MARGIN_MS 5000             /* an edit needs time to arrive */
 #define DISCORD_INTERACTIONS_MAX 512                   /* unanswered ones kept at most */
 #define DISCORD_TYPE_APPLICATION_COMMAND 2
-#define DISCORD_CALLBACK_DEFERRED 5 /* DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE */
+#define DISCORD_TYPE_MESSAGE_COMPONENT 3
+#define DISCORD_CALLBACK_DEFERRED_UPDATE 6 /* ack a click; the message is edited later */
+#define DISCORD_CHOICE_PREFIX "ab-choice:" /* custom_id of a choice button + its emoji */
+#define DISCORD_CALLBACK_DEFERRED 5        /* DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE */
 #define DISCORD_OPTION_STRING 3
 
 /* One invocation between its arrival and the core's answer. */
@@ -280,6 +283,81 @@ discord_interaction_deliver(struct ab_chat *c, struct discord_interaction *it, c
     return c->svc->deliver_command(c->host, &ev);
 }
 
+/* See discord.h: one action row (type 1) of secondary buttons (type 2, style 2) whose
+ * custom_id carries the choice's emoji. */
+void
+discord_buttons_add(cJSON *body, const char *const *choices)
+{
+    cJSON *rows = cJSON_AddArrayToObject(body, "components"), *row, *buttons;
+    char id[101];
+
+    if (!rows || !(row = cJSON_CreateObject()))
+        return;
+    cJSON_AddItemToArray(rows, row);
+    cJSON_AddNumberToObject(row, "type", 1);
+    if (!(buttons = cJSON_AddArrayToObject(row, "components")))
+        return;
+    for (size_t i = 0; choices[i] && i < 5; i++) {
+        cJSON *b = cJSON_CreateObject(), *emoji;
+        if (!b || strlen(choices[i]) + sizeof(DISCORD_CHOICE_PREFIX) > sizeof(id)) {
+            cJSON_Delete(b);
+            continue;
+        }
+        snprintf(id, sizeof(id), "%s%s", DISCORD_CHOICE_PREFIX, choices[i]);
+        cJSON_AddItemToArray(buttons, b);
+        cJSON_AddNumberToObject(b, "type", 2);
+        cJSON_AddNumberToObject(b, "style", 2);
+        cJSON_AddStringToObject(b, "custom_id", id);
+        if ((emoji = cJSON_AddObjectToObject(b, "emoji")))
+            cJSON_AddStringToObject(emoji, "name", choices[i]);
+    }
+}
+
+/* The click's acknowledgement answered (nothing waits on it). */
+static void
+discord_interactions_click_acked(void *arg, int status, long http, const cJSON *body, int code)
+{
+    struct ab_chat *c = arg;
+
+    (void)body;
+    if (status < 0 && status != AB_ECANCELED)
+        c->svc->log(c->host, AB_LOG_WARN, "a button click was not acknowledged (HTTP %ld, code %d)",
+                    http, code);
+}
+
+/* A click on one of our choice buttons: acknowledge it (deferred update), then hand it
+ * to the core as the clicker's reaction with that choice. */
+static void
+discord_interactions_click(struct ab_chat *c, const cJSON *d, const char *id, const char *token)
+{
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(d, "data");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(d, "message");
+    const char *custom = discord_json_str(data, "custom_id");
+    const char *mid = discord_json_str(msg, "id"), *channel = discord_json_str(d, "channel_id");
+    const char *user = discord_json_str(discord_interaction_user(d), "id");
+    const struct discord_channel *known = channel ? discord_cache_get(&c->cache, channel) : NULL;
+    char path[512];
+
+    if (!custom || strncmp(custom, DISCORD_CHOICE_PREFIX, strlen(DISCORD_CHOICE_PREFIX)) != 0 ||
+        !mid || !channel || !user) {
+        c->svc->log(c->host, AB_LOG_DEBUG, "component interaction skipped: not one of ours");
+        return;
+    }
+    snprintf(path, sizeof(path), "/interactions/%s/%s/callback", id, token);
+    discord_rest_call(c, "POST", path, "{\"type\":6}", NULL, discord_interactions_click_acked, c);
+    struct ab_reaction_event ev = {
+        .size = sizeof(ev),
+        .msg = {channel, mid},
+        /* a thread is its conversation; elsewhere the core looks among running turns */
+        .conversation = known && known->is_thread ? channel : NULL,
+        .user_id = user,
+        .emoji = custom + strlen(DISCORD_CHOICE_PREFIX),
+        .added = true,
+        .is_self = strcmp(user, c->bot_id) == 0,
+    };
+    c->svc->deliver_reaction(c->host, &ev);
+}
+
 /* INTERACTION_CREATE: acknowledge within the deadline, then hand it to the core. */
 void
 discord_interactions_create(struct ab_chat *c, const cJSON *d)
@@ -293,6 +371,11 @@ discord_interactions_create(struct ab_chat *c, const cJSON *d)
     int rc;
 
     discord_interactions_sweep(c);
+    if (cJSON_IsNumber(type) && type->valueint == DISCORD_TYPE_MESSAGE_COMPONENT && id && token &&
+        strlen(token) <= 300 && !strchr(token, '/') && !strchr(id, '/')) {
+        discord_interactions_click(c, d, id, token);
+        return;
+    }
     if (!cJSON_IsNumber(type) || type->valueint != DISCORD_TYPE_APPLICATION_COMMAND || !id ||
         !token || !app || !name || strlen(id) >= DISCORD_ID_MAX || strlen(app) >= DISCORD_ID_MAX ||
         strlen(token) > 300 || strchr(token, '/')) {

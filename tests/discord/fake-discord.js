@@ -384,6 +384,30 @@ function publicMessage(m) {
     return out;
 }
 
+// Message components (components.mdx): at most 5 action rows (type 1) of at most 5
+// buttons (type 2); a button has style 1-5, a custom_id of 1-100 characters unique in the
+// message (style 5: a url instead), and a label or an emoji. An error answer, or null.
+function checkComponents(body) {
+    if (body.components === undefined) return null;
+    const bad = (why) => apiError(400, 50035, 'Invalid Form Body', { errors: { components: { _errors: [{ code: 'COMPONENT_INVALID', message: why }] } } });
+    if (!Array.isArray(body.components) || body.components.length > 5) return bad('at most 5 action rows');
+    const ids = new Set();
+    for (const row of body.components) {
+        if (!row || row.type !== 1 || !Array.isArray(row.components) || row.components.length < 1 || row.components.length > 5)
+            return bad('an action row holds 1-5 components');
+        for (const b of row.components) {
+            if (!b || b.type !== 2 || !Number.isInteger(b.style) || b.style < 1 || b.style > 5) return bad('a button needs type 2 and style 1-5');
+            if (b.style === 5 ? typeof b.url !== 'string' : (typeof b.custom_id !== 'string' || b.custom_id.length < 1 || unicodeLength(b.custom_id) > 100))
+                return bad('custom_id must be 1-100 characters');
+            if (b.custom_id !== undefined && ids.has(b.custom_id)) return bad('custom_id must be unique');
+            ids.add(b.custom_id);
+            if (!(typeof b.label === 'string' && b.label.length) && !(b.emoji && typeof b.emoji.name === 'string'))
+                return bad('a button needs a label or an emoji');
+        }
+    }
+    return null;
+}
+
 function checkContent(body) {
     if (!body || typeof body.content !== 'string' || body.content.length === 0)
         return apiError(400, 50006, 'Cannot send an empty message');
@@ -449,7 +473,8 @@ function rest(method, p, body) {
         // the first response must come within the deadline, once
         if (Date.now() - it.at > opts.interaction_deadline) { it.late = true; return apiError(404, 10062, 'Unknown interaction'); }
         if (it.responded) return apiError(400, 40060, 'Interaction has already been acknowledged.');
-        if (!body || ![4, 5].includes(body.type))
+        const allowed = it.type === 3 ? [4, 5, 6, 7] : [4, 5];
+        if (!body || !allowed.includes(body.type))
             return apiError(400, 50035, 'Invalid Form Body', { errors: { type: { _errors: [{ code: 'BASE_TYPE_CHOICES', message: 'Value must be one of {4, 5}.' }] } } });
         if (body.type === 4) { const bad = checkContent(body.data || {}); if (bad) return bad; }
         it.responded = body.type;
@@ -487,7 +512,7 @@ function rest(method, p, body) {
         }
         if (method !== 'POST')
             return apiError(405, 0, '405: Method Not Allowed');
-        const bad = checkContent(body);
+        const bad = checkContent(body) || checkComponents(body);
         if (bad)
             return bad;
         if (body.nonce !== undefined && (String(body.nonce).length > 25))
@@ -498,7 +523,7 @@ function rest(method, p, body) {
                 return { status: 200, body: publicMessage(messages.get(seen.id)) };
         }
         const msg = newMessage(m[1], BOT, body.content, { nonce: body.nonce,
-            guild_id: ch.guild_id });
+            guild_id: ch.guild_id, components: body.components || [] });
         msg._allowed_mentions = body.allowed_mentions;
         if (body.nonce !== undefined)
             nonces.set(String(body.nonce), { id: msg.id, at: Date.now() });
@@ -517,10 +542,12 @@ function rest(method, p, body) {
             return apiError(405, 0, '405: Method Not Allowed');
         if (msg.author.id !== BOT.id)
             return apiError(403, 50005, 'Cannot edit a message authored by another user');
-        const bad = checkContent(body);
+        const bad = checkContent(body) || checkComponents(body);
         if (bad)
             return bad;
         msg.content = body.content;
+        if (body.components !== undefined)
+            msg.components = body.components;
         msg.edited_timestamp = new Date().toISOString();
         msg._edits = (msg._edits || 0) + 1;
         dispatch('MESSAGE_UPDATE', publicMessage(msg));
@@ -757,6 +784,7 @@ function control(req, res, raw) {
         const msgs = [...messages.values()].map(m => ({ id: m.id, channel_id: m.channel_id,
             author_id: m.author.id, content: m.content, thread: m.thread ? m.thread.id : null,
             reactions: m._reactions || {}, edits: m._edits || 0, nonce: m.nonce,
+            components: m.components || [],
             allowed_mentions: m._allowed_mentions }));
         if (url.pathname === '/_test/messages')
             return send(res, 200, { counts, messages: msgs,
@@ -820,6 +848,23 @@ function control(req, res, raw) {
             guild_id: GUILD_ID, channel_id: chId, channel: ch, locale: 'en-US',
             member: { user, roles: [], permissions: '0', nick: null, joined_at: new Date(started).toISOString() },
             data: Object.assign({ id: cmd ? cmd.id : newId(), name: body.name, type: 1 }, options ? { options } : {}) });
+        return send(res, 200, { id });
+    }
+    case 'POST /_test/click': { // a user clicks the button custom_id on message_id
+        const msg = messages.get(body.message_id);
+        if (!msg) return send(res, 404, { error: 'unknown message' });
+        const button = (msg.components || []).flatMap(r => r.components).find(b => b.custom_id === body.custom_id);
+        if (!button) return send(res, 409, { error: 'no such button on the message' });
+        const user = Object.assign({ id: '1000000000000000002', username: 'alice', global_name: 'Alice',
+            discriminator: '0', avatar: null }, body.user || {});
+        const id = newId();
+        const token = 'aW50ZXJhY3Rpb246' + require('crypto').randomBytes(24).toString('hex');
+        interactions.set(id, { id, token, type: 3, at: Date.now(), responded: 0, original: null, edits: 0,
+            name: body.custom_id, channel_id: msg.channel_id });
+        dispatch('INTERACTION_CREATE', { id, application_id: APP_ID, type: 3, token, version: 1,
+            guild_id: GUILD_ID, channel_id: msg.channel_id, channel: channels.get(msg.channel_id),
+            member: { user, roles: [], permissions: '0', nick: null, joined_at: new Date(started).toISOString() },
+            message: publicMessage(msg), data: { custom_id: body.custom_id, component_type: 2 } });
         return send(res, 200, { id });
     }
     case 'GET /_test/interactions':

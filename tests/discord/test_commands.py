@@ -58,6 +58,39 @@ class NativeCommands(dw.DiscordTest):
         self.stop()
 
 
+class ApprovalButtons(dw.DiscordTest):
+    extra = '\n[permissions]\nmode = "ask"\ntimeout_s = 60\napprovers = ["%s"]\n' % dw.ALICE
+
+    def test_a_question_offers_buttons_and_an_approvers_click_decides(self):
+        f = self.fake
+        m = f.message("write it [[permission]]")
+        tid = f.wait(lambda st: f.msg(st, m["id"])["thread"], "a thread")
+
+        def question(st):
+            for x in f.bot_messages(st, tid):
+                if x["content"].startswith("🔐") and x["components"]:
+                    return x
+            return None
+        q = f.wait(question, "the question with buttons")
+        ids = [b["custom_id"] for b in q["components"][0]["components"]]
+        self.assertEqual(len(ids), 3)
+        allow = [i for i in ids if i.endswith("✅")][0]
+        # someone who is not an approver clicks: acknowledged, decides nothing
+        eve = f.call("POST", "/_test/click", dict(message_id=q["id"], custom_id=allow,
+                                                  user={"id": "1000000000000000077"}))["id"]
+        f.wait(lambda st: [x for x in f.call("GET", "/_test/interactions")["interactions"]
+                           if x["id"] == eve and x["responded"] == 6], "the click acknowledged")
+        e2e.time.sleep(0.5)
+        self.assertFalse([x for x in e2e.agent_lines(self.world)
+                          if '"selected"' in str(x.get("result"))])
+        f.call("POST", "/_test/click", dict(message_id=q["id"], custom_id=allow))
+        f.wait(lambda st: "→ ✅ allowed once by %s" % dw.ALICE in f.msg(st, q["id"])["content"]
+               and f.msg(st, q["id"])["components"] == [], "the question edited, buttons gone")
+        f.wait(lambda st: any("permission granted: opt-once" in x["content"]
+                              for x in f.bot_messages(st, tid)), "the agent allowed")
+        self.stop()
+
+
 class ExpiredInteraction(dw.DiscordTest):
     # the fake's interaction tokens expire after 1 ms: every answer comes too late
     fake_options = ("--interaction_ttl", "1")

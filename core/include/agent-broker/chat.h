@@ -16,6 +16,13 @@ struct ab_send {
                                Slack: thread_ts); NULL = the channel itself */
     const char *text;       /* Markdown as the agent wrote it, within max_chars */
     const char *nonce;      /* idempotency key for retries, or NULL */
+    /* ---- ABI 1.3: approval buttons ---- */
+    /* Choices a person may click (a permission question's ✅ ♾️ ❌), NULL-terminated, at
+     * most 5; NULL = none. A plugin whose platform has buttons may render them (the
+     * core offers the same choices as reactions anyway); a click is delivered with
+     * deliver_reaction as if that user had reacted with the choice's emoji on this
+     * message (added = true). Read through AB_HAS. */
+    const char *const *choices;
 };
 
 /* Completion of send(): @status 0 or ab_err; @ref (lent) names the new message. */

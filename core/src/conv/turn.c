@@ -557,8 +557,10 @@ turn_on_permission(void *arg, struct acp_permission *req)
         reactions_progress(&t->rx->r);
     a->text = strdup(text);
     clock_timer_start(t->e->clock, &a->timeout, t->e->cfg.perm_timeout_ms, turn_ask_timeout, a);
-    if (chat_send(c->ci, c->reply_channel, c->reply_thread, text, RATELIMIT_FINAL_TEXT, &t->chat,
-                  turn_ask_posted, a) < 0)
+    const char *const choices[] = {t->e->cfg.emojis.allow_once, t->e->cfg.emojis.allow_always,
+                                   t->e->cfg.emojis.reject, NULL};
+    if (chat_send_choices(c->ci, c->reply_channel, c->reply_thread, text, choices,
+                          RATELIMIT_FINAL_TEXT, &t->chat, turn_ask_posted, a) < 0)
         turn_ask_resolve(a, ACP_PERM_REJECT, "(the question could not be posted)", NULL);
 }
 
