@@ -101,7 +101,7 @@ static int
 slack_send(struct ab_chat *s, const struct ab_send *msg, ab_sent_cb cb, void *arg)
 {
     struct slack_op *op;
-    char *text = NULL;
+    char *text = NULL, *blocks = NULL;
     int rc;
 
     if (!msg->channel_id || !msg->text)
@@ -113,6 +113,15 @@ slack_send(struct ab_chat *s, const struct ab_send *msg, ab_sent_cb cb, void *ar
         return AB_ENOMEM;
     }
     op->sent = cb;
+    if (AB_HAS(msg, struct ab_send, choices) && msg->choices &&
+        (blocks = slack_buttons_blocks(text, msg->choices))) {
+        rc = slack_op_call(op, SLACK_WEB_POST_MESSAGE,
+                           (const char *const[]){"channel", msg->channel_id, "text", text, "blocks",
+                                                 blocks, "thread_ts", msg->thread_id, NULL});
+        free(blocks);
+        free(text);
+        return rc;
+    }
     rc = slack_op_call(op, SLACK_WEB_POST_MESSAGE,
                        (const char *const[]){"channel", msg->channel_id, "text", text, "thread_ts",
                                              msg->thread_id, NULL});
@@ -140,7 +149,7 @@ slack_edit(struct ab_chat *s, const struct ab_msg_ref *ref, const char *text, ab
     op->done = cb;
     rc = slack_op_call(op, SLACK_WEB_UPDATE,
                        (const char *const[]){"channel", ref->channel_id, "ts", ref->message_id,
-                                             "text", converted, NULL});
+                                             "text", converted, "blocks", "[]", NULL});
     free(converted);
     return rc;
 }

@@ -140,6 +140,12 @@ int slack_command_reply(struct ab_chat *s, const char *reply_token, const char *
                         void *arg);
 /* Forget every invocation (closing). */
 void slack_slash_close(struct ab_chat *s);
+/* The blocks of a message showing @mrkdwn (lent) with @choices (lent, NULL-terminated
+ * emoji) as buttons: JSON text (malloc'd, caller frees), or NULL. */
+char *slack_buttons_blocks(const char *mrkdwn, const char *const *choices);
+/* An interactive envelope's payload (lent), acknowledged already: a click on one of our
+ * buttons goes to the core as the clicker's reaction. */
+void slack_interactive_on_envelope(struct ab_chat *s, const cJSON *payload);
 
 /* ---- mrkdwn.c ---- */
 

@@ -267,3 +267,98 @@ slack_slash_close(struct ab_chat *s)
         slack_slash_free(sl);
     }
 }
+
+/* The action_id prefix of our choice buttons; the value carries the emoji. */
+#define SLACK_CHOICE_ACTION "ab-choice-"
+
+/* See slack.h: a section with the text (cut to Slack's 3000 for a section) and an
+ * actions block of buttons. */
+char *
+slack_buttons_blocks(const char *mrkdwn, const char *const *choices)
+{
+    cJSON *blocks = cJSON_CreateArray(), *sec, *txt, *act, *els;
+    char action[32], *out = NULL;
+    size_t n = strlen(mrkdwn);
+
+    if (!blocks || !(sec = cJSON_CreateObject()))
+        goto done;
+    cJSON_AddItemToArray(blocks, sec);
+    cJSON_AddStringToObject(sec, "type", "section");
+    if (!(txt = cJSON_AddObjectToObject(sec, "text")))
+        goto done;
+    cJSON_AddStringToObject(txt, "type", "mrkdwn");
+    if (n > 3000) /* keep whole UTF-8 sequences */
+        for (n = 3000; n > 0 && ((unsigned char)mrkdwn[n] & 0xC0) == 0x80; n--)
+            ;
+    {
+        char *cut = strndup(mrkdwn, n);
+        if (!cut)
+            goto done;
+        cJSON_AddStringToObject(txt, "text", cut);
+        free(cut);
+    }
+    if (!(act = cJSON_CreateObject()))
+        goto done;
+    cJSON_AddItemToArray(blocks, act);
+    cJSON_AddStringToObject(act, "type", "actions");
+    cJSON_AddStringToObject(act, "block_id", "ab-choices");
+    if (!(els = cJSON_AddArrayToObject(act, "elements")))
+        goto done;
+    for (size_t i = 0; choices[i] && i < 5; i++) {
+        cJSON *b = cJSON_CreateObject(), *label;
+        if (!b)
+            goto done;
+        cJSON_AddItemToArray(els, b);
+        snprintf(action, sizeof(action), SLACK_CHOICE_ACTION "%zu", i);
+        cJSON_AddStringToObject(b, "type", "button");
+        cJSON_AddStringToObject(b, "action_id", action);
+        cJSON_AddStringToObject(b, "value", choices[i]);
+        if ((label = cJSON_AddObjectToObject(b, "text"))) {
+            cJSON_AddStringToObject(label, "type", "plain_text");
+            cJSON_AddStringToObject(label, "text", choices[i]);
+            cJSON_AddBoolToObject(label, "emoji", true);
+        }
+    }
+    out = cJSON_PrintUnformatted(blocks);
+done:
+    cJSON_Delete(blocks);
+    return out;
+}
+
+/* See slack.h. */
+void
+slack_interactive_on_envelope(struct ab_chat *s, const cJSON *payload)
+{
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "type"));
+    const cJSON *container = cJSON_GetObjectItemCaseSensitive(payload, "container");
+    const cJSON *user = cJSON_GetObjectItemCaseSensitive(payload, "user");
+    const cJSON *action;
+    const char *uid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(user, "id"));
+    const char *ts =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(container, "message_ts"));
+    const char *channel =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(container, "channel_id"));
+
+    if (!type || strcmp(type, "block_actions") != 0 || !uid || !ts || !channel) {
+        s->svc->log(s->host, AB_LOG_DEBUG, "interactive payload skipped: not a block action");
+        return;
+    }
+    cJSON_ArrayForEach(action, cJSON_GetObjectItemCaseSensitive(payload, "actions"))
+    {
+        const char *id =
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(action, "action_id"));
+        const char *value = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(action, "value"));
+        if (!id || !value || strncmp(id, SLACK_CHOICE_ACTION, strlen(SLACK_CHOICE_ACTION)) != 0)
+            continue;
+        struct ab_reaction_event ev = {
+            .size = sizeof(ev),
+            .msg = {channel, ts},
+            .conversation = NULL, /* the core finds the running turn that asked */
+            .user_id = uid,
+            .emoji = value,
+            .added = true,
+            .is_self = strcmp(uid, s->self_user) == 0,
+        };
+        s->svc->deliver_reaction(s->host, &ev);
+    }
+}

@@ -216,6 +216,37 @@ function postMessage({ channel, user, text, thread_ts, bot }) {
     return { ts, envelopes: ids };
 }
 
+// Parse and check a blocks argument as Slack does (block-kit): a JSON array of at most
+// 50 blocks; section text ≤ 3000; actions ≤ 25 elements, buttons with action_id (≤ 255,
+// unique), plain_text text ≤ 75, value ≤ 2000. Returns the blocks, or throws {error}.
+function checkBlocks(raw) {
+    if (raw === undefined) return undefined;
+    let blocks;
+    try { blocks = JSON.parse(raw); } catch (e) { throw { error: 'invalid_blocks_format' }; }
+    if (!Array.isArray(blocks) || blocks.length > 50) throw { error: 'invalid_blocks' };
+    const ids = new Set();
+    for (const b of blocks) {
+        if (!b || typeof b !== 'object') throw { error: 'invalid_blocks' };
+        if (b.type === 'section') {
+            if (!b.text || !['mrkdwn', 'plain_text'].includes(b.text.type) || typeof b.text.text !== 'string'
+                || [...b.text.text].length < 1 || [...b.text.text].length > 3000) throw { error: 'invalid_blocks' };
+        } else if (b.type === 'actions') {
+            if (!Array.isArray(b.elements) || b.elements.length < 1 || b.elements.length > 25) throw { error: 'invalid_blocks' };
+            for (const e of b.elements) {
+                if (!e || e.type !== 'button' || typeof e.action_id !== 'string' || !e.action_id || e.action_id.length > 255
+                    || ids.has(e.action_id) || !e.text || e.text.type !== 'plain_text' || typeof e.text.text !== 'string'
+                    || [...e.text.text].length < 1 || [...e.text.text].length > 75
+                    || (e.value !== undefined && (typeof e.value !== 'string' || e.value.length > 2000)))
+                    throw { error: 'invalid_blocks' };
+                ids.add(e.action_id);
+            }
+        } else {
+            throw { error: 'invalid_blocks' };
+        }
+    }
+    return blocks;
+}
+
 // The Web API methods: (args) → [answer] or throws {error}.
 const METHODS = {
     'auth.test': () => ({ url: 'https://fake.slack.com/', team: 'Fake', user: 'broker', team_id: TEAM,
@@ -227,8 +258,10 @@ const METHODS = {
             throw { error: 'no_text' };
         if (a.thread_ts && !messages.has(`${a.channel}/${a.thread_ts}`))
             throw { error: 'thread_not_found' };
+        const blocks = checkBlocks(a.blocks);
         const { ts } = postMessage({ channel: a.channel, user: BOT_USER, text: a.text,
             thread_ts: a.thread_ts, bot: true });
+        if (blocks) messages.get(`${a.channel}/${ts}`).blocks = blocks;
         return { channel: a.channel, ts, message: messages.get(`${a.channel}/${ts}`) };
     },
     'chat.update': (a) => {
@@ -241,7 +274,9 @@ const METHODS = {
             throw { error: 'no_text' };
         if ([...a.text].length > MAX_UPDATE_CHARS)
             throw { error: 'msg_too_long' };
+        const blocks = checkBlocks(a.blocks);
         msg.text = a.text;
+        if (blocks !== undefined) msg.blocks = blocks; // absent: the blocks stay
         msg.edits = (msg.edits || 0) + 1;
         return { channel: a.channel, ts: a.ts, text: a.text };
     },
@@ -448,6 +483,30 @@ function control(req, res, name, body) {
         envelopes.set(env.id, env);
         deliverEnvelope(env);
         return reply(res, 200, { ok: true, envelope: env.id, id });
+    }
+    case 'click': { // a user clicks the button action_id on message channel/ts
+        const msg = messages.get(`${a.channel}/${a.ts}`);
+        if (!msg) return reply(res, 404, { ok: false, error: 'message_not_found' });
+        const button = (msg.blocks || []).filter((b) => b.type === 'actions').flatMap((b) => b.elements.map((e) => [b, e]))
+            .find(([, e]) => e.action_id === a.action_id);
+        if (!button) return reply(res, 409, { ok: false, error: 'no such button on the message' });
+        const [block, el] = button;
+        const env = {
+            id: crypto.randomUUID(), type: 'interactive', attempts: 0, acks: 0, conn: null, timer: null,
+            payload: {
+                type: 'block_actions', user: { id: a.user, username: (USERS[a.user] || { name: a.user }).name, team_id: TEAM },
+                api_app_id: APP, token: 'verification', trigger_id: `${Date.now()}.click`, team: { id: TEAM, domain: 'fake' },
+                container: { type: 'message', message_ts: msg.ts, channel_id: msg.channel, is_ephemeral: false },
+                channel: { id: msg.channel, name: 'general' },
+                message: Object.assign({}, msg, { bot_id: BOT_ID }),
+                response_url: `http://127.0.0.1:${server.address().port}/actions/${TEAM}/unused`,
+                actions: [{ action_id: el.action_id, block_id: block.block_id || 'b', text: el.text, value: el.value,
+                    type: 'button', action_ts: nextTs() }],
+            },
+        };
+        envelopes.set(env.id, env);
+        deliverEnvelope(env);
+        return reply(res, 200, { ok: true, envelope: env.id });
     }
     case 'redeliver': {
         const env = envelopes.get(a.envelope_id);

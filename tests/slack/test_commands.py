@@ -68,5 +68,30 @@ class ExpiredResponseUrl(SlackTest):
         self.stop()
 
 
+class ApprovalButtons(SlackTest):
+    section = 'allowed_users = ["U1", "U2"]\n\n[permissions]\nmode = "ask"\ntimeout_s = 60\n'
+
+    def test_a_question_offers_buttons_and_a_click_decides(self):
+        f = self.fake
+        sent = f.message("<@U0BOT> write it [[permission]]")
+
+        def question():
+            for m in f.bot_posts(sent["ts"]):
+                if m["text"].startswith("🔐") and m.get("blocks"):
+                    return m
+            return None
+        q = self.wait_until(question, "the question with buttons")
+        buttons = [e for b in q["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        self.assertEqual([b["value"] for b in buttons], ["✅", "♾️", "❌"])
+        f.call("click", channel=CHANNEL, ts=q["ts"], user="U2", action_id=buttons[2]["action_id"])
+        self.wait_until(lambda: [m for m in f.bot_posts(sent["ts"]) if m["ts"] == q["ts"]
+                                 and "rejected by U2" in m["text"] and not m.get("blocks")],
+                        "the question edited, buttons gone")
+        self.final_reply(sent["ts"], "permission rejected: opt-reject")
+        envs = [e for e in f.state()["envelopes"] if e["type"] == "interactive"]
+        self.assertEqual([e["acks"] for e in envs], [1])
+        self.stop()
+
+
 if __name__ == "__main__":
     main()
