@@ -10,6 +10,7 @@
 #include "acp/acp_options.h"
 #include "conv/engine_priv.h"
 #include "log.h"
+#include "outbound/defer.h"
 
 #include <agent-broker/errors.h>
 
@@ -68,13 +69,43 @@ commands_replied(void *arg, int status)
         log_warn("engine", "a command's answer could not be delivered: %s", ab_strerror(status));
 }
 
-/* See the header. */
-void
-commands_refuse(struct chat_instance *ci, const char *reply_token, const char *text)
+/* A native answer on its way to the plugin (a loop turn after the invocation). */
+struct commands_native_answer {
+    struct chat_instance *ci; /* lent: outlives the loop's last turn */
+    char *token, *text;       /* owned */
+};
+
+/* Hand the answer to the plugin, unless it was closed meanwhile. */
+static void
+commands_answer_now(void *arg)
 {
-    if (ci->ops->command_reply &&
-        ci->ops->command_reply(ci->chat, reply_token, text, commands_replied, NULL) < 0)
+    struct commands_native_answer *a = arg;
+    struct chat_instance *ci = a->ci;
+
+    if (ci->chat && ci->ops->command_reply &&
+        ci->ops->command_reply(ci->chat, a->token, a->text, commands_replied, NULL) < 0)
         log_warn("engine", "%s: cannot answer a command", ci->name);
+    free(a->token);
+    free(a->text);
+    free(a);
+}
+
+/* See the header: never inside deliver_command (the ABI promises "later"). */
+void
+commands_answer(struct chat_instance *ci, const char *reply_token, const char *text)
+{
+    struct commands_native_answer *a = calloc(1, sizeof(*a));
+
+    if (!a || !(a->token = strdup(reply_token)) || !(a->text = strdup(text))) {
+        if (a)
+            free(a->token);
+        free(a);
+        log_warn("engine", "%s: cannot answer a command: out of memory", ci->name);
+        return;
+    }
+    a->ci = ci;
+    if (!ci->loop || defer_call(ci->loop, commands_answer_now, a, NULL) < 0)
+        commands_answer_now(a); /* no loop to defer to: the plugin copes */
 }
 
 /* See the header. */
@@ -87,7 +118,7 @@ commands_reply(struct command_call *call, const char *text)
         return;
     if (t->reply_token) {
         char *safe = log_redact_dup(text); /* the core's own sends are redacted too */
-        commands_refuse(t->ci, t->reply_token, safe ? safe : "");
+        commands_answer(t->ci, t->reply_token, safe ? safe : "");
         free(safe);
         return;
     }

@@ -57,8 +57,9 @@ bool commands_is_command(const char *text);
 int commands_run(struct engine *e, struct chat_instance *ci, const char *key, const char *channel,
                  const char *thread, const char *reply_token, const char *text);
 
-/* Answer a native invocation that will not run (refused by policy) with @text. */
-void commands_refuse(struct chat_instance *ci, const char *reply_token, const char *text);
+/* Answer native invocation @reply_token with @text (both lent, copied) on a later loop
+ * turn (refusals, and every answer of commands_reply). */
+void commands_answer(struct chat_instance *ci, const char *reply_token, const char *text);
 
 /* The command table as the ABI lists it (ab_host_services.commands_list): static. */
 const struct ab_command_info *commands_info(size_t *count);

@@ -795,12 +795,12 @@ engine_command(struct engine *e, struct chat_instance *ci, const struct ab_comma
         e->stats.denied++;
         log_info("engine", "%s: command from %s refused: not an allowed user", ci->name,
                  m->sender_id ? m->sender_id : "?");
-        commands_refuse(ci, ev->reply_token, "🚫 You are not allowed to use this bot.");
+        commands_answer(ci, ev->reply_token, "🚫 You are not allowed to use this bot.");
         return 0;
     }
     if (d.verdict != POLICY_ACCEPT) {
         e->stats.ignored++;
-        commands_refuse(ci, ev->reply_token, "Commands are not answered here.");
+        commands_answer(ci, ev->reply_token, "Commands are not answered here.");
         return 0;
     }
     e->stats.accepted++;
