@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv/commands.h"
 #include "host/host.h"
 #include "log.h"
 
@@ -45,12 +46,15 @@ broker_setup_engine_config(const struct config *c, struct engine_config *ec)
             },
         .edit_interval_ms = (uint64_t)c->edit_interval_ms,
         .max_parts = (uint32_t)c->max_parts,
+        .usage_footer = c->usage_footer,
         .max_sessions = (uint32_t)c->max_sessions,
         .pool_queue_max = (uint32_t)c->queue_max,
         .pool_queue_wait_ms = (uint64_t)c->queue_timeout_s * 1000,
         .pool_queue_notice_ms = (uint64_t)c->queue_notice_ms,
         .perm_ask = c->perm_mode == PERM_MODE_ASK,
         .perm_timeout_ms = (uint64_t)c->perm_timeout_s * 1000,
+        .approvers = (const char *const *)c->perm_approvers.items,
+        .napprovers = c->perm_approvers.count,
     };
 }
 
@@ -151,6 +155,25 @@ broker_sink_reaction(void *arg, struct ab_host *h, const struct ab_reaction_even
     return ci ? engine_reaction(b->engine, ci, ev) : AB_ENOENT;
 }
 
+/* Host sink: the core's commands, for native registration. */
+static int
+broker_sink_commands_list(void *arg, const struct ab_command_info **out, size_t *count)
+{
+    (void)arg;
+    *out = commands_info(count);
+    return 0;
+}
+
+/* Host sink: a native command invocation. */
+static int
+broker_sink_command(void *arg, struct ab_host *h, const struct ab_command_event *ev)
+{
+    struct broker *b = arg;
+    struct chat_instance *ci = broker_chat_of(b, h);
+
+    return ci ? engine_command(b->engine, ci, ev) : AB_ENOENT;
+}
+
 /* Host sink: rate-limit facts go to the engine's scheduler. */
 static void
 broker_sink_rate(void *arg, struct ab_host *h, const struct ab_rate_info *info)
@@ -206,7 +229,9 @@ broker_start_chat(struct broker *b, const struct broker_chat_spec *cs, struct ch
                                    broker_sink_rate,
                                    broker_sink_connected,
                                    broker_sink_fatal,
-                                   broker_sink_deliver_held};
+                                   broker_sink_deliver_held,
+                                   broker_sink_commands_list,
+                                   broker_sink_command};
     int rc;
 
     ci->desc = cs->desc;

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "config/config.h"
 #include "config/secret_env.h"
+#include "conv/commands.h"
 #include "conv/engine.h"
 #include "health/health_server.h"
 #include "ingress/ingress.h"
@@ -144,6 +145,27 @@ daemon_ready(void *arg, struct health_text *why)
     return ready;
 }
 
+/* The agents' usage counters (tokens, cost, turns), one sample set per agent. */
+static void
+daemon_metrics_usage(struct daemon *d, struct health_text *out)
+{
+    size_t n = engine_agent_count(d->broker->engine);
+    const char **names = calloc(n ? n : 1, sizeof(*names));
+    struct pool_usage *usage = calloc(n ? n : 1, sizeof(*usage));
+
+    if (names && usage) {
+        for (size_t i = 0; i < n; i++) {
+            struct pool *pool;
+            uint64_t turns, errors;
+            engine_agent_stats(d->broker->engine, i, &names[i], &pool, &turns, &errors);
+            pool_usage_total(pool, &usage[i]);
+        }
+        metrics_usage(out, names, usage, n);
+    }
+    free(names);
+    free(usage);
+}
+
 /* The agent processes' memory (each with what it started: its process group), over
  * every agent's pool. */
 static void
@@ -268,6 +290,9 @@ daemon_metrics(void *arg, struct health_text *out)
         metrics_sample(out, "agent_broker_plugin_reconnects_total",
                        &(struct metrics_label){"plugin", d->broker->chats[i].name}, 1,
                        (double)d->broker->chats[i].host->reconnects);
+    metrics_counter(out, "agent_broker_commands_total", "chat commands run (never prompted)", NULL,
+                    0, (double)es.commands);
+    daemon_metrics_usage(d, out);
     ratelimit_get_stats(engine_ratelimit(d->broker->engine), &rs);
     metrics_counter(out, "agent_broker_outbound_failed_total",
                     "chat operations that could not be delivered", NULL, 0, (double)rs.failed);

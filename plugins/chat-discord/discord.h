@@ -111,6 +111,9 @@ struct ab_chat {
     struct discord_lookup *lookups; /* owned: inbound messages waiting for a channel */
     struct discord_lookup *lookups_tail;
     uint64_t nonce_counter;
+    struct discord_interaction *interactions; /* owned: commands awaiting the core's answer */
+    size_t ninteractions;
+    bool is_commands_registered; /* application commands were registered */
 };
 
 /* ---- rest.c ---- */
@@ -146,6 +149,20 @@ void discord_hold_done(struct discord_hold *h, bool recorded);
 void discord_hold_recorded(void *arg, int status);
 /* Forget inbound messages waiting for channel lookups. */
 void discord_events_close(struct ab_chat *c);
+
+/* ---- interactions.c: native commands ---- */
+
+/* READY @d (lent): register the core's commands as application commands (once). */
+void discord_interactions_ready(struct ab_chat *c, const cJSON *d);
+/* INTERACTION_CREATE @d (lent): defer, then hand the command to the core. */
+void discord_interactions_create(struct ab_chat *c, const cJSON *d);
+/* ab_chat_ops.command_reply: edit the deferred response with the core's answer. */
+int discord_command_reply(struct ab_chat *c, const char *reply_token, const char *text,
+                          ab_done_cb cb, void *arg);
+/* Forget the invocations still waiting (closing). */
+void discord_interactions_close(struct ab_chat *c);
+/* Add @choices (lent, NULL-terminated emoji) to message @body as one row of buttons. */
+void discord_buttons_add(cJSON *body, const char *const *choices);
 
 /* ---- channel_cache.c ---- */
 

@@ -21,7 +21,9 @@ struct discord_req {
     struct ab_http_sched *sched;             /* or: the scheduled call (the plugin's own) */
     char method[8], path_id[DISCORD_ID_MAX]; /* the major parameter, for the bucket id */
     char *url;                               /* owned */
-    void *op;                                /* lent: the core's operation these facts belong to */
+    char *shown;         /* owned: url for logs, an interaction token masked; or NULL = url */
+    bool is_interaction; /* authorised by an interaction token, not the bot token */
+    void *op;            /* lent: the core's operation these facts belong to */
     discord_rest_cb cb;
     void *arg;
 };
@@ -52,7 +54,38 @@ discord_req_free(struct ab_chat *c, struct discord_req *q)
     if (*link)
         *link = q->next;
     free(q->url);
+    free(q->shown);
     free(q);
+}
+
+/* The URL as logs show it. */
+static const char *
+discord_req_shown(const struct discord_req *q)
+{
+    return q->shown ? q->shown : q->url;
+}
+
+/* Interaction endpoints carry a token in their path (/interactions/ID/TOKEN/…,
+ * /webhooks/APP/TOKEN/…): logs get "***" in its place, and a 401 there is that token's
+ * expiry, not the bot token's rejection. */
+static int
+discord_req_mask(struct ab_chat *c, struct discord_req *q, const char *path)
+{
+    const char *tok, *end;
+
+    if (strncmp(path, "/interactions/", 14) != 0 && strncmp(path, "/webhooks/", 10) != 0)
+        return 0;
+    q->is_interaction = true;
+    if (!(tok = strchr(path + 1, '/')) || !(tok = strchr(tok + 1, '/')))
+        return 0;
+    tok++;
+    end = strchr(tok, '/');
+    if (asprintf(&q->shown, "%s%.*s***%s", c->api_base, (int)(tok - path), path, end ? end : "") <
+        0) {
+        q->shown = NULL;
+        return AB_ENOMEM;
+    }
+    return 0;
 }
 
 /* The major parameter of @path (the id after /channels/, /guilds/ or /webhooks/), or "". */
@@ -106,7 +139,7 @@ discord_rest_report(struct ab_chat *c, const struct discord_req *q, void *op,
                              &info.retry_after_ms) < 0) {
             info.retry_after_ms = resp->retry_after_ms;
             c->svc->log(c->host, AB_LOG_WARN, "%s %s: retry_after %g s is out of range", q->method,
-                        q->url, ra->valuedouble);
+                        discord_req_shown(q), ra->valuedouble);
         }
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "global")) ||
             (scope && strcmp(scope, "global") == 0))
@@ -114,8 +147,8 @@ discord_rest_report(struct ab_chat *c, const struct discord_req *q, void *op,
         info.scope = info.global                             ? AB_RATE_SCOPE_GLOBAL
                      : scope && strcmp(scope, "shared") == 0 ? AB_RATE_SCOPE_SHARED
                                                              : AB_RATE_SCOPE_BUCKET;
-        c->svc->log(c->host, AB_LOG_WARN, "%s %s: rate limited for %llu ms%s", q->method, q->url,
-                    (unsigned long long)info.retry_after_ms,
+        c->svc->log(c->host, AB_LOG_WARN, "%s %s: rate limited for %llu ms%s", q->method,
+                    discord_req_shown(q), (unsigned long long)info.retry_after_ms,
                     info.global                          ? " (global)"
                     : info.scope == AB_RATE_SCOPE_SHARED ? " (shared)"
                                                          : "");
@@ -153,7 +186,7 @@ discord_rest_done(void *arg, const struct ab_http_response *resp)
     q->sched = NULL;
     if (resp->error) {
         status = resp->error;
-        c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", q->method, q->url,
+        c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", q->method, discord_req_shown(q),
                     resp->error_text && *resp->error_text ? resp->error_text
                                                           : ab_strerror(resp->error));
     } else {
@@ -161,15 +194,15 @@ discord_rest_done(void *arg, const struct ab_http_response *resp)
         body = resp->body_len ? cJSON_ParseWithLength(resp->body, resp->body_len) : NULL;
         if (!is_scheduled)
             discord_rest_report(c, q, q->op, resp, body);
-        if (resp->status == 401 && !c->is_token_dead) {
+        if (resp->status == 401 && !c->is_token_dead && !q->is_interaction) {
             /* Invalid requests count towards a Cloudflare ban: stop using the token. */
             c->is_token_dead = true;
             c->svc->log(c->host, AB_LOG_ERROR,
                         "Discord rejected the bot token (HTTP 401): no more REST calls; "
                         "reset the token in the Developer Portal and update bot_token");
         } else if (status < 0 && resp->status != 429) {
-            c->svc->log(c->host, AB_LOG_WARN, "%s %s: HTTP %ld %.200s", q->method, q->url,
-                        resp->status, resp->body);
+            c->svc->log(c->host, AB_LOG_WARN, "%s %s: HTTP %ld %.200s", q->method,
+                        discord_req_shown(q), resp->status, resp->body);
         }
     }
     code = cJSON_GetObjectItemCaseSensitive(body, "code");
@@ -227,6 +260,11 @@ discord_rest_call(struct ab_chat *c, const char *method, const char *path, const
         free(q);
         return AB_ENOMEM;
     }
+    if (discord_req_mask(c, q, path) < 0) {
+        free(q->url);
+        free(q);
+        return AB_ENOMEM;
+    }
     const char *hdrs[] = {c->auth_header, DISCORD_USER_AGENT,
                           body ? "Content-Type: application/json" : NULL, NULL};
     struct ab_http_request req = {
@@ -239,7 +277,10 @@ discord_rest_call(struct ab_chat *c, const char *method, const char *path, const
         .timeout_ms = 15000,
     };
     rc = AB_ENOTSUP;
-    if (!op && AB_HAS(c->svc, struct ab_host_services, http_scheduled) && c->svc->http_scheduled) {
+    /* The plugin's own calls queue in the core's scheduler; an interaction's answer does
+     * not (its token's own limits, and Discord's 3 s deadline for the first one). */
+    if (!op && !q->is_interaction && AB_HAS(c->svc, struct ab_host_services, http_scheduled) &&
+        c->svc->http_scheduled) {
         char route[160];
         discord_rest_route(method, path, q->path_id, route, sizeof(route));
         rc = c->svc->http_scheduled(c->host, route, &req, discord_rest_judge, discord_rest_done, q,
@@ -248,8 +289,10 @@ discord_rest_call(struct ab_chat *c, const char *method, const char *path, const
     if (rc == AB_ENOTSUP)
         rc = c->svc->http_request(c->host, &req, discord_rest_done, q, &q->http);
     if (rc < 0) {
-        c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", method, q->url, ab_strerror(rc));
+        c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", method, discord_req_shown(q),
+                    ab_strerror(rc));
         free(q->url);
+        free(q->shown);
         free(q);
         return rc;
     }

@@ -64,6 +64,11 @@ struct ab_chat {
     struct slack_op *ops;             /* owned: operations in flight */
     struct slack_web_call *auth_call; /* lent from calls: auth.test in flight */
     struct ab_timer *auth_retry;      /* owned: auth.test again after a failure */
+
+    const char *slash_command;   /* lent from the config: "/agent-broker" */
+    struct slack_slash *slashes; /* owned: slash commands awaiting the core's answer */
+    size_t nslashes;
+    uint64_t slash_serial;
 };
 
 /* ---- slack.c ---- */
@@ -126,6 +131,23 @@ void events_free(struct ab_chat *s);
  * and the spaces after each, trimmed. Returns how many were removed (>= 0: the user
  * was mentioned when > 0), AB_EINVAL or AB_ENOMEM. */
 int slack_mention_strip(const char *text, const char *uid, char **out);
+
+/* ---- slash.c: native commands ---- */
+
+struct slack_slash;
+/* A slash_commands envelope's payload (lent), acknowledged already: to the core. */
+void slack_slash_on_envelope(struct ab_chat *s, const cJSON *payload);
+/* ab_chat_ops.command_reply: the core's answer to the invocation's response_url. */
+int slack_command_reply(struct ab_chat *s, const char *reply_token, const char *text, ab_done_cb cb,
+                        void *arg);
+/* Forget every invocation (closing). */
+void slack_slash_close(struct ab_chat *s);
+/* The blocks of a message showing @mrkdwn (lent) with @choices (lent, NULL-terminated
+ * emoji) as buttons: JSON text (malloc'd, caller frees), or NULL. */
+char *slack_buttons_blocks(const char *mrkdwn, const char *const *choices);
+/* An interactive envelope's payload (lent), acknowledged already: a click on one of our
+ * buttons goes to the core as the clicker's reaction. */
+void slack_interactive_on_envelope(struct ab_chat *s, const cJSON *payload);
 
 /* ---- mrkdwn.c ---- */
 

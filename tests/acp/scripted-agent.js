@@ -37,6 +37,14 @@ const MODES = [
     { id: 'plan', name: 'Plan', description: 'Read only, plan first' },
 ];
 
+const MODELS = [
+    { modelId: 'fast', name: 'Fast', description: 'Quick answers' },
+    { modelId: 'smart', name: 'Smart', description: 'Careful answers' },
+];
+
+// Usage reported per turn with --usage: tokens in the prompt reply, a running cost total.
+const USAGE_TURN = { inputTokens: 100, outputTokens: 20, cost: 0.0125, contextSize: 200000 };
+
 // Write one diagnostic line to stderr (stdout carries only ACP).
 function logErr(msg) {
     process.stderr.write(`scripted-agent[${process.pid}]: ${msg}\n`);
@@ -59,6 +67,8 @@ function parseCount(flag, value) {
 const SWITCH_FLAGS = {
     '--auth-required': 'authRequired', '--load': 'load', '--load-hang': 'loadHang', '--load-exit': 'loadExit',
     '--ignore-term': 'ignoreTerm', '--crash-on-start': 'crashOnStart', '--log-mcp': 'logMcp',
+    '--usage': 'usage', '--no-modes': 'noModes', '--no-models': 'noModels',
+    '--config-options': 'configOptions',
 };
 
 // Parse process.argv into the option object.
@@ -66,7 +76,8 @@ function parseArgs(argv) {
     const o = {
         log: null, tick: 5, protocolVersion: 1, authRequired: false, load: false,
         state: null, loadHang: false, loadExit: false, ignoreTerm: false, initDelay: 0,
-        crashOnStart: false, exitOnEof: true, mcp: [],
+        crashOnStart: false, exitOnEof: true, mcp: [], usage: false, noModes: false,
+        noModels: false, configOptions: false,
     };
     for (let i = 0; i < argv.length; i++) {
         const [flag, inline] = argv[i].startsWith('--') && argv[i].includes('=')
@@ -682,7 +693,21 @@ async function turnBody(turn, userText) {
         const said = userText.replace(MARKER_RE, '').replace(/\s+/g, ' ').trim();
         await turnStream(turn, splitThree(`You said: ${said}`));
     }
-    return { result: { stopReason: m.stop || 'end_turn' } };
+    const result = { stopReason: m.stop || 'end_turn' };
+    if (opts.usage) {
+        const s = turn.session;
+        s.cost += USAGE_TURN.cost;
+        s.used += USAGE_TURN.inputTokens + USAGE_TURN.outputTokens;
+        update(s.id, {
+            sessionUpdate: 'usage_update', used: s.used, size: USAGE_TURN.contextSize,
+            cost: { amount: s.cost, currency: 'USD' },
+        });
+        result.usage = {
+            inputTokens: USAGE_TURN.inputTokens, outputTokens: USAGE_TURN.outputTokens,
+            totalTokens: USAGE_TURN.inputTokens + USAGE_TURN.outputTokens,
+        };
+    }
+    return { result };
 }
 
 // Run a session/prompt turn to its end and answer the request.
@@ -735,7 +760,7 @@ async function turnRun(session, reqId, userText, m) {
 
 // Create the in-memory session object.
 function sessionCreate(id, cwd, history) {
-    const s = { id, cwd, mode: 'default', history: history || [], turn: null };
+    const s = { id, cwd, mode: 'default', model: 'fast', history: history || [], turn: null, cost: 0, used: 0 };
     sessions.set(id, s);
     return s;
 }
@@ -798,7 +823,7 @@ const methods = {
         } catch (e) {
             logErr(`cannot save state: ${e.message}`);
         }
-        reply(id, { sessionId: s.id, modes: { currentModeId: s.mode, availableModes: MODES } });
+        reply(id, sessionAdvertised(s));
     },
 
     // session/load {sessionId, cwd, mcpServers}: replay the history, then answer null.
@@ -843,6 +868,32 @@ const methods = {
         reply(id, {});
     },
 
+    // session/set_model {sessionId, modelId} → {} (unstable; only with models advertised).
+    'session/set_model'(id, p) {
+        if (opts.noModels || opts.configOptions) return replyError(id, ERR.METHOD_NOT_FOUND, 'Method not found: session/set_model');
+        const s = sessionLookup(id, p);
+        if (!s) return;
+        if (!MODELS.some((md) => md.modelId === p.modelId))
+            return replyError(id, ERR.INVALID_PARAMS, `Invalid params: unknown modelId ${JSON.stringify(p.modelId)}`);
+        s.model = p.modelId;
+        reply(id, {});
+    },
+
+    // session/set_config_option {sessionId, configId, value} → {configOptions} (--config-options).
+    'session/set_config_option'(id, p) {
+        if (!opts.configOptions) return replyError(id, ERR.METHOD_NOT_FOUND, 'Method not found: session/set_config_option');
+        const s = sessionLookup(id, p);
+        if (!s) return;
+        const list = p.configId === 'mode' ? MODES.map((md) => md.id)
+            : p.configId === 'model' ? MODELS.map((md) => md.modelId) : null;
+        if (!list) return replyError(id, ERR.INVALID_PARAMS, `Invalid params: unknown configId ${JSON.stringify(p.configId)}`);
+        if (!list.includes(p.value))
+            return replyError(id, ERR.INVALID_PARAMS, `Invalid params: unknown value ${JSON.stringify(p.value)}`);
+        if (p.configId === 'mode') s.mode = p.value;
+        else s.model = p.value;
+        reply(id, { configOptions: configOptionsOf(s) });
+    },
+
     // session/prompt {sessionId, prompt[]}: run a scripted turn.
     'session/prompt'(id, p) {
         if (!authenticated) return replyError(id, ERR.AUTH_REQUIRED, 'Authentication required');
@@ -873,6 +924,28 @@ const notifications = {
         for (const wake of [...s.turn.wakers]) wake();
     },
 };
+
+// The configOptions of session s (--config-options): a mode and a model select.
+function configOptionsOf(s) {
+    return [
+        { id: 'mode', name: 'Mode', category: 'mode', type: 'select', currentValue: s.mode,
+          options: MODES.map((md) => ({ value: md.id, name: md.name })) },
+        { id: 'model', name: 'Model', category: 'model', type: 'select', currentValue: s.model,
+          options: MODELS.map((md) => ({ value: md.modelId, name: md.name })) },
+    ];
+}
+
+// session/new's result: the id, and modes/models/configOptions as the flags say.
+function sessionAdvertised(s) {
+    const r = { sessionId: s.id };
+    if (opts.configOptions) {
+        r.configOptions = configOptionsOf(s);
+        return r;
+    }
+    if (!opts.noModes) r.modes = { currentModeId: s.mode, availableModes: MODES };
+    if (!opts.noModels) r.models = { currentModelId: s.model, availableModels: MODELS };
+    return r;
+}
 
 // ---------------------------------------------------------------- dispatch
 

@@ -114,6 +114,38 @@ START_TEST(payload_fields_of_the_wrong_type_are_skipped)
 }
 END_TEST
 
+/* Interactions are untrusted too: malformed ones are skipped, a command reaches the core
+ * with its name, argument and a reply token that is the interaction id (never the token),
+ * and a click on a choice button becomes the clicker's reaction. */
+START_TEST(interactions_are_parsed_and_malformed_ones_skipped)
+{
+    discord_test_frame("{\"op\":0,\"t\":\"INTERACTION_CREATE\",\"d\":{\"type\":2}}");
+    discord_test_frame("{\"op\":0,\"t\":\"INTERACTION_CREATE\",\"d\":{\"id\":\"1\",\"type\":2,"
+                       "\"token\":\"a/b\",\"application_id\":\"9\",\"data\":{\"name\":\"x\"}}}");
+    discord_test_frame("{\"op\":0,\"t\":\"INTERACTION_CREATE\",\"d\":{\"id\":\"1\",\"type\":3,"
+                       "\"token\":\"t\",\"data\":{\"custom_id\":\"other\"},\"channel_id\":\"8\"}}");
+    discord_test_frame("{\"op\":0,\"t\":\"INTERACTION_CREATE\",\"d\":\"no\"}");
+    ck_assert_uint_eq(host.commands, 0);
+    ck_assert_uint_eq(host.reacted, 0);
+    discord_test_frame("{\"op\":0,\"t\":\"INTERACTION_CREATE\",\"d\":{\"id\":\"42\",\"type\":2,"
+                       "\"token\":\"secret-token\",\"application_id\":\"9\",\"channel_id\":\"8\","
+                       "\"guild_id\":\"3\",\"member\":{\"user\":{\"id\":\"200\"}},"
+                       "\"data\":{\"name\":\"model\",\"options\":[{\"name\":\"name\",\"type\":3,"
+                       "\"value\":\"smart\"}]}}}");
+    ck_assert_uint_eq(host.commands, 1);
+    ck_assert_str_eq(host.last_command, "model");
+    ck_assert_str_eq(host.last_command_arg, "smart");
+    ck_assert_str_eq(host.last_reply_token, "42");
+    discord_test_frame("{\"op\":0,\"t\":\"INTERACTION_CREATE\",\"d\":{\"id\":\"43\",\"type\":3,"
+                       "\"token\":\"t2\",\"application_id\":\"9\",\"channel_id\":\"8\","
+                       "\"member\":{\"user\":{\"id\":\"200\"}},\"message\":{\"id\":\"77\"},"
+                       "\"data\":{\"custom_id\":\"ab-choice:\u2705\",\"component_type\":2}}}");
+    ck_assert_uint_eq(host.reacted, 1);
+    ck_assert_str_eq(host.re[0].emoji, "\u2705");
+    ck_assert_str_eq(host.re[0].message_id, "77");
+}
+END_TEST
+
 /* A sequence number no integer holds is ignored: the heartbeat keeps the last good one. */
 START_TEST(an_out_of_range_sequence_is_ignored)
 {
@@ -187,6 +219,7 @@ main(void)
     tcase_add_test(tc, a_message_create_in_a_dm_is_delivered);
     tcase_add_test(tc, payload_fields_of_the_wrong_type_are_skipped);
     tcase_add_test(tc, an_out_of_range_sequence_is_ignored);
+    tcase_add_test(tc, interactions_are_parsed_and_malformed_ones_skipped);
     tcase_add_test(tc, an_out_of_range_heartbeat_interval_drops_the_connection);
     tcase_add_test(tc, a_429_with_an_absurd_retry_after_waits_the_default);
     return check_run_case("discord-events", tc);

@@ -159,6 +159,37 @@ START_TEST(sign_in_and_connect_are_scheduled_and_a_429_is_waited_out)
 }
 END_TEST
 
+/* Slash commands and button clicks are untrusted: malformed ones (or a response_url on
+ * a host that is neither Slack's hooks nor api_base's) are skipped; a good command
+ * reaches the core with its name and argument, a click as the clicker's reaction. */
+START_TEST(slash_commands_and_clicks_are_parsed_and_malformed_ones_skipped)
+{
+    slack_test_frame("{\"envelope_id\":\"e1\",\"type\":\"slash_commands\",\"payload\":{"
+                     "\"command\":\"/agent-broker\",\"text\":\"status\",\"user_id\":\"U1\","
+                     "\"channel_id\":\"C1\",\"response_url\":\"https://evil.example/x\"}}");
+    slack_test_frame("{\"envelope_id\":\"e2\",\"type\":\"slash_commands\",\"payload\":7}");
+    slack_test_frame("{\"envelope_id\":\"e3\",\"type\":\"interactive\",\"payload\":{"
+                     "\"type\":\"block_actions\",\"user\":{\"id\":\"U1\"},\"actions\":\"no\"}}");
+    ck_assert_uint_eq(host.commands, 0);
+    ck_assert_uint_eq(host.reacted, 0);
+    slack_test_frame("{\"envelope_id\":\"e4\",\"type\":\"slash_commands\",\"payload\":{"
+                     "\"command\":\"/agent-broker\",\"text\":\" model  smart \",\"user_id\":\"U1\","
+                     "\"channel_id\":\"C1\",\"response_url\":"
+                     "\"https://hooks.slack.com/commands/T1/1/x\"}}");
+    ck_assert_uint_eq(host.commands, 1);
+    ck_assert_str_eq(host.last_command, "model");
+    ck_assert_str_eq(host.last_command_arg, "smart ");
+    slack_test_frame(
+        "{\"envelope_id\":\"e5\",\"type\":\"interactive\",\"payload\":{"
+        "\"type\":\"block_actions\",\"user\":{\"id\":\"U2\"},\"container\":{"
+        "\"message_ts\":\"5.5\",\"channel_id\":\"C1\"},\"actions\":[{\"action_id\":"
+        "\"ab-choice-2\",\"value\":\"\u274c\"},{\"action_id\":\"theirs\",\"value\":\"x\"}]}}");
+    ck_assert_uint_eq(host.reacted, 1);
+    ck_assert_str_eq(host.re[0].emoji, "\u274c");
+    ck_assert_str_eq(host.re[0].message_id, "5.5");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -171,5 +202,6 @@ main(void)
     tcase_add_test(tc, an_oversized_event_id_is_refused);
     tcase_add_test(tc, a_reaction_name_maps_to_unicode);
     tcase_add_test(tc, sign_in_and_connect_are_scheduled_and_a_429_is_waited_out);
+    tcase_add_test(tc, slash_commands_and_clicks_are_parsed_and_malformed_ones_skipped);
     return check_run_case("slack-events", tc);
 }

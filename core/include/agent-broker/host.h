@@ -86,6 +86,30 @@ struct ab_reaction_event {
     bool is_self;      /* the bot's own reaction (echoed by the platform): ignored */
 };
 
+/* ---- ABI 1.3: native commands ---- */
+
+/* One of the core's chat commands (/reset, /status, ...), for a plugin that registers
+ * them with its platform (Discord application commands, Slack slash commands). Static
+ * data owned by the host. */
+struct ab_command_info {
+    uint32_t size;     /* sizeof(struct ab_command_info) at the host's build */
+    const char *name;  /* without the slash: [a-z0-9_-], 1..31 bytes */
+    const char *usage; /* the name of its one optional argument ("NAME"), or NULL */
+    const char *help;  /* one line of at most 100 characters */
+};
+
+/* A user invoked a native command. Pointers lent for deliver_command(). */
+struct ab_command_event {
+    uint32_t size;
+    /* The place and the sender, as a message typed there would be: conversation,
+     * channel, thread, sender; the core applies the same policy (allowed users,
+     * channels) and acts on that place's conversation. text is ignored. */
+    const struct ab_inbound *where;
+    const char *name;        /* the command, without the slash */
+    const char *args;        /* its argument text, or NULL / "" */
+    const char *reply_token; /* the plugin's handle for ab_chat_ops.command_reply */
+};
+
 /* Where a 429 applies (Discord's X-RateLimit-Scope). */
 enum ab_rate_scope {
     AB_RATE_SCOPE_BUCKET = 0, /* this bucket, for this bot (Discord "user") */
@@ -354,6 +378,18 @@ struct ab_host_services {
                           struct ab_http_sched **out);
     /* Abandon a scheduled call, queued or in flight: @cb will not run. NULL is allowed. */
     void (*http_scheduled_cancel)(struct ab_http_sched *r);
+
+    /* ---- ABI 1.3: native commands ---- */
+
+    /* The core's commands, to register natively at start: *out (static, owned by the
+     * host) holds *count entries, each (*out)->size bytes apart. Returns 0. */
+    int (*commands_list)(struct ab_host *h, const struct ab_command_info **out, size_t *count);
+    /* A user invoked a native command (@ev lent for the call). Returns 0: the core
+     * answers exactly once, later (never inside this call), through the plugin's
+     * command_reply with @ev->reply_token — a refusal (user not allowed, place not
+     * allowed) is an answer too; or < 0 (AB_EINVAL, AB_ENOTSUP): no answer will come,
+     * the plugin answers the platform itself. */
+    int (*deliver_command)(struct ab_host *h, const struct ab_command_event *ev);
 };
 
 #endif

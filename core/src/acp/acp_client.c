@@ -643,7 +643,8 @@ acp_client_on_session_reply(void *arg, int rc, const cJSON *result, const cJSON 
     }
     if (rc < 0)
         rc = acp_client_error(c, rc, error, what, NULL);
-    call->session_fn(call->arg, rc, rc < 0 ? NULL : id, rc < 0 ? c->message : NULL);
+    call->session_fn(call->arg, rc, rc < 0 ? NULL : id, rc < 0 ? c->message : NULL,
+                     rc < 0 || !cJSON_IsObject(result) ? NULL : result);
     free(call->session_id);
     free(call);
 }
@@ -667,6 +668,20 @@ static void
 acp_client_on_mode(void *arg, int rc, const cJSON *result, const cJSON *error)
 {
     acp_client_on_session_reply(arg, rc, result, error, "session/set_mode", false);
+}
+
+/* session/set_model replied. */
+static void
+acp_client_on_model(void *arg, int rc, const cJSON *result, const cJSON *error)
+{
+    acp_client_on_session_reply(arg, rc, result, error, "session/set_model", false);
+}
+
+/* session/set_config_option replied. */
+static void
+acp_client_on_config(void *arg, int rc, const cJSON *result, const cJSON *error)
+{
+    acp_client_on_session_reply(arg, rc, result, error, "session/set_config_option", false);
 }
 
 /* Send one session request with @params (owned); @sid (lent) echoed to the reply. */
@@ -734,20 +749,53 @@ acp_client_session_load(struct acp_client *c, const char *session_id, const char
                                    c->cfg.load_timeout_ms, acp_client_on_load, session_id, fn, arg);
 }
 
+static int acp_client_setting(struct acp_client *c, const char *method, jsonrpc_reply_fn reply,
+                              const char *session_id, const char *k1, const char *v1,
+                              const char *k2, const char *v2, acp_session_fn fn, void *arg);
+
 /* session/set_mode; see the header. */
 int
 acp_client_set_mode(struct acp_client *c, const char *session_id, const char *mode_id,
                     acp_session_fn fn, void *arg)
 {
+    return acp_client_setting(c, "session/set_mode", acp_client_on_mode, session_id, "modeId",
+                              mode_id, NULL, NULL, fn, arg);
+}
+
+/* A setting request {sessionId, @k1: @v1[, @k2: @v2]} (all lent) of @method. */
+static int
+acp_client_setting(struct acp_client *c, const char *method, jsonrpc_reply_fn reply,
+                   const char *session_id, const char *k1, const char *v1, const char *k2,
+                   const char *v2, acp_session_fn fn, void *arg)
+{
     cJSON *params = cJSON_CreateObject();
 
     if (!cJSON_AddStringToObject(params, "sessionId", session_id) ||
-        !cJSON_AddStringToObject(params, "modeId", mode_id)) {
+        !cJSON_AddStringToObject(params, k1, v1) ||
+        (k2 && !cJSON_AddStringToObject(params, k2, v2))) {
         cJSON_Delete(params);
         return AB_ENOMEM;
     }
-    return acp_client_session_call(c, "session/set_mode", params, c->cfg.init_timeout_ms,
-                                   acp_client_on_mode, session_id, fn, arg);
+    return acp_client_session_call(c, method, params, c->cfg.init_timeout_ms, reply, session_id, fn,
+                                   arg);
+}
+
+/* session/set_model; see the header. */
+int
+acp_client_set_model(struct acp_client *c, const char *session_id, const char *model_id,
+                     acp_session_fn fn, void *arg)
+{
+    return acp_client_setting(c, "session/set_model", acp_client_on_model, session_id, "modelId",
+                              model_id, NULL, NULL, fn, arg);
+}
+
+/* session/set_config_option; see the header. */
+int
+acp_client_set_config(struct acp_client *c, const char *session_id, const char *config_id,
+                      const char *value, acp_session_fn fn, void *arg)
+{
+    return acp_client_setting(c, "session/set_config_option", acp_client_on_config, session_id,
+                              "configId", config_id, "value", value, fn, arg);
 }
 
 /* session/prompt replied: the turn is over. */
@@ -769,7 +817,7 @@ acp_client_on_prompt(void *arg, int rc, const cJSON *result, const cJSON *error)
         rc = acp_client_error(c, rc, error, "session/prompt", &code);
     }
     call->prompt_fn(call->arg, rc, rc == 0 ? stop->valuestring : NULL, code,
-                    rc == 0 ? NULL : c->message);
+                    rc == 0 ? NULL : c->message, rc == 0 ? result : NULL);
     free(call->session_id);
     free(call);
 }

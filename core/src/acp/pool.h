@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "acp/acp_event.h"
+#include "acp/acp_options.h"
 #include "acp/acp_permission.h"
 #include "acp/agent_launch.h"
 
@@ -35,6 +36,18 @@ struct pool_config {
                                 * message opens a fresh session and says so) */
 };
 
+/* Tokens and cost, summed over turns (a session's, an agent's, or one turn's). */
+struct pool_usage {
+    uint64_t turns;         /* turns whose prompt reply carried usage or a cost came in */
+    uint64_t input_tokens;  /* session/prompt results' usage.inputTokens */
+    uint64_t output_tokens; /* and usage.outputTokens */
+    double cost;            /* the increases of usage_update's cost (a per-session running
+                               total on the wire) */
+    char currency[8];       /* of the last cost seen, "" if none */
+    double context_used;    /* the last usage_update: tokens in the context window */
+    double context_size;    /* and its size; 0 = unknown */
+};
+
 /* How a turn ended. Every pointer lent for the on_done call. */
 struct turn_result {
     int rc;                  /* 0: the agent ended the turn, see stop_reason; else AB_* */
@@ -46,6 +59,7 @@ struct turn_result {
     int term_signal;         /* or the signal that killed it */
     const char *stderr_tail; /* its last stderr lines, or NULL */
     const char *auth_hint;   /* the preset's hint when start or auth failed, or NULL */
+    struct pool_usage usage; /* this turn's tokens and cost (what arrived before its reply) */
 };
 
 struct turn_callbacks {
@@ -111,6 +125,35 @@ bool pool_has(const struct pool *pool, const char *key);
 
 /* Forget @key's session (the next prompt starts fresh). AB_EAGAIN while busy. */
 int pool_reset(struct pool *pool, const char *key);
+
+/* What is known of @key's session: lent pointers valid until the pool next runs. */
+struct pool_session_info {
+    const char *session_id; /* the agent's id, or NULL before the first session opened */
+    bool is_live;           /* attached to a process */
+    bool is_busy;           /* a turn runs */
+    uint64_t uptime_ms;     /* since the session opened (new or load); 0 = not open */
+    const cJSON *modes;     /* as advertised by session/new or load, kept current; or NULL */
+    const cJSON *models;
+    const cJSON *config_options;
+    struct pool_usage usage; /* this session's */
+};
+
+/* Fill @out for @key. AB_ENOENT when the pool has no session for it. */
+int pool_session_info(const struct pool *pool, const char *key, struct pool_session_info *out);
+
+/* The usage of every turn this pool (one agent) ran since start. */
+void pool_usage_total(const struct pool *pool, struct pool_usage *out);
+
+/* Completion of pool_set_option: @message (lent) says what went wrong when @rc < 0. */
+typedef void (*pool_set_fn)(void *arg, int rc, const char *message);
+
+/* Switch @key's live, idle session to the @kind choice @value (lent; an id or a name
+ * the agent advertised) through the method the agent advertised. Returns 0 (@fn(@arg)
+ * follows exactly once, later), AB_ENOENT (no live session), AB_EAGAIN (a turn or
+ * another switch is running), AB_ENOTSUP (the agent advertised no such choices) or
+ * AB_EINVAL (@value is not one of them). A turn arriving meanwhile waits for the reply. */
+int pool_set_option(struct pool *pool, const char *key, enum acp_option_kind kind,
+                    const char *value, pool_set_fn fn, void *arg);
 
 /* Current counts for /metrics. */
 void pool_stats(const struct pool *pool, struct pool_stats *out);

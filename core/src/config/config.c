@@ -63,6 +63,7 @@ static const struct key_spec config_keys[] = {
     {"pool", "suspend_without_load", KEY_BOOL, OFF(suspend_without_load), 0, 0, NULL, NULL},
     {"permissions", "mode", KEY_ENUM, OFF(perm_mode), 0, 0, perm_names, NULL},
     {"permissions", "timeout_s", KEY_INT, OFF(perm_timeout_s), 1, 86400, NULL, NULL},
+    {"permissions", "approvers", KEY_STRINGS, OFF(perm_approvers), 0, 0, NULL, NULL},
     {"reactions", "enabled", KEY_BOOL, OFF(reactions_enabled), 0, 0, NULL, NULL},
     {"reactions", "remove_after_reply", KEY_BOOL, OFF(remove_after_reply), 0, 0, NULL, NULL},
     {"reactions", "tool_display", KEY_ENUM, OFF(tool_display), 0, 0, display_names, NULL},
@@ -90,6 +91,7 @@ static const struct key_spec config_keys[] = {
      NULL},
     {"stream", "edit_interval_ms", KEY_INT, OFF(edit_interval_ms), 100, 600000, NULL, NULL},
     {"stream", "max_parts", KEY_INT, OFF(max_parts), 1, 100, NULL, NULL},
+    {"stream", "usage_footer", KEY_BOOL, OFF(usage_footer), 0, 0, NULL, NULL},
     {"health", "listen", KEY_STRING, OFF(health_listen), 0, 0, NULL, NULL},
     {"ingress", "listen", KEY_STRING, OFF(ingress_listen), 0, 0, NULL, NULL},
     {"state", "dir", KEY_STRING, OFF(state_dir), 0, 0, NULL, NULL},
@@ -1145,7 +1147,8 @@ config_free(struct config *cfg)
 {
     char **strs[] = {&cfg->path,      &cfg->health_listen, &cfg->state_dir,
                      &cfg->log_level, &cfg->log_format,    &cfg->ingress_listen};
-    struct strlist *lists[] = {&cfg->plugin_path, &cfg->secrets, &cfg->redact_prefixes};
+    struct strlist *lists[] = {&cfg->plugin_path, &cfg->secrets, &cfg->redact_prefixes,
+                               &cfg->perm_approvers};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(*strs[i]);

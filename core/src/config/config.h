@@ -118,6 +118,8 @@ struct config {
 
     enum perm_mode_cfg perm_mode;
     int64_t perm_timeout_s;
+    struct strlist perm_approvers; /* [permissions] approvers: who may answer; empty = the
+                                      allowed users */
 
     bool reactions_enabled, remove_after_reply;
     enum tool_display tool_display;
@@ -126,6 +128,7 @@ struct config {
 
     int64_t edit_interval_ms;
     int64_t max_parts;    /* [stream] max_parts: reply messages before the rest is cut */
+    bool usage_footer;    /* [stream] usage_footer: tokens/cost under each final reply */
     char *health_listen;  /* owned */
     char *ingress_listen; /* owned: [ingress] listen, NULL = no inbound HTTP */
     char *state_dir;      /* owned, ~ expanded */

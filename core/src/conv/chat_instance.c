@@ -29,6 +29,7 @@ struct chat_op {
     struct ratelimit_call *call;     /* set while the plugin works on it */
     struct chat_op *next_performing; /* in ci->performing while the plugin works on it */
     char *channel, *thread_id, *message_id, *text, *emoji;
+    char *choices[CHAT_CHOICES_MAX + 1]; /* send: owned, NULL-terminated; [0] NULL = none */
     bool add;
     char nonce[26];        /* send: one idempotency key for every attempt of this post */
     chat_text_fn text_now; /* live send/edit: the text is rendered at the moment it goes */
@@ -88,6 +89,8 @@ chat_op_free(struct chat_op *op)
     free(op->message_id);
     free(op->text);
     free(op->emoji);
+    for (size_t i = 0; i < CHAT_CHOICES_MAX && op->choices[i]; i++)
+        free(op->choices[i]);
     free((char *)op->result.channel_id);
     free((char *)op->result.message_id);
     free(op);
@@ -223,6 +226,7 @@ chat_op_perform(void *arg, struct ratelimit_call *call)
             .thread_id = op->thread_id,
             .text = op->text,
             .nonce = op->nonce,
+            .choices = op->choices[0] ? (const char *const *)op->choices : NULL,
         };
         rc = ops->send(op->ci->chat, &msg, chat_op_sent, op);
         break;
@@ -413,6 +417,33 @@ chat_send_op(struct chat_instance *ci, const char *channel, const char *thread_i
         return AB_ENOMEM;
     chat_nonce(ci, op->nonce, sizeof(op->nonce));
     op->text_now = text_now;
+    op->sent = done;
+    op->arg = arg;
+    return chat_op_submit(op, "msg", prio, RATELIMIT_COALESCE_NONE, NULL);
+}
+
+/* Queue a post offering @choices (lent, NULL-terminated) as buttons. */
+int
+chat_send_choices(struct chat_instance *ci, const char *channel, const char *thread_id,
+                  const char *text, const char *const *choices, enum ratelimit_priority prio,
+                  struct chat_owner *owner, chat_sent_fn done, void *arg)
+{
+    struct chat_op *op;
+    size_t n = 0;
+
+    if (done && !owner)
+        return AB_EINVAL;
+    if (!(op = chat_op_new(ci, CHAT_OP_SEND, owner, channel, thread_id, NULL, text, NULL)))
+        return AB_ENOMEM;
+    for (size_t i = 0; choices && choices[i] && n < CHAT_CHOICES_MAX; i++) {
+        if (!*choices[i])
+            continue;
+        if (!(op->choices[n++] = strdup(choices[i]))) {
+            chat_op_free(op);
+            return AB_ENOMEM;
+        }
+    }
+    chat_nonce(ci, op->nonce, sizeof(op->nonce));
     op->sent = done;
     op->arg = arg;
     return chat_op_submit(op, "msg", prio, RATELIMIT_COALESCE_NONE, NULL);

@@ -54,6 +54,15 @@ typedef int (*chat_text_fn)(void *arg, char **out);
  * once — unless @owner (lent, required with a callback) was detached first. A negative
  * return means refused: nothing is called. */
 
+/* Choices a post may offer as buttons at most (ab_send.choices). */
+#define CHAT_CHOICES_MAX 5
+
+/* As chat_send, offering @choices (lent, NULL-terminated; empty strings skipped) for
+ * the platform to render as buttons (ab_send.choices). */
+int chat_send_choices(struct chat_instance *ci, const char *channel, const char *thread_id,
+                      const char *text, const char *const *choices, enum ratelimit_priority prio,
+                      struct chat_owner *owner, chat_sent_fn done, void *arg);
+
 /* Post @text in @channel (in thread @thread_id, may be NULL) with @prio. @done runs
  * after delivery or final failure. */
 int chat_send(struct chat_instance *ci, const char *channel, const char *thread_id,

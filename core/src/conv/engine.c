@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv/commands.h"
 #include "conv/engine_priv.h"
 #include "host/host.h"
 #include "log.h"
@@ -52,6 +53,13 @@ engine_find(struct engine *e, const char *key)
         if (strcmp(c->key, key) == 0)
             return c;
     return NULL;
+}
+
+/* See engine_priv.h. */
+struct conversation *
+engine_find_conversation(struct engine *e, const char *key)
+{
+    return engine_find(e, key);
 }
 
 /* Double the table once it holds as many conversations as buckets (a failed grow
@@ -619,6 +627,11 @@ engine_turn_finished(struct conversation *c)
 
     engine_running_remove(c);
     engine_touch(c); /* idle from now, not from its last message */
+    if (c->is_reset_pending) {
+        c->is_reset_pending = false;
+        if (pool_reset(engine_conv_agent(c)->pool, c->key) == 0)
+            log_info("engine", "%s: session reset by /reset", c->key);
+    }
 
     if (!e->is_draining) {
         engine_kick(c);
@@ -799,6 +812,12 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
     e->stats.accepted++;
     channel = m->is_thread && m->parent_id ? m->parent_id : m->channel_id;
     thread = m->is_thread ? m->thread_id : NULL;
+    if (commands_is_command(m->clean_text ? m->clean_text : m->text)) {
+        /* A command acts on this place's conversation and never reaches the agent. */
+        e->stats.commands++;
+        return commands_run(e, ci, d.key, channel, thread, NULL,
+                            m->clean_text ? m->clean_text : m->text);
+    }
     if (!(c = engine_conversation(e, ci, d.key, channel, thread)))
         return AB_ENOMEM;
     c->is_multibot = d.is_multibot;
@@ -848,6 +867,44 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
     return 1;
 }
 
+/* A native command invocation: the same policy as a message typed there, then the
+ * command; every outcome is answered through the plugin's reply handle. */
+int
+engine_command(struct engine *e, struct chat_instance *ci, const struct ab_command_event *ev)
+{
+    struct policy_decision d;
+    const struct ab_inbound *m = ev->where;
+    const char *channel, *thread;
+    char line[512];
+    int rc;
+
+    if (!ci->ops->command_reply)
+        return AB_ENOTSUP; /* nothing to answer through: the plugin answers itself */
+    e->stats.received++;
+    if ((rc = policy_decide(ci->policy, ci->name, m, uv_now(e->loop), &d)) < 0)
+        return rc;
+    if (d.verdict == POLICY_DENY_USER) {
+        e->stats.denied++;
+        log_info("engine", "%s: command from %s refused: not an allowed user", ci->name,
+                 m->sender_id ? m->sender_id : "?");
+        commands_answer(ci, ev->reply_token, "🚫 You are not allowed to use this bot.");
+        return 0;
+    }
+    if (d.verdict != POLICY_ACCEPT) {
+        e->stats.ignored++;
+        commands_answer(ci, ev->reply_token, "Commands are not answered here.");
+        return 0;
+    }
+    e->stats.accepted++;
+    e->stats.commands++;
+    channel = m->is_thread && m->parent_id ? m->parent_id : m->channel_id;
+    thread = m->is_thread ? m->thread_id : NULL;
+    snprintf(line, sizeof(line), "/%s %s", ev->name, ev->args ? ev->args : "");
+    if (!commands_is_command(line))
+        snprintf(line, sizeof(line), "/?");
+    return commands_run(e, ci, d.key, channel ? channel : "", thread, ev->reply_token, line);
+}
+
 /* True when @user may act in @ci (cancel, answer questions): the same allowlist as
  * for messages. */
 static bool
@@ -856,12 +913,33 @@ engine_user_allowed(struct chat_instance *ci, const char *user)
     return user && policy_user_allowed(ci->policy, user);
 }
 
+/* May @user answer a permission question? [permissions] approvers when set, else the
+ * allowed users. */
+static bool
+engine_user_approves(struct engine *e, struct chat_instance *ci, const char *user)
+{
+    if (!e->cfg.napprovers)
+        return engine_user_allowed(ci, user);
+    for (size_t i = 0; i < e->cfg.napprovers; i++)
+        if (strcmp(e->cfg.approvers[i], user) == 0)
+            return true;
+    return false;
+}
+
 /* Act on a reaction to a message of @c's running turn. */
 static void
 engine_reaction_act(struct conversation *c, const struct ab_reaction_event *ev, bool is_cancel)
 {
     struct chat_instance *ci = c->ci;
 
+    if (!is_cancel && turn_is_question(c->turn, ev->msg.message_id)) {
+        if (!engine_user_approves(c->e, ci, ev->user_id)) {
+            log_info("engine", "%s: answer from %s ignored: not an approver", c->key, ev->user_id);
+            return;
+        }
+        turn_answer_ask(c->turn, ev->msg.message_id, ev->emoji, ev->user_id);
+        return;
+    }
     if (!engine_user_allowed(ci, ev->user_id)) {
         log_info("engine", "%s: reaction from %s ignored: not an allowed user", c->key,
                  ev->user_id ? ev->user_id : "?");
@@ -870,8 +948,6 @@ engine_reaction_act(struct conversation *c, const struct ab_reaction_event *ev, 
     if (is_cancel) {
         log_info("engine", "%s: cancelled by %s", c->key, ev->user_id);
         turn_cancel(c->turn);
-    } else {
-        turn_answer_ask(c->turn, ev->msg.message_id, ev->emoji);
     }
 }
 

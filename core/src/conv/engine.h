@@ -40,6 +40,8 @@ struct engine_config {
                            (0 = no limit) */
     bool perm_ask;      /* [permissions] mode = "ask" */
     uint64_t perm_timeout_ms;
+    const char *const *approvers; /* lent: who may answer a question; none = allowed users */
+    size_t napprovers;
     const char *auth_hint;         /* lent: the preset's login hint, or NULL */
     uint64_t conv_idle_ms;         /* forget a conversation with nothing running or waiting after
                                       this long without a message (0: ENGINE_CONV_IDLE_MS) */
@@ -51,6 +53,7 @@ struct engine_config {
     /* The agent plugin's classify_tool (ABI 1.0 optional op), or NULL: the core's own
      * classification by ACP kind and title words. */
     enum ab_tool_class (*classify_tool)(const char *kind, const char *title);
+    bool usage_footer; /* [stream] usage_footer: a usage line under each final reply */
 };
 
 /* Ten minutes: a thread's next message after that starts a fresh conversation record
@@ -62,6 +65,7 @@ struct engine_stats {
     uint64_t turns_ok, turns_cancelled; /* finished turns by outcome (errors: turn_errors) */
     /* Seconds from the prompt to the agent's end of turn, and to its first reply text. */
     struct metrics_histogram turn_seconds, first_reply_seconds;
+    uint64_t commands; /* chat commands run (never prompted) */
     uint32_t conversations, running, queued;
     uint32_t waiting; /* conversations waiting for a free agent session */
 };
@@ -132,6 +136,9 @@ int engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_i
 int engine_inbound_held(struct engine *e, struct chat_instance *ci, const struct ab_inbound *msg,
                         void (*recorded)(void *arg, int status), void *arg);
 int engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reaction_event *ev);
+/* A native command invocation (ABI 1.3 deliver_command): policy, then the command; 0
+ * means it will be answered through ci's command_reply. */
+int engine_command(struct engine *e, struct chat_instance *ci, const struct ab_command_event *ev);
 
 /* Stop taking new turns; tell every queued message it will not be answered; let
  * running turns end (the pool drains them); @done(@arg) when none runs. */

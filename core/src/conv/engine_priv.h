@@ -65,6 +65,7 @@ struct ask {
     struct acp_permission *req; /* lent from the ACP layer until resolved */
     char *message_id;           /* owned: the posted question, NULL until sent */
     char *channel_id;           /* owned */
+    char *text;                 /* owned: the question as posted */
     struct clock_timer timeout;
     bool is_resolved;
 };
@@ -81,6 +82,7 @@ struct conversation {
     char *reply_channel;      /* owned: the channel replies go to */
     char *reply_thread;       /* owned: the thread replies go in, or NULL */
     bool is_opening_thread;   /* open_thread in flight: turns wait */
+    bool is_reset_pending;    /* /reset: forget the session once the turn has ended */
     bool is_multibot;
     struct pending *queue; /* owned FIFO */
     size_t queued;
@@ -114,6 +116,7 @@ struct turn {
     char *outcome_line;   /* owned: the line appended after the text, or NULL */
     size_t dropped_chars; /* agent text past the cap, never held (turn_text_cap) */
     size_t dropped_tools; /* tool calls past RENDER_TOOLS_MAX, never shown */
+    char *footer;         /* owned: [stream] usage_footer's line, or NULL */
     bool is_error;
     int final_pending; /* final chunks not yet delivered */
     struct ask *asks;  /* owned */
@@ -160,6 +163,7 @@ struct engine {
     void (*idle)(void *arg);
     void *idle_arg;
     struct engine_stats stats;
+    struct command_call *calls; /* commands still answering (lent to their handlers) */
 };
 
 /* A reaction's emoji is the configured one; a trailing VS16 (U+FE0F) on either side is
@@ -177,7 +181,10 @@ void status_reactions_free(struct status_reactions *rx);
  * session is busy and engine_may_wait(@c) said it may wait. */
 int turn_start(struct conversation *c);
 bool turn_owns_message(const struct turn *t, const char *message_id);
-int turn_answer_ask(struct turn *t, const char *message_id, const char *emoji);
+/* A reaction (or button) @emoji on question @message_id by @user (lent). */
+int turn_answer_ask(struct turn *t, const char *message_id, const char *emoji, const char *user);
+/* Is @message_id one of @t's permission questions? */
+bool turn_is_question(const struct turn *t, const char *message_id);
 void turn_cancel(struct turn *t);
 void turn_abandon(struct turn *t);
 
@@ -186,6 +193,7 @@ void turn_abandon(struct turn *t);
 struct engine_agent *engine_conv_agent(const struct conversation *c);
 /* The login hint and tool classifier of @c's agent. */
 const char *engine_conv_auth_hint(const struct conversation *c);
+struct conversation *engine_find_conversation(struct engine *e, const char *key);
 void engine_post_notice(struct conversation *c, const char *text);
 struct pending *engine_queue_take(struct conversation *c);
 void engine_queue_put_back(struct conversation *c, struct pending *msgs);

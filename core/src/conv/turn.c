@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conv/commands.h"
 #include "conv/engine_priv.h"
 #include "log.h"
 #include "render/split.h"
@@ -43,6 +44,7 @@ turn_free(struct turn *t)
         clock_timer_stop(&a->timeout);
         free(a->message_id);
         free(a->channel_id);
+        free(a->text);
         free(a);
     }
     status_reactions_free(t->rx);
@@ -50,6 +52,7 @@ turn_free(struct turn *t)
     free(t->live_channel);
     free(t->live_id);
     free(t->outcome_line);
+    free(t->footer);
     free(t);
 }
 
@@ -119,7 +122,7 @@ turn_final_text(struct turn *t)
 
     if (!body)
         return NULL;
-    if (!*body && !t->outcome_line)
+    if (!*body && !t->outcome_line && !t->footer)
         return strdup("_(the agent finished without a reply)_");
     /* What was never held says so (past max_parts the split's own line counts it). */
     if (t->dropped_tools)
@@ -127,8 +130,10 @@ turn_final_text(struct turn *t)
     if (t->dropped_chars && t->e->cfg.max_parts == 0)
         snprintf(cut + strlen(cut), sizeof(cut) - strlen(cut),
                  "\n\n…truncated (%zu more characters)", t->dropped_chars);
-    if (asprintf(&out, "%s%s%s%s", body, cut, *body && t->outcome_line ? "\n\n" : "",
-                 t->outcome_line ? t->outcome_line : "") < 0)
+    if (asprintf(&out, "%s%s%s%s%s%s", body, cut, *body && t->outcome_line ? "\n\n" : "",
+                 t->outcome_line ? t->outcome_line : "",
+                 t->footer && (*body || t->outcome_line) ? "\n\n" : "",
+                 t->footer ? t->footer : "") < 0)
         return NULL;
     /* Redact before the split: a token across a chunk boundary would leave halves. */
     redacted = log_redact_dup(out);
@@ -526,6 +531,12 @@ turn_on_done(void *arg, const struct turn_result *r)
     t->pool_turn = NULL;
     turn_forget_asks(t); /* the ACP layer answered or dropped them with the turn */
     t->outcome_line = turn_outcome_line(t, r, engine_conv_auth_hint(t->conv));
+    if (t->e->cfg.usage_footer) {
+        char line[256];
+        commands_usage_line(&r->usage, line, sizeof(line));
+        if (line[0] && asprintf(&t->footer, "📊 %s", line) < 0)
+            t->footer = NULL;
+    }
     if (r->rc == 0 && r->stop_reason && strcmp(r->stop_reason, "cancelled") == 0)
         t->is_cancelled_by_user = true;
     metrics_histogram_observe(&t->e->stats.turn_seconds,
@@ -565,30 +576,50 @@ turn_ask_posted(void *arg, int status, const struct ab_msg_ref *ref)
             chat_react(ci, ref, offers[i], true, NULL, NULL, NULL);
 }
 
-/* Answer a question: tell the agent and say so in the thread. */
+/* Answer a question: tell the agent, say so in the thread, and edit the question to
+ * show who decided what (@user lent, NULL = nobody: the timeout). */
 static void
-turn_ask_resolve(struct ask *a, enum acp_perm_decision d, const char *why)
+turn_ask_resolve(struct ask *a, enum acp_perm_decision d, const char *why, const char *user)
 {
     struct conversation *c = a->turn->conv;
     const struct engine_emojis *em = &a->turn->e->cfg.emojis;
-    char line[512];
+    const char *mark = d == ACP_PERM_REJECT         ? em->reject
+                       : d == ACP_PERM_ALLOW_ALWAYS ? em->allow_always
+                                                    : em->allow_once;
+    char line[512], *edited = NULL;
 
     if (a->is_resolved || !a->req)
         return;
     a->is_resolved = true;
     clock_timer_stop(&a->timeout);
-    snprintf(line, sizeof(line), "%s %s %s", d == ACP_PERM_REJECT ? em->reject : em->allow_once,
-             d == ACP_PERM_REJECT ? "Permission denied" : "Allowed", why);
+    snprintf(line, sizeof(line), "%s %s%s%s%s%s",
+             d == ACP_PERM_REJECT ? em->reject : em->allow_once,
+             d == ACP_PERM_REJECT ? "Permission denied" : "Allowed", *why ? " " : "", why,
+             user ? " by " : "", user ? user : "");
     acp_permission_resolve(a->req, d);
     a->req = NULL;
     engine_post_notice(c, line);
+    if (a->message_id && a->text && c->ci->can_edit) {
+        const char *nl = strchr(a->text, '\n'); /* the question, without the how-to line */
+        if (asprintf(&edited, "%.*s\n→ %s %s%s%s", nl ? (int)(nl - a->text) : (int)strlen(a->text),
+                     a->text, mark,
+                     d == ACP_PERM_REJECT         ? "rejected"
+                     : d == ACP_PERM_ALLOW_ALWAYS ? "allowed always"
+                                                  : "allowed once",
+                     user ? " by " : " (no answer in time)", user ? user : "") < 0)
+            edited = NULL;
+        if (edited)
+            chat_edit(c->ci, &(struct ab_msg_ref){a->channel_id, a->message_id}, edited, true, NULL,
+                      NULL, NULL);
+        free(edited);
+    }
 }
 
 /* Nobody answered in time: reject. */
 static void
 turn_ask_timeout(void *arg)
 {
-    turn_ask_resolve(arg, ACP_PERM_REJECT, "(no answer in time)");
+    turn_ask_resolve(arg, ACP_PERM_REJECT, "(no answer in time)", NULL);
 }
 
 /* Ask mode: post the request in the thread; the first allowed user's reaction decides. */
@@ -615,15 +646,18 @@ turn_on_permission(void *arg, struct acp_permission *req)
         t->e->cfg.emojis.allow_once, t->e->cfg.emojis.allow_always, t->e->cfg.emojis.reject);
     if (t->rx)
         reactions_progress(&t->rx->r);
+    a->text = strdup(text);
     clock_timer_start(t->e->clock, &a->timeout, t->e->cfg.perm_timeout_ms, turn_ask_timeout, a);
-    if (chat_send(c->ci, c->reply_channel, c->reply_thread, text, RATELIMIT_FINAL_TEXT, &t->chat,
-                  turn_ask_posted, a) < 0)
-        turn_ask_resolve(a, ACP_PERM_REJECT, "(the question could not be posted)");
+    const char *const choices[] = {t->e->cfg.emojis.allow_once, t->e->cfg.emojis.allow_always,
+                                   t->e->cfg.emojis.reject, NULL};
+    if (chat_send_choices(c->ci, c->reply_channel, c->reply_thread, text, choices,
+                          RATELIMIT_FINAL_TEXT, &t->chat, turn_ask_posted, a) < 0)
+        turn_ask_resolve(a, ACP_PERM_REJECT, "(the question could not be posted)", NULL);
 }
 
 /* A reaction on one of this turn's questions. Returns 1 when it answered one. */
 int
-turn_answer_ask(struct turn *t, const char *message_id, const char *emoji)
+turn_answer_ask(struct turn *t, const char *message_id, const char *emoji, const char *user)
 {
     const struct engine_emojis *em = &t->e->cfg.emojis;
 
@@ -631,16 +665,26 @@ turn_answer_ask(struct turn *t, const char *message_id, const char *emoji)
         if (a->is_resolved || !a->message_id || strcmp(a->message_id, message_id) != 0)
             continue;
         if (engine_emoji_is(emoji, em->allow_once))
-            turn_ask_resolve(a, ACP_PERM_ALLOW_ONCE, "once");
+            turn_ask_resolve(a, ACP_PERM_ALLOW_ONCE, "once", user);
         else if (engine_emoji_is(emoji, em->allow_always))
-            turn_ask_resolve(a, ACP_PERM_ALLOW_ALWAYS, "for this session");
+            turn_ask_resolve(a, ACP_PERM_ALLOW_ALWAYS, "for this session", user);
         else if (engine_emoji_is(emoji, em->reject))
-            turn_ask_resolve(a, ACP_PERM_REJECT, "by a user");
+            turn_ask_resolve(a, ACP_PERM_REJECT, "", user);
         else
             return 0;
         return 1;
     }
     return 0;
+}
+
+/* See engine_priv.h. */
+bool
+turn_is_question(const struct turn *t, const char *message_id)
+{
+    for (const struct ask *a = t->asks; a; a = a->next)
+        if (a->message_id && strcmp(a->message_id, message_id) == 0)
+            return true;
+    return false;
 }
 
 /* True when @message_id is the user's message, the live reply or a question of @t. */

@@ -419,6 +419,35 @@ host_deliver_reaction(struct ab_host *h, const struct ab_reaction_event *ev)
     return h->sink.deliver_reaction ? h->sink.deliver_reaction(h->sink.arg, h, &full) : AB_ENOTSUP;
 }
 
+/* service: the core's commands (ABI 1.3). */
+static int
+host_commands_list(struct ab_host *h, const struct ab_command_info **out, size_t *count)
+{
+    if (!h || !out || !count)
+        return AB_EINVAL;
+    *out = NULL;
+    *count = 0;
+    return h->sink.commands_list ? h->sink.commands_list(h->sink.arg, out, count) : AB_ENOTSUP;
+}
+
+/* service: a native command to the engine, as full-size host copies (ABI 1.3). */
+static int
+host_deliver_command(struct ab_host *h, const struct ab_command_event *ev)
+{
+    struct ab_command_event full;
+    struct ab_inbound where;
+
+    if (!h || !ev || ev->size < offsetof(struct ab_command_event, reply_token) + sizeof(char *))
+        return AB_EINVAL;
+    host_copy_in(&full, sizeof(full), ev, ev->size);
+    if (!full.where || full.where->size < offsetof(struct ab_inbound, thread_is_ours) ||
+        !full.name || !full.reply_token)
+        return AB_EINVAL;
+    host_copy_in(&where, sizeof(where), full.where, full.where->size);
+    full.where = &where;
+    return h->sink.deliver_command ? h->sink.deliver_command(h->sink.arg, h, &full) : AB_ENOTSUP;
+}
+
 /* service: connection state for /readyz. */
 static void
 host_set_connected(struct ab_host *h, bool connected, const char *detail)
@@ -781,6 +810,9 @@ const struct ab_host_services host_services = {
     /* ABI 1.3: scheduled requests */
     .http_scheduled = host_http_scheduled,
     .http_scheduled_cancel = host_http_scheduled_cancel,
+    /* ABI 1.3: native commands */
+    .commands_list = host_commands_list,
+    .deliver_command = host_deliver_command,
 };
 
 /* Make a host for one plugin instance. */

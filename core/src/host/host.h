@@ -29,6 +29,10 @@ struct host_sink {
      * hold was not taken. NULL: deliver is used and the hold released at once. */
     int (*deliver_held)(void *arg, struct ab_host *h, const struct ab_inbound *msg,
                         struct host_hold *hold);
+    /* Native commands (ABI 1.3): the core's list, and one invocation (a full-size copy
+     * whose `where` is full-size too). NULL: AB_ENOTSUP. */
+    int (*commands_list)(void *arg, const struct ab_command_info **out, size_t *count);
+    int (*deliver_command)(void *arg, struct ab_host *h, const struct ab_command_event *ev);
 };
 
 struct host_string_cache;

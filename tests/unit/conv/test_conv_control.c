@@ -301,7 +301,7 @@ START_TEST(configured_emojis_replace_the_defaults)
         fx_log_count(&f.acp, "\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-reject\"}"),
         1);
     thread = conv_fx_thread_text(&f, m);
-    ck_assert_msg(strstr(thread, "👎 Permission denied by a user"), "%s", thread);
+    ck_assert_msg(strstr(thread, "👎 Permission denied by U1"), "%s", thread);
     free(thread);
     /* 🛑 no longer cancels; ✋ does. */
     live = slow_turn(&f, &m, 100);

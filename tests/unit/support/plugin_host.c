@@ -756,6 +756,36 @@ plugin_host_http_in(struct plugin_host *h, const char *method, const char *path,
     return 0;
 }
 
+/* commands_list: a fixed list like the core's (two of them). */
+static int
+ph_commands_list(struct ab_host *host, const struct ab_command_info **out, size_t *count)
+{
+    static const struct ab_command_info list[] = {
+        {sizeof(struct ab_command_info), "reset", NULL, "end this conversation's session"},
+        {sizeof(struct ab_command_info), "model", "NAME", "list or switch models"},
+    };
+
+    (void)host;
+    *out = list;
+    *count = sizeof(list) / sizeof(list[0]);
+    return 0;
+}
+
+/* deliver_command: count it and keep its name, args and reply token. */
+static int
+ph_deliver_command(struct ab_host *host, const struct ab_command_event *ev)
+{
+    struct plugin_host *h = (struct plugin_host *)host;
+
+    if (!ev || !ev->where || !ev->name || !ev->reply_token)
+        return AB_EINVAL;
+    h->commands++;
+    snprintf(h->last_command, sizeof(h->last_command), "%s", ev->name);
+    snprintf(h->last_command_arg, sizeof(h->last_command_arg), "%s", ev->args ? ev->args : "");
+    snprintf(h->last_reply_token, sizeof(h->last_reply_token), "%s", ev->reply_token);
+    return 0;
+}
+
 /* Fill the services table. */
 void
 plugin_host_init(struct plugin_host *h, const char *const *config)
@@ -800,6 +830,8 @@ plugin_host_init(struct plugin_host *h, const char *const *config)
         .http_respond = ph_http_respond,
         .http_scheduled = ph_http_scheduled,
         .http_scheduled_cancel = ph_http_scheduled_cancel,
+        .commands_list = ph_commands_list,
+        .deliver_command = ph_deliver_command,
     };
     h->config = config;
     h->https = calloc(1, sizeof(*h->https));

@@ -66,6 +66,10 @@ struct plugin_host {
     struct ab_ws *wss;
 
     size_t delivered, reacted, logged, sent_frames, http_count, fatal_count;
+    size_t commands;           /* deliver_command calls */
+    char last_command[64];     /* the last one's name */
+    char last_command_arg[64]; /* its args */
+    char last_reply_token[256];
     bool connected;
     struct plugin_host_inbound in[PLUGIN_HOST_KEEP];
     struct plugin_host_reaction re[PLUGIN_HOST_KEEP];
