@@ -13,6 +13,7 @@
 #include "acp/acp_event.h"
 #include "acp/acp_permission.h"
 #include "acp/agent_launch.h"
+#include "workspace/workspace.h"
 
 struct pool_config {
     uint32_t max_sessions;         /* live sessions (attached to a process); >= 1 */
@@ -27,6 +28,10 @@ struct pool_config {
     uint64_t stop_grace_ms;        /* each step of the stop sequence (0 = 2000) */
     enum acp_perm_mode perm_mode;
     uint64_t perm_timeout_ms; /* ask mode: unanswered = reject (0 = never) */
+    /* lent for pool_new: one directory per conversation (session/new's and session/load's
+     * cwd), prepared before each turn and removed when the session's TTL ends; NULL =
+     * every session in launch->cwd */
+    const struct workspace_config *workspace;
 };
 
 /* How a turn ended. Every pointer lent for the on_done call. */

@@ -94,6 +94,8 @@ static const struct key_spec config_keys[] = {
     {"log", "format", KEY_ENUM, OFF(log_format), 0, 0, format_names, NULL},
 };
 
+static const char *const workspace_names[] = {"shared", "per-conversation", NULL};
+
 #define AGENT_OFF(f) offsetof(struct config_agent, f)
 
 /* Keys of [agent] and of each [agents.NAME]; the pool keys override [pool]'s. */
@@ -107,6 +109,9 @@ static const struct key_spec agent_keys[] = {
     {"", "max_sessions", KEY_INT, AGENT_OFF(max_sessions), 1, 10000, NULL, NULL},
     {"", "session_ttl_hours", KEY_INT, AGENT_OFF(session_ttl_hours), 1, 24 * 365, NULL, NULL},
     {"", "sessions_per_process", KEY_INT, AGENT_OFF(sessions_per_process), 1, 256, NULL, NULL},
+    {"", "workspace", KEY_ENUM, AGENT_OFF(workspace), 0, 0, workspace_names, NULL},
+    {"", "workspace_git", KEY_STRING, AGENT_OFF(workspace_git), 0, 0, NULL, NULL},
+    {"", "workspace_max_mb", KEY_INT, AGENT_OFF(workspace_max_mb), 1, 1 << 30, NULL, NULL},
 };
 
 #define MCP_OFF(f) offsetof(struct config_mcp, f)
@@ -264,6 +269,7 @@ config_agent_free(struct config_agent *a)
     free(a->preset);
     free(a->command);
     free(a->working_dir);
+    free(a->workspace_git);
     strlist_free(&a->args);
     strlist_free(&a->env);
     strlist_free(&a->inherit_env);
@@ -1031,6 +1037,20 @@ config_check_rules(struct config *cfg, const struct toml_table *root, struct dia
             diag_add(diag, true, v ? v->line : 0, key,
                      "must be an absolute path (ACP requires an absolute cwd)");
         }
+        if (a->workspace_git && a->workspace_git[0] != '/' && a->workspace_git[0] != '~') {
+            v = toml_table_get(a->table, "workspace_git");
+            snprintf(key, sizeof(key), "%s.workspace_git", a->section);
+            diag_add(diag, true, v ? v->line : 0, key,
+                     "must be an absolute path to a git repository");
+        }
+        if ((a->workspace_git || a->workspace_max_mb) &&
+            a->workspace != CONFIG_WS_PER_CONVERSATION) {
+            v = toml_table_get(a->table, a->workspace_git ? "workspace_git" : "workspace_max_mb");
+            snprintf(key, sizeof(key), "%s.%s", a->section,
+                     a->workspace_git ? "workspace_git" : "workspace_max_mb");
+            diag_add(diag, false, v ? v->line : 0, key,
+                     "has no effect unless workspace = \"per-conversation\"");
+        }
         for (size_t e = 0; e < a->env.count; e++) {
             const char *pair = a->env.items[e];
             const char *eq = strchr(pair, '=');
@@ -1075,7 +1095,8 @@ config_load_string(const char *name, const char *text, size_t len, struct config
     if ((rc = config_expand_home(&cfg->state_dir)) < 0)
         return rc;
     for (size_t i = 0; i < cfg->nagents; i++)
-        if ((rc = config_expand_home(&cfg->agents[i].working_dir)) < 0)
+        if ((rc = config_expand_home(&cfg->agents[i].working_dir)) < 0 ||
+            (rc = config_expand_home(&cfg->agents[i].workspace_git)) < 0)
             return rc;
     return diag->errors ? AB_ECONFIG : 0;
 }

@@ -69,6 +69,9 @@ struct config_mcp {
     struct strlist headers; /* http, sse: "Name: value", expanded; values are secrets */
 };
 
+/* [agent] workspace: every session in working_dir, or one directory per conversation. */
+enum config_workspace { CONFIG_WS_SHARED, CONFIG_WS_PER_CONVERSATION };
+
 /* One agent: [agent] (named "default") or [agents.NAME]. */
 struct config_agent {
     char *name;    /* owned: "default", or NAME */
@@ -85,6 +88,9 @@ struct config_agent {
     int64_t max_sessions, session_ttl_hours, sessions_per_process; /* 0 = [pool]'s */
     struct config_mcp *mcp;                                        /* owned, nmcp of them */
     size_t nmcp;
+    int workspace;            /* enum config_workspace: shared (0) or per-conversation */
+    char *workspace_git;      /* owned: a git repository for per-conversation worktrees, or NULL */
+    int64_t workspace_max_mb; /* per-conversation directory size cap; 0 = none */
 };
 
 /* One [[routes]] entry: messages in @channel (and its threads), or mentioning @role, go
