@@ -72,6 +72,14 @@ for f in "$src"/tests/config/openab/*.toml; do
 done
 echo "$out" | grep -q 'warning: .*config-later.toml:[0-9]*: markdown: \[markdown\] is not implemented' || fail "[markdown] warning"
 
+# [[cron.jobs]]: a bad schedule and an unknown zone, each at its job's line; a good one passes.
+printf '[agent]\ncommand = "claude-agent-acp"\n\n[[cron.jobs]]\nschedule = "0 9 * * MON-FRI"\nchannel = "1"\nmessage = "ok"\ntimezone = "Australia/Lord_Howe"\n\n[[cron.jobs]]\nschedule = "0 25 * * *"\nchannel = "1"\nmessage = "x"\n\n[[cron.jobs]]\nschedule = "0 9 * * *"\nchannel = "1"\nmessage = "x"\ntimezone = "../../etc/passwd"\n' > cron.toml
+out=$("$bin" check cron.toml 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "cron: exit $rc, want 2"
+echo "$out" | grep -q '^cron.toml:10: cron.jobs.schedule: "0 25 \* \* \*": hour field "25": values are 0-23' || fail "cron schedule not reported at its line"
+echo "$out" | grep -q '^cron.toml:15: cron.jobs.timezone: .*not a time zone name' || fail "cron zone not reported at its line"
+echo "$out" | grep -q 'cron.toml:4:' && fail "the good cron job was reported"
+
 # A missing file is a usage error.
 out=$("$bin" check nope.toml 2>&1); rc=$?
 [ $rc -eq 2 ] || fail "missing file: exit $rc"

@@ -102,6 +102,19 @@ struct config_route {
     int line;
 };
 
+/* One [[cron.jobs]] entry (OpenAB's shape): post @message as a prompt from
+ * @sender_name into @channel (a new thread) or @thread_id at each @schedule time. */
+struct config_cron_job {
+    int line;                  /* line of its [[cron.jobs]] header */
+    char *schedule;            /* owned: 5-field cron expression, checked */
+    char *channel, *thread_id; /* owned; thread_id may be NULL */
+    char *message;             /* owned */
+    char *platform;            /* owned: a chat plugin's name (default "discord") */
+    char *sender_name;         /* owned (default "cron") */
+    char *timezone;            /* owned: an IANA zone (default "UTC"), checked */
+    bool enabled;              /* default true */
+};
+
 struct config {
     char *path; /* owned: the file read, for messages */
 
@@ -115,6 +128,9 @@ struct config {
     size_t nagents;
     struct config_route *routes; /* owned, nroutes of them, in file order */
     size_t nroutes;
+    struct config_cron_job *cron_jobs; /* owned, ncron_jobs of them, in file order */
+    size_t ncron_jobs;
+    int64_t cron_catch_up; /* [cron] catch_up: missed runs made up after downtime (0-1) */
 
     int64_t max_sessions, session_ttl_hours, sessions_per_process, drain_timeout_s;
     int64_t queue_max, queue_timeout_s, queue_notice_ms; /* the wait for a free session */
