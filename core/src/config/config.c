@@ -1007,6 +1007,13 @@ config_read_cron(struct config *cfg, const struct toml_table *root, struct diag 
         if (j->enabled)
             config_check_cron_job(j, diag);
     }
+    for (size_t i = 0; i < cfg->ncron_jobs; i++)
+        if (cfg->cron_jobs[i].enabled) {
+            diag_add(diag, false, cfg->cron_jobs[i].line, "cron.jobs",
+                     "schedules are checked, but this build does not post them yet (the "
+                     "scheduler is not connected to the chat platforms)");
+            break;
+        }
     return 0;
 }
 
