@@ -1000,8 +1000,7 @@ config_read_cron(struct config *cfg, const struct toml_table *root, struct diag 
                                                                 : "%s: unknown key, ignored",
                          kv->key);
         }
-        if (rc < 0 || (!j->platform && (rc = config_set_str(&j->platform, "discord")) < 0) ||
-            (!j->sender_name && (rc = config_set_str(&j->sender_name, "cron")) < 0) ||
+        if (rc < 0 || (!j->sender_name && (rc = config_set_str(&j->sender_name, "cron")) < 0) ||
             (!j->timezone && (rc = config_set_str(&j->timezone, "UTC")) < 0))
             return rc;
         if (j->enabled)

@@ -109,7 +109,7 @@ struct config_cron_job {
     char *schedule;            /* owned: 5-field cron expression, checked */
     char *channel, *thread_id; /* owned; thread_id may be NULL */
     char *message;             /* owned */
-    char *platform;            /* owned: a chat plugin's name (default "discord") */
+    char *platform;            /* owned: a chat plugin's name, or NULL = the first enabled */
     char *sender_name;         /* owned (default "cron") */
     char *timezone;            /* owned: an IANA zone (default "UTC"), checked */
     bool enabled;              /* default true */
