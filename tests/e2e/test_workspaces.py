@@ -15,7 +15,8 @@ def git(repo, *args):
                           text=True).stdout
 
 
-class Workspaces(e2e.RunWorldTest):
+class WorkspacesBase(e2e.RunWorldTest):
+    """The config with [agent] workspace keys; repo_is_git picks a repository or not."""
 
     repo_is_git = True
 
@@ -55,6 +56,9 @@ class Workspaces(e2e.RunWorldTest):
         p.wait_record(lambda r: r["op"] == "react" and r["message"] == mid
                       and r["emoji"] == "🆗")
 
+
+class Workspaces(WorkspacesBase):
+
     def test_two_threads_edit_the_same_file_in_their_own_worktrees(self):
         self.turn("m1", "[[write notes.txt from thread one]]", channel="chan-1")
         self.turn("m2", "[[write notes.txt from thread two]]", channel="chan-1")
@@ -77,12 +81,9 @@ class Workspaces(e2e.RunWorldTest):
         self.stop()
 
 
-class WorkspaceFailure(Workspaces):
+class WorkspaceFailure(WorkspacesBase):
 
     repo_is_git = False
-
-    def test_two_threads_edit_the_same_file_in_their_own_worktrees(self):
-        pass  # only the failure below applies to a repository that is not one
 
     def test_failed_worktree_says_so_and_does_not_run(self):
         p = self.platform

@@ -678,11 +678,12 @@ pool_on_workspace(void *arg, int rc, const char *path, const char *message)
     }
     if (!s->turn) /* cancelled meanwhile */
         return;
-    if (rc < 0) {
+    if (rc < 0) { /* not the agent's fault: no auth hint */
+        struct turn_result r = {.rc = rc, .message = pool->message};
         log_format_redacted(pool->message, sizeof(pool->message),
                             "cannot prepare this conversation's workspace: %s",
                             message ? message : ab_strerror(rc));
-        pool_turn_fail(s, rc, pool->message, NULL);
+        pool_turn_finish(s, &r);
         return;
     }
     if (s->proc && s->state == PS_IDLE)
@@ -733,6 +734,9 @@ pool_prompt(struct pool *pool, const char *key, const char *sender_context, cons
     if (out)
         *out = t;
     if (pool->ws) {
+        if (s->ws_req) /* a cancelled turn's preparation: this turn makes its own */
+            workspace_cancel(s->ws_req);
+        s->ws_req = NULL;
         if ((rc = workspace_prepare(pool->ws, key, pool_on_workspace, s, &s->ws_req)) < 0)
             goto fail_placed;
     } else if (s->proc && s->state == PS_IDLE)
@@ -1107,6 +1111,12 @@ pool_close(struct pool *pool, void (*done)(void *arg), void *arg)
     pool->closing = true;
     pool->close_done = done;
     pool->close_arg = arg;
+    for (struct pool_session *s = pool->head; s; s = s->next)
+        if (s->ws_req && s->turn) { /* still preparing its workspace: ends now */
+            workspace_cancel(s->ws_req);
+            s->ws_req = NULL;
+            pool_turn_fail(s, AB_ECLOSED, "agent-broker is shutting down", NULL);
+        }
     if (pool->nprocs == 0) {
         pool_close_finish(pool);
         return;

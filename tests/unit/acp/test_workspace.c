@@ -125,11 +125,11 @@ START_TEST(two_threads_edit_the_same_file_in_their_own_worktrees)
     snprintf(buf, sizeof(buf), "\"cwd\":\"%s\"", pb);
     ck_assert(fx_log_has(&f, buf));
     /* the TTL ends: both worktrees go, their branches stay */
-    for (i = 0; i < 300 && (access(pa, F_OK) == 0 || access(pb, F_OK) == 0); i++)
+    for (i = 0; i < 1000 && (access(pa, F_OK) == 0 || access(pb, F_OK) == 0); i++)
         fx_wait(&f, &never, 20);
     ck_assert_int_ne(access(pa, F_OK), 0);
     ck_assert_int_ne(access(pb, F_OK), 0);
-    for (i = 0; i < 100; i++) { /* prune follows the removal */
+    for (i = 0; i < 500; i++) { /* prune follows the removal */
         snprintf(cmd, sizeof(cmd), "test $(git -C '%s' worktree list | wc -l) -eq 1", repo);
         if (system(cmd) == 0)
             break;
@@ -194,6 +194,27 @@ START_TEST(failed_creation_stops_the_turn)
 }
 END_TEST
 
+START_TEST(close_while_preparing_ends_the_turn)
+{
+    struct fx f;
+    struct rec r = {0};
+    struct workspace_config wc = {0};
+    char repo[256];
+
+    fx_init(&f, NOFLAGS);
+    make_repo(f.dir, repo, sizeof(repo));
+    wc.root = f.dir;
+    wc.git_repo = repo;
+    f.cfg.workspace = &wc;
+    fx_pool(&f);
+    fx_turn(&f, "discord:A", "hello", &r); /* git worktree add still running */
+    fx_close(&f);
+    ck_assert(r.done);
+    ck_assert_int_eq(r.rc, AB_ECLOSED);
+    rec_reset(&r);
+}
+END_TEST
+
 /* Register the cases of this file. */
 static Suite *
 workspace_suite(void)
@@ -206,6 +227,7 @@ workspace_suite(void)
     tcase_add_test(tc, two_threads_edit_the_same_file_in_their_own_worktrees);
     tcase_add_test(tc, size_cap_refuses_the_turn);
     tcase_add_test(tc, failed_creation_stops_the_turn);
+    tcase_add_test(tc, close_while_preparing_ends_the_turn);
     suite_add_tcase(s, tc);
     return s;
 }
