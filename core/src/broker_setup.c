@@ -63,6 +63,8 @@ broker_setup_pool_config(const struct config *c, struct pool_config *pc)
         .session_ttl_ms = (uint64_t)c->session_ttl_hours * 3600 * 1000,
         .sessions_per_process = (uint32_t)c->sessions_per_process,
         .watchdog_ms = (uint64_t)c->watchdog_s * 1000,
+        .idle_suspend_ms = (uint64_t)c->idle_suspend_s * 1000,
+        .suspend_without_load = c->suspend_without_load,
         .state_dir = c->state_dir,
         .perm_mode = c->perm_mode == PERM_MODE_ASK    ? ACP_PERM_ASK
                      : c->perm_mode == PERM_MODE_DENY ? ACP_PERM_DENY

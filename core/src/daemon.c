@@ -19,7 +19,9 @@
 #include "config/secret_env.h"
 #include "conv/engine.h"
 #include "health/health_server.h"
+#include "ingress/ingress.h"
 #include "health/metrics.h"
+#include "health/process_metrics.h"
 #include "host/host.h"
 #include "log.h"
 #include "plugin/loader.h"
@@ -50,6 +52,7 @@ struct daemon {
     struct broker *broker;     /* owned: pools, engine, chat instances */
     struct journal *journal;   /* owned, or NULL without a state dir */
     struct health_server *health;
+    struct ingress *ingress; /* owned: [ingress] listen, or NULL */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t idle_guard;
     uv_timer_t quiet_timer; /* runs the teardown from a clean stack */
@@ -142,6 +145,28 @@ daemon_ready(void *arg, struct health_text *why)
     return ready;
 }
 
+/* The agent processes' memory (each with what it started: its process group), over
+ * every agent's pool. */
+static void
+daemon_metrics_agents(struct daemon *d, struct health_text *out)
+{
+    int pids[256];
+    size_t n = 0, nagents = engine_agent_count(d->broker->engine);
+    uint64_t bytes;
+
+    for (size_t i = 0; i < nagents && n < sizeof(pids) / sizeof(pids[0]); i++) {
+        const char *name;
+        struct pool *pool;
+        uint64_t turns, errors;
+        engine_agent_stats(d->broker->engine, i, &name, &pool, &turns, &errors);
+        n += pool_agent_pids(pool, pids + n, sizeof(pids) / sizeof(pids[0]) - n);
+    }
+    if (process_metrics_groups_rss(pids, n, &bytes) == 0)
+        metrics_gauge(out, "agent_broker_agent_resident_memory_bytes",
+                      "resident memory of the agent processes and their children", NULL, 0,
+                      (double)bytes);
+}
+
 /* Sample @value of agent @i's family @name (declared by the caller). */
 static void
 daemon_agent_sample(struct health_text *out, const char *name, const char *agent, double value)
@@ -163,6 +188,12 @@ daemon_agent_metrics(struct daemon *d, struct health_text *out)
         {"agent_broker_agent_processes", "agent processes", METRICS_GAUGE},
         {"agent_broker_turns_total", "agent turns started", METRICS_COUNTER},
         {"agent_broker_turn_errors_total", "turns that ended in an error", METRICS_COUNTER},
+        {"agent_broker_sessions_suspended", "sessions without a process, kept for session/load",
+         METRICS_GAUGE},
+        {"agent_broker_sessions_idle_suspended_total", "sessions suspended after idle_suspend_s",
+         METRICS_COUNTER},
+        {"agent_broker_sessions_resumed_total", "sessions resumed with session/load",
+         METRICS_COUNTER},
     };
     size_t n = engine_agent_count(d->broker->engine);
 
@@ -173,7 +204,7 @@ daemon_agent_metrics(struct daemon *d, struct health_text *out)
             struct pool *pool;
             struct pool_stats ps;
             uint64_t turns, errors;
-            double v[] = {0, 0, 0, 0, 0, 0};
+            double v[9];
             engine_agent_stats(d->broker->engine, i, &name, &pool, &turns, &errors);
             pool_stats(pool, &ps);
             v[0] = ps.sessions;
@@ -182,6 +213,9 @@ daemon_agent_metrics(struct daemon *d, struct health_text *out)
             v[3] = ps.processes;
             v[4] = (double)turns;
             v[5] = (double)errors;
+            v[6] = ps.suspended;
+            v[7] = (double)ps.idle_suspensions;
+            v[8] = (double)ps.resumes;
             daemon_agent_sample(out, fams[f].name, name, v[f]);
         }
     }
@@ -214,6 +248,27 @@ daemon_metrics(void *arg, struct health_text *out)
                   es.queued);
     metrics_gauge(out, "agent_broker_conversations_waiting",
                   "conversations waiting for a free agent session", NULL, 0, es.waiting);
+    metrics_family(out, "agent_broker_turns_finished_total", "agent turns ended, by outcome",
+                   METRICS_COUNTER);
+    metrics_sample(out, "agent_broker_turns_finished_total",
+                   &(struct metrics_label){"outcome", "ok"}, 1, (double)es.turns_ok);
+    metrics_sample(out, "agent_broker_turns_finished_total",
+                   &(struct metrics_label){"outcome", "error"}, 1, (double)es.turn_errors);
+    metrics_sample(out, "agent_broker_turns_finished_total",
+                   &(struct metrics_label){"outcome", "cancelled"}, 1, (double)es.turns_cancelled);
+    metrics_histogram_write(out, "agent_broker_turn_duration_seconds",
+                            "from the prompt to the agent's end of turn", &es.turn_seconds);
+    metrics_histogram_write(out, "agent_broker_first_reply_seconds",
+                            "from the prompt to the agent's first reply text",
+                            &es.first_reply_seconds);
+    daemon_metrics_agents(d, out);
+    metrics_family(out, "agent_broker_plugin_reconnects_total",
+                   "reconnect attempts of the chat plugin (backoff delays handed out)",
+                   METRICS_COUNTER);
+    for (size_t i = 0; i < d->broker->nchats; i++)
+        metrics_sample(out, "agent_broker_plugin_reconnects_total",
+                       &(struct metrics_label){"plugin", d->broker->chats[i].name}, 1,
+                       (double)d->broker->chats[i].host->reconnects);
     ratelimit_get_stats(engine_ratelimit(d->broker->engine), &rs);
     metrics_counter(out, "agent_broker_outbound_failed_total",
                     "chat operations that could not be delivered", NULL, 0, (double)rs.failed);
@@ -272,6 +327,8 @@ daemon_broker_closed(void *arg)
 
     journal_close(d->journal);
     d->journal = NULL;
+    host_set_ingress(NULL);
+    ingress_close(d->ingress); /* its routes went with the hosts */
     uv_close((uv_handle_t *)&d->sig_term, daemon_handle_closed);
     uv_close((uv_handle_t *)&d->sig_int, daemon_handle_closed);
     uv_close((uv_handle_t *)&d->sig_hup, daemon_handle_closed);
@@ -793,6 +850,15 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset, 
                  "cannot open the journal in %s; accepted messages will not survive a "
                  "crash",
                  d->cfg.state_dir);
+    if (d->mode == DAEMON_RUN && d->cfg.ingress_listen && *d->cfg.ingress_listen) {
+        if ((rc = ingress_start(&d->loop, d->cfg.ingress_listen, NULL, &d->ingress)) < 0) {
+            log_error("core", "[ingress] listen = \"%s\": %s; not starting", d->cfg.ingress_listen,
+                      ab_strerror(rc));
+            goto out_journal;
+        }
+        log_info("core", "ingress listening on %s", d->cfg.ingress_listen);
+        host_set_ingress(d->ingress);
+    }
     if ((rc = daemon_assemble(d)) < 0)
         goto out_journal;
     if (d->broker->started == 0) {
@@ -807,6 +873,8 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset, 
     exit_code = CLI_EXIT_OK;
     uv_run(&d->loop, UV_RUN_DEFAULT);
     host_net_finish(); /* libwebsockets' second teardown step, after the loop ran dry */
+    ingress_finish(d->ingress);
+    d->ingress = NULL;
     exit_code = d->exit_code;
     goto out_loop_close;
 
@@ -817,11 +885,14 @@ out_broker:
 out_journal:
     journal_close(d->journal);
     d->journal = NULL;
+    host_set_ingress(NULL);
+    ingress_close(d->ingress);
 out_agent:
 out_loop_close:
     daemon_agents_free(d);
 out_loop:
     uv_run(&d->loop, UV_RUN_DEFAULT);
+    ingress_finish(d->ingress);
     if (uv_loop_close(&d->loop) != 0)
         log_debug("core", "loop closed with handles still open");
     plugin_set_free(&d->plugins);

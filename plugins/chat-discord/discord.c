@@ -102,6 +102,21 @@ static const struct ab_config_key discord_keys[] = {
      .type = AB_KEY_STRING,
      .flags = AB_KEY_ENDPOINT,
      .help = "a bare ws(s)://host[:port]; default: from GET {api_base}/gateway/bot"},
+    {.name = "shard_id",
+     .type = AB_KEY_INT,
+     .def = "0",
+     .min = 0,
+     .max = DISCORD_SHARDS_MAX - 1,
+     .help = "this process's shard (Identify's shard[0]), below shard_count; direct "
+             "messages reach shard 0 only"},
+    {.name = "shard_count",
+     .type = AB_KEY_INT,
+     .def = "1",
+     .min = 1,
+     .max = DISCORD_SHARDS_MAX,
+     .help = "how many shards share the bot's guilds (guild_id >> 22) % shard_count; one "
+             "process per shard, each with its own [state] dir; Identifies are spaced by "
+             "GET /gateway/bot's max_concurrency"},
     {.name = NULL},
 };
 

@@ -15,6 +15,13 @@
 #define DISCORD_CACHE_SLOTS 4096
 #define DISCORD_RETRY_MAX_MS (24ull * 3600 * 1000)   /* the longest 429 wait believed */
 #define DISCORD_HEARTBEAT_MAX_MS (10ull * 60 * 1000) /* Hello's interval is ~41 s */
+#define DISCORD_SHARDS_MAX 65536
+/* Identify windows of a sharded bot: one wave of max_concurrency shards identifies in
+ * the first DISCORD_IDENTIFY_WINDOW_MS of its slot; slots are DISCORD_IDENTIFY_SLOT_MS
+ * apart, so two Identifies of one bucket are always >= 5.5 s apart (Discord's limit is
+ * 5 s; the rest absorbs a late timer or a slow network). */
+#define DISCORD_IDENTIFY_SLOT_MS 7000
+#define DISCORD_IDENTIFY_WINDOW_MS 1500
 
 /* GUILDS | GUILD_MESSAGES | GUILD_MESSAGE_REACTIONS | DIRECT_MESSAGES | MESSAGE_CONTENT:
  * reactions are needed for 🛑 and permission answers. */
@@ -82,6 +89,10 @@ struct discord_gateway {
                                      events.c took it */
     uint64_t session_gen;         /* bumped for every new session */
     uint64_t identifies, resumes; /* counters for the log */
+    /* Sharding ([discord] shard_id / shard_count; Identify's `shard`). */
+    int64_t shard_id, shard_count;
+    int64_t max_concurrency;        /* GET /gateway/bot's session_start_limit; 1 unknown */
+    struct ab_timer *identify_wait; /* an Identify waiting for its shard's window */
 };
 
 struct ab_chat {
@@ -104,9 +115,10 @@ struct ab_chat {
 
 /* ---- rest.c ---- */
 
-/* Start a REST call now (the core's scheduler decided when): @method, @path below
- * api_base (lent), @body JSON text or NULL (lent). @op (lent) is the @arg the core passed
- * with the chat operation this call performs, NULL for the plugin's own calls: the
+/* Start a REST call: @method, @path below api_base (lent), @body JSON text or NULL
+ * (lent). @op (lent) is the @arg the core passed with the chat operation this call
+ * performs (sent now: the core's scheduler decided when), NULL for the plugin's own
+ * calls (queued in that scheduler by route, retried there on a 429 or 5xx): the
  * response's rate facts are reported tied to it before @cb. @cb runs later, exactly
  * once (AB_ECANCELED when the instance closes first). */
 int discord_rest_call(struct ab_chat *c, const char *method, const char *path, const char *body,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "discord.h"
 
@@ -70,6 +71,8 @@ discord_gateway_save(struct ab_chat *c)
         cJSON_AddNumberToObject(o, "seq", (double)discord_gateway_safe_seq(g));
         if (g->resume_url)
             cJSON_AddStringToObject(o, "resume_url", g->resume_url);
+        cJSON_AddNumberToObject(o, "shard_id", (double)g->shard_id);
+        cJSON_AddNumberToObject(o, "shard_count", (double)g->shard_count);
     }
     if (c->bot_id[0])
         cJSON_AddStringToObject(o, "bot_id", c->bot_id);
@@ -94,7 +97,7 @@ discord_gateway_load(struct ab_chat *c)
     char *text = NULL;
     size_t len = 0;
     cJSON *o;
-    const cJSON *seq;
+    const cJSON *seq, *sh_id, *sh_n;
     const char *sid, *url, *bot;
 
     if (c->svc->state_get(c->host, DISCORD_CHANNELS_KEY, &text, &len) == 0)
@@ -109,8 +112,21 @@ discord_gateway_load(struct ab_chat *c)
     url = discord_json_str(o, "resume_url");
     bot = discord_json_str(o, "bot_id");
     seq = cJSON_GetObjectItemCaseSensitive(o, "seq");
+    sh_id = cJSON_GetObjectItemCaseSensitive(o, "shard_id");
+    sh_n = cJSON_GetObjectItemCaseSensitive(o, "shard_count");
     if (bot && strlen(bot) < DISCORD_ID_MAX)
         snprintf(c->bot_id, sizeof(c->bot_id), "%s", bot);
+    /* A session of another shard (a state dir reused after a change) cannot be resumed
+     * as this one: Discord would send this process another shard's guilds. Saved before
+     * sharding (no shard fields): shard 0 of 1. */
+    if (sid && ((cJSON_IsNumber(sh_id) ? sh_id->valuedouble : 0) != (double)g->shard_id ||
+                (cJSON_IsNumber(sh_n) ? sh_n->valuedouble : 1) != (double)g->shard_count)) {
+        c->svc->log(c->host, AB_LOG_WARN,
+                    "the saved gateway session belongs to another shard: identifying as shard "
+                    "%lld of %lld",
+                    (long long)g->shard_id, (long long)g->shard_count);
+        sid = NULL;
+    }
     if (sid && url && cJSON_IsNumber(seq) && c->bot_id[0] &&
         ab_double_to_i64(seq->valuedouble, 0, INT64_MAX, &g->seq) == 0) {
         g->session_id = strdup(sid);
@@ -223,7 +239,8 @@ discord_gateway_drop(struct ab_chat *c, const char *why)
     g->is_ready = false;
     c->svc->timer_stop(g->heartbeat);
     c->svc->timer_stop(g->first_beat);
-    g->heartbeat = g->first_beat = NULL;
+    c->svc->timer_stop(g->identify_wait);
+    g->heartbeat = g->first_beat = g->identify_wait = NULL;
     if (g->ws && !g->close_code) {
         g->close_code = 4000;
         c->svc->ws_close(g->ws, 4000, why);
@@ -266,13 +283,63 @@ discord_gateway_first_beat(void *arg)
         discord_gateway_drop(c, "cannot start the heartbeat timer");
 }
 
-/* Op 2 (new session) or op 6 (resume). */
+/* Milliseconds until this shard may identify: 0 unsharded. Shards identify in waves of
+ * max_concurrency (shard_id / max_concurrency is the wave), each wave in its own slot of
+ * a cycle on the wall clock, so processes that share nothing (one pod per shard) never
+ * identify in one bucket less than 5 s apart, and one process never twice. */
+static uint64_t
+discord_gateway_identify_delay(const struct discord_gateway *g)
+{
+    struct timespec ts;
+    uint64_t waves, wave, cycle, pos, start;
+
+    if (g->shard_count <= 1 || clock_gettime(CLOCK_REALTIME, &ts) < 0)
+        return 0;
+    waves = (uint64_t)((g->shard_count + g->max_concurrency - 1) / g->max_concurrency);
+    wave = (uint64_t)(g->shard_id / g->max_concurrency);
+    cycle = waves * DISCORD_IDENTIFY_SLOT_MS;
+    pos = ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) % cycle;
+    start = wave * DISCORD_IDENTIFY_SLOT_MS;
+    if (pos >= start && pos < start + DISCORD_IDENTIFY_WINDOW_MS)
+        return 0;
+    return (start + cycle - pos) % cycle;
+}
+
+static void discord_gateway_hello_reply(struct ab_chat *c);
+
+/* The shard's Identify window opened. */
+static void
+discord_gateway_identify_now(void *arg)
+{
+    struct ab_chat *c = arg;
+
+    c->svc->timer_stop(c->gw.identify_wait);
+    c->gw.identify_wait = NULL;
+    if (c->gw.ws && !c->gw.close_code)
+        discord_gateway_hello_reply(c);
+}
+
+/* Op 2 (new session, in the shard's window) or op 6 (resume). */
 static void
 discord_gateway_hello_reply(struct ab_chat *c)
 {
     struct discord_gateway *g = &c->gw;
-    cJSON *o = cJSON_CreateObject(), *d = cJSON_AddObjectToObject(o, "d");
+    uint64_t wait = g->is_resuming ? 0 : discord_gateway_identify_delay(g);
+    cJSON *o, *d;
 
+    if (wait > 0 && !g->identify_wait) {
+        c->svc->log(c->host, AB_LOG_INFO,
+                    "shard %lld of %lld identifies in its window: in %llu ms (max_concurrency "
+                    "%lld)",
+                    (long long)g->shard_id, (long long)g->shard_count, (unsigned long long)wait,
+                    (long long)g->max_concurrency);
+        if (c->svc->timer_start(c->host, wait, 0, discord_gateway_identify_now, c,
+                                &g->identify_wait) == 0)
+            return;
+        g->identify_wait = NULL;
+    }
+    o = cJSON_CreateObject();
+    d = cJSON_AddObjectToObject(o, "d");
     cJSON_AddStringToObject(d, "token", c->token);
     if (g->is_resuming) {
         cJSON_AddNumberToObject(o, "op", 6);
@@ -284,7 +351,14 @@ discord_gateway_hello_reply(struct ab_chat *c)
     } else {
         cJSON *props = cJSON_AddObjectToObject(d, "properties");
         cJSON_AddNumberToObject(o, "op", 2);
-        cJSON_AddNumberToObject(d, "intents", DISCORD_INTENTS);
+        /* Discord sends direct messages to shard 0 only: the others do not ask. */
+        cJSON_AddNumberToObject(d, "intents",
+                                g->shard_id == 0 ? DISCORD_INTENTS : DISCORD_INTENTS & ~(1 << 12));
+        if (g->shard_count > 1) {
+            cJSON *shard = cJSON_AddArrayToObject(d, "shard");
+            cJSON_AddItemToArray(shard, cJSON_CreateNumber((double)g->shard_id));
+            cJSON_AddItemToArray(shard, cJSON_CreateNumber((double)g->shard_count));
+        }
         cJSON_AddStringToObject(props, "os", "linux");
         cJSON_AddStringToObject(props, "browser", "agent-broker");
         cJSON_AddStringToObject(props, "device", "agent-broker");
@@ -534,7 +608,8 @@ discord_gateway_on_close(void *arg, struct ab_ws *ws, int code, const char *reas
     g->is_ready = false;
     c->svc->timer_stop(g->heartbeat);
     c->svc->timer_stop(g->first_beat);
-    g->heartbeat = g->first_beat = NULL;
+    c->svc->timer_stop(g->identify_wait);
+    g->heartbeat = g->first_beat = g->identify_wait = NULL;
     if (g->is_dirty)
         discord_gateway_save(c);
     if (fatal) {
@@ -602,6 +677,9 @@ discord_gateway_looked_up(void *arg, int status, long http, const cJSON *body, i
     const char *url = discord_json_str(body, "url");
     const cJSON *limit = cJSON_GetObjectItemCaseSensitive(body, "session_start_limit");
     const cJSON *left = cJSON_GetObjectItemCaseSensitive(limit, "remaining");
+    const cJSON *conc = cJSON_GetObjectItemCaseSensitive(limit, "max_concurrency");
+    const cJSON *shards = cJSON_GetObjectItemCaseSensitive(body, "shards");
+    int64_t mc;
 
     (void)code;
     if (c->is_closing)
@@ -621,6 +699,14 @@ discord_gateway_looked_up(void *arg, int status, long http, const cJSON *body, i
     if (cJSON_IsNumber(left))
         c->svc->log(c->host, AB_LOG_INFO, "gateway %s; session starts left today: %d", url,
                     left->valueint);
+    if (cJSON_IsNumber(conc) && ab_double_to_i64(conc->valuedouble, 1, 1024, &mc) == 0)
+        c->gw.max_concurrency = mc;
+    if (cJSON_IsNumber(shards) && shards->valuedouble > (double)c->gw.shard_count)
+        c->svc->log(c->host, AB_LOG_WARN,
+                    "Discord recommends %g shards for this bot; running %lld (shard_count)",
+                    shards->valuedouble, (long long)c->gw.shard_count);
+    if (c->gateway_url && *c->gateway_url)
+        url = c->gateway_url; /* sharded: looked up for max_concurrency only */
     free(c->gw.url);
     if ((c->gw.url = strdup(url)) == NULL || discord_gateway_connect(c) < 0)
         discord_gateway_schedule(c);
@@ -637,9 +723,25 @@ discord_gateway_lookup(struct ab_chat *c)
 int
 discord_gateway_start(struct ab_chat *c)
 {
-    c->gw.seq = -1;
+    struct discord_gateway *g = &c->gw;
+    int rc;
+
+    g->seq = -1;
+    g->max_concurrency = 1;
+    if ((rc = c->svc->config_int(c->host, "shard_id", 0, &g->shard_id)) < 0 ||
+        (rc = c->svc->config_int(c->host, "shard_count", 1, &g->shard_count)) < 0)
+        return rc;
+    if (g->shard_count < 1 || g->shard_count > DISCORD_SHARDS_MAX || g->shard_id < 0 ||
+        g->shard_id >= g->shard_count) {
+        c->svc->log(c->host, AB_LOG_ERROR,
+                    "[discord] shard_id %lld is not below shard_count %lld: shards are 0 .. "
+                    "shard_count - 1",
+                    (long long)g->shard_id, (long long)g->shard_count);
+        return AB_ECONFIG;
+    }
     discord_gateway_load(c);
-    if (c->gateway_url && *c->gateway_url) {
+    /* Sharded, the Identify budget's max_concurrency is needed: look it up. */
+    if (c->gateway_url && *c->gateway_url && g->shard_count == 1) {
         if (!(c->gw.url = strdup(c->gateway_url)))
             return AB_ENOMEM;
         if (discord_gateway_connect(c) < 0)
@@ -659,7 +761,8 @@ discord_gateway_close(struct ab_chat *c)
     c->svc->timer_stop(g->heartbeat);
     c->svc->timer_stop(g->first_beat);
     c->svc->timer_stop(g->reconnect);
-    g->heartbeat = g->first_beat = g->reconnect = NULL;
+    c->svc->timer_stop(g->identify_wait);
+    g->heartbeat = g->first_beat = g->reconnect = g->identify_wait = NULL;
     if (g->ws && !g->close_code)
         c->svc->ws_close(g->ws, 4000, "restarting");
     g->ws = NULL; /* the host abandons it when our host is freed */

@@ -1,7 +1,9 @@
-/* chat-discord REST v10: every call goes through the host's HTTP client with the bot
- * token and Discord's User-Agent, at once: the core's scheduler decides when. Every
- * response's rate facts (X-RateLimit-*, a 429's retry_after, global and shared scope)
- * are reported to the core, tied to the operation they answer. */
+/* chat-discord REST v10: every call goes through the host with the bot token and
+ * Discord's User-Agent. An operation's call goes at once (the core's scheduler already
+ * decided when); the plugin's own calls (gateway URL, channel and message lookups) are
+ * queued in that scheduler by route (ABI 1.3 http_scheduled). Every response's rate
+ * facts (X-RateLimit-*, a 429's retry_after, global and shared scope) are reported to
+ * the core, tied to the operation or scheduled call they answer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@ struct discord_req {
     struct discord_req *next;
     struct ab_chat *chat;
     struct ab_http *http;                    /* owned by the host until the callback */
+    struct ab_http_sched *sched;             /* or: the scheduled call (the plugin's own) */
     char method[8], path_id[DISCORD_ID_MAX]; /* the major parameter, for the bucket id */
     char *url;                               /* owned */
     void *op;                                /* lent: the core's operation these facts belong to */
@@ -74,7 +77,7 @@ discord_rest_major(const char *path, char *out, size_t cap)
 /* Tell the core what the response said, tied to @q's operation. A 429's precise wait is
  * the body's float retry_after (Retry-After is whole seconds). */
 static void
-discord_rest_report(struct ab_chat *c, const struct discord_req *q,
+discord_rest_report(struct ab_chat *c, const struct discord_req *q, void *op,
                     const struct ab_http_response *resp, const cJSON *body)
 {
     char bucket[160];
@@ -85,7 +88,7 @@ discord_rest_report(struct ab_chat *c, const struct discord_req *q,
         .remaining = resp->ratelimit_remaining,
         .reset_after_ms = resp->ratelimit_reset_after_ms,
         .global = resp->ratelimit_global,
-        .op = q->op,
+        .op = op,
         .limit = limit ? strtoll(limit, NULL, 10) : -1,
     };
 
@@ -117,21 +120,37 @@ discord_rest_report(struct ab_chat *c, const struct discord_req *q,
                     : info.scope == AB_RATE_SCOPE_SHARED ? " (shared)"
                                                          : "");
     }
-    if (info.remaining >= 0 || info.retry_after_ms > 0 || info.bucket || q->op)
+    if (info.remaining >= 0 || info.retry_after_ms > 0 || info.bucket || op)
         c->svc->rate_report(c->host, &info);
 }
 
-/* A response (or a transport error) for @q: report the rate facts, then answer. */
+/* One answer to a scheduled call (each attempt): report its rate facts, tied to @op, and
+ * say what it means; the core retries a 429 or a 5xx. */
+static int
+discord_rest_judge(void *arg, struct ab_http_sched *op, const struct ab_http_response *resp)
+{
+    struct discord_req *q = arg;
+    cJSON *body = resp->body_len ? cJSON_ParseWithLength(resp->body, resp->body_len) : NULL;
+
+    discord_rest_report(q->chat, q, op, resp, body);
+    cJSON_Delete(body);
+    return discord_rest_status(resp->status);
+}
+
+/* A response (or a transport error) for @q: report the rate facts (an operation's; a
+ * scheduled call's were judged already), then answer. */
 static void
 discord_rest_done(void *arg, const struct ab_http_response *resp)
 {
     struct discord_req *q = arg;
     struct ab_chat *c = q->chat;
+    bool is_scheduled = q->sched != NULL;
     cJSON *body = NULL;
     const cJSON *code;
     int status;
 
     q->http = NULL;
+    q->sched = NULL;
     if (resp->error) {
         status = resp->error;
         c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", q->method, q->url,
@@ -140,7 +159,8 @@ discord_rest_done(void *arg, const struct ab_http_response *resp)
     } else {
         status = discord_rest_status(resp->status);
         body = resp->body_len ? cJSON_ParseWithLength(resp->body, resp->body_len) : NULL;
-        discord_rest_report(c, q, resp, body);
+        if (!is_scheduled)
+            discord_rest_report(c, q, q->op, resp, body);
         if (resp->status == 401 && !c->is_token_dead) {
             /* Invalid requests count towards a Cloudflare ban: stop using the token. */
             c->is_token_dead = true;
@@ -160,7 +180,31 @@ discord_rest_done(void *arg, const struct ab_http_response *resp)
     discord_req_free(c, q);
 }
 
-/* Start a call now; the host runs its callback later, never inside this call. */
+/* The scheduler's route of a plugin call: method, path, and every id after the major
+ * parameter as {id} (GET /channels/1/messages/{id}), as Discord groups its routes. */
+static void
+discord_rest_route(const char *method, const char *path, const char *major, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "%s ", method);
+    const char *p = path;
+    const char *after = *major ? strstr(path, major) : NULL;
+
+    if (after)
+        after += strlen(major);
+    while (*p && n + 6 < cap) {
+        if (after && p >= after && p[-1] == '/' && *p >= '0' && *p <= '9') {
+            while (*p >= '0' && *p <= '9')
+                p++;
+            n += (size_t)snprintf(out + n, cap - n, "{id}");
+            continue;
+        }
+        out[n++] = *p++;
+    }
+    out[n] = '\0';
+}
+
+/* Start a call: an operation's now, the plugin's own through the core's scheduler (or
+ * now on a host without one). The host runs its callback later, never inside this call. */
 int
 discord_rest_call(struct ab_chat *c, const char *method, const char *path, const char *body,
                   void *op, discord_rest_cb cb, void *arg)
@@ -194,7 +238,16 @@ discord_rest_call(struct ab_chat *c, const char *method, const char *path, const
         .body_len = body ? strlen(body) : 0,
         .timeout_ms = 15000,
     };
-    if ((rc = c->svc->http_request(c->host, &req, discord_rest_done, q, &q->http)) < 0) {
+    rc = AB_ENOTSUP;
+    if (!op && AB_HAS(c->svc, struct ab_host_services, http_scheduled) && c->svc->http_scheduled) {
+        char route[160];
+        discord_rest_route(method, path, q->path_id, route, sizeof(route));
+        rc = c->svc->http_scheduled(c->host, route, &req, discord_rest_judge, discord_rest_done, q,
+                                    &q->sched);
+    }
+    if (rc == AB_ENOTSUP)
+        rc = c->svc->http_request(c->host, &req, discord_rest_done, q, &q->http);
+    if (rc < 0) {
         c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", method, q->url, ab_strerror(rc));
         free(q->url);
         free(q);
@@ -212,8 +265,12 @@ discord_rest_close(struct ab_chat *c)
 {
     while (c->reqs) {
         struct discord_req *q = c->reqs;
-        c->svc->http_cancel(q->http);
+        if (q->sched)
+            c->svc->http_scheduled_cancel(q->sched);
+        else
+            c->svc->http_cancel(q->http);
         q->http = NULL;
+        q->sched = NULL;
         if (q->cb)
             q->cb(q->arg, AB_ECANCELED, 0, NULL, 0);
         discord_req_free(c, q);

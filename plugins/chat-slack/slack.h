@@ -76,12 +76,14 @@ void slack_fatal(struct ab_chat *s, const char *detail);
 
 /* Call @method (api_base/@method) as a form POST with @form (name, value pairs,
  * NULL-terminated; lent) and the bot token, or the app token for
- * apps.connections.open, now. @cb runs later, exactly once unless close() comes
- * first. Returns 0 or AB_E*. */
+ * apps.connections.open, queued in the core's scheduler on the method's route (a 429 or
+ * 5xx is retried there). @cb runs later, exactly once unless close() comes first.
+ * Returns 0 or AB_E*. */
 int slack_web_call(struct ab_chat *s, enum slack_web_method method, const char *const *form,
                    slack_web_cb cb, void *arg, struct slack_web_call **out);
-/* slack_web_call for a chat operation: @op (lent) is the @arg the core passed with it, and the
- * answer's rate facts are reported tied to it before @cb. */
+/* slack_web_call for a chat operation, sent now (the core scheduled the operation): @op
+ * (lent) is the @arg the core passed with it, and the answer's rate facts are reported
+ * tied to it before @cb. */
 int slack_web_call_for(struct ab_chat *s, enum slack_web_method method, const char *const *form,
                        void *op, slack_web_cb cb, void *arg, struct slack_web_call **out);
 /* Abandon a call: its callback will not run. NULL is allowed. */

@@ -264,6 +264,7 @@ const SWITCH_MARKERS = {
     'no-message-id': 'noMessageId', tool: 'tool', permission: 'permission', crash: 'crash', hang: 'hang',
     fs: 'fs', env: 'env', noise: 'noise', plan: 'plan', thought: 'thought', grandchild: 'grandchild',
     'late-update-unknown-tool': 'lateUnknownTool', pid: 'pid', 'echo-session': 'echoSession',
+    'echo-history': 'echoHistory',
     'close-stdin': 'closeStdin',
 };
 
@@ -286,6 +287,8 @@ function markersParse(text) {
         case 'tools': m.tools = count(name, arg, 1000); break;
         case 'tick': m.tick = count(name, arg, 600000); break;
         case 'big': m.big = count(name, arg, MAX_BIG_BYTES); break;
+        case 'flood': m.flood = count(name, arg, MAX_MARKER_COUNT); break;
+        case 'permissions': m.permissions = count(name, arg, 1000); break;
         case 'stderr-flood': m.stderrFlood = count(name, arg, MAX_BIG_BYTES); break;
         case 'long-line': m.longLine = count(name, arg, MAX_LONG_LINE_BYTES); break;
         case 'garbage': m.garbage = count(name, arg, MAX_GARBAGE_LINES); break;
@@ -484,6 +487,39 @@ async function turnPermission(turn) {
     return null;
 }
 
+// [[permissions N]]: N tool calls ask for permission all at once (tool-q1…tool-qN,
+// "Write qK.txt"), then the text counts the answers: `permissions: A allowed, R rejected,
+// C cancelled, I invalid`.
+async function turnPermissions(turn, n) {
+    const sid = turn.session.id;
+    const asks = [];
+    for (let i = 1; i <= n; i++) {
+        const toolCall = { toolCallId: `tool-q${i}`, title: `Write q${i}.txt`, kind: 'edit',
+                           status: 'pending' };
+        update(sid, Object.assign({ sessionUpdate: 'tool_call' }, toolCall));
+        asks.push(request(turn.idMode, 'session/request_permission',
+                          { sessionId: sid, toolCall, options: PERMISSION_OPTIONS }));
+    }
+    const counts = { allow: 0, reject: 0, cancelled: 0, invalid: 0 };
+    for (const res of await Promise.all(asks)) counts[permissionOutcome(res).kind]++;
+    turnCheck(turn);
+    await turnStream(turn, [`permissions: ${counts.allow} allowed, ${counts.reject} rejected, ` +
+                            `${counts.cancelled} cancelled, ${counts.invalid} invalid`]);
+}
+
+// [[flood N]]: N chunks of 64 KiB ('f' padding, each ending in its number), as fast as
+// the pipe takes them.
+async function turnFlood(turn, n) {
+    for (let i = 1; i <= n; i++) {
+        turnCheck(turn);
+        const tail = ` flood${i}\n`;
+        const upd = { sessionUpdate: 'agent_message_chunk',
+                      content: { type: 'text', text: 'f'.repeat(65536 - tail.length) + tail } };
+        await writeDrained(JSON.stringify({ jsonrpc: '2.0', method: 'session/update',
+                                            params: { sessionId: turn.session.id, update: upd } }) + '\n');
+    }
+}
+
 // [[fs]]: call client methods the client did not advertise and report the codes it answered.
 async function turnFs(turn) {
     const sid = turn.session.id;
@@ -586,6 +622,15 @@ function bigText(n) {
 }
 
 // The body of a turn. Resolves to {result} or {error} to answer the prompt, or null to never answer.
+// [[echo-history]]: what this session remembers of earlier turns (its history, loaded
+// back by session/load after a restart): "history: N turns: <said> | <said> ...".
+function historyText(session) {
+    const said = session.history.filter((h) => h.role === 'user')
+        .map((h) => String(h.text).replace(/<sender_context>[\s\S]*?<\/sender_context>/g, '')
+            .replace(MARKER_RE, '').replace(/\s+/g, ' ').trim());
+    return `history: ${said.length} turns: ${said.join(' | ')}`;
+}
+
 async function turnBody(turn, userText) {
     const m = turn.m;
     for (const line of m.stderr) process.stderr.write(line + '\n');
@@ -617,12 +662,15 @@ async function turnBody(turn, userText) {
         if (end) return end;
         produced = true;
     }
+    if (m.permissions !== undefined) { await turnPermissions(turn, m.permissions); produced = true; }
+    if (m.flood !== undefined) { await turnFlood(turn, m.flood); produced = true; }
     if (m.fs) { await turnFs(turn); produced = true; }
     const single = [];
     if (m.env)
         single.push(Object.keys(process.env).sort().map((k) => `${k}=${process.env[k]}`).join('\n'));
     if (m.pid) single.push(`pid: ${process.pid}`);
     if (m.echoSession) single.push(`session: ${turn.session.id}`);
+    if (m.echoHistory) single.push(historyText(turn.session));
     if (m.grandchild) single.push(turnGrandchild());
     if (m.big !== undefined) single.push(bigText(m.big));
     for (const text of single) { await turnStream(turn, [text]); produced = true; }
@@ -722,6 +770,7 @@ const methods = {
                 protocolVersion: opts.protocolVersion,
                 agentCapabilities: {
                     loadSession: opts.load || opts.loadHang || opts.loadExit,
+                    sessionCapabilities: { close: {} },
                     promptCapabilities: { image: false, audio: false, embeddedContext: false },
                     mcpCapabilities: { http: opts.mcp.includes('http'), sse: opts.mcp.includes('sse') },
                 },
@@ -781,6 +830,15 @@ const methods = {
             update(s.id, { sessionUpdate: kind, content: { type: 'text', text: String(h.text) } });
         }
         reply(id, null);
+    },
+
+    // session/close {sessionId} → {}: the session is forgotten (session/load brings it back).
+    'session/close'(id, p) {
+        const s = sessionLookup(id, p);
+        if (!s) return;
+        if (s.turn) return replyError(id, ERR.INVALID_PARAMS, 'turn already running');
+        sessions.delete(s.id);
+        reply(id, {});
     },
 
     // session/set_mode {sessionId, modeId} → {}.

@@ -1,15 +1,5 @@
 #!/usr/bin/env bash
 # `agent-broker check`: every problem at once as FILE:LINE: KEY: message, exit 2;
-# A section no installed plugin claims (a typo) with no chat plugin enabled: run would
-# not start, so check fails and says why.
-printf '[discrod]\nbot_token = "x"\n' > config.toml
-out=$("$bin" check config.toml 2>&1); rc=$?
-[ $rc -eq 2 ] || fail "unclaimed section: exit $rc"
-echo "$out" | grep -q '^warning: config.toml:1: discrod: unknown section, ignored — no installed chat plugin is named "discrod"' || fail "unclaimed section not named"
-echo "$out" | grep -q 'plugins.chat: no chat plugin is enabled' || fail "no enabled chat plugin not reported"
-out=$("$bin" run config.toml 2>&1 </dev/null); rc=$?
-[ $rc -eq 2 ] || fail "run with an unclaimed section: exit $rc, want 2 (not the console)"
-
 # OpenAB's example configs pass unchanged.
 set -u
 bin=${AGENT_BROKER_BIN:?}
@@ -22,6 +12,16 @@ for c in kiro-cli claude-agent-acp codex-acp gemini; do printf '#!/bin/sh\nexit 
 export PATH="$tmp/bin:/usr/bin:/bin"
 export DISCORD_BOT_TOKEN=discord-test-token-value SLACK_BOT_TOKEN=xoxb-test-1 SLACK_APP_TOKEN=xapp-test-1
 export ANTHROPIC_API_KEY=sk-ant-test
+
+# A section no installed plugin claims (a typo) with no chat plugin enabled: run would
+# not start, so check fails and says why.
+printf '[discrod]\nbot_token = "x"\n' > config.toml
+out=$("$bin" check config.toml 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "unclaimed section: exit $rc"
+echo "$out" | grep -q '^warning: config.toml:1: discrod: unknown section, ignored — no installed chat plugin is named "discrod"' || fail "unclaimed section not named"
+echo "$out" | grep -q 'plugins.chat: no chat plugin is enabled' || fail "no enabled chat plugin not reported"
+out=$(timeout 30 "$bin" run config.toml 2>&1 </dev/null); rc=$?
+[ $rc -eq 2 ] || fail "run with an unclaimed section: exit $rc, want 2 (not the console)"
 
 # A syntax error on line 3.
 printf '[pool]\nmax_sessions = 3\nsession_ttl_hours = = 4\n' > config.toml

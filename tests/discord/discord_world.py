@@ -26,11 +26,11 @@ HUMAN_THREAD = "1300000000000000100"
 class Fake:
     """One fake-discord.js process and its control channel."""
 
-    def __init__(self, world, heartbeat_ms=1000):
+    def __init__(self, world, heartbeat_ms=1000, args=()):
         env = dict(os.environ)
         env["NODE_PATH"] = os.path.join(e2e.ROOT, "tests", "node_modules")
         self.proc = world.helper(["node", FAKE, "--token", TOKEN, "--heartbeat",
-                                  str(heartbeat_ms), "--lifetime", "300"],
+                                  str(heartbeat_ms), "--lifetime", "300", *args],
                                  stdout=__import__("subprocess").PIPE, env=env)
         line = self.proc.stdout.readline()
         if not line:

@@ -8,7 +8,16 @@
 // limits) and records every request and frame so tests can assert on them.
 //
 // Usage: node fake-discord.js --token TOKEN [--port N] [--heartbeat MS] [--lifetime S]
+//            [--shards N] [--guilds N] [--max_concurrency N]
 // Prints one JSON line {"port":N} on stdout once listening.
+//
+// Sharding as Discord does it: --shards N (> 1) requires Identify's `shard: [id, N]`
+// (none: close 4011; a malformed or out-of-range one: 4010); each shard has its own
+// session, guild events go to shard (guild_id >> 22) % N and direct messages to shard 0.
+// With --shards > 1, Identifies of one bucket (shard_id % max_concurrency) less than 5 s
+// apart get op 9
+// (counted in counts.identify_too_fast). --guilds N adds guilds 1..N-1, each with one
+// text channel (ids in GET /_test/state `guilds`), spread over the shards.
 'use strict';
 
 const http = require('http');
@@ -21,7 +30,8 @@ try {
 }
 
 // ---- options ----
-const opts = { token: 'test-token', port: 0, heartbeat: 1000, lifetime: 600 };
+const opts = { token: 'test-token', port: 0, heartbeat: 1000, lifetime: 600, shards: 0, guilds: 1,
+    max_concurrency: 1 };
 for (let i = 2; i < process.argv.length; i += 2) {
     const k = process.argv[i].replace(/^--/, '');
     const v = process.argv[i + 1];
@@ -51,8 +61,10 @@ const channels = new Map(); // id -> channel object
 const messages = new Map(); // id -> message object (+ _reactions)
 const nonces = new Map(); // nonce -> {id, at}
 const sessions = new Map(); // session_id -> {seq, log[], resumable, conn}
-let activeSession = null;
-const counts = { identify: 0, resume: 0, connections: 0, invalid_requests: 0,
+let activeSession = null; // the newest session (the only one unsharded)
+const shardSessions = new Map(); // shard id -> its current session (sharded bots)
+const lastIdentify = new Map(); // rate-limit bucket -> ms of its last Identify
+const counts = { identify: 0, identify_too_fast: 0, resume: 0, connections: 0, invalid_requests: 0,
     rate_limited: 0, window_violations: 0, exhausted_violations: 0, closes: {} };
 const requests = []; // {t, method, path, status, body, auth, ua, ct}
 const frames = []; // {t, conn, dir, op, t_name, s, d}
@@ -77,7 +89,8 @@ let connSeq = 0;
 let refuseUntil = 0;
 
 function channel(id, type, extra) {
-    const ch = Object.assign({ id, type, guild_id: GUILD_ID, name: `ch-${id.slice(-3)}`,
+    const parent = extra && extra.parent_id && channels.get(extra.parent_id);
+    const ch = Object.assign({ id, type, guild_id: parent ? parent.guild_id : GUILD_ID, name: `ch-${id.slice(-3)}`,
         position: 0, permission_overwrites: [], parent_id: null }, extra || {});
     channels.set(id, ch);
     return ch;
@@ -90,6 +103,14 @@ channel('1300000000000000100', 11, { name: 'human thread', parent_id: '120000000
     owner_id: '1000000000000000002', thread_metadata: { archived: false,
         auto_archive_duration: 1440, archive_timestamp: new Date(started).toISOString(),
         locked: false }, message_count: 0, member_count: 1 });
+// More guilds (--guilds): consecutive snowflake timestamps, so they spread over the shards.
+const guilds = [GUILD_ID];
+for (let k = 1; k < opts.guilds; k++) {
+    const gid = String((((BigInt(GUILD_ID) >> 22n) + BigInt(k)) << 22n) | 1n);
+    guilds.push(gid);
+    channel(String(1200000000000001000n + BigInt(k)), 0, { name: `general-${k}`, guild_id: gid });
+}
+const shardOf = (guildId, n) => Number((BigInt(guildId) >> 22n) % BigInt(n));
 
 function record(list, item) {
     list.push(item);
@@ -98,13 +119,19 @@ function record(list, item) {
 }
 
 // ---- gateway ----
+// Send @payload; returns CLOCK_MONOTONIC in ns (a BigInt) just before the frame went to
+// the socket, or null when it was not sent.
 function gwSend(conn, payload) {
     if (conn.silent || conn.ws.readyState !== 1)
-        return;
+        return null;
     const text = JSON.stringify(payload);
     record(frames, { t: now(), conn: conn.id, dir: 'out', op: payload.op, name: payload.t || null,
-        s: payload.s === undefined ? null : payload.s });
+        s: payload.s === undefined ? null : payload.s,
+        mid: payload.t === 'MESSAGE_CREATE' ? payload.d.id : undefined,
+        shard: conn.session && conn.session.shard ? conn.session.shard[0] : undefined });
+    const sentNs = process.hrtime.bigint();
     conn.ws.send(text);
+    return sentNs;
 }
 
 function gwClose(conn, code, reason) {
@@ -115,22 +142,33 @@ function gwClose(conn, code, reason) {
     } catch (e) { /* already closing */ }
 }
 
-// Send a dispatch on the active session (buffered for resume when nobody listens).
-function dispatch(t, d) {
-    const sess = activeSession;
+// The session an event goes to: unsharded the active one; sharded the shard of its guild
+// (guild_id >> 22) % shard_count, direct messages shard 0.
+function sessionFor(d) {
+    if (!shardSessions.size)
+        return activeSession;
+    const any = shardSessions.values().next().value;
+    return shardSessions.get(d && d.guild_id ? shardOf(d.guild_id, any.shard[1]) : 0) || null;
+}
+
+// Send a dispatch on its session (buffered for resume when nobody listens).
+// Returns gwSend()'s send time, or null.
+function dispatch(t, d, to) {
+    const sess = to || sessionFor(d);
     if (!sess)
-        return;
+        return null;
     const payload = { op: 0, t, s: ++sess.seq, d };
     sess.log.push(payload);
     if (sess.log.length > 1000)
         sess.log.shift();
     if (sess.conn && sess.conn.ready)
-        gwSend(sess.conn, payload);
+        return gwSend(sess.conn, payload);
+    return null;
 }
 
-function guildCreate() {
-    const all = [...channels.values()];
-    return { id: GUILD_ID, name: 'fake guild', unavailable: false, member_count: 3,
+function guildCreate(gid) {
+    const all = [...channels.values()].filter(c => c.guild_id === gid);
+    return { id: gid, name: 'fake guild', unavailable: false, member_count: 3,
         channels: all.filter(c => !c.thread_metadata).map(c => Object.assign({}, c, { guild_id: undefined })),
         threads: all.filter(c => c.thread_metadata), members: [], roles: [] };
 }
@@ -149,16 +187,42 @@ function onIdentify(conn, d) {
         gwClose(conn, 4013, 'Invalid intent(s).');
         return;
     }
+    let shard = null;
+    if (d.shard !== undefined) {
+        const [id, n] = Array.isArray(d.shard) ? d.shard : [];
+        if (d.shard.length !== 2 || !Number.isInteger(id) || !Number.isInteger(n) || n < 1 || id < 0 ||
+            id >= n || (opts.shards > 0 && n !== opts.shards)) {
+            gwClose(conn, 4010, 'Invalid shard.');
+            return;
+        }
+        shard = [id, n];
+    } else if (opts.shards > 1) {
+        gwClose(conn, 4011, 'Sharding required.');
+        return;
+    }
+    const bucket = shard ? shard[0] % opts.max_concurrency : 0;
+    const t = Date.now();
+    if (opts.shards > 1 && lastIdentify.has(bucket) && t - lastIdentify.get(bucket) < 5000) {
+        counts.identify_too_fast++;
+        gwSend(conn, { op: 9, d: false });
+        setTimeout(() => gwClose(conn, 4000, 'Invalid session.'), 500);
+        return;
+    }
+    lastIdentify.set(bucket, t);
     const id = `sess-${newId()}`;
-    const sess = { id, seq: 0, log: [], resumable: true, conn, intents: d.intents };
+    const sess = { id, seq: 0, log: [], resumable: true, conn, intents: d.intents, shard };
     sessions.set(id, sess);
     activeSession = sess;
+    if (shard)
+        shardSessions.set(shard[0], sess);
     conn.session = sess;
     conn.ready = true;
-    dispatch('READY', { v: 10, user: BOT, guilds: [{ id: GUILD_ID, unavailable: true }],
+    const mine = guilds.filter(g => !shard || shardOf(g, shard[1]) === shard[0]);
+    dispatch('READY', { v: 10, user: BOT, guilds: mine.map(g => ({ id: g, unavailable: true })),
         session_id: id, resume_gateway_url: `ws://127.0.0.1:${server.address().port}/resume`,
-        application: { id: APP_ID, flags: 0 } });
-    dispatch('GUILD_CREATE', guildCreate());
+        application: { id: APP_ID, flags: 0 }, shard: shard || undefined }, sess);
+    for (const g of mine)
+        dispatch('GUILD_CREATE', guildCreate(g), sess);
 }
 
 function onResume(conn, d) {
@@ -173,7 +237,8 @@ function onResume(conn, d) {
         return;
     }
     const sess = sessions.get(d.session_id);
-    if (!sess || !sess.resumable || sess !== activeSession) {
+    if (!sess || !sess.resumable ||
+        (sess.shard ? shardSessions.get(sess.shard[0]) !== sess : sess !== activeSession)) {
         gwSend(conn, { op: 9, d: false });
         setTimeout(() => gwClose(conn, 4000, 'Invalid session.'), 500);
         return;
@@ -226,7 +291,8 @@ function onGatewayConnection(ws, req) {
         }
         record(frames, { t: now(), conn: conn.id, dir: 'in', op: p.op,
             d: p.op === 1 ? p.d : p.op === 6 ? { session_id: p.d && p.d.session_id, seq: p.d && p.d.seq }
-                : p.op === 2 ? { intents: p.d && p.d.intents, properties: p.d && p.d.properties } : undefined });
+                : p.op === 2 ? { intents: p.d && p.d.intents, properties: p.d && p.d.properties,
+                    shard: p.d && p.d.shard } : undefined });
         switch (p.op) {
         case 1:
             if (conn.ack)
@@ -364,7 +430,8 @@ function bucketOf(method, p) {
 }
 
 function newMessage(channelId, author, content, extra) {
-    const m = Object.assign({ id: newId(), channel_id: channelId, guild_id: GUILD_ID, author,
+    const m = Object.assign({ id: newId(), channel_id: channelId,
+        guild_id: (channels.get(channelId) || {}).guild_id || GUILD_ID, author,
         content, timestamp: new Date().toISOString(), edited_timestamp: null, tts: false,
         mention_everyone: false, mentions: [], mention_roles: [], attachments: [], embeds: [],
         pinned: false, type: 0, flags: 0 }, extra || {});
@@ -393,8 +460,9 @@ function rest(method, p, body) {
         return { status: 200, body: { url: `ws://127.0.0.1:${server.address().port}/gateway` } };
     if (method === 'GET' && p === '/gateway/bot')
         return { status: 200, body: { url: `ws://127.0.0.1:${server.address().port}/gateway`,
-            shards: 1, session_start_limit: { total: 1000, remaining: 1000 - counts.identify,
-                reset_after: 14400000, max_concurrency: 1 } } };
+            shards: Math.max(opts.shards, 1), session_start_limit: { total: 1000,
+                remaining: 1000 - counts.identify, reset_after: 14400000,
+                max_concurrency: opts.max_concurrency } } };
     if ((m = p.match(/^\/channels\/(\d+)$/)) && method === 'GET') {
         const ch = channels.get(m[1]);
         return ch ? { status: 200, body: ch } : apiError(404, 10003, 'Unknown Channel');
@@ -503,7 +571,7 @@ function rest(method, p, body) {
         msg._reactions[emoji] = [...users];
         const custom = emoji.match(/^(.+):(\d+)$/);
         dispatch(method === 'PUT' ? 'MESSAGE_REACTION_ADD' : 'MESSAGE_REACTION_REMOVE', {
-            user_id: BOT.id, channel_id: m[1], message_id: m[2], guild_id: GUILD_ID,
+            user_id: BOT.id, channel_id: m[1], message_id: m[2], guild_id: msg.guild_id || GUILD_ID,
             emoji: custom ? { id: custom[2], name: custom[1] } : { id: null, name: emoji } });
         return { status: 204, body: null };
     }
@@ -683,7 +751,11 @@ function control(req, res, raw) {
         if (url.pathname === '/_test/messages')
             return send(res, 200, { counts, messages: msgs,
                 connected: !!(activeSession && activeSession.conn && activeSession.conn.ready) });
-        return send(res, 200, { counts, requests, frames, messages: msgs,
+        const shards = {};
+        for (const [k, v] of shardSessions)
+            shards[k] = { session: v.id, count: v.shard[1], intents: v.intents,
+                connected: !!(v.conn && v.conn.ready) };
+        return send(res, 200, { counts, requests, frames, messages: msgs, guilds, shards,
             channels: [...channels.values()], seq: activeSession ? activeSession.seq : 0,
             session: activeSession ? activeSession.id : null,
             connected: !!(activeSession && activeSession.conn && activeSession.conn.ready) });
@@ -704,7 +776,7 @@ function control(req, res, raw) {
             joined_at: new Date(started).toISOString(), deaf: false, mute: false, flags: 0 } });
         if (body.dm)
             delete d.guild_id;
-        dispatch('MESSAGE_CREATE', d);
+        const sentNs = dispatch('MESSAGE_CREATE', d);
         if (body.thread_by_other) { // another bot opens the thread first (the 160004 race)
             const th = channel(msg.id, 11, { name: 'raced', parent_id: chId,
                 owner_id: '1000000000000000099', thread_metadata: { archived: false,
@@ -713,14 +785,16 @@ function control(req, res, raw) {
             msg.thread = th;
             dispatch('THREAD_CREATE', Object.assign({ newly_created: true }, th));
         }
-        return send(res, 200, publicMessage(msg));
+        // sent_ns: when the MESSAGE_CREATE frame went to the gateway socket (CLOCK_MONOTONIC)
+        return send(res, 200, Object.assign(publicMessage(msg),
+            sentNs === null ? {} : { sent_ns: String(sentNs) }));
     }
     case 'POST /_test/reaction': {
         const msg = messages.get(body.message_id);
         if (!msg)
             return send(res, 404, { error: 'unknown message' });
         dispatch('MESSAGE_REACTION_ADD', { user_id: body.user_id || '1000000000000000002',
-            channel_id: msg.channel_id, message_id: msg.id, guild_id: GUILD_ID,
+            channel_id: msg.channel_id, message_id: msg.id, guild_id: msg.guild_id || GUILD_ID,
             emoji: { id: null, name: body.emoji } });
         return send(res, 200, { ok: true });
     }

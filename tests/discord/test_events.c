@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "plugin_host.h"
-#include "suite_run.h"
+#include "../unit/support/check_runner.h"
 
 extern const struct ab_plugin_desc ab_plugin;
 
@@ -144,8 +144,10 @@ START_TEST(an_out_of_range_heartbeat_interval_drops_the_connection)
 END_TEST
 
 /* A 429 saying retry_after 1e300: the wait is not believed (the route would be shut
- * for ever, or the cast undefined); the default wait applies and the message arrives.
- * The failed lookup's message is handed over as unresolved (the core says so). */
+ * for ever, or the cast undefined). The lookup is the plugin's own call: it goes through
+ * http_scheduled on its route, its answer's facts are reported tied to it, and the host
+ * sends it again after the wait (the fake's default, the 1e300 not believed); the
+ * message then arrives resolved. */
 START_TEST(a_429_with_an_absurd_retry_after_waits_the_default)
 {
     lookups_429 = 1;
@@ -155,9 +157,15 @@ START_TEST(a_429_with_an_absurd_retry_after_waits_the_default)
     plugin_host_run(&host, 0, 8); /* the lookup goes out and gets its 429 */
     ck_assert_int_eq(lookups_429, 0);
     ck_assert(plugin_host_log_has(&host, "retry_after 1e+300 s is out of range"));
+    ck_assert_uint_eq(host.sched_count, 1);
+    ck_assert_str_eq(host.last_route, "GET /channels/555");
+    ck_assert_uint_ge(host.sched_facts, 1);          /* the 429's facts, tied to the call */
+    ck_assert_uint_eq(host.sched_retry_after_ms, 0); /* 1e300 not believed, no header */
+    ck_assert_uint_eq(host.sched_retries, 1);
+    ck_assert_uint_eq(host.delivered, 0); /* waiting for the retry, not given up */
     plugin_host_run(&host, 2000, 32);
-    ck_assert_uint_eq(host.delivered, 1); /* the lookup failed: handed over, unresolved */
-    ck_assert(host.in[0].is_unresolved);
+    ck_assert_uint_eq(host.delivered, 1);
+    ck_assert(!host.in[0].is_unresolved);
     ck_assert_str_eq(host.in[0].message_id, "7");
     /* the route is usable again: a second message is looked up and delivered */
     discord_test_frame("{\"op\":0,\"t\":\"MESSAGE_CREATE\",\"s\":3,\"d\":{\"id\":\"8\","
@@ -181,5 +189,5 @@ main(void)
     tcase_add_test(tc, an_out_of_range_sequence_is_ignored);
     tcase_add_test(tc, an_out_of_range_heartbeat_interval_drops_the_connection);
     tcase_add_test(tc, a_429_with_an_absurd_retry_after_waits_the_default);
-    return suite_run_case("discord-events", tc);
+    return check_run_case("discord-events", tc);
 }

@@ -158,7 +158,8 @@ class ChartTest(unittest.TestCase):
                 self.assertIsNone(chart_toml_value(config, "slack", "bot_token"))
 
     def test_slack_tokens_and_existing_secret(self):
-        docs = self.helm.render("rel", {"slack": {"enabled": True, "botToken": SLACK_BOT, "appToken": SLACK_APP,
+        docs = self.helm.render("rel", {"discord": {"enabled": False},
+                                        "slack": {"enabled": True, "botToken": SLACK_BOT, "appToken": SLACK_APP,
                                                   "allowedChannels": ["C0123ABCD"]}})
         _, _, env, _, config = self.assertBot(docs, "rel-agent-broker", "kiro")
         self.assertTokensInSecretOnly(docs, env, {"SLACK_BOT_TOKEN": SLACK_BOT, "SLACK_APP_TOKEN": SLACK_APP})
@@ -173,7 +174,37 @@ class ChartTest(unittest.TestCase):
 
         rc, _, err = self.helm.template("rel", {"discord": {"enabled": True}})
         self.assertNotEqual(rc, 0)
-        self.assertIn("discord.botToken or existingSecret", err)
+        self.assertIn("discord.enabled needs its token: discord.botToken, existingSecret", err)
+
+    def test_teams_exposes_the_ingress_port_only_when_enabled(self):
+        app = "00000000-0000-4000-8000-00000000b07a"
+        docs = self.helm.render("rel", {"discord": {"enabled": False},
+                                        "teams": {"enabled": True, "appId": app,
+                                                  "appPassword": "teams-secret~x",
+                                                  "tenantId": "tenant-1"}})
+        (c,) = chart_one(docs, "Deployment", "rel-agent-broker")["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in c["env"]}
+        self.assertTokensInSecretOnly(docs, env, {"TEAMS_APP_PASSWORD": "teams-secret~x"})
+        (config,) = [d["data"]["config.toml"] for d in chart_find(docs, "ConfigMap")
+                     if "config.toml" in d.get("data", {})]
+        self.assertEqual(chart_toml_value(config, "teams", "app_id"), f'"{app}"')
+        self.assertEqual(chart_toml_value(config, "teams", "app_password"), '"${TEAMS_APP_PASSWORD}"')
+        self.assertEqual(chart_toml_value(config, "teams", "tenant_id"), '"tenant-1"')
+        self.assertEqual(chart_toml_value(config, "ingress", "listen"), '"0.0.0.0:3978"')
+        ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+        self.assertEqual(ports["ingress"], 3978)
+        (svc,) = chart_find(docs, "Service")
+        self.assertEqual(svc["metadata"]["name"], "rel-agent-broker-ingress")
+        self.assertEqual(svc["spec"]["ports"][0]["targetPort"], "ingress")
+        # Discord only: no ingress port, no Service, no [ingress]
+        docs = self.helm.render("rel", chart_values("kiro"))
+        (c,) = chart_one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+        self.assertNotIn("ingress", {p["name"] for p in c["ports"]})
+        self.assertEqual(chart_find(docs, "Service"), [])
+        rc, _, err = self.helm.template("rel", {"discord": {"enabled": False},
+                                                "teams": {"enabled": True, "appId": app}})
+        self.assertNotEqual(rc, 0)
+        self.assertIn("teams.appPassword", err)
 
     def test_agents_map_with_two_bots(self):
         values = {
@@ -213,7 +244,8 @@ class ChartTest(unittest.TestCase):
         self.assertIn("1.2345678901234568e+18", err)
         # An id already mangled into a string, in another list and platform.
         for values in ({"discord": {"enabled": True, "botToken": "t", "allowedUsers": ["1.2e+18"]}},
-                       {"slack": {"enabled": True, "botToken": "b", "appToken": "a", "trustedBotIds": [1.5e18]}}):
+                       {"discord": {"enabled": False},
+                        "slack": {"enabled": True, "botToken": "b", "appToken": "a", "trustedBotIds": [1.5e18]}}):
             rc, _, err = self.helm.template("rel", values)
             self.assertNotEqual(rc, 0, values)
             self.assertRegex(err, r"(allowedUsers|trustedBotIds)\[0\]")
@@ -291,12 +323,16 @@ class ChartTest(unittest.TestCase):
                              "b": {"discord": {"enabled": True}, "health": {"port": 9999}}}}
         docs = self.helm.render("team", values)
         pols = {d["metadata"]["name"]: d for d in chart_find(docs, "NetworkPolicy")}
-        self.assertEqual(sorted(pols), ["team-agent-broker-a-health", "team-agent-broker-b-health"])
+        self.assertEqual(sorted(pols), ["team-agent-broker-a", "team-agent-broker-b"])
         for bot, port in (("a", 9464), ("b", 9999)):
-            spec = pols[f"team-agent-broker-{bot}-health"]["spec"]
+            spec = pols[f"team-agent-broker-{bot}"]["spec"]
             dep = chart_one(docs, "Deployment", f"team-agent-broker-{bot}")
             self.assertEqual(spec["podSelector"]["matchLabels"], dep["spec"]["selector"]["matchLabels"])
-            self.assertEqual(spec["policyTypes"], ["Ingress"])
+            self.assertEqual(spec["policyTypes"], ["Ingress", "Egress"])
+            # Egress: DNS and HTTPS only.
+            self.assertEqual(spec["egress"], [
+                {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                {"ports": [{"protocol": "TCP", "port": 443}]}])
             (rule,) = spec["ingress"]
             self.assertEqual(rule["ports"], [{"protocol": "TCP", "port": port}])
             self.assertEqual(rule["from"], [{"podSelector": {}}])
@@ -321,12 +357,100 @@ class ChartTest(unittest.TestCase):
         self.assertEqual(len(rule["from"]), 2)
         self.assertNotIn("ipBlock", rule["from"][1])
 
+        # Egress: more ports and rules, or left open.
+        docs = self.helm.render("rel", chart_values("kiro", networkPolicy={"egress": {
+            "ports": [443, 22], "extra": [{"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}]}]}}))
+        spec = chart_one(docs, "NetworkPolicy")["spec"]
+        self.assertEqual(spec["egress"][1:], [
+            {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 22}]},
+            {"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}]}])
+        docs = self.helm.render("rel", chart_values("kiro", networkPolicy={"egress": {"enabled": False}}))
+        spec = chart_one(docs, "NetworkPolicy")["spec"]
+        self.assertEqual(spec["policyTypes"], ["Ingress"])
+        self.assertNotIn("egress", spec)
+        rc, _, err = self.helm.template("rel", chart_values("kiro", networkPolicy={"egress": {"ports": ["443\n- x"]}}))
+        self.assertNotEqual(rc, 0)
+        self.assertIn("networkPolicy.egress.ports[0]", err)
+
         # Off: no policy; on with no source at all: the render fails, naming the bot.
         docs = self.helm.render("rel", chart_values("kiro", networkPolicy={"enabled": False}))
         self.assertEqual(chart_find(docs, "NetworkPolicy"), [])
         rc, _, err = self.helm.template("rel", chart_values("kiro", networkPolicy={"allowSameNamespace": False}))
         self.assertNotEqual(rc, 0)
         self.assertIn("admits no source", err)
+
+    def test_disruption_budget_pod_monitor_and_resources(self):
+        values = {"discord": {"botToken": DISCORD_TOKEN},
+                  "agents": {"a": {}, "s": {"discord": {"shards": 3}}}}
+        docs = self.helm.render("team", values)
+        for bot in ("a", "s"):
+            pdb = chart_one(docs, "PodDisruptionBudget", f"team-agent-broker-{bot}")
+            self.assertEqual(pdb["spec"]["maxUnavailable"], 1)
+            kind = "StatefulSet" if bot == "s" else "Deployment"
+            workload = chart_one(docs, kind, f"team-agent-broker-{bot}")
+            self.assertEqual(pdb["spec"]["selector"]["matchLabels"], workload["spec"]["selector"]["matchLabels"])
+            (c,) = workload["spec"]["template"]["spec"]["containers"]
+            self.assertEqual(c["resources"], {"requests": {"cpu": "50m", "memory": "64Mi"}})
+        self.assertEqual(chart_find(docs, "PodMonitor"), [])
+        docs = self.helm.render("rel", chart_values("codex", podDisruptionBudget={"enabled": False},
+                                                    metrics={"podMonitor": {"enabled": True, "interval": "15s",
+                                                                            "labels": {"release": "prom"}}}))
+        self.assertEqual(chart_find(docs, "PodDisruptionBudget"), [])
+        pm = chart_one(docs, "PodMonitor")
+        self.assertEqual(pm["apiVersion"], "monitoring.coreos.com/v1")
+        self.assertEqual(pm["metadata"]["labels"]["release"], "prom")
+        self.assertEqual(pm["spec"]["podMetricsEndpoints"], [{"port": "health", "path": "/metrics", "interval": "15s"}])
+        self.assertEqual(pm["spec"]["selector"]["matchLabels"],
+                         chart_one(docs, "Deployment")["spec"]["selector"]["matchLabels"])
+
+    def test_discord_shards_render_a_statefulset(self):
+        docs = self.helm.render("rel", chart_values("claude", discord={
+            "enabled": True, "botToken": DISCORD_TOKEN, "allowedChannels": [CHANNEL], "shards": 3}))
+        self.assertEqual(chart_find(docs, "Deployment"), [])
+        self.assertEqual(chart_find(docs, "PersistentVolumeClaim"), [])
+        sts = chart_one(docs, "StatefulSet", "rel-agent-broker")
+        spec = sts["spec"]
+        self.assertEqual((spec["replicas"], spec["serviceName"], spec["podManagementPolicy"]),
+                         (3, "rel-agent-broker", "Parallel"))
+        svc = chart_one(docs, "Service", "rel-agent-broker")
+        self.assertEqual(svc["spec"]["clusterIP"], "None")
+        self.assertEqual(svc["spec"]["selector"], spec["selector"]["matchLabels"])
+        pod = spec["template"]["spec"]
+        (c,) = pod["containers"]
+        # Pod N (named <StatefulSet>-N) runs the config file of shard N.
+        self.assertEqual(c["args"], ["agent-broker", "run", "/etc/agent-broker/$(POD_NAME).toml"])
+        env = {e["name"]: e for e in c["env"]}
+        self.assertEqual(env["POD_NAME"]["valueFrom"], {"fieldRef": {"fieldPath": "metadata.name"}})
+        data = chart_one(docs, "ConfigMap", "rel-agent-broker")["data"]
+        self.assertEqual(sorted(data), [f"rel-agent-broker-{k}.toml" for k in range(3)])
+        for k in range(3):
+            config = data[f"rel-agent-broker-{k}.toml"]
+            self.assertEqual(chart_toml_value(config, "discord", "shard_id"), str(k))
+            self.assertEqual(chart_toml_value(config, "discord", "shard_count"), "3")
+            self.assertEqual(chart_toml_value(config, "agent", "command"), '"claude-agent-acp"')
+        # Each shard its own volume over the home.
+        (tmpl,) = spec["volumeClaimTemplates"]
+        self.assertEqual(tmpl["metadata"]["name"], "home")
+        self.assertEqual(tmpl["spec"]["resources"]["requests"]["storage"], "5Gi")
+        self.assertNotIn("home", [v["name"] for v in pod["volumes"]])
+        self.assertIn({"name": "home", "mountPath": "/home/node"}, c["volumeMounts"])
+        self.assertTokensInSecretOnly(docs, env, {"DISCORD_BOT_TOKEN": DISCORD_TOKEN})
+        # One shard: the Deployment as always, no shard keys.
+        docs = self.helm.render("rel", chart_values("kiro", discord={"enabled": True, "botToken": "t", "shards": 1}))
+        config = chart_one(docs, "ConfigMap")["data"]["config.toml"]
+        self.assertIsNone(chart_toml_value(config, "discord", "shard_id"))
+        chart_one(docs, "Deployment")
+        # What shards cannot do fails, saying why.
+        for extra, msg in (({"slack": {"enabled": True, "botToken": "b", "appToken": "a"}}, "every shard would answer"),
+                           ({"persistence": {"existingClaim": "mine"}}, "cannot share persistence.existingClaim"),
+                           ({"discord": {"enabled": True, "botToken": "t", "shards": 0}}, "from 1 to 1024"),
+                           ({"discord": {"enabled": True, "botToken": "t", "shards": 2.5}}, "whole number")):
+            with self.subTest(extra=extra):
+                v = chart_values("kiro", discord={"enabled": True, "botToken": "t", "shards": 2})
+                v.update(extra)
+                rc, _, err = self.helm.template("rel", v)
+                self.assertNotEqual(rc, 0)
+                self.assertIn(msg, err)
 
 
 if __name__ == "__main__":

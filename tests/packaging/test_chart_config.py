@@ -53,11 +53,12 @@ class ChartConfigTest(unittest.TestCase):
     def configs(self, release, values):
         """The config.toml of every bot the chart renders for @values: name -> text."""
         docs = self.helm.render(release, values)
-        return {d["metadata"]["name"]: d["data"]["config.toml"] for d in docs if d["kind"] == "ConfigMap"}
+        return {(d["metadata"]["name"] + "/" + k): v for d in docs if d["kind"] == "ConfigMap"
+                for k, v in d["data"].items() if k.endswith(".toml")}
 
     def check(self, name, text):
         """Run `agent-broker check` on @text; returns the completed process."""
-        path = os.path.join(self.tmp, f"{name}.toml")
+        path = os.path.join(self.tmp, name.replace("/", "_") + ".toml")
         with open(path, "w") as f:
             f.write(text)
         return subprocess.run([BIN, "check", path], capture_output=True, text=True, timeout=60, env=self.env)
@@ -73,10 +74,20 @@ class ChartConfigTest(unittest.TestCase):
             }))
         cases.update(self.configs("team", {"existingSecret": "s", "agents": {
             "d": {"discord": {"enabled": True}, "permissions": {"mode": "ask"}},
-            "s": {"agent": {"preset": "gemini"}, "slack": {"enabled": True, "allowedChannels": ["C0123ABCD"]},
+            "s": {"agent": {"preset": "gemini"}, "discord": {"enabled": False},
+                  "slack": {"enabled": True, "allowedChannels": ["C0123ABCD"]},
                   "log": {"format": "json"}},
         }}))
-        self.assertEqual(len(cases), 6)
+        # OpenAB 0.8's values files (tests/packaging/openab): every bot they describe.
+        openab = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openab")
+        for name in sorted(os.listdir(openab)):
+            rc, out, err = self.helm.run("template", "o-" + name[:-5], tools.CHART, "-f", os.path.join(openab, name))
+            self.assertEqual(rc, 0, err)
+            cases.update({d["metadata"]["name"]: d["data"]["config.toml"]
+                          for d in self.helm.documents(out) if d["kind"] == "ConfigMap"})
+        # A bot in three Discord shards: one file per shard.
+        cases.update(self.configs("sh", {"discord": {"enabled": True, "botToken": "t", "shards": 3}}))
+        self.assertEqual(len(cases), 6 + 8 + 3)
         for name, text in sorted(cases.items()):
             with self.subTest(bot=name):
                 p = self.check(name, text)

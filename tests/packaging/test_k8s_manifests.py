@@ -38,7 +38,8 @@ class K8sManifestsTest(unittest.TestCase):
                     docs = helm.documents(f.read())
                 kinds = sorted(d["kind"] for d in docs)
                 # No Secret: the header tells how to create agent-broker-tokens.
-                self.assertEqual(kinds, ["ConfigMap", "Deployment", "NetworkPolicy", "PersistentVolumeClaim"])
+                self.assertEqual(kinds, ["ConfigMap", "Deployment", "NetworkPolicy", "PersistentVolumeClaim",
+                                         "PodDisruptionBudget"])
                 dep = next(d for d in docs if d["kind"] == "Deployment")
                 pod = dep["spec"]["template"]["spec"]
                 self.assertEqual(pod["securityContext"]["runAsUser"], 1000)
@@ -47,6 +48,28 @@ class K8sManifestsTest(unittest.TestCase):
                 self.assertEqual(env["DISCORD_BOT_TOKEN"]["valueFrom"]["secretKeyRef"]["name"], "agent-broker-tokens")
                 cm = next(d for d in docs if d["kind"] == "ConfigMap")
                 self.assertIn(f'preset = "{preset}"', cm["data"]["config.toml"])
+                # Valid against the Kubernetes API schemas.
+                self.assertEqual(tools.tools_validate_k8s(docs, helm.scratch), [])
+
+    def test_the_schema_check_rejects_invalid_objects(self):
+        # The control: what the schemas reject is reported, so a pass above means something.
+        helm = tools.Helm()
+        with open(os.path.join(K8S_DIR, "kiro.yaml")) as f:
+            docs = helm.documents(f.read())
+        dep = next(d for d in docs if d["kind"] == "Deployment")
+        dep["spec"]["replicas"] = "1"
+        del dep["spec"]["selector"]
+        pol = next(d for d in docs if d["kind"] == "NetworkPolicy")
+        pol["spec"]["ingress"][0]["ports"][0]["protocol"] = 6
+        docs.append({"apiVersion": "v1", "kind": "NoSuchKind", "metadata": {"name": "x"}})
+        problems = tools.tools_validate_k8s(docs, helm.scratch)
+        self.assertEqual(len(problems), 3, problems)
+        self.assertTrue(any(p.startswith("Deployment/agent-broker-kiro: ") for p in problems), problems)
+        text = "\n".join(problems)
+        self.assertIn("replicas must be integer", text)
+        self.assertIn("selector", text)
+        self.assertIn("protocol must be string", text)
+        self.assertIn("unknown kind v1/NoSuchKind", text)
 
 
 if __name__ == "__main__":

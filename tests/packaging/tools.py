@@ -110,11 +110,38 @@ class Helm:
         return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
     def render(self, release, values=None, sets=(), set_strings=()):
-        """Render the chart, fail on a render error, return its documents."""
+        """Render the chart, fail on a render error or on a manifest the Kubernetes API
+        schemas reject (tools_validate_k8s), return its documents."""
         rc, out, err = self.template(release, values, sets, set_strings)
         if rc != 0:
             raise AssertionError(f"helm template {release} failed: {err}")
-        return self.documents(out)
+        docs = self.documents(out)
+        problems = tools_validate_k8s(docs, self.scratch)
+        if problems:
+            raise AssertionError(f"helm template {release}: manifests the Kubernetes API schemas reject: "
+                                 + "; ".join(problems))
+        return docs
+
+
+def tools_validate_k8s(docs, scratch):
+    """Validate @docs (Kubernetes objects) against the API schemas with validate-k8s.mjs
+    (npm kubernetes-models); returns the problems as "Kind/name: error" strings."""
+    validator = os.path.join(os.path.dirname(os.path.abspath(__file__)), "validate-k8s.mjs")
+    if not os.path.isdir(os.path.join(NODE_MODULES, "kubernetes-models")):
+        raise ToolMissing(f"{NODE_MODULES}/kubernetes-models is missing: run scripts/deps.sh test (npm install in tests/)")
+    fd, path = tempfile.mkstemp(dir=scratch, prefix="docs-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(docs, f)
+    env = dict(os.environ, NODE_PATH=NODE_MODULES)
+    p = subprocess.run(["node", validator, path], capture_output=True, text=True, timeout=120, env=env,
+                       cwd=os.path.dirname(NODE_MODULES))
+    os.unlink(path)
+    if p.returncode not in (0, 1):
+        raise AssertionError(f"validate-k8s.mjs failed: {p.stderr}")
+    results = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    if len(results) != len(docs):
+        raise AssertionError(f"validate-k8s.mjs judged {len(results)} of {len(docs)} objects: {p.stderr}")
+    return [f"{r['kind']}/{r['name']}: {r['error']}" for r in results if r["error"]]
 
 
 def tools_dockerfile_utils():

@@ -12,7 +12,9 @@
 //   POST /_test/reaction  {channel, ts, user, name, added?}
 //   POST /_test/redeliver {envelope_id}         send it again, retry_attempt+1
 //   POST /_test/ratelimit {method, retry_after, count}   429s for that method
-//   POST /_test/storm     {p, seed, min_s, max_s} random 429s (Retry-After min..max s)
+//   POST /_test/storm     {p, seed, min_s, max_s, methods?} random 429s (Retry-After
+//                         min..max s) on the methods matching the regex (default: chat.*
+//                         and reactions.*; "." hits every method, sign-in included)
 //                         on every chat.* / reactions.* call; {} ends it
 //   POST /_test/open_error {error, count}       apps.connections.open fails
 //   POST /_test/http_error {method?, status, count, after?}   the next count calls of
@@ -73,7 +75,7 @@ const rateLimits = new Map(); // method → {retryAfter, count}
 // which a 429's Retry-After holds. A request inside it is an exhausted-bucket violation.
 const told = new Map();
 const counts = { rate_limited: 0, exhausted_violations: 0 };
-let storm = null; // {p, seed, min_s, max_s}
+let storm = null; // {p, seed, min_s, max_s, methods}
 function stormRand() {
     storm.seed = (storm.seed * 1103515245 + 12345) % 2147483648;
     return storm.seed / 2147483648;
@@ -331,7 +333,7 @@ function webApi(req, res, method, body, query) {
         limit.count -= 1;
         return tooMany(limit.retryAfter);
     }
-    if (storm && /^(chat|reactions)\./.test(method) && stormRand() < storm.p)
+    if (storm && storm.methods.test(method) && stormRand() < storm.p)
         return tooMany(storm.min_s + Math.floor(stormRand() * (storm.max_s - storm.min_s + 1)));
     if (method === 'apps.connections.open') {
         if (openError && openError.count !== 0) {
@@ -407,8 +409,8 @@ function control(req, res, name, body) {
         return reply(res, 200, { ok: true, attempts: env.attempts });
     }
     case 'storm':
-        storm = a.p ? { p: a.p, seed: a.seed || 1, min_s: a.min_s || 1, max_s: a.max_s || 2 }
-            : null;
+        storm = a.p ? { p: a.p, seed: a.seed || 1, min_s: a.min_s || 1, max_s: a.max_s || 2,
+            methods: new RegExp(a.methods || '^(chat|reactions)\\.') } : null;
         return reply(res, 200, { ok: true });
     case 'ratelimit':
         rateLimits.set(a.method, { retryAfter: a.retry_after || 1, count: a.count === undefined ? 1 : a.count });

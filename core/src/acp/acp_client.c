@@ -28,7 +28,7 @@ struct acp_client {
     const struct acp_client_ops *ops; /* lent */
     void *arg;
     char **env; /* owned: the agent's environment */
-    bool ready, can_load, gone;
+    bool ready, can_load, can_close, gone;
     bool mcp_http, mcp_sse; /* agentCapabilities.mcpCapabilities */
     int pid;
     struct acp_permission *perms; /* owned: ask-mode requests awaiting the engine */
@@ -252,6 +252,8 @@ acp_client_on_initialized(void *arg, int rc, const cJSON *result, const cJSON *e
     load = cJSON_GetObjectItemCaseSensitive(caps, "loadSession");
     c->can_load = cJSON_IsTrue(load);
     acp_client_note_mcp(c, cJSON_GetObjectItemCaseSensitive(caps, "mcpCapabilities"));
+    c->can_close = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(caps, "sessionCapabilities"), "close"));
     method = acp_client_auth_choice(c, cJSON_GetObjectItemCaseSensitive(result, "authMethods"));
     if (!method) {
         c->ready = true;
@@ -421,6 +423,13 @@ acp_client_on_permission(struct acp_client *c, const cJSON *id, const cJSON *par
         acp_client_permission_answer(c, req, ACP_PERM_ALLOW_ALWAYS);
     } else if (c->cfg.perm_mode == ACP_PERM_DENY || !c->ops->on_permission) {
         acp_client_permission_answer(c, req, ACP_PERM_REJECT);
+    } else if (acp_client_pending_permissions(c, req->session_id) > ACP_PERM_PENDING_MAX) {
+        /* A turn asking for more at once than anyone answers: bounded, and said. */
+        log_warn("acp",
+                 "agent %d: more than %d permission requests pending in one turn: %s "
+                 "rejected",
+                 c->pid, ACP_PERM_PENDING_MAX, req->tool_call_id ? req->tool_call_id : "a request");
+        acp_client_permission_answer(c, req, ACP_PERM_REJECT);
     } else {
         if (c->cfg.perm_timeout_ms)
             req->deadline = uv_now(c->loop) + c->cfg.perm_timeout_ms;
@@ -571,6 +580,34 @@ bool
 acp_client_can_load(const struct acp_client *c)
 {
     return c->can_load;
+}
+
+/* session/close replied: nothing waits for it; a failure is only logged. */
+static void
+acp_client_on_closed(void *arg, int rc, const cJSON *result, const cJSON *error)
+{
+    (void)arg;
+    (void)result;
+    (void)error;
+    if (rc < 0)
+        log_debug("acp", "session/close failed: %s", ab_strerror(rc));
+}
+
+/* session/close; see the header. */
+int
+acp_client_session_close(struct acp_client *c, const char *session_id)
+{
+    cJSON *params;
+
+    if (!c->can_close)
+        return AB_ENOTSUP;
+    if (!(params = cJSON_CreateObject()) ||
+        !cJSON_AddStringToObject(params, "sessionId", session_id)) {
+        cJSON_Delete(params);
+        return AB_ENOMEM;
+    }
+    return jsonrpc_call(&c->rpc, "session/close", params, c->cfg.load_timeout_ms,
+                        acp_client_on_closed, NULL, NULL);
 }
 
 /* Allocate the context of one call. */

@@ -62,6 +62,12 @@ int acp_client_start(uv_loop_t *loop, const struct agent_launch *launch,
 /* Whether the agent advertised loadSession. */
 bool acp_client_can_load(const struct acp_client *c);
 
+/* session/close of @session_id (lent) when the agent advertised
+ * sessionCapabilities.close, so that it frees what the session holds (claude-agent-acp:
+ * a Claude Code process); nothing waits for the reply. Returns 0, AB_ENOTSUP when not
+ * advertised, or a negative code. */
+int acp_client_session_close(struct acp_client *c, const char *session_id);
+
 /* session/new with @cwd (lent, absolute) and no MCP servers. */
 int acp_client_session_new(struct acp_client *c, const char *cwd, acp_session_fn fn, void *arg);
 

@@ -114,6 +114,7 @@ struct pool {
     struct pool_proc *procs;
     struct pool_session *head, *tail;
     uint32_t nsessions, live, turns, nprocs;
+    uint64_t idle_suspensions, resumes; /* since start, for /metrics */
     uv_timer_t tick;
     struct state_map *state;
     struct workspace *ws; /* owned: per-conversation workspaces, or NULL */
@@ -419,6 +420,13 @@ pool_on_load(void *arg, int rc, const char *session_id, const char *message)
     (void)session_id;
     if (rc == 0) {
         log_debug("acp", "%s: session %s resumed", s->key, s->session_id);
+        s->pool->resumes++;
+        /* A loaded session starts in the agent's default mode again (claude-agent-acp:
+         * "auto", which never asks us): set the preset's mode as after session/new. */
+        if (s->pool->launch->session_mode &&
+            acp_client_set_mode(p->client, s->session_id, s->pool->launch->session_mode,
+                                pool_on_mode, s) == 0)
+            return;
         pool_session_ready(s);
         return;
     }
@@ -464,6 +472,18 @@ pool_session_open(struct pool_session *s)
         pool_on_new(s, rc, NULL, ab_strerror(rc));
 }
 
+/* Suspend live idle @s: off its process, and when that process lives on with other
+ * sessions, tell it to close this one (it may hold a process of its own for it). */
+static void
+pool_suspend(struct pool_session *s)
+{
+    struct pool_proc *p = s->proc;
+
+    pool_detach(s);
+    if (p && !p->dying && p->ready && p->client && s->session_id)
+        acp_client_session_close(p->client, s->session_id);
+}
+
 /* Suspend the least recently used idle live session; AB_EFULL when all are busy. */
 static int
 pool_evict(struct pool *pool)
@@ -477,7 +497,7 @@ pool_evict(struct pool *pool)
         return AB_EFULL;
     log_info("acp", "pool full: suspending %s", s->key);
     s->lost = ACP_RESET_EXPIRED;
-    pool_detach(s);
+    pool_suspend(s);
     return 0;
 }
 
@@ -824,10 +844,32 @@ pool_reset(struct pool *pool, const char *key)
 void
 pool_stats(const struct pool *pool, struct pool_stats *out)
 {
+    const struct pool_session *s;
+
+    out->suspended = 0;
+    for (s = pool->head; s; s = s->next)
+        if (!s->proc && s->session_id)
+            out->suspended++;
+    out->idle_suspensions = pool->idle_suspensions;
+    out->resumes = pool->resumes;
     out->sessions = pool->nsessions;
     out->live = pool->live;
     out->busy = pool->turns;
     out->processes = pool->nprocs;
+}
+
+/* The live agent processes' ids. */
+size_t
+pool_agent_pids(const struct pool *pool, int *out, size_t cap)
+{
+    size_t n = 0;
+
+    for (const struct pool_proc *p = pool->procs; p && n < cap; p = p->next) {
+        int pid = p->client ? acp_client_pid(p->client) : 0;
+        if (pid > 0)
+            out[n++] = pid;
+    }
+    return n;
 }
 
 /* Watchdog for one busy turn: cancel after no progress, kill after the grace. */
@@ -886,7 +928,29 @@ pool_expire(struct pool_session *s, uint64_t now)
     return true;
 }
 
-/* Periodic work: watchdog, TTL, drain. */
+/* Suspend live @s once idle_suspend_ms passed since its last turn ended. Never with a
+ * turn (a permission question belongs to one) or while opening, and only when the agent
+ * can load the session back, unless suspend_without_load. Returns whether it did. */
+static bool
+pool_suspend_idle(struct pool_session *s, uint64_t now)
+{
+    struct pool *pool = s->pool;
+
+    if (!s->proc || s->turn || s->state != PS_IDLE || !s->session_id ||
+        now - s->last_used < pool->cfg.idle_suspend_ms)
+        return false;
+    if (!pool->cfg.suspend_without_load &&
+        !(s->proc->client && acp_client_can_load(s->proc->client)))
+        return false;
+    log_info("acp", "%s: idle for %llu ms: suspending session %s", s->key,
+             (unsigned long long)(now - s->last_used), s->session_id);
+    s->lost = ACP_RESET_EXPIRED; /* told only if it cannot be loaded back */
+    pool->idle_suspensions++;
+    pool_suspend(s); /* the process stops once it carries no live session */
+    return true;
+}
+
+/* Periodic work: watchdog, idle suspension, TTL, drain. */
 static void
 pool_on_tick(uv_timer_t *timer)
 {
@@ -897,9 +961,13 @@ pool_on_tick(uv_timer_t *timer)
 
     for (s = pool->head; s; s = next) {
         next = s->next;
-        if (s->turn && s->state == PS_BUSY && pool->cfg.watchdog_ms)
+        if (s->turn && s->state == PS_BUSY && pool->cfg.watchdog_ms) {
             pool_watchdog(s, now);
-        else if (pool->cfg.session_ttl_ms)
+            continue;
+        }
+        if (pool->cfg.idle_suspend_ms && !pool->closing)
+            pool_suspend_idle(s, now);
+        if (pool->cfg.session_ttl_ms)
             expired |= pool_expire(s, now);
     }
     if (expired)
@@ -1033,10 +1101,13 @@ pool_new(uv_loop_t *loop, const struct pool_config *cfg, const struct agent_laun
         pool_restore(pool, doc);
         cJSON_Delete(doc);
     }
-    /* One timer drives the watchdog, TTL and drain at a quarter of the finest period. */
+    /* One timer drives the watchdog, idle suspension, TTL and drain at a quarter of the
+     * finest period. */
     tick = pool->cfg.watchdog_ms;
     if (pool->cfg.session_ttl_ms && pool->cfg.session_ttl_ms < tick)
         tick = pool->cfg.session_ttl_ms;
+    if (pool->cfg.idle_suspend_ms && pool->cfg.idle_suspend_ms < tick)
+        tick = pool->cfg.idle_suspend_ms;
     if (pool->cfg.stop_grace_ms < tick)
         tick = pool->cfg.stop_grace_ms;
     tick /= 4;

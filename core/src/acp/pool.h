@@ -1,7 +1,8 @@
 /* The session pool: one agent session per conversation key ("platform:conversation"),
  * agent processes carrying one or several sessions, LRU suspension beyond
- * max_sessions (never of a busy session), TTL reaping, a no-progress watchdog, and the
- * key -> sessionId map persisted so that a restart resumes with session/load. */
+ * max_sessions (never of a busy session), suspension after idle_suspend_ms without a
+ * turn (resumed with session/load on the next message), TTL reaping, a no-progress watchdog, and
+ * the key -> sessionId map persisted so that a restart resumes with session/load. */
 #ifndef AB_ACP_POOL_H
 #define AB_ACP_POOL_H
 
@@ -27,7 +28,12 @@ struct pool_config {
     uint64_t watchdog_ms;          /* no progress this long = cancel, then kill (0 = 600000) */
     uint64_t stop_grace_ms;        /* each step of the stop sequence (0 = 2000) */
     enum acp_perm_mode perm_mode;
-    uint64_t perm_timeout_ms; /* ask mode: unanswered = reject (0 = never) */
+    uint64_t perm_timeout_ms;  /* ask mode: unanswered = reject (0 = never) */
+    uint64_t idle_suspend_ms;  /* a live session without a turn this long is suspended (its
+                                * id kept for session/load; a process left without live
+                                * sessions stops); 0 = never */
+    bool suspend_without_load; /* also suspend when the agent lacks loadSession (the next
+                                * message opens a fresh session and says so) */
     /* lent for pool_new: one directory per conversation (session/new's and session/load's
      * cwd), prepared before each turn and removed when the session's TTL ends; NULL =
      * every session in launch->cwd */
@@ -61,14 +67,21 @@ struct turn_callbacks {
 };
 
 struct pool_stats {
-    uint32_t sessions;  /* known conversations (live or suspended) */
-    uint32_t live;      /* sessions attached to a process */
-    uint32_t busy;      /* sessions with a running turn */
-    uint32_t processes; /* agent processes */
+    uint32_t sessions;         /* known conversations (live or suspended) */
+    uint32_t live;             /* sessions attached to a process */
+    uint32_t busy;             /* sessions with a running turn */
+    uint32_t processes;        /* agent processes */
+    uint32_t suspended;        /* sessions without a process whose id is kept for session/load */
+    uint64_t idle_suspensions; /* sessions suspended for idleness, since start */
+    uint64_t resumes;          /* suspended sessions resumed with session/load, since start */
 };
 
 struct pool;
 struct pool_turn;
+
+/* The process ids (= process group ids) of up to @cap live agent processes into @out;
+ * returns how many were written. */
+size_t pool_agent_pids(const struct pool *pool, int *out, size_t cap);
 
 /* Create a pool on @loop. @cfg is copied (state_dir too); @launch is lent and must
  * outlive the pool. Reads the persisted map from cfg->state_dir (start-up only).

@@ -61,6 +61,8 @@ static const struct key_spec config_keys[] = {
     {"pool", "queue_timeout_s", KEY_INT, OFF(queue_timeout_s), 1, 86400, NULL, NULL},
     {"pool", "queue_notice_ms", KEY_INT, OFF(queue_notice_ms), 0, 3600000, NULL, NULL},
     {"pool", "watchdog_s", KEY_INT, OFF(watchdog_s), 1, 86400, NULL, NULL},
+    {"pool", "idle_suspend_s", KEY_INT, OFF(idle_suspend_s), 0, 86400 * 365, NULL, NULL},
+    {"pool", "suspend_without_load", KEY_BOOL, OFF(suspend_without_load), 0, 0, NULL, NULL},
     {"permissions", "mode", KEY_ENUM, OFF(perm_mode), 0, 0, perm_names, NULL},
     {"permissions", "timeout_s", KEY_INT, OFF(perm_timeout_s), 1, 86400, NULL, NULL},
     {"reactions", "enabled", KEY_BOOL, OFF(reactions_enabled), 0, 0, NULL, NULL},
@@ -91,6 +93,7 @@ static const struct key_spec config_keys[] = {
     {"stream", "edit_interval_ms", KEY_INT, OFF(edit_interval_ms), 100, 600000, NULL, NULL},
     {"stream", "max_parts", KEY_INT, OFF(max_parts), 1, 100, NULL, NULL},
     {"health", "listen", KEY_STRING, OFF(health_listen), 0, 0, NULL, NULL},
+    {"ingress", "listen", KEY_STRING, OFF(ingress_listen), 0, 0, NULL, NULL},
     {"state", "dir", KEY_STRING, OFF(state_dir), 0, 0, NULL, NULL},
     {"log", "level", KEY_ENUM, OFF(log_level), 0, 0, level_names, NULL},
     {"log", "format", KEY_ENUM, OFF(log_format), 0, 0, format_names, NULL},
@@ -191,8 +194,8 @@ static const struct ab_plugin_desc config_net_schema = {.name = "", .config_keys
 /* OpenAB sections accepted with one warning each. */
 static const char *const config_unimplemented[] = {"gateway", "stt", "markdown", NULL};
 static const char *const config_sections[] = {
-    "plugins", "agent",  "agents", "routes", "pool", "permissions", "reactions",
-    "stream",  "health", "state",  "log",    "cron", NULL};
+    "plugins", "agent",  "agents", "routes", "pool",    "permissions", "reactions",
+    "stream",  "health", "state",  "log",    "ingress", "cron",        NULL};
 /* Sections read on their own rather than through config_keys. */
 static const char *const config_own_sections[] = {"agent", "agents", "routes", "cron", NULL};
 
@@ -327,6 +330,7 @@ config_defaults(struct config *cfg)
     cfg->sessions_per_process = 1;
     cfg->drain_timeout_s = 30;
     cfg->watchdog_s = 600;
+    cfg->idle_suspend_s = 300;
     cfg->perm_mode = PERM_MODE_AUTO;
     cfg->perm_timeout_s = 300;
     cfg->reactions_enabled = true;
@@ -1170,6 +1174,11 @@ config_check_rules(struct config *cfg, const struct toml_table *root, struct dia
         diag_add(diag, true, v ? v->line : 0, "health.listen",
                  "expected HOST:PORT like \"127.0.0.1:9464\"");
     }
+    if (cfg->ingress_listen && *cfg->ingress_listen && !strrchr(cfg->ingress_listen, ':')) {
+        v = toml_get_path(root, "ingress.listen");
+        diag_add(diag, true, v ? v->line : 0, "ingress.listen",
+                 "expected HOST:PORT like \"0.0.0.0:3978\"");
+    }
 }
 
 /* Parse, expand and read a whole document. */
@@ -1262,8 +1271,8 @@ config_load(const char *path, struct config *cfg, struct diag *diag)
 void
 config_free(struct config *cfg)
 {
-    char **strs[] = {&cfg->path, &cfg->health_listen, &cfg->state_dir, &cfg->log_level,
-                     &cfg->log_format};
+    char **strs[] = {&cfg->path,      &cfg->health_listen, &cfg->state_dir,
+                     &cfg->log_level, &cfg->log_format,    &cfg->ingress_listen};
     struct strlist *lists[] = {&cfg->plugin_path, &cfg->secrets, &cfg->redact_prefixes};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)

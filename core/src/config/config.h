@@ -134,7 +134,9 @@ struct config {
 
     int64_t max_sessions, session_ttl_hours, sessions_per_process, drain_timeout_s;
     int64_t queue_max, queue_timeout_s, queue_notice_ms; /* the wait for a free session */
-    int64_t watchdog_s; /* no progress from a busy agent this long = cancel, then kill */
+    int64_t watchdog_s;        /* no progress from a busy agent this long = cancel, then kill */
+    int64_t idle_suspend_s;    /* a session idle this long is suspended (0 = never) */
+    bool suspend_without_load; /* suspend even agents without session/load */
 
     enum perm_mode_cfg perm_mode;
     int64_t perm_timeout_s;
@@ -145,11 +147,12 @@ struct config {
     struct config_timing timing;
 
     int64_t edit_interval_ms;
-    int64_t max_parts;   /* [stream] max_parts: reply messages before the rest is cut */
-    char *health_listen; /* owned */
-    char *state_dir;     /* owned, ~ expanded */
-    char *log_level;     /* owned */
-    char *log_format;    /* owned */
+    int64_t max_parts;    /* [stream] max_parts: reply messages before the rest is cut */
+    char *health_listen;  /* owned */
+    char *ingress_listen; /* owned: [ingress] listen, NULL = no inbound HTTP */
+    char *state_dir;      /* owned, ~ expanded */
+    char *log_level;      /* owned */
+    char *log_format;     /* owned */
 
     struct strlist secrets;         /* every secret value found (tokens): redact them */
     struct strlist redact_prefixes; /* token shapes the chat plugins declare: redact them */

@@ -8,10 +8,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "host/host.h"
 #include "outbound/defer.h"
+#include "outbound/rate_facts.h"
 #include "log.h"
 
-#define CHAT_ROUTE_MAX 256
+#define CHAT_ROUTE_MAX RATE_KEY_MAX
 
 enum chat_op_kind {
     CHAT_OP_SEND,
@@ -162,28 +164,6 @@ chat_op_thread(void *arg, int status, const char *thread_id)
     chat_op_complete(op, status);
 }
 
-/* Normalise a plugin's report (any ABI size) into @facts with the bucket namespaced by
- * the plugin's name into @key. */
-static void
-chat_facts_from(const struct chat_instance *ci, const struct ab_rate_info *info,
-                struct ratelimit_facts *facts, char *key, size_t cap)
-{
-    bool is_global = info->global;
-
-    if (AB_HAS(info, struct ab_rate_info, scope) && info->scope == AB_RATE_SCOPE_GLOBAL)
-        is_global = true;
-    *facts = (struct ratelimit_facts){
-        .remaining = info->remaining,
-        .reset_after_ms = info->reset_after_ms,
-        .retry_after_ms = info->retry_after_ms,
-        .is_global = is_global,
-    };
-    if (info->bucket && *info->bucket) {
-        snprintf(key, cap, "%s#%s", ci->name, info->bucket);
-        facts->limit_key = key;
-    }
-}
-
 /* A plugin reported rate facts: keep them for the operation they belong to, or apply
  * them at once to the bucket they name (or the plugin as a whole). */
 void
@@ -193,17 +173,16 @@ chat_rate_report(struct chat_instance *ci, const struct ab_rate_info *info)
     char key[CHAT_ROUTE_MAX], route[CHAT_ROUTE_MAX];
     void *op = NULL;
 
-    if (!info || info->size < offsetof(struct ab_rate_info, global) + sizeof(bool))
+    if (!rate_facts_from_info(ci->name, info, &facts, key, sizeof(key)))
         return;
     if (AB_HAS(info, struct ab_rate_info, op))
         op = info->op;
     if (op && chat_op_is_performing(ci, op)) {
         struct chat_op *o = op;
-        chat_facts_from(ci, info, &o->facts, o->facts_key, sizeof(o->facts_key));
+        rate_facts_from_info(ci->name, info, &o->facts, o->facts_key, sizeof(o->facts_key));
         o->has_facts = true;
         return;
     }
-    chat_facts_from(ci, info, &facts, key, sizeof(key));
     snprintf(route, sizeof(route), "%s:", ci->name);
     ratelimit_report(ci->rl, ci->name, route, &facts);
 }
@@ -493,13 +472,13 @@ chat_edit_live(struct chat_instance *ci, const struct ab_msg_ref *ref, chat_text
     return chat_edit_op(ci, ref, NULL, text, false, owner, done, arg);
 }
 
-/* Queue a reaction change. */
-int
-chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
-           struct chat_owner *owner, chat_done_fn done, void *arg)
+/* Queue a reaction change with @prio, coalescing under @mode and @key. */
+static int
+chat_react_op(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
+              enum ratelimit_priority prio, enum ratelimit_coalesce mode, const char *key,
+              struct chat_owner *owner, chat_done_fn done, void *arg)
 {
     struct chat_op *op;
-    char key[512];
 
     if (done && !owner)
         return AB_EINVAL;
@@ -509,9 +488,36 @@ chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *e
     op->add = add;
     op->done = done;
     op->arg = arg;
+    return chat_op_submit(op, "react", prio, mode, key);
+}
+
+/* Queue a reaction change; an opposite change of the same emoji still queued cancels. */
+int
+chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
+           struct chat_owner *owner, chat_done_fn done, void *arg)
+{
+    char key[512];
+
     snprintf(key, sizeof(key), "%s %s", ref->message_id, emoji);
-    return chat_op_submit(op, "react", RATELIMIT_REACTION,
-                          add ? RATELIMIT_COALESCE_ADD : RATELIMIT_COALESCE_REMOVE, key);
+    return chat_react_op(ci, ref, emoji, add, RATELIMIT_REACTION,
+                         add ? RATELIMIT_COALESCE_ADD : RATELIMIT_COALESCE_REMOVE, key, owner, done,
+                         arg);
+}
+
+/* Queue one step of a message's status reactions: it replaces the message's step still
+ * queued. */
+int
+chat_react_step(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
+                enum ratelimit_priority prio, struct chat_owner *owner, chat_done_fn done,
+                void *arg)
+{
+    char key[512];
+
+    if (prio != RATELIMIT_REACTION && prio != RATELIMIT_REACTION_FINAL)
+        return AB_EINVAL;
+    snprintf(key, sizeof(key), "status %s", ref->message_id);
+    return chat_react_op(ci, ref, emoji, add, prio, RATELIMIT_COALESCE_REPLACE, key, owner, done,
+                         arg);
 }
 
 /* Open a thread through the scheduler (what the user waits for: final priority).
@@ -552,6 +558,9 @@ chat_rate_setup(struct chat_instance *ci)
     char prefix[CHAT_ROUTE_MAX];
     int rc;
 
+    /* the plugin's own calls (http_scheduled) wait in the same scheduler and scope */
+    if ((rc = host_set_scheduler(ci->host, ci->rl, ci->name)) < 0)
+        return rc;
     if (!AB_HAS(ops, struct ab_chat_ops, rate_rule_count) || !ops->rate_rules ||
         ops->rate_rule_count == 0)
         return 0;

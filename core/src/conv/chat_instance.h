@@ -70,6 +70,15 @@ int chat_edit(struct chat_instance *ci, const struct ab_msg_ref *ref, const char
 int chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
                struct chat_owner *owner, chat_done_fn done, void *arg);
 
+/* One step of a message's status reactions: add or remove our @emoji on @ref with @prio
+ * (RATELIMIT_REACTION for an intermediate state, which the scheduler may drop for room;
+ * RATELIMIT_REACTION_FINAL for the final one). A newer step of the same message replaces
+ * one still queued (that one completes with AB_ECANCELED), so each message waits with at
+ * most one step and a final step goes ahead of every intermediate one. */
+int chat_react_step(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji,
+                    bool add, enum ratelimit_priority prio, struct chat_owner *owner,
+                    chat_done_fn done, void *arg);
+
 /* Open a thread from message @origin named @name (plugins without threads answer
  * with the channel itself). */
 int chat_open_thread(struct chat_instance *ci, const struct ab_msg_ref *origin, const char *name,
@@ -87,8 +96,8 @@ int chat_edit_live(struct chat_instance *ci, const struct ab_msg_ref *ref, chat_
  * yet rendered is cancelled). They still finish in the scheduler and the plugin. */
 void chat_owner_detach(struct chat_owner *o);
 
-/* Register the plugin's static rate rules (ab_chat_ops.rate_rules) with the scheduler;
- * call once ci->rl is set. */
+/* Register the plugin's static rate rules (ab_chat_ops.rate_rules) with the scheduler
+ * and queue the plugin's own calls (http_scheduled) there too; call once ci->rl is set. */
 int chat_rate_setup(struct chat_instance *ci);
 
 /* Rate facts a plugin reported (host rate_report): kept for the operation named by

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conv/engine_priv.h"
+#include "host/host.h"
 #include "log.h"
 #include "render/sender_context.h"
 #include "render/thread_name.h"
@@ -700,6 +701,11 @@ engine_record(struct engine *e, struct conversation *c, struct pending *p,
         .channel_id = (char *)m->channel_id,
         .message_id = (char *)m->message_id,
         .event_id = (char *)m->event_id,
+        .sender_id = (char *)m->sender_id,
+        .parent_id = (char *)m->parent_id,
+        .is_thread = m->is_thread,
+        .is_dm = m->is_dm,
+        .is_bot = m->is_bot,
     };
 
     if (!e->journal) {
@@ -937,6 +943,11 @@ engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reac
     return 0;
 }
 
+/* Turn and first-reply latency buckets, seconds: agents answer in seconds to tens of
+ * minutes; the first text usually comes within seconds. */
+static const double engine_turn_buckets[] = {1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800};
+static const double engine_first_reply_buckets[] = {0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120};
+
 /* Free the agents' names and the routes. */
 static void
 engine_agents_free(struct engine *e)
@@ -1061,6 +1072,11 @@ engine_new(uv_loop_t *loop, struct pool *pool, const struct engine_config *cfg, 
 
     if (!e)
         return AB_ENOMEM;
+    metrics_histogram_init(&e->stats.turn_seconds, engine_turn_buckets,
+                           sizeof(engine_turn_buckets) / sizeof(engine_turn_buckets[0]));
+    metrics_histogram_init(&e->stats.first_reply_seconds, engine_first_reply_buckets,
+                           sizeof(engine_first_reply_buckets) /
+                               sizeof(engine_first_reply_buckets[0]));
     e->loop = loop;
     e->cfg = *cfg;
     if ((rc = engine_add_agent(e, "default", pool, NULL, NULL)) < 0)
@@ -1192,6 +1208,61 @@ engine_seen(void *arg, const char *event_id, const char *channel_id, const char 
     policy_remember(ci->policy, ci->name, event_id, channel_id, message_id);
 }
 
+/* Whether recovered entry @je may be answered in @ci: it passes the policy a live
+ * message passes (channels, users, DMs, the bot gate; judged as a mention, which is
+ * what made it accepted), belongs to one of @ci's conversations, and its reply goes
+ * where the message is. The journal lives where the agent's uid can write. */
+static bool
+engine_recovery_allowed(struct chat_instance *ci, const struct journal_entry *je, uint64_t now)
+{
+    const char *where = je->is_thread ? je->parent_id : je->channel_id;
+    size_t n = strlen(ci->name);
+    struct policy_decision d;
+    struct ab_inbound m = {
+        .size = sizeof(m),
+        .conversation =
+            je->conversation +
+            (strncmp(je->conversation, ci->name, n) == 0 && je->conversation[n] == ':' ? n + 1 : 0),
+        .channel_id = je->channel_id,
+        .parent_id = je->parent_id,
+        .message_id = je->message_id,
+        .event_id = je->event_id,
+        .sender_id = je->sender_id,
+        .text = "",
+        .is_thread = je->is_thread,
+        .is_dm = je->is_dm,
+        .is_bot = je->is_bot,
+        .mentions_bot = true,
+        .is_human_turn = true,
+        .thread_id = je->is_thread ? je->reply_thread : NULL,
+    };
+
+    if (!where || strcmp(je->reply_channel, where) != 0) {
+        log_warn("engine",
+                 "%s: recovered message %s: its reply would go to %s, not where it "
+                 "was posted: dropped",
+                 ci->name, je->message_id, je->reply_channel);
+        return false;
+    }
+    if (m.conversation == je->conversation) {
+        log_warn("engine",
+                 "%s: recovered message %s names conversation %s of another "
+                 "platform: dropped",
+                 ci->name, je->message_id, je->conversation);
+        return false;
+    }
+    if (policy_decide(ci->policy, ci->name, &m, now, &d) < 0 || d.verdict != POLICY_ACCEPT ||
+        strcmp(d.key, je->conversation) != 0) {
+        log_warn("engine",
+                 "%s: recovered message %s (user %s in %s) is not one the policy "
+                 "accepts (%s): dropped",
+                 ci->name, je->message_id, je->sender_id, where,
+                 d.verdict == POLICY_ACCEPT ? "another conversation" : d.reason);
+        return false;
+    }
+    return true;
+}
+
 /* Tell the users of @ci about messages a previous process never answered. */
 void
 engine_recover(struct engine *e, struct chat_instance *ci)
@@ -1201,6 +1272,14 @@ engine_recover(struct engine *e, struct chat_instance *ci)
 
     if (!e->journal)
         return;
+    /* Judge every entry before marking the journal's messages as seen (the policy would
+     * then take each for a duplicate). */
+    for (je = journal_recovered(e->journal); je; je = next) {
+        next = je->next;
+        if (je->is_recovered && strcmp(je->platform, ci->name) == 0 &&
+            !engine_recovery_allowed(ci, je, uv_now(e->loop)))
+            journal_drop(e->journal, je->id);
+    }
     journal_each_known(e->journal, ci->name, engine_seen, ci);
     for (je = journal_recovered(e->journal); je; je = next) {
         struct engine_recovery *r;
@@ -1278,6 +1357,8 @@ engine_free(struct engine *e)
     while (e->rxs)
         status_reactions_free(e->rxs);
     clock_timer_stop(&e->sweep);
+    for (size_t i = 0; i < e->nchats; i++) /* the plugins' own calls end with the scheduler */
+        host_set_scheduler(e->chats[i]->host, NULL, NULL);
     ratelimit_close(e->rl);
     clock_close(e->clock);
     free(e->buckets);

@@ -15,6 +15,7 @@
 #include "clock/clock.h"
 #include "conv/reactions.h"
 #include "health/health_text.h"
+#include "health/metrics.h"
 #include "render/render.h"
 
 /* Messages waiting behind a running turn, per conversation. */
@@ -58,6 +59,9 @@ struct engine_config {
 
 struct engine_stats {
     uint64_t received, accepted, denied, ignored, enqueued, rejected, turns, turn_errors;
+    uint64_t turns_ok, turns_cancelled; /* finished turns by outcome (errors: turn_errors) */
+    /* Seconds from the prompt to the agent's end of turn, and to its first reply text. */
+    struct metrics_histogram turn_seconds, first_reply_seconds;
     uint32_t conversations, running, queued;
     uint32_t waiting; /* conversations waiting for a free agent session */
 };

@@ -3,19 +3,47 @@
 #define AB_CONV_ENGINE_PRIV_H
 
 #include "acp/acp_permission.h"
+#include "conv/chat_instance.h"
 #include "conv/engine.h"
 #include "conv/route.h"
 #include "outbound/pacer.h"
 #include "outbound/ratelimit.h"
 
-/* Status reactions on one user message; lives until its last reaction change. */
+#define STATUS_RX_WANT 2 /* the state's emoji and the mood */
+#define STATUS_RX_HAVE 6 /* ours on the message: the wanted ones and some left to remove */
+#define STATUS_RX_STEPS 2
+
+/* One reaction change on its way to the platform (status_reactions.c). */
+struct status_step {
+    struct status_reactions *rx; /* lent: the owner */
+    const char *emoji;           /* lent from the reactions config */
+    bool add;
+    bool is_busy; /* submitted, its completion not yet in */
+    enum ratelimit_priority prio;
+};
+
+/* Status reactions on one user message: what the state machine wants shown, what the
+ * platform has, and the one change (two while a final overtakes a queued intermediate)
+ * on its way. Lives until its final state is on the message and its hold has run. */
 struct status_reactions {
     struct reactions r;
     struct engine *e;
-    struct chat_instance *ci;             /* lent */
-    char *channel_id;                     /* owned */
-    char *message_id;                     /* owned */
-    struct clock_timer reap;              /* frees it after the done/error hold */
+    struct chat_instance *ci;         /* lent */
+    char *channel_id;                 /* owned */
+    char *message_id;                 /* owned */
+    struct clock_timer reap;          /* the done/error hold */
+    struct clock_timer sync;          /* the next change goes on a later loop round */
+    struct chat_owner owner;          /* the steps in the scheduler */
+    const char *want[STATUS_RX_WANT]; /* lent from cfg: what the state machine shows */
+    const char *have[STATUS_RX_HAVE]; /* lent from cfg: ours on the message, as far as known */
+    struct status_step steps[STATUS_RX_STEPS];
+    uint64_t gen;      /* bumped when `want` changes */
+    uint64_t skip_gen; /* `skip` holds for this generation only */
+    const char
+        *skip[STATUS_RX_WANT + STATUS_RX_HAVE]; /* intermediate changes dropped this generation */
+    bool skip_add[STATUS_RX_WANT + STATUS_RX_HAVE];
+    unsigned final_failures;              /* final changes that failed: given up past a few */
+    bool is_released;                     /* final state set: free once shown and held */
     struct status_reactions *prev, *next; /* the engine's list of live ones */
 };
 
@@ -81,7 +109,11 @@ struct turn {
     bool is_finalizing; /* the final messages are being sent */
     bool had_text, had_tool_error;
     bool is_cancelled_by_user;
-    char *outcome_line; /* owned: the line appended after the text, or NULL */
+    bool had_first_reply; /* first_reply_seconds observed */
+    uint64_t started_ms;  /* engine clock when the prompt went to the agent */
+    char *outcome_line;   /* owned: the line appended after the text, or NULL */
+    size_t dropped_chars; /* agent text past the cap, never held (turn_text_cap) */
+    size_t dropped_tools; /* tool calls past RENDER_TOOLS_MAX, never shown */
     bool is_error;
     int final_pending; /* final chunks not yet delivered */
     struct ask *asks;  /* owned */

@@ -11,6 +11,8 @@
 #include "render/split.h"
 
 #define TURN_PLACEHOLDER "…"
+/* Agent text a turn holds at most without [stream] max_parts, in code points. */
+#define TURN_TEXT_MAX_CHARS ((size_t)1 << 20)
 
 static void turn_flush(void *arg, uint64_t generation, bool is_final);
 
@@ -113,11 +115,19 @@ turn_final_text(struct turn *t)
     const char *body = render_text(t->render);
     char *out, *redacted;
 
+    char cut[160] = "";
+
     if (!body)
         return NULL;
     if (!*body && !t->outcome_line)
         return strdup("_(the agent finished without a reply)_");
-    if (asprintf(&out, "%s%s%s", body, *body && t->outcome_line ? "\n\n" : "",
+    /* What was never held says so (past max_parts the split's own line counts it). */
+    if (t->dropped_tools)
+        snprintf(cut, sizeof(cut), "\n\n…%zu more tool calls not shown", t->dropped_tools);
+    if (t->dropped_chars && t->e->cfg.max_parts == 0)
+        snprintf(cut + strlen(cut), sizeof(cut) - strlen(cut),
+                 "\n\n…truncated (%zu more characters)", t->dropped_chars);
+    if (asprintf(&out, "%s%s%s%s", body, cut, *body && t->outcome_line ? "\n\n" : "",
                  t->outcome_line ? t->outcome_line : "") < 0)
         return NULL;
     /* Redact before the split: a token across a chunk boundary would leave halves. */
@@ -131,7 +141,7 @@ turn_final_text(struct turn *t)
 static void
 turn_truncate(struct turn *t, struct split_result *parts)
 {
-    size_t keep = t->e->cfg.max_parts, cut = 0;
+    size_t keep = t->e->cfg.max_parts, cut = t->dropped_chars;
     char *line = NULL;
 
     if (keep == 0 || parts->count <= keep)
@@ -298,6 +308,56 @@ turn_classify_tool(const struct turn *t, const char *kind, const char *title)
     default: return REACTIONS_TOOL_GENERIC;
     }
 }
+/* Code points in @len bytes of UTF-8 at @s (continuation bytes not counted). */
+static size_t
+turn_chars(const char *s, size_t len)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
+/* The most agent text a turn holds, in code points: one part more than [stream]
+ * max_parts can show (so the cut is always seen and counted), else TURN_TEXT_MAX_CHARS. */
+static size_t
+turn_text_cap(const struct turn *t)
+{
+    size_t parts = t->e->cfg.max_parts, chars = t->conv->ci->ops->max_chars;
+
+    if (parts == 0 || chars == 0 || (parts + 1) * chars > TURN_TEXT_MAX_CHARS)
+        return TURN_TEXT_MAX_CHARS;
+    return (parts + 1) * chars;
+}
+
+/* Append agent text up to the cap; what is past it is only counted. */
+static void
+turn_append_text(struct turn *t, const char *text, size_t len)
+{
+    size_t held = render_chars(t->render), cap = turn_text_cap(t), room, take = 0, n = 0;
+
+    room = held < cap ? cap - held : 0;
+    /* Take whole code points while they fit. */
+    while (take < len) {
+        size_t next = take + 1;
+        while (next < len && ((unsigned char)text[next] & 0xC0) == 0x80)
+            next++;
+        if (n + 1 > room)
+            break;
+        n++;
+        take = next;
+    }
+    if (take > 0)
+        render_append_text(t->render, text, take);
+    if (take < len) {
+        if (t->dropped_chars == 0)
+            log_warn("engine", "%s: the agent's reply passed %zu characters: the rest is cut",
+                     t->conv->key, cap);
+        t->dropped_chars += turn_chars(text + take, len - take);
+    }
+}
+
 /* One event of the agent's turn. */
 static void
 turn_on_event(void *arg, const struct acp_event *ev)
@@ -308,8 +368,14 @@ turn_on_event(void *arg, const struct acp_event *ev)
     switch (ev->kind) {
     case ACP_EV_MESSAGE_CHUNK:
         if (ev->u.chunk.text && ev->u.chunk.len > 0) {
-            render_append_text(t->render, ev->u.chunk.text, ev->u.chunk.len);
+            turn_append_text(t, ev->u.chunk.text, ev->u.chunk.len);
             t->had_text = true;
+            if (!t->had_first_reply) {
+                t->had_first_reply = true;
+                metrics_histogram_observe(&t->e->stats.first_reply_seconds,
+                                          (double)(clock_now_ms(t->e->clock) - t->started_ms) /
+                                              1000.0);
+            }
             turn_changed(t);
         }
         if (r)
@@ -322,8 +388,13 @@ turn_on_event(void *arg, const struct acp_event *ev)
             reactions_progress(r);
         break;
     case ACP_EV_TOOL_CALL:
-        render_tool_upsert(t->render, ev->u.tool.id, ev->u.tool.title,
-                           turn_tool_status(ev->u.tool.status));
+        if (render_tool_upsert(t->render, ev->u.tool.id, ev->u.tool.title,
+                               turn_tool_status(ev->u.tool.status)) == AB_EFULL &&
+            ev->u.tool.is_new && t->dropped_tools++ == 0)
+            log_warn("engine",
+                     "%s: the agent passed %d tool calls in one turn: the rest are "
+                     "not shown",
+                     t->conv->key, RENDER_TOOLS_MAX);
         if (ev->u.tool.status == ACP_TOOL_FAILED)
             t->had_tool_error = true;
         if (r) {
@@ -340,11 +411,21 @@ turn_on_event(void *arg, const struct acp_event *ev)
         }
         turn_changed(t);
         break;
-    case ACP_EV_SESSION_RESET:
-        render_append_text(t->render, "⚠️ Session expired, starting fresh…\n\n",
-                           strlen("⚠️ Session expired, starting fresh…\n\n"));
+    case ACP_EV_SESSION_RESET: {
+        /* Say what happened to the context this thread had. */
+        const char *line =
+            ev->u.reset == ACP_RESET_CRASHED
+                ? "⚠️ The agent stopped during an earlier turn, so this is a fresh session: it "
+                  "does not remember this thread's earlier messages.\n\n"
+            : ev->u.reset == ACP_RESET_LOAD_FAILED
+                ? "⚠️ The earlier session could not be restored, so this is a fresh session: "
+                  "it "
+                  "does not remember this thread's earlier messages.\n\n"
+                : "⚠️ Session expired, starting fresh…\n\n";
+        render_append_text(t->render, line, strlen(line));
         turn_changed(t);
         break;
+    }
     default: break;
     }
 }
@@ -447,6 +528,12 @@ turn_on_done(void *arg, const struct turn_result *r)
     t->outcome_line = turn_outcome_line(t, r, engine_conv_auth_hint(t->conv));
     if (r->rc == 0 && r->stop_reason && strcmp(r->stop_reason, "cancelled") == 0)
         t->is_cancelled_by_user = true;
+    metrics_histogram_observe(&t->e->stats.turn_seconds,
+                              (double)(clock_now_ms(t->e->clock) - t->started_ms) / 1000.0);
+    if (r->rc >= 0 && t->is_cancelled_by_user)
+        t->e->stats.turns_cancelled++;
+    else if (r->rc >= 0)
+        t->e->stats.turns_ok++;
     if (r->rc < 0) {
         t->e->stats.turn_errors++;
         engine_conv_agent(t->conv)->turn_errors++;
@@ -670,6 +757,7 @@ turn_start(struct conversation *c)
     engine_turn_began(c);
     e->stats.turns++;
     engine_conv_agent(c)->turns++;
+    t->started_ms = clock_now_ms(e->clock);
     rc = pool_prompt(engine_conv_agent(c)->pool, c->key, ctx, text, &turn_callbacks, t,
                      &t->pool_turn);
     free(ctx);

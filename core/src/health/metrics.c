@@ -88,7 +88,9 @@ metrics_family(struct health_text *out, const char *name, const char *help, enum
         (rc = metrics_escape(out, help ? help : "", false)) < 0)
         return rc;
     return health_text_printf(out, "\n# TYPE %s %s\n", name,
-                              type == METRICS_COUNTER ? "counter" : "gauge");
+                              type == METRICS_COUNTER     ? "counter"
+                              : type == METRICS_HISTOGRAM ? "histogram"
+                                                          : "gauge");
 }
 
 /* Append @v as Prometheus reads it (Go's ParseFloat): shortest text that reads back
@@ -173,4 +175,67 @@ metrics_counter(struct health_text *out, const char *name, const char *help,
                 const struct metrics_label *labels, size_t n_labels, double value)
 {
     return metrics_single(out, METRICS_COUNTER, name, help, labels, n_labels, value);
+}
+
+/* Set @h empty over @bounds. */
+void
+metrics_histogram_init(struct metrics_histogram *h, const double *bounds, size_t n_bounds)
+{
+    memset(h, 0, sizeof(*h));
+    h->bounds = bounds;
+    h->n_bounds = n_bounds < METRICS_HISTOGRAM_MAX ? n_bounds : METRICS_HISTOGRAM_MAX;
+}
+
+/* Count @v in the first bucket whose upper bound holds it. */
+void
+metrics_histogram_observe(struct metrics_histogram *h, double v)
+{
+    size_t i = 0;
+
+    if (isnan(v))
+        return;
+    while (i < h->n_bounds && v > h->bounds[i])
+        i++;
+    h->buckets[i]++;
+    h->count++;
+    h->sum += v;
+}
+
+/* NAME_bucket{le=...} cumulative, then NAME_sum and NAME_count. */
+int
+metrics_histogram_write(struct health_text *out, const char *name, const char *help,
+                        const struct metrics_histogram *h)
+{
+    char bucket[128], sum[128], count[128], le[32];
+    uint64_t cumulative = 0;
+    int rc;
+
+    if (snprintf(bucket, sizeof bucket, "%s_bucket", name) >= (int)sizeof bucket ||
+        snprintf(sum, sizeof sum, "%s_sum", name) >= (int)sizeof sum ||
+        snprintf(count, sizeof count, "%s_count", name) >= (int)sizeof count ||
+        !metrics_name_is_valid(bucket))
+        return AB_EINVAL;
+    if ((rc = metrics_family(out, name, help, METRICS_HISTOGRAM)) < 0)
+        return rc;
+    for (size_t i = 0; i <= h->n_bounds; i++) {
+        struct health_text v;
+
+        cumulative += h->buckets[i];
+        if (i < h->n_bounds) {
+            health_text_init(&v);
+            rc = metrics_value(&v, h->bounds[i]);
+            snprintf(le, sizeof le, "%s", health_text_str(&v));
+            health_text_free(&v);
+            if (rc < 0)
+                return rc;
+        } else {
+            snprintf(le, sizeof le, "+Inf");
+        }
+        if ((rc = metrics_sample(out, bucket, &(struct metrics_label){"le", le}, 1,
+                                 (double)cumulative)) < 0)
+            return rc;
+    }
+    if ((rc = metrics_sample(out, sum, NULL, 0, h->sum)) < 0)
+        return rc;
+    return metrics_sample(out, count, NULL, 0, (double)h->count);
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "health/health_text.h"
 
@@ -14,6 +15,20 @@
 enum metrics_type {
     METRICS_GAUGE,
     METRICS_COUNTER,
+    METRICS_HISTOGRAM,
+};
+
+#define METRICS_HISTOGRAM_MAX 16 /* upper bounds a histogram may have (+Inf aside) */
+
+/* A Prometheus histogram: observations counted in buckets by upper bound. Plain data,
+ * copied by value (a stats snapshot copies it whole). */
+struct metrics_histogram {
+    const double *bounds;                        /* lent (static): ascending, finite */
+    size_t n_bounds;                             /* <= METRICS_HISTOGRAM_MAX */
+    uint64_t buckets[METRICS_HISTOGRAM_MAX + 1]; /* per bucket, not cumulative; [n_bounds]:
+                                                    above every bound */
+    uint64_t count;
+    double sum;
 };
 
 struct metrics_label {
@@ -46,5 +61,17 @@ int metrics_gauge(struct health_text *out, const char *name, const char *help,
 /* A counter family with a single sample; by convention @name ends in "_total". */
 int metrics_counter(struct health_text *out, const char *name, const char *help,
                     const struct metrics_label *labels, size_t n_labels, double value);
+
+/* Set @h empty with @n_bounds upper bounds @bounds (lent, static, ascending; at most
+ * METRICS_HISTOGRAM_MAX, more are ignored). */
+void metrics_histogram_init(struct metrics_histogram *h, const double *bounds, size_t n_bounds);
+
+/* Count one observation @v (NaN is ignored). */
+void metrics_histogram_observe(struct metrics_histogram *h, double v);
+
+/* A histogram family: HELP/TYPE, then NAME_bucket{le="..."} (cumulative, "+Inf" last),
+ * NAME_sum and NAME_count. Returns 0, AB_EINVAL (bad name) or the buffer's error. */
+int metrics_histogram_write(struct health_text *out, const char *name, const char *help,
+                            const struct metrics_histogram *h);
 
 #endif

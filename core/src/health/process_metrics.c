@@ -4,8 +4,11 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -44,6 +47,58 @@ process_metrics_open_fds(uint64_t *count)
     closedir(dir);
     /* The directory stream holds one descriptor of its own while it is read. */
     *count = n ? n - 1 : 0;
+    return 0;
+}
+
+/* The process group and resident pages of /proc/@name/stat; false when unreadable. */
+static bool
+process_metrics_stat(const char *name, long *pgrp, unsigned long long *pages)
+{
+    char path[64], buf[1024], *p;
+    size_t n;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%s/stat", name);
+    if (!(f = fopen(path, "re")))
+        return false;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* "pid (comm) state ppid pgrp ... rss": comm may hold anything, so read after the
+     * last ')'; pgrp is the 3rd field after it, rss the 22nd. */
+    if (!(p = strrchr(buf, ')')))
+        return false;
+    return sscanf(p + 1,
+                  " %*c %*d %ld %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d "
+                  "%*u %*u %llu",
+                  pgrp, pages) == 2;
+}
+
+/* Sum the RSS of every process in one of @pgids. */
+int
+process_metrics_groups_rss(const int *pgids, size_t n, uint64_t *bytes)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned long long pages;
+    struct dirent *e;
+    uint64_t sum = 0;
+    long pgrp;
+    DIR *dir;
+
+    if (!(dir = opendir("/proc")))
+        return -errno;
+    while ((e = readdir(dir))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9' ||
+            !process_metrics_stat(e->d_name, &pgrp, &pages))
+            continue;
+        for (size_t i = 0; i < n; i++)
+            if (pgids[i] == pgrp) {
+                sum += (uint64_t)pages * (uint64_t)(page > 0 ? page : 4096);
+                break;
+            }
+    }
+    closedir(dir);
+    *bytes = sum;
     return 0;
 }
 

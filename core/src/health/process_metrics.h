@@ -2,6 +2,7 @@
 #ifndef AB_PROCESS_METRICS_H
 #define AB_PROCESS_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "health/health_text.h"
@@ -18,5 +19,9 @@ int process_metrics_open_fds(uint64_t *count);
  * system cannot give is left out rather than reported as 0. Returns 0 or the buffer's
  * error. */
 int process_metrics_write(struct health_text *out);
+
+/* The summed resident memory of every process whose process group is one of @pgids
+ * (@n of them, lent): an agent and whatever it started. Reads /proc. */
+int process_metrics_groups_rss(const int *pgids, size_t n, uint64_t *bytes);
 
 #endif

@@ -14,6 +14,7 @@
 #include "outbound/backoff.h"
 #include "host/services.h"
 #include "log.h"
+#include "ingress/ingress.h"
 #include "net/http_client.h"
 #include "net/ws_client.h"
 #include "render/utf8.h"
@@ -46,6 +47,7 @@ static struct {
     struct http_client *http;     /* owned, or NULL until the first request */
     struct ws_client *ws;         /* owned, or NULL until the first connect */
     struct ws_client *ws_closing; /* closed, waiting for host_net_finish() */
+    struct ingress *ingress;      /* lent: the daemon's [ingress] listener, or NULL */
 } host_net;
 
 struct ab_timer {
@@ -450,6 +452,8 @@ host_fatal(struct ab_host *h, int status, const char *why)
 static void
 host_rate_report(struct ab_host *h, const struct ab_rate_info *info)
 {
+    if (info && host_sched_take_report(h, info))
+        return;
     if (info && h->sink.rate_report)
         h->sink.rate_report(h->sink.arg, h, info);
 }
@@ -609,7 +613,7 @@ host_net_policy(struct ab_host *h, struct net_policy *pol)
 }
 
 /* service: an HTTP request on the shared client. */
-static int
+int
 host_http_request(struct ab_host *h, const struct ab_http_request *req, ab_http_cb cb, void *arg,
                   struct ab_http **out)
 {
@@ -692,6 +696,8 @@ host_backoff_next(struct ab_host *h, const char *key)
 {
     struct host_backoff *b = h && key ? host_backoff_find(h, key, true) : NULL;
 
+    if (h)
+        h->reconnects++;
     if (!b) /* out of memory: still never hammer the server */
         return HOST_BACKOFF_CAP_MS;
     return backoff_next_ms(&b->b, backoff_rand_xorshift, &h->rand_state);
@@ -705,6 +711,32 @@ host_backoff_reset(struct ab_host *h, const char *key)
 
     if (b)
         backoff_reset(&b->b);
+}
+
+/* service: serve a path prefix on the daemon's ingress listener. */
+static int
+host_http_route_add(struct ab_host *h, const struct ab_http_route_options *opt, ab_http_route_cb cb,
+                    void *arg, struct ab_http_route **out)
+{
+    struct ab_http_route_options o = {0};
+
+    if (!h || !opt || !out)
+        return AB_EINVAL;
+    if (!host_net.ingress) {
+        log_error(h->component, "needs inbound HTTP, and no [ingress] listen is configured: "
+                                "set [ingress] listen = \"0.0.0.0:3978\" (for example)");
+        return AB_ECONFIG;
+    }
+    host_copy_in(&o, sizeof(o), opt, opt->size);
+    o.size = sizeof(o);
+    return ingress_route_add(host_net.ingress, h, &o, cb, arg, out);
+}
+
+/* Lend the daemon's ingress listener to every plugin's http_route_add (NULL: none). */
+void
+host_set_ingress(struct ingress *in)
+{
+    host_net.ingress = in;
 }
 
 const struct ab_host_services host_services = {
@@ -742,6 +774,13 @@ const struct ab_host_services host_services = {
     .md_walk = host_md_walk,
     .md_plain = host_md_plain,
     .deliver_held = host_deliver_held,
+    /* ABI 1.3: inbound HTTP */
+    .http_route_add = host_http_route_add,
+    .http_route_remove = ingress_route_remove,
+    .http_respond = ingress_respond,
+    /* ABI 1.3: scheduled requests */
+    .http_scheduled = host_http_scheduled,
+    .http_scheduled_cancel = host_http_scheduled_cancel,
 };
 
 /* Make a host for one plugin instance. */
@@ -785,6 +824,7 @@ host_net_release(struct ab_host *h)
 {
     http_client_cancel_owner(host_net.http, h);
     ws_client_abandon_owner(host_net.ws, h);
+    ingress_remove_owner(host_net.ingress, h);
     if (--host_net.hosts > 0)
         return;
     http_client_close(host_net.http);
@@ -826,6 +866,7 @@ host_free(struct ab_host *h)
         if (hold->is_released) /* its callback was pending: it will not run */
             uv_close((uv_handle_t *)&hold->timer, host_hold_closed);
     }
+    host_sched_cancel_all(h);
     host_net_release(h);
     host_defer_cancel_all(h);
     /* Pending state writes finish on the loop after the host is gone. */
@@ -849,6 +890,7 @@ host_free(struct ab_host *h)
         free(c);
     }
     free(h->name);
+    free(h->rl_scope);
     free(h->detail);
     free(h->state_dir);
     free(h);

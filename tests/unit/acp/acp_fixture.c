@@ -250,6 +250,22 @@ fx_log_count(const struct fx *f, const char *needle)
     return n;
 }
 
+/* Wait (at most @ms) until the pool has @procs agent processes. */
+bool
+fx_wait_procs(struct fx *f, uint32_t procs, uint64_t ms)
+{
+    struct pool_stats st;
+    bool never = false;
+
+    for (uint64_t waited = 0; waited <= ms; waited += 20) {
+        pool_stats(f->pool, &st);
+        if (st.processes == procs)
+            return true;
+        fx_wait(f, &never, 20);
+    }
+    return false;
+}
+
 /* Whether the log holds @needle. */
 bool
 fx_log_has(const struct fx *f, const char *needle)
@@ -302,15 +318,19 @@ fx_pid_in(const char *text)
     return p ? atoi(p + 1) : 0;
 }
 
-/* Run a suite; see the header. */
-int
-fx_run(Suite *s)
+/* Set up, make the pool and run one turn. */
+void
+fx_one_turn(struct fx *f, const char *const *flags, const char *text, struct rec *r)
 {
-    SRunner *sr = srunner_create(s);
-    int failed;
+    fx_init(f, flags);
+    fx_pool(f);
+    fx_turn_wait(f, "discord:1", text, r, 10000);
+}
 
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+/* Free the recorder, then close the fixture. */
+void
+fx_close_rec(struct fx *f, struct rec *r)
+{
+    rec_reset(r);
+    fx_close(f);
 }

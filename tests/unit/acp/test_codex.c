@@ -210,5 +210,5 @@ main(void)
     tcase_add_test(tc, codex_streams_and_accepts_our_permission_answer);
     tcase_add_test(tc, codex_lists_the_tools_of_an_mcp_server_we_pass);
     suite_add_tcase(s, tc);
-    return fx_run(s);
+    return check_run_suite(s);
 }

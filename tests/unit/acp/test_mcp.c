@@ -10,6 +10,7 @@
 #include <agent-broker/errors.h>
 
 #include "acp_fixture.h"
+#include "../support/check_runner.h"
 #include "log.h"
 
 #define FLAGS(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -193,5 +194,5 @@ mcp_suite(void)
 int
 main(void)
 {
-    return fx_run(mcp_suite());
+    return check_run_suite(mcp_suite());
 }

@@ -1,7 +1,8 @@
 /* Per-conversation workspaces through the session pool and the scripted agent: safe
  * directory names from hostile keys, two conversations editing the same file in their
  * own git worktrees, removal at the session's TTL (branch kept), the size cap, and a
- * failed creation that stops the turn before the agent hears of it. */
+ * failed creation that stops the turn before the agent hears of it, and a session
+ * suspended while idle loading back in its own directory. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,42 @@ START_TEST(close_while_preparing_ends_the_turn)
 }
 END_TEST
 
+/* A session suspended while idle comes back with session/load in its own workspace: the
+ * load carries the directory session/new had, not the agent's working_dir. */
+START_TEST(idle_suspended_session_loads_back_in_its_workspace)
+{
+    struct fx f;
+    struct rec r = {0};
+    struct workspace_config wc = {0};
+    struct pool_stats st;
+    char pa[512], cwd[600];
+
+    fx_init(&f, ((const char *const[]){"--load", "--state", "AGENT_STATE", NULL}));
+    f.args[f.nargs - 1] = f.agent_state;
+    wc.root = f.dir;
+    f.cfg.workspace = &wc;
+    f.cfg.idle_suspend_ms = 300;
+    fx_pool(&f);
+    ws_path(&f, "discord:A", pa, sizeof(pa));
+    snprintf(cwd, sizeof(cwd), "\"cwd\":\"%s\"", pa);
+    fx_turn_wait(&f, "discord:A", "remember the word walnut", &r, 20000);
+    ck_assert_int_eq(r.rc, 0);
+    rec_reset(&r);
+    ck_assert(fx_wait_procs(&f, 0, 10000)); /* suspended: its process left */
+    pool_stats(f.pool, &st);
+    ck_assert_uint_eq(st.suspended, 1);
+    fx_turn_wait(&f, "discord:A", "[[echo-history]]", &r, 20000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_msg(strstr(r.text, "history: 1 turns: remember the word walnut"), "%s", r.text);
+    rec_reset(&r);
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/new\""), 1);
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/load\""), 1);
+    ck_assert_int_eq(fx_log_count(&f, cwd), 2); /* session/new's and session/load's */
+    ck_assert_int_eq(access(pa, F_OK), 0);      /* suspension keeps the files */
+    fx_close(&f);
+}
+END_TEST
+
 /* Register the cases of this file. */
 static Suite *
 workspace_suite(void)
@@ -228,6 +265,7 @@ workspace_suite(void)
     tcase_add_test(tc, size_cap_refuses_the_turn);
     tcase_add_test(tc, failed_creation_stops_the_turn);
     tcase_add_test(tc, close_while_preparing_ends_the_turn);
+    tcase_add_test(tc, idle_suspended_session_loads_back_in_its_workspace);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -235,5 +273,5 @@ workspace_suite(void)
 int
 main(void)
 {
-    return fx_run(workspace_suite());
+    return check_run_suite(workspace_suite());
 }

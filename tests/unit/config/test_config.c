@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "../support/check_runner.h"
 
 /* Two chat plugins as the loader would hand them over: "alpha" declares a required
  * secret, an endpoint, a ranged integer and an enum; "beta" a secret with a token
@@ -89,6 +90,8 @@ START_TEST(defaults_match_the_contract)
     ck_assert_int_eq(cfg.sessions_per_process, 1);
     ck_assert_int_eq(cfg.drain_timeout_s, 30);
     ck_assert_int_eq(cfg.watchdog_s, 600);
+    ck_assert_int_eq(cfg.idle_suspend_s, 300);
+    ck_assert(!cfg.suspend_without_load);
     ck_assert_int_eq(cfg.perm_mode, PERM_MODE_AUTO);
     ck_assert_int_eq(cfg.perm_timeout_s, 300);
     ck_assert_int_eq(cfg.edit_interval_ms, 1500);
@@ -152,6 +155,16 @@ START_TEST(out_of_range_is_an_error)
 
     ck_assert_int_eq(load("[pool]\nmax_sessions = 0\n", &cfg, &d), AB_ECONFIG);
     ck_assert_ptr_nonnull(strstr(diag_for(&d, "pool.max_sessions")->msg, "out of range"));
+    config_free(&cfg);
+    diag_free(&d);
+    ck_assert_int_eq(load("[pool]\nidle_suspend_s = -1\n", &cfg, &d), AB_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(diag_for(&d, "pool.idle_suspend_s")->msg, "out of range"));
+    config_free(&cfg);
+    diag_free(&d);
+    ck_assert_int_eq(load("[pool]\nidle_suspend_s = 0\nsuspend_without_load = true\n", &cfg, &d),
+                     0);
+    ck_assert_int_eq(cfg.idle_suspend_s, 0);
+    ck_assert(cfg.suspend_without_load);
     config_free(&cfg);
     diag_free(&d);
 }
@@ -671,11 +684,5 @@ config_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(config_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run_suite(config_suite());
 }

@@ -9,7 +9,7 @@
 
 #include <agent-broker/errors.h>
 
-#include "../engine/runner.h"
+#include "../support/check_runner.h"
 #include "../support/conv_fixture.h"
 
 /* The fixture with agents "codex" and "claude", channel C2 routed to codex, role R7 to
@@ -195,5 +195,5 @@ main(void)
         NULL,
     };
 
-    return runner_run("conv_agents", 180, tests);
+    return check_run_list("conv_agents", 180, tests);
 }

@@ -12,7 +12,7 @@
 
 #include <check.h>
 
-#include "../engine/runner.h"
+#include "../support/check_runner.h"
 #include "../support/conv_fixture.h"
 #include "host/host.h"
 #include "log.h"
@@ -188,5 +188,5 @@ main(void)
         NULL,
     };
 
-    return runner_run("conv_churn", 600, tests);
+    return check_run_list("conv_churn", 600, tests);
 }

@@ -7,7 +7,7 @@
 
 #include <check.h>
 
-#include "../engine/runner.h"
+#include "../support/check_runner.h"
 #include "../support/conv_fixture.h"
 #include "host/host.h"
 #include "policy/policy.h"
@@ -189,5 +189,5 @@ main(void)
         NULL,
     };
 
-    return runner_run("conv_lifetime", 30, tests);
+    return check_run_list("conv_lifetime", 30, tests);
 }

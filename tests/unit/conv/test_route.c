@@ -5,7 +5,7 @@
 
 #include <check.h>
 
-#include "../engine/runner.h"
+#include "../support/check_runner.h"
 #include "conv/route.h"
 
 static const char *const names[] = {"default", "codex", "claude"};
@@ -68,5 +68,5 @@ main(void)
 {
     const TTest *tests[] = {table, NULL};
 
-    return runner_run("route", 10, tests);
+    return check_run_list("route", 10, tests);
 }

@@ -10,6 +10,7 @@
 
 #include "cron/cron_expr.h"
 #include "cron/tz.h"
+#include "../support/check_runner.h"
 
 /* The zone @name, asserted to load. */
 static struct tz *
@@ -186,11 +187,5 @@ cron_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(cron_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run_suite(cron_suite());
 }

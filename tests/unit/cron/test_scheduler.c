@@ -7,6 +7,7 @@
 
 #include "clock/clock.h"
 #include "cron/scheduler.h"
+#include "../support/check_runner.h"
 
 #define BASE 1796472060 /* 2026-12-05 12:01:00Z */
 
@@ -136,11 +137,5 @@ scheduler_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(scheduler_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run_suite(scheduler_suite());
 }

@@ -133,6 +133,50 @@ START_TEST(process_metrics_are_real)
 }
 END_TEST
 
+START_TEST(a_histogram_counts_cumulative_buckets)
+{
+    static const double bounds[] = {0.5, 1, 2.5};
+    struct metrics_histogram h;
+    struct health_text t;
+
+    metrics_histogram_init(&h, bounds, 3);
+    metrics_histogram_observe(&h, 0.5); /* on a bound: that bucket (le means <=) */
+    metrics_histogram_observe(&h, 0.75);
+    metrics_histogram_observe(&h, 2);
+    metrics_histogram_observe(&h, 30);
+    metrics_histogram_observe(&h, NAN); /* ignored */
+    health_text_init(&t);
+    ck_assert_int_eq(
+        metrics_histogram_write(&t, "agent_broker_turn_duration_seconds", "Turns.", &h), 0);
+    ck_assert_str_eq(health_text_str(&t),
+                     "# HELP agent_broker_turn_duration_seconds Turns.\n"
+                     "# TYPE agent_broker_turn_duration_seconds histogram\n"
+                     "agent_broker_turn_duration_seconds_bucket{le=\"0.5\"} 1\n"
+                     "agent_broker_turn_duration_seconds_bucket{le=\"1\"} 2\n"
+                     "agent_broker_turn_duration_seconds_bucket{le=\"2.5\"} 3\n"
+                     "agent_broker_turn_duration_seconds_bucket{le=\"+Inf\"} 4\n"
+                     "agent_broker_turn_duration_seconds_sum 33.25\n"
+                     "agent_broker_turn_duration_seconds_count 4\n");
+    health_text_free(&t);
+    health_text_init(&t);
+    ck_assert_int_eq(metrics_histogram_write(&t, "bad name", "x", &h), AB_EINVAL);
+    ck_assert_str_eq(health_text_str(&t), "");
+    health_text_free(&t);
+}
+END_TEST
+
+START_TEST(process_group_rss_counts_the_group)
+{
+    int self = (int)getpgrp(), none = 999999999;
+    uint64_t bytes = 0;
+
+    ck_assert_int_eq(process_metrics_groups_rss(&self, 1, &bytes), 0);
+    ck_assert_uint_gt(bytes, 1024 * 1024); /* at least this process */
+    ck_assert_int_eq(process_metrics_groups_rss(&none, 1, &bytes), 0);
+    ck_assert_uint_eq(bytes, 0);
+}
+END_TEST
+
 struct lag_test {
     struct loop_lag lag;
     uv_timer_t block, stop;
@@ -236,6 +280,8 @@ main(void)
         values_are_written_as_prometheus_reads_them,
         invalid_names_are_refused_and_nothing_is_written,
         process_metrics_are_real,
+        a_histogram_counts_cumulative_buckets,
+        process_group_rss_counts_the_group,
         loop_lag_sees_a_blocked_loop,
         text_grows_and_stops_at_its_cap,
     };

@@ -74,6 +74,8 @@ conv_fx_start(struct conv_fx *f)
     }
 
     fake_chat_ops(&f->chat, &f->ops);
+    f->ops.rate_rules = f->rate_rules;
+    f->ops.rate_rule_count = f->rate_rule_count;
     f->desc = (struct ab_plugin_desc){
         .abi_major = AB_ABI_MAJOR,
         .abi_minor = AB_ABI_MINOR,

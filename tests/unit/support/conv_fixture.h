@@ -30,10 +30,13 @@ struct conv_fx_agent {
 };
 
 struct conv_fx {
-    struct fx acp;                 /* loop, pool, scratch dir, the agent's log */
-    struct config cfg;             /* a config file's defaults: ecfg's strings point here */
-    struct engine_config ecfg;     /* edit before conv_fx_start */
-    struct fake_chat_options chat; /* edit before conv_fx_start */
+    struct fx acp;                         /* loop, pool, scratch dir, the agent's log */
+    struct config cfg;                     /* a config file's defaults: ecfg's strings point here */
+    struct engine_config ecfg;             /* edit before conv_fx_start */
+    struct fake_chat_options chat;         /* edit before conv_fx_start */
+    const struct ab_rate_rule *rate_rules; /* lent: the plugin's static rules, or NULL; set
+                                              before conv_fx_start */
+    uint32_t rate_rule_count;
     struct ab_chat_ops ops;
     struct ab_plugin_desc desc;
     struct broker *broker;                           /* owned: built by conv_fx_start */
