@@ -46,6 +46,7 @@ run render $build/bench/render/bench_render 20
 run engine $build/bench/engine/bench_engine
 run policy $build/bench/policy/bench_policy
 run route $build/bench/conv/bench_route
+run cron $build/bench/cron/bench_cron
 run latency $build/bench/conv/bench_latency $build/bench/conv/bench_stamp_agent 1000
 run scale1000_1 $build/bench/conv/bench_scale "$root" 1000 125 1
 run scale1000_n $build/bench/conv/bench_scale "$root" 1000 125 1000
@@ -132,6 +133,12 @@ row "policy_decide, ns per message (baseline: FNV hash of the id)" \
 row "route_pick, ns per first message, 5 agents (baseline: policy_decide)" \
     "$(awk '$1 == "route_pick" { print $3 }' $out/route.txt 2>/dev/null)" \
     "$(awk '$1 == "baseline" { print $4 }' $out/route.txt 2>/dev/null)"
+row "cron tick: next run of a job in America/New_York, ns (baseline: arm one clock timer)" \
+    "$(awk '$1 == "cron_tick" { print $3 }' $out/cron.txt 2>/dev/null)" \
+    "$(awk '$1 == "cron_tick" { print $6 }' $out/cron.txt 2>/dev/null)"
+row "cron job, heap bytes per job in America/New_York (baseline: a UTC job)" \
+    "$(awk '$1 == "cron_job_bytes" && $2 == "America/New_York" { print $3 }' $out/cron.txt 2>/dev/null)" \
+    "$(awk '$1 == "cron_job_bytes" && $2 == "UTC" { print $3 }' $out/cron.txt 2>/dev/null)"
 
 # Inbound event -> session/prompt (bench/conv/bench_latency)
 row "inbound -> prompt written (engine_inbound returns), p50 us (baseline: uv_write)" \

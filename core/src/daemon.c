@@ -37,6 +37,7 @@ struct daemon_agent {
     struct agent_mcp_server *mcp;    /* owned array; strings lent from the config */
     char state_file[96];             /* its session map's file name */
     const struct config_agent *conf; /* lent from the config */
+    struct workspace_config ws;      /* per-conversation workspaces; strings lent */
 };
 
 /* Everything the daemon owns, torn down in reverse. */
@@ -735,7 +736,7 @@ daemon_assemble(struct daemon *d)
     spec.chats = chats;
     spec.nchats = nchats;
     for (size_t i = 0; i < d->nagents; i++) {
-        const struct daemon_agent *da = &d->agents[i];
+        struct daemon_agent *da = &d->agents[i];
         const struct config_agent *ca = da->conf;
         agents[i] = (struct broker_agent_spec){
             .name = ca->name,
@@ -751,6 +752,14 @@ daemon_assemble(struct daemon *d)
         if (ca->sessions_per_process)
             agents[i].pool.sessions_per_process = (uint32_t)ca->sessions_per_process;
         agents[i].pool.state_file = da->state_file;
+        if (ca->workspace == CONFIG_WS_PER_CONVERSATION) {
+            da->ws = (struct workspace_config){
+                .root = da->launch.cwd,
+                .git_repo = ca->workspace_git,
+                .max_bytes = (uint64_t)ca->workspace_max_mb << 20,
+            };
+            agents[i].pool.workspace = &da->ws;
+        }
     }
     daemon_engine_config(d, &spec.engine);
     rc = broker_new(&d->loop, &spec, &d->broker);

@@ -320,6 +320,13 @@ function markersParse(text) {
             break;
         }
         case 'stderr': m.stderr.push(arg || ''); break;
+        case 'write': {
+            // [[write NAME TEXT]]: write TEXT (plus a newline) to NAME in the session's cwd.
+            const w = /^([A-Za-z0-9_-][A-Za-z0-9._-]*) (.*)$/.exec(arg || '');
+            if (!w) throw new Error('bad marker [[write]]: needs a plain file name and a text');
+            m.writes = (m.writes || []).concat([{ name: w[1], text: w[2] }]);
+            break;
+        }
         case 'permission-first': m.permission = true; m.permissionFirst = true; break;
         default:
             if (!Object.prototype.hasOwnProperty.call(SWITCH_MARKERS, name) || arg !== undefined)
@@ -638,6 +645,7 @@ function historyText(session) {
 async function turnBody(turn, userText) {
     const m = turn.m;
     for (const line of m.stderr) process.stderr.write(line + '\n');
+    for (const w of m.writes || []) fs.writeFileSync(path.join(turn.session.cwd, w.name), w.text + '\n');
     if (m.stderrFlood) {
         const line = 'e'.repeat(99) + '\n';
         const buf = Buffer.from(line.repeat(Math.ceil(m.stderrFlood / 100))).subarray(0, m.stderrFlood);

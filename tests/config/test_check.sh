@@ -1,15 +1,5 @@
 #!/usr/bin/env bash
 # `agent-broker check`: every problem at once as FILE:LINE: KEY: message, exit 2;
-# A section no installed plugin claims (a typo) with no chat plugin enabled: run would
-# not start, so check fails and says why.
-printf '[discrod]\nbot_token = "x"\n' > config.toml
-out=$("$bin" check config.toml 2>&1); rc=$?
-[ $rc -eq 2 ] || fail "unclaimed section: exit $rc"
-echo "$out" | grep -q '^warning: config.toml:1: discrod: unknown section, ignored — no installed chat plugin is named "discrod"' || fail "unclaimed section not named"
-echo "$out" | grep -q 'plugins.chat: no chat plugin is enabled' || fail "no enabled chat plugin not reported"
-out=$("$bin" run config.toml 2>&1 </dev/null); rc=$?
-[ $rc -eq 2 ] || fail "run with an unclaimed section: exit $rc, want 2 (not the console)"
-
 # OpenAB's example configs pass unchanged.
 set -u
 bin=${AGENT_BROKER_BIN:?}
@@ -22,6 +12,16 @@ for c in kiro-cli claude-agent-acp codex-acp gemini; do printf '#!/bin/sh\nexit 
 export PATH="$tmp/bin:/usr/bin:/bin"
 export DISCORD_BOT_TOKEN=discord-test-token-value SLACK_BOT_TOKEN=xoxb-test-1 SLACK_APP_TOKEN=xapp-test-1
 export ANTHROPIC_API_KEY=sk-ant-test
+
+# A section no installed plugin claims (a typo) with no chat plugin enabled: run would
+# not start, so check fails and says why.
+printf '[discrod]\nbot_token = "x"\n' > config.toml
+out=$("$bin" check config.toml 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "unclaimed section: exit $rc"
+echo "$out" | grep -q '^warning: config.toml:1: discrod: unknown section, ignored — no installed chat plugin is named "discrod"' || fail "unclaimed section not named"
+echo "$out" | grep -q 'plugins.chat: no chat plugin is enabled' || fail "no enabled chat plugin not reported"
+out=$(timeout 30 "$bin" run config.toml 2>&1 </dev/null); rc=$?
+[ $rc -eq 2 ] || fail "run with an unclaimed section: exit $rc, want 2 (not the console)"
 
 # A syntax error on line 3.
 printf '[pool]\nmax_sessions = 3\nsession_ttl_hours = = 4\n' > config.toml
@@ -71,6 +71,15 @@ for f in "$src"/tests/config/openab/*.toml; do
     [ $rc -eq 0 ] || fail "$(basename "$f") should pass check (exit $rc)"
 done
 echo "$out" | grep -q 'warning: .*config-later.toml:[0-9]*: markdown: \[markdown\] is not implemented' || fail "[markdown] warning"
+
+# [[cron.jobs]]: a bad schedule and an unknown zone, each at its job's line; a good one passes.
+printf '[agent]\ncommand = "claude-agent-acp"\n\n[[cron.jobs]]\nschedule = "0 9 * * MON-FRI"\nchannel = "1"\nmessage = "ok"\ntimezone = "Australia/Lord_Howe"\n\n[[cron.jobs]]\nschedule = "0 25 * * *"\nchannel = "1"\nmessage = "x"\n\n[[cron.jobs]]\nschedule = "0 9 * * *"\nchannel = "1"\nmessage = "x"\ntimezone = "../../etc/passwd"\n' > cron.toml
+out=$("$bin" check cron.toml 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "cron: exit $rc, want 2"
+echo "$out" | grep -q '^cron.toml:10: cron.jobs.schedule: "0 25 \* \* \*": hour field "25": values are 0-23' || fail "cron schedule not reported at its line"
+echo "$out" | grep -q '^cron.toml:15: cron.jobs.timezone: .*not a time zone name' || fail "cron zone not reported at its line"
+echo "$out" | grep -q '^cron.toml:4:' && fail "the good cron job was reported"
+echo "$out" | grep -q '^warning: cron.toml:4: cron.jobs: schedules are checked, but this build does not post them yet' || fail "cron jobs not said to be unposted"
 
 # A missing file is a usage error.
 out=$("$bin" check nope.toml 2>&1); rc=$?

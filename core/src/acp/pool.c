@@ -51,6 +51,8 @@ struct pool_session {
     struct pool_setting *setting;     /* owned: a mode/model switch in flight, or NULL */
     struct pool_turn *turn;           /* owned; or NULL */
     struct pool_session *prev, *next; /* most recently used first */
+    char *cwd;                        /* owned: its own workspace, or NULL = launch->cwd */
+    struct workspace_req *ws_req;     /* lent: the workspace being prepared, or NULL */
 };
 
 struct pool_turn {
@@ -130,6 +132,7 @@ struct pool {
     uint64_t idle_suspensions, resumes; /* since start, for /metrics */
     uv_timer_t tick;
     struct state_map *state;
+    struct workspace *ws; /* owned: per-conversation workspaces, or NULL */
     bool draining, drain_cancelled, closing;
     uint64_t drain_deadline;
     void (*drain_done)(void *arg);
@@ -574,8 +577,8 @@ pool_session_open(struct pool_session *s)
 
     s->state = PS_OPENING;
     if (s->session_id && !s->skip_load && acp_client_can_load(c)) {
-        if ((rc = acp_client_session_load(c, s->session_id, pool->launch->cwd, pool_on_load, s)) <
-            0)
+        if ((rc = acp_client_session_load(c, s->session_id, s->cwd ? s->cwd : pool->launch->cwd,
+                                          pool_on_load, s)) < 0)
             pool_on_load(s, rc, NULL, ab_strerror(rc), NULL);
         return;
     }
@@ -583,7 +586,7 @@ pool_session_open(struct pool_session *s)
         s->has_reset = true;
         s->reset = s->lost;
     }
-    if ((rc = acp_client_session_new(c, pool->launch->cwd, pool_on_new, s)) < 0)
+    if ((rc = acp_client_session_new(c, s->cwd ? s->cwd : pool->launch->cwd, pool_on_new, s)) < 0)
         pool_on_new(s, rc, NULL, ab_strerror(rc), NULL);
 }
 
@@ -830,6 +833,39 @@ static const struct acp_client_ops pool_client_ops = {
     .on_exit = pool_on_exit,
 };
 
+/* The conversation's workspace is ready (or not): carry on with the turn. */
+static void
+pool_on_workspace(void *arg, int rc, const char *path, const char *message)
+{
+    struct pool_session *s = arg;
+    struct pool *pool = s->pool;
+    char *cwd;
+
+    s->ws_req = NULL;
+    if (rc == 0 && (!s->cwd || strcmp(s->cwd, path) != 0)) {
+        if (!(cwd = strdup(path)))
+            rc = AB_ENOMEM;
+        else {
+            free(s->cwd);
+            s->cwd = cwd;
+        }
+    }
+    if (!s->turn) /* cancelled meanwhile */
+        return;
+    if (rc < 0) { /* not the agent's fault: no auth hint */
+        struct turn_result r = {.rc = rc, .message = pool->message};
+        log_format_redacted(pool->message, sizeof(pool->message),
+                            "cannot prepare this conversation's workspace: %s",
+                            message ? message : ab_strerror(rc));
+        pool_turn_finish(s, &r);
+        return;
+    }
+    if (s->proc && s->state == PS_IDLE)
+        pool_turn_send(s);
+    else if (!s->proc && (rc = pool_session_place(s)) < 0)
+        pool_turn_fail(s, rc, pool->message, NULL);
+}
+
 /* Run a turn; see the header. */
 int
 pool_prompt(struct pool *pool, const char *key, const char *sender_context, const char *text,
@@ -871,7 +907,13 @@ pool_prompt(struct pool *pool, const char *key, const char *sender_context, cons
     pool_touch(s);
     if (out)
         *out = t;
-    if (s->proc && s->state == PS_IDLE)
+    if (pool->ws) {
+        if (s->ws_req) /* a cancelled turn's preparation: this turn makes its own */
+            workspace_cancel(s->ws_req);
+        s->ws_req = NULL;
+        if ((rc = workspace_prepare(pool->ws, key, pool_on_workspace, s, &s->ws_req)) < 0)
+            goto fail_placed;
+    } else if (s->proc && s->state == PS_IDLE)
         pool_turn_send(s);
     else if (!s->proc && (rc = pool_session_place(s)) < 0)
         goto fail_placed;
@@ -928,11 +970,14 @@ pool_session_free(struct pool_session *s)
 {
     pool_unlink(s);
     s->pool->nsessions--;
+    if (s->ws_req)
+        workspace_cancel(s->ws_req);
     free(s->key);
     free(s->session_id);
     cJSON_Delete(s->modes);
     cJSON_Delete(s->models);
     cJSON_Delete(s->config);
+    free(s->cwd);
     free(s);
 }
 
@@ -1148,6 +1193,11 @@ pool_expire(struct pool_session *s, uint64_t now)
     s->session_id = NULL;
     s->has_reset = true;
     s->reset = ACP_RESET_EXPIRED;
+    if (pool->ws) { /* the conversation's files go with its session */
+        workspace_release(pool->ws, s->key);
+        free(s->cwd);
+        s->cwd = NULL;
+    }
     return true;
 }
 
@@ -1293,6 +1343,7 @@ pool_new(uv_loop_t *loop, const struct pool_config *cfg, const struct agent_laun
     pool->loop = loop;
     pool->cfg = *cfg;
     pool->cfg.state_file = NULL; /* lent for pool_new only */
+    pool->cfg.workspace = NULL;
     pool->launch = launch;
     if (!pool->cfg.init_timeout_ms)
         pool->cfg.init_timeout_ms = 120000;
@@ -1309,7 +1360,10 @@ pool_new(uv_loop_t *loop, const struct pool_config *cfg, const struct agent_laun
     pool->ccfg.stop_grace_ms = pool->cfg.stop_grace_ms;
     pool->ccfg.perm_mode = cfg->perm_mode;
     pool->ccfg.perm_timeout_ms = cfg->perm_timeout_ms;
+    if (cfg->workspace && (rc = workspace_new(loop, cfg->workspace, &pool->ws)) < 0)
+        goto fail;
     if (cfg->state_dir) {
+        rc = AB_ENOMEM;
         if (!(pool->state_dir = strdup(cfg->state_dir)))
             goto fail;
         pool->cfg.state_dir = pool->state_dir;
@@ -1338,6 +1392,7 @@ pool_new(uv_loop_t *loop, const struct pool_config *cfg, const struct agent_laun
     return 0;
 
 fail:
+    workspace_close(pool->ws);
     free(pool->state_dir);
     free(pool);
     return rc;
@@ -1363,6 +1418,7 @@ pool_on_state_closed(void *arg)
 
     while (pool->head)
         pool_session_free(pool->head);
+    workspace_close(pool->ws);
     free(pool->state_dir);
     free(pool);
     if (done)
@@ -1399,6 +1455,12 @@ pool_close(struct pool *pool, void (*done)(void *arg), void *arg)
     pool->closing = true;
     pool->close_done = done;
     pool->close_arg = arg;
+    for (struct pool_session *s = pool->head; s; s = s->next)
+        if (s->ws_req && s->turn) { /* still preparing its workspace: ends now */
+            workspace_cancel(s->ws_req);
+            s->ws_req = NULL;
+            pool_turn_fail(s, AB_ECLOSED, "agent-broker is shutting down", NULL);
+        }
     if (pool->nprocs == 0) {
         pool_close_finish(pool);
         return;

@@ -15,6 +15,7 @@
 #include "acp/acp_options.h"
 #include "acp/acp_permission.h"
 #include "acp/agent_launch.h"
+#include "workspace/workspace.h"
 
 struct pool_config {
     uint32_t max_sessions;         /* live sessions (attached to a process); >= 1 */
@@ -34,6 +35,10 @@ struct pool_config {
                                 * sessions stops); 0 = never */
     bool suspend_without_load; /* also suspend when the agent lacks loadSession (the next
                                 * message opens a fresh session and says so) */
+    /* lent for pool_new: one directory per conversation (session/new's and session/load's
+     * cwd), prepared before each turn and removed when the session's TTL ends; NULL =
+     * every session in launch->cwd */
+    const struct workspace_config *workspace;
 };
 
 /* Tokens and cost, summed over turns (a session's, an agent's, or one turn's). */

@@ -10,6 +10,8 @@
 #include <agent-broker/errors.h>
 
 #include "config/expand.h"
+#include "cron/cron_expr.h"
+#include "cron/tz.h"
 #include "config/secret_env.h"
 #include "config/schema.h"
 
@@ -99,6 +101,8 @@ static const struct key_spec config_keys[] = {
     {"log", "format", KEY_ENUM, OFF(log_format), 0, 0, format_names, NULL},
 };
 
+static const char *const workspace_names[] = {"shared", "per-conversation", NULL};
+
 #define AGENT_OFF(f) offsetof(struct config_agent, f)
 
 /* Keys of [agent] and of each [agents.NAME]; the pool keys override [pool]'s. */
@@ -112,6 +116,9 @@ static const struct key_spec agent_keys[] = {
     {"", "max_sessions", KEY_INT, AGENT_OFF(max_sessions), 1, 10000, NULL, NULL},
     {"", "session_ttl_hours", KEY_INT, AGENT_OFF(session_ttl_hours), 1, 24 * 365, NULL, NULL},
     {"", "sessions_per_process", KEY_INT, AGENT_OFF(sessions_per_process), 1, 256, NULL, NULL},
+    {"", "workspace", KEY_ENUM, AGENT_OFF(workspace), 0, 0, workspace_names, NULL},
+    {"", "workspace_git", KEY_STRING, AGENT_OFF(workspace_git), 0, 0, NULL, NULL},
+    {"", "workspace_max_mb", KEY_INT, AGENT_OFF(workspace_max_mb), 1, 1 << 30, NULL, NULL},
 };
 
 #define MCP_OFF(f) offsetof(struct config_mcp, f)
@@ -187,12 +194,12 @@ static const struct ab_config_key config_net_keys[] = {
 static const struct ab_plugin_desc config_net_schema = {.name = "", .config_keys = config_net_keys};
 
 /* OpenAB sections accepted with one warning each. */
-static const char *const config_unimplemented[] = {"gateway", "stt", "cron", "markdown", NULL};
+static const char *const config_unimplemented[] = {"gateway", "stt", "markdown", NULL};
 static const char *const config_sections[] = {
     "plugins", "agent",  "agents", "routes", "pool",    "permissions", "reactions",
-    "stream",  "health", "state",  "log",    "ingress", NULL};
+    "stream",  "health", "state",  "log",    "ingress", "cron",        NULL};
 /* Sections read on their own rather than through config_keys. */
-static const char *const config_own_sections[] = {"agent", "agents", "routes", NULL};
+static const char *const config_own_sections[] = {"agent", "agents", "routes", "cron", NULL};
 
 /* Free a string list. */
 static void
@@ -269,6 +276,7 @@ config_agent_free(struct config_agent *a)
     free(a->preset);
     free(a->command);
     free(a->working_dir);
+    free(a->workspace_git);
     strlist_free(&a->args);
     strlist_free(&a->env);
     strlist_free(&a->inherit_env);
@@ -910,6 +918,110 @@ config_route_id(const struct toml_value *v, const char *key, struct diag *diag, 
     return rc;
 }
 
+/* Check one cron job's schedule and zone; report them at the job's line. */
+static void
+config_check_cron_job(const struct config_cron_job *j, struct diag *diag)
+{
+    struct cron_expr e;
+    struct tz *tz = NULL;
+    char err[300];
+
+    if (!j->schedule)
+        diag_add(diag, true, j->line, "cron.jobs",
+                 "a job needs schedule = \"MIN HOUR DOM MON DOW\"");
+    else if (cron_parse(j->schedule, &e, err, sizeof(err)) < 0)
+        diag_add(diag, true, j->line, "cron.jobs.schedule", "\"%s\": %s", j->schedule, err);
+    if (!j->message || !j->message[0])
+        diag_add(diag, true, j->line, "cron.jobs", "a job needs message = \"...\"");
+    if (!j->channel && !j->thread_id)
+        diag_add(diag, true, j->line, "cron.jobs", "a job needs channel = \"ID\" (or thread_id)");
+    if (tz_load(NULL, j->timezone, &tz, err, sizeof(err)) < 0)
+        diag_add(diag, true, j->line, "cron.jobs.timezone", "%s", err);
+    tz_free(tz);
+}
+
+/* [cron] catch_up and [[cron.jobs]]: each job's schedule and time zone checked. */
+static int
+config_read_cron(struct config *cfg, const struct toml_table *root, struct diag *diag)
+{
+    const struct toml_value *cron = toml_table_get(root, "cron"), *jobs;
+    int rc = 0;
+
+    cfg->cron_catch_up = 1;
+    if (!cron)
+        return 0;
+    if (cron->type != TOML_TABLE) {
+        diag_add(diag, true, cron->line, "cron", "expected a [cron] table");
+        return 0;
+    }
+    for (size_t k = 0; k < cron->u.tab->count; k++) {
+        const struct toml_kv *kv = &cron->u.tab->items[k];
+        if (strcmp(kv->key, "catch_up") == 0) {
+            if (kv->val.type != TOML_INTEGER || kv->val.u.i < 0 || kv->val.u.i > 1)
+                diag_add(diag, true, kv->line, "cron.catch_up",
+                         "expected 0 (skip runs missed while down) or 1 (run one of them)");
+            else
+                cfg->cron_catch_up = kv->val.u.i;
+        } else if (strcmp(kv->key, "jobs") != 0) {
+            diag_add(diag, false, kv->line, "cron", "%s: unknown key, ignored", kv->key);
+        }
+    }
+    if (!(jobs = toml_table_get(cron->u.tab, "jobs")))
+        return 0;
+    if (jobs->type != TOML_ARRAY) {
+        diag_add(diag, true, jobs->line, "cron.jobs", "expected [[cron.jobs]] tables");
+        return 0;
+    }
+    if (!(cfg->cron_jobs = calloc(jobs->u.arr->count + 1, sizeof(*cfg->cron_jobs))))
+        return AB_ENOMEM;
+    for (size_t i = 0; i < jobs->u.arr->count; i++) {
+        const struct toml_value *v = &jobs->u.arr->items[i];
+        struct config_cron_job *j = &cfg->cron_jobs[cfg->ncron_jobs];
+        if (v->type != TOML_TABLE) {
+            diag_add(diag, true, v->line, "cron.jobs", "expected [[cron.jobs]] tables");
+            continue;
+        }
+        cfg->ncron_jobs++;
+        j->line = v->u.tab->line;
+        j->enabled = true;
+        for (size_t k = 0; k < v->u.tab->count && rc == 0; k++) {
+            const struct toml_kv *kv = &v->u.tab->items[k];
+            char **str = strcmp(kv->key, "schedule") == 0      ? &j->schedule
+                         : strcmp(kv->key, "message") == 0     ? &j->message
+                         : strcmp(kv->key, "platform") == 0    ? &j->platform
+                         : strcmp(kv->key, "sender_name") == 0 ? &j->sender_name
+                         : strcmp(kv->key, "timezone") == 0    ? &j->timezone
+                                                               : NULL;
+            if (strcmp(kv->key, "channel") == 0)
+                rc = config_route_id(&kv->val, "cron.jobs.channel", diag, &j->channel);
+            else if (strcmp(kv->key, "thread_id") == 0)
+                rc = config_route_id(&kv->val, "cron.jobs.thread_id", diag, &j->thread_id);
+            else if (strcmp(kv->key, "enabled") == 0 && kv->val.type == TOML_BOOL)
+                j->enabled = kv->val.u.b;
+            else if (str && kv->val.type == TOML_STRING)
+                rc = config_set_str(str, kv->val.u.str.ptr);
+            else
+                diag_add(diag, str || strcmp(kv->key, "enabled") == 0, kv->line, "cron.jobs",
+                         str || strcmp(kv->key, "enabled") == 0 ? "%s: wrong type"
+                                                                : "%s: unknown key, ignored",
+                         kv->key);
+        }
+        if (rc < 0 || (!j->sender_name && (rc = config_set_str(&j->sender_name, "cron")) < 0) ||
+            (!j->timezone && (rc = config_set_str(&j->timezone, "UTC")) < 0))
+            return rc;
+        if (j->enabled)
+            config_check_cron_job(j, diag);
+    }
+    for (size_t i = 0; i < cfg->ncron_jobs; i++)
+        if (cfg->cron_jobs[i].enabled) {
+            diag_add(diag, false, cfg->cron_jobs[i].line, "cron.jobs",
+                     "schedules are checked, but this build does not post them yet (the "
+                     "scheduler is not connected to the chat platforms)");
+            break;
+        }
+    return 0;
+}
+
 /* [[routes]]: channel or role -> agent, each agent name checked. */
 static int
 config_read_routes(struct config *cfg, const struct toml_table *root, struct diag *diag)
@@ -1037,6 +1149,20 @@ config_check_rules(struct config *cfg, const struct toml_table *root, struct dia
             diag_add(diag, true, v ? v->line : 0, key,
                      "must be an absolute path (ACP requires an absolute cwd)");
         }
+        if (a->workspace_git && a->workspace_git[0] != '/' && a->workspace_git[0] != '~') {
+            v = toml_table_get(a->table, "workspace_git");
+            snprintf(key, sizeof(key), "%s.workspace_git", a->section);
+            diag_add(diag, true, v ? v->line : 0, key,
+                     "must be an absolute path to a git repository");
+        }
+        if ((a->workspace_git || a->workspace_max_mb) &&
+            a->workspace != CONFIG_WS_PER_CONVERSATION) {
+            v = toml_table_get(a->table, a->workspace_git ? "workspace_git" : "workspace_max_mb");
+            snprintf(key, sizeof(key), "%s.%s", a->section,
+                     a->workspace_git ? "workspace_git" : "workspace_max_mb");
+            diag_add(diag, false, v ? v->line : 0, key,
+                     "has no effect unless workspace = \"per-conversation\"");
+        }
         for (size_t e = 0; e < a->env.count; e++) {
             const char *pair = a->env.items[e];
             const char *eq = strchr(pair, '=');
@@ -1080,13 +1206,15 @@ config_load_string(const char *name, const char *text, size_t len, struct config
         return rc;
     if ((rc = config_read_fixed(cfg, cfg->root, diag)) < 0 ||
         (rc = config_read_agents(cfg, cfg->root, diag)) < 0 ||
-        (rc = config_read_routes(cfg, cfg->root, diag)) < 0)
+        (rc = config_read_routes(cfg, cfg->root, diag)) < 0 ||
+        (rc = config_read_cron(cfg, cfg->root, diag)) < 0)
         return rc;
     config_check_rules(cfg, cfg->root, diag);
     if ((rc = config_expand_home(&cfg->state_dir)) < 0)
         return rc;
     for (size_t i = 0; i < cfg->nagents; i++)
-        if ((rc = config_expand_home(&cfg->agents[i].working_dir)) < 0)
+        if ((rc = config_expand_home(&cfg->agents[i].working_dir)) < 0 ||
+            (rc = config_expand_home(&cfg->agents[i].workspace_git)) < 0)
             return rc;
     return diag->errors ? AB_ECONFIG : 0;
 }
@@ -1174,6 +1302,17 @@ config_free(struct config *cfg)
         free(cfg->routes[i].agent);
     }
     free(cfg->routes);
+    for (size_t i = 0; i < cfg->ncron_jobs; i++) {
+        struct config_cron_job *j = &cfg->cron_jobs[i];
+        free(j->schedule);
+        free(j->channel);
+        free(j->thread_id);
+        free(j->message);
+        free(j->platform);
+        free(j->sender_name);
+        free(j->timezone);
+    }
+    free(cfg->cron_jobs);
     strlist_free(&cfg->plugin_chat);
     toml_free(cfg->root);
     memset(cfg, 0, sizeof(*cfg));

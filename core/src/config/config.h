@@ -69,6 +69,9 @@ struct config_mcp {
     struct strlist headers; /* http, sse: "Name: value", expanded; values are secrets */
 };
 
+/* [agent] workspace: every session in working_dir, or one directory per conversation. */
+enum config_workspace { CONFIG_WS_SHARED, CONFIG_WS_PER_CONVERSATION };
+
 /* One agent: [agent] (named "default") or [agents.NAME]. */
 struct config_agent {
     char *name;    /* owned: "default", or NAME */
@@ -85,6 +88,9 @@ struct config_agent {
     int64_t max_sessions, session_ttl_hours, sessions_per_process; /* 0 = [pool]'s */
     struct config_mcp *mcp;                                        /* owned, nmcp of them */
     size_t nmcp;
+    int workspace;            /* enum config_workspace: shared (0) or per-conversation */
+    char *workspace_git;      /* owned: a git repository for per-conversation worktrees, or NULL */
+    int64_t workspace_max_mb; /* per-conversation directory size cap; 0 = none */
 };
 
 /* One [[routes]] entry: messages in @channel (and its threads), or mentioning @role, go
@@ -94,6 +100,19 @@ struct config_route {
     char *role;    /* owned, or NULL */
     char *agent;   /* owned: a configured agent's name */
     int line;
+};
+
+/* One [[cron.jobs]] entry (OpenAB's shape): post @message as a prompt from
+ * @sender_name into @channel (a new thread) or @thread_id at each @schedule time. */
+struct config_cron_job {
+    int line;                  /* line of its [[cron.jobs]] header */
+    char *schedule;            /* owned: 5-field cron expression, checked */
+    char *channel, *thread_id; /* owned; thread_id may be NULL */
+    char *message;             /* owned */
+    char *platform;            /* owned: a chat plugin's name, or NULL = the first enabled */
+    char *sender_name;         /* owned (default "cron") */
+    char *timezone;            /* owned: an IANA zone (default "UTC"), checked */
+    bool enabled;              /* default true */
 };
 
 struct config {
@@ -109,6 +128,9 @@ struct config {
     size_t nagents;
     struct config_route *routes; /* owned, nroutes of them, in file order */
     size_t nroutes;
+    struct config_cron_job *cron_jobs; /* owned, ncron_jobs of them, in file order */
+    size_t ncron_jobs;
+    int64_t cron_catch_up; /* [cron] catch_up: missed runs made up after downtime (0-1) */
 
     int64_t max_sessions, session_ttl_hours, sessions_per_process, drain_timeout_s;
     int64_t queue_max, queue_timeout_s, queue_notice_ms; /* the wait for a free session */

@@ -250,6 +250,22 @@ fx_log_count(const struct fx *f, const char *needle)
     return n;
 }
 
+/* Wait (at most @ms) until the pool has @procs agent processes. */
+bool
+fx_wait_procs(struct fx *f, uint32_t procs, uint64_t ms)
+{
+    struct pool_stats st;
+    bool never = false;
+
+    for (uint64_t waited = 0; waited <= ms; waited += 20) {
+        pool_stats(f->pool, &st);
+        if (st.processes == procs)
+            return true;
+        fx_wait(f, &never, 20);
+    }
+    return false;
+}
+
 /* Whether the log holds @needle. */
 bool
 fx_log_has(const struct fx *f, const char *needle)

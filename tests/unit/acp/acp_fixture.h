@@ -78,6 +78,8 @@ void fx_close(struct fx *f);
 void fx_close_rec(struct fx *f, struct rec *r);
 /* Close the pool only (the loop stays), e.g. before a restart. */
 void fx_pool_close(struct fx *f);
+/* Run the loop until the pool has @procs agent processes or @ms pass; whether it has. */
+bool fx_wait_procs(struct fx *f, uint32_t procs, uint64_t ms);
 /* Whether the agent's log contains @needle. */
 bool fx_log_has(const struct fx *f, const char *needle);
 /* Count occurrences of @needle in the agent's log. */

@@ -546,22 +546,6 @@ START_TEST(stop_kills_the_whole_group)
 }
 END_TEST
 
-/* Wait (at most @ms) until the pool has @procs agent processes. */
-static bool
-fx_wait_procs(struct fx *f, uint32_t procs, uint64_t ms)
-{
-    struct pool_stats st;
-    bool never = false;
-
-    for (uint64_t waited = 0; waited <= ms; waited += 20) {
-        pool_stats(f->pool, &st);
-        if (st.processes == procs)
-            return true;
-        fx_wait(f, &never, 20);
-    }
-    return false;
-}
-
 START_TEST(ttl_expires_idle_sessions)
 {
     struct fx f;
