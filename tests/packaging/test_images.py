@@ -342,7 +342,7 @@ class Images(unittest.TestCase):
                 self.assertRegex(p.stdout, r"^agent-broker \d+\.\d+")
                 p = podman_run(ref, "agent-broker", "plugins")
                 self.assertEqual(p.returncode, 0, p.stderr)
-                for plugin in ("discord", "slack", "console", preset):
+                for plugin in ("discord", "slack", "teams", "telegram", "console", preset):
                     self.assertIn(plugin, p.stdout)
                 for argv in cli:
                     p = podman_run(ref, *argv)
