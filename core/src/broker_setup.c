@@ -2,6 +2,18 @@
  * assembles a broker. */
 #include "broker_setup.h"
 
+/* [attachments] allowed_types when the config names none. */
+static const char *const broker_attach_types[] = {
+    "image/*",
+    "text/*",
+    "audio/*",
+    "application/pdf",
+    "application/json",
+    "application/zip",
+    "application/x-yaml",
+    "application/xml",
+};
+
 /* See broker_setup.h. */
 void
 broker_setup_engine_config(const struct config *c, struct engine_config *ec)
@@ -45,6 +57,18 @@ broker_setup_engine_config(const struct config *c, struct engine_config *ec)
         .pool_queue_notice_ms = (uint64_t)c->queue_notice_ms,
         .perm_ask = c->perm_mode == PERM_MODE_ASK,
         .perm_timeout_ms = (uint64_t)c->perm_timeout_s * 1000,
+        .attach =
+            {
+                .enabled = c->attach_enabled,
+                .max_file_bytes = (uint64_t)c->attach_max_file_mb * 1024 * 1024,
+                .max_total_bytes = (uint64_t)c->attach_max_total_mb * 1024 * 1024,
+                .max_files = (uint32_t)c->attach_max_files,
+                .allowed_types = c->attach_types.count ? (const char *const *)c->attach_types.items
+                                                       : broker_attach_types,
+                .allowed_count = c->attach_types.count
+                                     ? c->attach_types.count
+                                     : sizeof(broker_attach_types) / sizeof(broker_attach_types[0]),
+            },
     };
 }
 

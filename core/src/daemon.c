@@ -89,6 +89,7 @@ daemon_engine_config(const struct daemon *d, struct engine_config *ec)
 {
     broker_setup_engine_config(&d->cfg, ec);
     ec->auth_hint = d->agent.auth_hint;
+    ec->attach.dir = d->agent.cwd; /* attachments are saved where the agent works */
     ec->classify_tool = d->agent.ops ? d->agent.ops->classify_tool : NULL;
 }
 

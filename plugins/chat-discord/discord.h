@@ -196,4 +196,10 @@ discord_json_str(const cJSON *obj, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* ---- attachments.c ---- */
+
+/* The attachments[] of message @msg (lent) as entries pointing into it, in *@out
+ * (malloc'd array, caller frees; NULL when none); returns how many. */
+size_t discord_attachments(const cJSON *msg, struct ab_attachment **out);
+
 #endif

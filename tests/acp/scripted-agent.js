@@ -59,6 +59,7 @@ function parseCount(flag, value) {
 const SWITCH_FLAGS = {
     '--auth-required': 'authRequired', '--load': 'load', '--load-hang': 'loadHang', '--load-exit': 'loadExit',
     '--ignore-term': 'ignoreTerm', '--crash-on-start': 'crashOnStart',
+    '--image': 'image', '--audio': 'audio', '--embedded-context': 'embeddedContext',
 };
 
 // Parse process.argv into the option object.
@@ -66,7 +67,7 @@ function parseArgs(argv) {
     const o = {
         log: null, tick: 5, protocolVersion: 1, authRequired: false, load: false,
         state: null, loadHang: false, loadExit: false, ignoreTerm: false, initDelay: 0,
-        crashOnStart: false, exitOnEof: true,
+        crashOnStart: false, exitOnEof: true, image: false, audio: false, embeddedContext: false,
     };
     for (let i = 0; i < argv.length; i++) {
         const [flag, inline] = argv[i].startsWith('--') && argv[i].includes('=')
@@ -227,6 +228,15 @@ function promptProblem(prompt) {
         } else if (b.type === 'resource_link') {
             if (typeof b.uri !== 'string' || typeof b.name !== 'string')
                 return `prompt[${i}] resource_link needs uri and name`;
+        } else if ((b.type === 'image' && opts.image) || (b.type === 'audio' && opts.audio)) {
+            if (typeof b.mimeType !== 'string' || typeof b.data !== 'string' ||
+                !/^[A-Za-z0-9+/]*={0,2}$/.test(b.data) || b.data.length % 4 !== 0)
+                return `prompt[${i}] ${b.type} needs mimeType and base64 data`;
+        } else if (b.type === 'resource' && opts.embeddedContext) {
+            const r = b.resource;
+            if (!isObject(r) || typeof r.uri !== 'string' ||
+                (typeof r.text !== 'string' && typeof r.blob !== 'string'))
+                return `prompt[${i}] resource needs resource.uri and text or blob`;
         } else {
             return `prompt[${i}] type ${b.type} is not supported (promptCapabilities say false)`;
         }
@@ -691,7 +701,8 @@ const methods = {
                 protocolVersion: opts.protocolVersion,
                 agentCapabilities: {
                     loadSession: opts.load || opts.loadHang || opts.loadExit,
-                    promptCapabilities: { image: false, audio: false, embeddedContext: false },
+                    promptCapabilities: { image: opts.image, audio: opts.audio,
+                        embeddedContext: opts.embeddedContext },
                 },
                 authMethods: [
                     { id: 'test-key', name: 'Test key', description: 'Any client may use it' },

@@ -20,6 +20,7 @@
 // text channel (ids in GET /_test/state `guilds`), spread over the shards.
 'use strict';
 
+const crypto = require('crypto');
 const http = require('http');
 const path = require('path');
 let WebSocketServer;
@@ -87,6 +88,12 @@ function stormRand() {
 const lastReaction = new Map(); // channel -> ms
 let connSeq = 0;
 let refuseUntil = 0;
+// CDN: attachment id -> {name, type, size, data (Buffer) | gen (bytes of a pattern)};
+// URLs are signed like Discord's (?ex=&is=&hm=): a wrong or missing signature is a 404.
+const cdnFiles = new Map();
+const cdnGets = []; // {t, path, status, auth (an Authorization header was sent), bytes}
+const CDN_KEY = crypto.randomBytes(16);
+const cdnSig = (p, ex) => crypto.createHmac('sha256', CDN_KEY).update(`${p}|${ex}`).digest('hex');
 
 function channel(id, type, extra) {
     const parent = extra && extra.parent_id && channels.get(extra.parent_id);
@@ -726,6 +733,66 @@ function handleApi(req, res, raw) {
     answer(r.status, r.body, headers);
 }
 
+// ---- CDN (attachments) ----
+// An attachment object as Discord sends it, its bytes kept for the CDN. @a: {filename,
+// content_type, data_b64 | text | gen_bytes, size (declared; default the real size)}.
+function cdnAttachment(chId, a) {
+    const id = newId();
+    const data = a.data_b64 !== undefined ? Buffer.from(a.data_b64, 'base64')
+        : a.text !== undefined ? Buffer.from(a.text, 'utf8') : null;
+    const real = data ? data.length : (a.gen_bytes || 0);
+    const name = a.filename || 'file.bin';
+    const p = `/attachments/${chId}/${id}/${encodeURIComponent(name)}`;
+    const ex = (Math.floor(Date.now() / 1000) + 86400).toString(16);
+    cdnFiles.set(id, { name, type: a.content_type, data, gen: data ? 0 : real });
+    const out = { id, filename: name, size: a.size === undefined ? real : a.size,
+        url: `http://127.0.0.1:${server.address().port}${p}?ex=${ex}&is=${ex}&hm=${cdnSig(p, ex)}&`,
+        proxy_url: `http://127.0.0.1:${server.address().port}${p}` };
+    if (a.content_type)
+        out.content_type = a.content_type;
+    if (a.duration_secs)
+        out.duration_secs = a.duration_secs;
+    return out;
+}
+
+// GET /attachments/<channel>/<id>/<name>?ex&is&hm: the bytes, streamed (large ones are
+// generated chunk by chunk, never held whole).
+function cdn(req, res) {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    const m = url.pathname.match(/^\/attachments\/(\d+)\/(\d+)\/[^/]+$/);
+    const rec = { t: now(), path: url.pathname, status: 0, auth: !!req.headers.authorization,
+        bytes: 0 };
+    record(cdnGets, rec);
+    const f = m && cdnFiles.get(m[2]);
+    const ex = url.searchParams.get('ex') || '';
+    const ok = f && req.method === 'GET' && url.searchParams.get('hm') === cdnSig(url.pathname, ex) &&
+        parseInt(ex, 16) * 1000 > Date.now();
+    if (!ok) {
+        rec.status = 404;
+        res.writeHead(404, { 'Content-Type': 'text/plain' });
+        return res.end('This content is no longer available.');
+    }
+    const size = f.data ? f.data.length : f.gen;
+    rec.status = 200;
+    rec.bytes = size;
+    res.writeHead(200, { 'Content-Type': f.type || 'application/octet-stream',
+        'Content-Length': size });
+    if (f.data)
+        return res.end(f.data);
+    const chunk = Buffer.alloc(64 * 1024, 'abcdefghijklmnopqrstuvwxyz0123456789\n');
+    let sent = 0;
+    const pump = () => {
+        while (sent < size) {
+            const n = Math.min(chunk.length, size - sent);
+            sent += n;
+            if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n)))
+                return res.once('drain', pump);
+        }
+        res.end();
+    };
+    pump();
+}
+
 // ---- control channel ----
 function control(req, res, raw) {
     const url = new URL(req.url, 'http://127.0.0.1');
@@ -750,7 +817,8 @@ function control(req, res, raw) {
             shards[k] = { session: v.id, count: v.shard[1], intents: v.intents,
                 connected: !!(v.conn && v.conn.ready) };
         return send(res, 200, { counts, requests, frames, messages: msgs, guilds, shards,
-            channels: [...channels.values()], seq: activeSession ? activeSession.seq : 0,
+            channels: [...channels.values()], cdn_gets: cdnGets,
+            seq: activeSession ? activeSession.seq : 0,
             session: activeSession ? activeSession.id : null,
             connected: !!(activeSession && activeSession.conn && activeSession.conn.ready) });
     }
@@ -763,8 +831,10 @@ function control(req, res, raw) {
             global_name: 'Alice', discriminator: '0', avatar: null }, body.author || {});
         const mentions = (body.mentions || []).map(id => id === BOT.id ? BOT
             : { id, username: `user${id.slice(-3)}`, discriminator: '0', avatar: null });
+        const attachments = (body.attachments || []).map(a => cdnAttachment(chId, a));
         const msg = newMessage(chId, author, body.content || '', { mentions,
-            mention_roles: body.mention_roles || [], type: body.type || 0 });
+            mention_roles: body.mention_roles || [], type: body.type || 0, attachments,
+            flags: body.voice ? 1 << 13 : 0 });
         const d = Object.assign(publicMessage(msg), body.dm ? {} : { member: {
             nick: body.nick === undefined ? null : body.nick, roles: [],
             joined_at: new Date(started).toISOString(), deaf: false, mute: false, flags: 0 } });
@@ -818,6 +888,8 @@ const server = http.createServer((req, res) => {
         const raw = Buffer.concat(chunks);
         if (req.url.startsWith('/_test/'))
             return control(req, res, raw);
+        if (req.url.startsWith('/attachments/'))
+            return cdn(req, res);
         if (req.url.startsWith('/api/v10/'))
             return handleApi(req, res, raw);
         send(res, 404, { message: '404: Not Found', code: 0 });

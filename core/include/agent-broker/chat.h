@@ -119,6 +119,17 @@ struct ab_chat_ops {
     const struct ab_rate_rule *rate_rules;
     uint32_t rate_rule_count;
 
+    /* ---- ABI 1.3: attachments ---- */
+    /* Optional (NULL: the core fetches attachments without credentials and skips those
+     * with needs_auth). Download @att (lent, from an ab_inbound this plugin delivered)
+     * into a new file at @path (lent) with the host's http_download, adding the
+     * platform's credentials, at most @max_bytes. @cb(@arg, status): 0 when the file is
+     * there; AB_EAUTH when the platform answered with a login page or 401/403 (the file
+     * is removed); AB_EFULL over @max_bytes; AB_EIO or another AB_E* otherwise. Runs
+     * @cb later, never inside the call. Credentials never reach the file name or logs. */
+    int (*download)(struct ab_chat *chat, const struct ab_attachment *att, const char *path,
+                    uint64_t max_bytes, ab_done_cb cb, void *arg);
+
     /* new members only at the end */
 };
 

@@ -94,6 +94,11 @@ static const struct key_spec config_keys[] = {
      NULL},
     {"stream", "edit_interval_ms", KEY_INT, OFF(edit_interval_ms), 100, 600000, NULL, NULL},
     {"stream", "max_parts", KEY_INT, OFF(max_parts), 1, 100, NULL, NULL},
+    {"attachments", "enabled", KEY_BOOL, OFF(attach_enabled), 0, 0, NULL, NULL},
+    {"attachments", "max_file_mb", KEY_INT, OFF(attach_max_file_mb), 1, 4096, NULL, NULL},
+    {"attachments", "max_total_mb", KEY_INT, OFF(attach_max_total_mb), 1, 16384, NULL, NULL},
+    {"attachments", "max_files", KEY_INT, OFF(attach_max_files), 1, 100, NULL, NULL},
+    {"attachments", "allowed_types", KEY_STRINGS, OFF(attach_types), 0, 0, NULL, NULL},
     {"health", "listen", KEY_STRING, OFF(health_listen), 0, 0, NULL, NULL},
     {"state", "dir", KEY_STRING, OFF(state_dir), 0, 0, NULL, NULL},
     {"log", "level", KEY_ENUM, OFF(log_level), 0, 0, level_names, NULL},
@@ -161,9 +166,9 @@ static const struct ab_plugin_desc config_net_schema = {.name = "", .config_keys
 
 /* OpenAB sections accepted with one warning each. */
 static const char *const config_unimplemented[] = {"gateway", "stt", "cron", "markdown", NULL};
-static const char *const config_sections[] = {"plugins",   "agent",  "pool",   "permissions",
-                                              "reactions", "stream", "health", "state",
-                                              "log",       NULL};
+static const char *const config_sections[] = {"plugins",   "agent",       "pool",   "permissions",
+                                              "reactions", "stream",      "health", "state",
+                                              "log",       "attachments", NULL};
 
 /* Free a string list. */
 static void
@@ -254,6 +259,10 @@ config_defaults(struct config *cfg)
     cfg->timing = (struct config_timing){700, 10000, 30000, 1500, 2500};
     cfg->edit_interval_ms = 1500;
     cfg->max_parts = 10;
+    cfg->attach_enabled = true;
+    cfg->attach_max_file_mb = 25;
+    cfg->attach_max_total_mb = 50;
+    cfg->attach_max_files = 10;
     for (size_t i = 0;
          i < sizeof(config_emoji_defaults) / sizeof(config_emoji_defaults[0]) && rc == 0; i++)
         rc = config_set_str(config_emoji_field(cfg, i), config_emoji_defaults[i].value);
@@ -771,7 +780,8 @@ config_free(struct config *cfg)
         &cfg->path,          &cfg->agent_preset, &cfg->agent_command, &cfg->agent_working_dir,
         &cfg->health_listen, &cfg->state_dir,    &cfg->log_level,     &cfg->log_format};
     struct strlist *lists[] = {&cfg->plugin_path,       &cfg->agent_args, &cfg->agent_env,
-                               &cfg->agent_inherit_env, &cfg->secrets,    &cfg->redact_prefixes};
+                               &cfg->agent_inherit_env, &cfg->secrets,    &cfg->redact_prefixes,
+                               &cfg->attach_types};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(*strs[i]);

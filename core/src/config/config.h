@@ -86,11 +86,16 @@ struct config {
     struct config_timing timing;
 
     int64_t edit_interval_ms;
-    int64_t max_parts;   /* [stream] max_parts: reply messages before the rest is cut */
-    char *health_listen; /* owned */
-    char *state_dir;     /* owned, ~ expanded */
-    char *log_level;     /* owned */
-    char *log_format;    /* owned */
+    int64_t max_parts;           /* [stream] max_parts: reply messages before the rest is cut */
+    bool attach_enabled;         /* [attachments] enabled */
+    int64_t attach_max_file_mb;  /* [attachments] max_file_mb: one file at most */
+    int64_t attach_max_total_mb; /* [attachments] max_total_mb: all files of a message */
+    int64_t attach_max_files;    /* [attachments] max_files: files per message */
+    struct strlist attach_types; /* [attachments] allowed_types; empty = the defaults */
+    char *health_listen;         /* owned */
+    char *state_dir;             /* owned, ~ expanded */
+    char *log_level;             /* owned */
+    char *log_format;            /* owned */
 
     struct strlist secrets;         /* every secret value found (tokens): redact them */
     struct strlist redact_prefixes; /* token shapes the chat plugins declare: redact them */

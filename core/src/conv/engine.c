@@ -134,6 +134,7 @@ pending_free(struct pending *p)
     if (!p)
         return;
     status_reactions_free(p->rx);
+    attach_fetch_free(p->fetch);
     free(p->message_id);
     free(p->channel_id);
     free(p->text);
@@ -515,6 +516,9 @@ engine_kick(struct conversation *c)
 
     if (c->turn || !c->queue || c->is_opening_thread || c->is_waiting)
         return;
+    for (struct pending *p = c->queue; p; p = p->next)
+        if (!attach_fetch_is_done(p->fetch))
+            return; /* its files are still coming: engine_fetched kicks again */
     if (e->waiting && engine_may_wait(c)) { /* others were first: behind them */
         engine_wait(c, false);
         return;
@@ -590,6 +594,37 @@ engine_pending(struct engine *e, struct chat_instance *ci, const struct ab_inbou
     }
     p->rx = status_reactions_new(e, ci, m->channel_id, m->message_id);
     return p;
+}
+
+/* A message's attachments are in (or skipped): say what was skipped, then run. */
+static void
+engine_fetched(void *arg, struct attach_fetch *f)
+{
+    struct conversation *c = arg;
+    const char *skipped = attach_fetch_skipped(f);
+
+    if (skipped)
+        engine_post_notice(c, skipped);
+    if (!c->e->is_draining)
+        engine_kick(c);
+}
+
+/* Start fetching @m's attachments for @p of @c, when it has any and they are enabled. */
+static int
+engine_fetch(struct conversation *c, struct pending *p, const struct ab_inbound *m)
+{
+    struct engine *e = c->e;
+
+    if (!AB_HAS(m, struct ab_inbound, attachment_count) || !m->attachments ||
+        m->attachment_count == 0)
+        return 0;
+    if (!e->cfg.attach.enabled || !e->cfg.attach.dir) {
+        engine_post_notice(c, "📎 Attachments are turned off here; only the text was passed "
+                              "to the agent.");
+        return 0;
+    }
+    return attach_fetch_start(&e->cfg.attach, e->clock, c->ci, m->message_id, m->attachments,
+                              m->attachment_count, engine_fetched, c, &p->fetch);
 }
 
 /* The messages of @msgs got their answer or failure line: clear their journal entries. */
@@ -731,6 +766,10 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
     }
     if (!(p = engine_pending(e, ci, m)))
         return AB_ENOMEM;
+    if ((rc = engine_fetch(c, p, m)) < 0) {
+        pending_free(p);
+        return rc;
+    }
     if (p->rx)
         reactions_queued(&p->rx->r); /* 👀 the moment it is accepted */
     for (tail = &c->queue; *tail; tail = &(*tail)->next)

@@ -3,6 +3,7 @@
 #define AB_CONV_ENGINE_PRIV_H
 
 #include "acp/acp_permission.h"
+#include "conv/attachments.h"
 #include "conv/engine.h"
 #include "outbound/pacer.h"
 #include "outbound/ratelimit.h"
@@ -27,6 +28,7 @@ struct pending {
     char *sender_context;        /* owned: the <sender_context> block */
     struct status_reactions *rx; /* owned until handed to a turn or released */
     uint64_t journal_id;         /* its acceptance journal entry, 0 = none */
+    struct attach_fetch *fetch;  /* owned: its attachments being fetched, or NULL */
 };
 
 /* One permission request posted in the thread (ask mode). */

@@ -348,6 +348,10 @@ turn_on_event(void *arg, const struct acp_event *ev)
                            strlen("⚠️ Session expired, starting fresh…\n\n"));
         turn_changed(t);
         break;
+    case ACP_EV_NOTICE:
+        if (ev->u.notice)
+            engine_post_notice(t->conv, ev->u.notice);
+        break;
     default: break;
     }
 }
@@ -647,6 +651,32 @@ turn_prompt_text(const struct pending *msgs, char **ctx, char **text)
     return 0;
 }
 
+/* The files of every message of @msgs, as one array (shallow: the strings stay the
+ * fetches'); *@out malloc'd (NULL when none). */
+static int
+turn_prompt_files(const struct pending *msgs, struct acp_file **out, size_t *n)
+{
+    size_t total = 0, k, at = 0;
+
+    *out = NULL;
+    *n = 0;
+    for (const struct pending *p = msgs; p; p = p->next) {
+        attach_fetch_files(p->fetch, &k);
+        total += k;
+    }
+    if (total == 0)
+        return 0;
+    if (!(*out = calloc(total, sizeof(**out))))
+        return AB_ENOMEM;
+    for (const struct pending *p = msgs; p; p = p->next) {
+        const struct acp_file *f = attach_fetch_files(p->fetch, &k);
+        memcpy(*out + at, f, k * sizeof(*f));
+        at += k;
+    }
+    *n = total;
+    return 0;
+}
+
 /* Start a turn with everything queued in @c. */
 int
 turn_start(struct conversation *c)
@@ -655,6 +685,8 @@ turn_start(struct conversation *c)
     struct turn *t = calloc(1, sizeof(*t));
     struct pending *p;
     char *ctx = NULL, *text = NULL;
+    struct acp_file *files = NULL;
+    size_t nfiles = 0;
     int rc;
 
     if (!t)
@@ -678,7 +710,10 @@ turn_start(struct conversation *c)
     engine_turn_began(c);
     e->stats.turns++;
     t->started_ms = clock_now_ms(e->clock);
-    rc = pool_prompt(e->pool, c->key, ctx, text, &turn_callbacks, t, &t->pool_turn);
+    if ((rc = turn_prompt_files(t->msgs, &files, &nfiles)) == 0)
+        rc = pool_prompt_files(e->pool, c->key, ctx, text, files, nfiles, &turn_callbacks, t,
+                               &t->pool_turn);
+    free(files);
     free(ctx);
     free(text);
     ctx = text = NULL;

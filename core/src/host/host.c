@@ -625,6 +625,23 @@ host_http_request(struct ab_host *h, const struct ab_http_request *req, ab_http_
     return http_client_request(host_net.http, req, &pol, cb, arg, out);
 }
 
+/* service: an HTTP download into a file on the shared client. */
+static int
+host_http_download(struct ab_host *h, const struct ab_http_request *req, const char *path,
+                   uint64_t max_bytes, ab_http_cb cb, void *arg, struct ab_http **out)
+{
+    struct net_policy pol;
+    int rc;
+
+    if (!h || h->loop != host_net.loop)
+        return AB_EINVAL;
+    if ((rc = host_net_policy(h, &pol)) < 0)
+        return rc;
+    if (!host_net.http && (rc = http_client_new(h->loop, NULL, &host_net.http)) < 0)
+        return rc;
+    return http_client_download(host_net.http, req, &pol, path, max_bytes, cb, arg, out);
+}
+
 /* service: abandon a request. */
 static void
 host_http_cancel(struct ab_http *req)
@@ -744,6 +761,8 @@ const struct ab_host_services host_services = {
     .md_walk = host_md_walk,
     .md_plain = host_md_plain,
     .deliver_held = host_deliver_held,
+    /* ABI 1.3: attachments */
+    .http_download = host_http_download,
 };
 
 /* Make a host for one plugin instance. */

@@ -488,6 +488,15 @@ ph_md_plain(struct ab_host *h, const char *md, size_t len, char **out)
     return AB_ENOTSUP;
 }
 
+/* http_download: no files in the fake host; callers must cope. */
+static int
+ph_http_download(struct ab_host *h, const struct ab_http_request *req, const char *path,
+                 uint64_t max_bytes, ab_http_cb cb, void *arg, struct ab_http **out)
+{
+    (void)h, (void)req, (void)path, (void)max_bytes, (void)cb, (void)arg, (void)out;
+    return AB_ENOTSUP;
+}
+
 /* A held delivery's completion, run on a later virtual tick. */
 struct ph_held {
     void (*cb)(void *arg, int status);
@@ -563,6 +572,7 @@ plugin_host_init(struct plugin_host *h, const char *const *config)
         .md_walk = ph_md_walk,
         .md_plain = ph_md_plain,
         .deliver_held = ph_deliver_held,
+        .http_download = ph_http_download,
     };
     h->config = config;
     h->https = calloc(1, sizeof(*h->https));
