@@ -360,6 +360,7 @@ slack_close(struct ab_chat *s)
     slack_web_cancel_all(s);
     while (s->ops)
         slack_op_free(s->ops);
+    slack_downloads_cancel(s);
     /* the host drops our sockets with us: their on_close never comes */
     slack_socket_forget(s);
     events_free(s);
@@ -416,6 +417,7 @@ static const struct ab_chat_ops slack_ops = {
     .rate_route = slack_rate_route,
     .rate_rules = slack_rate_rules,
     .rate_rule_count = sizeof(slack_rate_rules) / sizeof(slack_rate_rules[0]),
+    .download = slack_download,
 };
 
 /* [slack]: the keys this plugin reads; the core validates them and applies the

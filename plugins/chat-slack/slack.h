@@ -33,6 +33,9 @@ struct slack_web_call;
 /* One Socket Mode WebSocket; owned by the instance's list until its on_close. */
 struct slack_socket_conn;
 
+/* One file download in flight (files.c). */
+struct slack_download;
+
 /* One chat operation (send, edit, react, open_thread) waiting for its answer. */
 struct slack_op;
 
@@ -64,6 +67,7 @@ struct ab_chat {
     struct slack_op *ops;             /* owned: operations in flight */
     struct slack_web_call *auth_call; /* lent from calls: auth.test in flight */
     struct ab_timer *auth_retry;      /* owned: auth.test again after a failure */
+    struct slack_download *downloads; /* owned: file downloads in flight */
 };
 
 /* ---- slack.c ---- */
@@ -116,6 +120,18 @@ typedef void (*events_recorded_fn)(void *arg, int status);
 bool events_handle(struct ab_chat *s, const cJSON *payload, events_recorded_fn recorded, void *arg);
 /* Free the remembered event ids. */
 void events_free(struct ab_chat *s);
+
+/* ---- files.c ---- */
+
+/* The files[] of message event @ev (lent) as entries pointing into it (needs_auth: the
+ * url_private_download URLs need the bot token), in *@out (malloc'd, caller frees; NULL
+ * when none); returns how many. */
+size_t slack_files(const cJSON *ev, struct ab_attachment **out);
+/* ab_chat_ops.download: GET @att->url with the bot token into @path. */
+int slack_download(struct ab_chat *s, const struct ab_attachment *att, const char *path,
+                   uint64_t max_bytes, ab_done_cb cb, void *arg);
+/* Abandon every download (close): their callbacks never run. */
+void slack_downloads_cancel(struct ab_chat *s);
 
 /* ---- mention.c ---- */
 
