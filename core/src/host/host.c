@@ -608,21 +608,30 @@ host_net_policy(struct ab_host *h, struct net_policy *pol)
     return host_config_bool(h, "insecure", false, &pol->insecure);
 }
 
+/* The shared HTTP client (made on first use) and @h's policy for a request. */
+static int
+host_http_ready(struct ab_host *h, struct net_policy *pol)
+{
+    int rc;
+
+    if (!h || h->loop != host_net.loop)
+        return AB_EINVAL;
+    if ((rc = host_net_policy(h, pol)) < 0)
+        return rc;
+    if (!host_net.http && (rc = http_client_new(h->loop, NULL, &host_net.http)) < 0)
+        return rc;
+    return 0;
+}
+
 /* service: an HTTP request on the shared client. */
 static int
 host_http_request(struct ab_host *h, const struct ab_http_request *req, ab_http_cb cb, void *arg,
                   struct ab_http **out)
 {
     struct net_policy pol;
-    int rc;
+    int rc = host_http_ready(h, &pol);
 
-    if (!h || h->loop != host_net.loop)
-        return AB_EINVAL;
-    if ((rc = host_net_policy(h, &pol)) < 0)
-        return rc;
-    if (!host_net.http && (rc = http_client_new(h->loop, NULL, &host_net.http)) < 0)
-        return rc;
-    return http_client_request(host_net.http, req, &pol, cb, arg, out);
+    return rc < 0 ? rc : http_client_request(host_net.http, req, &pol, cb, arg, out);
 }
 
 /* service: an HTTP download into a file on the shared client. */
@@ -631,15 +640,10 @@ host_http_download(struct ab_host *h, const struct ab_http_request *req, const c
                    uint64_t max_bytes, ab_http_cb cb, void *arg, struct ab_http **out)
 {
     struct net_policy pol;
-    int rc;
+    int rc = host_http_ready(h, &pol);
 
-    if (!h || h->loop != host_net.loop)
-        return AB_EINVAL;
-    if ((rc = host_net_policy(h, &pol)) < 0)
-        return rc;
-    if (!host_net.http && (rc = http_client_new(h->loop, NULL, &host_net.http)) < 0)
-        return rc;
-    return http_client_download(host_net.http, req, &pol, path, max_bytes, cb, arg, out);
+    return rc < 0 ? rc
+                  : http_client_download(host_net.http, req, &pol, path, max_bytes, cb, arg, out);
 }
 
 /* service: abandon a request. */
