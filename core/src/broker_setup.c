@@ -60,6 +60,7 @@ broker_setup_engine_config(const struct config *c, struct engine_config *ec)
         .attach =
             {
                 .enabled = c->attach_enabled,
+                .outbox = c->attach_outbox,
                 .max_file_bytes = (uint64_t)c->attach_max_file_mb * 1024 * 1024,
                 .max_total_bytes = (uint64_t)c->attach_max_total_mb * 1024 * 1024,
                 .max_files = (uint32_t)c->attach_max_files,

@@ -160,10 +160,12 @@ discord_rest_done(void *arg, const struct ab_http_response *resp)
     discord_req_free(c, q);
 }
 
-/* Start a call now; the host runs its callback later, never inside this call. */
-int
-discord_rest_call(struct ab_chat *c, const char *method, const char *path, const char *body,
-                  void *op, discord_rest_cb cb, void *arg)
+/* Start a call now (a JSON @body, or multipart @parts); the host runs its callback
+ * later, never inside this call. */
+static int
+discord_rest_start(struct ab_chat *c, const char *method, const char *path, const char *body,
+                   const struct ab_form_part *parts, size_t nparts, void *op, discord_rest_cb cb,
+                   void *arg)
 {
     struct discord_req *q;
     int rc;
@@ -192,9 +194,15 @@ discord_rest_call(struct ab_chat *c, const char *method, const char *path, const
         .headers = hdrs,
         .body = body,
         .body_len = body ? strlen(body) : 0,
-        .timeout_ms = 15000,
+        .timeout_ms = parts ? 300000 : 15000,
     };
-    if ((rc = c->svc->http_request(c->host, &req, discord_rest_done, q, &q->http)) < 0) {
+    if (parts)
+        rc = AB_HAS(c->svc, struct ab_host_services, http_upload) && c->svc->http_upload
+                 ? c->svc->http_upload(c->host, &req, parts, nparts, discord_rest_done, q, &q->http)
+                 : AB_ENOTSUP;
+    else
+        rc = c->svc->http_request(c->host, &req, discord_rest_done, q, &q->http);
+    if (rc < 0) {
         c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", method, q->url, ab_strerror(rc));
         free(q->url);
         free(q);
@@ -203,6 +211,22 @@ discord_rest_call(struct ab_chat *c, const char *method, const char *path, const
     q->next = c->reqs;
     c->reqs = q;
     return 0;
+}
+
+/* See discord.h. */
+int
+discord_rest_call(struct ab_chat *c, const char *method, const char *path, const char *body,
+                  void *op, discord_rest_cb cb, void *arg)
+{
+    return discord_rest_start(c, method, path, body, NULL, 0, op, cb, arg);
+}
+
+/* See discord.h. */
+int
+discord_rest_upload(struct ab_chat *c, const char *path, const struct ab_form_part *parts,
+                    size_t nparts, void *op, discord_rest_cb cb, void *arg)
+{
+    return discord_rest_start(c, "POST", path, NULL, parts, nparts, op, cb, arg);
 }
 
 /* Cancel every call; owed callbacks run now with AB_ECANCELED (the core releases its

@@ -293,6 +293,12 @@ function markersParse(text) {
             break;
         }
         case 'stderr': m.stderr.push(arg || ''); break;
+        case 'outbox': { // [[outbox NAME BYTES]]: write a file into the sender context's outbox_dir
+            const a = /^([A-Za-z0-9._-]+)[ \t]+(\d+)$/.exec(arg || '');
+            if (!a || Number(a[2]) > 256 * 1024 * 1024) throw new Error('bad marker [[outbox NAME BYTES]]');
+            (m.outbox = m.outbox || []).push({ name: a[1], bytes: Number(a[2]) });
+            break;
+        }
         case 'permission-first': m.permission = true; m.permissionFirst = true; break;
         default:
             if (!Object.prototype.hasOwnProperty.call(SWITCH_MARKERS, name) || arg !== undefined)
@@ -597,6 +603,17 @@ async function turnBody(turn, userText) {
         produced = true;
     }
     if (m.fs) { await turnFs(turn); produced = true; }
+    for (const o of m.outbox || []) {
+        const dir = /"outbox_dir":"([^"\\]*)"/.exec(userText);
+        if (!dir) throw new Error('[[outbox]] without an outbox_dir in the sender context');
+        const fd = fs.openSync(path.join(dir[1], o.name), 'w');
+        const chunk = Buffer.alloc(1 << 20, `${o.name} `);
+        for (let done = 0; done < o.bytes; done += chunk.length)
+            fs.writeSync(fd, chunk, 0, Math.min(chunk.length, o.bytes - done));
+        fs.closeSync(fd);
+        await turnStream(turn, [`wrote ${o.name} `]);
+        produced = true;
+    }
     const single = [];
     if (m.env)
         single.push(Object.keys(process.env).sort().map((k) => `${k}=${process.env[k]}`).join('\n'));

@@ -478,7 +478,8 @@ function rest(method, p, body) {
         }
         if (method !== 'POST')
             return apiError(405, 0, '405: Method Not Allowed');
-        const bad = checkContent(body);
+        const uploads = body._files || [];
+        const bad = uploads.length && !body.content ? null : checkContent(body);
         if (bad)
             return bad;
         if (body.nonce !== undefined && (String(body.nonce).length > 25))
@@ -488,8 +489,13 @@ function rest(method, p, body) {
             if (seen && Date.now() - seen.at < 5 * 60 * 1000)
                 return { status: 200, body: publicMessage(messages.get(seen.id)) };
         }
-        const msg = newMessage(m[1], BOT, body.content, { nonce: body.nonce,
-            guild_id: ch.guild_id });
+        const msg = newMessage(m[1], BOT, body.content || '', { nonce: body.nonce,
+            guild_id: ch.guild_id, attachments: uploads.map(f => {
+                const meta = (body.attachments || []).find(a => Number(a.id) === f.n) || {};
+                return { id: newId(), filename: meta.filename || f.filename, size: f.data.length,
+                    content_type: f.type, url: `https://cdn.invalid/${f.filename}`,
+                    sha256: crypto.createHash('sha256').update(f.data).digest('hex') };
+            }) });
         msg._allowed_mentions = body.allowed_mentions;
         if (body.nonce !== undefined)
             nonces.set(String(body.nonce), { id: msg.id, at: Date.now() });
@@ -508,7 +514,8 @@ function rest(method, p, body) {
             return apiError(405, 0, '405: Method Not Allowed');
         if (msg.author.id !== BOT.id)
             return apiError(403, 50005, 'Cannot edit a message authored by another user');
-        const bad = checkContent(body);
+        const uploads = body._files || [];
+        const bad = uploads.length && !body.content ? null : checkContent(body);
         if (bad)
             return bad;
         msg.content = body.content;
@@ -699,7 +706,15 @@ function handleApi(req, res, raw) {
     if (!/^DiscordBot \(\S+, \S+\)$/.test(ua))
         return answer(403, { message: 'Missing or invalid User-Agent', code: 0 });
     let body = null;
-    if (raw.length) {
+    if (raw.length && /^multipart\/form-data\b/.test(ct)) {
+        const form = parseMultipart(raw, ct);
+        if (form.error)
+            return answer(form.status || 400, form.error);
+        body = form.body;
+        rec.body = Object.assign({}, body, { _files: body._files.map(f => ({ n: f.n,
+            filename: f.filename, type: f.type, size: f.data.length })) });
+        rec.multipart = true;
+    } else if (raw.length) {
         if (!/^application\/json\b/.test(ct))
             return answer(400, { code: 50035, message: 'Invalid Form Body',
                 errors: { _errors: [{ code: 'CONTENT_TYPE_INVALID', message: 'Expected "Content-Type" header to be one of {\'application/json\'}.' }] } });
@@ -731,6 +746,79 @@ function handleApi(req, res, raw) {
     if (broken && r.status < 300)
         return fail5xx();
     answer(r.status, r.body, headers);
+}
+
+// ---- multipart uploads (Create Message with files) ----
+const MAX_UPLOAD_FILE = 10 * 1024 * 1024; // per file without Boost
+const MAX_UPLOAD_REQUEST = 25 * 1024 * 1024;
+const MAX_UPLOAD_FILES = 10;
+
+// Parse a multipart/form-data body as Discord reads it: payload_json (the JSON body)
+// and files[n] parts, each with a filename; the attachments array's ids name the parts.
+// Returns {body} (body._files = [{n, filename, type, data}]) or {status, error}.
+function parseMultipart(raw, ct) {
+    const bm = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(ct);
+    const bad = (message, code, status) => ({ status: status || 400,
+        error: { code: code || 50035, message } });
+    if (!bm)
+        return bad('Invalid Form Body: no boundary');
+    if (raw.length > MAX_UPLOAD_REQUEST)
+        return bad('Request entity too large', 40005, 413);
+    const delim = Buffer.from('--' + (bm[1] || bm[2]).trim());
+    const parts = [];
+    let at = raw.indexOf(delim);
+    while (at >= 0) {
+        let start = at + delim.length;
+        if (raw.slice(start, start + 2).toString() === '--')
+            break;
+        start += 2; // CRLF
+        const next = raw.indexOf(delim, start);
+        if (next < 0)
+            return bad('Invalid Form Body: unterminated part');
+        const part = raw.slice(start, next - 2); // CRLF before the delimiter
+        const sep = part.indexOf('\r\n\r\n');
+        if (sep < 0)
+            return bad('Invalid Form Body: part without headers');
+        const head = part.slice(0, sep).toString('utf8');
+        const disp = /content-disposition:\s*form-data;([^\r\n]*)/i.exec(head);
+        const name = disp && /\bname="([^"]*)"/.exec(disp[1]);
+        const filename = disp && /\bfilename="([^"]*)"/.exec(disp[1]);
+        const type = /content-type:\s*([^\r\n]+)/i.exec(head);
+        if (!name)
+            return bad('Invalid Form Body: part without a name');
+        parts.push({ name: name[1], filename: filename ? filename[1] : null,
+            type: type ? type[1].trim() : null, data: part.slice(sep + 4) });
+        at = next;
+    }
+    const pj = parts.find(x => x.name === 'payload_json');
+    let body = {};
+    if (pj) {
+        try {
+            body = JSON.parse(pj.data.toString('utf8'));
+        } catch (e) {
+            return bad('The request body contains invalid JSON.', 50109);
+        }
+    }
+    const files = [];
+    for (const x of parts) {
+        const fm = /^files\[(\d+)\]$/.exec(x.name);
+        if (!fm)
+            continue;
+        if (!x.filename)
+            return bad('Invalid Form Body: files[n] needs a filename');
+        if (files.some(f => f.n === Number(fm[1])))
+            return bad('Invalid Form Body: duplicate files[n]');
+        if (x.data.length > MAX_UPLOAD_FILE)
+            return bad('Request entity too large', 40005, 413);
+        files.push({ n: Number(fm[1]), filename: x.filename, type: x.type, data: x.data });
+    }
+    if (files.length > MAX_UPLOAD_FILES)
+        return bad('Maximum number of attachments in a message reached (10)', 30015);
+    for (const a of body.attachments || [])
+        if (!files.some(f => f.n === Number(a.id)))
+            return bad('Invalid Form Body: attachments[].id names no files[n] part');
+    body._files = files;
+    return { body };
 }
 
 // ---- CDN (attachments) ----
@@ -807,6 +895,7 @@ function control(req, res, raw) {
     case 'GET /_test/state': {
         const msgs = [...messages.values()].map(m => ({ id: m.id, channel_id: m.channel_id,
             author_id: m.author.id, content: m.content, thread: m.thread ? m.thread.id : null,
+            attachments: m.attachments,
             reactions: m._reactions || {}, edits: m._edits || 0, nonce: m.nonce,
             allowed_mentions: m._allowed_mentions }));
         if (url.pathname === '/_test/messages')

@@ -326,6 +326,14 @@ struct ab_host_services {
      * failure). Redirects are not followed. Returns like http_request. */
     int (*http_download)(struct ab_host *h, const struct ab_http_request *req, const char *path,
                          uint64_t max_bytes, ab_http_cb cb, void *arg, struct ab_http **out);
+    /* Like http_request, but the body is multipart/form-data built from @parts (lent,
+     * @nparts of them, each with its own size; the host sets the Content-Type with its
+     * boundary, so @req carries no body and no Content-Type). File parts are streamed
+     * from disk. Method POST unless @req says otherwise. Returns like http_request;
+     * AB_ENOENT when a part's file cannot be opened. */
+    int (*http_upload)(struct ab_host *h, const struct ab_http_request *req,
+                       const struct ab_form_part *parts, size_t nparts, ab_http_cb cb, void *arg,
+                       struct ab_http **out);
 };
 
 #endif

@@ -95,6 +95,7 @@ static const struct key_spec config_keys[] = {
     {"stream", "edit_interval_ms", KEY_INT, OFF(edit_interval_ms), 100, 600000, NULL, NULL},
     {"stream", "max_parts", KEY_INT, OFF(max_parts), 1, 100, NULL, NULL},
     {"attachments", "enabled", KEY_BOOL, OFF(attach_enabled), 0, 0, NULL, NULL},
+    {"attachments", "outbox", KEY_BOOL, OFF(attach_outbox), 0, 0, NULL, NULL},
     {"attachments", "max_file_mb", KEY_INT, OFF(attach_max_file_mb), 1, 4096, NULL, NULL},
     {"attachments", "max_total_mb", KEY_INT, OFF(attach_max_total_mb), 1, 16384, NULL, NULL},
     {"attachments", "max_files", KEY_INT, OFF(attach_max_files), 1, 100, NULL, NULL},

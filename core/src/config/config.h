@@ -88,6 +88,7 @@ struct config {
     int64_t edit_interval_ms;
     int64_t max_parts;           /* [stream] max_parts: reply messages before the rest is cut */
     bool attach_enabled;         /* [attachments] enabled */
+    bool attach_outbox;          /* [attachments] outbox */
     int64_t attach_max_file_mb;  /* [attachments] max_file_mb: one file at most */
     int64_t attach_max_total_mb; /* [attachments] max_total_mb: all files of a message */
     int64_t attach_max_files;    /* [attachments] max_files: files per message */

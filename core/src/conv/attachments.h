@@ -26,6 +26,7 @@ struct attach_config {
                                          with a star ("image/" + '*'); NULL = any */
     size_t allowed_count;
     const char *dir; /* lent: the agent's working directory (absolute) */
+    bool outbox;     /* a per-conversation outbox (outbox.h) named in the sender context */
 };
 
 /* One message's downloads. Opaque; owned by whoever started it. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conv/engine_priv.h"
+#include "conv/outbox.h"
 #include "log.h"
 #include "render/sender_context.h"
 #include "render/thread_name.h"
@@ -570,9 +571,11 @@ engine_thread_opened(void *arg, int status, const char *thread_id)
 
 /* Build the queued form of an accepted message. */
 static struct pending *
-engine_pending(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m)
+engine_pending(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m,
+               const char *key)
 {
     struct pending *p = calloc(1, sizeof(*p));
+    char *outbox = NULL;
     struct sender_context sc = {
         .sender_id = m->sender_id,
         .sender_name = m->sender_name,
@@ -584,14 +587,19 @@ engine_pending(struct engine *e, struct chat_instance *ci, const struct ab_inbou
 
     if (!p)
         return NULL;
+    if (e->cfg.attach.outbox && e->cfg.attach.dir &&
+        outbox_dir(e->cfg.attach.dir, key, 1, &outbox) == 0)
+        sc.outbox_dir = outbox;
     p->message_id = strdup(m->message_id);
     p->channel_id = strdup(m->channel_id);
     p->text = strdup(m->clean_text ? m->clean_text : m->text ? m->text : "");
     if (!p->message_id || !p->channel_id || !p->text ||
         sender_context_build(&sc, &p->sender_context) < 0) {
+        free(outbox);
         pending_free(p);
         return NULL;
     }
+    free(outbox);
     p->rx = status_reactions_new(e, ci, m->channel_id, m->message_id);
     return p;
 }
@@ -764,7 +772,7 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
         e->stats.rejected++;
         return 0;
     }
-    if (!(p = engine_pending(e, ci, m)))
+    if (!(p = engine_pending(e, ci, m, c->key)))
         return AB_ENOMEM;
     if ((rc = engine_fetch(c, p, m)) < 0) {
         pending_free(p);

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "conv/engine_priv.h"
+#include "conv/outbox.h"
 #include "log.h"
 #include "render/split.h"
 
@@ -51,6 +52,21 @@ turn_free(struct turn *t)
     free(t);
 }
 
+/* Post what the agent left in the conversation's outbox. */
+static void
+turn_outbox(struct turn *t)
+{
+    const struct attach_config *ac = &t->e->cfg.attach;
+    struct conversation *c = t->conv;
+    char *dir = NULL;
+
+    if (!ac->outbox || !ac->dir || outbox_dir(ac->dir, c->key, 0, &dir) < 0)
+        return;
+    if (outbox_flush(c->ci, dir, c->reply_channel, c->reply_thread) < 0)
+        log_warn("engine", "%s: cannot read the outbox %s", c->key, dir);
+    free(dir);
+}
+
 /* Every final message was delivered (or failed): the turn is over. */
 static void
 turn_complete(struct turn *t)
@@ -81,6 +97,7 @@ turn_complete(struct turn *t)
         p->rx = NULL;
     }
     engine_answered(t->e, t->msgs); /* its journal entries are done */
+    turn_outbox(t);
     c->turn = NULL;
     turn_free(t);
     engine_turn_finished(c);

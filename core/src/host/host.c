@@ -646,6 +646,18 @@ host_http_download(struct ab_host *h, const struct ab_http_request *req, const c
                   : http_client_download(host_net.http, req, &pol, path, max_bytes, cb, arg, out);
 }
 
+/* service: a multipart upload on the shared client. */
+static int
+host_http_upload(struct ab_host *h, const struct ab_http_request *req,
+                 const struct ab_form_part *parts, size_t nparts, ab_http_cb cb, void *arg,
+                 struct ab_http **out)
+{
+    struct net_policy pol;
+    int rc = host_http_ready(h, &pol);
+
+    return rc < 0 ? rc : http_client_upload(host_net.http, req, &pol, parts, nparts, cb, arg, out);
+}
+
 /* service: abandon a request. */
 static void
 host_http_cancel(struct ab_http *req)
@@ -767,6 +779,7 @@ const struct ab_host_services host_services = {
     .deliver_held = host_deliver_held,
     /* ABI 1.3: attachments */
     .http_download = host_http_download,
+    .http_upload = host_http_upload,
 };
 
 /* Make a host for one plugin instance. */

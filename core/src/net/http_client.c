@@ -59,6 +59,7 @@ struct ab_http {
     struct net_buf body; /* owned; NUL-terminated */
     bool is_too_big;
     int fd;                         /* owned: http_client_download's file, or -1 */
+    curl_mime *mime;                /* owned: http_client_upload's form, or NULL */
     uint64_t max_file;              /* its cap, 0 = none */
     uint64_t written;               /* bytes in it */
     struct ab_http_header *headers; /* owned, strings too */
@@ -92,6 +93,8 @@ http_request_free(struct ab_http *r)
     free(r->req_body);
     if (r->fd >= 0)
         close(r->fd);
+    if (r->mime)
+        curl_mime_free(r->mime);
     curl_slist_free_all(r->req_headers);
     if (r->easy)
         curl_easy_cleanup(r->easy);
@@ -720,6 +723,74 @@ http_client_download(struct http_client *c, const struct ab_http_request *req,
     }
     (*out)->fd = fd;
     (*out)->max_file = max_bytes;
+    return 0;
+}
+
+/* Build @r's multipart form from @parts. */
+static int
+http_mime(struct ab_http *r, const struct ab_form_part *parts, size_t nparts)
+{
+    const char *step = (const char *)parts;
+
+    if (!(r->mime = curl_mime_init(r->easy)))
+        return AB_ENOMEM;
+    for (size_t i = 0; i < nparts; i++) {
+        const struct ab_form_part *p = (const struct ab_form_part *)step;
+        curl_mimepart *m = curl_mime_addpart(r->mime);
+        if (!m || p->size < offsetof(struct ab_form_part, path) + sizeof(p->path) || !p->name)
+            return AB_EINVAL;
+        step += p->size;
+        if (curl_mime_name(m, p->name) != CURLE_OK)
+            return AB_ENOMEM;
+        if (p->path) {
+            if (access(p->path, R_OK) < 0 || curl_mime_filedata(m, p->path) != CURLE_OK)
+                return AB_ENOENT;
+        } else if (curl_mime_data(m, p->data ? p->data : "", p->data ? p->data_len : 0) !=
+                   CURLE_OK) {
+            return AB_ENOMEM;
+        }
+        /* after filedata, which sets the file's own name: ours wins */
+        if ((p->filename && curl_mime_filename(m, p->filename) != CURLE_OK) ||
+            (p->content_type && curl_mime_type(m, p->content_type) != CURLE_OK))
+            return AB_ENOMEM;
+    }
+    curl_easy_setopt(r->easy, CURLOPT_MIMEPOST, r->mime);
+    return 0;
+}
+
+/* A request whose body is a multipart form; see the header. */
+int
+http_client_upload(struct http_client *c, const struct ab_http_request *req,
+                   const struct net_policy *pol, const struct ab_form_part *parts, size_t nparts,
+                   ab_http_cb cb, void *arg, struct ab_http **out)
+{
+    struct ab_http_request post;
+    int rc;
+
+    if (!req || !parts || nparts == 0 || req->body)
+        return AB_EINVAL;
+    memset(&post, 0, sizeof(post));
+    memcpy(&post, req, req->size < sizeof(post) ? req->size : sizeof(post));
+    if (!post.method)
+        post.method = "POST";
+    if ((rc = http_client_request(c, &post, pol, cb, arg, out)) < 0)
+        return rc;
+    /* Not started yet: curl acts on the handle only when the loop runs. */
+    curl_multi_remove_handle(c->multi, (*out)->easy);
+    if ((rc = http_mime(*out, parts, nparts)) < 0 ||
+        curl_multi_add_handle(c->multi, (*out)->easy) != CURLM_OK) {
+        struct ab_http *r = *out;
+        if (r->prev)
+            r->prev->next = r->next;
+        else
+            c->requests = r->next;
+        if (r->next)
+            r->next->prev = r->prev;
+        c->pending--;
+        http_request_free(r);
+        *out = NULL;
+        return rc < 0 ? rc : AB_EIO;
+    }
     return 0;
 }
 

@@ -53,6 +53,13 @@ int http_client_download(struct http_client *c, const struct ab_http_request *re
                          const struct net_policy *pol, const char *path, uint64_t max_bytes,
                          ab_http_cb cb, void *arg, struct ab_http **out);
 
+/* Like http_client_request, with a multipart/form-data body built from @parts (lent;
+ * @nparts, each stepped by its size); file parts are streamed from disk. POST unless
+ * @req->method says otherwise; @req must carry no body. */
+int http_client_upload(struct http_client *c, const struct ab_http_request *req,
+                       const struct net_policy *pol, const struct ab_form_part *parts,
+                       size_t nparts, ab_http_cb cb, void *arg, struct ab_http **out);
+
 /* Abandon a request: its callback will not run. NULL is allowed. */
 void http_client_cancel(struct ab_http *r);
 

@@ -497,6 +497,16 @@ ph_http_download(struct ab_host *h, const struct ab_http_request *req, const cha
     return AB_ENOTSUP;
 }
 
+/* http_upload: no multipart bodies in the fake host; callers must cope. */
+static int
+ph_http_upload(struct ab_host *h, const struct ab_http_request *req,
+               const struct ab_form_part *parts, size_t nparts, ab_http_cb cb, void *arg,
+               struct ab_http **out)
+{
+    (void)h, (void)req, (void)parts, (void)nparts, (void)cb, (void)arg, (void)out;
+    return AB_ENOTSUP;
+}
+
 /* A held delivery's completion, run on a later virtual tick. */
 struct ph_held {
     void (*cb)(void *arg, int status);
@@ -573,6 +583,7 @@ plugin_host_init(struct plugin_host *h, const char *const *config)
         .md_plain = ph_md_plain,
         .deliver_held = ph_deliver_held,
         .http_download = ph_http_download,
+        .http_upload = ph_http_upload,
     };
     h->config = config;
     h->https = calloc(1, sizeof(*h->https));

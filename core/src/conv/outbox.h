@@ -1,0 +1,20 @@
+/* The per-conversation outbox: a directory, <agent cwd>/.chat-outbox/<conversation>,
+ * named to the agent in its sender context; when a turn ends, the regular files the
+ * agent left there are moved to its .sent/ folder and posted to the thread with the
+ * plugin's upload op (through the scheduler), in messages of at most the platform's
+ * file count, each within its size limit. What did not fit is named in one line. */
+#ifndef AB_CONV_OUTBOX_H
+#define AB_CONV_OUTBOX_H
+
+struct chat_instance;
+
+/* The outbox of conversation @key (lent) under @dir (lent, absolute): *@out malloc'd.
+ * The directory is created (0700) when @create. Returns 0 or a negative code. */
+int outbox_dir(const char *dir, const char *key, int create, char **out);
+
+/* Post what the agent left in @outbox (lent) to @channel / @thread (lent) of @ci (lent;
+ * must outlive the uploads). Returns 0 (nothing there, or uploads queued) or < 0. */
+int outbox_flush(struct chat_instance *ci, const char *outbox, const char *channel,
+                 const char *thread);
+
+#endif
