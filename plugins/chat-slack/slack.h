@@ -19,6 +19,8 @@ enum slack_web_method {
     SLACK_WEB_UPDATE,
     SLACK_WEB_REACTIONS_ADD,
     SLACK_WEB_REACTIONS_REMOVE,
+    SLACK_WEB_GET_UPLOAD_URL,  /* files.getUploadURLExternal */
+    SLACK_WEB_COMPLETE_UPLOAD, /* files.completeUploadExternal */
     SLACK_WEB_METHOD_COUNT,
 };
 
@@ -35,6 +37,8 @@ struct slack_socket_conn;
 
 /* One file download in flight (files.c). */
 struct slack_download;
+/* One three-step upload in flight (upload.c). */
+struct slack_upload;
 
 /* One chat operation (send, edit, react, open_thread) waiting for its answer. */
 struct slack_op;
@@ -68,6 +72,7 @@ struct ab_chat {
     struct slack_web_call *auth_call; /* lent from calls: auth.test in flight */
     struct ab_timer *auth_retry;      /* owned: auth.test again after a failure */
     struct slack_download *downloads; /* owned: file downloads in flight */
+    struct slack_upload *uploads;     /* owned: uploads in flight (upload.c) */
 };
 
 /* ---- slack.c ---- */
@@ -132,6 +137,17 @@ int slack_download(struct ab_chat *s, const struct ab_attachment *att, const cha
                    uint64_t max_bytes, ab_done_cb cb, void *arg);
 /* Abandon every download (close): their callbacks never run. */
 void slack_downloads_cancel(struct ab_chat *s);
+
+/* ---- upload.c ---- */
+
+#define SLACK_MAX_UPLOAD_FILES 10
+#define SLACK_MAX_UPLOAD_BYTES (1024ull * 1024 * 1024) /* workspace policies may say less */
+
+/* ab_chat_ops.upload: files.getUploadURLExternal, POST the bytes to upload_url (no
+ * token), per file; then files.completeUploadExternal into the thread. */
+int slack_upload(struct ab_chat *s, const struct ab_upload *up, ab_done_cb cb, void *arg);
+/* Abandon every upload (close): their callbacks never run. */
+void slack_uploads_cancel(struct ab_chat *s);
 
 /* ---- mention.c ---- */
 

@@ -88,6 +88,9 @@ const files = new Map();
 const fileGets = []; // {t, id, status, auth, html}
 let filesScope = true;
 let fileSeq = 0;
+const pendingUploads = new Map(); // file id → {filename, length, data} (getUploadURLExternal)
+const uploadsDone = [];           // completed uploads: {id, name, size, sha256}
+const uploadPosts = [];           // POSTs to upload_url: {t, id, status, auth, bytes, multipart}
 const httpErrors = []; // {method, status, count, after}: scripted server errors
 let tsCounter = 0;
 let eventCounter = 0;
@@ -300,6 +303,49 @@ const METHODS = {
             thread_ts: a.thread_ts, bot: true });
         return { channel: a.channel, ts, message: messages.get(`${a.channel}/${ts}`) };
     },
+    // files.upload is gone (2025-11-12): the three-step external upload instead.
+    'files.upload': () => { throw { error: 'method_deprecated' }; },
+    'files.getUploadURLExternal': (a) => {
+        if (!a.filename || a.length === undefined)
+            throw { error: 'invalid_arguments' };
+        const length = Number(a.length);
+        if (!Number.isInteger(length) || length <= 0)
+            throw { error: 'missing_argument' };
+        const id = `F${String(++fileSeq).padStart(8, '0')}`;
+        pendingUploads.set(id, { filename: a.filename, length, data: null });
+        return { upload_url: `http://127.0.0.1:${server.address().port}/upload/v1/${id}`, file_id: id };
+    },
+    'files.completeUploadExternal': (a) => {
+        let list;
+        try {
+            list = JSON.parse(a.files || '');
+        } catch (e) {
+            throw { error: 'invalid_arguments' };
+        }
+        if (!Array.isArray(list) || list.length === 0)
+            throw { error: 'invalid_arguments' };
+        const done = [];
+        for (const f of list) {
+            const u = f && pendingUploads.get(f.id);
+            if (!u || !u.data)
+                throw { error: 'file_not_found' };
+            done.push({ id: f.id, name: u.filename, title: f.title || u.filename, size: u.data.length,
+                sha256: crypto.createHash('sha256').update(u.data).digest('hex') });
+        }
+        if (a.thread_ts && !a.channel_id)
+            throw { error: 'invalid_arguments' };
+        if (a.channel_id && a.thread_ts && !messages.has(`${a.channel_id}/${a.thread_ts}`))
+            throw { error: 'thread_not_found' };
+        for (const f of list)
+            pendingUploads.delete(f.id);
+        if (a.channel_id) {
+            const { ts } = postMessage({ channel: a.channel_id, user: BOT_USER, text: a.initial_comment || '',
+                thread_ts: a.thread_ts, bot: true });
+            messages.get(`${a.channel_id}/${ts}`).uploaded = done;
+        }
+        uploadsDone.push(...done);
+        return { files: done.map((f) => ({ id: f.id, title: f.title })) };
+    },
     'chat.update': (a) => {
         const msg = messages.get(`${a.channel}/${a.ts}`);
         if (!msg)
@@ -457,7 +503,8 @@ function control(req, res, name, body) {
                 closed_t: c.closed_t, retiring: c.retiring, pings_in: c.pingsIn, pongs_in: c.pongsIn })),
             envelopes: [...envelopes.values()].map((e) => ({ id: e.id, attempts: e.attempts, acks: e.acks,
                 event_id: e.payload.event_id, type: e.payload.event.type, conn: e.conn })),
-            messages: [...messages.values()], file_gets: fileGets,
+            messages: [...messages.values()], file_gets: fileGets, upload_posts: uploadPosts,
+            uploads: uploadsDone,
         });
     case 'messages': // the messages alone (cheap to poll for hours)
         return reply(res, 200, { ok: true, messages: [...messages.values()], dropped,
@@ -532,10 +579,42 @@ function control(req, res, name, body) {
     }
 }
 
+// POST upload_url: raw bytes or a multipart form with one file part; 200 only when the
+// bytes match the length given to getUploadURLExternal.
+function uploadBytes(req, res, id, raw) {
+    const u = pendingUploads.get(id);
+    const ct = req.headers['content-type'] || '';
+    const rec = { t: now(), id, status: 0, auth: !!req.headers.authorization, bytes: 0,
+        multipart: /^multipart\/form-data/.test(ct) };
+    uploadPosts.push(rec);
+    let data = raw;
+    if (rec.multipart) {
+        const bm = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(ct);
+        const delim = bm && Buffer.from('--' + (bm[1] || bm[2]).trim());
+        const first = delim ? raw.indexOf(delim) : -1;
+        const sep = first >= 0 ? raw.indexOf('\r\n\r\n', first) : -1;
+        const end = sep >= 0 ? raw.indexOf(Buffer.concat([Buffer.from('\r\n'), delim]), sep) : -1;
+        data = end >= 0 ? raw.slice(sep + 4, end) : null;
+    }
+    rec.bytes = data ? data.length : 0;
+    if (!u || !data || data.length !== u.length) {
+        rec.status = 400;
+        res.writeHead(400, { 'Content-Type': 'text/plain' });
+        return res.end(u ? 'length mismatch' : 'unknown upload');
+    }
+    u.data = data;
+    rec.status = 200;
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end(`OK - ${data.length}`);
+}
+
 const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
+        const upm = /^\/upload\/v1\/(F\d+)$/.exec(req.url);
+        if (upm && req.method === 'POST')
+            return uploadBytes(req, res, upm[1], Buffer.concat(chunks));
         const body = Buffer.concat(chunks).toString('utf8');
         const url = new URL(req.url, 'http://127.0.0.1');
         let m;
