@@ -66,6 +66,19 @@ class Outbox(dw.DiscordTest):
         self.assertNotIn("report.txt", os.listdir(ctx["outbox_dir"]))
         self.stop()
 
+    def test_a_reply_past_max_parts_is_its_first_part_plus_a_markdown_file(self):
+        f = self.fake
+        m, tid = self.conversation("a long one [[big 30000]]")
+        st = f.wait(lambda st: self.uploads(st, tid) and st, "the reply file")
+        texts = [x for x in f.bot_messages(st, tid) if not x.get("attachments")]
+        self.assertEqual(len(texts), 1, [x["content"][:40] for x in texts])  # first part only
+        self.assertFalse(any("truncated" in x["content"] for x in texts))
+        att = self.uploads(st, tid)[0]["attachments"]
+        self.assertEqual([a["filename"] for a in att], ["reply.md"])
+        self.assertGreaterEqual(att[0]["size"], 30000)
+        self.assertLessEqual(len(texts[0]["content"]), 2000)
+        self.stop()
+
     def test_a_large_file_streams_out(self):
         """A 10 MB file (Discord's per-file limit without Boost) goes out streamed: the
         daemon's peak RSS grows by far less than the file (numbers for the closing note)."""

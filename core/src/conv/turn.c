@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "conv/engine_priv.h"
 #include "conv/outbox.h"
@@ -168,6 +170,56 @@ turn_truncate(struct turn *t, struct split_result *parts)
     parts->count = line ? keep + 1 : keep;
 }
 
+/* The reply file was posted (or not: logged and counted). */
+static void
+turn_final_uploaded(void *arg, int status)
+{
+    turn_final_sent(arg, status, NULL);
+}
+
+/* Past [stream] max_parts on a platform that takes files: save the whole reply as a
+ * Markdown file to post after its first part (the other parts are dropped). *@path
+ * malloc'd, or NULL when it stays a truncation. */
+static void
+turn_reply_file(struct turn *t, const char *text, struct split_result *parts, char **path)
+{
+    const struct attach_config *ac = &t->e->cfg.attach;
+    const struct ab_chat_ops *ops = t->conv->ci->ops;
+    size_t len = strlen(text);
+    char *dir = NULL;
+    FILE *f;
+
+    *path = NULL;
+    if (!t->e->cfg.max_parts || parts->count <= t->e->cfg.max_parts || !ops->upload ||
+        ops->max_upload_bytes < len || !ac->dir || outbox_dir(ac->dir, t->conv->key, 1, &dir) < 0)
+        return;
+    if (asprintf(path, "%s/.sent/reply-%llu.md", dir,
+                 (unsigned long long)clock_now_ms(t->e->clock)) < 0) {
+        *path = NULL;
+    } else {
+        char *slash = strrchr(*path, '/');
+        *slash = '\0';
+        mkdir(*path, 0700);
+        *slash = '/';
+        if (!(f = fopen(*path, "wx")) || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
+            log_warn("engine", "%s: cannot save the long reply as a file", t->conv->key);
+            if (f)
+                fclose(f);
+            unlink(*path);
+            free(*path);
+            *path = NULL;
+        }
+    }
+    free(dir);
+    if (!*path)
+        return;
+    for (size_t i = 1; i < parts->count; i++) {
+        free(parts->chunks[i].text);
+        parts->chunks[i].text = NULL;
+    }
+    parts->count = 1;
+}
+
 /* Split the reply at the platform's limit: the first chunk replaces the live message,
  * the others follow in order. */
 static void
@@ -176,7 +228,7 @@ turn_send_final(struct turn *t)
     struct conversation *c = t->conv;
     struct chat_instance *ci = c->ci;
     struct split_result parts = {0};
-    char *text = turn_final_text(t);
+    char *text = turn_final_text(t), *file = NULL;
     int rc;
 
     t->is_finalizing = true;
@@ -188,9 +240,10 @@ turn_send_final(struct turn *t)
         turn_complete(t);
         return;
     }
+    turn_reply_file(t, text, &parts, &file);
     free(text);
     turn_truncate(t, &parts);
-    t->final_pending = (int)parts.count + 1; /* +1 guards against synchronous completion */
+    t->final_pending = (int)parts.count + 1 + (file ? 1 : 0); /* +1: synchronous completion */
     for (size_t i = 0; i < parts.count; i++) {
         if (i == 0 && t->live_id) {
             struct ab_msg_ref ref = {t->live_channel, t->live_id};
@@ -207,6 +260,22 @@ turn_send_final(struct turn *t)
         }
     }
     split_result_free(&parts);
+    if (file) {
+        struct ab_upload_file up = {.size = sizeof(up),
+                                    .path = file,
+                                    .name = "reply.md",
+                                    .content_type = "text/markdown",
+                                    .bytes = 0};
+        struct stat st;
+        if (stat(file, &st) == 0)
+            up.bytes = (uint64_t)st.st_size;
+        if ((rc = chat_upload(ci, c->reply_channel, c->reply_thread, NULL, &up, 1, &t->chat,
+                              turn_final_uploaded, t)) < 0) {
+            log_error("engine", "%s: cannot queue the reply file: %s", c->key, ab_strerror(rc));
+            t->final_pending--;
+        }
+        free(file);
+    }
     if (--t->final_pending == 0)
         turn_complete(t);
 }
