@@ -61,6 +61,11 @@ broker_setup_engine_config(const struct config *c, struct engine_config *ec)
             {
                 .enabled = c->attach_enabled,
                 .outbox = c->attach_outbox,
+                .stt = c->stt_enabled,
+                .stt_url = c->stt_base_url,
+                .stt_key = c->stt_api_key,
+                .stt_model = c->stt_model,
+                .stt_echo = c->stt_echo,
                 .max_file_bytes = (uint64_t)c->attach_max_file_mb * 1024 * 1024,
                 .max_total_bytes = (uint64_t)c->attach_max_total_mb * 1024 * 1024,
                 .max_files = (uint32_t)c->attach_max_files,

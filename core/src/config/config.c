@@ -95,6 +95,11 @@ static const struct key_spec config_keys[] = {
     {"stream", "edit_interval_ms", KEY_INT, OFF(edit_interval_ms), 100, 600000, NULL, NULL},
     {"stream", "max_parts", KEY_INT, OFF(max_parts), 1, 100, NULL, NULL},
     {"attachments", "enabled", KEY_BOOL, OFF(attach_enabled), 0, 0, NULL, NULL},
+    {"stt", "enabled", KEY_BOOL, OFF(stt_enabled), 0, 0, NULL, NULL},
+    {"stt", "api_key", KEY_STRING, OFF(stt_api_key), 0, 0, NULL, NULL},
+    {"stt", "model", KEY_STRING, OFF(stt_model), 0, 0, NULL, NULL},
+    {"stt", "base_url", KEY_STRING, OFF(stt_base_url), 0, 0, NULL, NULL},
+    {"stt", "echo_transcript", KEY_BOOL, OFF(stt_echo), 0, 0, NULL, NULL},
     {"attachments", "outbox", KEY_BOOL, OFF(attach_outbox), 0, 0, NULL, NULL},
     {"attachments", "max_file_mb", KEY_INT, OFF(attach_max_file_mb), 1, 4096, NULL, NULL},
     {"attachments", "max_total_mb", KEY_INT, OFF(attach_max_total_mb), 1, 16384, NULL, NULL},
@@ -166,10 +171,10 @@ static const struct ab_config_key config_net_keys[] = {
 static const struct ab_plugin_desc config_net_schema = {.name = "", .config_keys = config_net_keys};
 
 /* OpenAB sections accepted with one warning each. */
-static const char *const config_unimplemented[] = {"gateway", "stt", "cron", "markdown", NULL};
+static const char *const config_unimplemented[] = {"gateway", "cron", "markdown", NULL};
 static const char *const config_sections[] = {"plugins",   "agent",       "pool",   "permissions",
                                               "reactions", "stream",      "health", "state",
-                                              "log",       "attachments", NULL};
+                                              "log",       "attachments", "stt",    NULL};
 
 /* Free a string list. */
 static void
@@ -267,6 +272,10 @@ config_defaults(struct config *cfg)
     for (size_t i = 0;
          i < sizeof(config_emoji_defaults) / sizeof(config_emoji_defaults[0]) && rc == 0; i++)
         rc = config_set_str(config_emoji_field(cfg, i), config_emoji_defaults[i].value);
+    if (rc == 0)
+        rc = config_set_str(&cfg->stt_model, "whisper-large-v3-turbo");
+    if (rc == 0)
+        rc = config_set_str(&cfg->stt_base_url, "https://api.groq.com/openai/v1");
     if (rc == 0)
         rc = config_set_str(&cfg->health_listen, "127.0.0.1:9464");
     if (rc == 0)
@@ -683,6 +692,8 @@ config_check_rules(struct config *cfg, const struct toml_table *root, struct dia
         diag_add(diag, true, v ? v->line : 0, "health.listen",
                  "expected HOST:PORT like \"127.0.0.1:9464\"");
     }
+    if (cfg->stt_api_key && *cfg->stt_api_key) /* [stt] api_key is a secret */
+        strlist_push(&cfg->secrets, cfg->stt_api_key, strlen(cfg->stt_api_key));
     for (size_t i = 0; i < cfg->agent_env.count; i++) {
         const char *pair = cfg->agent_env.items[i];
         const char *eq = strchr(pair, '=');
@@ -779,7 +790,8 @@ config_free(struct config *cfg)
 {
     char **strs[] = {
         &cfg->path,          &cfg->agent_preset, &cfg->agent_command, &cfg->agent_working_dir,
-        &cfg->health_listen, &cfg->state_dir,    &cfg->log_level,     &cfg->log_format};
+        &cfg->health_listen, &cfg->state_dir,    &cfg->log_level,     &cfg->log_format,
+        &cfg->stt_api_key,   &cfg->stt_model,    &cfg->stt_base_url};
     struct strlist *lists[] = {&cfg->plugin_path,       &cfg->agent_args, &cfg->agent_env,
                                &cfg->agent_inherit_env, &cfg->secrets,    &cfg->redact_prefixes,
                                &cfg->attach_types};

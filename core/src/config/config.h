@@ -86,9 +86,14 @@ struct config {
     struct config_timing timing;
 
     int64_t edit_interval_ms;
-    int64_t max_parts;           /* [stream] max_parts: reply messages before the rest is cut */
-    bool attach_enabled;         /* [attachments] enabled */
-    bool attach_outbox;          /* [attachments] outbox */
+    int64_t max_parts;   /* [stream] max_parts: reply messages before the rest is cut */
+    bool attach_enabled; /* [attachments] enabled */
+    bool attach_outbox;  /* [attachments] outbox */
+    bool stt_enabled;    /* [stt] enabled: voice and audio transcribed */
+    char *stt_api_key;   /* owned; [stt] api_key (a secret) */
+    char *stt_model;     /* owned; [stt] model */
+    char *stt_base_url;  /* owned; [stt] base_url (OpenAI-compatible, /audio/transcriptions) */
+    bool stt_echo;       /* [stt] echo_transcript: post the transcript in the thread */
     int64_t attach_max_file_mb;  /* [attachments] max_file_mb: one file at most */
     int64_t attach_max_total_mb; /* [attachments] max_total_mb: all files of a message */
     int64_t attach_max_files;    /* [attachments] max_files: files per message */

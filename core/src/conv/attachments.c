@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include <agent-broker/chat.h>
 #include <agent-broker/errors.h>
 
@@ -47,6 +49,8 @@ struct attach_fetch {
     char skipped[ATTACH_SKIP_CAP];
     size_t nskipped;
     struct attach_req *req; /* the download in flight, or NULL */
+    struct ab_http *stt;    /* the transcription in flight, or NULL */
+    char *transcript;       /* owned: the transcripts so far, or NULL */
     struct clock_timer step;
     attach_done_fn done;
     void *arg;
@@ -266,6 +270,76 @@ attach_settle(struct attach_fetch *f, struct attach_item *it, const char *path, 
     f->used += file->bytes;
 }
 
+/* The transcription service answered: keep the text, then go on. */
+static void
+attach_transcribed(void *arg, const struct ab_http_response *r)
+{
+    struct attach_fetch *f = arg;
+    struct attach_item *it = &f->items[f->next - 1];
+    cJSON *body = NULL;
+    const cJSON *text;
+    char *joined;
+
+    f->stt = NULL;
+    if (!r->error && r->status == 200)
+        body = cJSON_ParseWithLength(r->body, r->body_len);
+    text = cJSON_GetObjectItemCaseSensitive(body, "text");
+    if (cJSON_IsString(text) && *text->valuestring) {
+        if (asprintf(&joined, "%s%s%s", f->transcript ? f->transcript : "",
+                     f->transcript ? "\n" : "", text->valuestring) >= 0) {
+            free(f->transcript);
+            f->transcript = joined;
+        }
+    } else {
+        log_warn("attach", "%s: transcription failed: %s", f->ci->name,
+                 r->error ? ab_strerror(r->error) : "no text in the answer");
+        attach_skip(f, it, "could not be transcribed");
+    }
+    cJSON_Delete(body);
+    clock_timer_start(f->clock, &f->step, 0, attach_next, f);
+}
+
+/* A saved voice or audio file goes to the [stt] service; true when it was sent. */
+static bool
+attach_transcribe(struct attach_fetch *f, const struct attach_item *it)
+{
+    const struct acp_file *file = f->nfiles ? &f->files[f->nfiles - 1] : NULL;
+    char url[1024], auth[600];
+    int rc;
+
+    if (!f->cfg->stt || !f->cfg->stt_url || !file ||
+        strcmp(file->name, it->name ? it->name : "file"))
+        return false;
+    if (!it->a.is_voice && strncmp(file->mime, "audio/", 6) != 0)
+        return false;
+    snprintf(url, sizeof(url), "%s/audio/transcriptions", f->cfg->stt_url);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+             f->cfg->stt_key ? f->cfg->stt_key : "");
+    const char *hdrs[] = {auth, NULL};
+    struct ab_form_part parts[] = {
+        {.size = sizeof(parts[0]),
+         .name = "file",
+         .filename = file->name,
+         .content_type = file->mime,
+         .path = file->path},
+        {.size = sizeof(parts[0]),
+         .name = "model",
+         .data = f->cfg->stt_model ? f->cfg->stt_model : "",
+         .data_len = f->cfg->stt_model ? strlen(f->cfg->stt_model) : 0},
+        {.size = sizeof(parts[0]), .name = "response_format", .data = "json", .data_len = 4},
+    };
+    struct ab_http_request req = {
+        .size = sizeof(req), .url = url, .headers = hdrs, .timeout_ms = 120000};
+    rc = host_services.http_upload(f->ci->host, &req, parts, 3, attach_transcribed, f, &f->stt);
+    if (rc < 0) {
+        log_warn("attach", "%s: cannot reach the transcription service: %s", f->ci->name,
+                 ab_strerror(rc));
+        attach_skip(f, it, "could not be transcribed");
+        return false;
+    }
+    return true;
+}
+
 /* The plugin's (or host's) download ended. */
 static void
 attach_downloaded(void *arg, int status)
@@ -274,9 +348,11 @@ attach_downloaded(void *arg, int status)
     struct attach_fetch *f = req->fetch;
 
     if (f) {
+        size_t before = f->nfiles;
         f->req = NULL;
         attach_settle(f, &f->items[f->next - 1], req->path, status);
-        clock_timer_start(f->clock, &f->step, 0, attach_next, f);
+        if (f->nfiles == before || !attach_transcribe(f, &f->items[f->next - 1]))
+            clock_timer_start(f->clock, &f->step, 0, attach_next, f);
     } else if (status < 0) {
         unlink(req->path);
     }
@@ -509,6 +585,13 @@ attach_fetch_files(const struct attach_fetch *f, size_t *n)
 
 /* See the header. */
 const char *
+attach_fetch_transcript(const struct attach_fetch *f)
+{
+    return f ? f->transcript : NULL;
+}
+
+/* See the header. */
+const char *
 attach_fetch_skipped(const struct attach_fetch *f)
 {
     return f && f->nskipped ? f->skipped : NULL;
@@ -521,6 +604,8 @@ attach_fetch_free(struct attach_fetch *f)
     if (!f)
         return;
     clock_timer_stop(&f->step);
+    host_services.http_cancel(f->stt);
+    free(f->transcript);
     if (f->req) {
         if (f->req->http) {
             host_services.http_cancel(f->req->http);

@@ -25,8 +25,13 @@ struct attach_config {
     const char *const *allowed_types; /* lent: exact types ("text/plain") or a major type
                                          with a star ("image/" + '*'); NULL = any */
     size_t allowed_count;
-    const char *dir; /* lent: the agent's working directory (absolute) */
-    bool outbox;     /* a per-conversation outbox (outbox.h) named in the sender context */
+    const char *dir;       /* lent: the agent's working directory (absolute) */
+    bool outbox;           /* a per-conversation outbox (outbox.h) named in the sender context */
+    bool stt;              /* transcribe voice and audio files ([stt] enabled) */
+    const char *stt_url;   /* lent: [stt] base_url */
+    const char *stt_key;   /* lent: [stt] api_key (a secret), or NULL */
+    const char *stt_model; /* lent */
+    bool stt_echo;         /* the transcript is posted in the thread */
 };
 
 /* One message's downloads. Opaque; owned by whoever started it. */
@@ -49,6 +54,9 @@ bool attach_fetch_is_done(const struct attach_fetch *f);
 
 /* The files saved so far (lent, valid until attach_fetch_free); *@n of them. */
 const struct acp_file *attach_fetch_files(const struct attach_fetch *f, size_t *n);
+
+/* The transcripts of the voice and audio files, one per line (lent), or NULL. */
+const char *attach_fetch_transcript(const struct attach_fetch *f);
 
 /* One line naming the skipped files and why, or NULL when none was (lent). */
 const char *attach_fetch_skipped(const struct attach_fetch *f);

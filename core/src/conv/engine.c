@@ -609,8 +609,23 @@ static void
 engine_fetched(void *arg, struct attach_fetch *f)
 {
     struct conversation *c = arg;
-    const char *skipped = attach_fetch_skipped(f);
+    const char *skipped = attach_fetch_skipped(f), *said = attach_fetch_transcript(f);
+    char *text;
 
+    for (struct pending *p = c->queue; said && p; p = p->next) {
+        if (p->fetch != f)
+            continue;
+        /* A voice message is prompted as its words. */
+        if (asprintf(&text, "%s%s[voice transcript]\n%s", p->text, *p->text ? "\n\n" : "", said) >=
+            0) {
+            free(p->text);
+            p->text = text;
+        }
+        if (c->e->cfg.attach.stt_echo && asprintf(&text, "🎙️ %s", said) >= 0) {
+            engine_post_notice(c, text);
+            free(text);
+        }
+    }
     if (skipped)
         engine_post_notice(c, skipped);
     if (!c->e->is_draining)
