@@ -66,6 +66,8 @@ broker_setup_engine_config(const struct config *c, struct engine_config *ec)
                 .stt_key = c->stt_api_key,
                 .stt_model = c->stt_model,
                 .stt_echo = c->stt_echo,
+                .auto_upload_dirs = (const char *const *)c->auto_upload_dirs.items,
+                .auto_upload_count = c->auto_upload_dirs.count,
                 .max_file_bytes = (uint64_t)c->attach_max_file_mb * 1024 * 1024,
                 .max_total_bytes = (uint64_t)c->attach_max_total_mb * 1024 * 1024,
                 .max_files = (uint32_t)c->attach_max_files,

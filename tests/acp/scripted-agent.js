@@ -293,10 +293,12 @@ function markersParse(text) {
             break;
         }
         case 'stderr': m.stderr.push(arg || ''); break;
-        case 'outbox': { // [[outbox NAME BYTES]]: write a file into the sender context's outbox_dir
-            const a = /^([A-Za-z0-9._-]+)[ \t]+(\d+)$/.exec(arg || '');
-            if (!a || Number(a[2]) > 256 * 1024 * 1024) throw new Error('bad marker [[outbox NAME BYTES]]');
-            (m.outbox = m.outbox || []).push({ name: a[1], bytes: Number(a[2]) });
+        case 'outbox': // [[outbox NAME BYTES]]: write a file into the sender context's outbox_dir
+        case 'write-file': { // [[write-file REL/NAME BYTES]]: write a file under the session cwd
+            const a = (name === 'outbox' ? /^([A-Za-z0-9._-]+)[ \t]+(\d+)$/
+                : /^((?:[A-Za-z0-9_-][A-Za-z0-9._-]*\/)*[A-Za-z0-9._-]+)[ \t]+(\d+)$/).exec(arg || '');
+            if (!a || Number(a[2]) > 256 * 1024 * 1024) throw new Error(`bad marker [[${name} NAME BYTES]]`);
+            (m.outbox = m.outbox || []).push({ name: a[1], bytes: Number(a[2]), cwd: name === 'write-file' });
             break;
         }
         case 'permission-first': m.permission = true; m.permissionFirst = true; break;
@@ -604,8 +606,9 @@ async function turnBody(turn, userText) {
     }
     if (m.fs) { await turnFs(turn); produced = true; }
     for (const o of m.outbox || []) {
-        const dir = /"outbox_dir":"([^"\\]*)"/.exec(userText);
+        const dir = o.cwd ? [null, turn.session.cwd] : /"outbox_dir":"([^"\\]*)"/.exec(userText);
         if (!dir) throw new Error('[[outbox]] without an outbox_dir in the sender context');
+        fs.mkdirSync(path.dirname(path.join(dir[1], o.name)), { recursive: true });
         const fd = fs.openSync(path.join(dir[1], o.name), 'w');
         const chunk = Buffer.alloc(1 << 20, `${o.name} `);
         for (let done = 0; done < o.bytes; done += chunk.length)

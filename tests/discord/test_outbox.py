@@ -101,5 +101,25 @@ class Outbox(dw.DiscordTest):
         self.stop()
 
 
+class AutoUploadDirs(dw.DiscordTest):
+    """OpenAB's [agent] auto_upload_dirs: files written there during the turn are posted;
+    older ones are not."""
+    agent_extra = 'auto_upload_dirs = ["out"]\n'
+
+    def test_files_written_during_the_turn_are_posted(self):
+        f = self.fake
+        os.makedirs(self.world.path("out"))
+        old = self.world.write("out/old.txt", "from before")
+        past = time.time() - 3600
+        os.utime(old, (past, past))
+        m, tid = self.conversation("build it [[write-file out/result.txt 1234]]")
+        st = f.wait(lambda st: [x for x in f.bot_messages(st, tid) if x.get("attachments")]
+                    and st, "the upload")
+        ups = [x for x in f.bot_messages(st, tid) if x.get("attachments")]
+        self.assertEqual([a["filename"] for u in ups for a in u["attachments"]], ["result.txt"])
+        self.assertTrue(os.path.exists(self.world.path("out/result.txt")))  # left in place
+        self.stop()
+
+
 if __name__ == "__main__":
     e2e.main()

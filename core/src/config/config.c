@@ -95,6 +95,7 @@ static const struct key_spec config_keys[] = {
     {"stream", "edit_interval_ms", KEY_INT, OFF(edit_interval_ms), 100, 600000, NULL, NULL},
     {"stream", "max_parts", KEY_INT, OFF(max_parts), 1, 100, NULL, NULL},
     {"attachments", "enabled", KEY_BOOL, OFF(attach_enabled), 0, 0, NULL, NULL},
+    {"agent", "auto_upload_dirs", KEY_STRINGS, OFF(auto_upload_dirs), 0, 0, NULL, NULL},
     {"stt", "enabled", KEY_BOOL, OFF(stt_enabled), 0, 0, NULL, NULL},
     {"stt", "api_key", KEY_STRING, OFF(stt_api_key), 0, 0, NULL, NULL},
     {"stt", "model", KEY_STRING, OFF(stt_model), 0, 0, NULL, NULL},
@@ -792,9 +793,9 @@ config_free(struct config *cfg)
         &cfg->path,          &cfg->agent_preset, &cfg->agent_command, &cfg->agent_working_dir,
         &cfg->health_listen, &cfg->state_dir,    &cfg->log_level,     &cfg->log_format,
         &cfg->stt_api_key,   &cfg->stt_model,    &cfg->stt_base_url};
-    struct strlist *lists[] = {&cfg->plugin_path,       &cfg->agent_args, &cfg->agent_env,
-                               &cfg->agent_inherit_env, &cfg->secrets,    &cfg->redact_prefixes,
-                               &cfg->attach_types};
+    struct strlist *lists[] = {
+        &cfg->plugin_path, &cfg->agent_args,      &cfg->agent_env,    &cfg->agent_inherit_env,
+        &cfg->secrets,     &cfg->redact_prefixes, &cfg->attach_types, &cfg->auto_upload_dirs};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(*strs[i]);

@@ -94,14 +94,15 @@ struct config {
     char *stt_model;     /* owned; [stt] model */
     char *stt_base_url;  /* owned; [stt] base_url (OpenAI-compatible, /audio/transcriptions) */
     bool stt_echo;       /* [stt] echo_transcript: post the transcript in the thread */
-    int64_t attach_max_file_mb;  /* [attachments] max_file_mb: one file at most */
-    int64_t attach_max_total_mb; /* [attachments] max_total_mb: all files of a message */
-    int64_t attach_max_files;    /* [attachments] max_files: files per message */
-    struct strlist attach_types; /* [attachments] allowed_types; empty = the defaults */
-    char *health_listen;         /* owned */
-    char *state_dir;             /* owned, ~ expanded */
-    char *log_level;             /* owned */
-    char *log_format;            /* owned */
+    struct strlist auto_upload_dirs; /* [agent] auto_upload_dirs (OpenAB) */
+    int64_t attach_max_file_mb;      /* [attachments] max_file_mb: one file at most */
+    int64_t attach_max_total_mb;     /* [attachments] max_total_mb: all files of a message */
+    int64_t attach_max_files;        /* [attachments] max_files: files per message */
+    struct strlist attach_types;     /* [attachments] allowed_types; empty = the defaults */
+    char *health_listen;             /* owned */
+    char *state_dir;                 /* owned, ~ expanded */
+    char *log_level;                 /* owned */
+    char *log_format;                /* owned */
 
     struct strlist secrets;         /* every secret value found (tokens): redact them */
     struct strlist redact_prefixes; /* token shapes the chat plugins declare: redact them */

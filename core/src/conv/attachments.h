@@ -32,6 +32,8 @@ struct attach_config {
     const char *stt_key;   /* lent: [stt] api_key (a secret), or NULL */
     const char *stt_model; /* lent */
     bool stt_echo;         /* the transcript is posted in the thread */
+    const char *const *auto_upload_dirs; /* lent: [agent] auto_upload_dirs */
+    size_t auto_upload_count;
 };
 
 /* One message's downloads. Opaque; owned by whoever started it. */

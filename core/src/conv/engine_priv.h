@@ -83,6 +83,7 @@ struct turn {
     bool is_cancelled_by_user;
     bool had_first_reply; /* first_reply_seconds observed */
     uint64_t started_ms;  /* engine clock when the prompt went to the agent */
+    int64_t started_wall; /* wall-clock seconds then ([agent] auto_upload_dirs) */
     char *outcome_line;   /* owned: the line appended after the text, or NULL */
     bool is_error;
     int final_pending; /* final chunks not yet delivered */

@@ -117,6 +117,14 @@ outbox_files_free(struct ab_upload_file *files, size_t n)
 int
 outbox_flush(struct chat_instance *ci, const char *outbox, const char *channel, const char *thread)
 {
+    return outbox_flush_since(ci, outbox, channel, thread, 0);
+}
+
+/* See the header. */
+int
+outbox_flush_since(struct chat_instance *ci, const char *outbox, const char *channel,
+                   const char *thread, int64_t since)
+{
     const struct ab_chat_ops *ops = ci->ops;
     uint64_t max_bytes = ops->upload ? ops->max_upload_bytes : 0;
     uint32_t per_msg = ops->upload && ops->max_upload_files ? ops->max_upload_files : 1;
@@ -135,7 +143,7 @@ outbox_flush(struct chat_instance *ci, const char *outbox, const char *channel, 
         if (de->d_name[0] == '.')
             continue;
         snprintf(from, sizeof(from), "%s/%s", outbox, de->d_name);
-        if (lstat(from, &st) < 0 || !S_ISREG(st.st_mode))
+        if (lstat(from, &st) < 0 || !S_ISREG(st.st_mode) || (since && st.st_mtime < since))
             continue;
         seen++;
         if (!ops->upload || !max_bytes) {
@@ -147,8 +155,8 @@ outbox_flush(struct chat_instance *ci, const char *outbox, const char *channel, 
                         st.st_size ? "too big for the platform" : "empty");
             continue;
         }
-        snprintf(to, sizeof(to), "%s/%s", sent, de->d_name);
-        if ((mkdir(sent, 0700) < 0 && errno != EEXIST) || rename(from, to) < 0) {
+        snprintf(to, sizeof(to), "%s/%s", since ? outbox : sent, de->d_name);
+        if (!since && ((mkdir(sent, 0700) < 0 && errno != EEXIST) || rename(from, to) < 0)) {
             outbox_name(skipped, sizeof(skipped), de->d_name, strerror(errno));
             continue;
         }

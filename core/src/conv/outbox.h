@@ -6,6 +6,8 @@
 #ifndef AB_CONV_OUTBOX_H
 #define AB_CONV_OUTBOX_H
 
+#include <stdint.h>
+
 struct chat_instance;
 
 /* The outbox of conversation @key (lent) under @dir (lent, absolute): *@out malloc'd.
@@ -16,5 +18,11 @@ int outbox_dir(const char *dir, const char *key, int create, char **out);
  * must outlive the uploads). Returns 0 (nothing there, or uploads queued) or < 0. */
 int outbox_flush(struct chat_instance *ci, const char *outbox, const char *channel,
                  const char *thread);
+
+/* OpenAB's [agent] auto_upload_dirs: like outbox_flush for directory @dir (lent), but
+ * only files modified at or after @since (wall-clock seconds; 0 = every file, moved to
+ * .sent/ as the outbox does), which stay where they are. */
+int outbox_flush_since(struct chat_instance *ci, const char *dir, const char *channel,
+                       const char *thread, int64_t since);
 
 #endif

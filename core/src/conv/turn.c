@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conv/engine_priv.h"
@@ -62,6 +63,18 @@ turn_outbox(struct turn *t)
     struct conversation *c = t->conv;
     char *dir = NULL;
 
+    for (size_t i = 0; i < ac->auto_upload_count; i++) {
+        const char *d = ac->auto_upload_dirs[i];
+        char *abs = NULL;
+        if (!ac->dir && d[0] != '/')
+            continue;
+        if (asprintf(&abs, "%s%s%s", d[0] == '/' ? "" : ac->dir, d[0] == '/' ? "" : "/", d) < 0)
+            continue;
+        /* files written during this turn (one second of margin: mtime granularity) */
+        outbox_flush_since(c->ci, abs, c->reply_channel, c->reply_thread,
+                           (int64_t)t->started_wall - 1);
+        free(abs);
+    }
     if (!ac->outbox || !ac->dir || outbox_dir(ac->dir, c->key, 0, &dir) < 0)
         return;
     if (outbox_flush(c->ci, dir, c->reply_channel, c->reply_thread) < 0)
@@ -796,6 +809,7 @@ turn_start(struct conversation *c)
     engine_turn_began(c);
     e->stats.turns++;
     t->started_ms = clock_now_ms(e->clock);
+    t->started_wall = time(NULL);
     if ((rc = turn_prompt_files(t->msgs, &files, &nfiles)) == 0)
         rc = pool_prompt_files(e->pool, c->key, ctx, text, files, nfiles, &turn_callbacks, t,
                                &t->pool_turn);
