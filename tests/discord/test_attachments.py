@@ -134,14 +134,6 @@ class ImagesWithheld(AttachTest):
         self.stop()
 
 
-def vm_kb(pid, key):
-    """VmRSS / VmHWM of @pid in KiB."""
-    with open("/proc/%d/status" % pid) as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
-
 
 class LargeFile(AttachTest):
     """A 25 MB file streams through the daemon: its peak RSS grows by far less than the
@@ -154,7 +146,7 @@ class LargeFile(AttachTest):
         f = self.fake
         self.conversation("warm up")  # the agent, the thread and the caches exist
         pid = self.broker.pid
-        before = vm_kb(pid, "VmHWM")
+        before = dw.vm_kb(pid, "VmHWM")
         t0 = time.monotonic()
         m = f.message("a big log", attachments=[
             dict(filename="big.log", content_type="text/plain", gen_bytes=self.SIZE)])
@@ -162,7 +154,7 @@ class LargeFile(AttachTest):
         e2e.wait_until(lambda: len(e2e.agent_calls(self.world, "session/prompt")) >= 2,
                        what="the prompt with the big file", timeout=120)
         dt = time.monotonic() - t0
-        after = vm_kb(pid, "VmHWM")
+        after = dw.vm_kb(pid, "VmHWM")
         self.assertEqual(os.path.getsize(path), self.SIZE)
         links = [b for b in prompts(self.world)[-1] if b["type"] == "resource_link"]
         self.assertEqual([b["size"] for b in links], [self.SIZE])

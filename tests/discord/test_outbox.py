@@ -12,13 +12,6 @@ import discord_world as dw
 import e2e
 
 
-def vm_kb(pid, key):
-    with open("/proc/%d/status" % pid) as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
-
 
 def content_of(name, size):
     """What the scripted agent's [[outbox NAME BYTES]] writes."""
@@ -86,13 +79,13 @@ class Outbox(dw.DiscordTest):
         size = 10 * 1024 * 1024 - 4096
         self.conversation("warm up")
         pid = self.broker.pid
-        before = vm_kb(pid, "VmHWM")
+        before = dw.vm_kb(pid, "VmHWM")
         m = f.message("[[outbox large.bin %d]]" % size)
         t0 = time.monotonic()
         tid = f.wait(lambda st: f.msg(st, m["id"])["thread"], "a thread")
         st = f.wait(lambda st: self.uploads(st, tid) and st, "the upload", timeout=120)
         dt = time.monotonic() - t0
-        after = vm_kb(pid, "VmHWM")
+        after = dw.vm_kb(pid, "VmHWM")
         self.assertEqual(self.uploads(st, tid)[0]["attachments"][0]["size"], size)
         print("\n%.1f MB out through the daemon: %.1f MB/s including the turn (%.2f s); peak "
               "RSS %d -> %d KiB (+%d KiB)" % (size / 1e6, size / 1e6 / dt, dt, before, after,

@@ -779,15 +779,8 @@ http_client_upload(struct http_client *c, const struct ab_http_request *req,
     curl_multi_remove_handle(c->multi, (*out)->easy);
     if ((rc = http_mime(*out, parts, nparts)) < 0 ||
         curl_multi_add_handle(c->multi, (*out)->easy) != CURLM_OK) {
-        struct ab_http *r = *out;
-        if (r->prev)
-            r->prev->next = r->next;
-        else
-            c->requests = r->next;
-        if (r->next)
-            r->next->prev = r->prev;
-        c->pending--;
-        http_request_free(r);
+        http_request_detach(*out); /* removing it twice is harmless */
+        http_request_free(*out);
         *out = NULL;
         return rc < 0 ? rc : AB_EIO;
     }
