@@ -22,13 +22,14 @@ ninja -C $build -j2 >$build/bench-build.log 2>&1 || { tail -20 $build/bench-buil
 mkdir -p $out
 
 failed=0
-# run NAME CMD...: run one benchmark (bounded to 120 s), output in $out/NAME.txt.
+# run NAME CMD...: run one benchmark (bounded to RUN_TIMEOUT s, default 120), output in
+# $out/NAME.txt.
 run() {
     local name=$1
     shift
     printf 'running %-14s' "$name" >&2
     local t0=$SECONDS
-    if ! timeout 120 "$@" >"$out/$name.txt" 2>"$out/$name.log"; then
+    if ! timeout "${RUN_TIMEOUT:-120}" "$@" >"$out/$name.txt" 2>"$out/$name.log"; then
         printf ' FAILED (see %s)\n' "$out/$name.log" >&2
         failed=1
     else
@@ -44,6 +45,7 @@ run acp $build/bench/acp/bench_acp "$root"
 run render $build/bench/render/bench_render 20
 run engine $build/bench/engine/bench_engine
 run policy $build/bench/policy/bench_policy
+run route $build/bench/conv/bench_route
 run latency $build/bench/conv/bench_latency $build/bench/conv/bench_stamp_agent 1000
 run scale1000_1 $build/bench/conv/bench_scale "$root" 1000 125 1
 run scale1000_n $build/bench/conv/bench_scale "$root" 1000 125 1000
@@ -52,6 +54,23 @@ run scale100_8 $build/bench/conv/bench_scale "$root" 100 8 100
 run churn $build/bench/conv/bench_churn 1000000 50
 run daemon $build/bench/daemon/bench_daemon $build/core/agent-broker \
     $build/bench/daemon/bench_uv_idle "$root/$build/bench/daemon" "$root" 20
+pyenv=(env AB_SOURCE_ROOT="$root" AB_BUILD_ROOT="$root/$build"
+    AGENT_BROKER_BIN="$root/$build/core/agent-broker")
+run daemon_rss "${pyenv[@]}" python3 "$root/bench/daemon/idle_rss.py" 3
+run discord_latency "${pyenv[@]}" PAUSE_MS=200 python3 "$root/bench/daemon/discord_latency.py" \
+    "$root/$build/bench/conv/bench_stamp_agent" "$root/$build/bench/daemon/bench_floor_discord" 100
+# bench/agents: the real agents (minutes each), only with BENCH_AGENTS=1
+if [ "${BENCH_AGENTS:-0}" = 1 ]; then
+    for a in codex claude gemini; do
+        RUN_TIMEOUT=900 run agents_lat_$a "${pyenv[@]}" python3 "$root/bench/agents/bench_agents.py" \
+            $a latency 3
+        RUN_TIMEOUT=1500 run agents_day_$a "${pyenv[@]}" python3 \
+            "$root/bench/agents/bench_agents.py" $a day 30 2 2 1
+    done
+fi
+run platforms env AB_SOURCE_ROOT="$root" AB_BUILD_ROOT="$root/$build" \
+    AGENT_BROKER_BIN="$root/$build/core/agent-broker" \
+    python3 "$root/bench/daemon/bench_platforms.py" 20
 # bench/rate: the real broker and plugins against the loopback fakes (no sanitizers)
 for s in discord_open discord_bucket discord_storm slack_open slack_storm; do
     run cadence_$s env AB_SOURCE_ROOT="$root" AB_BUILD_ROOT="$root/$build" \
@@ -110,6 +129,9 @@ row "rate limiter alone, 10 000 live edits, ms CPU (baseline: count)" \
 row "policy_decide, ns per message (baseline: FNV hash of the id)" \
     "$(awk '$1 == "policy_decide" { print $3 }' $out/policy.txt 2>/dev/null)" \
     "$(awk '$1 == "baseline" { print $6 }' $out/policy.txt 2>/dev/null)"
+row "route_pick, ns per first message, 5 agents (baseline: policy_decide)" \
+    "$(awk '$1 == "route_pick" { print $3 }' $out/route.txt 2>/dev/null)" \
+    "$(awk '$1 == "baseline" { print $4 }' $out/route.txt 2>/dev/null)"
 
 # Inbound event -> session/prompt (bench/conv/bench_latency)
 row "inbound -> prompt written (engine_inbound returns), p50 us (baseline: uv_write)" \
@@ -168,9 +190,44 @@ done
 # The daemon from outside (bench/daemon)
 row "agent-broker console idle VmRSS, MB (baseline: bare libuv loop)" \
     "$(kb_to_mb "$(get daemon idle_rss_kb)")" "$(kb_to_mb "$(get daemon idle_baseline_rss_kb)")"
+row "agent-broker console idle VmRSS with 5 agents (none started), MB (baseline: 1 agent)" \
+    "$(kb_to_mb "$(get daemon idle_rss_5_agents_kb)")" "$(kb_to_mb "$(get daemon idle_rss_kb)")"
 row "agent-broker run to /readyz 200, median ms (baseline: --version)" \
     "$(get daemon ready_ms_p50)" "$(get daemon version_ms_p50)"
 row "start-up runs that failed (of $(get daemon runs))" "$(get daemon failed_runs)" - "=0"
+row "agent-broker run idle on the Discord + Slack fakes: VmRSS, MB (baseline: console idle)" \
+    "$(kb_to_mb "$(get daemon_rss vmrss_kb)")" "$(kb_to_mb "$(get daemon idle_rss_kb)")" "<=8"
+row "agent-broker run idle on the Discord + Slack fakes: Pss, MB" \
+    "$(kb_to_mb "$(get daemon_rss pss_kb)")"
+row "agent-broker run idle on the Discord + Slack fakes: private, MB" \
+    "$(kb_to_mb "$(get daemon_rss private_kb)")"
+row "agent-broker run idle: shared objects mapped (their VmRSS, MB)" \
+    "$(get daemon_rss libs_mapped) ($(kb_to_mb "$(get daemon_rss libs_rss_kb)"))"
+row "Discord message -> agent has read session/prompt, warm, p50 us (baseline: floor)" \
+    "$(get discord_latency daemon_p50_us)" "$(get discord_latency floor_p50_us)"
+row "Discord message -> agent has read session/prompt, warm, p99 us (baseline: floor)" \
+    "$(get discord_latency daemon_p99_us)" "$(get discord_latency floor_p99_us)" "<=1000"
+
+# Real agents (bench/agents, BENCH_AGENTS=1): message -> the agent's first model request
+if [ "${BENCH_AGENTS:-0}" = 1 ]; then
+    for a in codex claude gemini; do
+        row "$a: message -> first model request, resume (session/load) median ms (baseline: cold)" \
+            "$(get agents_lat_$a ${a}_resume_ms_median)" "$(get agents_lat_$a ${a}_cold_ms_median)"
+        row "$a: message -> first model request, warm median ms (baseline: cold)" \
+            "$(get agents_lat_$a ${a}_warm_ms_median)" "$(get agents_lat_$a ${a}_cold_ms_median)"
+        row "$a: history seen by the model after a resume" \
+            "$(get agents_lat_$a ${a}_history_seen_after_resume)"
+        row "$a: day of 30 conversations, 2 active: agents' mean VmRSS, MB, idle_suspend_s=1 (baseline: 0)" \
+            "$(get agents_day_$a ${a}_day_suspend_spp1_agent_rss_mb_mean)" \
+            "$(get agents_day_$a ${a}_day_nosuspend_spp1_agent_rss_mb_mean)"
+    done
+fi
+row "agent-broker run connected to fake Telegram, VmRSS MB (baseline: to fake Discord)" \
+    "$(kb_to_mb "$(get platforms telegram_connected_rss_kb)")" \
+    "$(kb_to_mb "$(get platforms discord_connected_rss_kb)")"
+row "Telegram message → session/prompt, median ms (baseline: Discord, same run)" \
+    "$(get platforms telegram_prompt_latency_ms_median)" \
+    "$(get platforms discord_prompt_latency_ms_median)"
 
 echo
 echo "| measure | value | baseline | ratio | target | ok |"

@@ -12,7 +12,8 @@ set -euo pipefail
 
 build_pkgs=(build-essential meson ninja-build pkg-config libuv1-dev libwebsockets-dev
             libwebsockets-evlib-uv libcurl4-openssl-dev libcjson-dev libcmark-gfm-dev
-            libcmark-gfm-extensions-dev ca-certificates check)
+            libcmark-gfm-extensions-dev libssl-dev ca-certificates check)
+# libssl-dev: chat-teams checks the Bot Framework's JWT signatures with libcrypto.
 # The unit suite starts test peers: tests/acp/scripted-agent.js, tests/unit/net/ws_server.py.
 unit_pkgs=(nodejs python3 python3-websockets)
 test_pkgs=(valgrind clang-format npm unzip procps clang libclang-rt-14-dev

@@ -31,11 +31,11 @@ churn_on_text(void *arg, const char *where, const char *text)
 /* Run the loop until the engine is idle and every outbound call (reactions too) has
  * been answered. */
 static void
-churn_settle(struct broker *b)
+churn_settle(struct bench_broker *b)
 {
     struct ratelimit_stats rs;
 
-    while (broker_wait_idle(b, 60000) == AB_ETIMEDOUT)
+    while (bench_broker_wait_idle(b, 60000) == AB_ETIMEDOUT)
         ;
     for (;;) {
         ratelimit_get_stats(engine_ratelimit(b->engine), &rs);
@@ -51,7 +51,7 @@ main(int argc, char **argv)
     struct pool_config pc = {.max_sessions = 1};
     struct engine_config ec;
     struct engine_stats es;
-    struct broker *b = NULL;
+    struct bench_broker *b = NULL;
     uv_loop_t loop;
     const char *args[] = {NULL};
     struct agent_launch launch = {.command = "true", .args = args, .cwd = "/"};
@@ -69,9 +69,9 @@ main(int argc, char **argv)
     tenth = n / 10;
     log_configure(AB_LOG_ERROR, LOG_FORMAT_TEXT);
     uv_loop_init(&loop);
-    if ((rc = broker_new(&loop, &pc, &launch, churn_on_text, NULL, &b)) < 0)
+    if ((rc = bench_broker_new(&loop, &pc, &launch, churn_on_text, NULL, &b)) < 0)
         goto out;
-    broker_engine_config(b, &ec);
+    bench_broker_engine_config(b, &ec);
     ec.conv_idle_ms = (uint64_t)atol(argv[2]);
     engine_set_config(b->engine, &ec);
     pool_drain(b->pool, 24 * 3600 * 1000, NULL, NULL);
@@ -80,7 +80,7 @@ main(int argc, char **argv)
         if (k >= 0 && i % tenth == 0)
             t0 = bench_clock_ns() / 1e3;
         snprintf(conv, sizeof(conv), "t-%ld", i);
-        broker_deliver(b, "C1", conv, "hello");
+        bench_broker_deliver(b, "C1", conv, "hello");
         if (i % 256 == 255)
             churn_settle(b);
         if (k >= 0 && i % tenth == tenth - 1) {
@@ -100,7 +100,7 @@ main(int argc, char **argv)
     printf("us_per_event_start %.2f\nus_per_event_middle %.2f\nus_per_event_end %.2f\n", us[0],
            us[1], us[2]);
     printf("most_conversations %u\n", most);
-    broker_free(b);
+    bench_broker_free(b);
 out:
     if (rc < 0)
         fprintf(stderr, "bench_churn: %s\n", ab_strerror(rc));

@@ -93,16 +93,16 @@ latency_print(const char *name, uint64_t *v, size_t n)
 /* One turn through the broker: @read_ns gets inbound -> agent read, @call_ns the time
  * engine_inbound() took. 0 or a negative code. */
 static int
-latency_broker_turn(struct broker *b, uint64_t *stamp, uint64_t *read_ns, uint64_t *call_ns)
+latency_broker_turn(struct bench_broker *b, uint64_t *stamp, uint64_t *read_ns, uint64_t *call_ns)
 {
     uint64_t t0, t1;
     int rc;
 
     *stamp = 0;
     t0 = bench_clock_ns();
-    rc = broker_deliver(b, "channel-1", "thread-1", "what time is it?");
+    rc = bench_broker_deliver(b, "channel-1", "thread-1", "what time is it?");
     t1 = bench_clock_ns();
-    if (rc < 0 || (rc = broker_wait_idle(b, LATENCY_TURN_TIMEOUT_MS)) < 0)
+    if (rc < 0 || (rc = bench_broker_wait_idle(b, LATENCY_TURN_TIMEOUT_MS)) < 0)
         return rc;
     if (*stamp < t0) {
         fprintf(stderr, "bench_latency: no stamp in the broker's reply\n");
@@ -328,12 +328,12 @@ latency_run(uv_loop_t *loop, const struct agent_launch *launch, const char *save
 {
     struct pool_config pc = {.max_sessions = 1, .sessions_per_process = 1};
     static struct direct d;
-    struct broker *b;
+    struct bench_broker *b;
     uint64_t stamp, ignored;
     char *line = NULL;
     int rc;
 
-    if ((rc = broker_new(loop, &pc, launch, latency_on_text, &stamp, &b)) < 0)
+    if ((rc = bench_broker_new(loop, &pc, launch, latency_on_text, &stamp, &b)) < 0)
         return rc;
     for (size_t i = 0; i < LATENCY_WARMUP && rc == 0; i++)
         rc = latency_broker_turn(b, &stamp, &ignored, &ignored);
@@ -356,7 +356,7 @@ latency_run(uv_loop_t *loop, const struct agent_launch *launch, const char *save
 out_direct:
     direct_stop(&d);
 out_broker:
-    broker_free(b);
+    bench_broker_free(b);
     free(line);
     return rc;
 }

@@ -51,7 +51,7 @@ scale_on_text(void *arg, const char *where, const char *text)
 
 /* Deliver one message in each of @s->n conversations and wait until all turns ended. */
 static int
-scale_run(struct broker *b, struct scale *s, double *wall_ms)
+scale_run(struct bench_broker *b, struct scale *s, double *wall_ms)
 {
     char parent[32], conv[32], text[64];
     double t0 = bench_clock_ms();
@@ -61,10 +61,10 @@ scale_run(struct broker *b, struct scale *s, double *wall_ms)
         snprintf(parent, sizeof(parent), "channel-%zu", i % s->channels);
         snprintf(conv, sizeof(conv), "conv-%zu", i);
         snprintf(text, sizeof(text), "hello from conv-%zu", i);
-        if ((rc = broker_deliver(b, parent, conv, text)) < 0)
+        if ((rc = bench_broker_deliver(b, parent, conv, text)) < 0)
             return rc;
     }
-    rc = broker_wait_idle(b, SCALE_TIMEOUT_MS);
+    rc = bench_broker_wait_idle(b, SCALE_TIMEOUT_MS);
     *wall_ms = bench_clock_ms() - t0;
     return rc;
 }
@@ -77,7 +77,7 @@ main(int argc, char **argv)
     struct scale s = {0};
     struct pool_config pc = {0};
     struct pool_stats ps;
-    struct broker *b;
+    struct bench_broker *b;
     uint64_t rss_before = 0, rss_after = 0, hwm = 0, agents_rss = 0;
     size_t children = 0;
     double wall_ms = 0;
@@ -104,7 +104,7 @@ main(int argc, char **argv)
     struct agent_launch launch = {
         .command = "node", .args = args, .cwd = dir, .shared_process = true};
     uv_loop_init(&loop);
-    if ((rc = broker_new(&loop, &pc, &launch, scale_on_text, &s, &b)) < 0)
+    if ((rc = bench_broker_new(&loop, &pc, &launch, scale_on_text, &s, &b)) < 0)
         goto out;
     proc_status_kb(0, "VmRSS", &rss_before);
     rc = scale_run(b, &s, &wall_ms);
@@ -112,7 +112,7 @@ main(int argc, char **argv)
     proc_status_kb(0, "VmHWM", &hwm);
     proc_status_children(getpid(), &children, &agents_rss);
     pool_stats(b->pool, &ps);
-    broker_free(b);
+    bench_broker_free(b);
     printf("conversations %zu\n", s.n);
     printf("sessions_per_process %u\n", pc.sessions_per_process);
     printf("channels %zu\n", s.channels);

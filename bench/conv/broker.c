@@ -5,12 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker_setup.h"
 #include "policy/policy.h"
 
 /* See broker.h. */
 void
-broker_engine_config(const struct broker *b, struct engine_config *ec)
+bench_broker_engine_config(const struct bench_broker *b, struct engine_config *ec)
 {
     broker_setup_engine_config(&b->cfg, ec);
     /* The benchmarks measure replies and refusals, not the cut of long replies or the
@@ -22,28 +21,44 @@ broker_engine_config(const struct broker *b, struct engine_config *ec)
     ec->pool_queue_notice_ms = 0;
 }
 
+/* What the broker's chat instance declares: an in-process platform. */
+static const struct ab_plugin_desc bench_broker_desc = {
+    .abi_major = AB_ABI_MAJOR,
+    .abi_minor = AB_ABI_MINOR,
+    .struct_size = sizeof(struct ab_plugin_desc),
+    .kind = AB_PLUGIN_CHAT,
+    .name = "bench",
+    .version = "bench",
+    .chat = &fake_chat_ops,
+};
+
 /* The engine has nothing running or waiting. */
 static void
-broker_on_idle(void *arg)
+bench_broker_on_idle(void *arg)
 {
-    ((struct broker *)arg)->is_idle = true;
+    ((struct bench_broker *)arg)->is_idle = true;
 }
 
 /* The pool has stopped every agent. */
 static void
-broker_on_closed(void *arg)
+bench_broker_on_closed(void *arg)
 {
-    ((struct broker *)arg)->is_closed = true;
+    ((struct bench_broker *)arg)->is_closed = true;
 }
 
 /* Build the broker. */
 int
-broker_new(uv_loop_t *loop, const struct pool_config *pc, const struct agent_launch *launch,
-           fake_chat_text_fn on_text, void *arg, struct broker **out)
+bench_broker_new(uv_loop_t *loop, const struct pool_config *pc, const struct agent_launch *launch,
+                 fake_chat_text_fn on_text, void *arg, struct bench_broker **out)
 {
-    struct broker *b = calloc(1, sizeof(*b));
-    struct engine_config ec;
-    struct policy_config policy;
+    struct bench_broker *b = calloc(1, sizeof(*b));
+    struct broker_agent_spec agent = {.name = "default", .launch = launch, .pool = *pc};
+    struct broker_chat_spec chat = {
+        .name = "bench",
+        .desc = &bench_broker_desc,
+        .ops = &fake_chat_ops,
+    };
+    struct broker_spec spec = {.agents = &agent, .nagents = 1, .chats = &chat, .nchats = 1};
     int rc;
 
     if (!b)
@@ -53,42 +68,18 @@ broker_new(uv_loop_t *loop, const struct pool_config *pc, const struct agent_lau
     b->deadline.data = b;
     if ((rc = config_defaults(&b->cfg)) < 0)
         goto fail;
-    broker_engine_config(b, &ec);
-    policy_config_default(&policy);
-    b->ci = (struct chat_instance){
-        .ops = &fake_chat_ops,
-        .can_edit = true,
-        .can_react = true,
-        .can_thread = true,
-        .is_started = true,
-    };
-    if (!(b->ci.name = strdup("bench"))) {
-        rc = AB_ENOMEM;
+    bench_broker_engine_config(b, &spec.engine);
+    policy_config_default(&chat.policy);
+    if ((rc = fake_chat_new(loop, on_text, arg, &chat.chat)) < 0)
         goto fail;
-    }
-    if ((rc = policy_new(&policy, &b->ci.policy)) < 0)
-        goto fail_name;
-    if ((rc = fake_chat_new(loop, on_text, arg, &b->ci.chat)) < 0)
-        goto fail_policy;
-    if ((rc = pool_new(loop, pc, launch, &b->pool)) < 0)
-        goto fail_chat;
-    if ((rc = engine_new(loop, b->pool, &ec, &b->engine)) < 0)
-        goto fail_pool;
-    if ((rc = engine_add_chat(b->engine, &b->ci)) < 0)
-        goto fail_engine;
+    if ((rc = broker_new(loop, &spec, &b->broker)) < 0)
+        goto fail; /* it closed the chat */
+    b->pool = b->broker->agents[0].pool;
+    b->engine = b->broker->engine;
+    b->ci = &b->broker->chats[0];
     *out = b;
     return 0;
 
-fail_engine:
-    engine_free(b->engine);
-fail_pool:
-    pool_close(b->pool, NULL, NULL);
-fail_chat:
-    fake_chat_ops.close(b->ci.chat);
-fail_policy:
-    policy_free(b->ci.policy);
-fail_name:
-    free(b->ci.name);
 fail:
     config_free(&b->cfg);
     uv_close((uv_handle_t *)&b->deadline, NULL);
@@ -99,7 +90,8 @@ fail:
 
 /* Deliver one message in an involved thread. */
 int
-broker_deliver(struct broker *b, const char *parent, const char *conversation, const char *text)
+bench_broker_deliver(struct bench_broker *b, const char *parent, const char *conversation,
+                     const char *text)
 {
     char id[32];
 
@@ -120,23 +112,23 @@ broker_deliver(struct broker *b, const char *parent, const char *conversation, c
         .thread_is_ours = true,
         .thread_id = conversation,
     };
-    return engine_inbound(b->engine, &b->ci, &m);
+    return engine_inbound(b->engine, b->ci, &m);
 }
 
 /* The wait for idleness ran out of time. */
 static void
-broker_on_timeout(uv_timer_t *t)
+bench_broker_on_timeout(uv_timer_t *t)
 {
-    ((struct broker *)t->data)->is_late = true;
+    ((struct bench_broker *)t->data)->is_late = true;
 }
 
 /* Run the loop until the engine is idle or @timeout_ms passed. */
 int
-broker_wait_idle(struct broker *b, uint64_t timeout_ms)
+bench_broker_wait_idle(struct bench_broker *b, uint64_t timeout_ms)
 {
     b->is_idle = b->is_late = false;
-    uv_timer_start(&b->deadline, broker_on_timeout, timeout_ms, 0);
-    engine_when_idle(b->engine, broker_on_idle, b);
+    uv_timer_start(&b->deadline, bench_broker_on_timeout, timeout_ms, 0);
+    engine_when_idle(b->engine, bench_broker_on_idle, b);
     while (!b->is_idle && !b->is_late)
         uv_run(b->loop, UV_RUN_ONCE);
     uv_timer_stop(&b->deadline);
@@ -145,19 +137,15 @@ broker_wait_idle(struct broker *b, uint64_t timeout_ms)
     return b->is_idle ? 0 : AB_ETIMEDOUT;
 }
 
-/* Stop the agents, then free in daemon.c's order: chat, engine, policy. */
+/* Stop the agents, then free the rest as daemon.c does (broker_close). */
 void
-broker_free(struct broker *b)
+bench_broker_free(struct bench_broker *b)
 {
     if (!b)
         return;
-    pool_close(b->pool, broker_on_closed, b);
+    broker_close(b->broker, bench_broker_on_closed, b);
     while (!b->is_closed)
         uv_run(b->loop, UV_RUN_ONCE);
-    fake_chat_ops.close(b->ci.chat);
-    engine_free(b->engine);
-    policy_free(b->ci.policy);
-    free(b->ci.name);
     config_free(&b->cfg);
     uv_close((uv_handle_t *)&b->deadline, NULL);
     uv_run(b->loop, UV_RUN_DEFAULT);

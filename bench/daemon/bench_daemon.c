@@ -249,10 +249,11 @@ int
 main(int argc, char **argv)
 {
     char dir[] = "/tmp/ab-bench-daemon-XXXXXX", console_cfg[64], run_cfg[64], log_path[64];
+    char agents_cfg[64];
     char agent[1024], text[4096];
     int runs = argc > 5 ? atoi(argv[5]) : 20, port = daemon_free_port(), log_fd, failed = 0;
     double *ready, *version;
-    uint64_t rss_daemon, rss_base;
+    uint64_t rss_daemon, rss_base, rss_agents;
 
     if (argc < 5 || runs < 1 || port < 0) {
         fprintf(stderr, "usage: %s AGENT_BROKER UV_IDLE PLUGIN_DIR SOURCE_ROOT [RUNS]\n", argv[0]);
@@ -271,6 +272,15 @@ main(int argc, char **argv)
     snprintf(text, sizeof(text), "%s[log]\nlevel = \"info\"\n", agent);
     if (daemon_write_file(console_cfg, text) < 0)
         return 1;
+    /* the same with four more agents, none of them started (no session yet) */
+    snprintf(agents_cfg, sizeof(agents_cfg), "%s/agents.toml", dir);
+    for (int i = 2; i <= 5; i++)
+        snprintf(text + strlen(text), sizeof(text) - strlen(text),
+                 "[agents.a%d]\ncommand = \"node\"\nargs = [\"%s/tests/acp/scripted-agent.js\"]\n"
+                 "working_dir = \"%s\"\n",
+                 i, argv[4], dir);
+    if (daemon_write_file(agents_cfg, text) < 0)
+        return 1;
     snprintf(text, sizeof(text),
              "[plugins]\npath = [\"%s\"]\nchat = [\"ready\"]\n\n[ready]\n\n%s\n"
              "[health]\nlisten = \"127.0.0.1:%d\"\n\n[state]\ndir = \"%s/state\"\n",
@@ -281,10 +291,13 @@ main(int argc, char **argv)
 
     char *console_argv[] = {argv[1], "console", console_cfg, NULL};
     char *idle_argv[] = {argv[2], NULL};
+    char *agents_argv[] = {argv[1], "console", agents_cfg, NULL};
     rss_daemon = daemon_idle_rss(console_argv, 2, " started: ");
+    rss_agents = daemon_idle_rss(agents_argv, 2, " started: ");
     rss_base = daemon_idle_rss(idle_argv, 1, "ready");
     printf("idle_rss_kb %llu\n", (unsigned long long)rss_daemon);
     printf("idle_baseline_rss_kb %llu\n", (unsigned long long)rss_base);
+    printf("idle_rss_5_agents_kb %llu\n", (unsigned long long)rss_agents);
 
     for (int i = 0; i < runs; i++) {
         ready[i] = daemon_time_ready(argv[1], run_cfg, port, log_fd);
@@ -306,6 +319,7 @@ main(int argc, char **argv)
     free(version);
     if (!failed) {
         unlink(console_cfg);
+        unlink(agents_cfg);
         unlink(run_cfg);
         unlink(log_path);
         snprintf(text, sizeof(text), "%s/state/sessions.json", dir);
@@ -314,5 +328,5 @@ main(int argc, char **argv)
         rmdir(text);
         rmdir(dir);
     }
-    return failed || !rss_daemon || !rss_base ? 1 : 0;
+    return failed || !rss_daemon || !rss_base || !rss_agents ? 1 : 0;
 }

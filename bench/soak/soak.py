@@ -318,6 +318,7 @@ class Soak:
         self.samples = samples
 
     def audit(self):
+        """Every problem found, as (kind, detail)."""
         problems = []
         for side in self.sides:
             bot_texts = [side.text(m) for m in side.snapshot
@@ -325,28 +326,34 @@ class Soak:
                              else m["user"] == sw.BOT)]
             for turn in side.turns:
                 if not side.finished(turn):
-                    problems.append("%s %s (%s): no final reaction" % (side.name, turn.token,
-                                                                        turn.kind))
+                    problems.append(("%s: no final reaction" % side.name,
+                                     "%s %s (%s)" % (side.name, turn.token, turn.kind)))
                 if turn.kind == "plain":
                     n = sum(1 for t in bot_texts if turn.token in t)
                     refused = turn.thread and any(
                         BUSY in side.text(m) for m in side.bot_posts(turn.thread))
                     if n > 1 or (n == 0 and not refused):
-                        problems.append("%s %s: echoed in %d bot posts" % (side.name, turn.token, n))
+                        problems.append(("%s: echoed in %s bot posts" % (
+                            side.name, "no" if n == 0 else "several"),
+                            "%s %s: echoed in %d bot posts" % (side.name, turn.token, n)))
             for tid, turns in side.threads.items():
                 replies = [m for m in side.bot_posts(tid) if not side.text(m).startswith(NOTICE)]
                 if len(replies) != len(turns):
-                    problems.append("%s thread %s: %d turns, %d replies: %s" % (
-                        side.name, tid, len(turns), len(replies),
-                        [side.text(m)[:50] for m in replies]))
+                    problems.append(("%s: replies != turns in a thread" % side.name,
+                                     "%s thread %s: %d turns, %d replies: %s" % (
+                                         side.name, tid, len(turns), len(replies),
+                                         [side.text(m)[:50] for m in replies])))
             for t in [t for t in side.turns if t.kind == "permission"]:
                 if not any("permission granted" in side.text(m) for m in side.bot_posts(t.thread)):
-                    problems.append("%s %s: permission not granted" % (side.name, t.token))
+                    problems.append(("%s: permission not granted" % side.name,
+                                     "%s %s: permission not granted" % (side.name, t.token)))
         for side, turn in self.pending_threads:
-            problems.append("%s %s: no thread was opened" % (side.name, turn.token))
+            problems.append(("%s: no thread was opened" % side.name,
+                             "%s %s: no thread was opened" % (side.name, turn.token)))
         dropped = get_json(self.sides[1].fake.base + "/_test/messages")["dropped"]
         if dropped:
-            problems.append("slack fake dropped %d envelopes" % len(dropped))
+            problems.append(("slack: fake dropped envelopes",
+                             "slack fake dropped %d envelopes" % len(dropped)))
         return problems
 
     def stop(self):
@@ -384,8 +391,14 @@ def main():
                       "%s %d" % kv for kv in sorted(soak.counts.items())), agents, len(rss),
                   code, cancelled))
         if code != 0:
-            problems.append("daemon exit code %d: %s" % (code, soak.broker.err.text()[-2000:]))
-        for p in problems[:50]:
+            problems.append(("daemon exit code",
+                             "daemon exit code %d: %s" % (code, soak.broker.err.text()[-2000:])))
+        kinds = {}
+        for kind, _ in problems:
+            kinds[kind] = kinds.get(kind, 0) + 1
+        for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1]):
+            print("PROBLEMS of kind %r: %d" % (kind, n))
+        for _, p in problems[:50]:
             print("PROBLEM:", p)
         if problems:
             print("FAIL: %d problem(s); broker stderr tail:\n%s" % (

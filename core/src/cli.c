@@ -25,6 +25,7 @@ struct cli_args {
     const char *positional; /* CONFIG or URL */
     const char *config;     /* --config FILE */
     const char *preset;     /* --preset NAME */
+    const char *agent;      /* --agent NAME (console): the configured agent to talk to */
     bool keys;              /* plugins --keys [NAME]: print config schemas */
     bool markdown;          /* with --keys: README table rows */
 };
@@ -38,7 +39,7 @@ cli_usage(FILE *f)
           "       agent-broker plugins [CONFIG]      list plugins on the search path\n"
           "       agent-broker plugins --keys [NAME] [--markdown] [--config FILE]\n"
           "                                          the config keys each chat plugin declares\n"
-          "       agent-broker console [CONFIG] [--preset NAME]\n"
+          "       agent-broker console [CONFIG] [--preset NAME] [--agent NAME]\n"
           "                                          chat with the agent from the terminal\n"
           "       agent-broker health [URL] [--config FILE]\n"
           "                                          GET /healthz; exit 0 when healthy\n"
@@ -70,6 +71,9 @@ cli_parse(int argc, char **argv, struct cli_args *a)
             a->config = argv[++i];
         } else if (strcmp(argv[i], "--preset") == 0 && i + 1 < argc) {
             a->preset = argv[++i];
+        } else if (strcmp(argv[i], "--agent") == 0 && i + 1 < argc &&
+                   strcmp(a->command, "console") == 0) {
+            a->agent = argv[++i];
         } else if (strcmp(argv[i], "--keys") == 0 && strcmp(a->command, "plugins") == 0) {
             a->keys = true;
         } else if (strcmp(argv[i], "--markdown") == 0 && strcmp(a->command, "plugins") == 0) {
@@ -253,7 +257,6 @@ cli_check(const struct cli_args *a)
     struct config cfg;
     struct diag diag = {0};
     struct plugin_set set = {0};
-    struct agent_choice agent;
     char **dirs = NULL;
     const char *path = cli_config_path(a);
     int rc;
@@ -286,25 +289,36 @@ cli_check(const struct cli_args *a)
             diag_add(&diag, cfg.plugins_strict, 0, "plugins", "refused %s: %s%s", set.items[i].path,
                      set.items[i].reason,
                      cfg.plugins_strict ? " (strict = true stops start-up)" : "");
-    if (agent_choice_resolve(&cfg, &set, a->preset, &agent, &diag) == 0 && !agent.resolved) {
-        const struct toml_value *v = toml_get_path(cfg.root, "agent.command");
-        diag_add(&diag, true, v ? v->line : 0, "agent.command",
-                 "\"%s\" was not found on PATH — install the %s agent or set [agent] command "
-                 "to its path",
-                 agent.command, agent.preset_name);
+    for (size_t i = 0; i < cfg.nagents; i++) {
+        const struct config_agent *ca = &cfg.agents[i];
+        struct agent_choice agent;
+        char key[160];
+        if (agent_choice_resolve(&cfg, ca, &set, i == 0 ? a->preset : NULL, &agent, &diag) == 0 &&
+            !agent.resolved) {
+            const struct toml_value *v = ca->table ? toml_table_get(ca->table, "command") : NULL;
+            snprintf(key, sizeof(key), "%s.command", ca->section);
+            diag_add(&diag, true, v ? v->line : ca->line, key,
+                     "\"%s\" was not found on PATH — install the %s agent or set [%s] command "
+                     "to its path",
+                     agent.command, agent.preset_name, ca->section);
+        }
+        cli_check_state_dir(&cfg, &agent, &diag);
+        agent_choice_free(&agent);
     }
-    cli_check_state_dir(&cfg, &agent, &diag);
     if (secret_env_in_file(path, cfg.secrets.items, cfg.secrets.count) > 0)
         diag_add(&diag, false, 0, NULL,
                  "a token is written in clear text: the agent's commands run as this user and "
                  "can read this file — export the token and write \"${NAME}\" instead");
-    agent_choice_free(&agent);
     diag_print(&diag, stderr);
     rc = diag.errors ? CLI_EXIT_USAGE : CLI_EXIT_OK;
-    if (rc == CLI_EXIT_OK)
-        printf("%s: ok (%zu chat plugin%s, agent %s)\n", path, cfg.plugin_chat.count,
-               cfg.plugin_chat.count == 1 ? "" : "s",
-               cfg.agent_command ? cfg.agent_command : "preset default");
+    if (rc == CLI_EXIT_OK) {
+        printf("%s: ok (%zu chat plugin%s, agent%s", path, cfg.plugin_chat.count,
+               cfg.plugin_chat.count == 1 ? "" : "s", cfg.nagents == 1 ? "" : "s");
+        for (size_t i = 0; i < cfg.nagents; i++)
+            printf("%s %s: %s", i ? "," : "", cfg.agents[i].name,
+                   cfg.agents[i].command ? cfg.agents[i].command : "preset default");
+        printf(")\n");
+    }
     plugin_set_free(&set);
     plugin_dirs_free(dirs);
     diag_free(&diag);
@@ -372,5 +386,5 @@ cli_main(int argc, char **argv)
     if (strcmp(a.command, "health") == 0)
         return cli_health(&a);
     return daemon_main(strcmp(a.command, "console") == 0 ? DAEMON_CONSOLE : DAEMON_RUN,
-                       a.positional ? a.positional : a.config, a.preset);
+                       a.positional ? a.positional : a.config, a.preset, a.agent);
 }

@@ -17,8 +17,10 @@
 #include "cli.h"
 #include "config/config.h"
 #include "config/secret_env.h"
+#include "conv/commands.h"
 #include "conv/engine.h"
 #include "health/health_server.h"
+#include "ingress/ingress.h"
 #include "health/metrics.h"
 #include "health/process_metrics.h"
 #include "host/host.h"
@@ -28,6 +30,15 @@
 #include "state/state_dir.h"
 #include "state/state_file.h"
 
+/* One configured agent, resolved. */
+struct daemon_agent {
+    struct agent_choice choice;      /* owned */
+    struct agent_launch launch;      /* points into choice, mcp and the config */
+    struct agent_mcp_server *mcp;    /* owned array; strings lent from the config */
+    char state_file[96];             /* its session map's file name */
+    const struct config_agent *conf; /* lent from the config */
+};
+
 /* Everything the daemon owns, torn down in reverse. */
 struct daemon {
     uv_loop_t loop;
@@ -35,14 +46,13 @@ struct daemon {
     struct config cfg;
     struct plugin_set plugins;
     char **dirs;
-    struct agent_choice agent;
-    struct agent_launch launch;
-    struct pool *pool;
-    struct engine *engine;
-    struct journal *journal;     /* owned, or NULL without a state dir */
-    struct chat_instance *chats; /* owned array */
-    size_t nchats;
+    struct daemon_agent *agents; /* owned, cfg.nagents of them: [0] is the default */
+    size_t nagents;
+    const char *console_agent; /* lent: --agent NAME, or NULL */
+    struct broker *broker;     /* owned: pools, engine, chat instances */
+    struct journal *journal;   /* owned, or NULL without a state dir */
     struct health_server *health;
+    struct ingress *ingress; /* owned: [ingress] listen, or NULL */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t idle_guard;
     uv_timer_t quiet_timer; /* runs the teardown from a clean stack */
@@ -53,53 +63,42 @@ struct daemon {
     int exit_code;
 };
 
-/* Fill the policy's view of a chat section. Lists stay owned by the config. */
-static void
-daemon_policy_config(const struct config_chat *cc, struct policy_config *pc)
-{
-    policy_config_default(pc);
-    if (!cc)
-        return;
-    pc->allowed_channels = cc->allowed_channels.items;
-    pc->allowed_channel_count = cc->allowed_channels.count;
-    pc->allow_all_channels =
-        cc->allow_all_channels ? POLICY_ALLOW_ALL_TRUE : POLICY_ALLOW_ALL_FALSE;
-    pc->allowed_users = cc->allowed_users.items;
-    pc->allowed_user_count = cc->allowed_users.count;
-    pc->allow_all_users = cc->allow_all_users ? POLICY_ALLOW_ALL_TRUE : POLICY_ALLOW_ALL_FALSE;
-    pc->allowed_role_ids = cc->allowed_role_ids.items;
-    pc->allowed_role_count = cc->allowed_role_ids.count;
-    pc->allow_user_messages =
-        cc->allow_user_messages == USER_MESSAGES_MENTIONS   ? POLICY_USERS_MENTIONS
-        : cc->allow_user_messages == USER_MESSAGES_MULTIBOT ? POLICY_USERS_MULTIBOT
-                                                            : POLICY_USERS_INVOLVED;
-    pc->allow_bot_messages = cc->allow_bot_messages == BOT_MESSAGES_ALL ? POLICY_BOTS_ALL
-                             : cc->allow_bot_messages == BOT_MESSAGES_MENTIONS
-                                 ? POLICY_BOTS_MENTIONS
-                                 : POLICY_BOTS_OFF;
-    pc->trusted_bot_ids = cc->trusted_bot_ids.items;
-    pc->trusted_bot_count = cc->trusted_bot_ids.count;
-    pc->max_bot_turns = (uint32_t)cc->max_bot_turns;
-    pc->allow_dm = cc->allow_dm;
-}
-
 /* The engine's settings from the config and the agent's preset. */
 static void
 daemon_engine_config(const struct daemon *d, struct engine_config *ec)
 {
     broker_setup_engine_config(&d->cfg, ec);
-    ec->auth_hint = d->agent.auth_hint;
-    ec->attach.dir = d->agent.cwd; /* attachments are saved where the agent works */
-    ec->classify_tool = d->agent.ops ? d->agent.ops->classify_tool : NULL;
+    ec->auth_hint = d->agents[0].choice.auth_hint;
+    ec->attach.dir = d->agents[0].choice.cwd; /* attachments are saved where the agent works */
+    ec->classify_tool = d->agents[0].choice.ops ? d->agents[0].choice.ops->classify_tool : NULL;
 }
 
-/* The agent launch spec from the resolved preset. */
-static void
-daemon_launch(struct daemon *d)
+/* The launch spec of agent @da from its resolved preset and its MCP servers. */
+static int
+daemon_launch(struct daemon_agent *da)
 {
-    const struct agent_choice *a = &d->agent;
+    const struct agent_choice *a = &da->choice;
+    const struct config_agent *ca = da->conf;
 
-    d->launch = (struct agent_launch){
+    if (ca->nmcp && !(da->mcp = calloc(ca->nmcp, sizeof(*da->mcp))))
+        return AB_ENOMEM;
+    for (size_t i = 0; i < ca->nmcp; i++) {
+        const struct config_mcp *m = &ca->mcp[i];
+        da->mcp[i] = (struct agent_mcp_server){
+            .name = m->name,
+            .type = m->type == CONFIG_MCP_HTTP  ? AGENT_MCP_HTTP
+                    : m->type == CONFIG_MCP_SSE ? AGENT_MCP_SSE
+                                                : AGENT_MCP_STDIO,
+            .command = m->command,
+            .args = (const char *const *)m->args.items,
+            .env = (const char *const *)m->env.items,
+            .url = m->url,
+            .headers = (const char *const *)m->headers.items,
+        };
+    }
+    snprintf(da->state_file, sizeof(da->state_file),
+             strcmp(ca->name, "default") == 0 ? "sessions.json" : "sessions-%s.json", ca->name);
+    da->launch = (struct agent_launch){
         .command = a->resolved ? a->resolved : a->command,
         .args = (const char *const *)a->args.items,
         .preset_env = (const char *const *)a->preset_env.items,
@@ -112,10 +111,14 @@ daemon_launch(struct daemon *d)
         .auth_hint = a->auth_hint,
         .session_mode = a->preset ? a->preset->session_mode : NULL,
         .home = a->preset ? a->preset->home : NULL,
+        .name = ca->name,
+        .mcp_servers = da->mcp,
+        .nmcp = ca->nmcp,
     };
+    return 0;
 }
 
-/* /readyz: every chat plugin connected; with none, the agent command resolves. */
+/* /readyz: every chat plugin connected and every agent's command resolves. */
 static bool
 daemon_ready(void *arg, struct health_text *why)
 {
@@ -126,57 +129,136 @@ daemon_ready(void *arg, struct health_text *why)
         health_text_printf(why, "shutting down\n");
         return false;
     }
-    for (size_t i = 0; i < d->nchats; i++) {
-        struct ab_host *h = d->chats[i].host;
+    for (size_t i = 0; i < d->broker->nchats; i++) {
+        struct ab_host *h = d->broker->chats[i].host;
         if (!h->connected) {
-            health_text_printf(why, "%s: not connected%s%s\n", d->chats[i].name,
+            health_text_printf(why, "%s: not connected%s%s\n", d->broker->chats[i].name,
                                h->detail ? ": " : "", h->detail ? h->detail : "");
             ready = false;
         }
     }
-    if (d->nchats == 0 && !d->agent.resolved) {
-        health_text_printf(why, "agent command \"%s\" not found on PATH\n", d->agent.command);
-        ready = false;
-    }
+    for (size_t i = 0; i < d->nagents; i++)
+        if (!d->agents[i].choice.resolved) {
+            health_text_printf(why, "agent %s: command \"%s\" not found on PATH\n",
+                               d->agents[i].conf->name, d->agents[i].choice.command);
+            ready = false;
+        }
     return ready;
 }
 
-/* The agent processes' memory (each with what it started: its process group). */
+/* The agents' usage counters (tokens, cost, turns), one sample set per agent. */
+static void
+daemon_metrics_usage(struct daemon *d, struct health_text *out)
+{
+    size_t n = engine_agent_count(d->broker->engine);
+    const char **names = calloc(n ? n : 1, sizeof(*names));
+    struct pool_usage *usage = calloc(n ? n : 1, sizeof(*usage));
+
+    if (names && usage) {
+        for (size_t i = 0; i < n; i++) {
+            struct pool *pool;
+            uint64_t turns, errors;
+            engine_agent_stats(d->broker->engine, i, &names[i], &pool, &turns, &errors);
+            pool_usage_total(pool, &usage[i]);
+        }
+        metrics_usage(out, names, usage, n);
+    }
+    free(names);
+    free(usage);
+}
+
+/* The agent processes' memory (each with what it started: its process group), over
+ * every agent's pool. */
 static void
 daemon_metrics_agents(struct daemon *d, struct health_text *out)
 {
     int pids[256];
-    size_t n = pool_agent_pids(d->pool, pids, sizeof(pids) / sizeof(pids[0]));
+    size_t n = 0, nagents = engine_agent_count(d->broker->engine);
     uint64_t bytes;
 
+    for (size_t i = 0; i < nagents && n < sizeof(pids) / sizeof(pids[0]); i++) {
+        const char *name;
+        struct pool *pool;
+        uint64_t turns, errors;
+        engine_agent_stats(d->broker->engine, i, &name, &pool, &turns, &errors);
+        n += pool_agent_pids(pool, pids + n, sizeof(pids) / sizeof(pids[0]) - n);
+    }
     if (process_metrics_groups_rss(pids, n, &bytes) == 0)
         metrics_gauge(out, "agent_broker_agent_resident_memory_bytes",
                       "resident memory of the agent processes and their children", NULL, 0,
                       (double)bytes);
 }
 
-/* /metrics: plugins, pool, engine, outbound scheduler. */
+/* Sample @value of agent @i's family @name (declared by the caller). */
+static void
+daemon_agent_sample(struct health_text *out, const char *name, const char *agent, double value)
+{
+    metrics_sample(out, name, &(struct metrics_label){"agent", agent}, 1, value);
+}
+
+/* The pool's and the turns' families, one sample per agent (label agent="NAME"). */
+static void
+daemon_agent_metrics(struct daemon *d, struct health_text *out)
+{
+    static const struct {
+        const char *name, *help;
+        enum metrics_type type;
+    } fams[] = {
+        {"agent_broker_sessions", "known agent sessions", METRICS_GAUGE},
+        {"agent_broker_sessions_live", "sessions attached to a process", METRICS_GAUGE},
+        {"agent_broker_sessions_busy", "sessions running a turn", METRICS_GAUGE},
+        {"agent_broker_agent_processes", "agent processes", METRICS_GAUGE},
+        {"agent_broker_turns_total", "agent turns started", METRICS_COUNTER},
+        {"agent_broker_turn_errors_total", "turns that ended in an error", METRICS_COUNTER},
+        {"agent_broker_sessions_suspended", "sessions without a process, kept for session/load",
+         METRICS_GAUGE},
+        {"agent_broker_sessions_idle_suspended_total", "sessions suspended after idle_suspend_s",
+         METRICS_COUNTER},
+        {"agent_broker_sessions_resumed_total", "sessions resumed with session/load",
+         METRICS_COUNTER},
+    };
+    size_t n = engine_agent_count(d->broker->engine);
+
+    for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+        metrics_family(out, fams[f].name, fams[f].help, fams[f].type);
+        for (size_t i = 0; i < n; i++) {
+            const char *name;
+            struct pool *pool;
+            struct pool_stats ps;
+            uint64_t turns, errors;
+            double v[9];
+            engine_agent_stats(d->broker->engine, i, &name, &pool, &turns, &errors);
+            pool_stats(pool, &ps);
+            v[0] = ps.sessions;
+            v[1] = ps.live;
+            v[2] = ps.busy;
+            v[3] = ps.processes;
+            v[4] = (double)turns;
+            v[5] = (double)errors;
+            v[6] = ps.suspended;
+            v[7] = (double)ps.idle_suspensions;
+            v[8] = (double)ps.resumes;
+            daemon_agent_sample(out, fams[f].name, name, v[f]);
+        }
+    }
+}
+
+/* /metrics: plugins, pools and turns per agent, engine, outbound scheduler. */
 static void
 daemon_metrics(void *arg, struct health_text *out)
 {
     struct daemon *d = arg;
-    struct pool_stats ps;
     struct engine_stats es;
     struct ratelimit_stats rs;
 
     metrics_family(out, "agent_broker_plugin_connected",
                    "1 when the chat plugin reports itself connected", METRICS_GAUGE);
-    for (size_t i = 0; i < d->nchats; i++)
+    for (size_t i = 0; i < d->broker->nchats; i++)
         metrics_sample(out, "agent_broker_plugin_connected",
-                       &(struct metrics_label){"plugin", d->chats[i].name}, 1,
-                       d->chats[i].host->connected);
-    pool_stats(d->pool, &ps);
-    metrics_gauge(out, "agent_broker_sessions", "known agent sessions", NULL, 0, ps.sessions);
-    metrics_gauge(out, "agent_broker_sessions_live", "sessions attached to a process", NULL, 0,
-                  ps.live);
-    metrics_gauge(out, "agent_broker_sessions_busy", "sessions running a turn", NULL, 0, ps.busy);
-    metrics_gauge(out, "agent_broker_agent_processes", "agent processes", NULL, 0, ps.processes);
-    engine_get_stats(d->engine, &es);
+                       &(struct metrics_label){"plugin", d->broker->chats[i].name}, 1,
+                       d->broker->chats[i].host->connected);
+    daemon_agent_metrics(d, out);
+    engine_get_stats(d->broker->engine, &es);
     metrics_counter(out, "agent_broker_messages_received_total", "inbound messages", NULL, 0,
                     (double)es.received);
     metrics_counter(out, "agent_broker_messages_accepted_total", "messages accepted by policy",
@@ -184,10 +266,6 @@ daemon_metrics(void *arg, struct health_text *out)
     metrics_counter(out, "agent_broker_messages_rejected_total",
                     "accepted messages that could not be queued (the user was told)", NULL, 0,
                     (double)es.rejected);
-    metrics_counter(out, "agent_broker_turns_total", "agent turns started", NULL, 0,
-                    (double)es.turns);
-    metrics_counter(out, "agent_broker_turn_errors_total", "turns that ended in an error", NULL, 0,
-                    (double)es.turn_errors);
     metrics_gauge(out, "agent_broker_messages_queued", "messages waiting behind a turn", NULL, 0,
                   es.queued);
     metrics_gauge(out, "agent_broker_conversations_waiting",
@@ -209,11 +287,14 @@ daemon_metrics(void *arg, struct health_text *out)
     metrics_family(out, "agent_broker_plugin_reconnects_total",
                    "reconnect attempts of the chat plugin (backoff delays handed out)",
                    METRICS_COUNTER);
-    for (size_t i = 0; i < d->nchats; i++)
+    for (size_t i = 0; i < d->broker->nchats; i++)
         metrics_sample(out, "agent_broker_plugin_reconnects_total",
-                       &(struct metrics_label){"plugin", d->chats[i].name}, 1,
-                       (double)d->chats[i].host->reconnects);
-    ratelimit_get_stats(engine_ratelimit(d->engine), &rs);
+                       &(struct metrics_label){"plugin", d->broker->chats[i].name}, 1,
+                       (double)d->broker->chats[i].host->reconnects);
+    metrics_counter(out, "agent_broker_commands_total", "chat commands run (never prompted)", NULL,
+                    0, (double)es.commands);
+    daemon_metrics_usage(d, out);
+    ratelimit_get_stats(engine_ratelimit(d->broker->engine), &rs);
     metrics_counter(out, "agent_broker_outbound_failed_total",
                     "chat operations that could not be delivered", NULL, 0, (double)rs.failed);
     metrics_counter(out, "agent_broker_outbound_rate_limited_total",
@@ -222,61 +303,6 @@ daemon_metrics(void *arg, struct health_text *out)
 
 static void daemon_stop(struct daemon *d, int exit_code);
 
-/* Host sink: a message from a chat plugin. */
-static int
-daemon_sink_deliver(void *arg, struct ab_host *h, const struct ab_inbound *msg)
-{
-    struct daemon *d = arg;
-
-    for (size_t i = 0; i < d->nchats; i++)
-        if (d->chats[i].host == h)
-            return engine_inbound(d->engine, &d->chats[i], msg);
-    return AB_ENOENT;
-}
-
-/* The engine recorded a held message (or needs no record): its plugin may ack. */
-static void
-daemon_recorded(void *arg, int status)
-{
-    host_hold_release(arg, status == 0 || status == AB_ECANCELED ? status : AB_EIO);
-}
-
-/* Host sink (ABI 1.3): a message whose ack the plugin holds until it is recorded. */
-static int
-daemon_sink_deliver_held(void *arg, struct ab_host *h, const struct ab_inbound *msg,
-                         struct host_hold *hold)
-{
-    struct daemon *d = arg;
-
-    for (size_t i = 0; i < d->nchats; i++)
-        if (d->chats[i].host == h)
-            return engine_inbound_held(d->engine, &d->chats[i], msg, daemon_recorded, hold);
-    return AB_ENOENT;
-}
-
-/* Host sink: a reaction from a chat plugin. */
-static int
-daemon_sink_reaction(void *arg, struct ab_host *h, const struct ab_reaction_event *ev)
-{
-    struct daemon *d = arg;
-
-    for (size_t i = 0; i < d->nchats; i++)
-        if (d->chats[i].host == h)
-            return engine_reaction(d->engine, &d->chats[i], ev);
-    return AB_ENOENT;
-}
-
-/* Host sink: rate-limit facts. */
-static void
-daemon_sink_rate(void *arg, struct ab_host *h, const struct ab_rate_info *info)
-{
-    struct daemon *d = arg;
-
-    for (size_t i = 0; i < d->nchats; i++)
-        if (d->chats[i].host == h)
-            chat_rate_report(&d->chats[i], info);
-}
-
 /* An interactive plugin's input ended: stop once the last reply is out. */
 static void
 daemon_interactive_idle(void *arg)
@@ -284,99 +310,31 @@ daemon_interactive_idle(void *arg)
     daemon_stop(arg, CLI_EXIT_OK);
 }
 
-/* Host sink: connection changes (an interactive plugin's end of input ends the run). */
+/* Connection changes (an interactive plugin's end of input ends the run). */
 static void
-daemon_sink_connected(void *arg, struct ab_host *h, bool connected, const char *detail)
+daemon_on_connected(void *arg, struct broker *b, struct chat_instance *ci, bool connected,
+                    const char *detail)
 {
     struct daemon *d = arg;
 
     (void)detail;
-    if (!connected && h->desc && (h->desc->caps & AB_CHAT_INTERACTIVE) && !d->is_stopping)
-        engine_when_idle(d->engine, daemon_interactive_idle, d);
+    if (!connected && ci->desc && (ci->desc->caps & AB_CHAT_INTERACTIVE) && !d->is_stopping)
+        engine_when_idle(b->engine, daemon_interactive_idle, d);
 }
 
-/* Host sink: a chat plugin gave up for good; with none left running, exit 1. */
+/* A chat plugin gave up for good; with none left running, exit 1. */
 static void
-daemon_sink_fatal(void *arg, struct ab_host *h, int status, const char *why)
+daemon_on_fatal(void *arg, struct broker *b, struct chat_instance *ci, int status, const char *why)
 {
     struct daemon *d = arg;
-    size_t running = 0;
 
+    (void)ci;
     (void)status;
     (void)why;
-    for (size_t i = 0; i < d->nchats; i++) {
-        if (d->chats[i].host == h)
-            d->chats[i].is_started = false;
-        running += d->chats[i].is_started;
-    }
-    if (running == 0 && !d->is_stopping) {
+    if (b->started == 0 && !d->is_stopping) {
         log_error("core", "no chat platform can stay connected; exiting");
         daemon_stop(d, CLI_EXIT_RUNTIME);
     }
-}
-
-/* A policy start-up warning. */
-static void
-daemon_policy_warning(void *arg, const char *line)
-{
-    (void)arg;
-    log_warn("core", "%s", line);
-}
-
-/* Open and start one chat plugin. */
-static int
-daemon_start_chat(struct daemon *d, const char *name, struct chat_instance *ci)
-{
-    const struct plugin *p = plugin_set_find(&d->plugins, AB_PLUGIN_CHAT, name);
-    const struct config_chat *cc = config_chat(&d->cfg, name);
-    struct host_sink sink = {d,
-                             daemon_sink_deliver,
-                             daemon_sink_reaction,
-                             daemon_sink_rate,
-                             daemon_sink_connected,
-                             daemon_sink_fatal,
-                             daemon_sink_deliver_held};
-    struct policy_config pc;
-    int rc;
-
-    if (!p) {
-        log_error("core", "chat plugin chat-%s.so was not found on the plugin path", name);
-        return AB_ENOENT;
-    }
-    ci->name = strdup(name);
-    ci->desc = p->desc;
-    ci->ops = p->desc->chat;
-    /* ops is the loader's full-size copy: members the plugin lacks are NULL */
-    ci->can_edit = ci->ops->edit != NULL;
-    ci->can_react = ci->ops->react != NULL;
-    ci->can_thread = ci->ops->open_thread != NULL;
-    if (!ci->name)
-        return AB_ENOMEM;
-    if ((rc = host_new(&d->loop, "chat", name, config_table(&d->cfg, name), d->cfg.state_dir, &sink,
-                       &ci->host)) < 0)
-        return rc;
-    ci->host->desc = p->desc;
-    daemon_policy_config(cc, &pc);
-    if ((rc = policy_new(&pc, &ci->policy)) < 0)
-        return rc;
-    if (cc)
-        policy_warnings(&pc, name, daemon_policy_warning, NULL);
-    if ((rc = engine_add_chat(d->engine, ci)) < 0)
-        return rc;
-    if ((rc = ci->ops->open(ci->host, &host_services, &ci->chat)) < 0) {
-        log_error("core", "chat-%s: cannot open: %s", name, ab_strerror(rc));
-        ci->chat = NULL;
-        return rc;
-    }
-    if ((rc = ci->ops->start(ci->chat)) < 0) {
-        /* The plugin's own reason (set_connected detail) says more than the code. */
-        log_error("core", "chat-%s: cannot start: %s%s%s", name, ab_strerror(rc),
-                  ci->host->detail ? " — " : "", ci->host->detail ? ci->host->detail : "");
-        return rc;
-    }
-    ci->is_started = true;
-    engine_recover(d->engine, ci);
-    return 0;
 }
 
 /* Handles closed: nothing more to do in the callback. */
@@ -386,32 +344,16 @@ daemon_handle_closed(uv_handle_t *h)
     (void)h;
 }
 
-/* The pool has stopped every agent: free the engine and plugins, close handles. */
+/* The broker has stopped every agent and freed itself: close the journal and handles. */
 static void
-daemon_pool_closed(void *arg)
+daemon_broker_closed(void *arg)
 {
     struct daemon *d = arg;
 
-    d->pool = NULL;
-    for (size_t i = 0; i < d->nchats; i++) {
-        struct chat_instance *ci = &d->chats[i];
-        host_holds_cancel(ci->host);
-        if (ci->chat)
-            ci->ops->close(ci->chat);
-        ci->chat = NULL;
-    }
-    engine_free(d->engine);
-    d->engine = NULL;
     journal_close(d->journal);
     d->journal = NULL;
-    for (size_t i = 0; i < d->nchats; i++) {
-        policy_free(d->chats[i].policy);
-        host_free(d->chats[i].host);
-        free(d->chats[i].name);
-    }
-    free(d->chats);
-    d->chats = NULL;
-    d->nchats = 0;
+    host_set_ingress(NULL);
+    ingress_close(d->ingress); /* its routes went with the hosts */
     uv_close((uv_handle_t *)&d->sig_term, daemon_handle_closed);
     uv_close((uv_handle_t *)&d->sig_int, daemon_handle_closed);
     uv_close((uv_handle_t *)&d->sig_hup, daemon_handle_closed);
@@ -429,8 +371,11 @@ daemon_quiet_now(uv_timer_t *t)
         health_server_close(d->health, NULL, NULL);
         d->health = NULL;
     }
-    if (d->pool)
-        pool_close(d->pool, daemon_pool_closed, d);
+    if (d->broker) {
+        struct broker *b = d->broker;
+        d->broker = NULL;
+        broker_close(b, daemon_broker_closed, d);
+    }
 }
 
 /* Schedule the teardown on the next loop turn: callers may be deep inside a plugin's
@@ -451,7 +396,7 @@ daemon_idle_guard(uv_timer_t *t)
     struct daemon *d = t->data;
 
     log_warn("core", "replies still pending at shutdown; stopping anyway");
-    engine_when_idle(d->engine, NULL, NULL);
+    engine_when_idle(d->broker->engine, NULL, NULL);
     daemon_quiet(d);
 }
 
@@ -462,7 +407,7 @@ daemon_drained(void *arg)
     struct daemon *d = arg;
 
     uv_timer_start(&d->idle_guard, daemon_idle_guard, 5000, 0);
-    engine_when_idle(d->engine, daemon_quiet, d);
+    engine_when_idle(d->broker->engine, daemon_quiet, d);
 }
 
 /* Orderly stop: no new turns, running ones finish within drain_timeout_s, then every
@@ -476,7 +421,7 @@ daemon_stop(struct daemon *d, int exit_code)
     d->exit_code = exit_code;
     log_info("core", "stopping: running turns may finish for up to %llds",
              (long long)d->cfg.drain_timeout_s);
-    engine_drain(d->engine, (uint64_t)d->cfg.drain_timeout_s * 1000, daemon_drained, d);
+    engine_drain(d->broker->engine, (uint64_t)d->cfg.drain_timeout_s * 1000, daemon_drained, d);
 }
 
 /* SIGTERM / SIGINT. */
@@ -500,16 +445,17 @@ daemon_on_stop_signal(uv_signal_t *s, int signum)
 static void
 daemon_hide_secrets(struct daemon *d)
 {
-    const struct strlist *inherit = &d->agent.inherit_env;
-
-    for (size_t i = 0; i < inherit->count; i++) {
-        const char *name = inherit->items[i];
-        const char *val = secret_env_get(name);
-        if (!val || !secret_env_name_is_secret(name, strlen(name)))
-            continue;
-        log_add_secret(val);
-        if (secret_env_take(name) == AB_ENOMEM)
-            log_warn("core", "out of memory: %s stays in the environment", name);
+    for (size_t a = 0; a < d->nagents; a++) {
+        const struct strlist *inherit = &d->agents[a].choice.inherit_env;
+        for (size_t i = 0; i < inherit->count; i++) {
+            const char *name = inherit->items[i];
+            const char *val = secret_env_get(name);
+            if (!val || !secret_env_name_is_secret(name, strlen(name)))
+                continue;
+            log_add_secret(val);
+            if (secret_env_take(name) == AB_ENOMEM)
+                log_warn("core", "out of memory: %s stays in the environment", name);
+        }
     }
     if (secret_env_in_file(d->cfg.path, d->cfg.secrets.items, d->cfg.secrets.count) > 0)
         log_warn("core",
@@ -528,6 +474,25 @@ daemon_add_secrets(const struct config *cfg)
         log_add_secret(cfg->secrets.items[i]);
     for (size_t i = 0; i < cfg->redact_prefixes.count; i++)
         log_add_token_prefix(cfg->redact_prefixes.items[i]);
+}
+
+/* Whether @b names the same agents and routes as @a (a reload cannot change them). */
+static bool
+daemon_same_agents(const struct config *a, const struct config *b)
+{
+    if (a->nagents != b->nagents || a->nroutes != b->nroutes)
+        return false;
+    for (size_t i = 0; i < a->nagents; i++)
+        if (strcmp(a->agents[i].name, b->agents[i].name) != 0)
+            return false;
+    for (size_t i = 0; i < a->nroutes; i++) {
+        const struct config_route *x = &a->routes[i], *y = &b->routes[i];
+        if (strcmp(x->agent, y->agent) != 0 || !x->channel != !y->channel ||
+            (x->channel && strcmp(x->channel, y->channel) != 0) || !x->role != !y->role ||
+            (x->role && strcmp(x->role, y->role) != 0))
+            return false;
+    }
+    return true;
 }
 
 /* SIGHUP: reload allowlists, reactions and timing without dropping connections. */
@@ -554,21 +519,27 @@ daemon_on_reload(uv_signal_t *s, int signum)
         return;
     }
     diag_free(&diag);
-    for (size_t i = 0; i < d->nchats; i++) {
-        const struct config_chat *cc = config_chat(&fresh, d->chats[i].name);
+    for (size_t i = 0; i < d->broker->nchats; i++) {
+        struct chat_instance *ci = &d->broker->chats[i];
+        const struct config_chat *cc = config_chat(&fresh, ci->name);
         struct policy_config pc;
         /* A running platform's section is gone: its defaults would admit everyone. */
         if (!cc) {
             log_warn("core",
                      "SIGHUP: [%s] is no longer in %s but %s keeps running (removing a "
                      "platform needs a restart); keeping its allowlists and gating",
-                     d->chats[i].name, d->cfg.path, d->chats[i].name);
+                     ci->name, d->cfg.path, ci->name);
             continue;
         }
-        daemon_policy_config(cc, &pc);
-        policy_set_config(d->chats[i].policy, &pc);
+        broker_setup_policy_config(cc, &pc);
+        policy_set_config(ci->policy, &pc);
     }
     daemon_add_secrets(&fresh);
+    if (!daemon_same_agents(&d->cfg, &fresh))
+        log_warn("core",
+                 "SIGHUP: the agents or [[routes]] of %s changed; they apply after a restart "
+                 "(the running agents and routes stay)",
+                 d->cfg.path);
     /* The old config stays alive until exit: plugins hold pointers into its tree and
      * reactions in progress into its emoji strings. */
     {
@@ -584,7 +555,7 @@ daemon_on_reload(uv_signal_t *s, int signum)
     }
     daemon_hide_secrets(d);
     daemon_engine_config(d, &ec);
-    engine_set_config(d->engine, &ec);
+    engine_set_config(d->broker->engine, &ec);
     if (log_level_parse(d->cfg.log_level, &level) == 0)
         log_configure(level,
                       strcmp(d->cfg.log_format, "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
@@ -633,12 +604,14 @@ daemon_state_dir(struct daemon *d)
         log_error("core", "%s", why);
         return AB_EINVAL;
     }
-    if (state_dir_exposed(dir, d->agent.cwd))
-        log_warn("core",
-                 "state dir %s is inside the agent's working directory %s: the agent's tools "
-                 "see it and may commit it — set [state] dir outside it (or [agent] "
-                 "working_dir to the project)",
-                 dir, d->agent.cwd);
+    for (size_t i = 0; i < d->nagents; i++)
+        if (state_dir_exposed(dir, d->agents[i].choice.cwd))
+            log_warn("core",
+                     "state dir %s is inside the agent's working directory %s (agent %s): the "
+                     "agent's tools see it and may commit it — set [state] dir outside it (or "
+                     "[%s] working_dir to the project)",
+                     dir, d->agents[i].choice.cwd, d->agents[i].conf->name,
+                     d->agents[i].conf->section);
     return 0;
 }
 
@@ -672,6 +645,16 @@ daemon_check_plugins(struct daemon *d)
     return 0;
 }
 
+/* The agent the console talks to: --agent NAME, else the default. */
+static const struct daemon_agent *
+daemon_console_agent(const struct daemon *d)
+{
+    for (size_t i = 0; d->console_agent && i < d->nagents; i++)
+        if (strcmp(d->agents[i].conf->name, d->console_agent) == 0)
+            return &d->agents[i];
+    return &d->agents[0];
+}
+
 /* Signals (stop, reload), the idle guard and quiet timers, then the health server in
  * run mode or the console's greeting. */
 static void
@@ -699,47 +682,141 @@ daemon_listen(struct daemon *d)
         fprintf(stderr,
                 "agent-broker console: agent \"%s\" (%s). Type a message and press "
                 "Enter; Ctrl-D to quit.\n",
-                d->agent.command, d->agent.preset_name);
+                daemon_console_agent(d)->choice.command,
+                daemon_console_agent(d)->choice.preset_name);
     }
 }
 
-/* One chat instance per enabled chat plugin (the console alone in console mode), each
- * started; *started counts those that did. AB_ENOMEM when d->chats cannot be had. */
+/* The broker with one chat instance per enabled chat plugin (the console alone in
+ * console mode). A plugin missing from the plugin path is logged and left out. */
 static int
-daemon_start_chats(struct daemon *d, size_t *started)
+daemon_assemble(struct daemon *d)
 {
     static const char *const names_console[] = {"console"};
     const char *const *names = names_console;
-    size_t nnames = 1;
+    size_t nnames = 1, nchats = 0;
+    struct broker_chat_spec *chats;
+    struct broker_agent_spec *agents = calloc(d->nagents, sizeof(*agents));
+    struct broker_spec spec = {
+        .agents = agents,
+        .nagents = d->nagents,
+        .routes = d->cfg.routes,
+        .nroutes = d->cfg.nroutes,
+        .fallback = d->console_agent,
+        .journal = d->journal,
+        .events = {.arg = d, .connected = daemon_on_connected, .fatal = daemon_on_fatal},
+    };
+    int rc;
 
     if (d->mode != DAEMON_CONSOLE) {
         names = (const char *const *)d->cfg.plugin_chat.items;
         nnames = d->cfg.plugin_chat.count;
     }
-    if (!(d->chats = calloc(nnames, sizeof(*d->chats))))
+    if (!agents || !(chats = calloc(nnames ? nnames : 1, sizeof(*chats)))) {
+        free(agents);
         return AB_ENOMEM;
-    d->nchats = nnames;
-    for (size_t i = 0; i < nnames; i++)
-        if (daemon_start_chat(d, names[i], &d->chats[i]) == 0)
-            (*started)++;
-    return 0;
+    }
+    for (size_t i = 0; i < nnames; i++) {
+        const struct plugin *p = plugin_set_find(&d->plugins, AB_PLUGIN_CHAT, names[i]);
+        const struct config_chat *cc = config_chat(&d->cfg, names[i]);
+        if (!p) {
+            log_error("core", "chat plugin chat-%s.so was not found on the plugin path", names[i]);
+            continue;
+        }
+        chats[nchats] = (struct broker_chat_spec){
+            .name = names[i],
+            .desc = p->desc,
+            .ops = p->desc->chat,
+            .table = config_table(&d->cfg, names[i]),
+            .state_dir = d->cfg.state_dir,
+            .warn_policy = cc != NULL,
+        };
+        broker_setup_policy_config(cc, &chats[nchats++].policy);
+    }
+    spec.chats = chats;
+    spec.nchats = nchats;
+    for (size_t i = 0; i < d->nagents; i++) {
+        const struct daemon_agent *da = &d->agents[i];
+        const struct config_agent *ca = da->conf;
+        agents[i] = (struct broker_agent_spec){
+            .name = ca->name,
+            .launch = &da->launch,
+            .auth_hint = da->choice.auth_hint,
+            .classify_tool = da->choice.ops ? da->choice.ops->classify_tool : NULL,
+        };
+        broker_setup_pool_config(&d->cfg, &agents[i].pool);
+        if (ca->max_sessions)
+            agents[i].pool.max_sessions = (uint32_t)ca->max_sessions;
+        if (ca->session_ttl_hours)
+            agents[i].pool.session_ttl_ms = (uint64_t)ca->session_ttl_hours * 3600 * 1000;
+        if (ca->sessions_per_process)
+            agents[i].pool.sessions_per_process = (uint32_t)ca->sessions_per_process;
+        agents[i].pool.state_file = da->state_file;
+    }
+    daemon_engine_config(d, &spec.engine);
+    rc = broker_new(&d->loop, &spec, &d->broker);
+    free(chats);
+    free(agents);
+    return rc;
+}
+
+/* Resolve every configured agent (@preset replaces the default's preset) and build
+ * its launch spec. Returns 0, AB_ECONFIG (reported) or AB_ENOMEM. */
+static int
+daemon_agents(struct daemon *d, const char *preset)
+{
+    struct diag diag = {0};
+    int rc = 0;
+
+    if (d->console_agent && !config_agent(&d->cfg, d->console_agent)) {
+        log_error("core", "--agent %s: %s defines no agent of that name — add [agents.%s]",
+                  d->console_agent, d->cfg.path ? d->cfg.path : "the configuration",
+                  d->console_agent);
+        return AB_ECONFIG;
+    }
+    if (!(d->agents = calloc(d->cfg.nagents, sizeof(*d->agents))))
+        return AB_ENOMEM;
+    d->nagents = d->cfg.nagents;
+    for (size_t i = 0; i < d->nagents; i++) {
+        d->agents[i].conf = &d->cfg.agents[i];
+        if (agent_choice_resolve(&d->cfg, d->agents[i].conf, &d->plugins, i == 0 ? preset : NULL,
+                                 &d->agents[i].choice, &diag) < 0)
+            rc = AB_ECONFIG;
+    }
+    diag_print(&diag, stderr);
+    diag_free(&diag);
+    for (size_t i = 0; rc == 0 && i < d->nagents; i++)
+        rc = daemon_launch(&d->agents[i]);
+    return rc;
+}
+
+/* Free the agents. */
+static void
+daemon_agents_free(struct daemon *d)
+{
+    for (size_t i = 0; i < d->nagents; i++) {
+        agent_choice_free(&d->agents[i].choice);
+        free(d->agents[i].mcp);
+    }
+    free(d->agents);
+    d->agents = NULL;
+    d->nagents = 0;
 }
 
 /* Set up everything, run the loop, tear down. */
 int
-daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
+daemon_main(enum daemon_mode mode, const char *config_path, const char *preset, const char *agent)
 {
     struct daemon *d = calloc(1, sizeof(*d));
     struct diag diag = {0};
-    struct engine_config ec;
-    struct pool_config pc;
     enum ab_log_level level = AB_LOG_INFO;
-    size_t started = 0;
+    char more[32] = "";
     int rc, exit_code;
 
     if (!d)
         return CLI_EXIT_RUNTIME;
     d->mode = mode;
+    d->console_agent = agent;
     signal(SIGPIPE, SIG_IGN);
     if ((exit_code = daemon_load_config(d, config_path)) >= 0)
         goto out_config;
@@ -767,82 +844,72 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset)
         exit_code = CLI_EXIT_USAGE;
         goto out_loop;
     }
-    if (agent_choice_resolve(&d->cfg, &d->plugins, preset, &d->agent, &diag) < 0) {
-        diag_print(&diag, stderr);
-        diag_free(&diag);
-        exit_code = CLI_EXIT_USAGE;
+    if ((rc = daemon_agents(d, preset)) < 0) {
+        exit_code = rc == AB_ECONFIG ? CLI_EXIT_USAGE : CLI_EXIT_RUNTIME;
         goto out_agent;
     }
     daemon_hide_secrets(d);
-    if (!d->agent.resolved)
-        log_error("core",
-                  "agent command \"%s\" was not found on PATH; turns will fail until it "
-                  "is installed%s%s",
-                  d->agent.command, d->agent.auth_hint ? " — then log in: " : "",
-                  d->agent.auth_hint ? d->agent.auth_hint : "");
+    for (size_t i = 0; i < d->nagents; i++) {
+        const struct agent_choice *a = &d->agents[i].choice;
+        if (!a->resolved)
+            log_error("core",
+                      "agent %s: command \"%s\" was not found on PATH; its turns will fail "
+                      "until it is installed%s%s",
+                      d->agents[i].conf->name, a->command, a->auth_hint ? " — then log in: " : "",
+                      a->auth_hint ? a->auth_hint : "");
+    }
     if (d->cfg.state_dir && daemon_state_dir(d) < 0) {
         exit_code = CLI_EXIT_USAGE;
         goto out_agent;
     }
-    daemon_launch(d);
-    broker_setup_pool_config(&d->cfg, &pc);
-    if ((rc = pool_new(&d->loop, &pc, &d->launch, &d->pool)) < 0) {
-        log_error("core", "cannot start the session pool: %s", ab_strerror(rc));
-        goto out_agent;
-    }
-    daemon_engine_config(d, &ec);
-    if ((rc = engine_new(&d->loop, d->pool, &ec, &d->engine)) < 0)
-        goto out_pool;
     if (d->cfg.state_dir && journal_open(&d->loop, d->cfg.state_dir, &d->journal) < 0)
         log_warn("core",
                  "cannot open the journal in %s; accepted messages will not survive a "
                  "crash",
                  d->cfg.state_dir);
-    engine_set_journal(d->engine, d->journal);
-    if (daemon_start_chats(d, &started) < 0)
-        goto out_engine;
-    if (started == 0) {
+    if (d->mode == DAEMON_RUN && d->cfg.ingress_listen && *d->cfg.ingress_listen) {
+        if ((rc = ingress_start(&d->loop, d->cfg.ingress_listen, NULL, &d->ingress)) < 0) {
+            log_error("core", "[ingress] listen = \"%s\": %s; not starting", d->cfg.ingress_listen,
+                      ab_strerror(rc));
+            goto out_journal;
+        }
+        log_info("core", "ingress listening on %s", d->cfg.ingress_listen);
+        host_set_ingress(d->ingress);
+    }
+    if ((rc = daemon_assemble(d)) < 0)
+        goto out_journal;
+    if (d->broker->started == 0) {
         log_error("core", "no chat platform could start; exiting");
-        goto out_chats;
+        goto out_broker;
     }
     daemon_listen(d);
-    log_info("core", "agent-broker %s started: %zu chat plugin(s), agent %s", AB_VERSION_STRING,
-             started, d->agent.command);
+    if (d->nagents > 1)
+        snprintf(more, sizeof(more), " and %zu more", d->nagents - 1);
+    log_info("core", "agent-broker %s started: %zu chat plugin(s), agent %s%s", AB_VERSION_STRING,
+             d->broker->started, d->agents[0].choice.command, more);
     exit_code = CLI_EXIT_OK;
     uv_run(&d->loop, UV_RUN_DEFAULT);
     host_net_finish(); /* libwebsockets' second teardown step, after the loop ran dry */
+    ingress_finish(d->ingress);
+    d->ingress = NULL;
     exit_code = d->exit_code;
     goto out_loop_close;
 
-out_chats:
-    for (size_t i = 0; i < d->nchats; i++) {
-        if (d->chats[i].host)
-            host_holds_cancel(d->chats[i].host);
-        if (d->chats[i].chat)
-            d->chats[i].ops->close(d->chats[i].chat);
-    }
-    engine_free(d->engine);
-    d->engine = NULL;
+out_broker:
+    broker_close(d->broker, NULL, NULL);
+    d->broker = NULL;
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+out_journal:
     journal_close(d->journal);
     d->journal = NULL;
-    for (size_t i = 0; i < d->nchats; i++) {
-        policy_free(d->chats[i].policy);
-        host_free(d->chats[i].host);
-        free(d->chats[i].name);
-    }
-    free(d->chats);
-out_engine:
-    engine_free(d->engine);
-    journal_close(d->journal);
-out_pool:
-    if (d->pool)
-        pool_close(d->pool, NULL, NULL);
-    uv_run(&d->loop, UV_RUN_DEFAULT);
+    host_set_ingress(NULL);
+    ingress_close(d->ingress);
 out_agent:
 out_loop_close:
-    agent_choice_free(&d->agent);
+    daemon_agents_free(d);
 out_loop:
     uv_run(&d->loop, UV_RUN_DEFAULT);
+    ingress_finish(d->ingress);
     if (uv_loop_close(&d->loop) != 0)
         log_debug("core", "loop closed with handles still open");
     plugin_set_free(&d->plugins);

@@ -65,6 +65,7 @@ discord_close(struct ab_chat *c)
     c->is_closing = true;
     discord_gateway_close(c);
     discord_rest_close(c);
+    discord_interactions_close(c);
     discord_events_close(c);
     free(c->auth_header);
     free(c);
@@ -83,6 +84,7 @@ static const struct ab_chat_ops discord_ops = {
     .rate_route = discord_rate_route,
     .rate_rules = discord_rate_rules,
     .rate_rule_count = DISCORD_RATE_RULE_COUNT,
+    .command_reply = discord_command_reply,
     .upload = discord_upload,
     .max_upload_bytes = DISCORD_MAX_FILE_BYTES,
     .max_upload_files = DISCORD_MAX_FILES,

@@ -111,13 +111,17 @@ struct ab_chat {
     struct discord_lookup *lookups; /* owned: inbound messages waiting for a channel */
     struct discord_lookup *lookups_tail;
     uint64_t nonce_counter;
+    struct discord_interaction *interactions; /* owned: commands awaiting the core's answer */
+    size_t ninteractions;
+    bool is_commands_registered; /* application commands were registered */
 };
 
 /* ---- rest.c ---- */
 
-/* Start a REST call now (the core's scheduler decided when): @method, @path below
- * api_base (lent), @body JSON text or NULL (lent). @op (lent) is the @arg the core passed
- * with the chat operation this call performs, NULL for the plugin's own calls: the
+/* Start a REST call: @method, @path below api_base (lent), @body JSON text or NULL
+ * (lent). @op (lent) is the @arg the core passed with the chat operation this call
+ * performs (sent now: the core's scheduler decided when), NULL for the plugin's own
+ * calls (queued in that scheduler by route, retried there on a 429 or 5xx): the
  * response's rate facts are reported tied to it before @cb. @cb runs later, exactly
  * once (AB_ECANCELED when the instance closes first). */
 int discord_rest_call(struct ab_chat *c, const char *method, const char *path, const char *body,
@@ -148,6 +152,20 @@ void discord_hold_done(struct discord_hold *h, bool recorded);
 void discord_hold_recorded(void *arg, int status);
 /* Forget inbound messages waiting for channel lookups. */
 void discord_events_close(struct ab_chat *c);
+
+/* ---- interactions.c: native commands ---- */
+
+/* READY @d (lent): register the core's commands as application commands (once). */
+void discord_interactions_ready(struct ab_chat *c, const cJSON *d);
+/* INTERACTION_CREATE @d (lent): defer, then hand the command to the core. */
+void discord_interactions_create(struct ab_chat *c, const cJSON *d);
+/* ab_chat_ops.command_reply: edit the deferred response with the core's answer. */
+int discord_command_reply(struct ab_chat *c, const char *reply_token, const char *text,
+                          ab_done_cb cb, void *arg);
+/* Forget the invocations still waiting (closing). */
+void discord_interactions_close(struct ab_chat *c);
+/* Add @choices (lent, NULL-terminated emoji) to message @body as one row of buttons. */
+void discord_buttons_add(cJSON *body, const char *const *choices);
 
 /* ---- channel_cache.c ---- */
 

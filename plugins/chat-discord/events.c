@@ -300,6 +300,8 @@ discord_events_dispatch(struct ab_chat *c, const char *type, const cJSON *d)
     } else if (strcmp(type, "THREAD_CREATE") == 0 || strcmp(type, "THREAD_UPDATE") == 0 ||
                strcmp(type, "CHANNEL_CREATE") == 0 || strcmp(type, "CHANNEL_UPDATE") == 0) {
         discord_cache_put(&c->cache, d);
+    } else if (strcmp(type, "INTERACTION_CREATE") == 0) {
+        discord_interactions_create(c, d);
     } else if (strcmp(type, "THREAD_DELETE") == 0 || strcmp(type, "CHANNEL_DELETE") == 0) {
         discord_cache_remove(&c->cache, discord_json_str(d, "id"));
     }

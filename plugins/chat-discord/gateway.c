@@ -431,6 +431,7 @@ discord_gateway_on_ready(struct ab_chat *c, const cJSON *d)
     g->is_session_ready = true;
     discord_gateway_save(c);
     discord_gateway_maybe_ready(c);
+    discord_interactions_ready(c, d);
 }
 
 /* One gateway message. */

@@ -158,6 +158,8 @@ discord_send(struct ab_chat *c, const struct ab_send *msg, ab_sent_cb cb, void *
         return AB_ENOMEM;
     op->sent = cb;
     body = discord_outbound_body(msg->text);
+    if (AB_HAS(msg, struct ab_send, choices) && msg->choices)
+        discord_buttons_add(body, msg->choices);
     cJSON_AddStringToObject(body, "nonce", nonce);
     cJSON_AddBoolToObject(body, "enforce_nonce", 1);
     snprintf(path, sizeof(path), "/channels/%s/messages", target);
@@ -184,6 +186,7 @@ discord_edit(struct ab_chat *c, const struct ab_msg_ref *ref, const char *text, 
 {
     char path[128];
     struct discord_op *op;
+    cJSON *body;
 
     if (!discord_outbound_id_ok(ref->channel_id) || !discord_outbound_id_ok(ref->message_id) ||
         !text || !*text || discord_outbound_chars(c, text) > DISCORD_MAX_CHARS)
@@ -192,7 +195,10 @@ discord_edit(struct ab_chat *c, const struct ab_msg_ref *ref, const char *text, 
         return AB_ENOMEM;
     op->done = cb;
     snprintf(path, sizeof(path), "/channels/%s/messages/%s", ref->channel_id, ref->message_id);
-    return discord_op_call(op, "PATCH", path, discord_outbound_body(text), discord_outbound_done);
+    body = discord_outbound_body(text);
+    /* An edited question is decided: its buttons go (no other post of ours has any). */
+    cJSON_AddArrayToObject(body, "components");
+    return discord_op_call(op, "PATCH", path, body, discord_outbound_done);
 }
 
 /* Percent-encode every byte of @emoji that is not an ASCII letter or digit. */

@@ -1,7 +1,9 @@
-/* chat-discord REST v10: every call goes through the host's HTTP client with the bot
- * token and Discord's User-Agent, at once: the core's scheduler decides when. Every
- * response's rate facts (X-RateLimit-*, a 429's retry_after, global and shared scope)
- * are reported to the core, tied to the operation they answer. */
+/* chat-discord REST v10: every call goes through the host with the bot token and
+ * Discord's User-Agent. An operation's call goes at once (the core's scheduler already
+ * decided when); the plugin's own calls (gateway URL, channel and message lookups) are
+ * queued in that scheduler by route (ABI 1.3 http_scheduled). Every response's rate
+ * facts (X-RateLimit-*, a 429's retry_after, global and shared scope) are reported to
+ * the core, tied to the operation or scheduled call they answer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +18,12 @@ struct discord_req {
     struct discord_req *next;
     struct ab_chat *chat;
     struct ab_http *http;                    /* owned by the host until the callback */
+    struct ab_http_sched *sched;             /* or: the scheduled call (the plugin's own) */
     char method[8], path_id[DISCORD_ID_MAX]; /* the major parameter, for the bucket id */
     char *url;                               /* owned */
-    void *op;                                /* lent: the core's operation these facts belong to */
+    char *shown;         /* owned: url for logs, an interaction token masked; or NULL = url */
+    bool is_interaction; /* authorised by an interaction token, not the bot token */
+    void *op;            /* lent: the core's operation these facts belong to */
     discord_rest_cb cb;
     void *arg;
 };
@@ -49,7 +54,38 @@ discord_req_free(struct ab_chat *c, struct discord_req *q)
     if (*link)
         *link = q->next;
     free(q->url);
+    free(q->shown);
     free(q);
+}
+
+/* The URL as logs show it. */
+static const char *
+discord_req_shown(const struct discord_req *q)
+{
+    return q->shown ? q->shown : q->url;
+}
+
+/* Interaction endpoints carry a token in their path (/interactions/ID/TOKEN/…,
+ * /webhooks/APP/TOKEN/…): logs get "***" in its place, and a 401 there is that token's
+ * expiry, not the bot token's rejection. */
+static int
+discord_req_mask(struct ab_chat *c, struct discord_req *q, const char *path)
+{
+    const char *tok, *end;
+
+    if (strncmp(path, "/interactions/", 14) != 0 && strncmp(path, "/webhooks/", 10) != 0)
+        return 0;
+    q->is_interaction = true;
+    if (!(tok = strchr(path + 1, '/')) || !(tok = strchr(tok + 1, '/')))
+        return 0;
+    tok++;
+    end = strchr(tok, '/');
+    if (asprintf(&q->shown, "%s%.*s***%s", c->api_base, (int)(tok - path), path, end ? end : "") <
+        0) {
+        q->shown = NULL;
+        return AB_ENOMEM;
+    }
+    return 0;
 }
 
 /* The major parameter of @path (the id after /channels/, /guilds/ or /webhooks/), or "". */
@@ -74,7 +110,7 @@ discord_rest_major(const char *path, char *out, size_t cap)
 /* Tell the core what the response said, tied to @q's operation. A 429's precise wait is
  * the body's float retry_after (Retry-After is whole seconds). */
 static void
-discord_rest_report(struct ab_chat *c, const struct discord_req *q,
+discord_rest_report(struct ab_chat *c, const struct discord_req *q, void *op,
                     const struct ab_http_response *resp, const cJSON *body)
 {
     char bucket[160];
@@ -85,7 +121,7 @@ discord_rest_report(struct ab_chat *c, const struct discord_req *q,
         .remaining = resp->ratelimit_remaining,
         .reset_after_ms = resp->ratelimit_reset_after_ms,
         .global = resp->ratelimit_global,
-        .op = q->op,
+        .op = op,
         .limit = limit ? strtoll(limit, NULL, 10) : -1,
     };
 
@@ -103,7 +139,7 @@ discord_rest_report(struct ab_chat *c, const struct discord_req *q,
                              &info.retry_after_ms) < 0) {
             info.retry_after_ms = resp->retry_after_ms;
             c->svc->log(c->host, AB_LOG_WARN, "%s %s: retry_after %g s is out of range", q->method,
-                        q->url, ra->valuedouble);
+                        discord_req_shown(q), ra->valuedouble);
         }
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "global")) ||
             (scope && strcmp(scope, "global") == 0))
@@ -111,45 +147,62 @@ discord_rest_report(struct ab_chat *c, const struct discord_req *q,
         info.scope = info.global                             ? AB_RATE_SCOPE_GLOBAL
                      : scope && strcmp(scope, "shared") == 0 ? AB_RATE_SCOPE_SHARED
                                                              : AB_RATE_SCOPE_BUCKET;
-        c->svc->log(c->host, AB_LOG_WARN, "%s %s: rate limited for %llu ms%s", q->method, q->url,
-                    (unsigned long long)info.retry_after_ms,
+        c->svc->log(c->host, AB_LOG_WARN, "%s %s: rate limited for %llu ms%s", q->method,
+                    discord_req_shown(q), (unsigned long long)info.retry_after_ms,
                     info.global                          ? " (global)"
                     : info.scope == AB_RATE_SCOPE_SHARED ? " (shared)"
                                                          : "");
     }
-    if (info.remaining >= 0 || info.retry_after_ms > 0 || info.bucket || q->op)
+    if (info.remaining >= 0 || info.retry_after_ms > 0 || info.bucket || op)
         c->svc->rate_report(c->host, &info);
 }
 
-/* A response (or a transport error) for @q: report the rate facts, then answer. */
+/* One answer to a scheduled call (each attempt): report its rate facts, tied to @op, and
+ * say what it means; the core retries a 429 or a 5xx. */
+static int
+discord_rest_judge(void *arg, struct ab_http_sched *op, const struct ab_http_response *resp)
+{
+    struct discord_req *q = arg;
+    cJSON *body = resp->body_len ? cJSON_ParseWithLength(resp->body, resp->body_len) : NULL;
+
+    discord_rest_report(q->chat, q, op, resp, body);
+    cJSON_Delete(body);
+    return discord_rest_status(resp->status);
+}
+
+/* A response (or a transport error) for @q: report the rate facts (an operation's; a
+ * scheduled call's were judged already), then answer. */
 static void
 discord_rest_done(void *arg, const struct ab_http_response *resp)
 {
     struct discord_req *q = arg;
     struct ab_chat *c = q->chat;
+    bool is_scheduled = q->sched != NULL;
     cJSON *body = NULL;
     const cJSON *code;
     int status;
 
     q->http = NULL;
+    q->sched = NULL;
     if (resp->error) {
         status = resp->error;
-        c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", q->method, q->url,
+        c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", q->method, discord_req_shown(q),
                     resp->error_text && *resp->error_text ? resp->error_text
                                                           : ab_strerror(resp->error));
     } else {
         status = discord_rest_status(resp->status);
         body = resp->body_len ? cJSON_ParseWithLength(resp->body, resp->body_len) : NULL;
-        discord_rest_report(c, q, resp, body);
-        if (resp->status == 401 && !c->is_token_dead) {
+        if (!is_scheduled)
+            discord_rest_report(c, q, q->op, resp, body);
+        if (resp->status == 401 && !c->is_token_dead && !q->is_interaction) {
             /* Invalid requests count towards a Cloudflare ban: stop using the token. */
             c->is_token_dead = true;
             c->svc->log(c->host, AB_LOG_ERROR,
                         "Discord rejected the bot token (HTTP 401): no more REST calls; "
                         "reset the token in the Developer Portal and update bot_token");
         } else if (status < 0 && resp->status != 429) {
-            c->svc->log(c->host, AB_LOG_WARN, "%s %s: HTTP %ld %.200s", q->method, q->url,
-                        resp->status, resp->body);
+            c->svc->log(c->host, AB_LOG_WARN, "%s %s: HTTP %ld %.200s", q->method,
+                        discord_req_shown(q), resp->status, resp->body);
         }
     }
     code = cJSON_GetObjectItemCaseSensitive(body, "code");
@@ -160,7 +213,31 @@ discord_rest_done(void *arg, const struct ab_http_response *resp)
     discord_req_free(c, q);
 }
 
-/* Start a call now (a JSON @body, or multipart @parts); the host runs its callback
+/* The scheduler's route of a plugin call: method, path, and every id after the major
+ * parameter as {id} (GET /channels/1/messages/{id}), as Discord groups its routes. */
+static void
+discord_rest_route(const char *method, const char *path, const char *major, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "%s ", method);
+    const char *p = path;
+    const char *after = *major ? strstr(path, major) : NULL;
+
+    if (after)
+        after += strlen(major);
+    while (*p && n + 6 < cap) {
+        if (after && p >= after && p[-1] == '/' && *p >= '0' && *p <= '9') {
+            while (*p >= '0' && *p <= '9')
+                p++;
+            n += (size_t)snprintf(out + n, cap - n, "{id}");
+            continue;
+        }
+        out[n++] = *p++;
+    }
+    out[n] = '\0';
+}
+
+/* Start a call (a JSON @body, or multipart @parts): an operation's now, the plugin's own
+ * through the core's scheduler (or now on a host without one). The host runs its callback
  * later, never inside this call. */
 static int
 discord_rest_start(struct ab_chat *c, const char *method, const char *path, const char *body,
@@ -185,6 +262,11 @@ discord_rest_start(struct ab_chat *c, const char *method, const char *path, cons
         free(q);
         return AB_ENOMEM;
     }
+    if (discord_req_mask(c, q, path) < 0) {
+        free(q->url);
+        free(q);
+        return AB_ENOMEM;
+    }
     const char *hdrs[] = {c->auth_header, DISCORD_USER_AGENT,
                           body ? "Content-Type: application/json" : NULL, NULL};
     struct ab_http_request req = {
@@ -196,15 +278,28 @@ discord_rest_start(struct ab_chat *c, const char *method, const char *path, cons
         .body_len = body ? strlen(body) : 0,
         .timeout_ms = parts ? 300000 : 15000,
     };
-    if (parts)
-        rc = AB_HAS(c->svc, struct ab_host_services, http_upload) && c->svc->http_upload
-                 ? c->svc->http_upload(c->host, &req, parts, nparts, discord_rest_done, q, &q->http)
-                 : AB_ENOTSUP;
-    else
-        rc = c->svc->http_request(c->host, &req, discord_rest_done, q, &q->http);
+    rc = AB_ENOTSUP;
+    if (parts) {
+        if (AB_HAS(c->svc, struct ab_host_services, http_upload) && c->svc->http_upload)
+            rc = c->svc->http_upload(c->host, &req, parts, nparts, discord_rest_done, q, &q->http);
+    } else {
+        /* The plugin's own calls queue in the core's scheduler; an interaction's answer
+         * does not (its token's own limits, and Discord's 3 s deadline for the first one). */
+        if (!op && !q->is_interaction && AB_HAS(c->svc, struct ab_host_services, http_scheduled) &&
+            c->svc->http_scheduled) {
+            char route[160];
+            discord_rest_route(method, path, q->path_id, route, sizeof(route));
+            rc = c->svc->http_scheduled(c->host, route, &req, discord_rest_judge, discord_rest_done,
+                                        q, &q->sched);
+        }
+        if (rc == AB_ENOTSUP)
+            rc = c->svc->http_request(c->host, &req, discord_rest_done, q, &q->http);
+    }
     if (rc < 0) {
-        c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", method, q->url, ab_strerror(rc));
+        c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", method, discord_req_shown(q),
+                    ab_strerror(rc));
         free(q->url);
+        free(q->shown);
         free(q);
         return rc;
     }
@@ -236,8 +331,12 @@ discord_rest_close(struct ab_chat *c)
 {
     while (c->reqs) {
         struct discord_req *q = c->reqs;
-        c->svc->http_cancel(q->http);
+        if (q->sched)
+            c->svc->http_scheduled_cancel(q->sched);
+        else
+            c->svc->http_cancel(q->http);
         q->http = NULL;
+        q->sched = NULL;
         if (q->cb)
             q->cb(q->arg, AB_ECANCELED, 0, NULL, 0);
         discord_req_free(c, q);

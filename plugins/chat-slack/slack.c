@@ -101,7 +101,7 @@ static int
 slack_send(struct ab_chat *s, const struct ab_send *msg, ab_sent_cb cb, void *arg)
 {
     struct slack_op *op;
-    char *text = NULL;
+    char *text = NULL, *blocks = NULL;
     int rc;
 
     if (!msg->channel_id || !msg->text)
@@ -113,6 +113,15 @@ slack_send(struct ab_chat *s, const struct ab_send *msg, ab_sent_cb cb, void *ar
         return AB_ENOMEM;
     }
     op->sent = cb;
+    if (AB_HAS(msg, struct ab_send, choices) && msg->choices &&
+        (blocks = slack_buttons_blocks(text, msg->choices))) {
+        rc = slack_op_call(op, SLACK_WEB_POST_MESSAGE,
+                           (const char *const[]){"channel", msg->channel_id, "text", text, "blocks",
+                                                 blocks, "thread_ts", msg->thread_id, NULL});
+        free(blocks);
+        free(text);
+        return rc;
+    }
     rc = slack_op_call(op, SLACK_WEB_POST_MESSAGE,
                        (const char *const[]){"channel", msg->channel_id, "text", text, "thread_ts",
                                              msg->thread_id, NULL});
@@ -140,7 +149,7 @@ slack_edit(struct ab_chat *s, const struct ab_msg_ref *ref, const char *text, ab
     op->done = cb;
     rc = slack_op_call(op, SLACK_WEB_UPDATE,
                        (const char *const[]){"channel", ref->channel_id, "ts", ref->message_id,
-                                             "text", converted, NULL});
+                                             "text", converted, "blocks", "[]", NULL});
     free(converted);
     return rc;
 }
@@ -325,7 +334,8 @@ slack_open(struct ab_host *host, const struct ab_host_services *svc, struct ab_c
     if ((rc = slack_token(s, "bot_token", "xoxb-", &s->bot_token)) < 0 ||
         (rc = slack_token(s, "app_token", "xapp-", &s->app_token)) < 0 ||
         (rc = svc->config_string(host, "api_base", SLACK_DEFAULT_API, &s->api_base)) < 0 ||
-        (rc = svc->config_int(host, "idle_timeout_ms", SLACK_DEFAULT_IDLE_MS, &idle)) < 0)
+        (rc = svc->config_int(host, "idle_timeout_ms", SLACK_DEFAULT_IDLE_MS, &idle)) < 0 ||
+        (rc = svc->config_string(host, "slash_command", "/agent-broker", &s->slash_command)) < 0)
         goto fail;
     if (idle < 1000 || idle > 3600000) {
         svc->log(host, AB_LOG_ERROR, "[slack] idle_timeout_ms must be 1000..3600000");
@@ -359,6 +369,7 @@ slack_close(struct ab_chat *s)
     s->svc->timer_stop(s->auth_retry);
     slack_uploads_cancel(s); /* before the calls: it cancels its own */
     slack_web_cancel_all(s);
+    slack_slash_close(s);
     while (s->ops)
         slack_op_free(s->ops);
     slack_downloads_cancel(s);
@@ -419,6 +430,7 @@ static const struct ab_chat_ops slack_ops = {
     .rate_route = slack_rate_route,
     .rate_rules = slack_rate_rules,
     .rate_rule_count = sizeof(slack_rate_rules) / sizeof(slack_rate_rules[0]),
+    .command_reply = slack_command_reply,
     .download = slack_download,
     .upload = slack_upload,
     .max_upload_bytes = SLACK_MAX_UPLOAD_BYTES,
@@ -452,6 +464,11 @@ static const struct ab_config_key slack_keys[] = {
      .max = 3600000,
      .help = "no frame (not even a ping) on the Socket Mode connection for this long = dead: "
              "reconnect"},
+    {.name = "slash_command",
+     .type = AB_KEY_STRING,
+     .def = "/agent-broker",
+     .prefix = "/",
+     .help = "the slash command set up in the Slack app: `/agent-broker reset` runs /reset"},
     {.name = NULL},
 };
 

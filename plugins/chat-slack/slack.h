@@ -71,6 +71,11 @@ struct ab_chat {
     struct slack_op *ops;             /* owned: operations in flight */
     struct slack_web_call *auth_call; /* lent from calls: auth.test in flight */
     struct ab_timer *auth_retry;      /* owned: auth.test again after a failure */
+
+    const char *slash_command;   /* lent from the config: "/agent-broker" */
+    struct slack_slash *slashes; /* owned: slash commands awaiting the core's answer */
+    size_t nslashes;
+    uint64_t slash_serial;
     struct slack_download *downloads; /* owned: file downloads in flight */
     struct slack_upload *uploads;     /* owned: uploads in flight (upload.c) */
 };
@@ -85,12 +90,14 @@ void slack_fatal(struct ab_chat *s, const char *detail);
 
 /* Call @method (api_base/@method) as a form POST with @form (name, value pairs,
  * NULL-terminated; lent) and the bot token, or the app token for
- * apps.connections.open, now. @cb runs later, exactly once unless close() comes
- * first. Returns 0 or AB_E*. */
+ * apps.connections.open, queued in the core's scheduler on the method's route (a 429 or
+ * 5xx is retried there). @cb runs later, exactly once unless close() comes first.
+ * Returns 0 or AB_E*. */
 int slack_web_call(struct ab_chat *s, enum slack_web_method method, const char *const *form,
                    slack_web_cb cb, void *arg, struct slack_web_call **out);
-/* slack_web_call for a chat operation: @op (lent) is the @arg the core passed with it, and the
- * answer's rate facts are reported tied to it before @cb. */
+/* slack_web_call for a chat operation, sent now (the core scheduled the operation): @op
+ * (lent) is the @arg the core passed with it, and the answer's rate facts are reported
+ * tied to it before @cb. */
 int slack_web_call_for(struct ab_chat *s, enum slack_web_method method, const char *const *form,
                        void *op, slack_web_cb cb, void *arg, struct slack_web_call **out);
 /* Abandon a call: its callback will not run. NULL is allowed. */
@@ -156,6 +163,23 @@ void slack_uploads_cancel(struct ab_chat *s);
  * and the spaces after each, trimmed. Returns how many were removed (>= 0: the user
  * was mentioned when > 0), AB_EINVAL or AB_ENOMEM. */
 int slack_mention_strip(const char *text, const char *uid, char **out);
+
+/* ---- slash.c: native commands ---- */
+
+struct slack_slash;
+/* A slash_commands envelope's payload (lent), acknowledged already: to the core. */
+void slack_slash_on_envelope(struct ab_chat *s, const cJSON *payload);
+/* ab_chat_ops.command_reply: the core's answer to the invocation's response_url. */
+int slack_command_reply(struct ab_chat *s, const char *reply_token, const char *text, ab_done_cb cb,
+                        void *arg);
+/* Forget every invocation (closing). */
+void slack_slash_close(struct ab_chat *s);
+/* The blocks of a message showing @mrkdwn (lent) with @choices (lent, NULL-terminated
+ * emoji) as buttons: JSON text (malloc'd, caller frees), or NULL. */
+char *slack_buttons_blocks(const char *mrkdwn, const char *const *choices);
+/* An interactive envelope's payload (lent), acknowledged already: a click on one of our
+ * buttons goes to the core as the clicker's reaction. */
+void slack_interactive_on_envelope(struct ab_chat *s, const cJSON *payload);
 
 /* ---- mrkdwn.c ---- */
 

@@ -243,8 +243,11 @@ slack_socket_on_message(void *arg, struct ab_ws *ws, const char *data, size_t le
     } else if (strcmp(type->valuestring, "disconnect") == 0) {
         const cJSON *reason = cJSON_GetObjectItemCaseSensitive(msg, "reason");
         slack_socket_on_disconnect(c, cJSON_IsString(reason) ? reason->valuestring : "");
+    } else if (strcmp(type->valuestring, "slash_commands") == 0) {
+        slack_slash_on_envelope(s, cJSON_GetObjectItemCaseSensitive(msg, "payload"));
+    } else if (strcmp(type->valuestring, "interactive") == 0) {
+        slack_interactive_on_envelope(s, cJSON_GetObjectItemCaseSensitive(msg, "payload"));
     } else {
-        /* slash_commands, interactive: acknowledged above; no commands are offered. */
         s->svc->log(s->host, AB_LOG_DEBUG, "ignoring a %s envelope", type->valuestring);
     }
 done:

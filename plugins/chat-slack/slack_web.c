@@ -1,7 +1,9 @@
-/* chat-slack Web API: form-encoded POSTs through the host's HTTP client, sent at once
- * (the core's scheduler decides when), Slack's {"ok":false,"error":…} answers mapped to
- * AB_E* codes, and every answer's rate facts (the method's bucket, a 429's Retry-After)
- * reported to the core, tied to the chat operation they answer. */
+/* chat-slack Web API: form-encoded POSTs through the host, an operation's sent at once
+ * (the core's scheduler decided when), the plugin's own (auth.test,
+ * apps.connections.open) queued in that scheduler by method (ABI 1.3 http_scheduled);
+ * Slack's {"ok":false,"error":…} answers mapped to AB_E* codes, and every answer's rate
+ * facts (the method's bucket, a 429's Retry-After) reported to the core, tied to the
+ * operation or scheduled call they answer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,8 @@
 
 struct slack_web_call {
     struct ab_chat *s;
-    struct ab_http *http; /* owned by the host until the callback */
+    struct ab_http *http;        /* owned by the host until the callback */
+    struct ab_http_sched *sched; /* or: the scheduled call (the plugin's own) */
     enum slack_web_method method;
     void *op; /* lent: the core's operation its rate facts belong to, or NULL */
     slack_web_cb cb;
@@ -147,7 +150,7 @@ slack_web_unlink(struct ab_chat *s, struct slack_web_call *call)
  * the method is the bucket; a 429 carries Retry-After (0 when absent: the core waits its
  * default). Reported for every answer of an operation, and for a 429 of any call. */
 static void
-slack_web_report(struct slack_web_call *call, const struct ab_http_response *r)
+slack_web_report(struct slack_web_call *call, void *op, const struct ab_http_response *r)
 {
     struct ab_chat *s = call->s;
     bool is_429 = !r->error && r->status == 429;
@@ -159,15 +162,24 @@ slack_web_report(struct slack_web_call *call, const struct ab_http_response *r)
                 : slack_web_method_names[call->method],
         .remaining = -1,
         .retry_after_ms = is_429 ? r->retry_after_ms : 0,
-        .op = call->op,
+        .op = op,
         .limit = -1,
     };
 
     if (is_429)
         s->svc->log(s->host, AB_LOG_WARN, "%s rate limited: Retry-After %llu ms",
                     slack_web_method_names[call->method], (unsigned long long)r->retry_after_ms);
-    if (call->op || is_429)
+    if (op || is_429)
         s->svc->rate_report(s->host, &info);
+}
+
+/* One answer to a scheduled call (each attempt): report its rate facts, tied to @op, and
+ * say whether the core should send it again (a 429, a 5xx). */
+static int
+slack_web_judge(void *arg, struct ab_http_sched *op, const struct ab_http_response *r)
+{
+    slack_web_report(arg, op, r);
+    return r->status == 429 ? AB_ERATELIMIT : r->status >= 500 ? AB_EIO : 0;
 }
 
 /* The host's answer: judge status and body, then hand over. */
@@ -181,7 +193,10 @@ slack_web_done(void *arg, const struct ab_http_response *r)
     int status = 0;
 
     slack_web_unlink(s, call);
-    slack_web_report(call, r);
+    if (!call->sched) /* a scheduled call's answers were judged already */
+        slack_web_report(call, call->op, r);
+    call->sched = NULL;
+    call->http = NULL;
     if (r->error) {
         status = r->error;
         s->svc->log(s->host, AB_LOG_WARN, "%s failed: %s", slack_web_method_names[call->method],
@@ -247,7 +262,13 @@ slack_web_call_for(struct ab_chat *s, enum slack_web_method method, const char *
         .body_len = strlen(body),
         .timeout_ms = SLACK_WEB_TIMEOUT_MS,
     };
-    if ((rc = s->svc->http_request(s->host, &req, slack_web_done, call, &call->http)) < 0)
+    rc = AB_ENOTSUP;
+    if (!op && AB_HAS(s->svc, struct ab_host_services, http_scheduled) && s->svc->http_scheduled)
+        rc = s->svc->http_scheduled(s->host, slack_web_method_names[method], &req, slack_web_judge,
+                                    slack_web_done, call, &call->sched);
+    if (rc == AB_ENOTSUP) /* a host without a scheduler */
+        rc = s->svc->http_request(s->host, &req, slack_web_done, call, &call->http);
+    if (rc < 0)
         goto fail_body;
     free(body);
     call->next = s->calls;
@@ -270,7 +291,10 @@ slack_web_cancel(struct ab_chat *s, struct slack_web_call *call)
     if (!call)
         return;
     slack_web_unlink(s, call);
-    s->svc->http_cancel(call->http);
+    if (call->sched)
+        s->svc->http_scheduled_cancel(call->sched);
+    else
+        s->svc->http_cancel(call->http);
     free(call);
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "plugin/loader.h"
+#include "../unit/support/check_runner.h"
 
 static char fixture_path[4096];
 
@@ -199,11 +200,5 @@ loader_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(loader_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run_suite(loader_suite());
 }

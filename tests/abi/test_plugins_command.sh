@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `agent-broker plugins`: lists the seven bundled plugins with kind, version and ABI,
+# `agent-broker plugins`: lists the eight bundled plugins with kind, version and ABI,
 # and each refused fixture with its reason; exits 1 because some were refused.
 set -u
 bin=${AGENT_BROKER_BIN:?}
@@ -12,12 +12,12 @@ fail() { echo "FAIL: $*"; echo "--- output:"; echo "$out"; exit 1; }
 cd "$(mktemp -d)"
 out=$(AGENT_BROKER_PLUGIN_PATH= "$bin" plugins 2>&1); rc=$?
 [ $rc -eq 0 ] || fail "bundled plugins only: exit $rc, want 0"
-for p in "chat   console" "chat   discord" "chat   slack" "agent  kiro" "agent  claude" \
+for p in "chat   console" "chat   discord" "chat   slack" "chat   teams" "chat   telegram" "agent  kiro" "agent  claude" \
          "agent  codex" "agent  gemini"; do
     echo "$out" | grep -q "^$p " || fail "missing '$p'"
 done
 echo "$out" | grep -E "^agent  kiro +[0-9]+\.[0-9]+\.[0-9]+ +$abi +/" >/dev/null || fail "kiro line lacks version/ABI/file"
-[ "$(echo "$out" | grep -cE '^(chat|agent) ')" -eq 7 ] || fail "want exactly 7 plugins"
+[ "$(echo "$out" | grep -cE '^(chat|agent) ')" -eq 9 ] || fail "want exactly 9 plugins"
 
 out=$(AGENT_BROKER_PLUGIN_PATH="$AB_FIXTURE_DIR" "$bin" plugins 2>&1); rc=$?
 [ $rc -eq 1 ] || fail "with refused fixtures: exit $rc, want 1"

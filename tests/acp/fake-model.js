@@ -42,10 +42,14 @@ function parseArgs(argv) {
 const opts = parseArgs(process.argv.slice(2));
 
 // Append one JSON line describing a request to --log.
-function logRequest(req, scenario) {
+// A model call (@said: its user texts, oldest first) adds them and the time (ms since the
+// epoch, fractional), so a benchmark can time a message to the model and see the history.
+function logRequest(req, scenario, said) {
     if (!opts.log) return;
     const u = new URL(req.url, 'http://127.0.0.1');
-    const entry = { method: req.method, path: u.pathname, query: u.search, scenario };
+    const entry = { method: req.method, path: u.pathname, query: u.search, scenario,
+                    t: performance.timeOrigin + performance.now() };
+    if (said) entry.said = said.map((x) => x.slice(-200));
     fs.appendFileSync(opts.log, JSON.stringify(entry) + '\n');
 }
 
@@ -128,20 +132,21 @@ function openaiInput(body) {
     const items = Array.isArray(body.input) ? body.input : [];
     let text = '';
     let followUp = false;
+    const said = [];
     for (const it of items) {
         if (!it || typeof it !== 'object') continue;
-        if (it.role === 'user') { text = textOf(it.content); followUp = false; }
+        if (it.role === 'user') { text = textOf(it.content); followUp = false; said.push(text); }
         if (it.type === 'function_call_output') followUp = true;
     }
-    if (typeof body.input === 'string') text = body.input;
-    return { text, followUp };
+    if (typeof body.input === 'string') { text = body.input; said.push(text); }
+    return { text, followUp, said };
 }
 
 // POST /v1/responses: stream a message or an exec_command function call.
 function openaiResponses(req, res, body) {
-    const { text, followUp } = openaiInput(body);
+    const { text, followUp, said } = openaiInput(body);
     const scenario = scenarioPick(text, followUp, Array.isArray(body.tools) && body.tools.length > 0);
-    logRequest(req, scenario);
+    logRequest(req, scenario, said);
     const n = ++counter;
     const usage = { input_tokens: 10, input_tokens_details: null, output_tokens: 5,
                     output_tokens_details: null, total_tokens: 15 };
@@ -186,16 +191,17 @@ function openaiModels(req, res) {
 function anthropicInput(body) {
     const msgs = Array.isArray(body.messages) ? body.messages : [];
     const last = [...msgs].reverse().find((m) => m && m.role === 'user');
-    if (!last) return { text: '', followUp: false };
+    const said = msgs.filter((m) => m && m.role === 'user').map((m) => textOf(m.content));
+    if (!last) return { text: '', followUp: false, said };
     const blocks = Array.isArray(last.content) ? last.content : [];
-    return { text: textOf(last.content), followUp: blocks.some((b) => b && b.type === 'tool_result') };
+    return { text: textOf(last.content), followUp: blocks.some((b) => b && b.type === 'tool_result'), said };
 }
 
 // POST /v1/messages: stream text or a Write tool_use.
 function anthropicMessages(req, res, body) {
-    const { text, followUp } = anthropicInput(body);
+    const { text, followUp, said } = anthropicInput(body);
     const scenario = scenarioPick(text, followUp, Array.isArray(body.tools) && body.tools.length > 0);
-    logRequest(req, scenario);
+    logRequest(req, scenario, said);
     const n = ++counter;
     if (body.stream !== true) {
         const deltas = scenarioDeltas(scenario === 'tool' ? 'text' : scenario);
@@ -245,8 +251,10 @@ function anthropicCountTokens(req, res, body) {
 function geminiInput(body) {
     const contents = Array.isArray(body.contents) ? body.contents : [];
     const last = [...contents].reverse().find((c) => c && c.role === 'user');
-    if (!last || !Array.isArray(last.parts)) return { text: '', followUp: false };
-    return { text: textOf(last.parts), followUp: last.parts.some((p) => p && p.functionResponse) };
+    const said = contents.filter((c) => c && c.role === 'user' && Array.isArray(c.parts))
+        .map((c) => textOf(c.parts));
+    if (!last || !Array.isArray(last.parts)) return { text: '', followUp: false, said };
+    return { text: textOf(last.parts), followUp: last.parts.some((p) => p && p.functionResponse), said };
 }
 
 // A Gemini candidate chunk.
@@ -261,10 +269,10 @@ function geminiChunk(parts, finish) {
 
 // POST /v1beta/models/<m>:streamGenerateContent|:generateContent.
 function gemini(req, res, body, streaming) {
-    const { text, followUp } = geminiInput(body);
+    const { text, followUp, said } = geminiInput(body);
     const hasTools = Array.isArray(body.tools) && body.tools.some((t) => t && t.functionDeclarations);
     const scenario = scenarioPick(text, followUp, hasTools);
-    logRequest(req, scenario);
+    logRequest(req, scenario, said);
     const sys = body.systemInstruction ? textOf(body.systemInstruction.parts) : '';
     const all = (body.contents || []).map((c) => (c ? textOf(c.parts) : '')).join('\n');
     const toolPart = { functionCall: { name: 'write_file',

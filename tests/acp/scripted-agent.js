@@ -37,6 +37,14 @@ const MODES = [
     { id: 'plan', name: 'Plan', description: 'Read only, plan first' },
 ];
 
+const MODELS = [
+    { modelId: 'fast', name: 'Fast', description: 'Quick answers' },
+    { modelId: 'smart', name: 'Smart', description: 'Careful answers' },
+];
+
+// Usage reported per turn with --usage: tokens in the prompt reply, a running cost total.
+const USAGE_TURN = { inputTokens: 100, outputTokens: 20, cost: 0.0125, contextSize: 200000 };
+
 // Write one diagnostic line to stderr (stdout carries only ACP).
 function logErr(msg) {
     process.stderr.write(`scripted-agent[${process.pid}]: ${msg}\n`);
@@ -58,6 +66,9 @@ function parseCount(flag, value) {
 // Flags without a value: flag → option set to true.
 const SWITCH_FLAGS = {
     '--auth-required': 'authRequired', '--load': 'load', '--load-hang': 'loadHang', '--load-exit': 'loadExit',
+    '--ignore-term': 'ignoreTerm', '--crash-on-start': 'crashOnStart', '--log-mcp': 'logMcp',
+    '--usage': 'usage', '--no-modes': 'noModes', '--no-models': 'noModels',
+    '--config-options': 'configOptions',
     '--ignore-term': 'ignoreTerm', '--crash-on-start': 'crashOnStart',
     '--image': 'image', '--audio': 'audio', '--embedded-context': 'embeddedContext',
 };
@@ -67,6 +78,8 @@ function parseArgs(argv) {
     const o = {
         log: null, tick: 5, protocolVersion: 1, authRequired: false, load: false,
         state: null, loadHang: false, loadExit: false, ignoreTerm: false, initDelay: 0,
+        crashOnStart: false, exitOnEof: true, mcp: [], usage: false, noModes: false,
+        noModels: false, configOptions: false,
         crashOnStart: false, exitOnEof: true, image: false, audio: false, embeddedContext: false,
     };
     for (let i = 0; i < argv.length; i++) {
@@ -86,6 +99,15 @@ function parseArgs(argv) {
             break;
         }
         case '--no-exit-on-eof': o.exitOnEof = false; break;
+        case '--mcp': {
+            // MCP transports to advertise besides stdio: "http", "sse", "http,sse"
+            const v = value();
+            const list = v === undefined || v === '' ? [] : v.split(',');
+            if (list.some((t) => t !== 'http' && t !== 'sse'))
+                usageFail(`--mcp takes http, sse or http,sse, got ${JSON.stringify(v)}`);
+            o.mcp = list;
+            break;
+        }
         case '--exit-on-eof':
             if (inline === undefined || inline === 'true') o.exitOnEof = true;
             else if (inline === 'false') o.exitOnEof = false;
@@ -195,13 +217,25 @@ function mcpServerProblem(s, i) {
     if (!isObject(s)) return `mcpServers[${i}] is not an object`;
     if (typeof s.name !== 'string') return `mcpServers[${i}].name must be a string`;
     if (s.type === 'http' || s.type === 'sse') {
+        if (!opts.mcp.includes(s.type))
+            return `mcpServers[${i}] is ${s.type}, but mcpCapabilities say ${s.type}: false`;
         if (typeof s.url !== 'string') return `mcpServers[${i}].url must be a string`;
         if (!Array.isArray(s.headers)) return `mcpServers[${i}].headers must be an array`;
-        return null;
+        return pairsProblem(s.headers, `mcpServers[${i}].headers`);
     }
+    if (s.type !== undefined) return `mcpServers[${i}].type ${JSON.stringify(s.type)} is unknown`;
     if (typeof s.command !== 'string') return `mcpServers[${i}].command must be a string`;
-    if (!Array.isArray(s.args)) return `mcpServers[${i}].args must be an array`;
+    if (!Array.isArray(s.args) || s.args.some((a) => typeof a !== 'string'))
+        return `mcpServers[${i}].args must be an array of strings`;
     if (!Array.isArray(s.env)) return `mcpServers[${i}].env must be an array of {name,value}`;
+    return pairsProblem(s.env, `mcpServers[${i}].env`);
+}
+
+// Check an array of {name, value} strings; returns an error string or null.
+function pairsProblem(list, where) {
+    for (let j = 0; j < list.length; j++)
+        if (!isObject(list[j]) || typeof list[j].name !== 'string' || typeof list[j].value !== 'string')
+            return `${where}[${j}] must be {name, value} strings`;
     return null;
 }
 
@@ -210,6 +244,8 @@ function sessionParamsProblem(p) {
     if (!isObject(p)) return 'params must be an object';
     if (typeof p.cwd !== 'string' || !path.isAbsolute(p.cwd)) return 'cwd must be an absolute path';
     if (!Array.isArray(p.mcpServers)) return 'mcpServers must be an array';
+    // as real agents do: say which MCP servers it will start, credentials and all
+    if (opts.logMcp) logErr(`mcp: ${JSON.stringify(p.mcpServers)}`);
     for (let i = 0; i < p.mcpServers.length; i++) {
         const why = mcpServerProblem(p.mcpServers[i], i);
         if (why) return why;
@@ -251,6 +287,7 @@ const SWITCH_MARKERS = {
     'no-message-id': 'noMessageId', tool: 'tool', permission: 'permission', crash: 'crash', hang: 'hang',
     fs: 'fs', env: 'env', noise: 'noise', plan: 'plan', thought: 'thought', grandchild: 'grandchild',
     'late-update-unknown-tool': 'lateUnknownTool', pid: 'pid', 'echo-session': 'echoSession',
+    'echo-history': 'echoHistory',
     'close-stdin': 'closeStdin',
 };
 
@@ -273,6 +310,8 @@ function markersParse(text) {
         case 'tools': m.tools = count(name, arg, 1000); break;
         case 'tick': m.tick = count(name, arg, 600000); break;
         case 'big': m.big = count(name, arg, MAX_BIG_BYTES); break;
+        case 'flood': m.flood = count(name, arg, MAX_MARKER_COUNT); break;
+        case 'permissions': m.permissions = count(name, arg, 1000); break;
         case 'stderr-flood': m.stderrFlood = count(name, arg, MAX_BIG_BYTES); break;
         case 'long-line': m.longLine = count(name, arg, MAX_LONG_LINE_BYTES); break;
         case 'garbage': m.garbage = count(name, arg, MAX_GARBAGE_LINES); break;
@@ -472,6 +511,39 @@ async function turnPermission(turn) {
     return null;
 }
 
+// [[permissions N]]: N tool calls ask for permission all at once (tool-q1…tool-qN,
+// "Write qK.txt"), then the text counts the answers: `permissions: A allowed, R rejected,
+// C cancelled, I invalid`.
+async function turnPermissions(turn, n) {
+    const sid = turn.session.id;
+    const asks = [];
+    for (let i = 1; i <= n; i++) {
+        const toolCall = { toolCallId: `tool-q${i}`, title: `Write q${i}.txt`, kind: 'edit',
+                           status: 'pending' };
+        update(sid, Object.assign({ sessionUpdate: 'tool_call' }, toolCall));
+        asks.push(request(turn.idMode, 'session/request_permission',
+                          { sessionId: sid, toolCall, options: PERMISSION_OPTIONS }));
+    }
+    const counts = { allow: 0, reject: 0, cancelled: 0, invalid: 0 };
+    for (const res of await Promise.all(asks)) counts[permissionOutcome(res).kind]++;
+    turnCheck(turn);
+    await turnStream(turn, [`permissions: ${counts.allow} allowed, ${counts.reject} rejected, ` +
+                            `${counts.cancelled} cancelled, ${counts.invalid} invalid`]);
+}
+
+// [[flood N]]: N chunks of 64 KiB ('f' padding, each ending in its number), as fast as
+// the pipe takes them.
+async function turnFlood(turn, n) {
+    for (let i = 1; i <= n; i++) {
+        turnCheck(turn);
+        const tail = ` flood${i}\n`;
+        const upd = { sessionUpdate: 'agent_message_chunk',
+                      content: { type: 'text', text: 'f'.repeat(65536 - tail.length) + tail } };
+        await writeDrained(JSON.stringify({ jsonrpc: '2.0', method: 'session/update',
+                                            params: { sessionId: turn.session.id, update: upd } }) + '\n');
+    }
+}
+
 // [[fs]]: call client methods the client did not advertise and report the codes it answered.
 async function turnFs(turn) {
     const sid = turn.session.id;
@@ -574,6 +646,15 @@ function bigText(n) {
 }
 
 // The body of a turn. Resolves to {result} or {error} to answer the prompt, or null to never answer.
+// [[echo-history]]: what this session remembers of earlier turns (its history, loaded
+// back by session/load after a restart): "history: N turns: <said> | <said> ...".
+function historyText(session) {
+    const said = session.history.filter((h) => h.role === 'user')
+        .map((h) => String(h.text).replace(/<sender_context>[\s\S]*?<\/sender_context>/g, '')
+            .replace(MARKER_RE, '').replace(/\s+/g, ' ').trim());
+    return `history: ${said.length} turns: ${said.join(' | ')}`;
+}
+
 async function turnBody(turn, userText) {
     const m = turn.m;
     for (const line of m.stderr) process.stderr.write(line + '\n');
@@ -604,6 +685,8 @@ async function turnBody(turn, userText) {
         if (end) return end;
         produced = true;
     }
+    if (m.permissions !== undefined) { await turnPermissions(turn, m.permissions); produced = true; }
+    if (m.flood !== undefined) { await turnFlood(turn, m.flood); produced = true; }
     if (m.fs) { await turnFs(turn); produced = true; }
     for (const o of m.outbox || []) {
         const dir = o.cwd ? [null, turn.session.cwd] : /"outbox_dir":"([^"\\]*)"/.exec(userText);
@@ -622,6 +705,7 @@ async function turnBody(turn, userText) {
         single.push(Object.keys(process.env).sort().map((k) => `${k}=${process.env[k]}`).join('\n'));
     if (m.pid) single.push(`pid: ${process.pid}`);
     if (m.echoSession) single.push(`session: ${turn.session.id}`);
+    if (m.echoHistory) single.push(historyText(turn.session));
     if (m.grandchild) single.push(turnGrandchild());
     if (m.big !== undefined) single.push(bigText(m.big));
     for (const text of single) { await turnStream(turn, [text]); produced = true; }
@@ -641,7 +725,21 @@ async function turnBody(turn, userText) {
         const said = userText.replace(MARKER_RE, '').replace(/\s+/g, ' ').trim();
         await turnStream(turn, splitThree(`You said: ${said}`));
     }
-    return { result: { stopReason: m.stop || 'end_turn' } };
+    const result = { stopReason: m.stop || 'end_turn' };
+    if (opts.usage) {
+        const s = turn.session;
+        s.cost += USAGE_TURN.cost;
+        s.used += USAGE_TURN.inputTokens + USAGE_TURN.outputTokens;
+        update(s.id, {
+            sessionUpdate: 'usage_update', used: s.used, size: USAGE_TURN.contextSize,
+            cost: { amount: s.cost, currency: 'USD' },
+        });
+        result.usage = {
+            inputTokens: USAGE_TURN.inputTokens, outputTokens: USAGE_TURN.outputTokens,
+            totalTokens: USAGE_TURN.inputTokens + USAGE_TURN.outputTokens,
+        };
+    }
+    return { result };
 }
 
 // Run a session/prompt turn to its end and answer the request.
@@ -694,7 +792,7 @@ async function turnRun(session, reqId, userText, m) {
 
 // Create the in-memory session object.
 function sessionCreate(id, cwd, history) {
-    const s = { id, cwd, mode: 'default', history: history || [], turn: null };
+    const s = { id, cwd, mode: 'default', model: 'fast', history: history || [], turn: null, cost: 0, used: 0 };
     sessions.set(id, s);
     return s;
 }
@@ -721,8 +819,10 @@ const methods = {
                 protocolVersion: opts.protocolVersion,
                 agentCapabilities: {
                     loadSession: opts.load || opts.loadHang || opts.loadExit,
+                    sessionCapabilities: { close: {} },
                     promptCapabilities: { image: opts.image, audio: opts.audio,
                         embeddedContext: opts.embeddedContext },
+                    mcpCapabilities: { http: opts.mcp.includes('http'), sse: opts.mcp.includes('sse') },
                 },
                 authMethods: [
                     { id: 'test-key', name: 'Test key', description: 'Any client may use it' },
@@ -756,7 +856,7 @@ const methods = {
         } catch (e) {
             logErr(`cannot save state: ${e.message}`);
         }
-        reply(id, { sessionId: s.id, modes: { currentModeId: s.mode, availableModes: MODES } });
+        reply(id, sessionAdvertised(s));
     },
 
     // session/load {sessionId, cwd, mcpServers}: replay the history, then answer null.
@@ -782,6 +882,15 @@ const methods = {
         reply(id, null);
     },
 
+    // session/close {sessionId} → {}: the session is forgotten (session/load brings it back).
+    'session/close'(id, p) {
+        const s = sessionLookup(id, p);
+        if (!s) return;
+        if (s.turn) return replyError(id, ERR.INVALID_PARAMS, 'turn already running');
+        sessions.delete(s.id);
+        reply(id, {});
+    },
+
     // session/set_mode {sessionId, modeId} → {}.
     'session/set_mode'(id, p) {
         const s = sessionLookup(id, p);
@@ -790,6 +899,32 @@ const methods = {
             return replyError(id, ERR.INVALID_PARAMS, `Invalid params: unknown modeId ${JSON.stringify(p.modeId)}`);
         s.mode = p.modeId;
         reply(id, {});
+    },
+
+    // session/set_model {sessionId, modelId} → {} (unstable; only with models advertised).
+    'session/set_model'(id, p) {
+        if (opts.noModels || opts.configOptions) return replyError(id, ERR.METHOD_NOT_FOUND, 'Method not found: session/set_model');
+        const s = sessionLookup(id, p);
+        if (!s) return;
+        if (!MODELS.some((md) => md.modelId === p.modelId))
+            return replyError(id, ERR.INVALID_PARAMS, `Invalid params: unknown modelId ${JSON.stringify(p.modelId)}`);
+        s.model = p.modelId;
+        reply(id, {});
+    },
+
+    // session/set_config_option {sessionId, configId, value} → {configOptions} (--config-options).
+    'session/set_config_option'(id, p) {
+        if (!opts.configOptions) return replyError(id, ERR.METHOD_NOT_FOUND, 'Method not found: session/set_config_option');
+        const s = sessionLookup(id, p);
+        if (!s) return;
+        const list = p.configId === 'mode' ? MODES.map((md) => md.id)
+            : p.configId === 'model' ? MODELS.map((md) => md.modelId) : null;
+        if (!list) return replyError(id, ERR.INVALID_PARAMS, `Invalid params: unknown configId ${JSON.stringify(p.configId)}`);
+        if (!list.includes(p.value))
+            return replyError(id, ERR.INVALID_PARAMS, `Invalid params: unknown value ${JSON.stringify(p.value)}`);
+        if (p.configId === 'mode') s.mode = p.value;
+        else s.model = p.value;
+        reply(id, { configOptions: configOptionsOf(s) });
     },
 
     // session/prompt {sessionId, prompt[]}: run a scripted turn.
@@ -822,6 +957,28 @@ const notifications = {
         for (const wake of [...s.turn.wakers]) wake();
     },
 };
+
+// The configOptions of session s (--config-options): a mode and a model select.
+function configOptionsOf(s) {
+    return [
+        { id: 'mode', name: 'Mode', category: 'mode', type: 'select', currentValue: s.mode,
+          options: MODES.map((md) => ({ value: md.id, name: md.name })) },
+        { id: 'model', name: 'Model', category: 'model', type: 'select', currentValue: s.model,
+          options: MODELS.map((md) => ({ value: md.modelId, name: md.name })) },
+    ];
+}
+
+// session/new's result: the id, and modes/models/configOptions as the flags say.
+function sessionAdvertised(s) {
+    const r = { sessionId: s.id };
+    if (opts.configOptions) {
+        r.configOptions = configOptionsOf(s);
+        return r;
+    }
+    if (!opts.noModes) r.modes = { currentModeId: s.mode, availableModes: MODES };
+    if (!opts.noModels) r.models = { currentModelId: s.model, availableModels: MODELS };
+    return r;
+}
 
 // ---------------------------------------------------------------- dispatch
 

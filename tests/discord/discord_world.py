@@ -140,12 +140,13 @@ class DiscordTest(e2e.WorldTest):
     discord_extra = ""
     extra = ""
     heartbeat_ms = 1000
+    fake_options = ()
     token = TOKEN
     wait_ready = True
 
     def setUp(self):
         super().setUp()
-        self.fake = Fake(self.world, self.heartbeat_ms)
+        self.fake = Fake(self.world, self.heartbeat_ms, args=self.fake_options)
         self.port = e2e.free_port()
         self.health = "http://127.0.0.1:%d" % self.port
         self.config = self.world.write("config.toml", self.world.scripted_agent(

@@ -31,8 +31,10 @@ try {
 }
 
 // ---- options ----
+// interaction_ttl: how long an interaction token lives (Discord: 15 min), ms;
+// interaction_deadline: how long the first response may take (Discord: 3 s), ms.
 const opts = { token: 'test-token', port: 0, heartbeat: 1000, lifetime: 600, shards: 0, guilds: 1,
-    max_concurrency: 1 };
+    max_concurrency: 1, interaction_ttl: 15 * 60 * 1000, interaction_deadline: 3000 };
 for (let i = 2; i < process.argv.length; i += 2) {
     const k = process.argv[i].replace(/^--/, '');
     const v = process.argv[i + 1];
@@ -71,6 +73,9 @@ const requests = []; // {t, method, path, status, body, auth, ua, ct}
 const frames = []; // {t, conn, dir, op, t_name, s, d}
 const scripted = []; // {method, re, count, retry_after, global, scope}
 const scripted5xx = []; // {method, path, count, status, after}: REST server errors
+const appCommands = new Map(); // application id -> the registered commands
+const interactions = new Map(); // id -> {id, token, at, responded, type, original, edits}
+const CMD_NAME = /^[-_\p{Ll}\p{Lm}\p{Lo}\p{N}]{1,32}$/u; // CHAT_INPUT names: lower case
 const routeWindows = new Map(); // bucket key -> {start, used}
 const blockedUntil = new Map(); // bucket key -> ms (time of our 429 window end)
 let globalBlockedUntil = 0;
@@ -126,15 +131,19 @@ function record(list, item) {
 }
 
 // ---- gateway ----
+// Send @payload; returns CLOCK_MONOTONIC in ns (a BigInt) just before the frame went to
+// the socket, or null when it was not sent.
 function gwSend(conn, payload) {
     if (conn.silent || conn.ws.readyState !== 1)
-        return;
+        return null;
     const text = JSON.stringify(payload);
     record(frames, { t: now(), conn: conn.id, dir: 'out', op: payload.op, name: payload.t || null,
         s: payload.s === undefined ? null : payload.s,
         mid: payload.t === 'MESSAGE_CREATE' ? payload.d.id : undefined,
         shard: conn.session && conn.session.shard ? conn.session.shard[0] : undefined });
+    const sentNs = process.hrtime.bigint();
     conn.ws.send(text);
+    return sentNs;
 }
 
 function gwClose(conn, code, reason) {
@@ -155,16 +164,18 @@ function sessionFor(d) {
 }
 
 // Send a dispatch on its session (buffered for resume when nobody listens).
+// Returns gwSend()'s send time, or null.
 function dispatch(t, d, to) {
     const sess = to || sessionFor(d);
     if (!sess)
-        return;
+        return null;
     const payload = { op: 0, t, s: ++sess.seq, d };
     sess.log.push(payload);
     if (sess.log.length > 1000)
         sess.log.shift();
     if (sess.conn && sess.conn.ready)
-        gwSend(sess.conn, payload);
+        return gwSend(sess.conn, payload);
+    return null;
 }
 
 function guildCreate(gid) {
@@ -446,6 +457,30 @@ function publicMessage(m) {
     return out;
 }
 
+// Message components (components.mdx): at most 5 action rows (type 1) of at most 5
+// buttons (type 2); a button has style 1-5, a custom_id of 1-100 characters unique in the
+// message (style 5: a url instead), and a label or an emoji. An error answer, or null.
+function checkComponents(body) {
+    if (body.components === undefined) return null;
+    const bad = (why) => apiError(400, 50035, 'Invalid Form Body', { errors: { components: { _errors: [{ code: 'COMPONENT_INVALID', message: why }] } } });
+    if (!Array.isArray(body.components) || body.components.length > 5) return bad('at most 5 action rows');
+    const ids = new Set();
+    for (const row of body.components) {
+        if (!row || row.type !== 1 || !Array.isArray(row.components) || row.components.length < 1 || row.components.length > 5)
+            return bad('an action row holds 1-5 components');
+        for (const b of row.components) {
+            if (!b || b.type !== 2 || !Number.isInteger(b.style) || b.style < 1 || b.style > 5) return bad('a button needs type 2 and style 1-5');
+            if (b.style === 5 ? typeof b.url !== 'string' : (typeof b.custom_id !== 'string' || b.custom_id.length < 1 || unicodeLength(b.custom_id) > 100))
+                return bad('custom_id must be 1-100 characters');
+            if (b.custom_id !== undefined && ids.has(b.custom_id)) return bad('custom_id must be unique');
+            ids.add(b.custom_id);
+            if (!(typeof b.label === 'string' && b.label.length) && !(b.emoji && typeof b.emoji.name === 'string'))
+                return bad('a button needs a label or an emoji');
+        }
+    }
+    return null;
+}
+
 function checkContent(body) {
     if (!body || typeof body.content !== 'string' || body.content.length === 0)
         return apiError(400, 50006, 'Cannot send an empty message');
@@ -455,8 +490,81 @@ function checkContent(body) {
     return null;
 }
 
+// Validate one application command as Discord does (application-commands.mdx):
+// an error string, or null.
+function commandProblem(c, seen) {
+    if (!c || typeof c !== 'object') return 'not an object';
+    if (c.type !== undefined && c.type !== 1) return `type ${c.type} is not CHAT_INPUT`;
+    if (typeof c.name !== 'string' || !CMD_NAME.test(c.name)) return `invalid name ${JSON.stringify(c.name)}`;
+    if (seen.has(c.name)) return `duplicate name ${c.name}`;
+    seen.add(c.name);
+    if (typeof c.description !== 'string' || unicodeLength(c.description) < 1 || unicodeLength(c.description) > 100)
+        return `${c.name}: description must be 1-100 characters`;
+    const opts_ = c.options === undefined ? [] : c.options;
+    if (!Array.isArray(opts_) || opts_.length > 25) return `${c.name}: options must be an array of at most 25`;
+    let optional = false;
+    const names = new Set();
+    for (const o of opts_) {
+        if (!o || typeof o !== 'object' || !Number.isInteger(o.type) || o.type < 3 || o.type > 11)
+            return `${c.name}: option type must be 3..11`;
+        if (typeof o.name !== 'string' || !CMD_NAME.test(o.name) || names.has(o.name))
+            return `${c.name}: invalid option name ${JSON.stringify(o.name)}`;
+        names.add(o.name);
+        if (typeof o.description !== 'string' || unicodeLength(o.description) < 1 || unicodeLength(o.description) > 100)
+            return `${c.name}.${o.name}: description must be 1-100 characters`;
+        if (o.required) { if (optional) return `${c.name}: required options must come first`; }
+        else optional = true;
+    }
+    return null;
+}
+
+// The interaction named by id and token, or an error answer.
+function interactionOf(id, token) {
+    const it = interactions.get(id);
+    if (!it || it.token !== token) return { err: apiError(404, 10062, 'Unknown interaction') };
+    return { it };
+}
+
 function rest(method, p, body) {
     let m;
+    if ((m = p.match(/^\/applications\/(\d+)\/commands$/)) && method === 'PUT') {
+        if (m[1] !== APP_ID) return apiError(403, 50001, 'Missing Access');
+        if (!Array.isArray(body) || body.length > 100)
+            return apiError(400, 50035, 'Invalid Form Body', { errors: { _errors: [{ code: 'BASE_TYPE_BAD_ARRAY', message: 'at most 100 commands' }] } });
+        const seen = new Set();
+        for (const c of body) {
+            const why = commandProblem(c, seen);
+            if (why) return apiError(400, 50035, 'Invalid Form Body', { errors: { _errors: [{ code: 'INVALID_COMMAND', message: why }] } });
+        }
+        const stored = body.map(c => Object.assign({ id: newId(), application_id: APP_ID, type: 1, version: newId() }, c));
+        appCommands.set(m[1], stored);
+        return { status: 200, body: stored };
+    }
+    if ((m = p.match(/^\/interactions\/(\d+)\/([^/]+)\/callback$/)) && method === 'POST') {
+        const { it, err } = interactionOf(m[1], m[2]);
+        if (err) return err;
+        // the first response must come within the deadline, once
+        if (Date.now() - it.at > opts.interaction_deadline) { it.late = true; return apiError(404, 10062, 'Unknown interaction'); }
+        if (it.responded) return apiError(400, 40060, 'Interaction has already been acknowledged.');
+        const allowed = it.type === 3 ? [4, 5, 6, 7] : [4, 5];
+        if (!body || !allowed.includes(body.type))
+            return apiError(400, 50035, 'Invalid Form Body', { errors: { type: { _errors: [{ code: 'BASE_TYPE_CHOICES', message: 'Value must be one of {4, 5}.' }] } } });
+        if (body.type === 4) { const bad = checkContent(body.data || {}); if (bad) return bad; }
+        it.responded = body.type;
+        it.original = body.type === 4 ? body.data.content : '';
+        return { status: 204, body: null };
+    }
+    if ((m = p.match(/^\/webhooks\/(\d+)\/([^/]+)\/messages\/@original$/)) && method === 'PATCH') {
+        const it = [...interactions.values()].find(x => x.token === m[2]);
+        if (!it || m[1] !== APP_ID || Date.now() - it.at > opts.interaction_ttl)
+            return apiError(401, 50027, 'Invalid Webhook Token');
+        if (!it.responded) return apiError(404, 10008, 'Unknown Message');
+        const bad = checkContent(body);
+        if (bad) return bad;
+        it.original = body.content;
+        it.edits++;
+        return { status: 200, body: { id: it.id, content: body.content } };
+    }
     if (method === 'GET' && p === '/gateway')
         return { status: 200, body: { url: `ws://127.0.0.1:${server.address().port}/gateway` } };
     if (method === 'GET' && p === '/gateway/bot')
@@ -479,7 +587,8 @@ function rest(method, p, body) {
         if (method !== 'POST')
             return apiError(405, 0, '405: Method Not Allowed');
         const uploads = body._files || [];
-        const bad = uploads.length && !body.content ? null : checkContent(body);
+        const bad = (uploads.length && !body.content ? null : checkContent(body)) ||
+            checkComponents(body);
         if (bad)
             return bad;
         if (body.nonce !== undefined && (String(body.nonce).length > 25))
@@ -490,7 +599,7 @@ function rest(method, p, body) {
                 return { status: 200, body: publicMessage(messages.get(seen.id)) };
         }
         const msg = newMessage(m[1], BOT, body.content || '', { nonce: body.nonce,
-            guild_id: ch.guild_id, attachments: uploads.map(f => {
+            guild_id: ch.guild_id, components: body.components || [], attachments: uploads.map(f => {
                 const meta = (body.attachments || []).find(a => Number(a.id) === f.n) || {};
                 return { id: newId(), filename: meta.filename || f.filename, size: f.data.length,
                     content_type: f.type, url: `https://cdn.invalid/${f.filename}`,
@@ -515,10 +624,13 @@ function rest(method, p, body) {
         if (msg.author.id !== BOT.id)
             return apiError(403, 50005, 'Cannot edit a message authored by another user');
         const uploads = body._files || [];
-        const bad = uploads.length && !body.content ? null : checkContent(body);
+        const bad = (uploads.length && !body.content ? null : checkContent(body)) ||
+            checkComponents(body);
         if (bad)
             return bad;
         msg.content = body.content;
+        if (body.components !== undefined)
+            msg.components = body.components;
         msg.edited_timestamp = new Date().toISOString();
         msg._edits = (msg._edits || 0) + 1;
         dispatch('MESSAGE_UPDATE', publicMessage(msg));
@@ -897,6 +1009,7 @@ function control(req, res, raw) {
             author_id: m.author.id, content: m.content, thread: m.thread ? m.thread.id : null,
             attachments: m.attachments,
             reactions: m._reactions || {}, edits: m._edits || 0, nonce: m.nonce,
+            components: m.components || [],
             allowed_mentions: m._allowed_mentions }));
         if (url.pathname === '/_test/messages')
             return send(res, 200, { counts, messages: msgs,
@@ -929,7 +1042,7 @@ function control(req, res, raw) {
             joined_at: new Date(started).toISOString(), deaf: false, mute: false, flags: 0 } });
         if (body.dm)
             delete d.guild_id;
-        dispatch('MESSAGE_CREATE', d);
+        const sentNs = dispatch('MESSAGE_CREATE', d);
         if (body.thread_by_other) { // another bot opens the thread first (the 160004 race)
             const th = channel(msg.id, 11, { name: 'raced', parent_id: chId,
                 owner_id: '1000000000000000099', thread_metadata: { archived: false,
@@ -938,7 +1051,9 @@ function control(req, res, raw) {
             msg.thread = th;
             dispatch('THREAD_CREATE', Object.assign({ newly_created: true }, th));
         }
-        return send(res, 200, publicMessage(msg));
+        // sent_ns: when the MESSAGE_CREATE frame went to the gateway socket (CLOCK_MONOTONIC)
+        return send(res, 200, Object.assign(publicMessage(msg),
+            sentNs === null ? {} : { sent_ns: String(sentNs) }));
     }
     case 'POST /_test/reaction': {
         const msg = messages.get(body.message_id);
@@ -949,6 +1064,47 @@ function control(req, res, raw) {
             emoji: { id: null, name: body.emoji } });
         return send(res, 200, { ok: true });
     }
+    case 'POST /_test/interaction': { // a user runs /name [arg] in channel_id
+        const chId = body.channel_id || '1200000000000000001';
+        const ch = channels.get(chId);
+        if (!ch) return send(res, 404, { error: 'unknown channel' });
+        const cmd = (appCommands.get(APP_ID) || []).find(c => c.name === body.name);
+        if (!cmd && !body.unregistered) return send(res, 409, { error: `command /${body.name} is not registered` });
+        const user = Object.assign({ id: '1000000000000000002', username: 'alice', global_name: 'Alice',
+            discriminator: '0', avatar: null }, body.user || {});
+        const id = newId();
+        const token = 'aW50ZXJhY3Rpb246' + require('crypto').randomBytes(24).toString('hex');
+        const options = body.value === undefined || !cmd || !cmd.options ? undefined
+            : [{ name: cmd.options[0].name, type: 3, value: body.value }];
+        interactions.set(id, { id, token, at: Date.now(), responded: 0, original: null, edits: 0,
+            name: body.name, channel_id: chId });
+        dispatch('INTERACTION_CREATE', { id, application_id: APP_ID, type: 2, token, version: 1,
+            guild_id: GUILD_ID, channel_id: chId, channel: ch, locale: 'en-US',
+            member: { user, roles: [], permissions: '0', nick: null, joined_at: new Date(started).toISOString() },
+            data: Object.assign({ id: cmd ? cmd.id : newId(), name: body.name, type: 1 }, options ? { options } : {}) });
+        return send(res, 200, { id });
+    }
+    case 'POST /_test/click': { // a user clicks the button custom_id on message_id
+        const msg = messages.get(body.message_id);
+        if (!msg) return send(res, 404, { error: 'unknown message' });
+        const button = (msg.components || []).flatMap(r => r.components).find(b => b.custom_id === body.custom_id);
+        if (!button) return send(res, 409, { error: 'no such button on the message' });
+        const user = Object.assign({ id: '1000000000000000002', username: 'alice', global_name: 'Alice',
+            discriminator: '0', avatar: null }, body.user || {});
+        const id = newId();
+        const token = 'aW50ZXJhY3Rpb246' + require('crypto').randomBytes(24).toString('hex');
+        interactions.set(id, { id, token, type: 3, at: Date.now(), responded: 0, original: null, edits: 0,
+            name: body.custom_id, channel_id: msg.channel_id });
+        dispatch('INTERACTION_CREATE', { id, application_id: APP_ID, type: 3, token, version: 1,
+            guild_id: GUILD_ID, channel_id: msg.channel_id, channel: channels.get(msg.channel_id),
+            member: { user, roles: [], permissions: '0', nick: null, joined_at: new Date(started).toISOString() },
+            message: publicMessage(msg), data: { custom_id: body.custom_id, component_type: 2 } });
+        return send(res, 200, { id });
+    }
+    case 'GET /_test/interactions':
+        return send(res, 200, { commands: appCommands.get(APP_ID) || null,
+            interactions: [...interactions.values()].map(x => ({ id: x.id, name: x.name, responded: x.responded,
+                original: x.original, edits: x.edits, late: !!x.late, age_ms: Date.now() - x.at })) });
     case 'POST /_test/fault': {
         const err = fault(body);
         return send(res, err ? 409 : 200, err ? { error: err } : { ok: true });

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "plugin_host.h"
-#include "suite_run.h"
+#include "../unit/support/check_runner.h"
 
 extern const struct ab_plugin_desc ab_plugin;
 
@@ -114,6 +114,38 @@ START_TEST(payload_fields_of_the_wrong_type_are_skipped)
 }
 END_TEST
 
+/* Interactions are untrusted too: malformed ones are skipped, a command reaches the core
+ * with its name, argument and a reply token that is the interaction id (never the token),
+ * and a click on a choice button becomes the clicker's reaction. */
+START_TEST(interactions_are_parsed_and_malformed_ones_skipped)
+{
+    discord_test_frame("{\"op\":0,\"t\":\"INTERACTION_CREATE\",\"d\":{\"type\":2}}");
+    discord_test_frame("{\"op\":0,\"t\":\"INTERACTION_CREATE\",\"d\":{\"id\":\"1\",\"type\":2,"
+                       "\"token\":\"a/b\",\"application_id\":\"9\",\"data\":{\"name\":\"x\"}}}");
+    discord_test_frame("{\"op\":0,\"t\":\"INTERACTION_CREATE\",\"d\":{\"id\":\"1\",\"type\":3,"
+                       "\"token\":\"t\",\"data\":{\"custom_id\":\"other\"},\"channel_id\":\"8\"}}");
+    discord_test_frame("{\"op\":0,\"t\":\"INTERACTION_CREATE\",\"d\":\"no\"}");
+    ck_assert_uint_eq(host.commands, 0);
+    ck_assert_uint_eq(host.reacted, 0);
+    discord_test_frame("{\"op\":0,\"t\":\"INTERACTION_CREATE\",\"d\":{\"id\":\"42\",\"type\":2,"
+                       "\"token\":\"secret-token\",\"application_id\":\"9\",\"channel_id\":\"8\","
+                       "\"guild_id\":\"3\",\"member\":{\"user\":{\"id\":\"200\"}},"
+                       "\"data\":{\"name\":\"model\",\"options\":[{\"name\":\"name\",\"type\":3,"
+                       "\"value\":\"smart\"}]}}}");
+    ck_assert_uint_eq(host.commands, 1);
+    ck_assert_str_eq(host.last_command, "model");
+    ck_assert_str_eq(host.last_command_arg, "smart");
+    ck_assert_str_eq(host.last_reply_token, "42");
+    discord_test_frame("{\"op\":0,\"t\":\"INTERACTION_CREATE\",\"d\":{\"id\":\"43\",\"type\":3,"
+                       "\"token\":\"t2\",\"application_id\":\"9\",\"channel_id\":\"8\","
+                       "\"member\":{\"user\":{\"id\":\"200\"}},\"message\":{\"id\":\"77\"},"
+                       "\"data\":{\"custom_id\":\"ab-choice:\u2705\",\"component_type\":2}}}");
+    ck_assert_uint_eq(host.reacted, 1);
+    ck_assert_str_eq(host.re[0].emoji, "\u2705");
+    ck_assert_str_eq(host.re[0].message_id, "77");
+}
+END_TEST
+
 /* A sequence number no integer holds is ignored: the heartbeat keeps the last good one. */
 START_TEST(an_out_of_range_sequence_is_ignored)
 {
@@ -144,8 +176,10 @@ START_TEST(an_out_of_range_heartbeat_interval_drops_the_connection)
 END_TEST
 
 /* A 429 saying retry_after 1e300: the wait is not believed (the route would be shut
- * for ever, or the cast undefined); the default wait applies and the message arrives.
- * The failed lookup's message is handed over as unresolved (the core says so). */
+ * for ever, or the cast undefined). The lookup is the plugin's own call: it goes through
+ * http_scheduled on its route, its answer's facts are reported tied to it, and the host
+ * sends it again after the wait (the fake's default, the 1e300 not believed); the
+ * message then arrives resolved. */
 START_TEST(a_429_with_an_absurd_retry_after_waits_the_default)
 {
     lookups_429 = 1;
@@ -155,9 +189,15 @@ START_TEST(a_429_with_an_absurd_retry_after_waits_the_default)
     plugin_host_run(&host, 0, 8); /* the lookup goes out and gets its 429 */
     ck_assert_int_eq(lookups_429, 0);
     ck_assert(plugin_host_log_has(&host, "retry_after 1e+300 s is out of range"));
+    ck_assert_uint_eq(host.sched_count, 1);
+    ck_assert_str_eq(host.last_route, "GET /channels/555");
+    ck_assert_uint_ge(host.sched_facts, 1);          /* the 429's facts, tied to the call */
+    ck_assert_uint_eq(host.sched_retry_after_ms, 0); /* 1e300 not believed, no header */
+    ck_assert_uint_eq(host.sched_retries, 1);
+    ck_assert_uint_eq(host.delivered, 0); /* waiting for the retry, not given up */
     plugin_host_run(&host, 2000, 32);
-    ck_assert_uint_eq(host.delivered, 1); /* the lookup failed: handed over, unresolved */
-    ck_assert(host.in[0].is_unresolved);
+    ck_assert_uint_eq(host.delivered, 1);
+    ck_assert(!host.in[0].is_unresolved);
     ck_assert_str_eq(host.in[0].message_id, "7");
     /* the route is usable again: a second message is looked up and delivered */
     discord_test_frame("{\"op\":0,\"t\":\"MESSAGE_CREATE\",\"s\":3,\"d\":{\"id\":\"8\","
@@ -179,7 +219,8 @@ main(void)
     tcase_add_test(tc, a_message_create_in_a_dm_is_delivered);
     tcase_add_test(tc, payload_fields_of_the_wrong_type_are_skipped);
     tcase_add_test(tc, an_out_of_range_sequence_is_ignored);
+    tcase_add_test(tc, interactions_are_parsed_and_malformed_ones_skipped);
     tcase_add_test(tc, an_out_of_range_heartbeat_interval_drops_the_connection);
     tcase_add_test(tc, a_429_with_an_absurd_retry_after_waits_the_default);
-    return suite_run_case("discord-events", tc);
+    return check_run_case("discord-events", tc);
 }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../unit/render/suite_run.h"
+#include "../unit/support/check_runner.h"
 #include "discord.h"
 
 /* Strip @text and expect @removed mentions gone and @expected left. */
@@ -73,5 +73,5 @@ main(void)
         NULL,
     };
 
-    return suite_run("discord_mention", tests);
+    return check_run_list("discord_mention", 0, tests);
 }

@@ -54,6 +54,33 @@ class RateLimits(dw.DiscordTest):
         self.assertTrue(f.bot_messages(st, tid))
         self.stop()
 
+    def test_the_plugins_own_calls_wait_out_a_global_pause(self):
+        """A channel lookup (GET /channels/<id>, the plugin's own call) asked for during a
+        global 429 pause waits in the core's scheduler like every operation: nothing
+        goes into a bucket the broker was told is exhausted, internal calls included."""
+        f = self.fake
+        tid = "1300000000000000301"
+        f.call("POST", "/_test/channel", {"id": tid, "type": 11, "extra": {
+            "parent_id": dw.CHANNEL, "owner_id": dw.ALICE, "name": "t-301",
+            "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                "locked": False}}})
+        f.rate_limit("POST", r"/threads$", retry_after=2.5, glob=True)
+        f.message("global pause")
+        f.wait(lambda st: st["counts"]["rate_limited"] >= 1, "the global 429")
+        f.message("and me", channel=tid)
+        f.wait(lambda st: any("and me" in x["content"] for x in f.bot_messages(st, tid)),
+               "the answer in the thread that needed a lookup")
+        st = f.state()
+        limited = [r for r in st["requests"] if r["status"] == 429]
+        looked = calls(st, "GET", "/channels/%s" % tid)
+        self.assertEqual(len(limited), 1, limited)
+        self.assertTrue(looked, "no lookup")
+        self.assertGreaterEqual(looked[0]["t"] - limited[0]["t"], 2500)
+        into = [r for r in st["requests"] if r.get("known_exhausted")]
+        self.assertEqual(into, [], "requests into a bucket known to be exhausted")
+        self.assertEqual(st["counts"]["exhausted_violations"], 0)
+        self.stop()
+
     def test_reactions_in_one_channel_are_250_ms_apart(self):
         f = self.fake
         m, _ = self.conversation("react a lot [[stream 10]]")
@@ -70,7 +97,8 @@ class RateLimits(dw.DiscordTest):
 class Storm(dw.DiscordTest):
     """Under 429 storms on every route (Discord's 5-per-5 s message bucket shared by
     posting and editing, random 429s of every scope), nothing goes into a bucket the
-    broker was told is exhausted, and the live message never shows an older render."""
+    broker was told is exhausted — operations and the plugin's own channel lookups —
+    and the live message never shows an older render."""
     agent_flags = ("--tick", "100")
 
     def test_a_429_storm_never_hits_an_exhausted_bucket_and_edits_stay_fresh(self):
@@ -78,6 +106,16 @@ class Storm(dw.DiscordTest):
         f.storm(limit=5, window_ms=5000, p=0.3, seed=7, global_every=7)
         m = f.message("storm please [[stream 60]]")
         tid = f.wait(lambda st: f.msg(st, m["id"])["thread"], "thread", timeout=60)
+        # the plugin's own calls under the same storm: channels it never saw need a lookup
+        unknown = []
+        for i in range(2):
+            other = "13000000000000008%02d" % i
+            f.call("POST", "/_test/channel", {"id": other, "type": 11, "extra": {
+                "parent_id": dw.CHANNEL, "owner_id": dw.ALICE, "name": "s" + str(i),
+                "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                    "locked": False}}})
+            f.message("chatter", channel=other, mention=False)
+            unknown.append("/channels/" + other)
         f.wait(lambda st: dw.BOT_ID in f.msg(st, m["id"])["reactions"].get("🆗", []),
                "🆗 after the final reply", timeout=120)
         # a second turn in the thread: its routes are known by now (post and edit share
@@ -93,6 +131,9 @@ class Storm(dw.DiscordTest):
                       r.get("remaining_before"), r.get("known_exhausted"),
                       chunk_max((r.get("body") or {}).get("content")))
         self.assertGreaterEqual(st["counts"]["rate_limited"], 3, "the storm did not happen")
+        f.wait(lambda st: all(any(r["path"] == p and r["status"] == 200 for r in st["requests"])
+                              for p in unknown), "every lookup answered", timeout=60)
+        st = f.state()
         into = [r for r in st["requests"] if r.get("known_exhausted")]
         self.assertEqual(into, [], "requests into a bucket known to be exhausted")
         self.assertEqual(st["counts"]["exhausted_violations"], 0)

@@ -19,6 +19,15 @@ class PoolQueue(e2e.RunWorldTest):
                       re.M)
         return int(m.group(1)) if m else -1
 
+    def stale(self, ids):
+        """Messages of @ids still carrying 👀 or 🤔 (adds minus removes)."""
+        on = {}
+        for r in self.platform.records():
+            if r["op"] in ("react", "unreact") and r["emoji"] in ("👀", "🤔"):
+                key = (r["message"], r["emoji"])
+                on[key] = on.get(key, 0) + (1 if r["op"] == "react" else -1)
+        return sorted(m for (m, _), n in on.items() if n > 0 and m in ids)
+
     def test_fifty_mentions_with_ten_sessions_are_all_answered(self):
         p = self.platform
         ids = ["m%02d" % i for i in range(50)]
@@ -32,9 +41,13 @@ class PoolQueue(e2e.RunWorldTest):
         sends = [r for r in recs if r["op"] == "send"]
         self.assertEqual([r["text"] for r in sends if "exhausted" in r["text"]
                           or "not answered" in r["text"]], [])
-        # 👀 at once for every message
-        self.assertEqual({r["message"] for r in recs if r["op"] == "react"
-                          and r["emoji"] == "👀"}, set(ids))
+        # 👀 at once: the first pool's worth were accepted before any reply existed, so
+        # nothing can overtake theirs; on a busy route a later message's 👀 may give way
+        # to the final reactions of others and collapse into its newer state (🤔 or 🆗).
+        # Either way nothing older than 🆗 is left on any message.
+        self.assertLessEqual(set(ids[:10]), {r["message"] for r in recs if r["op"] == "react"
+                                             and r["emoji"] == "👀"})
+        e2e.wait_until(lambda: not self.stale(ids), what="no intermediate reaction left")
         notices = [r for r in sends if "in line" in r["text"]]
         self.assertGreater(len(notices), 0)
         per_thread = {}

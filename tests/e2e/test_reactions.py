@@ -60,5 +60,43 @@ class AskPermission(e2e.RunWorldTest):
         self.stop()
 
 
+
+class Approvers(AskPermission):
+    extra = '\n[permissions]\nmode = "ask"\ntimeout_s = 60\napprovers = ["boss"]\n'
+
+    def test_only_approvers_decide_and_the_question_shows_who_decided(self):
+        p = self.platform
+        q = self.ask("m1")
+        self.answer(q, "✅", user="u1")  # allowed to talk, not to approve
+        e2e.time.sleep(0.5)
+        self.assertFalse([m for m in e2e.agent_lines(self.world)
+                          if '"selected"' in str(m.get("result"))])
+        self.answer(q, "♾️", user="boss")
+        p.wait_record(lambda r: r["op"] == "edit" and "permission granted: opt-always" in r["text"])
+        p.wait_record(lambda r: r["op"] == "edit" and r["id"] == q["id"]
+                      and "→ ♾️ allowed always by boss" in r["text"])
+        self.assertIn("answer from u1 ignored: not an approver", self.broker.err.text())
+        self.stop()
+
+    # the inherited test answers as u1, who is no approver here
+    test_allow_once_and_reject_reach_the_agent = None
+
+
+class AskTimeout(AskPermission):
+    extra = '\n[permissions]\nmode = "ask"\ntimeout_s = 1\n'
+
+    def test_no_answer_rejects_and_the_question_says_so(self):
+        p = self.platform
+        q = self.ask("m1")
+        p.wait_record(lambda r: r["op"] == "edit" and r["id"] == q["id"]
+                      and "→ ❌ rejected (no answer in time)" in r["text"])
+        p.wait_record(lambda r: r["op"] == "edit" and "permission rejected: opt-reject"
+                      in r["text"])
+        self.stop()
+
+    # the inherited test needs a long timeout
+    test_allow_once_and_reject_reach_the_agent = None
+
+
 if __name__ == "__main__":
     e2e.main()

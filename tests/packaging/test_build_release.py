@@ -21,7 +21,8 @@ import tools  # noqa: E402
 WORK = os.path.join(tools.BUILD_ROOT, "packaging-release")
 PREFIX = "usr/local"
 PLUGINS = ["agent-claude.so", "agent-codex.so", "agent-gemini.so", "agent-kiro.so",
-           "chat-console.so", "chat-discord.so", "chat-slack.so"]
+           "chat-console.so", "chat-discord.so", "chat-slack.so", "chat-teams.so",
+           "chat-telegram.so"]
 # The public ABI headers: every header in core/include/agent-broker (version.h is generated).
 HEADERS = sorted(f[:-3] if f.endswith(".in") else f
                  for f in os.listdir(os.path.join(tools.SOURCE_ROOT, "core", "include", "agent-broker"))

@@ -176,6 +176,36 @@ class ChartTest(unittest.TestCase):
         self.assertNotEqual(rc, 0)
         self.assertIn("discord.enabled needs its token: discord.botToken, existingSecret", err)
 
+    def test_teams_exposes_the_ingress_port_only_when_enabled(self):
+        app = "00000000-0000-4000-8000-00000000b07a"
+        docs = self.helm.render("rel", {"discord": {"enabled": False},
+                                        "teams": {"enabled": True, "appId": app,
+                                                  "appPassword": "teams-secret~x",
+                                                  "tenantId": "tenant-1"}})
+        (c,) = chart_one(docs, "Deployment", "rel-agent-broker")["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in c["env"]}
+        self.assertTokensInSecretOnly(docs, env, {"TEAMS_APP_PASSWORD": "teams-secret~x"})
+        (config,) = [d["data"]["config.toml"] for d in chart_find(docs, "ConfigMap")
+                     if "config.toml" in d.get("data", {})]
+        self.assertEqual(chart_toml_value(config, "teams", "app_id"), f'"{app}"')
+        self.assertEqual(chart_toml_value(config, "teams", "app_password"), '"${TEAMS_APP_PASSWORD}"')
+        self.assertEqual(chart_toml_value(config, "teams", "tenant_id"), '"tenant-1"')
+        self.assertEqual(chart_toml_value(config, "ingress", "listen"), '"0.0.0.0:3978"')
+        ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+        self.assertEqual(ports["ingress"], 3978)
+        (svc,) = chart_find(docs, "Service")
+        self.assertEqual(svc["metadata"]["name"], "rel-agent-broker-ingress")
+        self.assertEqual(svc["spec"]["ports"][0]["targetPort"], "ingress")
+        # Discord only: no ingress port, no Service, no [ingress]
+        docs = self.helm.render("rel", chart_values("kiro"))
+        (c,) = chart_one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+        self.assertNotIn("ingress", {p["name"] for p in c["ports"]})
+        self.assertEqual(chart_find(docs, "Service"), [])
+        rc, _, err = self.helm.template("rel", {"discord": {"enabled": False},
+                                                "teams": {"enabled": True, "appId": app}})
+        self.assertNotEqual(rc, 0)
+        self.assertIn("teams.appPassword", err)
+
     def test_agents_map_with_two_bots(self):
         values = {
             "discord": {"botToken": DISCORD_TOKEN},

@@ -124,7 +124,7 @@ def dockerfile_violations(text, preset, base, user, home):
                 for src in parts[:-1]:
                     copied.add(dest + os.path.basename(src) if dest.endswith("/") else dest)
     want = {"/usr/local/bin/agent-broker"} | {PLUGIN_DIR + p for p in
-                                              ("chat-discord.so", "chat-slack.so", "chat-console.so",
+                                              ("chat-discord.so", "chat-slack.so", "chat-teams.so", "chat-telegram.so", "chat-console.so",
                                                f"agent-{preset}.so")}
     if copied != want:
         bad.append(f"the runtime must get exactly {sorted(want)} from the builder, got {sorted(copied)}")

@@ -15,14 +15,19 @@
 //    GET /files-pri/<team>-<id>/[download/]<name> serves them with the bot token)
 //   POST /_test/redeliver {envelope_id}         send it again, retry_attempt+1
 //   POST /_test/ratelimit {method, retry_after, count}   429s for that method
-//   POST /_test/storm     {p, seed, min_s, max_s} random 429s (Retry-After min..max s)
+//   POST /_test/storm     {p, seed, min_s, max_s, methods?} random 429s (Retry-After
+//                         min..max s) on the methods matching the regex (default: chat.*
+//                         and reactions.*; "." hits every method, sign-in included)
 //                         on every chat.* / reactions.* call; {} ends it
 //   POST /_test/open_error {error, count}       apps.connections.open fails
 //   POST /_test/http_error {method?, status, count, after?}   the next count calls of
 //         method (any when absent) answer HTTP status (5xx); after: carried out first
 //   POST /_test/disconnect {reason}             on the newest live socket
 //   POST /_test/fault {mode: abrupt|halfopen|nofin}   on the newest live socket
-//   GET  /_test/state     requests, frames, connections, envelopes, messages, dropped
+//   POST /_test/slash     {channel, user, command, text}  a slash_commands envelope whose
+//         response_url is /commands/<id>/<secret> here → {envelope, id}
+//   GET  /_test/state     requests, frames, connections, envelopes, messages, dropped,
+//                         slash (each invocation and what reached its response_url)
 //   GET  /_test/messages  messages, dropped, live socket count (cheap to poll)
 // Everything listens on 127.0.0.1 only; the process exits after --max-runtime-s.
 'use strict';
@@ -32,7 +37,11 @@ const crypto = require('crypto');
 const path = require('path');
 const { WebSocketServer } = require(path.join(__dirname, '..', 'node_modules', 'ws'));
 
-const opts = { port: 0, ackTimeoutMs: 3000, pingMs: 5000, graceMs: 3000, maxRuntimeS: 600 };
+// responseTtlMs: how long a slash command's response_url takes answers (Slack: 30 min).
+const opts = { port: 0, ackTimeoutMs: 3000, pingMs: 5000, graceMs: 3000, maxRuntimeS: 600,
+    responseTtlMs: 30 * 60 * 1000 };
+const slashes = new Map(); // id → {id, secret, at, command, text, posts: [{t, status, body}]}
+const RESPONSE_URL_USES = 5;
 for (let i = 2; i < process.argv.length; i += 2) {
     const key = process.argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
     const val = Number(process.argv[i + 1]);
@@ -76,7 +85,7 @@ const rateLimits = new Map(); // method → {retryAfter, count}
 // which a 429's Retry-After holds. A request inside it is an exhausted-bucket violation.
 const told = new Map();
 const counts = { rate_limited: 0, exhausted_violations: 0 };
-let storm = null; // {p, seed, min_s, max_s}
+let storm = null; // {p, seed, min_s, max_s, methods}
 function stormRand() {
     storm.seed = (storm.seed * 1103515245 + 12345) % 2147483648;
     return storm.seed / 2147483648;
@@ -164,7 +173,7 @@ function deliverEnvelope(env) {
     env.attempts += 1;
     env.conn = conn.id;
     sendFrame(conn, {
-        envelope_id: env.id, type: 'events_api', payload: env.payload,
+        envelope_id: env.id, type: env.type || 'events_api', payload: env.payload,
         accepts_response_payload: false, retry_attempt: env.attempts - 1,
         retry_reason: env.attempts > 1 ? 'http_timeout' : '',
     });
@@ -288,6 +297,37 @@ function postMessage({ channel, user, text, thread_ts, bot, files: attached }) {
     return { ts, envelopes: ids };
 }
 
+// Parse and check a blocks argument as Slack does (block-kit): a JSON array of at most
+// 50 blocks; section text ≤ 3000; actions ≤ 25 elements, buttons with action_id (≤ 255,
+// unique), plain_text text ≤ 75, value ≤ 2000. Returns the blocks, or throws {error}.
+function checkBlocks(raw) {
+    if (raw === undefined) return undefined;
+    let blocks;
+    try { blocks = JSON.parse(raw); } catch (e) { throw { error: 'invalid_blocks_format' }; }
+    if (!Array.isArray(blocks) || blocks.length > 50) throw { error: 'invalid_blocks' };
+    const ids = new Set();
+    for (const b of blocks) {
+        if (!b || typeof b !== 'object') throw { error: 'invalid_blocks' };
+        if (b.type === 'section') {
+            if (!b.text || !['mrkdwn', 'plain_text'].includes(b.text.type) || typeof b.text.text !== 'string'
+                || [...b.text.text].length < 1 || [...b.text.text].length > 3000) throw { error: 'invalid_blocks' };
+        } else if (b.type === 'actions') {
+            if (!Array.isArray(b.elements) || b.elements.length < 1 || b.elements.length > 25) throw { error: 'invalid_blocks' };
+            for (const e of b.elements) {
+                if (!e || e.type !== 'button' || typeof e.action_id !== 'string' || !e.action_id || e.action_id.length > 255
+                    || ids.has(e.action_id) || !e.text || e.text.type !== 'plain_text' || typeof e.text.text !== 'string'
+                    || [...e.text.text].length < 1 || [...e.text.text].length > 75
+                    || (e.value !== undefined && (typeof e.value !== 'string' || e.value.length > 2000)))
+                    throw { error: 'invalid_blocks' };
+                ids.add(e.action_id);
+            }
+        } else {
+            throw { error: 'invalid_blocks' };
+        }
+    }
+    return blocks;
+}
+
 // The Web API methods: (args) → [answer] or throws {error}.
 const METHODS = {
     'auth.test': () => ({ url: 'https://fake.slack.com/', team: 'Fake', user: 'broker', team_id: TEAM,
@@ -299,8 +339,10 @@ const METHODS = {
             throw { error: 'no_text' };
         if (a.thread_ts && !messages.has(`${a.channel}/${a.thread_ts}`))
             throw { error: 'thread_not_found' };
+        const blocks = checkBlocks(a.blocks);
         const { ts } = postMessage({ channel: a.channel, user: BOT_USER, text: a.text,
             thread_ts: a.thread_ts, bot: true });
+        if (blocks) messages.get(`${a.channel}/${ts}`).blocks = blocks;
         return { channel: a.channel, ts, message: messages.get(`${a.channel}/${ts}`) };
     },
     // files.upload is gone (2025-11-12): the three-step external upload instead.
@@ -356,7 +398,9 @@ const METHODS = {
             throw { error: 'no_text' };
         if ([...a.text].length > MAX_UPDATE_CHARS)
             throw { error: 'msg_too_long' };
+        const blocks = checkBlocks(a.blocks);
         msg.text = a.text;
+        if (blocks !== undefined) msg.blocks = blocks; // absent: the blocks stay
         msg.edits = (msg.edits || 0) + 1;
         return { channel: a.channel, ts: a.ts, text: a.text };
     },
@@ -453,7 +497,7 @@ function webApi(req, res, method, body, query) {
         limit.count -= 1;
         return tooMany(limit.retryAfter);
     }
-    if (storm && /^(chat|reactions)\./.test(method) && stormRand() < storm.p)
+    if (storm && storm.methods.test(method) && stormRand() < storm.p)
         return tooMany(storm.min_s + Math.floor(stormRand() * (storm.max_s - storm.min_s + 1)));
     if (method === 'apps.connections.open') {
         if (openError && openError.count !== 0) {
@@ -487,6 +531,25 @@ function newestConn(res) {
     return conn;
 }
 
+// A POST to a slash command's response_url: JSON with text (or blocks), at most 5 uses,
+// only while it lives (Slack answers 404 "expired_url" / "used_url").
+function responseUrl(req, res, id, secret, body) {
+    const sl = slashes.get(id);
+    const post = { t: now(), status: 200, body: null, content_type: req.headers['content-type'] || '' };
+    const answer = (status, text) => { post.status = status; if (sl) sl.posts.push(post); res.writeHead(status, { 'Content-Type': 'text/plain' }); res.end(text); };
+    if (!sl || sl.secret !== secret) return answer(404, 'invalid_token');
+    if (Date.now() - sl.at > opts.responseTtlMs) return answer(404, 'expired_url');
+    if (sl.posts.filter((p) => p.status === 200).length >= RESPONSE_URL_USES) return answer(404, 'used_url');
+    if (!/^application\/json\b/.test(post.content_type)) return answer(400, 'invalid_payload');
+    try { post.body = JSON.parse(body); } catch (e) { return answer(400, 'invalid_payload'); }
+    const b = post.body;
+    if (!b || (typeof b.text !== 'string' || !b.text) && !Array.isArray(b.blocks)) return answer(400, 'no_text');
+    if (b.response_type !== undefined && !['ephemeral', 'in_channel'].includes(b.response_type))
+        return answer(400, 'invalid_response_type');
+    if (typeof b.text === 'string' && [...b.text].length > 40000) return answer(400, 'msg_too_long');
+    return answer(200, 'ok');
+}
+
 // The test's control channel.
 function control(req, res, name, body) {
     let a = {};
@@ -502,7 +565,10 @@ function control(req, res, name, body) {
             connections: conns.map((c) => ({ id: c.id, open_t: c.open_t, hello_t: c.hello_t,
                 closed_t: c.closed_t, retiring: c.retiring, pings_in: c.pingsIn, pongs_in: c.pongsIn })),
             envelopes: [...envelopes.values()].map((e) => ({ id: e.id, attempts: e.attempts, acks: e.acks,
-                event_id: e.payload.event_id, type: e.payload.event.type, conn: e.conn })),
+                event_id: e.payload.event_id, type: e.payload.event ? e.payload.event.type : e.type,
+                conn: e.conn })),
+            slash: [...slashes.values()].map((x) => ({ id: x.id, command: x.command, text: x.text,
+                posts: x.posts })),
             messages: [...messages.values()], file_gets: fileGets, upload_posts: uploadPosts,
             uploads: uploadsDone,
         });
@@ -525,6 +591,51 @@ function control(req, res, name, body) {
             event_ts: nextTs() });
         return reply(res, 200, { ok: true, envelope: id });
     }
+    case 'slash': { // a user runs `command text` in channel
+        if (!a.channel || !a.user || typeof a.command !== 'string' || !a.command.startsWith('/'))
+            return reply(res, 400, { ok: false, error: 'need channel, user, /command' });
+        const id = crypto.randomUUID().replace(/-/g, '').slice(0, 12);
+        const secret = crypto.randomBytes(12).toString('hex');
+        slashes.set(id, { id, secret, at: Date.now(), command: a.command, text: a.text || '', posts: [] });
+        const env = {
+            id: crypto.randomUUID(), type: 'slash_commands', attempts: 0, acks: 0, conn: null, timer: null,
+            payload: {
+                token: 'verification', team_id: TEAM, team_domain: 'fake', channel_id: a.channel,
+                channel_name: 'general', user_id: a.user, user_name: (USERS[a.user] || { name: a.user }).name,
+                command: a.command, text: a.text || '', api_app_id: APP, is_enterprise_install: 'false',
+                response_url: a.response_url ||
+                    `http://127.0.0.1:${server.address().port}/commands/${TEAM}/${id}/${secret}`,
+                trigger_id: `${Date.now()}.${id}`,
+            },
+        };
+        envelopes.set(env.id, env);
+        deliverEnvelope(env);
+        return reply(res, 200, { ok: true, envelope: env.id, id });
+    }
+    case 'click': { // a user clicks the button action_id on message channel/ts
+        const msg = messages.get(`${a.channel}/${a.ts}`);
+        if (!msg) return reply(res, 404, { ok: false, error: 'message_not_found' });
+        const button = (msg.blocks || []).filter((b) => b.type === 'actions').flatMap((b) => b.elements.map((e) => [b, e]))
+            .find(([, e]) => e.action_id === a.action_id);
+        if (!button) return reply(res, 409, { ok: false, error: 'no such button on the message' });
+        const [block, el] = button;
+        const env = {
+            id: crypto.randomUUID(), type: 'interactive', attempts: 0, acks: 0, conn: null, timer: null,
+            payload: {
+                type: 'block_actions', user: { id: a.user, username: (USERS[a.user] || { name: a.user }).name, team_id: TEAM },
+                api_app_id: APP, token: 'verification', trigger_id: `${Date.now()}.click`, team: { id: TEAM, domain: 'fake' },
+                container: { type: 'message', message_ts: msg.ts, channel_id: msg.channel, is_ephemeral: false },
+                channel: { id: msg.channel, name: 'general' },
+                message: Object.assign({}, msg, { bot_id: BOT_ID }),
+                response_url: `http://127.0.0.1:${server.address().port}/actions/${TEAM}/unused`,
+                actions: [{ action_id: el.action_id, block_id: block.block_id || 'b', text: el.text, value: el.value,
+                    type: 'button', action_ts: nextTs() }],
+            },
+        };
+        envelopes.set(env.id, env);
+        deliverEnvelope(env);
+        return reply(res, 200, { ok: true, envelope: env.id });
+    }
     case 'redeliver': {
         const env = envelopes.get(a.envelope_id);
         if (!env)
@@ -533,8 +644,8 @@ function control(req, res, name, body) {
         return reply(res, 200, { ok: true, attempts: env.attempts });
     }
     case 'storm':
-        storm = a.p ? { p: a.p, seed: a.seed || 1, min_s: a.min_s || 1, max_s: a.max_s || 2 }
-            : null;
+        storm = a.p ? { p: a.p, seed: a.seed || 1, min_s: a.min_s || 1, max_s: a.max_s || 2,
+            methods: new RegExp(a.methods || '^(chat|reactions)\\.') } : null;
         return reply(res, 200, { ok: true });
     case 'ratelimit':
         rateLimits.set(a.method, { retryAfter: a.retry_after || 1, count: a.count === undefined ? 1 : a.count });
@@ -620,6 +731,8 @@ const server = http.createServer((req, res) => {
         let m;
         if ((m = /^\/api\/([A-Za-z.]+)$/.exec(url.pathname)) && req.method === 'POST')
             webApi(req, res, m[1], body, url.search);
+        else if ((m = /^\/commands\/T111\/(\w+)\/(\w+)$/.exec(url.pathname)) && req.method === 'POST')
+            responseUrl(req, res, m[1], m[2], body);
         else if (url.pathname.startsWith('/files-pri/') && req.method === 'GET')
             serveFile(req, res, url);
         else if ((m = /^\/_test\/([a-z_]+)$/.exec(url.pathname)))

@@ -8,7 +8,7 @@
 
 #include "plugin_host.h"
 #include "slack_inproc.h"
-#include "suite_run.h"
+#include "../unit/support/check_runner.h"
 
 extern const struct ab_plugin_desc ab_plugin;
 
@@ -134,6 +134,62 @@ START_TEST(a_reaction_name_maps_to_unicode)
 }
 END_TEST
 
+/* Signing in and connecting are the plugin's own calls: each is queued through
+ * http_scheduled on its method's route, and a 429 on auth.test is waited out (the host
+ * sends it again) instead of failing the sign-in. */
+START_TEST(sign_in_and_connect_are_scheduled_and_a_429_is_waited_out)
+{
+    ck_assert_uint_eq(host.sched_count, 2);
+    ck_assert_str_eq(host.last_route, "apps.connections.open");
+    slack_test_teardown();
+    plugin_host_init(&host, slack_inproc_config);
+    host.respond = slack_inproc_respond;
+    plugin_host_queue_response(&host, 429, "{\"ok\":false,\"error\":\"ratelimited\"}", 34);
+    ck_assert_int_eq(ab_plugin.chat->open(plugin_host_handle(&host), &host.svc, &chat), 0);
+    ck_assert_int_eq(ab_plugin.chat->start(chat), 0);
+    plugin_host_run(&host, 0, 16);
+    ck_assert_str_eq(host.last_route, "auth.test");
+    ck_assert_uint_eq(host.sched_retries, 1);
+    ck_assert_uint_ge(host.sched_facts, 1);    /* the 429's facts, tied to the call */
+    ck_assert_ptr_null(plugin_host_ws(&host)); /* not signed in yet: waiting, not failed */
+    plugin_host_run(&host, 1500, 32);
+    ck_assert_uint_eq(host.sched_count, 2);
+    ck_assert_str_eq(host.last_route, "apps.connections.open");
+    ck_assert_ptr_nonnull(plugin_host_ws(&host));
+}
+END_TEST
+
+/* Slash commands and button clicks are untrusted: malformed ones (or a response_url on
+ * a host that is neither Slack's hooks nor api_base's) are skipped; a good command
+ * reaches the core with its name and argument, a click as the clicker's reaction. */
+START_TEST(slash_commands_and_clicks_are_parsed_and_malformed_ones_skipped)
+{
+    slack_test_frame("{\"envelope_id\":\"e1\",\"type\":\"slash_commands\",\"payload\":{"
+                     "\"command\":\"/agent-broker\",\"text\":\"status\",\"user_id\":\"U1\","
+                     "\"channel_id\":\"C1\",\"response_url\":\"https://evil.example/x\"}}");
+    slack_test_frame("{\"envelope_id\":\"e2\",\"type\":\"slash_commands\",\"payload\":7}");
+    slack_test_frame("{\"envelope_id\":\"e3\",\"type\":\"interactive\",\"payload\":{"
+                     "\"type\":\"block_actions\",\"user\":{\"id\":\"U1\"},\"actions\":\"no\"}}");
+    ck_assert_uint_eq(host.commands, 0);
+    ck_assert_uint_eq(host.reacted, 0);
+    slack_test_frame("{\"envelope_id\":\"e4\",\"type\":\"slash_commands\",\"payload\":{"
+                     "\"command\":\"/agent-broker\",\"text\":\" model  smart \",\"user_id\":\"U1\","
+                     "\"channel_id\":\"C1\",\"response_url\":"
+                     "\"https://hooks.slack.com/commands/T1/1/x\"}}");
+    ck_assert_uint_eq(host.commands, 1);
+    ck_assert_str_eq(host.last_command, "model");
+    ck_assert_str_eq(host.last_command_arg, "smart ");
+    slack_test_frame(
+        "{\"envelope_id\":\"e5\",\"type\":\"interactive\",\"payload\":{"
+        "\"type\":\"block_actions\",\"user\":{\"id\":\"U2\"},\"container\":{"
+        "\"message_ts\":\"5.5\",\"channel_id\":\"C1\"},\"actions\":[{\"action_id\":"
+        "\"ab-choice-2\",\"value\":\"\u274c\"},{\"action_id\":\"theirs\",\"value\":\"x\"}]}}");
+    ck_assert_uint_eq(host.reacted, 1);
+    ck_assert_str_eq(host.re[0].emoji, "\u274c");
+    ck_assert_str_eq(host.re[0].message_id, "5.5");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -145,5 +201,7 @@ main(void)
     tcase_add_test(tc, fields_of_the_wrong_type_are_skipped);
     tcase_add_test(tc, an_oversized_event_id_is_refused);
     tcase_add_test(tc, a_reaction_name_maps_to_unicode);
-    return suite_run_case("slack-events", tc);
+    tcase_add_test(tc, sign_in_and_connect_are_scheduled_and_a_429_is_waited_out);
+    tcase_add_test(tc, slash_commands_and_clicks_are_parsed_and_malformed_ones_skipped);
+    return check_run_case("slack-events", tc);
 }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../unit/render/suite_run.h"
+#include "../unit/support/check_runner.h"
 #include "slack.h"
 
 /* Strip @text and expect @removed mentions gone and @expected left. */
@@ -72,5 +72,5 @@ main(void)
         NULL,
     };
 
-    return suite_run("slack_mention", tests);
+    return check_run_list("slack_mention", 0, tests);
 }

@@ -7,6 +7,7 @@
 
 #include "host/host.h"
 #include "slack.h"
+#include "../unit/support/check_runner.h"
 
 /* Convert @md and compare with @want. */
 static void
@@ -146,11 +147,5 @@ mrkdwn_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(mrkdwn_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run_suite(mrkdwn_suite());
 }

@@ -22,6 +22,7 @@
 #include "render/utf8.h"
 #include "mrkdwn_check.h"
 #include "slack.h"
+#include "../unit/support/check_runner.h"
 
 /* One generated document and the words it holds as text. */
 struct gen {
@@ -388,17 +389,9 @@ END_TEST
 int
 main(void)
 {
-    Suite *s = suite_create("mrkdwn_property");
     TCase *tc = tcase_create("generated");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, generated_markdown_converts_to_valid_mrkdwn);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run_case("mrkdwn_property", tc);
 }

@@ -34,14 +34,37 @@ class LongRetryAfter(SlackTest):
         self.stop()
 
 
+class OwnCalls(SlackTest):
+    """The plugin's own calls (auth.test, apps.connections.open) are scheduled by the
+    core like its operations: a 429 is waited out before the method is called again."""
+
+    def prepare(self, fake):
+        fake.call("ratelimit", method="auth.test", retry_after=3, count=1)
+        fake.call("ratelimit", method="apps.connections.open", retry_after=2, count=1)
+
+    def test_sign_in_and_connect_wait_out_their_429s(self):
+        st = self.fake.state()
+        for method, wait in (("auth.test", 3000), ("apps.connections.open", 2000)):
+            reqs = [r for r in st["requests"] if r["method"] == method]
+            self.assertEqual([r["status"] for r in reqs[:2]], [429, 200], reqs)
+            self.assertGreaterEqual(reqs[1]["t"] - reqs[0]["t"], wait, method)
+        into = [r for r in st["requests"] if r.get("known_exhausted")]
+        self.assertEqual(into, [], "requests into a method known to be rate limited")
+        self.assertEqual(st["counts"]["exhausted_violations"], 0)
+        self.stop()
+
+
 class Storm(SlackTest):
     agent_flags = ("--tick", "100")
     edit_ms = 300
 
     def test_a_429_storm_never_hits_a_limited_method_and_edits_stay_fresh(self):
         f = self.fake
-        f.call("storm", p=0.3, seed=11, min_s=1, max_s=2)
+        f.call("storm", p=0.3, seed=11, min_s=1, max_s=2, methods=".")
         ts = f.message("<@%s> storm please [[stream 50]]" % BOT)["ts"]
+        # the plugin's own call under the same storm: a reconnect meets a 429
+        f.call("ratelimit", method="apps.connections.open", retry_after=2, count=1)
+        f.call("disconnect", reason="refresh_requested")
         post = self.final_reply(ts, "chunk50", timeout=90)
         self.wait_until(lambda: "ok" in f.reactions_on(ts), "the ok reaction", timeout=60)
         st = f.state()
@@ -52,6 +75,9 @@ class Storm(SlackTest):
         self.assertGreaterEqual(st["counts"]["rate_limited"], 3, "the storm did not happen")
         into = [r for r in st["requests"] if r.get("known_exhausted")]
         self.assertEqual(into, [], "requests into a method known to be rate limited")
+        opens = [r["status"] for r in st["requests"] if r["method"] == "apps.connections.open"]
+        self.assertIn(429, opens)
+        self.assertEqual(opens[-1], 200)
         edits = [r for r in st["requests"] if r["method"] == "chat.update"
                  and r["status"] == 200 and r["error"] is None
                  and r["args"].get("ts") == post["ts"]]

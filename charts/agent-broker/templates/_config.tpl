@@ -34,6 +34,9 @@ check, so a value can neither break nor inject into the file:
 {{- if and (eq $type "discordIds") (not (regexMatch "^[0-9]{1,20}$" $e)) -}}
 {{- fail (printf "%s[%d]: %q is not a Discord id (digits only; a float like 1.2e+18 means the id was mangled: quote the original)" $path $i $e) -}}
 {{- end -}}
+{{- if and (eq $type "telegramIds") (not (regexMatch "^-?[0-9]{1,20}$" $e)) -}}
+{{- fail (printf "%s[%d]: %q is not a Telegram id (digits, negative for groups, like -1001234567890)" $path $i $e) -}}
+{{- end -}}
 {{- if and (eq $type "slackIds") (not (regexMatch "^[A-Z0-9]{2,32}$" $e)) -}}
 {{- fail (printf "%s[%d]: %q is not a Slack id (upper-case letters and digits, like C0123ABCD)" $path $i $e) -}}
 {{- end -}}
@@ -76,8 +79,8 @@ check, so a value can neither break nor inject into the file:
 {{/* A bot's config.toml (the dict from agent-broker.bots); tokens only as ${VAR} from its Secret. */}}
 {{- define "agent-broker.config" -}}
 {{- $b := . -}}
-{{- if not (or $b.discord.enabled $b.slack.enabled) -}}
-{{- fail (printf "%s: enable discord or slack (discord.enabled / slack.enabled): a bot with no chat platform has nothing to do" $b._name) -}}
+{{- if not (or $b.discord.enabled $b.slack.enabled (and $b.teams $b.teams.enabled) (and $b.telegram $b.telegram.enabled)) -}}
+{{- fail (printf "%s: enable discord, slack, teams or telegram (discord.enabled / slack.enabled / teams.enabled / telegram.enabled): a bot with no chat platform has nothing to do" $b._name) -}}
 {{- end -}}
 # config.toml for {{ $b._name }}, rendered by the agent-broker Helm chart: change the
 # chart's values, not this file. Tokens come from the environment (the Secret).
@@ -112,6 +115,29 @@ shard_count = {{ int64 $b._shards }}
 bot_token = "${SLACK_BOT_TOKEN}"
 app_token = "${SLACK_APP_TOKEN}"
 {{- include "agent-broker.toml.gating" (list $b.slack "slack" "slackIds") }}
+{{- end }}
+{{- if and $b.telegram $b.telegram.enabled }}
+
+[telegram]
+bot_token = "${TELEGRAM_BOT_TOKEN}"
+{{- include "agent-broker.toml.gating" (list $b.telegram "telegram" "telegramIds") }}
+{{ include "agent-broker.toml.kv" (list "allow_dm" $b.telegram.allowDm "bool" "telegram.allowDm") }}
+{{- end }}
+{{- if and $b.teams $b.teams.enabled }}
+
+[teams]
+{{ include "agent-broker.toml.kv" (list "app_id" $b.teams.appId "str" "teams.appId") }}
+app_password = "${TEAMS_APP_PASSWORD}"
+{{- if $b.teams.tenantId }}
+{{ include "agent-broker.toml.kv" (list "tenant_id" $b.teams.tenantId "str" "teams.tenantId") }}
+{{- end }}
+{{ include "agent-broker.toml.kv" (list "allowed_teams" $b.teams.allowedTeams "strs" "teams.allowedTeams") }}
+{{ include "agent-broker.toml.kv" (list "allowed_channels" $b.teams.allowedChannels "strs" "teams.allowedChannels") }}
+{{ include "agent-broker.toml.kv" (list "allowed_users" $b.teams.allowedUsers "strs" "teams.allowedUsers") }}
+{{ include "agent-broker.toml.kv" (list "allow_dm" $b.teams.allowDm "bool" "teams.allowDm") }}
+
+[ingress]
+{{ include "agent-broker.toml.kv" (list "listen" (printf "0.0.0.0:%d" (int64 $b.ingress.port)) "str" "ingress.port") }}
 {{- end }}
 
 [pool]

@@ -178,7 +178,7 @@ app.kubernetes.io/component: {{ $b._key | default "bot" }}
 
 {{/* Whether a bot keeps any token in a chart-made Secret ("true" or ""). */}}
 {{- define "agent-broker.ownsSecret" -}}
-{{- if and (not .existingSecret) (or (and .discord.enabled .discord.botToken) (and .slack.enabled (or .slack.botToken .slack.appToken))) -}}true{{- end -}}
+{{- if and (not .existingSecret) (or (and .discord.enabled .discord.botToken) (and .slack.enabled (or .slack.botToken .slack.appToken)) (and .teams .teams.enabled .teams.appPassword) (and .telegram .telegram.enabled .telegram.botToken)) -}}true{{- end -}}
 {{- end -}}
 
 {{/* The Secret holding a bot's chat tokens: its existingSecret or the chart-made one. */}}

@@ -16,6 +16,13 @@ struct ab_send {
                                Slack: thread_ts); NULL = the channel itself */
     const char *text;       /* Markdown as the agent wrote it, within max_chars */
     const char *nonce;      /* idempotency key for retries, or NULL */
+    /* ---- ABI 1.3: approval buttons ---- */
+    /* Choices a person may click (a permission question's ✅ ♾️ ❌), NULL-terminated, at
+     * most 5; NULL = none. A plugin whose platform has buttons may render them (the
+     * core offers the same choices as reactions anyway); a click is delivered with
+     * deliver_reaction as if that user had reacted with the choice's emoji on this
+     * message (added = true). Read through AB_HAS. */
+    const char *const *choices;
 };
 
 /* ABI 1.3: one file to upload (ab_upload.files). Pointers lent for the call. */
@@ -139,6 +146,16 @@ struct ab_chat_ops {
     const struct ab_rate_rule *rate_rules;
     uint32_t rate_rule_count;
 
+    /* ---- ABI 1.3: native commands ---- */
+    /* Optional (NULL: commands are typed as text only). Answer the native command
+     * invocation @reply_token (lent; as the plugin passed it in ab_command_event) with
+     * @text (Markdown, lent, within max_chars). Called exactly once per delivered
+     * invocation. The plugin owns the platform's deadlines (Discord: a deferred
+     * response within 3 s, then this edits it; Slack: ack, then response_url). @cb
+     * runs later, exactly once, with 0 or AB_E* (AB_ETIMEDOUT: the platform's token
+     * expired). */
+    int (*command_reply)(struct ab_chat *chat, const char *reply_token, const char *text,
+                         ab_done_cb cb, void *arg);
     /* ---- ABI 1.3: attachments ---- */
     /* Optional (NULL: the core fetches attachments without credentials and skips those
      * with needs_auth). Download @att (lent, from an ab_inbound this plugin delivered)

@@ -108,6 +108,30 @@ struct ab_reaction_event {
     bool is_self;      /* the bot's own reaction (echoed by the platform): ignored */
 };
 
+/* ---- ABI 1.3: native commands ---- */
+
+/* One of the core's chat commands (/reset, /status, ...), for a plugin that registers
+ * them with its platform (Discord application commands, Slack slash commands). Static
+ * data owned by the host. */
+struct ab_command_info {
+    uint32_t size;     /* sizeof(struct ab_command_info) at the host's build */
+    const char *name;  /* without the slash: [a-z0-9_-], 1..31 bytes */
+    const char *usage; /* the name of its one optional argument ("NAME"), or NULL */
+    const char *help;  /* one line of at most 100 characters */
+};
+
+/* A user invoked a native command. Pointers lent for deliver_command(). */
+struct ab_command_event {
+    uint32_t size;
+    /* The place and the sender, as a message typed there would be: conversation,
+     * channel, thread, sender; the core applies the same policy (allowed users,
+     * channels) and acts on that place's conversation. text is ignored. */
+    const struct ab_inbound *where;
+    const char *name;        /* the command, without the slash */
+    const char *args;        /* its argument text, or NULL / "" */
+    const char *reply_token; /* the plugin's handle for ab_chat_ops.command_reply */
+};
+
 /* Where a 429 applies (Discord's X-RateLimit-Scope). */
 enum ab_rate_scope {
     AB_RATE_SCOPE_BUCKET = 0, /* this bucket, for this bot (Discord "user") */
@@ -155,6 +179,21 @@ typedef void (*ab_defer_cb)(void *arg);
     0x1u /* never cut inside a user-perceived character: an                                        \
             emoji ZWJ sequence, a flag, a base and its                                             \
             combining marks, modifiers or variation selectors */
+
+/* ---- ABI 1.3: scheduled requests ---- */
+
+/* One of a plugin's own platform calls queued in the core's scheduler (ABI 1.3). Opaque;
+ * owned by the host; valid from http_scheduled() until its ab_http_cb starts or
+ * http_scheduled_cancel() is called, whichever is first. */
+struct ab_http_sched;
+
+/* Judge one attempt's answer (@resp->error == 0: an HTTP status arrived; lent for the
+ * call): report what the platform said with rate_report, .op = @op, and return 0 (done),
+ * AB_ERATELIMIT (429: the core waits retry_after and sends it again), AB_EIO or
+ * AB_ETIMEDOUT (5xx: retried with backoff), or another AB_E* (done, failed). Runs on the
+ * loop thread for every attempt, before the core decides; it must not cancel @op. */
+typedef int (*ab_http_judge_cb)(void *arg, struct ab_http_sched *op,
+                                const struct ab_http_response *resp);
 
 /* The host's services. A plugin reads no member past `size`; members are only
  * ever added at the end (a minor ABI bump). All calls are from the loop thread. */
@@ -316,6 +355,63 @@ struct ab_host_services {
     int (*deliver_held)(struct ab_host *h, const struct ab_inbound *msg,
                         void (*cb)(void *arg, int status), void *arg);
 
+    /* ---- ABI 1.3: inbound HTTP (see agent-broker/net.h) ---- */
+
+    /* Serve requests whose path starts with @opt->prefix (lent; copied) on the daemon's
+     * ingress listener: @cb(@arg, ...) runs once per whole request, later, on the loop
+     * thread. *out (owned by the host) is valid until http_route_remove(). Returns 0,
+     * AB_EINVAL (bad options), AB_EEXIST (the prefix overlaps another route's) or
+     * AB_ECONFIG (no [ingress] listen configured: say so to the user). */
+    int (*http_route_add)(struct ab_host *h, const struct ab_http_route_options *opt,
+                          ab_http_route_cb cb, void *arg, struct ab_http_route **out);
+    /* Stop serving a route: new requests get 404, requests not yet answered get 503 and
+     * their exchanges are released (never pass them to http_respond() again). NULL is
+     * allowed. Routes still registered when the plugin is closed are removed. */
+    void (*http_route_remove)(struct ab_http_route *r);
+    /* Answer @ex: @status 100-599, @headers "Name: value" lines (lent, NULL-terminated,
+     * may be NULL; no CR/LF inside; Content-Length and Connection are the host's),
+     * @body[0..len) (lent; copied). Releases @ex. Returns 0; AB_ECLOSED when the client is
+     * gone or the host answered already (timeout): @ex is released all the same;
+     * AB_EINVAL for a bad status or header (the host answers 500 and releases @ex). */
+    int (*http_respond)(struct ab_http_exchange *ex, int status, const char *const *headers,
+                        const char *body, size_t len);
+
+    /* ---- ABI 1.3: scheduled requests ---- */
+
+    /* Queue one of the plugin's own platform calls (not an operation: a gateway URL, a
+     * channel or message lookup, auth.test) in the core's scheduler, the one that sends
+     * the operations: @route (lent) names its rate-limit route as rate_route() names an
+     * operation's (Discord "GET /channels/<id>", Slack "auth.test"), so it waits with
+     * the operations of that route and platform bucket for an exhausted bucket, a
+     * global pause and the plugin's rate_rules. When its turn comes the host performs
+     * @req (lent, copied; as http_request) and calls @judge (lent, may be NULL) with
+     * each answer: the facts it reports with .op = the handle apply to the route, and
+     * its status decides: a 429 or a 5xx is sent again per the core's retry policy (a
+     * transport error too). NULL @judge: the core reads the answer's generic fields
+     * (status, Retry-After, X-RateLimit-*, bucket = X-RateLimit-Bucket). @cb(@arg, resp)
+     * runs exactly once, later, on the loop thread (never inside this call) unless
+     * http_scheduled_cancel() comes first: with the last answer (resp->error 0, any
+     * status), or with resp->error set (the last transport error, AB_EFULL when the
+     * route's queue is full, AB_ECANCELED when the host closes). *out is valid until @cb
+     * starts. Returns 0, AB_EINVAL (malformed route or request), AB_ENOTSUP (this host
+     * runs no scheduler: use http_request), AB_ENOMEM or AB_ECLOSED. */
+    int (*http_scheduled)(struct ab_host *h, const char *route, const struct ab_http_request *req,
+                          ab_http_judge_cb judge, ab_http_cb cb, void *arg,
+                          struct ab_http_sched **out);
+    /* Abandon a scheduled call, queued or in flight: @cb will not run. NULL is allowed. */
+    void (*http_scheduled_cancel)(struct ab_http_sched *r);
+
+    /* ---- ABI 1.3: native commands ---- */
+
+    /* The core's commands, to register natively at start: *out (static, owned by the
+     * host) holds *count entries, each (*out)->size bytes apart. Returns 0. */
+    int (*commands_list)(struct ab_host *h, const struct ab_command_info **out, size_t *count);
+    /* A user invoked a native command (@ev lent for the call). Returns 0: the core
+     * answers exactly once, later (never inside this call), through the plugin's
+     * command_reply with @ev->reply_token — a refusal (user not allowed, place not
+     * allowed) is an answer too; or < 0 (AB_EINVAL, AB_ENOTSUP): no answer will come,
+     * the plugin answers the platform itself. */
+    int (*deliver_command)(struct ab_host *h, const struct ab_command_event *ev);
     /* ---- ABI 1.3: attachments ---- */
 
     /* Like http_request, but a 2xx response body is streamed into a new file at @path

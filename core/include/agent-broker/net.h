@@ -144,4 +144,66 @@ struct ab_ws_callbacks {
     void (*on_close)(void *arg, struct ab_ws *ws, int code, const char *reason, bool was_clean);
 };
 
+/* ---- ABI 1.3: inbound HTTP ---- */
+
+/* Inbound HTTP (ABI 1.3): routes on the daemon's one listener, `[ingress] listen`
+ * (plain HTTP; TLS is terminated in front of it by the ingress controller). The host
+ * serves it with libwebsockets' HTTP server on its loop: it parses the request, enforces
+ * the limits (head 8 KiB, the route's body cap, the time to receive a request and to
+ * answer it, connections per peer) and hands the plugin one whole request; the plugin
+ * answers with http_respond() whenever it is ready, later on the loop.
+ *
+ *   static const char *const want[] = {"Authorization", "Content-Type", NULL};
+ *   struct ab_http_route_options o = {.size = sizeof(o), .prefix = "/api/messages",
+ *                                     .headers = want, .max_body = 256 * 1024};
+ *   rc = svc->http_route_add(host, &o, on_request, me, &me->route);  // 0 or AB_E*
+ *   static void on_request(void *arg, struct ab_http_exchange *ex,
+ *                          const struct ab_http_inbound *req)
+ *   {   ... svc->http_respond(ex, 200, NULL, "", 0);   // now or later, exactly once
+ *   }
+ *   svc->http_route_remove(me->route);                  // in close()
+ */
+
+/* A registered route. Opaque; owned by the host until http_route_remove(). */
+struct ab_http_route;
+
+/* One inbound request waiting for its answer. Opaque; owned by the host; valid from the
+ * route callback until http_respond() returns or the route is removed. */
+struct ab_http_exchange;
+
+/* What to serve. Every pointer is lent for the call; the host copies what it keeps. */
+struct ab_http_route_options {
+    uint32_t size;              /* sizeof(struct ab_http_route_options) at the plugin's build */
+    const char *prefix;         /* path prefix, starting with '/': "/api/messages" matches
+                                   "/api/messages", "/api/messages/x" and "/api/messages?q",
+                                   not "/api/messagesx". Prefixes of two routes may not
+                                   overlap (AB_EEXIST) */
+    const char *const *headers; /* request header names the plugin wants (any case),
+                                   NULL-terminated; may be NULL. Others are not kept */
+    size_t max_body;            /* larger bodies are answered 413 by the host; 0 = 1 MiB,
+                                   at most 16 MiB */
+    uint32_t timeout_ms;        /* from the request's arrival to the plugin's answer; past
+                                   it the host answers 503 itself; 0 = 15 000 */
+};
+
+/* One request, handed whole to the route's callback. Everything is owned by the host and
+ * lent for the callback: copy to keep. */
+struct ab_http_inbound {
+    uint32_t size;                        /* sizeof(struct ab_http_inbound) of the host */
+    const char *method;                   /* "GET", "POST", ... */
+    const char *path;                     /* the request target: path plus ?query */
+    const struct ab_http_header *headers; /* the wanted headers present, names spelled as
+                                             the plugin asked */
+    size_t header_count;
+    const char *body; /* NUL-terminated for convenience; "" if none */
+    size_t body_len;
+    const char *peer; /* the client's address "a.b.c.d" or "v6" (the ingress proxy's,
+                         behind one) */
+};
+
+/* Called once per request on the loop thread. @ex must be answered with http_respond()
+ * exactly once (in this call or later) unless the route is removed first. */
+typedef void (*ab_http_route_cb)(void *arg, struct ab_http_exchange *ex,
+                                 const struct ab_http_inbound *req);
+
 #endif

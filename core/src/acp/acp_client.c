@@ -28,7 +28,8 @@ struct acp_client {
     const struct acp_client_ops *ops; /* lent */
     void *arg;
     char **env; /* owned: the agent's environment */
-    bool ready, can_load, gone;
+    bool ready, can_load, can_close, gone;
+    bool mcp_http, mcp_sse;             /* agentCapabilities.mcpCapabilities */
     struct acp_prompt_caps prompt_caps; /* promptCapabilities of the initialize reply */
     int pid;
     struct acp_permission *perms; /* owned: ask-mode requests awaiting the engine */
@@ -139,6 +140,93 @@ acp_client_auth_choice(struct acp_client *c, const cJSON *methods)
     return c->launch->auth_method(ids, n, (const char *const *)c->env);
 }
 
+/* Whether the agent takes MCP server @m (stdio always; http and sse as advertised). */
+static bool
+acp_client_mcp_ok(const struct acp_client *c, const struct agent_mcp_server *m)
+{
+    return m->type == AGENT_MCP_STDIO || (m->type == AGENT_MCP_HTTP && c->mcp_http) ||
+           (m->type == AGENT_MCP_SSE && c->mcp_sse);
+}
+
+/* Note mcpCapabilities {http, sse} and say which configured servers the agent cannot
+ * take: they are left out of every session, never silently. */
+static void
+acp_client_note_mcp(struct acp_client *c, const cJSON *caps)
+{
+    const char *agent = c->launch->name ? c->launch->name : "agent";
+
+    c->mcp_http = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(caps, "http"));
+    c->mcp_sse = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(caps, "sse"));
+    for (size_t i = 0; i < c->launch->nmcp; i++) {
+        const struct agent_mcp_server *m = &c->launch->mcp_servers[i];
+        if (!acp_client_mcp_ok(c, m))
+            log_warn("acp",
+                     "%s: the agent does not support MCP over %s (mcpCapabilities): server "
+                     "\"%s\" is not passed to its sessions",
+                     agent, m->type == AGENT_MCP_HTTP ? "http" : "sse", m->name);
+    }
+}
+
+/* Append "K=V" pairs of @kvs (NULL-terminated, may be NULL) to @arr as {name, value}. */
+static bool
+acp_client_add_pairs(cJSON *arr, const char *const *kvs)
+{
+    for (size_t i = 0; arr && kvs && kvs[i]; i++) {
+        const char *eq = strchr(kvs[i], '=');
+        cJSON *o = cJSON_CreateObject();
+        char *name = eq ? strndup(kvs[i], (size_t)(eq - kvs[i])) : NULL;
+        bool ok = o && name && cJSON_AddStringToObject(o, "name", name) &&
+                  cJSON_AddStringToObject(o, "value", eq + 1);
+        free(name);
+        if (!ok || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            return false;
+        }
+    }
+    return arr != NULL;
+}
+
+/* The mcpServers array of session/new and session/load: the servers the agent takes,
+ * in ACP's shapes. NULL when out of memory. */
+static cJSON *
+acp_client_mcp_servers(const struct acp_client *c)
+{
+    cJSON *arr = cJSON_CreateArray();
+
+    for (size_t i = 0; arr && i < c->launch->nmcp; i++) {
+        const struct agent_mcp_server *m = &c->launch->mcp_servers[i];
+        cJSON *o, *args;
+        bool ok;
+        if (!acp_client_mcp_ok(c, m))
+            continue;
+        if (!(o = cJSON_CreateObject()) || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            goto fail;
+        }
+        if (m->type == AGENT_MCP_STDIO) {
+            ok = cJSON_AddStringToObject(o, "name", m->name) &&
+                 cJSON_AddStringToObject(o, "command", m->command) &&
+                 (args = cJSON_AddArrayToObject(o, "args")) != NULL;
+            for (size_t a = 0; ok && m->args && m->args[a]; a++)
+                ok = cJSON_AddItemToArray(args, cJSON_CreateString(m->args[a]));
+            ok = ok && acp_client_add_pairs(cJSON_AddArrayToObject(o, "env"), m->env);
+        } else {
+            /* headers always present: Kiro exits on an http entry without it */
+            ok = cJSON_AddStringToObject(o, "type", m->type == AGENT_MCP_HTTP ? "http" : "sse") &&
+                 cJSON_AddStringToObject(o, "name", m->name) &&
+                 cJSON_AddStringToObject(o, "url", m->url) &&
+                 acp_client_add_pairs(cJSON_AddArrayToObject(o, "headers"), m->headers);
+        }
+        if (!ok)
+            goto fail;
+    }
+    return arr;
+
+fail:
+    cJSON_Delete(arr);
+    return NULL;
+}
+
 /* The initialize reply: check the protocol version, note capabilities, authenticate. */
 static void
 acp_client_on_initialized(void *arg, int rc, const cJSON *result, const cJSON *error)
@@ -164,6 +252,9 @@ acp_client_on_initialized(void *arg, int rc, const cJSON *result, const cJSON *e
     caps = cJSON_GetObjectItemCaseSensitive(result, "agentCapabilities");
     load = cJSON_GetObjectItemCaseSensitive(caps, "loadSession");
     c->can_load = cJSON_IsTrue(load);
+    acp_client_note_mcp(c, cJSON_GetObjectItemCaseSensitive(caps, "mcpCapabilities"));
+    c->can_close = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(caps, "sessionCapabilities"), "close"));
     caps = cJSON_GetObjectItemCaseSensitive(caps, "promptCapabilities");
     c->prompt_caps.image = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(caps, "image"));
     c->prompt_caps.audio = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(caps, "audio"));
@@ -338,6 +429,13 @@ acp_client_on_permission(struct acp_client *c, const cJSON *id, const cJSON *par
         acp_client_permission_answer(c, req, ACP_PERM_ALLOW_ALWAYS);
     } else if (c->cfg.perm_mode == ACP_PERM_DENY || !c->ops->on_permission) {
         acp_client_permission_answer(c, req, ACP_PERM_REJECT);
+    } else if (acp_client_pending_permissions(c, req->session_id) > ACP_PERM_PENDING_MAX) {
+        /* A turn asking for more at once than anyone answers: bounded, and said. */
+        log_warn("acp",
+                 "agent %d: more than %d permission requests pending in one turn: %s "
+                 "rejected",
+                 c->pid, ACP_PERM_PENDING_MAX, req->tool_call_id ? req->tool_call_id : "a request");
+        acp_client_permission_answer(c, req, ACP_PERM_REJECT);
     } else {
         if (c->cfg.perm_timeout_ms)
             req->deadline = uv_now(c->loop) + c->cfg.perm_timeout_ms;
@@ -490,6 +588,34 @@ acp_client_can_load(const struct acp_client *c)
     return c->can_load;
 }
 
+/* session/close replied: nothing waits for it; a failure is only logged. */
+static void
+acp_client_on_closed(void *arg, int rc, const cJSON *result, const cJSON *error)
+{
+    (void)arg;
+    (void)result;
+    (void)error;
+    if (rc < 0)
+        log_debug("acp", "session/close failed: %s", ab_strerror(rc));
+}
+
+/* session/close; see the header. */
+int
+acp_client_session_close(struct acp_client *c, const char *session_id)
+{
+    cJSON *params;
+
+    if (!c->can_close)
+        return AB_ENOTSUP;
+    if (!(params = cJSON_CreateObject()) ||
+        !cJSON_AddStringToObject(params, "sessionId", session_id)) {
+        cJSON_Delete(params);
+        return AB_ENOMEM;
+    }
+    return jsonrpc_call(&c->rpc, "session/close", params, c->cfg.load_timeout_ms,
+                        acp_client_on_closed, NULL, NULL);
+}
+
 /* Allocate the context of one call. */
 static struct acp_call *
 acp_call_new(struct acp_client *c, acp_session_fn sfn, acp_prompt_fn pfn, void *arg)
@@ -523,7 +649,8 @@ acp_client_on_session_reply(void *arg, int rc, const cJSON *result, const cJSON 
     }
     if (rc < 0)
         rc = acp_client_error(c, rc, error, what, NULL);
-    call->session_fn(call->arg, rc, rc < 0 ? NULL : id, rc < 0 ? c->message : NULL);
+    call->session_fn(call->arg, rc, rc < 0 ? NULL : id, rc < 0 ? c->message : NULL,
+                     rc < 0 || !cJSON_IsObject(result) ? NULL : result);
     free(call->session_id);
     free(call);
 }
@@ -547,6 +674,20 @@ static void
 acp_client_on_mode(void *arg, int rc, const cJSON *result, const cJSON *error)
 {
     acp_client_on_session_reply(arg, rc, result, error, "session/set_mode", false);
+}
+
+/* session/set_model replied. */
+static void
+acp_client_on_model(void *arg, int rc, const cJSON *result, const cJSON *error)
+{
+    acp_client_on_session_reply(arg, rc, result, error, "session/set_model", false);
+}
+
+/* session/set_config_option replied. */
+static void
+acp_client_on_config(void *arg, int rc, const cJSON *result, const cJSON *error)
+{
+    acp_client_on_session_reply(arg, rc, result, error, "session/set_config_option", false);
 }
 
 /* Send one session request with @params (owned); @sid (lent) echoed to the reply. */
@@ -576,15 +717,19 @@ fail:
     return rc;
 }
 
-/* {sessionId?, cwd, mcpServers: []} */
+/* {sessionId?, cwd, mcpServers: [the servers the agent takes]} */
 static cJSON *
-acp_client_session_params(const char *session_id, const char *cwd)
+acp_client_session_params(const struct acp_client *c, const char *session_id, const char *cwd)
 {
     cJSON *params = cJSON_CreateObject();
+    cJSON *servers = acp_client_mcp_servers(c);
 
-    if ((session_id && !cJSON_AddStringToObject(params, "sessionId", session_id)) ||
+    if (!params || !servers ||
+        (session_id && !cJSON_AddStringToObject(params, "sessionId", session_id)) ||
         !cJSON_AddStringToObject(params, "cwd", cwd) ||
-        !cJSON_AddArrayToObject(params, "mcpServers")) {
+        !cJSON_AddItemToObject(params, "mcpServers", servers)) {
+        if (!cJSON_GetObjectItemCaseSensitive(params, "mcpServers"))
+            cJSON_Delete(servers);
         cJSON_Delete(params);
         return NULL;
     }
@@ -595,7 +740,7 @@ acp_client_session_params(const char *session_id, const char *cwd)
 int
 acp_client_session_new(struct acp_client *c, const char *cwd, acp_session_fn fn, void *arg)
 {
-    return acp_client_session_call(c, "session/new", acp_client_session_params(NULL, cwd),
+    return acp_client_session_call(c, "session/new", acp_client_session_params(c, NULL, cwd),
                                    c->cfg.init_timeout_ms, acp_client_on_new, NULL, fn, arg);
 }
 
@@ -606,24 +751,57 @@ acp_client_session_load(struct acp_client *c, const char *session_id, const char
 {
     if (!c->can_load)
         return AB_ENOTSUP;
-    return acp_client_session_call(c, "session/load", acp_client_session_params(session_id, cwd),
+    return acp_client_session_call(c, "session/load", acp_client_session_params(c, session_id, cwd),
                                    c->cfg.load_timeout_ms, acp_client_on_load, session_id, fn, arg);
 }
+
+static int acp_client_setting(struct acp_client *c, const char *method, jsonrpc_reply_fn reply,
+                              const char *session_id, const char *k1, const char *v1,
+                              const char *k2, const char *v2, acp_session_fn fn, void *arg);
 
 /* session/set_mode; see the header. */
 int
 acp_client_set_mode(struct acp_client *c, const char *session_id, const char *mode_id,
                     acp_session_fn fn, void *arg)
 {
+    return acp_client_setting(c, "session/set_mode", acp_client_on_mode, session_id, "modeId",
+                              mode_id, NULL, NULL, fn, arg);
+}
+
+/* A setting request {sessionId, @k1: @v1[, @k2: @v2]} (all lent) of @method. */
+static int
+acp_client_setting(struct acp_client *c, const char *method, jsonrpc_reply_fn reply,
+                   const char *session_id, const char *k1, const char *v1, const char *k2,
+                   const char *v2, acp_session_fn fn, void *arg)
+{
     cJSON *params = cJSON_CreateObject();
 
     if (!cJSON_AddStringToObject(params, "sessionId", session_id) ||
-        !cJSON_AddStringToObject(params, "modeId", mode_id)) {
+        !cJSON_AddStringToObject(params, k1, v1) ||
+        (k2 && !cJSON_AddStringToObject(params, k2, v2))) {
         cJSON_Delete(params);
         return AB_ENOMEM;
     }
-    return acp_client_session_call(c, "session/set_mode", params, c->cfg.init_timeout_ms,
-                                   acp_client_on_mode, session_id, fn, arg);
+    return acp_client_session_call(c, method, params, c->cfg.init_timeout_ms, reply, session_id, fn,
+                                   arg);
+}
+
+/* session/set_model; see the header. */
+int
+acp_client_set_model(struct acp_client *c, const char *session_id, const char *model_id,
+                     acp_session_fn fn, void *arg)
+{
+    return acp_client_setting(c, "session/set_model", acp_client_on_model, session_id, "modelId",
+                              model_id, NULL, NULL, fn, arg);
+}
+
+/* session/set_config_option; see the header. */
+int
+acp_client_set_config(struct acp_client *c, const char *session_id, const char *config_id,
+                      const char *value, acp_session_fn fn, void *arg)
+{
+    return acp_client_setting(c, "session/set_config_option", acp_client_on_config, session_id,
+                              "configId", config_id, "value", value, fn, arg);
 }
 
 /* session/prompt replied: the turn is over. */
@@ -645,7 +823,7 @@ acp_client_on_prompt(void *arg, int rc, const cJSON *result, const cJSON *error)
         rc = acp_client_error(c, rc, error, "session/prompt", &code);
     }
     call->prompt_fn(call->arg, rc, rc == 0 ? stop->valuestring : NULL, code,
-                    rc == 0 ? NULL : c->message);
+                    rc == 0 ? NULL : c->message, rc == 0 ? result : NULL);
     free(call->session_id);
     free(call);
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
 #include <uv.h>
 
 #include "acp/acp_event.h"
@@ -45,13 +46,18 @@ struct acp_client_ops {
     void (*on_exit)(void *arg, struct acp_client *c);
 };
 
-/* Reply to session/new or session/load: @session_id and @message lent. */
-typedef void (*acp_session_fn)(void *arg, int rc, const char *session_id, const char *message);
+/* Reply to session/new, session/load or a setting: @session_id and @message lent;
+ * @result (lent, NULL on error or a null result) is the reply's result object, e.g.
+ * session/new's {sessionId, modes?, models?, configOptions?}. */
+typedef void (*acp_session_fn)(void *arg, int rc, const char *session_id, const char *message,
+                               const cJSON *result);
 
-/* Reply to session/prompt: @stop_reason (lent) when @rc is 0; otherwise @code is the
- * agent's JSON-RPC error code (0 if none) and @message (lent) says what happened. */
+/* Reply to session/prompt: @stop_reason (lent) when @rc is 0, and @result (lent) the
+ * whole result (its optional usage {inputTokens, outputTokens, ...}); otherwise @code is
+ * the agent's JSON-RPC error code (0 if none), @message (lent) says what happened and
+ * @result is NULL. */
 typedef void (*acp_prompt_fn)(void *arg, int rc, const char *stop_reason, int code,
-                              const char *message);
+                              const char *message, const cJSON *result);
 
 /* Spawn @launch (lent; must outlive the client) and send initialize. @cfg copied,
  * @ops lent. *@out valid until on_exit returns. Returns 0 or a negative code when the
@@ -63,6 +69,12 @@ int acp_client_start(uv_loop_t *loop, const struct agent_launch *launch,
 /* Whether the agent advertised loadSession. */
 bool acp_client_can_load(const struct acp_client *c);
 
+/* session/close of @session_id (lent) when the agent advertised
+ * sessionCapabilities.close, so that it frees what the session holds (claude-agent-acp:
+ * a Claude Code process); nothing waits for the reply. Returns 0, AB_ENOTSUP when not
+ * advertised, or a negative code. */
+int acp_client_session_close(struct acp_client *c, const char *session_id);
+
 /* session/new with @cwd (lent, absolute) and no MCP servers. */
 int acp_client_session_new(struct acp_client *c, const char *cwd, acp_session_fn fn, void *arg);
 
@@ -73,6 +85,16 @@ int acp_client_session_load(struct acp_client *c, const char *session_id, const 
 /* session/set_mode of @session_id to @mode_id (both lent). */
 int acp_client_set_mode(struct acp_client *c, const char *session_id, const char *mode_id,
                         acp_session_fn fn, void *arg);
+
+/* session/set_model (unstable; Kiro, legacy `models`) of @session_id to @model_id
+ * (both lent); @fn hears the reply. */
+int acp_client_set_model(struct acp_client *c, const char *session_id, const char *model_id,
+                         acp_session_fn fn, void *arg);
+
+/* session/set_config_option {sessionId, configId, value} (all lent); the reply's result
+ * carries the full configOptions. */
+int acp_client_set_config(struct acp_client *c, const char *session_id, const char *config_id,
+                          const char *value, acp_session_fn fn, void *arg);
 
 /* session/prompt: a text block with @sender_context (lent: the whole
  * <sender_context>…</sender_context> block from sender_context_build; NULL = none),

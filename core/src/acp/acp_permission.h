@@ -9,6 +9,10 @@
 
 #include <cjson/cJSON.h>
 
+/* Ask mode: permission requests one session (one turn) may have waiting for an answer;
+ * one more is rejected at once, with a log line. */
+#define ACP_PERM_PENDING_MAX 8
+
 enum acp_perm_mode {
     ACP_PERM_AUTO, /* pick allow_always, else allow_once */
     ACP_PERM_ASK,  /* hand the request to the engine; no answer in time = reject */

@@ -7,6 +7,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* One MCP server handed to the agent in session/new and session/load (every pointer
+ * lent, like the launch's). */
+enum agent_mcp_type { AGENT_MCP_STDIO, AGENT_MCP_HTTP, AGENT_MCP_SSE };
+struct agent_mcp_server {
+    const char *name;
+    enum agent_mcp_type type;
+    const char *command;        /* stdio */
+    const char *const *args;    /* stdio: NULL-terminated, or NULL */
+    const char *const *env;     /* stdio: "NAME=value", NULL-terminated, or NULL (secrets) */
+    const char *url;            /* http, sse */
+    const char *const *headers; /* http, sse: "Name=value", NULL-terminated, or NULL
+                                   (secrets) */
+};
+
 struct agent_launch {
     const char *command;            /* resolved path, or a name looked up on PATH */
     const char *const *args;        /* NULL-terminated, without argv[0]; NULL = none */
@@ -25,6 +39,12 @@ struct agent_launch {
     const char *session_mode; /* session/set_mode after session/new; NULL = none */
     const char *home;         /* HOME for the agent when the broker has none (the preset's
                                  home in its container image); NULL = none */
+    const char *name;         /* the agent's name in the config ("default"), for log lines;
+                                 NULL = "agent" */
+    /* MCP servers for every session: passed as the agent's mcpCapabilities allow (stdio
+     * always; http and sse when advertised), the others reported when it starts. */
+    const struct agent_mcp_server *mcp_servers;
+    size_t nmcp;
 };
 
 #endif

@@ -44,6 +44,11 @@ struct pool_session {
     enum acp_reset_reason lost;       /* why the session would be lost if it cannot be loaded */
     bool skip_load;                   /* the last load failed: open with session/new */
     uint64_t last_used;               /* loop ms */
+    uint64_t opened_at;               /* loop ms the session opened; 0 = not open */
+    cJSON *modes, *models, *config;   /* owned: what the agent advertised, kept current */
+    struct pool_usage usage;          /* this session's */
+    double last_cost;                 /* the agent's last running cost total */
+    struct pool_setting *setting;     /* owned: a mode/model switch in flight, or NULL */
     struct pool_turn *turn;           /* owned; or NULL */
     struct pool_session *prev, *next; /* most recently used first */
 };
@@ -63,6 +68,16 @@ struct pool_turn {
     char *late_strings[4];   /* owned: stop_reason, message, stderr_tail, auth_hint */
     bool had_event;          /* the agent sent something for this turn */
     bool is_resent;          /* already re-sent once to a fresh process */
+    struct pool_usage usage; /* this turn's so far */
+};
+
+/* A mode or model switch in flight on a session. */
+struct pool_setting {
+    enum acp_option_kind kind;
+    enum acp_option_via via;
+    char *value; /* owned: the chosen id */
+    pool_set_fn fn;
+    void *arg;
 };
 
 /* Free a turn record. */
@@ -115,6 +130,7 @@ struct pool {
     struct pool_proc *procs;
     struct pool_session *head, *tail;
     uint32_t nsessions, live, turns, nprocs;
+    uint64_t idle_suspensions, resumes; /* since start, for /metrics */
     uv_timer_t tick;
     struct state_map *state;
     bool draining, drain_cancelled, closing;
@@ -123,6 +139,7 @@ struct pool {
     void *drain_arg;
     void (*close_done)(void *arg);
     void *close_arg;
+    struct pool_usage total; /* every turn's usage since start */
     char message[1280];
 };
 
@@ -139,6 +156,13 @@ pool_find(const struct pool *pool, const char *key)
         if (strcmp(s->key, key) == 0)
             return s;
     return NULL;
+}
+
+/* Whether @key has a session, live or suspended; see the header. */
+bool
+pool_has(const struct pool *pool, const char *key)
+{
+    return pool_find(pool, key) != NULL;
 }
 
 /* Unlink @s from the LRU list. */
@@ -277,7 +301,7 @@ pool_turn_fail(struct pool_session *s, int rc, const char *message, struct acp_c
 
 /* Send the turn's prompt; the session is live and idle. */
 static void pool_on_prompt(void *arg, int rc, const char *stop_reason, int code,
-                           const char *message);
+                           const char *message, const cJSON *result);
 
 static void
 pool_turn_send(struct pool_session *s)
@@ -313,9 +337,84 @@ pool_session_ready(struct pool_session *s)
         pool_turn_send(s);
 }
 
+/* A token count from the agent (untrusted): a finite, non-negative number, else 0. */
+static uint64_t
+pool_tokens(const cJSON *usage, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, name);
+    uint64_t n;
+
+    if (!cJSON_IsNumber(v) || ab_double_to_u64(v->valuedouble, 0, UINT64_C(1) << 53, &n) < 0)
+        return 0;
+    return n;
+}
+
+/* Add @add's counts to @to (the context figures are the latest, not a sum). */
+static void
+pool_usage_add(struct pool_usage *to, const struct pool_usage *add)
+{
+    to->turns += add->turns;
+    to->input_tokens += add->input_tokens;
+    to->output_tokens += add->output_tokens;
+    to->cost += add->cost;
+    if (add->currency[0])
+        memcpy(to->currency, add->currency, sizeof(to->currency));
+    if (add->context_size > 0) {
+        to->context_used = add->context_used;
+        to->context_size = add->context_size;
+    }
+}
+
+/* The prompt reply's usage {inputTokens, outputTokens} counts for the turn, the session
+ * and the agent. */
+static void
+pool_usage_prompt(struct pool_session *s, struct pool_turn *t, const cJSON *result)
+{
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(result, "usage");
+    struct pool_usage add = {.turns = 1};
+
+    if (!t)
+        return;
+    if (cJSON_IsObject(u)) {
+        add.input_tokens = pool_tokens(u, "inputTokens");
+        add.output_tokens = pool_tokens(u, "outputTokens");
+    }
+    t->usage.turns = 1;
+    t->usage.input_tokens += add.input_tokens;
+    t->usage.output_tokens += add.output_tokens;
+    pool_usage_add(&s->usage, &add);
+    pool_usage_add(&s->pool->total, &add);
+}
+
+/* A usage_update: the context figures, and the increase of the session's running cost. */
+static void
+pool_usage_update(struct pool_session *s, const struct acp_event *ev)
+{
+    struct pool_usage add = {0};
+    double cost = ev->u.usage.cost;
+
+    if (ev->u.usage.has_used && isfinite(ev->u.usage.used) && isfinite(ev->u.usage.size) &&
+        ev->u.usage.used >= 0 && ev->u.usage.size > 0) {
+        add.context_used = ev->u.usage.used;
+        add.context_size = ev->u.usage.size;
+    }
+    if (ev->u.usage.has_cost && isfinite(cost) && cost >= 0 && cost < 1e12) {
+        /* A total lower than the last one is a new running total (a new session). */
+        add.cost = cost >= s->last_cost ? cost - s->last_cost : cost;
+        s->last_cost = cost;
+        if (ev->u.usage.currency)
+            snprintf(add.currency, sizeof(add.currency), "%s", ev->u.usage.currency);
+    }
+    pool_usage_add(&s->usage, &add);
+    pool_usage_add(&s->pool->total, &add);
+    if (s->turn && s->state == PS_BUSY)
+        pool_usage_add(&s->turn->usage, &add);
+}
+
 /* session/prompt replied: the turn is over. */
 static void
-pool_on_prompt(void *arg, int rc, const char *stop_reason, int code, const char *message)
+pool_on_prompt(void *arg, int rc, const char *stop_reason, int code, const char *message,
+               const cJSON *result)
 {
     struct pool_session *s = arg;
     struct pool_turn *t = s->turn;
@@ -323,6 +422,11 @@ pool_on_prompt(void *arg, int rc, const char *stop_reason, int code, const char 
     struct turn_result r = {
         .rc = rc, .stop_reason = stop_reason, .agent_code = code, .message = message};
     char buf[256];
+
+    if (rc == 0)
+        pool_usage_prompt(s, t, result);
+    if (t)
+        r.usage = t->usage;
 
     if (rc == AB_ECLOSED) {
         /* The agent died: the session must be reloaded (or is lost) next time. */
@@ -356,11 +460,12 @@ pool_on_prompt(void *arg, int rc, const char *stop_reason, int code, const char 
 
 /* session/set_mode replied: a failure is logged, the session still works. */
 static void
-pool_on_mode(void *arg, int rc, const char *session_id, const char *message)
+pool_on_mode(void *arg, int rc, const char *session_id, const char *message, const cJSON *result)
 {
     struct pool_session *s = arg;
 
     (void)session_id;
+    (void)result;
     if (rc < 0)
         log_warn("acp", "%s: %s", s->key, message);
     if (rc == AB_ECLOSED) {
@@ -375,8 +480,26 @@ pool_on_mode(void *arg, int rc, const char *session_id, const char *message)
 }
 
 /* session/new replied. */
+/* Keep a copy of what session/new or load advertised in @result (lent, may be NULL):
+ * modes, models, configOptions. A load that returns none keeps what is known. */
 static void
-pool_on_new(void *arg, int rc, const char *session_id, const char *message)
+pool_keep_advertised(struct pool_session *s, const cJSON *result, bool is_new)
+{
+    const char *names[3] = {"modes", "models", "configOptions"};
+    cJSON **slots[3] = {&s->modes, &s->models, &s->config};
+
+    for (size_t i = 0; i < 3; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(result, names[i]);
+        if (!v && !is_new)
+            continue;
+        cJSON_Delete(*slots[i]);
+        *slots[i] = v && !cJSON_IsNull(v) ? cJSON_Duplicate(v, true) : NULL;
+    }
+    s->opened_at = uv_now(s->pool->loop);
+}
+
+static void
+pool_on_new(void *arg, int rc, const char *session_id, const char *message, const cJSON *result)
 {
     struct pool_session *s = arg;
     struct pool *pool = s->pool;
@@ -396,6 +519,8 @@ pool_on_new(void *arg, int rc, const char *session_id, const char *message)
     free(s->session_id);
     s->session_id = id;
     s->skip_load = false;
+    s->last_cost = 0;
+    pool_keep_advertised(s, result, true);
     pool_persist(pool);
     if (pool->launch->session_mode &&
         acp_client_set_mode(c, id, pool->launch->session_mode, pool_on_mode, s) == 0)
@@ -405,14 +530,22 @@ pool_on_new(void *arg, int rc, const char *session_id, const char *message)
 
 /* session/load replied: resumed, or fall back to session/new and say so. */
 static void
-pool_on_load(void *arg, int rc, const char *session_id, const char *message)
+pool_on_load(void *arg, int rc, const char *session_id, const char *message, const cJSON *result)
 {
     struct pool_session *s = arg;
     struct pool_proc *p = s->proc;
 
     (void)session_id;
     if (rc == 0) {
+        pool_keep_advertised(s, result, false);
         log_debug("acp", "%s: session %s resumed", s->key, s->session_id);
+        s->pool->resumes++;
+        /* A loaded session starts in the agent's default mode again (claude-agent-acp:
+         * "auto", which never asks us): set the preset's mode as after session/new. */
+        if (s->pool->launch->session_mode &&
+            acp_client_set_mode(p->client, s->session_id, s->pool->launch->session_mode,
+                                pool_on_mode, s) == 0)
+            return;
         pool_session_ready(s);
         return;
     }
@@ -447,7 +580,7 @@ pool_session_open(struct pool_session *s)
     if (s->session_id && !s->skip_load && acp_client_can_load(c)) {
         if ((rc = acp_client_session_load(c, s->session_id, pool->launch->cwd, pool_on_load, s)) <
             0)
-            pool_on_load(s, rc, NULL, ab_strerror(rc));
+            pool_on_load(s, rc, NULL, ab_strerror(rc), NULL);
         return;
     }
     if (s->session_id && !s->has_reset) {
@@ -455,7 +588,19 @@ pool_session_open(struct pool_session *s)
         s->reset = s->lost;
     }
     if ((rc = acp_client_session_new(c, pool->launch->cwd, pool_on_new, s)) < 0)
-        pool_on_new(s, rc, NULL, ab_strerror(rc));
+        pool_on_new(s, rc, NULL, ab_strerror(rc), NULL);
+}
+
+/* Suspend live idle @s: off its process, and when that process lives on with other
+ * sessions, tell it to close this one (it may hold a process of its own for it). */
+static void
+pool_suspend(struct pool_session *s)
+{
+    struct pool_proc *p = s->proc;
+
+    pool_detach(s);
+    if (p && !p->dying && p->ready && p->client && s->session_id)
+        acp_client_session_close(p->client, s->session_id);
 }
 
 /* Suspend the least recently used idle live session; AB_EFULL when all are busy. */
@@ -471,7 +616,7 @@ pool_evict(struct pool *pool)
         return AB_EFULL;
     log_info("acp", "pool full: suspending %s", s->key);
     s->lost = ACP_RESET_EXPIRED;
-    pool_detach(s);
+    pool_suspend(s);
     return 0;
 }
 
@@ -580,6 +725,40 @@ pool_by_agent_id(struct pool *pool, struct pool_proc *p, const char *sid)
     return NULL;
 }
 
+/* Set @obj's string member @name to @value (both lent), replacing it. */
+static void
+pool_json_set(cJSON *obj, const char *name, const char *value)
+{
+    cJSON *v = cJSON_CreateString(value);
+
+    if (!obj || !v || !cJSON_ReplaceItemInObjectCaseSensitive(obj, name, v))
+        if (!obj || !v || !cJSON_AddItemToObject(obj, name, v))
+            cJSON_Delete(v);
+}
+
+/* Keep what an update says about the session: usage, the current mode, options. */
+static void
+pool_note_event(struct pool_session *s, const struct acp_event *ev)
+{
+    const cJSON *opts;
+
+    switch (ev->kind) {
+    case ACP_EV_USAGE: pool_usage_update(s, ev); break;
+    case ACP_EV_MODE:
+        if (s->modes && ev->u.mode_id)
+            pool_json_set(s->modes, "currentModeId", ev->u.mode_id);
+        break;
+    case ACP_EV_CONFIG_OPTIONS:
+        opts = cJSON_GetObjectItemCaseSensitive(ev->raw, "configOptions");
+        if (cJSON_IsArray(opts)) {
+            cJSON_Delete(s->config);
+            s->config = cJSON_Duplicate(opts, true);
+        }
+        break;
+    default: break;
+    }
+}
+
 /* An update: progress for the watchdog, an event for the turn. Replays of
  * session/load and updates between turns have no turn to go to. */
 static void
@@ -589,6 +768,8 @@ pool_on_event(void *arg, struct acp_client *c, const struct acp_event *ev)
     struct pool_session *s = pool_by_agent_id(p->pool, p, ev->session_id);
 
     (void)c;
+    if (s) /* between turns too: usage and settings often come after the reply */
+        pool_note_event(s, ev);
     if (!s || !s->turn || s->state != PS_BUSY)
         return;
     s->turn->last_progress = uv_now(p->pool->loop);
@@ -765,6 +946,9 @@ pool_session_free(struct pool_session *s)
     s->pool->nsessions--;
     free(s->key);
     free(s->session_id);
+    cJSON_Delete(s->modes);
+    cJSON_Delete(s->models);
+    cJSON_Delete(s->config);
     free(s);
 }
 
@@ -784,10 +968,134 @@ pool_reset(struct pool *pool, const char *key)
     return 0;
 }
 
+/* See the header. */
+int
+pool_session_info(const struct pool *pool, const char *key, struct pool_session_info *out)
+{
+    const struct pool_session *s = pool_find(pool, key);
+
+    memset(out, 0, sizeof(*out));
+    if (!s)
+        return AB_ENOENT;
+    out->session_id = s->session_id;
+    out->is_live = s->proc != NULL;
+    out->is_busy = s->turn != NULL;
+    out->uptime_ms = s->opened_at && s->session_id ? uv_now(pool->loop) - s->opened_at : 0;
+    out->modes = s->modes;
+    out->models = s->models;
+    out->config_options = s->config;
+    out->usage = s->usage;
+    return 0;
+}
+
+/* See the header. */
+void
+pool_usage_total(const struct pool *pool, struct pool_usage *out)
+{
+    *out = pool->total;
+}
+
+/* A switch replied: keep the new choice, tell the caller, run a turn that waited. */
+static void
+pool_on_setting(void *arg, int rc, const char *session_id, const char *message, const cJSON *result)
+{
+    struct pool_session *s = arg;
+    struct pool_setting *st = s->setting;
+    const cJSON *opts = cJSON_GetObjectItemCaseSensitive(result, "configOptions");
+    struct acp_choices ch;
+
+    (void)session_id;
+    s->setting = NULL;
+    if (rc == 0) {
+        if (st->via == ACP_VIA_SET_MODE)
+            pool_json_set(s->modes, "currentModeId", st->value);
+        else if (st->via == ACP_VIA_SET_MODEL)
+            pool_json_set(s->models, "currentModelId", st->value);
+        else if (cJSON_IsArray(opts)) {
+            cJSON_Delete(s->config);
+            s->config = cJSON_Duplicate(opts, true);
+        } else if (acp_options_get(NULL, NULL, s->config, st->kind, &ch) == 0) {
+            cJSON *o;
+            cJSON_ArrayForEach(o, s->config)
+            {
+                const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+                if (cJSON_IsString(id) && strcmp(id->valuestring, ch.config_id) == 0)
+                    pool_json_set(o, "currentValue", st->value);
+            }
+        }
+    }
+    st->fn(st->arg, rc, rc < 0 ? message : NULL);
+    free(st->value);
+    free(st);
+    if (rc == AB_ECLOSED) {
+        struct acp_client *c = s->proc ? s->proc->client : NULL;
+
+        pool_proc_doomed(s->proc);
+        pool_detach(s);
+        if (s->turn)
+            pool_turn_fail(s, rc, message, c);
+        return;
+    }
+    if (s->state == PS_OPENING)
+        pool_session_ready(s);
+}
+
+/* See the header. */
+int
+pool_set_option(struct pool *pool, const char *key, enum acp_option_kind kind, const char *value,
+                pool_set_fn fn, void *arg)
+{
+    struct pool_session *s = pool_find(pool, key);
+    const struct acp_choice *choice;
+    struct pool_setting *st;
+    struct acp_choices ch;
+    int rc;
+
+    if (!s || !s->proc || !s->session_id)
+        return AB_ENOENT;
+    if (s->turn || s->setting || s->state != PS_IDLE)
+        return AB_EAGAIN;
+    if (acp_options_get(s->modes, s->models, s->config, kind, &ch) < 0)
+        return AB_ENOTSUP;
+    if (!(choice = acp_options_find(&ch, value)))
+        return AB_EINVAL;
+    if (!(st = calloc(1, sizeof(*st))) || !(st->value = strdup(choice->id))) {
+        free(st);
+        return AB_ENOMEM;
+    }
+    st->kind = kind;
+    st->via = ch.via;
+    st->fn = fn;
+    st->arg = arg;
+    if (ch.via == ACP_VIA_CONFIG)
+        rc = acp_client_set_config(s->proc->client, s->session_id, ch.config_id, st->value,
+                                   pool_on_setting, s);
+    else if (ch.via == ACP_VIA_SET_MODE)
+        rc = acp_client_set_mode(s->proc->client, s->session_id, st->value, pool_on_setting, s);
+    else
+        rc = acp_client_set_model(s->proc->client, s->session_id, st->value, pool_on_setting, s);
+    if (rc < 0) {
+        free(st->value);
+        free(st);
+        return rc;
+    }
+    s->setting = st;
+    s->state = PS_OPENING; /* a turn arriving now waits for the reply */
+    return 0;
+}
+
 /* Counts for /metrics. */
 void
 pool_stats(const struct pool *pool, struct pool_stats *out)
 {
+    const struct pool_session *s;
+
+    out->suspended = 0;
+    for (s = pool->head; s; s = s->next)
+        if (!s->proc && s->session_id)
+            out->suspended++;
+    out->idle_suspensions = pool->idle_suspensions;
+    out->resumes = pool->resumes;
     out->sessions = pool->nsessions;
     out->live = pool->live;
     out->busy = pool->turns;
@@ -859,7 +1167,29 @@ pool_expire(struct pool_session *s, uint64_t now)
     return true;
 }
 
-/* Periodic work: watchdog, TTL, drain. */
+/* Suspend live @s once idle_suspend_ms passed since its last turn ended. Never with a
+ * turn (a permission question belongs to one) or while opening, and only when the agent
+ * can load the session back, unless suspend_without_load. Returns whether it did. */
+static bool
+pool_suspend_idle(struct pool_session *s, uint64_t now)
+{
+    struct pool *pool = s->pool;
+
+    if (!s->proc || s->turn || s->state != PS_IDLE || !s->session_id ||
+        now - s->last_used < pool->cfg.idle_suspend_ms)
+        return false;
+    if (!pool->cfg.suspend_without_load &&
+        !(s->proc->client && acp_client_can_load(s->proc->client)))
+        return false;
+    log_info("acp", "%s: idle for %llu ms: suspending session %s", s->key,
+             (unsigned long long)(now - s->last_used), s->session_id);
+    s->lost = ACP_RESET_EXPIRED; /* told only if it cannot be loaded back */
+    pool->idle_suspensions++;
+    pool_suspend(s); /* the process stops once it carries no live session */
+    return true;
+}
+
+/* Periodic work: watchdog, idle suspension, TTL, drain. */
 static void
 pool_on_tick(uv_timer_t *timer)
 {
@@ -870,9 +1200,13 @@ pool_on_tick(uv_timer_t *timer)
 
     for (s = pool->head; s; s = next) {
         next = s->next;
-        if (s->turn && s->state == PS_BUSY && pool->cfg.watchdog_ms)
+        if (s->turn && s->state == PS_BUSY && pool->cfg.watchdog_ms) {
             pool_watchdog(s, now);
-        else if (pool->cfg.session_ttl_ms)
+            continue;
+        }
+        if (pool->cfg.idle_suspend_ms && !pool->closing)
+            pool_suspend_idle(s, now);
+        if (pool->cfg.session_ttl_ms)
             expired |= pool_expire(s, now);
     }
     if (expired)
@@ -974,6 +1308,7 @@ pool_new(uv_loop_t *loop, const struct pool_config *cfg, const struct agent_laun
         return AB_ENOMEM;
     pool->loop = loop;
     pool->cfg = *cfg;
+    pool->cfg.state_file = NULL; /* lent for pool_new only */
     pool->launch = launch;
     if (!pool->cfg.init_timeout_ms)
         pool->cfg.init_timeout_ms = 120000;
@@ -994,15 +1329,20 @@ pool_new(uv_loop_t *loop, const struct pool_config *cfg, const struct agent_laun
         if (!(pool->state_dir = strdup(cfg->state_dir)))
             goto fail;
         pool->cfg.state_dir = pool->state_dir;
-        if ((rc = state_map_open(loop, pool->state_dir, POOL_STATE_FILE, &pool->state, &doc)) < 0)
+        if ((rc = state_map_open(loop, pool->state_dir,
+                                 cfg->state_file ? cfg->state_file : POOL_STATE_FILE, &pool->state,
+                                 &doc)) < 0)
             goto fail;
         pool_restore(pool, doc);
         cJSON_Delete(doc);
     }
-    /* One timer drives the watchdog, TTL and drain at a quarter of the finest period. */
+    /* One timer drives the watchdog, idle suspension, TTL and drain at a quarter of the
+     * finest period. */
     tick = pool->cfg.watchdog_ms;
     if (pool->cfg.session_ttl_ms && pool->cfg.session_ttl_ms < tick)
         tick = pool->cfg.session_ttl_ms;
+    if (pool->cfg.idle_suspend_ms && pool->cfg.idle_suspend_ms < tick)
+        tick = pool->cfg.idle_suspend_ms;
     if (pool->cfg.stop_grace_ms < tick)
         tick = pool->cfg.stop_grace_ms;
     tick /= 4;

@@ -1,7 +1,8 @@
 /* The session pool: one agent session per conversation key ("platform:conversation"),
  * agent processes carrying one or several sessions, LRU suspension beyond
- * max_sessions (never of a busy session), TTL reaping, a no-progress watchdog, and the
- * key -> sessionId map persisted so that a restart resumes with session/load. */
+ * max_sessions (never of a busy session), suspension after idle_suspend_ms without a
+ * turn (resumed with session/load on the next message), TTL reaping, a no-progress watchdog, and
+ * the key -> sessionId map persisted so that a restart resumes with session/load. */
 #ifndef AB_ACP_POOL_H
 #define AB_ACP_POOL_H
 
@@ -11,6 +12,7 @@
 #include <uv.h>
 
 #include "acp/acp_event.h"
+#include "acp/acp_options.h"
 #include "acp/acp_permission.h"
 #include "acp/acp_prompt.h"
 #include "acp/agent_launch.h"
@@ -20,12 +22,31 @@ struct pool_config {
     uint64_t session_ttl_ms;       /* idle this long = forgotten; 0 = never */
     uint32_t sessions_per_process; /* > 1 only honoured when launch->shared_process */
     const char *state_dir;         /* lent; NULL = do not persist */
+    const char *state_file;        /* lent for pool_new: the map's file name in state_dir
+                                      (NULL = "sessions.json"); one per agent */
     uint64_t init_timeout_ms;      /* initialize, session/new (0 = 120000) */
     uint64_t load_timeout_ms;      /* session/load (0 = 30000) */
     uint64_t watchdog_ms;          /* no progress this long = cancel, then kill (0 = 600000) */
     uint64_t stop_grace_ms;        /* each step of the stop sequence (0 = 2000) */
     enum acp_perm_mode perm_mode;
-    uint64_t perm_timeout_ms; /* ask mode: unanswered = reject (0 = never) */
+    uint64_t perm_timeout_ms;  /* ask mode: unanswered = reject (0 = never) */
+    uint64_t idle_suspend_ms;  /* a live session without a turn this long is suspended (its
+                                * id kept for session/load; a process left without live
+                                * sessions stops); 0 = never */
+    bool suspend_without_load; /* also suspend when the agent lacks loadSession (the next
+                                * message opens a fresh session and says so) */
+};
+
+/* Tokens and cost, summed over turns (a session's, an agent's, or one turn's). */
+struct pool_usage {
+    uint64_t turns;         /* turns whose prompt reply carried usage or a cost came in */
+    uint64_t input_tokens;  /* session/prompt results' usage.inputTokens */
+    uint64_t output_tokens; /* and usage.outputTokens */
+    double cost;            /* the increases of usage_update's cost (a per-session running
+                               total on the wire) */
+    char currency[8];       /* of the last cost seen, "" if none */
+    double context_used;    /* the last usage_update: tokens in the context window */
+    double context_size;    /* and its size; 0 = unknown */
 };
 
 /* How a turn ended. Every pointer lent for the on_done call. */
@@ -39,6 +60,7 @@ struct turn_result {
     int term_signal;         /* or the signal that killed it */
     const char *stderr_tail; /* its last stderr lines, or NULL */
     const char *auth_hint;   /* the preset's hint when start or auth failed, or NULL */
+    struct pool_usage usage; /* this turn's tokens and cost (what arrived before its reply) */
 };
 
 struct turn_callbacks {
@@ -55,10 +77,13 @@ struct turn_callbacks {
 };
 
 struct pool_stats {
-    uint32_t sessions;  /* known conversations (live or suspended) */
-    uint32_t live;      /* sessions attached to a process */
-    uint32_t busy;      /* sessions with a running turn */
-    uint32_t processes; /* agent processes */
+    uint32_t sessions;         /* known conversations (live or suspended) */
+    uint32_t live;             /* sessions attached to a process */
+    uint32_t busy;             /* sessions with a running turn */
+    uint32_t processes;        /* agent processes */
+    uint32_t suspended;        /* sessions without a process whose id is kept for session/load */
+    uint64_t idle_suspensions; /* sessions suspended for idleness, since start */
+    uint64_t resumes;          /* suspended sessions resumed with session/load, since start */
 };
 
 struct pool;
@@ -101,8 +126,41 @@ const char *pool_error(const struct pool *pool);
  * Returns 0, or AB_ENOENT when no turn runs. */
 int pool_cancel(struct pool *pool, const char *key);
 
+/* Whether conversation @key has a session in this pool, live or suspended (restored
+ * from the state file included): the agent it talks to is this pool's. */
+bool pool_has(const struct pool *pool, const char *key);
+
 /* Forget @key's session (the next prompt starts fresh). AB_EAGAIN while busy. */
 int pool_reset(struct pool *pool, const char *key);
+
+/* What is known of @key's session: lent pointers valid until the pool next runs. */
+struct pool_session_info {
+    const char *session_id; /* the agent's id, or NULL before the first session opened */
+    bool is_live;           /* attached to a process */
+    bool is_busy;           /* a turn runs */
+    uint64_t uptime_ms;     /* since the session opened (new or load); 0 = not open */
+    const cJSON *modes;     /* as advertised by session/new or load, kept current; or NULL */
+    const cJSON *models;
+    const cJSON *config_options;
+    struct pool_usage usage; /* this session's */
+};
+
+/* Fill @out for @key. AB_ENOENT when the pool has no session for it. */
+int pool_session_info(const struct pool *pool, const char *key, struct pool_session_info *out);
+
+/* The usage of every turn this pool (one agent) ran since start. */
+void pool_usage_total(const struct pool *pool, struct pool_usage *out);
+
+/* Completion of pool_set_option: @message (lent) says what went wrong when @rc < 0. */
+typedef void (*pool_set_fn)(void *arg, int rc, const char *message);
+
+/* Switch @key's live, idle session to the @kind choice @value (lent; an id or a name
+ * the agent advertised) through the method the agent advertised. Returns 0 (@fn(@arg)
+ * follows exactly once, later), AB_ENOENT (no live session), AB_EAGAIN (a turn or
+ * another switch is running), AB_ENOTSUP (the agent advertised no such choices) or
+ * AB_EINVAL (@value is not one of them). A turn arriving meanwhile waits for the reply. */
+int pool_set_option(struct pool *pool, const char *key, enum acp_option_kind kind,
+                    const char *value, pool_set_fn fn, void *arg);
 
 /* Current counts for /metrics. */
 void pool_stats(const struct pool *pool, struct pool_stats *out);

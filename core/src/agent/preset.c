@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -100,13 +101,21 @@ preset_infer(const struct plugin_set *plugins, const char *cmd)
     return NULL;
 }
 
-/* Line of a config key for messages, or 0. */
+/* Line of agent @a's key @key for messages (its header's without the key), or 0. */
 static int
-preset_line(const struct config *cfg, const char *path)
+preset_line(const struct config_agent *a, const char *key)
 {
-    const struct toml_value *v = cfg->root ? toml_get_path(cfg->root, path) : NULL;
+    const struct toml_value *v = a->table && key ? toml_table_get(a->table, key) : NULL;
 
-    return v ? v->line : 0;
+    return v ? v->line : a->line;
+}
+
+/* "SECTION.KEY" of agent @a, in @buf. */
+static const char *
+preset_key(const struct config_agent *a, const char *key, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s.%s", a->section, key);
+    return buf;
 }
 
 /* True when @val is a chat platform's token: a secret of the config that no
@@ -118,23 +127,40 @@ preset_is_platform_token(const struct config *cfg, const char *val)
 
     for (size_t i = 0; i < cfg->secrets.count; i++)
         n += strcmp(cfg->secrets.items[i], val) == 0;
-    for (size_t i = 0; i < cfg->agent_env.count; i++) {
-        const char *pair = cfg->agent_env.items[i], *eq = strchr(pair, '=');
-        if (eq && secret_env_name_is_secret(pair, (size_t)(eq - pair)) && strcmp(eq + 1, val) == 0)
-            n--;
-    }
+    for (size_t a = 0; a < cfg->nagents; a++)
+        for (size_t i = 0; i < cfg->agents[a].env.count; i++) {
+            const char *pair = cfg->agents[a].env.items[i], *eq = strchr(pair, '=');
+            if (eq && secret_env_name_is_secret(pair, (size_t)(eq - pair)) &&
+                strcmp(eq + 1, val) == 0)
+                n--;
+        }
+    for (size_t a = 0; a < cfg->nagents; a++) /* MCP servers' own credentials */
+        for (size_t m = 0; m < cfg->agents[a].nmcp; m++) {
+            const struct config_mcp *s = &cfg->agents[a].mcp[m];
+            const struct strlist *lists[2] = {&s->env, &s->headers};
+            for (size_t l = 0; l < 2; l++)
+                for (size_t i = 0; i < lists[l]->count; i++) {
+                    const char *eq = strchr(lists[l]->items[i], '=');
+                    if (eq && strcmp(eq + 1, val) == 0)
+                        n--;
+                }
+        }
     return n > 0;
 }
 
 /* The agent must never be handed a chat platform's token, by inherit_env or by
  * [agent] env: each such entry is an error. */
 static void
-preset_check_tokens(const struct config *cfg, const struct agent_choice *c, struct diag *diag)
+preset_check_tokens(const struct config *cfg, const struct config_agent *a,
+                    const struct agent_choice *c, struct diag *diag)
 {
+    char key[160];
+
     for (size_t i = 0; i < c->inherit_env.count; i++) {
         const char *val = secret_env_get(c->inherit_env.items[i]);
         if (val && *val && preset_is_platform_token(cfg, val))
-            diag_add(diag, true, preset_line(cfg, "agent.inherit_env"), "agent.inherit_env",
+            diag_add(diag, true, preset_line(a, "inherit_env"),
+                     preset_key(a, "inherit_env", key, sizeof(key)),
                      "%s holds a chat platform's token: the agent must never get it — remove "
                      "it from inherit_env",
                      c->inherit_env.items[i]);
@@ -142,7 +168,7 @@ preset_check_tokens(const struct config *cfg, const struct agent_choice *c, stru
     for (size_t i = 0; i < c->config_env.count; i++) {
         const char *eq = strchr(c->config_env.items[i], '=');
         if (eq && eq[1] && preset_is_platform_token(cfg, eq + 1))
-            diag_add(diag, true, preset_line(cfg, "agent.env"), "agent.env",
+            diag_add(diag, true, preset_line(a, "env"), preset_key(a, "env", key, sizeof(key)),
                      "%.*s is set to a chat platform's token: the agent must never get it — "
                      "remove it",
                      (int)(eq - c->config_env.items[i]), c->config_env.items[i]);
@@ -151,18 +177,19 @@ preset_check_tokens(const struct config *cfg, const struct agent_choice *c, stru
 
 /* Resolve preset, command, args, env and cwd. */
 int
-agent_choice_resolve(const struct config *cfg, const struct plugin_set *plugins,
-                     const char *preset_override, struct agent_choice *c, struct diag *diag)
+agent_choice_resolve(const struct config *cfg, const struct config_agent *a,
+                     const struct plugin_set *plugins, const char *preset_override,
+                     struct agent_choice *c, struct diag *diag)
 {
-    const char *name = preset_override ? preset_override : cfg->agent_preset;
+    const char *name = preset_override ? preset_override : a->preset;
     const struct plugin *plugin = NULL;
-    char cwd[PATH_MAX];
+    char cwd[PATH_MAX], key[160];
     size_t errors;
     int rc;
 
     memset(c, 0, sizeof(*c));
-    if (!name && cfg->agent_command) {
-        plugin = preset_infer(plugins, cfg->agent_command);
+    if (!name && a->command) {
+        plugin = preset_infer(plugins, a->command);
         name = plugin ? plugin->desc->name : "acp";
     }
     if (!name)
@@ -172,7 +199,8 @@ agent_choice_resolve(const struct config *cfg, const struct plugin_set *plugins,
     if (!plugin && strcmp(name, "acp") != 0) {
         plugin = plugin_set_find(plugins, AB_PLUGIN_AGENT, name);
         if (!plugin) {
-            diag_add(diag, true, preset_line(cfg, "agent.preset"), "agent.preset",
+            diag_add(diag, true, preset_line(a, "preset"),
+                     preset_key(a, "preset", key, sizeof(key)),
                      "no agent plugin \"%s\" (agent-%s.so) was found on the plugin path — use "
                      "kiro, claude, codex, gemini or acp, or install the plugin",
                      name, name);
@@ -187,35 +215,31 @@ agent_choice_resolve(const struct config *cfg, const struct plugin_set *plugins,
         if ((rc = preset_copy_list(&c->preset_env, c->preset->env)) < 0 ||
             (rc = preset_copy_list(&c->inherit_env, c->preset->inherit_env)) < 0)
             return rc;
-        if (!cfg->agent_args_set && (rc = preset_copy_list(&c->args, c->preset->args)) < 0)
+        if (!a->args_set && (rc = preset_copy_list(&c->args, c->preset->args)) < 0)
             return rc;
     }
-    if (cfg->agent_args_set &&
-        (rc = preset_copy_list(&c->args, (const char *const *)cfg->agent_args.items)) < 0)
+    if (a->args_set && (rc = preset_copy_list(&c->args, (const char *const *)a->args.items)) < 0)
         return rc;
-    if ((rc = preset_copy_list(&c->inherit_env,
-                               (const char *const *)cfg->agent_inherit_env.items)) < 0)
+    if ((rc = preset_copy_list(&c->inherit_env, (const char *const *)a->inherit_env.items)) < 0)
         return rc;
-    if ((rc = preset_copy_list(&c->config_env, (const char *const *)cfg->agent_env.items)) < 0)
+    if ((rc = preset_copy_list(&c->config_env, (const char *const *)a->env.items)) < 0)
         return rc;
-    c->command = strdup(cfg->agent_command ? cfg->agent_command
-                        : c->preset        ? c->preset->command
-                                           : "");
+    c->command = strdup(a->command ? a->command : c->preset ? c->preset->command : "");
     if (!c->command)
         return AB_ENOMEM;
     if (!*c->command) {
-        diag_add(diag, true, preset_line(cfg, "agent"), "agent.command",
-                 "a generic ACP agent needs a command — set [agent] command");
+        diag_add(diag, true, preset_line(a, NULL), preset_key(a, "command", key, sizeof(key)),
+                 "a generic ACP agent needs a command — set [%s] command", a->section);
         return AB_ECONFIG;
     }
-    if (cfg->agent_working_dir)
-        c->cwd = strdup(cfg->agent_working_dir);
+    if (a->working_dir)
+        c->cwd = strdup(a->working_dir);
     else
         c->cwd = getcwd(cwd, sizeof(cwd)) ? strdup(cwd) : strdup("/");
     if (!c->cwd)
         return AB_ENOMEM;
     errors = diag->errors;
-    preset_check_tokens(cfg, c, diag);
+    preset_check_tokens(cfg, a, c, diag);
     if (diag->errors > errors)
         return AB_ECONFIG;
     rc = agent_which(c->command, &c->resolved);

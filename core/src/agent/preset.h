@@ -26,12 +26,13 @@ struct agent_choice {
     uint32_t flags;                       /* AB_AGENT_* */
 };
 
-/* Resolve the agent from @cfg and the loaded @plugins. Problems go to @diag with
- * the config's line numbers; returns 0 or AB_ECONFIG. @choice must be freed with
- * agent_choice_free in both cases. */
-int agent_choice_resolve(const struct config *cfg, const struct plugin_set *plugins,
-                         const char *preset_override, struct agent_choice *choice,
-                         struct diag *diag);
+/* Resolve agent @a (lent, one of @cfg's agents) with the loaded @plugins; a non-NULL
+ * @preset_override replaces its preset. Problems go to @diag with the config's line
+ * numbers; returns 0 or AB_ECONFIG. @choice must be freed with agent_choice_free in
+ * both cases. */
+int agent_choice_resolve(const struct config *cfg, const struct config_agent *a,
+                         const struct plugin_set *plugins, const char *preset_override,
+                         struct agent_choice *choice, struct diag *diag);
 
 /* Find @cmd on PATH (or check it when it contains a '/'); *out is malloc'd. */
 int agent_which(const char *cmd, char **out);

@@ -51,12 +51,6 @@ static const struct key_spec config_keys[] = {
     {"plugins", "path", KEY_STRINGS, OFF(plugin_path), 0, 0, NULL, NULL},
     {"plugins", "chat", KEY_STRINGS, OFF(plugin_chat), 0, 0, NULL, NULL},
     {"plugins", "strict", KEY_BOOL, OFF(plugins_strict), 0, 0, NULL, NULL},
-    {"agent", "preset", KEY_STRING, OFF(agent_preset), 0, 0, NULL, NULL},
-    {"agent", "command", KEY_STRING, OFF(agent_command), 0, 0, NULL, NULL},
-    {"agent", "args", KEY_STRINGS, OFF(agent_args), 0, 0, NULL, NULL},
-    {"agent", "working_dir", KEY_STRING, OFF(agent_working_dir), 0, 0, NULL, NULL},
-    {"agent", "env", KEY_ENV, OFF(agent_env), 0, 0, NULL, NULL},
-    {"agent", "inherit_env", KEY_STRINGS, OFF(agent_inherit_env), 0, 0, NULL, NULL},
     {"pool", "max_sessions", KEY_INT, OFF(max_sessions), 1, 10000, NULL, NULL},
     {"pool", "session_ttl_hours", KEY_INT, OFF(session_ttl_hours), 1, 24 * 365, NULL, NULL},
     {"pool", "sessions_per_process", KEY_INT, OFF(sessions_per_process), 1, 256, NULL, NULL},
@@ -65,8 +59,11 @@ static const struct key_spec config_keys[] = {
     {"pool", "queue_timeout_s", KEY_INT, OFF(queue_timeout_s), 1, 86400, NULL, NULL},
     {"pool", "queue_notice_ms", KEY_INT, OFF(queue_notice_ms), 0, 3600000, NULL, NULL},
     {"pool", "watchdog_s", KEY_INT, OFF(watchdog_s), 1, 86400, NULL, NULL},
+    {"pool", "idle_suspend_s", KEY_INT, OFF(idle_suspend_s), 0, 86400 * 365, NULL, NULL},
+    {"pool", "suspend_without_load", KEY_BOOL, OFF(suspend_without_load), 0, 0, NULL, NULL},
     {"permissions", "mode", KEY_ENUM, OFF(perm_mode), 0, 0, perm_names, NULL},
     {"permissions", "timeout_s", KEY_INT, OFF(perm_timeout_s), 1, 86400, NULL, NULL},
+    {"permissions", "approvers", KEY_STRINGS, OFF(perm_approvers), 0, 0, NULL, NULL},
     {"reactions", "enabled", KEY_BOOL, OFF(reactions_enabled), 0, 0, NULL, NULL},
     {"reactions", "remove_after_reply", KEY_BOOL, OFF(remove_after_reply), 0, 0, NULL, NULL},
     {"reactions", "tool_display", KEY_ENUM, OFF(tool_display), 0, 0, display_names, NULL},
@@ -94,8 +91,8 @@ static const struct key_spec config_keys[] = {
      NULL},
     {"stream", "edit_interval_ms", KEY_INT, OFF(edit_interval_ms), 100, 600000, NULL, NULL},
     {"stream", "max_parts", KEY_INT, OFF(max_parts), 1, 100, NULL, NULL},
+    {"stream", "usage_footer", KEY_BOOL, OFF(usage_footer), 0, 0, NULL, NULL},
     {"attachments", "enabled", KEY_BOOL, OFF(attach_enabled), 0, 0, NULL, NULL},
-    {"agent", "auto_upload_dirs", KEY_STRINGS, OFF(auto_upload_dirs), 0, 0, NULL, NULL},
     {"stt", "enabled", KEY_BOOL, OFF(stt_enabled), 0, 0, NULL, NULL},
     {"stt", "api_key", KEY_STRING, OFF(stt_api_key), 0, 0, NULL, NULL},
     {"stt", "model", KEY_STRING, OFF(stt_model), 0, 0, NULL, NULL},
@@ -107,10 +104,40 @@ static const struct key_spec config_keys[] = {
     {"attachments", "max_files", KEY_INT, OFF(attach_max_files), 1, 100, NULL, NULL},
     {"attachments", "allowed_types", KEY_STRINGS, OFF(attach_types), 0, 0, NULL, NULL},
     {"health", "listen", KEY_STRING, OFF(health_listen), 0, 0, NULL, NULL},
+    {"ingress", "listen", KEY_STRING, OFF(ingress_listen), 0, 0, NULL, NULL},
     {"state", "dir", KEY_STRING, OFF(state_dir), 0, 0, NULL, NULL},
     {"log", "level", KEY_ENUM, OFF(log_level), 0, 0, level_names, NULL},
     {"log", "format", KEY_ENUM, OFF(log_format), 0, 0, format_names, NULL},
 };
+
+#define AGENT_OFF(f) offsetof(struct config_agent, f)
+
+/* Keys of [agent] and of each [agents.NAME]; the pool keys override [pool]'s. */
+static const struct key_spec agent_keys[] = {
+    {"", "preset", KEY_STRING, AGENT_OFF(preset), 0, 0, NULL, NULL},
+    {"", "command", KEY_STRING, AGENT_OFF(command), 0, 0, NULL, NULL},
+    {"", "args", KEY_STRINGS, AGENT_OFF(args), 0, 0, NULL, NULL},
+    {"", "working_dir", KEY_STRING, AGENT_OFF(working_dir), 0, 0, NULL, NULL},
+    {"", "env", KEY_ENV, AGENT_OFF(env), 0, 0, NULL, NULL},
+    {"", "inherit_env", KEY_STRINGS, AGENT_OFF(inherit_env), 0, 0, NULL, NULL},
+    {"", "max_sessions", KEY_INT, AGENT_OFF(max_sessions), 1, 10000, NULL, NULL},
+    {"", "session_ttl_hours", KEY_INT, AGENT_OFF(session_ttl_hours), 1, 24 * 365, NULL, NULL},
+    {"", "sessions_per_process", KEY_INT, AGENT_OFF(sessions_per_process), 1, 256, NULL, NULL},
+    {"", "auto_upload_dirs", KEY_STRINGS, AGENT_OFF(auto_upload_dirs), 0, 0, NULL, NULL},
+};
+
+#define MCP_OFF(f) offsetof(struct config_mcp, f)
+
+/* Keys of one [[agent.mcp_servers]] entry (type is read on its own). */
+static const struct key_spec mcp_keys[] = {
+    {"", "name", KEY_STRING, MCP_OFF(name), 0, 0, NULL, NULL},
+    {"", "command", KEY_STRING, MCP_OFF(command), 0, 0, NULL, NULL},
+    {"", "args", KEY_STRINGS, MCP_OFF(args), 0, 0, NULL, NULL},
+    {"", "env", KEY_ENV, MCP_OFF(env), 0, 0, NULL, NULL},
+    {"", "url", KEY_STRING, MCP_OFF(url), 0, 0, NULL, NULL},
+    {"", "headers", KEY_ENV, MCP_OFF(headers), 0, 0, NULL, NULL},
+};
+static const char *const mcp_type_names[] = {"stdio", "http", "sse", NULL};
 
 /* The one table of emoji defaults: config_defaults fills them, config_free frees them. */
 static const struct {
@@ -173,9 +200,11 @@ static const struct ab_plugin_desc config_net_schema = {.name = "", .config_keys
 
 /* OpenAB sections accepted with one warning each. */
 static const char *const config_unimplemented[] = {"gateway", "cron", "markdown", NULL};
-static const char *const config_sections[] = {"plugins",   "agent",       "pool",   "permissions",
-                                              "reactions", "stream",      "health", "state",
-                                              "log",       "attachments", "stt",    NULL};
+static const char *const config_sections[] = {
+    "plugins", "agent", "agents", "routes",  "pool",        "permissions", "reactions", "stream",
+    "health",  "state", "log",    "ingress", "attachments", "stt",         NULL};
+/* Sections read on their own rather than through config_keys. */
+static const char *const config_own_sections[] = {"agent", "agents", "routes", NULL};
 
 /* Free a string list. */
 static void
@@ -243,6 +272,56 @@ config_chat_defaults(struct config_chat *c)
     c->allow_dm = false;
 }
 
+/* Free one agent's strings. */
+static void
+config_agent_free(struct config_agent *a)
+{
+    free(a->name);
+    free(a->section);
+    free(a->preset);
+    free(a->command);
+    free(a->working_dir);
+    strlist_free(&a->args);
+    strlist_free(&a->env);
+    strlist_free(&a->inherit_env);
+    strlist_free(&a->auto_upload_dirs);
+    for (size_t i = 0; i < a->nmcp; i++) {
+        struct config_mcp *m = &a->mcp[i];
+        free(m->name);
+        free(m->command);
+        free(m->url);
+        strlist_free(&m->args);
+        strlist_free(&m->env);
+        strlist_free(&m->headers);
+    }
+    free(a->mcp);
+    memset(a, 0, sizeof(*a));
+}
+
+/* Append an agent named @name whose keys are written under [@section] (@t, lent, may be
+ * NULL), with every default. */
+static int
+config_agent_push(struct config *cfg, const char *name, const char *section,
+                  const struct toml_table *t)
+{
+    struct config_agent *grown = realloc(cfg->agents, (cfg->nagents + 1) * sizeof(*grown));
+    struct config_agent *a;
+
+    if (!grown)
+        return AB_ENOMEM;
+    cfg->agents = grown;
+    a = &cfg->agents[cfg->nagents];
+    memset(a, 0, sizeof(*a));
+    a->table = t;
+    a->line = t ? t->line : 0;
+    if (!(a->name = strdup(name)) || !(a->section = strdup(section))) {
+        config_agent_free(a);
+        return AB_ENOMEM;
+    }
+    cfg->nagents++;
+    return 0;
+}
+
 /* Every default of CONFIG.md. */
 int
 config_defaults(struct config *cfg)
@@ -258,6 +337,7 @@ config_defaults(struct config *cfg)
     cfg->sessions_per_process = 1;
     cfg->drain_timeout_s = 30;
     cfg->watchdog_s = 600;
+    cfg->idle_suspend_s = 300;
     cfg->perm_mode = PERM_MODE_AUTO;
     cfg->perm_timeout_s = 300;
     cfg->reactions_enabled = true;
@@ -285,6 +365,8 @@ config_defaults(struct config *cfg)
         rc = config_set_str(&cfg->log_level, "info");
     if (rc == 0)
         rc = config_set_str(&cfg->log_format, "text");
+    if (rc == 0)
+        rc = config_agent_push(cfg, "default", "agent", NULL);
     return rc;
 }
 
@@ -597,7 +679,10 @@ config_read_fixed(struct config *cfg, const struct toml_table *root, struct diag
 
     for (size_t s = 0; config_sections[s]; s++) {
         const struct toml_value *t = toml_table_get(root, config_sections[s]);
-        if (!t)
+        bool own = false;
+        for (size_t o = 0; config_own_sections[o]; o++)
+            own = own || strcmp(config_own_sections[o], config_sections[s]) == 0;
+        if (!t || own)
             continue;
         if (t->type != TOML_TABLE) {
             diag_add(diag, true, t->line, config_sections[s], "expected a table [%s]",
@@ -610,7 +695,6 @@ config_read_fixed(struct config *cfg, const struct toml_table *root, struct diag
                                       false)) < 0)
             return rc;
     }
-    cfg->agent_args_set = toml_get_path(root, "agent.args") != NULL;
     /* [reactions.emojis] and [reactions.timing] */
     static const char *const subs[] = {"reactions.emojis", "reactions.timing", NULL};
     for (size_t s = 0; subs[s]; s++) {
@@ -625,6 +709,288 @@ config_read_fixed(struct config *cfg, const struct toml_table *root, struct diag
         if ((rc = config_read_section(config_keys, sizeof(config_keys) / sizeof(config_keys[0]),
                                       subs[s], prefix, t->u.tab, cfg, diag, NULL, false)) < 0)
             return rc;
+    }
+    return 0;
+}
+
+/* Read the keys of @t that @specs (section "") name into @base; @skip (read by the
+ * caller) is not warned about, any other key is, with @hint. @prefix starts each key in
+ * messages. */
+static int
+config_read_table(const struct key_spec *specs, size_t nspecs, const char *prefix,
+                  const struct toml_table *t, void *base, const char *skip, const char *hint,
+                  struct diag *diag)
+{
+    char key[256];
+    int rc;
+
+    for (size_t i = 0; i < t->count; i++) {
+        const struct toml_kv *kv = &t->items[i];
+        bool known = strcmp(kv->key, skip) == 0;
+        snprintf(key, sizeof(key), "%s%s", prefix, kv->key);
+        for (size_t k = 0; k < nspecs && !known; k++) {
+            if (strcmp(specs[k].key, kv->key) != 0)
+                continue;
+            known = true;
+            if ((rc = config_read_key(&specs[k], &kv->val, key, base, diag)) < 0)
+                return rc;
+        }
+        if (!known)
+            diag_add(diag, false, kv->line, key, "unknown key, ignored — %s", hint);
+    }
+    return 0;
+}
+
+/* Read one [[SECTION.mcp_servers]] entry @t into @m; its env and header values become
+ * secrets. */
+static int
+config_read_mcp(struct config *cfg, const char *section, const struct toml_table *t,
+                struct config_mcp *m, struct diag *diag)
+{
+    const struct toml_value *type = toml_table_get(t, "type");
+    char prefix[160];
+    struct strlist *values[2] = {&m->env, &m->headers};
+    int rc;
+
+    snprintf(prefix, sizeof(prefix), "%s.mcp_servers.", section);
+    m->line = t->line;
+    if ((rc = config_read_table(mcp_keys, sizeof(mcp_keys) / sizeof(mcp_keys[0]), prefix, t, m,
+                                "type",
+                                "an MCP server has name, type, command, args, env (stdio) or url, "
+                                "headers (http, sse)",
+                                diag)) < 0)
+        return rc;
+    m->type = CONFIG_MCP_STDIO;
+    if (type) {
+        bool ok = false;
+        for (int i = 0; type->type == TOML_STRING && mcp_type_names[i] && !ok; i++)
+            if (strcmp(type->u.str.ptr, mcp_type_names[i]) == 0) {
+                m->type = (enum config_mcp_type)i;
+                ok = true;
+            }
+        if (!ok)
+            diag_add(diag, true, type->line, "mcp_servers.type",
+                     "[[%s.mcp_servers]] type: expected one of stdio | http | sse", section);
+    }
+    if (!m->name || !*m->name)
+        diag_add(diag, true, m->line, "mcp_servers.name",
+                 "[[%s.mcp_servers]] needs a name — add name = \"…\"", section);
+    if (m->type == CONFIG_MCP_STDIO && (!m->command || !*m->command))
+        diag_add(diag, true, m->line, "mcp_servers.command",
+                 "[[%s.mcp_servers]] %s: a stdio server needs a command (or set type = "
+                 "\"http\" and a url)",
+                 section, m->name ? m->name : "");
+    if (m->type != CONFIG_MCP_STDIO && (!m->url || !*m->url))
+        diag_add(diag, true, m->line, "mcp_servers.url",
+                 "[[%s.mcp_servers]] %s: an %s server needs a url", section, m->name ? m->name : "",
+                 mcp_type_names[m->type]);
+    /* KEY_ENV wrote "Name=value"; headers travel as name and value, kept the same way.
+     * Every value is a secret: it reaches the agent and nothing else. */
+    for (size_t l = 0; l < 2; l++)
+        for (size_t i = 0; i < values[l]->count; i++) {
+            const char *eq = strchr(values[l]->items[i], '=');
+            const char *word = eq ? strrchr(eq + 1, ' ') : NULL;
+            if (eq && eq[1] && (rc = strlist_push(&cfg->secrets, eq + 1, strlen(eq + 1))) < 0)
+                return rc;
+            /* "Bearer TOKEN": the token alone is a secret too */
+            if (word && strlen(word + 1) >= 8 &&
+                (rc = strlist_push(&cfg->secrets, word + 1, strlen(word + 1))) < 0)
+                return rc;
+        }
+    return 0;
+}
+
+/* Read one agent's table: its keys, then its mcp_servers. */
+static int
+config_read_agent(struct config *cfg, struct config_agent *a, struct diag *diag)
+{
+    const struct toml_value *servers;
+    char prefix[160];
+    int rc;
+
+    if (!a->table)
+        return 0;
+    snprintf(prefix, sizeof(prefix), "%s.", a->section);
+    if ((rc = config_read_table(
+             agent_keys, sizeof(agent_keys) / sizeof(agent_keys[0]), prefix, a->table, a,
+             "mcp_servers", "check the spelling against the configuration reference", diag)) < 0)
+        return rc;
+    a->args_set = toml_table_get(a->table, "args") != NULL;
+    servers = toml_table_get(a->table, "mcp_servers");
+    if (!servers)
+        return 0;
+    if (servers->type != TOML_ARRAY) {
+        diag_add(diag, true, servers->line, "mcp_servers", "expected [[%s.mcp_servers]] tables",
+                 a->section);
+        return 0;
+    }
+    if (!(a->mcp = calloc(servers->u.arr->count + 1, sizeof(*a->mcp))))
+        return AB_ENOMEM;
+    for (size_t i = 0; i < servers->u.arr->count; i++) {
+        const struct toml_value *v = &servers->u.arr->items[i];
+        if (v->type != TOML_TABLE) {
+            diag_add(diag, true, v->line, "mcp_servers", "expected [[%s.mcp_servers]] tables",
+                     a->section);
+            continue;
+        }
+        if ((rc = config_read_mcp(cfg, a->section, v->u.tab, &a->mcp[a->nmcp++], diag)) < 0)
+            return rc;
+        for (size_t j = 0; j + 1 < a->nmcp; j++)
+            if (a->mcp[j].name && a->mcp[a->nmcp - 1].name &&
+                strcmp(a->mcp[j].name, a->mcp[a->nmcp - 1].name) == 0)
+                diag_add(diag, true, v->u.tab->line, "mcp_servers.name",
+                         "[[%s.mcp_servers]] \"%s\" is defined twice — give each server its "
+                         "own name",
+                         a->section, a->mcp[j].name);
+    }
+    return 0;
+}
+
+/* True when @name may name an agent: letters, digits, '-' and '_' (it names a state
+ * file and a metrics label). */
+static bool
+config_agent_name_ok(const char *name)
+{
+    if (!*name || strlen(name) > 64)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_'))
+            return false;
+    return true;
+}
+
+/* [agent] (the agent "default") and [agents.NAME]: with named agents and no [agent],
+ * the first named one is the default. */
+static int
+config_read_agents(struct config *cfg, const struct toml_table *root, struct diag *diag)
+{
+    const struct toml_value *single = toml_table_get(root, "agent");
+    const struct toml_value *many = toml_table_get(root, "agents");
+    char section[128];
+    int rc;
+
+    if (single && single->type != TOML_TABLE) {
+        diag_add(diag, true, single->line, "agent", "expected a table [agent]");
+        single = NULL;
+    }
+    if (many && many->type != TOML_TABLE) {
+        diag_add(diag, true, many->line, "agents", "expected tables [agents.NAME]");
+        many = NULL;
+    }
+    if (single) {
+        cfg->agents[0].table = single->u.tab;
+        cfg->agents[0].line = single->u.tab->line;
+    } else if (many && many->u.tab->count > 0) {
+        config_agent_free(&cfg->agents[0]); /* the first [agents.NAME] takes its place */
+        cfg->nagents = 0;
+    }
+    for (size_t i = 0; many && i < many->u.tab->count; i++) {
+        const struct toml_kv *kv = &many->u.tab->items[i];
+        if (kv->val.type != TOML_TABLE) {
+            diag_add(diag, true, kv->line, "agents", "agents.%s: expected a table [agents.%s]",
+                     kv->key, kv->key);
+            continue;
+        }
+        if (!config_agent_name_ok(kv->key)) {
+            diag_add(diag, true, kv->line, "agents",
+                     "[agents.%s]: an agent's name is letters, digits, - and _ (64 at most)",
+                     kv->key);
+            continue;
+        }
+        if (config_agent(cfg, kv->key)) {
+            diag_add(diag, true, kv->line, "agents",
+                     "[agents.%s]: \"%s\" is already an agent (%s) — rename one", kv->key, kv->key,
+                     single && strcmp(kv->key, "default") == 0 ? "[agent]" : "above");
+            continue;
+        }
+        snprintf(section, sizeof(section), "agents.%s", kv->key);
+        if ((rc = config_agent_push(cfg, kv->key, section, kv->val.u.tab)) < 0)
+            return rc;
+    }
+    if (cfg->nagents == 0 && (rc = config_agent_push(cfg, "default", "agent", NULL)) < 0)
+        return rc;
+    for (size_t i = 0; i < cfg->nagents; i++)
+        if ((rc = config_read_agent(cfg, &cfg->agents[i], diag)) < 0)
+            return rc;
+    return 0;
+}
+
+/* A route's channel or role id: a string, or an integer as its decimal text. */
+static int
+config_route_id(const struct toml_value *v, const char *key, struct diag *diag, char **out)
+{
+    struct strlist one = {0};
+    int rc = config_read_id(v, key, diag, &one);
+
+    if (rc == 0 && one.count == 1) {
+        *out = one.items[0];
+        one.items[0] = NULL;
+    }
+    strlist_free(&one);
+    return rc;
+}
+
+/* [[routes]]: channel or role -> agent, each agent name checked. */
+static int
+config_read_routes(struct config *cfg, const struct toml_table *root, struct diag *diag)
+{
+    const struct toml_value *routes = toml_table_get(root, "routes");
+    int rc;
+
+    if (!routes)
+        return 0;
+    if (routes->type != TOML_ARRAY) {
+        diag_add(diag, true, routes->line, "routes",
+                 "expected [[routes]] tables with channel or role, and agent");
+        return 0;
+    }
+    if (!(cfg->routes = calloc(routes->u.arr->count + 1, sizeof(*cfg->routes))))
+        return AB_ENOMEM;
+    for (size_t i = 0; i < routes->u.arr->count; i++) {
+        const struct toml_value *v = &routes->u.arr->items[i];
+        struct config_route *r = &cfg->routes[cfg->nroutes];
+        if (v->type != TOML_TABLE) {
+            diag_add(diag, true, v->line, "routes", "expected [[routes]] tables");
+            continue;
+        }
+        r->line = v->u.tab->line;
+        for (size_t k = 0; k < v->u.tab->count; k++) {
+            const struct toml_kv *kv = &v->u.tab->items[k];
+            if (strcmp(kv->key, "channel") == 0)
+                rc = config_route_id(&kv->val, "routes.channel", diag, &r->channel);
+            else if (strcmp(kv->key, "role") == 0)
+                rc = config_route_id(&kv->val, "routes.role", diag, &r->role);
+            else if (strcmp(kv->key, "agent") == 0 && kv->val.type == TOML_STRING)
+                rc = config_set_str(&r->agent, kv->val.u.str.ptr);
+            else {
+                diag_add(diag, kv->val.type != TOML_STRING || strcmp(kv->key, "agent") == 0,
+                         kv->line, "routes",
+                         strcmp(kv->key, "agent") == 0 ? "agent: expected a string"
+                                                       : "%s: unknown key, ignored — a route has "
+                                                         "channel or role, and agent",
+                         kv->key);
+                rc = 0;
+            }
+            if (rc < 0)
+                return rc;
+        }
+        cfg->nroutes++;
+        if (!r->agent)
+            diag_add(diag, true, r->line, "routes", "a route needs agent = \"NAME\"");
+        else if (!config_agent(cfg, r->agent)) {
+            char names[256] = "";
+            for (size_t a = 0; a < cfg->nagents; a++)
+                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+                         a ? ", " : "", cfg->agents[a].name);
+            diag_add(diag, true, r->line, "routes.agent",
+                     "unknown agent \"%s\" — define [agents.%s] or use one of: %s", r->agent,
+                     r->agent, names);
+        }
+        if (!r->channel == !r->role)
+            diag_add(diag, true, r->line, "routes",
+                     "a route has either channel = \"ID\" or role = \"ID\" (not both, not "
+                     "neither)");
     }
     return 0;
 }
@@ -678,30 +1044,40 @@ config_check_rules(struct config *cfg, const struct toml_table *root, struct dia
                  "must not be shorter than stall_soft_ms (%lld)",
                  (long long)cfg->timing.stall_soft_ms);
     }
-    v = toml_get_path(root, "agent.command");
-    if (v && v->type == TOML_STRING && v->u.str.len == 0)
-        diag_add(diag, true, v->line, "agent.command",
-                 "is empty (after ${VAR} expansion) — set a command or remove the key");
-    if (cfg->agent_working_dir && cfg->agent_working_dir[0] != '/' &&
-        cfg->agent_working_dir[0] != '~') {
-        v = toml_get_path(root, "agent.working_dir");
-        diag_add(diag, true, v ? v->line : 0, "agent.working_dir",
-                 "must be an absolute path (ACP requires an absolute cwd)");
+    for (size_t i = 0; i < cfg->nagents; i++) {
+        const struct config_agent *a = &cfg->agents[i];
+        char key[160];
+        v = a->table ? toml_table_get(a->table, "command") : NULL;
+        snprintf(key, sizeof(key), "%s.command", a->section);
+        if (v && v->type == TOML_STRING && v->u.str.len == 0)
+            diag_add(diag, true, v->line, key,
+                     "is empty (after ${VAR} expansion) — set a command or remove the key");
+        if (a->working_dir && a->working_dir[0] != '/' && a->working_dir[0] != '~') {
+            v = toml_table_get(a->table, "working_dir");
+            snprintf(key, sizeof(key), "%s.working_dir", a->section);
+            diag_add(diag, true, v ? v->line : 0, key,
+                     "must be an absolute path (ACP requires an absolute cwd)");
+        }
+        for (size_t e = 0; e < a->env.count; e++) {
+            const char *pair = a->env.items[e];
+            const char *eq = strchr(pair, '=');
+            if (eq && eq[1] && secret_env_name_is_secret(pair, (size_t)(eq - pair)) &&
+                (size_t)(eq - pair) < 64)
+                strlist_push(&cfg->secrets, eq + 1, strlen(eq + 1));
+        }
     }
     if (cfg->health_listen && *cfg->health_listen && !strrchr(cfg->health_listen, ':')) {
         v = toml_get_path(root, "health.listen");
         diag_add(diag, true, v ? v->line : 0, "health.listen",
                  "expected HOST:PORT like \"127.0.0.1:9464\"");
     }
+    if (cfg->ingress_listen && *cfg->ingress_listen && !strrchr(cfg->ingress_listen, ':')) {
+        v = toml_get_path(root, "ingress.listen");
+        diag_add(diag, true, v ? v->line : 0, "ingress.listen",
+                 "expected HOST:PORT like \"0.0.0.0:3978\"");
+    }
     if (cfg->stt_api_key && *cfg->stt_api_key) /* [stt] api_key is a secret */
         strlist_push(&cfg->secrets, cfg->stt_api_key, strlen(cfg->stt_api_key));
-    for (size_t i = 0; i < cfg->agent_env.count; i++) {
-        const char *pair = cfg->agent_env.items[i];
-        const char *eq = strchr(pair, '=');
-        if (eq && eq[1] && secret_env_name_is_secret(pair, (size_t)(eq - pair)) &&
-            (size_t)(eq - pair) < 64)
-            strlist_push(&cfg->secrets, eq + 1, strlen(eq + 1));
-    }
 }
 
 /* Parse, expand and read a whole document. */
@@ -725,13 +1101,16 @@ config_load_string(const char *name, const char *text, size_t len, struct config
     }
     if ((rc = expand_tree(cfg->root, diag)) < 0)
         return rc;
-    if ((rc = config_read_fixed(cfg, cfg->root, diag)) < 0)
+    if ((rc = config_read_fixed(cfg, cfg->root, diag)) < 0 ||
+        (rc = config_read_agents(cfg, cfg->root, diag)) < 0 ||
+        (rc = config_read_routes(cfg, cfg->root, diag)) < 0)
         return rc;
     config_check_rules(cfg, cfg->root, diag);
     if ((rc = config_expand_home(&cfg->state_dir)) < 0)
         return rc;
-    if ((rc = config_expand_home(&cfg->agent_working_dir)) < 0)
-        return rc;
+    for (size_t i = 0; i < cfg->nagents; i++)
+        if ((rc = config_expand_home(&cfg->agents[i].working_dir)) < 0)
+            return rc;
     return diag->errors ? AB_ECONFIG : 0;
 }
 
@@ -789,13 +1168,11 @@ config_load(const char *path, struct config *cfg, struct diag *diag)
 void
 config_free(struct config *cfg)
 {
-    char **strs[] = {
-        &cfg->path,          &cfg->agent_preset, &cfg->agent_command, &cfg->agent_working_dir,
-        &cfg->health_listen, &cfg->state_dir,    &cfg->log_level,     &cfg->log_format,
-        &cfg->stt_api_key,   &cfg->stt_model,    &cfg->stt_base_url};
-    struct strlist *lists[] = {
-        &cfg->plugin_path, &cfg->agent_args,      &cfg->agent_env,    &cfg->agent_inherit_env,
-        &cfg->secrets,     &cfg->redact_prefixes, &cfg->attach_types, &cfg->auto_upload_dirs};
+    char **strs[] = {&cfg->path,        &cfg->health_listen, &cfg->state_dir,
+                     &cfg->log_level,   &cfg->log_format,    &cfg->ingress_listen,
+                     &cfg->stt_api_key, &cfg->stt_model,     &cfg->stt_base_url};
+    struct strlist *lists[] = {&cfg->plugin_path, &cfg->secrets, &cfg->redact_prefixes,
+                               &cfg->perm_approvers, &cfg->attach_types};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(*strs[i]);
@@ -812,6 +1189,15 @@ config_free(struct config *cfg)
         strlist_free(&c->trusted_bot_ids);
     }
     free(cfg->chats);
+    for (size_t i = 0; i < cfg->nagents; i++)
+        config_agent_free(&cfg->agents[i]);
+    free(cfg->agents);
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        free(cfg->routes[i].channel);
+        free(cfg->routes[i].role);
+        free(cfg->routes[i].agent);
+    }
+    free(cfg->routes);
     strlist_free(&cfg->plugin_chat);
     toml_free(cfg->root);
     memset(cfg, 0, sizeof(*cfg));
@@ -824,6 +1210,16 @@ config_chat(const struct config *cfg, const char *name)
     for (size_t i = 0; cfg->chats && i < cfg->plugin_chat.count; i++)
         if (strcmp(cfg->chats[i].name, name) == 0)
             return &cfg->chats[i];
+    return NULL;
+}
+
+/* Find an agent by name. */
+const struct config_agent *
+config_agent(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nagents; i++)
+        if (strcmp(cfg->agents[i].name, name) == 0)
+            return &cfg->agents[i];
     return NULL;
 }
 

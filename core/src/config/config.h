@@ -56,6 +56,48 @@ struct config_timing {
     int64_t debounce_ms, stall_soft_ms, stall_hard_ms, done_hold_ms, error_hold_ms;
 };
 
+/* One MCP server handed to the agent in session/new and session/load. */
+enum config_mcp_type { CONFIG_MCP_STDIO, CONFIG_MCP_HTTP, CONFIG_MCP_SSE };
+struct config_mcp {
+    char *name; /* owned */
+    int line;   /* line of its [[...mcp_servers]] header */
+    enum config_mcp_type type;
+    char *command;          /* owned: stdio */
+    struct strlist args;    /* stdio */
+    struct strlist env;     /* stdio: "NAME=value", expanded; values are secrets */
+    char *url;              /* owned: http, sse */
+    struct strlist headers; /* http, sse: "Name: value", expanded; values are secrets */
+};
+
+/* One agent: [agent] (named "default") or [agents.NAME]. */
+struct config_agent {
+    char *name;    /* owned: "default", or NAME */
+    char *section; /* owned: "agent" or "agents.NAME", the prefix of its keys in messages */
+    int line;      /* line of its header, 0 when [agent] is absent */
+    const struct toml_table *table; /* lent from the config's tree, or NULL */
+    char *preset;                   /* owned; NULL = infer from command */
+    char *command;                  /* owned; NULL = the preset's */
+    struct strlist args;
+    bool args_set;      /* args given in the file (replace the preset's) */
+    char *working_dir;  /* owned; NULL = the preset's home or cwd */
+    struct strlist env; /* "NAME=value", expanded */
+    struct strlist inherit_env;
+    struct strlist auto_upload_dirs; /* auto_upload_dirs (OpenAB): files written there in a
+                                        turn are posted when it ends */
+    int64_t max_sessions, session_ttl_hours, sessions_per_process; /* 0 = [pool]'s */
+    struct config_mcp *mcp;                                        /* owned, nmcp of them */
+    size_t nmcp;
+};
+
+/* One [[routes]] entry: messages in @channel (and its threads), or mentioning @role, go
+ * to @agent. Exactly one of channel and role is set. */
+struct config_route {
+    char *channel; /* owned, or NULL */
+    char *role;    /* owned, or NULL */
+    char *agent;   /* owned: a configured agent's name */
+    int line;
+};
+
 struct config {
     char *path; /* owned: the file read, for messages */
 
@@ -65,20 +107,21 @@ struct config {
 
     struct config_chat *chats; /* owned, plugin_chat.count of them, same order */
 
-    char *agent_preset;  /* owned; NULL = infer from command */
-    char *agent_command; /* owned; NULL = the preset's */
-    struct strlist agent_args;
-    bool agent_args_set;      /* args given in the file (replace the preset's) */
-    char *agent_working_dir;  /* owned; NULL = the preset's home or cwd */
-    struct strlist agent_env; /* "NAME=value", expanded */
-    struct strlist agent_inherit_env;
+    struct config_agent *agents; /* owned, nagents >= 1 of them: agents[0] is the default */
+    size_t nagents;
+    struct config_route *routes; /* owned, nroutes of them, in file order */
+    size_t nroutes;
 
     int64_t max_sessions, session_ttl_hours, sessions_per_process, drain_timeout_s;
     int64_t queue_max, queue_timeout_s, queue_notice_ms; /* the wait for a free session */
-    int64_t watchdog_s; /* no progress from a busy agent this long = cancel, then kill */
+    int64_t watchdog_s;        /* no progress from a busy agent this long = cancel, then kill */
+    int64_t idle_suspend_s;    /* a session idle this long is suspended (0 = never) */
+    bool suspend_without_load; /* suspend even agents without session/load */
 
     enum perm_mode_cfg perm_mode;
     int64_t perm_timeout_s;
+    struct strlist perm_approvers; /* [permissions] approvers: who may answer; empty = the
+                                      allowed users */
 
     bool reactions_enabled, remove_after_reply;
     enum tool_display tool_display;
@@ -87,6 +130,7 @@ struct config {
 
     int64_t edit_interval_ms;
     int64_t max_parts;   /* [stream] max_parts: reply messages before the rest is cut */
+    bool usage_footer;   /* [stream] usage_footer: tokens/cost under each final reply */
     bool attach_enabled; /* [attachments] enabled */
     bool attach_outbox;  /* [attachments] outbox */
     bool stt_enabled;    /* [stt] enabled: voice and audio transcribed */
@@ -94,15 +138,15 @@ struct config {
     char *stt_model;     /* owned; [stt] model */
     char *stt_base_url;  /* owned; [stt] base_url (OpenAI-compatible, /audio/transcriptions) */
     bool stt_echo;       /* [stt] echo_transcript: post the transcript in the thread */
-    struct strlist auto_upload_dirs; /* [agent] auto_upload_dirs (OpenAB) */
-    int64_t attach_max_file_mb;      /* [attachments] max_file_mb: one file at most */
-    int64_t attach_max_total_mb;     /* [attachments] max_total_mb: all files of a message */
-    int64_t attach_max_files;        /* [attachments] max_files: files per message */
-    struct strlist attach_types;     /* [attachments] allowed_types; empty = the defaults */
-    char *health_listen;             /* owned */
-    char *state_dir;                 /* owned, ~ expanded */
-    char *log_level;                 /* owned */
-    char *log_format;                /* owned */
+    int64_t attach_max_file_mb;  /* [attachments] max_file_mb: one file at most */
+    int64_t attach_max_total_mb; /* [attachments] max_total_mb: all files of a message */
+    int64_t attach_max_files;    /* [attachments] max_files: files per message */
+    struct strlist attach_types; /* [attachments] allowed_types; empty = the defaults */
+    char *health_listen;         /* owned */
+    char *ingress_listen;        /* owned: [ingress] listen, NULL = no inbound HTTP */
+    char *state_dir;             /* owned, ~ expanded */
+    char *log_level;             /* owned */
+    char *log_format;            /* owned */
 
     struct strlist secrets;         /* every secret value found (tokens): redact them */
     struct strlist redact_prefixes; /* token shapes the chat plugins declare: redact them */
@@ -144,6 +188,9 @@ void config_free(struct config *cfg);
 
 /* The chat section named @name, or NULL. Lent. */
 const struct config_chat *config_chat(const struct config *cfg, const char *name);
+
+/* The agent named @name, or NULL. Lent. */
+const struct config_agent *config_agent(const struct config *cfg, const char *name);
 
 /* The raw expanded table [@name], or NULL. Lent. */
 const struct toml_table *config_table(const struct config *cfg, const char *name);

@@ -8,10 +8,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "host/host.h"
 #include "outbound/defer.h"
+#include "outbound/rate_facts.h"
 #include "log.h"
 
-#define CHAT_ROUTE_MAX 256
+#define CHAT_ROUTE_MAX RATE_KEY_MAX
 
 enum chat_op_kind {
     CHAT_OP_SEND,
@@ -28,7 +30,8 @@ struct chat_op {
     struct ratelimit_call *call;     /* set while the plugin works on it */
     struct chat_op *next_performing; /* in ci->performing while the plugin works on it */
     char *channel, *thread_id, *message_id, *text, *emoji;
-    struct ab_upload_file *files; /* upload: owned copies (strings too) */
+    char *choices[CHAT_CHOICES_MAX + 1]; /* send: owned, NULL-terminated; [0] NULL = none */
+    struct ab_upload_file *files;        /* upload: owned copies (strings too) */
     size_t nfiles;
     bool add;
     char nonce[26];        /* send: one idempotency key for every attempt of this post */
@@ -89,6 +92,8 @@ chat_op_free(struct chat_op *op)
     free(op->message_id);
     free(op->text);
     free(op->emoji);
+    for (size_t i = 0; i < CHAT_CHOICES_MAX && op->choices[i]; i++)
+        free(op->choices[i]);
     for (size_t i = 0; i < op->nfiles; i++) {
         free((char *)op->files[i].path);
         free((char *)op->files[i].name);
@@ -171,28 +176,6 @@ chat_op_thread(void *arg, int status, const char *thread_id)
     chat_op_complete(op, status);
 }
 
-/* Normalise a plugin's report (any ABI size) into @facts with the bucket namespaced by
- * the plugin's name into @key. */
-static void
-chat_facts_from(const struct chat_instance *ci, const struct ab_rate_info *info,
-                struct ratelimit_facts *facts, char *key, size_t cap)
-{
-    bool is_global = info->global;
-
-    if (AB_HAS(info, struct ab_rate_info, scope) && info->scope == AB_RATE_SCOPE_GLOBAL)
-        is_global = true;
-    *facts = (struct ratelimit_facts){
-        .remaining = info->remaining,
-        .reset_after_ms = info->reset_after_ms,
-        .retry_after_ms = info->retry_after_ms,
-        .is_global = is_global,
-    };
-    if (info->bucket && *info->bucket) {
-        snprintf(key, cap, "%s#%s", ci->name, info->bucket);
-        facts->limit_key = key;
-    }
-}
-
 /* A plugin reported rate facts: keep them for the operation they belong to, or apply
  * them at once to the bucket they name (or the plugin as a whole). */
 void
@@ -202,17 +185,16 @@ chat_rate_report(struct chat_instance *ci, const struct ab_rate_info *info)
     char key[CHAT_ROUTE_MAX], route[CHAT_ROUTE_MAX];
     void *op = NULL;
 
-    if (!info || info->size < offsetof(struct ab_rate_info, global) + sizeof(bool))
+    if (!rate_facts_from_info(ci->name, info, &facts, key, sizeof(key)))
         return;
     if (AB_HAS(info, struct ab_rate_info, op))
         op = info->op;
     if (op && chat_op_is_performing(ci, op)) {
         struct chat_op *o = op;
-        chat_facts_from(ci, info, &o->facts, o->facts_key, sizeof(o->facts_key));
+        rate_facts_from_info(ci->name, info, &o->facts, o->facts_key, sizeof(o->facts_key));
         o->has_facts = true;
         return;
     }
-    chat_facts_from(ci, info, &facts, key, sizeof(key));
     snprintf(route, sizeof(route), "%s:", ci->name);
     ratelimit_report(ci->rl, ci->name, route, &facts);
 }
@@ -253,6 +235,7 @@ chat_op_perform(void *arg, struct ratelimit_call *call)
             .thread_id = op->thread_id,
             .text = op->text,
             .nonce = op->nonce,
+            .choices = op->choices[0] ? (const char *const *)op->choices : NULL,
         };
         rc = ops->send(op->ci->chat, &msg, chat_op_sent, op);
         break;
@@ -460,6 +443,33 @@ chat_send_op(struct chat_instance *ci, const char *channel, const char *thread_i
     return chat_op_submit(op, "msg", prio, RATELIMIT_COALESCE_NONE, NULL);
 }
 
+/* Queue a post offering @choices (lent, NULL-terminated) as buttons. */
+int
+chat_send_choices(struct chat_instance *ci, const char *channel, const char *thread_id,
+                  const char *text, const char *const *choices, enum ratelimit_priority prio,
+                  struct chat_owner *owner, chat_sent_fn done, void *arg)
+{
+    struct chat_op *op;
+    size_t n = 0;
+
+    if (done && !owner)
+        return AB_EINVAL;
+    if (!(op = chat_op_new(ci, CHAT_OP_SEND, owner, channel, thread_id, NULL, text, NULL)))
+        return AB_ENOMEM;
+    for (size_t i = 0; choices && choices[i] && n < CHAT_CHOICES_MAX; i++) {
+        if (!*choices[i])
+            continue;
+        if (!(op->choices[n++] = strdup(choices[i]))) {
+            chat_op_free(op);
+            return AB_ENOMEM;
+        }
+    }
+    chat_nonce(ci, op->nonce, sizeof(op->nonce));
+    op->sent = done;
+    op->arg = arg;
+    return chat_op_submit(op, "msg", prio, RATELIMIT_COALESCE_NONE, NULL);
+}
+
 /* Queue a post. */
 int
 chat_send(struct chat_instance *ci, const char *channel, const char *thread_id, const char *text,
@@ -514,13 +524,13 @@ chat_edit_live(struct chat_instance *ci, const struct ab_msg_ref *ref, chat_text
     return chat_edit_op(ci, ref, NULL, text, false, owner, done, arg);
 }
 
-/* Queue a reaction change. */
-int
-chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
-           struct chat_owner *owner, chat_done_fn done, void *arg)
+/* Queue a reaction change with @prio, coalescing under @mode and @key. */
+static int
+chat_react_op(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
+              enum ratelimit_priority prio, enum ratelimit_coalesce mode, const char *key,
+              struct chat_owner *owner, chat_done_fn done, void *arg)
 {
     struct chat_op *op;
-    char key[512];
 
     if (done && !owner)
         return AB_EINVAL;
@@ -530,9 +540,36 @@ chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *e
     op->add = add;
     op->done = done;
     op->arg = arg;
+    return chat_op_submit(op, "react", prio, mode, key);
+}
+
+/* Queue a reaction change; an opposite change of the same emoji still queued cancels. */
+int
+chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
+           struct chat_owner *owner, chat_done_fn done, void *arg)
+{
+    char key[512];
+
     snprintf(key, sizeof(key), "%s %s", ref->message_id, emoji);
-    return chat_op_submit(op, "react", RATELIMIT_REACTION,
-                          add ? RATELIMIT_COALESCE_ADD : RATELIMIT_COALESCE_REMOVE, key);
+    return chat_react_op(ci, ref, emoji, add, RATELIMIT_REACTION,
+                         add ? RATELIMIT_COALESCE_ADD : RATELIMIT_COALESCE_REMOVE, key, owner, done,
+                         arg);
+}
+
+/* Queue one step of a message's status reactions: it replaces the message's step still
+ * queued. */
+int
+chat_react_step(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
+                enum ratelimit_priority prio, struct chat_owner *owner, chat_done_fn done,
+                void *arg)
+{
+    char key[512];
+
+    if (prio != RATELIMIT_REACTION && prio != RATELIMIT_REACTION_FINAL)
+        return AB_EINVAL;
+    snprintf(key, sizeof(key), "status %s", ref->message_id);
+    return chat_react_op(ci, ref, emoji, add, prio, RATELIMIT_COALESCE_REPLACE, key, owner, done,
+                         arg);
 }
 
 /* Open a thread through the scheduler (what the user waits for: final priority).
@@ -604,6 +641,9 @@ chat_rate_setup(struct chat_instance *ci)
     char prefix[CHAT_ROUTE_MAX];
     int rc;
 
+    /* the plugin's own calls (http_scheduled) wait in the same scheduler and scope */
+    if ((rc = host_set_scheduler(ci->host, ci->rl, ci->name)) < 0)
+        return rc;
     if (!AB_HAS(ops, struct ab_chat_ops, rate_rule_count) || !ops->rate_rules ||
         ops->rate_rule_count == 0)
         return 0;

@@ -54,6 +54,15 @@ typedef int (*chat_text_fn)(void *arg, char **out);
  * once — unless @owner (lent, required with a callback) was detached first. A negative
  * return means refused: nothing is called. */
 
+/* Choices a post may offer as buttons at most (ab_send.choices). */
+#define CHAT_CHOICES_MAX 5
+
+/* As chat_send, offering @choices (lent, NULL-terminated; empty strings skipped) for
+ * the platform to render as buttons (ab_send.choices). */
+int chat_send_choices(struct chat_instance *ci, const char *channel, const char *thread_id,
+                      const char *text, const char *const *choices, enum ratelimit_priority prio,
+                      struct chat_owner *owner, chat_sent_fn done, void *arg);
+
 /* Post @text in @channel (in thread @thread_id, may be NULL) with @prio. @done runs
  * after delivery or final failure. */
 int chat_send(struct chat_instance *ci, const char *channel, const char *thread_id,
@@ -69,6 +78,15 @@ int chat_edit(struct chat_instance *ci, const struct ab_msg_ref *ref, const char
  * still queued cancel out. */
 int chat_react(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji, bool add,
                struct chat_owner *owner, chat_done_fn done, void *arg);
+
+/* One step of a message's status reactions: add or remove our @emoji on @ref with @prio
+ * (RATELIMIT_REACTION for an intermediate state, which the scheduler may drop for room;
+ * RATELIMIT_REACTION_FINAL for the final one). A newer step of the same message replaces
+ * one still queued (that one completes with AB_ECANCELED), so each message waits with at
+ * most one step and a final step goes ahead of every intermediate one. */
+int chat_react_step(struct chat_instance *ci, const struct ab_msg_ref *ref, const char *emoji,
+                    bool add, enum ratelimit_priority prio, struct chat_owner *owner,
+                    chat_done_fn done, void *arg);
 
 /* Open a thread from message @origin named @name (plugins without threads answer
  * with the channel itself). */
@@ -94,8 +112,8 @@ int chat_upload(struct chat_instance *ci, const char *channel, const char *threa
  * yet rendered is cancelled). They still finish in the scheduler and the plugin. */
 void chat_owner_detach(struct chat_owner *o);
 
-/* Register the plugin's static rate rules (ab_chat_ops.rate_rules) with the scheduler;
- * call once ci->rl is set. */
+/* Register the plugin's static rate rules (ab_chat_ops.rate_rules) with the scheduler
+ * and queue the plugin's own calls (http_scheduled) there too; call once ci->rl is set. */
 int chat_rate_setup(struct chat_instance *ci);
 
 /* Rate facts a plugin reported (host rate_report): kept for the operation named by

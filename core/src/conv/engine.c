@@ -3,11 +3,14 @@
 #include "conv/engine.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv/commands.h"
 #include "conv/engine_priv.h"
+#include "host/host.h"
 #include "conv/outbox.h"
 #include "log.h"
 #include "render/sender_context.h"
@@ -51,6 +54,13 @@ engine_find(struct engine *e, const char *key)
         if (strcmp(c->key, key) == 0)
             return c;
     return NULL;
+}
+
+/* See engine_priv.h. */
+struct conversation *
+engine_find_conversation(struct engine *e, const char *key)
+{
+    return engine_find(e, key);
 }
 
 /* Double the table once it holds as many conversations as buckets (a failed grow
@@ -218,6 +228,66 @@ engine_sweep_arm(struct engine *e)
     clock_timer_start(e->clock, &e->sweep, due > now ? due - now : 0, engine_sweep_fired, e);
 }
 
+/* The index of agent @name, or e->nagents. */
+static size_t
+engine_agent_index(const struct engine *e, const char *name)
+{
+    size_t i;
+
+    for (i = 0; name && i < e->nagents; i++)
+        if (strcmp(e->agents[i].name, name) == 0)
+            break;
+    return name ? i : e->nagents;
+}
+
+/* See engine_priv.h. */
+struct engine_agent *
+engine_conv_agent(const struct conversation *c)
+{
+    return &c->e->agents[c->agent];
+}
+
+/* See engine_priv.h. */
+const char *
+engine_conv_auth_hint(const struct conversation *c)
+{
+    return c->agent == 0 ? c->e->cfg.auth_hint : c->e->agents[c->agent].auth_hint;
+}
+
+/* The agent of new conversation @c: the one whose pool knows its key (it talked to it
+ * before a restart or before the record was forgotten), else the routes' choice for
+ * first message @m; a name prefix that chose is cut from @p's text. */
+static void
+engine_route(struct engine *e, struct conversation *c, const struct ab_inbound *m,
+             struct pending *p)
+{
+    const char *names[64];
+    size_t n = e->nagents < 64 ? e->nagents : 64;
+    const char *channel = m->is_thread && m->parent_id ? m->parent_id : m->channel_id;
+    struct route_choice rc;
+
+    c->agent = e->fallback;
+    for (size_t i = 0; i < e->nagents; i++)
+        if (pool_has(e->agents[i].pool, c->key)) {
+            c->agent = i;
+            return;
+        }
+    if (e->nagents == 1)
+        return;
+    for (size_t i = 0; i < n; i++)
+        names[i] = e->agents[i].name;
+    route_pick(&e->routes, names, n, e->fallback, channel, m->role_ids,
+               m->role_ids ? m->role_count : 0, p->text, &rc);
+    c->agent = rc.agent;
+    if (rc.strip)
+        memmove(p->text, p->text + rc.strip, strlen(p->text + rc.strip) + 1);
+    log_debug("engine", "%s: agent %s (%s)", c->key, e->agents[c->agent].name,
+              rc.why == ROUTE_CHANNEL  ? "channel route"
+              : rc.why == ROUTE_PREFIX ? "name prefix"
+              : rc.why == ROUTE_ROLE   ? "role route"
+                                       : "default");
+}
+
 /* Find or create the conversation for @key, replying in @channel / @thread. */
 static struct conversation *
 engine_conversation(struct engine *e, struct chat_instance *ci, const char *key,
@@ -234,6 +304,7 @@ engine_conversation(struct engine *e, struct chat_instance *ci, const char *key,
         return NULL;
     c->e = e;
     c->ci = ci;
+    c->agent = SIZE_MAX; /* chosen with its first message: engine_route */
     clock_timer_init(&c->wait_timer);
     c->key = strdup(key);
     c->reply_channel = strdup(channel);
@@ -481,14 +552,34 @@ engine_wait_timer(void *arg)
     engine_wait_arm(c);
 }
 
-/* A session may be free: start waiting conversations from the FIFO's head. */
+/* The bit of @agent in a set of full pools (agents past 63 share the last bit). */
+static uint64_t
+engine_agent_bit(size_t agent)
+{
+    return 1ULL << (agent < 63 ? agent : 63);
+}
+
+/* The first waiting conversation whose agent is not in @full, or NULL. */
+static struct conversation *
+engine_first_waiting(const struct engine *e, uint64_t full)
+{
+    struct conversation *c = e->waiting;
+
+    while (c && (full & engine_agent_bit(c->agent)))
+        c = c->wait_next;
+    return c;
+}
+
+/* A session may be free: start waiting conversations in FIFO order, each agent's own
+ * line on its own (a full pool does not hold back another agent's waiters). */
 static void
 engine_wait_next(struct engine *e)
 {
     struct conversation *c;
+    uint64_t full = 0;
     int rc;
 
-    while (!e->is_draining && (c = e->waiting)) {
+    while (!e->is_draining && (c = engine_first_waiting(e, full))) {
         bool noticed = c->is_wait_noticed;
         uint64_t since = c->wait_since;
         engine_unwait(c); /* off the FIFO while it starts: a nested call sees the rest */
@@ -500,8 +591,9 @@ engine_wait_next(struct engine *e)
         if (rc == AB_EFULL) {
             c->wait_since = since;
             c->is_wait_noticed = noticed;
-            engine_wait(c, true);
-            return;
+            engine_wait(c, true); /* the head: ahead of other agents' waiters only */
+            full |= engine_agent_bit(c->agent);
+            continue;
         }
         if (rc < 0)
             log_error("engine", "%s: cannot start a turn: %s", c->key, ab_strerror(rc));
@@ -520,7 +612,8 @@ engine_kick(struct conversation *c)
     for (struct pending *p = c->queue; p; p = p->next)
         if (!attach_fetch_is_done(p->fetch))
             return; /* its files are still coming: engine_fetched kicks again */
-    if (e->waiting && engine_may_wait(c)) { /* others were first: behind them */
+    if (engine_first_waiting(e, ~engine_agent_bit(c->agent)) &&
+        engine_may_wait(c)) { /* others of its agent were first: behind them */
         engine_wait(c, false);
         return;
     }
@@ -539,6 +632,11 @@ engine_turn_finished(struct conversation *c)
 
     engine_running_remove(c);
     engine_touch(c); /* idle from now, not from its last message */
+    if (c->is_reset_pending) {
+        c->is_reset_pending = false;
+        if (pool_reset(engine_conv_agent(c)->pool, c->key) == 0)
+            log_info("engine", "%s: session reset by /reset", c->key);
+    }
 
     if (!e->is_draining) {
         engine_kick(c);
@@ -674,6 +772,11 @@ engine_record(struct engine *e, struct conversation *c, struct pending *p,
         .channel_id = (char *)m->channel_id,
         .message_id = (char *)m->message_id,
         .event_id = (char *)m->event_id,
+        .sender_id = (char *)m->sender_id,
+        .parent_id = (char *)m->parent_id,
+        .is_thread = m->is_thread,
+        .is_dm = m->is_dm,
+        .is_bot = m->is_bot,
     };
 
     if (!e->journal) {
@@ -767,6 +870,12 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
     e->stats.accepted++;
     channel = m->is_thread && m->parent_id ? m->parent_id : m->channel_id;
     thread = m->is_thread ? m->thread_id : NULL;
+    if (commands_is_command(m->clean_text ? m->clean_text : m->text)) {
+        /* A command acts on this place's conversation and never reaches the agent. */
+        e->stats.commands++;
+        return commands_run(e, ci, d.key, channel, thread, NULL,
+                            m->clean_text ? m->clean_text : m->text);
+    }
     if (!(c = engine_conversation(e, ci, d.key, channel, thread)))
         return AB_ENOMEM;
     c->is_multibot = d.is_multibot;
@@ -789,6 +898,8 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
     }
     if (!(p = engine_pending(e, ci, m, c->key)))
         return AB_ENOMEM;
+    if (c->agent == SIZE_MAX)
+        engine_route(e, c, m, p);
     if ((rc = engine_fetch(c, p, m)) < 0) {
         pending_free(p);
         return rc;
@@ -818,6 +929,44 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
     return 1;
 }
 
+/* A native command invocation: the same policy as a message typed there, then the
+ * command; every outcome is answered through the plugin's reply handle. */
+int
+engine_command(struct engine *e, struct chat_instance *ci, const struct ab_command_event *ev)
+{
+    struct policy_decision d;
+    const struct ab_inbound *m = ev->where;
+    const char *channel, *thread;
+    char line[512];
+    int rc;
+
+    if (!ci->ops->command_reply)
+        return AB_ENOTSUP; /* nothing to answer through: the plugin answers itself */
+    e->stats.received++;
+    if ((rc = policy_decide(ci->policy, ci->name, m, uv_now(e->loop), &d)) < 0)
+        return rc;
+    if (d.verdict == POLICY_DENY_USER) {
+        e->stats.denied++;
+        log_info("engine", "%s: command from %s refused: not an allowed user", ci->name,
+                 m->sender_id ? m->sender_id : "?");
+        commands_answer(ci, ev->reply_token, "🚫 You are not allowed to use this bot.");
+        return 0;
+    }
+    if (d.verdict != POLICY_ACCEPT) {
+        e->stats.ignored++;
+        commands_answer(ci, ev->reply_token, "Commands are not answered here.");
+        return 0;
+    }
+    e->stats.accepted++;
+    e->stats.commands++;
+    channel = m->is_thread && m->parent_id ? m->parent_id : m->channel_id;
+    thread = m->is_thread ? m->thread_id : NULL;
+    snprintf(line, sizeof(line), "/%s %s", ev->name, ev->args ? ev->args : "");
+    if (!commands_is_command(line))
+        snprintf(line, sizeof(line), "/?");
+    return commands_run(e, ci, d.key, channel ? channel : "", thread, ev->reply_token, line);
+}
+
 /* True when @user may act in @ci (cancel, answer questions): the same allowlist as
  * for messages. */
 static bool
@@ -826,12 +975,33 @@ engine_user_allowed(struct chat_instance *ci, const char *user)
     return user && policy_user_allowed(ci->policy, user);
 }
 
+/* May @user answer a permission question? [permissions] approvers when set, else the
+ * allowed users. */
+static bool
+engine_user_approves(struct engine *e, struct chat_instance *ci, const char *user)
+{
+    if (!e->cfg.napprovers)
+        return engine_user_allowed(ci, user);
+    for (size_t i = 0; i < e->cfg.napprovers; i++)
+        if (strcmp(e->cfg.approvers[i], user) == 0)
+            return true;
+    return false;
+}
+
 /* Act on a reaction to a message of @c's running turn. */
 static void
 engine_reaction_act(struct conversation *c, const struct ab_reaction_event *ev, bool is_cancel)
 {
     struct chat_instance *ci = c->ci;
 
+    if (!is_cancel && turn_is_question(c->turn, ev->msg.message_id)) {
+        if (!engine_user_approves(c->e, ci, ev->user_id)) {
+            log_info("engine", "%s: answer from %s ignored: not an approver", c->key, ev->user_id);
+            return;
+        }
+        turn_answer_ask(c->turn, ev->msg.message_id, ev->emoji, ev->user_id);
+        return;
+    }
     if (!engine_user_allowed(ci, ev->user_id)) {
         log_info("engine", "%s: reaction from %s ignored: not an allowed user", c->key,
                  ev->user_id ? ev->user_id : "?");
@@ -840,8 +1010,6 @@ engine_reaction_act(struct conversation *c, const struct ab_reaction_event *ev, 
     if (is_cancel) {
         log_info("engine", "%s: cancelled by %s", c->key, ev->user_id);
         turn_cancel(c->turn);
-    } else {
-        turn_answer_ask(c->turn, ev->msg.message_id, ev->emoji);
     }
 }
 
@@ -918,6 +1086,121 @@ engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reac
 static const double engine_turn_buckets[] = {1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800};
 static const double engine_first_reply_buckets[] = {0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120};
 
+/* Free the agents' names and the routes. */
+static void
+engine_agents_free(struct engine *e)
+{
+    for (size_t i = 0; i < e->nagents; i++)
+        free(e->agents[i].name);
+    free(e->agents);
+    e->agents = NULL;
+    e->nagents = 0;
+    route_table_free(&e->routes);
+}
+
+/* See engine.h. */
+int
+engine_add_agent(struct engine *e, const char *name, struct pool *pool, const char *auth_hint,
+                 enum ab_tool_class (*classify_tool)(const char *kind, const char *title))
+{
+    struct engine_agent *grown;
+
+    if (engine_agent_index(e, name) < e->nagents)
+        return AB_EEXIST;
+    if (!(grown = realloc(e->agents, (e->nagents + 1) * sizeof(*grown))))
+        return AB_ENOMEM;
+    e->agents = grown;
+    grown[e->nagents] =
+        (struct engine_agent){.pool = pool, .auth_hint = auth_hint, .classify_tool = classify_tool};
+    if (!(grown[e->nagents].name = strdup(name)))
+        return AB_ENOMEM;
+    e->nagents++;
+    return 0;
+}
+
+/* See engine.h. */
+int
+engine_add_route(struct engine *e, const char *channel, const char *role, const char *agent)
+{
+    size_t i = engine_agent_index(e, agent);
+
+    if (i >= e->nagents || !channel == !role)
+        return i >= e->nagents ? AB_ENOENT : AB_EINVAL;
+    return route_add(&e->routes, channel, role, i);
+}
+
+/* See engine.h. */
+int
+engine_set_fallback(struct engine *e, const char *agent)
+{
+    size_t i = engine_agent_index(e, agent);
+
+    if (i >= e->nagents)
+        return AB_ENOENT;
+    e->fallback = i;
+    return 0;
+}
+
+/* See engine.h. */
+int
+engine_set_agent(struct engine *e, struct chat_instance *ci, const char *conversation,
+                 const char *agent)
+{
+    size_t i = engine_agent_index(e, agent);
+    char key[512];
+    struct conversation *c;
+
+    if (i >= e->nagents)
+        return AB_ENOENT;
+    snprintf(key, sizeof(key), "%s:%s", ci->name, conversation);
+    if (!(c = engine_find(e, key)) || c->ci != ci)
+        return AB_ENOENT;
+    if (c->turn || c->is_waiting)
+        return AB_EAGAIN;
+    if (c->agent == i)
+        return 0;
+    if (c->agent == SIZE_MAX) { /* not routed yet: its first message was refused */
+        c->agent = i;
+        return 0;
+    }
+    /* The old agent forgets the conversation: the pool that knows a key is its agent. */
+    if (pool_reset(engine_conv_agent(c)->pool, c->key) == AB_EAGAIN)
+        return AB_EAGAIN;
+    log_info("engine", "%s: now talks to agent %s", c->key, e->agents[i].name);
+    c->agent = i;
+    return 0;
+}
+
+/* See engine.h. */
+const char *
+engine_agent_of(struct engine *e, struct chat_instance *ci, const char *conversation)
+{
+    char key[512];
+    struct conversation *c;
+
+    snprintf(key, sizeof(key), "%s:%s", ci->name, conversation);
+    c = engine_find(e, key);
+    return c && c->ci == ci ? e->agents[c->agent].name : NULL;
+}
+
+/* See engine.h. */
+void
+engine_agent_stats(const struct engine *e, size_t i, const char **name, struct pool **pool,
+                   uint64_t *turns, uint64_t *turn_errors)
+{
+    *name = e->agents[i].name;
+    *pool = e->agents[i].pool;
+    *turns = e->agents[i].turns;
+    *turn_errors = e->agents[i].turn_errors;
+}
+
+/* See engine.h. */
+size_t
+engine_agent_count(const struct engine *e)
+{
+    return e->nagents;
+}
+
 /* Create the engine. */
 int
 engine_new(uv_loop_t *loop, struct pool *pool, const struct engine_config *cfg, struct engine **out)
@@ -933,8 +1216,9 @@ engine_new(uv_loop_t *loop, struct pool *pool, const struct engine_config *cfg, 
                            sizeof(engine_first_reply_buckets) /
                                sizeof(engine_first_reply_buckets[0]));
     e->loop = loop;
-    e->pool = pool;
     e->cfg = *cfg;
+    if ((rc = engine_add_agent(e, "default", pool, NULL, NULL)) < 0)
+        goto fail;
     engine_emojis_fill(&e->cfg.emojis);
     e->nbuckets = ENGINE_BUCKETS_MIN;
     clock_timer_init(&e->sweep);
@@ -953,6 +1237,7 @@ fail_clock:
     clock_close(e->clock);
 fail:
     free(e->buckets);
+    engine_agents_free(e);
     free(e);
     return rc;
 }
@@ -994,7 +1279,17 @@ engine_add_chat(struct engine *e, struct chat_instance *ci)
     return 0;
 }
 
-/* Stop taking turns; every queued message is told; running turns drain in the pool. */
+/* One pool has no turn left; after the last, the drain's caller hears. */
+static void
+engine_pool_drained(void *arg)
+{
+    struct engine *e = arg;
+
+    if (e->draining > 0 && --e->draining == 0 && e->drained)
+        e->drained(e->drained_arg);
+}
+
+/* Stop taking turns; every queued message is told; running turns drain in the pools. */
 void
 engine_drain(struct engine *e, uint64_t timeout_ms, void (*done)(void *arg), void *arg)
 {
@@ -1007,7 +1302,11 @@ engine_drain(struct engine *e, uint64_t timeout_ms, void (*done)(void *arg), voi
                 engine_refuse_queue(c, "⚠️ agent-broker is shutting down; the messages waiting "
                                        "here were not answered — send them again in a minute.");
     }
-    pool_drain(e->pool, timeout_ms, done, arg);
+    e->drained = done;
+    e->drained_arg = arg;
+    e->draining = e->nagents;
+    for (size_t i = 0; i < e->nagents; i++)
+        pool_drain(e->agents[i].pool, timeout_ms, engine_pool_drained, e);
 }
 
 /* Use @j for acceptance records. */
@@ -1047,6 +1346,61 @@ engine_seen(void *arg, const char *event_id, const char *channel_id, const char 
     policy_remember(ci->policy, ci->name, event_id, channel_id, message_id);
 }
 
+/* Whether recovered entry @je may be answered in @ci: it passes the policy a live
+ * message passes (channels, users, DMs, the bot gate; judged as a mention, which is
+ * what made it accepted), belongs to one of @ci's conversations, and its reply goes
+ * where the message is. The journal lives where the agent's uid can write. */
+static bool
+engine_recovery_allowed(struct chat_instance *ci, const struct journal_entry *je, uint64_t now)
+{
+    const char *where = je->is_thread ? je->parent_id : je->channel_id;
+    size_t n = strlen(ci->name);
+    struct policy_decision d;
+    struct ab_inbound m = {
+        .size = sizeof(m),
+        .conversation =
+            je->conversation +
+            (strncmp(je->conversation, ci->name, n) == 0 && je->conversation[n] == ':' ? n + 1 : 0),
+        .channel_id = je->channel_id,
+        .parent_id = je->parent_id,
+        .message_id = je->message_id,
+        .event_id = je->event_id,
+        .sender_id = je->sender_id,
+        .text = "",
+        .is_thread = je->is_thread,
+        .is_dm = je->is_dm,
+        .is_bot = je->is_bot,
+        .mentions_bot = true,
+        .is_human_turn = true,
+        .thread_id = je->is_thread ? je->reply_thread : NULL,
+    };
+
+    if (!where || strcmp(je->reply_channel, where) != 0) {
+        log_warn("engine",
+                 "%s: recovered message %s: its reply would go to %s, not where it "
+                 "was posted: dropped",
+                 ci->name, je->message_id, je->reply_channel);
+        return false;
+    }
+    if (m.conversation == je->conversation) {
+        log_warn("engine",
+                 "%s: recovered message %s names conversation %s of another "
+                 "platform: dropped",
+                 ci->name, je->message_id, je->conversation);
+        return false;
+    }
+    if (policy_decide(ci->policy, ci->name, &m, now, &d) < 0 || d.verdict != POLICY_ACCEPT ||
+        strcmp(d.key, je->conversation) != 0) {
+        log_warn("engine",
+                 "%s: recovered message %s (user %s in %s) is not one the policy "
+                 "accepts (%s): dropped",
+                 ci->name, je->message_id, je->sender_id, where,
+                 d.verdict == POLICY_ACCEPT ? "another conversation" : d.reason);
+        return false;
+    }
+    return true;
+}
+
 /* Tell the users of @ci about messages a previous process never answered. */
 void
 engine_recover(struct engine *e, struct chat_instance *ci)
@@ -1056,6 +1410,14 @@ engine_recover(struct engine *e, struct chat_instance *ci)
 
     if (!e->journal)
         return;
+    /* Judge every entry before marking the journal's messages as seen (the policy would
+     * then take each for a duplicate). */
+    for (je = journal_recovered(e->journal); je; je = next) {
+        next = je->next;
+        if (je->is_recovered && strcmp(je->platform, ci->name) == 0 &&
+            !engine_recovery_allowed(ci, je, uv_now(e->loop)))
+            journal_drop(e->journal, je->id);
+    }
     journal_each_known(e->journal, ci->name, engine_seen, ci);
     for (je = journal_recovered(e->journal); je; je = next) {
         struct engine_recovery *r;
@@ -1133,9 +1495,12 @@ engine_free(struct engine *e)
     while (e->rxs)
         status_reactions_free(e->rxs);
     clock_timer_stop(&e->sweep);
+    for (size_t i = 0; i < e->nchats; i++) /* the plugins' own calls end with the scheduler */
+        host_set_scheduler(e->chats[i]->host, NULL, NULL);
     ratelimit_close(e->rl);
     clock_close(e->clock);
     free(e->buckets);
     free(e->chats);
+    engine_agents_free(e);
     free(e);
 }

@@ -41,6 +41,8 @@ struct engine_config {
                            (0 = no limit) */
     bool perm_ask;      /* [permissions] mode = "ask" */
     uint64_t perm_timeout_ms;
+    const char *const *approvers; /* lent: who may answer a question; none = allowed users */
+    size_t napprovers;
     const char *auth_hint;         /* lent: the preset's login hint, or NULL */
     uint64_t conv_idle_ms;         /* forget a conversation with nothing running or waiting after
                                       this long without a message (0: ENGINE_CONV_IDLE_MS) */
@@ -52,6 +54,7 @@ struct engine_config {
     /* The agent plugin's classify_tool (ABI 1.0 optional op), or NULL: the core's own
      * classification by ACP kind and title words. */
     enum ab_tool_class (*classify_tool)(const char *kind, const char *title);
+    bool usage_footer;           /* [stream] usage_footer: a usage line under each final reply */
     struct attach_config attach; /* [attachments]; strings lent from the config */
 };
 
@@ -64,16 +67,47 @@ struct engine_stats {
     uint64_t turns_ok, turns_cancelled; /* finished turns by outcome (errors: turn_errors) */
     /* Seconds from the prompt to the agent's end of turn, and to its first reply text. */
     struct metrics_histogram turn_seconds, first_reply_seconds;
+    uint64_t commands; /* chat commands run (never prompted) */
     uint32_t conversations, running, queued;
     uint32_t waiting; /* conversations waiting for a free agent session */
 };
 
 struct engine;
 
-/* Create an engine on @loop using @pool (lent, must outlive it). @cfg is copied
- * (its strings stay lent). */
+/* Create an engine on @loop using @pool (lent, must outlive it) for the agent named
+ * "default" (cfg->auth_hint and cfg->classify_tool are its). @cfg is copied (its
+ * strings stay lent). */
 int engine_new(uv_loop_t *loop, struct pool *pool, const struct engine_config *cfg,
                struct engine **out);
+
+/* Several agents. A new conversation talks to the agent whose pool already knows its
+ * key (a restart, a record forgotten after ENGINE_CONV_IDLE_MS), else to the one the
+ * routes choose (conv/route.h: channel, name prefix, role, fallback); it keeps it for
+ * life. */
+
+/* Add agent @name (copied) with @pool (lent, must outlive the engine), its login hint
+ * (lent, may be NULL) and tool classifier (may be NULL). AB_EEXIST for a name taken. */
+int engine_add_agent(struct engine *e, const char *name, struct pool *pool, const char *auth_hint,
+                     enum ab_tool_class (*classify_tool)(const char *kind, const char *title));
+/* Route new conversations in channel @channel (and its threads), or mentioning role
+ * @role — exactly one of them, copied — to agent @agent. AB_ENOENT for an unknown agent. */
+int engine_add_route(struct engine *e, const char *channel, const char *role, const char *agent);
+/* The agent no route chooses (initially "default"; the console's --agent). AB_ENOENT
+ * for an unknown agent. */
+int engine_set_fallback(struct engine *e, const char *agent);
+/* Switch conversation @conversation of @ci (the plugin's conversation id, as in
+ * ab_inbound.conversation) to agent @agent from its next turn; the old agent's session
+ * is forgotten. The hook of a `/agent NAME` command. Returns 0, AB_ENOENT (unknown
+ * agent, or no such conversation right now), or AB_EAGAIN while a turn runs or waits. */
+int engine_set_agent(struct engine *e, struct chat_instance *ci, const char *conversation,
+                     const char *agent);
+/* The name of the agent @ci's conversation @conversation talks to (lent), or NULL when
+ * the engine has no record of it. */
+const char *engine_agent_of(struct engine *e, struct chat_instance *ci, const char *conversation);
+/* Agents, for /metrics and /readyz: @i below engine_agent_count(). Every out lent. */
+size_t engine_agent_count(const struct engine *e);
+void engine_agent_stats(const struct engine *e, size_t i, const char **name, struct pool **pool,
+                        uint64_t *turns, uint64_t *turn_errors);
 
 /* Replace timing, reactions and display settings (SIGHUP). */
 void engine_set_config(struct engine *e, const struct engine_config *cfg);
@@ -104,6 +138,9 @@ int engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_i
 int engine_inbound_held(struct engine *e, struct chat_instance *ci, const struct ab_inbound *msg,
                         void (*recorded)(void *arg, int status), void *arg);
 int engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reaction_event *ev);
+/* A native command invocation (ABI 1.3 deliver_command): policy, then the command; 0
+ * means it will be answered through ci's command_reply. */
+int engine_command(struct engine *e, struct chat_instance *ci, const struct ab_command_event *ev);
 
 /* Stop taking new turns; tell every queued message it will not be answered; let
  * running turns end (the pool drains them); @done(@arg) when none runs. */

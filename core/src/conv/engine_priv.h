@@ -3,19 +3,48 @@
 #define AB_CONV_ENGINE_PRIV_H
 
 #include "acp/acp_permission.h"
+#include "conv/chat_instance.h"
 #include "conv/attachments.h"
 #include "conv/engine.h"
+#include "conv/route.h"
 #include "outbound/pacer.h"
 #include "outbound/ratelimit.h"
 
-/* Status reactions on one user message; lives until its last reaction change. */
+#define STATUS_RX_WANT 2 /* the state's emoji and the mood */
+#define STATUS_RX_HAVE 6 /* ours on the message: the wanted ones and some left to remove */
+#define STATUS_RX_STEPS 2
+
+/* One reaction change on its way to the platform (status_reactions.c). */
+struct status_step {
+    struct status_reactions *rx; /* lent: the owner */
+    const char *emoji;           /* lent from the reactions config */
+    bool add;
+    bool is_busy; /* submitted, its completion not yet in */
+    enum ratelimit_priority prio;
+};
+
+/* Status reactions on one user message: what the state machine wants shown, what the
+ * platform has, and the one change (two while a final overtakes a queued intermediate)
+ * on its way. Lives until its final state is on the message and its hold has run. */
 struct status_reactions {
     struct reactions r;
     struct engine *e;
-    struct chat_instance *ci;             /* lent */
-    char *channel_id;                     /* owned */
-    char *message_id;                     /* owned */
-    struct clock_timer reap;              /* frees it after the done/error hold */
+    struct chat_instance *ci;         /* lent */
+    char *channel_id;                 /* owned */
+    char *message_id;                 /* owned */
+    struct clock_timer reap;          /* the done/error hold */
+    struct clock_timer sync;          /* the next change goes on a later loop round */
+    struct chat_owner owner;          /* the steps in the scheduler */
+    const char *want[STATUS_RX_WANT]; /* lent from cfg: what the state machine shows */
+    const char *have[STATUS_RX_HAVE]; /* lent from cfg: ours on the message, as far as known */
+    struct status_step steps[STATUS_RX_STEPS];
+    uint64_t gen;      /* bumped when `want` changes */
+    uint64_t skip_gen; /* `skip` holds for this generation only */
+    const char
+        *skip[STATUS_RX_WANT + STATUS_RX_HAVE]; /* intermediate changes dropped this generation */
+    bool skip_add[STATUS_RX_WANT + STATUS_RX_HAVE];
+    unsigned final_failures;              /* final changes that failed: given up past a few */
+    bool is_released;                     /* final state set: free once shown and held */
     struct status_reactions *prev, *next; /* the engine's list of live ones */
 };
 
@@ -38,6 +67,7 @@ struct ask {
     struct acp_permission *req; /* lent from the ACP layer until resolved */
     char *message_id;           /* owned: the posted question, NULL until sent */
     char *channel_id;           /* owned */
+    char *text;                 /* owned: the question as posted */
     struct clock_timer timeout;
     bool is_resolved;
 };
@@ -50,9 +80,11 @@ struct conversation {
     char *key;                                /* owned: "platform:conversation" */
     struct engine *e;
     struct chat_instance *ci; /* lent */
+    size_t agent;             /* index into the engine's agents: its agent for life */
     char *reply_channel;      /* owned: the channel replies go to */
     char *reply_thread;       /* owned: the thread replies go in, or NULL */
     bool is_opening_thread;   /* open_thread in flight: turns wait */
+    bool is_reset_pending;    /* /reset: forget the session once the turn has ended */
     bool is_multibot;
     struct pending *queue; /* owned FIFO */
     size_t queued;
@@ -85,6 +117,9 @@ struct turn {
     uint64_t started_ms;  /* engine clock when the prompt went to the agent */
     int64_t started_wall; /* wall-clock seconds then ([agent] auto_upload_dirs) */
     char *outcome_line;   /* owned: the line appended after the text, or NULL */
+    size_t dropped_chars; /* agent text past the cap, never held (turn_text_cap) */
+    size_t dropped_tools; /* tool calls past RENDER_TOOLS_MAX, never shown */
+    char *footer;         /* owned: [stream] usage_footer's line, or NULL */
     bool is_error;
     int final_pending; /* final chunks not yet delivered */
     struct ask *asks;  /* owned */
@@ -92,11 +127,26 @@ struct turn {
     struct chat_owner chat; /* every send/edit of the turn and its questions */
 };
 
+/* One agent the engine talks to, with its session pool. */
+struct engine_agent {
+    char *name;            /* owned */
+    struct pool *pool;     /* lent */
+    const char *auth_hint; /* lent, or NULL (the default's comes from the config) */
+    enum ab_tool_class (*classify_tool)(const char *kind, const char *title);
+    uint64_t turns, turn_errors;
+};
+
 struct engine {
     uv_loop_t *loop;
-    struct clock *clock;  /* owned */
-    struct ratelimit *rl; /* owned */
-    struct pool *pool;    /* lent */
+    struct clock *clock;         /* owned */
+    struct ratelimit *rl;        /* owned */
+    struct engine_agent *agents; /* owned, nagents >= 1: agents[0] is the default */
+    size_t nagents;
+    size_t fallback;           /* the agent a conversation no rule routes goes to */
+    struct route_table routes; /* owned */
+    size_t draining;           /* pools still draining */
+    void (*drained)(void *arg);
+    void *drained_arg;
     struct engine_config cfg;
     struct chat_instance **chats; /* lent instances */
     size_t nchats;
@@ -116,6 +166,7 @@ struct engine {
     void (*idle)(void *arg);
     void *idle_arg;
     struct engine_stats stats;
+    struct command_call *calls; /* commands still answering (lent to their handlers) */
 };
 
 /* A reaction's emoji is the configured one; a trailing VS16 (U+FE0F) on either side is
@@ -133,11 +184,19 @@ void status_reactions_free(struct status_reactions *rx);
  * session is busy and engine_may_wait(@c) said it may wait. */
 int turn_start(struct conversation *c);
 bool turn_owns_message(const struct turn *t, const char *message_id);
-int turn_answer_ask(struct turn *t, const char *message_id, const char *emoji);
+/* A reaction (or button) @emoji on question @message_id by @user (lent). */
+int turn_answer_ask(struct turn *t, const char *message_id, const char *emoji, const char *user);
+/* Is @message_id one of @t's permission questions? */
+bool turn_is_question(const struct turn *t, const char *message_id);
 void turn_cancel(struct turn *t);
 void turn_abandon(struct turn *t);
 
 /* engine.c */
+/* @c's agent (lent). */
+struct engine_agent *engine_conv_agent(const struct conversation *c);
+/* The login hint and tool classifier of @c's agent. */
+const char *engine_conv_auth_hint(const struct conversation *c);
+struct conversation *engine_find_conversation(struct engine *e, const char *key);
 void engine_post_notice(struct conversation *c, const char *text);
 struct pending *engine_queue_take(struct conversation *c);
 void engine_queue_put_back(struct conversation *c, struct pending *msgs);

@@ -322,3 +322,10 @@ reactions_shown(const struct reactions *r)
 {
     return r->shown;
 }
+
+/* The mood face shown with done. */
+const char *
+reactions_shown_mood(const struct reactions *r)
+{
+    return r->shown_mood;
+}

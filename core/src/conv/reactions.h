@@ -126,4 +126,7 @@ void reactions_stop(struct reactions *r);
 /* The state currently shown on the message. */
 enum reactions_state reactions_shown(const struct reactions *r);
 
+/* The mood face shown next to done (lent from the config), or NULL. */
+const char *reactions_shown_mood(const struct reactions *r);
+
 #endif

@@ -9,12 +9,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conv/commands.h"
 #include "conv/engine_priv.h"
 #include "conv/outbox.h"
 #include "log.h"
 #include "render/split.h"
 
 #define TURN_PLACEHOLDER "…"
+/* Agent text a turn holds at most without [stream] max_parts, in code points. */
+#define TURN_TEXT_MAX_CHARS ((size_t)1 << 20)
 
 static void turn_flush(void *arg, uint64_t generation, bool is_final);
 
@@ -45,6 +48,7 @@ turn_free(struct turn *t)
         clock_timer_stop(&a->timeout);
         free(a->message_id);
         free(a->channel_id);
+        free(a->text);
         free(a);
     }
     status_reactions_free(t->rx);
@@ -52,6 +56,7 @@ turn_free(struct turn *t)
     free(t->live_channel);
     free(t->live_id);
     free(t->outcome_line);
+    free(t->footer);
     free(t);
 }
 
@@ -145,12 +150,22 @@ turn_final_text(struct turn *t)
     const char *body = render_text(t->render);
     char *out, *redacted;
 
+    char cut[160] = "";
+
     if (!body)
         return NULL;
-    if (!*body && !t->outcome_line)
+    if (!*body && !t->outcome_line && !t->footer)
         return strdup("_(the agent finished without a reply)_");
-    if (asprintf(&out, "%s%s%s", body, *body && t->outcome_line ? "\n\n" : "",
-                 t->outcome_line ? t->outcome_line : "") < 0)
+    /* What was never held says so (past max_parts the split's own line counts it). */
+    if (t->dropped_tools)
+        snprintf(cut, sizeof(cut), "\n\n…%zu more tool calls not shown", t->dropped_tools);
+    if (t->dropped_chars && t->e->cfg.max_parts == 0)
+        snprintf(cut + strlen(cut), sizeof(cut) - strlen(cut),
+                 "\n\n…truncated (%zu more characters)", t->dropped_chars);
+    if (asprintf(&out, "%s%s%s%s%s%s", body, cut, *body && t->outcome_line ? "\n\n" : "",
+                 t->outcome_line ? t->outcome_line : "",
+                 t->footer && (*body || t->outcome_line) ? "\n\n" : "",
+                 t->footer ? t->footer : "") < 0)
         return NULL;
     /* Redact before the split: a token across a chunk boundary would leave halves. */
     redacted = log_redact_dup(out);
@@ -163,7 +178,7 @@ turn_final_text(struct turn *t)
 static void
 turn_truncate(struct turn *t, struct split_result *parts)
 {
-    size_t keep = t->e->cfg.max_parts, cut = 0;
+    size_t keep = t->e->cfg.max_parts, cut = t->dropped_chars;
     char *line = NULL;
 
     if (keep == 0 || parts->count <= keep)
@@ -386,14 +401,67 @@ turn_tool_status(enum acp_tool_status s)
 static enum reactions_tool_class
 turn_classify_tool(const struct turn *t, const char *kind, const char *title)
 {
-    if (!t->e->cfg.classify_tool)
+    enum ab_tool_class (*classify)(const char *, const char *) =
+        t->conv->agent == 0 ? t->e->cfg.classify_tool : engine_conv_agent(t->conv)->classify_tool;
+
+    if (!classify)
         return reactions_classify_tool(kind, title);
-    switch (t->e->cfg.classify_tool(kind, title)) {
+    switch (classify(kind, title)) {
     case AB_TOOL_CODING: return REACTIONS_TOOL_CODING;
     case AB_TOOL_WEB: return REACTIONS_TOOL_WEB;
     default: return REACTIONS_TOOL_GENERIC;
     }
 }
+/* Code points in @len bytes of UTF-8 at @s (continuation bytes not counted). */
+static size_t
+turn_chars(const char *s, size_t len)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
+/* The most agent text a turn holds, in code points: one part more than [stream]
+ * max_parts can show (so the cut is always seen and counted), else TURN_TEXT_MAX_CHARS. */
+static size_t
+turn_text_cap(const struct turn *t)
+{
+    size_t parts = t->e->cfg.max_parts, chars = t->conv->ci->ops->max_chars;
+
+    if (parts == 0 || chars == 0 || (parts + 1) * chars > TURN_TEXT_MAX_CHARS)
+        return TURN_TEXT_MAX_CHARS;
+    return (parts + 1) * chars;
+}
+
+/* Append agent text up to the cap; what is past it is only counted. */
+static void
+turn_append_text(struct turn *t, const char *text, size_t len)
+{
+    size_t held = render_chars(t->render), cap = turn_text_cap(t), room, take = 0, n = 0;
+
+    room = held < cap ? cap - held : 0;
+    /* Take whole code points while they fit. */
+    while (take < len) {
+        size_t next = take + 1;
+        while (next < len && ((unsigned char)text[next] & 0xC0) == 0x80)
+            next++;
+        if (n + 1 > room)
+            break;
+        n++;
+        take = next;
+    }
+    if (take > 0)
+        render_append_text(t->render, text, take);
+    if (take < len) {
+        if (t->dropped_chars == 0)
+            log_warn("engine", "%s: the agent's reply passed %zu characters: the rest is cut",
+                     t->conv->key, cap);
+        t->dropped_chars += turn_chars(text + take, len - take);
+    }
+}
+
 /* One event of the agent's turn. */
 static void
 turn_on_event(void *arg, const struct acp_event *ev)
@@ -404,7 +472,7 @@ turn_on_event(void *arg, const struct acp_event *ev)
     switch (ev->kind) {
     case ACP_EV_MESSAGE_CHUNK:
         if (ev->u.chunk.text && ev->u.chunk.len > 0) {
-            render_append_text(t->render, ev->u.chunk.text, ev->u.chunk.len);
+            turn_append_text(t, ev->u.chunk.text, ev->u.chunk.len);
             t->had_text = true;
             if (!t->had_first_reply) {
                 t->had_first_reply = true;
@@ -424,8 +492,13 @@ turn_on_event(void *arg, const struct acp_event *ev)
             reactions_progress(r);
         break;
     case ACP_EV_TOOL_CALL:
-        render_tool_upsert(t->render, ev->u.tool.id, ev->u.tool.title,
-                           turn_tool_status(ev->u.tool.status));
+        if (render_tool_upsert(t->render, ev->u.tool.id, ev->u.tool.title,
+                               turn_tool_status(ev->u.tool.status)) == AB_EFULL &&
+            ev->u.tool.is_new && t->dropped_tools++ == 0)
+            log_warn("engine",
+                     "%s: the agent passed %d tool calls in one turn: the rest are "
+                     "not shown",
+                     t->conv->key, RENDER_TOOLS_MAX);
         if (ev->u.tool.status == ACP_TOOL_FAILED)
             t->had_tool_error = true;
         if (r) {
@@ -442,11 +515,21 @@ turn_on_event(void *arg, const struct acp_event *ev)
         }
         turn_changed(t);
         break;
-    case ACP_EV_SESSION_RESET:
-        render_append_text(t->render, "⚠️ Session expired, starting fresh…\n\n",
-                           strlen("⚠️ Session expired, starting fresh…\n\n"));
+    case ACP_EV_SESSION_RESET: {
+        /* Say what happened to the context this thread had. */
+        const char *line =
+            ev->u.reset == ACP_RESET_CRASHED
+                ? "⚠️ The agent stopped during an earlier turn, so this is a fresh session: it "
+                  "does not remember this thread's earlier messages.\n\n"
+            : ev->u.reset == ACP_RESET_LOAD_FAILED
+                ? "⚠️ The earlier session could not be restored, so this is a fresh session: "
+                  "it "
+                  "does not remember this thread's earlier messages.\n\n"
+                : "⚠️ Session expired, starting fresh…\n\n";
+        render_append_text(t->render, line, strlen(line));
         turn_changed(t);
         break;
+    }
     case ACP_EV_NOTICE:
         if (ev->u.notice)
             engine_post_notice(t->conv, ev->u.notice);
@@ -550,7 +633,13 @@ turn_on_done(void *arg, const struct turn_result *r)
     t->is_agent_done = true;
     t->pool_turn = NULL;
     turn_forget_asks(t); /* the ACP layer answered or dropped them with the turn */
-    t->outcome_line = turn_outcome_line(t, r, t->e->cfg.auth_hint);
+    t->outcome_line = turn_outcome_line(t, r, engine_conv_auth_hint(t->conv));
+    if (t->e->cfg.usage_footer) {
+        char line[256];
+        commands_usage_line(&r->usage, line, sizeof(line));
+        if (line[0] && asprintf(&t->footer, "📊 %s", line) < 0)
+            t->footer = NULL;
+    }
     if (r->rc == 0 && r->stop_reason && strcmp(r->stop_reason, "cancelled") == 0)
         t->is_cancelled_by_user = true;
     metrics_histogram_observe(&t->e->stats.turn_seconds,
@@ -561,6 +650,7 @@ turn_on_done(void *arg, const struct turn_result *r)
         t->e->stats.turns_ok++;
     if (r->rc < 0) {
         t->e->stats.turn_errors++;
+        engine_conv_agent(t->conv)->turn_errors++;
         log_warn("engine", "%s: turn failed: %s%s%s", t->conv->key,
                  r->message ? r->message : ab_strerror(r->rc), r->stderr_tail ? " — stderr: " : "",
                  r->stderr_tail ? r->stderr_tail : "");
@@ -589,30 +679,50 @@ turn_ask_posted(void *arg, int status, const struct ab_msg_ref *ref)
             chat_react(ci, ref, offers[i], true, NULL, NULL, NULL);
 }
 
-/* Answer a question: tell the agent and say so in the thread. */
+/* Answer a question: tell the agent, say so in the thread, and edit the question to
+ * show who decided what (@user lent, NULL = nobody: the timeout). */
 static void
-turn_ask_resolve(struct ask *a, enum acp_perm_decision d, const char *why)
+turn_ask_resolve(struct ask *a, enum acp_perm_decision d, const char *why, const char *user)
 {
     struct conversation *c = a->turn->conv;
     const struct engine_emojis *em = &a->turn->e->cfg.emojis;
-    char line[512];
+    const char *mark = d == ACP_PERM_REJECT         ? em->reject
+                       : d == ACP_PERM_ALLOW_ALWAYS ? em->allow_always
+                                                    : em->allow_once;
+    char line[512], *edited = NULL;
 
     if (a->is_resolved || !a->req)
         return;
     a->is_resolved = true;
     clock_timer_stop(&a->timeout);
-    snprintf(line, sizeof(line), "%s %s %s", d == ACP_PERM_REJECT ? em->reject : em->allow_once,
-             d == ACP_PERM_REJECT ? "Permission denied" : "Allowed", why);
+    snprintf(line, sizeof(line), "%s %s%s%s%s%s",
+             d == ACP_PERM_REJECT ? em->reject : em->allow_once,
+             d == ACP_PERM_REJECT ? "Permission denied" : "Allowed", *why ? " " : "", why,
+             user ? " by " : "", user ? user : "");
     acp_permission_resolve(a->req, d);
     a->req = NULL;
     engine_post_notice(c, line);
+    if (a->message_id && a->text && c->ci->can_edit) {
+        const char *nl = strchr(a->text, '\n'); /* the question, without the how-to line */
+        if (asprintf(&edited, "%.*s\n→ %s %s%s%s", nl ? (int)(nl - a->text) : (int)strlen(a->text),
+                     a->text, mark,
+                     d == ACP_PERM_REJECT         ? "rejected"
+                     : d == ACP_PERM_ALLOW_ALWAYS ? "allowed always"
+                                                  : "allowed once",
+                     user ? " by " : " (no answer in time)", user ? user : "") < 0)
+            edited = NULL;
+        if (edited)
+            chat_edit(c->ci, &(struct ab_msg_ref){a->channel_id, a->message_id}, edited, true, NULL,
+                      NULL, NULL);
+        free(edited);
+    }
 }
 
 /* Nobody answered in time: reject. */
 static void
 turn_ask_timeout(void *arg)
 {
-    turn_ask_resolve(arg, ACP_PERM_REJECT, "(no answer in time)");
+    turn_ask_resolve(arg, ACP_PERM_REJECT, "(no answer in time)", NULL);
 }
 
 /* Ask mode: post the request in the thread; the first allowed user's reaction decides. */
@@ -639,15 +749,18 @@ turn_on_permission(void *arg, struct acp_permission *req)
         t->e->cfg.emojis.allow_once, t->e->cfg.emojis.allow_always, t->e->cfg.emojis.reject);
     if (t->rx)
         reactions_progress(&t->rx->r);
+    a->text = strdup(text);
     clock_timer_start(t->e->clock, &a->timeout, t->e->cfg.perm_timeout_ms, turn_ask_timeout, a);
-    if (chat_send(c->ci, c->reply_channel, c->reply_thread, text, RATELIMIT_FINAL_TEXT, &t->chat,
-                  turn_ask_posted, a) < 0)
-        turn_ask_resolve(a, ACP_PERM_REJECT, "(the question could not be posted)");
+    const char *const choices[] = {t->e->cfg.emojis.allow_once, t->e->cfg.emojis.allow_always,
+                                   t->e->cfg.emojis.reject, NULL};
+    if (chat_send_choices(c->ci, c->reply_channel, c->reply_thread, text, choices,
+                          RATELIMIT_FINAL_TEXT, &t->chat, turn_ask_posted, a) < 0)
+        turn_ask_resolve(a, ACP_PERM_REJECT, "(the question could not be posted)", NULL);
 }
 
 /* A reaction on one of this turn's questions. Returns 1 when it answered one. */
 int
-turn_answer_ask(struct turn *t, const char *message_id, const char *emoji)
+turn_answer_ask(struct turn *t, const char *message_id, const char *emoji, const char *user)
 {
     const struct engine_emojis *em = &t->e->cfg.emojis;
 
@@ -655,16 +768,26 @@ turn_answer_ask(struct turn *t, const char *message_id, const char *emoji)
         if (a->is_resolved || !a->message_id || strcmp(a->message_id, message_id) != 0)
             continue;
         if (engine_emoji_is(emoji, em->allow_once))
-            turn_ask_resolve(a, ACP_PERM_ALLOW_ONCE, "once");
+            turn_ask_resolve(a, ACP_PERM_ALLOW_ONCE, "once", user);
         else if (engine_emoji_is(emoji, em->allow_always))
-            turn_ask_resolve(a, ACP_PERM_ALLOW_ALWAYS, "for this session");
+            turn_ask_resolve(a, ACP_PERM_ALLOW_ALWAYS, "for this session", user);
         else if (engine_emoji_is(emoji, em->reject))
-            turn_ask_resolve(a, ACP_PERM_REJECT, "by a user");
+            turn_ask_resolve(a, ACP_PERM_REJECT, "", user);
         else
             return 0;
         return 1;
     }
     return 0;
+}
+
+/* See engine_priv.h. */
+bool
+turn_is_question(const struct turn *t, const char *message_id)
+{
+    for (const struct ask *a = t->asks; a; a = a->next)
+        if (a->message_id && strcmp(a->message_id, message_id) == 0)
+            return true;
+    return false;
 }
 
 /* True when @message_id is the user's message, the live reply or a question of @t. */
@@ -690,7 +813,7 @@ turn_cancel(struct turn *t)
         return;
     t->is_cancelled_by_user = true;
     turn_forget_asks(t); /* pool_cancel answers them "cancelled" and frees them */
-    pool_cancel(t->e->pool, t->conv->key);
+    pool_cancel(engine_conv_agent(t->conv)->pool, t->conv->key);
 }
 
 /* The engine is going away with @t still there (shutdown stopped waiting for its
@@ -808,11 +931,12 @@ turn_start(struct conversation *c)
     c->turn = t;
     engine_turn_began(c);
     e->stats.turns++;
+    engine_conv_agent(c)->turns++;
     t->started_ms = clock_now_ms(e->clock);
     t->started_wall = time(NULL);
     if ((rc = turn_prompt_files(t->msgs, &files, &nfiles)) == 0)
-        rc = pool_prompt_files(e->pool, c->key, ctx, text, files, nfiles, &turn_callbacks, t,
-                               &t->pool_turn);
+        rc = pool_prompt_files(engine_conv_agent(c)->pool, c->key, ctx, text, files, nfiles,
+                               &turn_callbacks, t, &t->pool_turn);
     free(files);
     free(ctx);
     free(text);
@@ -830,6 +954,7 @@ turn_start(struct conversation *c)
         engine_queue_put_back(c, t->msgs);
         t->msgs = NULL;
         e->stats.turns--;
+        engine_conv_agent(c)->turns--;
         turn_free(t);
         return AB_EFULL;
     }
@@ -841,12 +966,13 @@ turn_start(struct conversation *c)
                      "message was not answered — try again in a moment.");
         else
             log_format_redacted(line, sizeof(line), "⚠️ Failed to start agent: %s%s%s",
-                                turn_start_reason(pool_error(e->pool)),
-                                e->cfg.auth_hint ? "\nTo log in: " : "",
-                                e->cfg.auth_hint ? e->cfg.auth_hint : "");
+                                turn_start_reason(pool_error(engine_conv_agent(c)->pool)),
+                                engine_conv_auth_hint(c) ? "\nTo log in: " : "",
+                                engine_conv_auth_hint(c) ? engine_conv_auth_hint(c) : "");
         t->outcome_line = strdup(line);
         t->is_error = true;
         e->stats.turn_errors++;
+        engine_conv_agent(c)->turn_errors++;
         log_warn("engine", "%s: %s", c->key, line);
         turn_send_final(t);
         return 0;

@@ -239,3 +239,41 @@ metrics_histogram_write(struct health_text *out, const char *name, const char *h
         return rc;
     return metrics_sample(out, count, NULL, 0, (double)h->count);
 }
+
+/* Usage counters; see the header. */
+int
+metrics_usage(struct health_text *out, const char *const *agents, const struct pool_usage *usage,
+              size_t n)
+{
+    static const char tok[] = "agent_broker_agent_tokens_total",
+                      cost[] = "agent_broker_agent_cost_total",
+                      turns[] = "agent_broker_agent_usage_turns_total";
+    int rc;
+
+    if ((rc = metrics_family(out, tok, "tokens the agent reported in session/prompt results",
+                             METRICS_COUNTER)) < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct metrics_label in[2] = {{"agent", agents[i]}, {"direction", "input"}};
+        struct metrics_label outl[2] = {{"agent", agents[i]}, {"direction", "output"}};
+        if ((rc = metrics_sample(out, tok, in, 2, (double)usage[i].input_tokens)) < 0 ||
+            (rc = metrics_sample(out, tok, outl, 2, (double)usage[i].output_tokens)) < 0)
+            return rc;
+    }
+    if ((rc = metrics_family(out, cost, "cost the agent reported in usage_update",
+                             METRICS_COUNTER)) < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct metrics_label l[2] = {
+            {"agent", agents[i]}, {"currency", usage[i].currency[0] ? usage[i].currency : "USD"}};
+        if ((rc = metrics_sample(out, cost, l, 2, usage[i].cost)) < 0)
+            return rc;
+    }
+    if ((rc = metrics_family(out, turns, "turns that ended with a reply", METRICS_COUNTER)) < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = metrics_sample(out, turns, &(struct metrics_label){"agent", agents[i]}, 1,
+                                 (double)usage[i].turns)) < 0)
+            return rc;
+    return 0;
+}

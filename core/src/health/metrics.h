@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acp/pool.h"
 #include "health/health_text.h"
 
 /* The Content-Type a /metrics answer carries. */
@@ -73,5 +74,10 @@ void metrics_histogram_observe(struct metrics_histogram *h, double v);
  * NAME_sum and NAME_count. Returns 0, AB_EINVAL (bad name) or the buffer's error. */
 int metrics_histogram_write(struct health_text *out, const char *name, const char *help,
                             const struct metrics_histogram *h);
+
+/* The usage counters of @n agents: tokens by agent and direction, cost by agent and
+ * currency, turns by agent. @agents[i] (lent) names @usage[i] (lent). */
+int metrics_usage(struct health_text *out, const char *const *agents,
+                  const struct pool_usage *usage, size_t n);
 
 #endif

@@ -14,6 +14,7 @@
 #include "outbound/backoff.h"
 #include "host/services.h"
 #include "log.h"
+#include "ingress/ingress.h"
 #include "net/http_client.h"
 #include "net/ws_client.h"
 #include "render/utf8.h"
@@ -46,6 +47,7 @@ static struct {
     struct http_client *http;     /* owned, or NULL until the first request */
     struct ws_client *ws;         /* owned, or NULL until the first connect */
     struct ws_client *ws_closing; /* closed, waiting for host_net_finish() */
+    struct ingress *ingress;      /* lent: the daemon's [ingress] listener, or NULL */
 } host_net;
 
 struct ab_timer {
@@ -417,6 +419,35 @@ host_deliver_reaction(struct ab_host *h, const struct ab_reaction_event *ev)
     return h->sink.deliver_reaction ? h->sink.deliver_reaction(h->sink.arg, h, &full) : AB_ENOTSUP;
 }
 
+/* service: the core's commands (ABI 1.3). */
+static int
+host_commands_list(struct ab_host *h, const struct ab_command_info **out, size_t *count)
+{
+    if (!h || !out || !count)
+        return AB_EINVAL;
+    *out = NULL;
+    *count = 0;
+    return h->sink.commands_list ? h->sink.commands_list(h->sink.arg, out, count) : AB_ENOTSUP;
+}
+
+/* service: a native command to the engine, as full-size host copies (ABI 1.3). */
+static int
+host_deliver_command(struct ab_host *h, const struct ab_command_event *ev)
+{
+    struct ab_command_event full;
+    struct ab_inbound where;
+
+    if (!h || !ev || ev->size < offsetof(struct ab_command_event, reply_token) + sizeof(char *))
+        return AB_EINVAL;
+    host_copy_in(&full, sizeof(full), ev, ev->size);
+    if (!full.where || full.where->size < offsetof(struct ab_inbound, thread_is_ours) ||
+        !full.name || !full.reply_token)
+        return AB_EINVAL;
+    host_copy_in(&where, sizeof(where), full.where, full.where->size);
+    full.where = &where;
+    return h->sink.deliver_command ? h->sink.deliver_command(h->sink.arg, h, &full) : AB_ENOTSUP;
+}
+
 /* service: connection state for /readyz. */
 static void
 host_set_connected(struct ab_host *h, bool connected, const char *detail)
@@ -450,6 +481,8 @@ host_fatal(struct ab_host *h, int status, const char *why)
 static void
 host_rate_report(struct ab_host *h, const struct ab_rate_info *info)
 {
+    if (info && host_sched_take_report(h, info))
+        return;
     if (info && h->sink.rate_report)
         h->sink.rate_report(h->sink.arg, h, info);
 }
@@ -624,7 +657,7 @@ host_http_ready(struct ab_host *h, struct net_policy *pol)
 }
 
 /* service: an HTTP request on the shared client. */
-static int
+int
 host_http_request(struct ab_host *h, const struct ab_http_request *req, ab_http_cb cb, void *arg,
                   struct ab_http **out)
 {
@@ -742,6 +775,32 @@ host_backoff_reset(struct ab_host *h, const char *key)
         backoff_reset(&b->b);
 }
 
+/* service: serve a path prefix on the daemon's ingress listener. */
+static int
+host_http_route_add(struct ab_host *h, const struct ab_http_route_options *opt, ab_http_route_cb cb,
+                    void *arg, struct ab_http_route **out)
+{
+    struct ab_http_route_options o = {0};
+
+    if (!h || !opt || !out)
+        return AB_EINVAL;
+    if (!host_net.ingress) {
+        log_error(h->component, "needs inbound HTTP, and no [ingress] listen is configured: "
+                                "set [ingress] listen = \"0.0.0.0:3978\" (for example)");
+        return AB_ECONFIG;
+    }
+    host_copy_in(&o, sizeof(o), opt, opt->size);
+    o.size = sizeof(o);
+    return ingress_route_add(host_net.ingress, h, &o, cb, arg, out);
+}
+
+/* Lend the daemon's ingress listener to every plugin's http_route_add (NULL: none). */
+void
+host_set_ingress(struct ingress *in)
+{
+    host_net.ingress = in;
+}
+
 const struct ab_host_services host_services = {
     .size = sizeof(struct ab_host_services),
     .log = host_log,
@@ -777,6 +836,16 @@ const struct ab_host_services host_services = {
     .md_walk = host_md_walk,
     .md_plain = host_md_plain,
     .deliver_held = host_deliver_held,
+    /* ABI 1.3: inbound HTTP */
+    .http_route_add = host_http_route_add,
+    .http_route_remove = ingress_route_remove,
+    .http_respond = ingress_respond,
+    /* ABI 1.3: scheduled requests */
+    .http_scheduled = host_http_scheduled,
+    .http_scheduled_cancel = host_http_scheduled_cancel,
+    /* ABI 1.3: native commands */
+    .commands_list = host_commands_list,
+    .deliver_command = host_deliver_command,
     /* ABI 1.3: attachments */
     .http_download = host_http_download,
     .http_upload = host_http_upload,
@@ -823,6 +892,7 @@ host_net_release(struct ab_host *h)
 {
     http_client_cancel_owner(host_net.http, h);
     ws_client_abandon_owner(host_net.ws, h);
+    ingress_remove_owner(host_net.ingress, h);
     if (--host_net.hosts > 0)
         return;
     http_client_close(host_net.http);
@@ -864,6 +934,7 @@ host_free(struct ab_host *h)
         if (hold->is_released) /* its callback was pending: it will not run */
             uv_close((uv_handle_t *)&hold->timer, host_hold_closed);
     }
+    host_sched_cancel_all(h);
     host_net_release(h);
     host_defer_cancel_all(h);
     /* Pending state writes finish on the loop after the host is gone. */
@@ -887,6 +958,7 @@ host_free(struct ab_host *h)
         free(c);
     }
     free(h->name);
+    free(h->rl_scope);
     free(h->detail);
     free(h->state_dir);
     free(h);

@@ -29,6 +29,10 @@ struct host_sink {
      * hold was not taken. NULL: deliver is used and the hold released at once. */
     int (*deliver_held)(void *arg, struct ab_host *h, const struct ab_inbound *msg,
                         struct host_hold *hold);
+    /* Native commands (ABI 1.3): the core's list, and one invocation (a full-size copy
+     * whose `where` is full-size too). NULL: AB_ENOTSUP. */
+    int (*commands_list)(void *arg, const struct ab_command_info **out, size_t *count);
+    int (*deliver_command)(void *arg, struct ab_host *h, const struct ab_command_event *ev);
 };
 
 struct host_string_cache;
@@ -42,6 +46,7 @@ struct host_state {
 };
 struct host_backoff;
 struct defer_queue;
+struct ratelimit;
 
 struct ab_host {
     uv_loop_t *loop;                   /* lent */
@@ -63,6 +68,10 @@ struct ab_host {
     struct defer_queue *defer_queue; /* owned: host_defer.c's calls not yet run, or NULL */
     struct host_hold *holds;         /* owned: deliver_held completions still owed */
     uint64_t reconnects;             /* backoff_next calls: the plugin's reconnect attempts */
+    struct ratelimit *rl;            /* lent: the scheduler of the plugin's operations, which
+                                        http_scheduled queues its own calls in; or NULL */
+    char *rl_scope;                  /* owned: the plugin's scope and route prefix there */
+    struct ab_http_sched *scheds;    /* owned: http_scheduled calls that may still answer */
 };
 
 /* The services table (static, shared by every plugin). */
@@ -82,11 +91,25 @@ void host_hold_release(struct host_hold *hold, int status);
  * (the sink's pointers stay valid until it releases them). */
 void host_holds_cancel(struct ab_host *h);
 
+/* Queue the plugin's own calls (http_scheduled) in @rl (lent) under @scope (copied; NULL
+ * = the host's name): the scheduler and scope its chat operations use, so both wait for
+ * the same buckets. Before @rl is closed, call it again with NULL: the calls in flight
+ * end then (AB_ECANCELED to the plugin), and ratelimit_close() ends the queued ones.
+ * NULL @h is allowed. */
+int host_set_scheduler(struct ab_host *h, struct ratelimit *rl, const char *scope);
+
 /* Free a host after its plugin was closed. Its HTTP requests and WebSockets still open
  * are dropped without callbacks; its state writes still pending finish on the loop (run
  * it before uv_loop_close). Freeing the last host closes the process's HTTP and
  * WebSocket clients (do it from a loop callback, then let the loop run). */
 void host_free(struct ab_host *h);
+
+struct ingress;
+
+/* Lend the daemon's `[ingress] listen` listener (core/src/ingress/) to the plugins'
+ * http_route_add service; NULL withdraws it (routes of hosts freed later are already
+ * gone with the listener). @in must outlive every route made through it. */
+void host_set_ingress(struct ingress *in);
 
 /* After the loop has run past the last host_free(): finish the WebSocket client's
  * teardown (libwebsockets needs a second step outside its own callbacks). Run the loop

@@ -3,6 +3,7 @@
 #ifndef AB_HOST_SERVICES_H
 #define AB_HOST_SERVICES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <agent-broker/plugin.h>
@@ -26,5 +27,25 @@ void host_defer_cancel_all(struct ab_host *h);
 /* service: utf8_truncate over core/src/render/utf8.c. */
 size_t host_utf8_truncate(const char *s, size_t len, size_t max_chars, size_t max_bytes,
                           unsigned flags);
+
+/* service: an HTTP request on the shared client (host.c); host_sched.c performs the
+ * scheduled calls through it. */
+int host_http_request(struct ab_host *h, const struct ab_http_request *req, ab_http_cb cb,
+                      void *arg, struct ab_http **out);
+
+/* service: queue a plugin's own call in its operations' scheduler (host_sched.c). */
+int host_http_scheduled(struct ab_host *h, const char *route, const struct ab_http_request *req,
+                        ab_http_judge_cb judge, ab_http_cb cb, void *arg,
+                        struct ab_http_sched **out);
+
+/* service: abandon a scheduled call; its callback will not run. NULL is allowed. */
+void host_http_scheduled_cancel(struct ab_http_sched *r);
+
+/* Abandon every scheduled call of @h (it is being freed). */
+void host_sched_cancel_all(struct ab_host *h);
+
+/* Keep @info (lent) for the scheduled call of @h it names by .op while that call's answer
+ * is judged; true when taken (the facts then go with the call's completion). */
+bool host_sched_take_report(struct ab_host *h, const struct ab_rate_info *info);
 
 #endif

@@ -14,6 +14,7 @@
 #include <agent-broker/errors.h>
 
 #include "log.h"
+#include "net/lws_log.h"
 #include "net/net_buf.h"
 
 #define WS_DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
@@ -97,20 +98,6 @@ static const struct lws_protocols ws_protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* lws' log lines go to ours (errors and warnings only; lws is chatty). */
-static void
-ws_client_lws_log(int level, const char *line)
-{
-    size_t n = strlen(line);
-
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        n--;
-    if (level & LLL_ERR)
-        log_warn("ws", "lws: %.*s", (int)n, line);
-    else
-        log_debug("ws", "lws: %.*s", (int)n, line);
-}
-
 /* Make a client; the lws context waits for the first connect. */
 int
 ws_client_new(uv_loop_t *loop, struct ws_client **out)
@@ -142,7 +129,7 @@ ws_client_context(struct ws_client *c)
 
     if (c->ctx)
         return 0;
-    lws_set_log_level(LLL_ERR | LLL_WARN, ws_client_lws_log);
+    net_lws_log_init();
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |

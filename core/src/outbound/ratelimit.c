@@ -9,7 +9,7 @@
 
 #include <agent-broker/errors.h>
 
-#define RATELIMIT_PRIORITIES 3
+#define RATELIMIT_PRIORITIES RATELIMIT_PRIORITY_COUNT
 #define RATELIMIT_MAX_RULES 32
 #define RATELIMIT_MAX_SCOPES 16
 #define RATELIMIT_MAX_ALIASES 4096 /* route -> platform bucket; forgotten all at once past it */

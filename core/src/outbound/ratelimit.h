@@ -26,9 +26,11 @@ struct ratelimit_call;
 
 /* Higher goes first within a bucket. */
 enum ratelimit_priority {
-    RATELIMIT_REACTION = 0,
-    RATELIMIT_LIVE_EDIT = 1,
-    RATELIMIT_FINAL_TEXT = 2,
+    RATELIMIT_REACTION = 0,       /* an intermediate status reaction: droppable */
+    RATELIMIT_REACTION_FINAL = 1, /* a message's final status (🆗/😱) and its clean-up */
+    RATELIMIT_LIVE_EDIT = 2,
+    RATELIMIT_FINAL_TEXT = 3,
+    RATELIMIT_PRIORITY_COUNT
 };
 
 /* How a queued request relates to a newer one with the same bucket and coalesce key. */

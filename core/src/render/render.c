@@ -262,6 +262,8 @@ render_tool_find(struct render_state *r, const char *id, struct render_tool **ou
             return 0;
         }
     }
+    if (r->ntools >= RENDER_TOOLS_MAX)
+        return AB_EFULL;
     if (r->ntools == r->tools_cap) {
         size_t cap = r->tools_cap ? r->tools_cap * 2 : 8;
         if ((t = realloc(r->tools, cap * sizeof(*t))) == NULL)

@@ -40,6 +40,9 @@ enum render_tool_status {
 /* Longest sanitised tool title, in code points, before it is cut with …. */
 #define RENDER_TITLE_MAX_CHARS 100
 
+/* Tools one render keeps; a new id past them is refused (AB_EFULL). */
+#define RENDER_TOOLS_MAX 256
+
 struct render_state;
 
 /* Parse "full" | "compact" | "none" into *out. 0 or AB_EINVAL. */
@@ -59,7 +62,8 @@ void render_free(struct render_state *r);
 /* Create or update the tool @id (lent; copied). @title (lent, may be NULL) replaces the
  * known title when not NULL. @status RENDER_TOOL_KEEP leaves it as it is; a finished
  * tool (completed or failed) stays finished when a late pending/in_progress update
- * arrives. Returns 0, AB_EINVAL (NULL/empty id, unknown status) or AB_ENOMEM. */
+ * arrives. Returns 0, AB_EINVAL (NULL/empty id, unknown status), AB_EFULL (a new id
+ * past RENDER_TOOLS_MAX: nothing changes) or AB_ENOMEM. */
 int render_tool_upsert(struct render_state *r, const char *id, const char *title,
                        enum render_tool_status status);
 

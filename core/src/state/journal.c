@@ -53,6 +53,8 @@ journal_entry_free(struct journal_entry *e)
     free(e->channel_id);
     free(e->message_id);
     free(e->event_id);
+    free(e->sender_id);
+    free(e->parent_id);
     free(e);
 }
 
@@ -78,8 +80,14 @@ journal_entry_copy(const struct journal_entry *src)
     e->channel_id = journal_dup(src->channel_id);
     e->message_id = journal_dup(src->message_id);
     e->event_id = journal_dup(src->event_id);
+    e->sender_id = journal_dup(src->sender_id);
+    e->parent_id = journal_dup(src->parent_id);
+    e->is_thread = src->is_thread;
+    e->is_dm = src->is_dm;
+    e->is_bot = src->is_bot;
     if (!e->platform || !e->conversation || !e->reply_channel || !e->channel_id || !e->message_id ||
-        (src->reply_thread && !e->reply_thread) || (src->event_id && !e->event_id)) {
+        !e->sender_id || (src->reply_thread && !e->reply_thread) ||
+        (src->event_id && !e->event_id) || (src->parent_id && !e->parent_id)) {
         journal_entry_free(e);
         return NULL;
     }
@@ -122,7 +130,10 @@ journal_serialize(const struct journal *j)
             !journal_put_str(o, "k", e->conversation) ||
             !journal_put_str(o, "rc", e->reply_channel) ||
             !journal_put_str(o, "rt", e->reply_thread) || !journal_put_str(o, "c", e->channel_id) ||
-            !journal_put_str(o, "m", e->message_id) || !journal_put_str(o, "e", e->event_id))
+            !journal_put_str(o, "m", e->message_id) || !journal_put_str(o, "e", e->event_id) ||
+            !journal_put_str(o, "u", e->sender_id) || !journal_put_str(o, "pc", e->parent_id) ||
+            !cJSON_AddBoolToObject(o, "t", e->is_thread) ||
+            !cJSON_AddBoolToObject(o, "d", e->is_dm) || !cJSON_AddBoolToObject(o, "b", e->is_bot))
             goto out;
     }
     for (size_t i = 0; i < j->recent_count; i++) {
@@ -199,12 +210,49 @@ journal_get_str(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* A boolean member of @o (false when absent or not a boolean). */
+static bool
+journal_get_bool(const cJSON *o, const char *k)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+/* Whether @s (may be NULL) is within the bounds of a field read back: at most
+ * JOURNAL_FIELD_MAX bytes, no control character. */
+static bool
+journal_field_ok(const char *s)
+{
+    size_t n = 0;
+
+    for (; s && *s; s++, n++) {
+        if (n >= JOURNAL_FIELD_MAX || (unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* Whether every string of @e is within bounds. */
+static bool
+journal_entry_ok(const struct journal_entry *e)
+{
+    const char *const fields[] = {e->platform,     e->conversation, e->reply_channel,
+                                  e->reply_thread, e->channel_id,   e->message_id,
+                                  e->event_id,     e->sender_id,    e->parent_id};
+
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (!journal_field_ok(fields[i]))
+            return false;
+    }
+    return true;
+}
+
 /* Take in what a previous process left. Malformed items are skipped. */
 static void
 journal_load(struct journal *j, const char *text, size_t len)
 {
     cJSON *root = cJSON_ParseWithLength(text, len);
     const cJSON *item;
+    size_t seen = 0, skipped = 0;
 
     if (!cJSON_IsObject(root)) {
         log_warn("journal", "the journal is not valid JSON; starting afresh");
@@ -213,13 +261,18 @@ journal_load(struct journal *j, const char *text, size_t len)
     }
     cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root, "recent"))
     {
-        const char *p = journal_get_str(item, "p");
-        if (p)
-            journal_remember(j, p, journal_get_str(item, "e"), journal_get_str(item, "c"),
-                             journal_get_str(item, "m"));
+        const char *p = journal_get_str(item, "p"), *ev = journal_get_str(item, "e");
+        const char *c = journal_get_str(item, "c"), *m = journal_get_str(item, "m");
+        if (p && journal_field_ok(p) && journal_field_ok(ev) && journal_field_ok(c) &&
+            journal_field_ok(m))
+            journal_remember(j, p, ev, c, m);
     }
     cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root, "pending"))
     {
+        if (++seen > JOURNAL_PENDING_MAX) {
+            skipped++;
+            continue;
+        }
         struct journal_entry src = {
             .platform = (char *)journal_get_str(item, "p"),
             .conversation = (char *)journal_get_str(item, "k"),
@@ -228,16 +281,28 @@ journal_load(struct journal *j, const char *text, size_t len)
             .channel_id = (char *)journal_get_str(item, "c"),
             .message_id = (char *)journal_get_str(item, "m"),
             .event_id = (char *)journal_get_str(item, "e"),
+            .sender_id = (char *)journal_get_str(item, "u"),
+            .parent_id = (char *)journal_get_str(item, "pc"),
+            .is_thread = journal_get_bool(item, "t"),
+            .is_dm = journal_get_bool(item, "d"),
+            .is_bot = journal_get_bool(item, "b"),
         };
+        if (!journal_entry_ok(&src)) {
+            log_warn("journal", "dropping a journal entry with an overlong or binary field");
+            continue;
+        }
         struct journal_entry *e = journal_entry_copy(&src);
         if (!e) {
-            log_warn("journal", "skipping an incomplete journal entry");
+            log_warn("journal", "dropping an incomplete journal entry");
             continue;
         }
         e->id = ++j->next_id;
         e->is_recovered = true;
         journal_append(j, e);
     }
+    if (skipped)
+        log_warn("journal", "dropping %zu journal entries past the first %d", skipped,
+                 JOURNAL_PENDING_MAX);
     cJSON_Delete(root);
 }
 
@@ -326,21 +391,43 @@ journal_set_thread(struct journal *j, const char *conversation, const char *thre
     }
 }
 
-/* The message got its answer. */
-void
-journal_done(struct journal *j, uint64_t id)
+/* Take entry @id out of the list (owned by the caller now), or NULL when unknown. */
+static struct journal_entry *
+journal_unlink(struct journal *j, uint64_t id)
 {
     struct journal_entry **link, *e;
 
     for (link = &j->entries; *link && (*link)->id != id; link = &(*link)->next)
         ;
-    if (!(e = *link))
+    if ((e = *link))
+        *link = e->next;
+    return e;
+}
+
+/* The message got its answer. */
+void
+journal_done(struct journal *j, uint64_t id)
+{
+    struct journal_entry *e = journal_unlink(j, id);
+
+    if (!e)
         return;
-    *link = e->next;
     journal_remember(j, e->platform, e->event_id, e->channel_id, e->message_id);
     journal_entry_free(e);
     j->gen++;
     journal_write(j);
+}
+
+/* Forget an entry that must not be answered. */
+void
+journal_drop(struct journal *j, uint64_t id)
+{
+    struct journal_entry *e = journal_unlink(j, id);
+
+    if (!e)
+        return;
+    journal_entry_free(e);
+    j->gen++;
 }
 
 /* The first entry left by a previous process. */

@@ -14,6 +14,12 @@
 /* Messages remembered as answered (dedupe across restarts). */
 #define JOURNAL_RECENT_MAX 512
 
+/* Bounds on what is read back: entries beyond JOURNAL_PENDING_MAX, and entries with a
+ * string longer than JOURNAL_FIELD_MAX bytes or holding a control character, are logged
+ * and dropped (the file lives in a directory the agent's uid can write). */
+#define JOURNAL_PENDING_MAX 1024
+#define JOURNAL_FIELD_MAX 256
+
 /* One accepted message. Strings owned by the journal (NULL where noted). */
 struct journal_entry {
     uint64_t id;
@@ -23,7 +29,12 @@ struct journal_entry {
     char *reply_thread;  /* or NULL */
     char *channel_id;    /* where the message itself is */
     char *message_id;
-    char *event_id;    /* or NULL */
+    char *event_id; /* or NULL */
+    /* Who sent it and where, as the policy judged it (a recovered entry is judged
+     * again before anything is posted): */
+    char *sender_id; /* NULL only in entries of an older journal: they are dropped */
+    char *parent_id; /* the thread's parent channel, or NULL */
+    bool is_thread, is_dm, is_bot;
     bool is_recovered; /* left by a previous process */
     struct journal_entry *next;
 };
@@ -34,8 +45,8 @@ typedef void (*journal_recorded_fn)(void *arg, int status);
 struct journal;
 
 /* Open the journal in @state_dir (lent) on @loop, reading what a previous process
- * left. Returns 0, AB_ENOMEM, or -errno when the file cannot be read (a malformed file
- * is logged and started afresh). */
+ * left (within the bounds above). Returns 0, AB_ENOMEM, or -errno when the file cannot be read (a
+ * malformed file is logged and started afresh). */
 int journal_open(uv_loop_t *loop, const char *state_dir, struct journal **out);
 
 /* Record an accepted message (@e's strings lent, copied; id and flags ignored). *id
@@ -50,6 +61,11 @@ void journal_set_thread(struct journal *j, const char *conversation, const char 
 /* The message @id got its answer or failure line: forget it, remember it as answered.
  * Unknown ids are ignored. */
 void journal_done(struct journal *j, uint64_t id);
+
+/* Forget entry @id without remembering it as answered (a recovered entry found not
+ * to be one the daemon may answer). The file follows at the next change. Unknown ids are
+ * ignored. */
+void journal_drop(struct journal *j, uint64_t id);
 
 /* Entries left by a previous process, oldest first (lent; valid until journal_done
  * of that entry). */

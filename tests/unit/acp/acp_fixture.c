@@ -302,15 +302,19 @@ fx_pid_in(const char *text)
     return p ? atoi(p + 1) : 0;
 }
 
-/* Run a suite; see the header. */
-int
-fx_run(Suite *s)
+/* Set up, make the pool and run one turn. */
+void
+fx_one_turn(struct fx *f, const char *const *flags, const char *text, struct rec *r)
 {
-    SRunner *sr = srunner_create(s);
-    int failed;
+    fx_init(f, flags);
+    fx_pool(f);
+    fx_turn_wait(f, "discord:1", text, r, 10000);
+}
 
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+/* Free the recorder, then close the fixture. */
+void
+fx_close_rec(struct fx *f, struct rec *r)
+{
+    rec_reset(r);
+    fx_close(f);
 }

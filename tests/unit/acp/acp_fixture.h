@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "acp/pool.h"
+#include "../support/check_runner.h"
 
 #define FX_MAX_ARGS 24
 
@@ -68,8 +69,13 @@ void fx_turn(struct fx *f, const char *key, const char *text, struct rec *r);
 void fx_turn_wait(struct fx *f, const char *key, const char *text, struct rec *r, uint64_t ms);
 /* Run the loop until *@flag or @ms pass; returns *@flag. */
 bool fx_wait(struct fx *f, const bool *flag, uint64_t ms);
+/* fx_init(@f, @flags), fx_pool, then one turn of @text on "discord:1" into @r, waited for
+ * (10 s). */
+void fx_one_turn(struct fx *f, const char *const *flags, const char *text, struct rec *r);
 /* Close the pool, run the loop dry, assert uv_loop_close() == 0, remove the scratch dir. */
 void fx_close(struct fx *f);
+/* rec_reset(@r), then fx_close(@f): the end of most tests. */
+void fx_close_rec(struct fx *f, struct rec *r);
 /* Close the pool only (the loop stays), e.g. before a restart. */
 void fx_pool_close(struct fx *f);
 /* Whether the agent's log contains @needle. */
@@ -82,8 +88,6 @@ void rec_reset(struct rec *r);
 void fx_assert_dead(int pid);
 /* The pid in a "pid: N" or "grandchild: N" text. */
 int fx_pid_in(const char *text);
-/* Run @s (owned) with check and return main()'s exit code. */
-int fx_run(Suite *s);
 extern const struct turn_callbacks fx_callbacks;
 
 #endif

@@ -46,7 +46,7 @@ real_agent_main(const char *name, const char *entry_rel, const TTest *const *tes
     for (; *tests; tests++)
         tcase_add_test(tc, *tests);
     suite_add_tcase(s, tc);
-    return fx_run(s);
+    return check_run_suite(s);
 }
 
 /* Read the "listening PORT" line from @fd, waiting at most 20 s. */
@@ -245,6 +245,56 @@ real_agent_check_reject(struct real_agent *a, const char *key, size_t options)
     ck_assert_uint_eq(r.perm_options, options);
     ck_assert_int_eq(r.tool_completed, 0);
     ck_assert_int_ne(access(a->file, F_OK), 0);
+    rec_reset(&r);
+}
+
+/* Whether the fake model's last model call (a line with "said") holds @a and @b. */
+static bool
+real_agent_last_call_has(const struct real_agent *ra, const char *a, const char *b)
+{
+    FILE *fp = fopen(ra->model_log, "r");
+    char line[16384], last[16384] = "";
+
+    if (!fp)
+        return false;
+    while (fgets(line, sizeof(line), fp))
+        if (strstr(line, "\"said\""))
+            snprintf(last, sizeof(last), "%s", line);
+    fclose(fp);
+    return strstr(last, a) && strstr(last, b);
+}
+
+/* The idle-suspension scenario; see the header. */
+void
+real_agent_check_resume(struct real_agent *a, const char *key)
+{
+    struct rec r = {0};
+    struct pool_stats st;
+    bool never = false;
+    int i;
+
+    fx_pool_close(&a->f); /* the same pool again, suspending after 500 ms idle */
+    a->f.cfg.idle_suspend_ms = 500;
+    a->f.cfg.load_timeout_ms = 60000; /* as session/new: claude starts Claude Code for it */
+    fx_pool(&a->f);
+    real_agent_turn(a, key, "remember the word walnut [[text]]", &r, "end_turn");
+    rec_reset(&r);
+    for (i = 0; i < 600; i++) { /* the session is suspended, its process exits */
+        pool_stats(a->f.pool, &st);
+        if (st.processes == 0)
+            break;
+        fx_wait(&a->f, &never, 100);
+    }
+    ck_assert_uint_eq(st.processes, 0);
+    ck_assert_uint_eq(st.suspended, 1);
+    real_agent_turn(a, key, "what was the word? [[text]]", &r, "end_turn");
+    ck_assert_msg(strstr(r.text, "Hello from the fake model."), "text: %s", r.text);
+    ck_assert(!r.has_reset); /* loaded: nothing to tell the user */
+    pool_stats(a->f.pool, &st);
+    ck_assert_uint_eq(st.resumes, 1);
+    /* the agent sent the model the first turn with the second: the history is back */
+    ck_assert_msg(real_agent_last_call_has(a, "walnut", "what was the word?"),
+                  "the resumed session's model call lacks the first turn");
     rec_reset(&r);
 }
 

@@ -54,6 +54,11 @@ void real_agent_check_auto(struct real_agent *a, const char *key);
 void real_agent_ask_tool(struct real_agent *a, const char *key, enum acp_perm_decision d,
                          struct rec *r);
 
+/* Idle suspension: the pool is made again with idle_suspend_ms 500 (nothing may have run
+ * on it yet); a turn, then no agent process once the session is suspended, then a turn
+ * resumed with session/load: no reset, and the model's request carries the first turn. */
+void real_agent_check_resume(struct real_agent *a, const char *key);
+
 /* [[tool]] in ask mode: one permission request with @options options reaches us; we
  * reject it; the file never appears and the turn still ends end_turn. */
 void real_agent_check_reject(struct real_agent *a, const char *key, size_t options);

@@ -90,5 +90,5 @@ main(void)
     tcase_add_test(tc, malformed_entries_are_rejected);
     tcase_add_test(tc, preset_home_is_home_only_when_the_broker_has_none);
     suite_add_tcase(s, tc);
-    return fx_run(s);
+    return check_run_suite(s);
 }

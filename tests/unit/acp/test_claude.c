@@ -45,11 +45,22 @@ START_TEST(claude_asks_us_and_honours_a_rejection)
 }
 END_TEST
 
+START_TEST(claude_idle_session_resumes_with_session_load)
+{
+    struct real_agent a;
+
+    claude_start(&a, ACP_PERM_AUTO);
+    real_agent_check_resume(&a, "discord:claude-idle");
+    real_agent_close(&a);
+}
+END_TEST
+
 int
 main(void)
 {
     const TTest *const tests[] = {claude_streams_writes_with_our_auto_answer_and_cancels,
-                                  claude_asks_us_and_honours_a_rejection, NULL};
+                                  claude_asks_us_and_honours_a_rejection,
+                                  claude_idle_session_resumes_with_session_load, NULL};
 
     return real_agent_main("acp-claude", "@agentclientprotocol/claude-agent-acp/dist/index.js",
                            tests);

@@ -3,6 +3,7 @@
  * Skipped (exit 77) only when the codex binary is not installed. */
 #include <check.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,95 @@ START_TEST(codex_streams_and_accepts_our_permission_answer)
 }
 END_TEST
 
+/* Whether the file @path contains @needle. */
+static bool
+file_has(const char *path, const char *needle)
+{
+    FILE *fp = fopen(path, "r");
+    char *buf = NULL;
+    size_t cap = 0;
+    bool found = false;
+
+    while (fp && !found && getline(&buf, &cap, fp) > 0)
+        found = strstr(buf, needle) != NULL;
+    free(buf);
+    if (fp)
+        fclose(fp);
+    return found;
+}
+
+START_TEST(codex_lists_the_tools_of_an_mcp_server_we_pass)
+{
+    const char *root = getenv("AB_SOURCE_ROOT");
+    char provider[512], home[300], codex_home[300], tmpdir[300], mlog[300], script[512],
+        mcp_log[300];
+    const char *args[8], *env[4], *mcp_args[4];
+    struct agent_mcp_server server = {.name = "tiny", .type = AGENT_MCP_STDIO, .command = "node"};
+    struct fx f;
+    struct rec r = {0};
+    int model, port, status;
+    bool listed = false;
+
+    fx_init(&f, NULL);
+    snprintf(mlog, sizeof(mlog), "%s/model.log", f.dir);
+    snprintf(mcp_log, sizeof(mcp_log), "%s/mcp.log", f.dir);
+    snprintf(script, sizeof(script), "%s/tests/acp/tiny-mcp.js", root);
+    mcp_args[0] = script;
+    mcp_args[1] = "--log";
+    mcp_args[2] = mcp_log;
+    mcp_args[3] = NULL;
+    server.args = mcp_args;
+    model = model_start(root, mlog, &port);
+    snprintf(provider, sizeof(provider),
+             "model_providers.fake={name=\"fake\",base_url=\"http://127.0.0.1:%d/v1\","
+             "wire_api=\"responses\",supports_websockets=false,request_max_retries=0,"
+             "stream_max_retries=0}",
+             port);
+    args[0] = "-c";
+    args[1] = "model_provider=fake";
+    args[2] = "-c";
+    args[3] = "model=fake-model";
+    args[4] = "-c";
+    args[5] = provider;
+    args[6] = NULL;
+    snprintf(home, sizeof(home), "HOME=%s", f.dir);
+    snprintf(codex_home, sizeof(codex_home), "CODEX_HOME=%s", f.dir);
+    snprintf(tmpdir, sizeof(tmpdir), "TMPDIR=%s", f.dir);
+    env[0] = home;
+    env[1] = codex_home;
+    env[2] = tmpdir;
+    env[3] = NULL;
+    f.launch.command = codex;
+    f.launch.args = args;
+    f.launch.config_env = env;
+    f.launch.mcp_servers = &server;
+    f.launch.nmcp = 1;
+    f.cfg.stop_grace_ms = 500;
+    f.cfg.init_timeout_ms = 60000;
+    fx_pool(&f);
+
+    fx_turn_wait(&f, "discord:codex-mcp", "say hello [[text]]", &r, 60000);
+    ck_assert_msg(r.rc == 0, "turn failed: %s / %s", r.message, r.stderr_tail);
+    rec_reset(&r);
+    /* codex started the server we passed (session/new mcpServers) and listed its tools */
+    for (int i = 0; i < 200 && !listed; i++) {
+        FILE *fp = fopen(mcp_log, "r");
+        char line[4096];
+        while (fp && !listed && fgets(line, sizeof(line), fp))
+            listed = strstr(line, "\"tools/list\"") != NULL;
+        if (fp)
+            fclose(fp);
+        if (!listed)
+            usleep(50000);
+    }
+    ck_assert_msg(listed, "codex never asked the MCP server for its tools");
+    ck_assert(file_has(mcp_log, "\"initialize\""));
+    fx_close(&f);
+    kill(model, SIGTERM);
+    ck_assert_int_eq(waitpid(model, &status, 0), model);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -118,6 +208,7 @@ main(void)
     }
     tcase_set_timeout(tc, 110);
     tcase_add_test(tc, codex_streams_and_accepts_our_permission_answer);
+    tcase_add_test(tc, codex_lists_the_tools_of_an_mcp_server_we_pass);
     suite_add_tcase(s, tc);
-    return fx_run(s);
+    return check_run_suite(s);
 }

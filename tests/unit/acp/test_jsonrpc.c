@@ -201,5 +201,5 @@ main(void)
     tcase_add_test(tc, malformed_lines_are_skipped_and_errors_reported);
     tcase_add_test(tc, deadlines_fire_and_close_fails_pending);
     suite_add_tcase(s, tc);
-    return fx_run(s);
+    return check_run_suite(s);
 }

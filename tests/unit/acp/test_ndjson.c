@@ -122,5 +122,5 @@ main(void)
     tcase_add_test(tc, line_over_cap_is_protocol_error);
     tcase_add_test(tc, default_cap_is_64_mib_and_a_10_mib_line_passes);
     suite_add_tcase(s, tc);
-    return fx_run(s);
+    return check_run_suite(s);
 }

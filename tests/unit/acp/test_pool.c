@@ -16,9 +16,7 @@ START_TEST(stream_arrives_in_order_and_turn_ends_end_turn)
     struct fx f;
     struct rec r = {0};
 
-    fx_init(&f, NOFLAGS);
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "[[stream 5]]", &r, 10000);
+    fx_one_turn(&f, NOFLAGS, "[[stream 5]]", &r);
     ck_assert_int_eq(r.rc, 0);
     ck_assert_str_eq(r.stop, "end_turn");
     ck_assert_str_eq(r.text, "chunk1 chunk2 chunk3 chunk4 chunk5 ");
@@ -33,8 +31,7 @@ START_TEST(stream_arrives_in_order_and_turn_ends_end_turn)
         &f, "\"prompt\":[{\"type\":\"text\",\"text\":\"<sender_context>{\\\"schema\\\""));
     ck_assert(
         fx_log_has(&f, "</sender_context>\"},{\"type\":\"text\",\"text\":\"[[stream 5]]\"}]"));
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -43,10 +40,7 @@ START_TEST(tool_calls_upsert_by_id)
     struct fx f;
     struct rec r = {0};
 
-    fx_init(&f, NOFLAGS);
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "[[tool]] [[late-update-unknown-tool]] [[plan]] [[thought]]", &r,
-                 10000);
+    fx_one_turn(&f, NOFLAGS, "[[tool]] [[late-update-unknown-tool]] [[plan]] [[thought]]", &r);
     ck_assert_int_eq(r.rc, 0);
     ck_assert_int_eq(r.tool_new, 1);
     ck_assert_int_ge(r.tool_in_progress, 1);
@@ -56,8 +50,7 @@ START_TEST(tool_calls_upsert_by_id)
     ck_assert_int_eq(r.kinds[ACP_EV_THOUGHT_CHUNK], 1);
     ck_assert_str_eq(r.last_tool_title, "Read README.md");
     ck_assert_str_eq(r.text, "done");
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -66,9 +59,7 @@ START_TEST(permission_auto_selects_allow_always_by_kind)
     struct fx f;
     struct rec r = {0};
 
-    fx_init(&f, NOFLAGS);
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "[[permission]]", &r, 10000);
+    fx_one_turn(&f, NOFLAGS, "[[permission]]", &r);
     ck_assert_int_eq(r.rc, 0);
     ck_assert_str_eq(r.stop, "end_turn");
     ck_assert_str_eq(r.text, "permission granted: opt-always");
@@ -80,101 +71,7 @@ START_TEST(permission_auto_selects_allow_always_by_kind)
     ck_assert_str_eq(r.text, "permission granted: opt-always");
     ck_assert_int_ge(r.kinds[ACP_EV_TOOL_CALL], 1);
     ck_assert_int_eq(fx_log_count(&f, "{\"jsonrpc\":\"2.0\",\"id\":\""), 1);
-    rec_reset(&r);
-    fx_close(&f);
-}
-END_TEST
-
-START_TEST(permission_deny_selects_reject)
-{
-    struct fx f;
-    struct rec r = {0};
-
-    fx_init(&f, NOFLAGS);
-    f.cfg.perm_mode = ACP_PERM_DENY;
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "[[permission]]", &r, 10000);
-    ck_assert_int_eq(r.rc, 0);
-    ck_assert_str_eq(r.text, "permission rejected: opt-reject");
-    ck_assert_int_eq(r.tool_failed, 1);
-    ck_assert(
-        fx_log_has(&f, "{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-reject\"}}"));
-    rec_reset(&r);
-    fx_close(&f);
-}
-END_TEST
-
-START_TEST(permission_ask_hands_request_to_engine)
-{
-    struct fx f;
-    struct rec r = {0};
-
-    fx_init(&f, NOFLAGS);
-    f.cfg.perm_mode = ACP_PERM_ASK;
-    fx_pool(&f);
-    r.auto_answer = 1;
-    r.answer = ACP_PERM_ALLOW_ONCE;
-    fx_turn_wait(&f, "discord:1", "[[permission]] [[permission-ids int]]", &r, 10000);
-    ck_assert_int_eq(r.permissions, 1);
-    ck_assert_str_eq(r.perm_title, "Write x.txt");
-    ck_assert_int_eq(r.perm_options, 3);
-    ck_assert_str_eq(r.text, "permission granted: opt-once");
-    ck_assert(fx_log_has(&f, "{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-once\"}}"));
-    rec_reset(&r);
-    fx_close(&f);
-}
-END_TEST
-
-START_TEST(permission_ask_unanswered_times_out_as_reject)
-{
-    struct fx f;
-    struct rec r = {0};
-
-    fx_init(&f, NOFLAGS);
-    f.cfg.perm_mode = ACP_PERM_ASK;
-    f.cfg.perm_timeout_ms = 200;
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "[[permission]]", &r, 10000);
-    ck_assert_int_eq(r.permissions, 1);
-    ck_assert_str_eq(r.text, "permission rejected: opt-reject");
-    rec_reset(&r);
-    fx_close(&f);
-}
-END_TEST
-
-START_TEST(cancel_mid_stream_ends_cancelled)
-{
-    struct fx f;
-    struct rec r = {0};
-
-    fx_init(&f, NOFLAGS);
-    fx_pool(&f);
-    r.cancel_key = "discord:1";
-    fx_turn_wait(&f, "discord:1", "[[slow 200]] [[tick 20]]", &r, 10000);
-    ck_assert_int_eq(r.rc, 0);
-    ck_assert_str_eq(r.stop, "cancelled");
-    ck_assert_int_lt(r.kinds[ACP_EV_MESSAGE_CHUNK], 200);
-    ck_assert(fx_log_has(&f, "\"method\":\"session/cancel\""));
-    rec_reset(&r);
-    fx_close(&f);
-}
-END_TEST
-
-START_TEST(cancel_during_permission_answers_cancelled)
-{
-    struct fx f;
-    struct rec r = {0};
-
-    fx_init(&f, NOFLAGS);
-    f.cfg.perm_mode = ACP_PERM_ASK;
-    fx_pool(&f);
-    r.cancel_key = "discord:1";
-    fx_turn_wait(&f, "discord:1", "[[permission]]", &r, 10000);
-    ck_assert_int_eq(r.permissions, 1);
-    ck_assert_str_eq(r.stop, "cancelled");
-    ck_assert(fx_log_has(&f, "\"result\":{\"outcome\":{\"outcome\":\"cancelled\"}}"));
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -184,9 +81,7 @@ START_TEST(crash_mid_turn_reports_exit_status_and_next_turn_starts_fresh)
     struct rec r = {0};
     int pid;
 
-    fx_init(&f, NOFLAGS);
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "[[pid]]", &r, 10000);
+    fx_one_turn(&f, NOFLAGS, "[[pid]]", &r);
     pid = fx_pid_in(r.text);
     rec_reset(&r);
     fx_turn_wait(&f, "discord:1", "[[crash]]", &r, 10000);
@@ -201,8 +96,7 @@ START_TEST(crash_mid_turn_reports_exit_status_and_next_turn_starts_fresh)
     ck_assert(r.has_reset && r.reset_before_text);
     ck_assert_int_eq(r.reset, ACP_RESET_CRASHED);
     ck_assert_int_ne(fx_pid_in(r.text), pid);
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -228,8 +122,7 @@ START_TEST(hang_trips_watchdog_cancel_then_kill)
     fx_assert_dead(pid);
     pool_stats(f.pool, &st);
     ck_assert_int_eq(st.busy, 0);
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -246,8 +139,7 @@ START_TEST(ten_megabyte_line_is_framed)
     ck_assert_uint_eq(r.len, 10485760);
     for (i = 0; i < r.len; i += 4093)
         ck_assert_int_eq(r.text[i], '0' + (int)(i % 10));
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -256,9 +148,7 @@ START_TEST(unadvertised_requests_get_method_not_found_and_noise_is_tolerated)
     struct fx f;
     struct rec r = {0};
 
-    fx_init(&f, NOFLAGS);
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "[[fs]]", &r, 10000);
+    fx_one_turn(&f, NOFLAGS, "[[fs]]", &r);
     ck_assert_str_eq(r.text, "fs: -32601 terminal: -32601");
     rec_reset(&r);
     fx_turn_wait(&f, "discord:1", "[[noise]] [[stop max_tokens]]", &r, 10000);
@@ -277,8 +167,7 @@ START_TEST(unadvertised_requests_get_method_not_found_and_noise_is_tolerated)
     fx_turn_wait(&f, "discord:1", "[[error 100000000000000000000]]", &r, 10000);
     ck_assert_int_eq(r.rc, AB_EPROTO);
     ck_assert_ptr_nonnull(strstr(r.message, "scripted failure (code 0)"));
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -303,8 +192,7 @@ START_TEST(restart_resumes_with_session_load)
     ck_assert(!r.has_reset);
     ck_assert_int_eq(r.kinds[ACP_EV_USER_CHUNK], 0); /* the replay is not this turn */
     ck_assert(fx_log_has(&f, "\"method\":\"session/load\""));
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -329,8 +217,7 @@ load_failure_falls_back(const char *const *flags, bool may_hang)
     ck_assert(r.has_reset && r.reset_before_text);
     ck_assert_int_eq(r.reset, ACP_RESET_LOAD_FAILED);
     ck_assert(fx_log_has(&f, "\"method\":\"session/load\""));
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 
 START_TEST(load_hang_times_out_and_falls_back_to_new)
@@ -451,28 +338,7 @@ START_TEST(agent_env_has_no_broker_secrets)
     ck_assert_ptr_nonnull(strstr(r.text, "FROM_PRESET=1"));
     ck_assert_ptr_nonnull(strstr(r.text, "AB_TEST_INHERITED=inherited-value"));
     ck_assert_ptr_nonnull(strstr(r.text, "PATH="));
-    rec_reset(&r);
-    fx_close(&f);
-}
-END_TEST
-
-START_TEST(start_failure_carries_last_stderr_line_and_auth_hint)
-{
-    struct fx f;
-    struct rec r = {0};
-
-    fx_init(&f, FLAGS("--crash-on-start"));
-    f.launch.auth_hint = "run scripted-agent login";
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
-    ck_assert_int_lt(r.rc, 0);
-    ck_assert_ptr_nonnull(strstr(r.message, "failed to start agent"));
-    ck_assert_ptr_nonnull(strstr(r.message, "fatal: not logged in; run scripted-agent login"));
-    ck_assert_str_eq(r.auth_hint, "run scripted-agent login");
-    ck_assert(r.exited);
-    ck_assert_int_eq(r.exit_status, 1);
-    rec_reset(&r);
-    fx_close(&f);
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -490,22 +356,6 @@ START_TEST(missing_command_fails_synchronously)
 }
 END_TEST
 
-START_TEST(protocol_version_two_is_refused)
-{
-    struct fx f;
-    struct rec r = {0};
-
-    fx_init(&f, FLAGS("--protocol-version", "2"));
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
-    ck_assert_int_eq(r.rc, AB_EPROTO);
-    ck_assert_ptr_nonnull(strstr(r.message, "protocol version 2"));
-    ck_assert(!fx_log_has(&f, "session/new"));
-    rec_reset(&r);
-    fx_close(&f);
-}
-END_TEST
-
 /* The preset's choice: the test key when offered. */
 static const char *
 pick_test_key(const char *const *ids, size_t n, const char *const *env)
@@ -519,39 +369,161 @@ pick_test_key(const char *const *ids, size_t n, const char *const *env)
     return NULL;
 }
 
-START_TEST(auth_required_agent_is_authenticated)
+/* One turn of @prompt against an agent started with @flags: how it ends and what the
+ * pool says. Zero / NULL expectations are not checked. */
+struct turn_case {
+    const char *what;
+    const char *flags[4]; /* NULL-terminated */
+    const char *prompt;   /* NULL: "hello" */
+    bool set_perm_mode;   /* f.cfg.perm_mode = perm_mode */
+    enum acp_perm_mode perm_mode;
+    uint64_t perm_timeout_ms;
+    bool answer_at_once; /* ask mode: the engine answers with @answer at once */
+    enum acp_perm_decision answer;
+    bool cancel; /* cancel the turn after its first chunk */
+    bool any_rc; /* do not check rc */
+    const char *stop, *text;
+    int permissions, tool_failed, perm_options;
+    const char *perm_title;
+    int max_chunks; /* fewer message chunks than this */
+    const char *auth_hint;
+    bool pick_key; /* the preset chooses "test-key" among the agent's auth methods */
+    bool fails;    /* any negative rc, unless @rc names the one */
+    int rc;        /* the exact rc (0: success, unless @fails) */
+    const char *message_has[3];
+    const char *text_has;
+    const char *log_has, *log_lacks;
+    const char *hint; /* the turn's auth_hint */
+    bool exited;      /* the agent exited, with @exit_status */
+    int exit_status;
+};
+
+static const struct turn_case turn_cases[] = {
+    {.what = "permission deny selects reject",
+     .prompt = "[[permission]]",
+     .set_perm_mode = true,
+     .perm_mode = ACP_PERM_DENY,
+     .text = "permission rejected: opt-reject",
+     .tool_failed = 1,
+     .log_has = "{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-reject\"}}"},
+    {.what = "permission ask hands the request to the engine",
+     .prompt = "[[permission]] [[permission-ids int]]",
+     .set_perm_mode = true,
+     .perm_mode = ACP_PERM_ASK,
+     .answer_at_once = true,
+     .answer = ACP_PERM_ALLOW_ONCE,
+     .any_rc = true,
+     .permissions = 1,
+     .perm_title = "Write x.txt",
+     .perm_options = 3,
+     .text = "permission granted: opt-once",
+     .log_has = "{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-once\"}}"},
+    {.what = "permission ask unanswered times out as reject",
+     .prompt = "[[permission]]",
+     .set_perm_mode = true,
+     .perm_mode = ACP_PERM_ASK,
+     .perm_timeout_ms = 200,
+     .any_rc = true,
+     .permissions = 1,
+     .text = "permission rejected: opt-reject"},
+    {.what = "cancel mid-stream ends cancelled",
+     .prompt = "[[slow 200]] [[tick 20]]",
+     .cancel = true,
+     .stop = "cancelled",
+     .max_chunks = 200,
+     .log_has = "\"method\":\"session/cancel\""},
+    {.what = "cancel during a permission question answers cancelled",
+     .prompt = "[[permission]]",
+     .set_perm_mode = true,
+     .perm_mode = ACP_PERM_ASK,
+     .cancel = true,
+     .any_rc = true,
+     .permissions = 1,
+     .stop = "cancelled",
+     .log_has = "\"result\":{\"outcome\":{\"outcome\":\"cancelled\"}}"},
+    {.what = "a start failure carries the last stderr line and the auth hint",
+     .flags = {"--crash-on-start"},
+     .auth_hint = "run scripted-agent login",
+     .fails = true,
+     .message_has = {"failed to start agent", "fatal: not logged in; run scripted-agent login"},
+     .hint = "run scripted-agent login",
+     .exited = true,
+     .exit_status = 1},
+    {.what = "protocol version 2 is refused before any session",
+     .flags = {"--protocol-version", "2"},
+     .rc = AB_EPROTO,
+     .message_has = {"protocol version 2"},
+     .log_lacks = "session/new"},
+    {.what = "an agent that requires auth is authenticated with the preset's method",
+     .flags = {"--auth-required"},
+     .pick_key = true,
+     .text_has = "</sender_context> hello",
+     .log_has = "\"method\":\"authenticate\",\"params\":{\"methodId\":\"test-key\"}",
+     .log_lacks = "\"methodId\":\"weird\""},
+    {.what = "an agent that requires auth without a method reports the hint",
+     .flags = {"--auth-required"},
+     .auth_hint = "set TEST_KEY",
+     .rc = AB_EAUTH,
+     .message_has = {"Authentication required", "set TEST_KEY"},
+     .hint = "set TEST_KEY"},
+};
+
+/* Run turn_cases[_i]. */
+START_TEST(one_turn_cases)
 {
+    const struct turn_case *tc = &turn_cases[_i];
     struct fx f;
     struct rec r = {0};
 
-    fx_init(&f, FLAGS("--auth-required"));
-    f.launch.auth_method = pick_test_key;
+    fx_init(&f, tc->flags);
+    f.launch.auth_hint = tc->auth_hint;
+    if (tc->pick_key)
+        f.launch.auth_method = pick_test_key;
+    if (tc->set_perm_mode)
+        f.cfg.perm_mode = tc->perm_mode;
+    if (tc->perm_timeout_ms)
+        f.cfg.perm_timeout_ms = tc->perm_timeout_ms;
     fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
-    ck_assert_int_eq(r.rc, 0);
-    ck_assert_ptr_nonnull(strstr(r.text, "</sender_context> hello"));
-    ck_assert(fx_log_has(&f, "\"method\":\"authenticate\",\"params\":{\"methodId\":\"test-key\"}"));
-    ck_assert(!fx_log_has(&f, "\"methodId\":\"weird\""));
-    rec_reset(&r);
-    fx_close(&f);
-}
-END_TEST
-
-START_TEST(auth_required_without_method_reports_hint)
-{
-    struct fx f;
-    struct rec r = {0};
-
-    fx_init(&f, FLAGS("--auth-required"));
-    f.launch.auth_hint = "set TEST_KEY";
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
-    ck_assert_int_eq(r.rc, AB_EAUTH);
-    ck_assert_ptr_nonnull(strstr(r.message, "Authentication required"));
-    ck_assert_ptr_nonnull(strstr(r.message, "set TEST_KEY"));
-    ck_assert_str_eq(r.auth_hint, "set TEST_KEY");
-    rec_reset(&r);
-    fx_close(&f);
+    if (tc->answer_at_once) {
+        r.auto_answer = 1;
+        r.answer = tc->answer;
+    }
+    if (tc->cancel)
+        r.cancel_key = "discord:1";
+    fx_turn_wait(&f, "discord:1", tc->prompt ? tc->prompt : "hello", &r, 10000);
+    if (tc->fails && !tc->rc)
+        ck_assert_msg(r.rc < 0, "%s: rc %d", tc->what, r.rc);
+    else if (!tc->any_rc)
+        ck_assert_msg(r.rc == tc->rc, "%s: rc %d", tc->what, r.rc);
+    if (tc->stop)
+        ck_assert_str_eq(r.stop, tc->stop);
+    if (tc->text)
+        ck_assert_str_eq(r.text, tc->text);
+    if (tc->permissions)
+        ck_assert_int_eq(r.permissions, tc->permissions);
+    if (tc->tool_failed)
+        ck_assert_int_eq(r.tool_failed, tc->tool_failed);
+    if (tc->perm_title)
+        ck_assert_str_eq(r.perm_title, tc->perm_title);
+    if (tc->perm_options)
+        ck_assert_int_eq(r.perm_options, tc->perm_options);
+    if (tc->max_chunks)
+        ck_assert_int_lt(r.kinds[ACP_EV_MESSAGE_CHUNK], tc->max_chunks);
+    for (size_t i = 0; i < 3 && tc->message_has[i]; i++)
+        ck_assert_msg(strstr(r.message, tc->message_has[i]), "%s: %s", tc->what, r.message);
+    if (tc->text_has)
+        ck_assert_msg(r.text && strstr(r.text, tc->text_has), "%s", tc->what);
+    if (tc->log_has)
+        ck_assert_msg(fx_log_has(&f, tc->log_has), "%s: %s", tc->what, tc->log_has);
+    if (tc->log_lacks)
+        ck_assert_msg(!fx_log_has(&f, tc->log_lacks), "%s: %s", tc->what, tc->log_lacks);
+    if (tc->hint)
+        ck_assert_str_eq(r.auth_hint, tc->hint);
+    if (tc->exited) {
+        ck_assert(r.exited);
+        ck_assert_int_eq(r.exit_status, tc->exit_status);
+    }
+    fx_close_rec(&f, &r);
 }
 END_TEST
 
@@ -561,9 +533,7 @@ START_TEST(stop_kills_the_whole_group)
     struct rec r = {0};
     int pid, gpid;
 
-    fx_init(&f, FLAGS("--ignore-term"));
-    fx_pool(&f);
-    fx_turn_wait(&f, "discord:1", "[[pid]]", &r, 10000);
+    fx_one_turn(&f, FLAGS("--ignore-term"), "[[pid]]", &r);
     pid = fx_pid_in(r.text);
     rec_reset(&r);
     fx_turn_wait(&f, "discord:1", "[[grandchild]]", &r, 10000);
@@ -576,29 +546,175 @@ START_TEST(stop_kills_the_whole_group)
 }
 END_TEST
 
+/* Wait (at most @ms) until the pool has @procs agent processes. */
+static bool
+fx_wait_procs(struct fx *f, uint32_t procs, uint64_t ms)
+{
+    struct pool_stats st;
+    bool never = false;
+
+    for (uint64_t waited = 0; waited <= ms; waited += 20) {
+        pool_stats(f->pool, &st);
+        if (st.processes == procs)
+            return true;
+        fx_wait(f, &never, 20);
+    }
+    return false;
+}
+
 START_TEST(ttl_expires_idle_sessions)
 {
     struct fx f;
     struct rec r = {0};
-    struct pool_stats st;
-    bool never = false;
-    int i;
 
     fx_init(&f, NOFLAGS);
     f.cfg.session_ttl_ms = 200;
     fx_pool(&f);
     fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
     rec_reset(&r);
-    for (i = 0; i < 100; i++) {
-        fx_wait(&f, &never, 20);
-        pool_stats(f.pool, &st);
-        if (st.live == 0)
-            break;
-    }
-    ck_assert_int_eq(st.live, 0);
+    ck_assert(fx_wait_procs(&f, 0, 2000)); /* its process left with it */
     fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
     ck_assert(r.has_reset);
     ck_assert_int_eq(r.reset, ACP_RESET_EXPIRED);
+    fx_close_rec(&f, &r);
+}
+END_TEST
+
+START_TEST(idle_session_is_suspended_and_resumed_with_session_load)
+{
+    struct fx f;
+    struct rec r = {0};
+    struct pool_stats st;
+    char sid[128];
+
+    fx_init(&f, FLAGS("--load", "--state", "AGENT_STATE"));
+    f.args[f.nargs - 1] = f.agent_state;
+    f.cfg.idle_suspend_ms = 300;
+    f.launch.session_mode = "plan";
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:7", "remember the word walnut [[echo-session]]", &r, 10000);
+    snprintf(sid, sizeof(sid), "%s", r.text);
+    ck_assert_ptr_nonnull(strstr(sid, "session: "));
+    rec_reset(&r);
+    /* idle: the session is suspended and its process, left without one, exits */
+    ck_assert(fx_wait_procs(&f, 0, 10000));
+    pool_stats(f.pool, &st);
+    ck_assert_uint_eq(st.live, 0);
+    ck_assert_uint_eq(st.suspended, 1);
+    ck_assert_uint_eq(st.idle_suspensions, 1);
+    fx_turn_wait(&f, "discord:7", "[[echo-session]] [[echo-history]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_ptr_nonnull(strstr(r.text, sid)); /* the same agent session */
+    ck_assert_msg(strstr(r.text, "history: 1 turns: remember the word walnut"), "%s", r.text);
+    ck_assert(!r.has_reset); /* nobody is told anything */
+    ck_assert_int_eq(r.kinds[ACP_EV_USER_CHUNK], 0);
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/load\""), 1);
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/new\""), 1);
+    /* the preset's mode again on the loaded session, not the agent's default */
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/set_mode\""), 2);
+    pool_stats(f.pool, &st);
+    ck_assert_uint_eq(st.resumes, 1);
+    ck_assert_uint_eq(st.suspended, 0);
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+/* A turn (its permission question included) longer than idle_suspend_ms is never
+ * suspended; the idle clock starts when it ends. */
+START_TEST(idle_suspension_never_interrupts_a_turn)
+{
+    struct fx f;
+    struct rec r = {0};
+    struct pool_stats st;
+
+    fx_init(&f, FLAGS("--load"));
+    f.cfg.idle_suspend_ms = 100;
+    f.cfg.perm_mode = ACP_PERM_ASK;
+    f.cfg.perm_timeout_ms = 800;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "[[stream 8]] [[tick 100]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_ptr_nonnull(strstr(r.text, "chunk8"));
+    rec_reset(&r);
+    fx_turn_wait(&f, "discord:1", "[[permission]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_str_eq(r.text, "permission rejected: opt-reject"); /* unanswered */
+    pool_stats(f.pool, &st);
+    ck_assert_uint_eq(st.idle_suspensions, 0);
+    ck_assert_uint_eq(st.live, 1);
+    rec_reset(&r);
+    ck_assert(fx_wait_procs(&f, 0, 10000)); /* then idle: suspended */
+    fx_close(&f);
+}
+END_TEST
+
+/* An agent without loadSession keeps its session, unless suspend_without_load: then
+ * the next turn opens a fresh session and says so. */
+START_TEST(idle_suspension_needs_load_unless_configured)
+{
+    struct fx f;
+    struct rec r = {0};
+    struct pool_stats st;
+    bool never = false;
+
+    fx_init(&f, NOFLAGS);
+    f.cfg.idle_suspend_ms = 100;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
+    rec_reset(&r);
+    fx_wait(&f, &never, 800);
+    pool_stats(f.pool, &st);
+    ck_assert_uint_eq(st.processes, 1);
+    ck_assert_uint_eq(st.idle_suspensions, 0);
+    fx_close(&f);
+
+    fx_init(&f, NOFLAGS);
+    f.cfg.idle_suspend_ms = 100;
+    f.cfg.suspend_without_load = true;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:1", "hello", &r, 10000);
+    rec_reset(&r);
+    ck_assert(fx_wait_procs(&f, 0, 10000));
+    fx_turn_wait(&f, "discord:1", "again", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert(r.has_reset && r.reset_before_text);
+    ck_assert_int_eq(r.reset, ACP_RESET_EXPIRED);
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/new\""), 2);
+    rec_reset(&r);
+    fx_close(&f);
+}
+END_TEST
+
+/* A session suspended off a process that carries others is closed there (claude-agent-acp
+ * keeps a Claude Code process per open session), and comes back with session/load. */
+START_TEST(suspended_session_is_closed_on_a_shared_process)
+{
+    struct fx f;
+    struct rec r = {0};
+    char sid[128];
+
+    fx_init(&f, FLAGS("--load", "--state", "AGENT_STATE"));
+    f.args[f.nargs - 1] = f.agent_state;
+    f.launch.shared_process = true;
+    f.cfg.sessions_per_process = 2;
+    f.cfg.max_sessions = 2;
+    fx_pool(&f);
+    fx_turn_wait(&f, "discord:A", "remember walnut [[echo-session]]", &r, 10000);
+    snprintf(sid, sizeof(sid), "%s", r.text + strlen("session: "));
+    rec_reset(&r);
+    fx_turn_wait(&f, "discord:B", "hello", &r, 10000);
+    rec_reset(&r);
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/close\""), 0);
+    fx_turn_wait(&f, "discord:C", "hello", &r, 10000); /* the pool is full: A goes */
+    rec_reset(&r);
+    ck_assert_int_eq(fx_log_count(&f, "\"method\":\"session/close\""), 1);
+    ck_assert(fx_log_has(&f, sid));
+    fx_turn_wait(&f, "discord:A", "[[echo-session]] [[echo-history]]", &r, 10000);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_ptr_nonnull(strstr(r.text, sid));
+    ck_assert_ptr_nonnull(strstr(r.text, "history: 1 turns: remember walnut"));
+    ck_assert(!r.has_reset);
     rec_reset(&r);
     fx_close(&f);
 }
@@ -668,14 +784,10 @@ pool_suite(void)
         if (!getenv("ACP_TEST") || strcmp(getenv("ACP_TEST"), #t) == 0)                            \
             _tcase_add_test((tc), t, 0, 0, 0, 1);                                                  \
     } while (0)
+    tcase_add_loop_test(tc, one_turn_cases, 0, (int)(sizeof(turn_cases) / sizeof(turn_cases[0])));
     tcase_add_test(tc, stream_arrives_in_order_and_turn_ends_end_turn);
     tcase_add_test(tc, tool_calls_upsert_by_id);
     tcase_add_test(tc, permission_auto_selects_allow_always_by_kind);
-    tcase_add_test(tc, permission_deny_selects_reject);
-    tcase_add_test(tc, permission_ask_hands_request_to_engine);
-    tcase_add_test(tc, permission_ask_unanswered_times_out_as_reject);
-    tcase_add_test(tc, cancel_mid_stream_ends_cancelled);
-    tcase_add_test(tc, cancel_during_permission_answers_cancelled);
     tcase_add_test(tc, crash_mid_turn_reports_exit_status_and_next_turn_starts_fresh);
     tcase_add_test(tc, hang_trips_watchdog_cancel_then_kill);
     tcase_add_test(tc, ten_megabyte_line_is_framed);
@@ -687,14 +799,14 @@ pool_suite(void)
     tcase_add_test(tc, thirty_two_conversations_share_four_processes);
     tcase_add_test(tc, full_pool_suspends_lru_idle_and_refuses_when_all_busy);
     tcase_add_test(tc, agent_env_has_no_broker_secrets);
-    tcase_add_test(tc, start_failure_carries_last_stderr_line_and_auth_hint);
     tcase_add_test(tc, missing_command_fails_synchronously);
-    tcase_add_test(tc, protocol_version_two_is_refused);
-    tcase_add_test(tc, auth_required_agent_is_authenticated);
-    tcase_add_test(tc, auth_required_without_method_reports_hint);
     tcase_add_test(tc, stop_kills_the_whole_group);
     tcase_add_test(tc, ttl_expires_idle_sessions);
     tcase_add_test(tc, prompt_failing_at_once_reports_later);
+    tcase_add_test(tc, idle_session_is_suspended_and_resumed_with_session_load);
+    tcase_add_test(tc, idle_suspension_never_interrupts_a_turn);
+    tcase_add_test(tc, idle_suspension_needs_load_unless_configured);
+    tcase_add_test(tc, suspended_session_is_closed_on_a_shared_process);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -702,5 +814,5 @@ pool_suite(void)
 int
 main(void)
 {
-    return fx_run(pool_suite());
+    return check_run_suite(pool_suite());
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "../support/check_runner.h"
 
 /* Two chat plugins as the loader would hand them over: "alpha" declares a required
  * secret, an endpoint, a ranged integer and an enum; "beta" a secret with a token
@@ -89,6 +90,8 @@ START_TEST(defaults_match_the_contract)
     ck_assert_int_eq(cfg.sessions_per_process, 1);
     ck_assert_int_eq(cfg.drain_timeout_s, 30);
     ck_assert_int_eq(cfg.watchdog_s, 600);
+    ck_assert_int_eq(cfg.idle_suspend_s, 300);
+    ck_assert(!cfg.suspend_without_load);
     ck_assert_int_eq(cfg.perm_mode, PERM_MODE_AUTO);
     ck_assert_int_eq(cfg.perm_timeout_s, 300);
     ck_assert_int_eq(cfg.edit_interval_ms, 1500);
@@ -154,6 +157,16 @@ START_TEST(out_of_range_is_an_error)
     ck_assert_ptr_nonnull(strstr(diag_for(&d, "pool.max_sessions")->msg, "out of range"));
     config_free(&cfg);
     diag_free(&d);
+    ck_assert_int_eq(load("[pool]\nidle_suspend_s = -1\n", &cfg, &d), AB_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(diag_for(&d, "pool.idle_suspend_s")->msg, "out of range"));
+    config_free(&cfg);
+    diag_free(&d);
+    ck_assert_int_eq(load("[pool]\nidle_suspend_s = 0\nsuspend_without_load = true\n", &cfg, &d),
+                     0);
+    ck_assert_int_eq(cfg.idle_suspend_s, 0);
+    ck_assert(cfg.suspend_without_load);
+    config_free(&cfg);
+    diag_free(&d);
 }
 END_TEST
 
@@ -207,7 +220,7 @@ START_TEST(secret_with_quotes_brackets_newlines_cannot_change_structure)
                           "\"kiro-cli\"\n",
                           &cfg, &d),
                      0);
-    ck_assert_str_eq(cfg.agent_command, "kiro-cli");
+    ck_assert_str_eq(cfg.agents[0].command, "kiro-cli");
     t = config_table(&cfg, "alpha");
     ck_assert_ptr_nonnull(t);
     v = toml_table_get(t, "bot_token");
@@ -233,7 +246,7 @@ START_TEST(unset_variable_warns_with_name_and_line)
     ck_assert(!it->is_error);
     ck_assert_int_eq(it->line, 3);
     ck_assert_ptr_nonnull(strstr(it->msg, "NOPE_VAR_X"));
-    ck_assert_str_eq(cfg.agent_env.items[0], "A=");
+    ck_assert_str_eq(cfg.agents[0].env.items[0], "A=");
     config_free(&cfg);
     diag_free(&d);
 }
@@ -449,6 +462,189 @@ START_TEST(plugin_listed_without_section_fails_only_with_required_keys)
 }
 END_TEST
 
+START_TEST(single_agent_section_is_the_default_agent)
+{
+    struct config cfg;
+    struct diag d;
+
+    ck_assert_int_eq(load("[agent]\ncommand = \"kiro-cli\"\nargs = [\"acp\"]\n", &cfg, &d), 0);
+    ck_assert_int_eq(cfg.nagents, 1);
+    ck_assert_str_eq(cfg.agents[0].name, "default");
+    ck_assert_str_eq(cfg.agents[0].section, "agent");
+    ck_assert_str_eq(cfg.agents[0].command, "kiro-cli");
+    ck_assert(cfg.agents[0].args_set);
+    ck_assert_int_eq(cfg.nroutes, 0);
+    ck_assert_int_eq((int)d.count, 0);
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(named_agents_next_to_the_default_with_their_own_pool_settings)
+{
+    struct config cfg;
+    struct diag d;
+    const struct config_agent *codex;
+
+    ck_assert_int_eq(load("[agent]\ncommand = \"kiro-cli\"\n"
+                          "[agents.codex]\npreset = \"codex\"\nworking_dir = \"/srv/codex\"\n"
+                          "max_sessions = 3\nenv = { OPENAI_API_KEY = \"sk-codex-1234\" }\n"
+                          "[agents.claude]\ncommand = \"claude-agent-acp\"\n"
+                          "[[routes]]\nchannel = 123456789012345678\nagent = \"codex\"\n"
+                          "[[routes]]\nrole = \"R1\"\nagent = \"claude\"\n",
+                          &cfg, &d),
+                     0);
+    ck_assert_int_eq(cfg.nagents, 3);
+    ck_assert_str_eq(cfg.agents[0].name, "default");
+    codex = config_agent(&cfg, "codex");
+    ck_assert_ptr_nonnull(codex);
+    ck_assert_str_eq(codex->section, "agents.codex");
+    ck_assert_str_eq(codex->preset, "codex");
+    ck_assert_str_eq(codex->working_dir, "/srv/codex");
+    ck_assert_int_eq(codex->max_sessions, 3);
+    ck_assert_int_eq(codex->session_ttl_hours, 0); /* [pool]'s */
+    ck_assert_int_eq(codex->line, 3);
+    ck_assert_int_eq(cfg.nroutes, 2);
+    ck_assert_str_eq(cfg.routes[0].channel, "123456789012345678");
+    ck_assert_str_eq(cfg.routes[0].agent, "codex");
+    ck_assert_str_eq(cfg.routes[1].role, "R1");
+    ck_assert_int_eq(cfg.routes[1].line, 13);
+    /* a credential-named env value of a named agent is a secret too */
+    ck_assert(cfg.secrets.count >= 1);
+    ck_assert_str_eq(cfg.secrets.items[cfg.secrets.count - 1], "sk-codex-1234");
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(agents_without_single_agent_make_the_first_the_default)
+{
+    struct config cfg;
+    struct diag d;
+
+    ck_assert_int_eq(load("[agents.claude]\ncommand = \"claude-agent-acp\"\n"
+                          "[agents.codex]\ncommand = \"codex-acp\"\n",
+                          &cfg, &d),
+                     0);
+    ck_assert_int_eq(cfg.nagents, 2);
+    ck_assert_str_eq(cfg.agents[0].name, "claude");
+    ck_assert_str_eq(cfg.agents[1].name, "codex");
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(route_to_unknown_agent_names_its_line)
+{
+    struct config cfg;
+    struct diag d;
+    const struct diag_item *it;
+
+    ck_assert_int_eq(load("[agents.codex]\ncommand = \"codex-acp\"\n\n"
+                          "[[routes]]\nchannel = \"C1\"\nagent = \"codx\"\n"
+                          "[[routes]]\nchannel = \"C2\"\nrole = \"R\"\nagent = \"codex\"\n",
+                          &cfg, &d),
+                     AB_ECONFIG);
+    it = diag_for(&d, "routes.agent");
+    ck_assert_ptr_nonnull(it);
+    ck_assert(it->is_error);
+    ck_assert_int_eq(it->line, 4);
+    ck_assert_ptr_nonnull(strstr(it->msg, "unknown agent \"codx\""));
+    ck_assert_ptr_nonnull(strstr(it->msg, "codex"));
+    it = diag_for(&d, "routes");
+    ck_assert_ptr_nonnull(it); /* channel and role both */
+    ck_assert_int_eq(it->line, 7);
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(bad_agent_names_and_duplicates_are_errors)
+{
+    struct config cfg;
+    struct diag d;
+
+    ck_assert_int_eq(
+        load("[agent]\ncommand = \"a\"\n[agents.default]\ncommand = \"b\"\n", &cfg, &d),
+        AB_ECONFIG);
+    ck_assert_ptr_nonnull(diag_for(&d, "agents"));
+    ck_assert_int_eq(diag_for(&d, "agents")->line, 3);
+    config_free(&cfg);
+    diag_free(&d);
+    ck_assert_int_eq(load("[agents.\"a b\"]\ncommand = \"b\"\n", &cfg, &d), AB_ECONFIG);
+    ck_assert_ptr_nonnull(diag_for(&d, "agents"));
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
+START_TEST(mcp_servers_of_both_shapes_with_secret_values)
+{
+    struct config cfg;
+    struct diag d;
+    const struct config_agent *codex;
+
+    setenv("AB_TEST_MCP_KEY", "mcp-header-secret-9", 1);
+    ck_assert_int_eq(load("[[agent.mcp_servers]]\nname = \"files\"\ncommand = \"mcp-files\"\n"
+                          "args = [\"--root\", \"/srv\"]\nenv = { ROOT_PASS = \"stdio-pass-77\" }\n"
+                          "[agents.codex]\ncommand = \"codex-acp\"\n"
+                          "[[agents.codex.mcp_servers]]\nname = \"web\"\ntype = \"http\"\n"
+                          "url = \"https://mcp.example/x\"\n"
+                          "headers = { Authorization = \"Bearer ${AB_TEST_MCP_KEY}\" }\n",
+                          &cfg, &d),
+                     0);
+    ck_assert_int_eq(cfg.agents[0].nmcp, 1);
+    ck_assert_int_eq(cfg.agents[0].mcp[0].type, CONFIG_MCP_STDIO);
+    ck_assert_str_eq(cfg.agents[0].mcp[0].command, "mcp-files");
+    ck_assert_str_eq(cfg.agents[0].mcp[0].args.items[1], "/srv");
+    ck_assert_str_eq(cfg.agents[0].mcp[0].env.items[0], "ROOT_PASS=stdio-pass-77");
+    codex = config_agent(&cfg, "codex");
+    ck_assert_int_eq(codex->nmcp, 1);
+    ck_assert_int_eq(codex->mcp[0].type, CONFIG_MCP_HTTP);
+    ck_assert_str_eq(codex->mcp[0].url, "https://mcp.example/x");
+    ck_assert_str_eq(codex->mcp[0].headers.items[0], "Authorization=Bearer mcp-header-secret-9");
+    /* every env and header value is registered for redaction, whatever its name */
+    bool env_secret = false, header_secret = false, token_secret = false;
+    for (size_t i = 0; i < cfg.secrets.count; i++) {
+        env_secret |= strcmp(cfg.secrets.items[i], "stdio-pass-77") == 0;
+        header_secret |= strcmp(cfg.secrets.items[i], "Bearer mcp-header-secret-9") == 0;
+        token_secret |= strcmp(cfg.secrets.items[i], "mcp-header-secret-9") == 0;
+    }
+    ck_assert(env_secret && header_secret && token_secret);
+    config_free(&cfg);
+    diag_free(&d);
+    unsetenv("AB_TEST_MCP_KEY");
+}
+END_TEST
+
+START_TEST(mcp_server_shape_errors_name_the_line)
+{
+    struct config cfg;
+    struct diag d;
+
+    ck_assert_int_eq(load("[agent]\ncommand = \"x\"\n"
+                          "[[agent.mcp_servers]]\nname = \"a\"\ntype = \"http\"\n"
+                          "[[agent.mcp_servers]]\nname = \"b\"\ncolour = 1\n"
+                          "[[agent.mcp_servers]]\nname = \"c\"\ntype = \"websocket\"\nurl = \"x\"\n"
+                          "[agents.x]\ncommand = \"y\"\nflavour = 2\n",
+                          &cfg, &d),
+                     AB_ECONFIG);
+    ck_assert_ptr_nonnull(diag_for(&d, "mcp_servers.url"));
+    ck_assert_int_eq(diag_for(&d, "mcp_servers.url")->line, 3);
+    ck_assert_ptr_nonnull(diag_for(&d, "mcp_servers.command"));
+    ck_assert_int_eq(diag_for(&d, "mcp_servers.command")->line, 6);
+    ck_assert_ptr_nonnull(diag_for(&d, "mcp_servers.type"));
+    ck_assert_int_eq(diag_for(&d, "mcp_servers.type")->line, 11);
+    ck_assert_ptr_nonnull(diag_for(&d, "agent.mcp_servers.colour"));
+    ck_assert(!diag_for(&d, "agent.mcp_servers.colour")->is_error);
+    ck_assert_int_eq(diag_for(&d, "agent.mcp_servers.colour")->line, 8);
+    ck_assert_ptr_nonnull(diag_for(&d, "agents.x.flavour"));
+    ck_assert_int_eq(diag_for(&d, "agents.x.flavour")->line, 15);
+    config_free(&cfg);
+    diag_free(&d);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 config_suite(void)
@@ -474,6 +670,13 @@ config_suite(void)
     tcase_add_test(tc, syntax_error_reports_line);
     tcase_add_test(tc, schema_checks_range_enum_types_prefix_and_secrets);
     tcase_add_test(tc, plugin_listed_without_section_fails_only_with_required_keys);
+    tcase_add_test(tc, single_agent_section_is_the_default_agent);
+    tcase_add_test(tc, named_agents_next_to_the_default_with_their_own_pool_settings);
+    tcase_add_test(tc, agents_without_single_agent_make_the_first_the_default);
+    tcase_add_test(tc, route_to_unknown_agent_names_its_line);
+    tcase_add_test(tc, bad_agent_names_and_duplicates_are_errors);
+    tcase_add_test(tc, mcp_servers_of_both_shapes_with_secret_values);
+    tcase_add_test(tc, mcp_server_shape_errors_name_the_line);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -481,11 +684,5 @@ config_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(config_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run_suite(config_suite());
 }

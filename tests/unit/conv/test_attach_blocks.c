@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../render/suite_run.h"
+#include "../support/check_runner.h"
 #include "acp/acp_prompt.h"
 #include "conv/attachments.h"
 
@@ -149,5 +149,5 @@ main(void)
         text_is_embedded_only_with_embedded_context,  NULL,
     };
 
-    return suite_run("conv_attach_blocks", tests);
+    return check_run_list("conv_attach_blocks", 0, tests);
 }

@@ -12,7 +12,7 @@
 
 #include <check.h>
 
-#include "../engine/runner.h"
+#include "../support/check_runner.h"
 #include "../support/conv_fixture.h"
 #include "host/host.h"
 #include "log.h"
@@ -171,7 +171,7 @@ START_TEST(reaction_naming_its_conversation_cancels_the_turn)
         .emoji = "🛑",
         .added = true,
     };
-    ck_assert_int_eq(f.ci.host->sink.deliver_reaction(f.ci.host->sink.arg, f.ci.host, &ev), 0);
+    ck_assert_int_eq(f.ci->host->sink.deliver_reaction(f.ci->host->sink.arg, f.ci->host, &ev), 0);
     ck_assert(conv_fx_idle(&f, 10000));
     ck_assert_ptr_nonnull(strstr(fake_chat_message_text(f.fake, live), "🛑 Cancelled."));
     conv_fx_close(&f);
@@ -188,5 +188,5 @@ main(void)
         NULL,
     };
 
-    return runner_run("conv_churn", 600, tests);
+    return check_run_list("conv_churn", 600, tests);
 }

@@ -6,7 +6,7 @@
 
 #include <check.h>
 
-#include "../engine/runner.h"
+#include "../support/check_runner.h"
 #include "../support/conv_fixture.h"
 
 #define FLAGS(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -187,13 +187,12 @@ START_TEST(status_reactions_follow_the_turn)
     ck_assert(conv_fx_idle(&f, 10000));
     trail = fake_chat_trail(f.fake, m);
     /* 👀 → 🤔 → 👨‍💻 (a read tool) → 🆗 + 😊, each change removing the
-     * previous one.
+     * previous one; the final 🆗 goes first, then the clean-up, then the mood.
      */
-    ck_assert_msg(
-        conv_fx_in_order(trail, FLAGS("+👀 -👀 +🤔 -🤔 +👨‍💻 -👨‍💻")), "%s",
-        trail);
-    end = trail + strlen(trail) - strlen("+🆗 +😊");
-    ck_assert_msg(strcmp(end, "+🆗 +😊") == 0, "%s", trail);
+    ck_assert_msg(conv_fx_in_order(trail, FLAGS("+👀 -👀 +🤔 -🤔 +👨‍💻")), "%s",
+                  trail);
+    end = trail + strlen(trail) - strlen("+🆗 -👨‍💻 +😊");
+    ck_assert_msg(strcmp(end, "+🆗 -👨‍💻 +😊") == 0, "%s", trail);
     ck_assert_msg(!strstr(trail, "🔥"), "a read tool is coding, all along: %s", trail);
     eyes = fake_chat_find(f.fake, 0, FAKE_REACT, NULL, m, "👀");
     thinking = fake_chat_find(f.fake, 0, FAKE_REACT, NULL, m, "🤔");
@@ -228,7 +227,7 @@ START_TEST(agent_plugin_classifies_tools)
     ck_assert(conv_fx_idle(&f, 10000));
     trail = fake_chat_trail(f.fake, m);
     /* the core alone calls a read tool coding (👨‍💻); the plugin says web (⚡) */
-    ck_assert_msg(conv_fx_in_order(trail, FLAGS("+🤔 -🤔 +⚡ -⚡")), "%s", trail);
+    ck_assert_msg(conv_fx_in_order(trail, FLAGS("+🤔 -🤔 +⚡ +🆗 -⚡")), "%s", trail);
     ck_assert_msg(!strstr(trail, "👨‍💻"), "%s", trail);
     conv_fx_close(&f);
 }
@@ -244,7 +243,7 @@ START_TEST(turn_shorter_than_debounce_shows_no_thinking)
     conv_fx_start(&f);
     m = conv_fx_mention(&f, "U1", "quick");
     ck_assert(conv_fx_idle(&f, 10000));
-    ck_assert_str_eq(fake_chat_trail(f.fake, m), "+👀 -👀 +🆗 +😊");
+    ck_assert_str_eq(fake_chat_trail(f.fake, m), "+👀 +🆗 -👀 +😊");
     conv_fx_close(&f);
 }
 END_TEST
@@ -302,7 +301,7 @@ START_TEST(configured_emojis_replace_the_defaults)
         fx_log_count(&f.acp, "\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"opt-reject\"}"),
         1);
     thread = conv_fx_thread_text(&f, m);
-    ck_assert_msg(strstr(thread, "👎 Permission denied by a user"), "%s", thread);
+    ck_assert_msg(strstr(thread, "👎 Permission denied by U1"), "%s", thread);
     free(thread);
     /* 🛑 no longer cancels; ✋ does. */
     live = slow_turn(&f, &m, 100);
@@ -356,5 +355,5 @@ main(void)
         NULL,
     };
 
-    return runner_run("conv_control", 30, tests);
+    return check_run_list("conv_control", 30, tests);
 }

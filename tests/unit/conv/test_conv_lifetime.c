@@ -7,7 +7,7 @@
 
 #include <check.h>
 
-#include "../engine/runner.h"
+#include "../support/check_runner.h"
 #include "../support/conv_fixture.h"
 #include "host/host.h"
 #include "policy/policy.h"
@@ -44,23 +44,14 @@ END_TEST
 static void
 close_engine_first(struct conv_fx *f)
 {
-    struct chat_instance *ci = &f->ci;
-
     engine_free(f->engine);
-    f->engine = NULL;
+    f->engine = f->broker->engine = NULL;
     fake_chat_release(f->fake);
     for (int i = 0; i < 50; i++) {
         uv_run(&f->acp.loop, UV_RUN_NOWAIT);
         usleep(2000);
     }
-    ci->ops->close(ci->chat);
-    ci->chat = NULL;
-    fx_pool_close(&f->acp);
-    policy_free(ci->policy);
-    host_free(ci->host);
-    free(ci->name);
-    config_free(&f->cfg);
-    fx_close(&f->acp);
+    conv_fx_free(f);
 }
 
 /* Whether the agent still runs a turn. */
@@ -170,7 +161,7 @@ START_TEST(refusal_inside_the_plugin_is_reported_later)
     conv_fx_start(&f);
     fake_chat_refuse(f.fake, FAKE_SEND, AB_EINVAL, 1);
     s.is_inside = true;
-    ck_assert_int_eq(chat_send(&f.ci, CONV_FX_CHANNEL, NULL, "hello", RATELIMIT_FINAL_TEXT, &owner,
+    ck_assert_int_eq(chat_send(f.ci, CONV_FX_CHANNEL, NULL, "hello", RATELIMIT_FINAL_TEXT, &owner,
                                seen_sent, &s),
                      0);
     s.is_inside = false;
@@ -198,5 +189,5 @@ main(void)
         NULL,
     };
 
-    return runner_run("conv_lifetime", 30, tests);
+    return check_run_list("conv_lifetime", 30, tests);
 }

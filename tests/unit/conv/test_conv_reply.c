@@ -7,7 +7,7 @@
 
 #include <check.h>
 
-#include "../engine/runner.h"
+#include "../support/check_runner.h"
 #include "../support/conv_fixture.h"
 
 #define FLAGS(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -372,9 +372,11 @@ START_TEST(agent_crash_mid_turn_keeps_partial_text_and_says_so)
     conv_fx_follow_up(&f, m, "U1", "again");
     ck_assert(conv_fx_idle(&f, 10000));
     thread = conv_fx_thread_text(&f, m);
-    ck_assert(
-        conv_fx_in_order(thread, FLAGS("stopped unexpectedly",
-                                       "⚠️ Session expired, starting fresh…", "> again")));
+    ck_assert(conv_fx_in_order(
+        thread, FLAGS("stopped unexpectedly",
+                      "⚠️ The agent stopped during an earlier turn, so this is a fresh "
+                      "session",
+                      "> again")));
     free(thread);
     conv_fx_close(&f);
 }
@@ -446,5 +448,5 @@ main(void)
         NULL,
     };
 
-    return runner_run("conv_reply", 30, tests);
+    return check_run_list("conv_reply", 30, tests);
 }

@@ -6,7 +6,7 @@
 
 #include <check.h>
 
-#include "../engine/runner.h"
+#include "../support/check_runner.h"
 #include "../support/conv_fixture.h"
 
 #define FLAGS(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -341,5 +341,5 @@ main(void)
         NULL,
     };
 
-    return runner_run("conv_turns", 30, tests);
+    return check_run_list("conv_turns", 30, tests);
 }

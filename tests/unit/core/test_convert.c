@@ -7,7 +7,7 @@
 
 #include <agent-broker/plugin.h>
 
-#include "suite_run.h"
+#include "../support/check_runner.h"
 
 struct i64_row {
     double v;
@@ -130,5 +130,5 @@ main(void)
                             doubles_to_u64_are_range_checked, strings_to_i64_are_whole_and_in_range,
                             NULL};
 
-    return suite_run("convert", tests);
+    return check_run_list("convert", 0, tests);
 }

@@ -7,7 +7,7 @@
 
 #include <agent-broker/plugin.h>
 
-#include "../render/suite_run.h"
+#include "../support/check_runner.h"
 #include "host/host.h"
 
 struct sink_state {
@@ -185,5 +185,5 @@ main(void)
         NULL,
     };
 
-    return suite_run("host_hold", tests);
+    return check_run_list("host_hold", 0, tests);
 }

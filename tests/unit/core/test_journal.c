@@ -14,7 +14,7 @@
 
 #include "state/journal.h"
 #include "state/state_file.h"
-#include "../render/suite_run.h"
+#include "../support/check_runner.h"
 
 struct rec {
     int calls, status;
@@ -59,6 +59,7 @@ static const struct journal_entry sample = {
     .channel_id = "c1",
     .message_id = "m1",
     .event_id = NULL,
+    .sender_id = "u1",
 };
 
 START_TEST(recorded_after_the_write_and_recovered_after_a_reopen)
@@ -157,6 +158,84 @@ START_TEST(failed_write_and_close_are_reported)
 }
 END_TEST
 
+/* Append to @out (capacity @cap) a journal entry as JSON: message @m from u1 in @channel.
+ */
+static void
+forged_entry(char *out, size_t cap, const char *m, const char *channel)
+{
+    size_t n = strlen(out);
+
+    snprintf(out + n, cap - n,
+             "%s{\"p\":\"discord\",\"k\":\"discord:%s\",\"rc\":\"%s\",\"c\":\"%s\","
+             "\"m\":\"%s\",\"u\":\"u1\"}",
+             n > 0 && out[n - 1] != '[' ? "," : "", m, channel, channel, m);
+}
+
+/* Count the entries left by a previous process. */
+static size_t
+count_recovered(const struct journal *j)
+{
+    size_t n = 0;
+
+    for (const struct journal_entry *e = journal_recovered(j); e; e = e->next)
+        n += e->is_recovered;
+    return n;
+}
+
+/* A journal rewritten by someone else is read back within bounds: at most
+ * JOURNAL_PENDING_MAX entries, no field longer than JOURNAL_FIELD_MAX bytes or holding a
+ * control character, no entry without its sender (it could not be judged by the
+ * policy). The rest are dropped; a sane entry among them survives. */
+START_TEST(forged_entries_are_bounded)
+{
+    char dir[] = "/tmp/ab-journal-XXXXXX", path[256], id[32];
+    char *big = calloc(1, 4 * 1024 * 1024), *longf = calloc(1, JOURNAL_FIELD_MAX + 2);
+    struct journal *j;
+    const struct journal_entry *e;
+    uv_loop_t loop;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/journal.json", dir);
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+
+    /* too many */
+    strcpy(big, "{\"version\":1,\"pending\":[");
+    for (int i = 0; i < JOURNAL_PENDING_MAX + 500; i++) {
+        snprintf(id, sizeof(id), "m%d", i);
+        forged_entry(big, 4 * 1024 * 1024, id, "c1");
+    }
+    strcat(big, "],\"recent\":[]}");
+    ck_assert_int_eq(state_file_write(path, big, strlen(big)), 0);
+    ck_assert_int_eq(journal_open(&loop, dir, &j), 0);
+    ck_assert_uint_eq(count_recovered(j), JOURNAL_PENDING_MAX);
+    journal_close(j);
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    /* an overlong field, a control character, no sender; one sane entry */
+    memset(longf, 'x', JOURNAL_FIELD_MAX + 1);
+    strcpy(big, "{\"version\":1,\"pending\":[");
+    forged_entry(big, 4 * 1024 * 1024, "long", longf);
+    forged_entry(big, 4 * 1024 * 1024, "ctl\\u001b[2J", "c1");
+    strcat(big, ",{\"p\":\"discord\",\"k\":\"discord:nosender\",\"rc\":\"c1\",\"c\":\"c1\","
+                "\"m\":\"nosender\"}");
+    forged_entry(big, 4 * 1024 * 1024, "sane", "c1");
+    strcat(big, "],\"recent\":[]}");
+    ck_assert_int_eq(state_file_write(path, big, strlen(big)), 0);
+    ck_assert_int_eq(journal_open(&loop, dir, &j), 0);
+    ck_assert_uint_eq(count_recovered(j), 1);
+    ck_assert_ptr_nonnull(e = journal_recovered(j));
+    ck_assert_str_eq(e->message_id, "sane");
+    ck_assert_str_eq(e->sender_id, "u1");
+    journal_close(j);
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    cleanup(dir);
+    free(big);
+    free(longf);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -164,8 +243,9 @@ main(void)
         recorded_after_the_write_and_recovered_after_a_reopen,
         malformed_file_starts_afresh,
         failed_write_and_close_are_reported,
+        forged_entries_are_bounded,
         NULL,
     };
 
-    return suite_run("journal", tests);
+    return check_run_list("journal", 0, tests);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "../support/check_runner.h"
 
 static int log_pipe[2];
 static char log_buf[65536];
@@ -258,11 +259,5 @@ log_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(log_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run_suite(log_suite());
 }

@@ -18,7 +18,7 @@
 #include "log.h"
 #include "state/state_dir.h"
 
-#include "../render/suite_run.h"
+#include "../support/check_runner.h"
 
 #define SECRET "s3cr3t-Canary-Token-0123456789"
 
@@ -140,5 +140,5 @@ main(void)
     tcase_add_test(tc, environment_tokens_are_wiped_in_place_and_still_expand);
     tcase_add_test(tc, state_dirs_others_may_write_are_refused);
     tcase_add_test(tc, the_sweep_makes_every_descriptor_close_on_exec);
-    return suite_run_case("secrets", tc);
+    return check_run_case("secrets", tc);
 }

@@ -11,6 +11,7 @@
 
 #include "state/state_file.h"
 #include "state/state_writer.h"
+#include "../support/check_runner.h"
 
 /* Count the close callback. */
 static void
@@ -133,18 +134,10 @@ END_TEST
 int
 main(void)
 {
-    Suite *s = suite_create("state_writer");
     TCase *tc = tcase_create("state_writer");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, newest_content_wins_and_close_flushes);
     tcase_add_test(tc, close_without_writes_calls_back_from_the_loop);
     tcase_add_test(tc, a_failed_write_is_retried_until_it_lands);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run_case("state_writer", tc);
 }

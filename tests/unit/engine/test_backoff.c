@@ -6,7 +6,7 @@
 #include <agent-broker/errors.h>
 
 #include "outbound/backoff.h"
-#include "runner.h"
+#include "../support/check_runner.h"
 
 static uint32_t
 rand_fixed(void *state)
@@ -100,5 +100,5 @@ main(void)
         bad_parameters_are_refused,      NULL,
     };
 
-    return runner_run("engine-backoff", 10, tests);
+    return check_run_list("engine-backoff", 10, tests);
 }

@@ -8,7 +8,7 @@
 #include <agent-broker/errors.h>
 
 #include "clock/clock.h"
-#include "runner.h"
+#include "../support/check_runner.h"
 #include "trace.h"
 
 struct tagged {
@@ -252,5 +252,5 @@ main(void)
         NULL,
     };
 
-    return runner_run("engine-clock", 10, tests);
+    return check_run_list("engine-clock", 10, tests);
 }

@@ -7,7 +7,7 @@
 #include <agent-broker/errors.h>
 
 #include "outbound/pacer.h"
-#include "runner.h"
+#include "../support/check_runner.h"
 #include "trace.h"
 
 struct fixture {
@@ -84,99 +84,92 @@ START_TEST(a_burst_of_1000_updates_in_3s_flushes_at_most_once_per_interval)
 }
 END_TEST
 
-START_TEST(an_edit_in_flight_delays_the_next_flush)
+/* What a script does at a moment. */
+enum act {
+    END = 0,    /* the steps end here */
+    UPDATE = 1, /* pacer_update(gen) */
+    FINISH,     /* pacer_finish */
+    STOP,       /* pacer_stop */
+};
+
+struct pstep {
+    uint64_t at;
+    enum act act;
+    uint64_t gen;
+};
+
+/* A scripted scenario: each edit takes @edit_ms; the exact trace at @end_at. */
+struct pscript {
+    const char *what;
+    uint64_t edit_ms;
+    struct pstep steps[8]; /* up to the first END */
+    uint64_t end_at;
+    const char *expect;
+};
+
+static const struct pscript scripts[] = {
+    /* 2: due at 1500 but the first edit ran until 2000; 3: due at 3500, edit 2 ran to 4000 */
+    {"an edit in flight delays the next flush",
+     2000,
+     {{0, UPDATE, 1}, {100, UPDATE, 2}, {2100, UPDATE, 3}},
+     10000,
+     "0 flush 1 | 2000 flush 2 | 4000 flush 3"},
+    /* an update after the end is ignored */
+    {"the final flush is exempt from the interval",
+     0,
+     {{0, UPDATE, 1}, {200, UPDATE, 2}, {300, FINISH, 0}, {300, UPDATE, 3}},
+     5000,
+     "0 flush 1 | 300 final 2"},
+    {"the final flush waits for an edit in flight",
+     400,
+     {{0, UPDATE, 1}, {100, UPDATE, 2}, {100, FINISH, 0}},
+     5000,
+     "0 flush 1 | 400 final 2"},
+    {"an unchanged render is not flushed again",
+     0,
+     {{0, UPDATE, 7}, {2000, UPDATE, 7}, {5000, UPDATE, 8}},
+     5000,
+     "0 flush 7 | 5000 flush 8"},
+    {"finish without updates still makes one final flush",
+     0,
+     {{900, FINISH, 0}, {900, FINISH, 0}},
+     3000,
+     "900 final 0"},
+    {"stop drops what is owed",
+     0,
+     {{0, UPDATE, 1}, {10, UPDATE, 2}, {10, STOP, 0}, {10, FINISH, 0}},
+     5000,
+     "0 flush 1"},
+};
+
+/* Run scripts[_i] and compare its trace. */
+START_TEST(scripted_traces)
 {
+    const struct pscript *sc = &scripts[_i];
     struct fixture f;
 
-    fixture_init(&f, 2000);
-    pacer_update(&f.pacer, 1);
-    at(&f, 100);
-    pacer_update(&f.pacer, 2);
-    at(&f, 2100);
-    pacer_update(&f.pacer, 3);
-    at(&f, 10000);
-    /* 2: due at 1500 but the first edit ran until 2000; 3: due at 3500, edit 2 ran to 4000. */
-    ck_assert_str_eq(f.trace.text, "0 flush 1 | 2000 flush 2 | 4000 flush 3");
+    fixture_init(&f, sc->edit_ms);
+    for (size_t i = 0; i < 8 && sc->steps[i].act != END; i++) {
+        const struct pstep *s = &sc->steps[i];
+        at(&f, s->at);
+        if (s->act == UPDATE)
+            pacer_update(&f.pacer, s->gen);
+        else if (s->act == FINISH)
+            pacer_finish(&f.pacer);
+        else
+            pacer_stop(&f.pacer);
+    }
+    at(&f, sc->end_at);
+    trace_expect(&f.trace, sc->what, sc->expect);
     fixture_done(&f);
 }
 END_TEST
 
-START_TEST(the_final_flush_is_exempt_from_the_interval)
+START_TEST(a_pacer_needs_a_clock)
 {
-    struct fixture f;
+    struct pacer p;
 
-    fixture_init(&f, 0);
-    pacer_update(&f.pacer, 1);
-    at(&f, 200);
-    pacer_update(&f.pacer, 2);
-    at(&f, 300);
-    pacer_finish(&f.pacer);
-    pacer_update(&f.pacer, 3); /* after the end: ignored */
-    at(&f, 5000);
-    ck_assert_str_eq(f.trace.text, "0 flush 1 | 300 final 2");
-    fixture_done(&f);
-}
-END_TEST
-
-START_TEST(the_final_flush_waits_for_an_edit_in_flight)
-{
-    struct fixture f;
-
-    fixture_init(&f, 400);
-    pacer_update(&f.pacer, 1);
-    at(&f, 100);
-    pacer_update(&f.pacer, 2);
-    pacer_finish(&f.pacer);
-    ck_assert(!pacer_is_finished(&f.pacer));
-    at(&f, 5000);
-    ck_assert_str_eq(f.trace.text, "0 flush 1 | 400 final 2");
-    fixture_done(&f);
-}
-END_TEST
-
-START_TEST(an_unchanged_render_is_not_flushed_again)
-{
-    struct fixture f;
-
-    fixture_init(&f, 0);
-    pacer_update(&f.pacer, 7);
-    at(&f, 2000);
-    pacer_update(&f.pacer, 7);
-    at(&f, 5000);
-    pacer_update(&f.pacer, 8);
-    ck_assert_str_eq(f.trace.text, "0 flush 7 | 5000 flush 8");
-    fixture_done(&f);
-}
-END_TEST
-
-START_TEST(finish_without_updates_still_makes_one_final_flush)
-{
-    struct fixture f;
-
-    fixture_init(&f, 0);
-    at(&f, 900);
-    pacer_finish(&f.pacer);
-    pacer_finish(&f.pacer);
-    at(&f, 3000);
-    ck_assert_str_eq(f.trace.text, "900 final 0");
-    fixture_done(&f);
-}
-END_TEST
-
-START_TEST(stop_drops_what_is_owed)
-{
-    struct fixture f;
-
-    fixture_init(&f, 0);
-    pacer_update(&f.pacer, 1);
-    at(&f, 10);
-    pacer_update(&f.pacer, 2);
-    pacer_stop(&f.pacer);
-    pacer_finish(&f.pacer);
-    at(&f, 5000);
-    ck_assert_str_eq(f.trace.text, "0 flush 1");
-    ck_assert_int_eq(pacer_init(&f.pacer, NULL, 1500, record_flush, &f), AB_EINVAL);
-    fixture_done(&f);
+    ck_assert_int_eq(pacer_init(&p, NULL, 1500, record_flush, NULL), AB_EINVAL);
 }
 END_TEST
 
@@ -219,14 +212,10 @@ main(void)
     const TTest *tests[] = {
         an_edit_held_by_a_rate_limit_is_followed_by_nothing_stale,
         a_burst_of_1000_updates_in_3s_flushes_at_most_once_per_interval,
-        an_edit_in_flight_delays_the_next_flush,
-        the_final_flush_is_exempt_from_the_interval,
-        the_final_flush_waits_for_an_edit_in_flight,
-        an_unchanged_render_is_not_flushed_again,
-        finish_without_updates_still_makes_one_final_flush,
-        stop_drops_what_is_owed,
+        a_pacer_needs_a_clock,
         NULL,
     };
 
-    return runner_run("engine-pacer", 10, tests);
+    return check_run_table("engine-pacer", 10, scripted_traces,
+                           (int)(sizeof(scripts) / sizeof(scripts[0])), tests);
 }

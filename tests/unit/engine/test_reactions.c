@@ -7,7 +7,7 @@
 #include <agent-broker/errors.h>
 
 #include "conv/reactions.h"
-#include "runner.h"
+#include "../support/check_runner.h"
 #include "trace.h"
 
 struct fixture {
@@ -52,80 +52,147 @@ fixture_done(struct fixture *f)
     clock_close(f->clock);
 }
 
-static void
-remove_after_reply(struct reactions_config *cfg)
-{
-    cfg->remove_after_reply = true;
-}
+/* What a script does at a moment. */
+enum ev {
+    END = 0, /* the steps end here */
+    QUEUED = 1,
+    THINKING,
+    PROGRESS,
+    TOOL,    /* reactions_tool(tool) */
+    TOOL_OF, /* reactions_tool(reactions_classify_tool(kind, title)) */
+    DONE,    /* reactions_done(outcome) */
+    ERROR,
+};
 
-START_TEST(a_turn_finishing_within_the_debounce_never_shows_thinking)
+struct rstep {
+    uint64_t at;
+    enum ev ev;
+    int arg; /* TOOL: the class; DONE: the outcome */
+    const char *kind, *title;
+};
+
+/* A scripted scenario: config, steps, the exact trace at @end_at and, with
+ * @check_shown, what reactions_shown() says then. */
+struct rscript {
+    const char *what;
+    bool remove_after_reply, disabled;
+    struct rstep steps[8]; /* up to the first END */
+    uint64_t end_at;
+    const char *expect;
+    bool check_shown;
+    int shown;
+};
+
+static const struct rscript scripts[] = {
+    {.what = "a turn finishing within the debounce never shows thinking",
+     .steps = {{0, QUEUED}, {0, THINKING}, {300, PROGRESS}, {300, DONE, REACTIONS_OUTCOME_OK}},
+     .end_at = 60000,
+     .expect = "0 +👀 | 300 -👀 | 300 +🆗 | 300 +😊",
+     .check_shown = true,
+     .shown = REACTIONS_DONE},
+    /* queued behind another turn for 5 s, then thinking for the 700 ms debounce */
+    {.what = "thinking shows once it held for the debounce",
+     .steps = {{0, QUEUED}, {5000, THINKING}},
+     .end_at = 5700,
+     .expect = "0 +👀 | 5700 -👀 | 5700 +🤔"},
+    /* web held only 300 ms: overtaken, never sent */
+    {.what = "tools show their class and overtaken classes are never sent",
+     .steps = {{0, THINKING},
+               {1000, TOOL_OF, 0, "execute", "npm test"},
+               {2000, TOOL_OF, 0, "fetch", "https://example.com"},
+               {2300, TOOL_OF, 0, NULL, "Thinking about life"},
+               {3500, TOOL, REACTIONS_TOOL_WEB}},
+     .end_at = 5000,
+     .expect =
+         "700 +🤔 | 1700 -🤔 | 1700 +👨‍💻 | 3000 -👨‍💻 | 3000 +🔥 | 4200 -🔥 "
+         "| "
+         "4200 +⚡"},
+    {.what = "returning to the shown state before the debounce sends nothing",
+     .steps = {{0, THINKING}, {1000, TOOL, REACTIONS_TOOL_CODING}, {1300, THINKING}},
+     .end_at = 5000,
+     .expect = "700 +🤔"},
+    {.what = "progress restarts the stall timers",
+     .steps = {{0, THINKING},
+               {9000, PROGRESS},
+               {18000, PROGRESS},
+               {27000, PROGRESS},
+               {36000, PROGRESS},
+               {45000, PROGRESS}},
+     .end_at = 55000,
+     .expect = "700 +🤔 | 55000 -🤔 | 55000 +🥱"},
+    /* late events change nothing */
+    {.what = "done shows ok and the mood, then removes both after the hold",
+     .remove_after_reply = true,
+     .steps = {{0, QUEUED},
+               {0, THINKING},
+               {2000, DONE, REACTIONS_OUTCOME_EMPTY},
+               {2000, TOOL, REACTIONS_TOOL_WEB},
+               {2000, ERROR}},
+     .end_at = 10000,
+     .expect =
+         "0 +👀 | 700 -👀 | 700 +🤔 | 2000 -🤔 | 2000 +🆗 | 2000 +🤷 | 3500 -🆗 | "
+         "3500 -🤷",
+     .check_shown = true,
+     .shown = REACTIONS_REMOVED},
+    {.what = "mood: ok", .steps = {{0, DONE, REACTIONS_OUTCOME_OK}}, .expect = "0 +🆗 | 0 +😊"},
+    {.what = "mood: empty",
+     .steps = {{0, DONE, REACTIONS_OUTCOME_EMPTY}},
+     .expect = "0 +🆗 | 0 +🤷"},
+    {.what = "mood: tool errors",
+     .steps = {{0, DONE, REACTIONS_OUTCOME_TOOL_ERRORS}},
+     .expect = "0 +🆗 | 0 +😅"},
+    {.what = "mood: cancelled",
+     .steps = {{0, DONE, REACTIONS_OUTCOME_CANCELLED}},
+     .expect = "0 +🆗 | 0 +🫡"},
+    {.what = "an error shows at once and is removed after its hold",
+     .remove_after_reply = true,
+     .steps = {{0, QUEUED}, {0, THINKING}, {800, ERROR}},
+     .end_at = 20000,
+     .expect = "0 +👀 | 700 -👀 | 700 +🤔 | 800 -🤔 | 800 +😱 | 3300 -😱"},
+    {.what = "without remove_after_reply the final reaction stays",
+     .steps = {{0, THINKING}, {100, ERROR}},
+     .end_at = 60000,
+     .expect = "100 +😱"},
+    {.what = "disabled reactions emit nothing",
+     .disabled = true,
+     .steps = {{0, QUEUED},
+               {0, THINKING},
+               {0, TOOL, REACTIONS_TOOL_CODING},
+               {40000, DONE, REACTIONS_OUTCOME_OK}},
+     .end_at = 50000,
+     .expect = ""},
+};
+
+/* Run scripts[_i] and compare its trace. */
+START_TEST(scripted_traces)
 {
+    const struct rscript *sc = &scripts[_i];
+    struct reactions_config cfg = reactions_config_default();
     struct fixture f;
 
-    fixture_init(&f, NULL);
-    reactions_queued(&f.r);
-    reactions_thinking(&f.r);
-    at(&f, 300);
-    reactions_progress(&f.r);
-    reactions_done(&f.r, REACTIONS_OUTCOME_OK);
-    at(&f, 60000);
-    ck_assert_str_eq(f.trace.text, "0 +👀 | 300 -👀 | 300 +🆗 | 300 +😊");
-    ck_assert_int_eq(reactions_shown(&f.r), REACTIONS_DONE);
-    fixture_done(&f);
-}
-END_TEST
-
-START_TEST(thinking_shows_once_it_held_for_the_debounce)
-{
-    struct fixture f;
-
-    fixture_init(&f, NULL);
-    reactions_queued(&f.r);
-    at(&f, 5000); /* waiting in the queue behind another turn */
-    reactions_thinking(&f.r);
-    at(&f, 5699);
-    ck_assert_str_eq(f.trace.text, "0 +👀");
-    at(&f, 5700);
-    ck_assert_str_eq(f.trace.text, "0 +👀 | 5700 -👀 | 5700 +🤔");
-    fixture_done(&f);
-}
-END_TEST
-
-START_TEST(tools_show_their_class_and_overtaken_classes_are_never_sent)
-{
-    struct fixture f;
-
-    fixture_init(&f, NULL);
-    reactions_thinking(&f.r);
-    at(&f, 1000);
-    reactions_tool(&f.r, reactions_classify_tool("execute", "npm test"));
-    at(&f, 2000);
-    reactions_tool(&f.r, reactions_classify_tool("fetch", "https://example.com"));
-    at(&f, 2300); /* web held only 300 ms: overtaken */
-    reactions_tool(&f.r, reactions_classify_tool(NULL, "Thinking about life"));
-    at(&f, 3500);
-    reactions_tool(&f.r, REACTIONS_TOOL_WEB);
-    at(&f, 5000);
-    ck_assert_str_eq(
-        f.trace.text,
-        "700 +🤔 | 1700 -🤔 | 1700 +👨‍💻 | 3000 -👨‍💻 | 3000 +🔥 | "
-        "4200 -🔥 | 4200 +⚡");
-    fixture_done(&f);
-}
-END_TEST
-
-START_TEST(returning_to_the_shown_state_before_the_debounce_sends_nothing)
-{
-    struct fixture f;
-
-    fixture_init(&f, NULL);
-    reactions_thinking(&f.r);
-    at(&f, 1000);
-    reactions_tool(&f.r, REACTIONS_TOOL_CODING);
-    at(&f, 1300);
-    reactions_thinking(&f.r);
-    at(&f, 5000);
-    ck_assert_str_eq(f.trace.text, "700 +🤔");
+    cfg.remove_after_reply = sc->remove_after_reply;
+    cfg.enabled = !sc->disabled;
+    ck_assert_int_eq(clock_new_fake(0, &f.clock), 0);
+    trace_init(&f.trace, f.clock);
+    ck_assert_int_eq(reactions_init(&f.r, f.clock, &cfg, record_emit, &f.trace), 0);
+    for (size_t i = 0; i < 8 && sc->steps[i].ev != END; i++) {
+        const struct rstep *s = &sc->steps[i];
+        at(&f, s->at);
+        switch (s->ev) {
+        case QUEUED: reactions_queued(&f.r); break;
+        case THINKING: reactions_thinking(&f.r); break;
+        case PROGRESS: reactions_progress(&f.r); break;
+        case TOOL: reactions_tool(&f.r, (enum reactions_tool_class)s->arg); break;
+        case TOOL_OF: reactions_tool(&f.r, reactions_classify_tool(s->kind, s->title)); break;
+        case DONE: reactions_done(&f.r, (enum reactions_outcome)s->arg); break;
+        case ERROR: reactions_error(&f.r); break;
+        case END: break;
+        }
+    }
+    at(&f, sc->end_at);
+    trace_expect(&f.trace, sc->what, sc->expect);
+    if (sc->check_shown)
+        ck_assert_int_eq(reactions_shown(&f.r), sc->shown);
     fixture_done(&f);
 }
 END_TEST
@@ -148,116 +215,6 @@ START_TEST(stalls_go_soft_then_hard_and_progress_brings_the_work_back)
     at(&f, 52000);
     ck_assert_str_eq(f.trace.text,
                      "40700 -😨 | 40700 +👨‍💻 | 50000 -👨‍💻 | 50000 +🥱");
-    fixture_done(&f);
-}
-END_TEST
-
-START_TEST(progress_restarts_the_stall_timers)
-{
-    struct fixture f;
-
-    fixture_init(&f, NULL);
-    reactions_thinking(&f.r);
-    for (uint64_t t = 9000; t <= 45000; t += 9000) {
-        at(&f, t);
-        reactions_progress(&f.r);
-    }
-    at(&f, 54999);
-    ck_assert_str_eq(f.trace.text, "700 +🤔");
-    at(&f, 55000);
-    ck_assert_str_eq(f.trace.text, "700 +🤔 | 55000 -🤔 | 55000 +🥱");
-    fixture_done(&f);
-}
-END_TEST
-
-START_TEST(done_shows_ok_and_the_mood_then_removes_both_after_the_hold)
-{
-    struct fixture f;
-
-    fixture_init(&f, remove_after_reply);
-    reactions_queued(&f.r);
-    reactions_thinking(&f.r);
-    at(&f, 2000);
-    reactions_done(&f.r, REACTIONS_OUTCOME_EMPTY);
-    reactions_tool(&f.r, REACTIONS_TOOL_WEB); /* late events change nothing */
-    reactions_error(&f.r);
-    at(&f, 3499);
-    ck_assert_str_eq(f.trace.text,
-                     "0 +👀 | 700 -👀 | 700 +🤔 | 2000 -🤔 | 2000 +🆗 | 2000 +🤷");
-    at(&f, 10000);
-    ck_assert_str_eq(f.trace.text,
-                     "0 +👀 | 700 -👀 | 700 +🤔 | 2000 -🤔 | 2000 +🆗 | 2000 +🤷 | "
-                     "3500 -🆗 | 3500 -🤷");
-    ck_assert_int_eq(reactions_shown(&f.r), REACTIONS_REMOVED);
-    fixture_done(&f);
-}
-END_TEST
-
-START_TEST(moods_follow_the_outcome)
-{
-    const enum reactions_outcome outcomes[] = {REACTIONS_OUTCOME_OK, REACTIONS_OUTCOME_EMPTY,
-                                               REACTIONS_OUTCOME_TOOL_ERRORS,
-                                               REACTIONS_OUTCOME_CANCELLED};
-    const char *want[] = {"0 +🆗 | 0 +😊", "0 +🆗 | 0 +🤷", "0 +🆗 | 0 +😅", "0 +🆗 | 0 +🫡"};
-
-    for (int i = 0; i < 4; i++) {
-        struct fixture f;
-        fixture_init(&f, NULL);
-        reactions_done(&f.r, outcomes[i]);
-        ck_assert_str_eq(f.trace.text, want[i]);
-        fixture_done(&f);
-    }
-}
-END_TEST
-
-START_TEST(error_shows_at_once_and_is_removed_after_its_hold)
-{
-    struct fixture f;
-
-    fixture_init(&f, remove_after_reply);
-    reactions_queued(&f.r);
-    reactions_thinking(&f.r);
-    at(&f, 800);
-    reactions_error(&f.r);
-    at(&f, 20000);
-    ck_assert_str_eq(f.trace.text,
-                     "0 +👀 | 700 -👀 | 700 +🤔 | 800 -🤔 | 800 +😱 | 3300 -😱");
-    fixture_done(&f);
-}
-END_TEST
-
-START_TEST(without_remove_after_reply_the_final_reaction_stays)
-{
-    struct fixture f;
-
-    fixture_init(&f, NULL);
-    reactions_thinking(&f.r);
-    at(&f, 100);
-    reactions_error(&f.r);
-    at(&f, 60000);
-    ck_assert_str_eq(f.trace.text, "100 +😱");
-    fixture_done(&f);
-}
-END_TEST
-
-static void
-disable(struct reactions_config *cfg)
-{
-    cfg->enabled = false;
-}
-
-START_TEST(disabled_reactions_emit_nothing)
-{
-    struct fixture f;
-
-    fixture_init(&f, disable);
-    reactions_queued(&f.r);
-    reactions_thinking(&f.r);
-    reactions_tool(&f.r, REACTIONS_TOOL_CODING);
-    at(&f, 40000);
-    reactions_done(&f.r, REACTIONS_OUTCOME_OK);
-    at(&f, 50000);
-    ck_assert_uint_eq(f.trace.count, 0);
     fixture_done(&f);
 }
 END_TEST
@@ -311,22 +268,13 @@ int
 main(void)
 {
     const TTest *tests[] = {
-        a_turn_finishing_within_the_debounce_never_shows_thinking,
-        thinking_shows_once_it_held_for_the_debounce,
-        tools_show_their_class_and_overtaken_classes_are_never_sent,
-        returning_to_the_shown_state_before_the_debounce_sends_nothing,
         stalls_go_soft_then_hard_and_progress_brings_the_work_back,
-        progress_restarts_the_stall_timers,
-        done_shows_ok_and_the_mood_then_removes_both_after_the_hold,
-        moods_follow_the_outcome,
-        error_shows_at_once_and_is_removed_after_its_hold,
-        without_remove_after_reply_the_final_reaction_stays,
-        disabled_reactions_emit_nothing,
         stop_cancels_everything_pending,
         tools_are_classified_by_kind_then_title,
         inconsistent_timings_are_refused,
         NULL,
     };
 
-    return runner_run("engine-reactions", 10, tests);
+    return check_run_table("engine-reactions", 10, scripted_traces,
+                           (int)(sizeof(scripts) / sizeof(scripts[0])), tests);
 }

@@ -1,10 +1,10 @@
 /* Timestamped event log for the engine tests. */
 #include "trace.h"
 
+#include <check.h>
 #include <stdarg.h>
 #include <stdio.h>
-
-#include <check.h>
+#include <string.h>
 
 /* Empty trace on @clock. */
 void
@@ -41,4 +41,11 @@ trace_clear(struct trace *t)
     t->text[0] = '\0';
     t->len = 0;
     t->count = 0;
+}
+
+/* Compare the whole trace with what a scenario expects. */
+void
+trace_expect(const struct trace *t, const char *what, const char *want)
+{
+    ck_assert_msg(strcmp(t->text, want) == 0, "%s:\n  got    %s\n  wanted %s", what, t->text, want);
 }

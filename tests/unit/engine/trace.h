@@ -23,4 +23,8 @@ void trace_add(struct trace *t, const char *fmt, ...) __attribute__((format(prin
 /* Forget what was recorded. */
 void trace_clear(struct trace *t);
 
+/* Fail the running check test unless the trace is exactly @want; the message names the
+ * scenario (@what) and shows both. */
+void trace_expect(const struct trace *t, const char *what, const char *want);
+
 #endif

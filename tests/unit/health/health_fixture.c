@@ -1,7 +1,7 @@
 /* Test fixture: health server on a loop thread plus raw-socket clients. */
 #include "health_fixture.h"
 
-#include "../engine/runner.h"
+#include "../support/check_runner.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -178,5 +178,5 @@ fixture_now_ms(void)
 int
 fixture_main(const char *name, const TTest *const *tests, size_t n)
 {
-    return runner_run_n(name, 30, tests, n);
+    return check_run_tests(name, 30, tests, n);
 }

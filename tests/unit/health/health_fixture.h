@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "health/health_server.h"
+#include "../support/check_runner.h"
 
 /* The reasons the fixture's source gives while not ready. */
 #define FIXTURE_REASONS "discord: not connected\nslack: no hello yet"

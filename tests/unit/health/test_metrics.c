@@ -271,6 +271,38 @@ START_TEST(text_grows_and_stops_at_its_cap)
 }
 END_TEST
 
+START_TEST(usage_counters_by_agent)
+{
+    const char *const agents[] = {"claude", "codex"};
+    struct pool_usage u[2] = {
+        {.turns = 2, .input_tokens = 300, .output_tokens = 40, .cost = 0.5, .currency = "EUR"},
+        {.turns = 1, .input_tokens = 7},
+    };
+    struct health_text t;
+
+    health_text_init(&t);
+    ck_assert_int_eq(metrics_usage(&t, agents, u, 2), 0);
+    ck_assert_str_eq(
+        health_text_str(&t),
+        "# HELP agent_broker_agent_tokens_total tokens the agent reported in session/prompt "
+        "results\n"
+        "# TYPE agent_broker_agent_tokens_total counter\n"
+        "agent_broker_agent_tokens_total{agent=\"claude\",direction=\"input\"} 300\n"
+        "agent_broker_agent_tokens_total{agent=\"claude\",direction=\"output\"} 40\n"
+        "agent_broker_agent_tokens_total{agent=\"codex\",direction=\"input\"} 7\n"
+        "agent_broker_agent_tokens_total{agent=\"codex\",direction=\"output\"} 0\n"
+        "# HELP agent_broker_agent_cost_total cost the agent reported in usage_update\n"
+        "# TYPE agent_broker_agent_cost_total counter\n"
+        "agent_broker_agent_cost_total{agent=\"claude\",currency=\"EUR\"} 0.5\n"
+        "agent_broker_agent_cost_total{agent=\"codex\",currency=\"USD\"} 0\n"
+        "# HELP agent_broker_agent_usage_turns_total turns that ended with a reply\n"
+        "# TYPE agent_broker_agent_usage_turns_total counter\n"
+        "agent_broker_agent_usage_turns_total{agent=\"claude\"} 2\n"
+        "agent_broker_agent_usage_turns_total{agent=\"codex\"} 1\n");
+    health_text_free(&t);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -284,6 +316,7 @@ main(void)
         process_group_rss_counts_the_group,
         loop_lag_sees_a_blocked_loop,
         text_grows_and_stops_at_its_cap,
+        usage_counters_by_agent,
     };
 
     return fixture_main("metrics", tests, sizeof tests / sizeof tests[0]);

@@ -7,7 +7,7 @@
 #include <uv.h>
 
 #include "host/host.h"
-#include "../render/suite_run.h"
+#include "../support/check_runner.h"
 
 struct probe {
     uv_loop_t *loop;
@@ -223,5 +223,5 @@ main(void)
         NULL,
     };
 
-    return suite_run("host_defer", tests);
+    return check_run_list("host_defer", 0, tests);
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "host/host.h"
-#include "../render/suite_run.h"
+#include "../support/check_runner.h"
 
 /* Render @md and compare with @want. */
 static void
@@ -87,5 +87,5 @@ main(void)
         NULL,
     };
 
-    return suite_run("host_md_plain", tests);
+    return check_run_list("host_md_plain", 0, tests);
 }

@@ -7,7 +7,7 @@
 
 #include "host/host.h"
 #include "render/textbuf.h"
-#include "../render/suite_run.h"
+#include "../support/check_runner.h"
 
 /* The walk written as one line per event: "+kind(fields)" on enter, "-kind" on leave. */
 struct trace {
@@ -231,5 +231,5 @@ main(void)
         NULL,
     };
 
-    return suite_run("host_md_walk", tests);
+    return check_run_list("host_md_walk", 0, tests);
 }

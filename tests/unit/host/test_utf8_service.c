@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "host/host.h"
-#include "../render/suite_run.h"
+#include "../support/check_runner.h"
 
 #define FAMILY "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7"
 #define FLAG_FR "\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7"
@@ -76,5 +76,5 @@ main(void)
         NULL,
     };
 
-    return suite_run("host_utf8", tests);
+    return check_run_list("host_utf8", 0, tests);
 }

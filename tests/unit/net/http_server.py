@@ -8,6 +8,10 @@ Prints its port on the first line of stdout, then serves until killed:
   /ratelimit     429 with Retry-After and X-RateLimit-* headers (?retry=, ?reset= override
                  the Retry-After and X-RateLimit-Reset-After values)
   /big?bytes=N   N bytes of 'x'
+  /limited?key=K&n=N&retry=S   the first N requests of key K: 429 with Retry-After S;
+                 then 200 "ok" (the body of every answer says the request's number)
+  /window?remaining=R&reset=S  200 with X-RateLimit-Remaining R, -Reset-After S and
+                 X-RateLimit-Bucket "win"
 """
 import json
 import sys
@@ -18,6 +22,7 @@ from urllib.parse import parse_qs, urlparse
 
 connections = 0
 lock = threading.Lock()
+limited = {}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -73,6 +78,21 @@ class Handler(BaseHTTPRequestHandler):
                         ("X-RateLimit-Reset-After", query.get("reset", ["2.5"])[0]),
                         ("X-RateLimit-Bucket", "abc123"), ("X-RateLimit-Global", "true"),
                         ("X-RateLimit-Scope", "global")])
+        elif url.path == "/limited":
+            key = query.get("key", [""])[0]
+            with lock:
+                limited[key] = limited.get(key, 0) + 1
+                n = limited[key]
+            if n <= int(query.get("n", ["1"])[0]):
+                self.reply(429, "429 #%d" % n, [("Retry-After", query.get("retry", ["1"])[0]),
+                                                 ("X-RateLimit-Remaining", "0")])
+            else:
+                self.reply(200, "ok #%d" % n)
+        elif url.path == "/window":
+            self.reply(200, "window", [
+                ("X-RateLimit-Remaining", query.get("remaining", ["0"])[0]),
+                ("X-RateLimit-Reset-After", query.get("reset", ["1"])[0]),
+                ("X-RateLimit-Bucket", "win")])
         elif url.path == "/big":
             self.reply(200, b"x" * int(query["bytes"][0]))
         else:

@@ -1,8 +1,6 @@
 /* Python loopback servers and loop helpers for the net tests. */
 #include "net_fixture.h"
 
-#include "../engine/runner.h"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -110,11 +108,4 @@ net_free_port(void)
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
     close(fd);
     return ntohs(a.sin_port);
-}
-
-/* One suite, fork mode, 30 s per test. */
-int
-net_main(const char *name, const TTest *const *tests, size_t n)
-{
-    return runner_run_n(name, 30, tests, n);
 }

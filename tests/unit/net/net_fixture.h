@@ -11,6 +11,8 @@
 #include <check.h>
 #include <uv.h>
 
+#include "../support/check_runner.h"
+
 struct net_server {
     pid_t pid;
     int port;
@@ -31,8 +33,5 @@ void net_run_for(uv_loop_t *loop, uint64_t ms);
 
 /* A TCP port on 127.0.0.1 nothing listens on (bound, then closed). */
 int net_free_port(void);
-
-/* Run @tests (@n of them) as suite @name in fork mode; the exit status for main. */
-int net_main(const char *name, const TTest *const *tests, size_t n);
 
 #endif

@@ -222,5 +222,5 @@ main(void)
         backoff_grows_with_jitter_to_a_cap_and_resets_per_key,
     };
 
-    return net_main("host_net", tests, sizeof(tests) / sizeof(tests[0]));
+    return check_run_tests("host_net", 30, tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -481,5 +481,5 @@ main(void)
         bad_requests_are_refused_at_once,
     };
 
-    return net_main("http", tests, sizeof(tests) / sizeof(tests[0]));
+    return check_run_tests("http", 30, tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -99,5 +99,5 @@ main(void)
         plain_text_only_to_loopback_unless_insecure,
     };
 
-    return net_main("net_url", tests, sizeof(tests) / sizeof(tests[0]));
+    return check_run_tests("net_url", 30, tests, sizeof(tests) / sizeof(tests[0]));
 }

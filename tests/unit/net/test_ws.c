@@ -470,5 +470,5 @@ main(void)
         close_with_open_connections_leaves_the_loop_closable,
     };
 
-    return net_main("ws", tests, sizeof(tests) / sizeof(tests[0]));
+    return check_run_tests("ws", 30, tests, sizeof(tests) / sizeof(tests[0]));
 }

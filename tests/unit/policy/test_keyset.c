@@ -5,6 +5,7 @@
 #include <agent-broker/errors.h>
 
 #include "policy/keyset.h"
+#include "../support/check_runner.h"
 
 START_TEST(eviction_keeps_every_remaining_key_findable)
 {
@@ -62,18 +63,10 @@ END_TEST
 int
 main(void)
 {
-    Suite *s = suite_create("keyset");
     TCase *tc = tcase_create("keyset");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, eviction_keeps_every_remaining_key_findable);
     tcase_add_test(tc, touch_moves_a_key_to_the_back_of_the_eviction_queue);
     tcase_add_test(tc, invalid_sizes_are_refused);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return check_run_case("keyset", tc);
 }

@@ -8,6 +8,7 @@
 #include <agent-broker/errors.h>
 
 #include "policy/policy.h"
+#include "../support/check_runner.h"
 
 /* A message as a test states it; unset fields get Discord-like defaults. */
 struct spec {
@@ -795,11 +796,5 @@ policy_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(policy_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return check_run_suite(policy_suite());
 }

@@ -8,7 +8,7 @@
 
 #include "render/render.h"
 #include "render/utf8.h"
-#include "suite_run.h"
+#include "../support/check_runner.h"
 
 #define ELLIPSIS "\xE2\x80\xA6"
 
@@ -426,5 +426,5 @@ main(void)
         NULL,
     };
 
-    return suite_run("render_render", tests);
+    return check_run_list("render_render", 0, tests);
 }

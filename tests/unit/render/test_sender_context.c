@@ -7,7 +7,7 @@
 #include <agent-broker/errors.h>
 
 #include "render/sender_context.h"
-#include "suite_run.h"
+#include "../support/check_runner.h"
 
 #define OPEN "<sender_context>"
 #define CLOSE "</sender_context>"
@@ -131,5 +131,5 @@ main(void)
         NULL,
     };
 
-    return suite_run("render_sender_context", tests);
+    return check_run_list("render_sender_context", 0, tests);
 }

@@ -7,7 +7,7 @@
 
 #include "render/split.h"
 #include "render/utf8.h"
-#include "suite_run.h"
+#include "../support/check_runner.h"
 
 #define FAMILY "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7"
 
@@ -249,5 +249,5 @@ main(void)
         NULL,
     };
 
-    return suite_run("render_split", tests);
+    return check_run_list("render_split", 0, tests);
 }

@@ -17,7 +17,7 @@
 
 #include "render/split.h"
 #include "render/utf8.h"
-#include "suite_run.h"
+#include "../support/check_runner.h"
 
 #define DOCS 2000
 
@@ -352,5 +352,5 @@ main(void)
     tcase_add_loop_test(tc, random_documents_split_correctly_at_every_limit, 0, 3);
     tcase_add_test(tc, generator_covers_the_interesting_cases);
     tcase_set_timeout(tc, 500);
-    return suite_run_case("render_split_property", tc);
+    return check_run_case("render_split_property", tc);
 }

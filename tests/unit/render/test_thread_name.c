@@ -7,7 +7,7 @@
 
 #include "render/thread_name.h"
 #include "render/utf8.h"
-#include "suite_run.h"
+#include "../support/check_runner.h"
 
 /* The title of @prompt, checked to be short and never empty. */
 static char *
@@ -106,5 +106,5 @@ main(void)
         NULL,
     };
 
-    return suite_run("render_thread_name", tests);
+    return check_run_list("render_thread_name", 0, tests);
 }

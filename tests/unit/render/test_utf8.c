@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "render/utf8.h"
-#include "suite_run.h"
+#include "../support/check_runner.h"
 
 #define FAMILY "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7"
 #define HEART_VS "\xE2\x9D\xA4\xEF\xB8\x8F" /* ❤️ = U+2764 U+FE0F */
@@ -155,5 +155,5 @@ main(void)
         NULL,
     };
 
-    return suite_run("render_utf8", tests);
+    return check_run_list("render_utf8", 0, tests);
 }

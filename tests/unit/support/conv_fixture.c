@@ -13,44 +13,14 @@
 #include "outbound/ratelimit.h"
 #include "policy/policy.h"
 
-/* Host sink: a message from the fake plugin. */
-static int
-conv_fx_sink_deliver(void *arg, struct ab_host *h, const struct ab_inbound *msg)
-{
-    struct conv_fx *f = arg;
-
-    (void)h;
-    return engine_inbound(f->engine, &f->ci, msg);
-}
-
-/* Host sink: a user's reaction. */
-static int
-conv_fx_sink_reaction(void *arg, struct ab_host *h, const struct ab_reaction_event *ev)
-{
-    struct conv_fx *f = arg;
-
-    (void)h;
-    return engine_reaction(f->engine, &f->ci, ev);
-}
-
-/* Host sink: rate-limit facts go to the engine's scheduler, as in the daemon. */
+/* The fake chat was opened: give it the test's options before it starts. */
 static void
-conv_fx_sink_rate(void *arg, struct ab_host *h, const struct ab_rate_info *info)
+conv_fx_opened(void *arg, struct broker *b, struct chat_instance *ci)
 {
     struct conv_fx *f = arg;
 
-    (void)h;
-    chat_rate_report(&f->ci, info);
-}
-
-/* Host sink: connection changes are of no interest here. */
-static void
-conv_fx_sink_connected(void *arg, struct ab_host *h, bool connected, const char *detail)
-{
-    (void)arg;
-    (void)h;
-    (void)connected;
-    (void)detail;
+    (void)b;
+    fake_chat_configure(ci->chat, &f->chat);
 }
 
 /* Set up; see the header. */
@@ -83,19 +53,29 @@ conv_fx_start(struct conv_fx *f)
 {
     static char u1[] = "U1", u2[] = "U2";
     static char *users[] = {u1, u2};
-    struct host_sink sink = {f,
-                             conv_fx_sink_deliver,
-                             conv_fx_sink_reaction,
-                             conv_fx_sink_rate,
-                             conv_fx_sink_connected,
-                             NULL,
-                             NULL};
-    struct policy_config pc;
-    struct chat_instance *ci = &f->ci;
+    struct broker_agent_spec agents[1 + CONV_FX_MAX_AGENTS] = {
+        {.name = "default", .launch = &f->acp.launch, .pool = f->acp.cfg}};
+    struct broker_chat_spec chat = {.name = "discord", .desc = &f->desc, .ops = &f->ops};
+    struct broker_spec spec = {
+        .engine = f->ecfg,
+        .agents = agents,
+        .nagents = 1 + (size_t)f->nagents,
+        .chats = &chat,
+        .nchats = 1,
+        .routes = f->routes,
+        .nroutes = f->nroutes,
+        .events = {.arg = f, .opened = conv_fx_opened},
+    };
 
-    fx_pool(&f->acp);
-    ck_assert_int_eq(engine_new(&f->acp.loop, f->acp.pool, &f->ecfg, &f->engine), 0);
+    for (int i = 0; i < f->nagents; i++) {
+        agents[1 + i] = (struct broker_agent_spec){
+            .name = f->agents[i].name, .launch = &f->agents[i].launch, .pool = f->acp.cfg};
+        agents[1 + i].pool.state_file = f->agents[i].state_file;
+    }
+
     fake_chat_ops(&f->chat, &f->ops);
+    f->ops.rate_rules = f->rate_rules;
+    f->ops.rate_rule_count = f->rate_rule_count;
     f->desc = (struct ab_plugin_desc){
         .abi_major = AB_ABI_MAJOR,
         .abi_minor = AB_ABI_MINOR,
@@ -105,25 +85,54 @@ conv_fx_start(struct conv_fx *f)
         .version = "test",
         .chat = &f->ops,
     };
-    ci->name = strdup("discord");
-    ck_assert_ptr_nonnull(ci->name);
-    ci->desc = &f->desc;
-    ci->ops = &f->ops;
-    ci->can_edit = f->ops.edit != NULL;
-    ci->can_react = f->ops.react != NULL;
-    ci->can_thread = f->ops.open_thread != NULL;
-    ck_assert_int_eq(host_new(&f->acp.loop, "chat", "discord", NULL, NULL, &sink, &ci->host), 0);
-    policy_config_default(&pc);
-    pc.allowed_users = users;
-    pc.allowed_user_count = 2;
-    pc.allow_all_users = POLICY_ALLOW_ALL_FALSE;
-    ck_assert_int_eq(policy_new(&pc, &ci->policy), 0);
-    ck_assert_int_eq(engine_add_chat(f->engine, ci), 0);
-    ck_assert_int_eq(ci->ops->open(ci->host, &host_services, &ci->chat), 0);
-    fake_chat_configure(ci->chat, &f->chat);
-    ck_assert_int_eq(ci->ops->start(ci->chat), 0);
-    ci->is_started = true;
-    f->fake = ci->chat;
+    policy_config_default(&chat.policy);
+    chat.policy.allowed_users = users;
+    chat.policy.allowed_user_count = 2;
+    chat.policy.allow_all_users = POLICY_ALLOW_ALL_FALSE;
+    ck_assert_int_eq(broker_new(&f->acp.loop, &spec, &f->broker), 0);
+    ck_assert_int_eq(f->broker->started, 1);
+    f->engine = f->broker->engine;
+    f->ci = &f->broker->chats[0];
+    f->fake = f->ci->chat;
+    f->acp.pool = f->broker->agents[0].pool;
+}
+
+/* Another agent; see the header. */
+void
+conv_fx_add_agent(struct conv_fx *f, const char *name)
+{
+    struct conv_fx_agent *a = &f->agents[f->nagents];
+
+    ck_assert_int_lt(f->nagents, CONV_FX_MAX_AGENTS);
+    f->nagents++;
+    snprintf(a->name, sizeof(a->name), "%s", name);
+    snprintf(a->log, sizeof(a->log), "%s/agent-%s.log", f->acp.dir, name);
+    snprintf(a->state_file, sizeof(a->state_file), "sessions-%s.json", name);
+    for (int i = 0; i < f->acp.nargs; i++) /* args[2] is the default's log */
+        a->args[i] = i == 2 ? a->log : f->acp.args[i];
+    a->launch = f->acp.launch;
+    a->launch.args = a->args;
+    a->launch.name = a->name;
+}
+
+/* A route; see the header. */
+void
+conv_fx_route(struct conv_fx *f, const char *channel, const char *role, const char *agent)
+{
+    ck_assert_uint_lt(f->nroutes, sizeof(f->routes) / sizeof(f->routes[0]));
+    f->routes[f->nroutes++] = (struct config_route){
+        .channel = (char *)channel, .role = (char *)role, .agent = (char *)agent};
+}
+
+/* The log file of agent @name. */
+static const char *
+conv_fx_agent_log(const struct conv_fx *f, const char *name)
+{
+    for (int i = 0; i < f->nagents; i++)
+        if (strcmp(f->agents[i].name, name) == 0)
+            return f->agents[i].log;
+    ck_assert_str_eq(name, "default");
+    return f->acp.log;
 }
 
 /* Ask mode; see the header. */
@@ -207,22 +216,36 @@ conv_fx_wait_call(struct conv_fx *f, uint64_t ms, enum fake_kind kind, const cha
     return i;
 }
 
+/* The broker closed. */
+static void
+conv_fx_on_closed(void *arg)
+{
+    *(bool *)arg = true;
+}
+
+/* Free without waiting; see the header. */
+void
+conv_fx_free(struct conv_fx *f)
+{
+    bool closed = false;
+
+    broker_close(f->broker, conv_fx_on_closed, &closed);
+    ck_assert_msg(fx_wait(&f->acp, &closed, 30000), "broker_close did not finish");
+    f->broker = NULL;
+    f->engine = NULL;
+    f->ci = NULL;
+    f->fake = NULL;
+    f->acp.pool = NULL;
+    config_free(&f->cfg);
+    fx_close(&f->acp);
+}
+
 /* Tear down; see the header. */
 void
 conv_fx_close(struct conv_fx *f)
 {
-    struct chat_instance *ci = &f->ci;
-
     ck_assert_msg(conv_fx_idle(f, 15000), "the engine did not become idle");
-    ci->ops->close(ci->chat);
-    ci->chat = NULL;
-    engine_free(f->engine);
-    fx_pool_close(&f->acp);
-    policy_free(ci->policy);
-    host_free(ci->host);
-    free(ci->name);
-    config_free(&f->cfg);
-    fx_close(&f->acp);
+    conv_fx_free(f);
 }
 
 /* A new inbound id, kept in @f. */
@@ -234,17 +257,18 @@ conv_fx_new_id(struct conv_fx *f)
     return f->ids[f->nids++];
 }
 
-/* Deliver a message from @user as the Discord plugin would. */
-void
-conv_fx_deliver_id(struct conv_fx *f, const char *id, const char *user, const char *thread,
-                   const char *text, bool mention)
+/* Deliver a message from @user in @channel as the Discord plugin would. */
+static void
+conv_fx_deliver_full(struct conv_fx *f, const char *channel, const char *role, const char *id,
+                     const char *user, const char *thread, const char *text, bool mention)
 {
+    const char *roles[] = {role};
     char raw[8192], name[32], display[32];
     struct ab_inbound m = {
         .size = sizeof(m),
         .conversation = thread ? thread : id,
-        .channel_id = thread ? thread : CONV_FX_CHANNEL,
-        .parent_id = thread ? CONV_FX_CHANNEL : NULL,
+        .channel_id = thread ? thread : channel,
+        .parent_id = thread ? channel : NULL,
         .message_id = id,
         .sender_id = user,
         .sender_name = name,
@@ -256,13 +280,23 @@ conv_fx_deliver_id(struct conv_fx *f, const char *id, const char *user, const ch
         .is_human_turn = true,
         .thread_is_ours = thread != NULL,
         .thread_id = thread,
+        .role_ids = role ? roles : NULL,
+        .role_count = role ? 1 : 0,
     };
 
     snprintf(name, sizeof(name), "user-%s", user);
     snprintf(display, sizeof(display), "User %s", user);
     snprintf(raw, sizeof(raw), "%s%s%s", mention ? CONV_FX_BOT_MENTION : "", mention ? " " : "",
              text);
-    ck_assert_int_eq(f->ci.host->sink.deliver(f->ci.host->sink.arg, f->ci.host, &m), 0);
+    ck_assert_int_eq(f->ci->host->sink.deliver(f->ci->host->sink.arg, f->ci->host, &m), 0);
+}
+
+/* A message in CONV_FX_CHANNEL; see the header. */
+void
+conv_fx_deliver_id(struct conv_fx *f, const char *id, const char *user, const char *thread,
+                   const char *text, bool mention)
+{
+    conv_fx_deliver_full(f, CONV_FX_CHANNEL, NULL, id, user, thread, text, mention);
 }
 
 /* Deliver a message with a new id, kept in @f. */
@@ -281,6 +315,17 @@ const char *
 conv_fx_mention(struct conv_fx *f, const char *user, const char *text)
 {
     return conv_fx_deliver(f, user, NULL, text, true);
+}
+
+/* A top-level mention in another channel. */
+const char *
+conv_fx_mention_in(struct conv_fx *f, const char *channel, const char *role, const char *user,
+                   const char *text)
+{
+    const char *id = conv_fx_new_id(f);
+
+    conv_fx_deliver_full(f, channel, role, id, user, NULL, text, true);
+    return id;
 }
 
 /* A follow-up in a thread. */
@@ -303,14 +348,15 @@ conv_fx_react(struct conv_fx *f, const char *channel, const char *msg, const cha
         .added = true,
     };
 
-    ck_assert_int_eq(f->ci.host->sink.deliver_reaction(f->ci.host->sink.arg, f->ci.host, &ev), 0);
+    ck_assert_int_eq(f->ci->host->sink.deliver_reaction(f->ci->host->sink.arg, f->ci->host, &ev),
+                     0);
 }
 
-/* Call @fn on every session/prompt in the agent's log until it returns true. */
+/* Call @fn on every session/prompt in the log @path until it returns true. */
 static void
-conv_fx_each_prompt(const struct conv_fx *f, bool (*fn)(void *arg, const cJSON *params), void *arg)
+conv_fx_each_prompt(const char *path, bool (*fn)(void *arg, const cJSON *params), void *arg)
 {
-    FILE *fp = fopen(f->acp.log, "r");
+    FILE *fp = fopen(path, "r");
     char *line = NULL;
     size_t cap = 0;
     bool stop = false;
@@ -343,7 +389,17 @@ conv_fx_prompts(const struct conv_fx *f)
 {
     int n = 0;
 
-    conv_fx_each_prompt(f, conv_fx_count_one, &n);
+    conv_fx_each_prompt(f->acp.log, conv_fx_count_one, &n);
+    return n;
+}
+
+/* Prompts of one agent. */
+int
+conv_fx_agent_prompts(const struct conv_fx *f, const char *name)
+{
+    int n = 0;
+
+    conv_fx_each_prompt(conv_fx_agent_log(f, name), conv_fx_count_one, &n);
     return n;
 }
 
@@ -375,7 +431,17 @@ conv_fx_prompt_block(const struct conv_fx *f, int n, int block)
 {
     struct conv_fx_block b = {n, block, NULL};
 
-    conv_fx_each_prompt(f, conv_fx_take_block, &b);
+    conv_fx_each_prompt(f->acp.log, conv_fx_take_block, &b);
+    return b.out;
+}
+
+/* One block of one prompt of one agent. */
+char *
+conv_fx_agent_prompt_block(const struct conv_fx *f, const char *name, int n, int block)
+{
+    struct conv_fx_block b = {n, block, NULL};
+
+    conv_fx_each_prompt(conv_fx_agent_log(f, name), conv_fx_take_block, &b);
     return b.out;
 }
 

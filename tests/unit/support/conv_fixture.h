@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "../acp/acp_fixture.h"
+#include "broker_setup.h"
 #include "config/config.h"
 #include "conv/chat_instance.h"
 #include "conv/engine.h"
@@ -17,17 +18,35 @@
 #define CONV_FX_CHANNEL "C1"
 #define CONV_FX_BOT_MENTION "<@4242>"
 #define CONV_FX_MAX_IDS 64
+#define CONV_FX_MAX_AGENTS 3 /* besides the default */
+
+/* Another agent: the same scripted agent with its own log and session map. */
+struct conv_fx_agent {
+    char name[32];
+    struct agent_launch launch;
+    const char *args[FX_MAX_ARGS];
+    char log[300];
+    char state_file[64];
+};
 
 struct conv_fx {
-    struct fx acp;                 /* loop, pool, scratch dir, the agent's log */
-    struct config cfg;             /* a config file's defaults: ecfg's strings point here */
-    struct engine_config ecfg;     /* edit before conv_fx_start */
-    struct fake_chat_options chat; /* edit before conv_fx_start */
+    struct fx acp;                         /* loop, pool, scratch dir, the agent's log */
+    struct config cfg;                     /* a config file's defaults: ecfg's strings point here */
+    struct engine_config ecfg;             /* edit before conv_fx_start */
+    struct fake_chat_options chat;         /* edit before conv_fx_start */
+    const struct ab_rate_rule *rate_rules; /* lent: the plugin's static rules, or NULL; set
+                                              before conv_fx_start */
+    uint32_t rate_rule_count;
     struct ab_chat_ops ops;
     struct ab_plugin_desc desc;
-    struct chat_instance ci;
-    struct engine *engine;
-    struct ab_chat *fake; /* lent: ci.chat */
+    struct broker *broker;                           /* owned: built by conv_fx_start */
+    struct chat_instance *ci;                        /* lent: the broker's one chat instance */
+    struct engine *engine;                           /* lent: the broker's */
+    struct ab_chat *fake;                            /* lent: ci->chat */
+    struct conv_fx_agent agents[CONV_FX_MAX_AGENTS]; /* conv_fx_add_agent */
+    int nagents;
+    struct config_route routes[8]; /* conv_fx_route; strings lent from the test */
+    size_t nroutes;
     unsigned next_id;
     char ids[CONV_FX_MAX_IDS][24]; /* inbound message ids handed out */
     int nids;
@@ -39,14 +58,29 @@ void conv_fx_init(struct conv_fx *f, const char *const *flags);
 /* Ask mode, as the daemon configures it (call before conv_fx_start): questions are
  * posted in the thread and the engine times them out after @timeout_ms itself. */
 void conv_fx_ask_mode(struct conv_fx *f, uint64_t timeout_ms);
+/* Before conv_fx_start: another agent @name (the scripted agent with the default's
+ * flags, its own log; its session map in the same state dir). */
+void conv_fx_add_agent(struct conv_fx *f, const char *name);
+/* Before conv_fx_start: a [[routes]] entry (strings lent, must outlive the start). */
+void conv_fx_route(struct conv_fx *f, const char *channel, const char *role, const char *agent);
+/* Prompts agent @name received ("default": the fixture's own agent). */
+int conv_fx_agent_prompts(const struct conv_fx *f, const char *name);
+/* Text block @block of prompt @n (0-based) agent @name received, owned, or NULL. */
+char *conv_fx_agent_prompt_block(const struct conv_fx *f, const char *name, int n, int block);
 /* Pool, engine, host, policy; open and start the fake chat. */
 void conv_fx_start(struct conv_fx *f);
 /* Wait until nothing runs or waits, free everything, assert uv_loop_close() == 0. */
 void conv_fx_close(struct conv_fx *f);
+/* Close the broker (agents first, then the chat, engine, policy, host) and free the
+ * rest at once, whatever still runs; asserts uv_loop_close() == 0. */
+void conv_fx_free(struct conv_fx *f);
 
 /* A top-level message in CONV_FX_CHANNEL from @user mentioning the bot; @text is what
  * remains without the mention. Returns its id (lent from @f): also the conversation. */
 const char *conv_fx_mention(struct conv_fx *f, const char *user, const char *text);
+/* A top-level message in @channel like conv_fx_mention, mentioning @role (may be NULL). */
+const char *conv_fx_mention_in(struct conv_fx *f, const char *channel, const char *role,
+                               const char *user, const char *text);
 /* A message with id @id (lent for the call) from @user: in @thread (NULL: top level,
  * where @id is the conversation), mentioning the bot when @mention. */
 void conv_fx_deliver_id(struct conv_fx *f, const char *id, const char *user, const char *thread,

@@ -255,9 +255,14 @@ ph_set_connected(struct ab_host *host, bool connected, const char *detail)
 static void
 ph_rate_report(struct ab_host *host, const struct ab_rate_info *info)
 {
-    (void)host;
+    struct plugin_host *h = ph_of(host);
+
     if (info->bucket)
         (void)strlen(info->bucket);
+    if (AB_HAS(info, struct ab_rate_info, op) && info->op && info->op == (void *)h->judging) {
+        h->sched_facts++;
+        h->sched_retry_after_ms = info->retry_after_ms;
+    }
 }
 
 static int
@@ -354,6 +359,138 @@ ph_http_cancel(struct ab_http *r)
 {
     if (r)
         ph_http_free(r);
+}
+
+/* One http_scheduled call: performed at once (the fake has no scheduler to wait in), its
+ * answers judged, a 429 retried after its reported retry_after and a 5xx or transport
+ * error after 500 ms on the virtual clock, at most PH_SCHED_ATTEMPTS tries. */
+#define PH_SCHED_ATTEMPTS 4
+struct ab_http_sched {
+    struct plugin_host *h;
+    struct ab_http_request req; /* strings point at the copies below */
+    char *method, *url, *body;
+    ab_http_judge_cb judge;
+    ab_http_cb cb;
+    void *arg;
+    struct ab_http *http;   /* the attempt in flight, or NULL */
+    struct ab_timer *retry; /* the wait before the next attempt, or NULL */
+    int attempts;
+};
+
+static void ph_sched_answered(void *arg, const struct ab_http_response *resp);
+
+/* Free a scheduled call and whatever of it is pending. */
+static void
+ph_sched_free(struct ab_http_sched *q)
+{
+    ph_http_cancel(q->http);
+    ph_timer_stop(q->retry);
+    free(q->method);
+    free(q->url);
+    free(q->body);
+    free(q);
+}
+
+/* Start the next attempt; false when it could not start. */
+static bool
+ph_sched_attempt(struct ab_http_sched *q)
+{
+    q->attempts++;
+    return ph_http_request(plugin_host_handle(q->h), &q->req, ph_sched_answered, q, &q->http) == 0;
+}
+
+/* The retry wait is over. */
+static void
+ph_sched_retry(void *arg)
+{
+    struct ab_http_sched *q = arg;
+    struct ab_http_response none = {.size = sizeof(none),
+                                    .error = AB_ENOMEM,
+                                    .error_text = "",
+                                    .body = "",
+                                    .ratelimit_remaining = -1};
+
+    ph_timer_stop(q->retry);
+    q->retry = NULL;
+    if (!ph_sched_attempt(q)) {
+        ab_http_cb cb = q->cb;
+        void *cb_arg = q->arg;
+        ph_sched_free(q);
+        cb(cb_arg, &none);
+    }
+}
+
+/* An attempt's answer: judge it, retry or hand it over. */
+static void
+ph_sched_answered(void *arg, const struct ab_http_response *resp)
+{
+    struct ab_http_sched *q = arg;
+    struct plugin_host *h = q->h;
+    int status = resp->error;
+    uint64_t wait = 500;
+
+    q->http = NULL;
+    h->sched_retry_after_ms = 0;
+    if (!status && q->judge) {
+        h->judging = q;
+        status = q->judge(q->arg, q, resp);
+        h->judging = NULL;
+    } else if (!status) {
+        status = resp->status == 429 ? AB_ERATELIMIT : resp->status >= 500 ? AB_EIO : 0;
+    }
+    if (status == AB_ERATELIMIT)
+        wait = h->sched_retry_after_ms ? h->sched_retry_after_ms : 1000;
+    if ((status == AB_ERATELIMIT || status == AB_EIO || status == AB_ETIMEDOUT) &&
+        q->attempts < PH_SCHED_ATTEMPTS &&
+        ph_timer_start(plugin_host_handle(h), wait, 0, ph_sched_retry, q, &q->retry) == 0) {
+        h->sched_retries++;
+        return;
+    }
+    ab_http_cb cb = q->cb;
+    void *cb_arg = q->arg;
+    ph_sched_free(q);
+    cb(cb_arg, resp);
+}
+
+/* http_scheduled: record the route, copy the request, start the first attempt. */
+static int
+ph_http_scheduled(struct ab_host *host, const char *route, const struct ab_http_request *req,
+                  ab_http_judge_cb judge, ab_http_cb cb, void *arg, struct ab_http_sched **out)
+{
+    struct plugin_host *h = ph_of(host);
+    struct ab_http_sched *q;
+
+    if (!route || !*route || !req || !req->url || !cb || !out)
+        return AB_EINVAL;
+    if (!(q = calloc(1, sizeof(*q))))
+        return AB_ENOMEM;
+    *q = (struct ab_http_sched){.h = h, .req = *req, .judge = judge, .cb = cb, .arg = arg};
+    q->method = ph_dup(req->method ? req->method : "GET");
+    q->url = ph_dup(req->url);
+    q->body = req->body ? strndup(req->body, req->body_len) : NULL;
+    q->req.method = q->method;
+    q->req.url = q->url;
+    q->req.body = q->body;
+    q->req.headers = NULL; /* read (and checked) by the first attempt only */
+    for (size_t i = 0; req->headers && req->headers[i]; i++)
+        (void)strlen(req->headers[i]);
+    if (!q->method || !q->url || (req->body && !q->body) || !ph_sched_attempt(q)) {
+        ph_sched_free(q);
+        return AB_ENOMEM;
+    }
+    free(h->last_route);
+    h->last_route = ph_dup(route);
+    h->sched_count++;
+    *out = q;
+    return 0;
+}
+
+/* http_scheduled_cancel: the callback will not run. */
+static void
+ph_http_scheduled_cancel(struct ab_http_sched *q)
+{
+    if (q)
+        ph_sched_free(q);
 }
 
 static int
@@ -543,6 +680,131 @@ ph_deliver_held(struct ab_host *host, const struct ab_inbound *m, void (*cb)(voi
     return rc;
 }
 
+/* The plugin's route in the fake host. */
+struct ab_http_route {
+    struct plugin_host *h;
+    char *prefix;
+    ab_http_route_cb cb;
+    void *arg;
+};
+
+/* One request handed to the route, until answered. */
+struct ab_http_exchange {
+    struct plugin_host *h;
+};
+
+/* http_route_add: one route per fake host. */
+static int
+ph_http_route_add(struct ab_host *host, const struct ab_http_route_options *opt,
+                  ab_http_route_cb cb, void *arg, struct ab_http_route **out)
+{
+    struct plugin_host *h = (struct plugin_host *)host;
+    struct ab_http_route *r;
+
+    if (!opt || !opt->prefix || opt->prefix[0] != '/' || !cb)
+        return AB_EINVAL;
+    if (h->route)
+        return AB_EEXIST;
+    if (!(r = calloc(1, sizeof(*r))) || !(r->prefix = strdup(opt->prefix))) {
+        free(r);
+        return AB_ENOMEM;
+    }
+    r->h = h;
+    r->cb = cb;
+    r->arg = arg;
+    h->route = *out = r;
+    return 0;
+}
+
+/* http_route_remove. */
+static void
+ph_http_route_remove(struct ab_http_route *r)
+{
+    if (!r)
+        return;
+    r->h->route = NULL;
+    free(r->prefix);
+    free(r);
+}
+
+/* http_respond: record the answer. */
+static int
+ph_http_respond(struct ab_http_exchange *ex, int status, const char *const *headers,
+                const char *body, size_t len)
+{
+    struct plugin_host *h = ex->h;
+
+    (void)headers;
+    free(ex);
+    h->answered_status = status;
+    free(h->answered_body);
+    h->answered_body = strndup(body ? body : "", len);
+    return status < 100 || status > 599 ? AB_EINVAL : 0;
+}
+
+/* Hand one request to the route. */
+int
+plugin_host_http_in(struct plugin_host *h, const char *method, const char *path,
+                    const char *const *headers, const char *body, size_t len)
+{
+    struct ab_http_header hdrs[16];
+    size_t n = 0;
+    struct ab_http_exchange *ex;
+    char *copy;
+
+    if (!h->route || strncmp(path, h->route->prefix, strlen(h->route->prefix)))
+        return AB_ENOENT;
+    for (; headers && headers[2 * n] && n < 16; n++)
+        hdrs[n] = (struct ab_http_header){headers[2 * n], headers[2 * n + 1]};
+    if (!(ex = calloc(1, sizeof(*ex))) || !(copy = strndup(body ? body : "", len))) {
+        free(ex);
+        return AB_ENOMEM;
+    }
+    ex->h = h;
+    h->answered_status = 0;
+    h->route->cb(h->route->arg, ex,
+                 &(struct ab_http_inbound){.size = sizeof(struct ab_http_inbound),
+                                           .method = method,
+                                           .path = path,
+                                           .headers = hdrs,
+                                           .header_count = n,
+                                           .body = copy,
+                                           .body_len = len,
+                                           .peer = "127.0.0.1"});
+    free(copy);
+    return 0;
+}
+
+/* commands_list: a fixed list like the core's (two of them). */
+static int
+ph_commands_list(struct ab_host *host, const struct ab_command_info **out, size_t *count)
+{
+    static const struct ab_command_info list[] = {
+        {sizeof(struct ab_command_info), "reset", NULL, "end this conversation's session"},
+        {sizeof(struct ab_command_info), "model", "NAME", "list or switch models"},
+    };
+
+    (void)host;
+    *out = list;
+    *count = sizeof(list) / sizeof(list[0]);
+    return 0;
+}
+
+/* deliver_command: count it and keep its name, args and reply token. */
+static int
+ph_deliver_command(struct ab_host *host, const struct ab_command_event *ev)
+{
+    struct plugin_host *h = (struct plugin_host *)host;
+
+    if (!ev || !ev->where || !ev->name || !ev->reply_token)
+        return AB_EINVAL;
+    h->commands++;
+    snprintf(h->last_command, sizeof(h->last_command), "%s", ev->name);
+    snprintf(h->last_command_arg, sizeof(h->last_command_arg), "%s", ev->args ? ev->args : "");
+    snprintf(h->last_reply_token, sizeof(h->last_reply_token), "%s", ev->reply_token);
+    return 0;
+}
+
 /* Fill the services table. */
 void
 plugin_host_init(struct plugin_host *h, const char *const *config)
@@ -582,6 +844,13 @@ plugin_host_init(struct plugin_host *h, const char *const *config)
         .md_walk = ph_md_walk,
         .md_plain = ph_md_plain,
         .deliver_held = ph_deliver_held,
+        .http_route_add = ph_http_route_add,
+        .http_route_remove = ph_http_route_remove,
+        .http_respond = ph_http_respond,
+        .http_scheduled = ph_http_scheduled,
+        .http_scheduled_cancel = ph_http_scheduled_cancel,
+        .commands_list = ph_commands_list,
+        .deliver_command = ph_deliver_command,
         .http_download = ph_http_download,
         .http_upload = ph_http_upload,
     };
@@ -731,6 +1000,9 @@ plugin_host_ws_message(struct ab_ws *ws, const char *data, size_t len)
 void
 plugin_host_free(struct plugin_host *h)
 {
+    ph_http_route_remove(h->route);
+    free(h->answered_body);
+    h->answered_body = NULL;
     while (h->timers)
         ph_timer_stop((struct ab_timer *)h->timers);
     while (h->https && h->https->first)
@@ -749,6 +1021,7 @@ plugin_host_free(struct plugin_host *h)
     free(h->queued_body);
     free(h->last_frame);
     free(h->last_url);
+    free(h->last_route);
     for (size_t i = 0; i < PLUGIN_HOST_KEEP; i++)
         free(h->logs[i]);
     free(h->state_key);

@@ -1,7 +1,8 @@
 /* A fake host for driving a chat plugin's real code in-process (unit tests and fuzz
  * targets): a full ab_host_services table whose timers run on a virtual clock, whose
  * HTTP requests are answered by a responder the test supplies, whose WebSockets are
- * handles the test feeds frames into, and which records every delivery, reaction,
+ * handles the test feeds frames into, whose scheduled calls (http_scheduled) go at once and
+ * are retried on a 429 or 5xx after the reported wait, and which records every delivery, reaction,
  * frame sent and log line. Nothing runs inside the call that started it: timers and
  * HTTP answers run from plugin_host_run(). Needs only the ABI headers and libc. */
 #ifndef AB_TEST_PLUGIN_HOST_H
@@ -65,6 +66,10 @@ struct plugin_host {
     struct ab_ws *wss;
 
     size_t delivered, reacted, logged, sent_frames, http_count, fatal_count;
+    size_t commands;           /* deliver_command calls */
+    char last_command[64];     /* the last one's name */
+    char last_command_arg[64]; /* its args */
+    char last_reply_token[256];
     bool connected;
     struct plugin_host_inbound in[PLUGIN_HOST_KEEP];
     struct plugin_host_reaction re[PLUGIN_HOST_KEEP];
@@ -73,6 +78,16 @@ struct plugin_host {
     char *last_frame;             /* owned: the last ws_send payload */
     char *last_url;               /* owned: the last HTTP request URL */
     char *logs[PLUGIN_HOST_KEEP]; /* owned: the last log lines, a ring */
+    /* ABI 1.3 inbound HTTP: the one route the plugin registered, and the last answer */
+    struct ab_http_route *route; /* owned, or NULL */
+    int answered_status;         /* the last http_respond status, 0 = none yet */
+    char *answered_body;         /* owned: its body */
+    /* ABI 1.3 http_scheduled: calls queued, the last one's route (owned), the retries the
+     * fake made, and the rate reports tied to a call while its answer was judged */
+    size_t sched_count, sched_retries, sched_facts;
+    char *last_route;
+    uint64_t sched_retry_after_ms; /* the retry_after of the last such report */
+    struct ab_http_sched *judging; /* lent: the call whose answer is being judged */
 };
 
 /* The handle to pass as the plugin's host. */
@@ -93,6 +108,12 @@ void plugin_host_ws_message(struct ab_ws *ws, const char *data, size_t len);
 void plugin_host_queue_response(struct plugin_host *h, long status, const char *body, size_t len);
 /* Whether one of the last log lines contains @needle. */
 bool plugin_host_log_has(const struct plugin_host *h, const char *needle);
+/* Hand one request to the plugin's route (as the ingress listener would): the answer,
+ * now or after plugin_host_run(), lands in answered_status/answered_body. Headers are
+ * "Name", "value" pairs, NULL-terminated (lent). Returns 0, or AB_ENOENT without a route
+ * matching @path. */
+int plugin_host_http_in(struct plugin_host *h, const char *method, const char *path,
+                        const char *const *headers, const char *body, size_t len);
 /* Mark the socket open (on_open). */
 void plugin_host_ws_open(struct ab_ws *ws);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "toml/toml.h"
+#include "../support/check_runner.h"
 
 /* Parse @src (a C string) and expect success. */
 static struct toml_table *
@@ -308,11 +309,5 @@ toml_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(toml_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return check_run_suite(toml_suite());
 }
