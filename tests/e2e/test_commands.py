@@ -173,8 +173,8 @@ class PlatformCommands(e2e.RunWorldTest):
         self.assertEqual(len(e2e.agent_calls(self.world, "session/prompt")), 1)
         # usage reaches /metrics, by agent
         _, body = self.get("/metrics")
-        self.assertIn('agent_broker_agent_tokens_total{agent="acp",direction="input"} 100', body)
-        self.assertIn('agent_broker_agent_cost_total{agent="acp",currency="USD"} 0.0125', body)
+        self.assertIn('agent_broker_agent_tokens_total{agent="default",direction="input"} 100', body)
+        self.assertIn('agent_broker_agent_cost_total{agent="default",currency="USD"} 0.0125', body)
         self.assertRegex(body, r"agent_broker_commands_total 3\b")
         self.stop()
 
