@@ -424,12 +424,18 @@ turn_chars(const char *s, size_t len)
 }
 
 /* The most agent text a turn holds, in code points: one part more than [stream]
- * max_parts can show (so the cut is always seen and counted), else TURN_TEXT_MAX_CHARS. */
+ * max_parts can show (so the cut is always seen and counted), else TURN_TEXT_MAX_CHARS;
+ * where a long reply goes out whole as reply.md (turn_reply_file), what the platform's
+ * upload takes, within TURN_TEXT_MAX_CHARS. */
 static size_t
 turn_text_cap(const struct turn *t)
 {
-    size_t parts = t->e->cfg.max_parts, chars = t->conv->ci->ops->max_chars;
+    const struct ab_chat_ops *ops = t->conv->ci->ops;
+    size_t parts = t->e->cfg.max_parts, chars = ops->max_chars;
 
+    if (parts && ops->upload && ops->max_upload_bytes && t->e->cfg.attach.dir)
+        return ops->max_upload_bytes < TURN_TEXT_MAX_CHARS ? (size_t)ops->max_upload_bytes
+                                                           : TURN_TEXT_MAX_CHARS;
     if (parts == 0 || chars == 0 || (parts + 1) * chars > TURN_TEXT_MAX_CHARS)
         return TURN_TEXT_MAX_CHARS;
     return (parts + 1) * chars;
