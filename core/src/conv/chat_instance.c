@@ -256,7 +256,8 @@ chat_op_perform(void *arg, struct ratelimit_call *call)
             .files = op->files,
             .count = op->nfiles,
         };
-        rc = ops->upload ? ops->upload(op->ci->chat, &up, chat_op_done, op) : AB_ENOTSUP;
+        rc =
+            chat_can_upload(op->ci) ? ops->upload(op->ci->chat, &up, chat_op_done, op) : AB_ENOTSUP;
         break;
     }
     case CHAT_OP_REACT:
@@ -675,4 +676,11 @@ chat_rate_setup(struct chat_instance *ci)
         }
     }
     return 0;
+}
+
+/* See the header. */
+bool
+chat_can_upload(const struct chat_instance *ci)
+{
+    return AB_HAS(ci->ops, struct ab_chat_ops, max_upload_files) && ci->ops->upload;
 }

@@ -126,8 +126,9 @@ outbox_flush_since(struct chat_instance *ci, const char *outbox, const char *cha
                    const char *thread, int64_t since)
 {
     const struct ab_chat_ops *ops = ci->ops;
-    uint64_t max_bytes = ops->upload ? ops->max_upload_bytes : 0;
-    uint32_t per_msg = ops->upload && ops->max_upload_files ? ops->max_upload_files : 1;
+    bool can = chat_can_upload(ci);
+    uint64_t max_bytes = can ? ops->max_upload_bytes : 0;
+    uint32_t per_msg = can && ops->max_upload_files ? ops->max_upload_files : 1;
     struct ab_upload_file files[OUTBOX_SCAN_MAX];
     char skipped[768] = "", sent[4096];
     size_t n = 0, seen = 0;
@@ -146,7 +147,7 @@ outbox_flush_since(struct chat_instance *ci, const char *outbox, const char *cha
         if (lstat(from, &st) < 0 || !S_ISREG(st.st_mode) || (since && st.st_mtime < since))
             continue;
         seen++;
-        if (!ops->upload || !max_bytes) {
+        if (!can || !max_bytes) {
             outbox_name(skipped, sizeof(skipped), de->d_name, "this platform takes no files");
             continue;
         }

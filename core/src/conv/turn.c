@@ -218,8 +218,9 @@ turn_reply_file(struct turn *t, const char *text, struct split_result *parts, ch
     FILE *f;
 
     *path = NULL;
-    if (!t->e->cfg.max_parts || parts->count <= t->e->cfg.max_parts || !ops->upload ||
-        ops->max_upload_bytes < len || !ac->dir || outbox_dir(ac->dir, t->conv->key, 1, &dir) < 0)
+    if (!t->e->cfg.max_parts || parts->count <= t->e->cfg.max_parts ||
+        !chat_can_upload(t->conv->ci) || ops->max_upload_bytes < len || !ac->dir ||
+        outbox_dir(ac->dir, t->conv->key, 1, &dir) < 0)
         return;
     if (asprintf(path, "%s/.sent/reply-%llu.md", dir,
                  (unsigned long long)clock_now_ms(t->e->clock)) < 0) {
@@ -433,7 +434,7 @@ turn_text_cap(const struct turn *t)
     const struct ab_chat_ops *ops = t->conv->ci->ops;
     size_t parts = t->e->cfg.max_parts, chars = ops->max_chars;
 
-    if (parts && ops->upload && ops->max_upload_bytes && t->e->cfg.attach.dir)
+    if (parts && chat_can_upload(t->conv->ci) && ops->max_upload_bytes && t->e->cfg.attach.dir)
         return ops->max_upload_bytes < TURN_TEXT_MAX_CHARS ? (size_t)ops->max_upload_bytes
                                                            : TURN_TEXT_MAX_CHARS;
     if (parts == 0 || chars == 0 || (parts + 1) * chars > TURN_TEXT_MAX_CHARS)
