@@ -9,6 +9,18 @@
 #include "host/host.h"
 #include "log.h"
 
+/* [attachments] allowed_types when the config names none. */
+static const char *const broker_attach_types[] = {
+    "image/*",
+    "text/*",
+    "audio/*",
+    "application/pdf",
+    "application/json",
+    "application/zip",
+    "application/x-yaml",
+    "application/xml",
+};
+
 /* See broker_setup.h. */
 void
 broker_setup_engine_config(const struct config *c, struct engine_config *ec)
@@ -55,6 +67,26 @@ broker_setup_engine_config(const struct config *c, struct engine_config *ec)
         .perm_timeout_ms = (uint64_t)c->perm_timeout_s * 1000,
         .approvers = (const char *const *)c->perm_approvers.items,
         .napprovers = c->perm_approvers.count,
+        .attach =
+            {
+                .enabled = c->attach_enabled,
+                .outbox = c->attach_outbox,
+                .stt = c->stt_enabled,
+                .stt_url = c->stt_base_url,
+                .stt_key = c->stt_api_key,
+                .stt_model = c->stt_model,
+                .stt_echo = c->stt_echo,
+                .auto_upload_dirs = (const char *const *)c->agents[0].auto_upload_dirs.items,
+                .auto_upload_count = c->agents[0].auto_upload_dirs.count,
+                .max_file_bytes = (uint64_t)c->attach_max_file_mb * 1024 * 1024,
+                .max_total_bytes = (uint64_t)c->attach_max_total_mb * 1024 * 1024,
+                .max_files = (uint32_t)c->attach_max_files,
+                .allowed_types = c->attach_types.count ? (const char *const *)c->attach_types.items
+                                                       : broker_attach_types,
+                .allowed_count = c->attach_types.count
+                                     ? c->attach_types.count
+                                     : sizeof(broker_attach_types) / sizeof(broker_attach_types[0]),
+            },
     };
 }
 

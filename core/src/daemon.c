@@ -70,6 +70,7 @@ daemon_engine_config(const struct daemon *d, struct engine_config *ec)
 {
     broker_setup_engine_config(&d->cfg, ec);
     ec->auth_hint = d->agents[0].choice.auth_hint;
+    ec->attach.dir = d->agents[0].choice.cwd; /* attachments are saved where the agent works */
     ec->classify_tool = d->agents[0].choice.ops ? d->agents[0].choice.ops->classify_tool : NULL;
 }
 

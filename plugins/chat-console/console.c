@@ -13,6 +13,8 @@
 
 #include <agent-broker/plugin.h>
 
+#include "attach.h"
+
 #define CONSOLE_LINE_MAX (1u << 20)
 #define CONSOLE_SHOWN 8 /* recent messages remembered for edits */
 
@@ -45,10 +47,11 @@ struct ab_chat {
     struct console_pending *pending; /* owned */
     bool at_line_start;
     bool is_eof;
-    const char *user;      /* lent from the environment */
-    bool is_tty;           /* stdout is a terminal */
-    struct ab_timer *eol;  /* ends the line once output pauses (terminals only) */
-    char conversation[64]; /* one conversation per run: "console-<time>-<pid>" */
+    const char *user;              /* lent from the environment */
+    bool is_tty;                   /* stdout is a terminal */
+    struct ab_timer *eol;          /* ends the line once output pauses (terminals only) */
+    char conversation[64];         /* one conversation per run: "console-<time>-<pid>" */
+    struct console_attach *attach; /* owned: `/attach` files for the next message */
 };
 
 /* Write all of @s to stdout (blocking on a terminal is the terminal's nature). */
@@ -150,6 +153,18 @@ console_remember(struct ab_chat *c, unsigned id, const char *text)
     slot->text = strdup(text);
 }
 
+/* Print one line of our own (console_attach_line's answers). */
+static void
+console_say(void *arg, const char *text)
+{
+    struct ab_chat *c = arg;
+
+    console_newline(c);
+    console_write(c, text, strlen(text));
+    console_write(c, "\n", 1);
+    c->at_line_start = true;
+}
+
 /* Hand one input line to the core as a message. */
 static void
 console_deliver(struct ab_chat *c, char *line)
@@ -159,7 +174,7 @@ console_deliver(struct ab_chat *c, char *line)
 
     while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
         line[--n] = '\0';
-    if (n == 0)
+    if (n == 0 || console_attach_line(c->attach, line, console_say, c))
         return;
     snprintf(id, sizeof(id), "in-%u", ++c->next_in);
     struct ab_inbound m = {
@@ -178,7 +193,9 @@ console_deliver(struct ab_chat *c, char *line)
         .is_human_turn = true,
         .thread_is_ours = true,
     };
+    m.attachment_count = console_attach_take(c->attach, (struct ab_attachment **)&m.attachments);
     c->svc->deliver(c->host, &m);
+    free((void *)m.attachments);
 }
 
 /* stdin is readable: read what is there, deliver whole lines; EOF ends input. */
@@ -222,7 +239,8 @@ console_open(struct ab_host *host, const struct ab_host_services *svc, struct ab
 
     if (!c)
         return AB_ENOMEM;
-    if (!(c->buf = malloc(CONSOLE_LINE_MAX + 1))) {
+    if (!(c->buf = malloc(CONSOLE_LINE_MAX + 1)) || !(c->attach = console_attach_new(host, svc))) {
+        free(c->buf);
         free(c);
         return AB_ENOMEM;
     }
@@ -267,6 +285,7 @@ console_close(struct ab_chat *c)
     for (size_t i = 0; i < CONSOLE_SHOWN; i++)
         free(c->shown[i].text);
     console_newline(c);
+    console_attach_free(c->attach);
     free(c->buf);
     free(c);
 }
@@ -321,6 +340,14 @@ console_edit(struct ab_chat *c, const struct ab_msg_ref *ref, const char *text, 
     return console_defer(c, NULL, cb, arg, 0, id);
 }
 
+/* ab_chat_ops.download: copy a file queued with /attach. */
+static int
+console_download(struct ab_chat *c, const struct ab_attachment *att, const char *path,
+                 uint64_t max_bytes, ab_done_cb cb, void *arg)
+{
+    return console_attach_download(c->attach, att, path, max_bytes, cb, arg);
+}
+
 static const struct ab_chat_ops console_ops = {
     .size = sizeof(struct ab_chat_ops),
     .max_chars = 100000,
@@ -329,6 +356,7 @@ static const struct ab_chat_ops console_ops = {
     .close = console_close,
     .send = console_send,
     .edit = console_edit,
+    .download = console_download,
 };
 
 /* No keys of its own: only the end marker, so a typo in [console] warns. */

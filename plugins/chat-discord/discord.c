@@ -85,6 +85,9 @@ static const struct ab_chat_ops discord_ops = {
     .rate_rules = discord_rate_rules,
     .rate_rule_count = DISCORD_RATE_RULE_COUNT,
     .command_reply = discord_command_reply,
+    .upload = discord_upload,
+    .max_upload_bytes = DISCORD_MAX_FILE_BYTES,
+    .max_upload_files = DISCORD_MAX_FILES,
 };
 
 /* [discord]: the keys this plugin reads; the core validates them and applies the

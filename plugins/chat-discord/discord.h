@@ -126,6 +126,9 @@ struct ab_chat {
  * once (AB_ECANCELED when the instance closes first). */
 int discord_rest_call(struct ab_chat *c, const char *method, const char *path, const char *body,
                       void *op, discord_rest_cb cb, void *arg);
+/* POST @path as multipart/form-data from @parts (lent; file parts streamed from disk). */
+int discord_rest_upload(struct ab_chat *c, const char *path, const struct ab_form_part *parts,
+                        size_t nparts, void *op, discord_rest_cb cb, void *arg);
 /* Cancel every REST call in flight (their callbacks run with AB_ECANCELED). */
 void discord_rest_close(struct ab_chat *c);
 /* The AB_E* code for an HTTP status (0 for 2xx). */
@@ -213,5 +216,19 @@ discord_json_str(const cJSON *obj, const char *key)
 
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
+
+/* ---- upload.c ---- */
+
+#define DISCORD_MAX_FILES 10                       /* attachments per message */
+#define DISCORD_MAX_FILE_BYTES (10u * 1024 * 1024) /* per file, without Boost */
+
+/* ab_chat_ops.upload: one message with the files as multipart files[n]. */
+int discord_upload(struct ab_chat *c, const struct ab_upload *up, ab_done_cb cb, void *arg);
+
+/* ---- attachments.c ---- */
+
+/* The attachments[] of message @msg (lent) as entries pointing into it, in *@out
+ * (malloc'd array, caller frees; NULL when none); returns how many. */
+size_t discord_attachments(const cJSON *msg, struct ab_attachment **out);
 
 #endif

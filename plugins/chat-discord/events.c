@@ -54,13 +54,15 @@ discord_events_deliver(struct ab_chat *c, const cJSON *msg, const struct discord
     const char *username = discord_json_str(author, "username");
     const char *display = discord_json_str(member, "nick");
     const char **role_ids = NULL;
-    size_t nroles = 0;
+    struct ab_attachment *atts = NULL;
+    size_t nroles = 0, natts = discord_attachments(msg, &atts);
     char *clean = NULL;
     bool is_thread = ch && ch->is_thread;
     int mentions;
 
     if (!id || !channel || !author_id) {
         c->svc->log(c->host, AB_LOG_WARN, "MESSAGE_CREATE without id, channel or author: ignored");
+        free(atts);
         if (hold)
             discord_hold_done(hold, true);
         return;
@@ -106,6 +108,8 @@ discord_events_deliver(struct ab_chat *c, const cJSON *msg, const struct discord
         .is_unresolved = is_unresolved,
         .thread_is_ours = is_thread && c->bot_id[0] && strcmp(ch->owner_id, c->bot_id) == 0,
         .thread_id = is_thread ? channel : NULL,
+        .attachments = atts,
+        .attachment_count = natts,
     };
     if (!hold || !AB_HAS(c->svc, struct ab_host_services, deliver_held) || !c->svc->deliver_held ||
         c->svc->deliver_held(c->host, &in, discord_hold_recorded, hold) < 0) {
@@ -117,6 +121,7 @@ discord_events_deliver(struct ab_chat *c, const cJSON *msg, const struct discord
     }
     free(clean);
     free(role_ids);
+    free(atts);
 }
 
 /* Deliver the waiting messages from the head while their lookups are over. */

@@ -326,12 +326,13 @@ discord_rate_route(struct ab_chat *c, const struct ab_op_target *op, char *out, 
     int n;
 
     (void)c;
-    if (op->op == AB_OP_SEND && op->thread_id && *op->thread_id)
+    if ((op->op == AB_OP_SEND || op->op == AB_OP_UPLOAD) && op->thread_id && *op->thread_id)
         channel = op->thread_id; /* a thread is its own channel */
     if (!discord_outbound_id_ok(channel))
         return AB_EINVAL;
     switch (op->op) {
-    case AB_OP_SEND: n = snprintf(out, cap, "POST /channels/%s/messages", channel); break;
+    case AB_OP_SEND:
+    case AB_OP_UPLOAD: n = snprintf(out, cap, "POST /channels/%s/messages", channel); break;
     case AB_OP_EDIT: n = snprintf(out, cap, "PATCH /channels/%s/messages", channel); break;
     case AB_OP_REACT: n = snprintf(out, cap, "reactions %s", channel); break;
     case AB_OP_OPEN_THREAD: n = snprintf(out, cap, "POST /channels/%s/threads", channel); break;

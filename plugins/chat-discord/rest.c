@@ -236,11 +236,13 @@ discord_rest_route(const char *method, const char *path, const char *major, char
     out[n] = '\0';
 }
 
-/* Start a call: an operation's now, the plugin's own through the core's scheduler (or
- * now on a host without one). The host runs its callback later, never inside this call. */
-int
-discord_rest_call(struct ab_chat *c, const char *method, const char *path, const char *body,
-                  void *op, discord_rest_cb cb, void *arg)
+/* Start a call (a JSON @body, or multipart @parts): an operation's now, the plugin's own
+ * through the core's scheduler (or now on a host without one). The host runs its callback
+ * later, never inside this call. */
+static int
+discord_rest_start(struct ab_chat *c, const char *method, const char *path, const char *body,
+                   const struct ab_form_part *parts, size_t nparts, void *op, discord_rest_cb cb,
+                   void *arg)
 {
     struct discord_req *q;
     int rc;
@@ -274,20 +276,25 @@ discord_rest_call(struct ab_chat *c, const char *method, const char *path, const
         .headers = hdrs,
         .body = body,
         .body_len = body ? strlen(body) : 0,
-        .timeout_ms = 15000,
+        .timeout_ms = parts ? 300000 : 15000,
     };
     rc = AB_ENOTSUP;
-    /* The plugin's own calls queue in the core's scheduler; an interaction's answer does
-     * not (its token's own limits, and Discord's 3 s deadline for the first one). */
-    if (!op && !q->is_interaction && AB_HAS(c->svc, struct ab_host_services, http_scheduled) &&
-        c->svc->http_scheduled) {
-        char route[160];
-        discord_rest_route(method, path, q->path_id, route, sizeof(route));
-        rc = c->svc->http_scheduled(c->host, route, &req, discord_rest_judge, discord_rest_done, q,
-                                    &q->sched);
+    if (parts) {
+        if (AB_HAS(c->svc, struct ab_host_services, http_upload) && c->svc->http_upload)
+            rc = c->svc->http_upload(c->host, &req, parts, nparts, discord_rest_done, q, &q->http);
+    } else {
+        /* The plugin's own calls queue in the core's scheduler; an interaction's answer
+         * does not (its token's own limits, and Discord's 3 s deadline for the first one). */
+        if (!op && !q->is_interaction && AB_HAS(c->svc, struct ab_host_services, http_scheduled) &&
+            c->svc->http_scheduled) {
+            char route[160];
+            discord_rest_route(method, path, q->path_id, route, sizeof(route));
+            rc = c->svc->http_scheduled(c->host, route, &req, discord_rest_judge, discord_rest_done,
+                                        q, &q->sched);
+        }
+        if (rc == AB_ENOTSUP)
+            rc = c->svc->http_request(c->host, &req, discord_rest_done, q, &q->http);
     }
-    if (rc == AB_ENOTSUP)
-        rc = c->svc->http_request(c->host, &req, discord_rest_done, q, &q->http);
     if (rc < 0) {
         c->svc->log(c->host, AB_LOG_WARN, "%s %s: %s", method, discord_req_shown(q),
                     ab_strerror(rc));
@@ -299,6 +306,22 @@ discord_rest_call(struct ab_chat *c, const char *method, const char *path, const
     q->next = c->reqs;
     c->reqs = q;
     return 0;
+}
+
+/* See discord.h. */
+int
+discord_rest_call(struct ab_chat *c, const char *method, const char *path, const char *body,
+                  void *op, discord_rest_cb cb, void *arg)
+{
+    return discord_rest_start(c, method, path, body, NULL, 0, op, cb, arg);
+}
+
+/* See discord.h. */
+int
+discord_rest_upload(struct ab_chat *c, const char *path, const struct ab_form_part *parts,
+                    size_t nparts, void *op, discord_rest_cb cb, void *arg)
+{
+    return discord_rest_start(c, "POST", path, NULL, parts, nparts, op, cb, arg);
 }
 
 /* Cancel every call; owed callbacks run now with AB_ECANCELED (the core releases its

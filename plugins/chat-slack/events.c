@@ -101,6 +101,8 @@ events_message(struct ab_chat *s, const cJSON *ev, const char *event_id, bool is
     bool is_bot = bot_id || (subtype && strcmp(subtype, "bot_message") == 0);
     char key[EVENTS_KEY_MAX];
     char *text = NULL, *clean = NULL, *stripped = NULL;
+    struct ab_attachment *files = NULL;
+    size_t nfiles = 0;
     bool is_held = false;
     int rc, mentioned;
 
@@ -144,6 +146,9 @@ events_message(struct ab_chat *s, const cJSON *ev, const char *event_id, bool is
         /* top level: the reply threads under the message itself */
         .thread_id = thread_ts ? thread_ts : ts,
     };
+    nfiles = slack_files(ev, &files);
+    m.attachments = files;
+    m.attachment_count = nfiles;
     if (recorded && AB_HAS(s->svc, struct ab_host_services, deliver_held) && s->svc->deliver_held)
         is_held = (rc = s->svc->deliver_held(s->host, &m, recorded, arg)) == 0;
     else
@@ -152,6 +157,7 @@ events_message(struct ab_chat *s, const cJSON *ev, const char *event_id, bool is
         s->svc->log(s->host, AB_LOG_WARN, "message %s in %s not delivered: %s", ts, channel,
                     ab_strerror(rc));
 done:
+    free(files);
     free(stripped);
     free(text);
     free(clean);

@@ -367,10 +367,12 @@ slack_close(struct ab_chat *s)
     s->is_closing = true;
     slack_socket_stop(s);
     s->svc->timer_stop(s->auth_retry);
+    slack_uploads_cancel(s); /* before the calls: it cancels its own */
     slack_web_cancel_all(s);
     slack_slash_close(s);
     while (s->ops)
         slack_op_free(s->ops);
+    slack_downloads_cancel(s);
     /* the host drops our sockets with us: their on_close never comes */
     slack_socket_forget(s);
     events_free(s);
@@ -392,6 +394,7 @@ slack_rate_route(struct ab_chat *s, const struct ab_op_target *op, char *out, si
         break;
     case AB_OP_EDIT: n = snprintf(out, cap, "chat.update"); break;
     case AB_OP_REACT: n = snprintf(out, cap, "reactions"); break;
+    case AB_OP_UPLOAD: n = snprintf(out, cap, "files.upload"); break;
     default: n = snprintf(out, cap, "local"); break; /* open_thread makes no call */
     }
     return n > 0 && (size_t)n < cap ? 0 : AB_EINVAL;
@@ -428,6 +431,10 @@ static const struct ab_chat_ops slack_ops = {
     .rate_rules = slack_rate_rules,
     .rate_rule_count = sizeof(slack_rate_rules) / sizeof(slack_rate_rules[0]),
     .command_reply = slack_command_reply,
+    .download = slack_download,
+    .upload = slack_upload,
+    .max_upload_bytes = SLACK_MAX_UPLOAD_BYTES,
+    .max_upload_files = SLACK_MAX_UPLOAD_FILES,
 };
 
 /* [slack]: the keys this plugin reads; the core validates them and applies the

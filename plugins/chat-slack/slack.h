@@ -19,6 +19,8 @@ enum slack_web_method {
     SLACK_WEB_UPDATE,
     SLACK_WEB_REACTIONS_ADD,
     SLACK_WEB_REACTIONS_REMOVE,
+    SLACK_WEB_GET_UPLOAD_URL,  /* files.getUploadURLExternal */
+    SLACK_WEB_COMPLETE_UPLOAD, /* files.completeUploadExternal */
     SLACK_WEB_METHOD_COUNT,
 };
 
@@ -32,6 +34,11 @@ struct slack_web_call;
 
 /* One Socket Mode WebSocket; owned by the instance's list until its on_close. */
 struct slack_socket_conn;
+
+/* One file download in flight (files.c). */
+struct slack_download;
+/* One three-step upload in flight (upload.c). */
+struct slack_upload;
 
 /* One chat operation (send, edit, react, open_thread) waiting for its answer. */
 struct slack_op;
@@ -69,6 +76,8 @@ struct ab_chat {
     struct slack_slash *slashes; /* owned: slash commands awaiting the core's answer */
     size_t nslashes;
     uint64_t slash_serial;
+    struct slack_download *downloads; /* owned: file downloads in flight */
+    struct slack_upload *uploads;     /* owned: uploads in flight (upload.c) */
 };
 
 /* ---- slack.c ---- */
@@ -123,6 +132,29 @@ typedef void (*events_recorded_fn)(void *arg, int status);
 bool events_handle(struct ab_chat *s, const cJSON *payload, events_recorded_fn recorded, void *arg);
 /* Free the remembered event ids. */
 void events_free(struct ab_chat *s);
+
+/* ---- files.c ---- */
+
+/* The files[] of message event @ev (lent) as entries pointing into it (needs_auth: the
+ * url_private_download URLs need the bot token), in *@out (malloc'd, caller frees; NULL
+ * when none); returns how many. */
+size_t slack_files(const cJSON *ev, struct ab_attachment **out);
+/* ab_chat_ops.download: GET @att->url with the bot token into @path. */
+int slack_download(struct ab_chat *s, const struct ab_attachment *att, const char *path,
+                   uint64_t max_bytes, ab_done_cb cb, void *arg);
+/* Abandon every download (close): their callbacks never run. */
+void slack_downloads_cancel(struct ab_chat *s);
+
+/* ---- upload.c ---- */
+
+#define SLACK_MAX_UPLOAD_FILES 10
+#define SLACK_MAX_UPLOAD_BYTES (1024ull * 1024 * 1024) /* workspace policies may say less */
+
+/* ab_chat_ops.upload: files.getUploadURLExternal, POST the bytes to upload_url (no
+ * token), per file; then files.completeUploadExternal into the thread. */
+int slack_upload(struct ab_chat *s, const struct ab_upload *up, ab_done_cb cb, void *arg);
+/* Abandon every upload (close): their callbacks never run. */
+void slack_uploads_cancel(struct ab_chat *s);
 
 /* ---- mention.c ---- */
 

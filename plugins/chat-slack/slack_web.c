@@ -30,6 +30,8 @@ static const char *const slack_web_method_names[SLACK_WEB_METHOD_COUNT] = {
     [SLACK_WEB_UPDATE] = "chat.update",
     [SLACK_WEB_REACTIONS_ADD] = "reactions.add",
     [SLACK_WEB_REACTIONS_REMOVE] = "reactions.remove",
+    [SLACK_WEB_GET_UPLOAD_URL] = "files.getUploadURLExternal",
+    [SLACK_WEB_COMPLETE_UPLOAD] = "files.completeUploadExternal",
 };
 
 /* Slack error codes that mean the token is dead: retrying cannot help. */

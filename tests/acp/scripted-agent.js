@@ -69,6 +69,8 @@ const SWITCH_FLAGS = {
     '--ignore-term': 'ignoreTerm', '--crash-on-start': 'crashOnStart', '--log-mcp': 'logMcp',
     '--usage': 'usage', '--no-modes': 'noModes', '--no-models': 'noModels',
     '--config-options': 'configOptions',
+    '--ignore-term': 'ignoreTerm', '--crash-on-start': 'crashOnStart',
+    '--image': 'image', '--audio': 'audio', '--embedded-context': 'embeddedContext',
 };
 
 // Parse process.argv into the option object.
@@ -78,6 +80,7 @@ function parseArgs(argv) {
         state: null, loadHang: false, loadExit: false, ignoreTerm: false, initDelay: 0,
         crashOnStart: false, exitOnEof: true, mcp: [], usage: false, noModes: false,
         noModels: false, configOptions: false,
+        crashOnStart: false, exitOnEof: true, image: false, audio: false, embeddedContext: false,
     };
     for (let i = 0; i < argv.length; i++) {
         const [flag, inline] = argv[i].startsWith('--') && argv[i].includes('=')
@@ -261,6 +264,15 @@ function promptProblem(prompt) {
         } else if (b.type === 'resource_link') {
             if (typeof b.uri !== 'string' || typeof b.name !== 'string')
                 return `prompt[${i}] resource_link needs uri and name`;
+        } else if ((b.type === 'image' && opts.image) || (b.type === 'audio' && opts.audio)) {
+            if (typeof b.mimeType !== 'string' || typeof b.data !== 'string' ||
+                !/^[A-Za-z0-9+/]*={0,2}$/.test(b.data) || b.data.length % 4 !== 0)
+                return `prompt[${i}] ${b.type} needs mimeType and base64 data`;
+        } else if (b.type === 'resource' && opts.embeddedContext) {
+            const r = b.resource;
+            if (!isObject(r) || typeof r.uri !== 'string' ||
+                (typeof r.text !== 'string' && typeof r.blob !== 'string'))
+                return `prompt[${i}] resource needs resource.uri and text or blob`;
         } else {
             return `prompt[${i}] type ${b.type} is not supported (promptCapabilities say false)`;
         }
@@ -325,6 +337,14 @@ function markersParse(text) {
             const w = /^([A-Za-z0-9_-][A-Za-z0-9._-]*) (.*)$/.exec(arg || '');
             if (!w) throw new Error('bad marker [[write]]: needs a plain file name and a text');
             m.writes = (m.writes || []).concat([{ name: w[1], text: w[2] }]);
+            break;
+        }
+        case 'outbox': // [[outbox NAME BYTES]]: write a file into the sender context's outbox_dir
+        case 'write-file': { // [[write-file REL/NAME BYTES]]: write a file under the session cwd
+            const a = (name === 'outbox' ? /^([A-Za-z0-9._-]+)[ \t]+(\d+)$/
+                : /^((?:[A-Za-z0-9_-][A-Za-z0-9._-]*\/)*[A-Za-z0-9._-]+)[ \t]+(\d+)$/).exec(arg || '');
+            if (!a || Number(a[2]) > 256 * 1024 * 1024) throw new Error(`bad marker [[${name} NAME BYTES]]`);
+            (m.outbox = m.outbox || []).push({ name: a[1], bytes: Number(a[2]), cwd: name === 'write-file' });
             break;
         }
         case 'permission-first': m.permission = true; m.permissionFirst = true; break;
@@ -676,6 +696,18 @@ async function turnBody(turn, userText) {
     if (m.permissions !== undefined) { await turnPermissions(turn, m.permissions); produced = true; }
     if (m.flood !== undefined) { await turnFlood(turn, m.flood); produced = true; }
     if (m.fs) { await turnFs(turn); produced = true; }
+    for (const o of m.outbox || []) {
+        const dir = o.cwd ? [null, turn.session.cwd] : /"outbox_dir":"([^"\\]*)"/.exec(userText);
+        if (!dir) throw new Error('[[outbox]] without an outbox_dir in the sender context');
+        fs.mkdirSync(path.dirname(path.join(dir[1], o.name)), { recursive: true });
+        const fd = fs.openSync(path.join(dir[1], o.name), 'w');
+        const chunk = Buffer.alloc(1 << 20, `${o.name} `);
+        for (let done = 0; done < o.bytes; done += chunk.length)
+            fs.writeSync(fd, chunk, 0, Math.min(chunk.length, o.bytes - done));
+        fs.closeSync(fd);
+        await turnStream(turn, [`wrote ${o.name} `]);
+        produced = true;
+    }
     const single = [];
     if (m.env)
         single.push(Object.keys(process.env).sort().map((k) => `${k}=${process.env[k]}`).join('\n'));
@@ -796,7 +828,8 @@ const methods = {
                 agentCapabilities: {
                     loadSession: opts.load || opts.loadHang || opts.loadExit,
                     sessionCapabilities: { close: {} },
-                    promptCapabilities: { image: false, audio: false, embeddedContext: false },
+                    promptCapabilities: { image: opts.image, audio: opts.audio,
+                        embeddedContext: opts.embeddedContext },
                     mcpCapabilities: { http: opts.mcp.includes('http'), sse: opts.mcp.includes('sse') },
                 },
                 authMethods: [

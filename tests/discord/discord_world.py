@@ -23,6 +23,15 @@ OTHER_CHANNEL = "1200000000000000002"
 HUMAN_THREAD = "1300000000000000100"
 
 
+def vm_kb(pid, key):
+    """A /proc/PID/status size (VmRSS, VmHWM) in KiB."""
+    with open("/proc/%d/status" % pid) as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
 class Fake:
     """One fake-discord.js process and its control channel."""
 

@@ -20,6 +20,7 @@
 // text channel (ids in GET /_test/state `guilds`), spread over the shards.
 'use strict';
 
+const crypto = require('crypto');
 const http = require('http');
 const path = require('path');
 let WebSocketServer;
@@ -92,6 +93,12 @@ function stormRand() {
 const lastReaction = new Map(); // channel -> ms
 let connSeq = 0;
 let refuseUntil = 0;
+// CDN: attachment id -> {name, type, size, data (Buffer) | gen (bytes of a pattern)};
+// URLs are signed like Discord's (?ex=&is=&hm=): a wrong or missing signature is a 404.
+const cdnFiles = new Map();
+const cdnGets = []; // {t, path, status, auth (an Authorization header was sent), bytes}
+const CDN_KEY = crypto.randomBytes(16);
+const cdnSig = (p, ex) => crypto.createHmac('sha256', CDN_KEY).update(`${p}|${ex}`).digest('hex');
 
 function channel(id, type, extra) {
     const parent = extra && extra.parent_id && channels.get(extra.parent_id);
@@ -579,7 +586,9 @@ function rest(method, p, body) {
         }
         if (method !== 'POST')
             return apiError(405, 0, '405: Method Not Allowed');
-        const bad = checkContent(body) || checkComponents(body);
+        const uploads = body._files || [];
+        const bad = (uploads.length && !body.content ? null : checkContent(body)) ||
+            checkComponents(body);
         if (bad)
             return bad;
         if (body.nonce !== undefined && (String(body.nonce).length > 25))
@@ -589,8 +598,13 @@ function rest(method, p, body) {
             if (seen && Date.now() - seen.at < 5 * 60 * 1000)
                 return { status: 200, body: publicMessage(messages.get(seen.id)) };
         }
-        const msg = newMessage(m[1], BOT, body.content, { nonce: body.nonce,
-            guild_id: ch.guild_id, components: body.components || [] });
+        const msg = newMessage(m[1], BOT, body.content || '', { nonce: body.nonce,
+            guild_id: ch.guild_id, components: body.components || [], attachments: uploads.map(f => {
+                const meta = (body.attachments || []).find(a => Number(a.id) === f.n) || {};
+                return { id: newId(), filename: meta.filename || f.filename, size: f.data.length,
+                    content_type: f.type, url: `https://cdn.invalid/${f.filename}`,
+                    sha256: crypto.createHash('sha256').update(f.data).digest('hex') };
+            }) });
         msg._allowed_mentions = body.allowed_mentions;
         if (body.nonce !== undefined)
             nonces.set(String(body.nonce), { id: msg.id, at: Date.now() });
@@ -609,7 +623,9 @@ function rest(method, p, body) {
             return apiError(405, 0, '405: Method Not Allowed');
         if (msg.author.id !== BOT.id)
             return apiError(403, 50005, 'Cannot edit a message authored by another user');
-        const bad = checkContent(body) || checkComponents(body);
+        const uploads = body._files || [];
+        const bad = (uploads.length && !body.content ? null : checkContent(body)) ||
+            checkComponents(body);
         if (bad)
             return bad;
         msg.content = body.content;
@@ -802,7 +818,15 @@ function handleApi(req, res, raw) {
     if (!/^DiscordBot \(\S+, \S+\)$/.test(ua))
         return answer(403, { message: 'Missing or invalid User-Agent', code: 0 });
     let body = null;
-    if (raw.length) {
+    if (raw.length && /^multipart\/form-data\b/.test(ct)) {
+        const form = parseMultipart(raw, ct);
+        if (form.error)
+            return answer(form.status || 400, form.error);
+        body = form.body;
+        rec.body = Object.assign({}, body, { _files: body._files.map(f => ({ n: f.n,
+            filename: f.filename, type: f.type, size: f.data.length })) });
+        rec.multipart = true;
+    } else if (raw.length) {
         if (!/^application\/json\b/.test(ct))
             return answer(400, { code: 50035, message: 'Invalid Form Body',
                 errors: { _errors: [{ code: 'CONTENT_TYPE_INVALID', message: 'Expected "Content-Type" header to be one of {\'application/json\'}.' }] } });
@@ -836,6 +860,139 @@ function handleApi(req, res, raw) {
     answer(r.status, r.body, headers);
 }
 
+// ---- multipart uploads (Create Message with files) ----
+const MAX_UPLOAD_FILE = 10 * 1024 * 1024; // per file without Boost
+const MAX_UPLOAD_REQUEST = 25 * 1024 * 1024;
+const MAX_UPLOAD_FILES = 10;
+
+// Parse a multipart/form-data body as Discord reads it: payload_json (the JSON body)
+// and files[n] parts, each with a filename; the attachments array's ids name the parts.
+// Returns {body} (body._files = [{n, filename, type, data}]) or {status, error}.
+function parseMultipart(raw, ct) {
+    const bm = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(ct);
+    const bad = (message, code, status) => ({ status: status || 400,
+        error: { code: code || 50035, message } });
+    if (!bm)
+        return bad('Invalid Form Body: no boundary');
+    if (raw.length > MAX_UPLOAD_REQUEST)
+        return bad('Request entity too large', 40005, 413);
+    const delim = Buffer.from('--' + (bm[1] || bm[2]).trim());
+    const parts = [];
+    let at = raw.indexOf(delim);
+    while (at >= 0) {
+        let start = at + delim.length;
+        if (raw.slice(start, start + 2).toString() === '--')
+            break;
+        start += 2; // CRLF
+        const next = raw.indexOf(delim, start);
+        if (next < 0)
+            return bad('Invalid Form Body: unterminated part');
+        const part = raw.slice(start, next - 2); // CRLF before the delimiter
+        const sep = part.indexOf('\r\n\r\n');
+        if (sep < 0)
+            return bad('Invalid Form Body: part without headers');
+        const head = part.slice(0, sep).toString('utf8');
+        const disp = /content-disposition:\s*form-data;([^\r\n]*)/i.exec(head);
+        const name = disp && /\bname="([^"]*)"/.exec(disp[1]);
+        const filename = disp && /\bfilename="([^"]*)"/.exec(disp[1]);
+        const type = /content-type:\s*([^\r\n]+)/i.exec(head);
+        if (!name)
+            return bad('Invalid Form Body: part without a name');
+        parts.push({ name: name[1], filename: filename ? filename[1] : null,
+            type: type ? type[1].trim() : null, data: part.slice(sep + 4) });
+        at = next;
+    }
+    const pj = parts.find(x => x.name === 'payload_json');
+    let body = {};
+    if (pj) {
+        try {
+            body = JSON.parse(pj.data.toString('utf8'));
+        } catch (e) {
+            return bad('The request body contains invalid JSON.', 50109);
+        }
+    }
+    const files = [];
+    for (const x of parts) {
+        const fm = /^files\[(\d+)\]$/.exec(x.name);
+        if (!fm)
+            continue;
+        if (!x.filename)
+            return bad('Invalid Form Body: files[n] needs a filename');
+        if (files.some(f => f.n === Number(fm[1])))
+            return bad('Invalid Form Body: duplicate files[n]');
+        if (x.data.length > MAX_UPLOAD_FILE)
+            return bad('Request entity too large', 40005, 413);
+        files.push({ n: Number(fm[1]), filename: x.filename, type: x.type, data: x.data });
+    }
+    if (files.length > MAX_UPLOAD_FILES)
+        return bad('Maximum number of attachments in a message reached (10)', 30015);
+    for (const a of body.attachments || [])
+        if (!files.some(f => f.n === Number(a.id)))
+            return bad('Invalid Form Body: attachments[].id names no files[n] part');
+    body._files = files;
+    return { body };
+}
+
+// ---- CDN (attachments) ----
+// An attachment object as Discord sends it, its bytes kept for the CDN. @a: {filename,
+// content_type, data_b64 | text | gen_bytes, size (declared; default the real size)}.
+function cdnAttachment(chId, a) {
+    const id = newId();
+    const data = a.data_b64 !== undefined ? Buffer.from(a.data_b64, 'base64')
+        : a.text !== undefined ? Buffer.from(a.text, 'utf8') : null;
+    const real = data ? data.length : (a.gen_bytes || 0);
+    const name = a.filename || 'file.bin';
+    const p = `/attachments/${chId}/${id}/${encodeURIComponent(name)}`;
+    const ex = (Math.floor(Date.now() / 1000) + 86400).toString(16);
+    cdnFiles.set(id, { name, type: a.content_type, data, gen: data ? 0 : real });
+    const out = { id, filename: name, size: a.size === undefined ? real : a.size,
+        url: `http://127.0.0.1:${server.address().port}${p}?ex=${ex}&is=${ex}&hm=${cdnSig(p, ex)}&`,
+        proxy_url: `http://127.0.0.1:${server.address().port}${p}` };
+    if (a.content_type)
+        out.content_type = a.content_type;
+    if (a.duration_secs)
+        out.duration_secs = a.duration_secs;
+    return out;
+}
+
+// GET /attachments/<channel>/<id>/<name>?ex&is&hm: the bytes, streamed (large ones are
+// generated chunk by chunk, never held whole).
+function cdn(req, res) {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    const m = url.pathname.match(/^\/attachments\/(\d+)\/(\d+)\/[^/]+$/);
+    const rec = { t: now(), path: url.pathname, status: 0, auth: !!req.headers.authorization,
+        bytes: 0 };
+    record(cdnGets, rec);
+    const f = m && cdnFiles.get(m[2]);
+    const ex = url.searchParams.get('ex') || '';
+    const ok = f && req.method === 'GET' && url.searchParams.get('hm') === cdnSig(url.pathname, ex) &&
+        parseInt(ex, 16) * 1000 > Date.now();
+    if (!ok) {
+        rec.status = 404;
+        res.writeHead(404, { 'Content-Type': 'text/plain' });
+        return res.end('This content is no longer available.');
+    }
+    const size = f.data ? f.data.length : f.gen;
+    rec.status = 200;
+    rec.bytes = size;
+    res.writeHead(200, { 'Content-Type': f.type || 'application/octet-stream',
+        'Content-Length': size });
+    if (f.data)
+        return res.end(f.data);
+    const chunk = Buffer.alloc(64 * 1024, 'abcdefghijklmnopqrstuvwxyz0123456789\n');
+    let sent = 0;
+    const pump = () => {
+        while (sent < size) {
+            const n = Math.min(chunk.length, size - sent);
+            sent += n;
+            if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n)))
+                return res.once('drain', pump);
+        }
+        res.end();
+    };
+    pump();
+}
+
 // ---- control channel ----
 function control(req, res, raw) {
     const url = new URL(req.url, 'http://127.0.0.1');
@@ -850,6 +1007,7 @@ function control(req, res, raw) {
     case 'GET /_test/state': {
         const msgs = [...messages.values()].map(m => ({ id: m.id, channel_id: m.channel_id,
             author_id: m.author.id, content: m.content, thread: m.thread ? m.thread.id : null,
+            attachments: m.attachments,
             reactions: m._reactions || {}, edits: m._edits || 0, nonce: m.nonce,
             components: m.components || [],
             allowed_mentions: m._allowed_mentions }));
@@ -861,7 +1019,8 @@ function control(req, res, raw) {
             shards[k] = { session: v.id, count: v.shard[1], intents: v.intents,
                 connected: !!(v.conn && v.conn.ready) };
         return send(res, 200, { counts, requests, frames, messages: msgs, guilds, shards,
-            channels: [...channels.values()], seq: activeSession ? activeSession.seq : 0,
+            channels: [...channels.values()], cdn_gets: cdnGets,
+            seq: activeSession ? activeSession.seq : 0,
             session: activeSession ? activeSession.id : null,
             connected: !!(activeSession && activeSession.conn && activeSession.conn.ready) });
     }
@@ -874,8 +1033,10 @@ function control(req, res, raw) {
             global_name: 'Alice', discriminator: '0', avatar: null }, body.author || {});
         const mentions = (body.mentions || []).map(id => id === BOT.id ? BOT
             : { id, username: `user${id.slice(-3)}`, discriminator: '0', avatar: null });
+        const attachments = (body.attachments || []).map(a => cdnAttachment(chId, a));
         const msg = newMessage(chId, author, body.content || '', { mentions,
-            mention_roles: body.mention_roles || [], type: body.type || 0 });
+            mention_roles: body.mention_roles || [], type: body.type || 0, attachments,
+            flags: body.voice ? 1 << 13 : 0 });
         const d = Object.assign(publicMessage(msg), body.dm ? {} : { member: {
             nick: body.nick === undefined ? null : body.nick, roles: [],
             joined_at: new Date(started).toISOString(), deaf: false, mute: false, flags: 0 } });
@@ -972,6 +1133,8 @@ const server = http.createServer((req, res) => {
         const raw = Buffer.concat(chunks);
         if (req.url.startsWith('/_test/'))
             return control(req, res, raw);
+        if (req.url.startsWith('/attachments/'))
+            return cdn(req, res);
         if (req.url.startsWith('/api/v10/'))
             return handleApi(req, res, raw);
         send(res, 404, { message: '404: Not Found', code: 0 });

@@ -169,7 +169,7 @@ class ChartOpenABTest(unittest.TestCase):
             ({"command": None, "image": "ghcr.io/openabdev/openab-opencode:latest"}, "no agent-broker counterpart"),
             ({"command": "claude-agent-acp", "image": "ghcr.io/openabdev/openab-codex"},
              "runs claude but image"),
-            ({"stt": {"enabled": True, "apiKey": "k"}}, "stt.enabled"),
+            ({"stt": {"enabled": True}}, "stt.enabled needs its key"),
             ({"gateway": {"enabled": True, "url": "ws://gw:8080/ws"}}, "gateway.enabled"),
             ({"cronjobs": [{"schedule": "0 9 * * *", "channel": CHANNEL, "message": "hi"}]}, "cron/cronjobs"),
             ({"cron": {"usercronEnabled": True}}, "cron/cronjobs"),
@@ -191,6 +191,35 @@ class ChartOpenABTest(unittest.TestCase):
                                                                  "botToken": "t", "allowAllChannels": None,
                                                                  "messageProcessingMode": "per-message"})}})
         self.bot(docs, "r-agent-broker-bot", "kiro")
+
+    def test_stt_reaches_the_config_with_its_key_in_a_secret(self):
+        # OpenAB's stt block turns into [stt]; the key goes through the bot's Secret as
+        # STT_API_KEY and never into the config or the agent's environment.
+        docs = self.render_file("kiro.yaml", extra={"agents": {"kiro": {"stt": {
+            "enabled": True, "apiKey": "gsk-MARKER-STT", "model": "whisper-1",
+            "baseUrl": "http://stt.internal/v1", "echoTranscript": True}}}})
+        _, _, env, config = self.bot(docs, "openab-agent-broker-kiro", "kiro")
+        self.assertEqual(chart_toml_value(config, "stt", "enabled"), "true")
+        self.assertEqual(chart_toml_value(config, "stt", "api_key"), '"${STT_API_KEY}"')
+        self.assertEqual(chart_toml_value(config, "stt", "model"), '"whisper-1"')
+        self.assertEqual(chart_toml_value(config, "stt", "base_url"), '"http://stt.internal/v1"')
+        self.assertEqual(chart_toml_value(config, "stt", "echo_transcript"), "true")
+        self.assertEqual(self.secret_value(docs, env, "STT_API_KEY"), "gsk-MARKER-STT")
+        self.assertNotIn("gsk-MARKER-STT", config)
+        self.assertNotIn("STT_API_KEY", chart_toml_value(config, "agent", "inherit_env") or "")
+        # Off (kiro.yaml's own values): no [stt], no key.
+        docs = self.render_file("kiro.yaml")
+        _, _, env, config = self.bot(docs, "openab-agent-broker-kiro", "kiro")
+        self.assertNotIn("[stt]", config)
+        self.assertNotIn("STT_API_KEY", env)
+        # The key from secretEnv at run time: passed to the daemon, not to the agent.
+        docs = self.render_file("kiro.yaml", extra={"agents": {"kiro": {
+            "stt": {"enabled": True, "apiKey": ""},
+            "secretEnv": [{"name": "STT_API_KEY", "secretName": "stt", "secretKey": "groq"}]}}})
+        _, _, env, config = self.bot(docs, "openab-agent-broker-kiro", "kiro")
+        self.assertEqual(env["STT_API_KEY"]["valueFrom"]["secretKeyRef"], {"name": "stt", "key": "groq"})
+        self.assertEqual(chart_toml_value(config, "stt", "api_key"), '"${STT_API_KEY}"')
+        self.assertNotIn("STT_API_KEY", chart_toml_value(config, "agent", "inherit_env") or "")
 
     def test_openab_names_kept_with_name_override(self):
         # nameOverride: openab gives OpenAB's resource names (<release>-openab-<name>, or

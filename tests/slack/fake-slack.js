@@ -10,6 +10,9 @@
 //   POST /_test/message   {channel, user, text, thread_ts?}  → {ts, envelopes}
 //         (a text with <@U0BOT> outside DMs yields app_mention AND message)
 //   POST /_test/reaction  {channel, ts, user, name, added?}
+//   POST /_test/files_scope {granted}           false: url_private answers a login page
+//   (POST /_test/message takes files: [{name, mimetype, text | data_b64 | gen_bytes, size?}];
+//    GET /files-pri/<team>-<id>/[download/]<name> serves them with the bot token)
 //   POST /_test/redeliver {envelope_id}         send it again, retry_attempt+1
 //   POST /_test/ratelimit {method, retry_after, count}   429s for that method
 //   POST /_test/storm     {p, seed, min_s, max_s, methods?} random 429s (Retry-After
@@ -88,6 +91,15 @@ function stormRand() {
     return storm.seed / 2147483648;
 }
 let openError = null; // {error, count}
+// Files (url_private): id → {name, mimetype, data (Buffer) | gen (bytes)}; without the bot
+// token (or with files_scope false) Slack answers 200 with an HTML login page.
+const files = new Map();
+const fileGets = []; // {t, id, status, auth, html}
+let filesScope = true;
+let fileSeq = 0;
+const pendingUploads = new Map(); // file id → {filename, length, data} (getUploadURLExternal)
+const uploadsDone = [];           // completed uploads: {id, name, size, sha256}
+const uploadPosts = [];           // POSTs to upload_url: {t, id, status, auth, bytes, multipart}
 const httpErrors = []; // {method, status, count, after}: scripted server errors
 let tsCounter = 0;
 let eventCounter = 0;
@@ -188,8 +200,67 @@ function emitEvent(event) {
     return env.id;
 }
 
+// A file object as Slack sends it in events; its bytes kept for url_private. @f: {name,
+// mimetype, data_b64 | text | gen_bytes, size (declared; default real), subtype}.
+function fileObject(f) {
+    const id = `F${String(++fileSeq).padStart(8, '0')}`;
+    const data = f.data_b64 !== undefined ? Buffer.from(f.data_b64, 'base64')
+        : f.text !== undefined ? Buffer.from(f.text, 'utf8') : null;
+    const real = data ? data.length : (f.gen_bytes || 0);
+    const name = f.name || 'file.bin';
+    files.set(id, { name, mimetype: f.mimetype, data, gen: data ? 0 : real });
+    const base = `http://127.0.0.1:${server.address().port}/files-pri/${TEAM}-${id}`;
+    const o = { id, name, title: name, mimetype: f.mimetype || 'application/octet-stream',
+        filetype: (name.split('.').pop() || 'binary'), size: f.size === undefined ? real : f.size,
+        mode: 'hosted', is_external: false, url_private: `${base}/${encodeURIComponent(name)}`,
+        url_private_download: `${base}/download/${encodeURIComponent(name)}`,
+        permalink: `https://fake.slack.com/files/${BOT_USER}/${id}/${name}`, file_access: 'visible' };
+    if (f.subtype)
+        o.subtype = f.subtype;
+    return o;
+}
+
+// GET /files-pri/<team>-<id>/[download/]<name>: the bytes with the bot token, else an
+// HTML login page with status 200 (what Slack does).
+function serveFile(req, res, url) {
+    const m = /^\/files-pri\/[A-Z0-9]+-(F\d+)\/(?:download\/)?[^/]+$/.exec(url.pathname);
+    const f = m && files.get(m[1]);
+    const auth = req.headers.authorization === `Bearer ${BOT_TOKEN}`;
+    const rec = { t: now(), id: m ? m[1] : null, status: 0, auth, html: false };
+    fileGets.push(rec);
+    if (!f) {
+        rec.status = 404;
+        res.writeHead(404, { 'Content-Type': 'text/plain' });
+        return res.end('not found');
+    }
+    if (!auth || !filesScope) {
+        rec.status = 200;
+        rec.html = true;
+        const page = '<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to Fake</body></html>';
+        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(page) });
+        return res.end(page);
+    }
+    const size = f.data ? f.data.length : f.gen;
+    rec.status = 200;
+    res.writeHead(200, { 'Content-Type': f.mimetype || 'application/octet-stream', 'Content-Length': size });
+    if (f.data)
+        return res.end(f.data);
+    const chunk = Buffer.alloc(64 * 1024, 'abcdefghijklmnopqrstuvwxyz0123456789\n');
+    let sent = 0;
+    const pump = () => {
+        while (sent < size) {
+            const n = Math.min(chunk.length, size - sent);
+            sent += n;
+            if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n)))
+                return res.once('drain', pump);
+        }
+        res.end();
+    };
+    pump();
+}
+
 // Store a message and tell the app about it (user messages and the bot's own posts).
-function postMessage({ channel, user, text, thread_ts, bot }) {
+function postMessage({ channel, user, text, thread_ts, bot, files: attached }) {
     const ts = nextTs();
     const msg = { type: 'message', channel, user, text, ts, reactions: {} };
     if (thread_ts)
@@ -197,6 +268,12 @@ function postMessage({ channel, user, text, thread_ts, bot }) {
     messages.set(`${channel}/${ts}`, msg);
     const event = { type: 'message', user, text, ts, channel, event_ts: ts,
         channel_type: channel.startsWith('D') ? 'im' : 'channel' };
+    const fileObjs = (attached || []).map(fileObject);
+    if (fileObjs.length) {
+        Object.assign(event, { subtype: 'file_share', files: fileObjs, upload: false,
+            display_as_bot: false });
+        msg.files = fileObjs;
+    }
     if (thread_ts) {
         event.thread_ts = thread_ts;
         const parent = messages.get(`${channel}/${thread_ts}`);
@@ -210,6 +287,8 @@ function postMessage({ channel, user, text, thread_ts, bot }) {
     const ids = [];
     if (!bot && text.includes(`<@${BOT_USER}>`) && !channel.startsWith('D')) {
         const mention = { type: 'app_mention', user, text, ts, channel, event_ts: ts };
+        if (fileObjs.length)
+            mention.files = fileObjs;
         if (thread_ts)
             mention.thread_ts = thread_ts;
         ids.push(emitEvent(mention));
@@ -265,6 +344,49 @@ const METHODS = {
             thread_ts: a.thread_ts, bot: true });
         if (blocks) messages.get(`${a.channel}/${ts}`).blocks = blocks;
         return { channel: a.channel, ts, message: messages.get(`${a.channel}/${ts}`) };
+    },
+    // files.upload is gone (2025-11-12): the three-step external upload instead.
+    'files.upload': () => { throw { error: 'method_deprecated' }; },
+    'files.getUploadURLExternal': (a) => {
+        if (!a.filename || a.length === undefined)
+            throw { error: 'invalid_arguments' };
+        const length = Number(a.length);
+        if (!Number.isInteger(length) || length <= 0)
+            throw { error: 'missing_argument' };
+        const id = `F${String(++fileSeq).padStart(8, '0')}`;
+        pendingUploads.set(id, { filename: a.filename, length, data: null });
+        return { upload_url: `http://127.0.0.1:${server.address().port}/upload/v1/${id}`, file_id: id };
+    },
+    'files.completeUploadExternal': (a) => {
+        let list;
+        try {
+            list = JSON.parse(a.files || '');
+        } catch (e) {
+            throw { error: 'invalid_arguments' };
+        }
+        if (!Array.isArray(list) || list.length === 0)
+            throw { error: 'invalid_arguments' };
+        const done = [];
+        for (const f of list) {
+            const u = f && pendingUploads.get(f.id);
+            if (!u || !u.data)
+                throw { error: 'file_not_found' };
+            done.push({ id: f.id, name: u.filename, title: f.title || u.filename, size: u.data.length,
+                sha256: crypto.createHash('sha256').update(u.data).digest('hex') });
+        }
+        if (a.thread_ts && !a.channel_id)
+            throw { error: 'invalid_arguments' };
+        if (a.channel_id && a.thread_ts && !messages.has(`${a.channel_id}/${a.thread_ts}`))
+            throw { error: 'thread_not_found' };
+        for (const f of list)
+            pendingUploads.delete(f.id);
+        if (a.channel_id) {
+            const { ts } = postMessage({ channel: a.channel_id, user: BOT_USER, text: a.initial_comment || '',
+                thread_ts: a.thread_ts, bot: true });
+            messages.get(`${a.channel_id}/${ts}`).uploaded = done;
+        }
+        uploadsDone.push(...done);
+        return { files: done.map((f) => ({ id: f.id, title: f.title })) };
     },
     'chat.update': (a) => {
         const msg = messages.get(`${a.channel}/${a.ts}`);
@@ -447,7 +569,8 @@ function control(req, res, name, body) {
                 conn: e.conn })),
             slash: [...slashes.values()].map((x) => ({ id: x.id, command: x.command, text: x.text,
                 posts: x.posts })),
-            messages: [...messages.values()],
+            messages: [...messages.values()], file_gets: fileGets, upload_posts: uploadPosts,
+            uploads: uploadsDone,
         });
     case 'messages': // the messages alone (cheap to poll for hours)
         return reply(res, 200, { ok: true, messages: [...messages.values()], dropped,
@@ -456,6 +579,9 @@ function control(req, res, name, body) {
         if (!a.channel || !a.user || typeof a.text !== 'string')
             return reply(res, 400, { ok: false, error: 'need channel, user, text' });
         return reply(res, 200, { ok: true, ...postMessage(a) });
+    case 'files_scope': // {granted}: false makes url_private answer a login page
+        filesScope = !!a.granted;
+        return reply(res, 200, { ok: true });
     case 'reaction': {
         const msg = messages.get(`${a.channel}/${a.ts}`);
         if (!msg)
@@ -564,10 +690,42 @@ function control(req, res, name, body) {
     }
 }
 
+// POST upload_url: raw bytes or a multipart form with one file part; 200 only when the
+// bytes match the length given to getUploadURLExternal.
+function uploadBytes(req, res, id, raw) {
+    const u = pendingUploads.get(id);
+    const ct = req.headers['content-type'] || '';
+    const rec = { t: now(), id, status: 0, auth: !!req.headers.authorization, bytes: 0,
+        multipart: /^multipart\/form-data/.test(ct) };
+    uploadPosts.push(rec);
+    let data = raw;
+    if (rec.multipart) {
+        const bm = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(ct);
+        const delim = bm && Buffer.from('--' + (bm[1] || bm[2]).trim());
+        const first = delim ? raw.indexOf(delim) : -1;
+        const sep = first >= 0 ? raw.indexOf('\r\n\r\n', first) : -1;
+        const end = sep >= 0 ? raw.indexOf(Buffer.concat([Buffer.from('\r\n'), delim]), sep) : -1;
+        data = end >= 0 ? raw.slice(sep + 4, end) : null;
+    }
+    rec.bytes = data ? data.length : 0;
+    if (!u || !data || data.length !== u.length) {
+        rec.status = 400;
+        res.writeHead(400, { 'Content-Type': 'text/plain' });
+        return res.end(u ? 'length mismatch' : 'unknown upload');
+    }
+    u.data = data;
+    rec.status = 200;
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end(`OK - ${data.length}`);
+}
+
 const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
+        const upm = /^\/upload\/v1\/(F\d+)$/.exec(req.url);
+        if (upm && req.method === 'POST')
+            return uploadBytes(req, res, upm[1], Buffer.concat(chunks));
         const body = Buffer.concat(chunks).toString('utf8');
         const url = new URL(req.url, 'http://127.0.0.1');
         let m;
@@ -575,6 +733,8 @@ const server = http.createServer((req, res) => {
             webApi(req, res, m[1], body, url.search);
         else if ((m = /^\/commands\/T111\/(\w+)\/(\w+)$/.exec(url.pathname)) && req.method === 'POST')
             responseUrl(req, res, m[1], m[2], body);
+        else if (url.pathname.startsWith('/files-pri/') && req.method === 'GET')
+            serveFile(req, res, url);
         else if ((m = /^\/_test\/([a-z_]+)$/.exec(url.pathname)))
             control(req, res, m[1], body);
         else

@@ -167,6 +167,21 @@ app_password = "${TEAMS_APP_PASSWORD}"
 
 [stream]
 {{ include "agent-broker.toml.kv" (list "edit_interval_ms" $b.stream.editIntervalMs "int" "stream.editIntervalMs") }}
+{{- if and $b.stt $b.stt.enabled }}
+
+[stt]
+enabled = true
+api_key = "${STT_API_KEY}"
+{{- with $b.stt.model }}
+{{ include "agent-broker.toml.kv" (list "model" . "str" "stt.model") }}
+{{- end }}
+{{- with $b.stt.baseUrl }}
+{{ include "agent-broker.toml.kv" (list "base_url" . "str" "stt.baseUrl") }}
+{{- end }}
+{{- if hasKey $b.stt "echoTranscript" }}
+{{ include "agent-broker.toml.kv" (list "echo_transcript" $b.stt.echoTranscript "bool" "stt.echoTranscript") }}
+{{- end }}
+{{- end }}
 
 [health]
 {{ include "agent-broker.toml.kv" (list "listen" (printf "0.0.0.0:%d" (int64 $b.health.port)) "str" "health.port") }}

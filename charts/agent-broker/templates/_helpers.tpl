@@ -178,7 +178,7 @@ app.kubernetes.io/component: {{ $b._key | default "bot" }}
 
 {{/* Whether a bot keeps any token in a chart-made Secret ("true" or ""). */}}
 {{- define "agent-broker.ownsSecret" -}}
-{{- if and (not .existingSecret) (or (and .discord.enabled .discord.botToken) (and .slack.enabled (or .slack.botToken .slack.appToken)) (and .teams .teams.enabled .teams.appPassword) (and .telegram .telegram.enabled .telegram.botToken)) -}}true{{- end -}}
+{{- if and (not .existingSecret) (or (and .discord.enabled .discord.botToken) (and .slack.enabled (or .slack.botToken .slack.appToken)) (and .teams .teams.enabled .teams.appPassword) (and .telegram .telegram.enabled .telegram.botToken) (and .stt .stt.enabled .stt.apiKey)) -}}true{{- end -}}
 {{- end -}}
 
 {{/* The Secret holding a bot's chat tokens: its existingSecret or the chart-made one. */}}
@@ -274,9 +274,6 @@ honour fails the render, naming the value: never a different agent than asked.
 {{- range $k := list "command" "args" "workingDir" "inheritEnv" -}}{{- $_ := unset $in $k -}}{{- end -}}
 {{- end -}}
 {{- /* OpenAB's other per-agent keys, in either shape. */ -}}
-{{- if and $in.stt $in.stt.enabled -}}
-{{- fail (printf "%s.stt.enabled: agent-broker has no speech-to-text yet; remove it or set it false" $path) -}}
-{{- end -}}
 {{- if and $in.gateway $in.gateway.enabled -}}
 {{- fail (printf "%s.gateway.enabled: agent-broker has no OpenAB gateway (Telegram, LINE, Teams, Feishu, Google Chat); remove it or set it false" $path) -}}
 {{- end -}}
@@ -317,11 +314,27 @@ agent receives them; a name also in env fails (it would sit in clear in the valu
 {{- if or (hasKey (default dict $b.env) $e.name) (hasKey (default dict $b.agent.env) $e.name) -}}
 {{- fail (printf "secretEnv: %s is also in env: remove it from env so it is not kept in clear" $e.name) -}}
 {{- end -}}
-{{- if not (has $e.name (list "DISCORD_BOT_TOKEN" "SLACK_BOT_TOKEN" "SLACK_APP_TOKEN")) -}}
+{{- if not (has $e.name (list "DISCORD_BOT_TOKEN" "SLACK_BOT_TOKEN" "SLACK_APP_TOKEN" "STT_API_KEY")) -}}
 {{- $inherit = append $inherit $e.name -}}
 {{- end -}}
 {{- end -}}
 {{- if $inherit -}}{{- $_ := set $b.agent "inheritEnv" ($inherit | uniq) -}}{{- end -}}
+{{- end -}}
+
+{{/*
+Where a bot's speech-to-text key (stt.enabled) comes from: "secret": stt.apiKey in the
+chart's Secret, or existingSecret (a Secret with STT_API_KEY); "env": STT_API_KEY from
+its secretEnv or envFrom. No source fails the render.
+*/}}
+{{- define "agent-broker.sttKeySource" -}}
+{{- $b := . -}}
+{{- $fromEnv := false -}}
+{{- range default list $b.secretEnv -}}{{- if eq .name "STT_API_KEY" -}}{{- $fromEnv = true -}}{{- end -}}{{- end -}}
+{{- if or $b.existingSecret $b.stt.apiKey -}}secret
+{{- else if or $fromEnv $b.envFrom -}}env
+{{- else -}}
+{{- fail (printf "%s: stt.enabled needs its key: stt.apiKey, existingSecret (a Secret with STT_API_KEY), or STT_API_KEY from secretEnv or envFrom" $b._name) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*

@@ -25,6 +25,25 @@ struct ab_send {
     const char *const *choices;
 };
 
+/* ABI 1.3: one file to upload (ab_upload.files). Pointers lent for the call. */
+struct ab_upload_file {
+    uint32_t size;            /* sizeof(struct ab_upload_file) at the host's build */
+    const char *path;         /* the file on disk (the plugin streams it with http_upload) */
+    const char *name;         /* the name to show */
+    const char *content_type; /* media type, or NULL */
+    uint64_t bytes;           /* its size */
+};
+
+/* ABI 1.3: files to post in one message. Pointers lent for the call. */
+struct ab_upload {
+    uint32_t size;
+    const char *channel_id; /* as ab_send */
+    const char *thread_id;  /* as ab_send (Slack: the parent message's ts) */
+    const char *text;       /* message text with the files, or NULL */
+    const struct ab_upload_file *files;
+    size_t count; /* at most ab_chat_ops.max_upload_files */
+};
+
 /* Completion of send(): @status 0 or ab_err; @ref (lent) names the new message. */
 typedef void (*ab_sent_cb)(void *arg, int status, const struct ab_msg_ref *ref);
 /* Completion of an operation without a result. @status 0 or ab_err. */
@@ -51,6 +70,7 @@ enum ab_chat_op {
     AB_OP_EDIT = 2,
     AB_OP_REACT = 3,
     AB_OP_OPEN_THREAD = 4,
+    AB_OP_UPLOAD = 5, /* ABI 1.3: upload() */
 };
 
 /* An operation the core is about to queue, for rate_route(). Pointers lent for the call. */
@@ -136,6 +156,23 @@ struct ab_chat_ops {
      * expired). */
     int (*command_reply)(struct ab_chat *chat, const char *reply_token, const char *text,
                          ab_done_cb cb, void *arg);
+    /* ---- ABI 1.3: attachments ---- */
+    /* Optional (NULL: the core fetches attachments without credentials and skips those
+     * with needs_auth). Download @att (lent, from an ab_inbound this plugin delivered)
+     * into a new file at @path (lent) with the host's http_download, adding the
+     * platform's credentials, at most @max_bytes. @cb(@arg, status): 0 when the file is
+     * there; AB_EAUTH when the platform answered with a login page or 401/403 (the file
+     * is removed); AB_EFULL over @max_bytes; AB_EIO or another AB_E* otherwise. Runs
+     * @cb later, never inside the call. Credentials never reach the file name or logs. */
+    int (*download)(struct ab_chat *chat, const struct ab_attachment *att, const char *path,
+                    uint64_t max_bytes, ab_done_cb cb, void *arg);
+    /* Optional (NULL: files the agent leaves in the outbox are named in the thread, not
+     * posted). Post @up->files (each within max_upload_bytes, at most max_upload_files)
+     * in one message, streaming each from disk with the host's http_upload. Report rate
+     * facts and complete like send (AB_EFULL: the platform refused the size). */
+    int (*upload)(struct ab_chat *chat, const struct ab_upload *up, ab_done_cb cb, void *arg);
+    uint64_t max_upload_bytes; /* one file at most (Discord 10 MiB); 0 = no upload */
+    uint32_t max_upload_files; /* files per message at most (Discord 10) */
 
     /* new members only at the end */
 };

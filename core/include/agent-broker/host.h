@@ -41,6 +41,25 @@ struct ab_msg_ref {
     const char *message_id; /* Discord message id, Slack ts */
 };
 
+/* One file attached to an inbound message (ABI 1.3), as the platform describes it. The
+ * core decides (size cap, type allow-list, total per message) before anything is
+ * downloaded, then fetches it with the plugin's download op (ab_chat_ops) or, when the
+ * plugin has none and needs_auth is false, with http_download itself. Every pointer is
+ * lent with the ab_inbound that carries it. Declared sizes and types are hints: the core
+ * enforces its caps while reading and sniffs the real type. */
+struct ab_attachment {
+    uint32_t size;            /* sizeof(struct ab_attachment) at the plugin's build */
+    const char *id;           /* the platform's file id, or NULL */
+    const char *name;         /* file name as posted (untrusted: the core sanitises it) */
+    const char *content_type; /* declared media type, or NULL */
+    uint64_t bytes;           /* declared size, 0 = unknown */
+    const char *url;          /* where to GET it; may be a credential (signed URL): the
+                                 core logs only its host and path */
+    bool needs_auth;          /* the URL needs the plugin's credentials (Slack
+                                 url_private): only the plugin's download op may fetch it */
+    bool is_voice;            /* a voice message (Discord flag 1<<13, Slack audio clip) */
+};
+
 /* One inbound chat message, normalised by a chat plugin. Every pointer is lent for
  * the duration of deliver(); the core copies what it keeps. Ids are strings. */
 struct ab_inbound {
@@ -73,6 +92,9 @@ struct ab_inbound {
     bool is_unresolved; /* the platform would not say what channel_id is (Discord channel
                            lookup failed after retries): the core does not answer it, but
                            tells an allowed user who mentioned the bot, in channel_id */
+    /* ---- ABI 1.3: attachments ---- */
+    const struct ab_attachment *attachments; /* the files on the message (lent), or NULL */
+    size_t attachment_count;
 };
 
 /* A reaction added or removed by a user. Pointers lent for the call. */
@@ -390,6 +412,24 @@ struct ab_host_services {
      * allowed) is an answer too; or < 0 (AB_EINVAL, AB_ENOTSUP): no answer will come,
      * the plugin answers the platform itself. */
     int (*deliver_command)(struct ab_host *h, const struct ab_command_event *ev);
+    /* ---- ABI 1.3: attachments ---- */
+
+    /* Like http_request, but a 2xx response body is streamed into a new file at @path
+     * (lent; created 0600, never overwritten: AB_EEXIST) instead of memory, and the
+     * transfer fails with AB_EFULL once it passes @max_bytes (0 = no cap). The response's
+     * body is "" and body_len the bytes written; a non-2xx body stays in memory (capped)
+     * and the file is left empty. The caller owns the file afterwards (it removes it on
+     * failure). Redirects are not followed. Returns like http_request. */
+    int (*http_download)(struct ab_host *h, const struct ab_http_request *req, const char *path,
+                         uint64_t max_bytes, ab_http_cb cb, void *arg, struct ab_http **out);
+    /* Like http_request, but the body is multipart/form-data built from @parts (lent,
+     * @nparts of them, each with its own size; the host sets the Content-Type with its
+     * boundary, so @req carries no body and no Content-Type). File parts are streamed
+     * from disk. Method POST unless @req says otherwise. Returns like http_request;
+     * AB_ENOENT when a part's file cannot be opened. */
+    int (*http_upload)(struct ab_host *h, const struct ab_http_request *req,
+                       const struct ab_form_part *parts, size_t nparts, ab_http_cb cb, void *arg,
+                       struct ab_http **out);
 };
 
 #endif

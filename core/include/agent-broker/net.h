@@ -55,6 +55,19 @@ struct ab_http_request {
     bool insecure;               /* allow http:// to a non-loopback host */
 };
 
+/* One part of a multipart/form-data body (ABI 1.3, http_upload). Pointers lent for the
+ * call. A file part names a @path: its bytes are read from disk while sending, never held
+ * whole in memory. */
+struct ab_form_part {
+    uint32_t size;            /* sizeof(struct ab_form_part) at the plugin's build */
+    const char *name;         /* form field name, e.g. "payload_json", "files[0]" */
+    const char *filename;     /* filename= of the part, or NULL */
+    const char *content_type; /* the part's Content-Type, or NULL */
+    const char *data;         /* in-memory value (copied), used when path is NULL */
+    size_t data_len;
+    const char *path; /* a file to stream as the value, or NULL */
+};
+
 /* One response header. Both strings owned by the host, valid during the callback. */
 struct ab_http_header {
     const char *name;  /* as the server spelled it */

@@ -29,7 +29,8 @@ struct acp_client {
     void *arg;
     char **env; /* owned: the agent's environment */
     bool ready, can_load, can_close, gone;
-    bool mcp_http, mcp_sse; /* agentCapabilities.mcpCapabilities */
+    bool mcp_http, mcp_sse;             /* agentCapabilities.mcpCapabilities */
+    struct acp_prompt_caps prompt_caps; /* promptCapabilities of the initialize reply */
     int pid;
     struct acp_permission *perms; /* owned: ask-mode requests awaiting the engine */
     struct acp_client_exit exit;
@@ -254,6 +255,11 @@ acp_client_on_initialized(void *arg, int rc, const cJSON *result, const cJSON *e
     acp_client_note_mcp(c, cJSON_GetObjectItemCaseSensitive(caps, "mcpCapabilities"));
     c->can_close = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(caps, "sessionCapabilities"), "close"));
+    caps = cJSON_GetObjectItemCaseSensitive(caps, "promptCapabilities");
+    c->prompt_caps.image = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(caps, "image"));
+    c->prompt_caps.audio = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(caps, "audio"));
+    c->prompt_caps.embedded =
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(caps, "embeddedContext"));
     method = acp_client_auth_choice(c, cJSON_GetObjectItemCaseSensitive(result, "authMethods"));
     if (!method) {
         c->ready = true;
@@ -842,8 +848,32 @@ int
 acp_client_prompt(struct acp_client *c, const char *session_id, const char *sender_context,
                   const char *text, acp_prompt_fn fn, void *arg)
 {
+    return acp_client_prompt_files(c, session_id, sender_context, text, NULL, 0, fn, arg);
+}
+
+/* Tell the session's turn that @n images went as links only. */
+static void
+acp_client_images_notice(struct acp_client *c, const char *session_id, size_t n)
+{
+    char line[256];
+    struct acp_event ev = {.kind = ACP_EV_NOTICE, .session_id = session_id};
+
+    snprintf(line, sizeof(line),
+             "📎 The agent cannot read images: %zu image%s passed as a file path instead.", n,
+             n == 1 ? "" : "s");
+    ev.u.notice = line;
+    c->ops->on_event(c->arg, c, &ev);
+}
+
+/* session/prompt with files; see the header. */
+int
+acp_client_prompt_files(struct acp_client *c, const char *session_id, const char *sender_context,
+                        const char *text, const struct acp_file *files, size_t nfiles,
+                        acp_prompt_fn fn, void *arg)
+{
     struct acp_call *call = acp_call_new(c, NULL, fn, arg);
     cJSON *params = cJSON_CreateObject(), *prompt;
+    size_t linked = 0;
     int rc = AB_ENOMEM;
 
     if (!call || !params || !(call->session_id = strdup(session_id)) ||
@@ -854,6 +884,10 @@ acp_client_prompt(struct acp_client *c, const char *session_id, const char *send
         goto fail;
     if (!acp_client_text_block(prompt, text))
         goto fail;
+    if (nfiles && (rc = acp_prompt_files(prompt, &c->prompt_caps, files, nfiles, &linked)) < 0)
+        goto fail;
+    if (linked)
+        acp_client_images_notice(c, session_id, linked);
     rc = jsonrpc_call(&c->rpc, "session/prompt", params, 0, acp_client_on_prompt, call, NULL);
     params = NULL;
     if (rc < 0)

@@ -12,6 +12,7 @@
 
 #include "acp/acp_event.h"
 #include "acp/acp_permission.h"
+#include "acp/acp_prompt.h"
 #include "acp/agent_launch.h"
 
 struct acp_client_config {
@@ -100,6 +101,14 @@ int acp_client_set_config(struct acp_client *c, const char *session_id, const ch
  * then a text block with @text (lent). No deadline. */
 int acp_client_prompt(struct acp_client *c, const char *session_id, const char *sender_context,
                       const char *text, acp_prompt_fn fn, void *arg);
+
+/* session/prompt as acp_client_prompt, then blocks for @files (lent, @nfiles of them)
+ * by the agent's promptCapabilities (acp_prompt.h). Images the agent cannot take are
+ * linked, and an ACP_EV_NOTICE event for the session says so before this returns. */
+int acp_client_prompt_files(struct acp_client *c, const char *session_id,
+                            const char *sender_context, const char *text,
+                            const struct acp_file *files, size_t nfiles, acp_prompt_fn fn,
+                            void *arg);
 
 /* session/cancel now, and answer the session's pending permissions with cancelled. */
 int acp_client_cancel(struct acp_client *c, const char *session_id);

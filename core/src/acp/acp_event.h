@@ -20,6 +20,7 @@ enum acp_event_kind {
     ACP_EV_USAGE,          /* usage_update: usage */
     ACP_EV_SESSION_INFO,   /* session_info_update: title (may be NULL) */
     ACP_EV_SESSION_RESET,  /* from the pool: the agent lost the context; reset */
+    ACP_EV_NOTICE,         /* from the client: a line for the thread (notice) */
 };
 
 enum acp_tool_status {
@@ -75,6 +76,7 @@ struct acp_event {
             const char *currency; /* or NULL */
         } usage;
         enum acp_reset_reason reset;
+        const char *notice; /* ACP_EV_NOTICE: one line for people */
     } u;
 };
 

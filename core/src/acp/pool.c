@@ -59,7 +59,9 @@ struct pool_turn {
     struct pool_session *s;
     const struct turn_callbacks *cb; /* lent */
     void *arg;
-    char *sender, *text;         /* owned */
+    char *sender, *text;    /* owned */
+    struct acp_file *files; /* owned: attachments of the prompt */
+    size_t nfiles;
     uint64_t last_progress;      /* loop ms */
     uint64_t watchdog_cancel_at; /* when the watchdog sent session/cancel; 0 = not yet */
     bool timed_out;
@@ -88,6 +90,7 @@ pool_turn_free(struct pool_turn *t)
         free(t->late_strings[i]);
     free(t->sender);
     free(t->text);
+    acp_files_free(t->files, t->nfiles);
     free(t);
 }
 
@@ -320,7 +323,8 @@ pool_turn_send(struct pool_session *s)
     s->has_reset = false;
     s->state = PS_BUSY;
     t->last_progress = uv_now(s->pool->loop);
-    rc = acp_client_prompt(s->proc->client, s->session_id, t->sender, t->text, pool_on_prompt, s);
+    rc = acp_client_prompt_files(s->proc->client, s->session_id, t->sender, t->text, t->files,
+                                 t->nfiles, pool_on_prompt, s);
     if (rc < 0) {
         s->state = PS_IDLE;
         pool_turn_fail(s, rc, "cannot send the prompt to the agent", NULL);
@@ -871,6 +875,15 @@ int
 pool_prompt(struct pool *pool, const char *key, const char *sender_context, const char *text,
             const struct turn_callbacks *cb, void *arg, struct pool_turn **out)
 {
+    return pool_prompt_files(pool, key, sender_context, text, NULL, 0, cb, arg, out);
+}
+
+/* Run a turn with files; see the header. */
+int
+pool_prompt_files(struct pool *pool, const char *key, const char *sender_context, const char *text,
+                  const struct acp_file *files, size_t nfiles, const struct turn_callbacks *cb,
+                  void *arg, struct pool_turn **out)
+{
     struct pool_session *s = pool_find(pool, key);
     struct pool_turn *t;
     bool created = false;
@@ -886,8 +899,10 @@ pool_prompt(struct pool *pool, const char *key, const char *sender_context, cons
         return AB_EAGAIN;
     }
     if (!(t = calloc(1, sizeof(*t))) || !(t->text = strdup(text)) ||
-        (sender_context && !(t->sender = strdup(sender_context))))
+        (sender_context && !(t->sender = strdup(sender_context))) ||
+        acp_files_copy(files, nfiles, &t->files) < 0)
         goto fail;
+    t->nfiles = t->files ? nfiles : 0;
     if (!s) {
         if (!(s = calloc(1, sizeof(*s))) || !(s->key = strdup(key))) {
             free(s);
@@ -936,6 +951,7 @@ fail:
     if (t) {
         free(t->text);
         free(t->sender);
+        acp_files_free(t->files, t->nfiles);
     }
     free(t);
     return rc;

@@ -14,6 +14,7 @@
 #include "acp/acp_event.h"
 #include "acp/acp_options.h"
 #include "acp/acp_permission.h"
+#include "acp/acp_prompt.h"
 #include "acp/agent_launch.h"
 #include "workspace/workspace.h"
 
@@ -113,6 +114,12 @@ int pool_new(uv_loop_t *loop, const struct pool_config *cfg, const struct agent_
  * draining or closing, or AB_ENOMEM. */
 int pool_prompt(struct pool *pool, const char *key, const char *sender_context, const char *text,
                 const struct turn_callbacks *cb, void *arg, struct pool_turn **out);
+
+/* pool_prompt with attached files (lent, copied; @nfiles of them): each becomes content
+ * blocks by the agent's promptCapabilities (acp_prompt.h). */
+int pool_prompt_files(struct pool *pool, const char *key, const char *sender_context,
+                      const char *text, const struct acp_file *files, size_t nfiles,
+                      const struct turn_callbacks *cb, void *arg, struct pool_turn **out);
 
 /* The message of the last synchronous failure of pool_prompt() (lent, until the next
  * call), e.g. "failed to start agent: cannot run 'kiro-cli': no such file or directory". */

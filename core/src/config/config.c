@@ -94,6 +94,17 @@ static const struct key_spec config_keys[] = {
     {"stream", "edit_interval_ms", KEY_INT, OFF(edit_interval_ms), 100, 600000, NULL, NULL},
     {"stream", "max_parts", KEY_INT, OFF(max_parts), 1, 100, NULL, NULL},
     {"stream", "usage_footer", KEY_BOOL, OFF(usage_footer), 0, 0, NULL, NULL},
+    {"attachments", "enabled", KEY_BOOL, OFF(attach_enabled), 0, 0, NULL, NULL},
+    {"stt", "enabled", KEY_BOOL, OFF(stt_enabled), 0, 0, NULL, NULL},
+    {"stt", "api_key", KEY_STRING, OFF(stt_api_key), 0, 0, NULL, NULL},
+    {"stt", "model", KEY_STRING, OFF(stt_model), 0, 0, NULL, NULL},
+    {"stt", "base_url", KEY_STRING, OFF(stt_base_url), 0, 0, NULL, NULL},
+    {"stt", "echo_transcript", KEY_BOOL, OFF(stt_echo), 0, 0, NULL, NULL},
+    {"attachments", "outbox", KEY_BOOL, OFF(attach_outbox), 0, 0, NULL, NULL},
+    {"attachments", "max_file_mb", KEY_INT, OFF(attach_max_file_mb), 1, 4096, NULL, NULL},
+    {"attachments", "max_total_mb", KEY_INT, OFF(attach_max_total_mb), 1, 16384, NULL, NULL},
+    {"attachments", "max_files", KEY_INT, OFF(attach_max_files), 1, 100, NULL, NULL},
+    {"attachments", "allowed_types", KEY_STRINGS, OFF(attach_types), 0, 0, NULL, NULL},
     {"health", "listen", KEY_STRING, OFF(health_listen), 0, 0, NULL, NULL},
     {"ingress", "listen", KEY_STRING, OFF(ingress_listen), 0, 0, NULL, NULL},
     {"state", "dir", KEY_STRING, OFF(state_dir), 0, 0, NULL, NULL},
@@ -119,6 +130,7 @@ static const struct key_spec agent_keys[] = {
     {"", "workspace", KEY_ENUM, AGENT_OFF(workspace), 0, 0, workspace_names, NULL},
     {"", "workspace_git", KEY_STRING, AGENT_OFF(workspace_git), 0, 0, NULL, NULL},
     {"", "workspace_max_mb", KEY_INT, AGENT_OFF(workspace_max_mb), 1, 1 << 30, NULL, NULL},
+    {"", "auto_upload_dirs", KEY_STRINGS, AGENT_OFF(auto_upload_dirs), 0, 0, NULL, NULL},
 };
 
 #define MCP_OFF(f) offsetof(struct config_mcp, f)
@@ -194,10 +206,10 @@ static const struct ab_config_key config_net_keys[] = {
 static const struct ab_plugin_desc config_net_schema = {.name = "", .config_keys = config_net_keys};
 
 /* OpenAB sections accepted with one warning each. */
-static const char *const config_unimplemented[] = {"gateway", "stt", "markdown", NULL};
+static const char *const config_unimplemented[] = {"gateway", "markdown", NULL};
 static const char *const config_sections[] = {
-    "plugins", "agent",  "agents", "routes", "pool",    "permissions", "reactions",
-    "stream",  "health", "state",  "log",    "ingress", "cron",        NULL};
+    "plugins", "agent", "agents", "routes",  "pool",        "permissions", "reactions", "stream",
+    "health",  "state", "log",    "ingress", "attachments", "stt",         "cron",      NULL};
 /* Sections read on their own rather than through config_keys. */
 static const char *const config_own_sections[] = {"agent", "agents", "routes", "cron", NULL};
 
@@ -280,6 +292,7 @@ config_agent_free(struct config_agent *a)
     strlist_free(&a->args);
     strlist_free(&a->env);
     strlist_free(&a->inherit_env);
+    strlist_free(&a->auto_upload_dirs);
     for (size_t i = 0; i < a->nmcp; i++) {
         struct config_mcp *m = &a->mcp[i];
         free(m->name);
@@ -341,9 +354,17 @@ config_defaults(struct config *cfg)
     cfg->timing = (struct config_timing){700, 10000, 30000, 1500, 2500};
     cfg->edit_interval_ms = 1500;
     cfg->max_parts = 10;
+    cfg->attach_enabled = true;
+    cfg->attach_max_file_mb = 25;
+    cfg->attach_max_total_mb = 50;
+    cfg->attach_max_files = 10;
     for (size_t i = 0;
          i < sizeof(config_emoji_defaults) / sizeof(config_emoji_defaults[0]) && rc == 0; i++)
         rc = config_set_str(config_emoji_field(cfg, i), config_emoji_defaults[i].value);
+    if (rc == 0)
+        rc = config_set_str(&cfg->stt_model, "whisper-large-v3-turbo");
+    if (rc == 0)
+        rc = config_set_str(&cfg->stt_base_url, "https://api.groq.com/openai/v1");
     if (rc == 0)
         rc = config_set_str(&cfg->health_listen, "127.0.0.1:9464");
     if (rc == 0)
@@ -1181,6 +1202,8 @@ config_check_rules(struct config *cfg, const struct toml_table *root, struct dia
         diag_add(diag, true, v ? v->line : 0, "ingress.listen",
                  "expected HOST:PORT like \"0.0.0.0:3978\"");
     }
+    if (cfg->stt_api_key && *cfg->stt_api_key) /* [stt] api_key is a secret */
+        strlist_push(&cfg->secrets, cfg->stt_api_key, strlen(cfg->stt_api_key));
 }
 
 /* Parse, expand and read a whole document. */
@@ -1273,10 +1296,11 @@ config_load(const char *path, struct config *cfg, struct diag *diag)
 void
 config_free(struct config *cfg)
 {
-    char **strs[] = {&cfg->path,      &cfg->health_listen, &cfg->state_dir,
-                     &cfg->log_level, &cfg->log_format,    &cfg->ingress_listen};
+    char **strs[] = {&cfg->path,        &cfg->health_listen, &cfg->state_dir,
+                     &cfg->log_level,   &cfg->log_format,    &cfg->ingress_listen,
+                     &cfg->stt_api_key, &cfg->stt_model,     &cfg->stt_base_url};
     struct strlist *lists[] = {&cfg->plugin_path, &cfg->secrets, &cfg->redact_prefixes,
-                               &cfg->perm_approvers};
+                               &cfg->perm_approvers, &cfg->attach_types};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(*strs[i]);

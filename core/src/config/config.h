@@ -85,6 +85,8 @@ struct config_agent {
     char *working_dir;  /* owned; NULL = the preset's home or cwd */
     struct strlist env; /* "NAME=value", expanded */
     struct strlist inherit_env;
+    struct strlist auto_upload_dirs; /* auto_upload_dirs (OpenAB): files written there in a
+                                        turn are posted when it ends */
     int64_t max_sessions, session_ttl_hours, sessions_per_process; /* 0 = [pool]'s */
     struct config_mcp *mcp;                                        /* owned, nmcp of them */
     size_t nmcp;
@@ -149,13 +151,24 @@ struct config {
     struct config_timing timing;
 
     int64_t edit_interval_ms;
-    int64_t max_parts;    /* [stream] max_parts: reply messages before the rest is cut */
-    bool usage_footer;    /* [stream] usage_footer: tokens/cost under each final reply */
-    char *health_listen;  /* owned */
-    char *ingress_listen; /* owned: [ingress] listen, NULL = no inbound HTTP */
-    char *state_dir;      /* owned, ~ expanded */
-    char *log_level;      /* owned */
-    char *log_format;     /* owned */
+    int64_t max_parts;   /* [stream] max_parts: reply messages before the rest is cut */
+    bool usage_footer;   /* [stream] usage_footer: tokens/cost under each final reply */
+    bool attach_enabled; /* [attachments] enabled */
+    bool attach_outbox;  /* [attachments] outbox */
+    bool stt_enabled;    /* [stt] enabled: voice and audio transcribed */
+    char *stt_api_key;   /* owned; [stt] api_key (a secret) */
+    char *stt_model;     /* owned; [stt] model */
+    char *stt_base_url;  /* owned; [stt] base_url (OpenAI-compatible, /audio/transcriptions) */
+    bool stt_echo;       /* [stt] echo_transcript: post the transcript in the thread */
+    int64_t attach_max_file_mb;  /* [attachments] max_file_mb: one file at most */
+    int64_t attach_max_total_mb; /* [attachments] max_total_mb: all files of a message */
+    int64_t attach_max_files;    /* [attachments] max_files: files per message */
+    struct strlist attach_types; /* [attachments] allowed_types; empty = the defaults */
+    char *health_listen;         /* owned */
+    char *ingress_listen;        /* owned: [ingress] listen, NULL = no inbound HTTP */
+    char *state_dir;             /* owned, ~ expanded */
+    char *log_level;             /* owned */
+    char *log_format;            /* owned */
 
     struct strlist secrets;         /* every secret value found (tokens): redact them */
     struct strlist redact_prefixes; /* token shapes the chat plugins declare: redact them */

@@ -20,6 +20,7 @@ enum chat_op_kind {
     CHAT_OP_EDIT,
     CHAT_OP_REACT,
     CHAT_OP_THREAD,
+    CHAT_OP_UPLOAD, /* ABI 1.3 */
 };
 
 /* One queued operation: owns copies of everything the plugin call needs. */
@@ -30,6 +31,8 @@ struct chat_op {
     struct chat_op *next_performing; /* in ci->performing while the plugin works on it */
     char *channel, *thread_id, *message_id, *text, *emoji;
     char *choices[CHAT_CHOICES_MAX + 1]; /* send: owned, NULL-terminated; [0] NULL = none */
+    struct ab_upload_file *files;        /* upload: owned copies (strings too) */
+    size_t nfiles;
     bool add;
     char nonce[26];        /* send: one idempotency key for every attempt of this post */
     chat_text_fn text_now; /* live send/edit: the text is rendered at the moment it goes */
@@ -91,6 +94,12 @@ chat_op_free(struct chat_op *op)
     free(op->emoji);
     for (size_t i = 0; i < CHAT_CHOICES_MAX && op->choices[i]; i++)
         free(op->choices[i]);
+    for (size_t i = 0; i < op->nfiles; i++) {
+        free((char *)op->files[i].path);
+        free((char *)op->files[i].name);
+        free((char *)op->files[i].content_type);
+    }
+    free(op->files);
     free((char *)op->result.channel_id);
     free((char *)op->result.message_id);
     free(op);
@@ -238,6 +247,19 @@ chat_op_perform(void *arg, struct ratelimit_call *call)
         rc = ops->open_thread ? ops->open_thread(op->ci->chat, &ref, op->text, chat_op_thread, op)
                               : AB_ENOTSUP;
         break;
+    case CHAT_OP_UPLOAD: {
+        struct ab_upload up = {
+            .size = sizeof(up),
+            .channel_id = op->channel,
+            .thread_id = op->thread_id,
+            .text = op->text,
+            .files = op->files,
+            .count = op->nfiles,
+        };
+        rc =
+            chat_can_upload(op->ci) ? ops->upload(op->ci->chat, &up, chat_op_done, op) : AB_ENOTSUP;
+        break;
+    }
     case CHAT_OP_REACT:
     default:
         rc = ops->react ? ops->react(op->ci->chat, &ref, op->emoji, op->add, chat_op_done, op)
@@ -282,6 +304,7 @@ chat_op_finished(void *arg, int status)
                  op->kind == CHAT_OP_SEND     ? "send"
                  : op->kind == CHAT_OP_EDIT   ? "edit"
                  : op->kind == CHAT_OP_THREAD ? "thread"
+                 : op->kind == CHAT_OP_UPLOAD ? "upload"
                                               : "reaction",
                  op->channel ? op->channel : "?", ab_strerror(status));
     }
@@ -331,10 +354,9 @@ chat_op_route(const struct chat_op *op, const char *bucket_kind, char *out, size
 {
     const struct ab_chat_ops *ops = op->ci->ops;
     static const uint32_t kinds[] = {
-        [CHAT_OP_SEND] = AB_OP_SEND,
-        [CHAT_OP_EDIT] = AB_OP_EDIT,
-        [CHAT_OP_REACT] = AB_OP_REACT,
-        [CHAT_OP_THREAD] = AB_OP_OPEN_THREAD,
+        [CHAT_OP_SEND] = AB_OP_SEND,     [CHAT_OP_EDIT] = AB_OP_EDIT,
+        [CHAT_OP_REACT] = AB_OP_REACT,   [CHAT_OP_THREAD] = AB_OP_OPEN_THREAD,
+        [CHAT_OP_UPLOAD] = AB_OP_UPLOAD,
     };
     struct ab_op_target t = {
         .size = sizeof(t),
@@ -579,6 +601,37 @@ chat_open_thread(struct chat_instance *ci, const struct ab_msg_ref *origin, cons
     return chat_op_submit(op, "thread", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
 }
 
+/* Queue an upload of @files (lent, @n; copied) through the scheduler. */
+int
+chat_upload(struct chat_instance *ci, const char *channel, const char *thread_id, const char *text,
+            const struct ab_upload_file *files, size_t n, struct chat_owner *owner,
+            chat_done_fn done, void *arg)
+{
+    struct chat_op *op;
+
+    if ((done && !owner) || n == 0)
+        return AB_EINVAL;
+    if (!(op = chat_op_new(ci, CHAT_OP_UPLOAD, owner, channel, thread_id, NULL, text, NULL)))
+        return AB_ENOMEM;
+    if (!(op->files = calloc(n, sizeof(*op->files)))) {
+        chat_op_free(op);
+        return AB_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++, op->nfiles++) {
+        struct ab_upload_file *f = &op->files[i];
+        *f = (struct ab_upload_file){.size = sizeof(*f), .bytes = files[i].bytes};
+        if (!(f->path = strdup(files[i].path)) || !(f->name = strdup(files[i].name)) ||
+            (files[i].content_type && !(f->content_type = strdup(files[i].content_type)))) {
+            op->nfiles++;
+            chat_op_free(op);
+            return AB_ENOMEM;
+        }
+    }
+    op->done = done;
+    op->arg = arg;
+    return chat_op_submit(op, "upload", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
+}
+
 /* Register the plugin's static rate rules (ABI 1.3) with the scheduler. */
 int
 chat_rate_setup(struct chat_instance *ci)
@@ -623,4 +676,11 @@ chat_rate_setup(struct chat_instance *ci)
         }
     }
     return 0;
+}
+
+/* See the header. */
+bool
+chat_can_upload(const struct chat_instance *ci)
+{
+    return AB_HAS(ci->ops, struct ab_chat_ops, max_upload_files) && ci->ops->upload;
 }

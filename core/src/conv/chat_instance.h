@@ -101,6 +101,17 @@ int chat_send_live(struct chat_instance *ci, const char *channel, const char *th
 int chat_edit_live(struct chat_instance *ci, const struct ab_msg_ref *ref, chat_text_fn text,
                    struct chat_owner *owner, chat_done_fn done, void *arg);
 
+/* True when @ci's plugin posts files: its ops reach the ABI 1.3 upload members (a 1.0-1.2
+ * plugin's struct ends before them) and upload is set. */
+bool chat_can_upload(const struct chat_instance *ci);
+
+/* Post @files (lent, @n of them; copied) in one message in @channel / @thread_id with
+ * @text (may be NULL) through the plugin's upload op (ABI 1.3); AB_ENOTSUP (through
+ * @done) when it has none. */
+int chat_upload(struct chat_instance *ci, const char *channel, const char *thread_id,
+                const char *text, const struct ab_upload_file *files, size_t n,
+                struct chat_owner *owner, chat_done_fn done, void *arg);
+
 /* Forget @o's outstanding operations: none of their callbacks will run (a live one not
  * yet rendered is cancelled). They still finish in the scheduler and the plugin. */
 void chat_owner_detach(struct chat_owner *o);

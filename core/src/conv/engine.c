@@ -11,6 +11,7 @@
 #include "conv/commands.h"
 #include "conv/engine_priv.h"
 #include "host/host.h"
+#include "conv/outbox.h"
 #include "log.h"
 #include "render/sender_context.h"
 #include "render/thread_name.h"
@@ -144,6 +145,7 @@ pending_free(struct pending *p)
     if (!p)
         return;
     status_reactions_free(p->rx);
+    attach_fetch_free(p->fetch);
     free(p->message_id);
     free(p->channel_id);
     free(p->text);
@@ -607,6 +609,9 @@ engine_kick(struct conversation *c)
 
     if (c->turn || !c->queue || c->is_opening_thread || c->is_waiting)
         return;
+    for (struct pending *p = c->queue; p; p = p->next)
+        if (!attach_fetch_is_done(p->fetch))
+            return; /* its files are still coming: engine_fetched kicks again */
     if (engine_first_waiting(e, ~engine_agent_bit(c->agent)) &&
         engine_may_wait(c)) { /* others of its agent were first: behind them */
         engine_wait(c, false);
@@ -664,9 +669,11 @@ engine_thread_opened(void *arg, int status, const char *thread_id)
 
 /* Build the queued form of an accepted message. */
 static struct pending *
-engine_pending(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m)
+engine_pending(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m,
+               const char *key)
 {
     struct pending *p = calloc(1, sizeof(*p));
+    char *outbox = NULL;
     struct sender_context sc = {
         .sender_id = m->sender_id,
         .sender_name = m->sender_name,
@@ -678,16 +685,67 @@ engine_pending(struct engine *e, struct chat_instance *ci, const struct ab_inbou
 
     if (!p)
         return NULL;
+    if (e->cfg.attach.outbox && e->cfg.attach.dir &&
+        outbox_dir(e->cfg.attach.dir, key, 1, &outbox) == 0)
+        sc.outbox_dir = outbox;
     p->message_id = strdup(m->message_id);
     p->channel_id = strdup(m->channel_id);
     p->text = strdup(m->clean_text ? m->clean_text : m->text ? m->text : "");
     if (!p->message_id || !p->channel_id || !p->text ||
         sender_context_build(&sc, &p->sender_context) < 0) {
+        free(outbox);
         pending_free(p);
         return NULL;
     }
+    free(outbox);
     p->rx = status_reactions_new(e, ci, m->channel_id, m->message_id);
     return p;
+}
+
+/* A message's attachments are in (or skipped): say what was skipped, then run. */
+static void
+engine_fetched(void *arg, struct attach_fetch *f)
+{
+    struct conversation *c = arg;
+    const char *skipped = attach_fetch_skipped(f), *said = attach_fetch_transcript(f);
+    char *text;
+
+    for (struct pending *p = c->queue; said && p; p = p->next) {
+        if (p->fetch != f)
+            continue;
+        /* A voice message is prompted as its words. */
+        if (asprintf(&text, "%s%s[voice transcript]\n%s", p->text, *p->text ? "\n\n" : "", said) >=
+            0) {
+            free(p->text);
+            p->text = text;
+        }
+        if (c->e->cfg.attach.stt_echo && asprintf(&text, "🎙️ %s", said) >= 0) {
+            engine_post_notice(c, text);
+            free(text);
+        }
+    }
+    if (skipped)
+        engine_post_notice(c, skipped);
+    if (!c->e->is_draining)
+        engine_kick(c);
+}
+
+/* Start fetching @m's attachments for @p of @c, when it has any and they are enabled. */
+static int
+engine_fetch(struct conversation *c, struct pending *p, const struct ab_inbound *m)
+{
+    struct engine *e = c->e;
+
+    if (!AB_HAS(m, struct ab_inbound, attachment_count) || !m->attachments ||
+        m->attachment_count == 0)
+        return 0;
+    if (!e->cfg.attach.enabled || !e->cfg.attach.dir) {
+        engine_post_notice(c, "📎 Attachments are turned off here; only the text was passed "
+                              "to the agent.");
+        return 0;
+    }
+    return attach_fetch_start(&e->cfg.attach, e->clock, c->ci, m->message_id, m->attachments,
+                              m->attachment_count, engine_fetched, c, &p->fetch);
 }
 
 /* The messages of @msgs got their answer or failure line: clear their journal entries. */
@@ -838,10 +896,14 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
         e->stats.rejected++;
         return 0;
     }
-    if (!(p = engine_pending(e, ci, m)))
+    if (!(p = engine_pending(e, ci, m, c->key)))
         return AB_ENOMEM;
     if (c->agent == SIZE_MAX)
         engine_route(e, c, m, p);
+    if ((rc = engine_fetch(c, p, m)) < 0) {
+        pending_free(p);
+        return rc;
+    }
     if (p->rx)
         reactions_queued(&p->rx->r); /* 👀 the moment it is accepted */
     for (tail = &c->queue; *tail; tail = &(*tail)->next)

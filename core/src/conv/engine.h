@@ -11,6 +11,7 @@
 #include <agent-broker/plugin.h>
 
 #include "acp/pool.h"
+#include "conv/attachments.h"
 #include "conv/chat_instance.h"
 #include "clock/clock.h"
 #include "conv/reactions.h"
@@ -53,7 +54,8 @@ struct engine_config {
     /* The agent plugin's classify_tool (ABI 1.0 optional op), or NULL: the core's own
      * classification by ACP kind and title words. */
     enum ab_tool_class (*classify_tool)(const char *kind, const char *title);
-    bool usage_footer; /* [stream] usage_footer: a usage line under each final reply */
+    bool usage_footer;           /* [stream] usage_footer: a usage line under each final reply */
+    struct attach_config attach; /* [attachments]; strings lent from the config */
 };
 
 /* Ten minutes: a thread's next message after that starts a fresh conversation record

@@ -4,6 +4,7 @@
 
 #include "acp/acp_permission.h"
 #include "conv/chat_instance.h"
+#include "conv/attachments.h"
 #include "conv/engine.h"
 #include "conv/route.h"
 #include "outbound/pacer.h"
@@ -56,6 +57,7 @@ struct pending {
     char *sender_context;        /* owned: the <sender_context> block */
     struct status_reactions *rx; /* owned until handed to a turn or released */
     uint64_t journal_id;         /* its acceptance journal entry, 0 = none */
+    struct attach_fetch *fetch;  /* owned: its attachments being fetched, or NULL */
 };
 
 /* One permission request posted in the thread (ask mode). */
@@ -113,6 +115,7 @@ struct turn {
     bool is_cancelled_by_user;
     bool had_first_reply; /* first_reply_seconds observed */
     uint64_t started_ms;  /* engine clock when the prompt went to the agent */
+    int64_t started_wall; /* wall-clock seconds then ([agent] auto_upload_dirs) */
     char *outcome_line;   /* owned: the line appended after the text, or NULL */
     size_t dropped_chars; /* agent text past the cap, never held (turn_text_cap) */
     size_t dropped_tools; /* tool calls past RENDER_TOOLS_MAX, never shown */

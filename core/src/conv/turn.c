@@ -5,9 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "conv/commands.h"
 #include "conv/engine_priv.h"
+#include "conv/outbox.h"
 #include "log.h"
 #include "render/split.h"
 
@@ -56,6 +60,33 @@ turn_free(struct turn *t)
     free(t);
 }
 
+/* Post what the agent left in the conversation's outbox. */
+static void
+turn_outbox(struct turn *t)
+{
+    const struct attach_config *ac = &t->e->cfg.attach;
+    struct conversation *c = t->conv;
+    char *dir = NULL;
+
+    for (size_t i = 0; i < ac->auto_upload_count; i++) {
+        const char *d = ac->auto_upload_dirs[i];
+        char *abs = NULL;
+        if (!ac->dir && d[0] != '/')
+            continue;
+        if (asprintf(&abs, "%s%s%s", d[0] == '/' ? "" : ac->dir, d[0] == '/' ? "" : "/", d) < 0)
+            continue;
+        /* files written during this turn (one second of margin: mtime granularity) */
+        outbox_flush_since(c->ci, abs, c->reply_channel, c->reply_thread,
+                           (int64_t)t->started_wall - 1);
+        free(abs);
+    }
+    if (!ac->outbox || !ac->dir || outbox_dir(ac->dir, c->key, 0, &dir) < 0)
+        return;
+    if (outbox_flush(c->ci, dir, c->reply_channel, c->reply_thread) < 0)
+        log_warn("engine", "%s: cannot read the outbox %s", c->key, dir);
+    free(dir);
+}
+
 /* Every final message was delivered (or failed): the turn is over. */
 static void
 turn_complete(struct turn *t)
@@ -86,6 +117,7 @@ turn_complete(struct turn *t)
         p->rx = NULL;
     }
     engine_answered(t->e, t->msgs); /* its journal entries are done */
+    turn_outbox(t);
     c->turn = NULL;
     turn_free(t);
     engine_turn_finished(c);
@@ -166,6 +198,57 @@ turn_truncate(struct turn *t, struct split_result *parts)
     parts->count = line ? keep + 1 : keep;
 }
 
+/* The reply file was posted (or not: logged and counted). */
+static void
+turn_final_uploaded(void *arg, int status)
+{
+    turn_final_sent(arg, status, NULL);
+}
+
+/* Past [stream] max_parts on a platform that takes files: save the whole reply as a
+ * Markdown file to post after its first part (the other parts are dropped). *@path
+ * malloc'd, or NULL when it stays a truncation. */
+static void
+turn_reply_file(struct turn *t, const char *text, struct split_result *parts, char **path)
+{
+    const struct attach_config *ac = &t->e->cfg.attach;
+    const struct ab_chat_ops *ops = t->conv->ci->ops;
+    size_t len = strlen(text);
+    char *dir = NULL;
+    FILE *f;
+
+    *path = NULL;
+    if (!t->e->cfg.max_parts || parts->count <= t->e->cfg.max_parts ||
+        !chat_can_upload(t->conv->ci) || ops->max_upload_bytes < len || !ac->dir ||
+        outbox_dir(ac->dir, t->conv->key, 1, &dir) < 0)
+        return;
+    if (asprintf(path, "%s/.sent/reply-%llu.md", dir,
+                 (unsigned long long)clock_now_ms(t->e->clock)) < 0) {
+        *path = NULL;
+    } else {
+        char *slash = strrchr(*path, '/');
+        *slash = '\0';
+        mkdir(*path, 0700);
+        *slash = '/';
+        if (!(f = fopen(*path, "wx")) || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
+            log_warn("engine", "%s: cannot save the long reply as a file", t->conv->key);
+            if (f)
+                fclose(f);
+            unlink(*path);
+            free(*path);
+            *path = NULL;
+        }
+    }
+    free(dir);
+    if (!*path)
+        return;
+    for (size_t i = 1; i < parts->count; i++) {
+        free(parts->chunks[i].text);
+        parts->chunks[i].text = NULL;
+    }
+    parts->count = 1;
+}
+
 /* Split the reply at the platform's limit: the first chunk replaces the live message,
  * the others follow in order. */
 static void
@@ -174,7 +257,7 @@ turn_send_final(struct turn *t)
     struct conversation *c = t->conv;
     struct chat_instance *ci = c->ci;
     struct split_result parts = {0};
-    char *text = turn_final_text(t);
+    char *text = turn_final_text(t), *file = NULL;
     int rc;
 
     t->is_finalizing = true;
@@ -186,9 +269,10 @@ turn_send_final(struct turn *t)
         turn_complete(t);
         return;
     }
+    turn_reply_file(t, text, &parts, &file);
     free(text);
     turn_truncate(t, &parts);
-    t->final_pending = (int)parts.count + 1; /* +1 guards against synchronous completion */
+    t->final_pending = (int)parts.count + 1 + (file ? 1 : 0); /* +1: synchronous completion */
     for (size_t i = 0; i < parts.count; i++) {
         if (i == 0 && t->live_id) {
             struct ab_msg_ref ref = {t->live_channel, t->live_id};
@@ -205,6 +289,22 @@ turn_send_final(struct turn *t)
         }
     }
     split_result_free(&parts);
+    if (file) {
+        struct ab_upload_file up = {.size = sizeof(up),
+                                    .path = file,
+                                    .name = "reply.md",
+                                    .content_type = "text/markdown",
+                                    .bytes = 0};
+        struct stat st;
+        if (stat(file, &st) == 0)
+            up.bytes = (uint64_t)st.st_size;
+        if ((rc = chat_upload(ci, c->reply_channel, c->reply_thread, NULL, &up, 1, &t->chat,
+                              turn_final_uploaded, t)) < 0) {
+            log_error("engine", "%s: cannot queue the reply file: %s", c->key, ab_strerror(rc));
+            t->final_pending--;
+        }
+        free(file);
+    }
     if (--t->final_pending == 0)
         turn_complete(t);
 }
@@ -325,12 +425,18 @@ turn_chars(const char *s, size_t len)
 }
 
 /* The most agent text a turn holds, in code points: one part more than [stream]
- * max_parts can show (so the cut is always seen and counted), else TURN_TEXT_MAX_CHARS. */
+ * max_parts can show (so the cut is always seen and counted), else TURN_TEXT_MAX_CHARS;
+ * where a long reply goes out whole as reply.md (turn_reply_file), what the platform's
+ * upload takes, within TURN_TEXT_MAX_CHARS. */
 static size_t
 turn_text_cap(const struct turn *t)
 {
-    size_t parts = t->e->cfg.max_parts, chars = t->conv->ci->ops->max_chars;
+    const struct ab_chat_ops *ops = t->conv->ci->ops;
+    size_t parts = t->e->cfg.max_parts, chars = ops->max_chars;
 
+    if (parts && chat_can_upload(t->conv->ci) && ops->max_upload_bytes && t->e->cfg.attach.dir)
+        return ops->max_upload_bytes < TURN_TEXT_MAX_CHARS ? (size_t)ops->max_upload_bytes
+                                                           : TURN_TEXT_MAX_CHARS;
     if (parts == 0 || chars == 0 || (parts + 1) * chars > TURN_TEXT_MAX_CHARS)
         return TURN_TEXT_MAX_CHARS;
     return (parts + 1) * chars;
@@ -431,6 +537,10 @@ turn_on_event(void *arg, const struct acp_event *ev)
         turn_changed(t);
         break;
     }
+    case ACP_EV_NOTICE:
+        if (ev->u.notice)
+            engine_post_notice(t->conv, ev->u.notice);
+        break;
     default: break;
     }
 }
@@ -770,6 +880,32 @@ turn_prompt_text(const struct pending *msgs, char **ctx, char **text)
     return 0;
 }
 
+/* The files of every message of @msgs, as one array (shallow: the strings stay the
+ * fetches'); *@out malloc'd (NULL when none). */
+static int
+turn_prompt_files(const struct pending *msgs, struct acp_file **out, size_t *n)
+{
+    size_t total = 0, k, at = 0;
+
+    *out = NULL;
+    *n = 0;
+    for (const struct pending *p = msgs; p; p = p->next) {
+        attach_fetch_files(p->fetch, &k);
+        total += k;
+    }
+    if (total == 0)
+        return 0;
+    if (!(*out = calloc(total, sizeof(**out))))
+        return AB_ENOMEM;
+    for (const struct pending *p = msgs; p; p = p->next) {
+        const struct acp_file *f = attach_fetch_files(p->fetch, &k);
+        memcpy(*out + at, f, k * sizeof(*f));
+        at += k;
+    }
+    *n = total;
+    return 0;
+}
+
 /* Start a turn with everything queued in @c. */
 int
 turn_start(struct conversation *c)
@@ -778,6 +914,8 @@ turn_start(struct conversation *c)
     struct turn *t = calloc(1, sizeof(*t));
     struct pending *p;
     char *ctx = NULL, *text = NULL;
+    struct acp_file *files = NULL;
+    size_t nfiles = 0;
     int rc;
 
     if (!t)
@@ -802,8 +940,11 @@ turn_start(struct conversation *c)
     e->stats.turns++;
     engine_conv_agent(c)->turns++;
     t->started_ms = clock_now_ms(e->clock);
-    rc = pool_prompt(engine_conv_agent(c)->pool, c->key, ctx, text, &turn_callbacks, t,
-                     &t->pool_turn);
+    t->started_wall = time(NULL);
+    if ((rc = turn_prompt_files(t->msgs, &files, &nfiles)) == 0)
+        rc = pool_prompt_files(engine_conv_agent(c)->pool, c->key, ctx, text, files, nfiles,
+                               &turn_callbacks, t, &t->pool_turn);
+    free(files);
     free(ctx);
     free(text);
     ctx = text = NULL;

@@ -641,21 +641,54 @@ host_net_policy(struct ab_host *h, struct net_policy *pol)
     return host_config_bool(h, "insecure", false, &pol->insecure);
 }
 
+/* The shared HTTP client (made on first use) and @h's policy for a request. */
+static int
+host_http_ready(struct ab_host *h, struct net_policy *pol)
+{
+    int rc;
+
+    if (!h || h->loop != host_net.loop)
+        return AB_EINVAL;
+    if ((rc = host_net_policy(h, pol)) < 0)
+        return rc;
+    if (!host_net.http && (rc = http_client_new(h->loop, NULL, &host_net.http)) < 0)
+        return rc;
+    return 0;
+}
+
 /* service: an HTTP request on the shared client. */
 int
 host_http_request(struct ab_host *h, const struct ab_http_request *req, ab_http_cb cb, void *arg,
                   struct ab_http **out)
 {
     struct net_policy pol;
-    int rc;
+    int rc = host_http_ready(h, &pol);
 
-    if (!h || h->loop != host_net.loop)
-        return AB_EINVAL;
-    if ((rc = host_net_policy(h, &pol)) < 0)
-        return rc;
-    if (!host_net.http && (rc = http_client_new(h->loop, NULL, &host_net.http)) < 0)
-        return rc;
-    return http_client_request(host_net.http, req, &pol, cb, arg, out);
+    return rc < 0 ? rc : http_client_request(host_net.http, req, &pol, cb, arg, out);
+}
+
+/* service: an HTTP download into a file on the shared client. */
+static int
+host_http_download(struct ab_host *h, const struct ab_http_request *req, const char *path,
+                   uint64_t max_bytes, ab_http_cb cb, void *arg, struct ab_http **out)
+{
+    struct net_policy pol;
+    int rc = host_http_ready(h, &pol);
+
+    return rc < 0 ? rc
+                  : http_client_download(host_net.http, req, &pol, path, max_bytes, cb, arg, out);
+}
+
+/* service: a multipart upload on the shared client. */
+static int
+host_http_upload(struct ab_host *h, const struct ab_http_request *req,
+                 const struct ab_form_part *parts, size_t nparts, ab_http_cb cb, void *arg,
+                 struct ab_http **out)
+{
+    struct net_policy pol;
+    int rc = host_http_ready(h, &pol);
+
+    return rc < 0 ? rc : http_client_upload(host_net.http, req, &pol, parts, nparts, cb, arg, out);
 }
 
 /* service: abandon a request. */
@@ -813,6 +846,9 @@ const struct ab_host_services host_services = {
     /* ABI 1.3: native commands */
     .commands_list = host_commands_list,
     .deliver_command = host_deliver_command,
+    /* ABI 1.3: attachments */
+    .http_download = host_http_download,
+    .http_upload = host_http_upload,
 };
 
 /* Make a host for one plugin instance. */

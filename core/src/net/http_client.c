@@ -3,11 +3,14 @@
 #include "net/http_client.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -55,6 +58,10 @@ struct ab_http {
     const void *owner;   /* from the policy; a tag, never dereferenced */
     struct net_buf body; /* owned; NUL-terminated */
     bool is_too_big;
+    int fd;                         /* owned: http_client_download's file, or -1 */
+    curl_mime *mime;                /* owned: http_client_upload's form, or NULL */
+    uint64_t max_file;              /* its cap, 0 = none */
+    uint64_t written;               /* bytes in it */
     struct ab_http_header *headers; /* owned, strings too */
     size_t header_count, header_cap;
     uint64_t started_ms;
@@ -84,6 +91,10 @@ http_request_free(struct ab_http *r)
     free(r->headers);
     net_buf_free(&r->body);
     free(r->req_body);
+    if (r->fd >= 0)
+        close(r->fd);
+    if (r->mime)
+        curl_mime_free(r->mime);
     curl_slist_free_all(r->req_headers);
     if (r->easy)
         curl_easy_cleanup(r->easy);
@@ -106,13 +117,44 @@ http_request_detach(struct ab_http *r)
     c->pending--;
 }
 
-/* curl write callback: append to the body, refusing past the cap. */
+/* A 2xx body of a download: into its file, refusing past the cap. Returns n, or 0 to
+ * fail the transfer. */
+static size_t
+http_on_file_body(struct ab_http *r, const char *data, size_t n)
+{
+    size_t off = 0;
+
+    if (r->max_file && r->written + n > r->max_file) {
+        r->is_too_big = true;
+        return 0;
+    }
+    while (off < n) {
+        ssize_t w = write(r->fd, data + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return 0;
+        off += (size_t)w;
+    }
+    r->written += n;
+    return n;
+}
+
+/* curl write callback: append to the body (or a download's file), refusing past the cap. */
 static size_t
 http_on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
     struct ab_http *r = userp;
     size_t n = size * nmemb;
-    int rc = net_buf_append(&r->body, data, n, r->client->max_body);
+    long status = 0;
+    int rc;
+
+    if (r->fd >= 0) {
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && status < 300)
+            return http_on_file_body(r, data, n);
+    }
+    rc = net_buf_append(&r->body, data, n, r->client->max_body);
 
     if (rc == AB_EFULL)
         r->is_too_big = true;
@@ -252,7 +294,7 @@ http_request_finish(struct ab_http *r, int error, const char *error_text)
         .headers = r->headers,
         .header_count = r->header_count,
         .body = r->body.data ? r->body.data : "",
-        .body_len = r->body.len,
+        .body_len = r->fd >= 0 && r->written ? r->written : r->body.len,
     };
     char *url = NULL;
 
@@ -285,7 +327,10 @@ http_client_dispatch(struct http_client *c)
             continue;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         error = http_error_of(r, msg->data.result);
-        if (error == AB_EFULL)
+        if (error == AB_EFULL && r->fd >= 0 && r->max_file)
+            snprintf(text, sizeof(text), "download exceeds %llu bytes",
+                     (unsigned long long)r->max_file);
+        else if (error == AB_EFULL)
             snprintf(text, sizeof(text), "response body exceeds %zu bytes", c->max_body);
         else
             snprintf(text, sizeof(text), "%s",
@@ -628,6 +673,7 @@ http_client_request(struct http_client *c, const struct ab_http_request *req,
     }
     if (!(r = calloc(1, sizeof(*r))))
         return AB_ENOMEM;
+    r->fd = -1;
     r->client = c;
     r->cb = cb;
     r->arg = arg;
@@ -655,6 +701,90 @@ http_client_request(struct http_client *c, const struct ab_http_request *req,
 fail:
     http_request_free(r);
     return rc;
+}
+
+/* A request whose 2xx body goes to a new file at @path; see the header. */
+int
+http_client_download(struct http_client *c, const struct ab_http_request *req,
+                     const struct net_policy *pol, const char *path, uint64_t max_bytes,
+                     ab_http_cb cb, void *arg, struct ab_http **out)
+{
+    int fd, rc;
+
+    if (!path || !*path)
+        return AB_EINVAL;
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    if ((rc = http_client_request(c, req, pol, cb, arg, out)) < 0) {
+        close(fd);
+        unlink(path);
+        return rc;
+    }
+    (*out)->fd = fd;
+    (*out)->max_file = max_bytes;
+    return 0;
+}
+
+/* Build @r's multipart form from @parts. */
+static int
+http_mime(struct ab_http *r, const struct ab_form_part *parts, size_t nparts)
+{
+    const char *step = (const char *)parts;
+
+    if (!(r->mime = curl_mime_init(r->easy)))
+        return AB_ENOMEM;
+    for (size_t i = 0; i < nparts; i++) {
+        const struct ab_form_part *p = (const struct ab_form_part *)step;
+        curl_mimepart *m = curl_mime_addpart(r->mime);
+        if (!m || p->size < offsetof(struct ab_form_part, path) + sizeof(p->path) || !p->name)
+            return AB_EINVAL;
+        step += p->size;
+        if (curl_mime_name(m, p->name) != CURLE_OK)
+            return AB_ENOMEM;
+        if (p->path) {
+            if (access(p->path, R_OK) < 0 || curl_mime_filedata(m, p->path) != CURLE_OK)
+                return AB_ENOENT;
+        } else if (curl_mime_data(m, p->data ? p->data : "", p->data ? p->data_len : 0) !=
+                   CURLE_OK) {
+            return AB_ENOMEM;
+        }
+        /* after filedata, which sets the file's own name: ours wins */
+        if ((p->filename && curl_mime_filename(m, p->filename) != CURLE_OK) ||
+            (p->content_type && curl_mime_type(m, p->content_type) != CURLE_OK))
+            return AB_ENOMEM;
+    }
+    curl_easy_setopt(r->easy, CURLOPT_MIMEPOST, r->mime);
+    return 0;
+}
+
+/* A request whose body is a multipart form; see the header. */
+int
+http_client_upload(struct http_client *c, const struct ab_http_request *req,
+                   const struct net_policy *pol, const struct ab_form_part *parts, size_t nparts,
+                   ab_http_cb cb, void *arg, struct ab_http **out)
+{
+    struct ab_http_request post;
+    int rc;
+
+    if (!req || !parts || nparts == 0 || req->body)
+        return AB_EINVAL;
+    memset(&post, 0, sizeof(post));
+    memcpy(&post, req, req->size < sizeof(post) ? req->size : sizeof(post));
+    if (!post.method)
+        post.method = "POST";
+    if ((rc = http_client_request(c, &post, pol, cb, arg, out)) < 0)
+        return rc;
+    /* Not started yet: curl acts on the handle only when the loop runs. */
+    curl_multi_remove_handle(c->multi, (*out)->easy);
+    if ((rc = http_mime(*out, parts, nparts)) < 0 ||
+        curl_multi_add_handle(c->multi, (*out)->easy) != CURLM_OK) {
+        http_request_detach(*out); /* removing it twice is harmless */
+        http_request_free(*out);
+        *out = NULL;
+        return rc < 0 ? rc : AB_EIO;
+    }
+    return 0;
 }
 
 /* Drop a request without calling back. */

@@ -12,6 +12,7 @@
 #define AB_NET_HTTP_CLIENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -42,6 +43,22 @@ void http_client_close(struct http_client *c);
 int http_client_request(struct http_client *c, const struct ab_http_request *req,
                         const struct net_policy *pol, ab_http_cb cb, void *arg,
                         struct ab_http **out);
+
+/* Like http_client_request, but a 2xx body is written to a new file @path (lent;
+ * O_EXCL, 0600) as it arrives, never held in memory, failing with AB_EFULL past
+ * @max_bytes (0 = no cap); the response then has body "" and body_len = bytes written.
+ * Other statuses keep their (capped) body in memory and leave the file empty. The file
+ * is closed when the request ends; the caller removes it on failure. */
+int http_client_download(struct http_client *c, const struct ab_http_request *req,
+                         const struct net_policy *pol, const char *path, uint64_t max_bytes,
+                         ab_http_cb cb, void *arg, struct ab_http **out);
+
+/* Like http_client_request, with a multipart/form-data body built from @parts (lent;
+ * @nparts, each stepped by its size); file parts are streamed from disk. POST unless
+ * @req->method says otherwise; @req must carry no body. */
+int http_client_upload(struct http_client *c, const struct ab_http_request *req,
+                       const struct net_policy *pol, const struct ab_form_part *parts,
+                       size_t nparts, ab_http_cb cb, void *arg, struct ab_http **out);
 
 /* Abandon a request: its callback will not run. NULL is allowed. */
 void http_client_cancel(struct ab_http *r);

@@ -69,8 +69,12 @@ sender_context_build(const struct sender_context *ctx, char **out)
         (rc = sender_context_json_string(&b, ctx->channel)) < 0 ||
         (rc = textbuf_append_str(&b, ",\"channel_id\":")) < 0 ||
         (rc = sender_context_json_string(&b, ctx->channel_id)) < 0 ||
-        (rc = textbuf_append_str(&b, ctx->is_bot ? ",\"is_bot\":true}</sender_context>"
-                                                 : ",\"is_bot\":false}</sender_context>")) < 0)
+        (rc = textbuf_append_str(&b, ctx->is_bot ? ",\"is_bot\":true" : ",\"is_bot\":false")) < 0)
+        goto fail;
+    if (ctx->outbox_dir && ((rc = textbuf_append_str(&b, ",\"outbox_dir\":")) < 0 ||
+                            (rc = sender_context_json_string(&b, ctx->outbox_dir)) < 0))
+        goto fail;
+    if ((rc = textbuf_append_str(&b, "}</sender_context>")) < 0)
         goto fail;
     if ((*out = textbuf_take(&b)) == NULL)
         return AB_ENOMEM;

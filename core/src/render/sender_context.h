@@ -16,6 +16,9 @@ struct sender_context {
     const char *channel;      /* lent; required: the chat plugin's name, e.g. "console" */
     const char *channel_id;   /* lent; required */
     bool is_bot;
+    const char *outbox_dir; /* lent; NULL = none. Else appended as "outbox_dir": the
+                               directory whose files are posted to the thread when the
+                               turn ends */
 };
 
 /* Build the block into *out (owned; free()). Returns 0, AB_EINVAL (NULL argument or a

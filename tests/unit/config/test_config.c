@@ -280,12 +280,12 @@ START_TEST(unknown_keys_and_openab_sections_warn)
     struct config cfg;
     struct diag d;
 
-    ck_assert_int_eq(load("[pool]\nmax_sesions = 3\n\n[stt]\nenabled = true\n", &cfg, &d), 0);
+    ck_assert_int_eq(load("[pool]\nmax_sesions = 3\n\n[cron]\nenabled = true\n", &cfg, &d), 0);
     ck_assert_ptr_nonnull(diag_for(&d, "pool.max_sesions"));
     ck_assert_int_eq(diag_for(&d, "pool.max_sesions")->line, 2);
     ck_assert(!diag_for(&d, "pool.max_sesions")->is_error);
-    ck_assert_ptr_nonnull(diag_for(&d, "stt"));
-    ck_assert(!diag_for(&d, "stt")->is_error);
+    ck_assert_ptr_nonnull(diag_for(&d, "cron"));
+    ck_assert(!diag_for(&d, "cron")->is_error);
     config_free(&cfg);
     diag_free(&d);
 }

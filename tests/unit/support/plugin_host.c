@@ -625,6 +625,25 @@ ph_md_plain(struct ab_host *h, const char *md, size_t len, char **out)
     return AB_ENOTSUP;
 }
 
+/* http_download: no files in the fake host; callers must cope. */
+static int
+ph_http_download(struct ab_host *h, const struct ab_http_request *req, const char *path,
+                 uint64_t max_bytes, ab_http_cb cb, void *arg, struct ab_http **out)
+{
+    (void)h, (void)req, (void)path, (void)max_bytes, (void)cb, (void)arg, (void)out;
+    return AB_ENOTSUP;
+}
+
+/* http_upload: no multipart bodies in the fake host; callers must cope. */
+static int
+ph_http_upload(struct ab_host *h, const struct ab_http_request *req,
+               const struct ab_form_part *parts, size_t nparts, ab_http_cb cb, void *arg,
+               struct ab_http **out)
+{
+    (void)h, (void)req, (void)parts, (void)nparts, (void)cb, (void)arg, (void)out;
+    return AB_ENOTSUP;
+}
+
 /* A held delivery's completion, run on a later virtual tick. */
 struct ph_held {
     void (*cb)(void *arg, int status);
@@ -832,6 +851,8 @@ plugin_host_init(struct plugin_host *h, const char *const *config)
         .http_scheduled_cancel = ph_http_scheduled_cancel,
         .commands_list = ph_commands_list,
         .deliver_command = ph_deliver_command,
+        .http_download = ph_http_download,
+        .http_upload = ph_http_upload,
     };
     h->config = config;
     h->https = calloc(1, sizeof(*h->https));

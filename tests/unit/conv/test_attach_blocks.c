@@ -1,0 +1,153 @@
+/* attachments.c's pure parts (type sniffing, the allow-list, safe names) and
+ * acp_prompt.c's blocks by capability, base64 padding included. */
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../support/check_runner.h"
+#include "acp/acp_prompt.h"
+#include "conv/attachments.h"
+
+START_TEST(sniff_knows_images_documents_and_login_pages)
+{
+    ck_assert_str_eq(attach_sniff((const unsigned char *)"\x89PNG\r\n\x1a\n....", 12), "image/png");
+    ck_assert_str_eq(attach_sniff((const unsigned char *)"\xff\xd8\xff\xe0", 4), "image/jpeg");
+    ck_assert_str_eq(attach_sniff((const unsigned char *)"GIF89a..", 8), "image/gif");
+    ck_assert_str_eq(attach_sniff((const unsigned char *)"RIFF\0\0\0\0WEBPVP8 ", 16), "image/webp");
+    ck_assert_str_eq(attach_sniff((const unsigned char *)"%PDF-1.7", 8), "application/pdf");
+    ck_assert_str_eq(attach_sniff((const unsigned char *)"PK\x03\x04", 4), "application/zip");
+    ck_assert_str_eq(attach_sniff((const unsigned char *)"\r\n  <!DOCTYPE html>", 19), "text/html");
+    ck_assert_str_eq(attach_sniff((const unsigned char *)"<HTML><body>", 12), "text/html");
+    ck_assert_ptr_null(attach_sniff((const unsigned char *)"hello, world", 12));
+    ck_assert_ptr_null(attach_sniff((const unsigned char *)"\x89PN", 3)); /* too short */
+    ck_assert_ptr_null(attach_sniff((const unsigned char *)"", 0));
+}
+END_TEST
+
+START_TEST(allow_list_matches_major_types_and_exact_ones)
+{
+    static const char *const types[] = {"image/*", "application/pdf"};
+    struct attach_config cfg = {.allowed_types = types, .allowed_count = 2};
+
+    ck_assert(attach_type_allowed(&cfg, "image/png"));
+    ck_assert(attach_type_allowed(&cfg, "IMAGE/PNG"));
+    ck_assert(attach_type_allowed(&cfg, "application/pdf; name=x"));
+    ck_assert(!attach_type_allowed(&cfg, "imagex/png"));
+    ck_assert(!attach_type_allowed(&cfg, "image/"));
+    ck_assert(!attach_type_allowed(&cfg, "application/pdfx"));
+    ck_assert(!attach_type_allowed(&cfg, "text/plain"));
+    cfg.allowed_types = NULL;
+    ck_assert(attach_type_allowed(&cfg, "anything/at-all"));
+}
+END_TEST
+
+START_TEST(safe_names_cannot_leave_the_directory)
+{
+    char out[16];
+
+    attach_safe_name("../../etc/passwd", out, sizeof(out));
+    ck_assert_ptr_null(strchr(out, '/'));
+    ck_assert(out[0] != '.');
+    attach_safe_name("", out, sizeof(out));
+    ck_assert_str_eq(out, "file");
+    attach_safe_name(NULL, out, sizeof(out));
+    ck_assert_str_eq(out, "file");
+    attach_safe_name("...", out, sizeof(out));
+    ck_assert_str_eq(out, "file");
+    attach_safe_name("a very long name indeed.txt", out, sizeof(out));
+    ck_assert_uint_eq(strlen(out), sizeof(out) - 1);
+    attach_safe_name("r\xc3\xa9sum\xc3\xa9.pdf", out, sizeof(out));
+    ck_assert_str_eq(out, "r__sum__.pdf");
+}
+END_TEST
+
+/* A temporary file holding @data[0..len); *path malloc'd. */
+static void
+temp_file(const char *data, size_t len, char **path)
+{
+    char tmpl[] = "/tmp/ab-attach-XXXXXX";
+    int fd = mkstemp(tmpl);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+    close(fd);
+    *path = strdup(tmpl);
+}
+
+START_TEST(blocks_follow_the_capabilities)
+{
+    static const char *const b64[] = {"", "YQ==", "YWI=", "YWJj", "YWJjZA=="};
+    for (size_t n = 0; n <= 4; n++) {
+        char *path;
+        struct acp_file f = {.name = "pic.png", .mime = "image/png", .is_image = true};
+        struct acp_prompt_caps yes = {.image = true}, no = {0};
+        cJSON *prompt = cJSON_CreateArray();
+        size_t linked = 9;
+
+        temp_file("abcd", n, &path);
+        f.path = path;
+        f.bytes = n;
+        ck_assert_int_eq(acp_prompt_files(prompt, &yes, &f, 1, &linked), 0);
+        ck_assert_uint_eq(linked, 0);
+        ck_assert_int_eq(cJSON_GetArraySize(prompt), 2);
+        ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(prompt, 0), "type")->valuestring,
+                         "image");
+        ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(prompt, 0), "data")->valuestring,
+                         b64[n]);
+        ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(prompt, 1), "type")->valuestring,
+                         "resource_link");
+        cJSON_Delete(prompt);
+        prompt = cJSON_CreateArray();
+        ck_assert_int_eq(acp_prompt_files(prompt, &no, &f, 1, &linked), 0);
+        ck_assert_uint_eq(linked, 1);
+        ck_assert_int_eq(cJSON_GetArraySize(prompt), 1);
+        ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(prompt, 0), "type")->valuestring,
+                         "resource_link");
+        cJSON_Delete(prompt);
+        unlink(path);
+        free(path);
+    }
+}
+END_TEST
+
+START_TEST(text_is_embedded_only_with_embedded_context)
+{
+    char *path;
+    struct acp_file f = {.name = "a.txt", .mime = "text/plain", .is_text = true, .bytes = 5};
+    struct acp_prompt_caps emb = {.embedded = true}, no = {0};
+    cJSON *prompt = cJSON_CreateArray();
+    size_t linked;
+
+    temp_file("hello", 5, &path);
+    f.path = path;
+    ck_assert_int_eq(acp_prompt_files(prompt, &emb, &f, 1, &linked), 0);
+    ck_assert_int_eq(cJSON_GetArraySize(prompt), 1);
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(prompt, 0), "resource"), "text")
+            ->valuestring,
+        "hello");
+    cJSON_Delete(prompt);
+    prompt = cJSON_CreateArray();
+    ck_assert_int_eq(acp_prompt_files(prompt, &no, &f, 1, &linked), 0);
+    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(prompt, 0), "type")->valuestring,
+                     "resource_link");
+    cJSON_Delete(prompt);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+int
+main(void)
+{
+    const TTest *tests[] = {
+        sniff_knows_images_documents_and_login_pages, allow_list_matches_major_types_and_exact_ones,
+        safe_names_cannot_leave_the_directory,        blocks_follow_the_capabilities,
+        text_is_embedded_only_with_embedded_context,  NULL,
+    };
+
+    return check_run_list("conv_attach_blocks", 0, tests);
+}
