@@ -45,16 +45,50 @@ teams_op_done(void *arg, int status, const char *id)
     free(op);
 }
 
-/* The activity JSON for @text (Markdown as the agent wrote it; Teams renders its subset). */
+/* Add the approval card to activity @a: an Adaptive Card (version 1.4, which every Teams
+ * client renders; teams.md §10) with one Action.Submit per choice whose data carries
+ * the choice's emoji under TEAMS_CHOICE_KEY. Returns false on ENOMEM. */
+static bool
+teams_card_add(cJSON *a, const char *const *choices)
+{
+    cJSON *atts = cJSON_AddArrayToObject(a, "attachments"), *att, *card, *actions;
+
+    if (!atts || !(att = cJSON_CreateObject()))
+        return false;
+    cJSON_AddItemToArray(atts, att);
+    if (!cJSON_AddStringToObject(att, "contentType", "application/vnd.microsoft.card.adaptive") ||
+        !(card = cJSON_AddObjectToObject(att, "content")) ||
+        !cJSON_AddStringToObject(card, "type", "AdaptiveCard") ||
+        !cJSON_AddStringToObject(card, "version", "1.4") || !cJSON_AddArrayToObject(card, "body") ||
+        !(actions = cJSON_AddArrayToObject(card, "actions")))
+        return false;
+    for (size_t i = 0; choices[i] && i < 5; i++) {
+        cJSON *b = cJSON_CreateObject(), *data;
+        if (!b)
+            return false;
+        cJSON_AddItemToArray(actions, b);
+        if (!cJSON_AddStringToObject(b, "type", "Action.Submit") ||
+            !cJSON_AddStringToObject(b, "title", choices[i]) ||
+            !(data = cJSON_AddObjectToObject(b, "data")) ||
+            !cJSON_AddStringToObject(data, TEAMS_CHOICE_KEY, choices[i]))
+            return false;
+    }
+    return true;
+}
+
+/* The activity JSON for @text (Markdown as the agent wrote it; Teams renders its subset),
+ * with the approval card when @choices (lent, or NULL) are given. An edit (PUT) replaces
+ * the whole activity, so an edit without choices removes the card. */
 static char *
-teams_message_json(const char *text, const char *id)
+teams_message_json(const char *text, const char *id, const char *const *choices)
 {
     cJSON *a = cJSON_CreateObject();
     char *out = NULL;
 
     if (a && cJSON_AddStringToObject(a, "type", "message") &&
         (!id || cJSON_AddStringToObject(a, "id", id)) && cJSON_AddStringToObject(a, "text", text) &&
-        cJSON_AddStringToObject(a, "textFormat", "markdown"))
+        cJSON_AddStringToObject(a, "textFormat", "markdown") &&
+        (!choices || !choices[0] || teams_card_add(a, choices)))
         out = cJSON_PrintUnformatted(a);
     cJSON_Delete(a);
     return out;
@@ -63,10 +97,11 @@ teams_message_json(const char *text, const char *id)
 /* Start a send or an edit. */
 static int
 teams_op_start(struct ab_chat *t, const char *conversation, const char *method, const char *id,
-               const char *text, ab_sent_cb sent, ab_done_cb done, void *arg)
+               const char *text, const char *const *choices, ab_sent_cb sent, ab_done_cb done,
+               void *arg)
 {
     struct teams_op *op = calloc(1, sizeof(*op));
-    char *json = teams_message_json(text, id);
+    char *json = teams_message_json(text, id, choices);
     int rc = AB_ENOMEM;
 
     if (!op || !json || !(op->conversation = strdup(conversation)))
@@ -96,7 +131,9 @@ teams_send(struct ab_chat *t, const struct ab_send *msg, ab_sent_cb cb, void *ar
 
     if (!conv || !msg->text)
         return AB_EINVAL;
-    return teams_op_start(t, conv, "POST", NULL, msg->text, cb, NULL, arg);
+    return teams_op_start(t, conv, "POST", NULL, msg->text,
+                          AB_HAS(msg, struct ab_send, choices) ? msg->choices : NULL, cb, NULL,
+                          arg);
 }
 
 /* Replace a message's text (PUT the activity). */
@@ -106,7 +143,7 @@ teams_edit(struct ab_chat *t, const struct ab_msg_ref *ref, const char *text, ab
 {
     if (!ref->channel_id || !ref->message_id || !text)
         return AB_EINVAL;
-    return teams_op_start(t, ref->channel_id, "PUT", ref->message_id, text, NULL, cb, arg);
+    return teams_op_start(t, ref->channel_id, "PUT", ref->message_id, text, NULL, NULL, cb, arg);
 }
 
 /* A string key, registered for redaction when it is a secret. */

@@ -19,6 +19,8 @@
 #define TEAMS_SERVICE_URLS_MAX 1024 /* conversations whose serviceUrl is remembered */
 #define TEAMS_PENDING_MAX 64        /* requests waiting for the keys */
 #define TEAMS_SEEN_MAX 256          /* activity ids remembered against redelivery */
+/* The key of an approval button's Action.Submit data that carries the choice's emoji */
+#define TEAMS_CHOICE_KEY "agentBrokerChoice"
 
 /* An inbound request waiting for the signing keys (first fetch or an unknown kid). */
 struct teams_pending {

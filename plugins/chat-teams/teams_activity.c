@@ -1,6 +1,8 @@
 /* chat-teams: one authenticated Activity turned into what the core understands. Only
- * `message` activities become inbound messages; the rest (conversationUpdate,
- * installationUpdate, messageReaction, typing, …) are acknowledged and dropped. In a
+ * `message` activities become inbound messages, and a click on an approval card (a
+ * `message` with our `value`, or an `adaptiveCard/action` invoke) becomes the clicker's
+ * reaction on the question; the rest (conversationUpdate, installationUpdate,
+ * messageReaction, typing, …) are acknowledged and dropped. In a
  * channel, the reply chain is the thread: conversation.id "<channel>;messageid=<root>"
  * (a root post names itself), kept verbatim as the conversation key and the place to
  * post replies. The bot is mentioned when a `mention` entity names the recipient; that
@@ -129,6 +131,89 @@ teams_team_allowed(const struct ab_chat *t, const char *team)
     return false;
 }
 
+/* The emoji of an approval button click, or NULL when @act is not one: a `message`
+ * activity whose `value` is the Action.Submit data (classic clients), or an
+ * `adaptiveCard/action` invoke whose value.action.data is (Universal Actions). */
+static const char *
+teams_click_choice(const cJSON *act, bool *is_invoke)
+{
+    const char *type = teams_str(act, "type"), *name = teams_str(act, "name");
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(act, "value");
+
+    *is_invoke = type && !strcmp(type, "invoke") && name && !strcmp(name, "adaptiveCard/action");
+    if (*is_invoke)
+        value = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(value, "action"),
+                                                 "data");
+    else if (!type || strcmp(type, "message"))
+        return NULL;
+    return cJSON_IsObject(value) ? teams_str(value, TEAMS_CHOICE_KEY) : NULL;
+}
+
+/* Answer an adaptiveCard/action invoke: HTTP 200 with the invoke response body (a
+ * message for the clicker, or an error when the click was not one of ours). */
+static void
+teams_invoke_answer(struct ab_chat *t, struct ab_http_exchange *ex, bool ok)
+{
+    static const char *const hdrs[] = {"Content-Type: application/json; charset=utf-8", NULL};
+    static const char ok_body[] =
+        "{\"statusCode\":200,\"type\":\"application/vnd.microsoft.activity.message\","
+        "\"value\":\"Choice received\"}";
+    static const char bad_body[] =
+        "{\"statusCode\":400,\"type\":\"application/vnd.microsoft.error\",\"value\":{"
+        "\"code\":\"BadRequest\",\"message\":\"not an agent-broker choice\"}}";
+
+    if (ok)
+        t->svc->http_respond(ex, 200, hdrs, ok_body, sizeof(ok_body) - 1);
+    else
+        t->svc->http_respond(ex, 200, hdrs, bad_body, sizeof(bad_body) - 1);
+}
+
+/* An approval button click (either shape): the clicker's reaction with that choice on
+ * the question (replyToId). Allow-lists apply as for messages; the core checks the
+ * approver. Answers @ex. */
+static void
+teams_click(struct ab_chat *t, const cJSON *act, const char *emoji, bool is_invoke,
+            struct ab_http_exchange *ex)
+{
+    const char *id = teams_str(act, "id"), *surl = teams_str(act, "serviceUrl");
+    const char *reply_to = teams_str(act, "replyToId");
+    const cJSON *conv = cJSON_GetObjectItemCaseSensitive(act, "conversation");
+    const char *conv_id = teams_str(conv, "id"), *conv_type = teams_str(conv, "conversationType");
+    const char *from_id = teams_str(cJSON_GetObjectItemCaseSensitive(act, "from"), "id");
+    const char *bot_id = teams_str(cJSON_GetObjectItemCaseSensitive(act, "recipient"), "id");
+    const cJSON *cdata = cJSON_GetObjectItemCaseSensitive(act, "channelData");
+    const char *team = teams_str(cJSON_GetObjectItemCaseSensitive(cdata, "team"), "id");
+    bool is_channel = conv_type && !strcmp(conv_type, "channel");
+
+    if (!emoji || !*emoji || !reply_to || !conv_id || !from_id || !surl) {
+        t->svc->log(t->host, AB_LOG_DEBUG, "a card action that is not one of our choices: ignored");
+        goto answer;
+    }
+    teams_service_url_learn(t, conv_id, surl);
+    if ((id && teams_seen(t, id)) || (bot_id && !strcmp(from_id, bot_id)))
+        goto answer;
+    if (!teams_team_allowed(t, team)) {
+        t->svc->log(t->host, AB_LOG_DEBUG, "a click from a team not in allowed_teams: ignored");
+        goto answer;
+    }
+    struct ab_reaction_event ev = {
+        .size = sizeof(ev),
+        .msg = {conv_id, reply_to},
+        /* a reply chain is its conversation; a channel's root level is not one */
+        .conversation = !is_channel || strchr(conv_id, ';') ? conv_id : NULL,
+        .user_id = from_id,
+        .emoji = emoji,
+        .added = true,
+        .is_self = false,
+    };
+    t->svc->deliver_reaction(t->host, &ev);
+answer:
+    if (is_invoke)
+        teams_invoke_answer(t, ex, emoji && *emoji);
+    else
+        t->svc->http_respond(ex, 200, NULL, "", 0);
+}
+
 /* Handle one authenticated Activity. */
 void
 teams_activity_handle(struct ab_chat *t, const cJSON *act, struct ab_http_exchange *ex)
@@ -149,8 +234,14 @@ teams_activity_handle(struct ab_chat *t, const cJSON *act, struct ab_http_exchan
     bool is_dm = conv_type && !strcmp(conv_type, "personal");
     char *thread = NULL, *parent = NULL, *clean = NULL;
     void **held;
+    bool is_invoke;
+    const char *choice = teams_click_choice(act, &is_invoke);
     int rc;
 
+    if (choice || is_invoke) {
+        teams_click(t, act, choice, is_invoke, ex);
+        return;
+    }
     if (!type || strcmp(type, "message") || !id || !conv_id || !from_id || !surl) {
         t->svc->http_respond(ex, 200, NULL, "", 0); /* not for the core */
         return;

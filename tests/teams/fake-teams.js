@@ -12,7 +12,9 @@
 //   PUT  /svc/v3/conversations/<conv>/activities/<id>     update (200 {id})
 // Connector calls are checked as the service does: a token this fake issued and not
 // expired (401), JSON activity shape (400), the bot's own activity to update (404),
-// message size counted in UTF-16 (413 MessageSizeTooBig over 100 KB), per-conversation
+// message size counted in UTF-16 (413 MessageSizeTooBig over 100 KB), attachments (an
+// Adaptive Card: type AdaptiveCard, a version Teams renders (≤ 1.5), actions of known
+// types with titles, Action.Submit data an object or a string: else 400), per-conversation
 // budget 7 per second (429 Throttled with Retry-After, counted as a violation).
 // The test drives it through /_test/… (JSON in, JSON out):
 //   POST /_test/target   {url}                  where activities are POSTed (the daemon)
@@ -21,6 +23,11 @@
 //                         forged|expired|wrong_audience|wrong_service_url|unknown_kid|
 //                         wrong_issuer, service_url?}
 //        → {status, id, conversation}: the daemon's HTTP status for the signed POST
+//   POST /_test/click    {conversation, reply_to, data, shape: message|invoke, user?, team?,
+//                         channel?, conversation_type?}  a click on a card's Action.Submit:
+//        `message` = a message activity with `value` = data (classic clients), `invoke` =
+//        an adaptiveCard/action invoke with value.action.data (Universal Actions); both
+//        with replyToId = the card's activity. → {status, body}: the daemon's answer
 //   POST /_test/rotate   {drop_old?: bool}      a new signing key (old one kept unless drop_old)
 //   POST /_test/ratelimit {count, retry_after}  the next count Connector calls get 429
 //   GET  /_test/state    requests, posts (bot activities by conversation), counts
@@ -108,6 +115,32 @@ function connectorError(res, status, code, message, headers) {
     send(res, status, { error: { code, message } }, Object.assign({ 'X-Correlating-OperationId': crypto.randomUUID() }, headers || {}));
 }
 
+const CARD_ACTIONS = ['Action.Submit', 'Action.OpenUrl', 'Action.ShowCard', 'Action.ToggleVisibility', 'Action.Execute'];
+
+// Why @atts is not an attachment list Teams accepts (null when it is): the Attachment
+// shape (contentType, content) and, for an Adaptive Card, the card itself.
+function attachmentsError(atts) {
+    if (atts === undefined) return null;
+    if (!Array.isArray(atts)) return 'attachments must be an array';
+    for (const a of atts) {
+        if (!a || typeof a !== 'object' || typeof a.contentType !== 'string') return 'attachment contentType expected';
+        if (a.contentType !== 'application/vnd.microsoft.card.adaptive') continue;
+        const c = a.content;
+        if (!c || typeof c !== 'object' || c.type !== 'AdaptiveCard') return 'content.type AdaptiveCard expected';
+        if (typeof c.version !== 'string' || !/^1\.[0-5]$/.test(c.version)) return 'card version ' + c.version + ' not rendered';
+        if (c.body !== undefined && !Array.isArray(c.body)) return 'card body must be an array';
+        if (c.actions !== undefined && !Array.isArray(c.actions)) return 'card actions must be an array';
+        for (const act of c.actions || []) {
+            if (!act || !CARD_ACTIONS.includes(act.type)) return 'unknown action type ' + (act && act.type);
+            if (act.type === 'Action.Execute' && c.version !== '1.5') return 'Action.Execute needs version 1.5';
+            if (typeof act.title !== 'string' || !act.title) return 'action title expected';
+            if (act.type === 'Action.Submit' && act.data !== undefined && (act.data === null || !['object', 'string'].includes(typeof act.data) || Array.isArray(act.data)))
+                return 'Action.Submit data must be an object or a string';
+        }
+    }
+    return null;
+}
+
 function handleConnector(req, res, body, parts) {
     // parts: ['v3','conversations', conv, 'activities', id?]
     const entry = { t: now(), method: req.method, path: req.url, conversation: null, body: null, status: 0 };
@@ -162,6 +195,8 @@ function handleConnector(req, res, body, parts) {
             finish(400);
             return connectorError(res, 400, 'BadSyntax', 'textFormat');
         }
+        const bad = attachmentsError(act.attachments);
+        if (bad) { finish(400); return connectorError(res, 400, 'BadSyntax', bad); }
     } else if (act.type !== 'typing') {
         finish(400);
         return connectorError(res, 400, 'BadSyntax', 'unsupported activity type');
@@ -173,6 +208,7 @@ function handleConnector(req, res, body, parts) {
         if (!p) { finish(404); return connectorError(res, 404, 'ActivityNotFound', 'no such activity'); }
         if (act.type !== 'message') { finish(400); return connectorError(res, 400, 'BadSyntax', 'message expected'); }
         p.text = act.text;
+        p.attachments = act.attachments || []; // an update replaces the whole activity
         p.edits++;
         p.edit_times.push(now());
         finish(200);
@@ -185,7 +221,7 @@ function handleConnector(req, res, body, parts) {
         return send(res, 200, {});
     }
     const newId = String(nextId++);
-    list.push({ id: newId, type: 'message', text: act.text, textFormat: act.textFormat || 'plain', replyToId: id || act.replyToId || null, t: now(), edits: 0, edit_times: [] });
+    list.push({ id: newId, type: 'message', text: act.text, textFormat: act.textFormat || 'plain', replyToId: id || act.replyToId || null, attachments: act.attachments || [], t: now(), edits: 0, edit_times: [] });
     finish(201);
     return send(res, 201, { id: newId });
 }
@@ -205,18 +241,23 @@ async function handleToken(req, res, body) {
     send(res, 200, { token_type: 'Bearer', expires_in: opts.expiresIn, ext_expires_in: opts.expiresIn, access_token: tok });
 }
 
-// POST one signed activity to the daemon; resolves with its HTTP status.
-function deliver(activity, token) {
+// POST one signed activity to the daemon; resolves with its HTTP status (and, with
+// @withBody, {status, body}).
+function deliver(activity, token, withBody = false) {
     return new Promise((resolve) => {
         const data = JSON.stringify(activity);
         const u = new URL(target);
         const headers = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) };
         if (token !== null) headers.Authorization = 'Bearer ' + token;
         const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers, timeout: 20000 }, (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode));
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('end', () => {
+                const text = Buffer.concat(chunks).toString();
+                resolve(withBody ? { status: res.statusCode, body: text } : res.statusCode);
+            });
         });
-        req.on('error', (e) => resolve('error: ' + e.message));
+        req.on('error', (e) => resolve(withBody ? { status: 'error: ' + e.message } : 'error: ' + e.message));
         req.on('timeout', () => req.destroy(new Error('timeout')));
         req.end(data);
     });
@@ -239,10 +280,17 @@ async function testMessage(b) {
         channelData: { tenant: { id: TENANT } }, locale: 'en-US',
     };
     if (type === 'channel') activity.channelData = { tenant: { id: TENANT }, team: { id: b.team || TEAM }, channel: { id: b.channel || CHANNEL } };
+    const status = await deliver(activity, sign(activity, b.token));
+    return { status, id, conversation: conv };
+}
+
+// The Authorization token for @activity as the Bot Framework signs it, or spoiled as
+// @how asks (see /_test/message).
+function sign(activity, how) {
     const nowS = Math.floor(Date.now() / 1000);
     const claims = { iss: ISSUER, aud: APP_ID, exp: nowS + 3600, nbf: nowS - 10, serviceurl: activity.serviceUrl };
     let token;
-    switch (b.token || 'ok') {
+    switch (how || 'ok') {
     case 'none': token = null; break;
     case 'forged': {
         const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -260,8 +308,28 @@ async function testMessage(b) {
     }
     default: token = jwt(claims, signer);
     }
-    const status = await deliver(activity, token);
-    return { status, id, conversation: conv };
+    return token;
+}
+
+// A click on an Action.Submit of the card @b.reply_to, in the shape @b.shape.
+async function testClick(b) {
+    const type = b.conversation_type || 'channel';
+    const user = b.user || '29:user-alice';
+    const activity = {
+        id: String(nextId++), timestamp: new Date().toISOString(), serviceUrl: b.service_url || serviceUrl(),
+        channelId: 'msteams', from: { id: user, name: user.replace(/^29:user-/, ''), aadObjectId: 'aad-' + user },
+        conversation: { conversationType: type, id: b.conversation, tenantId: TENANT, isGroup: type !== 'personal' },
+        recipient: { id: BOT, name: 'Broker' }, replyToId: b.reply_to,
+        channelData: { tenant: { id: TENANT } }, locale: 'en-US',
+    };
+    if (type === 'channel') activity.channelData = { tenant: { id: TENANT }, team: { id: b.team || TEAM }, channel: { id: b.channel || CHANNEL } };
+    if (b.shape === 'invoke') {
+        Object.assign(activity, { type: 'invoke', name: 'adaptiveCard/action',
+            value: { action: { type: 'Action.Submit', data: b.data }, trigger: 'manual' } });
+    } else {
+        Object.assign(activity, { type: 'message', text: '', value: b.data });
+    }
+    return deliver(activity, sign(activity, b.token), true);
 }
 
 function state() {
@@ -290,6 +358,7 @@ const server = http.createServer(async (req, res) => {
             switch (parts[1]) {
             case 'target': target = b.url; return send(res, 200, { ok: true });
             case 'message': return send(res, 200, await testMessage(b));
+            case 'click': return send(res, 200, await testClick(b));
             case 'rotate': {
                 const old = signer;
                 newKey();
