@@ -110,9 +110,12 @@ class Shards(e2e.WorldTest):
         e2e.wait_until(lambda: self.readyz(self.health[0]) == 200, timeout=90, what="shard 1 ready")
         st = f.state()
         self.assertEqual(st["counts"]["resume"], before["resume"])
-        self.assertEqual(st["counts"]["identify"], before["identify"] + 1)
+        # At least one new Identify (a second one when the fake's identify pacing sent op 9
+        # on a loaded machine), and every new one as shard 1.
+        new = st["counts"]["identify"] - before["identify"]
+        self.assertGreaterEqual(new, 1)
         idents = [x["d"]["shard"] for x in st["frames"] if x["dir"] == "in" and x["op"] == 2]
-        self.assertEqual(idents[-1], [1, SHARDS])
+        self.assertEqual(idents[-new:], [[1, SHARDS]] * new)
         b.signal(signal.SIGTERM)
         self.assertEqual(b.wait(), 0, b.err.text()[-2000:])
 

@@ -49,7 +49,8 @@ real_agent_main(const char *name, const char *entry_rel, const TTest *const *tes
     return check_run_suite(s);
 }
 
-/* Read the "listening PORT" line from @fd, waiting at most 20 s. */
+/* Read the "listening PORT" line from @fd, waiting at most 60 s (Node starts slowly on a
+ * loaded machine). */
 static int
 real_agent_model_port(int fd)
 {
@@ -60,7 +61,7 @@ real_agent_model_port(int fd)
     int port = 0;
 
     while (len < sizeof(line) - 1 && !memchr(line, '\n', len)) {
-        ck_assert_msg(poll(&p, 1, 20000) == 1, "fake-model.js did not say it was listening");
+        ck_assert_msg(poll(&p, 1, 60000) == 1, "fake-model.js did not say it was listening");
         n = read(fd, line + len, sizeof(line) - 1 - len);
         ck_assert_msg(n > 0, "fake-model.js exited before listening");
         len += (size_t)n;
