@@ -171,8 +171,11 @@ class PlatformCommands(e2e.RunWorldTest):
                       start=start)
         self.assertFalse(any("Session reset" in t for t in self.sends_after(start, "t1")))
         self.assertEqual(len(e2e.agent_calls(self.world, "session/prompt")), 1)
-        # usage reaches /metrics, by agent
-        _, body = self.get("/metrics")
+        # usage reaches /metrics, by agent, once the turn has ended (the /status above may
+        # answer while it still runs)
+        tokens = 'agent_broker_agent_tokens_total{agent="default",direction="input"} 100'
+        body = e2e.wait_until(lambda: (lambda b: b if tokens in b else None)(self.get("/metrics")[1]),
+                              what="usage in /metrics")
         self.assertIn('agent_broker_agent_tokens_total{agent="default",direction="input"} 100', body)
         self.assertIn('agent_broker_agent_cost_total{agent="default",currency="USD"} 0.0125', body)
         self.assertRegex(body, r"agent_broker_commands_total 3\b")
