@@ -14,8 +14,9 @@ build_pkgs=(build-essential meson ninja-build pkg-config libuv1-dev libwebsocket
             libwebsockets-evlib-uv libcurl4-openssl-dev libcjson-dev libcmark-gfm-dev
             libcmark-gfm-extensions-dev libssl-dev ca-certificates check)
 # libssl-dev: chat-teams checks the Bot Framework's JWT signatures with libcrypto.
-# The unit suite starts test peers: tests/acp/scripted-agent.js, tests/unit/net/ws_server.py.
-unit_pkgs=(nodejs python3 python3-websockets)
+# The unit suite starts test peers (tests/acp/scripted-agent.js, tests/unit/net/ws_server.py)
+# and makes git worktrees (per-conversation workspaces).
+unit_pkgs=(nodejs python3 python3-websockets git)
 test_pkgs=(valgrind clang-format npm unzip procps clang libclang-rt-14-dev
            buildah podman runc debootstrap)
 
