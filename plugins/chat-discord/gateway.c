@@ -151,7 +151,8 @@ discord_gateway_forget(struct ab_chat *c)
 }
 
 /* Split a ws(s) URL into TLS or not and its authority ("host[:port]", lowercased).
- * False for other schemes, user info, an empty or overlong authority. */
+ * False for other schemes, user info, an empty or overlong authority, or any byte a
+ * host name, IP literal or port cannot hold. */
 static bool
 discord_url_authority(const char *url, bool *tls, char *auth, size_t cap)
 {
@@ -167,10 +168,15 @@ discord_url_authority(const char *url, bool *tls, char *auth, size_t cap)
         return false;
     }
     n = strcspn(url, "/?#");
-    if (n == 0 || n >= cap || memchr(url, '@', n) || memchr(url, '\\', n))
+    if (n == 0 || n >= cap)
         return false;
-    for (size_t i = 0; i < n; i++)
-        auth[i] = (char)tolower((unsigned char)url[i]);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)url[i];
+
+        if (!isalnum(ch) && !strchr(".-:[]", ch))
+            return false;
+        auth[i] = (char)tolower(ch);
+    }
     auth[n] = '\0';
     return true;
 }
