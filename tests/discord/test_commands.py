@@ -30,7 +30,7 @@ class NativeCommands(dw.DiscordTest):
         cmds = e2e.wait_until(lambda: self.interactions()["commands"], what="registration")
         by_name = {c["name"]: c for c in cmds}
         self.assertEqual(set(by_name), {"cancel", "reset", "status", "usage", "model", "mode",
-                                        "help"})
+                                        "agent", "help"})
         self.assertEqual(by_name["model"]["options"][0]["name"], "name")
         self.assertNotIn("options", by_name["reset"])
         m, tid = self.conversation("hello there")

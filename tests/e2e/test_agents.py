@@ -1,6 +1,7 @@
 """Several agents in one daemon: [agents.codex] next to [agent], three channels routed
 by [[routes]] channel, by the "codex:" name prefix and to the default; a restart keeps
-each conversation's agent (session/load on the same agent); the MCP servers reach the
+each conversation's agent (session/load on the same agent); `/agent NAME` hands a
+thread to another agent for good; the MCP servers reach the
 agent in session/new and session/load as its mcpCapabilities allow, and their secret
 values stay out of the logs (trace level) and the chat."""
 
@@ -150,6 +151,37 @@ class Agents(e2e.RunWorldTest):
         for secret in (MCP_ENV_SECRET, MCP_HEADER_SECRET):
             self.assertNotIn(secret, logs)
             self.assertNotIn(secret, json.dumps(self.platform.records()))
+
+    def test_agent_command_hands_a_thread_to_another_agent_for_good(self):
+        w = self.world
+        p = self.platform
+        default_log, codex_log = w.agent_log(), w.path("codex.log")
+        self.turn("m1", "hello default", channel="chan-1")
+        start = len(p.records())
+        p.message("c1", "/agent", thread="m1", channel="chan-1")
+        p.wait_record(lambda r: r["op"] == "send" and r.get("thread") == "m1"
+                      and "Agents: `default` (this conversation), `codex`" in r["text"],
+                      start=start)
+        p.message("c2", "/agent nobody", thread="m1", channel="chan-1")
+        p.wait_record(lambda r: r["op"] == "send" and "No agent is called `nobody`" in r["text"],
+                      start=start)
+        p.message("c3", "/agent codex", thread="m1", channel="chan-1")
+        p.wait_record(lambda r: r["op"] == "send" and r.get("thread") == "m1"
+                      and "now talks to agent `codex`" in r["text"], start=start)
+        self.turn("m2", "after the switch", thread="m1", channel="chan-1")
+        self.assertEqual([t for _, t in self.prompts(codex_log)], ["after the switch"])
+        self.assertEqual([t for _, t in self.prompts(default_log)], ["hello default"])
+        status = len(p.records())
+        p.message("c4", "/status", thread="m1", channel="chan-1")
+        p.wait_record(lambda r: r["op"] == "send" and "Agent: codex" in r["text"], start=status)
+        # the switch outlives a restart: the thread stays with codex, in its session
+        codex_session = self.prompts(codex_log)[0][0]
+        self.stop()
+        self.broker = self.start_broker()
+        self.turn("m3", "after the restart", thread="m1", channel="chan-1")
+        self.assertEqual(self.prompts(codex_log)[-1], (codex_session, "after the restart"))
+        self.assertEqual(len(self.prompts(default_log)), 1)
+        self.stop()
 
     def test_reload_says_agents_and_routes_need_a_restart(self):
         with open(self.config, "a", encoding="utf-8") as f:

@@ -21,6 +21,7 @@ static void commands_status(struct command_call *call);
 static void commands_usage(struct command_call *call);
 static void commands_model(struct command_call *call);
 static void commands_mode(struct command_call *call);
+static void commands_switch_agent(struct command_call *call);
 
 /* The commands, in the order /help lists them. */
 static const struct command commands_table[] = {
@@ -31,6 +32,8 @@ static const struct command commands_table[] = {
     {"usage", NULL, "tokens and cost of this conversation and of the agent", commands_usage},
     {"model", "[NAME]", "list the agent's models, or switch to NAME", commands_model},
     {"mode", "[NAME]", "list the agent's modes, or switch to NAME", commands_mode},
+    {"agent", "[NAME]", "list the agents, or hand this conversation to NAME",
+     commands_switch_agent},
     {"help", NULL, "this list", commands_help},
 };
 
@@ -466,6 +469,50 @@ static void
 commands_mode(struct command_call *call)
 {
     commands_option(call, ACP_OPTION_MODE);
+}
+
+/* /agent [NAME]: list the configured agents, or hand this conversation to NAME from
+ * its next message (the old agent's session is forgotten, as with /reset). */
+static void
+commands_switch_agent(struct command_call *call)
+{
+    struct engine *e = call->e;
+    struct conversation *c = engine_find_conversation(e, call->key);
+    const char *now = commands_agent(e, call->key)->name;
+    char buf[1024];
+    size_t len = 0;
+    int rc = AB_ENOENT;
+
+    if (*call->arg && strcmp(call->arg, now) == 0) {
+        commands_append(buf, sizeof(buf), &len, "Already talking to agent `%s`.", now);
+    } else if (*call->arg && c && (rc = engine_conv_set_agent(c, call->arg)) == 0) {
+        log_info("engine", "%s: handed from agent %s to %s by /agent", call->key, now, call->arg);
+        commands_append(buf, sizeof(buf), &len,
+                        "🔀 This conversation now talks to agent `%s`; the next message "
+                        "starts its session (`%s` forgets this one).",
+                        call->arg, now);
+    } else if (*call->arg && c && rc == AB_EAGAIN) {
+        commands_append(buf, sizeof(buf), &len,
+                        "⚠️ A reply is running or waiting here: wait for it (or /cancel), "
+                        "then /agent %s again.",
+                        call->arg);
+    } else if (*call->arg && !c && engine_agent_index(e, call->arg) < e->nagents) {
+        commands_append(buf, sizeof(buf), &len,
+                        "No conversation here yet: start one with a message, then /agent %s "
+                        "hands it over.",
+                        call->arg);
+    } else {
+        if (*call->arg)
+            commands_append(buf, sizeof(buf), &len, "No agent is called `%.64s`. ", call->arg);
+        commands_append(buf, sizeof(buf), &len, "Agents:");
+        for (size_t i = 0; i < e->nagents; i++)
+            commands_append(buf, sizeof(buf), &len, " `%s`%s%s", e->agents[i].name,
+                            strcmp(e->agents[i].name, now) ? "" : " (this conversation)",
+                            i + 1 < e->nagents ? "," : "");
+        commands_append(buf, sizeof(buf), &len, "\n`/agent NAME` hands this conversation over.");
+    }
+    commands_reply(call, buf);
+    commands_done(call);
 }
 
 /* See the header. */

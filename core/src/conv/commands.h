@@ -1,4 +1,4 @@
-/* Chat commands (/cancel, /reset, /status, /usage, /model, /mode, /help): parsed in the
+/* Chat commands (/cancel, /reset, /status, /usage, /model, /mode, /agent, /help): parsed in the
  * core for every platform, never prompted to the agent. A command acts on the
  * conversation of the place it was typed (a thread's, the console's); its answer goes
  * back through a reply target, so that a platform's native commands (a slash command
@@ -37,7 +37,7 @@ struct command_call {
 };
 
 /* One entry of the command table. Extend the table in commands.c to add a command
- * (e.g. /agent NAME once conversations can switch agents). */
+ * (its argument, if any, named in `usage`). */
 struct command {
     const char *name;  /* without the slash */
     const char *usage; /* the argument, for /help ("[NAME]"), or NULL */

@@ -228,8 +228,8 @@ engine_sweep_arm(struct engine *e)
     clock_timer_start(e->clock, &e->sweep, due > now ? due - now : 0, engine_sweep_fired, e);
 }
 
-/* The index of agent @name, or e->nagents. */
-static size_t
+/* See engine_priv.h. */
+size_t
 engine_agent_index(const struct engine *e, const char *name)
 {
     size_t i;
@@ -1146,14 +1146,23 @@ int
 engine_set_agent(struct engine *e, struct chat_instance *ci, const char *conversation,
                  const char *agent)
 {
-    size_t i = engine_agent_index(e, agent);
     char key[512];
     struct conversation *c;
 
-    if (i >= e->nagents)
-        return AB_ENOENT;
     snprintf(key, sizeof(key), "%s:%s", ci->name, conversation);
     if (!(c = engine_find(e, key)) || c->ci != ci)
+        return AB_ENOENT;
+    return engine_conv_set_agent(c, agent);
+}
+
+/* See engine_priv.h. */
+int
+engine_conv_set_agent(struct conversation *c, const char *agent)
+{
+    struct engine *e = c->e;
+    size_t i = engine_agent_index(e, agent);
+
+    if (i >= e->nagents)
         return AB_ENOENT;
     if (c->turn || c->is_waiting)
         return AB_EAGAIN;

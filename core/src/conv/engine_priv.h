@@ -194,6 +194,11 @@ void turn_abandon(struct turn *t);
 /* engine.c */
 /* @c's agent (lent). */
 struct engine_agent *engine_conv_agent(const struct conversation *c);
+/* The index of agent @name (lent), or e->nagents when there is none. */
+size_t engine_agent_index(const struct engine *e, const char *name);
+/* Switch @c to agent @agent (lent) from its next turn, the old agent's session
+ * forgotten: 0, AB_ENOENT (unknown agent) or AB_EAGAIN (a turn runs or waits). */
+int engine_conv_set_agent(struct conversation *c, const char *agent);
 /* The login hint and tool classifier of @c's agent. */
 const char *engine_conv_auth_hint(const struct conversation *c);
 struct conversation *engine_find_conversation(struct engine *e, const char *key);
