@@ -3,8 +3,10 @@
  * scope https://api.botframework.com/.default), fetched once and kept until five minutes
  * before it expires; calls made meanwhile wait for it. The token goes only to the
  * serviceUrl an authenticated activity named for the conversation (or the configured
- * default). Every answer's rate facts go to the core (a 429's Retry-After included): the
- * plugin never waits or retries. */
+ * default). An operation's call goes at once (the core's scheduler already decided when);
+ * the plugin's own calls (typing) queue in that scheduler on the conversation's route
+ * (ABI 1.3 http_scheduled). Every answer's rate facts go to the core (a 429's Retry-After
+ * included): the plugin never waits or retries. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +22,13 @@ struct teams_call {
     char *method; /* owned */
     char *url;    /* owned */
     char *body;   /* owned */
-    void *op;     /* lent: the core's operation, or NULL */
+    char *route;  /* owned: "conv <conversation>", the scheduler's route of an own call */
+    void *op;     /* lent: the core's operation, or NULL (the plugin's own call) */
     teams_call_cb cb;
     void *arg;
-    struct ab_http *http; /* host-owned while in flight; NULL while waiting for the token */
+    /* Host-owned while in flight (one of them); both NULL while waiting for the token. */
+    struct ab_http *http;
+    struct ab_http_sched *sched;
 };
 
 /* Percent-encode one path segment (RFC 3986 unreserved characters stay). */
@@ -117,7 +122,22 @@ teams_call_free(struct teams_call *c)
     free(c->method);
     free(c->url);
     free(c->body);
+    free(c->route);
     free(c);
+}
+
+/* Abandon @c's request in flight, if any (no callback). */
+static void
+teams_call_cancel(struct teams_call *c)
+{
+    struct ab_chat *t = c->t;
+
+    if (c->sched)
+        t->svc->http_scheduled_cancel(c->sched);
+    else
+        t->svc->http_cancel(c->http);
+    c->sched = NULL;
+    c->http = NULL;
 }
 
 /* The AB_E* code for a Connector status (teams.md §8). */
@@ -153,9 +173,10 @@ teams_call_done(void *arg, const struct ab_http_response *r)
     const char *id = NULL;
     int status = r->error ? r->error : teams_status_code(r->status);
 
-    c->http = NULL;
-    if (c->op || is_429)
+    if (c->op || (is_429 && !c->sched)) /* the scheduler judged its own call's answer */
         t->svc->rate_report(t->host, &info);
+    c->http = NULL;
+    c->sched = NULL;
     if (r->error) {
         t->svc->log(t->host, AB_LOG_WARN, "%s to the Connector failed: %s", c->method,
                     r->error_text);
@@ -192,9 +213,17 @@ teams_call_start(struct teams_call *c)
                                   .body_len = strlen(c->body),
                                   .timeout_ms = TEAMS_CALL_TIMEOUT_MS};
 
+    int rc = AB_ENOTSUP;
+
     if (snprintf(auth, sizeof(auth), "Authorization: Bearer %s", t->token) >= (int)sizeof(auth))
         return AB_EINVAL;
-    return t->svc->http_request(t->host, &req, teams_call_done, c, &c->http);
+    if (!c->op && AB_HAS(t->svc, struct ab_host_services, http_scheduled) && t->svc->http_scheduled)
+        rc = t->svc->http_scheduled(t->host, c->route, &req, NULL, teams_call_done, c, &c->sched);
+    if (rc == AB_ENOTSUP) {
+        c->sched = NULL;
+        rc = t->svc->http_request(t->host, &req, teams_call_done, c, &c->http);
+    }
+    return rc;
 }
 
 /* Fail or start every call that waited for the token. */
@@ -206,7 +235,7 @@ teams_calls_release(struct ab_chat *t, int status)
 
     for (c = t->calls; c; c = next) {
         next = c->next;
-        if (c->http)
+        if (c->http || c->sched)
             continue;
         if (status == 0 && (rc = teams_call_start(c)) == 0)
             continue;
@@ -312,12 +341,18 @@ teams_connector_call(struct ab_chat *t, const char *conversation, const char *me
     c->op = op;
     c->cb = cb;
     c->arg = arg;
-    if (!(c->method = strdup(method)) || !(c->body = strdup(body)) ||
-        asprintf(&c->url, "%s/v3/conversations/%s/activities%s%s", base, conv, act ? "/" : "",
-                 act ? act : "") < 0) {
+    c->method = strdup(method);
+    c->body = strdup(body);
+    if (asprintf(&c->route, "conv %s", conversation) < 0)
+        c->route = NULL;
+    if (asprintf(&c->url, "%s/v3/conversations/%s/activities%s%s", base, conv, act ? "/" : "",
+                 act ? act : "") < 0)
         c->url = NULL;
+    if (!c->method || !c->body || !c->route || !c->url) {
         free(c->method);
         free(c->body);
+        free(c->route);
+        free(c->url);
         free(c);
         goto fail;
     }
@@ -329,6 +364,7 @@ teams_connector_call(struct ab_chat *t, const char *conversation, const char *me
         rc = teams_token_fetch(t);
     if (rc < 0) {
         c->http = NULL;
+        c->sched = NULL;
         teams_call_free(c);
     }
 fail:
@@ -343,7 +379,7 @@ teams_connector_stop(struct ab_chat *t)
 {
     t->is_closing = true;
     while (t->calls) {
-        t->svc->http_cancel(t->calls->http);
+        teams_call_cancel(t->calls);
         teams_call_free(t->calls);
     }
     t->svc->http_cancel(t->token_fetch);
