@@ -1,5 +1,8 @@
 /* chat-telegram Bot API: JSON POSTs to api_base/bot<token>/<method> through the host's
- * HTTP client, sent at once (the core's scheduler decides when), {"ok":false,…} answers
+ * HTTP client. An operation's call is sent at once (the core's scheduler decided when);
+ * the plugin's own calls (getMe, sendChatAction, webhook set-up) queue in that scheduler
+ * on a route of their own ("own METHOD", ABI 1.3 http_scheduled), except the long poll
+ * getUpdates, which holds its connection open by design. {"ok":false,…} answers
  * mapped to AB_E* codes, and every answer's rate facts (a 429's parameters.retry_after)
  * reported to the core, tied to the chat operation they answer. The token is in the URL
  * path, so no URL is ever logged here; the host redacts the configured token elsewhere. */
@@ -16,7 +19,8 @@
 
 struct tg_call {
     struct ab_chat *t;
-    struct ab_http *http; /* owned by the host until the callback */
+    struct ab_http *http;        /* owned by the host until the callback, or NULL */
+    struct ab_http_sched *sched; /* the same for a scheduled own call, or NULL */
     char method[32];
     void *op; /* lent: the core's operation its rate facts belong to, or NULL */
     tg_api_cb cb;
@@ -93,8 +97,27 @@ tg_api_report(struct tg_call *call, const struct ab_http_response *r, const cJSO
     if (is_429)
         t->svc->log(t->host, AB_LOG_WARN, "%s rate limited: retry after %llu ms", call->method,
                     (unsigned long long)wait);
-    if (call->op || is_429)
+    if (call->op || (is_429 && !call->sched)) /* a scheduled call's were judged already */
         t->svc->rate_report(t->host, &info);
+}
+
+/* Judge one attempt of a scheduled own call for the core: its rate facts, and whether
+ * to send it again (a 429 after its retry_after, a 5xx with backoff). */
+static int
+tg_api_judge(void *arg, struct ab_http_sched *op, const struct ab_http_response *r)
+{
+    struct tg_call *call = arg;
+    struct ab_chat *t = call->t;
+    cJSON *body = r->body_len ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+    struct ab_rate_info info = {.size = sizeof(info), .remaining = -1, .op = op, .limit = -1};
+
+    if (r->status == 429)
+        info.retry_after_ms = tg_api_retry_after_ms(body, r);
+    t->svc->rate_report(t->host, &info);
+    cJSON_Delete(body);
+    if (r->status == 429)
+        return AB_ERATELIMIT;
+    return r->status >= 500 ? AB_EIO : 0;
 }
 
 /* The host's answer: judge status and body, then hand over. */
@@ -172,7 +195,18 @@ tg_api_call(struct ab_chat *t, const char *method, const cJSON *params, void *op
         .body_len = body ? strlen(body) : 2,
         .timeout_ms = timeout_ms ? timeout_ms : TG_API_TIMEOUT_MS,
     };
-    rc = t->svc->http_request(t->host, &req, tg_api_done, call, &call->http);
+    rc = AB_ENOTSUP;
+    if (!op && strcmp(method, "getUpdates") != 0 &&
+        AB_HAS(t->svc, struct ab_host_services, http_scheduled) && t->svc->http_scheduled) {
+        char route[48];
+        snprintf(route, sizeof(route), "own %s", method);
+        rc = t->svc->http_scheduled(t->host, route, &req, tg_api_judge, tg_api_done, call,
+                                    &call->sched);
+    }
+    if (rc == AB_ENOTSUP) {
+        call->sched = NULL;
+        rc = t->svc->http_request(t->host, &req, tg_api_done, call, &call->http);
+    }
     memset(url, 0, sizeof(url)); /* the token does not linger on the stack */
     if (rc < 0)
         goto fail_body;
@@ -197,7 +231,10 @@ tg_api_cancel(struct ab_chat *t, struct tg_call *call)
     if (!call)
         return;
     tg_api_unlink(t, call);
-    t->svc->http_cancel(call->http);
+    if (call->sched)
+        t->svc->http_scheduled_cancel(call->sched);
+    else
+        t->svc->http_cancel(call->http);
     free(call);
 }
 

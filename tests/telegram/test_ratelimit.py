@@ -1,7 +1,8 @@
 """chat-telegram under Telegram's 429s, scheduled by the core: parameters.retry_after is
 reported to the core (the plugin never waits or retries itself): the final reply waits out
 a long retry_after, and under a 429 storm on sendMessage / editMessageText /
-setMessageReaction nothing goes to a method and chat inside its 429 window, the live
+setMessageReaction nothing goes to a method and chat inside its 429 window (nor the
+plugin's own typing calls), the live
 message never shows an older render and the reply is complete."""
 
 import os
@@ -27,6 +28,25 @@ class LongRetryAfter(TelegramTest):
         self.assertGreaterEqual(after[0]["t"] - limited[0]["t"], 6000)
         self.assertEqual([r for r in f.requests() if r.get("known_limited")], [])
         self.assertEqual(post["text"].split(), ["chunk1"])
+        self.stop()
+
+
+class OwnCalls(TelegramTest):
+    agent_flags = ("--tick", "100")
+    edit_ms = 5000  # a group's 20 edits a minute must not hold the final back
+
+    def test_typing_waits_out_its_429_in_the_core_scheduler(self):
+        f = self.fake
+        f.call("ratelimit", method="sendChatAction", retry_after=6, count=1)
+        mid = f.message("@broker_bot think a while [[stream 120]]")["message_id"]
+        self.final_reply(GROUP, "chunk120", timeout=60, reply_to=mid)
+        actions = f.requests("sendChatAction")
+        limited = [r for r in actions if r["status"] == 429]
+        self.assertEqual(len(limited), 1, actions)
+        after = [r for r in actions if r["t"] > limited[0]["t"]]
+        self.assertTrue(after, "sendChatAction was never sent again")
+        self.assertGreaterEqual(after[0]["t"] - limited[0]["t"], 6000, actions)
+        self.assertEqual([r for r in f.requests() if r.get("known_limited")], [])
         self.stop()
 
 
