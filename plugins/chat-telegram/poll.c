@@ -30,8 +30,8 @@ struct tg_held {
 static void tg_poll_next(struct ab_chat *t);
 
 /* Save the offset through the host's state service. */
-static void
-tg_poll_save(struct ab_chat *t)
+void
+tg_poll_offset_save(struct ab_chat *t)
 {
     char buf[32];
     int n = snprintf(buf, sizeof(buf), "%" PRId64, t->poll.next_offset);
@@ -47,7 +47,7 @@ tg_poll_batch_done(struct ab_chat *t)
 {
     if (t->poll.batch_last >= t->poll.next_offset) {
         t->poll.next_offset = t->poll.batch_last + 1;
-        tg_poll_save(t);
+        tg_poll_offset_save(t);
     }
     tg_threads_save(t);
     tg_poll_next(t);
@@ -250,19 +250,20 @@ tg_poll_unhook(struct ab_chat *t)
     }
 }
 
-/* Read the saved offset, then remove any webhook and poll. */
-int
-tg_poll_start(struct ab_chat *t)
+/* Read the saved offset into next_offset (0 when none). */
+void
+tg_poll_offset_load(struct ab_chat *t)
 {
     char *data = NULL, *end, buf[32];
     size_t len = 0;
     int rc = t->svc->state_get(t->host, TG_POLL_STATE_KEY, &data, &len);
 
+    t->poll.next_offset = 0;
     if (rc == 0 && len > 0 && len < sizeof(buf)) {
         memcpy(buf, data, len);
         buf[len] = '\0';
         long long v = strtoll(buf, &end, 10);
-        if (*end == '\0' && v > 0)
+        if (*end == '\0' && v >= 0)
             t->poll.next_offset = v;
         else
             t->svc->log(t->host, AB_LOG_WARN, "the saved update offset is unreadable: ignored");
@@ -271,6 +272,13 @@ tg_poll_start(struct ab_chat *t)
                     ab_strerror(rc));
     }
     free(data);
+}
+
+/* Read the saved offset, then remove any webhook and poll. */
+int
+tg_poll_start(struct ab_chat *t)
+{
+    tg_poll_offset_load(t);
     t->poll.is_started = true;
     t->svc->log(t->host, AB_LOG_INFO, "polling for updates from offset %" PRId64,
                 t->poll.next_offset);

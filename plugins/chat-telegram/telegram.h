@@ -148,6 +148,9 @@ int tg_api_error_code(long http_status, const char *description);
 int tg_poll_start(struct ab_chat *t);
 /* Stop polling (close, fatal). */
 void tg_poll_stop(struct ab_chat *t);
+/* Read the saved offset into poll.next_offset (0 when none) / save poll.next_offset. */
+void tg_poll_offset_load(struct ab_chat *t);
+void tg_poll_offset_save(struct ab_chat *t);
 /* Add the update types the bot asks for (getUpdates and setWebhook) to @params as
  * "allowed_updates": messages and reactions. Returns 0 or AB_ENOMEM. */
 int tg_allowed_updates_add(cJSON *params);

@@ -7,7 +7,8 @@
  * Telegram delivers again on any other answer, so nothing it believes delivered is lost.
  * The ids of the updates handled lately are saved through the state service, so a
  * redelivery (the 200 lost, or a restart between the record and the answer) is answered
- * without handling the update twice. */
+ * without handling the update twice. Coming from polling, the updates it handled are
+ * confirmed first (getUpdates with the saved offset), so Telegram does not post them. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* strdup, strtok_r: built on its own against the installed headers too */
 #endif
@@ -385,12 +386,61 @@ done:
     cJSON_Delete(params);
 }
 
-/* Signed in: handled ids from before, then setWebhook. */
+/* The confirming getUpdates answered: the offset has done its job. */
+static void
+tg_hook_confirmed(void *arg, int status, const cJSON *result, const char *description)
+{
+    struct ab_chat *t = arg;
+
+    (void)result;
+    t->hook.call = NULL;
+    if (status == AB_EAUTH) {
+        tg_fatal_token(t, description);
+        return;
+    }
+    if (status == 0 || status == AB_EAGAIN) {
+        /* confirmed; or a webhook is set, and was set after this offset confirmed */
+        t->poll.next_offset = 0;
+        tg_poll_offset_save(t);
+    } else {
+        t->svc->log(t->host, AB_LOG_WARN,
+                    "cannot confirm the updates polling handled (%s): Telegram may post them "
+                    "again",
+                    ab_strerror(status));
+    }
+    tg_hook_set(t);
+}
+
+/* Polling handled updates up to the saved offset, and only its next getUpdates would have
+ * told Telegram: tell it now (one update at most comes back, unconfirmed: the webhook
+ * brings it), or it posts them to the webhook. */
+static void
+tg_hook_confirm(struct ab_chat *t)
+{
+    cJSON *params = cJSON_CreateObject();
+    int rc = AB_ENOMEM;
+
+    if (params && cJSON_AddNumberToObject(params, "offset", (double)t->poll.next_offset) &&
+        cJSON_AddNumberToObject(params, "timeout", 0) &&
+        cJSON_AddNumberToObject(params, "limit", 1))
+        rc = tg_api_call(t, "getUpdates", params, NULL, 0, tg_hook_confirmed, t, &t->hook.call);
+    cJSON_Delete(params);
+    if (rc < 0) {
+        t->hook.call = NULL;
+        tg_hook_set(t);
+    }
+}
+
+/* Signed in: handled ids from before, what polling left to confirm, then setWebhook. */
 void
 tg_webhook_start(struct ab_chat *t)
 {
     tg_hook_load(t);
-    tg_hook_set(t);
+    tg_poll_offset_load(t);
+    if (t->poll.next_offset > 0)
+        tg_hook_confirm(t);
+    else
+        tg_hook_set(t);
 }
 
 /* Stop calling setWebhook. */

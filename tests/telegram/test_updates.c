@@ -505,6 +505,29 @@ START_TEST(webhook_refused_by_telegram_stops_for_good)
 }
 END_TEST
 
+START_TEST(webhook_start_confirms_what_polling_handled)
+{
+    ab_plugin.chat->close(chat);
+    plugin_host_free(&host);
+    plugin_host_init(&host, hook_config);
+    host.respond = tg_respond;
+    host.state_key = strdup("offset"); /* polling handled everything below 42 */
+    host.state_value = strdup("42");
+    polls = hooks = 0;
+    batch = "[]";
+    ck_assert_int_eq(ab_plugin.chat->open(plugin_host_handle(&host), &host.svc, &chat), 0);
+    ck_assert_int_eq(ab_plugin.chat->start(chat), 0);
+    plugin_host_run(&host, 0, 8);
+    ck_assert_int_eq(polls, 1);
+    ck_assert_ptr_nonnull(strstr(last_poll, "\"offset\":42"));
+    ck_assert_ptr_nonnull(strstr(last_poll, "\"timeout\":0"));
+    ck_assert_int_eq(hooks, 1);
+    ck_assert_str_eq(host.state_key, "offset");
+    ck_assert_str_eq(host.state_value, "0"); /* done: the next start sets the webhook at once */
+    ck_assert(host.connected);
+}
+END_TEST
+
 START_TEST(webhook_url_without_a_valid_secret_is_refused_at_open)
 {
     static const char *const none[] = {"bot_token", "999:AAtesttest", "webhook_url",
@@ -549,6 +572,7 @@ main(void)
     tcase_add_test(hook, webhook_redelivery_after_a_restart_is_handled_once);
     tcase_add_test(hook, webhook_body_that_is_no_update_gets_400);
     tcase_add_test(hook, webhook_refused_by_telegram_stops_for_good);
+    tcase_add_test(hook, webhook_start_confirms_what_polling_handled);
     tcase_add_test(hook, webhook_url_without_a_valid_secret_is_refused_at_open);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, hook);

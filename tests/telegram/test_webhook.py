@@ -4,8 +4,10 @@ daemon's [ingress] listener and retries any answer that is not 2xx, as Telegram 
 mention is answered in its reply chain as with polling; forged POSTs (no secret, a wrong
 one) get 401 and reach no agent; malformed bodies get 400 and the daemon lives on; a
 redelivered update is handled once, also across a restart; going back to polling removes
-the webhook; webhook mode without [ingress] listen refuses to start."""
+the webhook, and coming from polling confirms what polling handled before the webhook is
+set; webhook mode without [ingress] listen refuses to start."""
 
+import signal
 import urllib.error
 import urllib.request
 
@@ -181,6 +183,37 @@ class Webhook(TelegramTest):
         polls = f.requests("getUpdates")
         self.assertTrue(polls and all(r["status"] == 200 for r in polls), polls)
         self.assertLess(unhook[0]["t"], polls[0]["t"])
+        self.assertEqual(len(self.prompts()), 2, self.prompts())
+        self.stop()
+
+    def test_updates_polling_handled_are_confirmed_before_the_webhook_is_set(self):
+        f = self.fake
+        self.stop()
+        self.rewrite("")
+        self.start_broker()  # polling
+        # the poll that would confirm this update never gets through
+        f.call("ratelimit", method="getUpdates", count=100000, retry_after=1)
+        a = f.message("@broker_bot polled [[stream 2]]")
+        self.final_reply(GROUP, "chunk2", reply_to=a["message_id"])
+        self.wait_until(lambda: [r for r in f.requests("getUpdates") if r["status"] == 429],
+                        "a refused poll")
+        self.broker.signal(signal.SIGKILL)
+        self.broker.wait()
+        f.call("ratelimit", clear=True)
+        self.assertIn(a["update_id"], [u["update_id"] for u in f.state()["updates"]])
+        self.rewrite(self.webhook_section())
+        self.start_broker()
+        reqs = f.state()["requests"]
+        confirm = [i for i, r in enumerate(reqs) if r["method"] == "getUpdates"
+                   and (r["params"] or {}).get("offset") == a["update_id"] + 1]
+        hook = [i for i, r in enumerate(reqs) if r["method"] == "setWebhook"]
+        me = [i for i, r in enumerate(reqs) if r["method"] == "getMe"]
+        self.assertTrue(confirm and hook and me[-1] < confirm[-1] < hook[-1], reqs[-6:])
+        b = f.message("@broker_bot hooked [[stream 3]]")
+        self.final_reply(GROUP, "chunk3", reply_to=b["message_id"])
+        # the polled update was never posted to the webhook, nor answered again
+        self.assertEqual(self.deliveries(a["update_id"]), [])
+        self.assertEqual(len(f.bot_messages(GROUP, reply_to=a["message_id"])), 1)
         self.assertEqual(len(self.prompts()), 2, self.prompts())
         self.stop()
 
