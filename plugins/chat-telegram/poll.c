@@ -4,7 +4,8 @@
  * state service and the next getUpdates sent — that call is what confirms the batch to
  * Telegram. A restart resumes from the saved offset: nothing handled is fetched again
  * (the core's journal catches what was in flight at a crash), nothing unhandled is
- * confirmed. */
+ * confirmed. A webhook left set (webhook mode before) makes getUpdates fail with 409:
+ * it is removed first, without dropping the updates Telegram still holds. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* strdup, strtok_r: built on its own against the installed headers too */
 #endif
@@ -29,8 +30,8 @@ struct tg_held {
 static void tg_poll_next(struct ab_chat *t);
 
 /* Save the offset through the host's state service. */
-static void
-tg_poll_save(struct ab_chat *t)
+void
+tg_poll_offset_save(struct ab_chat *t)
 {
     char buf[32];
     int n = snprintf(buf, sizeof(buf), "%" PRId64, t->poll.next_offset);
@@ -46,7 +47,7 @@ tg_poll_batch_done(struct ab_chat *t)
 {
     if (t->poll.batch_last >= t->poll.next_offset) {
         t->poll.next_offset = t->poll.batch_last + 1;
-        tg_poll_save(t);
+        tg_poll_offset_save(t);
     }
     tg_threads_save(t);
     tg_poll_next(t);
@@ -99,15 +100,13 @@ tg_poll_batch(struct ab_chat *t, const cJSON *result)
     t->poll.batch_last = t->poll.next_offset - 1;
     cJSON_ArrayForEach(u, result)
     {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(u, "update_id");
         struct tg_held *held;
         int64_t uid;
 
-        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble > 9.0e15) {
+        if (!tg_update_id(u, &uid)) {
             t->svc->log(t->host, AB_LOG_WARN, "an update without a valid update_id ignored");
             continue;
         }
-        uid = (int64_t)id->valuedouble;
         if (uid < t->poll.next_offset) {
             t->svc->log(t->host, AB_LOG_DEBUG, "update %" PRId64 " handled before: dropped", uid);
             continue;
@@ -155,10 +154,7 @@ tg_poll_answered(void *arg, int status, const cJSON *result, const char *descrip
         return;
     }
     if (status == AB_EAUTH) {
-        snprintf(detail, sizeof(detail),
-                 "Telegram refused the bot token (%s): check [telegram] bot_token; not polling",
-                 *description ? description : "Unauthorized");
-        tg_fatal(t, detail);
+        tg_fatal_token(t, description);
         return;
     }
     if (status == AB_EAGAIN && ++t->poll.conflicts >= TG_POLL_CONFLICTS_MAX) {
@@ -181,20 +177,31 @@ tg_poll_answered(void *arg, int status, const cJSON *result, const char *descrip
     tg_poll_later(t, delay);
 }
 
+/* The update types the bot asks for; Telegram keeps the last list it was sent, and its
+ * default leaves reactions out. */
+int
+tg_allowed_updates_add(cJSON *params)
+{
+    cJSON *types = cJSON_AddArrayToObject(params, "allowed_updates");
+
+    if (!types || !cJSON_AddItemToArray(types, cJSON_CreateString("message")) ||
+        !cJSON_AddItemToArray(types, cJSON_CreateString("message_reaction")))
+        return AB_ENOMEM;
+    return 0;
+}
+
 /* Send the next getUpdates. */
 static void
 tg_poll_next(struct ab_chat *t)
 {
-    cJSON *params = cJSON_CreateObject(), *types;
+    cJSON *params = cJSON_CreateObject();
     int rc = AB_ENOMEM;
 
     if (t->is_stopped || t->is_closing || t->poll.call || t->poll.retry)
         goto done;
     if (!params || !cJSON_AddNumberToObject(params, "timeout", (double)t->poll_timeout_s) ||
-        !(types = cJSON_AddArrayToObject(params, "allowed_updates")))
+        tg_allowed_updates_add(params) < 0)
         goto fail;
-    cJSON_AddItemToArray(types, cJSON_CreateString("message"));
-    cJSON_AddItemToArray(types, cJSON_CreateString("message_reaction"));
     if (t->poll.next_offset > 0 &&
         !cJSON_AddNumberToObject(params, "offset", (double)t->poll.next_offset))
         goto fail;
@@ -211,19 +218,52 @@ done:
     cJSON_Delete(params);
 }
 
-/* Read the saved offset, then poll. */
-int
-tg_poll_start(struct ab_chat *t)
+/* deleteWebhook answered: poll now (a failure leaves it to getUpdates' 409 handling). */
+static void
+tg_poll_unhooked(void *arg, int status, const cJSON *result, const char *description)
+{
+    struct ab_chat *t = arg;
+
+    (void)result;
+    t->poll.call = NULL;
+    if (status == AB_EAUTH) {
+        tg_fatal_token(t, description);
+        return;
+    }
+    if (status < 0)
+        t->svc->log(t->host, AB_LOG_WARN, "deleteWebhook: %s; polling all the same",
+                    ab_strerror(status));
+    tg_poll_next(t);
+}
+
+/* Remove a webhook a webhook-mode run left (its pending updates stay), then poll. */
+static void
+tg_poll_unhook(struct ab_chat *t)
+{
+    int rc = tg_api_call(t, "deleteWebhook", NULL, NULL, 0, tg_poll_unhooked, t, &t->poll.call);
+
+    if (rc < 0) {
+        t->poll.call = NULL;
+        t->svc->log(t->host, AB_LOG_WARN, "deleteWebhook: %s; polling all the same",
+                    ab_strerror(rc));
+        tg_poll_next(t);
+    }
+}
+
+/* Read the saved offset into next_offset (0 when none). */
+void
+tg_poll_offset_load(struct ab_chat *t)
 {
     char *data = NULL, *end, buf[32];
     size_t len = 0;
     int rc = t->svc->state_get(t->host, TG_POLL_STATE_KEY, &data, &len);
 
+    t->poll.next_offset = 0;
     if (rc == 0 && len > 0 && len < sizeof(buf)) {
         memcpy(buf, data, len);
         buf[len] = '\0';
         long long v = strtoll(buf, &end, 10);
-        if (*end == '\0' && v > 0)
+        if (*end == '\0' && v >= 0)
             t->poll.next_offset = v;
         else
             t->svc->log(t->host, AB_LOG_WARN, "the saved update offset is unreadable: ignored");
@@ -232,10 +272,17 @@ tg_poll_start(struct ab_chat *t)
                     ab_strerror(rc));
     }
     free(data);
+}
+
+/* Read the saved offset, then remove any webhook and poll. */
+int
+tg_poll_start(struct ab_chat *t)
+{
+    tg_poll_offset_load(t);
     t->poll.is_started = true;
     t->svc->log(t->host, AB_LOG_INFO, "polling for updates from offset %" PRId64,
                 t->poll.next_offset);
-    tg_poll_next(t);
+    tg_poll_unhook(t);
     return 0;
 }
 

@@ -1,4 +1,5 @@
-/* chat-telegram: Telegram through the Bot API — long polling in (poll.c, updates.c),
+/* chat-telegram: Telegram through the Bot API — long polling (poll.c) or a webhook on the
+ * ingress listener (webhook.c) in, one update handler for both (updates.c),
  * sendMessage / editMessageText / setMessageReaction out (Markdown rendered as entities,
  * entities.c), "typing" while a turn runs. This file holds the instance's life cycle,
  * the chat operations the core calls and the descriptor. */
@@ -438,18 +439,32 @@ tg_typing_set(struct ab_chat *t, int64_t chat, int64_t mid, bool working)
         t->typing_timer = NULL;
 }
 
-/* Stop for good: no polling, the daemon told why. */
+/* Stop for good: no polling, no setWebhook, the daemon told why. */
 void
 tg_fatal(struct ab_chat *t, const char *detail)
 {
     t->is_stopped = true;
     tg_poll_stop(t);
+    tg_webhook_stop(t);
     t->is_connected = false;
     t->svc->set_connected(t->host, false, detail);
     if (AB_HAS(t->svc, struct ab_host_services, fatal) && t->svc->fatal)
         t->svc->fatal(t->host, AB_EAUTH, detail);
     else
         t->svc->log(t->host, AB_LOG_ERROR, "%s", detail);
+}
+
+/* Stop for good: the token is dead. */
+void
+tg_fatal_token(struct ab_chat *t, const char *description)
+{
+    char detail[256];
+
+    snprintf(detail, sizeof(detail),
+             "Telegram refused the bot token (%s): check [telegram] bot_token (from @BotFather); "
+             "not receiving updates",
+             *description ? description : "Unauthorized");
+    tg_fatal(t, detail);
 }
 
 static void tg_me(struct ab_chat *t);
@@ -465,22 +480,18 @@ tg_me_retry(void *arg)
     tg_me(t);
 }
 
-/* getMe answered: learn the bot's id and username (mentions, replies), then poll. */
+/* getMe answered: learn the bot's id and username (mentions, replies), then poll or set
+ * the webhook. */
 static void
 tg_me_answered(void *arg, int status, const cJSON *result, const char *description)
 {
     struct ab_chat *t = arg;
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(result, "id");
     const cJSON *user = cJSON_GetObjectItemCaseSensitive(result, "username");
-    char detail[256];
 
     t->me_call = NULL;
     if (status == AB_EAUTH) {
-        snprintf(detail, sizeof(detail),
-                 "Telegram refused the bot token (%s): check [telegram] bot_token (from "
-                 "@BotFather); not polling",
-                 *description ? description : "Unauthorized");
-        tg_fatal(t, detail);
+        tg_fatal_token(t, description);
         return;
     }
     if (status == 0 && (!cJSON_IsNumber(id) || !cJSON_IsString(user) ||
@@ -504,6 +515,11 @@ tg_me_answered(void *arg, int status, const cJSON *result, const char *descripti
                 t->can_read_all ? ""
                                 : "; privacy mode is on: in groups the bot sees only commands, "
                                   "replies to it and messages while it is an admin");
+    t->is_signed_in = true;
+    if (t->hook.url) {
+        tg_webhook_start(t); /* connected once setWebhook succeeds */
+        return;
+    }
     t->is_connected = true;
     t->svc->set_connected(t->host, true, "polling Telegram");
     tg_poll_start(t);
@@ -566,6 +582,8 @@ tg_open(struct ab_host *host, const struct ab_host_services *svc, struct ab_chat
         rc = AB_ECONFIG;
         goto fail;
     }
+    if ((rc = tg_webhook_config(t)) < 0)
+        goto fail;
     tg_threads_load(t);
     *out = t;
     return 0;
@@ -575,10 +593,15 @@ fail:
     return rc;
 }
 
-/* Sign in, then poll; failures retry with backoff, a dead token stops. */
+/* Serve the webhook's route (webhook mode), sign in, then poll or set the webhook;
+ * failures retry with backoff, a dead token stops. */
 static int
 tg_start(struct ab_chat *t)
 {
+    int rc;
+
+    if (t->hook.url && (rc = tg_webhook_serve(t)) < 0)
+        return rc;
     t->svc->set_connected(t->host, false, "connecting to Telegram");
     tg_me(t);
     return 0;
@@ -590,6 +613,8 @@ tg_close(struct ab_chat *t)
 {
     t->is_closing = true;
     tg_poll_stop(t);
+    tg_webhook_stop(t);
+    tg_webhook_close(t);
     t->svc->timer_stop(t->me_retry);
     t->svc->timer_stop(t->typing_timer);
     tg_api_cancel_all(t);
@@ -674,6 +699,23 @@ static const struct ab_config_key tg_keys[] = {
      .min = 1,
      .max = 50,
      .help = "long-polling timeout of getUpdates in seconds (Telegram caps it at 50)"},
+    {.name = "webhook_url",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_ENDPOINT,
+     .help = "webhook mode: the public https:// URL Telegram posts updates to (port 443, 80, "
+             "88 or 8443), which your ingress forwards to `webhook_path` on `[ingress] listen`; "
+             "empty = long polling"},
+    {.name = "webhook_secret",
+     .type = AB_KEY_STRING,
+     .flags = AB_KEY_SECRET,
+     .env = "TELEGRAM_WEBHOOK_SECRET",
+     .help = "webhook mode: the secret_token Telegram sends in every POST's "
+             "X-Telegram-Bot-Api-Secret-Token header (1–256 characters of A-Z a-z 0-9 _ -); "
+             "required with `webhook_url`"},
+    {.name = "webhook_path",
+     .type = AB_KEY_STRING,
+     .def = TG_WEBHOOK_PATH,
+     .help = "webhook mode: the path served on `[ingress] listen`"},
     {.name = NULL},
 };
 
@@ -684,7 +726,7 @@ AB_PLUGIN_EXPORT const struct ab_plugin_desc ab_plugin = {
     .kind = AB_PLUGIN_CHAT,
     .name = "telegram",
     .version = AB_VERSION_STRING,
-    .description = "Telegram (Bot API, long polling)",
+    .description = "Telegram (Bot API, long polling or webhook)",
     .caps = AB_CHAT_EDIT | AB_CHAT_REACT | AB_CHAT_THREADS,
     .chat = &tg_ops,
     .config_keys = tg_keys,

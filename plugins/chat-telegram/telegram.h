@@ -1,5 +1,5 @@
-/* chat-telegram: the plugin instance shared by its parts (tg_api.c, poll.c, updates.c,
- * entities.c, status.c, telegram.c). Private to the plugin. */
+/* chat-telegram: the plugin instance shared by its parts (tg_api.c, poll.c, webhook.c,
+ * updates.c, entities.c, status.c, telegram.c). Private to the plugin. */
 #ifndef CHAT_TELEGRAM_H
 #define CHAT_TELEGRAM_H
 
@@ -16,6 +16,8 @@
 #define TG_TYPING_MAX 32    /* chats shown "typing" at once */
 #define TG_REACTED_MAX 256  /* the bot's current reaction per message, remembered */
 #define TG_TOPIC_PREFIX "t" /* thread ids of forum topics: "t<message_thread_id>" */
+#define TG_SEEN_MAX 256     /* webhook: the update ids handled lately, remembered */
+#define TG_WEBHOOK_PATH "/telegram/webhook" /* webhook_path's default */
 
 /* Completion of a Bot API call: @status 0 (ok:true) or AB_E*; @result (lent, NULL
  * when none) is the answer's "result"; @description (lent, "" when none) the error's
@@ -64,6 +66,23 @@ struct tg_poll {
     bool is_started;
 };
 
+/* One webhook POST whose update the core is recording (deliver_held). */
+struct tg_hook_req;
+
+/* Webhook mode: Telegram POSTs each Update to webhook_url, which the ingress controller
+ * forwards to webhook_path on the daemon's [ingress] listener. */
+struct tg_hook {
+    const char *url;             /* lent from the host's config; NULL = long polling */
+    const char *secret;          /* lent from the host's config: secret_token */
+    const char *path;            /* lent from the host's config: the route's prefix */
+    struct ab_http_route *route; /* owned by the host until http_route_remove() */
+    struct tg_call *call;        /* lent from calls: setWebhook in flight */
+    struct ab_timer *retry;      /* owned: setWebhook again after a failure */
+    struct tg_hook_req *pending; /* owned: POSTs waiting for the core's record */
+    int64_t seen[TG_SEEN_MAX];   /* a ring of handled update ids, -1 = empty */
+    size_t seen_next;
+};
+
 struct ab_chat {
     struct ab_host *host;
     const struct ab_host_services *svc;
@@ -79,6 +98,8 @@ struct ab_chat {
     struct tg_call *me_call;   /* lent from calls: getMe in flight */
     struct ab_timer *me_retry; /* owned: getMe again after a failure */
     struct tg_poll poll;
+    struct tg_hook hook;
+    bool is_signed_in; /* getMe answered: updates can be understood */
     bool is_connected;
     bool is_stopped; /* a dead token: never poll again */
     bool is_closing;
@@ -97,8 +118,12 @@ struct ab_chat {
 
 /* ---- telegram.c ---- */
 
-/* Stop for good (a dead token): report @detail (lent) and never poll again. */
+/* Stop for good (a dead token, a refused webhook): report @detail (lent) and never poll
+ * or set the webhook again. */
 void tg_fatal(struct ab_chat *t, const char *detail);
+/* Stop for good because Telegram refused the token (401); @description (lent, may be "")
+ * is its answer's text. */
+void tg_fatal_token(struct ab_chat *t, const char *description);
 
 /* ---- tg_api.c ---- */
 
@@ -118,16 +143,40 @@ int tg_api_error_code(long http_status, const char *description);
 
 /* ---- poll.c ---- */
 
-/* Read the saved offset and start long polling. */
+/* Read the saved offset, remove a webhook left set (deleteWebhook) and start long
+ * polling. */
 int tg_poll_start(struct ab_chat *t);
 /* Stop polling (close, fatal). */
 void tg_poll_stop(struct ab_chat *t);
+/* Read the saved offset into poll.next_offset (0 when none) / save poll.next_offset. */
+void tg_poll_offset_load(struct ab_chat *t);
+void tg_poll_offset_save(struct ab_chat *t);
+/* Add the update types the bot asks for (getUpdates and setWebhook) to @params as
+ * "allowed_updates": messages and reactions. Returns 0 or AB_ENOMEM. */
+int tg_allowed_updates_add(cJSON *params);
+
+/* ---- webhook.c ---- */
+
+/* Read and check the webhook keys of [telegram] (webhook_url empty: long polling).
+ * Returns 0 or AB_ECONFIG (logged). */
+int tg_webhook_config(struct ab_chat *t);
+/* Serve webhook_path on the ingress listener (start; AB_ECONFIG without [ingress]
+ * listen). Requests are answered 503 until signed in. Returns 0 or AB_E*. */
+int tg_webhook_serve(struct ab_chat *t);
+/* Signed in: read the handled update ids and call setWebhook (retried on failures). */
+void tg_webhook_start(struct ab_chat *t);
+/* Stop calling setWebhook (fatal, close). */
+void tg_webhook_stop(struct ab_chat *t);
+/* Stop serving the route and forget the POSTs still waiting (close). */
+void tg_webhook_close(struct ab_chat *t);
 
 /* ---- updates.c ---- */
 
 /* Completion of a held update: the core has it (deliver_held). */
 typedef void (*tg_recorded_fn)(void *arg, int status);
 
+/* The update_id of @update (lent) in *out; false when it has none that is valid. */
+bool tg_update_id(const cJSON *update, int64_t *out);
 /* Act on one Update (lent): a message for the bot goes to the core. Returns true when it
  * was handed with deliver_held: @recorded(@arg) then runs later, once; false when the
  * update needs nothing more (ignored, malformed, delivered without holding). */

@@ -471,6 +471,13 @@ tg_reaction(struct ab_chat *t, const cJSON *mr)
     tg_reaction_diff(t, old, now, false, &base);
 }
 
+/* An update's id: a non-negative integer (ids fit 52 bits). */
+bool
+tg_update_id(const cJSON *update, int64_t *out)
+{
+    return tg_int(update, "update_id", out) && *out >= 0;
+}
+
 /* One Update. */
 bool
 tg_update_handle(struct ab_chat *t, const cJSON *update, tg_recorded_fn recorded, void *arg)

@@ -17,12 +17,18 @@ static const char *const telegram_fuzz_config[] = {
     "bot_token", "999:AAfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz", "api_base", "http://127.0.0.1:9", NULL,
 };
 
-/* getMe signs in; everything else stays unanswered until a line answers it. */
+/* getMe signs in and deleteWebhook (before the first poll) succeeds; everything else
+ * stays unanswered until a line answers it. */
 static bool
 telegram_fuzz_respond(void *arg, const char *method, const char *url, const char *body,
                       long *status, const char **resp, const char *const **headers)
 {
     (void)arg, (void)method, (void)body, (void)headers;
+    if (strstr(url, "/deleteWebhook")) {
+        *status = 200;
+        *resp = "{\"ok\":true,\"result\":true}";
+        return true;
+    }
     if (!strstr(url, "/getMe"))
         return false;
     *status = 200;

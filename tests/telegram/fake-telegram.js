@@ -3,9 +3,16 @@
 // /work/shared/reference/telegram.md, independently of the plugin. It validates requests
 // the way the Bot API server does (token in the path, method names, parameter types,
 // the 4096-character limit, entities and MarkdownV2, reply and topic targets) and
-// misbehaves on command (429 with parameters.retry_after).
+// misbehaves on command (429 with parameters.retry_after). Updates go out by long polling
+// (getUpdates) or, once setWebhook named a URL, by POSTing each one alone to it with the
+// X-Telegram-Bot-Api-Secret-Token header, retried with doubling delays (from --retry-ms,
+// capped at --retry-max-ms; a Retry-After in the answer is honoured) until a 2xx confirms
+// it; getUpdates is refused with 409 meanwhile. --local 1 is the local Bot API server,
+// which allows http:// webhooks on any port (the tests' ingress); --local 0 wants https on
+// 443, 80, 88 or 8443, as api.telegram.org.
 //
-//   node fake-telegram.js [--port N] [--max-runtime-s 600] [--privacy 0|1]
+//   node fake-telegram.js [--port N] [--max-runtime-s 600] [--privacy 0|1] [--local 1]
+//                         [--retry-ms 200] [--retry-max-ms 2000]
 //
 // Prints "listening PORT" once ready. Bot API at /bot<token>/<method>; the test drives
 // it through /_test/… (JSON in, JSON out):
@@ -20,14 +27,18 @@
 //   POST /_test/reject_entities {count}  the next count texts with entities or a
 //                        parse_mode get 400 "can't parse entities"
 //   POST /_test/storm    {p, seed, min_s, max_s}  random 429s on send/edit/react; {} ends
-//   GET  /_test/state    requests, chats' messages, updates, offset, polls
+//   POST /_test/lose_answers {count, retry_ms?}  the next count webhook answers are lost
+//                        (as if the connection dropped after the bot answered): delivered
+//                        again, after retry_ms when given
+//   GET  /_test/state    requests, chats' messages, updates, offset, polls, webhook,
+//                        deliveries [{update_id, status, t}]
 // Chats: 111 (alice, private), 222 (bob, private), -4001 (group "plain"),
 // -1001000 (supergroup forum "forum", topic 7 "work" exists). Users 111, 222, 333 (a bot).
 'use strict';
 
 const http = require('http');
 
-const opts = { port: 0, maxRuntimeS: 600, privacy: 0 };
+const opts = { port: 0, maxRuntimeS: 600, privacy: 0, local: 1, retryMs: 200, retryMaxMs: 2000 };
 for (let i = 2; i < process.argv.length; i += 2) {
     const key = process.argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
     const val = Number(process.argv[i + 1]);
@@ -79,6 +90,11 @@ let polls = 0;
 const ratelimits = [];     // {method, count, retry_after}
 let storm = null;
 let rejectEntities = 0;   // the next N formatted texts are refused as unparsable
+let webhook = null;       // {url, secret, max_connections, last_error_date, last_error_message}
+let webhookSerial = 0;    // a new setWebhook/deleteWebhook stops the old deliveries
+const deliveries = [];    // {update_id, status, t} per webhook POST
+let loseAnswers = 0;      // the next N webhook answers are lost
+let loseRetryMs = 0;      // and retried after this long (0: the usual backoff)
 
 function chatInfo(c) {
     const o = { id: c.id, type: c.type };
@@ -255,6 +271,7 @@ function queueUpdate(type, payload) {
     const u = { update_id: nextUpdateId++, type, payload, returned: 0 };
     updates.push(u);
     flushPoll();
+    deliverWebhook();
     return u.update_id;
 }
 
@@ -281,6 +298,77 @@ function flushPoll() {
     poll = null;
     clearTimeout(p.timer);
     answerPoll(p.res, list);
+}
+
+// Webhook delivery (server WebhookActor): one Update per POST; updates of one chat in
+// order, one at a time; other chats' updates in parallel up to max_connections. A 2xx
+// confirms (deletes) the update; anything else is retried with doubling delays.
+function queueOf(u) {
+    const chat = u.payload.chat && u.payload.chat.id;
+    return chat === undefined ? 'none' : String(chat);
+}
+
+function deliverWebhook() {
+    if (!webhook) return;
+    const busy = new Set(updates.filter((u) => u.inflight || u.retryAt > now()).map(queueOf));
+    let running = updates.filter((u) => u.inflight).length;
+    for (const u of updates) {
+        if (running >= webhook.max_connections) break;
+        if (!isAllowed(u.type)) continue;
+        if (u.inflight || busy.has(queueOf(u))) { busy.add(queueOf(u)); continue; }
+        busy.add(queueOf(u));
+        running += 1;
+        postUpdate(u);
+    }
+}
+
+function postUpdate(u) {
+    const hook = webhook;
+    const serial = webhookSerial;
+    const url = new URL(hook.url);
+    const data = Buffer.from(JSON.stringify({ update_id: u.update_id, [u.type]: u.payload }));
+    const headers = { 'Content-Type': 'application/json', 'Content-Length': data.length };
+    if (hook.secret !== undefined) headers['X-Telegram-Bot-Api-Secret-Token'] = hook.secret;
+    u.inflight = true;
+    u.returned += 1;
+    let done = false;
+    const finish = (status, retryAfterS, error) => {
+        if (done) return;
+        done = true;
+        u.inflight = false;
+        if (serial !== webhookSerial) return deliverWebhook(); // the webhook changed meanwhile
+        const lost = loseAnswers > 0 && status >= 200 && status < 300;
+        const lostRetryMs = lost ? loseRetryMs : 0;
+        if (lost) loseAnswers -= 1;
+        deliveries.push({ update_id: u.update_id, status, t: now(), lost });
+        if (status >= 200 && status < 300 && !lost) {
+            const i = updates.indexOf(u);
+            if (i >= 0) updates.splice(i, 1);
+            u.failures = 0;
+        } else {
+            u.failures = (u.failures || 0) + 1;
+            let delay = Math.min(opts.retryMs * 2 ** (u.failures - 1), opts.retryMaxMs);
+            if (retryAfterS !== undefined) delay = Math.min(retryAfterS, 3600) * 1000;
+            if (lostRetryMs) delay = lostRetryMs;
+            u.retryAt = now() + delay;
+            webhook.last_error_date = Math.floor(Date.now() / 1000);
+            webhook.last_error_message = lost ? 'Read timeout expired' : error || `Wrong response from the webhook: ${status}`;
+            setTimeout(deliverWebhook, delay + 5);
+        }
+        deliverWebhook();
+    };
+    const req = http.request({ host: url.hostname, port: url.port || 80, path: url.pathname + url.search,
+        method: 'POST', headers, timeout: 10000 }, (res) => {
+        res.resume();
+        res.on('end', () => {
+            const ra = Number(res.headers['retry-after']);
+            finish(res.statusCode, Number.isFinite(ra) && ra >= 0 ? ra : undefined);
+        });
+        res.on('error', () => finish(0, undefined, 'Connection reset by peer'));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => finish(0, undefined, e.code === 'ECONNREFUSED' ? 'Connection refused' : 'Connection error'));
+    req.end(data);
 }
 
 function stored(c, m) {
@@ -388,8 +476,64 @@ function threadFor(c, p) {
 const methods = {
     getme: () => Object.assign({}, BOT, { can_join_groups: true,
         can_read_all_group_messages: !opts.privacy, supports_inline_queries: false }),
-    deletewebhook: () => true,
+    setwebhook: (p, json) => {
+        const url = str(p, 'url', true);
+        const secret = str(p, 'secret_token');
+        const au = obj(p, 'allowed_updates', json, 'Array');
+        let maxc = int(p, 'max_connections');
+        const drop = p.drop_pending_updates === true || p.drop_pending_updates === 'true';
+        if (url === '') return methods.deletewebhook(p, json);
+        let u;
+        try { u = new URL(url); } catch (e) { bad('bad webhook: invalid webhook URL specified'); }
+        if (u.protocol === 'http:' && !opts.local) bad('bad webhook: An HTTPS URL must be provided for webhook');
+        if (u.protocol !== 'https:' && u.protocol !== 'http:') bad('bad webhook: invalid webhook URL specified');
+        const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+        if (!opts.local && ![443, 80, 88, 8443].includes(port))
+            bad('bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443');
+        if (secret !== undefined) {
+            if (secret.length > 256) bad('secret token is too long');
+            if (!/^[A-Za-z0-9_-]+$/.test(secret)) bad('secret token contains unallowed characters');
+        }
+        maxc = maxc === undefined ? 40 : Math.min(Math.max(maxc, 1), 100);
+        if (au) {
+            if (!au.every((x) => typeof x === 'string')) bad('allowed_updates must be strings');
+            allowedUpdates = au.filter((x) => UPDATE_TYPES.includes(x) || x === 'message_reaction_count');
+        }
+        if (drop) updates.length = 0;
+        if (poll) { // the waiting getUpdates is cut off
+            const old = poll;
+            poll = null;
+            clearTimeout(old.timer);
+            reply(old.res, 409, { ok: false, error_code: 409, description: 'Conflict: terminated by setWebhook request' });
+        }
+        webhookSerial += 1;
+        webhook = { url, secret, max_connections: maxc, allowed_updates: au };
+        for (const u of updates) u.retryAt = 0; // a new webhook is tried at once
+        setImmediate(deliverWebhook);
+        return true;
+    },
+    deletewebhook: (p) => {
+        if (p.drop_pending_updates === true || p.drop_pending_updates === 'true') updates.length = 0;
+        webhookSerial += 1;
+        webhook = null;
+        for (const u of updates) u.retryAt = 0;
+        return true;
+    },
+    getwebhookinfo: () => {
+        const info = { url: webhook ? webhook.url : '', has_custom_certificate: false,
+            pending_update_count: updates.filter((u) => isAllowed(u.type)).length };
+        if (webhook) {
+            info.max_connections = webhook.max_connections;
+            if (webhook.allowed_updates) info.allowed_updates = webhook.allowed_updates;
+            if (webhook.last_error_date) {
+                info.last_error_date = webhook.last_error_date;
+                info.last_error_message = webhook.last_error_message;
+            }
+        }
+        return info;
+    },
     getupdates: (p, json, res) => {
+        if (webhook) fail(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first");
         const off = int(p, 'offset');
         let limit = int(p, 'limit');
         let timeout = int(p, 'timeout');
@@ -528,6 +672,11 @@ function control(req, res, name, a) {
                 date: Math.floor(Date.now() / 1000), old_reaction: [], new_reaction: [{ type: 'emoji', emoji: a.emoji }] });
             return reply(res, 200, {});
         }
+        if (name === 'lose_answers') {
+            loseAnswers = a.count || 1;
+            loseRetryMs = a.retry_ms || 0;
+            return reply(res, 200, {});
+        }
         if (name === 'reject_entities') { rejectEntities = a.count || 1; return reply(res, 200, {}); }
         if (name === 'ratelimit' && a.clear) { ratelimits.length = 0; return reply(res, 200, {}); }
         if (name === 'ratelimit') { ratelimits.push({ method: a.method, count: a.count || 1, retry_after: a.retry_after || 1 }); return reply(res, 200, {}); }
@@ -540,7 +689,8 @@ function control(req, res, name, a) {
             for (const [id, c] of chats) out[id] = [...c.messages.values()];
             return reply(res, 200, { requests, chats: out, offset, polls, rate_limited: rateLimited,
                 updates: updates.map((u) => ({ update_id: u.update_id, type: u.type, returned: u.returned })),
-                waiting: poll !== null });
+                waiting: poll !== null, deliveries,
+                webhook: webhook && { url: webhook.url, max_connections: webhook.max_connections } });
         }
         reply(res, 404, { error: 'unknown control ' + name });
     } catch (e) {
