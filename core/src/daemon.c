@@ -563,11 +563,12 @@ daemon_on_reload(uv_signal_t *s, int signum)
     daemon_hide_secrets(d);
     daemon_engine_config(d, &ec);
     engine_set_config(d->broker->engine, &ec);
-    if (d->schedules && schedules_reload(d->schedules, d->cfg.cron_jobs, d->cfg.ncron_jobs,
-                                         (int)d->cfg.cron_catch_up) < 0)
-        log_error("core", "SIGHUP: out of memory; the previous [[cron.jobs]] keep running");
-    else if (!d->schedules)
+    /* The jobs are re-armed from the new table (stopping: they stay stopped). */
+    if (!d->schedules)
         daemon_schedules(d);
+    else if (!d->is_stopping && schedules_reload(d->schedules, d->cfg.cron_jobs, d->cfg.ncron_jobs,
+                                                 (int)d->cfg.cron_catch_up) < 0)
+        log_error("core", "SIGHUP: out of memory; the previous [[cron.jobs]] keep running");
     if (log_level_parse(d->cfg.log_level, &level) == 0)
         log_configure(level,
                       strcmp(d->cfg.log_format, "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
