@@ -29,7 +29,9 @@ def shift_to(second, minutes_ahead):
     return (now // 60 + minutes_ahead) * 60 + second - now
 
 
-class Schedules(dw.DiscordTest):
+class CronTest(dw.DiscordTest):
+    """A job every minute in the allowed channel, one in a refused channel."""
+
     agent_flags = ("--tick", "20")
     extra = """
 [cron]
@@ -70,6 +72,8 @@ message = "never here"
         self.assertEqual(mine[0]["schedule"], "* * * * *")
         return mine[0]["last_run"]
 
+
+class Schedules(CronTest):
     def test_a_job_posts_opens_a_thread_runs_and_catches_up_once(self):
         f = self.fake
         err = self.broker.err
@@ -137,6 +141,33 @@ message = "never here"
             self.assertEqual(len(self.lines(f.state())), 2)
             self.assertEqual(self.record(), last)
         self.stop()
+
+
+class Reload(CronTest):
+    """SIGHUP re-arms the jobs from the new table: the changed job runs, not the old."""
+
+    LEAD = 12
+
+    def test_sighup_replaces_the_jobs(self):
+        import signal
+        f = self.fake
+        with open(self.config, encoding="utf-8") as fh:
+            text = fh.read()
+        self.assertIn('message = "summarise the day"', text)
+        self.world.write("config.toml", text.replace('message = "summarise the day"',
+                                                     'message = "reloaded words"'))
+        start = len(self.broker.err.text())
+        self.broker.signal(signal.SIGHUP)
+        self.broker.err.wait_for("SIGHUP: configuration reloaded", start=start)
+        line = f.wait(lambda st: [m for m in f.bot_messages(st, dw.CHANNEL)
+                                  if m["content"].startswith("🕐")], "the job's line",
+                      timeout=self.LEAD + e2e.WAIT_S)
+        self.assertEqual([m["content"] for m in line], ["🕐 standup-bot: reloaded words"])
+        tid = f.wait(lambda st: f.msg(st, line[0]["id"])["thread"], "a thread from the line")
+        f.wait(lambda st: any("reloaded words" in m["content"]
+                              for m in f.bot_messages(st, tid)), "the answer in the thread")
+        self.stop()
+
 
 if __name__ == "__main__":
     e2e.main()
