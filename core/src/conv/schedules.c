@@ -28,12 +28,8 @@ struct schedules_job {
 /* One run being posted: its line is on its way to the platform. */
 struct schedules_run {
     struct schedules_run *prev, *next; /* the owner's runs in flight */
-    struct schedules *s;
-    struct chat_instance *ci;    /* lent */
-    char *channel, *thread_id;   /* owned; thread_id may be NULL */
-    char *message, *sender_name; /* owned */
-    int line;                    /* the job's line in the config */
-    struct chat_owner owner;     /* the post */
+    struct schedules_job job;          /* a copy: a reload may free the job meanwhile */
+    struct chat_owner owner;           /* the post */
 };
 
 struct schedules {
@@ -50,6 +46,50 @@ struct schedules {
     int64_t shift;              /* SCHEDULES_TEST_SHIFT_ENV, seconds */
     struct schedules_run *runs; /* owned: runs in flight */
 };
+
+/* @j as a config entry (strings lent from @j). */
+static struct config_cron_job
+schedules_job_view(const struct schedules_job *j)
+{
+    return (struct config_cron_job){.line = j->line,
+                                    .schedule = j->schedule,
+                                    .platform = j->platform,
+                                    .channel = j->channel,
+                                    .thread_id = j->thread_id,
+                                    .message = j->message,
+                                    .sender_name = j->sender_name};
+}
+
+/* Free @j's strings. */
+static void
+schedules_job_clear(struct schedules_job *j)
+{
+    free(j->schedule);
+    free(j->platform);
+    free(j->channel);
+    free(j->thread_id);
+    free(j->message);
+    free(j->sender_name);
+}
+
+/* Fill @j (zeroed) for @s posting through @ci with copies of @cj's strings. 0 or
+ * AB_ENOMEM (@j holds what was copied: clear it). */
+static int
+schedules_job_copy(struct schedules_job *j, struct schedules *s, struct chat_instance *ci,
+                   const struct config_cron_job *cj)
+{
+    *j = (struct schedules_job){.s = s, .line = cj->line, .ci = ci};
+    j->schedule = strdup(cj->schedule);
+    j->platform = cj->platform ? strdup(cj->platform) : NULL;
+    j->channel = cj->channel ? strdup(cj->channel) : NULL;
+    j->thread_id = cj->thread_id ? strdup(cj->thread_id) : NULL;
+    j->message = strdup(cj->message);
+    j->sender_name = strdup(cj->sender_name ? cj->sender_name : "cron");
+    return !j->schedule || (cj->platform && !j->platform) || (cj->channel && !j->channel) ||
+                   (cj->thread_id && !j->thread_id) || !j->message || !j->sender_name
+               ? AB_ENOMEM
+               : 0;
+}
 
 /* The schedules' wall clock: time(), moved by the test knob when it is set. */
 static int64_t
@@ -103,11 +143,7 @@ schedules_last_run(const struct schedules *s, const struct config_cron_job *job)
 static void
 schedules_remember(struct schedules *s, const struct schedules_job *j, int64_t at)
 {
-    const struct config_cron_job key = {.schedule = j->schedule,
-                                        .platform = j->platform,
-                                        .channel = j->channel,
-                                        .thread_id = j->thread_id,
-                                        .message = j->message};
+    const struct config_cron_job key = schedules_job_view(j);
     cJSON *rec = schedules_record(s->doc, &key), *jobs, *copy;
 
     if (!rec) {
@@ -146,10 +182,7 @@ static void
 schedules_run_free(struct schedules_run *r)
 {
     chat_owner_detach(&r->owner);
-    free(r->channel);
-    free(r->thread_id);
-    free(r->message);
-    free(r->sender_name);
+    schedules_job_clear(&r->job);
     free(r);
 }
 
@@ -160,7 +193,7 @@ schedules_run_unlink(struct schedules_run *r)
     if (r->prev)
         r->prev->next = r->next;
     else
-        r->s->runs = r->next;
+        r->job.s->runs = r->next;
     if (r->next)
         r->next->prev = r->prev;
 }
@@ -171,8 +204,8 @@ static void
 schedules_posted(void *arg, int status, const struct ab_msg_ref *ref)
 {
     struct schedules_run *r = arg;
-    struct schedules *s = r->s;
-    const char *parent = r->channel ? r->channel : r->thread_id;
+    const struct schedules_job *j = &r->job;
+    const char *parent = j->channel ? j->channel : j->thread_id;
     int rc;
 
     schedules_run_unlink(r);
@@ -180,7 +213,7 @@ schedules_posted(void *arg, int status, const struct ab_msg_ref *ref)
         log_warn("cron",
                  "job at line %d: cannot post in %s on %s (%s); this run is skipped — it runs "
                  "again at its next time",
-                 r->line, r->thread_id ? r->thread_id : r->channel, r->ci->name,
+                 j->line, j->thread_id ? j->thread_id : j->channel, j->ci->name,
                  ab_strerror(status < 0 ? status : AB_EIO));
         schedules_run_free(r);
         return;
@@ -189,27 +222,27 @@ schedules_posted(void *arg, int status, const struct ab_msg_ref *ref)
      * of the post a new thread takes), from a sender no allowlist names. */
     struct ab_inbound m = {
         .size = sizeof(m),
-        .conversation = r->thread_id ? r->thread_id : ref->message_id,
+        .conversation = j->thread_id ? j->thread_id : ref->message_id,
         .channel_id = ref->channel_id,
-        .parent_id = r->thread_id ? parent : NULL,
+        .parent_id = j->thread_id ? parent : NULL,
         .message_id = ref->message_id,
         .sender_id = "cron",
-        .sender_name = r->sender_name,
-        .display_name = r->sender_name,
-        .text = r->message,
-        .clean_text = r->message,
-        .is_thread = r->thread_id != NULL,
+        .sender_name = j->sender_name,
+        .display_name = j->sender_name,
+        .text = j->message,
+        .clean_text = j->message,
+        .is_thread = j->thread_id != NULL,
         .mentions_bot = true,
         .is_human_turn = true,
-        .thread_is_ours = r->thread_id != NULL,
-        .thread_id = r->thread_id,
+        .thread_is_ours = j->thread_id != NULL,
+        .thread_id = j->thread_id,
     };
-    if ((rc = engine_inbound_trusted(s->e, r->ci, &m)) < 0 && rc != AB_ECONFIG)
-        log_warn("cron", "job at line %d: its message %s in %s was not run: %s", r->line,
+    if ((rc = engine_inbound_trusted(j->s->e, j->ci, &m)) < 0 && rc != AB_ECONFIG)
+        log_warn("cron", "job at line %d: its message %s in %s was not run: %s", j->line,
                  ref->message_id, ref->channel_id, ab_strerror(rc));
     else if (rc == 0)
-        log_info("cron", "job at line %d: posted %s in %s on %s", r->line, ref->message_id,
-                 ref->channel_id, r->ci->name);
+        log_info("cron", "job at line %d: posted %s in %s on %s", j->line, ref->message_id,
+                 ref->channel_id, j->ci->name);
     schedules_run_free(r);
 }
 
@@ -219,7 +252,8 @@ schedules_fire(void *arg, size_t index, int64_t at)
 {
     struct schedules *s = arg;
     struct schedules_job *j = &s->jobs[index];
-    struct schedules_run *r;
+    const struct config_cron_job view = schedules_job_view(j);
+    struct schedules_run *r = NULL;
     int64_t now = schedules_now(s);
     char *line = NULL;
 
@@ -233,20 +267,12 @@ schedules_fire(void *arg, size_t index, int64_t at)
     }
     if (!j->ci->host->connected)
         log_warn("cron",
-                 "job at line %d: %s is not connected; its post waits in the outbound "
-                 "queue",
+                 "job at line %d: %s reports no connection; posting anyway (the outbound "
+                 "queue retries; a post that fails is reported)",
                  j->line, j->ci->name);
-    if (!(r = calloc(1, sizeof(*r))) || asprintf(&line, "🕐 %s: %s", j->sender_name, j->message) < 0)
-        goto fail;
-    r->s = s;
-    r->ci = j->ci;
-    r->line = j->line;
-    r->channel = j->channel ? strdup(j->channel) : NULL;
-    r->thread_id = j->thread_id ? strdup(j->thread_id) : NULL;
-    r->message = strdup(j->message);
-    r->sender_name = strdup(j->sender_name);
-    if ((j->channel && !r->channel) || (j->thread_id && !r->thread_id) || !r->message ||
-        !r->sender_name)
+    if (!(r = calloc(1, sizeof(*r))) ||
+        asprintf(&line, "🕐 %s: %s", j->sender_name, j->message) < 0 ||
+        schedules_job_copy(&r->job, s, j->ci, &view) < 0)
         goto fail;
     r->next = s->runs;
     if (s->runs)
@@ -272,14 +298,8 @@ fail:
 static void
 schedules_jobs_free(struct schedules_job *jobs, size_t n)
 {
-    for (size_t i = 0; jobs && i < n; i++) {
-        free(jobs[i].schedule);
-        free(jobs[i].platform);
-        free(jobs[i].channel);
-        free(jobs[i].thread_id);
-        free(jobs[i].message);
-        free(jobs[i].sender_name);
-    }
+    for (size_t i = 0; jobs && i < n; i++)
+        schedules_job_clear(&jobs[i]);
     free(jobs);
 }
 
@@ -326,18 +346,11 @@ schedules_add(struct schedules *s, struct cron_sched *sched, const struct config
         log_warn("cron", "job at line %d: %s; the job is skipped", cj->line, err);
         return 0;
     }
-    *j = (struct schedules_job){.s = s, .line = cj->line, .ci = ci};
-    j->schedule = strdup(cj->schedule);
-    j->platform = cj->platform ? strdup(cj->platform) : NULL;
-    j->channel = cj->channel ? strdup(cj->channel) : NULL;
-    j->thread_id = cj->thread_id ? strdup(cj->thread_id) : NULL;
-    j->message = strdup(cj->message);
-    j->sender_name = strdup(cj->sender_name ? cj->sender_name : "cron");
+    rc = schedules_job_copy(j, s, ci, cj);
     (*n)++; /* freed with the others from here on */
-    if (!j->schedule || (cj->platform && !j->platform) || (cj->channel && !j->channel) ||
-        (cj->thread_id && !j->thread_id) || !j->message || !j->sender_name) {
+    if (rc < 0) {
         tz_free(tz);
-        return AB_ENOMEM;
+        return rc;
     }
     if ((rc = cron_sched_add(sched, &e, tz, schedules_last_run(s, cj))) < 0)
         return rc;
