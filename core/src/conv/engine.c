@@ -895,10 +895,9 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
  * for a new one: 1 when queued (and @recorded taken), 0 when refused with a line. */
 static int
 engine_accept_decided(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m,
-                      const struct policy_decision *dd, void (*recorded)(void *arg, int status),
+                      const struct policy_decision *d, void (*recorded)(void *arg, int status),
                       void *arg)
 {
-    const struct policy_decision d = *dd;
     struct conversation *c;
     struct pending *p, **tail;
     const char *channel, *thread;
@@ -910,12 +909,12 @@ engine_accept_decided(struct engine *e, struct chat_instance *ci, const struct a
     if (commands_is_command(m->clean_text ? m->clean_text : m->text)) {
         /* A command acts on this place's conversation and never reaches the agent. */
         e->stats.commands++;
-        return commands_run(e, ci, d.key, channel, thread, NULL,
+        return commands_run(e, ci, d->key, channel, thread, NULL,
                             m->clean_text ? m->clean_text : m->text);
     }
-    if (!(c = engine_conversation(e, ci, d.key, channel, thread)))
+    if (!(c = engine_conversation(e, ci, d->key, channel, thread)))
         return AB_ENOMEM;
-    c->is_multibot = d.is_multibot;
+    c->is_multibot = d->is_multibot;
     if (e->is_draining) {
         engine_post_notice(c,
                            "⚠️ agent-broker is restarting; this message was not answered — "
@@ -950,7 +949,7 @@ engine_accept_decided(struct engine *e, struct chat_instance *ci, const struct a
     e->nqueued++;
     e->stats.enqueued++;
     engine_record(e, c, p, m, recorded, arg);
-    if (d.opens_thread && !c->turn && !c->reply_thread && ci->can_thread) {
+    if (d->opens_thread && !c->turn && !c->reply_thread && ci->can_thread) {
         char *name = NULL;
         c->is_opening_thread = true;
         e->nopening++;
