@@ -19,6 +19,7 @@
 #include "config/secret_env.h"
 #include "conv/commands.h"
 #include "conv/engine.h"
+#include "conv/schedules.h"
 #include "health/health_server.h"
 #include "ingress/ingress.h"
 #include "health/metrics.h"
@@ -53,7 +54,8 @@ struct daemon {
     struct broker *broker;     /* owned: pools, engine, chat instances */
     struct journal *journal;   /* owned, or NULL without a state dir */
     struct health_server *health;
-    struct ingress *ingress; /* owned: [ingress] listen, or NULL */
+    struct ingress *ingress;     /* owned: [ingress] listen, or NULL */
+    struct schedules *schedules; /* owned: [[cron.jobs]] in run mode, or NULL */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t idle_guard;
     uv_timer_t quiet_timer; /* runs the teardown from a clean stack */
@@ -303,6 +305,7 @@ daemon_metrics(void *arg, struct health_text *out)
 }
 
 static void daemon_stop(struct daemon *d, int exit_code);
+static void daemon_schedules(struct daemon *d);
 
 /* An interactive plugin's input ended: stop once the last reply is out. */
 static void
@@ -372,6 +375,8 @@ daemon_quiet_now(uv_timer_t *t)
         health_server_close(d->health, NULL, NULL);
         d->health = NULL;
     }
+    schedules_close(d->schedules);
+    d->schedules = NULL;
     if (d->broker) {
         struct broker *b = d->broker;
         d->broker = NULL;
@@ -422,6 +427,7 @@ daemon_stop(struct daemon *d, int exit_code)
     d->exit_code = exit_code;
     log_info("core", "stopping: running turns may finish for up to %llds",
              (long long)d->cfg.drain_timeout_s);
+    schedules_stop(d->schedules);
     engine_drain(d->broker->engine, (uint64_t)d->cfg.drain_timeout_s * 1000, daemon_drained, d);
 }
 
@@ -557,10 +563,30 @@ daemon_on_reload(uv_signal_t *s, int signum)
     daemon_hide_secrets(d);
     daemon_engine_config(d, &ec);
     engine_set_config(d->broker->engine, &ec);
+    /* The jobs are re-armed from the new table (stopping: they stay stopped). */
+    if (!d->schedules)
+        daemon_schedules(d);
+    else if (!d->is_stopping && schedules_reload(d->schedules, d->cfg.cron_jobs, d->cfg.ncron_jobs,
+                                                 (int)d->cfg.cron_catch_up) < 0)
+        log_error("core", "SIGHUP: out of memory; the previous [[cron.jobs]] keep running");
     if (log_level_parse(d->cfg.log_level, &level) == 0)
         log_configure(level,
                       strcmp(d->cfg.log_format, "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
     log_info("core", "SIGHUP: configuration reloaded from %s", d->cfg.path);
+}
+
+/* Run mode: start the [[cron.jobs]] (none configured: nothing runs). */
+static void
+daemon_schedules(struct daemon *d)
+{
+    int rc;
+
+    if (d->mode != DAEMON_RUN || d->cfg.ncron_jobs == 0 || d->is_stopping)
+        return;
+    if ((rc = schedules_new(&d->loop, d->broker->engine, d->broker->chats, d->broker->nchats,
+                            d->cfg.cron_jobs, d->cfg.ncron_jobs, (int)d->cfg.cron_catch_up,
+                            d->cfg.state_dir, &d->schedules)) < 0)
+        log_error("core", "cannot start the [[cron.jobs]]: %s", ab_strerror(rc));
 }
 
 /* Load and validate the config for this mode. Returns an exit code or -1 to go on. */
@@ -841,6 +867,7 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset, 
                           &d->dirs)) < 0 ||
         (rc = plugin_set_scan(&d->plugins, d->dirs)) < 0)
         goto out_loop;
+    diag.file = d->cfg.path;
     rc = config_bind_chats(&d->cfg, plugin_set_find_chat, &d->plugins, &diag);
     diag_print(&diag, stderr);
     diag_free(&diag);
@@ -892,6 +919,7 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset, 
         goto out_broker;
     }
     daemon_listen(d);
+    daemon_schedules(d);
     if (d->nagents > 1)
         snprintf(more, sizeof(more), " and %zu more", d->nagents - 1);
     log_info("core", "agent-broker %s started: %zu chat plugin(s), agent %s%s", AB_VERSION_STRING,

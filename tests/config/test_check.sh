@@ -79,7 +79,35 @@ out=$("$bin" check cron.toml 2>&1); rc=$?
 echo "$out" | grep -q '^cron.toml:10: cron.jobs.schedule: "0 25 \* \* \*": hour field "25": values are 0-23' || fail "cron schedule not reported at its line"
 echo "$out" | grep -q '^cron.toml:15: cron.jobs.timezone: .*not a time zone name' || fail "cron zone not reported at its line"
 echo "$out" | grep -q '^cron.toml:4:' && fail "the good cron job was reported"
-echo "$out" | grep -q '^warning: cron.toml:4: cron.jobs: schedules are checked, but this build does not post them yet' || fail "cron jobs not said to be unposted"
+echo "$out" | grep -q '^warning: cron.toml:4: cron.jobs: no chat plugin is enabled: the job is skipped' || fail "a job without a platform to post on not reported"
+
+# A job aimed at a channel the platform's policy refuses, or at a platform not enabled,
+# is reported at its line and skipped (a warning: the others run); an allowed one passes.
+printf '[discord]
+bot_token = "${DISCORD_BOT_TOKEN}"
+allowed_channels = ["1"]
+
+[[cron.jobs]]
+schedule = "0 9 * * *"
+channel = "1"
+message = "ok"
+
+[[cron.jobs]]
+schedule = "0 9 * * *"
+channel = "2"
+message = "refused"
+
+[[cron.jobs]]
+schedule = "0 9 * * *"
+channel = "1"
+platform = "slack"
+message = "elsewhere"
+' > cron.toml
+out=$("$bin" check cron.toml 2>&1); rc=$?
+[ $rc -eq 0 ] || fail "cron places: exit $rc, want 0"
+echo "$out" | grep -q '^warning: cron.toml:10: cron.jobs.channel: 2 is not in \[discord\] allowed_channels: the job is skipped' || fail "a job in a refused channel not reported"
+echo "$out" | grep -q '^warning: cron.toml:15: cron.jobs.platform: "slack" is not an enabled chat plugin' || fail "a job on a platform not enabled not reported"
+echo "$out" | grep -q 'cron.toml:5:' && fail "the allowed job was reported"
 
 # A missing file is a usage error.
 out=$("$bin" check nope.toml 2>&1); rc=$?

@@ -1033,14 +1033,42 @@ config_read_cron(struct config *cfg, const struct toml_table *root, struct diag 
         if (j->enabled)
             config_check_cron_job(j, diag);
     }
-    for (size_t i = 0; i < cfg->ncron_jobs; i++)
-        if (cfg->cron_jobs[i].enabled) {
-            diag_add(diag, false, cfg->cron_jobs[i].line, "cron.jobs",
-                     "schedules are checked, but this build does not post them yet (the "
-                     "scheduler is not connected to the chat platforms)");
-            break;
-        }
     return 0;
+}
+
+/* Each enabled job posts where its platform's policy lets the bot speak: a job aimed
+ * elsewhere is skipped at start, so say so here (warnings: the rest runs). */
+static void
+config_check_cron_places(const struct config *cfg, struct diag *diag)
+{
+    for (size_t i = 0; i < cfg->ncron_jobs; i++) {
+        const struct config_cron_job *j = &cfg->cron_jobs[i];
+        const char *where = j->channel ? j->channel : j->thread_id;
+        size_t c = 0;
+
+        if (!j->enabled || !where)
+            continue;
+        while (c < cfg->plugin_chat.count && j->platform &&
+               strcmp(cfg->plugin_chat.items[c], j->platform) != 0)
+            c++;
+        if (c == cfg->plugin_chat.count) {
+            if (j->platform)
+                diag_add(diag, false, j->line, "cron.jobs.platform",
+                         "\"%s\" is not an enabled chat plugin ([plugins] chat): the job is "
+                         "skipped",
+                         j->platform);
+            else
+                diag_add(diag, false, j->line, "cron.jobs",
+                         "no chat plugin is enabled: the job is skipped");
+            continue;
+        }
+        if (!cfg->chats[c].allow_all_channels &&
+            !strlist_has(&cfg->chats[c].allowed_channels, where))
+            diag_add(diag, false, j->line, j->channel ? "cron.jobs.channel" : "cron.jobs.thread_id",
+                     "%s is not in [%s] allowed_channels: the job is skipped — add it there or "
+                     "point the job at an allowed channel",
+                     where, cfg->plugin_chat.items[c]);
+    }
 }
 
 /* [[routes]]: channel or role -> agent, each agent name checked. */
@@ -1253,6 +1281,7 @@ config_bind_chats(struct config *cfg, config_find_chat_fn find, void *arg, struc
     if ((rc = config_resolve_chats(cfg, cfg->root, find, arg, diag)) < 0)
         return rc;
     config_check_top(cfg, cfg->root, find, arg, diag);
+    config_check_cron_places(cfg, diag);
     return diag->errors ? AB_ECONFIG : 0;
 }
 

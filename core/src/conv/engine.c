@@ -793,6 +793,9 @@ engine_record(struct engine *e, struct conversation *c, struct pending *p,
 
 static int engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m,
                          void (*recorded)(void *arg, int status), void *arg);
+static int engine_accept_decided(struct engine *e, struct chat_instance *ci,
+                                 const struct ab_inbound *m, const struct policy_decision *d,
+                                 void (*recorded)(void *arg, int status), void *arg);
 
 /* A message from a chat plugin. */
 int
@@ -813,6 +816,27 @@ engine_inbound_held(struct engine *e, struct chat_instance *ci, const struct ab_
     return rc < 0 ? rc : 0;
 }
 
+/* A message the broker posted for the operator's config (a scheduled job). */
+int
+engine_inbound_trusted(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m)
+{
+    struct policy_decision d;
+    int rc;
+
+    e->stats.received++;
+    if ((rc = policy_decide_trusted(ci->policy, ci->name, m, uv_now(e->loop), &d)) < 0)
+        return rc;
+    if (d.verdict != POLICY_ACCEPT) {
+        e->stats.ignored++;
+        log_warn("engine", "%s: scheduled message %s in %s not run: %s", ci->name,
+                 m->message_id ? m->message_id : "?", m->channel_id ? m->channel_id : "?",
+                 d.reason);
+        return AB_ECONFIG;
+    }
+    rc = engine_accept_decided(e, ci, m, &d, NULL, NULL);
+    return rc < 0 ? rc : 0;
+}
+
 /* Accept a message: 1 when it was queued (and @recorded taken), 0 when it needs no
  * record, < 0 on error. */
 static int
@@ -820,9 +844,6 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
               void (*recorded)(void *arg, int status), void *arg)
 {
     struct policy_decision d;
-    struct conversation *c;
-    struct pending *p, **tail;
-    const char *channel, *thread;
     int rc;
 
     e->stats.received++;
@@ -867,18 +888,33 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
     case POLICY_ACCEPT:
     default: break;
     }
+    return engine_accept_decided(e, ci, m, &d, recorded, arg);
+}
+
+/* Queue accepted message @m (policy verdict @d) in its conversation, opening a thread
+ * for a new one: 1 when queued (and @recorded taken), 0 when refused with a line. */
+static int
+engine_accept_decided(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m,
+                      const struct policy_decision *d, void (*recorded)(void *arg, int status),
+                      void *arg)
+{
+    struct conversation *c;
+    struct pending *p, **tail;
+    const char *channel, *thread;
+    int rc;
+
     e->stats.accepted++;
     channel = m->is_thread && m->parent_id ? m->parent_id : m->channel_id;
     thread = m->is_thread ? m->thread_id : NULL;
     if (commands_is_command(m->clean_text ? m->clean_text : m->text)) {
         /* A command acts on this place's conversation and never reaches the agent. */
         e->stats.commands++;
-        return commands_run(e, ci, d.key, channel, thread, NULL,
+        return commands_run(e, ci, d->key, channel, thread, NULL,
                             m->clean_text ? m->clean_text : m->text);
     }
-    if (!(c = engine_conversation(e, ci, d.key, channel, thread)))
+    if (!(c = engine_conversation(e, ci, d->key, channel, thread)))
         return AB_ENOMEM;
-    c->is_multibot = d.is_multibot;
+    c->is_multibot = d->is_multibot;
     if (e->is_draining) {
         engine_post_notice(c,
                            "⚠️ agent-broker is restarting; this message was not answered — "
@@ -913,7 +949,7 @@ engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inboun
     e->nqueued++;
     e->stats.enqueued++;
     engine_record(e, c, p, m, recorded, arg);
-    if (d.opens_thread && !c->turn && !c->reply_thread && ci->can_thread) {
+    if (d->opens_thread && !c->turn && !c->reply_thread && ci->can_thread) {
         char *name = NULL;
         c->is_opening_thread = true;
         e->nopening++;

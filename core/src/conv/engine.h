@@ -137,6 +137,12 @@ int engine_inbound(struct engine *e, struct chat_instance *ci, const struct ab_i
  * AB_ECANCELED at shutdown. It may run before this returns (callers defer it). */
 int engine_inbound_held(struct engine *e, struct chat_instance *ci, const struct ab_inbound *msg,
                         void (*recorded)(void *arg, int status), void *arg);
+/* A message the broker itself posted for the operator's config (a [[cron.jobs]] run),
+ * @m (lent) shaped as the plugin would deliver it, sent by a trusted sender: only the
+ * channel policy applies (policy_decide_trusted); then the same path as a user's
+ * message (a thread opened from it at top level, the routes' agent, the queue).
+ * Returns 0, AB_ECONFIG (the policy refused it: logged), or < 0. */
+int engine_inbound_trusted(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m);
 int engine_reaction(struct engine *e, struct chat_instance *ci, const struct ab_reaction_event *ev);
 /* A native command invocation (ABI 1.3 deliver_command): policy, then the command; 0
  * means it will be answered through ci's command_reply. */

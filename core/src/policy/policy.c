@@ -338,6 +338,27 @@ policy_bot_capped(const struct policy *p, const struct ab_inbound *m, struct pol
     return POLICY_IGNORE;
 }
 
+/* What every decision starts with: the arguments, a complete message, its key. Returns
+ * AB_EINVAL for bad arguments, 1 when @out is decided (ignored), 0 to go on. */
+static int
+policy_start(struct policy *p, const char *platform, const struct ab_inbound *m,
+             struct policy_decision *out)
+{
+    const char *reason;
+
+    if (!p || !platform || !m || !out || !*platform || strlen(platform) >= POLICY_PLATFORM_MAX)
+        return AB_EINVAL;
+    memset(out, 0, sizeof(*out));
+    if ((reason = policy_incomplete(m)))
+        return policy_finish(p, platform, m, out, POLICY_IGNORE, reason) + 1;
+    if (!policy_key_join(out->key, sizeof(out->key),
+                         (const char *const[]){platform, m->conversation}, 2)) {
+        out->key[0] = '\0';
+        return policy_finish(p, platform, m, out, POLICY_IGNORE, "conversation id too long") + 1;
+    }
+    return 0;
+}
+
 /* The rules, in order: completeness, dedupe, system messages, turn counting, self,
  * venue, trigger (DM, mention, involved follow-up), bot gate or user allowlist. */
 int
@@ -349,18 +370,11 @@ policy_decide(struct policy *p, const char *platform, const struct ab_inbound *m
     const char *reason;
     enum policy_verdict verdict;
     bool mentioned, involved, like_user;
+    int rc;
 
-    if (!p || !platform || !m || !out || !*platform || strlen(platform) >= POLICY_PLATFORM_MAX)
-        return AB_EINVAL;
+    if ((rc = policy_start(p, platform, m, out)) != 0)
+        return rc < 0 ? rc : 0;
     c = &p->cfg;
-    memset(out, 0, sizeof(*out));
-    if ((reason = policy_incomplete(m)))
-        return policy_finish(p, platform, m, out, POLICY_IGNORE, reason);
-    if (!policy_key_join(out->key, sizeof(out->key),
-                         (const char *const[]){platform, m->conversation}, 2)) {
-        out->key[0] = '\0';
-        return policy_finish(p, platform, m, out, POLICY_IGNORE, "conversation id too long");
-    }
     if ((reason = policy_dedupe(p, platform, m)))
         return policy_finish(p, platform, m, out, POLICY_IGNORE, reason);
     if (!m->is_bot && !m->is_self && !m->is_human_turn)
@@ -419,6 +433,31 @@ policy_decide(struct policy *p, const char *platform, const struct ab_inbound *m
     }
     out->opens_thread = !m->is_thread && !m->is_dm;
     return policy_finish(p, platform, m, out, POLICY_ACCEPT, reason);
+}
+
+/* A message the operator's config sends (a scheduled job): only where it goes is
+ * judged; the sender, mention and bot rules do not apply, and it is never a duplicate. */
+int
+policy_decide_trusted(struct policy *p, const char *platform, const struct ab_inbound *m,
+                      uint64_t now_ms, struct policy_decision *out)
+{
+    struct policy_conv *conv;
+    const char *reason;
+    int rc;
+
+    if ((rc = policy_start(p, platform, m, out)) != 0)
+        return rc < 0 ? rc : 0;
+    if ((reason = policy_venue_closed(p, m)))
+        return policy_finish(p, platform, m, out, POLICY_IGNORE, reason);
+    /* The bot speaks first there: what people answer in it are follow-ups. */
+    if (!m->is_dm) {
+        conv = policy_conv_get(p, out->key);
+        conv->involved = true;
+        conv->last_ms = now_ms;
+        out->is_multibot = conv->multibot;
+    }
+    out->opens_thread = !m->is_thread && !m->is_dm;
+    return policy_finish(p, platform, m, out, POLICY_ACCEPT, "scheduled job");
 }
 
 /* Mark a conversation involved; creates its state when needed. */
@@ -494,4 +533,15 @@ policy_user_allowed(const struct policy *p, const char *user)
 
     return user && *user &&
            policy_list_admits(c->allowed_users, c->allowed_user_count, c->allow_all_users, user);
+}
+
+/* Whether the bot may speak in @channel_id: the allowed_channels rule. */
+bool
+policy_channel_allowed(const struct policy *p, const char *channel_id)
+{
+    const struct policy_config *c = &p->cfg;
+
+    return channel_id && *channel_id &&
+           policy_list_admits(c->allowed_channels, c->allowed_channel_count, c->allow_all_channels,
+                              channel_id);
 }

@@ -147,6 +147,16 @@ int policy_set_config(struct policy *p, const struct policy_config *cfg);
 int policy_decide(struct policy *p, const char *platform, const struct ab_inbound *m,
                   uint64_t now_ms, struct policy_decision *out);
 
+/* Decide for @m (lent), a message the operator's config sends in the bot's name (a
+ * [[cron.jobs]] run posted by the broker): only the venue rules apply (allowed
+ * channels, a thread judged by its parent, DMs); an accepted one marks its conversation
+ * involved. No duplicate suppression. Returns as policy_decide. */
+int policy_decide_trusted(struct policy *p, const char *platform, const struct ab_inbound *m,
+                          uint64_t now_ms, struct policy_decision *out);
+
+/* Whether channel @channel_id (lent) passes allowed_channels / allow_all_channels. */
+bool policy_channel_allowed(const struct policy *p, const char *channel_id);
+
 /* Record that the bot opened or was mentioned in conversation @key (lent,
  * "platform:conversation"): later messages there are follow-ups. 0 or AB_EINVAL. */
 int policy_mark_involved(struct policy *p, const char *key);
