@@ -224,3 +224,18 @@ events_handle(struct ab_chat *s, const cJSON *payload, events_recorded_fn record
         s->svc->log(s->host, AB_LOG_DEBUG, "ignoring a %s event", type);
     return false;
 }
+
+/* See slack.h: a conversation is "CHANNEL:THREAD_TS", a thread named by its root's ts. */
+int
+slack_conversation_of(struct ab_chat *chat, const char *channel_id, const char *thread_id,
+                      const char *message_id, char *out, size_t cap)
+{
+    const char *ts = thread_id ? thread_id : message_id;
+    int n;
+
+    (void)chat;
+    if (!channel_id || !ts)
+        return AB_EINVAL;
+    n = snprintf(out, cap, "%s:%s", channel_id, ts);
+    return n > 0 && (size_t)n < cap && (size_t)n < EVENTS_KEY_MAX ? 0 : AB_EINVAL;
+}

@@ -435,6 +435,7 @@ static const struct ab_chat_ops slack_ops = {
     .upload = slack_upload,
     .max_upload_bytes = SLACK_MAX_UPLOAD_BYTES,
     .max_upload_files = SLACK_MAX_UPLOAD_FILES,
+    .conversation_of = slack_conversation_of,
 };
 
 /* [slack]: the keys this plugin reads; the core validates them and applies the

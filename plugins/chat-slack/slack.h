@@ -132,6 +132,10 @@ typedef void (*events_recorded_fn)(void *arg, int status);
 bool events_handle(struct ab_chat *s, const cJSON *payload, events_recorded_fn recorded, void *arg);
 /* Free the remembered event ids. */
 void events_free(struct ab_chat *s);
+/* ab_chat_ops.conversation_of: "CHANNEL:TS" of thread @thread_id, or of the thread under
+ * post @message_id (strings lent), into @out (@cap bytes). 0 or AB_EINVAL. */
+int slack_conversation_of(struct ab_chat *chat, const char *channel_id, const char *thread_id,
+                          const char *message_id, char *out, size_t cap);
 
 /* ---- files.c ---- */
 

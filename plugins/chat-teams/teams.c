@@ -253,6 +253,7 @@ static const struct ab_chat_ops teams_ops = {
     .rate_route = teams_rate_route,
     .rate_rules = teams_rate_rules,
     .rate_rule_count = sizeof(teams_rate_rules) / sizeof(teams_rate_rules[0]),
+    .conversation_of = teams_conversation_of,
 };
 
 /* [teams]: the keys this plugin reads (the shared policy keys are the core's). */

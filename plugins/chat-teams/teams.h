@@ -102,6 +102,11 @@ char *teams_strip_mention(const char *text, const cJSON *entities, const char *b
  * for a send, else NULL. */
 typedef void (*teams_call_cb)(void *arg, int status, const char *id);
 
+/* ab_chat_ops.conversation_of: the reply chain "CHANNEL;messageid=ROOT" under post
+ * @message_id of a Teams channel, thread @thread_id itself, or a chat's own id. Strings
+ * lent; 0 or AB_EINVAL. */
+int teams_conversation_of(struct ab_chat *t, const char *channel_id, const char *thread_id,
+                          const char *message_id, char *out, size_t cap);
 /* Call the Connector: @method on serviceUrl/v3/conversations/<@conversation>/activities
  * [/<@activity_id>] (both lent, escaped here) with the JSON @body (lent), with the bearer
  * token (fetched first when needed). @op is the core's operation the answer's rate facts

@@ -392,3 +392,31 @@ teams_connector_stop(struct ab_chat *t)
     }
     t->nurls = 0;
 }
+
+/* See teams.h: a channel's reply chain is "CHANNEL;messageid=ROOT" (teams_activity.c
+ * keys channel messages so); a chat or a personal conversation is one conversation. The
+ * chain learns the channel's serviceUrl. */
+int
+teams_conversation_of(struct ab_chat *t, const char *channel_id, const char *thread_id,
+                      const char *message_id, char *out, size_t cap)
+{
+    bool is_channel = channel_id && !strchr(channel_id, ';') &&
+                      (strstr(channel_id, "@thread.tacv2") || strstr(channel_id, "@thread.skype"));
+    int n;
+
+    if (!channel_id)
+        return AB_EINVAL;
+    if (thread_id)
+        n = snprintf(out, cap, "%s", thread_id);
+    else if (is_channel && message_id)
+        n = snprintf(out, cap, "%s;messageid=%s", channel_id, message_id);
+    else
+        n = snprintf(out, cap, "%s", channel_id);
+    if (n <= 0 || (size_t)n >= cap)
+        return AB_EINVAL;
+    const char *url =
+        is_channel && message_id && !thread_id ? teams_service_url(t, channel_id) : NULL;
+    if (url)
+        teams_service_url_learn(t, out, url);
+    return 0;
+}

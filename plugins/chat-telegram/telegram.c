@@ -676,6 +676,7 @@ static const struct ab_chat_ops tg_ops = {
     .rate_route = tg_rate_route,
     .rate_rules = tg_rate_rules,
     .rate_rule_count = sizeof(tg_rate_rules) / sizeof(tg_rate_rules[0]),
+    .conversation_of = tg_conversation_of,
 };
 
 /* [telegram]: the keys this plugin reads; the core validates them and applies the

@@ -183,6 +183,12 @@ bool tg_update_id(const cJSON *update, int64_t *out);
 bool tg_update_handle(struct ab_chat *t, const cJSON *update, tg_recorded_fn recorded, void *arg);
 /* Remember that @message in @chat belongs to the reply chain rooted at @root. */
 void tg_thread_remember(struct ab_chat *t, int64_t chat, int64_t message, int64_t root);
+/* ab_chat_ops.conversation_of: the key updates.c gives messages of thread @thread_id
+ * (a topic "t<N>" or a reply chain's root) of chat @channel_id, or of the reply chain
+ * under the core's post @message_id (remembered as its root); a private chat is one
+ * conversation. Strings lent; 0 or AB_EINVAL. */
+int tg_conversation_of(struct ab_chat *t, const char *channel_id, const char *thread_id,
+                       const char *message_id, char *out, size_t cap);
 /* The root of @message's reply chain in @chat, or 0 when unknown. */
 int64_t tg_thread_root(const struct ab_chat *t, int64_t chat, int64_t message);
 /* Save / load the remembered reply chains through the state service. */

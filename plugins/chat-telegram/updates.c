@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <agent-broker/convert.h>
+
 #include "telegram.h"
 
 #define TG_THREADS_STATE_KEY "threads"
@@ -490,4 +492,29 @@ tg_update_handle(struct ab_chat *t, const cJSON *update, tg_recorded_fn recorded
     if (cJSON_IsObject(mr))
         tg_reaction(t, mr);
     return false;
+}
+
+/* See telegram.h: the same keys tg_update_message makes ("CHAT" private, "CHAT/tN" a
+ * topic, "CHAT:ROOT" a reply chain). */
+int
+tg_conversation_of(struct ab_chat *t, const char *channel_id, const char *thread_id,
+                   const char *message_id, char *out, size_t cap)
+{
+    int64_t chat, root;
+    int n;
+
+    if (!channel_id || ab_str_to_i64(channel_id, INT64_MIN, INT64_MAX, &chat) < 0)
+        return AB_EINVAL;
+    if (chat > 0) /* a private chat: one conversation */
+        n = snprintf(out, cap, "%s", channel_id);
+    else if (thread_id && strncmp(thread_id, TG_TOPIC_PREFIX, strlen(TG_TOPIC_PREFIX)) == 0)
+        n = snprintf(out, cap, "%s/%s", channel_id, thread_id);
+    else if (thread_id)
+        n = snprintf(out, cap, "%s:%s", channel_id, thread_id);
+    else if (message_id && ab_str_to_i64(message_id, 1, INT64_MAX, &root) == 0) {
+        tg_thread_remember(t, chat, root, root); /* a reply to the post joins its chain */
+        n = snprintf(out, cap, "%s:%s", channel_id, message_id);
+    } else
+        return AB_EINVAL;
+    return n > 0 && (size_t)n < cap ? 0 : AB_EINVAL;
 }

@@ -97,6 +97,7 @@ edit_interval_ms = %(edit)d
 [reactions.timing]
 debounce_ms = 50
 done_hold_ms = 100
+%(extra)s
 """
 
 
@@ -108,6 +109,8 @@ class SlackTest(e2e.WorldTest):
     idle_ms = 60000
     edit_ms = 100
     section = ""
+    extra = ""  # more of the config, after the Slack tables
+    broker_env = None  # extra environment of the broker
     wait_ready = True
 
     def setUp(self):
@@ -120,8 +123,9 @@ class SlackTest(e2e.WorldTest):
             "bot": e2e.toml_str(BOT_TOKEN), "app": e2e.toml_str(APP_TOKEN),
             "api": e2e.toml_str(self.fake.base + "/api"), "idle": self.idle_ms,
             "section": self.section, "health": self.port,
-            "state": e2e.toml_str(self.world.state), "edit": self.edit_ms})
-        self.broker = self.world.start("run", self.config, stdin=False)
+            "state": e2e.toml_str(self.world.state), "edit": self.edit_ms,
+            "extra": self.extra})
+        self.broker = self.world.start("run", self.config, stdin=False, env=self.broker_env)
         if self.wait_ready:
             self.wait_ready_state(200)
 

@@ -85,6 +85,7 @@ edit_interval_ms = %(edit)d
 [reactions.timing]
 debounce_ms = 50
 done_hold_ms = 100
+%(extra)s
 """
 
 
@@ -95,6 +96,8 @@ class TeamsTest(e2e.WorldTest):
     edit_ms = 300
     refetch_ms = 1000
     section = ""
+    extra = ""  # more of the config, after the Teams tables
+    broker_env = None  # extra environment of the broker
 
     def setUp(self):
         super().setUp()
@@ -109,10 +112,12 @@ class TeamsTest(e2e.WorldTest):
             "svc": e2e.toml_str(self.fake.base + "/svc"),
             "refetch": self.refetch_ms, "section": self.section,
             "ingress": self.ingress, "health": self.port,
-            "state": e2e.toml_str(self.world.state), "edit": self.edit_ms})
+            "state": e2e.toml_str(self.world.state), "edit": self.edit_ms,
+            "extra": self.extra})
         self.fake.call("target", url="http://127.0.0.1:%d/api/messages" % self.ingress)
         self.broker = self.world.start("run", self.config, stdin=False,
-                                       env={"TEAMS_APP_PASSWORD": APP_PASSWORD})
+                                       env=dict(self.broker_env or {},
+                                                TEAMS_APP_PASSWORD=APP_PASSWORD))
         self.wait_ready_state(200)
 
     def readyz(self):

@@ -100,6 +100,7 @@ edit_interval_ms = %(edit)d
 [reactions.timing]
 debounce_ms = 50
 done_hold_ms = 100
+%(extra)s
 """
 
 
@@ -111,6 +112,7 @@ class TelegramTest(e2e.WorldTest):
     poll_s = 2
     edit_ms = 100
     section = ""
+    extra = ""  # more of the config, after the Telegram tables
     wait_ready = True
 
     def setUp(self):
@@ -121,7 +123,8 @@ class TelegramTest(e2e.WorldTest):
                                        + CONFIG % {
             "token": e2e.toml_str(TOKEN), "api": e2e.toml_str(self.fake.base),
             "poll": self.poll_s, "section": self.section, "health": self.port,
-            "state": e2e.toml_str(self.world.state), "edit": self.edit_ms})
+            "state": e2e.toml_str(self.world.state), "edit": self.edit_ms,
+            "extra": self.extra})
         self.start_broker()
 
     def start_broker(self, env=None):

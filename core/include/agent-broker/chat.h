@@ -174,6 +174,20 @@ struct ab_chat_ops {
     uint64_t max_upload_bytes; /* one file at most (Discord 10 MiB); 0 = no upload */
     uint32_t max_upload_files; /* files per message at most (Discord 10) */
 
+    /* ---- ABI 1.3: conversations the core opens ---- */
+    /* Optional. The conversation id (ab_inbound.conversation) this plugin gives the
+     * messages of thread @thread_id in @channel_id or — @thread_id NULL — of the thread
+     * that opens under the core's own post @message_id in @channel_id (a scheduled job's
+     * line), so that replies there reach the same conversation. Remember what the plugin
+     * needs for that (a reply chain's root, say). Writes a NUL-terminated id of at most
+     * @cap bytes into @out; returns 0, AB_EINVAL or AB_ENOTSUP (no threads there).
+     * Synchronous, no I/O. NULL: the core uses @thread_id, else @message_id (a thread is
+     * named after the post it starts from, as on Discord). A plugin without open_thread
+     * (replies go to ab_inbound.channel_id) names a conversation by where its replies go:
+     * the core posts the answer there. All strings lent. */
+    int (*conversation_of)(struct ab_chat *chat, const char *channel_id, const char *thread_id,
+                           const char *message_id, char *out, size_t cap);
+
     /* new members only at the end */
 };
 

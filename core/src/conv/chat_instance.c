@@ -684,3 +684,23 @@ chat_can_upload(const struct chat_instance *ci)
 {
     return AB_HAS(ci->ops, struct ab_chat_ops, max_upload_files) && ci->ops->upload;
 }
+
+/* See the header. */
+int
+chat_conversation_of(struct chat_instance *ci, const char *channel_id, const char *thread_id,
+                     const char *message_id, char *out, size_t cap)
+{
+    const struct ab_chat_ops *ops = ci->ops;
+    const char *id = thread_id ? thread_id : message_id;
+    int rc;
+
+    if (AB_HAS(ops, struct ab_chat_ops, conversation_of) && ops->conversation_of) {
+        if ((rc = ops->conversation_of(ci->chat, channel_id, thread_id, message_id, out, cap)) < 0)
+            return rc;
+        return memchr(out, '\0', cap) && *out ? 0 : AB_EINVAL;
+    }
+    if (!id || strlen(id) >= cap)
+        return AB_EINVAL;
+    memcpy(out, id, strlen(id) + 1);
+    return 0;
+}

@@ -105,6 +105,13 @@ int chat_edit_live(struct chat_instance *ci, const struct ab_msg_ref *ref, chat_
  * plugin's struct ends before them) and upload is set. */
 bool chat_can_upload(const struct chat_instance *ci);
 
+/* The conversation id @ci's plugin gives thread @thread_id of @channel_id, or (NULL
+ * @thread_id) the thread under the core's own post @message_id there, into @out (@cap
+ * bytes): the plugin's conversation_of, else the thread's or the post's id. All strings
+ * lent. 0 or AB_EINVAL / the plugin's error. */
+int chat_conversation_of(struct chat_instance *ci, const char *channel_id, const char *thread_id,
+                         const char *message_id, char *out, size_t cap);
+
 /* Post @files (lent, @n of them; copied) in one message in @channel / @thread_id with
  * @text (may be NULL) through the plugin's upload op (ABI 1.3); AB_ENOTSUP (through
  * @done) when it has none. */

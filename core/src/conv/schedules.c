@@ -218,24 +218,41 @@ schedules_posted(void *arg, int status, const struct ab_msg_ref *ref)
         schedules_run_free(r);
         return;
     }
-    /* Shaped as the plugin delivers a message there (conversation: the thread, or the id
-     * of the post a new thread takes), from a sender no allowlist names. */
+    /* Shaped as the plugin delivers a message there (its conversation id for the thread,
+     * or for the thread the post opens), from a sender no allowlist names. */
+    char conv[POLICY_KEY_MAX];
+    if ((rc = chat_conversation_of(j->ci, ref->channel_id, j->thread_id, ref->message_id, conv,
+                                   sizeof(conv))) < 0) {
+        log_warn("cron",
+                 "job at line %d: %s cannot name the conversation of %s (%s); this "
+                 "run is skipped",
+                 j->line, j->ci->name, ref->message_id, ab_strerror(rc));
+        schedules_run_free(r);
+        return;
+    }
+    /* a platform without threads to open replies where the conversation is (Teams: the
+     * reply chain under the line) */
+    bool in_conversation = !j->thread_id && !j->ci->can_thread && strcmp(conv, ref->channel_id);
     struct ab_inbound m = {
         .size = sizeof(m),
-        .conversation = j->thread_id ? j->thread_id : ref->message_id,
-        .channel_id = ref->channel_id,
-        .parent_id = j->thread_id ? parent : NULL,
+        .conversation = conv,
+        .channel_id = in_conversation ? conv : ref->channel_id,
+        .parent_id = j->thread_id      ? parent
+                     : in_conversation ? ref->channel_id
+                                       : NULL,
         .message_id = ref->message_id,
         .sender_id = "cron",
         .sender_name = j->sender_name,
         .display_name = j->sender_name,
         .text = j->message,
         .clean_text = j->message,
-        .is_thread = j->thread_id != NULL,
+        .is_thread = j->thread_id != NULL || in_conversation,
         .mentions_bot = true,
         .is_human_turn = true,
-        .thread_is_ours = j->thread_id != NULL,
-        .thread_id = j->thread_id,
+        .thread_is_ours = j->thread_id != NULL || in_conversation,
+        .thread_id = j->thread_id      ? j->thread_id
+                     : in_conversation ? conv
+                                       : NULL,
     };
     if ((rc = engine_inbound_trusted(j->s->e, j->ci, &m)) < 0 && rc != AB_ECONFIG)
         log_warn("cron", "job at line %d: its message %s in %s was not run: %s", j->line,
