@@ -181,6 +181,17 @@ app.kubernetes.io/component: {{ $b._key | default "bot" }}
 {{- if and (not .existingSecret) (or (and .discord.enabled .discord.botToken) (and .slack.enabled (or .slack.botToken .slack.appToken)) (and .teams .teams.enabled .teams.appPassword) (and .telegram .telegram.enabled .telegram.botToken) (and .stt .stt.enabled .stt.apiKey)) -}}true{{- end -}}
 {{- end -}}
 
+{{/* Whether a bot runs Telegram in webhook mode (telegram.enabled and telegram.webhook.url): "true" or "". */}}
+{{- define "agent-broker.telegramWebhook" -}}
+{{- if and .telegram .telegram.enabled .telegram.webhook .telegram.webhook.url -}}true{{- end -}}
+{{- end -}}
+
+{{/* Whether a bot needs the inbound HTTP listener ([ingress] listen, its container port,
+     Service and NetworkPolicy port): Teams, or Telegram's webhook mode. "true" or "". */}}
+{{- define "agent-broker.needsIngress" -}}
+{{- if or (and .teams .teams.enabled) (include "agent-broker.telegramWebhook" .) -}}true{{- end -}}
+{{- end -}}
+
 {{/* The Secret holding a bot's chat tokens: its existingSecret or the chart-made one. */}}
 {{- define "agent-broker.secretName" -}}
 {{- .existingSecret | default (printf "%s-tokens" ._name) -}}
@@ -314,7 +325,7 @@ agent receives them; a name also in env fails (it would sit in clear in the valu
 {{- if or (hasKey (default dict $b.env) $e.name) (hasKey (default dict $b.agent.env) $e.name) -}}
 {{- fail (printf "secretEnv: %s is also in env: remove it from env so it is not kept in clear" $e.name) -}}
 {{- end -}}
-{{- if not (has $e.name (list "DISCORD_BOT_TOKEN" "SLACK_BOT_TOKEN" "SLACK_APP_TOKEN" "STT_API_KEY")) -}}
+{{- if not (has $e.name (list "DISCORD_BOT_TOKEN" "SLACK_BOT_TOKEN" "SLACK_APP_TOKEN" "TEAMS_APP_PASSWORD" "TELEGRAM_BOT_TOKEN" "TELEGRAM_WEBHOOK_SECRET" "STT_API_KEY")) -}}
 {{- $inherit = append $inherit $e.name -}}
 {{- end -}}
 {{- end -}}
