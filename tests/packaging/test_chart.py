@@ -527,6 +527,10 @@ class ChartTest(unittest.TestCase):
         chart_one(docs, "Deployment")
         # What shards cannot do fails, saying why.
         for extra, msg in (({"slack": {"enabled": True, "botToken": "b", "appToken": "a"}}, "every shard would answer"),
+                           ({"teams": {"enabled": True, "appId": "a", "appPassword": "p"}},
+                            "discord.shards 2 with teams.enabled: every shard would answer every Teams message"),
+                           ({"telegram": {"enabled": True, "botToken": "1:t"}},
+                            "discord.shards 2 with telegram.enabled: every shard would answer every Telegram message"),
                            ({"persistence": {"existingClaim": "mine"}}, "cannot share persistence.existingClaim"),
                            ({"discord": {"enabled": True, "botToken": "t", "shards": 0}}, "from 1 to 1024"),
                            ({"discord": {"enabled": True, "botToken": "t", "shards": 2.5}}, "whole number")):

@@ -143,8 +143,11 @@ _login and _loginNote. No agents map: one bot from the top-level values.
 {{- $_ = set $b "_shards" (int64 $shards) -}}
 {{- if gt (int64 $shards) 1 -}}
 {{- if not $b.discord.enabled -}}{{- fail (printf "%s: discord.shards needs discord.enabled" $name) -}}{{- end -}}
-{{- if $b.slack.enabled -}}
-{{- fail (printf "%s: discord.shards %d with slack.enabled: every shard would answer every Slack message; give Slack a bot of its own (another agents entry)" $name (int64 $shards)) -}}
+{{- range $p, $title := dict "slack" "Slack" "teams" "Teams" "telegram" "Telegram" -}}
+{{- $c := get $b $p -}}
+{{- if and (kindIs "map" $c) $c.enabled -}}
+{{- fail (printf "%s: discord.shards %d with %s.enabled: every shard would answer every %s message; give %s a bot of its own (another agents entry)" $name (int64 $shards) $p $title $title) -}}
+{{- end -}}
 {{- end -}}
 {{- if $b.persistence.existingClaim -}}
 {{- fail (printf "%s: discord.shards %d cannot share persistence.existingClaim: each shard gets its own volume (volumeClaimTemplates)" $name (int64 $shards)) -}}
