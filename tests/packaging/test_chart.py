@@ -6,6 +6,7 @@ import os
 import re
 import sys
 import unittest
+from hashlib import sha256
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tools  # noqa: E402
@@ -205,6 +206,90 @@ class ChartTest(unittest.TestCase):
                                                 "teams": {"enabled": True, "appId": app}})
         self.assertNotEqual(rc, 0)
         self.assertIn("teams.appPassword", err)
+
+    def test_telegram_webhook_opens_the_ingress_listener(self):
+        token, secret, url = "123456:tg-token-MARKER-5e1b", "tg-hook-MARKER_9c4d", "https://bot.example.com/tg"
+        telegram = {"enabled": True, "botToken": token, "allowedChannels": ["-1001234567890"],
+                    "webhook": {"url": url, "secret": secret, "path": "/tg/hook"}}
+        docs = self.helm.render("rel", {"discord": {"enabled": False}, "telegram": telegram,
+                                        "agent": {"inheritEnv": ["LANG"]}})
+        dep = chart_one(docs, "Deployment", "rel-agent-broker")
+        (c,) = dep["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in c["env"]}
+        config = chart_one(docs, "ConfigMap", "rel-agent-broker")["data"]["config.toml"]
+        self.assertTokensInSecretOnly(docs, env, {"TELEGRAM_BOT_TOKEN": token, "TELEGRAM_WEBHOOK_SECRET": secret})
+        self.assertEqual(chart_toml_value(config, "telegram", "bot_token"), '"${TELEGRAM_BOT_TOKEN}"')
+        self.assertEqual(chart_toml_value(config, "telegram", "webhook_url"), f'"{url}"')
+        self.assertEqual(chart_toml_value(config, "telegram", "webhook_secret"), '"${TELEGRAM_WEBHOOK_SECRET}"')
+        self.assertEqual(chart_toml_value(config, "telegram", "webhook_path"), '"/tg/hook"')
+        self.assertEqual(chart_toml_value(config, "ingress", "listen"), '"0.0.0.0:3978"')
+        # The secret is the daemon's only: never inherited by the agent (nor from secretEnv,
+        # whose other names the agent does inherit).
+        self.assertEqual(chart_toml_value(config, "agent", "inherit_env"), '["LANG"]')
+        sdocs = self.helm.render("rel", chart_values("kiro", secretEnv=[
+            {"name": n, "secretName": "s", "secretKey": n} for n in ("TELEGRAM_WEBHOOK_SECRET", "MY_API_KEY")]))
+        sconfig = chart_one(sdocs, "ConfigMap")["data"]["config.toml"]
+        self.assertEqual(chart_toml_value(sconfig, "agent", "inherit_env"), '["MY_API_KEY"]')
+        self.assertIsNone(chart_toml_value(config, "teams", "app_id"))
+        ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+        self.assertEqual(ports, {"health": 9464, "ingress": 3978})
+        (svc,) = chart_find(docs, "Service")
+        self.assertEqual(svc["metadata"]["name"], "rel-agent-broker-ingress")
+        self.assertEqual(svc["spec"]["ports"], [{"name": "ingress", "port": 3978, "targetPort": "ingress",
+                                                 "protocol": "TCP"}])
+        self.assertEqual(svc["spec"]["selector"], dep["spec"]["selector"]["matchLabels"])
+        (rule,) = chart_one(docs, "NetworkPolicy")["spec"]["ingress"]
+        self.assertEqual(rule["ports"], [{"protocol": "TCP", "port": 9464}, {"protocol": "TCP", "port": 3978}])
+        # Another webhook secret restarts the pod; the path defaults to the plugin's.
+        ann = dep["spec"]["template"]["metadata"]["annotations"]
+        other = self.helm.render("rel", {"discord": {"enabled": False},
+                                         "telegram": {**telegram, "webhook": {"url": url, "secret": "x" + secret}}})
+        odep = chart_one(other, "Deployment")
+        self.assertNotEqual(odep["spec"]["template"]["metadata"]["annotations"]["checksum/secret"],
+                            ann["checksum/secret"])
+        oconfig = chart_one(other, "ConfigMap")["data"]["config.toml"]
+        self.assertEqual(chart_toml_value(oconfig, "telegram", "webhook_path"), '"/telegram/webhook"')
+
+        # existingSecret: the secret comes from it, no Secret is made.
+        docs = self.helm.render("rel", {"discord": {"enabled": False}, "existingSecret": "mine",
+                                        "telegram": {"enabled": True, "webhook": {"url": url}}})
+        self.assertEqual(chart_find(docs, "Secret"), [])
+        (c,) = chart_one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+        ref = {e["name"]: e for e in c["env"]}["TELEGRAM_WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"]
+        self.assertEqual(ref, {"name": "mine", "key": "TELEGRAM_WEBHOOK_SECRET"})
+
+        # Long polling (no url; a secret alone changes nothing): no webhook keys, no
+        # [ingress], no ingress port, Service or policy port; the checksum as before.
+        for hook in ({}, {"secret": secret}):
+            with self.subTest(webhook=hook):
+                docs = self.helm.render("rel", {"discord": {"enabled": False},
+                                                "telegram": {"enabled": True, "botToken": token, "webhook": hook}})
+                dep, c, env, _, config = self.assertBot(docs, "rel-agent-broker", "kiro")
+                self.assertTokensInSecretOnly(docs, env, {"TELEGRAM_BOT_TOKEN": token})
+                self.assertNotIn("TELEGRAM_WEBHOOK_SECRET", env)
+                self.assertNotIn("TELEGRAM_WEBHOOK_SECRET", chart_one(docs, "Secret")["data"])
+                self.assertEqual(chart_toml_value(config, "telegram", "bot_token"), '"${TELEGRAM_BOT_TOKEN}"')
+                for key in ("webhook_url", "webhook_secret", "webhook_path"):
+                    self.assertIsNone(chart_toml_value(config, "telegram", key))
+                self.assertNotIn("[ingress]", config)
+                self.assertEqual([p["name"] for p in c["ports"]], ["health"])
+                (rule,) = chart_one(docs, "NetworkPolicy")["spec"]["ingress"]
+                self.assertEqual(rule["ports"], [{"protocol": "TCP", "port": 9464}])
+                self.assertEqual(dep["spec"]["template"]["metadata"]["annotations"]["checksum/secret"],
+                                 sha256(f"rel-agent-broker-tokens||||{token}".encode()).hexdigest())
+
+        # What the plugin would refuse at start fails the render, naming the value.
+        for hook, where in (({"url": url}, "telegram.webhook.url needs telegram.webhook.secret"),
+                            ({"url": url, "secret": "has space"}, "telegram.webhook.secret must be 1-256"),
+                            ({"url": url, "secret": "s" * 257}, "telegram.webhook.secret must be 1-256"),
+                            ({"url": "http://bot.example.com/tg", "secret": secret}, "telegram.webhook.url"),
+                            ({"url": url, "secret": secret, "path": "tg"}, "telegram.webhook.path")):
+            with self.subTest(webhook=hook):
+                rc, _, err = self.helm.template("rel", {"discord": {"enabled": False},
+                                                        "telegram": {"enabled": True, "botToken": token,
+                                                                     "webhook": hook}})
+                self.assertNotEqual(rc, 0)
+                self.assertIn(where, err)
 
     def test_agents_map_with_two_bots(self):
         values = {
@@ -442,6 +527,10 @@ class ChartTest(unittest.TestCase):
         chart_one(docs, "Deployment")
         # What shards cannot do fails, saying why.
         for extra, msg in (({"slack": {"enabled": True, "botToken": "b", "appToken": "a"}}, "every shard would answer"),
+                           ({"teams": {"enabled": True, "appId": "a", "appPassword": "p"}},
+                            "discord.shards 2 with teams.enabled: every shard would answer every Teams message"),
+                           ({"telegram": {"enabled": True, "botToken": "1:t"}},
+                            "discord.shards 2 with telegram.enabled: every shard would answer every Telegram message"),
                            ({"persistence": {"existingClaim": "mine"}}, "cannot share persistence.existingClaim"),
                            ({"discord": {"enabled": True, "botToken": "t", "shards": 0}}, "from 1 to 1024"),
                            ({"discord": {"enabled": True, "botToken": "t", "shards": 2.5}}, "whole number")):

@@ -20,6 +20,8 @@ TOKENS = {
     "DISCORD_BOT_TOKEN": "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GhJkLm.aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789ab",
     "SLACK_BOT_TOKEN": "xoxb-1234567890-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
     "SLACK_APP_TOKEN": "xapp-1-A0123ABCDEF-1234567890123-0123456789abcdef0123456789abcdef",
+    "TELEGRAM_BOT_TOKEN": "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0",
+    "TELEGRAM_WEBHOOK_SECRET": "0123456789abcdef0123456789abcdef",
 }
 CHANNEL = "1234567890123456789"
 
@@ -87,11 +89,19 @@ class ChartConfigTest(unittest.TestCase):
                           for d in self.helm.documents(out) if d["kind"] == "ConfigMap"})
         # A bot in three Discord shards: one file per shard.
         cases.update(self.configs("sh", {"discord": {"enabled": True, "botToken": "t", "shards": 3}}))
-        self.assertEqual(len(cases), 6 + 8 + 3)
+        # Telegram, long polling and webhook mode ([ingress] listen and the webhook keys).
+        cases.update(self.configs("tg", {"existingSecret": "s", "discord": {"enabled": False}, "agents": {
+            "poll": {"telegram": {"enabled": True, "allowedChannels": ["-1001234567890"]}},
+            "hook": {"telegram": {"enabled": True, "webhook": {"url": "https://bot.example.com/telegram/webhook"}}},
+        }}))
+        self.assertIn("webhook_url", cases["tg-agent-broker-hook/config.toml"])
+        self.assertEqual(len(cases), 6 + 8 + 3 + 2)
         for name, text in sorted(cases.items()):
             with self.subTest(bot=name):
                 p = self.check(name, text)
                 self.assertEqual(p.returncode, 0, f"agent-broker check rejects the chart's config:\n{p.stderr}\n{text}")
+                # A misspelt key is only a warning to check: the chart writes none.
+                self.assertNotIn("unknown key", p.stderr, text)
 
     def test_check_rejects_a_broken_config(self):
         # The control: check does judge these files, so a pass above means something.

@@ -122,6 +122,11 @@ app_token = "${SLACK_APP_TOKEN}"
 bot_token = "${TELEGRAM_BOT_TOKEN}"
 {{- include "agent-broker.toml.gating" (list $b.telegram "telegram" "telegramIds") }}
 {{ include "agent-broker.toml.kv" (list "allow_dm" $b.telegram.allowDm "bool" "telegram.allowDm") }}
+{{- if include "agent-broker.telegramWebhook" $b }}
+{{ include "agent-broker.toml.kv" (list "webhook_url" $b.telegram.webhook.url "str" "telegram.webhook.url") }}
+webhook_secret = "${TELEGRAM_WEBHOOK_SECRET}"
+{{ include "agent-broker.toml.kv" (list "webhook_path" $b.telegram.webhook.path "str" "telegram.webhook.path") }}
+{{- end }}
 {{- end }}
 {{- if and $b.teams $b.teams.enabled }}
 
@@ -135,6 +140,8 @@ app_password = "${TEAMS_APP_PASSWORD}"
 {{ include "agent-broker.toml.kv" (list "allowed_channels" $b.teams.allowedChannels "strs" "teams.allowedChannels") }}
 {{ include "agent-broker.toml.kv" (list "allowed_users" $b.teams.allowedUsers "strs" "teams.allowedUsers") }}
 {{ include "agent-broker.toml.kv" (list "allow_dm" $b.teams.allowDm "bool" "teams.allowDm") }}
+{{- end }}
+{{- if include "agent-broker.needsIngress" $b }}
 
 [ingress]
 {{ include "agent-broker.toml.kv" (list "listen" (printf "0.0.0.0:%d" (int64 $b.ingress.port)) "str" "ingress.port") }}

@@ -143,8 +143,11 @@ _login and _loginNote. No agents map: one bot from the top-level values.
 {{- $_ = set $b "_shards" (int64 $shards) -}}
 {{- if gt (int64 $shards) 1 -}}
 {{- if not $b.discord.enabled -}}{{- fail (printf "%s: discord.shards needs discord.enabled" $name) -}}{{- end -}}
-{{- if $b.slack.enabled -}}
-{{- fail (printf "%s: discord.shards %d with slack.enabled: every shard would answer every Slack message; give Slack a bot of its own (another agents entry)" $name (int64 $shards)) -}}
+{{- range $p, $title := dict "slack" "Slack" "teams" "Teams" "telegram" "Telegram" -}}
+{{- $c := get $b $p -}}
+{{- if and (kindIs "map" $c) $c.enabled -}}
+{{- fail (printf "%s: discord.shards %d with %s.enabled: every shard would answer every %s message; give %s a bot of its own (another agents entry)" $name (int64 $shards) $p $title $title) -}}
+{{- end -}}
 {{- end -}}
 {{- if $b.persistence.existingClaim -}}
 {{- fail (printf "%s: discord.shards %d cannot share persistence.existingClaim: each shard gets its own volume (volumeClaimTemplates)" $name (int64 $shards)) -}}
@@ -179,6 +182,17 @@ app.kubernetes.io/component: {{ $b._key | default "bot" }}
 {{/* Whether a bot keeps any token in a chart-made Secret ("true" or ""). */}}
 {{- define "agent-broker.ownsSecret" -}}
 {{- if and (not .existingSecret) (or (and .discord.enabled .discord.botToken) (and .slack.enabled (or .slack.botToken .slack.appToken)) (and .teams .teams.enabled .teams.appPassword) (and .telegram .telegram.enabled .telegram.botToken) (and .stt .stt.enabled .stt.apiKey)) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Whether a bot runs Telegram in webhook mode (telegram.enabled and telegram.webhook.url): "true" or "". */}}
+{{- define "agent-broker.telegramWebhook" -}}
+{{- if and .telegram .telegram.enabled .telegram.webhook .telegram.webhook.url -}}true{{- end -}}
+{{- end -}}
+
+{{/* Whether a bot needs the inbound HTTP listener ([ingress] listen, its container port,
+     Service and NetworkPolicy port): Teams, or Telegram's webhook mode. "true" or "". */}}
+{{- define "agent-broker.needsIngress" -}}
+{{- if or (and .teams .teams.enabled) (include "agent-broker.telegramWebhook" .) -}}true{{- end -}}
 {{- end -}}
 
 {{/* The Secret holding a bot's chat tokens: its existingSecret or the chart-made one. */}}
@@ -314,7 +328,7 @@ agent receives them; a name also in env fails (it would sit in clear in the valu
 {{- if or (hasKey (default dict $b.env) $e.name) (hasKey (default dict $b.agent.env) $e.name) -}}
 {{- fail (printf "secretEnv: %s is also in env: remove it from env so it is not kept in clear" $e.name) -}}
 {{- end -}}
-{{- if not (has $e.name (list "DISCORD_BOT_TOKEN" "SLACK_BOT_TOKEN" "SLACK_APP_TOKEN" "STT_API_KEY")) -}}
+{{- if not (has $e.name (list "DISCORD_BOT_TOKEN" "SLACK_BOT_TOKEN" "SLACK_APP_TOKEN" "TEAMS_APP_PASSWORD" "TELEGRAM_BOT_TOKEN" "TELEGRAM_WEBHOOK_SECRET" "STT_API_KEY")) -}}
 {{- $inherit = append $inherit $e.name -}}
 {{- end -}}
 {{- end -}}
