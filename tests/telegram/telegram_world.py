@@ -119,13 +119,17 @@ class TelegramTest(e2e.WorldTest):
         super().setUp()
         self.fake = Fake(self.world, *self.fake_flags)
         self.port = e2e.free_port()
+        self.write_config(self.section)
+        self.start_broker()
+
+    def write_config(self, section):
+        """(Re)write config.toml with @section in [telegram]."""
         self.config = self.world.write("config.toml", self.world.scripted_agent(*self.agent_flags)
                                        + CONFIG % {
             "token": e2e.toml_str(TOKEN), "api": e2e.toml_str(self.fake.base),
-            "poll": self.poll_s, "section": self.section, "health": self.port,
+            "poll": self.poll_s, "section": section, "health": self.port,
             "state": e2e.toml_str(self.world.state), "edit": self.edit_ms,
             "extra": self.extra})
-        self.start_broker()
 
     def start_broker(self, env=None):
         self.broker = self.world.start("run", self.config, stdin=False, env=env)

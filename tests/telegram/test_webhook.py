@@ -11,7 +11,7 @@ import signal
 import urllib.error
 import urllib.request
 
-from telegram_world import (CONFIG, GROUP, TOKEN, TelegramTest, e2e, main, time)
+from telegram_world import GROUP, TOKEN, TelegramTest, e2e, main, time
 
 SECRET = "wh-Secret_for-tests-0123456789"
 FORGED = "forged-Value-4242"
@@ -37,11 +37,7 @@ class Webhook(TelegramTest):
 
     def rewrite(self, section):
         """The config again with @section in [telegram]."""
-        self.config = self.world.write("config.toml", self.world.scripted_agent(*self.agent_flags)
-                                       + CONFIG % {
-            "token": e2e.toml_str(TOKEN), "api": e2e.toml_str(self.fake.base),
-            "poll": self.poll_s, "section": section, "health": self.port,
-            "state": e2e.toml_str(self.world.state), "edit": self.edit_ms})
+        self.write_config(section)
 
     def start_broker(self, env=None):
         with open(self.config) as f:
