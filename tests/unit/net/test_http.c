@@ -1,11 +1,17 @@
 /* The HTTP client against a loopback Python server: methods, headers, bodies, keep-alive,
- * timeouts, rate-limit headers, the body cap, cancel and close. */
+ * timeouts, rate-limit headers, the body cap, chunked and cut responses, downloads to a
+ * file, multipart uploads streamed from disk, cancel and close. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
 #include <uv.h>
 
 #include <agent-broker/errors.h>
@@ -463,6 +469,215 @@ START_TEST(bad_requests_are_refused_at_once)
 }
 END_TEST
 
+START_TEST(chunked_response_is_reassembled)
+{
+    struct fx f;
+    struct result res = {0};
+
+    fx_start(&f, 0);
+    fx_fetch(&f,
+             &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                       .url = fx_url(&f, "/chunked?n=60&size=1000")},
+             &res);
+    ck_assert_int_eq(res.error, 0);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_uint_eq(res.body_len, 60000);
+    for (size_t i = 0; i < 60; i++)
+        ck_assert_int_eq(res.body[i * 1000 + 999], 'a' + (int)(i % 26));
+    ck_assert_int_eq(res.body[res.body_len], '\0');
+    free(res.body);
+    /* the chunked answer ended cleanly: the connection is reused */
+    memset(&res, 0, sizeof(res));
+    fx_fetch(&f,
+             &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                       .url = fx_url(&f, "/connections")},
+             &res);
+    ck_assert_ptr_nonnull(strstr(res.body, "\"connections\": 1"));
+    free(res.body);
+    fx_stop(&f);
+}
+END_TEST
+
+START_TEST(a_body_cut_short_fails_with_eio)
+{
+    struct fx f;
+    struct result res = {0};
+
+    fx_start(&f, 0);
+    fx_fetch(&f,
+             &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                       .url = fx_url(&f, "/cut")},
+             &res);
+    ck_assert_int_eq(res.error, AB_EIO);
+    ck_assert_ptr_nonnull(strstr(res.error_text, "middle of the response"));
+    ck_assert_ptr_null(strstr(res.error_text, "/cut"));
+    free(res.body);
+    fx_stop(&f);
+}
+END_TEST
+
+/* A new path under the temporary directory (nothing there yet). */
+static void
+tmp_path(char *out, size_t n, const char *name)
+{
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+
+    snprintf(out, n, "%s/ab-http-%d-%s", dir, (int)getpid(), name);
+    unlink(out);
+}
+
+/* A download's callback: a 2xx body is in the file (body "", body_len = its size). */
+static void
+on_file_done(void *arg, const struct ab_http_response *r)
+{
+    struct result *res = arg;
+
+    res->calls++;
+    res->done = true;
+    res->error = r->error;
+    snprintf(res->error_text, sizeof(res->error_text), "%s", r->error_text);
+    res->status = r->status;
+    ck_assert_str_eq(r->status >= 200 && r->status < 300 ? r->body : "", "");
+    free(res->body);
+    res->body = strdup(r->body);
+    res->body_len = r->body_len;
+}
+
+START_TEST(download_writes_2xx_bodies_to_a_new_private_file)
+{
+    struct fx f;
+    struct result res = {0};
+    struct ab_http *h;
+    char path[256], buf[4096];
+    struct stat st;
+    const struct ab_http_request big = {.size = sizeof(struct ab_http_request), .url = NULL};
+    struct ab_http_request req = big;
+    size_t total = 0;
+    ssize_t n;
+    int fd;
+
+    fx_start(&f, 4096); /* the memory cap does not apply to the file */
+    tmp_path(path, sizeof(path), "dl");
+    req.url = fx_url(&f, "/big?bytes=1500000");
+    ck_assert_int_eq(http_client_download(f.http, &req, NULL, path, 0, on_file_done, &res, &h), 0);
+    ck_assert_int_eq(res.calls, 0);
+    ck_assert(net_run_until(&f.loop, &res.done, 20000));
+    ck_assert_int_eq(res.error, 0);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_uint_eq(res.body_len, 1500000);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_eq(st.st_size, 1500000);
+    ck_assert_int_ge(fd = open(path, O_RDONLY), 0);
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            ck_assert_int_eq(buf[i], 'x');
+        total += (size_t)n;
+    }
+    close(fd);
+    ck_assert_uint_eq(total, 1500000);
+    /* never over an existing file */
+    ck_assert_int_eq(http_client_download(f.http, &req, NULL, path, 0, on_file_done, &res, &h),
+                     -EEXIST);
+    unlink(path);
+    /* past the cap */
+    free(res.body);
+    memset(&res, 0, sizeof(res));
+    ck_assert_int_eq(http_client_download(f.http, &req, NULL, path, 100000, on_file_done, &res, &h),
+                     0);
+    ck_assert(net_run_until(&f.loop, &res.done, 20000));
+    ck_assert_int_eq(res.error, AB_EFULL);
+    ck_assert_ptr_nonnull(strstr(res.error_text, "100000"));
+    unlink(path);
+    /* not 2xx: the body stays in memory, the file empty */
+    free(res.body);
+    memset(&res, 0, sizeof(res));
+    req.url = fx_url(&f, "/nothing-here");
+    ck_assert_int_eq(http_client_download(f.http, &req, NULL, path, 0, on_file_done, &res, &h), 0);
+    ck_assert(net_run_until(&f.loop, &res.done, 20000));
+    ck_assert_int_eq(res.error, 0);
+    ck_assert_int_eq(res.status, 404);
+    ck_assert_str_eq(res.body, "no such path");
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_size, 0);
+    free(res.body);
+    unlink(path);
+    fx_stop(&f);
+}
+END_TEST
+
+START_TEST(upload_streams_a_file_part_from_disk)
+{
+    struct fx f;
+    struct result res = {0};
+    struct ab_http *h;
+    char path[256], want[2 * EVP_MAX_MD_SIZE + 1];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    const size_t size = 1024 * 1024 + 17; /* many socket writes and file reads */
+    char *data = malloc(size);
+    cJSON *doc, *parts, *p;
+    FILE *fp;
+
+    for (size_t i = 0; i < size; i++)
+        data[i] = (char)('A' + (i * 7) % 26);
+    ck_assert_int_eq(EVP_Digest(data, size, md, &mdlen, EVP_sha256(), NULL), 1);
+    for (unsigned int i = 0; i < mdlen; i++)
+        snprintf(want + 2 * i, 3, "%02x", md[i]);
+    tmp_path(path, sizeof(path), "up");
+    ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+    ck_assert_uint_eq(fwrite(data, 1, size, fp), size);
+    fclose(fp);
+    free(data);
+
+    const struct ab_form_part form[] = {
+        {.size = sizeof(struct ab_form_part),
+         .name = "payload_json",
+         .content_type = "application/json",
+         .data = "{\"a\":1}",
+         .data_len = 7},
+        {.size = sizeof(struct ab_form_part),
+         .name = "files[0]",
+         .filename = "f \"1\".txt",
+         .path = path},
+    };
+    fx_start(&f, 0);
+    ck_assert_int_eq(
+        http_client_upload(f.http,
+                           &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                                     .url = fx_url(&f, "/form")},
+                           NULL, form, 2, on_done, &res, &h),
+        0);
+    ck_assert_int_eq(res.calls, 0);
+    ck_assert(net_run_until(&f.loop, &res.done, 30000));
+    ck_assert_int_eq(res.error, 0);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_ptr_nonnull(doc = cJSON_ParseWithLength(res.body, res.body_len));
+    parts = cJSON_GetObjectItemCaseSensitive(doc, "parts");
+    ck_assert_int_eq(cJSON_GetArraySize(parts), 2);
+    p = cJSON_GetArrayItem(parts, 0);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(p, "name")->valuestring, "payload_json");
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(p, "type")->valuestring, "application/json");
+    ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(p, "size")->valuedouble, 7);
+    p = cJSON_GetArrayItem(parts, 1);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(p, "name")->valuestring, "files[0]");
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(p, "filename")->valuestring, "f %221%22.txt");
+    ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(p, "size")->valuedouble, (double)size);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(p, "sha256")->valuestring, want);
+    cJSON_Delete(doc);
+    free(res.body);
+    /* a missing file is refused at once */
+    unlink(path);
+    ck_assert_int_eq(
+        http_client_upload(f.http,
+                           &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                                     .url = fx_url(&f, "/form")},
+                           NULL, form, 2, on_done, &res, &h),
+        AB_ENOENT);
+    fx_stop(&f);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -479,6 +694,10 @@ main(void)
         close_cancels_pending_requests,
         connection_refused_reports_eio_with_text,
         bad_requests_are_refused_at_once,
+        chunked_response_is_reassembled,
+        a_body_cut_short_fails_with_eio,
+        download_writes_2xx_bodies_to_a_new_private_file,
+        upload_streams_a_file_part_from_disk,
     };
 
     return check_run_tests("http", 30, tests, sizeof(tests) / sizeof(tests[0]));
