@@ -37,7 +37,9 @@
 #define HTTP_IDLE_MAX_MS 60000u               /* an idle connection older than this is dropped */
 #define HTTP_MAX_IDLE 16                      /* idle connections kept at most */
 #define HTTP_UPLOAD_CHUNK (64u * 1024)        /* one file read of an upload */
-#define HTTP_DOWNLOAD_HIGH (4u * 1024 * 1024) /* stop reading with this much unwritten */
+#define HTTP_DOWNLOAD_HIGH (1u * 1024 * 1024) /* stop reading with this much unwritten */
+#define HTTP_WRITE_BUF (64u * 1024)           /* a reusable uv_write buffer */
+#define HTTP_WRITE_SPARE 8                    /* spare ones kept per connection */
 #define HTTP_RETRY_AFTER_MAX_MS (24ull * 3600 * 1000) /* longer waits are not believed */
 
 /* A CA file and the TLS context trusting it. */
@@ -72,15 +74,18 @@ struct http_conn {
     bool is_closing;
     bool is_reused;
     uint64_t idle_since;
-    size_t out_bytes; /* written to uv and not yet completed */
+    size_t out_bytes;         /* written to uv and not yet completed */
+    struct http_write *spare; /* owned: finished write buffers for the next writes */
+    size_t nspare;
     char rx[16384];
 };
 
-/* One uv_write with its bytes. */
+/* One uv_write with its bytes; those of HTTP_WRITE_BUF are reused. */
 struct http_write {
     uv_write_t req;
     struct http_conn *conn;
-    size_t len;
+    struct http_write *next; /* in the connection's spares */
+    size_t len, cap;
     char data[];
 };
 
@@ -89,13 +94,6 @@ struct http_seg {
     char *data; /* owned, or NULL for a file */
     size_t len;
     int fd; /* owned file, or -1 */
-};
-
-/* One chunk of a download waiting for its uv_fs_write. */
-struct http_fchunk {
-    struct http_fchunk *next;
-    size_t len;
-    char data[];
 };
 
 enum http_phase {
@@ -156,8 +154,8 @@ struct ab_http {
     size_t header_count, header_cap;
     /* a download */
     int fd; /* owned file, or -1 */
-    uint64_t max_file, written, queued;
-    struct http_fchunk *fq_head, *fq_tail; /* owned */
+    uint64_t max_file, written;
+    struct net_buf fpend, fout; /* owned: filling, and being written (swapped, reused) */
     uv_fs_t fs;
     bool is_fs_busy;
     bool is_read_stopped;
@@ -193,7 +191,6 @@ static void
 http_request_free(struct ab_http *r)
 {
     struct http_client *c = r->client;
-    struct http_fchunk *f, *next;
 
     http_headers_clear(r);
     free(r->headers);
@@ -207,10 +204,8 @@ http_request_free(struct ab_http *r)
     }
     free(r->segs);
     free(r->fbuf);
-    for (f = r->fq_head; f; f = next) {
-        next = f->next;
-        free(f);
-    }
+    net_buf_free(&r->fpend);
+    net_buf_free(&r->fout);
     if (r->fd >= 0)
         close(r->fd);
     free(r->ca_file);
@@ -401,6 +396,11 @@ http_on_conn_closed(uv_handle_t *h)
 
     if (c->ssl)
         SSL_free(c->ssl);
+    while (c->spare) {
+        struct http_write *w = c->spare;
+        c->spare = w->next;
+        free(w);
+    }
     free(c);
     client->refs--;
     http_client_maybe_free(client);
@@ -464,7 +464,14 @@ http_on_written(uv_write_t *w, int status)
     struct http_conn *c = hw->conn;
 
     c->out_bytes -= hw->len;
-    free(hw);
+    /* Kept, not freed: a streamed body would otherwise churn the allocator per chunk. */
+    if (hw->cap == HTTP_WRITE_BUF && c->nspare < HTTP_WRITE_SPARE) {
+        hw->next = c->spare;
+        c->spare = hw;
+        c->nspare++;
+    } else {
+        free(hw);
+    }
     if (c->is_closing)
         return;
     if (status < 0) {
@@ -479,12 +486,20 @@ http_on_written(uv_write_t *w, int status)
 static int
 http_conn_write_raw(struct http_conn *c, const void *p, size_t n)
 {
-    struct http_write *w = malloc(sizeof(*w) + n);
+    struct http_write *w;
     uv_buf_t b;
     int rc;
 
-    if (!w)
-        return AB_ENOMEM;
+    if (n <= HTTP_WRITE_BUF && c->spare) {
+        w = c->spare;
+        c->spare = w->next;
+        c->nspare--;
+    } else {
+        size_t cap = n <= HTTP_WRITE_BUF ? HTTP_WRITE_BUF : n;
+        if (!(w = malloc(sizeof(*w) + cap)))
+            return AB_ENOMEM;
+        w->cap = cap;
+    }
     w->conn = c;
     w->len = n;
     memcpy(w->data, p, n);
@@ -714,12 +729,11 @@ http_headers_done(struct ab_http *r)
     return 0;
 }
 
-/* Start writing the download's queue to its file (one write at a time, in order). */
+/* A write of the download finished: the next one, or the end. */
 static void
 http_on_file_written(uv_fs_t *fs)
 {
     struct ab_http *r = fs->data;
-    struct http_fchunk *f = r->fq_head;
     ssize_t n = fs->result;
 
     uv_fs_req_cleanup(fs);
@@ -728,39 +742,40 @@ http_on_file_written(uv_fs_t *fs)
         http_request_maybe_free(r);
         return;
     }
-    if (n < 0 || (size_t)n != f->len) {
+    if (n < 0 || (size_t)n != r->fout.len) {
         http_fail(r, AB_EIO, "cannot write the download: %s",
                   n < 0 ? uv_strerror((int)n) : "short write");
         return;
     }
-    r->fq_head = f->next;
-    if (!r->fq_head)
-        r->fq_tail = NULL;
-    r->queued -= f->len;
-    r->written += f->len;
-    free(f);
-    if (r->is_read_stopped && r->queued < HTTP_DOWNLOAD_HIGH / 2 && r->conn) {
+    r->written += r->fout.len;
+    r->fout.len = 0;
+    if (r->is_read_stopped && r->fpend.len < HTTP_DOWNLOAD_HIGH / 2 && r->conn) {
         r->is_read_stopped = false;
         uv_read_start((uv_stream_t *)&r->conn->tcp, http_on_alloc, http_on_read);
     }
     http_fs_next(r);
 }
 
-/* Write the next queued chunk, or finish a complete download. */
+/* Write what has been received (one write at a time, in order; the two buffers swap
+ * and are reused), or finish a complete download. */
 static void
 http_fs_next(struct ab_http *r)
 {
+    struct net_buf t;
     uv_buf_t b;
     int rc;
 
     if (r->is_fs_busy)
         return;
-    if (!r->fq_head) {
+    if (!r->fpend.len) {
         if (r->is_body_done)
             http_request_finish(r, 0, "", false);
         return;
     }
-    b = uv_buf_init(r->fq_head->data, (unsigned)r->fq_head->len);
+    t = r->fout;
+    r->fout = r->fpend;
+    r->fpend = t;
+    b = uv_buf_init(r->fout.data, (unsigned)r->fout.len);
     r->fs.data = r;
     if ((rc = uv_fs_write(r->client->loop, &r->fs, r->fd, &b, 1, (int64_t)r->written,
                           http_on_file_written)) < 0) {
@@ -774,25 +789,15 @@ http_fs_next(struct ab_http *r)
 static int
 http_on_body(struct ab_http *r, const char *p, size_t n)
 {
-    struct http_fchunk *f;
     int rc;
 
     if (r->fd >= 0 && r->status >= 200 && r->status < 300) {
-        if (r->max_file && r->written + r->queued + n > r->max_file) {
+        if (r->max_file && r->written + r->fout.len + r->fpend.len + n > r->max_file) {
             r->is_too_big = true;
             return AB_EFULL;
         }
-        if (!(f = malloc(sizeof(*f) + n)))
-            return AB_ENOMEM;
-        f->next = NULL;
-        f->len = n;
-        memcpy(f->data, p, n);
-        if (r->fq_tail)
-            r->fq_tail->next = f;
-        else
-            r->fq_head = f;
-        r->fq_tail = f;
-        r->queued += n;
+        if ((rc = net_buf_append(&r->fpend, p, n, SIZE_MAX)) < 0)
+            return rc;
         http_fs_next(r);
         return 0;
     }
@@ -952,7 +957,7 @@ http_conn_on_plain(struct http_conn *c, const char *p, size_t n)
         http_response_done(r, (size_t)used < n);
         return false;
     }
-    if (r->fd >= 0 && r->queued > HTTP_DOWNLOAD_HIGH && !r->is_read_stopped) {
+    if (r->fd >= 0 && r->fpend.len > HTTP_DOWNLOAD_HIGH && !r->is_read_stopped) {
         r->is_read_stopped = true;
         uv_read_stop((uv_stream_t *)&c->tcp);
     }
