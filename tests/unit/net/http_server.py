@@ -16,9 +16,13 @@ Prints its port on the first line of stdout, then serves until killed:
   /cut           200 announcing 1000 bytes, sends 10, closes the connection
   /form          a multipart/form-data POST: JSON {parts: [{name, filename, type, size,
                  sha256}]} of what arrived
+With AB_TEST_TLS_CERT and AB_TEST_TLS_KEY in the environment (PEM files), it speaks
+HTTPS with that certificate.
 """
 import hashlib
 import json
+import os
+import ssl
 import sys
 from email import policy
 from email.parser import BytesParser
@@ -141,6 +145,10 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if os.environ.get("AB_TEST_TLS_CERT"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.environ["AB_TEST_TLS_CERT"], os.environ["AB_TEST_TLS_KEY"])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     print(server.server_address[1], flush=True)
     server.serve_forever()
 

@@ -678,6 +678,101 @@ START_TEST(upload_streams_a_file_part_from_disk)
 }
 END_TEST
 
+/* A self-signed certificate for @san (its own CA) at @dir/@name.pem, key @name.key. */
+static void
+make_cert(const char *dir, const char *name, const char *san)
+{
+    char cmd[1024];
+
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ab-test "
+             "-addext 'subjectAltName=%s' -keyout %s/%s.key -out %s/%s.pem 2>/dev/null",
+             san, dir, name, dir, name);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(https_verifies_the_peer_against_the_ca_file_and_the_name)
+{
+    struct fx f;
+    struct result res = {0};
+    char dir[256], cert[300], key[300], other[300], url[128], rm[300];
+    const struct ab_http_request base = {.size = sizeof(struct ab_http_request)};
+    struct ab_http_request req = base;
+
+    tmp_path(dir, sizeof(dir), "tls");
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    make_cert(dir, "good", "DNS:localhost,IP:127.0.0.1");
+    make_cert(dir, "other", "DNS:other.example");
+    snprintf(cert, sizeof(cert), "%s/good.pem", dir);
+    snprintf(key, sizeof(key), "%s/good.key", dir);
+    snprintf(other, sizeof(other), "%s/other.pem", dir);
+    setenv("AB_TEST_TLS_CERT", cert, 1);
+    setenv("AB_TEST_TLS_KEY", key, 1);
+    fx_start(&f, 0);
+    unsetenv("AB_TEST_TLS_CERT");
+    unsetenv("AB_TEST_TLS_KEY");
+    req.url = url;
+    /* trusted through the policy's CA file, by name and by address; kept alive */
+    for (int i = 0; i < 3; i++) {
+        snprintf(url, sizeof(url), "https://%s:%d/echo?i=%d", i == 1 ? "127.0.0.1" : "localhost",
+                 f.srv.port, i);
+        memset(&res, 0, sizeof(res));
+        ck_assert_int_eq(http_client_request(f.http, &req, &(struct net_policy){.ca_file = cert},
+                                             on_done, &res, &(struct ab_http *){0}),
+                         0);
+        ck_assert(net_run_until(&f.loop, &res.done, 10000));
+        ck_assert_msg(res.error == 0, "%s", res.error_text);
+        ck_assert_int_eq(res.status, 200);
+        ck_assert_str_eq(res.x_echo, "yes");
+        ck_assert_ptr_nonnull(strstr(res.body, "\"host\": \""));
+        free(res.body);
+    }
+    /* two names, two connections: each kept alive across its requests */
+    snprintf(url, sizeof(url), "https://localhost:%d/connections", f.srv.port);
+    memset(&res, 0, sizeof(res));
+    ck_assert_int_eq(http_client_request(f.http, &req, &(struct net_policy){.ca_file = cert},
+                                         on_done, &res, &(struct ab_http *){0}),
+                     0);
+    ck_assert(net_run_until(&f.loop, &res.done, 10000));
+    ck_assert_ptr_nonnull(strstr(res.body, "\"connections\": 2"));
+    free(res.body);
+    /* not with the system's CAs, nor with another certificate as the CA */
+    for (int i = 0; i < 2; i++) {
+        snprintf(url, sizeof(url), "https://localhost:%d/echo", f.srv.port);
+        memset(&res, 0, sizeof(res));
+        ck_assert_int_eq(http_client_request(f.http, &req,
+                                             &(struct net_policy){.ca_file = i ? other : NULL},
+                                             on_done, &res, &(struct ab_http *){0}),
+                         0);
+        ck_assert(net_run_until(&f.loop, &res.done, 10000));
+        ck_assert_int_eq(res.error, AB_EIO);
+        ck_assert_int_eq(res.status, 0);
+        ck_assert_ptr_nonnull(strstr(res.error_text, "certificate"));
+        free(res.body);
+    }
+    fx_stop(&f);
+    /* a name the certificate does not carry */
+    setenv("AB_TEST_TLS_CERT", other, 1);
+    snprintf(key, sizeof(key), "%s/other.key", dir);
+    setenv("AB_TEST_TLS_KEY", key, 1);
+    fx_start(&f, 0);
+    unsetenv("AB_TEST_TLS_CERT");
+    unsetenv("AB_TEST_TLS_KEY");
+    snprintf(url, sizeof(url), "https://localhost:%d/echo", f.srv.port);
+    memset(&res, 0, sizeof(res));
+    ck_assert_int_eq(http_client_request(f.http, &req, &(struct net_policy){.ca_file = other},
+                                         on_done, &res, &(struct ab_http *){0}),
+                     0);
+    ck_assert(net_run_until(&f.loop, &res.done, 10000));
+    ck_assert_int_eq(res.error, AB_EIO);
+    ck_assert_ptr_nonnull(strstr(res.error_text, "certificate"));
+    free(res.body);
+    fx_stop(&f);
+    snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+    ck_assert_int_eq(system(rm), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -698,6 +793,7 @@ main(void)
         a_body_cut_short_fails_with_eio,
         download_writes_2xx_bodies_to_a_new_private_file,
         upload_streams_a_file_part_from_disk,
+        https_verifies_the_peer_against_the_ca_file_and_the_name,
     };
 
     return check_run_tests("http", 30, tests, sizeof(tests) / sizeof(tests[0]));
