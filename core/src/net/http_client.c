@@ -974,7 +974,7 @@ http_conn_on_eof(struct http_conn *c, int status)
         http_conn_close(c);
         return;
     }
-    if (r->phase == PH_BODY_EOF) {
+    if (r->phase == PH_BODY_EOF && status == UV_EOF) { /* the end of the body */
         r->phase = PH_DONE;
         r->is_keep_alive = false;
         http_response_done(r, false);
@@ -989,9 +989,9 @@ http_conn_on_eof(struct http_conn *c, int status)
         http_start(r);
         return;
     }
-    http_fail(r, AB_EIO, "%s:%d closed the connection %s", r->host, r->port,
+    http_fail(r, AB_EIO, "%s:%d %s the connection %s", r->host, r->port,
+              status == UV_EOF ? "closed" : "reset",
               r->got_bytes ? "in the middle of the response" : "before answering");
-    (void)status;
 }
 
 /* Why the TLS handshake failed, without anything secret. */
