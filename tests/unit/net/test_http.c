@@ -377,6 +377,64 @@ START_TEST(cancel_in_flight_never_calls_back)
 }
 END_TEST
 
+/* What the first callback of cancel_from_inside_a_callback does. */
+struct canceller {
+    struct fx *f;
+    struct ab_http *victim; /* cancelled from the callback */
+    int owner_tag;          /* the policy owner of the requests cancelled by owner */
+    struct result first, next, victim_res, owned;
+    struct ab_http *next_h;
+};
+
+static void
+on_first_cancels(void *arg, const struct ab_http_response *r)
+{
+    struct canceller *k = arg;
+
+    on_done(&k->first, r);
+    http_client_cancel(k->victim);
+    http_client_cancel_owner(k->f->http, &k->owner_tag);
+    ck_assert_int_eq(
+        http_client_request(k->f->http,
+                            &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                                      .url = fx_url(k->f, "/echo?next=1")},
+                            NULL, on_done, &k->next, &k->next_h),
+        0);
+    ck_assert_int_eq(k->next.calls, 0);
+}
+
+START_TEST(cancel_from_inside_a_callback)
+{
+    struct fx f;
+    struct canceller k = {.f = &f};
+    struct ab_http *h;
+    const struct ab_http_request hang = {.size = sizeof(struct ab_http_request)};
+    struct ab_http_request req = hang;
+
+    fx_start(&f, 0);
+    req.url = fx_url(&f, "/hang");
+    ck_assert_int_eq(http_client_request(f.http, &req, NULL, on_done, &k.victim_res, &k.victim), 0);
+    ck_assert_int_eq(http_client_request(f.http, &req, &(struct net_policy){.owner = &k.owner_tag},
+                                         on_done, &k.owned, &h),
+                     0);
+    req.url = fx_url(&f, "/slow?ms=100");
+    ck_assert_int_eq(http_client_request(f.http, &req, NULL, on_first_cancels, &k, &h), 0);
+    ck_assert(net_run_until(&f.loop, &k.next.done, 10000));
+    ck_assert_int_eq(k.first.status, 200);
+    ck_assert_int_eq(k.next.error, 0);
+    ck_assert_int_eq(k.next.status, 200);
+    ck_assert_uint_eq(http_client_pending(f.http), 0);
+    net_run_for(&f.loop, 100);
+    ck_assert_int_eq(k.victim_res.calls, 0);
+    ck_assert_int_eq(k.owned.calls, 0);
+    free(k.first.body);
+    free(k.next.body);
+    fx_stop(&f);
+    ck_assert_int_eq(k.victim_res.calls, 0);
+    ck_assert_int_eq(k.owned.calls, 0);
+}
+END_TEST
+
 START_TEST(close_cancels_pending_requests)
 {
     struct fx f;
@@ -787,6 +845,7 @@ main(void)
         body_over_the_cap_fails_with_efull,
         default_cap_is_8_mib,
         cancel_in_flight_never_calls_back,
+        cancel_from_inside_a_callback,
         close_cancels_pending_requests,
         connection_refused_reports_eio_with_text,
         bad_requests_are_refused_at_once,
