@@ -11,9 +11,10 @@
 set -euo pipefail
 
 build_pkgs=(build-essential meson ninja-build pkg-config libuv1-dev libwebsockets-dev
-            libwebsockets-evlib-uv libcurl4-openssl-dev libcjson-dev libcmark-gfm-dev
+            libwebsockets-evlib-uv libcjson-dev libcmark-gfm-dev
             libcmark-gfm-extensions-dev libssl-dev ca-certificates check)
-# libssl-dev: chat-teams checks the Bot Framework's JWT signatures with libcrypto.
+# libssl-dev: the core's HTTP client speaks TLS with OpenSSL (libwebsockets' TLS library,
+# so no second stack); chat-teams checks the Bot Framework's JWT signatures with libcrypto.
 # The unit suite starts test peers (tests/acp/scripted-agent.js, tests/unit/net/ws_server.py)
 # and makes git worktrees (per-conversation workspaces).
 unit_pkgs=(nodejs python3 python3-websockets git)

@@ -21,7 +21,7 @@ IMAGES = {
     "Dockerfile.gemini": ("gemini", "node:22-bookworm-slim", "node", "/home/node"),
 }
 PLUGIN_DIR = "/usr/local/lib/agent-broker/plugins/"
-RUNTIME_PACKAGES = {"libuv1", "libwebsockets17", "libwebsockets-evlib-uv", "libcurl4", "libcjson1",
+RUNTIME_PACKAGES = {"libuv1", "libwebsockets17", "libwebsockets-evlib-uv", "libssl3", "libcjson1",
                     "libcmark-gfm0.29.0.gfm.6", "libcmark-gfm-extensions0.29.0.gfm.6",
                     "ca-certificates", "tini", "gh"}
 BUILD_TOOLS = re.compile(r"(^|\s)(build-essential|gcc|g\+\+|clang|make|meson|ninja-build|[a-z0-9.+-]+-dev)(\s|$)")

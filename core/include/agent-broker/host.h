@@ -261,7 +261,7 @@ struct ab_host_services {
 
     /* ---- ABI 1.1: network (see agent-broker/net.h) and reconnect backoff ---- */
 
-    /* Start an HTTP request (libcurl on the host loop; connections kept alive across
+    /* Start an HTTP request (HTTP/1.1 on the host loop; connections kept alive across
      * requests). @req is lent for the call: the host copies URL, headers and body. @cb
      * runs exactly once, later, on the loop thread (never inside this call) unless
      * http_cancel() comes first; *out (owned by the host) is valid until then. The

@@ -1,6 +1,6 @@
 /* agent-broker plugin ABI: HTTP requests and WebSocket connections the host makes for a
  * plugin (ABI 1.1). Plugins never open sockets themselves: they describe a request or a
- * connection, and the host runs it on its loop (libcurl for HTTP, libwebsockets for
+ * connection, and the host runs it on its loop (its own HTTP/1.1 client, libwebsockets for
  * WebSockets), with DNS off the loop thread.
  *
  * Usage from a chat plugin (svc = the services table handed to open()):

@@ -1,40 +1,28 @@
-/* The health check client: a blocking libcurl GET for the CLI, and its default URL. */
+/* The health check client: a blocking plain-socket GET for the CLI, and its default URL. */
 #include "health/health_client.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-#include <curl/curl.h>
 #include <uv.h>
 
 #include <agent-broker/errors.h>
 
 #include "health/health_addr.h"
+#include "net/net_url.h"
 
-/* Enough of the body to quote its first line in a reason. */
-#define HEALTH_CLIENT_BODY_MAX 256
-
-struct health_client_body {
-    char text[HEALTH_CLIENT_BODY_MAX];
-    size_t len;
-};
-
-/* Keep the start of the body; the rest is read and dropped. */
-static size_t
-health_client_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-    struct health_client_body *b = arg;
-    size_t n = size * nmemb, room = sizeof b->text - 1 - b->len;
-
-    memcpy(b->text + b->len, data, n < room ? n : room);
-    b->len += n < room ? n : room;
-    b->text[b->len] = '\0';
-    return n;
-}
+/* Enough of the answer to read the status and quote the body's first line. */
+#define HEALTH_CLIENT_ANSWER_MAX 4096
 
 /* Write a reason into @why, when the caller wants one. */
 static void health_client_why(char *why, size_t cap, const char *fmt, ...)
@@ -52,123 +40,160 @@ health_client_why(char *why, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Parse @url into @u: http:// only, /healthz when there is no path. Fills @where with
- * "host:port" for reasons. */
+/* Milliseconds left until @deadline (uv_hrtime() nanoseconds), at least 0. */
 static int
-health_client_url(CURLU *u, const char *url, char *where, size_t where_cap)
+health_client_left(uint64_t deadline)
 {
-    char *host = NULL, *port = NULL, *scheme = NULL;
-    const char *after;
-    int rc = AB_EINVAL;
+    uint64_t now = uv_hrtime();
 
-    if (strncasecmp(url, "http://", 7) != 0 ||
-        curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || strcmp(scheme, "http") ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
-        goto out;
-    after = url + 7;
-    if (!strpbrk(after, "/?#") && curl_url_set(u, CURLUPART_PATH, "/healthz", 0) != CURLUE_OK)
-        goto out;
-    snprintf(where, where_cap, "%s:%s", host, port);
-    rc = 0;
-out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    return rc;
+    return now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
 }
 
-/* Turn a libcurl failure into a code and a reason. */
+/* Connect to @u within the deadline. Returns the socket or a negative code. */
 static int
-health_client_failure(CURL *curl, CURLcode res, const char *where, int timeout_ms, char *why,
-                      size_t cap)
+health_client_connect(const struct net_url *u, uint64_t deadline)
 {
-    long os_errno = 0;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res, *a;
+    char port[8];
+    int fd = -1, rc = AB_EIO;
 
-    curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
-    switch (res) {
-    case CURLE_OPERATION_TIMEDOUT:
-        health_client_why(why, cap, "no answer from %s within %d ms", where, timeout_ms);
-        return AB_ETIMEDOUT;
-    case CURLE_COULDNT_CONNECT:
-        if (os_errno == ECONNREFUSED) {
-            health_client_why(why, cap, "connection refused to %s", where);
-            return -ECONNREFUSED;
-        }
-        health_client_why(why, cap, "cannot connect to %s: %s", where,
-                          os_errno ? strerror((int)os_errno) : curl_easy_strerror(res));
-        return os_errno ? -(int)os_errno : AB_EIO;
-    case CURLE_GOT_NOTHING:
-        health_client_why(why, cap, "%s closed the connection without answering", where);
-        return AB_EPROTO;
-    case CURLE_OUT_OF_MEMORY: health_client_why(why, cap, "out of memory"); return AB_ENOMEM;
-    default:
-        health_client_why(why, cap, "GET from %s failed: %s", where, curl_easy_strerror(res));
+    snprintf(port, sizeof port, "%d", u->port);
+    if (getaddrinfo(u->host, port, &hints, &res) != 0)
         return AB_EIO;
+    for (a = res; a; a = a->ai_next) {
+        struct pollfd p;
+        socklen_t len = sizeof rc;
+
+        fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+            rc = -errno;
+            continue;
+        }
+        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+            break;
+        if (errno != EINPROGRESS) {
+            rc = -errno;
+            goto next;
+        }
+        p = (struct pollfd){.fd = fd, .events = POLLOUT};
+        if ((rc = poll(&p, 1, health_client_left(deadline))) == 0) {
+            rc = AB_ETIMEDOUT;
+            goto next;
+        }
+        if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &rc, &len) < 0) {
+            rc = -errno;
+            goto next;
+        }
+        if (rc == 0)
+            break;
+        rc = -rc;
+    next:
+        close(fd);
+        fd = -1;
+        if (rc == AB_ETIMEDOUT)
+            break;
     }
+    freeaddrinfo(res);
+    return fd >= 0 ? fd : rc;
+}
+
+/* Send the request and read the answer (up to @cap - 1 bytes) until the server closes.
+ * Returns the length, or a negative code. */
+static int
+health_client_exchange(int fd, const char *req, char *buf, size_t cap, uint64_t deadline)
+{
+    size_t sent = 0, len = strlen(req), got = 0;
+    struct pollfd p = {.fd = fd};
+    ssize_t n;
+
+    while (got < cap - 1) {
+        p.events = sent < len ? POLLOUT : POLLIN;
+        if ((n = poll(&p, 1, health_client_left(deadline))) == 0)
+            return AB_ETIMEDOUT;
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n < 0)
+            continue;
+        if (sent < len) {
+            if ((n = send(fd, req + sent, len - sent, MSG_NOSIGNAL)) < 0 && errno != EAGAIN &&
+                errno != EINTR)
+                return -errno;
+            sent += n > 0 ? (size_t)n : 0;
+            continue;
+        }
+        if ((n = recv(fd, buf + got, cap - 1 - got, 0)) == 0)
+            break;
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            return got ? (int)got : -errno;
+        got += n > 0 ? (size_t)n : 0;
+    }
+    buf[got] = '\0';
+    return (int)got;
 }
 
 /* One bounded GET. */
 int
 health_check_url(const char *url, int timeout_ms, char *why, size_t cap)
 {
-    struct health_client_body body = {.len = 0};
-    char where[HEALTH_ADDR_MAX + 8] = "";
-    CURL *curl = NULL;
-    CURLU *u = NULL;
-    CURLcode res;
-    long status = 0;
-    int rc;
+    char where[HEALTH_ADDR_MAX + 8], req[2400], answer[HEALTH_CLIENT_ANSWER_MAX], *body;
+    struct net_url u;
+    uint64_t deadline;
+    long status;
+    int fd, rc;
 
     if (timeout_ms <= 0)
         timeout_ms = HEALTH_CHECK_TIMEOUT_MS;
-    if (!url || !(u = curl_url())) {
-        rc = url ? AB_ENOMEM : AB_EINVAL;
-        goto fail;
-    }
-    if ((rc = health_client_url(u, url, where, sizeof where)) < 0) {
+    deadline = uv_hrtime() + (uint64_t)timeout_ms * 1000000;
+    if (!url || strncasecmp(url, "http://", 7) != 0 || net_url_parse(url, &u) < 0 ||
+        u.scheme != NET_SCHEME_HTTP) {
         health_client_why(why, cap,
-                          "\"%s\" is not an http:// URL (e.g. http://127.0.0.1:9464/healthz)", url);
-        goto fail_url;
+                          "\"%s\" is not an http:// URL (e.g. http://127.0.0.1:9464/healthz)",
+                          url ? url : "");
+        return AB_EINVAL;
     }
-    if (!(curl = curl_easy_init())) {
-        rc = AB_ENOMEM;
-        goto fail_url;
+    snprintf(where, sizeof where, strchr(u.host, ':') ? "[%s]:%d" : "%s:%d", u.host, u.port);
+    if (!strpbrk(url + 7, "/?#"))
+        snprintf(u.path, sizeof u.path, "/healthz");
+    snprintf(req, sizeof req,
+             "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: agent-broker-health\r\n"
+             "Accept: */*\r\nConnection: close\r\n\r\n",
+             u.path, where);
+    if ((fd = health_client_connect(&u, deadline)) >= 0) {
+        rc = health_client_exchange(fd, req, answer, sizeof answer, deadline);
+        close(fd);
+    } else {
+        rc = fd;
     }
-    curl_easy_setopt(curl, CURLOPT_CURLU, u);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
-    curl_easy_setopt(curl, CURLOPT_PROXY, "");
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, health_client_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "agent-broker-health");
-    res = curl_easy_perform(curl);
-    if (res != CURLE_OK) {
-        rc = health_client_failure(curl, res, where, timeout_ms, why, cap);
-        goto fail_curl;
+    if (rc == AB_ETIMEDOUT) {
+        health_client_why(why, cap, "no answer from %s within %d ms", where, timeout_ms);
+        return rc;
     }
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (rc == -ECONNREFUSED) {
+        health_client_why(why, cap, "connection refused to %s", where);
+        return rc;
+    }
+    if (rc < 0) {
+        health_client_why(why, cap, "cannot connect to %s: %s", where, strerror(-rc));
+        return rc;
+    }
+    if (rc == 0) {
+        health_client_why(why, cap, "%s closed the connection without answering", where);
+        return AB_EPROTO;
+    }
+    if (strncmp(answer, "HTTP/1.", 7) != 0 || answer[8] != ' ' ||
+        (status = strtol(answer + 9, NULL, 10)) < 100) {
+        health_client_why(why, cap, "GET from %s failed: not an HTTP answer", where);
+        return AB_EIO;
+    }
     if (status != 200) {
-        body.text[strcspn(body.text, "\r\n")] = '\0';
-        health_client_why(why, cap, "HTTP %ld from %s%s%s", status, where, body.len ? ": " : "",
-                          body.text);
-        rc = AB_EIO;
-        goto fail_curl;
+        body = strstr(answer, "\r\n\r\n");
+        body = body ? body + 4 : answer + strlen(answer);
+        body[strcspn(body, "\r\n")] = '\0';
+        health_client_why(why, cap, "HTTP %ld from %s%s%s", status, where, *body ? ": " : "", body);
+        return AB_EIO;
     }
     health_client_why(why, cap, "HTTP 200 from %s", where);
-    rc = 0;
-
-fail_curl:
-    curl_easy_cleanup(curl);
-fail_url:
-    curl_url_cleanup(u);
-fail:
-    if (rc == AB_ENOMEM)
-        health_client_why(why, cap, "out of memory");
-    return rc;
+    return 0;
 }
 
 /* Build the URL for a listen address, mapping wildcards to loopback. */

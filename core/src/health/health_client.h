@@ -10,7 +10,7 @@
 /* Default time a health check may take, connect included. */
 #define HEALTH_CHECK_TIMEOUT_MS 5000
 
-/* GET @url (lent; http:// only; a URL without a path gets /healthz) with libcurl,
+/* GET @url (lent; http:// only; a URL without a path gets /healthz) on a plain socket,
  * blocking for at most @timeout_ms (0 = HEALTH_CHECK_TIMEOUT_MS); proxies are never used.
  * For the CLI only: it blocks, so never call it on the daemon's loop.
  * Returns 0 when the answer is 200. Otherwise a negative code and, in @why (capacity @cap,

@@ -39,7 +39,7 @@ struct host_backoff {
     struct backoff b;
 };
 
-/* The process's HTTP and WebSocket clients: one curl multi handle and one lws context,
+/* The process's HTTP and WebSocket clients: one HTTP client and one lws context,
  * shared by every plugin, created on first use and closed with the last host. */
 static struct {
     uv_loop_t *loop;              /* lent: the loop of the hosts */

@@ -12,9 +12,20 @@ Prints its port on the first line of stdout, then serves until killed:
                  then 200 "ok" (the body of every answer says the request's number)
   /window?remaining=R&reset=S  200 with X-RateLimit-Remaining R, -Reset-After S and
                  X-RateLimit-Bucket "win"
+  /chunked?n=N&size=S  200, Transfer-Encoding: chunked: N chunks of S bytes ('a', 'b', …)
+  /cut           200 announcing 1000 bytes, sends 10, closes the connection
+  /form          a multipart/form-data POST: JSON {parts: [{name, filename, type, size,
+                 sha256}]} of what arrived
+With AB_TEST_TLS_CERT and AB_TEST_TLS_KEY in the environment (PEM files), it speaks
+HTTPS with that certificate.
 """
+import hashlib
 import json
+import os
+import ssl
 import sys
+from email import policy
+from email.parser import BytesParser
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,6 +104,36 @@ class Handler(BaseHTTPRequestHandler):
                 ("X-RateLimit-Remaining", query.get("remaining", ["0"])[0]),
                 ("X-RateLimit-Reset-After", query.get("reset", ["1"])[0]),
                 ("X-RateLimit-Bucket", "win")])
+        elif url.path == "/chunked":
+            n, size = int(query["n"][0]), int(query["size"][0])
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("X-Chunks", str(n))
+            self.end_headers()
+            for i in range(n):
+                data = bytes([ord("a") + i % 26]) * size
+                self.wfile.write(b"%x;ext=1\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\nX-Trailer: t\r\n\r\n")
+        elif url.path == "/cut":
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"0123456789")
+            self.wfile.flush()
+            self.close_connection = True
+        elif url.path == "/form":
+            ctype = self.headers.get("Content-Type", "")
+            msg = BytesParser(policy=policy.HTTP).parsebytes(
+                b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + body)
+            parts = []
+            for part in msg.iter_parts():
+                data = part.get_payload(decode=True)
+                parts.append({"name": part.get_param("name", header="content-disposition"),
+                              "filename": part.get_filename(),
+                              "type": part.get("Content-Type"), "size": len(data),
+                              "sha256": hashlib.sha256(data).hexdigest()})
+            self.reply(200, json.dumps({"length": length, "parts": parts}))
         elif url.path == "/big":
             self.reply(200, b"x" * int(query["bytes"][0]))
         else:
@@ -104,6 +145,10 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if os.environ.get("AB_TEST_TLS_CERT"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.environ["AB_TEST_TLS_CERT"], os.environ["AB_TEST_TLS_KEY"])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     print(server.server_address[1], flush=True)
     server.serve_forever()
 

@@ -1,11 +1,17 @@
 /* The HTTP client against a loopback Python server: methods, headers, bodies, keep-alive,
- * timeouts, rate-limit headers, the body cap, cancel and close. */
+ * timeouts, rate-limit headers, the body cap, chunked and cut responses, downloads to a
+ * file, multipart uploads streamed from disk, cancel and close. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
 #include <uv.h>
 
 #include <agent-broker/errors.h>
@@ -371,6 +377,64 @@ START_TEST(cancel_in_flight_never_calls_back)
 }
 END_TEST
 
+/* What the first callback of cancel_from_inside_a_callback does. */
+struct canceller {
+    struct fx *f;
+    struct ab_http *victim; /* cancelled from the callback */
+    int owner_tag;          /* the policy owner of the requests cancelled by owner */
+    struct result first, next, victim_res, owned;
+    struct ab_http *next_h;
+};
+
+static void
+on_first_cancels(void *arg, const struct ab_http_response *r)
+{
+    struct canceller *k = arg;
+
+    on_done(&k->first, r);
+    http_client_cancel(k->victim);
+    http_client_cancel_owner(k->f->http, &k->owner_tag);
+    ck_assert_int_eq(
+        http_client_request(k->f->http,
+                            &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                                      .url = fx_url(k->f, "/echo?next=1")},
+                            NULL, on_done, &k->next, &k->next_h),
+        0);
+    ck_assert_int_eq(k->next.calls, 0);
+}
+
+START_TEST(cancel_from_inside_a_callback)
+{
+    struct fx f;
+    struct canceller k = {.f = &f};
+    struct ab_http *h;
+    const struct ab_http_request hang = {.size = sizeof(struct ab_http_request)};
+    struct ab_http_request req = hang;
+
+    fx_start(&f, 0);
+    req.url = fx_url(&f, "/hang");
+    ck_assert_int_eq(http_client_request(f.http, &req, NULL, on_done, &k.victim_res, &k.victim), 0);
+    ck_assert_int_eq(http_client_request(f.http, &req, &(struct net_policy){.owner = &k.owner_tag},
+                                         on_done, &k.owned, &h),
+                     0);
+    req.url = fx_url(&f, "/slow?ms=100");
+    ck_assert_int_eq(http_client_request(f.http, &req, NULL, on_first_cancels, &k, &h), 0);
+    ck_assert(net_run_until(&f.loop, &k.next.done, 10000));
+    ck_assert_int_eq(k.first.status, 200);
+    ck_assert_int_eq(k.next.error, 0);
+    ck_assert_int_eq(k.next.status, 200);
+    ck_assert_uint_eq(http_client_pending(f.http), 0);
+    net_run_for(&f.loop, 100);
+    ck_assert_int_eq(k.victim_res.calls, 0);
+    ck_assert_int_eq(k.owned.calls, 0);
+    free(k.first.body);
+    free(k.next.body);
+    fx_stop(&f);
+    ck_assert_int_eq(k.victim_res.calls, 0);
+    ck_assert_int_eq(k.owned.calls, 0);
+}
+END_TEST
+
 START_TEST(close_cancels_pending_requests)
 {
     struct fx f;
@@ -463,6 +527,311 @@ START_TEST(bad_requests_are_refused_at_once)
 }
 END_TEST
 
+START_TEST(chunked_response_is_reassembled)
+{
+    struct fx f;
+    struct result res = {0};
+
+    fx_start(&f, 0);
+    fx_fetch(&f,
+             &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                       .url = fx_url(&f, "/chunked?n=60&size=1000")},
+             &res);
+    ck_assert_int_eq(res.error, 0);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_uint_eq(res.body_len, 60000);
+    for (size_t i = 0; i < 60; i++)
+        ck_assert_int_eq(res.body[i * 1000 + 999], 'a' + (int)(i % 26));
+    ck_assert_int_eq(res.body[res.body_len], '\0');
+    free(res.body);
+    /* the chunked answer ended cleanly: the connection is reused */
+    memset(&res, 0, sizeof(res));
+    fx_fetch(&f,
+             &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                       .url = fx_url(&f, "/connections")},
+             &res);
+    ck_assert_ptr_nonnull(strstr(res.body, "\"connections\": 1"));
+    free(res.body);
+    fx_stop(&f);
+}
+END_TEST
+
+START_TEST(a_body_cut_short_fails_with_eio)
+{
+    struct fx f;
+    struct result res = {0};
+
+    fx_start(&f, 0);
+    fx_fetch(&f,
+             &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                       .url = fx_url(&f, "/cut")},
+             &res);
+    ck_assert_int_eq(res.error, AB_EIO);
+    ck_assert_ptr_nonnull(strstr(res.error_text, "middle of the response"));
+    ck_assert_ptr_null(strstr(res.error_text, "/cut"));
+    free(res.body);
+    fx_stop(&f);
+}
+END_TEST
+
+/* A new path under the temporary directory (nothing there yet). */
+static void
+tmp_path(char *out, size_t n, const char *name)
+{
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+
+    snprintf(out, n, "%s/ab-http-%d-%s", dir, (int)getpid(), name);
+    unlink(out);
+}
+
+/* A download's callback: a 2xx body is in the file (body "", body_len = its size). */
+static void
+on_file_done(void *arg, const struct ab_http_response *r)
+{
+    struct result *res = arg;
+
+    res->calls++;
+    res->done = true;
+    res->error = r->error;
+    snprintf(res->error_text, sizeof(res->error_text), "%s", r->error_text);
+    res->status = r->status;
+    ck_assert_str_eq(r->status >= 200 && r->status < 300 ? r->body : "", "");
+    free(res->body);
+    res->body = strdup(r->body);
+    res->body_len = r->body_len;
+}
+
+START_TEST(download_writes_2xx_bodies_to_a_new_private_file)
+{
+    struct fx f;
+    struct result res = {0};
+    struct ab_http *h;
+    char path[256], buf[4096];
+    struct stat st;
+    const struct ab_http_request big = {.size = sizeof(struct ab_http_request), .url = NULL};
+    struct ab_http_request req = big;
+    size_t total = 0;
+    ssize_t n;
+    int fd;
+
+    fx_start(&f, 4096); /* the memory cap does not apply to the file */
+    tmp_path(path, sizeof(path), "dl");
+    req.url = fx_url(&f, "/big?bytes=400000");
+    ck_assert_int_eq(http_client_download(f.http, &req, NULL, path, 0, on_file_done, &res, &h), 0);
+    ck_assert_int_eq(res.calls, 0);
+    ck_assert(net_run_until(&f.loop, &res.done, 20000));
+    ck_assert_int_eq(res.error, 0);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_uint_eq(res.body_len, 400000);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_eq(st.st_size, 400000);
+    ck_assert_int_ge(fd = open(path, O_RDONLY), 0);
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            ck_assert_int_eq(buf[i], 'x');
+        total += (size_t)n;
+    }
+    close(fd);
+    ck_assert_uint_eq(total, 400000);
+    /* never over an existing file */
+    ck_assert_int_eq(http_client_download(f.http, &req, NULL, path, 0, on_file_done, &res, &h),
+                     -EEXIST);
+    unlink(path);
+    /* past the cap */
+    free(res.body);
+    memset(&res, 0, sizeof(res));
+    ck_assert_int_eq(http_client_download(f.http, &req, NULL, path, 100000, on_file_done, &res, &h),
+                     0);
+    ck_assert(net_run_until(&f.loop, &res.done, 20000));
+    ck_assert_int_eq(res.error, AB_EFULL);
+    ck_assert_ptr_nonnull(strstr(res.error_text, "100000"));
+    unlink(path);
+    /* not 2xx: the body stays in memory, the file empty */
+    free(res.body);
+    memset(&res, 0, sizeof(res));
+    req.url = fx_url(&f, "/nothing-here");
+    ck_assert_int_eq(http_client_download(f.http, &req, NULL, path, 0, on_file_done, &res, &h), 0);
+    ck_assert(net_run_until(&f.loop, &res.done, 20000));
+    ck_assert_int_eq(res.error, 0);
+    ck_assert_int_eq(res.status, 404);
+    ck_assert_str_eq(res.body, "no such path");
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_size, 0);
+    free(res.body);
+    unlink(path);
+    fx_stop(&f);
+}
+END_TEST
+
+START_TEST(upload_streams_a_file_part_from_disk)
+{
+    struct fx f;
+    struct result res = {0};
+    struct ab_http *h;
+    char path[256], want[2 * EVP_MAX_MD_SIZE + 1];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    const size_t size = 300 * 1000 + 17; /* several file reads and socket writes */
+    char *data = malloc(size);
+    cJSON *doc, *parts, *p;
+    FILE *fp;
+
+    for (size_t i = 0; i < size; i++)
+        data[i] = (char)('A' + (i * 7) % 26);
+    ck_assert_int_eq(EVP_Digest(data, size, md, &mdlen, EVP_sha256(), NULL), 1);
+    for (unsigned int i = 0; i < mdlen; i++)
+        snprintf(want + 2 * i, 3, "%02x", md[i]);
+    tmp_path(path, sizeof(path), "up");
+    ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+    ck_assert_uint_eq(fwrite(data, 1, size, fp), size);
+    fclose(fp);
+    free(data);
+
+    const struct ab_form_part form[] = {
+        {.size = sizeof(struct ab_form_part),
+         .name = "payload_json",
+         .content_type = "application/json",
+         .data = "{\"a\":1}",
+         .data_len = 7},
+        {.size = sizeof(struct ab_form_part),
+         .name = "files[0]",
+         .filename = "f \"1\".txt",
+         .path = path},
+    };
+    fx_start(&f, 0);
+    ck_assert_int_eq(
+        http_client_upload(f.http,
+                           &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                                     .url = fx_url(&f, "/form")},
+                           NULL, form, 2, on_done, &res, &h),
+        0);
+    ck_assert_int_eq(res.calls, 0);
+    ck_assert(net_run_until(&f.loop, &res.done, 30000));
+    ck_assert_int_eq(res.error, 0);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_ptr_nonnull(doc = cJSON_ParseWithLength(res.body, res.body_len));
+    parts = cJSON_GetObjectItemCaseSensitive(doc, "parts");
+    ck_assert_int_eq(cJSON_GetArraySize(parts), 2);
+    p = cJSON_GetArrayItem(parts, 0);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(p, "name")->valuestring, "payload_json");
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(p, "type")->valuestring, "application/json");
+    ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(p, "size")->valuedouble, 7);
+    p = cJSON_GetArrayItem(parts, 1);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(p, "name")->valuestring, "files[0]");
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(p, "filename")->valuestring, "f %221%22.txt");
+    ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(p, "size")->valuedouble, (double)size);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(p, "sha256")->valuestring, want);
+    cJSON_Delete(doc);
+    free(res.body);
+    /* a missing file is refused at once */
+    unlink(path);
+    ck_assert_int_eq(
+        http_client_upload(f.http,
+                           &(struct ab_http_request){.size = sizeof(struct ab_http_request),
+                                                     .url = fx_url(&f, "/form")},
+                           NULL, form, 2, on_done, &res, &h),
+        AB_ENOENT);
+    fx_stop(&f);
+}
+END_TEST
+
+/* A self-signed certificate for @san (its own CA) at @dir/@name.pem, key @name.key. */
+static void
+make_cert(const char *dir, const char *name, const char *san)
+{
+    char cmd[1024];
+
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+             "-subj /CN=ab-test "
+             "-addext 'subjectAltName=%s' -keyout %s/%s.key -out %s/%s.pem 2>/dev/null",
+             san, dir, name, dir, name);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(https_verifies_the_peer_against_the_ca_file_and_the_name)
+{
+    struct fx f;
+    struct result res = {0};
+    char dir[256], cert[300], key[300], other[300], url[128], rm[300];
+    const struct ab_http_request base = {.size = sizeof(struct ab_http_request)};
+    struct ab_http_request req = base;
+
+    tmp_path(dir, sizeof(dir), "tls");
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    make_cert(dir, "good", "DNS:localhost,IP:127.0.0.1");
+    make_cert(dir, "other", "DNS:other.example");
+    snprintf(cert, sizeof(cert), "%s/good.pem", dir);
+    snprintf(key, sizeof(key), "%s/good.key", dir);
+    snprintf(other, sizeof(other), "%s/other.pem", dir);
+    setenv("AB_TEST_TLS_CERT", cert, 1);
+    setenv("AB_TEST_TLS_KEY", key, 1);
+    fx_start(&f, 0);
+    unsetenv("AB_TEST_TLS_CERT");
+    unsetenv("AB_TEST_TLS_KEY");
+    req.url = url;
+    /* trusted through the policy's CA file, by name and by address; kept alive */
+    for (int i = 0; i < 3; i++) {
+        snprintf(url, sizeof(url), "https://%s:%d/echo?i=%d", i == 1 ? "127.0.0.1" : "localhost",
+                 f.srv.port, i);
+        memset(&res, 0, sizeof(res));
+        ck_assert_int_eq(http_client_request(f.http, &req, &(struct net_policy){.ca_file = cert},
+                                             on_done, &res, &(struct ab_http *){0}),
+                         0);
+        ck_assert(net_run_until(&f.loop, &res.done, 10000));
+        ck_assert_msg(res.error == 0, "%s", res.error_text);
+        ck_assert_int_eq(res.status, 200);
+        ck_assert_str_eq(res.x_echo, "yes");
+        ck_assert_ptr_nonnull(strstr(res.body, "\"host\": \""));
+        free(res.body);
+    }
+    /* two names, two connections: each kept alive across its requests */
+    snprintf(url, sizeof(url), "https://localhost:%d/connections", f.srv.port);
+    memset(&res, 0, sizeof(res));
+    ck_assert_int_eq(http_client_request(f.http, &req, &(struct net_policy){.ca_file = cert},
+                                         on_done, &res, &(struct ab_http *){0}),
+                     0);
+    ck_assert(net_run_until(&f.loop, &res.done, 10000));
+    ck_assert_ptr_nonnull(strstr(res.body, "\"connections\": 2"));
+    free(res.body);
+    /* not with the system's CAs, nor with another certificate as the CA */
+    for (int i = 0; i < 2; i++) {
+        snprintf(url, sizeof(url), "https://localhost:%d/echo", f.srv.port);
+        memset(&res, 0, sizeof(res));
+        ck_assert_int_eq(http_client_request(f.http, &req,
+                                             &(struct net_policy){.ca_file = i ? other : NULL},
+                                             on_done, &res, &(struct ab_http *){0}),
+                         0);
+        ck_assert(net_run_until(&f.loop, &res.done, 10000));
+        ck_assert_int_eq(res.error, AB_EIO);
+        ck_assert_int_eq(res.status, 0);
+        ck_assert_ptr_nonnull(strstr(res.error_text, "certificate"));
+        free(res.body);
+    }
+    fx_stop(&f);
+    /* a name the certificate does not carry */
+    setenv("AB_TEST_TLS_CERT", other, 1);
+    snprintf(key, sizeof(key), "%s/other.key", dir);
+    setenv("AB_TEST_TLS_KEY", key, 1);
+    fx_start(&f, 0);
+    unsetenv("AB_TEST_TLS_CERT");
+    unsetenv("AB_TEST_TLS_KEY");
+    snprintf(url, sizeof(url), "https://localhost:%d/echo", f.srv.port);
+    memset(&res, 0, sizeof(res));
+    ck_assert_int_eq(http_client_request(f.http, &req, &(struct net_policy){.ca_file = other},
+                                         on_done, &res, &(struct ab_http *){0}),
+                     0);
+    ck_assert(net_run_until(&f.loop, &res.done, 10000));
+    ck_assert_int_eq(res.error, AB_EIO);
+    ck_assert_ptr_nonnull(strstr(res.error_text, "certificate"));
+    free(res.body);
+    fx_stop(&f);
+    snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+    ck_assert_int_eq(system(rm), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -476,9 +845,15 @@ main(void)
         body_over_the_cap_fails_with_efull,
         default_cap_is_8_mib,
         cancel_in_flight_never_calls_back,
+        cancel_from_inside_a_callback,
         close_cancels_pending_requests,
         connection_refused_reports_eio_with_text,
         bad_requests_are_refused_at_once,
+        chunked_response_is_reassembled,
+        a_body_cut_short_fails_with_eio,
+        download_writes_2xx_bodies_to_a_new_private_file,
+        upload_streams_a_file_part_from_disk,
+        https_verifies_the_peer_against_the_ca_file_and_the_name,
     };
 
     return check_run_tests("http", 30, tests, sizeof(tests) / sizeof(tests[0]));

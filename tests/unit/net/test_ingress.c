@@ -1,5 +1,5 @@
-/* The ingress listener (core/src/ingress/) and its host services, driven by libcurl (the
- * core's HTTP client, an implementation independent of libwebsockets' server) and by raw
+/* The ingress listener (core/src/ingress/) and its host services, driven by the core's
+ * HTTP client (an implementation independent of libwebsockets' server) and by raw
  * sockets for what a well-behaved client never does: routes by prefix, wanted headers,
  * asynchronous answers, 404/413/503, slow requests, per-peer caps, route removal. */
 #include <arpa/inet.h>
