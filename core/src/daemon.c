@@ -21,6 +21,7 @@
 #include "conv/engine.h"
 #include "conv/schedules.h"
 #include "health/health_server.h"
+#include "heap_trim.h"
 #include "ingress/ingress.h"
 #include "health/metrics.h"
 #include "health/process_metrics.h"
@@ -42,6 +43,12 @@ struct daemon_agent {
 };
 
 /* Everything the daemon owns, torn down in reverse. */
+/* Freed heap goes back to the kernel 2 s after start (what start-up freed), then once a
+ * minute, whenever glibc holds at least 256 KiB of it. */
+#define DAEMON_TRIM_FIRST_MS 2000
+#define DAEMON_TRIM_EVERY_MS 60000
+#define DAEMON_TRIM_MIN_FREE (256 * 1024)
+
 struct daemon {
     uv_loop_t loop;
     enum daemon_mode mode;
@@ -58,9 +65,10 @@ struct daemon {
     struct schedules *schedules; /* owned: [[cron.jobs]] in run mode, or NULL */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t idle_guard;
-    uv_timer_t quiet_timer; /* runs the teardown from a clean stack */
-    struct config *retired; /* owned: configs replaced by SIGHUP (engine strings point
-                               into them until exit) */
+    uv_timer_t quiet_timer;     /* runs the teardown from a clean stack */
+    struct heap_trim heap_trim; /* freed heap back to the kernel, now and then */
+    struct config *retired;     /* owned: configs replaced by SIGHUP (engine strings point
+                                   into them until exit) */
     size_t nretired;
     bool is_stopping;
     int exit_code;
@@ -363,6 +371,7 @@ daemon_broker_closed(void *arg)
     uv_close((uv_handle_t *)&d->sig_hup, daemon_handle_closed);
     uv_close((uv_handle_t *)&d->idle_guard, daemon_handle_closed);
     uv_close((uv_handle_t *)&d->quiet_timer, daemon_handle_closed);
+    heap_trim_close(&d->heap_trim);
 }
 
 /* Every reply is out (or the guard expired): stop the agents. */
@@ -700,6 +709,9 @@ daemon_listen(struct daemon *d)
     uv_signal_start(&d->sig_term, daemon_on_stop_signal, SIGTERM);
     uv_signal_start(&d->sig_int, daemon_on_stop_signal, SIGINT);
     uv_signal_start(&d->sig_hup, daemon_on_reload, SIGHUP);
+    if ((rc = heap_trim_start(&d->loop, DAEMON_TRIM_FIRST_MS, DAEMON_TRIM_EVERY_MS,
+                              DAEMON_TRIM_MIN_FREE, &d->heap_trim)) < 0)
+        log_warn("core", "heap trim timer: %s", uv_strerror(rc));
     if (d->mode == DAEMON_RUN) {
         hs = (struct health_source){d, daemon_ready, daemon_metrics};
         if ((rc = health_server_start(&d->loop, d->cfg.health_listen, &hs, NULL, &d->health)) < 0)
