@@ -97,7 +97,6 @@ edit_interval_ms = %(edit)d
 [reactions.timing]
 debounce_ms = 50
 done_hold_ms = 100
-%(extra)s
 """
 
 
@@ -123,8 +122,8 @@ class SlackTest(e2e.WorldTest):
             "bot": e2e.toml_str(BOT_TOKEN), "app": e2e.toml_str(APP_TOKEN),
             "api": e2e.toml_str(self.fake.base + "/api"), "idle": self.idle_ms,
             "section": self.section, "health": self.port,
-            "state": e2e.toml_str(self.world.state), "edit": self.edit_ms,
-            "extra": self.extra})
+            "state": e2e.toml_str(self.world.state), "edit": self.edit_ms}
+                                       + self.extra)
         self.broker = self.world.start("run", self.config, stdin=False, env=self.broker_env)
         if self.wait_ready:
             self.wait_ready_state(200)

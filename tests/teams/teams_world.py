@@ -85,7 +85,6 @@ edit_interval_ms = %(edit)d
 [reactions.timing]
 debounce_ms = 50
 done_hold_ms = 100
-%(extra)s
 """
 
 
@@ -112,8 +111,8 @@ class TeamsTest(e2e.WorldTest):
             "svc": e2e.toml_str(self.fake.base + "/svc"),
             "refetch": self.refetch_ms, "section": self.section,
             "ingress": self.ingress, "health": self.port,
-            "state": e2e.toml_str(self.world.state), "edit": self.edit_ms,
-            "extra": self.extra})
+            "state": e2e.toml_str(self.world.state), "edit": self.edit_ms}
+                                       + self.extra)
         self.fake.call("target", url="http://127.0.0.1:%d/api/messages" % self.ingress)
         self.broker = self.world.start("run", self.config, stdin=False,
                                        env=dict(self.broker_env or {},

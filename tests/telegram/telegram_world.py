@@ -100,7 +100,6 @@ edit_interval_ms = %(edit)d
 [reactions.timing]
 debounce_ms = 50
 done_hold_ms = 100
-%(extra)s
 """
 
 
@@ -128,8 +127,8 @@ class TelegramTest(e2e.WorldTest):
                                        + CONFIG % {
             "token": e2e.toml_str(TOKEN), "api": e2e.toml_str(self.fake.base),
             "poll": self.poll_s, "section": section, "health": self.port,
-            "state": e2e.toml_str(self.world.state), "edit": self.edit_ms,
-            "extra": self.extra})
+            "state": e2e.toml_str(self.world.state), "edit": self.edit_ms}
+                                       + self.extra)
 
     def start_broker(self, env=None):
         self.broker = self.world.start("run", self.config, stdin=False, env=env)
