@@ -10,14 +10,15 @@
 
 #include <agent-broker/errors.h>
 
-/* Read all of @path (at most @max bytes) into a malloc'd buffer. */
+/* Read all of @path (at most @max bytes) into a malloc'd buffer: opened once without
+ * following a link or waiting on a FIFO, checked and read on that descriptor. */
 static int
 acp_prompt_read(const char *path, size_t max, char **out, size_t *len)
 {
     struct stat st;
     char *buf = NULL;
     size_t got = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY), rc = 0;
 
     if (fd < 0)
         return -errno;

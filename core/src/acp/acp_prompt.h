@@ -31,7 +31,9 @@ struct acp_prompt_caps {
     bool image, audio, embedded;
 };
 
-/* Append the blocks for @files (lent, @n of them) to the JSON array @prompt (lent).
+/* Append the blocks for @files (lent, @n of them) to the JSON array @prompt (lent). It
+ * reads the files: the ACP client calls it in libuv's threadpool (it touches no loop
+ * state), never on the loop.
  * *@images_linked counts images that went as links only because the agent does not
  * take images. Returns 0 or AB_ENOMEM / a negated errno from reading a file. */
 int acp_prompt_files(cJSON *prompt, const struct acp_prompt_caps *caps,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../support/check_runner.h"
@@ -140,13 +141,47 @@ START_TEST(text_is_embedded_only_with_embedded_context)
 }
 END_TEST
 
+/* The agent may replace a saved attachment before the prompt reads it: a FIFO must not
+ * hold the reader (it would wait for a writer forever), a link must not be followed. */
+START_TEST(a_fifo_or_a_link_in_place_of_the_file_fails_at_once)
+{
+    struct acp_prompt_caps caps = {.image = true, .embedded = true};
+    char dir[] = "/tmp/ab-attach-XXXXXX", fifo[64], link[64];
+    struct acp_file f = {.name = "notes.txt", .mime = "text/plain", .bytes = 5, .is_text = true};
+    cJSON *prompt = cJSON_CreateArray();
+    size_t linked = 0;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    snprintf(link, sizeof(link), "%s/link", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(symlink("/etc/hostname", link), 0);
+    f.path = fifo;
+    ck_assert_int_lt(acp_prompt_files(prompt, &caps, &f, 1, &linked), 0);
+    f.path = link;
+    ck_assert_int_lt(acp_prompt_files(prompt, &caps, &f, 1, &linked), 0);
+    f.is_text = false, f.is_image = true, f.mime = "image/png";
+    f.path = fifo;
+    ck_assert_int_lt(acp_prompt_files(prompt, &caps, &f, 1, &linked), 0);
+    ck_assert_int_eq(cJSON_GetArraySize(prompt), 0);
+    cJSON_Delete(prompt);
+    unlink(fifo);
+    unlink(link);
+    rmdir(dir);
+}
+END_TEST
+
 int
 main(void)
 {
     const TTest *tests[] = {
-        sniff_knows_images_documents_and_login_pages, allow_list_matches_major_types_and_exact_ones,
-        safe_names_cannot_leave_the_directory,        blocks_follow_the_capabilities,
-        text_is_embedded_only_with_embedded_context,  NULL,
+        sniff_knows_images_documents_and_login_pages,
+        allow_list_matches_major_types_and_exact_ones,
+        safe_names_cannot_leave_the_directory,
+        blocks_follow_the_capabilities,
+        text_is_embedded_only_with_embedded_context,
+        a_fifo_or_a_link_in_place_of_the_file_fails_at_once,
+        NULL,
     };
 
     return check_run_list("conv_attach_blocks", 0, tests);
