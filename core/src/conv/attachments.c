@@ -183,24 +183,68 @@ attach_size(uint64_t bytes, char *out, size_t cap)
         snprintf(out, cap, "%llu KB", (unsigned long long)((bytes + 1023) / 1024));
 }
 
-/* True when @path[0..bytes) is UTF-8 text (no NUL), read in full; for small files only. */
+/* True when @fd's file ([0..bytes)) is UTF-8 text (no NUL), read in full; small files only. */
 static bool
-attach_is_text(const char *path, uint64_t bytes)
+attach_is_text(int fd, uint64_t bytes)
 {
     char *buf;
     bool ok = false;
-    ssize_t n;
-    int fd;
 
     if (bytes == 0 || bytes > ACP_PROMPT_MAX_TEXT)
         return false;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return false;
-    if ((buf = malloc((size_t)bytes)) && (n = read(fd, buf, (size_t)bytes)) == (ssize_t)bytes)
+    if ((buf = malloc((size_t)bytes)) && pread(fd, buf, (size_t)bytes, 0) == (ssize_t)bytes)
         ok = !memchr(buf, '\0', (size_t)bytes) && utf8_valid(buf, (size_t)bytes);
     free(buf);
-    close(fd);
     return ok;
+}
+
+/* See the header. */
+int
+attach_open_dir(const char *path, size_t trusted)
+{
+    char *copy = strdup(path), *save = NULL, *part;
+    int fd, next;
+
+    if (!copy)
+        return AB_ENOMEM;
+    copy[trusted] = '\0';
+    if ((fd = open(trusted ? copy : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        fd = -errno;
+    for (part = strtok_r(copy + trusted + (path[trusted] != '\0'), "/", &save); part && fd >= 0;
+         part = strtok_r(NULL, "/", &save)) {
+        if (strcmp(part, ".") == 0)
+            continue;
+        if (strcmp(part, "..") == 0)
+            next = AB_EINVAL;
+        else if ((next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+            next = -errno;
+        close(fd);
+        fd = next;
+    }
+    free(copy);
+    return fd;
+}
+
+/* Open the file at @path in fetch @f's directory once, as saved: no step below the
+ * working directory a link, the file itself no link and no FIFO, a regular file. Returns
+ * the descriptor or a negative code. */
+static int
+attach_open_saved(const struct attach_fetch *f, const char *path, struct stat *st)
+{
+    int dfd = attach_open_dir(f->dir, strlen(f->cfg->dir)), fd;
+
+    if (dfd < 0)
+        return dfd;
+    fd = openat(dfd, strrchr(path, '/') + 1,
+                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    close(dfd);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        close(fd);
+        return AB_EIO;
+    }
+    return fd;
 }
 
 /* A download of item @it into req->path ended with @status: keep or skip the file. */
@@ -212,14 +256,10 @@ attach_settle(struct attach_fetch *f, struct attach_item *it, const char *path, 
     struct acp_file *grown, *file;
     struct stat st;
     ssize_t n = 0;
-    int fd;
+    int fd = -1;
 
-    if (status == 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-        n = read(fd, head, sizeof(head));
-        if (fstat(fd, &st) < 0)
-            status = AB_EIO;
-        close(fd);
-        if (n > 0)
+    if (status == 0 && (fd = attach_open_saved(f, path, &st)) >= 0) {
+        if ((n = pread(fd, head, sizeof(head), 0)) > 0)
             sniffed = attach_sniff(head, (size_t)n);
     } else if (status == 0) {
         status = AB_EIO;
@@ -230,9 +270,12 @@ attach_settle(struct attach_fetch *f, struct attach_item *it, const char *path, 
     if (status == 0 && sniffed && !attach_type_allowed(f->cfg, sniffed)) {
         attach_skip(f, it, "type not allowed");
         unlink(path);
+        close(fd);
         return;
     }
     if (status < 0) {
+        if (fd >= 0)
+            close(fd);
         char why[96];
         if (status == AB_EFULL)
             snprintf(why, sizeof(why), "too big");
@@ -246,6 +289,7 @@ attach_settle(struct attach_fetch *f, struct attach_item *it, const char *path, 
     }
     if (!(grown = realloc(f->files, (f->nfiles + 1) * sizeof(*grown)))) {
         attach_skip(f, it, "out of memory");
+        close(fd);
         return;
     }
     f->files = grown;
@@ -253,7 +297,9 @@ attach_settle(struct attach_fetch *f, struct attach_item *it, const char *path, 
     memset(file, 0, sizeof(*file));
     file->bytes = (uint64_t)st.st_size;
     file->is_image = sniffed && strncmp(sniffed, "image/", 6) == 0;
-    file->is_text = !sniffed && attach_is_text(path, file->bytes);
+    file->is_text = !sniffed && attach_is_text(fd, file->bytes);
+    file->fd = fd; /* the prompt reads this, never the path again */
+    file->has_fd = true;
     file->path = strdup(path);
     file->name = strdup(it->name && *it->name ? it->name : "file");
     file->mime = strdup(sniffed                                           ? sniffed
@@ -263,6 +309,7 @@ attach_settle(struct attach_fetch *f, struct attach_item *it, const char *path, 
         free(file->path);
         free(file->name);
         free(file->mime);
+        close(fd);
         attach_skip(f, it, "out of memory");
         return;
     }
@@ -312,6 +359,8 @@ attach_transcribe(struct attach_fetch *f, const struct attach_item *it)
         return false;
     if (!it->a.is_voice && strncmp(file->mime, "audio/", 6) != 0)
         return false;
+    char proc[32]; /* the file as saved: the path is in the agent's reach */
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", file->fd);
     snprintf(url, sizeof(url), "%s/audio/transcriptions", f->cfg->stt_url);
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
              f->cfg->stt_key ? f->cfg->stt_key : "");
@@ -321,7 +370,7 @@ attach_transcribe(struct attach_fetch *f, const struct attach_item *it)
          .name = "file",
          .filename = file->name,
          .content_type = file->mime,
-         .path = file->path},
+         .path = file->has_fd ? proc : file->path},
         {.size = sizeof(parts[0]),
          .name = "model",
          .data = f->cfg->stt_model ? f->cfg->stt_model : "",

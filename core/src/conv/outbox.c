@@ -121,36 +121,6 @@ outbox_files_free(struct ab_upload_file *files, const int *fds, size_t n)
     }
 }
 
-/* Open directory @path: its first @trusted bytes as the operator configured them
- * (symbolic links followed), each component after them refusing a symbolic link (the
- * agent writes there: a link to /proc/self/… would make the daemon post its own
- * files). Returns the descriptor or a negative code. */
-static int
-outbox_open_dir(const char *path, size_t trusted)
-{
-    char *copy = strdup(path), *save = NULL, *part;
-    int fd, next;
-
-    if (!copy)
-        return AB_ENOMEM;
-    copy[trusted] = '\0';
-    if ((fd = open(trusted ? copy : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-        fd = -errno;
-    for (part = strtok_r(copy + trusted + (path[trusted] != '\0'), "/", &save); part && fd >= 0;
-         part = strtok_r(NULL, "/", &save)) {
-        if (strcmp(part, ".") == 0)
-            continue;
-        if (strcmp(part, "..") == 0)
-            next = AB_EINVAL;
-        else if ((next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-            next = -errno;
-        close(fd);
-        fd = next;
-    }
-    free(copy);
-    return fd;
-}
-
 /* True when @fd's file (@size bytes, at most OUTBOX_SCAN_BYTES) holds a registered
  * secret: the agent cannot know one, but a file goes to chat unredacted. */
 static bool
@@ -226,7 +196,7 @@ outbox_post_dir(struct chat_instance *ci, const char *path, size_t trusted, cons
     struct dirent *de;
     DIR *d;
 
-    if ((dfd = outbox_open_dir(path, trusted)) < 0)
+    if ((dfd = attach_open_dir(path, trusted)) < 0)
         return dfd == -ENOENT ? 0 : dfd;
     if (!(d = fdopendir(dup(dfd)))) {
         close(dfd);

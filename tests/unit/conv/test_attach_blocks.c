@@ -1,6 +1,7 @@
 /* attachments.c's pure parts (type sniffing, the allow-list, safe names) and
  * acp_prompt.c's blocks by capability, base64 padding included. */
 #include <check.h>
+#include <fcntl.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +172,47 @@ START_TEST(a_fifo_or_a_link_in_place_of_the_file_fails_at_once)
 }
 END_TEST
 
+/* A saved attachment is read through the descriptor opened when it was saved: a file
+ * swapped in at its path afterwards (or a link to one) is never what the agent gets. */
+START_TEST(the_saved_descriptor_is_read_not_the_path)
+{
+    struct acp_prompt_caps emb = {.embedded = true};
+    char *path, *other;
+    struct acp_file f = {.name = "a.txt", .mime = "text/plain", .is_text = true, .bytes = 5};
+    cJSON *prompt = cJSON_CreateArray(), *copy_prompt = cJSON_CreateArray();
+    struct acp_file *copy = NULL;
+    size_t linked;
+
+    temp_file("hello", 5, &path);
+    temp_file("CANARY", 6, &other);
+    f.path = path;
+    f.fd = open(path, O_RDONLY | O_CLOEXEC);
+    f.has_fd = f.fd >= 0;
+    ck_assert(f.has_fd);
+    ck_assert_int_eq(acp_files_copy(&f, 1, &copy), 0);
+    ck_assert(copy[0].has_fd && copy[0].fd != f.fd);
+    ck_assert_int_eq(rename(other, path), 0); /* the swap */
+    ck_assert_int_eq(acp_prompt_files(prompt, &emb, &f, 1, &linked), 0);
+    ck_assert_int_eq(acp_prompt_files(copy_prompt, &emb, copy, 1, &linked), 0);
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(prompt, 0), "resource"), "text")
+            ->valuestring,
+        "hello");
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(copy_prompt, 0), "resource"),
+                            "text")
+            ->valuestring,
+        "hello");
+    acp_files_free(copy, 1);
+    close(f.fd);
+    cJSON_Delete(prompt);
+    cJSON_Delete(copy_prompt);
+    unlink(path);
+    free(path);
+    free(other);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -181,6 +223,7 @@ main(void)
         blocks_follow_the_capabilities,
         text_is_embedded_only_with_embedded_context,
         a_fifo_or_a_link_in_place_of_the_file_fails_at_once,
+        the_saved_descriptor_is_read_not_the_path,
         NULL,
     };
 
