@@ -343,8 +343,13 @@ teams_connector_stop(struct ab_chat *t)
 {
     t->is_closing = true;
     while (t->calls) {
-        t->svc->http_cancel(t->calls->http);
-        teams_call_free(t->calls);
+        struct teams_call *c = t->calls;
+        teams_call_cb cb = c->cb;
+        void *arg = c->arg;
+        t->svc->http_cancel(c->http);
+        teams_call_free(c);
+        if (cb)
+            cb(arg, AB_ECANCELED, NULL); /* is_closing: it frees what it holds, no more */
     }
     t->svc->http_cancel(t->token_fetch);
     t->token_fetch = NULL;
