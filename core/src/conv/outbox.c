@@ -17,8 +17,9 @@
 #include "conv/chat_instance.h"
 #include "log.h"
 
-#define OUTBOX_SCAN_MAX 100              /* files looked at per turn */
-#define OUTBOX_SCAN_BYTES (1024u * 1024) /* files up to this size are checked for secrets */
+#define OUTBOX_SCAN_MAX 100                  /* files looked at per turn */
+#define OUTBOX_SCAN_BYTES (1024u * 1024)     /* files up to this size are checked for secrets */
+#define OUTBOX_SCAN_TOTAL (4u * 1024 * 1024) /* bytes checked per turn (read on the loop) */
 
 /* One upload in flight: its files named for the failure line. */
 struct outbox_batch {
@@ -121,17 +122,19 @@ outbox_files_free(struct ab_upload_file *files, const int *fds, size_t n)
     }
 }
 
-/* True when @fd's file (@size bytes, at most OUTBOX_SCAN_BYTES) holds a registered
- * secret: the agent cannot know one, but a file goes to chat unredacted. */
+/* True when @fd's file (@size bytes, at most OUTBOX_SCAN_BYTES and what is left of
+ * *@budget, which it uses up) holds a registered secret: the agent cannot know one, but
+ * a file goes to chat unredacted. Read on the loop: page-cache reads, bounded per turn. */
 static bool
-outbox_has_secret(int fd, size_t size)
+outbox_has_secret(int fd, size_t size, size_t *budget)
 {
     char *buf;
     bool found = false;
     ssize_t n;
 
-    if (size > OUTBOX_SCAN_BYTES || !(buf = malloc(size)))
+    if (size > OUTBOX_SCAN_BYTES || size > *budget || !(buf = malloc(size)))
         return false;
+    *budget -= size;
     if ((n = pread(fd, buf, size, 0)) > 0)
         found = log_has_secret(buf, (size_t)n);
     free(buf);
@@ -155,7 +158,7 @@ outbox_sent_dir(int dfd)
  * descriptor, -1 to pass over it silently, or -2 with *@why set. */
 static int
 outbox_open_file(int dfd, const char *name, uint64_t max_bytes, int64_t since, struct stat *st,
-                 const char **why)
+                 size_t *budget, const char **why)
 {
     int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
@@ -168,7 +171,7 @@ outbox_open_file(int dfd, const char *name, uint64_t max_bytes, int64_t since, s
     *why = !max_bytes                          ? "this platform takes no files"
            : (uint64_t)st->st_size > max_bytes ? "too big for the platform"
            : st->st_size == 0                  ? "empty"
-           : outbox_has_secret(fd, (size_t)st->st_size)
+           : outbox_has_secret(fd, (size_t)st->st_size, budget)
                ? "it holds a secret of the broker's configuration"
                : NULL;
     if (*why) {
@@ -192,7 +195,7 @@ outbox_post_dir(struct chat_instance *ci, const char *path, size_t trusted, cons
     struct ab_upload_file files[OUTBOX_SCAN_MAX];
     int fds[OUTBOX_SCAN_MAX], dfd, sent = -1;
     char skipped[768] = "";
-    size_t n = 0, seen = 0;
+    size_t n = 0, seen = 0, budget = OUTBOX_SCAN_TOTAL;
     struct dirent *de;
     DIR *d;
 
@@ -209,7 +212,7 @@ outbox_post_dir(struct chat_instance *ci, const char *path, size_t trusted, cons
         int fd;
         if (de->d_name[0] == '.')
             continue;
-        if ((fd = outbox_open_file(dfd, de->d_name, max_bytes, since, &st, &why)) == -1)
+        if ((fd = outbox_open_file(dfd, de->d_name, max_bytes, since, &st, &budget, &why)) == -1)
             continue;
         seen++;
         if (fd < 0) {

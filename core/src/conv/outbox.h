@@ -18,9 +18,9 @@ int outbox_dir(const char *dir, const char *key, int create, char **out);
  * the operator's working directory) to @channel / @thread (lent) of @ci (lent; must
  * outlive the uploads). No step below @dir may be a symbolic link; each file is opened
  * once (no link, no FIFO), checked on that descriptor (regular, within the platform's
- * size, not empty, no registered secret when at most 1 MiB) and posted through
- * /proc/self/fd/N while the upload holds it open, so swapping the name cannot change
- * what is read. Returns 0 (nothing there, or uploads queued) or < 0. */
+ * size, not empty, no registered secret when at most 1 MiB; 4 MiB checked per turn)
+ * and posted through /proc/self/fd/N while the upload holds it open, so swapping the
+ * name cannot change what is read. Returns 0 (nothing there, or uploads queued) or < 0. */
 int outbox_flush(struct chat_instance *ci, const char *dir, const char *key, const char *channel,
                  const char *thread);
 
