@@ -201,7 +201,7 @@ outbox_post_dir(struct chat_instance *ci, const char *path, size_t trusted, cons
 
     if ((dfd = attach_open_dir(path, trusted)) < 0)
         return dfd == -ENOENT ? 0 : dfd;
-    if (!(d = fdopendir(dup(dfd)))) {
+    if (!(d = fdopendir(fcntl(dfd, F_DUPFD_CLOEXEC, 3)))) {
         close(dfd);
         return -errno;
     }
