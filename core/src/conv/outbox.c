@@ -277,7 +277,12 @@ outbox_flush_since(struct chat_instance *ci, const char *dir, const char *sub, c
     int rc;
 
     if (sub[0] == '/') {
-        trusted = (size_t)(strrchr(sub, '/') - sub); /* the operator's path but its last step */
+        /* the operator's path but its last step (trailing slashes do not count) */
+        for (trusted = strlen(sub); trusted > 0 && sub[trusted - 1] == '/'; trusted--)
+            ;
+        while (trusted > 0 && sub[trusted - 1] != '/')
+            trusted--;
+        trusted = trusted > 0 ? trusted - 1 : 0;
         return outbox_post_dir(ci, sub, trusted, channel, thread, since);
     }
     if (!dir)
