@@ -34,6 +34,14 @@ struct attach_req {
     struct attach_fetch *fetch; /* lent, NULL once abandoned */
     struct ab_http *http;       /* the host's request, when the core fetched it itself */
     char *path;                 /* owned */
+    size_t trusted;             /* path's first bytes the operator configured (working_dir) */
+    /* the saved file as read in libuv's threadpool once the download ended */
+    uv_work_t work;
+    int status;          /* the download's, then AB_EIO when the file cannot be opened */
+    int fd;              /* opened once, or -1 */
+    struct stat st;      /* of fd */
+    const char *sniffed; /* attach_sniff of its first bytes (static), or NULL */
+    bool is_text;        /* UTF-8 without NUL (small files only, not sniffed) */
 };
 
 struct attach_fetch {
@@ -225,14 +233,20 @@ attach_open_dir(const char *path, size_t trusted)
     return fd;
 }
 
-/* Open the file at @path in fetch @f's directory once, as saved: no step below the
- * working directory a link, the file itself no link and no FIFO, a regular file. Returns
- * the descriptor or a negative code. */
+/* Open the file at @path once, as saved: no step past its first @trusted bytes (the
+ * working directory) a link, the file itself no link and no FIFO, a regular file.
+ * Returns the descriptor or a negative code. */
 static int
-attach_open_saved(const struct attach_fetch *f, const char *path, struct stat *st)
+attach_open_saved(const char *path, size_t trusted, struct stat *st)
 {
-    int dfd = attach_open_dir(f->dir, strlen(f->cfg->dir)), fd;
+    char *dir = strdup(path);
+    int dfd, fd;
 
+    if (!dir)
+        return AB_ENOMEM;
+    *strrchr(dir, '/') = '\0';
+    dfd = attach_open_dir(dir, trusted);
+    free(dir);
     if (dfd < 0)
         return dfd;
     fd = openat(dfd, strrchr(path, '/') + 1,
@@ -247,23 +261,36 @@ attach_open_saved(const struct attach_fetch *f, const char *path, struct stat *s
     return fd;
 }
 
-/* A download of item @it into req->path ended with @status: keep or skip the file. */
+/* Threadpool: open the saved file once and read what settling it needs (its first
+ * bytes, and all of a small one to tell text), so no read of it runs on the loop. */
 static void
-attach_settle(struct attach_fetch *f, struct attach_item *it, const char *path, int status)
+attach_settle_work(uv_work_t *w)
 {
+    struct attach_req *req = w->data;
     unsigned char head[512];
-    const char *sniffed = NULL, *type = attach_declared(it);
-    struct acp_file *grown, *file;
-    struct stat st;
-    ssize_t n = 0;
-    int fd = -1;
+    ssize_t n;
 
-    if (status == 0 && (fd = attach_open_saved(f, path, &st)) >= 0) {
-        if ((n = pread(fd, head, sizeof(head), 0)) > 0)
-            sniffed = attach_sniff(head, (size_t)n);
-    } else if (status == 0) {
-        status = AB_EIO;
+    if (req->status < 0)
+        return;
+    if ((req->fd = attach_open_saved(req->path, req->trusted, &req->st)) < 0) {
+        req->fd = -1;
+        req->status = AB_EIO;
+        return;
     }
+    if ((n = pread(req->fd, head, sizeof(head), 0)) > 0)
+        req->sniffed = attach_sniff(head, (size_t)n);
+    req->is_text = !req->sniffed && attach_is_text(req->fd, (uint64_t)req->st.st_size);
+}
+
+/* Item @it's download (@req, read by attach_settle_work) ended: keep or skip the file. */
+static void
+attach_settle(struct attach_fetch *f, struct attach_item *it, struct attach_req *req)
+{
+    const char *sniffed = req->sniffed, *type = attach_declared(it), *path = req->path;
+    struct acp_file *grown, *file;
+    int status = req->status, fd = req->fd;
+
+    req->fd = -1; /* this decides its fate */
     if (status == 0 && sniffed && strcmp(sniffed, "text/html") == 0 &&
         strncasecmp(type, "text/html", 9) != 0)
         status = AB_EAUTH; /* a login page where a file was expected */
@@ -295,9 +322,9 @@ attach_settle(struct attach_fetch *f, struct attach_item *it, const char *path, 
     f->files = grown;
     file = &f->files[f->nfiles];
     memset(file, 0, sizeof(*file));
-    file->bytes = (uint64_t)st.st_size;
+    file->bytes = (uint64_t)req->st.st_size;
     file->is_image = sniffed && strncmp(sniffed, "image/", 6) == 0;
-    file->is_text = !sniffed && attach_is_text(fd, file->bytes);
+    file->is_text = req->is_text;
     file->fd = fd; /* the prompt reads this, never the path again */
     file->has_fd = true;
     file->path = strdup(path);
@@ -389,24 +416,44 @@ attach_transcribe(struct attach_fetch *f, const struct attach_item *it)
     return true;
 }
 
-/* The plugin's (or host's) download ended. */
+/* Loop: the saved file was read (or could not be): settle it, then go on. */
+static void
+attach_settle_done(uv_work_t *w, int status)
+{
+    struct attach_req *req = w->data;
+    struct attach_fetch *f = req->fetch;
+
+    (void)status;
+    if (f) {
+        size_t before = f->nfiles;
+        f->req = NULL;
+        attach_settle(f, &f->items[f->next - 1], req);
+        if (f->nfiles == before || !attach_transcribe(f, &f->items[f->next - 1]))
+            clock_timer_start(f->clock, &f->step, 0, attach_next, f);
+    } else if (req->status < 0) {
+        unlink(req->path);
+    }
+    if (req->fd >= 0)
+        close(req->fd);
+    free(req->path);
+    free(req);
+}
+
+/* The plugin's (or host's) download ended: read the file in the threadpool (at once
+ * when there is no loop to queue on), then settle it. */
 static void
 attach_downloaded(void *arg, int status)
 {
     struct attach_req *req = arg;
     struct attach_fetch *f = req->fetch;
 
-    if (f) {
-        size_t before = f->nfiles;
-        f->req = NULL;
-        attach_settle(f, &f->items[f->next - 1], req->path, status);
-        if (f->nfiles == before || !attach_transcribe(f, &f->items[f->next - 1]))
-            clock_timer_start(f->clock, &f->step, 0, attach_next, f);
-    } else if (status < 0) {
-        unlink(req->path);
-    }
-    free(req->path);
-    free(req);
+    req->status = status;
+    req->work.data = req;
+    if (f && f->ci->loop &&
+        uv_queue_work(f->ci->loop, &req->work, attach_settle_work, attach_settle_done) == 0)
+        return; /* f->req stays: a free meanwhile abandons it (fetch = NULL) */
+    attach_settle_work(&req->work);
+    attach_settle_done(&req->work, 0);
 }
 
 /* The host's response to a direct download. */
@@ -496,6 +543,8 @@ attach_begin(struct attach_fetch *f, struct attach_item *it, size_t index)
         return false;
     }
     req->fetch = f;
+    req->fd = -1;
+    req->trusted = strlen(f->cfg->dir);
     if (own) {
         rc = ops->download(f->ci->chat, &it->a, path, cap, attach_downloaded, req);
     } else {
