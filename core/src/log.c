@@ -86,6 +86,16 @@ log_add_secret(const char *secret)
         log_secrets[log_secret_count++] = copy;
 }
 
+/* See the header. */
+bool
+log_has_secret(const void *data, size_t len)
+{
+    for (size_t i = 0; i < log_secret_count; i++)
+        if (memmem(data, len, log_secrets[i], strlen(log_secrets[i])))
+            return true;
+    return false;
+}
+
 /* Drop all secrets. */
 void
 log_clear_secrets(void)

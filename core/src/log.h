@@ -32,6 +32,10 @@ void log_add_secret(const char *secret);
  * not. The chat plugins declare these (ab_plugin_desc.redact_prefixes). */
 void log_add_token_prefix(const char *prefix);
 
+/* True when @data[0..len) (lent, any bytes) contains a registered secret (token
+ * prefixes are not looked for: a file may hold a token shape of its own). */
+bool log_has_secret(const void *data, size_t len);
+
 /* Forget every registered secret and token prefix (tests, reload). */
 void log_clear_secrets(void);
 

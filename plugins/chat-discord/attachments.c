@@ -1,8 +1,11 @@
 /* chat-discord: a message's attachments[] as ab_attachment entries. Discord's CDN URLs
  * are signed (the query authorises the GET), so the core fetches them without the bot
  * token: this plugin has no download op. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <agent-broker/convert.h>
 
 #include "discord.h"
 
@@ -16,7 +19,10 @@ discord_attachments(const cJSON *msg, struct ab_attachment **out)
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(msg, "attachments");
     const cJSON *flags = cJSON_GetObjectItemCaseSensitive(msg, "flags");
     const cJSON *a;
-    bool voice = cJSON_IsNumber(flags) && ((int64_t)flags->valuedouble & DISCORD_MSG_VOICE);
+    int64_t bits = 0;
+    bool voice = cJSON_IsNumber(flags) &&
+                 ab_double_to_i64(flags->valuedouble, 0, INT64_MAX, &bits) == 0 &&
+                 (bits & DISCORD_MSG_VOICE); /* any number may come: no cast out of range */
     size_t n = 0;
 
     *out = NULL;

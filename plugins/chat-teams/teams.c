@@ -31,7 +31,9 @@ teams_op_done(void *arg, int status, const char *id)
 {
     struct teams_op *op = arg;
 
-    if (op->sent) {
+    if (op->t->is_closing) {
+        /* the instance closes: the core's callbacks never run after close */
+    } else if (op->sent) {
         if (status == 0 && !id)
             status = AB_EPROTO;
         if (status == 0)

@@ -110,7 +110,9 @@ int teams_conversation_of(struct ab_chat *t, const char *channel_id, const char 
 /* Call the Connector: @method on serviceUrl/v3/conversations/<@conversation>/activities
  * [/<@activity_id>] (both lent, escaped here) with the JSON @body (lent), with the bearer
  * token (fetched first when needed). @op is the core's operation the answer's rate facts
- * belong to (or NULL). @cb runs later, once, unless the instance closes first. */
+ * belong to (or NULL). @cb runs later, once; when the instance closes first, from
+ * teams_connector_stop with AB_ECANCELED and t->is_closing set: it frees what it holds
+ * and calls nothing of the core's. */
 int teams_connector_call(struct ab_chat *t, const char *conversation, const char *method,
                          const char *activity_id, const char *body, void *op, teams_call_cb cb,
                          void *arg);

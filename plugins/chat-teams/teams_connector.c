@@ -379,8 +379,13 @@ teams_connector_stop(struct ab_chat *t)
 {
     t->is_closing = true;
     while (t->calls) {
-        teams_call_cancel(t->calls);
-        teams_call_free(t->calls);
+        struct teams_call *c = t->calls;
+        teams_call_cb cb = c->cb;
+        void *arg = c->arg;
+        teams_call_cancel(c);
+        teams_call_free(c);
+        if (cb)
+            cb(arg, AB_ECANCELED, NULL); /* is_closing: it frees what it holds, no more */
     }
     t->svc->http_cancel(t->token_fetch);
     t->token_fetch = NULL;

@@ -347,6 +347,19 @@ function markersParse(text) {
             (m.outbox = m.outbox || []).push({ name: a[1], bytes: Number(a[2]), cwd: name === 'write-file' });
             break;
         }
+        case 'outbox-swap': // [[outbox-swap NAME BYTES]]: [[outbox]], then a hostile swap
+        case 'outbox-link': { // [[outbox-link NAME]]: the outbox becomes a link to a canary dir
+            const a = /^([A-Za-z0-9._-]+)(?:[ \t]+(\d+))?$/.exec(arg || '');
+            if (!a || (name === 'outbox-swap') !== (a[2] !== undefined))
+                throw new Error(`bad marker [[${name}]]`);
+            if (name === 'outbox-swap') {
+                (m.outbox = m.outbox || []).push({ name: a[1], bytes: Number(a[2]), cwd: false });
+                m.outboxSwap = a[1];
+            } else {
+                m.outboxLink = a[1];
+            }
+            break;
+        }
         case 'permission-first': m.permission = true; m.permissionFirst = true; break;
         default:
             if (!Object.prototype.hasOwnProperty.call(SWITCH_MARKERS, name) || arg !== undefined)
@@ -696,6 +709,19 @@ async function turnBody(turn, userText) {
     if (m.permissions !== undefined) { await turnPermissions(turn, m.permissions); produced = true; }
     if (m.flood !== undefined) { await turnFlood(turn, m.flood); produced = true; }
     if (m.fs) { await turnFs(turn); produced = true; }
+    if (m.outboxLink) {
+        // The outbox itself becomes a link to a directory holding a canary file: the daemon
+        // must not post what the link leads to.
+        const dir = /"outbox_dir":"([^"\\]*)"/.exec(userText);
+        if (!dir) throw new Error('[[outbox-link]] without an outbox_dir in the sender context');
+        const trap = path.join(turn.session.cwd, 'trap');
+        fs.mkdirSync(trap, { recursive: true });
+        fs.writeFileSync(path.join(trap, m.outboxLink), CANARY);
+        fs.rmSync(dir[1], { recursive: true, force: true });
+        fs.symlinkSync(trap, dir[1]);
+        await turnStream(turn, ['linked the outbox ']);
+        produced = true;
+    }
     for (const o of m.outbox || []) {
         const dir = o.cwd ? [null, turn.session.cwd] : /"outbox_dir":"([^"\\]*)"/.exec(userText);
         if (!dir) throw new Error('[[outbox]] without an outbox_dir in the sender context');
@@ -750,6 +776,33 @@ async function turnBody(turn, userText) {
     return { result };
 }
 
+const CANARY = 'CANARY: bytes the daemon must never post\n';
+
+// [[outbox-swap]]: once the turn's answer is out, wait (busy, up to 10 s: no event loop
+// turn between the daemon's move and the swap) for NAME to land in the outbox's .sent/,
+// then put a link to a canary file in its place, as a hostile agent would.
+function outboxSwap(userText, name) {
+    const dir = /"outbox_dir":"([^"\\]*)"/.exec(userText)[1];
+    const canary = path.join(dir, '..', `canary-${name}`);
+    const sent = path.join(dir, '.sent', name);
+    // as long as the file (the upload declared its size): what [[outbox CANARY SIZE]] writes
+    fs.writeFileSync(canary, Buffer.alloc(fs.statSync(path.join(dir, name)).size, 'CANARY '));
+    for (const end = Date.now() + 10000; Date.now() < end;) {
+        let st = null;
+        try {
+            st = fs.lstatSync(sent);
+        } catch (e) {
+            continue;
+        }
+        if (!st.isFile()) return;
+        fs.symlinkSync(canary, `${sent}.swap`);
+        fs.renameSync(`${sent}.swap`, sent);
+        logErr(`swapped ${sent} for a link to ${canary}`);
+        return;
+    }
+    logErr(`${sent} never appeared`);
+}
+
 // Run a session/prompt turn to its end and answer the request.
 async function turnRun(session, reqId, userText, m) {
     const turn = {
@@ -783,6 +836,7 @@ async function turnRun(session, reqId, userText, m) {
     } else {
         if (m.noise) end.result._meta = { quota: { remaining: 42 } };
         reply(reqId, end.result);
+        if (m.outboxSwap) outboxSwap(userText, m.outboxSwap);
     }
     if (m.noise)
         update(session.id, { sessionUpdate: 'session_info_update', title: 'Scripted session',

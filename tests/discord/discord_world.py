@@ -70,10 +70,12 @@ class Fake:
     def fault(self, kind, **kw):
         return self.call("POST", "/_test/fault", dict(kind=kind, **kw))
 
-    def rate_limit(self, method, path, retry_after, count=1, glob=False):
+    def rate_limit(self, method, path, retry_after, count=1, glob=False, multipart=False):
+        """429 the next @count requests matching (@multipart: uploads only)."""
         return self.call("POST", "/_test/ratelimit", {"method": method, "path": path,
                                                       "retry_after": retry_after,
-                                                      "count": count, "global": glob})
+                                                      "count": count, "global": glob,
+                                                      "multipart": multipart})
 
     def storm(self, **kw):
         """A 429 storm (limit, window_ms, p, seed, global_every); storm() ends it."""

@@ -71,7 +71,7 @@ const counts = { identify: 0, identify_too_fast: 0, resume: 0, connections: 0, i
     rate_limited: 0, window_violations: 0, exhausted_violations: 0, closes: {} };
 const requests = []; // {t, method, path, status, body, auth, ua, ct}
 const frames = []; // {t, conn, dir, op, t_name, s, d}
-const scripted = []; // {method, re, count, retry_after, global, scope}
+const scripted = []; // {method, re, count, retry_after, global, scope, multipart: uploads only}
 const scripted5xx = []; // {method, path, count, status, after}: REST server errors
 const appCommands = new Map(); // application id -> the registered commands
 const interactions = new Map(); // id -> {id, token, at, responded, type, original, edits}
@@ -701,7 +701,7 @@ function rest(method, p, body) {
 }
 
 // Rate-limit headers and enforcement for one request; returns a 429 answer or null.
-function rateLimit(method, p, headers) {
+function rateLimit(method, p, headers, multipart) {
     const t = Date.now();
     const key = bucketOf(method, p);
     const limit = storm && storm.limit ? storm.limit : ROUTE_LIMIT;
@@ -745,7 +745,8 @@ function rateLimit(method, p, headers) {
             retry_after: retryAfter, global } };
     };
     for (const s of scripted) {
-        if (s.count > 0 && (!s.method || s.method === method) && new RegExp(s.path).test(p)) {
+        if (s.count > 0 && (!s.method || s.method === method) && new RegExp(s.path).test(p) &&
+            (!s.multipart || multipart)) {
             s.count--;
             return too(s.retry_after, !!s.global, s.global ? 'global' : 'user');
         }
@@ -845,7 +846,7 @@ function handleApi(req, res, raw) {
     };
     if (broken && !broken.after)
         return fail5xx();
-    const limited = rateLimit(method, p, headers);
+    const limited = rateLimit(method, p, headers, !!rec.multipart);
     rec.bucket = headers._bucket;
     rec.known_exhausted = headers._known_exhausted;
     rec.remaining_before = headers._remaining_before;
@@ -1119,7 +1120,8 @@ function control(req, res, raw) {
         return send(res, 200, { ok: true });
     case 'POST /_test/ratelimit':
         scripted.push({ method: body.method, path: body.path || '.', count: body.count || 1,
-            retry_after: body.retry_after || 1, global: !!body.global });
+            retry_after: body.retry_after || 1, global: !!body.global,
+            multipart: !!body.multipart });
         return send(res, 200, { ok: true });
     default:
         return send(res, 404, { error: 'no such control endpoint' });

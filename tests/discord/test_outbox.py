@@ -59,6 +59,53 @@ class Outbox(dw.DiscordTest):
         self.assertNotIn("report.txt", os.listdir(ctx["outbox_dir"]))
         self.stop()
 
+    def test_a_file_swapped_for_a_link_after_the_move_posts_what_was_opened(self):
+        """The agent swaps the moved file (in .sent/) for a link to a canary file the
+        moment it lands there: the upload carries the file the daemon checked, never
+        what the link leads to. The first upload attempt is answered 429, so the one that
+        goes through starts well after the swap (a fixed order, not a race)."""
+        f = self.fake
+        f.rate_limit("POST", r"/messages$", retry_after=0.5, multipart=True)
+        m, tid = self.conversation("make a file [[outbox-swap report.txt 3000]]")
+        st = f.wait(lambda st: self.uploads(st, tid) and st, "the upload")
+        prompt = e2e.agent_calls(self.world, "session/prompt")[0]["params"]["prompt"]
+        ctx = json.loads(prompt[0]["text"][len("<sender_context>"):-len("</sender_context>")])
+        sent = os.path.join(ctx["outbox_dir"], ".sent", "report.txt")
+        e2e.wait_until(lambda: os.path.islink(sent), what="the swap")  # the race was run
+        att = [a for u in self.uploads(st, tid) for a in u["attachments"]]
+        canary = hashlib.sha256(content_of("CANARY", 3000)).hexdigest()  # same size
+        self.assertNotIn(canary, [a["sha256"] for a in att])
+        self.assertEqual([(a["filename"], a["sha256"]) for a in att],
+                         [("report.txt",
+                           hashlib.sha256(content_of("report.txt", 3000)).hexdigest())])
+        self.stop()
+
+    def test_an_outbox_that_is_a_link_is_not_read(self):
+        """The agent replaces its outbox with a link to another directory: nothing there
+        is posted (from the daemon's side such a link could lead to /proc/self/...)."""
+        f = self.fake
+        m, tid = self.conversation("[[outbox-link secret.txt]]")
+        st = f.wait(lambda st: (self.uploads(st, tid) or
+                                "cannot read the outbox" in self.broker.err.text()) and st,
+                    "an upload or the refusal")
+        self.assertEqual([a["filename"] for u in self.uploads(st, tid) for a in u["attachments"]],
+                         [])
+        self.stop()
+
+    def test_a_file_holding_a_secret_is_not_posted(self):
+        """A file goes to chat without the text redaction: one that holds a registered
+        secret (here the bot token: the scripted agent fills a file with its name) is
+        named as not posted instead."""
+        f = self.fake
+        m, tid = self.conversation("[[outbox %s 300]]" % dw.TOKEN)
+        st = f.wait(lambda st: any("Not posted" in x["content"] for x in f.bot_messages(st, tid))
+                    and st, "the not-posted line")
+        line = [x["content"] for x in f.bot_messages(st, tid) if "Not posted" in x["content"]]
+        self.assertEqual(line, ["📎 Not posted: *** (it holds a secret of the broker's "
+                                "configuration)"])
+        self.assertEqual(self.uploads(st, tid), [])
+        self.stop()
+
     def test_a_reply_past_max_parts_is_its_first_part_plus_a_markdown_file(self):
         f = self.fake
         m, tid = self.conversation("a long one [[big 30000]]")

@@ -36,6 +36,25 @@ struct acp_client {
     struct acp_client_exit exit;
     char *stderr_tail, *stderr_last; /* owned copies for exit */
     char message[1024];              /* the last error text handed out */
+    struct acp_prompt_job *jobs;     /* owned: prompts whose files are being read */
+    bool rpc_closed;                 /* the rpc is closed: free once the jobs are over */
+};
+
+/* A session/prompt whose files are read (and images base64'ed) in libuv's threadpool:
+ * an attachment of megabytes never stalls the loop. The request goes from the loop
+ * once the blocks are made. */
+struct acp_prompt_job {
+    uv_work_t work;
+    struct acp_client *c;        /* lent: the client waits for its jobs before it frees */
+    struct acp_prompt_job *next; /* in c->jobs */
+    struct acp_call *call;       /* owned until the request goes */
+    cJSON *params;               /* owned: the request, its prompt without the files yet */
+    cJSON *blocks;               /* owned: the files' blocks, made in the threadpool */
+    struct acp_file *files;      /* owned copies */
+    size_t nfiles, linked;
+    struct acp_prompt_caps caps;
+    int rc;         /* of making the blocks */
+    bool cancelled; /* acp_client_cancel came while reading: cancel once it went */
 };
 
 /* One of our requests in flight with its caller's callback. */
@@ -493,13 +512,15 @@ acp_client_on_timer_closed(uv_handle_t *h)
     free(c);
 }
 
-/* The rpc timer is closed: close ours. */
+/* The rpc timer is closed: close ours, once no prompt's files are being read. */
 static void
 acp_client_on_rpc_closed(struct jsonrpc *rpc)
 {
     struct acp_client *c = (struct acp_client *)((char *)rpc - offsetof(struct acp_client, rpc));
 
-    uv_close((uv_handle_t *)&c->perm_timer, acp_client_on_timer_closed);
+    c->rpc_closed = true;
+    if (!c->jobs)
+        uv_close((uv_handle_t *)&c->perm_timer, acp_client_on_timer_closed);
 }
 
 /* The process is gone: record how, drop permissions, fail every request. */
@@ -865,6 +886,69 @@ acp_client_images_notice(struct acp_client *c, const char *session_id, size_t n)
     c->ops->on_event(c->arg, c, &ev);
 }
 
+/* Threadpool: read the files and make their blocks (no loop state touched). */
+static void
+acp_prompt_job_work(uv_work_t *w)
+{
+    struct acp_prompt_job *job = w->data;
+
+    if (!(job->blocks = cJSON_CreateArray()))
+        job->rc = AB_ENOMEM;
+    else
+        job->rc = acp_prompt_files(job->blocks, &job->caps, job->files, job->nfiles, &job->linked);
+}
+
+/* Send @params (owned) as session/prompt for @call (owned); a failure reaches the caller
+ * through its callback, as the agent's error would. */
+static void
+acp_client_prompt_send(struct acp_client *c, struct acp_call *call, cJSON *params, bool cancel)
+{
+    int rc = c->gone ? AB_ECLOSED
+                     : jsonrpc_call(&c->rpc, "session/prompt", params, 0, acp_client_on_prompt,
+                                    call, NULL);
+
+    if (c->gone)
+        cJSON_Delete(params);
+    if (rc < 0) {
+        acp_client_on_prompt(call, rc, NULL, NULL);
+        return;
+    }
+    if (cancel)
+        acp_client_cancel(c, call->session_id);
+}
+
+/* Loop: the blocks are made (or not): append them and send, then free the job. */
+static void
+acp_prompt_job_done(uv_work_t *w, int status)
+{
+    struct acp_prompt_job *job = w->data;
+    struct acp_client *c = job->c;
+    cJSON *prompt = cJSON_GetObjectItemCaseSensitive(job->params, "prompt"), *b;
+
+    for (struct acp_prompt_job **link = &c->jobs; *link; link = &(*link)->next)
+        if (*link == job) {
+            *link = job->next;
+            break;
+        }
+    if (status < 0 && job->rc == 0)
+        job->rc = AB_ECANCELED;
+    if (job->rc < 0 && !c->gone) {
+        cJSON_Delete(job->params);
+        acp_client_on_prompt(job->call, job->rc, NULL, NULL);
+    } else {
+        while (job->blocks && (b = cJSON_DetachItemFromArray(job->blocks, 0)))
+            cJSON_AddItemToArray(prompt, b);
+        if (job->linked && !c->gone)
+            acp_client_images_notice(c, job->call->session_id, job->linked);
+        acp_client_prompt_send(c, job->call, job->params, job->cancelled);
+    }
+    cJSON_Delete(job->blocks);
+    acp_files_free(job->files, job->nfiles);
+    free(job);
+    if (c->rpc_closed && !c->jobs)
+        uv_close((uv_handle_t *)&c->perm_timer, acp_client_on_timer_closed);
+}
+
 /* session/prompt with files; see the header. */
 int
 acp_client_prompt_files(struct acp_client *c, const char *session_id, const char *sender_context,
@@ -873,9 +957,13 @@ acp_client_prompt_files(struct acp_client *c, const char *session_id, const char
 {
     struct acp_call *call = acp_call_new(c, NULL, fn, arg);
     cJSON *params = cJSON_CreateObject(), *prompt;
-    size_t linked = 0;
+    struct acp_prompt_job *job = NULL;
     int rc = AB_ENOMEM;
 
+    if (c->gone) {
+        rc = AB_ECLOSED;
+        goto fail;
+    }
     if (!call || !params || !(call->session_id = strdup(session_id)) ||
         !cJSON_AddStringToObject(params, "sessionId", session_id) ||
         !(prompt = cJSON_AddArrayToObject(params, "prompt")))
@@ -884,17 +972,33 @@ acp_client_prompt_files(struct acp_client *c, const char *session_id, const char
         goto fail;
     if (!acp_client_text_block(prompt, text))
         goto fail;
-    if (nfiles && (rc = acp_prompt_files(prompt, &c->prompt_caps, files, nfiles, &linked)) < 0)
+    if (nfiles == 0) {
+        rc = jsonrpc_call(&c->rpc, "session/prompt", params, 0, acp_client_on_prompt, call, NULL);
+        params = NULL;
+        if (rc < 0)
+            goto fail;
+        return 0;
+    }
+    if (!(job = calloc(1, sizeof(*job))) || acp_files_copy(files, nfiles, &job->files) < 0)
         goto fail;
-    if (linked)
-        acp_client_images_notice(c, session_id, linked);
-    rc = jsonrpc_call(&c->rpc, "session/prompt", params, 0, acp_client_on_prompt, call, NULL);
-    params = NULL;
-    if (rc < 0)
+    job->work.data = job;
+    job->c = c;
+    job->call = call;
+    job->params = params;
+    job->nfiles = nfiles;
+    job->caps = c->prompt_caps;
+    if ((rc = uv_queue_work(c->loop, &job->work, acp_prompt_job_work, acp_prompt_job_done)) < 0) {
+        rc = AB_EIO;
         goto fail;
+    }
+    job->next = c->jobs;
+    c->jobs = job;
     return 0;
 
 fail:
+    if (job)
+        acp_files_free(job->files, nfiles);
+    free(job);
     cJSON_Delete(params);
     if (call)
         free(call->session_id);
@@ -916,6 +1020,9 @@ acp_client_cancel(struct acp_client *c, const char *session_id)
     rc = jsonrpc_notify(&c->rpc, "session/cancel", params);
     if (!c->gone)
         acp_client_perm_settle(c, session_id, ACP_PERM_CANCELLED);
+    for (struct acp_prompt_job *job = c->jobs; job; job = job->next)
+        if (strcmp(job->call->session_id, session_id) == 0)
+            job->cancelled = true; /* its prompt is not out yet: cancel it once it is */
     return rc;
 }
 

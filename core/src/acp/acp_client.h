@@ -102,9 +102,12 @@ int acp_client_set_config(struct acp_client *c, const char *session_id, const ch
 int acp_client_prompt(struct acp_client *c, const char *session_id, const char *sender_context,
                       const char *text, acp_prompt_fn fn, void *arg);
 
-/* session/prompt as acp_client_prompt, then blocks for @files (lent, @nfiles of them)
- * by the agent's promptCapabilities (acp_prompt.h). Images the agent cannot take are
- * linked, and an ACP_EV_NOTICE event for the session says so before this returns. */
+/* session/prompt as acp_client_prompt, then blocks for @files (lent, @nfiles of them;
+ * copied) by the agent's promptCapabilities (acp_prompt.h). The files are read in
+ * libuv's threadpool and the request goes from a later loop iteration (a file that
+ * cannot be read fails the prompt through @fn); an acp_client_cancel meanwhile cancels
+ * it once it went. Images the agent cannot take are linked, and an ACP_EV_NOTICE event
+ * for the session says so before the request goes. */
 int acp_client_prompt_files(struct acp_client *c, const char *session_id,
                             const char *sender_context, const char *text,
                             const struct acp_file *files, size_t nfiles, acp_prompt_fn fn,

@@ -10,14 +10,18 @@
 
 #include <agent-broker/errors.h>
 
-/* Read all of @path (at most @max bytes) into a malloc'd buffer. */
+/* Read all of @f (at most @max bytes) into a malloc'd buffer: through its descriptor
+ * when it has one, else opened once without following a link or waiting on a FIFO;
+ * checked and read on that descriptor. */
 static int
-acp_prompt_read(const char *path, size_t max, char **out, size_t *len)
+acp_prompt_read(const struct acp_file *f, size_t max, char **out, size_t *len)
 {
     struct stat st;
     char *buf = NULL;
     size_t got = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = 0;
+    int fd = f->has_fd ? f->fd
+                       : open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY),
+        rc = 0;
 
     if (fd < 0)
         return -errno;
@@ -30,7 +34,7 @@ acp_prompt_read(const char *path, size_t max, char **out, size_t *len)
         goto fail;
     }
     while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -40,14 +44,16 @@ acp_prompt_read(const char *path, size_t max, char **out, size_t *len)
         got += (size_t)n;
     }
     buf[got] = '\0';
-    close(fd);
+    if (!f->has_fd)
+        close(fd);
     *out = buf;
     *len = got;
     return 0;
 
 fail:
     free(buf);
-    close(fd);
+    if (!f->has_fd)
+        close(fd);
     return rc;
 }
 
@@ -131,7 +137,7 @@ acp_prompt_image(cJSON *prompt, const struct acp_file *f, const char *uri)
     cJSON *b = NULL;
     int rc;
 
-    if ((rc = acp_prompt_read(f->path, ACP_PROMPT_MAX_IMAGE, &raw, &len)) < 0)
+    if ((rc = acp_prompt_read(f, ACP_PROMPT_MAX_IMAGE, &raw, &len)) < 0)
         return rc;
     rc = AB_ENOMEM;
     if (!(b64 = acp_prompt_base64((const unsigned char *)raw, len)) ||
@@ -158,7 +164,7 @@ acp_prompt_text(cJSON *prompt, const struct acp_file *f, const char *uri)
     cJSON *b = NULL, *r;
     int rc;
 
-    if ((rc = acp_prompt_read(f->path, ACP_PROMPT_MAX_TEXT, &raw, &len)) < 0)
+    if ((rc = acp_prompt_read(f, ACP_PROMPT_MAX_TEXT, &raw, &len)) < 0)
         return rc;
     rc = AB_ENOMEM;
     if (!(b = cJSON_CreateObject()) || !cJSON_AddStringToObject(b, "type", "resource") ||
@@ -218,7 +224,8 @@ acp_files_copy(const struct acp_file *in, size_t n, struct acp_file **out)
         f[i].path = strdup(in[i].path);
         f[i].name = strdup(in[i].name);
         f[i].mime = strdup(in[i].mime);
-        if (!f[i].path || !f[i].name || !f[i].mime) {
+        f[i].has_fd = in[i].has_fd && (f[i].fd = fcntl(in[i].fd, F_DUPFD_CLOEXEC, 3)) >= 0;
+        if (!f[i].path || !f[i].name || !f[i].mime || f[i].has_fd != in[i].has_fd) {
             acp_files_free(f, i + 1);
             return AB_ENOMEM;
         }
@@ -235,6 +242,8 @@ acp_files_free(struct acp_file *f, size_t n)
         free(f[i].path);
         free(f[i].name);
         free(f[i].mime);
+        if (f[i].has_fd)
+            close(f[i].fd);
     }
     free(f);
 }

@@ -34,6 +34,14 @@ struct attach_req {
     struct attach_fetch *fetch; /* lent, NULL once abandoned */
     struct ab_http *http;       /* the host's request, when the core fetched it itself */
     char *path;                 /* owned */
+    size_t trusted;             /* path's first bytes the operator configured (working_dir) */
+    /* the saved file as read in libuv's threadpool once the download ended */
+    uv_work_t work;
+    int status;          /* the download's, then AB_EIO when the file cannot be opened */
+    int fd;              /* opened once, or -1 */
+    struct stat st;      /* of fd */
+    const char *sniffed; /* attach_sniff of its first bytes (static), or NULL */
+    bool is_text;        /* UTF-8 without NUL (small files only, not sniffed) */
 };
 
 struct attach_fetch {
@@ -183,56 +191,118 @@ attach_size(uint64_t bytes, char *out, size_t cap)
         snprintf(out, cap, "%llu KB", (unsigned long long)((bytes + 1023) / 1024));
 }
 
-/* True when @path[0..bytes) is UTF-8 text (no NUL), read in full; for small files only. */
+/* True when @fd's file ([0..bytes)) is UTF-8 text (no NUL), read in full; small files only. */
 static bool
-attach_is_text(const char *path, uint64_t bytes)
+attach_is_text(int fd, uint64_t bytes)
 {
     char *buf;
     bool ok = false;
-    ssize_t n;
-    int fd;
 
     if (bytes == 0 || bytes > ACP_PROMPT_MAX_TEXT)
         return false;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return false;
-    if ((buf = malloc((size_t)bytes)) && (n = read(fd, buf, (size_t)bytes)) == (ssize_t)bytes)
+    if ((buf = malloc((size_t)bytes)) && pread(fd, buf, (size_t)bytes, 0) == (ssize_t)bytes)
         ok = !memchr(buf, '\0', (size_t)bytes) && utf8_valid(buf, (size_t)bytes);
     free(buf);
-    close(fd);
     return ok;
 }
 
-/* A download of item @it into req->path ended with @status: keep or skip the file. */
-static void
-attach_settle(struct attach_fetch *f, struct attach_item *it, const char *path, int status)
+/* See the header. */
+int
+attach_open_dir(const char *path, size_t trusted)
 {
-    unsigned char head[512];
-    const char *sniffed = NULL, *type = attach_declared(it);
-    struct acp_file *grown, *file;
-    struct stat st;
-    ssize_t n = 0;
-    int fd;
+    char *copy = strdup(path), *save = NULL, *part;
+    int fd, next;
 
-    if (status == 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-        n = read(fd, head, sizeof(head));
-        if (fstat(fd, &st) < 0)
-            status = AB_EIO;
+    if (!copy)
+        return AB_ENOMEM;
+    copy[trusted] = '\0';
+    if ((fd = open(trusted ? copy : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        fd = -errno;
+    for (part = strtok_r(copy + trusted + (path[trusted] != '\0'), "/", &save); part && fd >= 0;
+         part = strtok_r(NULL, "/", &save)) {
+        if (strcmp(part, ".") == 0)
+            continue;
+        if (strcmp(part, "..") == 0)
+            next = AB_EINVAL;
+        else if ((next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+            next = -errno;
         close(fd);
-        if (n > 0)
-            sniffed = attach_sniff(head, (size_t)n);
-    } else if (status == 0) {
-        status = AB_EIO;
+        fd = next;
     }
+    free(copy);
+    return fd;
+}
+
+/* Open the file at @path once, as saved: no step past its first @trusted bytes (the
+ * working directory) a link, the file itself no link and no FIFO, a regular file.
+ * Returns the descriptor or a negative code. */
+static int
+attach_open_saved(const char *path, size_t trusted, struct stat *st)
+{
+    char *dir = strdup(path);
+    int dfd, fd;
+
+    if (!dir)
+        return AB_ENOMEM;
+    *strrchr(dir, '/') = '\0';
+    dfd = attach_open_dir(dir, trusted);
+    free(dir);
+    if (dfd < 0)
+        return dfd;
+    fd = openat(dfd, strrchr(path, '/') + 1,
+                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    close(dfd);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        close(fd);
+        return AB_EIO;
+    }
+    return fd;
+}
+
+/* Threadpool: open the saved file once and read what settling it needs (its first
+ * bytes, and all of a small one to tell text), so no read of it runs on the loop. */
+static void
+attach_settle_work(uv_work_t *w)
+{
+    struct attach_req *req = w->data;
+    unsigned char head[512];
+    ssize_t n;
+
+    if (req->status < 0)
+        return;
+    if ((req->fd = attach_open_saved(req->path, req->trusted, &req->st)) < 0) {
+        req->fd = -1;
+        req->status = AB_EIO;
+        return;
+    }
+    if ((n = pread(req->fd, head, sizeof(head), 0)) > 0)
+        req->sniffed = attach_sniff(head, (size_t)n);
+    req->is_text = !req->sniffed && attach_is_text(req->fd, (uint64_t)req->st.st_size);
+}
+
+/* Item @it's download (@req, read by attach_settle_work) ended: keep or skip the file. */
+static void
+attach_settle(struct attach_fetch *f, struct attach_item *it, struct attach_req *req)
+{
+    const char *sniffed = req->sniffed, *type = attach_declared(it), *path = req->path;
+    struct acp_file *grown, *file;
+    int status = req->status, fd = req->fd;
+
+    req->fd = -1; /* this decides its fate */
     if (status == 0 && sniffed && strcmp(sniffed, "text/html") == 0 &&
         strncasecmp(type, "text/html", 9) != 0)
         status = AB_EAUTH; /* a login page where a file was expected */
     if (status == 0 && sniffed && !attach_type_allowed(f->cfg, sniffed)) {
         attach_skip(f, it, "type not allowed");
         unlink(path);
+        close(fd);
         return;
     }
     if (status < 0) {
+        if (fd >= 0)
+            close(fd);
         char why[96];
         if (status == AB_EFULL)
             snprintf(why, sizeof(why), "too big");
@@ -246,14 +316,17 @@ attach_settle(struct attach_fetch *f, struct attach_item *it, const char *path, 
     }
     if (!(grown = realloc(f->files, (f->nfiles + 1) * sizeof(*grown)))) {
         attach_skip(f, it, "out of memory");
+        close(fd);
         return;
     }
     f->files = grown;
     file = &f->files[f->nfiles];
     memset(file, 0, sizeof(*file));
-    file->bytes = (uint64_t)st.st_size;
+    file->bytes = (uint64_t)req->st.st_size;
     file->is_image = sniffed && strncmp(sniffed, "image/", 6) == 0;
-    file->is_text = !sniffed && attach_is_text(path, file->bytes);
+    file->is_text = req->is_text;
+    file->fd = fd; /* the prompt reads this, never the path again */
+    file->has_fd = true;
     file->path = strdup(path);
     file->name = strdup(it->name && *it->name ? it->name : "file");
     file->mime = strdup(sniffed                                           ? sniffed
@@ -263,6 +336,7 @@ attach_settle(struct attach_fetch *f, struct attach_item *it, const char *path, 
         free(file->path);
         free(file->name);
         free(file->mime);
+        close(fd);
         attach_skip(f, it, "out of memory");
         return;
     }
@@ -312,6 +386,8 @@ attach_transcribe(struct attach_fetch *f, const struct attach_item *it)
         return false;
     if (!it->a.is_voice && strncmp(file->mime, "audio/", 6) != 0)
         return false;
+    char proc[32]; /* the file as saved: the path is in the agent's reach */
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", file->fd);
     snprintf(url, sizeof(url), "%s/audio/transcriptions", f->cfg->stt_url);
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
              f->cfg->stt_key ? f->cfg->stt_key : "");
@@ -321,7 +397,7 @@ attach_transcribe(struct attach_fetch *f, const struct attach_item *it)
          .name = "file",
          .filename = file->name,
          .content_type = file->mime,
-         .path = file->path},
+         .path = file->has_fd ? proc : file->path},
         {.size = sizeof(parts[0]),
          .name = "model",
          .data = f->cfg->stt_model ? f->cfg->stt_model : "",
@@ -340,24 +416,44 @@ attach_transcribe(struct attach_fetch *f, const struct attach_item *it)
     return true;
 }
 
-/* The plugin's (or host's) download ended. */
+/* Loop: the saved file was read (or could not be): settle it, then go on. */
+static void
+attach_settle_done(uv_work_t *w, int status)
+{
+    struct attach_req *req = w->data;
+    struct attach_fetch *f = req->fetch;
+
+    (void)status;
+    if (f) {
+        size_t before = f->nfiles;
+        f->req = NULL;
+        attach_settle(f, &f->items[f->next - 1], req);
+        if (f->nfiles == before || !attach_transcribe(f, &f->items[f->next - 1]))
+            clock_timer_start(f->clock, &f->step, 0, attach_next, f);
+    } else if (req->status < 0) {
+        unlink(req->path);
+    }
+    if (req->fd >= 0)
+        close(req->fd);
+    free(req->path);
+    free(req);
+}
+
+/* The plugin's (or host's) download ended: read the file in the threadpool (at once
+ * when there is no loop to queue on), then settle it. */
 static void
 attach_downloaded(void *arg, int status)
 {
     struct attach_req *req = arg;
     struct attach_fetch *f = req->fetch;
 
-    if (f) {
-        size_t before = f->nfiles;
-        f->req = NULL;
-        attach_settle(f, &f->items[f->next - 1], req->path, status);
-        if (f->nfiles == before || !attach_transcribe(f, &f->items[f->next - 1]))
-            clock_timer_start(f->clock, &f->step, 0, attach_next, f);
-    } else if (status < 0) {
-        unlink(req->path);
-    }
-    free(req->path);
-    free(req);
+    req->status = status;
+    req->work.data = req;
+    if (f && f->ci->loop &&
+        uv_queue_work(f->ci->loop, &req->work, attach_settle_work, attach_settle_done) == 0)
+        return; /* f->req stays: a free meanwhile abandons it (fetch = NULL) */
+    attach_settle_work(&req->work);
+    attach_settle_done(&req->work, 0);
 }
 
 /* The host's response to a direct download. */
@@ -447,6 +543,8 @@ attach_begin(struct attach_fetch *f, struct attach_item *it, size_t index)
         return false;
     }
     req->fetch = f;
+    req->fd = -1;
+    req->trusted = strlen(f->cfg->dir);
     if (own) {
         rc = ops->download(f->ci->chat, &it->a, path, cap, attach_downloaded, req);
     } else {

@@ -79,4 +79,10 @@ const char *attach_sniff(const unsigned char *head, size_t len);
  * no leading dot, at most @cap-1 bytes; "file" when nothing is left. */
 void attach_safe_name(const char *name, char *out, size_t cap);
 
+/* Open directory @path (lent): its first @trusted bytes as the operator configured them
+ * (symbolic links followed), each step after them refusing a symbolic link and ".."
+ * (the agent writes there, as the daemon's own user: from the daemon's side a link to
+ * /proc/self/... is the daemon's own files). Returns the descriptor or a negative code. */
+int attach_open_dir(const char *path, size_t trusted);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "host/host.h"
 #include "outbound/defer.h"
@@ -33,6 +34,7 @@ struct chat_op {
     char *choices[CHAT_CHOICES_MAX + 1]; /* send: owned, NULL-terminated; [0] NULL = none */
     struct ab_upload_file *files;        /* upload: owned copies (strings too) */
     size_t nfiles;
+    int *fds; /* upload: owned descriptors the paths name (-1 = none), or NULL */
     bool add;
     char nonce[26];        /* send: one idempotency key for every attempt of this post */
     chat_text_fn text_now; /* live send/edit: the text is rendered at the moment it goes */
@@ -98,8 +100,11 @@ chat_op_free(struct chat_op *op)
         free((char *)op->files[i].path);
         free((char *)op->files[i].name);
         free((char *)op->files[i].content_type);
+        if (op->fds && op->fds[i] >= 0)
+            close(op->fds[i]);
     }
     free(op->files);
+    free(op->fds);
     free((char *)op->result.channel_id);
     free((char *)op->result.message_id);
     free(op);
@@ -601,28 +606,43 @@ chat_open_thread(struct chat_instance *ci, const struct ab_msg_ref *origin, cons
     return chat_op_submit(op, "thread", RATELIMIT_FINAL_TEXT, RATELIMIT_COALESCE_NONE, NULL);
 }
 
-/* Queue an upload of @files (lent, @n; copied) through the scheduler. */
+/* Close the @n descriptors of @fds (NULL allowed; -1 = none). */
+static void
+chat_fds_close(const int *fds, size_t n)
+{
+    for (size_t i = 0; fds && i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
+/* Queue an upload of @files (lent, @n; copied) and @fds (owned) through the scheduler. */
 int
 chat_upload(struct chat_instance *ci, const char *channel, const char *thread_id, const char *text,
-            const struct ab_upload_file *files, size_t n, struct chat_owner *owner,
+            const struct ab_upload_file *files, size_t n, int *fds, struct chat_owner *owner,
             chat_done_fn done, void *arg)
 {
     struct chat_op *op;
 
-    if ((done && !owner) || n == 0)
+    if ((done && !owner) || n == 0) {
+        chat_fds_close(fds, n);
         return AB_EINVAL;
-    if (!(op = chat_op_new(ci, CHAT_OP_UPLOAD, owner, channel, thread_id, NULL, text, NULL)))
-        return AB_ENOMEM;
-    if (!(op->files = calloc(n, sizeof(*op->files)))) {
-        chat_op_free(op);
+    }
+    if (!(op = chat_op_new(ci, CHAT_OP_UPLOAD, owner, channel, thread_id, NULL, text, NULL)) ||
+        !(op->files = calloc(n, sizeof(*op->files))) ||
+        (fds && !(op->fds = malloc(n * sizeof(*op->fds))))) {
+        chat_fds_close(fds, n);
+        if (op)
+            chat_op_free(op);
         return AB_ENOMEM;
     }
+    if (fds)
+        memcpy(op->fds, fds, n * sizeof(*fds)); /* the operation closes them from now on */
     for (size_t i = 0; i < n; i++, op->nfiles++) {
         struct ab_upload_file *f = &op->files[i];
         *f = (struct ab_upload_file){.size = sizeof(*f), .bytes = files[i].bytes};
         if (!(f->path = strdup(files[i].path)) || !(f->name = strdup(files[i].name)) ||
             (files[i].content_type && !(f->content_type = strdup(files[i].content_type)))) {
-            op->nfiles++;
+            op->nfiles = n;
             chat_op_free(op);
             return AB_ENOMEM;
         }

@@ -114,9 +114,12 @@ int chat_conversation_of(struct chat_instance *ci, const char *channel_id, const
 
 /* Post @files (lent, @n of them; copied) in one message in @channel / @thread_id with
  * @text (may be NULL) through the plugin's upload op (ABI 1.3); AB_ENOTSUP (through
- * @done) when it has none. */
+ * @done) when it has none. @fds (may be NULL): @n open descriptors (-1 = none) the
+ * files' paths name as "/proc/self/fd/N", owned by the operation from this call on,
+ * also when it fails: closed once the upload is over (done, failed, cancelled, or the
+ * scheduler shut down), so the path can only ever mean the file opened. */
 int chat_upload(struct chat_instance *ci, const char *channel, const char *thread_id,
-                const char *text, const struct ab_upload_file *files, size_t n,
+                const char *text, const struct ab_upload_file *files, size_t n, int *fds,
                 struct chat_owner *owner, chat_done_fn done, void *arg);
 
 /* Forget @o's outstanding operations: none of their callbacks will run (a live one not

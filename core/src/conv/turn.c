@@ -1,10 +1,13 @@
 /* One turn: the prompt to the agent, the live render, the final split, the status
  * reactions and the permission questions asked in the thread. */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,25 +69,19 @@ turn_outbox(struct turn *t)
 {
     const struct attach_config *ac = &t->e->cfg.attach;
     struct conversation *c = t->conv;
-    char *dir = NULL;
 
     for (size_t i = 0; i < ac->auto_upload_count; i++) {
         const char *d = ac->auto_upload_dirs[i];
-        char *abs = NULL;
         if (!ac->dir && d[0] != '/')
             continue;
-        if (asprintf(&abs, "%s%s%s", d[0] == '/' ? "" : ac->dir, d[0] == '/' ? "" : "/", d) < 0)
-            continue;
         /* files written during this turn (one second of margin: mtime granularity) */
-        outbox_flush_since(c->ci, abs, c->reply_channel, c->reply_thread,
+        outbox_flush_since(c->ci, ac->dir, d, c->reply_channel, c->reply_thread,
                            (int64_t)t->started_wall - 1);
-        free(abs);
     }
-    if (!ac->outbox || !ac->dir || outbox_dir(ac->dir, c->key, 0, &dir) < 0)
+    if (!ac->outbox || !ac->dir)
         return;
-    if (outbox_flush(c->ci, dir, c->reply_channel, c->reply_thread) < 0)
-        log_warn("engine", "%s: cannot read the outbox %s", c->key, dir);
-    free(dir);
+    if (outbox_flush(c->ci, ac->dir, c->key, c->reply_channel, c->reply_thread) < 0)
+        log_warn("engine", "%s: cannot read the outbox", c->key);
 }
 
 /* Every final message was delivered (or failed): the turn is over. */
@@ -205,43 +202,45 @@ turn_final_uploaded(void *arg, int status)
     turn_final_sent(arg, status, NULL);
 }
 
-/* Past [stream] max_parts on a platform that takes files: save the whole reply as a
- * Markdown file to post after its first part (the other parts are dropped). *@path
- * malloc'd, or NULL when it stays a truncation. */
+/* Past [stream] max_parts on a platform that takes files: the whole reply, redacted as
+ * every text to chat is, in an anonymous memory file (never in the agent's directory: it
+ * could swap the file before the upload reads it); *@fd its descriptor, posted as
+ * /proc/self/fd/N after the first part (the other parts are dropped), or -1 when it
+ * stays a truncation. */
 static void
-turn_reply_file(struct turn *t, const char *text, struct split_result *parts, char **path)
+turn_reply_file(struct turn *t, const char *text, struct split_result *parts, int *fd)
 {
-    const struct attach_config *ac = &t->e->cfg.attach;
     const struct ab_chat_ops *ops = t->conv->ci->ops;
-    size_t len = strlen(text);
-    char *dir = NULL;
-    FILE *f;
+    char *clean;
+    size_t len, off = 0;
 
-    *path = NULL;
+    *fd = -1;
     if (!t->e->cfg.max_parts || parts->count <= t->e->cfg.max_parts ||
-        !chat_can_upload(t->conv->ci) || ops->max_upload_bytes < len || !ac->dir ||
-        outbox_dir(ac->dir, t->conv->key, 1, &dir) < 0)
+        !chat_can_upload(t->conv->ci) || ops->max_upload_bytes < strlen(text))
         return;
-    if (asprintf(path, "%s/.sent/reply-%llu.md", dir,
-                 (unsigned long long)clock_now_ms(t->e->clock)) < 0) {
-        *path = NULL;
-    } else {
-        char *slash = strrchr(*path, '/');
-        *slash = '\0';
-        mkdir(*path, 0700);
-        *slash = '/';
-        if (!(f = fopen(*path, "wx")) || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
-            log_warn("engine", "%s: cannot save the long reply as a file", t->conv->key);
-            if (f)
-                fclose(f);
-            unlink(*path);
-            free(*path);
-            *path = NULL;
-        }
+    if (!(clean = log_redact_dup(text)) ||
+        (*fd = memfd_create("reply.md", MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0) {
+        log_warn("engine", "%s: cannot keep the long reply as a file", t->conv->key);
+        free(clean);
+        *fd = -1;
+        return;
     }
-    free(dir);
-    if (!*path)
+    len = strlen(clean);
+    while (off < len) {
+        ssize_t n = write(*fd, clean + off, len - off); /* memory: never waits on a disk */
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    free(clean);
+    if (off < len || fcntl(*fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK) < 0) {
+        log_warn("engine", "%s: cannot keep the long reply as a file", t->conv->key);
+        close(*fd);
+        *fd = -1;
         return;
+    }
     for (size_t i = 1; i < parts->count; i++) {
         free(parts->chunks[i].text);
         parts->chunks[i].text = NULL;
@@ -257,8 +256,8 @@ turn_send_final(struct turn *t)
     struct conversation *c = t->conv;
     struct chat_instance *ci = c->ci;
     struct split_result parts = {0};
-    char *text = turn_final_text(t), *file = NULL;
-    int rc;
+    char *text = turn_final_text(t);
+    int rc, file = -1;
 
     t->is_finalizing = true;
     if (!text || (rc = split_message(text, ci->ops->max_chars, &parts)) < 0 || parts.count == 0) {
@@ -272,7 +271,7 @@ turn_send_final(struct turn *t)
     turn_reply_file(t, text, &parts, &file);
     free(text);
     turn_truncate(t, &parts);
-    t->final_pending = (int)parts.count + 1 + (file ? 1 : 0); /* +1: synchronous completion */
+    t->final_pending = (int)parts.count + 1 + (file >= 0); /* +1: synchronous completion */
     for (size_t i = 0; i < parts.count; i++) {
         if (i == 0 && t->live_id) {
             struct ab_msg_ref ref = {t->live_channel, t->live_id};
@@ -289,21 +288,22 @@ turn_send_final(struct turn *t)
         }
     }
     split_result_free(&parts);
-    if (file) {
+    if (file >= 0) {
+        char proc[32];
         struct ab_upload_file up = {.size = sizeof(up),
-                                    .path = file,
+                                    .path = proc,
                                     .name = "reply.md",
                                     .content_type = "text/markdown",
                                     .bytes = 0};
         struct stat st;
-        if (stat(file, &st) == 0)
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", file);
+        if (fstat(file, &st) == 0)
             up.bytes = (uint64_t)st.st_size;
-        if ((rc = chat_upload(ci, c->reply_channel, c->reply_thread, NULL, &up, 1, &t->chat,
+        if ((rc = chat_upload(ci, c->reply_channel, c->reply_thread, NULL, &up, 1, &file, &t->chat,
                               turn_final_uploaded, t)) < 0) {
             log_error("engine", "%s: cannot queue the reply file: %s", c->key, ab_strerror(rc));
             t->final_pending--;
         }
-        free(file);
     }
     if (--t->final_pending == 0)
         turn_complete(t);

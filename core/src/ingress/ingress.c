@@ -57,7 +57,8 @@ struct ingress_conn {
     unsigned char *out; /* owned: LWS_PRE + head + body */
     size_t out_len;
     bool is_answering;
-    bool close_after; /* the request was refused before its body was read */
+    bool is_body_done; /* lws reported this request's body complete */
+    long long want;    /* its Content-Length, or -1 */
 };
 
 struct ab_http_exchange {
@@ -204,7 +205,7 @@ ingress_conn_reset(struct ingress_conn *c)
     c->out = NULL;
     c->out_len = 0;
     c->route = NULL;
-    c->is_receiving = c->is_answering = c->close_after = false;
+    c->is_receiving = c->is_answering = c->is_body_done = false;
 }
 
 /* The exchange's timer is closed: free it. */
@@ -287,7 +288,9 @@ ingress_conn_answer(struct ingress_conn *c, int status, const char *const *heade
     start = p = buf + LWS_PRE;
     end = start + head_cap;
     if (lws_add_http_header_status(c->wsi, (unsigned)status, &p, end) ||
-        lws_add_http_header_content_length(c->wsi, len, &p, end))
+        lws_add_http_header_content_length(c->wsi, len, &p, end) ||
+        lws_add_http_header_by_token(c->wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close",
+                                     5, &p, end))
         goto fail_head;
     for (size_t i = 0; headers && headers[i]; i++) {
         const char *colon = strchr(headers[i], ':');
@@ -481,7 +484,6 @@ ingress_on_head(struct ingress_conn *c)
     if (c->method < 0 || c->method > LWSHUMETH_HEAD || c->method == LWSHUMETH_CONNECT || !uri ||
         ulen <= 0 || uri[0] != '/') {
         c->method = LWSHUMETH_GET;
-        c->close_after = true;
         ingress_conn_status(c, 400, "bad request\n");
         return 0;
     }
@@ -489,7 +491,6 @@ ingress_on_head(struct ingress_conn *c)
     args[0] = '\0';
     if (alen > 0 && (alen >= (int)sizeof(args) ||
                      lws_hdr_copy(wsi, args, sizeof(args), WSI_TOKEN_HTTP_URI_ARGS) < 0)) {
-        c->close_after = true;
         ingress_conn_status(c, 414, "request target too long\n");
         return 0;
     }
@@ -507,19 +508,18 @@ ingress_on_head(struct ingress_conn *c)
         log_warn("ingress", "%s on route %s from %s: body of %lld bytes over its %zu",
                  ingress_methods[c->method], c->route->prefix, c->peer, want, c->route->max_body);
         c->route = NULL;
-        c->close_after = true; /* its body is not read */
         ingress_conn_status(c, 413, "request body too large\n");
         return 0;
     }
     te_len = lws_hdr_copy(wsi, te, sizeof(te), WSI_TOKEN_HTTP_TRANSFER_ENCODING);
     if (te_len != 0 && (te_len < 0 || strcasecmp(te, "chunked"))) {
         c->route = NULL;
-        c->close_after = true; /* a body we cannot frame: never read it */
         ingress_conn_status(c, 501, "transfer encoding not supported\n");
         return 0;
     }
     if (want > 0 || te_len > 0) {
         c->is_receiving = true; /* the body follows */
+        c->want = te_len > 0 ? -1 : want;
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
                         (int)((c->in->lim.receive_timeout_ms + 999) / 1000));
         return 0;
@@ -541,27 +541,27 @@ ingress_on_body(struct ingress_conn *c, const void *p, size_t n)
                  ingress_methods[c->method], c->route->prefix, c->peer, c->route->max_body);
         c->is_receiving = false;
         c->route = NULL;
-        c->close_after = true;
         ingress_conn_status(c, rc == AB_EFULL ? 413 : 503,
                             rc == AB_EFULL ? "request body too large\n" : "out of memory\n");
     }
     return 0;
 }
 
-/* Write the prepared answer; then the next request on the connection (or close). */
+/* Write the prepared answer, then close. */
 static int
 ingress_on_writable(struct ingress_conn *c)
 {
-    bool close_after = c->close_after;
-
     if (!c->is_answering || !c->out)
         return 0;
     if (lws_write(c->wsi, c->out + LWS_PRE, c->out_len, LWS_WRITE_HTTP_FINAL) != (int)c->out_len)
         return -1;
     ingress_conn_reset(c);
-    if (close_after)
-        return -1;
-    return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+    /* One request per connection (the answer says Connection: close): libwebsockets 4.1
+     * mishandles a request pipelined after another — it re-read freed rx memory as the
+     * next body (heap-use-after-free), or reported a body complete in a loop that never
+     * returned (found by fuzz-ingress). Webhook senders open a connection per call or
+     * honour the header. */
+    return -1;
 }
 
 /* lws' events for the listener and its connections. */
@@ -582,7 +582,14 @@ ingress_on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
     case LWS_CALLBACK_HTTP: return c ? ingress_on_head(c) : -1;
     case LWS_CALLBACK_HTTP_BODY: return c ? ingress_on_body(c, in, len) : -1;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (c && c->is_receiving && c->route)
+        if (!c || c->is_body_done)
+            return -1; /* lws 4.1 repeats it, without returning to the loop, for a
+                          pipelined request whose client half-closed before its body:
+                          drop the connection rather than spin */
+        c->is_body_done = true;
+        if (c->is_receiving && c->want >= 0 && c->body.len != (size_t)c->want)
+            return -1; /* the client left before the body it announced: nothing to serve */
+        if (c->is_receiving && c->route)
             ingress_dispatch(c);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE: return c ? ingress_on_writable(c) : -1;
@@ -768,7 +775,6 @@ ingress_route_remove(struct ab_http_route *r)
         if (c->route == r) {
             c->route = NULL;
             c->is_receiving = false;
-            c->close_after = true;
             if (!r->in->is_closing)
                 ingress_conn_status(c, 503, "shutting down\n");
         }

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <agent-broker/errors.h>
 
@@ -755,6 +757,51 @@ START_TEST(prompt_failing_at_once_reports_later)
 }
 END_TEST
 
+/* Attached files are read in libuv's threadpool: the embedded text reaches the agent
+ * in the prompt, and a FIFO in place of a file (an agent can plant one in the working
+ * directory) fails the turn, reported through its callback, instead of stalling the
+ * loop on open(). */
+START_TEST(prompt_files_are_read_off_the_loop)
+{
+    static const char *const flags[] = {"--embedded-context", NULL};
+    char dir[] = "/tmp/ab-pool-files-XXXXXX", text[80], fifo[80];
+    struct acp_file file = {
+        .name = "notes.txt", .mime = "text/plain", .bytes = 12, .is_text = true};
+    struct fx f;
+    struct rec r = {0};
+    FILE *fp;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(text, sizeof(text), "%s/notes.txt", dir);
+    snprintf(fifo, sizeof(fifo), "%s/fifo.txt", dir);
+    ck_assert_ptr_nonnull(fp = fopen(text, "w"));
+    fputs("hello, file\n", fp);
+    fclose(fp);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    fx_init(&f, flags);
+    fx_pool(&f);
+    r.f = &f;
+    file.path = text;
+    ck_assert_int_eq(
+        pool_prompt_files(f.pool, "discord:1", NULL, "read it", &file, 1, &fx_callbacks, &r, NULL),
+        0);
+    ck_assert(fx_wait(&f, &r.done, 10000));
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert(fx_log_has(&f, "\"text\":\"hello, file\\n\""));
+    rec_reset(&r);
+    file.path = fifo;
+    ck_assert_int_eq(
+        pool_prompt_files(f.pool, "discord:1", NULL, "read it", &file, 1, &fx_callbacks, &r, NULL),
+        0);
+    ck_assert(fx_wait(&f, &r.done, 10000));
+    ck_assert_int_lt(r.rc, 0);
+    fx_close_rec(&f, &r);
+    unlink(text);
+    unlink(fifo);
+    rmdir(dir);
+}
+END_TEST
+
 static Suite *
 pool_suite(void)
 {
@@ -787,6 +834,7 @@ pool_suite(void)
     tcase_add_test(tc, stop_kills_the_whole_group);
     tcase_add_test(tc, ttl_expires_idle_sessions);
     tcase_add_test(tc, prompt_failing_at_once_reports_later);
+    tcase_add_test(tc, prompt_files_are_read_off_the_loop);
     tcase_add_test(tc, idle_session_is_suspended_and_resumed_with_session_load);
     tcase_add_test(tc, idle_suspension_never_interrupts_a_turn);
     tcase_add_test(tc, idle_suspension_needs_load_unless_configured);

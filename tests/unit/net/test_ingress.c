@@ -425,6 +425,44 @@ START_TEST(a_body_it_cannot_frame_is_refused_501_unread)
 }
 END_TEST
 
+/* Requests pipelined on one connection, the second promising a body its client never
+ * sends (it half-closed): libwebsockets 4.1 reported that body complete in a loop that
+ * never returned to the event loop (the daemon froze), or read the next body from
+ * freed memory (found by fuzz-ingress). One request per connection: the first is
+ * answered with Connection: close, the connection closes, the second never runs. */
+START_TEST(a_pipelined_request_is_never_served)
+{
+    struct fixture f;
+    struct served s = {.answer_now = true};
+    char buf[1024] = "";
+    size_t got = 0;
+    ssize_t n = 1;
+    int a;
+    static const char req[] = "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "POST /in HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n";
+
+    fixture_open(&f, NULL);
+    add_route(&f, "/in", 0, 0, &s);
+    a = raw_connect(f.port);
+    ck_assert_int_eq(write(a, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+    shutdown(a, SHUT_WR);
+    for (int i = 0; i < 150 && n != 0; i++) { /* until the server closes, 3 s at most */
+        net_run_for(&f.loop, 20);
+        while ((n = read(a, buf + got, sizeof(buf) - 1 - got)) > 0)
+            got += (size_t)n;
+    }
+    buf[got] = '\0';
+    ck_assert_int_eq(n, 0);
+    ck_assert_msg(!strncmp(buf, "HTTP/1.1 404", 12), "got %s", buf);
+    ck_assert_ptr_nonnull(strcasestr(buf, "connection: close\r\n"));
+    ck_assert_int_eq(s.calls, 0);
+    close(a);
+    net_run_for(&f.loop, 100);
+    ck_assert_uint_eq(ingress_conn_count(f.in), 0);
+    fixture_close(&f);
+}
+END_TEST
+
 START_TEST(head_gets_the_length_but_no_body)
 {
     struct fixture f;
@@ -518,6 +556,7 @@ main(void)
         connections_over_the_per_peer_cap_are_closed_at_once,
         a_request_that_never_completes_is_dropped,
         a_body_it_cannot_frame_is_refused_501_unread,
+        a_pipelined_request_is_never_served,
         head_gets_the_length_but_no_body,
         host_service_without_ingress_is_a_config_error,
         host_service_routes_go_with_their_host,

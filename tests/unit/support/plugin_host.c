@@ -691,7 +691,20 @@ struct ab_http_route {
 /* One request handed to the route, until answered. */
 struct ab_http_exchange {
     struct plugin_host *h;
+    struct ab_http_exchange *next; /* in h->exchanges */
 };
+
+/* Take @ex off its host's list and free it. */
+static void
+ph_exchange_free(struct ab_http_exchange *ex)
+{
+    for (struct ab_http_exchange **link = &ex->h->exchanges; *link; link = &(*link)->next)
+        if (*link == ex) {
+            *link = ex->next;
+            break;
+        }
+    free(ex);
+}
 
 /* http_route_add: one route per fake host. */
 static int
@@ -722,6 +735,8 @@ ph_http_route_remove(struct ab_http_route *r)
 {
     if (!r)
         return;
+    while (r->h->exchanges) /* the real host answers what the route still holds (503) */
+        ph_exchange_free(r->h->exchanges);
     r->h->route = NULL;
     free(r->prefix);
     free(r);
@@ -735,7 +750,7 @@ ph_http_respond(struct ab_http_exchange *ex, int status, const char *const *head
     struct plugin_host *h = ex->h;
 
     (void)headers;
-    free(ex);
+    ph_exchange_free(ex);
     h->answered_status = status;
     free(h->answered_body);
     h->answered_body = strndup(body ? body : "", len);
@@ -756,11 +771,16 @@ plugin_host_http_in(struct plugin_host *h, const char *method, const char *path,
         return AB_ENOENT;
     for (; headers && headers[2 * n] && n < 16; n++)
         hdrs[n] = (struct ab_http_header){headers[2 * n], headers[2 * n + 1]};
-    if (!(ex = calloc(1, sizeof(*ex))) || !(copy = strndup(body ? body : "", len))) {
+    if (!(ex = calloc(1, sizeof(*ex))) || !(copy = malloc(len + 1))) {
         free(ex);
         return AB_ENOMEM;
     }
+    if (len)
+        memcpy(copy, body, len); /* NUL bytes too: the listener hands the body as sent */
+    copy[len] = '\0';
     ex->h = h;
+    ex->next = h->exchanges;
+    h->exchanges = ex;
     h->answered_status = 0;
     h->route->cb(h->route->arg, ex,
                  &(struct ab_http_inbound){.size = sizeof(struct ab_http_inbound),

@@ -79,9 +79,10 @@ struct plugin_host {
     char *last_url;               /* owned: the last HTTP request URL */
     char *logs[PLUGIN_HOST_KEEP]; /* owned: the last log lines, a ring */
     /* ABI 1.3 inbound HTTP: the one route the plugin registered, and the last answer */
-    struct ab_http_route *route; /* owned, or NULL */
-    int answered_status;         /* the last http_respond status, 0 = none yet */
-    char *answered_body;         /* owned: its body */
+    struct ab_http_route *route;        /* owned, or NULL */
+    int answered_status;                /* the last http_respond status, 0 = none yet */
+    struct ab_http_exchange *exchanges; /* owned: requests not answered yet */
+    char *answered_body;                /* owned: its body */
     /* ABI 1.3 http_scheduled: calls queued, the last one's route (owned), the retries the
      * fake made, and the rate reports tied to a call while its answer was judged */
     size_t sched_count, sched_retries, sched_facts;
