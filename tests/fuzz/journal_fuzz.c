@@ -1,9 +1,10 @@
 /* libFuzzer target: the acceptance journal read back at start (core/src/state/journal.c).
- * journal.json lives in a directory the agent's uid can write, so whatever it holds is
- * read within bounds (entry count, field lengths, no control characters) and never
- * crashes the daemon. Each input is written as journal.json in a scratch directory,
- * (tmpfs) opened, walked (recovered entries and every known message), one entry dropped, then
- * closed. */
+ * journal.json and journal.log live in a directory the agent's uid can write, so
+ * whatever they hold is read within bounds (entry count, field lengths, no control
+ * characters) and never crashes the daemon. Each input is split at its first NUL byte:
+ * what comes before is written as journal.json, what follows (when there is a NUL) as
+ * journal.log, in a scratch directory (tmpfs); the journal is opened, walked (recovered
+ * entries and every known message), one entry dropped, then closed. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,21 @@
 static uv_loop_t journal_fuzz_loop;
 static char journal_fuzz_dir[] = "/dev/shm/ab-journal-fuzz-XXXXXX";
 static char journal_fuzz_path[64];
+static char journal_fuzz_log[64];
+
+/* Write @size bytes of @data as @path; remove @path when @data is NULL. */
+static void
+journal_fuzz_put(const char *path, const uint8_t *data, size_t size)
+{
+    FILE *f;
+
+    if (!data) {
+        unlink(path);
+        return;
+    }
+    if (!(f = fopen(path, "wb")) || fwrite(data, 1, size, f) != size || fclose(f) != 0)
+        abort(); /* a plain write: fsync per input would slow the fuzzer down */
+}
 
 /* Touch a known message's keys as the policy would. */
 static void
@@ -35,7 +51,8 @@ journal_fuzz_cleanup(void)
     char tmp[128];
 
     unlink(journal_fuzz_path);
-    /* the state writer's temp files, should one be left */
+    unlink(journal_fuzz_log);
+    /* the snapshot's temp file, should one be left */
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", journal_fuzz_path, (long)getpid());
     unlink(tmp);
     rmdir(journal_fuzz_dir);
@@ -44,7 +61,7 @@ journal_fuzz_cleanup(void)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    FILE *f;
+    const uint8_t *nul = size ? memchr(data, 0, size) : NULL;
     struct journal *j;
     const struct journal_entry *e;
     uint64_t first = 0;
@@ -55,9 +72,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         atexit(journal_fuzz_cleanup);
         snprintf(journal_fuzz_path, sizeof(journal_fuzz_path), "%s/journal.json", journal_fuzz_dir);
+        snprintf(journal_fuzz_log, sizeof(journal_fuzz_log), "%s/journal.log", journal_fuzz_dir);
     }
-    if (!(f = fopen(journal_fuzz_path, "wb")) || fwrite(data, 1, size, f) != size || fclose(f) != 0)
-        abort(); /* a plain write: fsync per input would slow the fuzzer down */
+    journal_fuzz_put(journal_fuzz_path, data, nul ? (size_t)(nul - data) : size);
+    journal_fuzz_put(journal_fuzz_log, nul ? nul + 1 : NULL,
+                     nul ? size - (size_t)(nul - data) - 1 : 0);
     if (journal_open(&journal_fuzz_loop, journal_fuzz_dir, &j) < 0)
         return 0;
     for (e = journal_recovered(j); e; e = e->next, n++) {

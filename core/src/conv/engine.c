@@ -791,6 +791,25 @@ engine_record(struct engine *e, struct conversation *c, struct pending *p,
     }
 }
 
+/* Message @p was just queued on @c: start the turn, then show 👀 on @p if it is still
+ * queued (a turn that started took it and shows 👀 right after its prompt went out, in
+ * turn_start). The prompt goes first: the reaction is a REST request, and the journal
+ * writes @p's record at the next loop turn, so nothing the daemon adds to a warm turn
+ * comes before the write to the agent. The record is no less safe for it: a crash
+ * before the journal's write lands would lose the record in either order (the write
+ * takes milliseconds on a worker, the prompt microseconds), and a plugin that holds its
+ * ack (deliver_held) acks only once the record is on disk, so the platform redelivers
+ * what a crash cut short. */
+static void
+engine_kick_first(struct conversation *c, struct pending *p)
+{
+    engine_kick(c);
+    for (struct pending *q = c->queue; q; q = q->next) {
+        if (q == p && p->rx)
+            reactions_queued(&p->rx->r); /* 👀 the moment it is accepted */
+    }
+}
+
 static int engine_accept(struct engine *e, struct chat_instance *ci, const struct ab_inbound *m,
                          void (*recorded)(void *arg, int status), void *arg);
 static int engine_accept_decided(struct engine *e, struct chat_instance *ci,
@@ -940,17 +959,19 @@ engine_accept_decided(struct engine *e, struct chat_instance *ci, const struct a
         pending_free(p);
         return rc;
     }
-    if (p->rx)
-        reactions_queued(&p->rx->r); /* 👀 the moment it is accepted */
     for (tail = &c->queue; *tail; tail = &(*tail)->next)
         ;
     *tail = p;
     c->queued++;
     e->nqueued++;
     e->stats.enqueued++;
+    /* The record is made in memory now; the journal writes it at the next loop turn,
+     * after the prompt below went to the agent (see engine_kick_first). */
     engine_record(e, c, p, m, recorded, arg);
     if (d->opens_thread && !c->turn && !c->reply_thread && ci->can_thread) {
         char *name = NULL;
+        if (p->rx)
+            reactions_queued(&p->rx->r); /* 👀 the moment it is accepted, before the thread */
         c->is_opening_thread = true;
         e->nopening++;
         thread_name_from_prompt(p->text, &name);
@@ -961,7 +982,7 @@ engine_accept_decided(struct engine *e, struct chat_instance *ci, const struct a
             engine_thread_opened(c, rc, NULL);
         return 1;
     }
-    engine_kick(c);
+    engine_kick_first(c, p);
     return 1;
 }
 

@@ -965,6 +965,8 @@ turn_start(struct conversation *c)
         turn_free(t);
         return AB_EFULL;
     }
+    if (t->rx)
+        reactions_queued(&t->rx->r); /* 👀 now the prompt is out (engine_kick_first) */
     if (rc < 0) {
         char line[1024];
         if (rc == AB_EFULL)

@@ -1,8 +1,10 @@
-/* The acceptance journal: every message the engine accepts is written to
- * <[state] dir>/journal.json before its platform is told it may ack it, and cleared
- * once its final reply or failure line is posted. Entries left by a previous process
- * (crash, kill -9) are handed back at start so the user hears of them; recently
- * answered messages are remembered so that a platform's replay is not answered twice. */
+/* The acceptance journal: every message the engine accepts is recorded in <[state]
+ * dir> (journal.json, a snapshot, and journal.log, the changes since) before its
+ * platform is told it may ack it, and cleared once its final reply or failure line is
+ * posted. Entries left by a previous process (crash, kill -9) are handed back at start
+ * so the user hears of them; recently answered messages are remembered so that a
+ * platform's replay is not answered twice. A change costs its caller only memory: the
+ * disk write goes at the next loop turn, on a libuv worker. */
 #ifndef AB_STATE_JOURNAL_H
 #define AB_STATE_JOURNAL_H
 
@@ -36,6 +38,7 @@ struct journal_entry {
     char *parent_id; /* the thread's parent channel, or NULL */
     bool is_thread, is_dm, is_bot;
     bool is_recovered; /* left by a previous process */
+    uint64_t seq;      /* the journal's own: the number of the change that added it */
     struct journal_entry *next;
 };
 
@@ -50,8 +53,9 @@ struct journal;
 int journal_open(uv_loop_t *loop, const char *state_dir, struct journal **out);
 
 /* Record an accepted message (@e's strings lent, copied; id and flags ignored). *id
- * names it from now on. @cb (may be NULL) runs once, later, when the entry is on
- * disk. Returns 0 or AB_ENOMEM. */
+ * names it from now on. The write is issued at the next loop turn (after the caller's
+ * callback returns); @cb (may be NULL) runs once, later, when the entry is on disk (0)
+ * or its write failed (-errno; the journal keeps retrying). Returns 0 or AB_ENOMEM. */
 int journal_add(struct journal *j, const struct journal_entry *e, journal_recorded_fn cb, void *arg,
                 uint64_t *id);
 
@@ -63,8 +67,7 @@ void journal_set_thread(struct journal *j, const char *conversation, const char 
 void journal_done(struct journal *j, uint64_t id);
 
 /* Forget entry @id without remembering it as answered (a recovered entry found not
- * to be one the daemon may answer). The file follows at the next change. Unknown ids are
- * ignored. */
+ * to be one the daemon may answer). Unknown ids are ignored. */
 void journal_drop(struct journal *j, uint64_t id);
 
 /* Entries left by a previous process, oldest first (lent; valid until journal_done
@@ -78,7 +81,8 @@ void journal_each_known(const struct journal *j, const char *platform,
                                    const char *message_id),
                         void *arg);
 
-/* Finish writing and free; completions still owed run with AB_ECANCELED first. */
+/* Finish writing (the snapshot rewritten once more, so a clean stop leaves no log) and
+ * free once the loop has run; completions still owed run with AB_ECANCELED first. */
 void journal_close(struct journal *j);
 
 #endif

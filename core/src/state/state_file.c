@@ -36,8 +36,8 @@ state_dir_ensure(const char *dir)
 }
 
 /* fsync the directory holding @path so the rename itself is durable. */
-static void
-state_sync_dir(const char *path)
+void
+state_dir_sync(const char *path)
 {
     char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
@@ -92,7 +92,7 @@ state_file_write(const char *path, const void *data, size_t len)
         rc = -errno;
         goto fail_tmp;
     }
-    state_sync_dir(path);
+    state_dir_sync(path);
     return 0;
 
 fail_tmp:

@@ -12,6 +12,9 @@
 /* Create @dir and its parents with mode 0700 where missing. Returns 0 or -errno. */
 int state_dir_ensure(const char *dir);
 
+/* fsync the directory holding @path: a file created or renamed there stays. */
+void state_dir_sync(const char *path);
+
 /* Replace @path with @len bytes of @data atomically. Returns 0 or -errno. */
 int state_file_write(const char *path, const void *data, size_t len);
 

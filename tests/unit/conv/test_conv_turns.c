@@ -96,6 +96,65 @@ START_TEST(prompt_carries_sender_context_and_text_without_mention)
 }
 END_TEST
 
+/* What the engine had done when a 👀 went out. */
+struct eyes_seen {
+    struct conv_fx *f;
+    const char *message_id; /* the message watched */
+    int calls;
+    uint64_t turns; /* turns started when its 👀 was sent */
+    uint32_t busy;  /* sessions with a prompt out by then */
+};
+
+/* Fake chat hook: note the turns started when @arg's message gets its 👀. */
+static void
+eyes_hook(void *arg, const struct fake_call *call)
+{
+    struct eyes_seen *s = arg;
+    struct engine_stats st;
+    struct pool_stats ps;
+
+    if (call->kind != FAKE_REACT || !call->message_id || !call->emoji ||
+        strcmp(call->message_id, s->message_id) != 0 || strcmp(call->emoji, "👀") != 0)
+        return;
+    engine_get_stats(s->f->engine, &st);
+    pool_stats(s->f->acp.pool, &ps);
+    s->calls++;
+    s->turns = st.turns;
+    s->busy = ps.busy;
+}
+
+/* A follow-up in an idle thread whose session is warm: its prompt goes to the agent
+ * before anything else the daemon does for it — 👀 (a REST request on a real platform)
+ * comes after its turn started, still before 🤔 and 🆗. */
+START_TEST(warm_follow_up_prompt_goes_before_its_eyes)
+{
+    struct conv_fx f;
+    struct eyes_seen seen = {.f = &f};
+    struct engine_stats before;
+    const char *m, *a;
+    char next[24];
+
+    conv_fx_init(&f, NULL);
+    conv_fx_start(&f);
+    m = conv_fx_mention(&f, "U1", "first");
+    ck_assert(conv_fx_idle(&f, 10000));
+    engine_get_stats(f.engine, &before);
+    snprintf(next, sizeof(next), "%u", f.next_id); /* the id the next message gets */
+    seen.message_id = next;
+    fake_chat_on_call(f.fake, eyes_hook, &seen);
+    a = conv_fx_follow_up(&f, m, "U1", "second");
+    ck_assert_str_eq(a, seen.message_id);
+    ck_assert_int_eq(seen.calls, 1); /* sent inside the inbound call, as before */
+    ck_assert_uint_eq(seen.turns, before.turns + 1);
+    ck_assert_uint_eq(seen.busy, 1); /* pool_prompt wrote the line */
+    fake_chat_on_call(f.fake, NULL, NULL);
+    ck_assert(conv_fx_idle(&f, 10000));
+    ck_assert(fake_chat_has_reaction(f.fake, a, "🆗"));
+    ck_assert(!fake_chat_has_reaction(f.fake, a, "👀"));
+    conv_fx_close(&f);
+}
+END_TEST
+
 START_TEST(queued_messages_get_eyes_at_once_and_are_answered_as_one_batch)
 {
     struct conv_fx f;
@@ -330,6 +389,7 @@ main(void)
         mention_opens_thread_named_from_prompt,
         follow_up_in_thread_needs_no_mention,
         prompt_carries_sender_context_and_text_without_mention,
+        warm_follow_up_prompt_goes_before_its_eyes,
         queued_messages_get_eyes_at_once_and_are_answered_as_one_batch,
         queue_overflow_posts_notice_and_loses_nothing_else,
         denied_user_gets_no_entry_sign_and_no_turn,

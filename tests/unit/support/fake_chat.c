@@ -33,8 +33,10 @@ struct ab_chat {
     unsigned next_id;
     char trail[4096];
     bool slack_refs;
-    bool forget_calls;           /* keep no calls: reuse `scratch` */
-    struct fake_call scratch;    /* owned strings: the last call when not kept */
+    bool forget_calls;        /* keep no calls: reuse `scratch` */
+    struct fake_call scratch; /* owned strings: the last call when not kept */
+    void (*on_call)(void *arg, const struct fake_call *call); /* fake_chat_on_call */
+    void *on_call_arg;
     bool hold[FAKE_KINDS];       /* hold the answers of this kind */
     char *hold_text[FAKE_KINDS]; /* owned: only calls whose text contains it */
     struct fake_reply *held;     /* owned: answers held back, not scheduled */
@@ -152,6 +154,8 @@ fake_chat_record(struct ab_chat *c, enum fake_kind kind, const char *channel, co
         c->fail_times[kind]--;
         call->status = c->fail_status[kind];
     }
+    if (c->on_call)
+        c->on_call(c->on_call_arg, call);
     return call;
 }
 
@@ -292,6 +296,14 @@ fake_chat_refuse(struct ab_chat *c, enum fake_kind kind, int status, int times)
 {
     c->refuse_status[kind] = status;
     c->refuse_times[kind] = times;
+}
+
+/* Watch every call as it is made. */
+void
+fake_chat_on_call(struct ab_chat *c, void (*fn)(void *arg, const struct fake_call *call), void *arg)
+{
+    c->on_call = fn;
+    c->on_call_arg = arg;
 }
 
 /* Keep calls or not. */

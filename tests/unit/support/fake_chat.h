@@ -75,6 +75,11 @@ bool fake_chat_has_reaction(const struct ab_chat *c, const char *message_id, con
 /* What message @message_id shows now: the latest successful send or edit (lent), or NULL. */
 const char *fake_chat_message_text(const struct ab_chat *c, const char *message_id);
 
+/* Call @fn(@arg, the call) inside every call the core makes, once it is recorded (NULL
+ * stops it): what the core had done by then. */
+void fake_chat_on_call(struct ab_chat *c, void (*fn)(void *arg, const struct fake_call *call),
+                       void *arg);
+
 /* Stop (or resume) keeping calls: a long run then uses constant memory; counts,
  * trails and finds see only the calls kept. */
 void fake_chat_keep_calls(struct ab_chat *c, bool keep);
