@@ -95,7 +95,13 @@ class ChartConfigTest(unittest.TestCase):
             "hook": {"telegram": {"enabled": True, "webhook": {"url": "https://bot.example.com/telegram/webhook"}}},
         }}))
         self.assertIn("webhook_url", cases["tg-agent-broker-hook/config.toml"])
-        self.assertEqual(len(cases), 6 + 8 + 3 + 2)
+        # OpenAB's cronjobs: [[cron.jobs]] that check accepts (zone, expression, channel).
+        cases.update(self.configs("cr", {"agents": {"cron": {
+            "command": "kiro-cli", "discord": {"botToken": "t", "allowedChannels": [CHANNEL]},
+            "cronjobs": [{"schedule": "0 9 * * MON-FRI", "channel": CHANNEL, "message": "standup",
+                          "timezone": "Europe/London"}]}}}))
+        self.assertIn("[[cron.jobs]]", cases["cr-agent-broker-cron/config.toml"])
+        self.assertEqual(len(cases), 6 + 8 + 3 + 2 + 1)
         for name, text in sorted(cases.items()):
             with self.subTest(bot=name):
                 p = self.check(name, text)

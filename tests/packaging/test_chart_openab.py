@@ -171,8 +171,10 @@ class ChartOpenABTest(unittest.TestCase):
              "runs claude but image"),
             ({"stt": {"enabled": True}}, "stt.enabled needs its key"),
             ({"gateway": {"enabled": True, "url": "ws://gw:8080/ws"}}, "gateway.enabled"),
-            ({"cronjobs": [{"schedule": "0 9 * * *", "channel": CHANNEL, "message": "hi"}]}, "cron/cronjobs"),
-            ({"cron": {"usercronEnabled": True}}, "cron/cronjobs"),
+            ({"cron": {"usercronEnabled": True}}, "no user cron file"),
+            ({"cronjobs": [{"schedule": "0 9 * * *", "message": "hi"}]}, "channel (or threadId) are required"),
+            ({"cronjobs": [{"schedule": "0 9 * * *", "channel": 1190000000000000001, "message": "hi"}]},
+             "must be a string"),
             ({"discord": {"botToken": "t", "messageProcessingMode": "per-thread"}}, "messageProcessingMode"),
             ({"command": "claude-agent-acp", "workingDir": "/home/agent"}, "outside the claude image's home"),
         )
@@ -220,6 +222,34 @@ class ChartOpenABTest(unittest.TestCase):
         self.assertEqual(env["STT_API_KEY"]["valueFrom"]["secretKeyRef"], {"name": "stt", "key": "groq"})
         self.assertEqual(chart_toml_value(config, "stt", "api_key"), '"${STT_API_KEY}"')
         self.assertNotIn("STT_API_KEY", chart_toml_value(config, "agent", "inherit_env") or "")
+
+    def test_cronjobs_become_scheduled_jobs_with_openabs_defaults(self):
+        # OpenAB's cronjobs render [[cron.jobs]] with its defaults (discord, openab-cron,
+        # UTC, enabled); check accepts what the chart wrote (chart-config-check runs it).
+        docs = self.render_file("kiro.yaml", extra={"agents": {"kiro": {"cronjobs": [
+            {"schedule": "0 9 * * MON-FRI", "channel": CHANNEL, "message": "standup"},
+            {"schedule": "30 17 * * *", "threadId": "1190000000000000099", "message": "wrap up",
+             "platform": "discord", "senderName": "eod", "timezone": "Europe/London",
+             "enabled": False}]}}})
+        _, _, _, config = self.bot(docs, "openab-agent-broker-kiro", "kiro")
+        jobs = config.split("[[cron.jobs]]")[1:]
+        self.assertEqual(len(jobs), 2, config)
+        self.assertIn('schedule = "0 9 * * MON-FRI"', jobs[0])
+        self.assertIn('channel = "%s"' % CHANNEL, jobs[0])
+        self.assertIn('message = "standup"', jobs[0])
+        self.assertIn('platform = "discord"', jobs[0])
+        self.assertIn('sender_name = "openab-cron"', jobs[0])
+        self.assertIn('timezone = "UTC"', jobs[0])
+        self.assertIn("enabled = true", jobs[0])
+        self.assertIn('thread_id = "1190000000000000099"', jobs[1])
+        self.assertNotIn("channel =", jobs[1].split("[")[0])
+        self.assertIn('sender_name = "eod"', jobs[1])
+        self.assertIn('timezone = "Europe/London"', jobs[1])
+        self.assertIn("enabled = false", jobs[1])
+        # none: no table
+        docs = self.render_file("kiro.yaml")
+        _, _, _, config = self.bot(docs, "openab-agent-broker-kiro", "kiro")
+        self.assertNotIn("cron", config)
 
     def test_openab_names_kept_with_name_override(self):
         # nameOverride: openab gives OpenAB's resource names (<release>-openab-<name>, or

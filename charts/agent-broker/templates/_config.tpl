@@ -189,6 +189,28 @@ api_key = "${STT_API_KEY}"
 {{ include "agent-broker.toml.kv" (list "echo_transcript" $b.stt.echoTranscript "bool" "stt.echoTranscript") }}
 {{- end }}
 {{- end }}
+{{- /* OpenAB's cronjobs: its defaults (platform discord, sender openab-cron, UTC) */ -}}
+{{- range $i, $j := $b.cronjobs }}
+{{- $p := printf "cronjobs[%d]" $i }}
+{{- if not (kindIs "map" $j) }}{{ fail (printf "%s: must be a map (schedule, channel, message, …)" $p) }}{{ end }}
+{{- if not (and $j.schedule $j.message (or $j.channel $j.threadId)) }}
+{{- fail (printf "%s: schedule, message and channel (or threadId) are required" $p) }}
+{{- end }}
+
+[[cron.jobs]]
+{{ include "agent-broker.toml.kv" (list "enabled" (ternary $j.enabled true (hasKey $j "enabled")) "bool" (printf "%s.enabled" $p)) }}
+{{ include "agent-broker.toml.kv" (list "schedule" $j.schedule "str" (printf "%s.schedule" $p)) }}
+{{- with $j.channel }}
+{{ include "agent-broker.toml.kv" (list "channel" . "str" (printf "%s.channel" $p)) }}
+{{- end }}
+{{ include "agent-broker.toml.kv" (list "message" $j.message "str" (printf "%s.message" $p)) }}
+{{ include "agent-broker.toml.kv" (list "platform" ($j.platform | default "discord") "str" (printf "%s.platform" $p)) }}
+{{ include "agent-broker.toml.kv" (list "sender_name" ($j.senderName | default "openab-cron") "str" (printf "%s.senderName" $p)) }}
+{{ include "agent-broker.toml.kv" (list "timezone" ($j.timezone | default "UTC") "str" (printf "%s.timezone" $p)) }}
+{{- with $j.threadId }}
+{{ include "agent-broker.toml.kv" (list "thread_id" . "str" (printf "%s.threadId" $p)) }}
+{{- end }}
+{{- end }}
 
 [health]
 {{ include "agent-broker.toml.kv" (list "listen" (printf "0.0.0.0:%d" (int64 $b.health.port)) "str" "health.port") }}

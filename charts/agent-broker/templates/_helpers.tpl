@@ -291,8 +291,11 @@ honour fails the render, naming the value: never a different agent than asked.
 {{- if and $in.gateway $in.gateway.enabled -}}
 {{- fail (printf "%s.gateway.enabled: agent-broker has no OpenAB gateway (Telegram, LINE, Teams, Feishu, Google Chat); remove it or set it false" $path) -}}
 {{- end -}}
-{{- if or $in.cronjobs (and $in.cron (or $in.cron.usercronEnabled $in.cron.usercronPath)) -}}
-{{- fail (printf "%s.cron/cronjobs: agent-broker has no scheduled messages yet; remove them" $path) -}}
+{{- if and $in.cron (or $in.cron.usercronEnabled $in.cron.usercronPath) -}}
+{{- fail (printf "%s.cron.usercronEnabled/usercronPath: agent-broker has no user cron file (jobs an agent writes at run time); list the jobs in cronjobs instead" $path) -}}
+{{- end -}}
+{{- if and $in.cronjobs (not (kindIs "slice" $in.cronjobs)) -}}
+{{- fail (printf "%s.cronjobs: must be a list of jobs" $path) -}}
 {{- end -}}
 {{- range $p := list "discord" "slack" -}}
 {{- $c := get $in $p -}}
