@@ -354,7 +354,7 @@ function markersParse(text) {
                 throw new Error(`bad marker [[${name}]]`);
             if (name === 'outbox-swap') {
                 (m.outbox = m.outbox || []).push({ name: a[1], bytes: Number(a[2]), cwd: false });
-                m.outboxSwap = a[1];
+                m.outboxSwap = { name: a[1], bytes: Number(a[2]) };
             } else {
                 m.outboxLink = a[1];
             }
@@ -778,20 +778,24 @@ async function turnBody(turn, userText) {
 
 const CANARY = 'CANARY: bytes the daemon must never post\n';
 
-// [[outbox-swap]]: once the turn's answer is out, wait (busy, up to 10 s: no event loop
-// turn between the daemon's move and the swap) for NAME to land in the outbox's .sent/,
-// then put a link to a canary file in its place, as a hostile agent would.
-function outboxSwap(userText, name) {
+// [[outbox-swap]]: once the turn's answer is out, wait (up to 30 s, checking every
+// millisecond without an event loop turn in between: Atomics.wait sleeps, so a loaded
+// machine still runs the daemon) for NAME to land in the outbox's .sent/, then put a
+// link to a canary file in its place, as a hostile agent would.
+function outboxSwap(userText, name, bytes) {
     const dir = /"outbox_dir":"([^"\\]*)"/.exec(userText)[1];
     const canary = path.join(dir, '..', `canary-${name}`);
     const sent = path.join(dir, '.sent', name);
-    // as long as the file (the upload declared its size): what [[outbox CANARY SIZE]] writes
-    fs.writeFileSync(canary, Buffer.alloc(fs.statSync(path.join(dir, name)).size, 'CANARY '));
-    for (const end = Date.now() + 10000; Date.now() < end;) {
+    // as long as the file (the upload declared its size; the daemon may have moved it
+    // already on a busy machine, so the size comes from the marker)
+    fs.writeFileSync(canary, Buffer.alloc(bytes, 'CANARY '));
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    for (const end = Date.now() + 30000; Date.now() < end;) {
         let st = null;
         try {
             st = fs.lstatSync(sent);
         } catch (e) {
+            Atomics.wait(nap, 0, 0, 1);
             continue;
         }
         if (!st.isFile()) return;
@@ -836,7 +840,7 @@ async function turnRun(session, reqId, userText, m) {
     } else {
         if (m.noise) end.result._meta = { quota: { remaining: 42 } };
         reply(reqId, end.result);
-        if (m.outboxSwap) outboxSwap(userText, m.outboxSwap);
+        if (m.outboxSwap) outboxSwap(userText, m.outboxSwap.name, m.outboxSwap.bytes);
     }
     if (m.noise)
         update(session.id, { sessionUpdate: 'session_info_update', title: 'Scripted session',

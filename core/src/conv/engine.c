@@ -18,6 +18,7 @@
 #include "state/journal.h"
 
 #define ENGINE_BUCKETS_MIN 64
+#define ENGINE_HELD_MAX 1500      /* notices held for a thread being opened, bytes */
 #define ENGINE_SWEEP_PER_EVENT 4  /* idle conversations an inbound message may evict */
 #define ENGINE_SWEEP_PER_TICK 512 /* and the sweep timer, per run */
 
@@ -168,6 +169,7 @@ conversation_free(struct conversation *c)
     free(c->key);
     free(c->reply_channel);
     free(c->reply_thread);
+    free(c->held_notices);
     free(c);
 }
 
@@ -327,6 +329,18 @@ engine_conversation(struct engine *e, struct chat_instance *ci, const char *key,
 void
 engine_post_notice(struct conversation *c, const char *text)
 {
+    char *held;
+
+    /* The thread is not there yet: the line waits for it (joined to any held one, within
+     * one message), never landing in the channel beside it. */
+    if (c->is_opening_thread && (!c->held_notices || strlen(c->held_notices) < ENGINE_HELD_MAX)) {
+        if (asprintf(&held, "%s%s%s", c->held_notices ? c->held_notices : "",
+                     c->held_notices ? "\n" : "", text) >= 0) {
+            free(c->held_notices);
+            c->held_notices = held;
+            return;
+        }
+    }
     chat_send(c->ci, c->reply_channel, c->reply_thread, text, RATELIMIT_FINAL_TEXT, NULL, NULL,
               NULL);
 }
@@ -661,6 +675,12 @@ engine_thread_opened(void *arg, int status, const char *thread_id)
     } else {
         log_warn("engine", "%s: cannot open a thread (%s); replying in the channel", c->key,
                  ab_strerror(status));
+    }
+    if (c->held_notices) {
+        char *held = c->held_notices;
+        c->held_notices = NULL;
+        engine_post_notice(c, held);
+        free(held);
     }
     if (!c->e->is_draining)
         engine_kick(c);

@@ -84,6 +84,7 @@ struct conversation {
     char *reply_channel;      /* owned: the channel replies go to */
     char *reply_thread;       /* owned: the thread replies go in, or NULL */
     bool is_opening_thread;   /* open_thread in flight: turns wait */
+    char *held_notices;       /* owned: lines for the thread being opened, or NULL */
     bool is_reset_pending;    /* /reset: forget the session once the turn has ended */
     bool is_multibot;
     struct pending *queue; /* owned FIFO */
