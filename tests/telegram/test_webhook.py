@@ -7,7 +7,6 @@ redelivered update is handled once, also across a restart; going back to polling
 the webhook, and coming from polling confirms what polling handled before the webhook is
 set; webhook mode without [ingress] listen refuses to start."""
 
-import signal
 import urllib.error
 import urllib.request
 
@@ -178,7 +177,8 @@ class Webhook(TelegramTest):
         self.final_reply(GROUP, "chunk3", reply_to=down["message_id"])
         polls = f.requests("getUpdates")
         self.assertTrue(polls and all(r["status"] == 200 for r in polls), polls)
-        self.assertLess(unhook[0]["t"], polls[0]["t"])
+        reqs = [r["method"] for r in f.state()["requests"]]
+        self.assertLess(reqs.index("deleteWebhook"), reqs.index("getUpdates"), reqs)
         self.assertEqual(len(self.prompts()), 2, self.prompts())
         self.stop()
 
@@ -193,8 +193,10 @@ class Webhook(TelegramTest):
         self.final_reply(GROUP, "chunk2", reply_to=a["message_id"])
         self.wait_until(lambda: [r for r in f.requests("getUpdates") if r["status"] == 429],
                         "a refused poll")
-        self.broker.signal(signal.SIGKILL)
-        self.broker.wait()
+        # a clean stop (the journal's last change written: a kill -9 this close to the
+        # answer may leave it pending, and the restart would rightly say so in the
+        # thread); no poll confirms the offset on the way out
+        self.stop()
         f.call("ratelimit", clear=True)
         self.assertIn(a["update_id"], [u["update_id"] for u in f.state()["updates"]])
         self.rewrite(self.webhook_section())
