@@ -18,15 +18,8 @@ import time
 import discord_world as dw
 import e2e
 
-SHIFT_ENV = "AGENT_BROKER_TEST_CRON_SHIFT_S"
+SHIFT_ENV = e2e.CRON_SHIFT_ENV
 LINE = "🕐 standup-bot: summarise the day"
-
-
-def shift_to(second, minutes_ahead):
-    """The shift that puts the schedules' clock at @second of the minute
-    @minutes_ahead minutes from now."""
-    now = int(time.time())
-    return (now // 60 + minutes_ahead) * 60 + second - now
 
 
 class CronTest(dw.DiscordTest):
@@ -54,7 +47,7 @@ message = "never here"
 
     def start_broker(self):
         if not hasattr(self, "shift"):
-            self.shift = shift_to(60 - self.LEAD, 1)
+            self.shift = e2e.cron_shift(60 - self.LEAD, 1)
         broker = self.world.start("run", self.config, stdin=False,
                                   env={SHIFT_ENV: str(self.shift)})
         e2e.wait_until(lambda: self.readyz() == 200, what="/readyz 200")

@@ -331,6 +331,24 @@ def http_get(url, timeout=5):
         return e.code, e.read().decode("utf-8", "replace")
 
 
+# The schedules' wall clock is moved by this many seconds (a test knob of the daemon):
+# cron minutes are too coarse to wait for.
+CRON_SHIFT_ENV = "AGENT_BROKER_TEST_CRON_SHIFT_S"
+
+
+def cron_shift(second, minutes_ahead=0):
+    """The shift that puts the schedules' clock at @second of the minute
+    @minutes_ahead minutes after the current one."""
+    now = int(time.time())
+    return (now // 60 + minutes_ahead) * 60 + second - now
+
+
+def cron_job(channel, message="summarise the day", sender="standup-bot"):
+    """A [[cron.jobs]] table due every minute in @channel."""
+    return ('\n[[cron.jobs]]\nschedule = "* * * * *"\nchannel = %s\nmessage = %s\n'
+            'sender_name = %s\n' % (toml_str(channel), toml_str(message), toml_str(sender)))
+
+
 def wait_until(fn, timeout=WAIT_S, what="condition"):
     """Poll @fn until it returns a true value; return it."""
     deadline = time.monotonic() + timeout

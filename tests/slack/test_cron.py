@@ -5,8 +5,6 @@ mention) continues the same agent session — the plugin names the thread's conv
 post's id alone). The schedules' clock is moved with AGENT_BROKER_TEST_CRON_SHIFT_S (see
 tests/discord/test_cron.py) so the job is due seconds after start."""
 
-import time
-
 from slack_world import CHANNEL, SlackTest, main
 
 import e2e  # noqa: E402 (slack_world puts tests/e2e on the path)
@@ -14,24 +12,12 @@ import e2e  # noqa: E402 (slack_world puts tests/e2e on the path)
 LEAD = 6
 
 
-def shift_to_next_minute():
-    """The shift that puts the schedules' clock LEAD seconds before a minute."""
-    now = int(time.time())
-    return (now // 60 + 1) * 60 - LEAD - now
-
-
 class Cron(SlackTest):
     agent_flags = ("--tick", "20")
-    extra = """
-[[cron.jobs]]
-schedule = "* * * * *"
-channel = "%s"
-message = "summarise the day"
-sender_name = "standup-bot"
-""" % CHANNEL
+    extra = e2e.cron_job(CHANNEL)
 
     def setUp(self):
-        self.broker_env = {"AGENT_BROKER_TEST_CRON_SHIFT_S": str(shift_to_next_minute())}
+        self.broker_env = {e2e.CRON_SHIFT_ENV: str(e2e.cron_shift(60 - LEAD))}
         super().setUp()
 
     def test_a_job_thread_on_slack_continues_its_session(self):

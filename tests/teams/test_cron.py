@@ -5,8 +5,6 @@ chain "CHANNEL;messageid=ROOT" (ab_chat_ops.conversation_of) and, having no thre
 open, that chain is where the core answers. The schedules' clock is moved with
 AGENT_BROKER_TEST_CRON_SHIFT_S (see tests/discord/test_cron.py)."""
 
-import time
-
 from teams_world import TeamsTest, main
 
 import e2e  # noqa: E402 (teams_world puts tests/e2e on the path)
@@ -18,18 +16,11 @@ LEAD = 6
 class Cron(TeamsTest):
     agent_flags = ("--tick", "20")
 
-    def setUp(self):
-        now = int(time.time())
-        self.broker_env = {"AGENT_BROKER_TEST_CRON_SHIFT_S": str((now // 60 + 1) * 60 - LEAD - now)}
-        super().setUp()
+    extra = e2e.cron_job(CHANNEL)
 
-    extra = """
-[[cron.jobs]]
-schedule = "* * * * *"
-channel = "%s"
-message = "summarise the day"
-sender_name = "standup-bot"
-""" % CHANNEL
+    def setUp(self):
+        self.broker_env = {e2e.CRON_SHIFT_ENV: str(e2e.cron_shift(60 - LEAD))}
+        super().setUp()
 
     def test_a_job_reply_chain_in_a_channel_continues_its_session(self):
         f = self.fake

@@ -4,8 +4,6 @@ posted in the group, the answer replies to it, and a reply to the line or to the
 at the core's own post (ab_chat_ops.conversation_of). The schedules' clock is moved with
 AGENT_BROKER_TEST_CRON_SHIFT_S (see tests/discord/test_cron.py)."""
 
-import time
-
 from telegram_world import GROUP, TelegramTest, main
 
 import e2e  # noqa: E402 (telegram_world puts tests/e2e on the path)
@@ -15,18 +13,10 @@ LEAD = 6
 
 class Cron(TelegramTest):
     agent_flags = ("--tick", "20")
-    extra = """
-[[cron.jobs]]
-schedule = "* * * * *"
-channel = "%d"
-message = "summarise the day"
-sender_name = "standup-bot"
-""" % GROUP
+    extra = e2e.cron_job(str(GROUP))
 
     def start_broker(self, env=None):
-        now = int(time.time())
-        shift = (now // 60 + 1) * 60 - LEAD - now
-        super().start_broker(env={"AGENT_BROKER_TEST_CRON_SHIFT_S": str(shift)})
+        super().start_broker(env={e2e.CRON_SHIFT_ENV: str(e2e.cron_shift(60 - LEAD))})
 
     def test_a_job_reply_chain_in_a_group_continues_its_session(self):
         f = self.fake

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <agent-broker/convert.h>
 #include <agent-broker/errors.h>
 #include <cjson/cJSON.h>
 
@@ -16,6 +17,9 @@
 #include "cron/tz.h"
 #include "host/host.h"
 #include "log.h"
+
+#define SCHEDULES_SHIFT_MAX_S                                                                      \
+    (100LL * 366 * 86400) /* the test knob moves the clock at most this far */
 
 /* One enabled job, copied from the config. */
 struct schedules_job {
@@ -433,8 +437,11 @@ schedules_new(uv_loop_t *loop, struct engine *e, struct chat_instance *chats, si
     s->e = e;
     s->chats = chats;
     s->nchats = nchats;
-    if (shift && *shift) {
-        s->shift = strtoll(shift, NULL, 10);
+    if (shift && *shift &&
+        ab_str_to_i64(shift, -SCHEDULES_SHIFT_MAX_S, SCHEDULES_SHIFT_MAX_S, &s->shift) < 0) {
+        log_warn("cron", "%s=%s is not a number of seconds; ignored", SCHEDULES_TEST_SHIFT_ENV,
+                 shift);
+    } else if (shift && *shift) {
         log_warn("cron",
                  "%s=%s: the schedules run on a clock moved by %" PRId64 " s (a test "
                  "knob; unset it in production)",

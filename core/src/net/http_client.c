@@ -1688,8 +1688,9 @@ http_form(struct ab_http *r, const char *boundary, const struct ab_form_part *pa
         *len += b.len;
         if ((rc = http_seg_add(r, b.data, b.len, -1)) < 0)
             break;
-        /* Open and size now (metadata only); the bytes are read from the loop's pool. */
-        if ((fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0 ||
+        /* Open and size now (metadata only; O_NONBLOCK: a FIFO in its place cannot hold the
+         * loop, it is refused below); the bytes are read from the loop's pool. */
+        if ((fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0 || fstat(fd, &st) < 0 ||
             !S_ISREG(st.st_mode)) {
             if (fd >= 0)
                 close(fd);

@@ -55,6 +55,16 @@ cleanup(const char *dir)
     rmdir(dir);
 }
 
+/* Close @j, run @loop until its handles are gone, close it and remove @dir. */
+static void
+finish(struct journal *j, uv_loop_t *loop, const char *dir)
+{
+    journal_close(j);
+    uv_run(loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(loop), 0);
+    cleanup(dir);
+}
+
 /* The content of @dir/@name (malloc'd), or NULL when absent. */
 static char *
 slurp(const char *dir, const char *name)
@@ -140,10 +150,7 @@ START_TEST(recorded_after_the_write_and_recovered_after_a_reopen)
     ids[0] = '\0';
     journal_each_known(j, "slack", known, ids);
     ck_assert_str_eq(ids, "");
-    journal_close(j);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
-    cleanup(dir);
+    finish(j, &loop, dir);
 }
 END_TEST
 
@@ -213,10 +220,7 @@ START_TEST(changes_are_appended_and_replayed_after_a_crash)
         uv_run(&loop, UV_RUN_ONCE);
     ck_assert_ptr_nonnull(strstr(snap, "\"seq\":6"));
     free(snap);
-    journal_close(j);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
-    cleanup(dir);
+    finish(j, &loop, dir);
 }
 END_TEST
 
@@ -254,10 +258,7 @@ START_TEST(log_lines_the_snapshot_holds_are_skipped)
     ck_assert_ptr_null(e->next);
     journal_each_known(j, "discord", known, ids);
     ck_assert_str_eq(ids, "[-|c1|m1][-|c1|m3]"); /* nothing answered */
-    journal_close(j);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
-    cleanup(dir);
+    finish(j, &loop, dir);
 }
 END_TEST
 
@@ -286,10 +287,7 @@ START_TEST(a_long_log_is_folded_into_the_snapshot)
     ck_assert_ptr_nonnull(strstr(snap, "\"m\":\"m599\""));
     ck_assert_ptr_null(slurp(dir, "journal.log"));
     free(snap);
-    journal_close(j);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
-    cleanup(dir);
+    finish(j, &loop, dir);
 }
 END_TEST
 
@@ -309,10 +307,7 @@ START_TEST(malformed_file_starts_afresh)
     ck_assert_int_eq(state_file_write(path, "{\"pending\":[{\"p\":\"discord\"},7]}", 31), 0);
     ck_assert_int_eq(journal_open(&loop, dir, &j), 0);
     ck_assert_ptr_null(journal_recovered(j)); /* incomplete entries are skipped */
-    journal_close(j);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
-    cleanup(dir);
+    finish(j, &loop, dir);
 }
 END_TEST
 
