@@ -110,7 +110,6 @@ struct ab_chat {
     struct discord_req *reqs;       /* owned: REST calls in flight */
     struct discord_lookup *lookups; /* owned: inbound messages waiting for a channel */
     struct discord_lookup *lookups_tail;
-    uint64_t nonce_counter;
     struct discord_interaction *interactions; /* owned: commands awaiting the core's answer */
     size_t ninteractions;
     bool is_commands_registered; /* application commands were registered */

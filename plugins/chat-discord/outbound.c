@@ -1,7 +1,7 @@
 /* chat-discord outbound operations: post, edit, react and open a thread, each one REST
  * call (two when a thread already exists), and the rate facts the core schedules them
  * by: each operation's route and the static rules. Posts never ping anyone
- * (allowed_mentions parse: []) and carry a nonce with enforce_nonce, so a post the core
+ * (allowed_mentions parse: []) and carry the core's nonce with enforce_nonce, so a post the core
  * retries is not doubled. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,18 +109,6 @@ discord_outbound_body(const char *text)
     return o;
 }
 
-/* A nonce unique across restarts: wall-clock milliseconds and a counter (≤ 25 chars). */
-static void
-discord_outbound_nonce(struct ab_chat *c, char *out, size_t cap)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(out, cap, "%llu%05llu",
-             (unsigned long long)ts.tv_sec * 1000ull + (unsigned long long)ts.tv_nsec / 1000000,
-             (unsigned long long)(c->nonce_counter++ % 100000));
-}
-
 /* POST answered: report the new message. */
 static void
 discord_outbound_sent(void *arg, int status, long http, const cJSON *body, int code)
@@ -143,25 +131,25 @@ int
 discord_send(struct ab_chat *c, const struct ab_send *msg, ab_sent_cb cb, void *arg)
 {
     const char *target = msg->thread_id && *msg->thread_id ? msg->thread_id : msg->channel_id;
-    char path[96], nonce[32];
+    char path[96];
     struct discord_op *op;
     cJSON *body;
 
     if (!discord_outbound_id_ok(target) || !msg->text || !*msg->text ||
         discord_outbound_chars(c, msg->text) > DISCORD_MAX_CHARS)
         return AB_EINVAL;
-    if (msg->nonce && *msg->nonce && strlen(msg->nonce) <= 25)
-        snprintf(nonce, sizeof(nonce), "%s", msg->nonce);
-    else
-        discord_outbound_nonce(c, nonce, sizeof(nonce));
     if (!(op = discord_op_new(c, target, NULL, arg)))
         return AB_ENOMEM;
     op->sent = cb;
     body = discord_outbound_body(msg->text);
     if (AB_HAS(msg, struct ab_send, choices) && msg->choices)
         discord_buttons_add(body, msg->choices);
-    cJSON_AddStringToObject(body, "nonce", nonce);
-    cJSON_AddBoolToObject(body, "enforce_nonce", 1);
+    /* The core's key, the same for every attempt: Discord returns the earlier message for a
+     * repeat. Without one (or one Discord would refuse), a plain post. */
+    if (msg->nonce && *msg->nonce && strlen(msg->nonce) <= 25) {
+        cJSON_AddStringToObject(body, "nonce", msg->nonce);
+        cJSON_AddBoolToObject(body, "enforce_nonce", 1);
+    }
     snprintf(path, sizeof(path), "/channels/%s/messages", target);
     return discord_op_call(op, "POST", path, body, discord_outbound_sent);
 }

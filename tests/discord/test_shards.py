@@ -4,6 +4,7 @@ messages to shard 0, requires Identify's `shard` and holds Identifies to
 session_start_limit.max_concurrency (1 here: one per 5 s). Every message is answered
 exactly once, by the shard that owns its guild."""
 
+import json
 import os
 import signal
 
@@ -50,6 +51,13 @@ class Shards(e2e.WorldTest):
         except OSError:
             return 0
 
+    def evidence(self, st, m, tid):
+        """What the fake saw of message @m and its thread @tid, and the owning daemon's log."""
+        reqs = [(r["method"], r["path"], r["status"], json.dumps(r.get("body"))[:160])
+                for r in st["requests"] if m["id"] in r["path"] or tid in r["path"]]
+        logs = "\n".join(b.err.text()[-3000:] for b in self.brokers)
+        return "requests: %r\nlogs:\n%s" % (reqs, logs)
+
     def test_three_shards_answer_every_message_once(self):
         f = self.fake
         # max_concurrency 1: the three identify in turn, 5 s or more apart (a 21 s cycle).
@@ -80,7 +88,7 @@ class Shards(e2e.WorldTest):
                 tid = f.msg(st, m["id"])["thread"]
                 self.assertTrue(tid)
                 replies = f.bot_messages(st, tid)
-                self.assertEqual(len(replies), 1, replies)
+                self.assertEqual(len(replies), 1, self.evidence(st, m, tid))
                 threads = [r for r in st["requests"] if r["method"] == "POST"
                            and r["path"].endswith("/messages/%s/threads" % m["id"])]
                 self.assertEqual(len(threads), 1, threads)

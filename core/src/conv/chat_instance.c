@@ -12,6 +12,7 @@
 #include "host/host.h"
 #include "outbound/defer.h"
 #include "outbound/rate_facts.h"
+#include "random_bytes.h"
 #include "log.h"
 
 #define CHAT_ROUTE_MAX RATE_KEY_MAX
@@ -417,17 +418,22 @@ chat_op_submit(struct chat_op *op, const char *bucket_kind, enum ratelimit_prior
     return rc;
 }
 
-/* A post's idempotency key, the same for every attempt and unique across restarts:
- * wall-clock milliseconds and this instance's post counter (at most 25 characters, the
- * longest nonce a platform was seen to allow). */
+/* A post's idempotency key, the same for every attempt and unique across restarts and
+ * across processes posting as one bot (shards: a platform may match keys by author, not
+ * by process): wall-clock milliseconds, then this instance's random start plus its post
+ * counter, 12 digits (25 characters, the longest nonce a platform was seen to allow). */
 static void
 chat_nonce(struct chat_instance *ci, char *out, size_t cap)
 {
     struct timespec ts;
 
+    if (!ci->has_nonce_base) {
+        random_bytes(&ci->nonce_base, sizeof(ci->nonce_base));
+        ci->has_nonce_base = true;
+    }
     clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(out, cap, "%lld%05u", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-             (unsigned)(ci->posts++ % 100000));
+    snprintf(out, cap, "%lld%012llu", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+             (unsigned long long)((ci->nonce_base + ci->posts++) % 1000000000000ull));
 }
 
 /* Queue a post of @text, or of what @text_now renders when it goes. */

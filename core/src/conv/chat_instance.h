@@ -27,8 +27,10 @@ struct chat_instance {
     unsigned submitting;               /* inside a chat_* call: completions are deferred */
     bool can_edit, can_react, can_thread;
     bool is_started;
-    uint64_t failed; /* outbound operations that could not be delivered */
-    uint32_t posts;  /* posts made: the counter part of their idempotency keys */
+    uint64_t failed;     /* outbound operations that could not be delivered */
+    uint64_t posts;      /* posts made: the counter part of their idempotency keys */
+    uint64_t nonce_base; /* random start of that counter, drawn at the first post */
+    bool has_nonce_base;
 };
 
 /* The completions still owed to one owner (a turn, a conversation). Embed it zeroed in

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +26,7 @@
 
 #include "log.h"
 #include "net/net_buf.h"
+#include "random_bytes.h"
 
 #define HTTP_DEFAULT_MAX_BODY (8u * 1024 * 1024)
 #define HTTP_DEFAULT_TIMEOUT_MS 30000u
@@ -1739,11 +1739,7 @@ http_client_upload(struct http_client *c, const struct ab_http_request *req,
         post.method = "POST";
     if ((rc = http_request_new(c, &post, pol, cb, arg, &u, &r)) < 0)
         return rc;
-    if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
-        uint64_t t = uv_hrtime();
-        memcpy(rnd, &t, sizeof(t));
-        memcpy(rnd + 8, &r, 4);
-    }
+    random_bytes(rnd, sizeof(rnd));
     snprintf(boundary, sizeof(boundary), "------------------------");
     for (size_t i = 0; i < sizeof(rnd); i++)
         snprintf(boundary + 24 + 2 * i, 3, "%02x", rnd[i]);

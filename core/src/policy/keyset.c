@@ -3,10 +3,11 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <agent-broker/errors.h>
+
+#include "random_bytes.h"
 
 /* FNV-1a over the key, started from the set's seed and finished with a 64-bit mixer
  * so the low bits used for the bucket depend on every byte. */
@@ -27,19 +28,6 @@ keyset_hash(const struct keyset *ks, const char *key)
     return h;
 }
 
-/* Pick a random seed; a clock-derived one when the kernel has no entropy ready. */
-static uint64_t
-keyset_seed(const void *salt)
-{
-    uint64_t seed;
-    struct timespec ts;
-
-    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed))
-        return seed;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)salt;
-}
-
 /* Reserve every array up front: the set never allocates after this. */
 int
 keyset_init(struct keyset *ks, uint32_t cap, size_t key_max)
@@ -55,7 +43,7 @@ keyset_init(struct keyset *ks, uint32_t cap, size_t key_max)
     ks->key_max = key_max;
     ks->mask = buckets - 1;
     ks->oldest = ks->newest = KEYSET_NONE;
-    ks->seed = keyset_seed(ks);
+    random_bytes(&ks->seed, sizeof(ks->seed));
     ks->keys = calloc(cap, key_max);
     ks->hashes = calloc(cap, sizeof(*ks->hashes));
     ks->older = calloc(cap, sizeof(*ks->older));

@@ -302,6 +302,44 @@ START_TEST(rate_limited_send_is_retried_and_delivered_once)
 }
 END_TEST
 
+/* The idempotency key of the first post of a fresh broker, owned. */
+static char *
+first_post_key(void)
+{
+    struct conv_fx f;
+    char *key;
+    int i;
+
+    conv_fx_init(&f, NULL);
+    f.chat.no_edit = true;
+    conv_fx_start(&f);
+    conv_fx_mention(&f, "U1", "hello");
+    ck_assert(conv_fx_idle(&f, 10000));
+    i = fake_chat_find(f.fake, 0, FAKE_SEND, "> hello", NULL, NULL);
+    ck_assert_int_ge(i, 0);
+    ck_assert_ptr_nonnull(fake_chat_call(f.fake, (size_t)i)->nonce);
+    key = strdup(fake_chat_call(f.fake, (size_t)i)->nonce);
+    conv_fx_close(&f);
+    return key;
+}
+
+START_TEST(two_instances_never_share_an_idempotency_key)
+{
+    /* Shards of one bot are separate daemons posting as the same author, and Discord
+     * matches nonces by author: two instances' first posts must differ beyond the
+     * 13-digit milliseconds, which two shards may well share. */
+    char *a = first_post_key(), *b = first_post_key();
+
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(strlen(a), 25);
+    ck_assert_uint_eq(strlen(b), 25);
+    ck_assert_str_ne(a + 13, b + 13);
+    free(a);
+    free(b);
+}
+END_TEST
+
 /* engine_drain's completion. */
 static void
 on_drained(void *arg)
@@ -395,6 +433,7 @@ main(void)
         denied_user_gets_no_entry_sign_and_no_turn,
         send_failure_still_ends_turn_and_next_queued_is_answered,
         rate_limited_send_is_retried_and_delivered_once,
+        two_instances_never_share_an_idempotency_key,
         drain_tells_queued_messages_and_lets_running_turn_finish,
         drain_while_thread_opens_still_becomes_idle,
         turn_timeout_says_so_and_queued_message_is_answered,
