@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "net/net_buf.h"
+#include "net/tls_trust.h"
 #include "random_bytes.h"
 
 #define HTTP_DEFAULT_MAX_BODY (8u * 1024 * 1024)
@@ -1096,7 +1097,7 @@ http_tls_ctx(struct http_client *c, const char *ca_file)
     SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
     SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
     if (ca_file ? SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL) != 1
-                : SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
+                : tls_trust_system(t->ctx) < 0) {
         log_error("http", "cannot load the CA certificates%s%s", ca_file ? " of " : "",
                   ca_file ? ca_file : "");
         goto fail;

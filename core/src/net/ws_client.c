@@ -16,6 +16,7 @@
 #include "log.h"
 #include "net/lws_log.h"
 #include "net/net_buf.h"
+#include "net/tls_trust.h"
 
 #define WS_DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
 #define WS_MAX_QUEUED_BYTES (64u * 1024 * 1024)
@@ -170,7 +171,10 @@ ws_client_vhost(struct ws_client *c, const char *ca_file, struct lws_vhost **out
     info.protocols = ws_protocols;
     info.vhost_name = ca_file ? ca_file : "default";
     info.client_ssl_ca_filepath = ca_file;
+    info.user = v; /* for the CA callback, which runs inside lws_create_vhost() */
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    if (!ca_file)
+        info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
     if (!(v->vh = lws_create_vhost(c->ctx, &info))) {
         log_error("ws", "cannot create a client context%s%s", ca_file ? " with CA file " : "",
                   ca_file ? ca_file : "");
@@ -504,6 +508,14 @@ ws_client_on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user
 {
     struct ab_ws *ws = wsi ? lws_get_opaque_user_data(wsi) : NULL;
 
+    if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) {
+        /* A vhost's client TLS context is being made: the system's CAs, by hash (lws
+         * was told not to load the whole bundle), unless the vhost trusts a CA file. */
+        struct ws_vhost *v = wsi ? lws_get_vhost_user(lws_get_vhost(wsi)) : NULL;
+        if (v && !v->ca_file && user && tls_trust_system(user) < 0)
+            log_error("ws", "cannot load the system's CA certificates");
+        return 0;
+    }
     (void)user;
     if (!ws || ws->state == WS_DONE) /* abandoned, or not ours (vhost-level events) */
         return reason == LWS_CALLBACK_CLIENT_WRITEABLE ? -1 : 0;

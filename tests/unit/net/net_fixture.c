@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,4 +109,73 @@ net_free_port(void)
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
     close(fd);
     return ntohs(a.sin_port);
+}
+
+/* A self-signed certificate; see the header. */
+void
+net_make_cert(const char *dir, const char *name, const char *san)
+{
+    char cmd[1024];
+
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+             "-subj /CN=ab-test "
+             "-addext 'subjectAltName=%s' -keyout %s/%s.key -out %s/%s.pem 2>/dev/null",
+             san, dir, name, dir, name);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Link a certificate under its hash; see the header. */
+void
+net_hash_link(const char *cert, const char *dir)
+{
+    char cmd[1024];
+
+    snprintf(cmd, sizeof(cmd),
+             "h=$(openssl x509 -hash -noout -in %s) && n=0 && "
+             "while [ -e %s/$h.$n ]; do n=$((n+1)); done && ln -s %s %s/$h.$n",
+             cert, dir, cert, dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Scratch certificates; see the header. */
+void
+net_tls_init(struct net_tls *t, const char *tag, const char *other_san)
+{
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+
+    snprintf(t->dir, sizeof(t->dir), "%s/ab-%s-%d-tls", tmp, tag, (int)getpid());
+    ck_assert_int_eq(mkdir(t->dir, 0700), 0);
+    net_make_cert(t->dir, "good", "DNS:localhost,IP:127.0.0.1");
+    net_make_cert(t->dir, "other", other_san);
+    snprintf(t->cert, sizeof(t->cert), "%s/good.pem", t->dir);
+    snprintf(t->key, sizeof(t->key), "%s/good.key", t->dir);
+    snprintf(t->other, sizeof(t->other), "%s/other.pem", t->dir);
+    setenv("AB_TEST_TLS_CERT", t->cert, 1);
+    setenv("AB_TEST_TLS_KEY", t->key, 1);
+}
+
+/* Remove the scratch certificates; see the header. */
+void
+net_tls_free(struct net_tls *t)
+{
+    char rm[300];
+
+    unsetenv("SSL_CERT_DIR");
+    unsetenv("AB_TEST_TLS_CERT");
+    unsetenv("AB_TEST_TLS_KEY");
+    snprintf(rm, sizeof(rm), "rm -rf %s", t->dir);
+    ck_assert_int_eq(system(rm), 0);
+}
+
+/* A certificate directory of one hash link; see the header. */
+void
+net_tls_trust_only(struct net_tls *t, int n, const char *cert)
+{
+    char certs[300];
+
+    snprintf(certs, sizeof(certs), "%s/certs%d", t->dir, n);
+    ck_assert_int_eq(mkdir(certs, 0700), 0);
+    net_hash_link(cert, certs);
+    setenv("SSL_CERT_DIR", certs, 1);
 }

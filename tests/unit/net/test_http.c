@@ -736,37 +736,16 @@ START_TEST(upload_streams_a_file_part_from_disk)
 }
 END_TEST
 
-/* A self-signed certificate for @san (its own CA) at @dir/@name.pem, key @name.key. */
-static void
-make_cert(const char *dir, const char *name, const char *san)
-{
-    char cmd[1024];
-
-    snprintf(cmd, sizeof(cmd),
-             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
-             "-subj /CN=ab-test "
-             "-addext 'subjectAltName=%s' -keyout %s/%s.key -out %s/%s.pem 2>/dev/null",
-             san, dir, name, dir, name);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
 START_TEST(https_verifies_the_peer_against_the_ca_file_and_the_name)
 {
     struct fx f;
     struct result res = {0};
-    char dir[256], cert[300], key[300], other[300], url[128], rm[300];
+    struct net_tls t;
+    char key[300], url[128];
     const struct ab_http_request base = {.size = sizeof(struct ab_http_request)};
     struct ab_http_request req = base;
 
-    tmp_path(dir, sizeof(dir), "tls");
-    ck_assert_int_eq(mkdir(dir, 0700), 0);
-    make_cert(dir, "good", "DNS:localhost,IP:127.0.0.1");
-    make_cert(dir, "other", "DNS:other.example");
-    snprintf(cert, sizeof(cert), "%s/good.pem", dir);
-    snprintf(key, sizeof(key), "%s/good.key", dir);
-    snprintf(other, sizeof(other), "%s/other.pem", dir);
-    setenv("AB_TEST_TLS_CERT", cert, 1);
-    setenv("AB_TEST_TLS_KEY", key, 1);
+    net_tls_init(&t, "http", "DNS:other.example");
     fx_start(&f, 0);
     unsetenv("AB_TEST_TLS_CERT");
     unsetenv("AB_TEST_TLS_KEY");
@@ -776,7 +755,7 @@ START_TEST(https_verifies_the_peer_against_the_ca_file_and_the_name)
         snprintf(url, sizeof(url), "https://%s:%d/echo?i=%d", i == 1 ? "127.0.0.1" : "localhost",
                  f.srv.port, i);
         memset(&res, 0, sizeof(res));
-        ck_assert_int_eq(http_client_request(f.http, &req, &(struct net_policy){.ca_file = cert},
+        ck_assert_int_eq(http_client_request(f.http, &req, &(struct net_policy){.ca_file = t.cert},
                                              on_done, &res, &(struct ab_http *){0}),
                          0);
         ck_assert(net_run_until(&f.loop, &res.done, 10000));
@@ -789,7 +768,7 @@ START_TEST(https_verifies_the_peer_against_the_ca_file_and_the_name)
     /* two names, two connections: each kept alive across its requests */
     snprintf(url, sizeof(url), "https://localhost:%d/connections", f.srv.port);
     memset(&res, 0, sizeof(res));
-    ck_assert_int_eq(http_client_request(f.http, &req, &(struct net_policy){.ca_file = cert},
+    ck_assert_int_eq(http_client_request(f.http, &req, &(struct net_policy){.ca_file = t.cert},
                                          on_done, &res, &(struct ab_http *){0}),
                      0);
     ck_assert(net_run_until(&f.loop, &res.done, 10000));
@@ -800,7 +779,7 @@ START_TEST(https_verifies_the_peer_against_the_ca_file_and_the_name)
         snprintf(url, sizeof(url), "https://localhost:%d/echo", f.srv.port);
         memset(&res, 0, sizeof(res));
         ck_assert_int_eq(http_client_request(f.http, &req,
-                                             &(struct net_policy){.ca_file = i ? other : NULL},
+                                             &(struct net_policy){.ca_file = i ? t.other : NULL},
                                              on_done, &res, &(struct ab_http *){0}),
                          0);
         ck_assert(net_run_until(&f.loop, &res.done, 10000));
@@ -811,15 +790,15 @@ START_TEST(https_verifies_the_peer_against_the_ca_file_and_the_name)
     }
     fx_stop(&f);
     /* a name the certificate does not carry */
-    setenv("AB_TEST_TLS_CERT", other, 1);
-    snprintf(key, sizeof(key), "%s/other.key", dir);
+    setenv("AB_TEST_TLS_CERT", t.other, 1);
+    snprintf(key, sizeof(key), "%s/other.key", t.dir);
     setenv("AB_TEST_TLS_KEY", key, 1);
     fx_start(&f, 0);
     unsetenv("AB_TEST_TLS_CERT");
     unsetenv("AB_TEST_TLS_KEY");
     snprintf(url, sizeof(url), "https://localhost:%d/echo", f.srv.port);
     memset(&res, 0, sizeof(res));
-    ck_assert_int_eq(http_client_request(f.http, &req, &(struct net_policy){.ca_file = other},
+    ck_assert_int_eq(http_client_request(f.http, &req, &(struct net_policy){.ca_file = t.other},
                                          on_done, &res, &(struct ab_http *){0}),
                      0);
     ck_assert(net_run_until(&f.loop, &res.done, 10000));
@@ -827,8 +806,42 @@ START_TEST(https_verifies_the_peer_against_the_ca_file_and_the_name)
     ck_assert_ptr_nonnull(strstr(res.error_text, "certificate"));
     free(res.body);
     fx_stop(&f);
-    snprintf(rm, sizeof(rm), "rm -rf %s", dir);
-    ck_assert_int_eq(system(rm), 0);
+    net_tls_free(&t);
+}
+END_TEST
+
+START_TEST(https_trusts_the_system_directory_by_hash)
+{
+    /* No CA file: the system's CAs, found through the certificate directory's hash
+     * links (SSL_CERT_DIR here) — the server's own certificate linked there is trusted,
+     * another one with the same name is not. */
+    struct net_tls t;
+    struct fx f;
+    struct result res = {0};
+    char url[128];
+    struct ab_http_request req = {.size = sizeof(struct ab_http_request), .url = url};
+
+    net_tls_init(&t, "http", "DNS:localhost,IP:127.0.0.1");
+    for (int i = 0; i < 2; i++) {
+        net_tls_trust_only(&t, i, i == 0 ? t.cert : t.other);
+        fx_start(&f, 0);
+        snprintf(url, sizeof(url), "https://localhost:%d/echo", f.srv.port);
+        memset(&res, 0, sizeof(res));
+        ck_assert_int_eq(http_client_request(f.http, &req, &(struct net_policy){0}, on_done, &res,
+                                             &(struct ab_http *){0}),
+                         0);
+        ck_assert(net_run_until(&f.loop, &res.done, 10000));
+        if (i == 0) {
+            ck_assert_msg(res.error == 0, "%s", res.error_text);
+            ck_assert_int_eq(res.status, 200);
+        } else {
+            ck_assert_int_eq(res.error, AB_EIO);
+            ck_assert_ptr_nonnull(strstr(res.error_text, "certificate"));
+        }
+        free(res.body);
+        fx_stop(&f);
+    }
+    net_tls_free(&t);
 }
 END_TEST
 
@@ -854,6 +867,7 @@ main(void)
         download_writes_2xx_bodies_to_a_new_private_file,
         upload_streams_a_file_part_from_disk,
         https_verifies_the_peer_against_the_ca_file_and_the_name,
+        https_trusts_the_system_directory_by_hash,
     };
 
     return check_run_tests("http", 30, tests, sizeof(tests) / sizeof(tests[0]));

@@ -451,6 +451,41 @@ START_TEST(close_with_open_connections_leaves_the_loop_closable)
 }
 END_TEST
 
+START_TEST(wss_trusts_the_system_directory_by_hash)
+{
+    /* No CA file: lws is told not to load the system bundle, and the core gives its
+     * context the certificate directory (SSL_CERT_DIR here) instead — the server's own
+     * certificate linked there is trusted, another one with the same name is not. */
+    struct net_tls t;
+
+    net_tls_init(&t, "ws", "DNS:localhost,IP:127.0.0.1");
+    for (int i = 0; i < 2; i++) {
+        struct fx f;
+        struct conn c = {.send_on_open = "over tls"};
+
+        net_tls_trust_only(&t, i, i == 0 ? t.cert : t.other);
+        fx_start(&f);
+        snprintf(f.url, sizeof(f.url), "wss://localhost:%d/echo", f.srv.port);
+        fx_connect(&f, &c, f.url, 0, 0);
+        if (i == 0) {
+            ck_assert(net_run_until(&f.loop, &c.is_open, 20000));
+            for (int k = 0; k < 200 && !c.messages; k++)
+                net_run_for(&f.loop, 50);
+            ck_assert_str_eq(c.last, "echo:over tls");
+            ck_assert_int_eq(ws_client_disconnect(c.ws, 1000, "done"), 0);
+        }
+        ck_assert(net_run_until(&f.loop, &c.closed, 20000));
+        if (i == 1) {
+            ck_assert(!c.is_open);
+            ck_assert_int_eq(c.code, 1006);
+        }
+        free(c.last);
+        fx_stop(&f);
+    }
+    net_tls_free(&t);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -468,6 +503,7 @@ main(void)
         unresolvable_and_refused_are_reported_with_text,
         bad_options_are_refused_at_once,
         close_with_open_connections_leaves_the_loop_closable,
+        wss_trusts_the_system_directory_by_hash,
     };
 
     return check_run_tests("ws", 30, tests, sizeof(tests) / sizeof(tests[0]));

@@ -7,9 +7,13 @@ until killed. The path picks the behaviour:
   /deaf       sends "hello", then stops reading (pings go unanswered)
   /quiet      sends "hello", then says nothing (pings are answered)
   /log        sends the event log as JSON (what earlier connections did), then closes
+With AB_TEST_TLS_CERT and AB_TEST_TLS_KEY in the environment (PEM files), it speaks
+wss:// with that certificate.
 """
 import asyncio
 import json
+import os
+import ssl
 import sys
 
 import websockets
@@ -63,8 +67,12 @@ async def handler(ws, path):
 
 
 async def main():
+    tls = None
+    if os.environ.get("AB_TEST_TLS_CERT"):
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(os.environ["AB_TEST_TLS_CERT"], os.environ["AB_TEST_TLS_KEY"])
     async with websockets.serve(handler, "127.0.0.1", 0, ping_interval=None,
-                                max_size=None) as server:
+                                max_size=None, ssl=tls) as server:
         port = server.sockets[0].getsockname()[1]
         print(port, flush=True)
         await asyncio.Future()
