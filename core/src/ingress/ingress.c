@@ -18,6 +18,7 @@
 
 #include "health/health_addr.h"
 #include "log.h"
+#include "net/lws_limits.h"
 #include "net/lws_log.h"
 #include "net/net_buf.h"
 
@@ -665,6 +666,7 @@ ingress_start(uv_loop_t *loop, const char *listen, const struct ingress_limits *
     info.max_http_header_pool = (unsigned short)in->lim.max_conns;
     info.timeout_secs = (in->lim.receive_timeout_ms + 999) / 1000;
     info.timeout_secs_ah_idle = info.timeout_secs;
+    info.fd_limit_per_thread = NET_LWS_MAX_FDS; /* not ulimit -n: see lws_limits.h */
     if (!(in->ctx = lws_create_context(&info))) {
         log_error("ingress", "cannot create the libwebsockets context (is the "
                              "libwebsockets-evlib-uv package installed?)");

@@ -14,6 +14,7 @@
 #include <agent-broker/errors.h>
 
 #include "log.h"
+#include "net/lws_limits.h"
 #include "net/lws_log.h"
 #include "net/net_buf.h"
 #include "net/tls_trust.h"
@@ -137,7 +138,8 @@ ws_client_context(struct ws_client *c)
                    LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.foreign_loops = loops; /* read only during lws_create_context() */
     info.pcontext = &c->ctx;
-    info.timeout_secs = 30; /* connect and handshake */
+    info.timeout_secs = 30;                     /* connect and handshake */
+    info.fd_limit_per_thread = NET_LWS_MAX_FDS; /* not ulimit -n: see lws_limits.h */
     if (!(c->ctx = lws_create_context(&info))) {
         log_error("ws", "cannot create the libwebsockets context (is the "
                         "libwebsockets-evlib-uv package installed?)");
