@@ -1554,6 +1554,9 @@ engine_get_stats(const struct engine *e, struct engine_stats *out)
     out->waiting = (uint32_t)e->nwaiting;
     out->running = e->nrunning;
     out->queued = e->nqueued;
+    out->status_reactions = 0;
+    for (const struct status_reactions *rx = e->rxs; rx; rx = rx->next)
+        out->status_reactions++;
 }
 
 /* Free everything. */

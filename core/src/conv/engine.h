@@ -69,7 +69,8 @@ struct engine_stats {
     struct metrics_histogram turn_seconds, first_reply_seconds;
     uint64_t commands; /* chat commands run (never prompted) */
     uint32_t conversations, running, queued;
-    uint32_t waiting; /* conversations waiting for a free agent session */
+    uint32_t waiting;          /* conversations waiting for a free agent session */
+    uint32_t status_reactions; /* messages whose status reactions are still tracked */
 };
 
 struct engine;

@@ -328,7 +328,8 @@ status_reactions_reap(void *arg)
     status_reactions_reap_if_done(arg);
 }
 
-/* The message's final state was set: free it once shown and its hold (if any) has run. */
+/* The message's final state was set: free it once shown and, when done/error are removed
+ * after a hold, once that hold has run. */
 void
 status_reactions_release(struct status_reactions *rx)
 {
@@ -337,6 +338,12 @@ status_reactions_release(struct status_reactions *rx)
     if (!rx)
         return;
     rx->is_released = true;
+    if (!rx->e->cfg.reactions.remove_after_reply) {
+        /* Nothing changes after the final state: free as soon as it is shown, not a hold
+         * later (at a high message rate the holds would keep thousands alive). */
+        status_reactions_reap_if_done(rx);
+        return;
+    }
     hold = rx->e->cfg.reactions.done_hold_ms > rx->e->cfg.reactions.error_hold_ms
                ? rx->e->cfg.reactions.done_hold_ms
                : rx->e->cfg.reactions.error_hold_ms;

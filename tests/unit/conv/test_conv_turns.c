@@ -302,6 +302,31 @@ START_TEST(rate_limited_send_is_retried_and_delivered_once)
 }
 END_TEST
 
+START_TEST(status_reactions_are_freed_once_the_final_one_is_shown)
+{
+    /* Done is not removed after its hold (the default): nothing changes once 🆗 is on
+     * the message, so its tracking ends then, not a hold later — at a high message rate
+     * the holds would keep thousands alive. With removal, it lives through the hold. */
+    for (int remove = 0; remove < 2; remove++) {
+        struct conv_fx f;
+        struct engine_stats st;
+        const char *m;
+
+        conv_fx_init(&f, NULL);
+        f.ecfg.reactions.remove_after_reply = remove;
+        f.ecfg.reactions.done_hold_ms = f.ecfg.reactions.error_hold_ms = 60000;
+        conv_fx_start(&f);
+        m = conv_fx_mention(&f, "U1", "hello");
+        ck_assert(conv_fx_idle(&f, 10000));
+        ck_assert_int_ge(conv_fx_wait_call(&f, 5000, FAKE_REACT, NULL, m, "🆗"), 0);
+        conv_fx_run(&f, 300);
+        engine_get_stats(f.engine, &st);
+        ck_assert_uint_eq(st.status_reactions, remove ? 1 : 0);
+        conv_fx_free(&f);
+    }
+}
+END_TEST
+
 /* The idempotency key of the first post of a fresh broker, owned. */
 static char *
 first_post_key(void)
@@ -434,6 +459,7 @@ main(void)
         send_failure_still_ends_turn_and_next_queued_is_answered,
         rate_limited_send_is_retried_and_delivered_once,
         two_instances_never_share_an_idempotency_key,
+        status_reactions_are_freed_once_the_final_one_is_shown,
         drain_tells_queued_messages_and_lets_running_turn_finish,
         drain_while_thread_opens_still_becomes_idle,
         turn_timeout_says_so_and_queued_message_is_answered,
