@@ -202,6 +202,24 @@ schedules_run_unlink(struct schedules_run *r)
         r->next->prev = r->prev;
 }
 
+/* A run whose line is on the platform could not start: say so under it (a posted line
+ * is never left without an answer), and log @what. */
+static void
+schedules_say_not_run(const struct schedules_job *j, const struct ab_msg_ref *ref, const char *what,
+                      int rc)
+{
+    char line[256];
+
+    log_warn("cron", "job at line %d: %s %s in %s was not run: %s", j->line, what, ref->message_id,
+             ref->channel_id, ab_strerror(rc));
+    snprintf(line, sizeof(line),
+             "⚠️ This scheduled run could not start (%s); it runs again at its next time.",
+             ab_strerror(rc));
+    if (chat_send(j->ci, j->thread_id ? j->thread_id : ref->channel_id, j->thread_id, line,
+                  RATELIMIT_FINAL_TEXT, NULL, NULL, NULL) < 0)
+        log_warn("cron", "job at line %d: cannot say so in %s either", j->line, ref->channel_id);
+}
+
 /* A run's line is posted: the engine takes it as the operator's message there — at top
  * level a thread opens from the line, in a thread it queues behind a running turn. */
 static void
@@ -227,10 +245,7 @@ schedules_posted(void *arg, int status, const struct ab_msg_ref *ref)
     char conv[POLICY_KEY_MAX];
     if ((rc = chat_conversation_of(j->ci, ref->channel_id, j->thread_id, ref->message_id, conv,
                                    sizeof(conv))) < 0) {
-        log_warn("cron",
-                 "job at line %d: %s cannot name the conversation of %s (%s); this "
-                 "run is skipped",
-                 j->line, j->ci->name, ref->message_id, ab_strerror(rc));
+        schedules_say_not_run(j, ref, "the platform cannot name the conversation of its line", rc);
         schedules_run_free(r);
         return;
     }
@@ -258,9 +273,8 @@ schedules_posted(void *arg, int status, const struct ab_msg_ref *ref)
                      : in_conversation ? conv
                                        : NULL,
     };
-    if ((rc = engine_inbound_trusted(j->s->e, j->ci, &m)) < 0 && rc != AB_ECONFIG)
-        log_warn("cron", "job at line %d: its message %s in %s was not run: %s", j->line,
-                 ref->message_id, ref->channel_id, ab_strerror(rc));
+    if ((rc = engine_inbound_trusted(j->s->e, j->ci, &m)) < 0)
+        schedules_say_not_run(j, ref, "its line", rc);
     else if (rc == 0)
         log_info("cron", "job at line %d: posted %s in %s on %s", j->line, ref->message_id,
                  ref->channel_id, j->ci->name);

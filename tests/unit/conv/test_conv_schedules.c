@@ -136,12 +136,43 @@ START_TEST(a_job_in_a_thread_waits_behind_the_running_turn)
 }
 END_TEST
 
+START_TEST(a_posted_line_that_cannot_start_is_answered_with_why)
+{
+    /* The line is on the platform, but the run cannot start (here: a thread id too long
+     * to name a conversation by): a line under it says so, nothing is prompted. */
+    struct conv_fx f;
+    struct schedules *s;
+    struct config_cron_job j;
+    char thread[200];
+    int at, said;
+
+    memset(thread, '7', sizeof(thread) - 1);
+    thread[sizeof(thread) - 1] = '\0';
+    conv_fx_init(&f, NULL);
+    conv_fx_start(&f);
+    j = job(CONV_FX_CHANNEL, thread, "status please", "cron");
+    shift_to_minute(1);
+    ck_assert_int_eq(schedules_new(&f.acp.loop, f.engine, f.ci, 1, &j, 1, 0, NULL, &s), 0);
+    at = conv_fx_wait_call(&f, 10000, FAKE_SEND, "🕐 cron: status please", NULL, NULL);
+    ck_assert_int_ge(at, 0);
+    said = conv_fx_wait_call(&f, 5000, FAKE_SEND, "This scheduled run could not start", NULL, NULL);
+    ck_assert_int_gt(said, at);
+    ck_assert_str_eq(fake_chat_call(f.fake, (size_t)said)->thread_id, thread);
+    ck_assert(conv_fx_idle(&f, 5000));
+    ck_assert_int_eq(conv_fx_prompts(&f), 0);
+    schedules_close(s);
+    unsetenv(SCHEDULES_TEST_SHIFT_ENV);
+    conv_fx_close(&f);
+}
+END_TEST
+
 int
 main(void)
 {
     const TTest *tests[] = {
         a_job_opens_a_thread_and_runs_with_the_channel_agent,
         a_job_in_a_thread_waits_behind_the_running_turn,
+        a_posted_line_that_cannot_start_is_answered_with_why,
         NULL,
     };
 
