@@ -44,7 +44,7 @@ keyset_init(struct keyset *ks, uint32_t cap, size_t key_max)
     ks->mask = buckets - 1;
     ks->oldest = ks->newest = KEYSET_NONE;
     random_bytes(&ks->seed, sizeof(ks->seed));
-    ks->keys = calloc(cap, key_max);
+    ks->keys = calloc(cap, sizeof(*ks->keys));
     ks->hashes = calloc(cap, sizeof(*ks->hashes));
     ks->older = calloc(cap, sizeof(*ks->older));
     ks->newer = calloc(cap, sizeof(*ks->newer));
@@ -62,6 +62,8 @@ fail_alloc:
 void
 keyset_free(struct keyset *ks)
 {
+    for (uint32_t i = 0; ks->keys && i < ks->count; i++)
+        free(ks->keys[i]);
     free(ks->keys);
     free(ks->hashes);
     free(ks->older);
@@ -83,7 +85,7 @@ keyset_find(const struct keyset *ks, const char *key)
         if (slot == 0)
             return KEYSET_NONE;
         slot--;
-        if (ks->hashes[slot] == h && strcmp(ks->keys + (size_t)slot * ks->key_max, key) == 0)
+        if (ks->hashes[slot] == h && strcmp(ks->keys[slot], key) == 0)
             return slot;
     }
 }
@@ -144,24 +146,25 @@ keyset_add(struct keyset *ks, const char *key, bool *evicted)
 {
     uint32_t slot;
     uint32_t b;
-    char *dst;
+    char *copy = strndup(key, ks->key_max - 1);
 
     if (evicted)
         *evicted = false;
+    if (!copy)
+        return KEYSET_NONE;
     if (ks->count < ks->cap) {
         slot = ks->count++;
     } else {
         slot = ks->oldest;
         keyset_unlink(ks, slot);
         keyset_unbucket(ks, slot);
+        free(ks->keys[slot]);
         ks->evictions++;
         if (evicted)
             *evicted = true;
     }
-    dst = ks->keys + (size_t)slot * ks->key_max;
-    strncpy(dst, key, ks->key_max - 1);
-    dst[ks->key_max - 1] = '\0';
-    ks->hashes[slot] = keyset_hash(ks, dst);
+    ks->keys[slot] = copy;
+    ks->hashes[slot] = keyset_hash(ks, copy);
     for (b = (uint32_t)ks->hashes[slot] & ks->mask; ks->table[b] != 0; b = (b + 1) & ks->mask)
         ;
     ks->table[b] = slot + 1;
@@ -183,5 +186,5 @@ keyset_touch(struct keyset *ks, uint32_t slot)
 const char *
 keyset_key(const struct keyset *ks, uint32_t slot)
 {
-    return ks->keys + (size_t)slot * ks->key_max;
+    return ks->keys[slot];
 }

@@ -1,7 +1,9 @@
 /* A bounded set of short string keys with recency order: a fixed-capacity open-addressing
- * hash table over a slab of slots. When full, adding a key evicts the oldest one, so
- * memory never grows past what keyset_init reserved. Used for duplicate suppression
- * (first in, first out) and per-conversation state (least recently used). */
+ * hash table over slots. When full, adding a key evicts the oldest one: at most `cap`
+ * keys are held, each copied at its own length when added and freed when evicted (a
+ * fixed key_max-byte slot per key made a busy daemon resident in 128-byte steps for ids
+ * of 20-40). Used for duplicate suppression (first in, first out) and per-conversation
+ * state (least recently used). */
 #ifndef AB_POLICY_KEYSET_H
 #define AB_POLICY_KEYSET_H
 
@@ -14,8 +16,8 @@
 struct keyset {
     uint32_t cap;     /* slots; at most this many keys are held */
     uint32_t count;   /* slots in use */
-    size_t key_max;   /* bytes per key slot, NUL included */
-    char *keys;       /* owned: cap * key_max bytes */
+    size_t key_max;   /* longest key + 1: longer ones are cut */
+    char **keys;      /* owned: cap slots, each an owned copy of its key (count in use) */
     uint64_t *hashes; /* owned: the hash of each slot's key */
     uint32_t *older;  /* owned: recency list, slot -> next older slot or KEYSET_NONE */
     uint32_t *newer;  /* owned: slot -> next newer slot or KEYSET_NONE */
@@ -38,7 +40,8 @@ uint32_t keyset_find(const struct keyset *ks, const char *key);
 
 /* Add @key (lent, copied; must not be present and must fit key_max). When the set is
  * full the oldest key is evicted first and its slot reused. Returns the slot, which
- * is the newest from now on; *evicted (may be NULL) says whether a key was dropped. */
+ * is the newest from now on, or KEYSET_NONE when the copy cannot be made (nothing
+ * changed); *evicted (may be NULL) says whether a key was dropped. */
 uint32_t keyset_add(struct keyset *ks, const char *key, bool *evicted);
 
 /* Make @slot the newest (least-recently-used order). */

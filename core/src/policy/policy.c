@@ -29,6 +29,8 @@ struct policy {
     struct keyset seen;        /* dedupe keys, first in first out */
     struct keyset convs;       /* conversation keys, least recently used out */
     struct policy_conv *state; /* owned: POLICY_MAX_CONVERSATIONS entries */
+    struct policy_conv unkept; /* a conversation whose key could not be copied: its
+                                  state lasts one decision, as after an eviction */
     struct policy_stats counters;
 };
 
@@ -144,7 +146,10 @@ policy_conv_get(struct policy *p, const char *key)
         keyset_touch(&p->convs, slot);
         return &p->state[slot];
     }
-    slot = keyset_add(&p->convs, key, &evicted);
+    if ((slot = keyset_add(&p->convs, key, &evicted)) == KEYSET_NONE) {
+        memset(&p->unkept, 0, sizeof(p->unkept));
+        return &p->unkept;
+    }
     memset(&p->state[slot], 0, sizeof(p->state[slot]));
     return &p->state[slot];
 }
