@@ -31,24 +31,23 @@ struct status_reactions {
     struct reactions r;
     struct engine *e;
     struct chat_instance *ci;         /* lent */
-char *channel_id;                 /* owned */
-char *message_id;                 /* owned */
-struct clock_timer reap;          /* the done/error hold */
-struct clock_timer sync;          /* the next change goes on a later loop round */
-struct chat_owner owner;          /* the steps in the scheduler */
-const char *want[STATUS_RX_WANT]; /* lent from cfg: what the state machine shows */
-const char *have[STATUS_RX_HAVE]; /* lent from cfg: ours on the message, as far as known */
-struct status_step steps[STATUS_RX_STEPS];
-uint64_t gen;      /* bumped when `want` changes */
-uint64_t skip_gen; /* `skip` holds for this generation only */
-const char
-    *skip[STATUS_RX_WANT + STATUS_RX_HAVE]; /* intermediate changes dropped this generation */
-bool skip_add[STATUS_RX_WANT + STATUS_RX_HAVE];
-unsigned final_failures;              /* final changes that failed: given up past a few */
-bool is_released;                     /* final state set: free once shown and held */
-struct status_reactions *prev, *next; /* the engine's list of live ones */
-}
-;
+    char *channel_id;                 /* owned */
+    char *message_id;                 /* owned */
+    struct clock_timer reap;          /* the done/error hold */
+    struct clock_timer sync;          /* the next change goes on a later loop round */
+    struct chat_owner owner;          /* the steps in the scheduler */
+    const char *want[STATUS_RX_WANT]; /* lent from cfg: what the state machine shows */
+    const char *have[STATUS_RX_HAVE]; /* lent from cfg: ours on the message, as far as known */
+    struct status_step steps[STATUS_RX_STEPS];
+    uint64_t gen;      /* bumped when `want` changes */
+    uint64_t skip_gen; /* `skip` holds for this generation only */
+    const char
+        *skip[STATUS_RX_WANT + STATUS_RX_HAVE]; /* intermediate changes dropped this generation */
+    bool skip_add[STATUS_RX_WANT + STATUS_RX_HAVE];
+    unsigned final_failures;              /* final changes that failed: given up past a few */
+    bool is_released;                     /* final state set: free once shown and held */
+    struct status_reactions *prev, *next; /* the engine's list of live ones */
+};
 
 /* One accepted user message, queued or part of a turn. */
 struct pending {
