@@ -717,6 +717,15 @@ static const struct ab_config_key tg_keys[] = {
      .type = AB_KEY_STRING,
      .def = TG_WEBHOOK_PATH,
      .help = "webhook mode: the path served on `[ingress] listen`"},
+    {.name = "webhook_check_s",
+     .type = AB_KEY_INT,
+     .def = "60",
+     .min = 0,
+     .max = 86400,
+     .help = "webhook mode: every this many seconds, ask Telegram (getWebhookInfo) whether "
+             "it could deliver, and log its error when it could not (an ingress that does "
+             "not reach the daemon is otherwise silent); set the webhook again when another "
+             "program changed it; 0 = never"},
     {.name = NULL},
 };
 

@@ -78,6 +78,10 @@ struct tg_hook {
     struct ab_http_route *route; /* owned by the host until http_route_remove() */
     struct tg_call *call;        /* lent from calls: setWebhook in flight */
     struct ab_timer *retry;      /* owned: setWebhook again after a failure */
+    struct tg_call *info_call;   /* lent from calls: getWebhookInfo in flight */
+    struct ab_timer *info_timer; /* owned: getWebhookInfo every check_s */
+    int64_t check_s;             /* [telegram] webhook_check_s; 0 = never */
+    int64_t error_seen;          /* Telegram's last_error_date already told (unix s) */
     struct tg_hook_req *pending; /* owned: POSTs waiting for the core's record */
     int64_t seen[TG_SEEN_MAX];   /* a ring of handled update ids, -1 = empty */
     size_t seen_next;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "telegram.h"
 
@@ -26,6 +27,8 @@
 #define TG_HOOK_SECRET_MAX 256         /* setWebhook's secret_token: 1-256 characters */
 #define TG_HOOK_MAX_BODY (1024 * 1024) /* one Update; larger bodies get the host's 413 */
 #define TG_HOOK_ANSWER_MS 15000        /* past it the host answers 503: Telegram retries */
+#define TG_HOOK_CHECK_S 60             /* getWebhookInfo this often by default */
+#define TG_HOOK_ERROR_MAX 200          /* characters of Telegram's error logged */
 
 struct tg_hook_req {
     struct ab_chat *t;
@@ -61,7 +64,8 @@ tg_webhook_config(struct ab_chat *t)
         t->hook.seen[i] = -1;
     if ((rc = svc->config_string(t->host, "webhook_url", NULL, &url)) < 0 ||
         (rc = svc->config_string(t->host, "webhook_secret", NULL, &secret)) < 0 ||
-        (rc = svc->config_string(t->host, "webhook_path", TG_WEBHOOK_PATH, &path)) < 0)
+        (rc = svc->config_string(t->host, "webhook_path", TG_WEBHOOK_PATH, &path)) < 0 ||
+        (rc = svc->config_int(t->host, "webhook_check_s", TG_HOOK_CHECK_S, &t->hook.check_s)) < 0)
         return rc;
     if (!url || !*url)
         return 0; /* long polling */
@@ -74,6 +78,10 @@ tg_webhook_config(struct ab_chat *t)
         svc->log(t->host, AB_LOG_ERROR,
                  "[telegram] webhook_secret must be set with webhook_url: 1 to 256 characters "
                  "of A-Z a-z 0-9 _ - (e.g. from `openssl rand -hex 32`)");
+        return AB_ECONFIG;
+    }
+    if (t->hook.check_s < 0 || t->hook.check_s > 86400) {
+        svc->log(t->host, AB_LOG_ERROR, "[telegram] webhook_check_s must be 0..86400");
         return AB_ECONFIG;
     }
     if (!path || path[0] != '/') {
@@ -308,6 +316,62 @@ tg_webhook_serve(struct ab_chat *t)
 
 static void tg_hook_set(struct ab_chat *t);
 
+/* getWebhookInfo answered: say what Telegram could not deliver since last time, and set
+ * the webhook again when it points elsewhere. Every value is Telegram's, unchecked until
+ * here: only numbers and a cut, escaped-by-the-log string are used. */
+static void
+tg_hook_info_answered(void *arg, int status, const cJSON *result, const char *description)
+{
+    struct ab_chat *t = arg;
+    const cJSON *url, *pending, *date, *message;
+    int64_t when;
+
+    t->hook.info_call = NULL;
+    if (status == AB_EAUTH) {
+        tg_fatal_token(t, description);
+        return;
+    }
+    if (status < 0 || !cJSON_IsObject(result)) {
+        t->svc->log(t->host, AB_LOG_DEBUG, "getWebhookInfo: %s", ab_strerror(status));
+        return;
+    }
+    url = cJSON_GetObjectItemCaseSensitive(result, "url");
+    pending = cJSON_GetObjectItemCaseSensitive(result, "pending_update_count");
+    date = cJSON_GetObjectItemCaseSensitive(result, "last_error_date");
+    message = cJSON_GetObjectItemCaseSensitive(result, "last_error_message");
+    if (cJSON_IsNumber(date) && date->valuedouble > (double)t->hook.error_seen &&
+        date->valuedouble < 1e15) {
+        when = (int64_t)date->valuedouble;
+        t->hook.error_seen = when;
+        t->svc->log(t->host, AB_LOG_WARN,
+                    "Telegram could not deliver to the webhook %lld s ago: %.*s (%lld updates "
+                    "waiting) — check that the ingress in front of webhook_url reaches "
+                    "webhook_path on [ingress] listen",
+                    (long long)(time(NULL) - when), TG_HOOK_ERROR_MAX,
+                    cJSON_IsString(message) ? message->valuestring : "no reason given",
+                    cJSON_IsNumber(pending) ? (long long)pending->valuedouble : -1LL);
+    }
+    if (cJSON_IsString(url) && strcmp(url->valuestring, t->hook.url) != 0 && !t->is_stopped) {
+        t->svc->log(t->host, AB_LOG_WARN,
+                    "Telegram's webhook is not webhook_url any more (another program set or "
+                    "deleted it): setting it again");
+        tg_hook_set(t);
+    }
+}
+
+/* Time to ask Telegram how delivery goes. */
+static void
+tg_hook_info_fired(void *arg)
+{
+    struct ab_chat *t = arg;
+
+    if (t->hook.info_call || t->hook.call || t->is_stopped || t->is_closing)
+        return;
+    if (tg_api_call(t, "getWebhookInfo", NULL, NULL, 0, tg_hook_info_answered, t,
+                    &t->hook.info_call) < 0)
+        t->hook.info_call = NULL;
+}
+
 /* The retry timer fired. */
 static void
 tg_hook_retry_fired(void *arg)
@@ -334,6 +398,14 @@ tg_hook_set_answered(void *arg, int status, const cJSON *result, const char *des
         t->svc->log(t->host, AB_LOG_INFO, "webhook set: Telegram posts updates to %s", t->hook.url);
         t->is_connected = true;
         t->svc->set_connected(t->host, true, "receiving updates by webhook");
+        /* errors from before this webhook are not this webhook's */
+        if (t->hook.error_seen < (int64_t)time(NULL) - 1)
+            t->hook.error_seen = (int64_t)time(NULL) - 1;
+        if (t->hook.check_s > 0 && !t->hook.info_timer &&
+            t->svc->timer_start(t->host, (uint64_t)t->hook.check_s * 1000,
+                                (uint64_t)t->hook.check_s * 1000, tg_hook_info_fired, t,
+                                &t->hook.info_timer) < 0)
+            t->hook.info_timer = NULL;
         return;
     }
     if (status == AB_EAUTH) {
@@ -451,6 +523,10 @@ tg_webhook_stop(struct ab_chat *t)
     t->hook.call = NULL;
     t->svc->timer_stop(t->hook.retry);
     t->hook.retry = NULL;
+    tg_api_cancel(t, t->hook.info_call);
+    t->hook.info_call = NULL;
+    t->svc->timer_stop(t->hook.info_timer);
+    t->hook.info_timer = NULL;
 }
 
 /* Stop serving; requests still waiting were answered 503 by the host. */

@@ -27,8 +27,8 @@ class Webhook(TelegramTest):
         super().setUp()
 
     def webhook_section(self, listen=True):
-        s = "webhook_url = %s\nwebhook_secret = %s\n" % (e2e.toml_str(self.hook_url),
-                                                         e2e.toml_str(SECRET))
+        s = "webhook_url = %s\nwebhook_secret = %s\nwebhook_check_s = 1\n" % (
+            e2e.toml_str(self.hook_url), e2e.toml_str(SECRET))
         if listen:
             s += '\n[ingress]\nlisten = "127.0.0.1:%d"\n' % self.ingress
         # the plugin says when it recognises a redelivery (the core would drop it too)
@@ -159,6 +159,32 @@ class Webhook(TelegramTest):
         self.assertEqual(len(f.bot_messages(GROUP, reply_to=a["message_id"])), 1)
         self.assertEqual(len(f.bot_messages(GROUP, reply_to=b["message_id"])), 1)
         self.assertEqual(f.state()["updates"], [])
+        self.stop()
+
+    def test_delivery_errors_are_logged_and_a_removed_webhook_is_set_again(self):
+        f = self.fake
+        # Telegram cannot get an answer once: getWebhookInfo says so, and the log too
+        f.call("lose_answers", count=1)
+        a = f.message("@broker_bot hello [[stream 2]]")
+        self.wait_until(lambda: "Telegram could not deliver to the webhook" in
+                        self.broker.err.text(), "the delivery error in the log")
+        self.assertIn("Read timeout expired", self.broker.err.text())
+        self.final_reply(GROUP, "chunk2", reply_to=a["message_id"])
+        self.assertEqual(self.broker.err.text().count("Telegram could not deliver"), 1)
+        # another program deletes the webhook: the daemon sets it again
+        sets = len(f.requests("setWebhook"))
+        req = urllib.request.Request("%s/bot%s/deleteWebhook" % (f.base, TOKEN), data=b"{}",
+                                     method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            self.assertEqual(r.status, 200)
+        self.wait_until(lambda: len(f.requests("setWebhook")) > sets, "setWebhook again")
+        self.wait_until(lambda: (f.state()["webhook"] or {}).get("url") == self.hook_url,
+                        "the webhook back")
+        b = f.message("@broker_bot again [[stream 3]]")
+        self.final_reply(GROUP, "chunk3", reply_to=b["message_id"])
+        self.assertIn("setting it again", self.broker.err.text())
+        self.assert_no_secrets_logged()
         self.stop()
 
     def test_switching_back_to_polling_deletes_the_webhook(self):
