@@ -31,7 +31,7 @@ try {
 }
 
 // ---- options ----
-// interaction_ttl: how long an interaction token lives (Discord: 15 min), ms;
+// interaction_ttl: how long an interaction token lives (Discord: 15 min), ms (0: dead at once);
 // interaction_deadline: how long the first response may take (Discord: 3 s), ms.
 const opts = { token: 'test-token', port: 0, heartbeat: 1000, lifetime: 600, shards: 0, guilds: 1,
     max_concurrency: 1, interaction_ttl: 15 * 60 * 1000, interaction_deadline: 3000 };
@@ -556,7 +556,7 @@ function rest(method, p, body) {
     }
     if ((m = p.match(/^\/webhooks\/(\d+)\/([^/]+)\/messages\/@original$/)) && method === 'PATCH') {
         const it = [...interactions.values()].find(x => x.token === m[2]);
-        if (!it || m[1] !== APP_ID || Date.now() - it.at > opts.interaction_ttl)
+        if (!it || m[1] !== APP_ID || Date.now() - it.at >= opts.interaction_ttl)
             return apiError(401, 50027, 'Invalid Webhook Token');
         if (!it.responded) return apiError(404, 10008, 'Unknown Message');
         const bad = checkContent(body);
