@@ -473,7 +473,9 @@ function webApi(req, res, method, body, query) {
         return fail('not_allowed_token_type');
     }
     rec.bucket = method;
-    rec.known_exhausted = (told.get(method) || 0) > rec.t;
+    // A client counts whole milliseconds (libuv): a request within 1 ms of the window's
+    // end is its clock's grain, not a request into a known limit.
+    rec.known_exhausted = (told.get(method) || 0) > rec.t + 1;
     if (rec.known_exhausted)
         counts.exhausted_violations++;
     const tooMany = (seconds) => {

@@ -74,7 +74,11 @@ class Storm(SlackTest):
                       chunk_max((r.get("args") or {}).get("text")))
         self.assertGreaterEqual(st["counts"]["rate_limited"], 3, "the storm did not happen")
         into = [r for r in st["requests"] if r.get("known_exhausted")]
-        self.assertEqual(into, [], "requests into a method known to be rate limited")
+        timeline = [(r["t"], r["status"], r.get("error")) for r in st["requests"]
+                    if into and r["method"] == into[0]["method"]]
+        self.assertEqual(into, [], "requests into a method known to be rate limited; that "
+                         "method's requests (t, status, error): %r\n%s" % (
+                             timeline, self.broker.err.text()[-3000:]))
         opens = [r["status"] for r in st["requests"] if r["method"] == "apps.connections.open"]
         self.assertIn(429, opens)
         self.assertEqual(opens[-1], 200)
