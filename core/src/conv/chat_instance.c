@@ -427,10 +427,8 @@ chat_nonce(struct chat_instance *ci, char *out, size_t cap)
 {
     struct timespec ts;
 
-    if (!ci->has_nonce_base) {
+    if (ci->posts == 0)
         random_bytes(&ci->nonce_base, sizeof(ci->nonce_base));
-        ci->has_nonce_base = true;
-    }
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(out, cap, "%lld%012llu", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
              (unsigned long long)((ci->nonce_base + ci->posts++) % 1000000000000ull));

@@ -30,7 +30,6 @@ struct chat_instance {
     uint64_t failed;     /* outbound operations that could not be delivered */
     uint64_t posts;      /* posts made: the counter part of their idempotency keys */
     uint64_t nonce_base; /* random start of that counter, drawn at the first post */
-    bool has_nonce_base;
 };
 
 /* The completions still owed to one owner (a turn, a conversation). Embed it zeroed in

@@ -518,7 +518,6 @@ ws_client_on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user
             log_error("ws", "cannot load the system's CA certificates");
         return 0;
     }
-    (void)user;
     if (!ws || ws->state == WS_DONE) /* abandoned, or not ours (vhost-level events) */
         return reason == LWS_CALLBACK_CLIENT_WRITEABLE ? -1 : 0;
     switch (reason) {

@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <agent-broker/errors.h>
 
@@ -28,7 +27,7 @@ keyset_hash(const struct keyset *ks, const char *key)
     return h;
 }
 
-/* Reserve every array up front: the set never allocates after this. */
+/* Reserve every array up front; only the keys' copies are allocated later. */
 int
 keyset_init(struct keyset *ks, uint32_t cap, size_t key_max)
 {
