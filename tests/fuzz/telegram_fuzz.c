@@ -10,6 +10,7 @@
 
 #include "fuzz_lines.h"
 #include "plugin_host.h"
+#include "telegram_fuzz_host.h"
 
 extern const struct ab_plugin_desc ab_plugin;
 
@@ -24,17 +25,7 @@ telegram_fuzz_respond(void *arg, const char *method, const char *url, const char
                       long *status, const char **resp, const char *const **headers)
 {
     (void)arg, (void)method, (void)body, (void)headers;
-    if (strstr(url, "/deleteWebhook")) {
-        *status = 200;
-        *resp = "{\"ok\":true,\"result\":true}";
-        return true;
-    }
-    if (!strstr(url, "/getMe"))
-        return false;
-    *status = 200;
-    *resp = "{\"ok\":true,\"result\":{\"id\":999,\"is_bot\":true,\"first_name\":\"B\","
-            "\"username\":\"broker_bot\"}}";
-    return true;
+    return telegram_fuzz_answer(url, "/deleteWebhook", NULL, status, resp);
 }
 
 /* One answer, then run what is due. */

@@ -10,6 +10,7 @@
 
 #include "fuzz_lines.h"
 #include "plugin_host.h"
+#include "telegram_fuzz_host.h"
 
 extern const struct ab_plugin_desc ab_plugin;
 
@@ -40,18 +41,7 @@ telegram_webhook_fuzz_respond(void *arg, const char *method, const char *url, co
                               long *status, const char **resp, const char *const **headers)
 {
     (void)arg, (void)method, (void)body, (void)headers;
-    if (strstr(url, "/setWebhook") && !telegram_webhook_fuzz_is_set) {
-        telegram_webhook_fuzz_is_set = true;
-        *status = 200;
-        *resp = "{\"ok\":true,\"result\":true}";
-        return true;
-    }
-    if (!strstr(url, "/getMe"))
-        return false;
-    *status = 200;
-    *resp = "{\"ok\":true,\"result\":{\"id\":999,\"is_bot\":true,\"first_name\":\"B\","
-            "\"username\":\"broker_bot\"}}";
-    return true;
+    return telegram_fuzz_answer(url, "/setWebhook", &telegram_webhook_fuzz_is_set, status, resp);
 }
 
 /* One posted update or one answer, then a second of the clock. */
