@@ -7,7 +7,8 @@ reads the daemon's memory from /proc: VmRSS, and from smaps_rollup Rss, Pss and 
 
 Prints "KEY value" lines, then "lib NAME RSS_KB PSS_KB PRIVATE_DIRTY_KB" lines. Usage:
   AGENT_BROKER_BIN=… AB_BUILD_ROOT=… [IDLE_RSS_ENV=K=V,K=V] python3 idle_rss.py [SETTLE_S]
-(IDLE_RSS_ENV: variables added to the daemon's environment, for experiments.)"""
+(IDLE_RSS_ENV: variables added to the daemon's environment, for experiments;
+IDLE_RSS_SMAPS=FILE: a copy of the daemon's /proc/PID/smaps at the reading.)"""
 
 import json
 import os
@@ -111,6 +112,9 @@ def main():
         with open("/proc/%d/status" % b.pid) as f:
             vm = {l.split(":")[0]: l.split()[1] for l in f if l.startswith(("VmRSS", "VmHWM"))}
         r = rollup(b.pid)
+        if os.environ.get("IDLE_RSS_SMAPS"):
+            with open("/proc/%d/smaps" % b.pid) as f, open(os.environ["IDLE_RSS_SMAPS"], "w") as o:
+                o.write(f.read())
         maps = smaps(b.pid)
         libs = {p: v for p, v in maps.items() if ".so" in os.path.basename(p)}
         print("vmrss_kb %s" % vm["VmRSS"])

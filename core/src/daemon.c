@@ -726,6 +726,22 @@ daemon_listen(struct daemon *d)
     }
 }
 
+/* plugin_set_unload_unused's test: a chat plugin with an instance, or an agent plugin
+ * an agent's preset came from. */
+static bool
+daemon_uses_plugin(const struct plugin *p, void *arg)
+{
+    const struct daemon *d = arg;
+
+    for (size_t i = 0; i < d->broker->nchats; i++)
+        if (d->broker->chats[i].desc == p->desc)
+            return true;
+    for (size_t i = 0; p->desc->agent && i < d->nagents; i++)
+        if (d->agents[i].choice.ops == p->desc->agent)
+            return true;
+    return false;
+}
+
 /* The broker with one chat instance per enabled chat plugin (the console alone in
  * console mode). A plugin missing from the plugin path is logged and left out. */
 static int
@@ -858,6 +874,7 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset, 
     struct diag diag = {0};
     enum ab_log_level level = AB_LOG_INFO;
     char more[32] = "";
+    size_t n;
     int rc, exit_code;
 
     if (!d)
@@ -930,6 +947,9 @@ daemon_main(enum daemon_mode mode, const char *config_path, const char *preset, 
         log_error("core", "no chat platform could start; exiting");
         goto out_broker;
     }
+    /* Every plugin was loaded to read its config keys; those not used leave now. */
+    if ((n = plugin_set_unload_unused(&d->plugins, daemon_uses_plugin, d)) > 0)
+        log_debug("core", "unloaded %zu plugin(s) this configuration does not use", n);
     daemon_listen(d);
     daemon_schedules(d);
     if (d->nagents > 1)

@@ -1,6 +1,7 @@
 /* The plugin loader against real fixture objects: accepted, or refused with a
  * message that names the ABI and says what to do. */
 #include <check.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,71 @@ START_TEST(file_name_must_match_descriptor)
 }
 END_TEST
 
+/* plugin_set_unload_unused's test: keep the plugin named in @arg. */
+static bool
+keep_named(const struct plugin *p, void *arg)
+{
+    return arg && strcmp(p->desc->name, arg) == 0;
+}
+
+START_TEST(unused_plugins_leave_the_process_and_their_descriptors_stay)
+{
+    /* Real plugins of the build tree: the Slack one (config keys with defaults, enum
+     * values, prefixes, help; redaction prefixes) and the Claude preset. */
+    const char *root = getenv("AB_BUILD_ROOT");
+    char slack[4096], claude[4096], want_help[512], want_cmd[256];
+    struct plugin_set set = {0};
+    const struct ab_plugin_desc *ds, *dc;
+    const struct ab_config_key *k;
+    void *h;
+
+    ck_assert_ptr_nonnull(root);
+    snprintf(slack, sizeof(slack), "%s/plugins/chat-slack/chat-slack.so", root);
+    snprintf(claude, sizeof(claude), "%s/plugins/agent-claude/agent-claude.so", root);
+    ck_assert_int_eq(plugin_set_load(&set, slack), 0);
+    ck_assert_int_eq(plugin_set_load(&set, claude), 0);
+    ds = set.items[0].desc;
+    dc = set.items[1].desc;
+    ck_assert_ptr_nonnull(ds->config_keys);
+    ck_assert_ptr_nonnull(ds->config_keys[0].help);
+    snprintf(want_help, sizeof(want_help), "%s", ds->config_keys[0].help);
+    snprintf(want_cmd, sizeof(want_cmd), "%s", dc->preset->command);
+    /* the Claude plugin is kept, the Slack one leaves */
+    ck_assert_uint_eq(plugin_set_unload_unused(&set, keep_named, "claude"), 1);
+    ck_assert_ptr_null(set.items[0].handle);
+    ck_assert_ptr_nonnull(set.items[1].handle);
+    h = dlopen(slack, RTLD_NOW | RTLD_NOLOAD);
+    ck_assert_msg(h == NULL, "chat-slack.so is still mapped");
+    /* everything the descriptor says is still readable (ASan/valgrind would trap a read
+     * of the unmapped plugin), and its operations are gone */
+    ck_assert_str_eq(ds->name, "slack");
+    ck_assert_str_eq(ds->config_keys[0].help, want_help);
+    for (k = ds->config_keys; k->name; k++) {
+        ck_assert_uint_gt(strlen(k->name), 0);
+        ck_assert(!k->help || strlen(k->help) < 1000);
+        ck_assert(!k->def || strlen(k->def) < 1000);
+        ck_assert(!k->prefix || strlen(k->prefix) < 100);
+        ck_assert(!k->env || strlen(k->env) < 100);
+        for (size_t i = 0; k->values && k->values[i]; i++)
+            ck_assert_uint_gt(strlen(k->values[i]), 0);
+    }
+    ck_assert_ptr_nonnull(ds->redact_prefixes);
+    ck_assert_uint_ge(strlen(ds->redact_prefixes[0]), 3);
+    ck_assert_ptr_null(ds->chat->send);
+    ck_assert_ptr_nonnull(plugin_set_find_chat(&set, "slack"));
+    /* then the agent one too: its preset's strings are host copies */
+    ck_assert_uint_eq(plugin_set_unload_unused(&set, keep_named, NULL), 1);
+    ck_assert_str_eq(dc->preset->command, want_cmd);
+    for (size_t i = 0; dc->preset->args && dc->preset->args[i]; i++)
+        ck_assert_uint_gt(strlen(dc->preset->args[i]), 0);
+    for (size_t i = 0; dc->preset->command_names && dc->preset->command_names[i]; i++)
+        ck_assert_uint_gt(strlen(dc->preset->command_names[i]), 0);
+    ck_assert(!dc->preset->auth_hint || strlen(dc->preset->auth_hint) > 0);
+    ck_assert_uint_eq(plugin_set_unload_unused(&set, keep_named, NULL), 0);
+    plugin_set_free(&set);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 loader_suite(void)
@@ -193,6 +259,7 @@ loader_suite(void)
     tcase_add_test(tc, second_plugin_with_same_name_is_refused);
     tcase_add_test(tc, search_path_order_is_config_then_env_then_installed);
     tcase_add_test(tc, file_name_must_match_descriptor);
+    tcase_add_test(tc, unused_plugins_leave_the_process_and_their_descriptors_stay);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "net/net_buf.h"
+#include "net/tls_errors.h"
 #include "net/tls_trust.h"
 #include "random_bytes.h"
 
@@ -1005,7 +1006,7 @@ http_tls_error(struct http_conn *c, char *buf, size_t n)
     if (v != X509_V_OK)
         snprintf(buf, n, "certificate verification failed: %s", X509_verify_cert_error_string(v));
     else if (e)
-        ERR_error_string_n(e, buf, n);
+        tls_error_describe(e, buf, n);
     else
         snprintf(buf, n, "handshake failed");
     ERR_clear_error();

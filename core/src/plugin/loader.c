@@ -29,7 +29,109 @@ struct plugin_copy {
     struct ab_agent_preset preset;
     struct ab_config_key *keys; /* owned array, NULL-name terminated */
     bool call_preset;           /* a pre-1.3 agent plugin: preset() once accepted */
+    void **owned;               /* owned: the copied strings and string arrays */
+    size_t nowned, capowned;
 };
+
+/* Free a plugin's host copies and everything they own (NULL is fine). */
+static void
+plugin_copy_free(struct plugin_copy *copy)
+{
+    if (!copy)
+        return;
+    for (size_t i = 0; i < copy->nowned; i++)
+        free(copy->owned[i]);
+    free(copy->owned);
+    free(copy->keys);
+    free(copy);
+}
+
+/* Remember @ptr (owned) in @copy; on failure @ptr is freed. Returns @ptr or NULL. */
+static void *
+plugin_copy_own(struct plugin_copy *copy, void *ptr)
+{
+    if (!ptr)
+        return NULL;
+    if (copy->nowned == copy->capowned) {
+        size_t cap = copy->capowned ? copy->capowned * 2 : 32;
+        void **grown = realloc(copy->owned, cap * sizeof(*grown));
+        if (!grown) {
+            free(ptr);
+            return NULL;
+        }
+        copy->owned = grown;
+        copy->capowned = cap;
+    }
+    copy->owned[copy->nowned++] = ptr;
+    return ptr;
+}
+
+/* Point *@slot at a host copy of the plugin's string (NULL stays NULL). */
+static int
+plugin_copy_str(struct plugin_copy *copy, const char **slot)
+{
+    if (!*slot)
+        return 0;
+    if (!(*slot = plugin_copy_own(copy, strdup(*slot))))
+        return AB_ENOMEM;
+    return 0;
+}
+
+/* Point *@slot at a host copy of the plugin's NULL-terminated string array. */
+static int
+plugin_copy_strv(struct plugin_copy *copy, const char *const **slot)
+{
+    const char **v;
+    size_t n = 0;
+
+    if (!*slot)
+        return 0;
+    while ((*slot)[n])
+        n++;
+    if (!(v = plugin_copy_own(copy, calloc(n + 1, sizeof(*v)))))
+        return AB_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        v[i] = (*slot)[i];
+        if (plugin_copy_str(copy, &v[i]) < 0)
+            return AB_ENOMEM;
+    }
+    *slot = v;
+    return 0;
+}
+
+/* Copy every string an accepted plugin's tables point at into host memory, so that
+ * nothing but its functions stays in the plugin: one that is not used can then be
+ * unloaded (plugin_set_unload_unused) and its descriptor still read. */
+static int
+plugin_copy_strings(struct plugin_copy *c)
+{
+    struct ab_agent_preset *pr = &c->preset;
+    int rc = 0;
+
+    rc |= plugin_copy_str(c, &c->desc.name);
+    rc |= plugin_copy_str(c, &c->desc.version);
+    rc |= plugin_copy_str(c, &c->desc.description);
+    rc |= plugin_copy_strv(c, &c->desc.redact_prefixes);
+    for (struct ab_config_key *k = c->keys; k && k->name && rc == 0; k++) {
+        rc |= plugin_copy_str(c, &k->name);
+        rc |= plugin_copy_str(c, &k->def);
+        rc |= plugin_copy_strv(c, &k->values);
+        rc |= plugin_copy_str(c, &k->prefix);
+        rc |= plugin_copy_str(c, &k->env);
+        rc |= plugin_copy_str(c, &k->help);
+    }
+    if (c->desc.preset) {
+        rc |= plugin_copy_str(c, &pr->command);
+        rc |= plugin_copy_strv(c, &pr->args);
+        rc |= plugin_copy_strv(c, &pr->env);
+        rc |= plugin_copy_strv(c, &pr->inherit_env);
+        rc |= plugin_copy_strv(c, &pr->command_names);
+        rc |= plugin_copy_str(c, &pr->home);
+        rc |= plugin_copy_str(c, &pr->auth_hint);
+        rc |= plugin_copy_str(c, &pr->session_mode);
+    }
+    return rc ? AB_ENOMEM : 0;
+}
 
 /* "chat" or "agent" for messages. */
 const char *
@@ -145,9 +247,7 @@ plugin_refuse(struct plugin *p, int status, const char *fmt, ...)
     p->reason = strdup(buf);
     p->status = status;
     p->desc = NULL;
-    if (p->copy)
-        free(p->copy->keys);
-    free(p->copy);
+    plugin_copy_free(p->copy);
     p->copy = NULL;
     if (p->handle) {
         dlclose(p->handle);
@@ -470,8 +570,10 @@ plugin_set_load(struct plugin_set *set, const char *path)
                              "of them",
                              plugin_kind_name(p->desc->kind), p->desc->name, other->path);
     /* accepted: only now may a pre-1.3 agent plugin's code run, to hand over its preset */
-    if (p->copy->call_preset)
-        return plugin_take_preset(p, p->copy->agent.preset());
+    if (p->copy->call_preset && (rc = plugin_take_preset(p, p->copy->agent.preset())) < 0)
+        return rc;
+    if (plugin_copy_strings(p->copy) < 0)
+        return plugin_refuse(p, AB_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -603,10 +705,30 @@ plugin_set_free(struct plugin_set *set)
             dlclose(set->items[i].handle);
         free(set->items[i].path);
         free(set->items[i].reason);
-        if (set->items[i].copy)
-            free(set->items[i].copy->keys);
-        free(set->items[i].copy);
+        plugin_copy_free(set->items[i].copy);
     }
     free(set->items);
     memset(set, 0, sizeof(*set));
+}
+
+/* Unload the loaded plugins @keep says no to: their code leaves the process, their
+ * descriptor copies stay readable (names, config keys, preset data), their operations
+ * read as NULL. */
+size_t
+plugin_set_unload_unused(struct plugin_set *set, bool (*keep)(const struct plugin *p, void *arg),
+                         void *arg)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < set->count; i++) {
+        struct plugin *p = &set->items[i];
+        if (p->status != 0 || !p->handle || keep(p, arg))
+            continue;
+        plugin_copy_struct(&p->copy->chat, sizeof(p->copy->chat), &(struct ab_chat_ops){0}, 0);
+        plugin_copy_struct(&p->copy->agent, sizeof(p->copy->agent), &(struct ab_agent_ops){0}, 0);
+        dlclose(p->handle);
+        p->handle = NULL;
+        n++;
+    }
+    return n;
 }

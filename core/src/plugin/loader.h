@@ -12,10 +12,11 @@ struct plugin_copy;
 
 /* One plugin file found on the search path. Once accepted, its descriptor, ops table,
  * preset and config keys are copied into full-size zeroed host structs: a member the
- * plugin's ABI did not have reads as 0 / NULL, and no size is checked past here. */
+ * plugin's ABI did not have reads as 0 / NULL, and no size is checked past here. Every
+ * string those tables point at is copied too. */
 struct plugin {
     char *path;                        /* owned: the file */
-    void *handle;                      /* owned: dlopen handle, NULL when refused */
+    void *handle;                      /* owned: dlopen handle, NULL when refused or unloaded */
     const struct ab_plugin_desc *desc; /* owned host copy (in @copy); NULL when refused */
     struct plugin_copy *copy;          /* owned: the host copies desc points into */
     int status;                        /* 0 loaded, or the ab_err of the refusal */
@@ -52,6 +53,12 @@ const struct plugin *plugin_set_find(const struct plugin_set *set, enum ab_plugi
 /* config_find_chat_fn over a plugin set (@set is a const struct plugin_set *): the
  * loaded chat plugin named @name's descriptor copy, or NULL. */
 const struct ab_plugin_desc *plugin_set_find_chat(void *set, const char *name);
+
+/* Unload every loaded plugin for which @keep returns false (the daemon, once started:
+ * plugins it does not use stop taking memory). Their descriptors stay readable — all
+ * strings are host copies — with every operation NULL. Returns how many were unloaded. */
+size_t plugin_set_unload_unused(struct plugin_set *set,
+                                bool (*keep)(const struct plugin *p, void *arg), void *arg);
 
 /* Number of refused plugins. */
 size_t plugin_set_refused(const struct plugin_set *set);

@@ -17,6 +17,7 @@
 #include <agent-broker/errors.h>
 
 #include "net/http_client.h"
+#include "net/tls_errors.h"
 #include "net_fixture.h"
 
 /* What one request came back with (copied out of the callback). */
@@ -845,6 +846,27 @@ START_TEST(https_trusts_the_system_directory_by_hash)
 }
 END_TEST
 
+START_TEST(tls_errors_are_described_in_words_though_loaded_late)
+{
+    /* OpenSSL initialised without its error texts (as the daemon does), then a TLS
+     * handshake with a plain HTTP server: the error is OpenSSL's words, not codes. */
+    struct fx f;
+    struct result res = {0};
+    char url[128];
+    struct ab_http_request req = {.size = sizeof(struct ab_http_request), .url = url};
+
+    tls_errors_defer();
+    fx_start(&f, 0);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/echo", f.srv.port);
+    fx_fetch(&f, &req, &res);
+    ck_assert_int_eq(res.error, AB_EIO);
+    ck_assert_msg(strstr(res.error_text, "wrong version number") != NULL, "%s", res.error_text);
+    ck_assert_msg(strstr(res.error_text, "reason(") == NULL, "%s", res.error_text);
+    free(res.body);
+    fx_stop(&f);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -868,6 +890,7 @@ main(void)
         upload_streams_a_file_part_from_disk,
         https_verifies_the_peer_against_the_ca_file_and_the_name,
         https_trusts_the_system_directory_by_hash,
+        tls_errors_are_described_in_words_though_loaded_late,
     };
 
     return check_run_tests("http", 30, tests, sizeof(tests) / sizeof(tests[0]));
