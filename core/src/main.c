@@ -3,18 +3,15 @@
 
 #include "cli.h"
 #include "heap_trim.h"
-#include "net/tls_errors.h"
 
 /* Not dumpable before anything reads a token: /proc/PID/environ, mem, maps, fd/ and
  * ptrace become closed to processes of the same uid (the agent's shell commands), and
  * no core dump is written. An exec'd agent is dumpable again (execve resets it). The
- * allocator is tuned before the first allocation (heap_tune), and OpenSSL told to leave
- * its error texts until one is needed (tls_errors_defer). */
+ * allocator is tuned before the first allocation (heap_tune). */
 int
 main(int argc, char **argv)
 {
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     heap_tune();
-    tls_errors_defer();
     return cli_main(argc, argv);
 }

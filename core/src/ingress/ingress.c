@@ -20,6 +20,7 @@
 #include "log.h"
 #include "net/lws_limits.h"
 #include "net/lws_log.h"
+#include "net/tls_errors.h"
 #include "net/net_buf.h"
 
 #define INGRESS_PROTOCOL "ab-ingress"
@@ -657,6 +658,7 @@ ingress_start(uv_loop_t *loop, const char *listen, const struct ingress_limits *
         return rc;
     }
     net_lws_log_init();
+    tls_errors_defer(); /* before lws initialises OpenSSL */
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;

@@ -1092,6 +1092,7 @@ http_tls_ctx(struct http_client *c, const char *ca_file)
     for (t = c->tls; t; t = t->next)
         if ((!t->ca_file && !ca_file) || (t->ca_file && ca_file && !strcmp(t->ca_file, ca_file)))
             return t->ctx;
+    tls_errors_defer();
     if (!(t = calloc(1, sizeof(*t))) || (ca_file && !(t->ca_file = strdup(ca_file))) ||
         !(t->ctx = SSL_CTX_new(TLS_client_method())))
         goto fail;

@@ -4,9 +4,10 @@
 
 #include <stddef.h>
 
-/* Tell OpenSSL not to load its error texts when it initialises (~0.4 MB of memory for
- * tables of thousands of strings an idle daemon never reads). Call before anything
- * else uses OpenSSL; tls_error_describe brings them in when one is needed. */
+/* Initialise OpenSSL (once; later calls cost nothing) without its error texts: ~0.4 MB
+ * of memory for tables of thousands of strings an idle daemon never reads. Called
+ * before each TLS context is made, so a process that makes none (the console) never
+ * initialises OpenSSL; tls_error_describe brings the texts in when one is needed. */
 void tls_errors_defer(void);
 
 /* The text of OpenSSL error @e in @buf (@n bytes), the texts of the libraries a TLS

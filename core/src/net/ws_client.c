@@ -16,6 +16,7 @@
 #include "log.h"
 #include "net/lws_limits.h"
 #include "net/lws_log.h"
+#include "net/tls_errors.h"
 #include "net/net_buf.h"
 #include "net/tls_trust.h"
 
@@ -132,6 +133,7 @@ ws_client_context(struct ws_client *c)
     if (c->ctx)
         return 0;
     net_lws_log_init();
+    tls_errors_defer(); /* before lws initialises OpenSSL */
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
