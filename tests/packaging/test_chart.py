@@ -222,6 +222,7 @@ class ChartTest(unittest.TestCase):
         self.assertEqual(chart_toml_value(config, "telegram", "webhook_url"), f'"{url}"')
         self.assertEqual(chart_toml_value(config, "telegram", "webhook_secret"), '"${TELEGRAM_WEBHOOK_SECRET}"')
         self.assertEqual(chart_toml_value(config, "telegram", "webhook_path"), '"/tg/hook"')
+        self.assertEqual(chart_toml_value(config, "telegram", "webhook_check_s"), "60")
         self.assertEqual(chart_toml_value(config, "ingress", "listen"), '"0.0.0.0:3978"')
         # The secret is the daemon's only: never inherited by the agent (nor from secretEnv,
         # whose other names the agent does inherit).
@@ -243,12 +244,14 @@ class ChartTest(unittest.TestCase):
         # Another webhook secret restarts the pod; the path defaults to the plugin's.
         ann = dep["spec"]["template"]["metadata"]["annotations"]
         other = self.helm.render("rel", {"discord": {"enabled": False},
-                                         "telegram": {**telegram, "webhook": {"url": url, "secret": "x" + secret}}})
+                                         "telegram": {**telegram, "webhook": {"url": url, "secret": "x" + secret,
+                                                                              "checkS": 0}}})
         odep = chart_one(other, "Deployment")
         self.assertNotEqual(odep["spec"]["template"]["metadata"]["annotations"]["checksum/secret"],
                             ann["checksum/secret"])
         oconfig = chart_one(other, "ConfigMap")["data"]["config.toml"]
         self.assertEqual(chart_toml_value(oconfig, "telegram", "webhook_path"), '"/telegram/webhook"')
+        self.assertEqual(chart_toml_value(oconfig, "telegram", "webhook_check_s"), "0")
 
         # existingSecret: the secret comes from it, no Secret is made.
         docs = self.helm.render("rel", {"discord": {"enabled": False}, "existingSecret": "mine",

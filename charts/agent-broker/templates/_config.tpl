@@ -126,6 +126,7 @@ bot_token = "${TELEGRAM_BOT_TOKEN}"
 {{ include "agent-broker.toml.kv" (list "webhook_url" $b.telegram.webhook.url "str" "telegram.webhook.url") }}
 webhook_secret = "${TELEGRAM_WEBHOOK_SECRET}"
 {{ include "agent-broker.toml.kv" (list "webhook_path" $b.telegram.webhook.path "str" "telegram.webhook.path") }}
+{{ include "agent-broker.toml.kv" (list "webhook_check_s" $b.telegram.webhook.checkS "int" "telegram.webhook.checkS") }}
 {{- end }}
 {{- end }}
 {{- if and $b.teams $b.teams.enabled }}
