@@ -20,8 +20,8 @@
 #include "log.h"
 #include "net/lws_limits.h"
 #include "net/lws_log.h"
-#include "net/tls_errors.h"
 #include "net/net_buf.h"
+#include "net/tls_errors.h"
 
 #define INGRESS_PROTOCOL "ab-ingress"
 #define INGRESS_MAX_HEADER_VALUE 4096

@@ -16,8 +16,8 @@
 #include "log.h"
 #include "net/lws_limits.h"
 #include "net/lws_log.h"
-#include "net/tls_errors.h"
 #include "net/net_buf.h"
+#include "net/tls_errors.h"
 #include "net/tls_trust.h"
 
 #define WS_DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
